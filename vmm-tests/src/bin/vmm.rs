@@ -1,0 +1,200 @@
+//! `vmm`: run, bless and describe the QEMU configurations (used by `just`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+
+use vmm_tests::qemu::{self, Config, Exit, CONFIGS};
+use vmm_tests::verdict::Run;
+use vmm_tests::{expected, Settings};
+
+const USAGE: &str = "\
+usage:
+  vmm run <config> [--append <bootargs>] [--image <path>] [-- <qemu args>...]
+      boot with the console on this terminal; exit with QEMU's status
+      (default bootargs: `mode=run exit=semihosting`)
+  vmm bless [<config>...]
+      boot each configuration (default: all) in test mode and rewrite
+      vmm-tests/expected/<config>.txt from its transcript
+  vmm qemu-args <config> [--append <bootargs>] [--image <path>]
+      print the QEMU command line, shell-quoted
+  vmm list
+      print the configuration names
+
+environment: VMM_IMAGE (image to boot), VMM_TIMEOUT_SECS (bless, per boot)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("bless") => bless(&args[1..]),
+        Some("qemu-args") => qemu_args(&args[1..]),
+        Some("list") => {
+            CONFIGS.iter().for_each(|c| println!("{}", c.name));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(format!("expected a subcommand\n{USAGE}")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("vmm: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// The options `run` and `qemu-args` share.
+struct BootOptions {
+    config: &'static Config,
+    bootargs: String,
+    image: PathBuf,
+    /// Extra QEMU arguments after `--` (e.g. `-s -S` for a debugger).
+    qemu_extra: Vec<OsString>,
+}
+
+fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
+    let mut config = None;
+    let mut bootargs = qemu::RUN_BOOTARGS.to_string();
+    let mut image = None;
+    let mut qemu_extra = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--append" => bootargs = iter.next().ok_or("--append needs a value")?.clone(),
+            "--image" => image = Some(PathBuf::from(iter.next().ok_or("--image needs a value")?)),
+            "--" => {
+                qemu_extra.extend(iter.by_ref().map(OsString::from));
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}\n{USAGE}")),
+            name if config.is_none() => {
+                config = Some(qemu::config(name).ok_or_else(|| {
+                    format!(
+                        "unknown configuration `{name}` (known: {})",
+                        qemu::config_names()
+                    )
+                })?);
+            }
+            extra => return Err(format!("unexpected argument `{extra}`\n{USAGE}")),
+        }
+    }
+    let config = config
+        .ok_or_else(|| format!("which configuration? ({})\n{USAGE}", qemu::config_names()))?;
+    let image = match image {
+        Some(image) => image,
+        None => Settings::from_env()?.image,
+    };
+    Ok(BootOptions {
+        config,
+        bootargs,
+        image,
+        qemu_extra,
+    })
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let opts = parse_boot_options(args)?;
+    if !opts.image.is_file() {
+        return Err(qemu::BootError::ImageMissing(opts.image).to_string());
+    }
+    let status = opts
+        .config
+        .command(&opts.image, &opts.bootargs)
+        .args(&opts.qemu_extra)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| qemu::BootError::Spawn(e).to_string())?;
+    Ok(match status.code() {
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => {
+            eprintln!("vmm: QEMU was killed by a signal");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn qemu_args(args: &[String]) -> Result<ExitCode, String> {
+    let opts = parse_boot_options(args)?;
+    let mut line = opts.config.command_line(&opts.image, &opts.bootargs);
+    for extra in &opts.qemu_extra {
+        line.push(' ');
+        line.push_str(&qemu::shell_quote(&extra.to_string_lossy()));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bless(args: &[String]) -> Result<ExitCode, String> {
+    let configs: Vec<&'static Config> = if args.is_empty() {
+        CONFIGS.iter().collect()
+    } else {
+        args.iter()
+            .map(|name| {
+                qemu::config(name).ok_or_else(|| {
+                    format!(
+                        "unknown configuration `{name}` (known: {})",
+                        qemu::config_names()
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let settings = Settings::from_env()?;
+    // Boot them all at once; each is one QEMU process.
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = configs
+            .iter()
+            .map(|config| scope.spawn(|| Run::boot(config, &settings, "")))
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut refused = false;
+    for (config, run) in configs.iter().zip(runs) {
+        let run = match run {
+            Ok(Ok(run)) => run,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("{}: boot thread panicked", config.name)),
+        };
+        match bless_one(config, &run) {
+            Ok(summary) => println!("{summary}"),
+            Err(why) => {
+                refused = true;
+                eprintln!("{}: not blessed: {why}\n{}", config.name, run.context());
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Rewrites the expected list of `config` from `run`, or says why not.
+fn bless_one(config: &Config, run: &Run) -> Result<String, String> {
+    if let Some(error) = &run.parsed.error {
+        return Err(format!("malformed or incomplete KTAP document: {error}"));
+    }
+    if let Exit::TimedOut(_) | Exit::Signal = run.transcript.exit {
+        return Err(run.transcript.exit.to_string());
+    }
+    let old = expected::read(config.name).map_err(|e| e.to_string())?;
+    let new = run.parsed.document.test_ids();
+    expected::write(config.name, &new).map_err(|e| e.to_string())?;
+    let added = new.iter().filter(|id| !old.contains(id)).count();
+    let removed = old.iter().filter(|id| !new.contains(id)).count();
+    let mut summary = format!(
+        "{}: {} tests (+{added} -{removed}) written to {}",
+        config.name,
+        new.len(),
+        expected::path(config.name).display()
+    );
+    if run.transcript.exit != Exit::Code(0) {
+        summary.push_str(&format!(
+            " (note: {}; some tests fail)",
+            run.transcript.exit
+        ));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,94 @@
+//! Host-side test harness for the unikernel.
+//!
+//! Boots the kernel image under each named QEMU configuration
+//! ([`qemu::CONFIGS`]) headless with a timeout, captures the serial
+//! transcript, parses its KTAP document strictly ([`ktap`]), and judges the
+//! run and each guest test against the checked-in list of tests the
+//! configuration must run ([`expected`], [`verdict`]). The `guest` test
+//! target turns every guest test into one host test result; the `vmm` binary
+//! runs, blesses and describes configurations for `just`.
+//!
+//! Environment: `VMM_IMAGE` (the image to boot; default
+//! [`default_image`]) and `VMM_TIMEOUT_SECS` (per boot; default 60).
+
+pub mod expected;
+pub mod ktap;
+pub mod qemu;
+pub mod verdict;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The workspace root (this crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
+
+/// Where `just build` puts the bootable image.
+pub fn default_image() -> PathBuf {
+    workspace_root().join("target/aarch64-unknown-none-softfloat/release/kernel.bin")
+}
+
+/// What a boot needs from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The image to boot (`VMM_IMAGE`, else [`default_image`]).
+    pub image: PathBuf,
+    /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 60 s).
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// Reads `VMM_IMAGE` and `VMM_TIMEOUT_SECS`.
+    pub fn from_env() -> Result<Self, String> {
+        let image = std::env::var_os("VMM_IMAGE")
+            .filter(|v| !v.is_empty())
+            .map_or_else(default_image, PathBuf::from);
+        let timeout = match std::env::var("VMM_TIMEOUT_SECS") {
+            Ok(v) => parse_timeout(&v)?,
+            Err(std::env::VarError::NotPresent) => qemu::DEFAULT_TIMEOUT,
+            Err(e) => return Err(format!("VMM_TIMEOUT_SECS: {e}")),
+        };
+        Ok(Settings { image, timeout })
+    }
+
+    /// These settings with the timeout capped at `limit`.
+    pub fn with_timeout_at_most(&self, limit: Duration) -> Self {
+        Settings {
+            image: self.image.clone(),
+            timeout: self.timeout.min(limit),
+        }
+    }
+}
+
+/// Parses a timeout in whole seconds (at least 1).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "VMM_TIMEOUT_SECS must be a positive number of seconds, not `{text}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_must_be_positive_seconds() {
+        assert_eq!(parse_timeout("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("1.5").is_err());
+        assert!(parse_timeout("").is_err());
+    }
+
+    #[test]
+    fn default_image_is_under_the_workspace_target() {
+        assert!(
+            default_image().ends_with("target/aarch64-unknown-none-softfloat/release/kernel.bin")
+        );
+        assert!(workspace_root().join("vmm-tests").is_dir());
+    }
+}

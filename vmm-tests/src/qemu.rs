@@ -1,0 +1,311 @@
+//! The named QEMU configurations and a headless boot with a timeout.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The QEMU binary every configuration runs.
+pub const QEMU: &str = "qemu-system-aarch64";
+
+/// Bootargs of a test run; extra words (`test=…`, `break=…`) are appended.
+pub const TEST_BOOTARGS: &str = "mode=test exit=semihosting";
+
+/// Bootargs of `vmm run` unless `--append` is given.
+pub const RUN_BOOTARGS: &str = "mode=run exit=semihosting";
+
+/// Timeout per boot unless `VMM_TIMEOUT_SECS` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One named way of running the image under QEMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The public name (`virt-gicv2`, …): trial names, expected lists, CLI.
+    pub name: &'static str,
+    /// The `-M` value.
+    pub machine: &'static str,
+    /// The `-cpu` value.
+    pub cpu: &'static str,
+    /// The `-m` value.
+    pub memory: &'static str,
+    /// A device tree to pass with `-dtb`, relative to the workspace root.
+    /// `virt` generates its own; `raspi4b` will need one (not yet supported).
+    pub dtb: Option<&'static str>,
+}
+
+/// Every configuration the harness boots. Adding `raspi4b` means one more
+/// row here (`-M raspi4b`, `dtb: Some(...)`) and an expected list.
+pub const CONFIGS: &[Config] = &[
+    Config {
+        name: "virt-gicv2",
+        machine: "virt",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+    },
+    Config {
+        name: "virt-gicv3",
+        machine: "virt,gic-version=3",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+    },
+    Config {
+        name: "virt-el2",
+        machine: "virt,gic-version=3,virtualization=on",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+    },
+];
+
+/// The configuration called `name`.
+pub fn config(name: &str) -> Option<&'static Config> {
+    CONFIGS.iter().find(|c| c.name == name)
+}
+
+/// The names of all configurations, for error messages.
+pub fn config_names() -> String {
+    CONFIGS
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Config {
+    /// QEMU's arguments (without the program) to boot `image` with `bootargs`.
+    pub fn args(&self, image: &Path, bootargs: &str) -> Vec<OsString> {
+        let mut args: Vec<OsString> = [
+            "-M",
+            self.machine,
+            "-cpu",
+            self.cpu,
+            "-m",
+            self.memory,
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-semihosting",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        if let Some(dtb) = self.dtb {
+            args.push("-dtb".into());
+            args.push(crate::workspace_root().join(dtb).into());
+        }
+        args.push("-kernel".into());
+        args.push(image.into());
+        args.push("-append".into());
+        args.push(bootargs.into());
+        args
+    }
+
+    /// A command that boots `image` with `bootargs`; stdio is left to the caller.
+    pub fn command(&self, image: &Path, bootargs: &str) -> Command {
+        let mut command = Command::new(QEMU);
+        command.args(self.args(image, bootargs));
+        command
+    }
+
+    /// The command line as one shell-quoted string (for humans and `eval`).
+    pub fn command_line(&self, image: &Path, bootargs: &str) -> String {
+        std::iter::once(OsString::from(QEMU))
+            .chain(self.args(image, bootargs))
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Quotes `word` for a POSIX shell if it needs it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// How a boot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// QEMU exited with this status (the semihosting exit status, or 0 for
+    /// PSCI SYSTEM_OFF).
+    Code(i32),
+    /// QEMU was killed by a signal it did not send itself.
+    Signal,
+    /// QEMU did not exit within the timeout and was killed.
+    TimedOut(Duration),
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "QEMU exited with status {code}"),
+            Exit::Signal => write!(f, "QEMU was killed by a signal"),
+            Exit::TimedOut(after) => write!(f, "timed out after {} s", after.as_secs()),
+        }
+    }
+}
+
+/// Everything a boot printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// The serial console (QEMU's stdout).
+    pub stdout: String,
+    /// QEMU's own messages.
+    pub stderr: String,
+    /// How it ended.
+    pub exit: Exit,
+    /// Wall time from launch to exit (or kill).
+    pub elapsed: Duration,
+}
+
+/// Why a boot could not even start.
+#[derive(Debug)]
+pub enum BootError {
+    /// The image file does not exist.
+    ImageMissing(PathBuf),
+    /// QEMU could not be started.
+    Spawn(std::io::Error),
+    /// Waiting for QEMU failed.
+    Wait(std::io::Error),
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootError::ImageMissing(path) => write!(
+                f,
+                "kernel image {} not found: run `just build` first (or point VMM_IMAGE at an image)",
+                path.display()
+            ),
+            BootError::Spawn(e) => write!(f, "could not start {QEMU}: {e} (run `ci/setup`)"),
+            BootError::Wait(e) => write!(f, "waiting for {QEMU} failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BootError {}
+
+/// Boots `image` under `config` headless with `bootargs`, capturing the
+/// serial console, and kills QEMU if it runs longer than `timeout`.
+pub fn boot(
+    config: &Config,
+    image: &Path,
+    bootargs: &str,
+    timeout: Duration,
+) -> Result<Transcript, BootError> {
+    if !image.is_file() {
+        return Err(BootError::ImageMissing(image.to_path_buf()));
+    }
+    let start = Instant::now();
+    let mut child = config
+        .command(image, bootargs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(BootError::Spawn)?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let exit = wait_with_timeout(&mut child, start, timeout);
+    let elapsed = start.elapsed();
+    // QEMU has exited or been killed, so both pipes reach end of file.
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(Transcript {
+        stdout,
+        stderr,
+        exit: exit.map_err(BootError::Wait)?,
+        elapsed,
+    })
+}
+
+/// Reads a pipe to its end on a thread of its own, so QEMU never blocks on a
+/// full pipe while we wait for it.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            // A read error ends the transcript early; what came before stays.
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn wait_with_timeout(
+    child: &mut Child,
+    start: Instant,
+    timeout: Duration,
+) -> std::io::Result<Exit> {
+    const POLL: Duration = Duration::from_millis(10);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code().map_or(Exit::Signal, Exit::Code));
+        }
+        if start.elapsed() >= timeout {
+            // It may exit between the check and the kill; either way, reap it.
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(Exit::TimedOut(timeout));
+        }
+        thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_names_are_unique() {
+        for (i, c) in CONFIGS.iter().enumerate() {
+            assert!(CONFIGS[i + 1..].iter().all(|d| d.name != c.name));
+        }
+    }
+
+    #[test]
+    fn command_line_matches_the_interface() {
+        let c = config("virt-gicv3").unwrap();
+        assert_eq!(
+            c.command_line(Path::new("/k/kernel.bin"), TEST_BOOTARGS),
+            "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -m 256M \
+             -display none -monitor none -serial stdio -no-reboot -semihosting \
+             -kernel /k/kernel.bin -append 'mode=test exit=semihosting'"
+        );
+    }
+
+    #[test]
+    fn shell_quote_escapes_quotes() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("virt,gic-version=3"), "virt,gic-version=3");
+    }
+
+    #[test]
+    fn missing_image_is_reported_with_the_fix() {
+        let err = boot(
+            &CONFIGS[0],
+            Path::new("/nonexistent/kernel.bin"),
+            TEST_BOOTARGS,
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("just build"));
+    }
+}

@@ -1,0 +1,439 @@
+//! Judging a boot: the run as a whole (`<config>::ktap_document`) and each
+//! guest test on its own.
+
+use crate::expected;
+use crate::ktap::{self, Outcome, Parsed};
+use crate::qemu::{self, BootError, Config, Exit, Transcript};
+use crate::Settings;
+
+/// How many serial lines a failure message shows.
+pub const TAIL_LINES: usize = 40;
+
+/// How many lines of QEMU's stderr a failure message shows.
+const STDERR_LINES: usize = 20;
+
+/// One boot in test mode: how it was started, what it printed, and the
+/// document parsed from it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The configuration's name.
+    pub config: String,
+    /// The bootargs it was given.
+    pub bootargs: String,
+    /// What it printed and how it ended.
+    pub transcript: Transcript,
+    /// The KTAP document in the transcript.
+    pub parsed: Parsed,
+}
+
+/// What became of one guest test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestVerdict {
+    /// It reported `ok`.
+    Pass,
+    /// It reported `# SKIP` with this reason.
+    Skip(String),
+    /// It failed, or never reported; the message says why and shows context.
+    Fail(String),
+}
+
+impl Run {
+    /// Parses `transcript`, a boot of `config` with `bootargs`.
+    pub fn new(config: &str, bootargs: &str, transcript: Transcript) -> Self {
+        Run {
+            config: config.to_string(),
+            bootargs: bootargs.to_string(),
+            parsed: ktap::parse(&transcript.stdout),
+            transcript,
+        }
+    }
+
+    /// Boots `config` in test mode (bootargs [`qemu::TEST_BOOTARGS`] plus
+    /// `extra`) and parses what it printed.
+    pub fn boot(config: &Config, settings: &Settings, extra: &str) -> Result<Run, BootError> {
+        let bootargs = test_bootargs(extra);
+        let transcript = qemu::boot(config, &settings.image, &bootargs, settings.timeout)?;
+        Ok(Run::new(config.name, &bootargs, transcript))
+    }
+
+    /// The last `n` lines of the serial transcript.
+    pub fn tail(&self, n: usize) -> String {
+        tail(&self.transcript.stdout, n)
+    }
+
+    /// How the run went and the tail of its transcript, for failure messages.
+    pub fn context(&self) -> String {
+        let t = &self.transcript;
+        let total = t.stdout.lines().count();
+        let mut out = format!(
+            "--- {} (bootargs `{}`): {} after {:.1} s; last {} of {} serial lines ---\n",
+            self.config,
+            self.bootargs,
+            t.exit,
+            t.elapsed.as_secs_f64(),
+            TAIL_LINES.min(total),
+            total,
+        );
+        out.push_str(&self.tail(TAIL_LINES));
+        out.push_str("--- end of serial output ---\n");
+        if !t.stderr.trim().is_empty() {
+            out.push_str("--- QEMU stderr ---\n");
+            out.push_str(&tail(&t.stderr, STDERR_LINES));
+        }
+        out
+    }
+
+    /// The verdict on the run as a whole: it must exit 0 within its timeout,
+    /// print one complete, well-formed document whose suites agree with their
+    /// tests, and run exactly the tests in `expected`.
+    pub fn document_verdict(&self, expected: &[String]) -> Result<(), String> {
+        let mut problems = Vec::new();
+        let doc = &self.parsed.document;
+        let failed: Vec<String> = doc
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.tests
+                    .iter()
+                    .filter(|t| matches!(t.outcome, Outcome::Fail(_)))
+                    .map(move |t| format!("{}.{}", s.name, t.name))
+            })
+            .collect();
+        match self.transcript.exit {
+            Exit::Code(0) if !failed.is_empty() => problems.push(format!(
+                "QEMU exited with status 0 although {} guest test(s) failed: {}",
+                failed.len(),
+                failed.join(", ")
+            )),
+            Exit::Code(0) => {}
+            Exit::Code(_) if !failed.is_empty() => problems.push(format!(
+                "{} ({} guest test(s) failed: {})",
+                self.transcript.exit,
+                failed.len(),
+                failed.join(", ")
+            )),
+            exit => problems.push(exit.to_string()),
+        }
+        if let Some(error) = &self.parsed.error {
+            problems.push(format!("malformed or incomplete KTAP document: {error}"));
+        }
+        for suite in &doc.suites {
+            let has_failure = suite
+                .tests
+                .iter()
+                .any(|t| matches!(t.outcome, Outcome::Fail(_)));
+            if matches!(suite.outcome, Some(Outcome::Fail(_))) && !has_failure {
+                problems.push(format!(
+                    "suite `{}` reported not ok although none of its tests failed",
+                    suite.name
+                ));
+            }
+        }
+        let seen = doc.test_ids();
+        let unexpected: Vec<&str> = seen
+            .iter()
+            .filter(|id| !expected.contains(id))
+            .map(String::as_str)
+            .collect();
+        if !unexpected.is_empty() {
+            problems.push(format!(
+                "{} test(s) not in {}: {} (new tests? run `just bless`)",
+                unexpected.len(),
+                expected::path(&self.config).display(),
+                unexpected.join(", ")
+            ));
+        }
+        let missing: Vec<&str> = expected
+            .iter()
+            .filter(|id| !seen.contains(id))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{} expected test(s) missing from the transcript: {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: the test run failed:\n  - {}\n{}",
+                self.config,
+                problems.join("\n  - "),
+                self.context()
+            ))
+        }
+    }
+
+    /// The verdict on the guest test `id` (`<suite>.<test>`).
+    pub fn test_verdict(&self, id: &str) -> TestVerdict {
+        let Some((_, test)) = self.parsed.document.find(id) else {
+            let why = match &self.parsed.error {
+                Some(error) => format!("{error}; {}", self.transcript.exit),
+                None => format!(
+                    "the document is complete; {} (if the test was removed, run `just bless`)",
+                    self.transcript.exit
+                ),
+            };
+            return TestVerdict::Fail(format!(
+                "guest test {id} is not in the transcript: {why}\n{}",
+                self.context()
+            ));
+        };
+        match &test.outcome {
+            Outcome::Pass => TestVerdict::Pass,
+            Outcome::Skip(reason) => TestVerdict::Skip(reason.clone()),
+            Outcome::Fail(reason) => {
+                let reason = if reason.is_empty() {
+                    "(no reason given)"
+                } else {
+                    reason
+                };
+                let mut message = format!("guest test {id} failed on {}: {reason}\n", self.config);
+                for line in &test.diagnostics {
+                    message.push_str(line);
+                    message.push('\n');
+                }
+                TestVerdict::Fail(message)
+            }
+        }
+    }
+}
+
+/// The bootargs of a test run with `extra` words appended.
+pub fn test_bootargs(extra: &str) -> String {
+    let extra = extra.trim();
+    if extra.is_empty() {
+        qemu::TEST_BOOTARGS.to_string()
+    } else {
+        format!("{} {extra}", qemu::TEST_BOOTARGS)
+    }
+}
+
+/// The last `n` lines of `text`, each ending in a newline.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const PASSING: &str = "\
+unikernel booting
+KTAP version 1
+1..2
+    KTAP version 1
+    # Subtest: heap
+    1..2
+    ok 1 box_alloc
+    ok 2 vec_grows
+ok 1 heap
+    KTAP version 1
+    # Subtest: timer
+    1..1
+    ok 1 frequency # SKIP not here
+ok 2 timer
+";
+
+    fn expected() -> Vec<String> {
+        ["heap.box_alloc", "heap.vec_grows", "timer.frequency"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn run(stdout: &str, exit: Exit) -> Run {
+        Run::new(
+            "virt-gicv2",
+            qemu::TEST_BOOTARGS,
+            Transcript {
+                stdout: stdout.to_string(),
+                stderr: String::new(),
+                exit,
+                elapsed: Duration::from_millis(1500),
+            },
+        )
+    }
+
+    fn failure(r: Result<(), String>) -> String {
+        r.expect_err("expected the run to fail")
+    }
+
+    #[test]
+    fn clean_run_passes() {
+        let r = run(PASSING, Exit::Code(0));
+        assert_eq!(r.document_verdict(&expected()), Ok(()));
+        assert_eq!(r.test_verdict("heap.box_alloc"), TestVerdict::Pass);
+        assert_eq!(
+            r.test_verdict("timer.frequency"),
+            TestVerdict::Skip("not here".into())
+        );
+    }
+
+    #[test]
+    fn nonzero_exit_fails_the_run() {
+        let msg = failure(run(PASSING, Exit::Code(1)).document_verdict(&expected()));
+        assert!(msg.contains("QEMU exited with status 1"), "{msg}");
+        assert!(msg.contains("ok 2 timer"), "{msg}");
+    }
+
+    #[test]
+    fn failed_test_reports_reason_and_diagnostics() {
+        let text = PASSING
+            .replace(
+                "    ok 2 vec_grows",
+                "    # at heap.rs:3\n    not ok 2 vec_grows # too small",
+            )
+            .replace("ok 1 heap", "not ok 1 heap");
+        let r = run(&text, Exit::Code(1));
+        let TestVerdict::Fail(msg) = r.test_verdict("heap.vec_grows") else {
+            panic!("expected failure");
+        };
+        assert!(
+            msg.contains("too small") && msg.contains("# at heap.rs:3"),
+            "{msg}"
+        );
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("1 guest test(s) failed: heap.vec_grows"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn exit_zero_with_failed_tests_fails_the_run() {
+        let text = PASSING
+            .replace("    ok 2 vec_grows", "    not ok 2 vec_grows")
+            .replace("ok 1 heap", "not ok 1 heap");
+        let msg = failure(run(&text, Exit::Code(0)).document_verdict(&expected()));
+        assert!(msg.contains("status 0 although"), "{msg}");
+    }
+
+    #[test]
+    fn crash_fails_the_run_and_the_tests_that_did_not_report() {
+        // `break=panic`: a panic message, then semihosting exit 1.
+        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
+        let text = format!(
+            "{}panicked at kernel/src/test.rs:9: boom\n",
+            &PASSING[..cut]
+        );
+        let r = run(&text, Exit::Code(1));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(msg.contains("status 1"), "{msg}");
+        assert!(msg.contains("malformed or incomplete"), "{msg}");
+        assert!(
+            msg.contains("panicked at kernel/src/test.rs:9: boom"),
+            "{msg}"
+        );
+        assert_eq!(r.test_verdict("heap.box_alloc"), TestVerdict::Pass);
+        let TestVerdict::Fail(msg) = r.test_verdict("heap.vec_grows") else {
+            panic!("expected failure");
+        };
+        assert!(msg.contains("not in the transcript"), "{msg}");
+        assert!(msg.contains("boom"), "{msg}");
+    }
+
+    #[test]
+    fn hang_fails_the_run_with_the_timeout() {
+        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
+        let r = run(&PASSING[..cut], Exit::TimedOut(Duration::from_secs(10)));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(msg.contains("timed out after 10 s"), "{msg}");
+        assert!(msg.contains("ok 1 box_alloc"), "{msg}");
+    }
+
+    #[test]
+    fn early_stop_with_status_zero_fails_the_run() {
+        let cut = PASSING
+            .find("    KTAP version 1\n    # Subtest: timer")
+            .unwrap();
+        let r = run(&PASSING[..cut], Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("transcript ended after 1 of 2 suites"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("missing from the transcript: timer.frequency"),
+            "{msg}"
+        );
+        assert!(matches!(
+            r.test_verdict("timer.frequency"),
+            TestVerdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn unlisted_test_asks_for_bless() {
+        let mut listed = expected();
+        listed.retain(|id| id != "heap.vec_grows");
+        let msg = failure(run(PASSING, Exit::Code(0)).document_verdict(&listed));
+        assert!(
+            msg.contains("heap.vec_grows") && msg.contains("just bless"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn listed_test_missing_from_a_complete_run_fails() {
+        let mut listed = expected();
+        listed.push("heap.gone".into());
+        let r = run(PASSING, Exit::Code(0));
+        assert!(failure(r.document_verdict(&listed)).contains("heap.gone"));
+        let TestVerdict::Fail(msg) = r.test_verdict("heap.gone") else {
+            panic!("expected failure");
+        };
+        assert!(msg.contains("not in the transcript") && msg.contains("just bless"));
+    }
+
+    #[test]
+    fn suite_not_ok_without_failed_test_fails_the_run() {
+        let text = PASSING.replace("ok 1 heap", "not ok 1 heap # setup failed");
+        let msg = failure(run(&text, Exit::Code(1)).document_verdict(&expected()));
+        assert!(msg.contains("suite `heap` reported not ok"), "{msg}");
+    }
+
+    #[test]
+    fn empty_transcript_fails_everything() {
+        let r = run("", Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(msg.contains("no `KTAP version 1`"), "{msg}");
+        assert!(matches!(
+            r.test_verdict("heap.box_alloc"),
+            TestVerdict::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn context_shows_only_the_tail_and_stderr() {
+        let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let mut r = run(&long, Exit::Code(3));
+        r.transcript.stderr = "qemu: warning\n".into();
+        let ctx = r.context();
+        assert!(ctx.contains("line 99") && ctx.contains("line 60") && !ctx.contains("line 59\n"));
+        assert!(ctx.contains("last 40 of 100 serial lines"), "{ctx}");
+        assert!(ctx.contains("qemu: warning"));
+    }
+
+    #[test]
+    fn tail_strips_carriage_returns() {
+        assert_eq!(tail("a\r\nb\r\nc\r\n", 2), "b\nc\n");
+        assert_eq!(tail("", 5), "");
+    }
+
+    #[test]
+    fn test_bootargs_append_extra_words() {
+        assert_eq!(test_bootargs(""), "mode=test exit=semihosting");
+        assert_eq!(
+            test_bootargs(" break=hang "),
+            "mode=test exit=semihosting break=hang"
+        );
+    }
+}

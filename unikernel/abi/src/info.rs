@@ -1,0 +1,102 @@
+//! `zx_object_get_info` topics and records, in Zircon's field order.
+
+use crate::{Koid, ObjType, Rights};
+
+/// An info topic (`zx_object_info_topic_t`).
+pub type InfoTopic = u32;
+/// Topic: is the handle valid.
+pub const ZX_INFO_HANDLE_VALID: InfoTopic = 1;
+/// Topic: [`ZxInfoHandleBasic`].
+pub const ZX_INFO_HANDLE_BASIC: InfoTopic = 2;
+/// Topic: [`ZxInfoVmo`].
+pub const ZX_INFO_VMO: InfoTopic = 23;
+
+/// Length of object names (`ZX_MAX_NAME_LEN`).
+pub const ZX_MAX_NAME_LEN: usize = 32;
+
+/// `zx_info_vmo_t` flag: a paged VMO.
+pub const ZX_INFO_VMO_TYPE_PAGED: u32 = 1 << 0;
+/// `zx_info_vmo_t` flag: the VMO is a copy-on-write clone.
+pub const ZX_INFO_VMO_IS_COW_CLONE: u32 = 1 << 2;
+/// `zx_info_vmo_t` flag: the record was obtained through a handle.
+pub const ZX_INFO_VMO_VIA_HANDLE: u32 = 1 << 3;
+/// `zx_info_vmo_t` flag: the record was obtained through a mapping.
+pub const ZX_INFO_VMO_VIA_MAPPING: u32 = 1 << 4;
+/// `zx_info_vmo_t.create_options` bit: the VMO is resizable (note the polarity).
+pub const ZX_INFO_VMO_CREATE_RESIZABLE: u32 = 1 << 0;
+
+/// `zx_info_handle_basic_t`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ZxInfoHandleBasic {
+    /// The object's koid.
+    pub koid: Koid,
+    /// The handle's rights.
+    pub rights: Rights,
+    /// The object type.
+    pub obj_type: ObjType,
+    /// The related object's koid, or zero.
+    pub related_koid: Koid,
+    /// `ZX_OBJ_PROP_WAITABLE` or zero.
+    pub props: u32,
+    /// Explicit tail padding, always zero.
+    pub padding: u32,
+}
+
+/// `zx_info_vmo_t` (the ZX_INFO_VMO section's layout, with `create_options` and `cache_policy`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ZxInfoVmo {
+    /// The VMO's koid.
+    pub koid: Koid,
+    /// The VMO's name (NUL-padded).
+    pub name: [u8; ZX_MAX_NAME_LEN],
+    /// The VMO's size in bytes.
+    pub size_bytes: u64,
+    /// The parent's koid if this VMO is a child, else zero.
+    pub parent_koid: Koid,
+    /// The number of live children.
+    pub num_children: u64,
+    /// The number of mappings of this VMO.
+    pub num_mappings: u64,
+    /// An estimate of the number of address spaces it is mapped into.
+    pub share_count: u64,
+    /// `ZX_INFO_VMO_*` flags.
+    pub flags: u32,
+    /// Explicit padding, always zero.
+    pub padding1: u32,
+    /// Bytes of pages owned by this VMO.
+    pub committed_bytes: u64,
+    /// The handle's rights (when `flags` has `ZX_INFO_VMO_VIA_HANDLE`).
+    pub handle_rights: Rights,
+    /// `ZX_INFO_VMO_CREATE_*` bits.
+    pub create_options: u32,
+    /// One of `ZX_CACHE_POLICY_*`.
+    pub cache_policy: u32,
+    /// Explicit tail padding, always zero.
+    pub padding2: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<ZxInfoHandleBasic>() == 32);
+const _: () = assert!(core::mem::size_of::<ZxInfoVmo>() == 112);
+
+macro_rules! as_bytes {
+    ($t:ty) => {
+        impl $t {
+            /// The record's bytes, as copied out to a task's buffer.
+            pub fn as_bytes(&self) -> &[u8] {
+                // SAFETY: the struct is `repr(C)`, made only of integers and
+                // byte arrays, with every padding byte an explicit field, so
+                // all its bytes are initialised; the slice borrows `self`.
+                unsafe {
+                    core::slice::from_raw_parts(
+                        (self as *const Self).cast::<u8>(),
+                        core::mem::size_of::<Self>(),
+                    )
+                }
+            }
+        }
+    };
+}
+as_bytes!(ZxInfoHandleBasic);
+as_bytes!(ZxInfoVmo);

@@ -1,0 +1,98 @@
+//! The system-call ABI shared by the kernel, the object layer and tasks.
+//!
+//! Status codes, rights, signals, options, object types and info structs carry
+//! the exact values of the late-2018 Zircon ABI (`DESIGN.md`, "Zircon semantics
+//! and values"). Syscall numbers are ours: Zircon's were private to its vDSO.
+//! No dependencies, `no_std`.
+#![no_std]
+#![deny(missing_docs)]
+
+mod info;
+mod rights;
+mod signals;
+mod status;
+mod syscall;
+mod vmo;
+
+pub use info::*;
+pub use rights::*;
+pub use signals::*;
+pub use status::*;
+pub use syscall::*;
+pub use vmo::*;
+
+/// A handle value as tasks see it (`zx_handle_t`).
+pub type Handle = u32;
+/// The value that is never a valid handle.
+pub const ZX_HANDLE_INVALID: Handle = 0;
+/// Bits that are set in every valid handle value (Zircon's `ZX_HANDLE_FIXED_BITS_MASK`).
+pub const ZX_HANDLE_FIXED_BITS_MASK: Handle = 0x3;
+
+/// A kernel object id (`zx_koid_t`).
+pub type Koid = u64;
+/// The koid no object has.
+pub const ZX_KOID_INVALID: Koid = 0;
+
+/// Monotonic time in nanoseconds (`zx_time_t`).
+pub type Time = i64;
+/// A deadline that never passes.
+pub const ZX_TIME_INFINITE: Time = i64::MAX;
+
+/// Object types (`zx_obj_type_t`), Zircon's values.
+pub type ObjType = u32;
+/// No object.
+pub const ZX_OBJ_TYPE_NONE: ObjType = 0;
+/// A process; our tasks report this type.
+pub const ZX_OBJ_TYPE_PROCESS: ObjType = 1;
+/// A thread.
+pub const ZX_OBJ_TYPE_THREAD: ObjType = 2;
+/// A virtual memory object.
+pub const ZX_OBJ_TYPE_VMO: ObjType = 3;
+/// A channel (not implemented here; value kept for completeness).
+pub const ZX_OBJ_TYPE_CHANNEL: ObjType = 4;
+/// An event.
+pub const ZX_OBJ_TYPE_EVENT: ObjType = 5;
+/// A port (not implemented here).
+pub const ZX_OBJ_TYPE_PORT: ObjType = 6;
+/// A job (not implemented here).
+pub const ZX_OBJ_TYPE_JOB: ObjType = 17;
+/// A virtual memory address region.
+pub const ZX_OBJ_TYPE_VMAR: ObjType = 18;
+/// A timer.
+pub const ZX_OBJ_TYPE_TIMER: ObjType = 22;
+
+/// Object property: the object can be waited on (`ZX_OBJ_PROP_WAITABLE`).
+pub const ZX_OBJ_PROP_WAITABLE: u32 = 1;
+
+/// The page size: 4 KiB granule.
+pub const PAGE_SIZE: u64 = 4096;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;
+
+/// Base of the root VMAR, the only EL0-usable range: 1 TiB.
+pub const ROOT_VMAR_BASE: u64 = 1 << 40;
+/// End (exclusive) of the root VMAR: 128 TiB.
+pub const ROOT_VMAR_END: u64 = 128 << 40;
+
+/// The largest VMO size (ours): 64 TiB.
+///
+/// It must not exceed the root VMAR's size (127 TiB) so every VMO can be
+/// mapped whole; a power of two keeps page indices in 34 bits. A larger size
+/// given to `vmo_create`, `vmo_create_child` or `vmo_set_size` is
+/// `ZX_ERR_OUT_OF_RANGE`.
+pub const ZX_MAX_VMO_SIZE: u64 = 64 << 40;
+
+const _: () = assert!(ZX_MAX_VMO_SIZE <= ROOT_VMAR_END - ROOT_VMAR_BASE);
+const _: () = assert!(ZX_MAX_VMO_SIZE % PAGE_SIZE == 0);
+const _: () = assert!(1u64 << PAGE_SHIFT == PAGE_SIZE);
+
+/// Mapping permissions and options (`zx_vm_option_t`).
+pub type VmOptions = u32;
+/// Map readable.
+pub const ZX_VM_PERM_READ: VmOptions = 1 << 0;
+/// Map writable.
+pub const ZX_VM_PERM_WRITE: VmOptions = 1 << 1;
+/// Map executable.
+pub const ZX_VM_PERM_EXECUTE: VmOptions = 1 << 2;
+/// Map at exactly the given offset in the VMAR.
+pub const ZX_VM_SPECIFIC: VmOptions = 1 << 4;

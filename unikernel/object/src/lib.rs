@@ -1,0 +1,32 @@
+//! The object layer: handle tables with rights, VMOs with one-way
+//! copy-on-write children, events and signals with observers, and the
+//! mapping bookkeeping the MMU layer needs. Pure logic over a [`Platform`]
+//! (frame allocator, MMU, waker); `no_std` + `alloc`; proven on the host.
+//!
+//! Memory exhaustion is a status, never an abort: page frames come from
+//! [`FrameAllocator::alloc_zeroed`] (which may return `None`), and all object
+//! memory is `Vec` growth through `try_reserve` ([`mem`]), done before any
+//! state changes, so a failing call returns `ZX_ERR_NO_MEMORY` and leaves
+//! everything as it was. Per-table [`Quota`]s bound handles and committed pages.
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod handle;
+pub mod mapping;
+pub mod mem;
+pub mod platform;
+pub mod space;
+pub mod syscalls;
+pub mod vmo;
+
+pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
+pub use mapping::{FaultResolution, Mapping};
+pub use platform::{
+    Frame, FrameAllocator, KernelObject, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
+    PAGE_BYTES,
+};
+pub use space::{MappingId, ObjectSpace, TableId, VmoId, WaitStart, WaitToken};
+pub use syscalls::Task;
+pub use vmo::MAX_CHAIN_DEPTH;

@@ -1,0 +1,215 @@
+//! Fallible allocation of object memory.
+//!
+//! Every allocation of object-layer memory is a `Vec` growth made with
+//! `try_reserve` before any state changes; operations reserve everything
+//! they need first and then mutate with infallible steps (`push` within
+//! reserved capacity, `swap_remove`, `drain`). No `Box`, `Arc` or
+//! `BTreeMap` is used, so nothing can abort on exhaustion. Objects live in
+//! [`Slab`]s whose free slots form an intrusive list, so freeing never
+//! allocates. [`Mem`] also counts reservations so tests can fail the Nth.
+
+use abi::{Status, ZX_ERR_NO_MEMORY};
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+/// The reservation helper: all object memory growth goes through it.
+#[derive(Debug, Default)]
+pub struct Mem {
+    fail_after: Cell<Option<u64>>,
+}
+
+impl Mem {
+    /// Fails the reservation `n` reservations from now (`Some(0)`: the next one); `None` disarms.
+    pub fn fail_after(&self, n: Option<u64>) {
+        self.fail_after.set(n);
+    }
+
+    /// Whether an injected failure is still armed (i.e. has not fired yet).
+    pub fn failure_pending(&self) -> bool {
+        self.fail_after.get().is_some()
+    }
+
+    fn injected(&self) -> bool {
+        match self.fail_after.get() {
+            Some(0) => {
+                self.fail_after.set(None);
+                true
+            }
+            Some(n) => {
+                self.fail_after.set(Some(n - 1));
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Makes room for `additional` more elements, or `ZX_ERR_NO_MEMORY`.
+    pub fn reserve<T>(&self, v: &mut Vec<T>, additional: usize) -> Result<(), Status> {
+        if self.injected() {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        v.try_reserve(additional).map_err(|_| ZX_ERR_NO_MEMORY)
+    }
+}
+
+enum Slot<T> {
+    Used { generation: u32, value: T },
+    Free { generation: u32, next: Option<u32> },
+}
+
+/// An index into a [`Slab`] with the slot's generation, so stale ids miss.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlabId {
+    index: u32,
+    generation: u32,
+}
+
+impl SlabId {
+    /// The slot index.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+    /// The slot's generation when the id was made.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+/// A vector of objects with reusable slots and generation-checked ids.
+pub struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free: Option<u32>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: None,
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Ensures the next [`Slab::insert_reserved`] cannot allocate.
+    pub fn reserve(&mut self, mem: &Mem) -> Result<(), Status> {
+        if self.free.is_some() {
+            // Still count the reservation so failure injection is position-stable.
+            return mem.reserve(&mut Vec::<T>::new(), 0);
+        }
+        if self.slots.len() >= u32::MAX as usize {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        mem.reserve(&mut self.slots, 1)
+    }
+
+    /// Inserts after a successful [`Slab::reserve`].
+    pub fn insert_reserved(&mut self, value: T) -> SlabId {
+        self.len += 1;
+        if let Some(index) = self.free {
+            let slot = &mut self.slots[index as usize];
+            let Slot::Free { generation, next } = *slot else {
+                unreachable!("free list points at a used slot")
+            };
+            let generation = generation.wrapping_add(1);
+            *slot = Slot::Used { generation, value };
+            self.free = next;
+            SlabId { index, generation }
+        } else {
+            debug_assert!(self.slots.len() < self.slots.capacity());
+            let index = self.slots.len() as u32;
+            self.slots.push(Slot::Used {
+                generation: 0,
+                value,
+            });
+            SlabId {
+                index,
+                generation: 0,
+            }
+        }
+    }
+
+    /// Reserves and inserts.
+    pub fn insert(&mut self, mem: &Mem, value: T) -> Result<SlabId, Status> {
+        self.reserve(mem)?;
+        Ok(self.insert_reserved(value))
+    }
+
+    /// The object at `id`, if it is still there.
+    pub fn get(&self, id: SlabId) -> Option<&T> {
+        match self.slots.get(id.index as usize) {
+            Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The object at `id`, mutably, if it is still there.
+    pub fn get_mut(&mut self, id: SlabId) -> Option<&mut T> {
+        match self.slots.get_mut(id.index as usize) {
+            Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the object at `id`.
+    pub fn remove(&mut self, id: SlabId) -> Option<T> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        match slot {
+            Slot::Used { generation, .. } if *generation == id.generation => {
+                let old = core::mem::replace(
+                    slot,
+                    Slot::Free {
+                        generation: id.generation,
+                        next: self.free,
+                    },
+                );
+                self.free = Some(id.index);
+                self.len -= 1;
+                match old {
+                    Slot::Used { value, .. } => Some(value),
+                    Slot::Free { .. } => unreachable!(),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no objects.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Ids of all objects (for teardown and invariants).
+    pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Used { generation, .. } => Some(SlabId {
+                    index: i as u32,
+                    generation: *generation,
+                }),
+                Slot::Free { .. } => None,
+            })
+    }
+}
+
+impl<T> core::ops::Index<SlabId> for Slab<T> {
+    type Output = T;
+    fn index(&self, id: SlabId) -> &T {
+        self.get(id).expect("stale slab id")
+    }
+}
+
+impl<T> core::ops::IndexMut<SlabId> for Slab<T> {
+    fn index_mut(&mut self, id: SlabId) -> &mut T {
+        self.get_mut(id).expect("stale slab id")
+    }
+}

@@ -1,0 +1,97 @@
+//! What the object layer needs from the kernel: frames, the MMU and a way to
+//! wake waiters. The kernel implements these over physical memory and page
+//! tables; host tests implement them with heap pages and recording fakes.
+
+use abi::{Koid, ObjType, Signals, PAGE_SIZE};
+
+/// Bytes in a page, as a `usize`.
+pub const PAGE_BYTES: usize = PAGE_SIZE as usize;
+
+/// A 4 KiB physical page frame, named by its physical address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Frame(u64);
+
+impl Frame {
+    /// A frame at a page-aligned physical address.
+    pub const fn new(paddr: u64) -> Frame {
+        assert!(paddr % PAGE_SIZE == 0, "frame address must be page aligned");
+        Frame(paddr)
+    }
+
+    /// The frame's physical address.
+    pub const fn paddr(self) -> u64 {
+        self.0
+    }
+}
+
+/// Where VMO pages come from, and how their contents are reached.
+///
+/// Page contents are only touched through this trait, so the kernel can use
+/// its identity map and the host fake can use heap pages.
+pub trait FrameAllocator {
+    /// A zero-filled frame, or `None` when memory is exhausted.
+    fn alloc_zeroed(&self) -> Option<Frame>;
+    /// Gives a frame back. The object layer frees each frame it got exactly once.
+    fn free(&self, frame: Frame);
+    /// Copies `buf.len()` bytes from `frame` at `offset` (`offset + len <= 4096`).
+    fn read(&self, frame: Frame, offset: usize, buf: &mut [u8]);
+    /// Copies `data` into `frame` at `offset` (`offset + len <= 4096`).
+    fn write(&self, frame: Frame, offset: usize, data: &[u8]);
+    /// Copies the whole page `src` into `dst`.
+    fn copy(&self, src: Frame, dst: Frame);
+}
+
+/// The MMU side of mapping bookkeeping.
+///
+/// The object layer calls this whenever the page a mapped VMO offset shows
+/// changes identity (a parent's first write now visible in a child, a
+/// child's first write, COMMIT, DECOMMIT, shrink): the translations for
+/// exactly those virtual pages must go, so the next access faults and asks
+/// [`crate::ObjectSpace::fault`] for the new page.
+///
+/// One-way copy-on-write never needs a downgrade to read-only: a writable
+/// translation only ever maps a VMO's own page, and an own page changes only
+/// by being removed (DECOMMIT, shrink, the VMO going), which unmaps it.
+pub trait Mmu {
+    /// Removes translations for `[vaddr, vaddr + len)` (page aligned), with
+    /// the TLB maintenance that implies, before the call returns.
+    fn unmap(&self, vaddr: u64, len: u64);
+}
+
+/// Identifies a blocked thread to the kernel's scheduler.
+pub type WaiterId = u64;
+
+/// The scheduler side of signal observers.
+pub trait Waker {
+    /// A registered wait ended: `observed` holds the object's signals, plus
+    /// `ZX_SIGNAL_HANDLE_CLOSED` if the waited-on handle was closed.
+    fn wake(&self, waiter: WaiterId, observed: Signals);
+}
+
+/// An object the kernel owns (thread, task, VMAR) that can sit in a handle
+/// table next to the object layer's own VMOs and events.
+pub trait KernelObject: Clone {
+    /// Its Zircon object type.
+    fn obj_type(&self) -> ObjType;
+    /// Its koid (from [`crate::ObjectSpace::new_koid`]).
+    fn koid(&self) -> Koid;
+}
+
+/// No kernel-owned objects: what host tests use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoKernelObjects {}
+
+impl KernelObject for NoKernelObjects {
+    fn obj_type(&self) -> ObjType {
+        match *self {}
+    }
+    fn koid(&self) -> Koid {
+        match *self {}
+    }
+}
+
+/// Everything the object layer needs from its host, in one type.
+pub trait Platform: FrameAllocator + Mmu + Waker {
+    /// The kernel's own object type stored in handle tables.
+    type KernelObject: KernelObject;
+}

@@ -1,0 +1,549 @@
+//! The object space: every object, handle table, mapping and waiter, owned
+//! in one place. The kernel keeps one `ObjectSpace` behind one lock (a
+//! top-level lock: single-core now, SMP-safe later), so every operation
+//! takes `&mut self` and sees a consistent tree.
+
+use crate::handle::{Entry, HandleTable, Object, Quota};
+use crate::mapping::Mapping;
+use crate::mem::{Mem, Slab, SlabId};
+use crate::platform::{KernelObject, Platform, WaiterId};
+use crate::vmo::Vmo;
+use abi::*;
+use alloc::vec::Vec;
+
+/// A handle table's id.
+pub type TableId = SlabId;
+/// A VMO's id inside the object space.
+pub type VmoId = SlabId;
+/// A mapping's id (kept by the kernel's VMAR code).
+pub type MappingId = SlabId;
+
+/// A registered wait (see [`ObjectSpace::wait_begin`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct WaitToken(pub(crate) SlabId);
+
+/// How a wait starts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WaitStart {
+    /// Some of the signals were already active: these are the object's signals.
+    Satisfied(Signals),
+    /// Registered; [`crate::Waker::wake`] will be called once, or cancel it.
+    Pending(WaitToken),
+}
+
+/// An event object.
+pub(crate) struct Event {
+    pub koid: Koid,
+    pub signals: Signals,
+    pub handles: u32,
+    pub waiters: Vec<WaitToken>,
+}
+
+/// A waitable object of the object layer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Waitable {
+    Vmo(VmoId),
+    Event(SlabId),
+}
+
+pub(crate) struct Waiter {
+    pub object: Waitable,
+    pub table: TableId,
+    pub handle: Handle,
+    pub mask: Signals,
+    pub waiter: WaiterId,
+}
+
+/// All of the object layer's state, over a [`Platform`].
+pub struct ObjectSpace<P: Platform> {
+    pub(crate) platform: P,
+    pub(crate) mem: Mem,
+    pub(crate) vmos: Slab<Vmo>,
+    pub(crate) events: Slab<Event>,
+    pub(crate) tables: Slab<HandleTable<P::KernelObject>>,
+    pub(crate) mappings: Slab<Mapping>,
+    pub(crate) waiters: Slab<Waiter>,
+    next_koid: Koid,
+    seed: u64,
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// An empty object space. `seed` scrambles handle values (use boot entropy).
+    pub fn new(platform: P, seed: u64) -> Self {
+        ObjectSpace {
+            platform,
+            mem: Mem::default(),
+            vmos: Slab::default(),
+            events: Slab::default(),
+            tables: Slab::default(),
+            mappings: Slab::default(),
+            waiters: Slab::default(),
+            next_koid: 1024,
+            seed,
+        }
+    }
+
+    /// The platform (frame allocator, MMU, waker).
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The object-memory reservation helper (tests arm failures through it).
+    pub fn mem(&self) -> &Mem {
+        &self.mem
+    }
+
+    /// A fresh koid, for kernel-owned objects too.
+    pub fn new_koid(&mut self) -> Koid {
+        self.next_koid += 1;
+        self.next_koid
+    }
+
+    /// Number of live VMOs (including ones alive only through children or mappings).
+    pub fn vmo_count(&self) -> usize {
+        self.vmos.len()
+    }
+
+    /// Number of live events.
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Creates an empty handle table (one per task).
+    pub fn create_table(&mut self, quota: Quota) -> Result<TableId, Status> {
+        let secret = splitmix64(&mut self.seed) as u32;
+        self.tables
+            .insert(&self.mem, HandleTable::new(quota, secret))
+    }
+
+    /// Closes every handle of a table and removes it (a task ended).
+    pub fn destroy_table(&mut self, table: TableId) -> Result<(), Status> {
+        self.tables.get(table).ok_or(ZX_ERR_BAD_STATE)?;
+        // Close one at a time: each close may cascade, and needs no allocation.
+        while let Some(h) = t_first(self.tables.get(table)) {
+            self.close(table, h)?;
+        }
+        self.tables.remove(table);
+        Ok(())
+    }
+
+    /// A table, for inspection.
+    pub fn table(&self, table: TableId) -> Option<&HandleTable<P::KernelObject>> {
+        self.tables.get(table)
+    }
+
+    /// Committed pages charged to a table.
+    pub fn committed_pages(&self, table: TableId) -> Option<u64> {
+        self.tables.get(table).map(|t| t.committed_pages)
+    }
+
+    pub(crate) fn table_ref(
+        &self,
+        table: TableId,
+    ) -> Result<&HandleTable<P::KernelObject>, Status> {
+        self.tables.get(table).ok_or(ZX_ERR_BAD_STATE)
+    }
+
+    /// The entry of `handle` in `table`.
+    pub fn entry(
+        &self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<&Entry<P::KernelObject>, Status> {
+        self.table_ref(table)?.get(handle)
+    }
+
+    /// Resolves a handle to a VMO with `rights`: the Zircon order of checks
+    /// (bad handle, wrong type, access denied).
+    pub(crate) fn vmo_handle(
+        &self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<(VmoId, Rights), Status> {
+        let e = self.entry(table, handle)?;
+        let Object::Vmo(id) = e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if e.rights & rights != rights {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok((id, e.rights))
+    }
+
+    /// Puts a new handle to `object` in `table`, taking one reference.
+    /// Reserve first; nothing changes on failure.
+    pub(crate) fn install(
+        &mut self,
+        table: TableId,
+        object: Object<P::KernelObject>,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        t.reserve(&self.mem)?;
+        Ok(self.install_reserved(table, object, rights))
+    }
+
+    pub(crate) fn install_reserved(
+        &mut self,
+        table: TableId,
+        object: Object<P::KernelObject>,
+        rights: Rights,
+    ) -> Handle {
+        match &object {
+            Object::Vmo(id) => self.vmos[*id].handles += 1,
+            Object::Event(id) => self.events[*id].handles += 1,
+            Object::Kernel(_) => {}
+        }
+        self.tables[table].insert_reserved(Entry { object, rights })
+    }
+
+    /// Installs a handle to a kernel-owned object (thread, task, VMAR).
+    pub fn install_kernel_object(
+        &mut self,
+        table: TableId,
+        object: P::KernelObject,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        self.install(table, Object::Kernel(object), rights)
+    }
+
+    /// Closes a handle: cancels waits through it, drops its reference, and
+    /// returns the kernel object it named, if any, for the kernel to drop.
+    pub fn close(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<Option<P::KernelObject>, Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        let entry = t.remove(handle)?;
+        Ok(self.release_handle_ref(table, handle, entry.object))
+    }
+
+    fn release_handle_ref(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        object: Object<P::KernelObject>,
+    ) -> Option<P::KernelObject> {
+        match object {
+            Object::Vmo(id) => {
+                self.cancel_waits_via(Waitable::Vmo(id), table, handle);
+                self.vmos[id].handles -= 1;
+                self.vmo_maybe_destroy(id);
+                None
+            }
+            Object::Event(id) => {
+                self.cancel_waits_via(Waitable::Event(id), table, handle);
+                let e = &mut self.events[id];
+                e.handles -= 1;
+                if e.handles == 0 {
+                    self.events.remove(id);
+                }
+                None
+            }
+            Object::Kernel(k) => Some(k),
+        }
+    }
+
+    /// Duplicates `handle` with a subset of its rights (needs DUPLICATE).
+    pub fn duplicate(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(table, handle)?;
+        if e.rights & ZX_RIGHT_DUPLICATE == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let new_rights = subset_rights(e.rights, rights)?;
+        let object = e.object.clone();
+        self.install(table, object, new_rights)
+    }
+
+    /// Replaces `handle` with one with a subset of its rights (needs no right).
+    /// The old handle is invalidated on success and on a rights error alike,
+    /// as in Zircon; only a bad handle or lack of memory leaves it.
+    pub fn replace(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(table, handle)?;
+        let new_rights = match subset_rights(e.rights, rights) {
+            Ok(r) => r,
+            Err(status) => {
+                self.close(table, handle)?;
+                return Err(status);
+            }
+        };
+        let object = e.object.clone();
+        self.tables[table].reserve(&self.mem)?;
+        let entry = self.tables[table].remove(handle)?;
+        self.cancel_waits_via_object(&entry.object, table, handle);
+        // The reference moves from the old handle to the new one.
+        Ok(self.tables[table].insert_reserved(Entry {
+            object,
+            rights: new_rights,
+        }))
+    }
+
+    /// Moves a handle to another table (needs TRANSFER); its value changes.
+    pub fn transfer(
+        &mut self,
+        from: TableId,
+        handle: Handle,
+        to: TableId,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(from, handle)?;
+        if e.rights & ZX_RIGHT_TRANSFER == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        self.tables.get_mut(to).ok_or(ZX_ERR_BAD_STATE)?.reserve(&self.mem)?;
+        let entry = self.tables[from].remove(handle)?;
+        self.cancel_waits_via_object(&entry.object, from, handle);
+        Ok(self.tables[to].insert_reserved(entry))
+    }
+
+    fn cancel_waits_via_object(
+        &mut self,
+        object: &Object<P::KernelObject>,
+        table: TableId,
+        handle: Handle,
+    ) {
+        match object {
+            Object::Vmo(id) => self.cancel_waits_via(Waitable::Vmo(*id), table, handle),
+            Object::Event(id) => self.cancel_waits_via(Waitable::Event(*id), table, handle),
+            Object::Kernel(_) => {}
+        }
+    }
+
+    /// Creates an event (options must be 0).
+    pub fn event_create(&mut self, table: TableId, options: u32) -> Result<Handle, Status> {
+        if options != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?.reserve(&self.mem)?;
+        self.events.reserve(&self.mem)?;
+        let koid = self.new_koid();
+        let id = self.events.insert_reserved(Event {
+            koid,
+            signals: 0,
+            handles: 0,
+            waiters: Vec::new(),
+        });
+        Ok(self.install_reserved(table, Object::Event(id), ZX_DEFAULT_EVENT_RIGHTS))
+    }
+
+    pub(crate) fn waitable(&self, table: TableId, handle: Handle, right: Rights) -> Result<Waitable, Status> {
+        let e = self.entry(table, handle)?;
+        let w = match e.object {
+            Object::Vmo(id) => Waitable::Vmo(id),
+            Object::Event(id) => Waitable::Event(id),
+            Object::Kernel(_) => return Err(ZX_ERR_NOT_SUPPORTED),
+        };
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(w)
+    }
+
+    pub(crate) fn signals_of(&self, w: Waitable) -> Signals {
+        match w {
+            Waitable::Vmo(id) => self.vmo_signals(id),
+            Waitable::Event(id) => self.events[id].signals,
+        }
+    }
+
+    fn waiters_of(&mut self, w: Waitable) -> &mut Vec<WaitToken> {
+        match w {
+            Waitable::Vmo(id) => &mut self.vmos[id].waiters,
+            Waitable::Event(id) => &mut self.events[id].waiters,
+        }
+    }
+
+    /// The current signals of the object a handle names (no right needed:
+    /// this is for the kernel and tests, not a syscall).
+    pub fn signals(&self, table: TableId, handle: Handle) -> Result<Signals, Status> {
+        let e = self.entry(table, handle)?;
+        match e.object {
+            Object::Vmo(id) => Ok(self.vmo_signals(id)),
+            Object::Event(id) => Ok(self.events[id].signals),
+            Object::Kernel(_) => Err(ZX_ERR_NOT_SUPPORTED),
+        }
+    }
+
+    /// `zx_object_signal`: clears then sets user signals (and, on an event,
+    /// `ZX_EVENT_SIGNALED`). Needs SIGNAL.
+    pub fn object_signal(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        clear_mask: Signals,
+        set_mask: Signals,
+    ) -> Result<(), Status> {
+        let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
+        let allowed = match w {
+            Waitable::Vmo(_) => ZX_USER_SIGNAL_ALL,
+            Waitable::Event(_) => ZX_EVENT_SIGNAL_MASK,
+        };
+        if (clear_mask | set_mask) & !allowed != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        match w {
+            Waitable::Vmo(id) => {
+                let v = &mut self.vmos[id];
+                v.user_signals = (v.user_signals & !clear_mask) | set_mask;
+            }
+            Waitable::Event(id) => {
+                let e = &mut self.events[id];
+                e.signals = (e.signals & !clear_mask) | set_mask;
+            }
+        }
+        self.notify(w);
+        Ok(())
+    }
+
+    /// Registers a waiter for any of `mask` on the object `handle` names
+    /// (needs WAIT). If one is already active, nothing is registered.
+    pub fn wait_begin(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        mask: Signals,
+        waiter: WaiterId,
+    ) -> Result<WaitStart, Status> {
+        let w = self.waitable(table, handle, ZX_RIGHT_WAIT)?;
+        let now = self.signals_of(w);
+        if now & mask != 0 {
+            return Ok(WaitStart::Satisfied(now));
+        }
+        self.waiters.reserve(&self.mem)?;
+        let mem = &self.mem;
+        let list = match w {
+            Waitable::Vmo(id) => &mut self.vmos[id].waiters,
+            Waitable::Event(id) => &mut self.events[id].waiters,
+        };
+        mem.reserve(list, 1)?;
+        let token = WaitToken(self.waiters.insert_reserved(Waiter {
+            object: w,
+            table,
+            handle,
+            mask,
+            waiter,
+        }));
+        self.waiters_of(w).push(token);
+        Ok(WaitStart::Pending(token))
+    }
+
+    /// Cancels a pending wait (deadline passed). Returns the object's signals
+    /// then, or `None` if the wait had already ended (the waker was called).
+    pub fn wait_cancel(&mut self, token: WaitToken) -> Option<Signals> {
+        let w = self.waiters.remove(token.0)?;
+        let list = self.waiters_of(w.object);
+        if let Some(i) = list.iter().position(|t| *t == token) {
+            list.swap_remove(i);
+        }
+        Some(self.signals_of(w.object))
+    }
+
+    /// Wakes the waiters whose mask meets the object's signals now.
+    pub(crate) fn notify(&mut self, w: Waitable) {
+        let now = self.signals_of(w);
+        let mut i = 0;
+        while i < self.waiters_of(w).len() {
+            let token = self.waiters_of(w)[i];
+            if self.waiters[token.0].mask & now != 0 {
+                self.waiters_of(w).swap_remove(i);
+                let waiter = self.waiters.remove(token.0).expect("registered waiter");
+                self.platform.wake(waiter.waiter, now);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn cancel_waits_via(&mut self, w: Waitable, table: TableId, handle: Handle) {
+        let now = self.signals_of(w);
+        let mut i = 0;
+        while i < self.waiters_of(w).len() {
+            let token = self.waiters_of(w)[i];
+            let wt = &self.waiters[token.0];
+            if wt.table == table && wt.handle == handle {
+                self.waiters_of(w).swap_remove(i);
+                let waiter = self.waiters.remove(token.0).expect("registered waiter");
+                self.platform
+                    .wake(waiter.waiter, now | ZX_SIGNAL_HANDLE_CLOSED);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// `ZX_INFO_HANDLE_BASIC` for a handle.
+    pub fn info_handle_basic(
+        &self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<ZxInfoHandleBasic, Status> {
+        let e = self.entry(table, handle)?;
+        let (koid, obj_type, props) = match &e.object {
+            Object::Vmo(id) => (self.vmos[*id].koid, ZX_OBJ_TYPE_VMO, ZX_OBJ_PROP_WAITABLE),
+            Object::Event(id) => (self.events[*id].koid, ZX_OBJ_TYPE_EVENT, ZX_OBJ_PROP_WAITABLE),
+            Object::Kernel(k) => (k.koid(), k.obj_type(), ZX_OBJ_PROP_WAITABLE),
+        };
+        Ok(ZxInfoHandleBasic {
+            koid,
+            rights: e.rights,
+            obj_type,
+            related_koid: 0,
+            props,
+            padding: 0,
+        })
+    }
+
+    /// Charges `pages` committed pages to the table that created a VMO.
+    /// A table that is gone is not charged.
+    pub(crate) fn charge(&mut self, account: TableId, pages: u64) -> Result<(), Status> {
+        if let Some(t) = self.tables.get_mut(account) {
+            let total = t.committed_pages.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
+            if total > t.quota.max_committed_pages {
+                return Err(ZX_ERR_NO_MEMORY);
+            }
+            t.committed_pages = total;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn uncharge(&mut self, account: TableId, pages: u64) {
+        if let Some(t) = self.tables.get_mut(account) {
+            t.committed_pages -= pages;
+        }
+    }
+}
+
+fn t_first<K>(t: Option<&HandleTable<K>>) -> Option<Handle> {
+    t.and_then(|t| t.handles().next())
+}
+
+/// The rights a duplicate or replacement gets: `ZX_RIGHT_SAME_RIGHTS`, or a
+/// subset of `have` (anything more is `ZX_ERR_INVALID_ARGS`).
+pub(crate) fn subset_rights(have: Rights, want: Rights) -> Result<Rights, Status> {
+    if want == ZX_RIGHT_SAME_RIGHTS {
+        Ok(have)
+    } else if want & !have != 0 {
+        Err(ZX_ERR_INVALID_ARGS)
+    } else {
+        Ok(want)
+    }
+}

@@ -1,0 +1,252 @@
+//! The syscall-shaped façade: one method per syscall, on one task's handle
+//! table. The kernel's syscall dispatch decodes arguments, copies user
+//! memory, and calls these; host tests call them like Zircon's core tests.
+
+use crate::handle::Object;
+use crate::platform::{Platform, WaiterId};
+use crate::space::{ObjectSpace, TableId, WaitStart};
+use crate::vmo::{checked_size_pages, pages_for};
+use abi::*;
+
+/// A task's view of the object space: its handle table.
+pub struct Task<'a, P: Platform> {
+    space: &'a mut ObjectSpace<P>,
+    table: TableId,
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// The façade for the task owning `table`.
+    pub fn task(&mut self, table: TableId) -> Task<'_, P> {
+        Task { space: self, table }
+    }
+}
+
+impl<P: Platform> Task<'_, P> {
+    /// The table this view acts on.
+    pub fn table(&self) -> TableId {
+        self.table
+    }
+
+    /// The object space behind the view.
+    pub fn space(&mut self) -> &mut ObjectSpace<P> {
+        self.space
+    }
+
+    /// `zx_handle_close`. Closing `ZX_HANDLE_INVALID` is OK.
+    pub fn handle_close(&mut self, handle: Handle) -> Result<(), Status> {
+        if handle == ZX_HANDLE_INVALID {
+            return Ok(());
+        }
+        // A kernel object's last reference is the kernel's to drop.
+        self.space.close(self.table, handle).map(drop)
+    }
+
+    /// `zx_handle_duplicate`: needs DUPLICATE; `rights` a subset or `ZX_RIGHT_SAME_RIGHTS`.
+    pub fn handle_duplicate(&mut self, handle: Handle, rights: Rights) -> Result<Handle, Status> {
+        self.space.duplicate(self.table, handle, rights)
+    }
+
+    /// `zx_handle_replace`: needs no right; `rights` a subset or `ZX_RIGHT_SAME_RIGHTS`.
+    pub fn handle_replace(&mut self, handle: Handle, rights: Rights) -> Result<Handle, Status> {
+        self.space.replace(self.table, handle, rights)
+    }
+
+    /// `zx_vmo_create`: `size` rounded up to pages; `options` 0 or `ZX_VMO_NON_RESIZABLE`.
+    pub fn vmo_create(&mut self, size: u64, options: u32) -> Result<Handle, Status> {
+        if options & !ZX_VMO_NON_RESIZABLE != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let pages = checked_size_pages(size)?;
+        let table = self.table;
+        self.space
+            .tables
+            .get_mut(table)
+            .ok_or(ZX_ERR_BAD_STATE)?
+            .reserve(&self.space.mem)?;
+        self.space.vmo_reserve_new()?;
+        let id = self
+            .space
+            .vmo_insert_root(pages, options & ZX_VMO_NON_RESIZABLE == 0, table);
+        Ok(self
+            .space
+            .install_reserved(table, Object::Vmo(id), ZX_DEFAULT_VMO_RIGHTS))
+    }
+
+    /// `zx_vmo_create_child`: exactly one child type (`ZX_VMO_CHILD_COPY_ON_WRITE`)
+    /// plus optionally `ZX_VMO_CHILD_NON_RESIZEABLE`; needs DUPLICATE and READ;
+    /// the child's rights are the parent handle's plus WRITE.
+    pub fn vmo_create_child(
+        &mut self,
+        handle: Handle,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> Result<Handle, Status> {
+        let (parent, rights) =
+            self.space
+                .vmo_handle(self.table, handle, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ)?;
+        const TYPES: u32 = ZX_VMO_CHILD_COPY_ON_WRITE;
+        const MODIFIERS: u32 = ZX_VMO_CHILD_NON_RESIZEABLE;
+        if (options & TYPES).count_ones() != 1 || options & !(TYPES | MODIFIERS) != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if offset % PAGE_SIZE != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        offset.checked_add(size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        let size_pages = checked_size_pages(size)?;
+        let table = self.table;
+        self.space
+            .tables
+            .get_mut(table)
+            .ok_or(ZX_ERR_BAD_STATE)?
+            .reserve(&self.space.mem)?;
+        self.space.vmo_reserve_child(parent)?;
+        let child = self.space.vmo_insert_child(
+            parent,
+            offset / PAGE_SIZE,
+            size_pages,
+            options & ZX_VMO_CHILD_NON_RESIZEABLE == 0,
+            table,
+        );
+        Ok(self
+            .space
+            .install_reserved(table, Object::Vmo(child), rights | ZX_RIGHT_WRITE))
+    }
+
+    /// `zx_vmo_read`: exactly `buffer.len()` bytes at `offset`; needs READ.
+    pub fn vmo_read(&mut self, handle: Handle, buffer: &mut [u8], offset: u64) -> Result<(), Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_READ)?;
+        self.space.vmo_read_bytes(id, offset, buffer)
+    }
+
+    /// `zx_vmo_write`: exactly `buffer.len()` bytes at `offset`; needs WRITE.
+    pub fn vmo_write(&mut self, handle: Handle, buffer: &[u8], offset: u64) -> Result<(), Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
+        self.space.vmo_write_bytes(id, offset, buffer)
+    }
+
+    /// `zx_vmo_get_size`.
+    pub fn vmo_get_size(&self, handle: Handle) -> Result<u64, Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, 0)?;
+        Ok(self.space.vmos[id].size * PAGE_SIZE)
+    }
+
+    /// `zx_vmo_set_size`: rounded up to pages; needs WRITE; a shrink frees pages.
+    pub fn vmo_set_size(&mut self, handle: Handle, size: u64) -> Result<(), Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
+        if !self.space.vmos[id].resizable {
+            return Err(ZX_ERR_UNAVAILABLE);
+        }
+        let pages = checked_size_pages(size)?;
+        self.space.vmo_resize(id, pages);
+        Ok(())
+    }
+
+    /// `zx_vmo_op_range` with COMMIT, DECOMMIT (need WRITE) or LOOKUP (needs
+    /// READ; fills `buffer` with one physical address per page).
+    pub fn vmo_op_range(
+        &mut self,
+        handle: Handle,
+        op: u32,
+        offset: u64,
+        size: u64,
+        buffer: &mut [u64],
+    ) -> Result<(), Status> {
+        let need = match op {
+            ZX_VMO_OP_COMMIT | ZX_VMO_OP_DECOMMIT => ZX_RIGHT_WRITE,
+            ZX_VMO_OP_LOOKUP => ZX_RIGHT_READ,
+            ZX_VMO_OP_LOCK | ZX_VMO_OP_UNLOCK => {
+                self.space.vmo_handle(self.table, handle, 0)?;
+                return Err(ZX_ERR_NOT_SUPPORTED);
+            }
+            _ => {
+                self.space.vmo_handle(self.table, handle, 0)?;
+                return Err(ZX_ERR_INVALID_ARGS);
+            }
+        };
+        let (id, _) = self.space.vmo_handle(self.table, handle, need)?;
+        if op == ZX_VMO_OP_LOOKUP && size == 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        self.space.check_range(id, offset, size)?;
+        let first = offset / PAGE_SIZE;
+        // In range, so this cannot overflow.
+        let end = pages_for(offset + size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        match op {
+            ZX_VMO_OP_COMMIT => self.space.vmo_commit_pages(id, first, end),
+            ZX_VMO_OP_DECOMMIT => {
+                self.space.vmo_decommit_pages(id, first, end);
+                Ok(())
+            }
+            _ => {
+                let n = (end - first) as usize;
+                let out = buffer.get_mut(..n).ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
+                self.space.vmo_lookup_pages(id, first, out)
+            }
+        }
+    }
+
+    /// `zx_object_get_info(ZX_INFO_VMO)`.
+    pub fn object_get_info_vmo(&self, handle: Handle) -> Result<ZxInfoVmo, Status> {
+        let (id, rights) = self.space.vmo_handle(self.table, handle, 0)?;
+        Ok(self.space.vmo_info(id, rights))
+    }
+
+    /// `zx_object_get_info(ZX_INFO_HANDLE_BASIC)`.
+    pub fn object_get_info_handle_basic(&self, handle: Handle) -> Result<ZxInfoHandleBasic, Status> {
+        self.space.info_handle_basic(self.table, handle)
+    }
+
+    /// `zx_object_get_info` for `topic`, copied into `buffer` as the task
+    /// sees it; returns (actual, avail) record counts.
+    pub fn object_get_info(
+        &self,
+        handle: Handle,
+        topic: InfoTopic,
+        buffer: &mut [u8],
+    ) -> Result<(usize, usize), Status> {
+        let copy = |bytes: &[u8], buffer: &mut [u8]| {
+            let out = buffer
+                .get_mut(..bytes.len())
+                .ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
+            out.copy_from_slice(bytes);
+            Ok((1, 1))
+        };
+        match topic {
+            ZX_INFO_HANDLE_VALID => self.space.entry(self.table, handle).map(|_| (0, 0)),
+            ZX_INFO_HANDLE_BASIC => copy(self.object_get_info_handle_basic(handle)?.as_bytes(), buffer),
+            ZX_INFO_VMO => copy(self.object_get_info_vmo(handle)?.as_bytes(), buffer),
+            _ => {
+                self.space.entry(self.table, handle)?;
+                Err(ZX_ERR_NOT_SUPPORTED)
+            }
+        }
+    }
+
+    /// `zx_object_signal`: user signals (and `ZX_EVENT_SIGNALED` on events); needs SIGNAL.
+    pub fn object_signal(&mut self, handle: Handle, clear_mask: Signals, set_mask: Signals) -> Result<(), Status> {
+        self.space.object_signal(self.table, handle, clear_mask, set_mask)
+    }
+
+    /// `zx_event_create`: `options` must be 0; rights are basic plus SIGNAL.
+    pub fn event_create(&mut self, options: u32) -> Result<Handle, Status> {
+        self.space.event_create(self.table, options)
+    }
+
+    /// The first half of `zx_object_wait_one` (needs WAIT): either already
+    /// satisfied, or a registered waiter the scheduler blocks on.
+    pub fn object_wait_begin(&mut self, handle: Handle, signals: Signals, waiter: WaiterId) -> Result<WaitStart, Status> {
+        self.space.wait_begin(self.table, handle, signals, waiter)
+    }
+
+    /// The current signals of the object `handle` names.
+    pub fn object_signals(&self, handle: Handle) -> Result<Signals, Status> {
+        self.space.signals(self.table, handle)
+    }
+
+    /// Moves `handle` to the table `to` (needs TRANSFER); returns its new value there.
+    pub fn handle_transfer(&mut self, handle: Handle, to: TableId) -> Result<Handle, Status> {
+        self.space.transfer(self.table, handle, to)
+    }
+}

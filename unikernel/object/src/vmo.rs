@@ -1,0 +1,453 @@
+//! VMO semantics: sparse page storage and the one-way copy-on-write tree
+//! (DESIGN.md, "Copy-on-write is one-way").
+//!
+//! Sizes, offsets and windows are kept in pages. A child records its parent,
+//! its offset in the parent and its *window* `L`: child pages `[0, L)` show
+//! the parent where the child has no page of its own. Creating a child
+//! touches no page, so it costs the same for a 4 KiB or a 1 TiB parent.
+
+use crate::platform::{Frame, Platform, PAGE_BYTES};
+use crate::space::{MappingId, ObjectSpace, TableId, VmoId, WaitToken, Waitable};
+use abi::*;
+use alloc::vec::Vec;
+
+/// Deepest chain of children (a root VMO has depth 0). Invalidation walks
+/// descendants recursively, so the depth bounds kernel stack use; a deeper
+/// `vmo_create_child` fails with `ZX_ERR_NO_MEMORY`.
+pub const MAX_CHAIN_DEPTH: u32 = 128;
+
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct ParentLink {
+    pub id: VmoId,
+    /// Offset in the parent, in pages.
+    pub offset: u64,
+    /// The window `L`, in pages: only ever shrinks.
+    pub window: u64,
+}
+
+/// A VMO node.
+pub(crate) struct Vmo {
+    pub koid: Koid,
+    /// Size in pages.
+    pub size: u64,
+    pub resizable: bool,
+    /// Own pages, sorted by page index: sparse, and grown with `try_reserve`.
+    pub pages: Vec<(u64, Frame)>,
+    pub parent: Option<ParentLink>,
+    pub parent_koid: Koid,
+    pub depth: u32,
+    /// Live children (each exists only while it has a handle, a mapping or a child).
+    pub children: Vec<VmoId>,
+    pub handles: u32,
+    pub mappings: Vec<MappingId>,
+    pub user_signals: Signals,
+    pub waiters: Vec<WaitToken>,
+    /// The table charged for this VMO's committed pages.
+    pub account: TableId,
+}
+
+impl Vmo {
+    fn own(&self, page: u64) -> Option<Frame> {
+        self.pages
+            .binary_search_by_key(&page, |&(p, _)| p)
+            .ok()
+            .map(|i| self.pages[i].1)
+    }
+
+    /// Indices into `pages` of own pages in `[a, b)`.
+    fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
+        let lo = self.pages.partition_point(|&(p, _)| p < a);
+        let hi = self.pages.partition_point(|&(p, _)| p < b);
+        lo..hi
+    }
+}
+
+/// Rounds a byte size up to whole pages; `None` on overflow.
+pub(crate) fn pages_for(bytes: u64) -> Option<u64> {
+    Some(bytes.checked_add(PAGE_SIZE - 1)? / PAGE_SIZE)
+}
+
+/// Checks a size against the largest VMO, in pages.
+pub(crate) fn checked_size_pages(bytes: u64) -> Result<u64, Status> {
+    let pages = pages_for(bytes).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+    if pages > ZX_MAX_VMO_SIZE / PAGE_SIZE {
+        return Err(ZX_ERR_OUT_OF_RANGE);
+    }
+    Ok(pages)
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// A VMO's signals: its user signals, and ZERO_CHILDREN when it has no live child.
+    pub(crate) fn vmo_signals(&self, id: VmoId) -> Signals {
+        let v = &self.vmos[id];
+        let zero = if v.children.is_empty() {
+            ZX_VMO_ZERO_CHILDREN
+        } else {
+            0
+        };
+        v.user_signals | zero
+    }
+
+    pub(crate) fn vmo_reserve_new(&mut self) -> Result<(), Status> {
+        self.vmos.reserve(&self.mem)
+    }
+
+    /// Inserts a root VMO after [`Self::vmo_reserve_new`].
+    pub(crate) fn vmo_insert_root(&mut self, pages: u64, resizable: bool, account: TableId) -> VmoId {
+        let koid = self.new_koid();
+        self.vmos.insert_reserved(Vmo {
+            koid,
+            size: pages,
+            resizable,
+            pages: Vec::new(),
+            parent: None,
+            parent_koid: ZX_KOID_INVALID,
+            depth: 0,
+            children: Vec::new(),
+            handles: 0,
+            mappings: Vec::new(),
+            user_signals: 0,
+            waiters: Vec::new(),
+            account,
+        })
+    }
+
+    /// Reserves what [`Self::vmo_insert_child`] needs.
+    pub(crate) fn vmo_reserve_child(&mut self, parent: VmoId) -> Result<(), Status> {
+        if self.vmos[parent].depth + 1 > MAX_CHAIN_DEPTH {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        self.vmos.reserve(&self.mem)?;
+        let mem = &self.mem;
+        mem.reserve(&mut self.vmos[parent].children, 1)
+    }
+
+    /// Creates a one-way copy-on-write child: O(1), no page work.
+    pub(crate) fn vmo_insert_child(
+        &mut self,
+        parent: VmoId,
+        offset_pages: u64,
+        size_pages: u64,
+        resizable: bool,
+        account: TableId,
+    ) -> VmoId {
+        let koid = self.new_koid();
+        let p = &self.vmos[parent];
+        let window = size_pages.min(p.size.saturating_sub(offset_pages));
+        let (parent_koid, depth) = (p.koid, p.depth + 1);
+        let id = self.vmos.insert_reserved(Vmo {
+            koid,
+            size: size_pages,
+            resizable,
+            pages: Vec::new(),
+            parent: Some(ParentLink {
+                id: parent,
+                offset: offset_pages,
+                window,
+            }),
+            parent_koid,
+            depth,
+            children: Vec::new(),
+            handles: 0,
+            mappings: Vec::new(),
+            user_signals: 0,
+            waiters: Vec::new(),
+            account,
+        });
+        // Within the capacity reserved by `vmo_reserve_child`.
+        self.vmos[parent].children.push(id);
+        id
+    }
+
+    /// The frame a VMO shows at `page`: its own, else through its window the
+    /// nearest ancestor's; `None` means zeros.
+    pub(crate) fn shown(&self, mut id: VmoId, mut page: u64) -> Option<Frame> {
+        loop {
+            let v = &self.vmos[id];
+            if let Some(f) = v.own(page) {
+                return Some(f);
+            }
+            match v.parent {
+                Some(link) if page < link.window => {
+                    page += link.offset;
+                    id = link.id;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Checks `[offset, offset + len)` lies within the VMO.
+    pub(crate) fn check_range(&self, id: VmoId, offset: u64, len: u64) -> Result<(), Status> {
+        let end = offset.checked_add(len).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        if end > self.vmos[id].size * PAGE_SIZE {
+            return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        Ok(())
+    }
+
+    /// Reads bytes; never commits or copies a page.
+    pub(crate) fn vmo_read_bytes(&self, id: VmoId, offset: u64, buf: &mut [u8]) -> Result<(), Status> {
+        self.check_range(id, offset, buf.len() as u64)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let n = (PAGE_BYTES - in_page).min(buf.len() - done);
+            let out = &mut buf[done..done + n];
+            match self.shown(id, pos / PAGE_SIZE) {
+                Some(f) => self.platform.read(f, in_page, out),
+                None => out.fill(0),
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes bytes, first giving the VMO its own copy of every page touched.
+    pub(crate) fn vmo_write_bytes(&mut self, id: VmoId, offset: u64, data: &[u8]) -> Result<(), Status> {
+        self.check_range(id, offset, data.len() as u64)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let first = offset / PAGE_SIZE;
+        let end = (offset + data.len() as u64).div_ceil(PAGE_SIZE);
+        self.vmo_commit_pages(id, first, end)?;
+        let mut done = 0usize;
+        while done < data.len() {
+            let pos = offset + done as u64;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let n = (PAGE_BYTES - in_page).min(data.len() - done);
+            let f = self.vmos[id].own(pos / PAGE_SIZE).expect("page just committed");
+            self.platform.write(f, in_page, &data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Gives the VMO its own page for every page in `[a, b)` it lacks: a copy
+    /// of what it showed (an ancestor's page, or zeros). All or nothing:
+    /// on `ZX_ERR_NO_MEMORY` nothing has changed.
+    pub(crate) fn vmo_commit_pages(&mut self, id: VmoId, a: u64, b: u64) -> Result<(), Status> {
+        let v = &self.vmos[id];
+        let have = v.owned_range(a, b).len() as u64;
+        let need = (b - a) - have;
+        if need == 0 {
+            return Ok(());
+        }
+        let account = v.account;
+        let need_usize = usize::try_from(need).map_err(|_| ZX_ERR_NO_MEMORY)?;
+        self.charge(account, need)?;
+        let mut fresh: Vec<(u64, Frame)> = Vec::new();
+        let reserved = self
+            .mem
+            .reserve(&mut fresh, need_usize)
+            .and_then(|()| self.mem.reserve(&mut self.vmos[id].pages, need_usize));
+        if let Err(e) = reserved {
+            self.uncharge(account, need);
+            return Err(e);
+        }
+        // Allocate a frame for each gap page, copying what the VMO showed.
+        let v = &self.vmos[id];
+        let owned = &v.pages[v.owned_range(a, b)];
+        let mut next_owned = owned.iter().map(|&(p, _)| p).peekable();
+        let mut page = a;
+        while page < b {
+            if next_owned.peek() == Some(&page) {
+                next_owned.next();
+                page += 1;
+                continue;
+            }
+            match self.platform.alloc_zeroed() {
+                Some(f) => fresh.push((page, f)),
+                None => {
+                    for &(_, f) in &fresh {
+                        self.platform.free(f);
+                    }
+                    self.uncharge(account, need);
+                    return Err(ZX_ERR_NO_MEMORY);
+                }
+            }
+            page += 1;
+        }
+        for &(p, f) in &fresh {
+            if let Some(src) = self.shown(id, p) {
+                self.platform.copy(src, f);
+            }
+        }
+        // Mappings that showed the old pages must fault again.
+        let mut i = 0;
+        while i < fresh.len() {
+            let start = fresh[i].0;
+            let mut j = i + 1;
+            while j < fresh.len() && fresh[j].0 == fresh[j - 1].0 + 1 {
+                j += 1;
+            }
+            self.changed(id, start, fresh[j - 1].0 + 1);
+            i = j;
+        }
+        let pages = &mut self.vmos[id].pages;
+        pages.extend_from_slice(&fresh);
+        pages.sort_unstable_by_key(|&(p, _)| p);
+        Ok(())
+    }
+
+    /// Drops the VMO's own pages in `[a, b)`; what the parent shows shows through again.
+    pub(crate) fn vmo_decommit_pages(&mut self, id: VmoId, a: u64, b: u64) {
+        let range = self.vmos[id].owned_range(a, b);
+        if range.is_empty() {
+            return;
+        }
+        // Unmap before the frames can be reused.
+        let mut i = range.start;
+        while i < range.end {
+            let start = self.vmos[id].pages[i].0;
+            let mut j = i + 1;
+            while j < range.end && self.vmos[id].pages[j].0 == self.vmos[id].pages[j - 1].0 + 1 {
+                j += 1;
+            }
+            let end = self.vmos[id].pages[j - 1].0 + 1;
+            self.changed(id, start, end);
+            i = j;
+        }
+        let n = range.len() as u64;
+        let v = &mut self.vmos[id];
+        let account = v.account;
+        for (_, f) in v.pages.drain(range) {
+            self.platform.free(f);
+        }
+        self.uncharge(account, n);
+    }
+
+    /// Sets the size in pages. A shrink frees pages past the end and narrows
+    /// the windows of this VMO (if a child) and of its children.
+    pub(crate) fn vmo_resize(&mut self, id: VmoId, new: u64) {
+        let old = self.vmos[id].size;
+        if new < old {
+            // Everything this VMO showed past `new` changes, and through the
+            // children's current windows, what they showed from there.
+            self.changed(id, new, old);
+            self.vmo_free_from(id, new);
+            let v = &mut self.vmos[id];
+            if let Some(link) = v.parent.as_mut() {
+                link.window = link.window.min(new);
+            }
+            let children = core::mem::take(&mut self.vmos[id].children);
+            for &c in &children {
+                let link = self.vmos[c].parent.as_mut().expect("child has a parent");
+                link.window = link.window.min(new.saturating_sub(link.offset));
+            }
+            self.vmos[id].children = children;
+        }
+        self.vmos[id].size = new;
+    }
+
+    /// Frees the VMO's own pages at and past `from` (already unmapped).
+    fn vmo_free_from(&mut self, id: VmoId, from: u64) {
+        let v = &mut self.vmos[id];
+        let range = v.owned_range(from, u64::MAX);
+        let n = range.len() as u64;
+        let account = v.account;
+        for (_, f) in v.pages.drain(range) {
+            self.platform.free(f);
+        }
+        self.uncharge(account, n);
+    }
+
+    /// The page `[a, b)` of `id` now shows something else: unmap it from the
+    /// VMO's mappings, and from each descendant that showed it through.
+    pub(crate) fn changed(&self, id: VmoId, a: u64, b: u64) {
+        let v = &self.vmos[id];
+        for &m in &v.mappings {
+            self.mappings[m].unmap_pages(&self.platform, a, b);
+        }
+        for &c in &v.children {
+            let cv = &self.vmos[c];
+            let link = cv.parent.expect("child has a parent");
+            let ca = a.saturating_sub(link.offset);
+            let cb = b.saturating_sub(link.offset).min(link.window);
+            if ca >= cb {
+                continue;
+            }
+            // The child's own pages hide the change.
+            let mut cur = ca;
+            for &(p, _) in &cv.pages[cv.owned_range(ca, cb)] {
+                if p > cur {
+                    self.changed(c, cur, p);
+                }
+                cur = p + 1;
+            }
+            if cur < cb {
+                self.changed(c, cur, cb);
+            }
+        }
+    }
+
+    /// Physical addresses of the pages shown in `[first, end)`.
+    pub(crate) fn vmo_lookup_pages(&self, id: VmoId, first: u64, out: &mut [u64]) -> Result<(), Status> {
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = self
+                .shown(id, first + i as u64)
+                .ok_or(ZX_ERR_NO_MEMORY)?
+                .paddr();
+        }
+        Ok(())
+    }
+
+    /// Destroys VMOs that nothing keeps alive, walking up the chain.
+    pub(crate) fn vmo_maybe_destroy(&mut self, mut id: VmoId) {
+        loop {
+            let v = &self.vmos[id];
+            if v.handles > 0 || !v.mappings.is_empty() || !v.children.is_empty() {
+                return;
+            }
+            debug_assert!(v.waiters.is_empty(), "waits go with their handles");
+            let v = self.vmos.remove(id).expect("live VMO");
+            for &(_, f) in &v.pages {
+                self.platform.free(f);
+            }
+            self.uncharge(v.account, v.pages.len() as u64);
+            let Some(link) = v.parent else { return };
+            let parent = &mut self.vmos[link.id];
+            let i = parent
+                .children
+                .iter()
+                .position(|&c| c == id)
+                .expect("child listed in parent");
+            parent.children.swap_remove(i);
+            if parent.children.is_empty() {
+                self.notify(Waitable::Vmo(link.id));
+            }
+            id = link.id;
+        }
+    }
+
+    /// `ZX_INFO_VMO` for a VMO seen through a handle with `rights`.
+    pub(crate) fn vmo_info(&self, id: VmoId, rights: Rights) -> ZxInfoVmo {
+        let v = &self.vmos[id];
+        let mut flags = ZX_INFO_VMO_TYPE_PAGED | ZX_INFO_VMO_VIA_HANDLE;
+        if v.parent_koid != ZX_KOID_INVALID {
+            flags |= ZX_INFO_VMO_IS_COW_CLONE;
+        }
+        ZxInfoVmo {
+            koid: v.koid,
+            name: [0; ZX_MAX_NAME_LEN],
+            size_bytes: v.size * PAGE_SIZE,
+            parent_koid: v.parent_koid,
+            num_children: v.children.len() as u64,
+            num_mappings: v.mappings.len() as u64,
+            share_count: u64::from(!v.mappings.is_empty()),
+            flags,
+            padding1: 0,
+            committed_bytes: v.pages.len() as u64 * PAGE_SIZE,
+            handle_rights: rights,
+            create_options: if v.resizable {
+                ZX_INFO_VMO_CREATE_RESIZABLE
+            } else {
+                0
+            },
+            cache_policy: ZX_CACHE_POLICY_CACHED,
+            padding2: 0,
+        }
+    }
+}

@@ -92,6 +92,9 @@ impl Config {
             "none",
             "-serial",
             "stdio",
+            // No network: the default NIC wants a ROM the kernel never uses.
+            "-nic",
+            "none",
             "-no-reboot",
             "-semihosting",
         ]
@@ -285,7 +288,7 @@ mod tests {
         assert_eq!(
             c.command_line(Path::new("/k/kernel.bin"), TEST_BOOTARGS),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -m 256M \
-             -display none -monitor none -serial stdio -no-reboot -semihosting \
+             -display none -monitor none -serial stdio -nic none -no-reboot -semihosting \
              -kernel /k/kernel.bin -append 'mode=test exit=semihosting'"
         );
     }

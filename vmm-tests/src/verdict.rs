@@ -66,7 +66,7 @@ impl Run {
         let t = &self.transcript;
         let total = t.stdout.lines().count();
         let mut out = format!(
-            "--- {} (bootargs `{}`): {} after {:.1} s; last {} of {} serial lines ---\n",
+            "--- {} (bootargs `{}`): {}, ran {:.1} s; last {} of {} serial lines ---\n",
             self.config,
             self.bootargs,
             t.exit,

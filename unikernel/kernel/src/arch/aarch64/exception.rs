@@ -1,0 +1,173 @@
+//! Exception entry: the vector table, the saved frame, and what the kernel
+//! does with each kind of exception. For now every exception is unexpected
+//! (a full report, then the run ends with failure) unless a kernel test has
+//! armed [`catch`] to observe one.
+
+use super::esr::{fault_status_name, Esr, ExceptionClass};
+use crate::sync::IrqMutex;
+use aarch64_cpu::registers::VBAR_EL1;
+use core::mem::size_of;
+use tock_registers::interfaces::Writeable;
+
+/// Registers saved on exception entry, in the order `vectors.s` stores them.
+#[repr(C)]
+#[derive(Clone, Debug)]
+pub struct TrapFrame {
+    /// x0–x30.
+    pub x: [u64; 31],
+    /// `SP_EL0` of the interrupted context.
+    pub sp_el0: u64,
+    /// Where `eret` returns.
+    pub elr: u64,
+    /// The interrupted `PSTATE`.
+    pub spsr: u64,
+    /// The syndrome.
+    pub esr: u64,
+    /// The faulting address, for aborts.
+    pub far: u64,
+}
+
+const FRAME_SIZE: usize = size_of::<TrapFrame>();
+const _: () = assert!(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
+const _: () = assert!(FRAME_SIZE == 288, "vectors.s stores at fixed offsets");
+
+core::arch::global_asm!(include_str!("vectors.s"), FRAME_SIZE = const FRAME_SIZE);
+
+/// Which of the 16 vectors was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VectorKind(pub u64);
+
+impl VectorKind {
+    /// Synchronous exception at the current EL on `SP_ELx`.
+    pub const CURRENT_SPX_SYNC: Self = Self(4);
+
+    fn type_name(self) -> &'static str {
+        ["synchronous", "IRQ", "FIQ", "SError"][(self.0 & 3) as usize]
+    }
+
+    fn origin_name(self) -> &'static str {
+        [
+            "current EL with SP_EL0",
+            "current EL with SP_ELx",
+            "lower EL (AArch64)",
+            "lower EL (AArch32)",
+        ][((self.0 >> 2) & 3) as usize]
+    }
+}
+
+/// Points `VBAR_EL1` at the vector table.
+pub fn install_vectors() {
+    unsafe extern "C" {
+        static exception_vectors: u8;
+    }
+    let base = &raw const exception_vectors as u64;
+    VBAR_EL1.set(base);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// An exception that [`catch`] observed.
+#[derive(Clone, Copy, Debug)]
+pub struct Caught {
+    /// Its syndrome.
+    pub esr: Esr,
+    /// Its fault address register.
+    pub far: u64,
+    /// The instruction that caused it.
+    pub elr: u64,
+}
+
+/// `None`: nothing armed; `Some(None)`: armed, nothing caught yet.
+static PROBE: IrqMutex<Option<Option<Caught>>> = IrqMutex::new(None);
+
+/// Runs `f`, observing the first synchronous exception it causes at EL1:
+/// the exception is reported like any other, then `f` resumes after the
+/// offending instruction. For tests of the vectors themselves.
+pub fn catch(f: impl FnOnce()) -> Option<Caught> {
+    *PROBE.lock() = Some(None);
+    f();
+    PROBE.lock().take().flatten()
+}
+
+/// Called by `vectors.s` with the saved frame and the vector's index.
+#[unsafe(no_mangle)]
+extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
+    let kind = VectorKind(kind);
+    if kind == VectorKind::CURRENT_SPX_SYNC {
+        let mut probe = PROBE.lock();
+        if let Some(slot @ None) = probe.as_mut() {
+            let esr = Esr(frame.esr);
+            report(frame, kind);
+            *slot = Some(Caught {
+                esr,
+                far: frame.far,
+                elr: frame.elr,
+            });
+            // SVC, HVC and SMC already return past themselves.
+            if !matches!(esr.class().0, 0x15..=0x17) {
+                frame.elr += 4;
+            }
+            return;
+        }
+    }
+    report(frame, kind);
+    crate::power::fail("unexpected exception");
+}
+
+/// Prints everything known about an exception: vector, syndrome in words,
+/// addresses, registers and a backtrace.
+pub fn report(frame: &TrapFrame, kind: VectorKind) {
+    use crate::console::diag;
+    let esr = Esr(frame.esr);
+    let class = esr.class();
+    diag(format_args!(
+        "exception: {} from {}: {} (EC {:#04x}, ISS {:#x})",
+        kind.type_name(),
+        kind.origin_name(),
+        class.name(),
+        class.0,
+        esr.iss()
+    ));
+    if let Some(fsc) = esr.fault_status() {
+        let (what, level) = fault_status_name(fsc);
+        let access = if class == ExceptionClass::DATA_ABORT_SAME
+            || class == ExceptionClass::DATA_ABORT_LOWER
+        {
+            if esr.is_write() {
+                ", on a write"
+            } else {
+                ", on a read"
+            }
+        } else {
+            ", on an instruction fetch"
+        };
+        match level {
+            Some(l) => diag(format_args!(
+                "  fault: {what} at level {l}{access} (FSC {fsc:#04x})"
+            )),
+            None => diag(format_args!("  fault: {what}{access} (FSC {fsc:#04x})")),
+        }
+    }
+    diag(format_args!(
+        "  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}  ESR {:#010x}",
+        frame.far, frame.elr, frame.spsr, frame.esr
+    ));
+    for row in 0..8 {
+        let reg = |i: usize| frame.x.get(i).copied();
+        let mut line = crate::console::LineBuf::new();
+        for i in row * 4..row * 4 + 4 {
+            match reg(i) {
+                Some(v) => line.push_fmt(format_args!("  x{i:<2} {v:#018x}")),
+                None => line.push_fmt(format_args!("  sp_el0 {:#018x}", frame.sp_el0)),
+            }
+        }
+        diag(format_args!("{}", line.as_str()));
+    }
+    diag(format_args!("  backtrace:"));
+    diag(format_args!(
+        "    #0  {:#018x} (faulting instruction)",
+        frame.elr
+    ));
+    super::backtrace::walk(frame.x[29], crate::layout::boot_stack(), |depth, lr| {
+        diag(format_args!("    #{:<2} {lr:#018x}", depth + 1));
+    });
+}

@@ -1,0 +1,73 @@
+//! aarch64: boot, exceptions, power, and the CPU primitives the generic
+//! kernel uses.
+
+pub mod backtrace;
+pub mod boot;
+pub mod esr;
+pub mod exception;
+pub mod power;
+pub mod semihosting;
+
+use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1};
+use tock_registers::interfaces::{Readable, Writeable};
+
+/// The exception level the CPU runs at now.
+pub fn current_el() -> u8 {
+    CurrentEL.read(CurrentEL::EL) as u8
+}
+
+/// The current stack pointer.
+#[inline(always)]
+pub fn current_sp() -> u64 {
+    let sp: u64;
+    // SAFETY: reading SP has no effect.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+    sp
+}
+
+/// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].
+#[inline(always)]
+pub fn irq_save() -> u64 {
+    let daif = DAIF.get();
+    // SAFETY: masking interrupts on this CPU is always sound.
+    unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
+    daif
+}
+
+/// Restores the `DAIF` that [`irq_save`] returned.
+#[inline(always)]
+pub fn irq_restore(daif: u64) {
+    DAIF.set(daif);
+}
+
+/// Unmasks SError (asynchronous aborts), once the vectors can report them.
+pub fn unmask_serror() {
+    // SAFETY: the vectors are installed; an SError is now reported, not lost.
+    unsafe { core::arch::asm!("msr daifclr, #4", options(nomem, nostack)) };
+}
+
+/// Whether the CPU has the GIC system-register interface
+/// (`ID_AA64PFR0_EL1.GIC`, bits 27:24, which aarch64-cpu does not name).
+pub fn gic_sysreg_interface() -> bool {
+    const GIC_SHIFT: u64 = 24;
+    const GIC_MASK: u64 = 0xf;
+    (ID_AA64PFR0_EL1.get() >> GIC_SHIFT) & GIC_MASK != 0
+}
+
+/// The generic timer's frequency in Hz.
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// The virtual counter.
+pub fn counter() -> u64 {
+    CNTVCT_EL0.get()
+}
+
+/// Stops this CPU for good with interrupts masked.
+pub fn halt() -> ! {
+    irq_save();
+    loop {
+        aarch64_cpu::asm::wfe();
+    }
+}

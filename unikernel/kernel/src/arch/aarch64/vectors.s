@@ -1,0 +1,84 @@
+// The exception vector table: 16 entries of 128 bytes. Each entry saves
+// x0/x1, puts its index in x0 and branches to the common path, which saves
+// a whole `TrapFrame`, calls `handle_exception(frame, kind)` and restores
+// the frame (the handler may change ELR, SPSR and registers) before `eret`.
+
+.macro VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    VECTOR 0    // current EL, SP_EL0: sync
+    VECTOR 1    //                      IRQ
+    VECTOR 2    //                      FIQ
+    VECTOR 3    //                      SError
+    VECTOR 4    // current EL, SP_ELx: sync
+    VECTOR 5    //                      IRQ
+    VECTOR 6    //                      FIQ
+    VECTOR 7    //                      SError
+    VECTOR 8    // lower EL, AArch64:  sync
+    VECTOR 9    //                      IRQ
+    VECTOR 10   //                      FIQ
+    VECTOR 11   //                      SError
+    VECTOR 12   // lower EL, AArch32:  sync
+    VECTOR 13   //                      IRQ
+    VECTOR 14   //                      FIQ
+    VECTOR 15   //                      SError
+
+exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    stp     x2, x3, [sp, #272]
+
+    mov     x1, x0
+    mov     x0, sp
+    bl      handle_exception
+
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #240]
+    msr     sp_el0, x2
+    ldp     x28, x29, [sp, #224]
+    ldp     x26, x27, [sp, #208]
+    ldp     x24, x25, [sp, #192]
+    ldp     x22, x23, [sp, #176]
+    ldp     x20, x21, [sp, #160]
+    ldp     x18, x19, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{FRAME_SIZE}
+    eret

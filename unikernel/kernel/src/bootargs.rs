@@ -1,0 +1,80 @@
+//! The kernel command line (`/chosen/bootargs`, QEMU `-append`).
+
+use crate::console::Level;
+
+/// What this boot does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Boot, show the platform and what the built-in tasks did, power off.
+    Run,
+    /// Run the test suites and print a KTAP document.
+    Test,
+}
+
+/// A deliberate breakage, to prove the host harness catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Break {
+    /// Panic in the middle of the test run.
+    Panic,
+    /// Spin forever in the middle of the test run.
+    Hang,
+    /// Power off (status 0) in the middle of the test run.
+    Early,
+}
+
+/// Parsed bootargs.
+#[derive(Clone, Copy, Debug)]
+pub struct BootArgs<'a> {
+    /// `mode=run|test` (default `run`).
+    pub mode: Mode,
+    /// `test=<substring>`: run only tests whose `suite.test` name contains it.
+    pub test_filter: Option<&'a str>,
+    /// `seed=<n>` for randomised tests.
+    pub seed: u64,
+    /// `exit=semihosting`: end the run with a semihosting exit carrying the verdict.
+    pub exit_semihosting: bool,
+    /// `loglevel=error|warn|info|debug`.
+    pub log_level: Option<Level>,
+    /// `break=panic|hang|early`.
+    pub breakage: Option<Break>,
+    /// `fatal=reset`: a failed run resets the board instead of powering it
+    /// off (for unattended hardware; ignored with `exit=semihosting`).
+    pub reset_on_failure: bool,
+}
+
+impl<'a> BootArgs<'a> {
+    /// Parses the command line; returns the first word it did not understand
+    /// beside what it did.
+    pub fn parse(cmdline: &'a str) -> (Self, Option<&'a str>) {
+        let mut args = Self {
+            mode: Mode::Run,
+            test_filter: None,
+            seed: 0,
+            exit_semihosting: false,
+            log_level: None,
+            breakage: None,
+            reset_on_failure: false,
+        };
+        let mut unknown = None;
+        for word in cmdline.split_ascii_whitespace() {
+            let (key, value) = word.split_once('=').unwrap_or((word, ""));
+            let understood = match (key, value) {
+                ("mode", "run") => Some(args.mode = Mode::Run),
+                ("mode", "test") => Some(args.mode = Mode::Test),
+                ("test", filter) if !filter.is_empty() => Some(args.test_filter = Some(filter)),
+                ("seed", n) => n.parse().ok().map(|n| args.seed = n),
+                ("exit", "semihosting") => Some(args.exit_semihosting = true),
+                ("loglevel", level) => Level::parse(level).map(|l| args.log_level = Some(l)),
+                ("break", "panic") => Some(args.breakage = Some(Break::Panic)),
+                ("break", "hang") => Some(args.breakage = Some(Break::Hang)),
+                ("break", "early") => Some(args.breakage = Some(Break::Early)),
+                ("fatal", "reset") => Some(args.reset_on_failure = true),
+                _ => None,
+            };
+            if understood.is_none() && unknown.is_none() {
+                unknown = Some(word);
+            }
+        }
+        (args, unknown)
+    }
+}

@@ -1,0 +1,189 @@
+//! The kernel console: `print!`/`println!`, a levelled log, and KTAP
+//! diagnostics. Every write is whole lines under one lock, so concurrent
+//! writers never interleave inside a line and the KTAP document parses.
+
+use crate::drivers::pl011::Pl011;
+use crate::sync::IrqMutex;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+static CONSOLE: IrqMutex<Option<Pl011>> = IrqMutex::new(None);
+
+/// Makes `uart` the console.
+pub fn init(uart: Pl011) {
+    *CONSOLE.lock() = Some(uart);
+}
+
+/// Writes formatted text under the console lock; dropped before a console exists.
+pub fn write_fmt(args: fmt::Arguments) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        let _ = uart.write_fmt(args);
+    }
+}
+
+/// Frees the console lock if this CPU was interrupted while holding it
+/// (a panic in the middle of a line), so the report can still be printed.
+pub fn break_lock() {
+    if CONSOLE.try_lock().is_none() {
+        // SAFETY: the holder is the code this panic interrupted on this CPU,
+        // which will never run again; other CPUs are not started.
+        unsafe { CONSOLE.force_unlock() };
+    }
+}
+
+/// Prints to the console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!($($arg)*)) };
+}
+
+/// Prints a line to the console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::console::write_fmt(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// KTAP nesting depth of the test document being printed (0 outside tests).
+static KTAP_DEPTH: AtomicUsize = AtomicUsize::new(0);
+/// Whether a KTAP document is being printed: logs become diagnostics.
+static KTAP_ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the KTAP nesting depth; `None` ends the document.
+pub fn set_ktap_depth(depth: Option<usize>) {
+    KTAP_ACTIVE.store(depth.is_some() as u8, Ordering::Relaxed);
+    KTAP_DEPTH.store(depth.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The indentation of the current KTAP level.
+pub fn ktap_indent() -> &'static str {
+    const SPACES: &str = "                                ";
+    &SPACES[..(KTAP_DEPTH.load(Ordering::Relaxed) * 4).min(SPACES.len())]
+}
+
+/// Prints a diagnostic line: a KTAP `# ` line during a test run, a plain
+/// line otherwise.
+pub fn diag(args: fmt::Arguments) {
+    if KTAP_ACTIVE.load(Ordering::Relaxed) != 0 {
+        write_fmt(format_args!("{}# {}\n", ktap_indent(), args));
+    } else {
+        write_fmt(format_args!("{args}\n"));
+    }
+}
+
+/// Log levels, most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    /// Something failed.
+    Error = 1,
+    /// Something is off but the kernel goes on.
+    Warn = 2,
+    /// Milestones.
+    Info = 3,
+    /// Detail for developers.
+    Debug = 4,
+}
+
+impl Level {
+    /// Parses a `loglevel=` bootarg.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(Self::Error),
+            "warn" => Some(Self::Warn),
+            "info" => Some(Self::Info),
+            "debug" => Some(Self::Debug),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Error => "ERROR",
+            Self::Warn => "WARN ",
+            Self::Info => "INFO ",
+            Self::Debug => "DEBUG",
+        }
+    }
+}
+
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Sets the most verbose level that is printed.
+pub fn set_max_level(level: Level) {
+    MAX_LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Logs one line at `level`, stamped with the time since boot.
+pub fn log(level: Level, args: fmt::Arguments) {
+    if level as u8 > MAX_LEVEL.load(Ordering::Relaxed) {
+        return;
+    }
+    let ticks = crate::arch::counter();
+    let freq = crate::arch::counter_frequency().max(1);
+    let micros = ticks as u128 * 1_000_000 / freq as u128;
+    diag(format_args!(
+        "[{:>4}.{:06} {}] {}",
+        micros / 1_000_000,
+        micros % 1_000_000,
+        level.name(),
+        args
+    ));
+}
+
+/// Logs at error level.
+#[macro_export]
+macro_rules! error { ($($arg:tt)*) => { $crate::console::log($crate::console::Level::Error, format_args!($($arg)*)) }; }
+/// Logs at warning level.
+#[macro_export]
+macro_rules! warn { ($($arg:tt)*) => { $crate::console::log($crate::console::Level::Warn, format_args!($($arg)*)) }; }
+/// Logs at info level.
+#[macro_export]
+macro_rules! info { ($($arg:tt)*) => { $crate::console::log($crate::console::Level::Info, format_args!($($arg)*)) }; }
+/// Logs at debug level.
+#[macro_export]
+macro_rules! debug { ($($arg:tt)*) => { $crate::console::log($crate::console::Level::Debug, format_args!($($arg)*)) }; }
+
+/// A fixed-size line buffer for building a line without allocating
+/// (exception reports run when the heap may be the thing that broke).
+pub struct LineBuf {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl LineBuf {
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; 160],
+            len: 0,
+        }
+    }
+
+    /// Appends formatted text, cutting what does not fit.
+    pub fn push_fmt(&mut self, args: fmt::Arguments) {
+        let _ = self.write_fmt(args);
+    }
+
+    /// The text so far.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("<invalid utf-8>")
+    }
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        // Cut on a character boundary.
+        let n = (0..=n).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

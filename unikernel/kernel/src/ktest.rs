@@ -1,0 +1,154 @@
+//! The in-kernel test runner: suites of plain functions, reported as one
+//! KTAP version 1 document with a nested subtest per suite.
+
+use crate::bootargs::{BootArgs, Break};
+use crate::console::set_ktap_depth;
+use crate::println;
+use alloc::string::String;
+
+/// Why a test did not pass.
+#[derive(Debug)]
+pub enum Failure {
+    /// It failed, for this reason.
+    Fail(String),
+    /// It does not apply here, for this reason.
+    Skip(&'static str),
+}
+
+/// What a test returns.
+pub type TestResult = Result<(), Failure>;
+
+/// One test.
+pub struct Test {
+    /// Its name, unique in its suite.
+    pub name: &'static str,
+    /// The test itself.
+    pub run: fn() -> TestResult,
+}
+
+/// A named group of tests: one nested KTAP subtest.
+pub struct Suite {
+    /// Its name, unique in the run.
+    pub name: &'static str,
+    /// Its tests, in the order they run.
+    pub tests: &'static [Test],
+}
+
+/// Fails the test unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err($crate::ktest::Failure::Fail(alloc::format!(
+                "{}:{}: check failed: {}", file!(), line!(), stringify!($cond)
+            )));
+        }
+    };
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err($crate::ktest::Failure::Fail(alloc::format!(
+                "{}:{}: {}", file!(), line!(), format_args!($($arg)+)
+            )));
+        }
+    };
+}
+
+/// Fails the test unless the two values are equal.
+#[macro_export]
+macro_rules! check_eq {
+    ($left:expr, $right:expr) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    return Err($crate::ktest::Failure::Fail(alloc::format!(
+                        "{}:{}: {} == {} failed: {:?} != {:?}",
+                        file!(),
+                        line!(),
+                        stringify!($left),
+                        stringify!($right),
+                        l,
+                        r
+                    )));
+                }
+            }
+        }
+    };
+}
+
+/// Whether the test named `suite.test` is selected by the filter.
+fn selected(filter: Option<&str>, suite: &Suite, test: &Test) -> bool {
+    filter.is_none_or(|f| {
+        let full_len = suite.name.len() + 1 + test.name.len();
+        // Match `f` against "suite.test" without allocating.
+        (0..=full_len.saturating_sub(f.len())).any(|at| {
+            f.bytes().enumerate().all(|(i, b)| {
+                let j = at + i;
+                let c = if j < suite.name.len() {
+                    suite.name.as_bytes()[j]
+                } else if j == suite.name.len() {
+                    b'.'
+                } else {
+                    test.name.as_bytes()[j - suite.name.len() - 1]
+                };
+                b == c
+            })
+        })
+    })
+}
+
+/// Runs the selected tests of `suites`, printing KTAP; true if none failed.
+pub fn run(suites: &[&Suite], args: &BootArgs) -> bool {
+    let filter = args.test_filter;
+    let count = |s: &Suite| s.tests.iter().filter(|t| selected(filter, s, t)).count();
+    let chosen = suites.iter().filter(|s| count(s) > 0);
+
+    println!("KTAP version 1");
+    println!("1..{}", chosen.clone().count());
+    let mut all_ok = true;
+    for (i, suite) in chosen.enumerate() {
+        if i == 1 {
+            apply_breakage(args.breakage);
+        }
+        set_ktap_depth(Some(1));
+        println!("    KTAP version 1");
+        println!("    # Subtest: {}", suite.name);
+        println!("    1..{}", count(suite));
+        let mut suite_ok = true;
+        let tests = suite.tests.iter().filter(|t| selected(filter, suite, t));
+        for (j, test) in tests.enumerate() {
+            let n = j + 1;
+            match (test.run)() {
+                Ok(()) => println!("    ok {n} {}", test.name),
+                Err(Failure::Skip(why)) => println!("    ok {n} {} # SKIP {why}", test.name),
+                Err(Failure::Fail(why)) => {
+                    suite_ok = false;
+                    println!("    not ok {n} {} # {}", test.name, why.replace('\n', " "));
+                }
+            }
+        }
+        set_ktap_depth(Some(0));
+        let verdict = if suite_ok { "ok" } else { "not ok" };
+        println!("{verdict} {} {}", i + 1, suite.name);
+        all_ok &= suite_ok;
+    }
+    set_ktap_depth(None);
+    all_ok
+}
+
+/// `break=`: fail on purpose, in the middle of the document.
+fn apply_breakage(breakage: Option<Break>) {
+    match breakage {
+        None => {}
+        Some(Break::Panic) => panic!("break=panic: deliberate panic in the middle of the test run"),
+        Some(Break::Hang) => {
+            crate::warn!("break=hang: spinning forever");
+            loop {
+                core::hint::spin_loop();
+            }
+        }
+        Some(Break::Early) => {
+            crate::warn!("break=early: powering off before the tests are done");
+            crate::power::power_off();
+        }
+    }
+}

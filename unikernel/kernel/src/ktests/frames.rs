@@ -1,0 +1,137 @@
+//! The frame allocator: alignment, zeroing, exhaustion, and what it never hands out.
+
+use crate::devicetree::PhysRange;
+use crate::ktest::{Suite, Test, TestResult};
+use crate::mm::frame::{self, Frame};
+use crate::mm::PAGE_SIZE;
+use crate::{boot_info, check, check_eq, layout};
+
+pub static SUITE: Suite = Suite {
+    name: "frames",
+    tests: &[
+        Test {
+            name: "frames_are_aligned_and_distinct",
+            run: frames_are_aligned_and_distinct,
+        },
+        Test {
+            name: "zeroed_frame_is_zero",
+            run: zeroed_frame_is_zero,
+        },
+        Test {
+            name: "exhaustion_returns_none_and_frees_cleanly",
+            run: exhaustion_returns_none_and_frees_cleanly,
+        },
+        Test {
+            name: "never_hands_out_reserved_memory",
+            run: never_hands_out_reserved_memory,
+        },
+    ],
+};
+
+fn frames_are_aligned_and_distinct() -> TestResult {
+    let before = frame::free_frames();
+    let a = frame::alloc();
+    let b = frame::alloc();
+    let (Some(a), Some(b)) = (a, b) else {
+        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+    };
+    check!(a != b);
+    check_eq!(a.addr() % PAGE_SIZE, 0);
+    check_eq!(b.addr() % PAGE_SIZE, 0);
+    check_eq!(frame::free_frames(), before - 2);
+    // SAFETY: both were just allocated and are unused.
+    unsafe {
+        frame::free(a);
+        frame::free(b);
+    }
+    check_eq!(frame::free_frames(), before);
+    Ok(())
+}
+
+fn zeroed_frame_is_zero() -> TestResult {
+    // Dirty a frame, free it, and get it back zeroed (freed frames are reused first).
+    let Some(f) = frame::alloc() else {
+        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+    };
+    // SAFETY: the frame is ours.
+    unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0xa5, PAGE_SIZE as usize) };
+    // SAFETY: the frame is ours and no longer used.
+    unsafe { frame::free(f) };
+    let Some(g) = frame::alloc_zeroed() else {
+        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+    };
+    check_eq!(g, f);
+    // SAFETY: the frame is ours and identity-mapped.
+    let bytes = unsafe { core::slice::from_raw_parts(g.addr() as *const u8, PAGE_SIZE as usize) };
+    let nonzero = bytes.iter().filter(|&&b| b != 0).count();
+    // SAFETY: the frame is ours and no longer used.
+    unsafe { frame::free(g) };
+    check_eq!(nonzero, 0);
+    Ok(())
+}
+
+/// Takes every free frame, chained through their first words, calls
+/// `check` on each, then frees them all. Returns how many there were.
+fn drain_all(mut check: impl FnMut(Frame)) -> usize {
+    let mut head = 0u64;
+    let mut count = 0;
+    while let Some(f) = frame::alloc() {
+        check(f);
+        // SAFETY: the frame is ours; its first word links our private chain.
+        unsafe { (f.addr() as *mut u64).write(head) };
+        head = f.addr();
+        count += 1;
+    }
+    while head != 0 {
+        // SAFETY: `head` is a frame of the chain built above.
+        let next = unsafe { (head as *const u64).read() };
+        // SAFETY: every frame in the chain came from `alloc` and is unused.
+        unsafe { frame::free(Frame::from_addr(head)) };
+        head = next;
+    }
+    count
+}
+
+fn exhaustion_returns_none_and_frees_cleanly() -> TestResult {
+    let free = frame::free_frames();
+    let drained = drain_all(|_| {});
+    check_eq!(drained, free);
+    check_eq!(frame::free_frames(), free);
+    // Everything came back: the allocator can hand out all of it again.
+    check_eq!(drain_all(|_| {}), free);
+    check!(frame::alloc().is_some_and(|f| {
+        // SAFETY: just allocated, unused.
+        unsafe { frame::free(f) };
+        true
+    }));
+    Ok(())
+}
+
+fn never_hands_out_reserved_memory() -> TestResult {
+    let boot = boot_info();
+    let image = PhysRange {
+        start: layout::image().start,
+        end: layout::image().end,
+    };
+    let mut forbidden = alloc::vec![image, boot.platform.blob, boot.heap];
+    forbidden.extend_from_slice(boot.platform.reserved.as_slice());
+    let memory = boot.platform.memory.as_slice();
+    let mut bad = None;
+    let mut outside = None;
+    drain_all(|f| {
+        let page = PhysRange::new(f.addr(), PAGE_SIZE);
+        if bad.is_none() && forbidden.iter().any(|r| r.overlaps(&page)) {
+            bad = Some(f.addr());
+        }
+        if outside.is_none()
+            && !memory
+                .iter()
+                .any(|m| m.contains(page.start) && m.contains(page.end - 1))
+        {
+            outside = Some(f.addr());
+        }
+    });
+    check_eq!(bad, None);
+    check_eq!(outside, None);
+    Ok(())
+}

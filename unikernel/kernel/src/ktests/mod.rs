@@ -1,0 +1,22 @@
+//! The kernel's own test suites, run first in `mode=test`.
+
+mod boot;
+mod devicetree;
+mod exceptions;
+mod frames;
+mod heap;
+mod power;
+mod timer;
+
+use crate::ktest::Suite;
+
+/// Every kernel suite, in the order they run.
+pub static SUITES: &[&Suite] = &[
+    &boot::SUITE,
+    &devicetree::SUITE,
+    &exceptions::SUITE,
+    &heap::SUITE,
+    &frames::SUITE,
+    &timer::SUITE,
+    &power::SUITE,
+];

@@ -1,0 +1,238 @@
+//! The unikernel: a small Zircon for aarch64.
+//!
+//! `boot.s` enters [`kernel_entry`] at EL1 with the device tree's address.
+//! From there: vectors, device tree, console, memory, then what the
+//! bootargs ask for (`mode=run` or `mode=test`), then power off.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod bootargs;
+mod console;
+mod devicetree;
+mod drivers;
+mod ktest;
+mod ktests;
+mod layout;
+mod mm;
+mod power;
+mod sync;
+
+use bootargs::{BootArgs, Mode};
+use devicetree::{PhysRange, Platform};
+use drivers::pl011::Pl011;
+
+/// What boot found, for the rest of the kernel and its tests.
+pub struct BootInfo {
+    /// The platform from the device tree.
+    pub platform: Platform<'static>,
+    /// The exception level the kernel was entered at (1 or 2).
+    pub entry_el: u8,
+    /// The kernel's command line.
+    pub args: BootArgs<'static>,
+    /// The kernel heap's memory.
+    pub heap: PhysRange,
+}
+
+static BOOT: spin::Once<BootInfo> = spin::Once::new();
+
+/// What boot found. Valid once the kernel has reached its mode.
+pub fn boot_info() -> &'static BootInfo {
+    BOOT.get().expect("boot info is set before anything runs")
+}
+
+/// The heap gets an eighth of RAM, within these bounds.
+const HEAP_MIN: u64 = 1 << 20;
+const HEAP_MAX: u64 = 64 << 20;
+
+/// Rust entry from `boot.s`: MMU off, interrupts masked, BSS zeroed, on the
+/// boot stack, at EL1 (`entry_el` says where the CPU started).
+#[unsafe(no_mangle)]
+extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
+    arch::exception::install_vectors();
+    arch::unmask_serror();
+
+    // SAFETY: the boot protocol hands over the device tree's address in x0;
+    // its header is checked before use, and the kernel never writes it.
+    let Ok(platform) = (unsafe { devicetree::parse_at(dtb) }) else {
+        // Without a device tree there is no console to say so.
+        arch::halt();
+    };
+    if let Some(uart) = platform.uart {
+        // SAFETY: the device tree names this PL011 as the console; the kernel
+        // runs with the MMU off, so its registers are device memory.
+        console::init(unsafe { Pl011::new(uart.start as usize, None) });
+    }
+    let (args, unknown) = BootArgs::parse(platform.bootargs);
+    power::configure(platform.psci, args.exit_semihosting, args.reset_on_failure);
+    if let Some(level) = args.log_level {
+        console::set_max_level(level);
+    }
+    if let Some(word) = unknown {
+        warn!("bootargs: ignoring `{word}`");
+    }
+
+    let heap = init_memory(&platform);
+    BOOT.call_once(|| BootInfo {
+        platform,
+        entry_el: entry_el as u8,
+        args,
+        heap,
+    });
+    print_banner(boot_info());
+
+    let status = match args.mode {
+        Mode::Run => power::EXIT_SUCCESS,
+        Mode::Test => {
+            if ktest::run(ktests::SUITES, &args) {
+                power::EXIT_SUCCESS
+            } else {
+                power::EXIT_TESTS_FAILED
+            }
+        }
+    };
+    power::exit(status)
+}
+
+/// Splits free RAM between the heap and the frame allocator; returns the heap's range.
+fn init_memory(platform: &Platform) -> PhysRange {
+    let image = PhysRange {
+        start: layout::image().start,
+        end: layout::image().end,
+    };
+    let free = mm::available_ram(platform, image);
+    let total: u64 = free.as_slice().iter().map(PhysRange::len).sum();
+    let want = (total / 8).clamp(HEAP_MIN, HEAP_MAX) & !(mm::PAGE_SIZE - 1);
+    let Some(largest) = free.as_slice().iter().max_by_key(|r| r.len()).copied() else {
+        power::fail("no free RAM");
+    };
+    if largest.len() < want {
+        power::fail("no free range large enough for the heap");
+    }
+    let heap = PhysRange::new(largest.start, want);
+    mm::frame::init(mm::subtract(&free, heap));
+    // SAFETY: `heap` was cut out of free RAM and is given to nothing else.
+    unsafe { mm::heap::init(heap) };
+    heap
+}
+
+fn print_banner(boot: &BootInfo) {
+    let p = &boot.platform;
+    println!(
+        "unikernel {} (aarch64): Zircon VMOs on stage-1 translation",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  board:       {}", p.model);
+    println!(
+        "  exception:   entered at EL{}, running at EL{}",
+        boot.entry_el,
+        arch::current_el()
+    );
+    for m in p.memory.as_slice() {
+        println!(
+            "  memory:      {:#012x}..{:#012x} ({} MiB)",
+            m.start,
+            m.end,
+            m.len() >> 20
+        );
+    }
+    for r in p.reserved.as_slice() {
+        println!("  reserved:    {:#012x}..{:#012x}", r.start, r.end);
+    }
+    let image = layout::image();
+    println!(
+        "  kernel:      {:#012x}..{:#012x} ({} KiB)",
+        image.start,
+        image.end,
+        (image.end - image.start) >> 10
+    );
+    println!(
+        "  devicetree:  {:#012x}..{:#012x}",
+        p.blob.start, p.blob.end
+    );
+    println!(
+        "  heap:        {:#012x}..{:#012x} ({} MiB)",
+        boot.heap.start,
+        boot.heap.end,
+        boot.heap.len() >> 20
+    );
+    println!(
+        "  frames:      {} free of {} ({} MiB)",
+        mm::frame::free_frames(),
+        mm::frame::total_frames(),
+        (mm::frame::total_frames() as u64 * mm::PAGE_SIZE) >> 20
+    );
+    match p.gic {
+        Some(devicetree::GicInfo::V2 {
+            distributor,
+            cpu_interface,
+        }) => println!(
+            "  gic:         GICv2, GICD {:#x}, GICC {:#x}",
+            distributor.start, cpu_interface.start
+        ),
+        Some(devicetree::GicInfo::V3 {
+            distributor,
+            redistributors,
+        }) => println!(
+            "  gic:         GICv3, GICD {:#x}, GICR {:#x}",
+            distributor.start, redistributors.start
+        ),
+        None => println!("  gic:         none found"),
+    }
+    let freq = arch::counter_frequency();
+    match p.timer {
+        Some(t) => println!(
+            "  timer:       {}.{:03} MHz, virtual PPI {} (INTID {})",
+            freq / 1_000_000,
+            freq % 1_000_000 / 1000,
+            t.virtual_ppi,
+            t.virtual_ppi + 16
+        ),
+        None => println!(
+            "  timer:       {}.{:03} MHz, no timer node",
+            freq / 1_000_000,
+            freq % 1_000_000 / 1000
+        ),
+    }
+    match p.psci.map(|c| (c, c.version())) {
+        Some((c, Ok((major, minor)))) => println!("  psci:        {c:?}, version {major}.{minor}"),
+        Some((c, Err(e))) => println!("  psci:        {c:?}, version call failed: {e:?}"),
+        None => println!("  psci:        none"),
+    }
+    if let Some(uart) = p.uart {
+        println!("  console:     PL011 at {:#x}", uart.start);
+    }
+    println!("  bootargs:    {}", p.bootargs);
+}
+
+static PANICKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if PANICKING.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        // A panic while reporting a panic: no more reporting, just stop.
+        power::exit(power::EXIT_FATAL);
+    }
+    console::break_lock();
+    console::diag(format_args!("kernel panic: {}", info.message()));
+    if let Some(loc) = info.location() {
+        console::diag(format_args!(
+            "  at {}:{}:{}",
+            loc.file(),
+            loc.line(),
+            loc.column()
+        ));
+    }
+    console::diag(format_args!("  backtrace:"));
+    arch::backtrace::walk(
+        arch::backtrace::current_fp(),
+        layout::boot_stack(),
+        |depth, lr| {
+            console::diag(format_args!("    #{depth:<2} {lr:#018x}"));
+        },
+    );
+    power::exit(power::EXIT_FATAL)
+}

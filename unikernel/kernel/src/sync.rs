@@ -1,0 +1,71 @@
+//! Locks that mask interrupts while held, so an interrupt handler that
+//! takes the same lock cannot deadlock against the code it interrupted.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+use talc::lock_api;
+
+/// A spin lock that masks IRQ and FIQ on this CPU while held.
+pub struct IrqSpinRaw {
+    locked: AtomicBool,
+    /// The `DAIF` to restore on unlock; written only by the holder.
+    saved_daif: UnsafeCell<u64>,
+}
+
+// SAFETY: `saved_daif` is only touched by the CPU that holds the lock.
+unsafe impl Sync for IrqSpinRaw {}
+
+// SAFETY: `lock` does not return until this CPU owns `locked` (acquire);
+// `unlock` releases it; the saved interrupt mask is only accessed by the owner.
+unsafe impl lock_api::RawMutex for IrqSpinRaw {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = Self {
+        locked: AtomicBool::new(false),
+        saved_daif: UnsafeCell::new(0),
+    };
+
+    type GuardMarker = lock_api::GuardNoSend;
+
+    fn lock(&self) {
+        let daif = crate::arch::irq_save();
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: this CPU now holds the lock.
+        unsafe { *self.saved_daif.get() = daif };
+    }
+
+    fn try_lock(&self) -> bool {
+        let daif = crate::arch::irq_save();
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: this CPU now holds the lock.
+            unsafe { *self.saved_daif.get() = daif };
+            true
+        } else {
+            crate::arch::irq_restore(daif);
+            false
+        }
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock, so it owns `saved_daif`.
+        let daif = unsafe { *self.saved_daif.get() };
+        self.locked.store(false, Ordering::Release);
+        crate::arch::irq_restore(daif);
+    }
+
+    fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
+}
+
+/// A mutex over [`IrqSpinRaw`].
+pub type IrqMutex<T> = lock_api::Mutex<IrqSpinRaw, T>;

@@ -85,7 +85,10 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
     print_banner(boot_info());
 
     let status = match args.mode {
-        Mode::Run => power::EXIT_SUCCESS,
+        Mode::Run => {
+            info!("boot complete; EL0 tasks are not in this build yet, so the run ends here");
+            power::EXIT_SUCCESS
+        }
         Mode::Test => {
             if ktest::run(ktests::SUITES, &args) {
                 power::EXIT_SUCCESS

@@ -59,22 +59,30 @@ impl<'a> BootArgs<'a> {
         for word in cmdline.split_ascii_whitespace() {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
             let understood = match (key, value) {
-                ("mode", "run") => Some(args.mode = Mode::Run),
-                ("mode", "test") => Some(args.mode = Mode::Test),
-                ("test", filter) if !filter.is_empty() => Some(args.test_filter = Some(filter)),
-                ("seed", n) => n.parse().ok().map(|n| args.seed = n),
-                ("exit", "semihosting") => Some(args.exit_semihosting = true),
-                ("loglevel", level) => Level::parse(level).map(|l| args.log_level = Some(l)),
-                ("break", "panic") => Some(args.breakage = Some(Break::Panic)),
-                ("break", "hang") => Some(args.breakage = Some(Break::Hang)),
-                ("break", "early") => Some(args.breakage = Some(Break::Early)),
-                ("fatal", "reset") => Some(args.reset_on_failure = true),
-                _ => None,
+                ("mode", "run") => set(&mut args.mode, Mode::Run),
+                ("mode", "test") => set(&mut args.mode, Mode::Test),
+                ("test", filter) if !filter.is_empty() => set(&mut args.test_filter, Some(filter)),
+                ("seed", n) => n.parse().is_ok_and(|n| set(&mut args.seed, n)),
+                ("exit", "semihosting") => set(&mut args.exit_semihosting, true),
+                ("loglevel", level) => {
+                    Level::parse(level).is_some_and(|l| set(&mut args.log_level, Some(l)))
+                }
+                ("break", "panic") => set(&mut args.breakage, Some(Break::Panic)),
+                ("break", "hang") => set(&mut args.breakage, Some(Break::Hang)),
+                ("break", "early") => set(&mut args.breakage, Some(Break::Early)),
+                ("fatal", "reset") => set(&mut args.reset_on_failure, true),
+                _ => false,
             };
-            if understood.is_none() && unknown.is_none() {
+            if !understood && unknown.is_none() {
                 unknown = Some(word);
             }
         }
         (args, unknown)
     }
+}
+
+/// Stores `value` in `slot`; true, for the parser's "understood" tally.
+fn set<T>(slot: &mut T, value: T) -> bool {
+    *slot = value;
+    true
 }

@@ -71,7 +71,10 @@ fn image_header_is_arm64_image() -> TestResult {
 
 fn vectors_are_installed() -> TestResult {
     let vbar = VBAR_EL1.get();
-    check!(vbar % 0x800 == 0, "VBAR_EL1 {vbar:#x} is not 2 KiB aligned");
+    check!(
+        vbar.is_multiple_of(0x800),
+        "VBAR_EL1 {vbar:#x} is not 2 KiB aligned"
+    );
     check!(
         layout::image().contains(&vbar),
         "VBAR_EL1 {vbar:#x} is outside the image"

@@ -21,7 +21,7 @@ impl Frame {
 
     /// The frame at `addr`, which must be page-aligned.
     pub fn from_addr(addr: u64) -> Self {
-        debug_assert!(addr % super::PAGE_SIZE == 0);
+        debug_assert!(addr.is_multiple_of(super::PAGE_SIZE));
         Self(addr)
     }
 

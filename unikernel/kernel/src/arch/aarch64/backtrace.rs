@@ -9,7 +9,7 @@ const MAX_FRAMES: usize = 32;
 pub fn walk(mut fp: u64, stack: core::ops::Range<u64>, mut visit: impl FnMut(usize, u64)) {
     for depth in 0..MAX_FRAMES {
         let record_fits = fp.checked_add(16).is_some_and(|end| end <= stack.end);
-        if fp % 16 != 0 || fp < stack.start || !record_fits {
+        if !fp.is_multiple_of(16) || fp < stack.start || !record_fits {
             return;
         }
         // SAFETY: `fp` is 16-aligned and the 16-byte record lies inside the

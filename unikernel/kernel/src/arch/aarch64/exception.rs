@@ -28,7 +28,10 @@ pub struct TrapFrame {
 }
 
 const FRAME_SIZE: usize = size_of::<TrapFrame>();
-const _: () = assert!(FRAME_SIZE % 16 == 0, "the stack stays 16-byte aligned");
+const _: () = assert!(
+    FRAME_SIZE.is_multiple_of(16),
+    "the stack stays 16-byte aligned"
+);
 const _: () = assert!(FRAME_SIZE == 288, "vectors.s stores at fixed offsets");
 
 core::arch::global_asm!(include_str!("vectors.s"), FRAME_SIZE = const FRAME_SIZE);

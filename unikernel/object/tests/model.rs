@@ -1,0 +1,467 @@
+//! Differential test: random sequences of VMO syscalls over trees of VMOs,
+//! checked after every step against a naive model in which every VMO is a
+//! flat byte array and a write is *pushed* down to every descendant that
+//! still shows the page (the implementation instead *pulls* through the
+//! parent chain on reads). Also: a leak check after every sequence, and
+//! allocation-failure injection at every allocation along a sequence.
+
+mod common;
+use abi::*;
+use common::*;
+use object::TableId;
+
+const PB: usize = PAGE_SIZE as usize;
+const MAX_PAGES: u64 = 4;
+
+/// A seeded generator (splitmix64): sequences are reproducible from their seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create { pages: u64, resizable: bool },
+    CreateChild { h: usize, offset_pages: u64, size_pages: u64, resizable: bool },
+    Write { h: usize, offset: u64, len: usize, value: u8 },
+    Read { h: usize, offset: u64, len: usize },
+    SetSize { h: usize, pages: u64 },
+    Commit { h: usize, offset: u64, len: u64 },
+    Decommit { h: usize, offset: u64, len: u64 },
+    Close { h: usize },
+    Duplicate { h: usize },
+}
+
+/// Byte offsets that exercise page starts, ends and boundaries.
+fn byte_offset(rng: &mut Rng) -> u64 {
+    let page = rng.below(MAX_PAGES + 1);
+    let within = [0, 1, 7, 2048, 4090, 4095][rng.below(6) as usize];
+    page * PAGE_SIZE + within
+}
+
+fn gen_op(rng: &mut Rng, handles: usize) -> Op {
+    let h = if handles == 0 { 0 } else { rng.below(handles as u64) as usize };
+    if handles == 0 {
+        return Op::Create { pages: rng.below(MAX_PAGES + 1), resizable: rng.below(4) != 0 };
+    }
+    match rng.below(100) {
+        0..=5 => Op::Create { pages: rng.below(MAX_PAGES + 1), resizable: rng.below(4) != 0 },
+        6..=29 => Op::CreateChild {
+            h,
+            offset_pages: rng.below(MAX_PAGES + 2),
+            size_pages: rng.below(MAX_PAGES + 1),
+            resizable: rng.below(4) != 0,
+        },
+        30..=54 => Op::Write { h, offset: byte_offset(rng), len: 1 + rng.below(12) as usize, value: 1 + rng.below(255) as u8 },
+        55..=59 => Op::Read { h, offset: byte_offset(rng), len: rng.below(20) as usize },
+        60..=69 => Op::SetSize { h, pages: rng.below(MAX_PAGES + 1) },
+        70..=76 => Op::Commit { h, offset: byte_offset(rng), len: rng.below(3 * PAGE_SIZE) },
+        77..=86 => Op::Decommit { h, offset: byte_offset(rng), len: rng.below(3 * PAGE_SIZE) },
+        87..=93 => Op::Close { h },
+        _ => Op::Duplicate { h },
+    }
+}
+
+#[derive(Clone)]
+struct MVmo {
+    bytes: Vec<u8>,
+    own: Vec<bool>,
+    /// (parent, offset in pages, window in pages)
+    parent: Option<(usize, u64, u64)>,
+    children: Vec<usize>,
+    handles: u32,
+    resizable: bool,
+}
+
+#[derive(Clone, Default)]
+struct Model {
+    vmos: Vec<MVmo>,
+    /// Open handles: (model VMO, real handle value).
+    handles: Vec<(usize, Handle)>,
+}
+
+impl Model {
+    fn size(&self, v: usize) -> u64 {
+        self.vmos[v].own.len() as u64
+    }
+
+    fn alive(&self, v: usize) -> bool {
+        self.vmos[v].handles > 0 || self.vmos[v].children.iter().any(|&c| self.alive(c))
+    }
+
+    fn zero_children(&self, v: usize) -> bool {
+        !self.vmos[v].children.iter().any(|&c| self.alive(c))
+    }
+
+    fn committed_total(&self) -> usize {
+        (0..self.vmos.len())
+            .filter(|&v| self.alive(v))
+            .map(|v| self.vmos[v].own.iter().filter(|&&o| o).count())
+            .sum()
+    }
+
+    fn page(&self, v: usize, p: u64) -> &[u8] {
+        &self.vmos[v].bytes[p as usize * PB..(p as usize + 1) * PB]
+    }
+
+    /// What a VMO without its own page at `p` shows there (pull, one level).
+    fn inherited(&self, v: usize, p: u64) -> Vec<u8> {
+        match self.vmos[v].parent {
+            Some((parent, off, window)) if p < window => self.page(parent, p + off).to_vec(),
+            _ => vec![0; PB],
+        }
+    }
+
+    /// Pushes page `p` of `v` to every descendant still showing it.
+    fn push(&mut self, v: usize, p: u64) {
+        let content = self.page(v, p).to_vec();
+        for c in self.vmos[v].children.clone() {
+            let (_, off, window) = self.vmos[c].parent.unwrap();
+            if p < off || p - off >= window || self.vmos[c].own[(p - off) as usize] {
+                continue;
+            }
+            let cp = (p - off) as usize;
+            self.vmos[c].bytes[cp * PB..(cp + 1) * PB].copy_from_slice(&content);
+            self.push(c, p - off);
+        }
+    }
+
+    fn range(&self, v: usize, offset: u64, len: u64) -> Result<(), Status> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size(v) * PAGE_SIZE => Ok(()),
+            _ => Err(ZX_ERR_OUT_OF_RANGE),
+        }
+    }
+
+    fn set_page(&mut self, v: usize, p: u64, content: &[u8]) {
+        self.vmos[v].bytes[p as usize * PB..(p as usize + 1) * PB].copy_from_slice(content);
+    }
+
+    fn resize(&mut self, v: usize, new: u64) {
+        let old = self.size(v);
+        if new < old {
+            self.vmos[v].bytes.truncate(new as usize * PB);
+            self.vmos[v].own.truncate(new as usize);
+            if let Some((p, off, window)) = self.vmos[v].parent {
+                self.vmos[v].parent = Some((p, off, window.min(new)));
+            }
+            for c in self.vmos[v].children.clone() {
+                let (p, off, window) = self.vmos[c].parent.unwrap();
+                let new_window = window.min(new.saturating_sub(off));
+                self.vmos[c].parent = Some((p, off, new_window));
+                for cp in new_window..window {
+                    if !self.vmos[c].own[cp as usize] {
+                        self.set_page(c, cp, &[0; PB]);
+                        self.push(c, cp);
+                    }
+                }
+            }
+        } else {
+            self.vmos[v].bytes.resize(new as usize * PB, 0);
+            self.vmos[v].own.resize(new as usize, false);
+        }
+    }
+}
+
+/// Applies `op` to the model; returns the expected result (a handle result
+/// is Ok(0) here: handle values are the implementation's).
+fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
+    match *op {
+        Op::Create { pages, resizable } => {
+            m.vmos.push(MVmo {
+                bytes: vec![0; pages as usize * PB],
+                own: vec![false; pages as usize],
+                parent: None,
+                children: vec![],
+                handles: 1,
+                resizable,
+            });
+            Ok(())
+        }
+        Op::CreateChild { h, offset_pages, size_pages, resizable } => {
+            let parent = m.handles[h].0;
+            let window = size_pages.min(m.size(parent).saturating_sub(offset_pages));
+            let mut bytes = vec![0; size_pages as usize * PB];
+            for p in 0..window {
+                bytes[p as usize * PB..(p as usize + 1) * PB]
+                    .copy_from_slice(m.page(parent, p + offset_pages));
+            }
+            let id = m.vmos.len();
+            m.vmos.push(MVmo {
+                bytes,
+                own: vec![false; size_pages as usize],
+                parent: Some((parent, offset_pages, window)),
+                children: vec![],
+                handles: 1,
+                resizable,
+            });
+            m.vmos[parent].children.push(id);
+            Ok(())
+        }
+        Op::Write { h, offset, len, value } => {
+            let v = m.handles[h].0;
+            m.range(v, offset, len as u64)?;
+            for pos in offset..offset + len as u64 {
+                m.vmos[v].own[(pos / PAGE_SIZE) as usize] = true;
+                m.vmos[v].bytes[pos as usize] = value;
+            }
+            for p in offset / PAGE_SIZE..(offset + len as u64).div_ceil(PAGE_SIZE) {
+                m.push(v, p);
+            }
+            Ok(())
+        }
+        Op::Read { h, offset, len } => m.range(m.handles[h].0, offset, len as u64),
+        Op::SetSize { h, pages } => {
+            let v = m.handles[h].0;
+            if !m.vmos[v].resizable {
+                return Err(ZX_ERR_UNAVAILABLE);
+            }
+            m.resize(v, pages);
+            Ok(())
+        }
+        Op::Commit { h, offset, len } => {
+            let v = m.handles[h].0;
+            m.range(v, offset, len)?;
+            for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {
+                m.vmos[v].own[p as usize] = true;
+            }
+            Ok(())
+        }
+        Op::Decommit { h, offset, len } => {
+            let v = m.handles[h].0;
+            m.range(v, offset, len)?;
+            for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {
+                if m.vmos[v].own[p as usize] {
+                    m.vmos[v].own[p as usize] = false;
+                    let shown = m.inherited(v, p);
+                    m.set_page(v, p, &shown);
+                    m.push(v, p);
+                }
+            }
+            Ok(())
+        }
+        Op::Close { h } => {
+            let (v, _) = m.handles.remove(h);
+            m.vmos[v].handles -= 1;
+            Ok(())
+        }
+        Op::Duplicate { h } => {
+            let v = m.handles[h].0;
+            m.vmos[v].handles += 1;
+            Ok(())
+        }
+    }
+}
+
+/// Applies `op` to the implementation; a new handle is returned as `Some`.
+fn real_apply(s: &mut Space, t: TableId, handles: &[(usize, Handle)], op: &Op) -> Result<Option<Handle>, Status> {
+    let mut task = s.task(t);
+    match *op {
+        Op::Create { pages, resizable } => {
+            let opts = if resizable { 0 } else { ZX_VMO_NON_RESIZABLE };
+            // An unaligned size checks the rounding too.
+            let size = if pages == 0 { 0 } else { pages * PAGE_SIZE - 1 };
+            task.vmo_create(size, opts).map(Some)
+        }
+        Op::CreateChild { h, offset_pages, size_pages, resizable } => {
+            let opts = ZX_VMO_CHILD_COPY_ON_WRITE | if resizable { 0 } else { ZX_VMO_CHILD_NON_RESIZEABLE };
+            task.vmo_create_child(handles[h].1, opts, offset_pages * PAGE_SIZE, size_pages * PAGE_SIZE)
+                .map(Some)
+        }
+        Op::Write { h, offset, len, value } => task.vmo_write(handles[h].1, &vec![value; len], offset).map(|()| None),
+        Op::Read { h, offset, len } => task.vmo_read(handles[h].1, &mut vec![0; len], offset).map(|()| None),
+        Op::SetSize { h, pages } => task.vmo_set_size(handles[h].1, pages * PAGE_SIZE).map(|()| None),
+        Op::Commit { h, offset, len } => task
+            .vmo_op_range(handles[h].1, ZX_VMO_OP_COMMIT, offset, len, &mut [])
+            .map(|()| None),
+        Op::Decommit { h, offset, len } => task
+            .vmo_op_range(handles[h].1, ZX_VMO_OP_DECOMMIT, offset, len, &mut [])
+            .map(|()| None),
+        Op::Close { h } => task.handle_close(handles[h].1).map(|()| None),
+        Op::Duplicate { h } => task.handle_duplicate(handles[h].1, ZX_RIGHT_SAME_RIGHTS).map(Some),
+    }
+}
+
+/// Every observable the model defines, for every open handle.
+fn check(s: &mut Space, t: TableId, m: &Model, context: &dyn Fn() -> String) {
+    for &(v, h) in &m.handles {
+        let size = m.size(v) * PAGE_SIZE;
+        assert_eq!(s.task(t).vmo_get_size(h), Ok(size), "size of vmo {v}: {}", context());
+        let got = read(s, t, h, 0, size as usize);
+        if got != m.vmos[v].bytes {
+            let at = got.iter().zip(&m.vmos[v].bytes).position(|(a, b)| a != b).unwrap();
+            panic!(
+                "contents of vmo {v} differ at byte {at}: got {} want {}: {}",
+                got[at],
+                m.vmos[v].bytes[at],
+                context()
+            );
+        }
+        let own = m.vmos[v].own.iter().filter(|&&o| o).count() as u64;
+        assert_eq!(info(s, t, h).committed_bytes, own * PAGE_SIZE, "committed bytes of vmo {v}: {}", context());
+        assert_eq!(zero_children(s, t, h), m.zero_children(v), "ZERO_CHILDREN of vmo {v}: {}", context());
+    }
+    assert_eq!(s.platform().live_frames(), m.committed_total(), "frames held: {}", context());
+}
+
+fn sequence(seed: u64, steps: usize) -> Vec<Op> {
+    let mut rng = Rng(seed);
+    let mut m = Model::default();
+    let mut ops = Vec::new();
+    for _ in 0..steps {
+        let op = gen_op(&mut rng, m.handles.len());
+        // Keep the model's handle list in step, as the generator depends on it.
+        let r = model_apply(&mut m, &op);
+        if r.is_ok() && matches!(op, Op::Create { .. } | Op::CreateChild { .. } | Op::Duplicate { .. }) {
+            let v = match op {
+                Op::Duplicate { h } => m.handles[h].0,
+                _ => m.vmos.len() - 1,
+            };
+            m.handles.push((v, 0));
+        }
+        ops.push(op);
+    }
+    ops
+}
+
+/// Runs a sequence, checking after every step. With `fail_frame` /
+/// `fail_mem`, the Nth frame / object allocation fails: the call doing it
+/// must return `ZX_ERR_NO_MEMORY` and change nothing. Returns
+/// (whether an injected failure fired, VMOs created).
+fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) -> (bool, usize) {
+    let (mut s, t) = setup();
+    let mut m = Model::default();
+    s.platform().fail_after(fail_frame);
+    s.mem().fail_after(fail_mem);
+    let mut fired = false;
+    for (i, op) in ops.iter().enumerate() {
+        // After an injected failure the handle list differs from the
+        // generator's: wrap handle indices, and skip handle ops with none open.
+        let Some(op) = &rebase(op, m.handles.len()) else {
+            continue;
+        };
+        let context = || format!("seed {seed} step {i} {op:?} (fail {fail_frame:?}/{fail_mem:?}) after {:?}", &ops[..i]);
+        let pending = s.platform().failure_pending() || s.mem().failure_pending();
+        let got = real_apply(&mut s, t, &m.handles, op);
+        let fired_now = pending && !(s.platform().failure_pending() || s.mem().failure_pending());
+        if fired_now {
+            fired = true;
+            assert_eq!(got, Err(ZX_ERR_NO_MEMORY), "{}", context());
+        } else {
+            let mut next = m.clone();
+            let want = model_apply(&mut next, op);
+            assert_eq!(got.map(|_| ()), want, "{}", context());
+            if let Ok(Some(h)) = got {
+                let v = match *op {
+                    Op::Duplicate { h } => m.handles[h].0,
+                    _ => next.vmos.len() - 1,
+                };
+                next.handles.push((v, h));
+            }
+            m = next;
+        }
+        check(&mut s, t, &m, &context);
+    }
+    // Leak check: every handle closed → every frame back, every VMO gone.
+    for (_, h) in std::mem::take(&mut m.handles) {
+        s.task(t).handle_close(h).unwrap();
+    }
+    assert_eq!(s.platform().live_frames(), 0, "frames leaked: seed {seed}");
+    assert_eq!(s.vmo_count(), 0, "VMOs leaked: seed {seed}");
+    assert_eq!(s.committed_pages(t), Some(0), "charge leaked: seed {seed}");
+    (fired, m.vmos.len())
+}
+
+/// `op` with its handle index wrapped to `handles` open handles.
+fn rebase(op: &Op, handles: usize) -> Option<Op> {
+    let mut op = op.clone();
+    match &mut op {
+        Op::Create { .. } => {}
+        Op::CreateChild { h, .. }
+        | Op::Write { h, .. }
+        | Op::Read { h, .. }
+        | Op::SetSize { h, .. }
+        | Op::Commit { h, .. }
+        | Op::Decommit { h, .. }
+        | Op::Close { h }
+        | Op::Duplicate { h } => {
+            if handles == 0 {
+                return None;
+            }
+            *h %= handles;
+        }
+    }
+    Some(op)
+}
+
+const SEQUENCES: u64 = 10_000;
+const STEPS: usize = 40;
+const SHARDS: u64 = 4;
+
+fn shard(k: u64) {
+    let mut big_trees = 0;
+    let n = SEQUENCES / SHARDS;
+    for seed in k * n..(k + 1) * n {
+        let ops = sequence(seed, STEPS);
+        let (_, vmos) = run(seed, &ops, None, None);
+        if vmos >= 8 {
+            big_trees += 1;
+        }
+    }
+    // The generator must really build trees of at least 8 VMOs.
+    assert!(big_trees * 10 >= n * 9, "only {big_trees} of {n} sequences built 8+ VMOs");
+}
+
+#[test]
+fn implementation_matches_model_sequences_0_to_2499() {
+    shard(0);
+}
+#[test]
+fn implementation_matches_model_sequences_2500_to_4999() {
+    shard(1);
+}
+#[test]
+fn implementation_matches_model_sequences_5000_to_7499() {
+    shard(2);
+}
+#[test]
+fn implementation_matches_model_sequences_7500_to_9999() {
+    shard(3);
+}
+
+#[test]
+fn every_failing_frame_allocation_is_no_memory_and_changes_nothing() {
+    let mut failures = 0;
+    for seed in 100_000..100_040 {
+        let ops = sequence(seed, STEPS);
+        let mut n = 0;
+        while run(seed, &ops, Some(n), None).0 {
+            n += 1;
+        }
+        failures += n;
+    }
+    assert!(failures > 100, "only {failures} frame allocations were failed");
+}
+
+#[test]
+fn every_failing_object_allocation_is_no_memory_and_changes_nothing() {
+    let mut failures = 0;
+    for seed in 200_000..200_040 {
+        let ops = sequence(seed, STEPS);
+        let mut n = 0;
+        while run(seed, &ops, None, Some(n)).0 {
+            n += 1;
+        }
+        failures += n;
+    }
+    assert!(failures > 100, "only {failures} object allocations were failed");
+}

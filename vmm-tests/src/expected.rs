@@ -15,6 +15,15 @@ pub fn path(config: &str) -> PathBuf {
     dir().join(format!("{config}.txt"))
 }
 
+/// The list file of `config` as shown to people: relative to the workspace.
+pub fn display_path(config: &str) -> String {
+    let path = path(config);
+    path.strip_prefix(crate::workspace_root())
+        .unwrap_or(&path)
+        .display()
+        .to_string()
+}
+
 /// Parses a list: one id per line; blank lines and `#` comments are ignored.
 pub fn parse(text: &str) -> Vec<String> {
     text.lines()

@@ -139,7 +139,7 @@ impl Run {
             problems.push(format!(
                 "{} test(s) not in {}: {} (new tests? run `just bless`)",
                 unexpected.len(),
-                expected::path(&self.config).display(),
+                expected::display_path(&self.config),
                 unexpected.join(", ")
             ));
         }

@@ -188,7 +188,7 @@ fn bless_one(config: &Config, run: &Run) -> Result<String, String> {
         "{}: {} tests (+{added} -{removed}) written to {}",
         config.name,
         new.len(),
-        expected::path(config.name).display()
+        expected::display_path(config.name)
     );
     if run.transcript.exit != Exit::Code(0) {
         summary.push_str(&format!(

@@ -1,0 +1,184 @@
+//! Handle tables: values, duplicate, replace, close, transfer, quotas.
+
+mod common;
+use abi::*;
+use common::*;
+use object::Quota;
+
+#[test]
+fn handle_values_have_the_fixed_low_bits_and_are_never_invalid() {
+    let (mut s, t) = setup();
+    for _ in 0..100 {
+        let h = s.task(t).event_create(0).unwrap();
+        assert_ne!(h, ZX_HANDLE_INVALID);
+        assert_eq!(h & ZX_HANDLE_FIXED_BITS_MASK, ZX_HANDLE_FIXED_BITS_MASK);
+    }
+}
+
+#[test]
+fn a_closed_handle_value_is_not_reused_by_the_next_handle() {
+    let (mut s, t) = setup();
+    let a = s.task(t).event_create(0).unwrap();
+    s.task(t).handle_close(a).unwrap();
+    let b = s.task(t).event_create(0).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(s.task(t).handle_close(a), Err(ZX_ERR_BAD_HANDLE));
+}
+
+#[test]
+fn tables_with_different_secrets_give_different_values() {
+    let (mut s, t) = setup();
+    let u = s.create_table(Quota::default()).unwrap();
+    let a = s.task(t).event_create(0).unwrap();
+    let b = s.task(u).event_create(0).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(s.task(u).object_get_info_handle_basic(a), Err(ZX_ERR_BAD_HANDLE));
+}
+
+#[test]
+fn closing_handle_invalid_is_ok() {
+    let (mut s, t) = setup();
+    assert_eq!(s.task(t).handle_close(ZX_HANDLE_INVALID), Ok(()));
+}
+
+#[test]
+fn closing_a_handle_twice_is_bad_handle() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    s.task(t).handle_close(h).unwrap();
+    assert_eq!(s.task(t).handle_close(h), Err(ZX_ERR_BAD_HANDLE));
+}
+
+#[test]
+fn duplicate_with_same_rights_names_the_same_object() {
+    let (mut s, t) = setup();
+    let h = filled_vmo(&mut s, t, 1);
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let (bh, bd) = (
+        s.task(t).object_get_info_handle_basic(h).unwrap(),
+        s.task(t).object_get_info_handle_basic(d).unwrap(),
+    );
+    assert_eq!(bh.koid, bd.koid);
+    assert_eq!(bh.rights, bd.rights);
+    s.task(t).handle_close(h).unwrap();
+    assert_eq!(byte(&mut s, t, d, 0), 1);
+}
+
+#[test]
+fn duplicate_with_fewer_rights_gets_exactly_those() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE).unwrap();
+    assert_eq!(
+        s.task(t).object_get_info_handle_basic(d).unwrap().rights,
+        ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE
+    );
+}
+
+#[test]
+fn duplicate_with_no_rights_is_allowed() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, 0).unwrap();
+    assert_eq!(s.task(t).object_get_info_handle_basic(d).unwrap().rights, 0);
+}
+
+#[test]
+fn duplicate_asking_for_more_rights_is_invalid_args() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_DUPLICATE).unwrap();
+    assert_eq!(
+        s.task(t).handle_duplicate(d, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
+}
+
+#[test]
+fn duplicate_without_the_duplicate_right_is_access_denied() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    assert_eq!(s.task(t).handle_duplicate(d, ZX_RIGHT_READ), Err(ZX_ERR_ACCESS_DENIED));
+}
+
+#[test]
+fn replace_needs_no_right_and_invalidates_the_old_handle() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let none = s.task(t).handle_duplicate(h, 0).unwrap();
+    let r = s.task(t).handle_replace(none, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    assert_eq!(s.task(t).handle_close(none), Err(ZX_ERR_BAD_HANDLE));
+    assert_eq!(s.task(t).object_get_info_handle_basic(r).unwrap().rights, 0);
+}
+
+#[test]
+fn replace_with_fewer_rights_gets_exactly_those() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
+    assert_eq!(s.task(t).object_get_info_handle_basic(r).unwrap().rights, ZX_RIGHT_READ);
+    assert_eq!(s.vmo_count(), 1);
+}
+
+#[test]
+fn replace_asking_for_more_rights_is_invalid_args_and_invalidates_the_handle() {
+    let (mut s, t) = setup();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    assert_eq!(s.task(t).handle_replace(d, ZX_RIGHT_WRITE), Err(ZX_ERR_INVALID_ARGS));
+    assert_eq!(s.task(t).handle_close(d), Err(ZX_ERR_BAD_HANDLE));
+}
+
+#[test]
+fn transfer_moves_a_handle_to_another_table() {
+    let (mut s, t) = setup();
+    let u = s.create_table(Quota::default()).unwrap();
+    let h = filled_vmo(&mut s, t, 1);
+    let moved = s.task(t).handle_transfer(h, u).unwrap();
+    assert_eq!(s.task(t).vmo_get_size(h), Err(ZX_ERR_BAD_HANDLE));
+    assert_eq!(byte(&mut s, u, moved, 0), 1);
+}
+
+#[test]
+fn transfer_needs_the_transfer_right() {
+    let (mut s, t) = setup();
+    let u = s.create_table(Quota::default()).unwrap();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    assert_eq!(s.task(t).handle_transfer(d, u), Err(ZX_ERR_ACCESS_DENIED));
+}
+
+#[test]
+fn handle_quota_exhaustion_is_no_memory() {
+    let (mut s, _) = setup();
+    let t = s.create_table(Quota { max_handles: 2, max_committed_pages: 1 }).unwrap();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    assert_eq!(s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(s.task(t).vmo_create(PAGE, 0), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(s.vmo_count(), 1);
+}
+
+#[test]
+fn destroying_a_table_closes_its_handles_and_frees_pages() {
+    let (mut s, t) = setup();
+    let h = filled_vmo(&mut s, t, 2);
+    let _c = cow_child(&mut s, t, h, 0, PAGE);
+    s.task(t).event_create(0).unwrap();
+    s.destroy_table(t).unwrap();
+    assert_eq!(s.vmo_count(), 0);
+    assert_eq!(s.event_count(), 0);
+    assert_eq!(s.platform().live_frames(), 0);
+}
+
+#[test]
+fn handle_basic_info_reports_koid_rights_and_type() {
+    let (mut s, t) = setup();
+    let e = s.task(t).event_create(0).unwrap();
+    let b = s.task(t).object_get_info_handle_basic(e).unwrap();
+    assert_eq!(b.obj_type, ZX_OBJ_TYPE_EVENT);
+    assert_eq!(b.rights, ZX_DEFAULT_EVENT_RIGHTS);
+    assert_ne!(b.koid, ZX_KOID_INVALID);
+    assert_eq!(b.props, ZX_OBJ_PROP_WAITABLE);
+}

@@ -83,7 +83,7 @@ pub const ROOT_VMAR_END: u64 = 128 << 40;
 pub const ZX_MAX_VMO_SIZE: u64 = 64 << 40;
 
 const _: () = assert!(ZX_MAX_VMO_SIZE <= ROOT_VMAR_END - ROOT_VMAR_BASE);
-const _: () = assert!(ZX_MAX_VMO_SIZE % PAGE_SIZE == 0);
+const _: () = assert!(ZX_MAX_VMO_SIZE.is_multiple_of(PAGE_SIZE));
 const _: () = assert!(1u64 << PAGE_SHIFT == PAGE_SIZE);
 
 /// Mapping permissions and options (`zx_vm_option_t`).

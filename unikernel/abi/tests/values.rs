@@ -109,7 +109,7 @@ fn syscall_numbers_are_distinct_and_decode_back() {
 }
 
 #[test]
-fn max_vmo_size_fits_in_root_vmar() {
-    assert!(ZX_MAX_VMO_SIZE <= ROOT_VMAR_END - ROOT_VMAR_BASE);
-    assert_eq!(ZX_MAX_VMO_SIZE % PAGE_SIZE, 0);
+fn max_vmo_size_is_64_tib_and_root_vmar_is_1_to_128_tib() {
+    assert_eq!(ZX_MAX_VMO_SIZE, 64 << 40);
+    assert_eq!((ROOT_VMAR_BASE, ROOT_VMAR_END), (1 << 40, 128 << 40));
 }

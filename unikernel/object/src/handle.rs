@@ -2,9 +2,7 @@
 //! secret, so handle values are hard to guess and not reused soon.
 
 use crate::mem::{Mem, SlabId};
-use abi::{
-    Handle, Rights, Status, ZX_ERR_BAD_HANDLE, ZX_ERR_NO_MEMORY, ZX_HANDLE_FIXED_BITS_MASK,
-};
+use abi::{Handle, Rights, Status, ZX_ERR_BAD_HANDLE, ZX_ERR_NO_MEMORY, ZX_HANDLE_FIXED_BITS_MASK};
 use alloc::vec::Vec;
 
 /// Slot index bits in a handle value; a table holds at most `1 << 14` handles.
@@ -166,12 +164,9 @@ impl<K> HandleTable<K> {
 
     /// Every open handle value.
     pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                Slot::Used { generation, .. } => Some(self.encode(i as u32, *generation)),
-                Slot::Free { .. } => None,
-            })
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Used { generation, .. } => Some(self.encode(i as u32, *generation)),
+            Slot::Free { .. } => None,
+        })
     }
 }

@@ -90,7 +90,10 @@ impl<P: Platform> ObjectSpace<P> {
             need |= ZX_RIGHT_EXECUTE;
         }
         let (id, _) = self.vmo_handle(table, handle, need)?;
-        if vmo_offset % PAGE_SIZE != 0 || vaddr % PAGE_SIZE != 0 || len == 0 || len % PAGE_SIZE != 0
+        if !vmo_offset.is_multiple_of(PAGE_SIZE)
+            || !vaddr.is_multiple_of(PAGE_SIZE)
+            || len == 0
+            || !len.is_multiple_of(PAGE_SIZE)
         {
             return Err(ZX_ERR_INVALID_ARGS);
         }
@@ -115,7 +118,10 @@ impl<P: Platform> ObjectSpace<P> {
     pub fn unmap_vmo(&mut self, mapping: MappingId) -> Result<(), Status> {
         let m = self.mappings.remove(mapping).ok_or(ZX_ERR_NOT_FOUND)?;
         let list = &mut self.vmos[m.vmo].mappings;
-        let i = list.iter().position(|&x| x == mapping).expect("mapping listed");
+        let i = list
+            .iter()
+            .position(|&x| x == mapping)
+            .expect("mapping listed");
         list.swap_remove(i);
         self.vmo_maybe_destroy(m.vmo);
         Ok(())

@@ -188,16 +188,13 @@ impl<T> Slab<T> {
 
     /// Ids of all objects (for teardown and invariants).
     pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                Slot::Used { generation, .. } => Some(SlabId {
-                    index: i as u32,
-                    generation: *generation,
-                }),
-                Slot::Free { .. } => None,
-            })
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Used { generation, .. } => Some(SlabId {
+                index: i as u32,
+                generation: *generation,
+            }),
+            Slot::Free { .. } => None,
+        })
     }
 }
 

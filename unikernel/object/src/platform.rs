@@ -14,7 +14,10 @@ pub struct Frame(u64);
 impl Frame {
     /// A frame at a page-aligned physical address.
     pub const fn new(paddr: u64) -> Frame {
-        assert!(paddr % PAGE_SIZE == 0, "frame address must be page aligned");
+        assert!(
+            paddr.is_multiple_of(PAGE_SIZE),
+            "frame address must be page aligned"
+        );
         Frame(paddr)
     }
 

@@ -153,11 +153,7 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// The entry of `handle` in `table`.
-    pub fn entry(
-        &self,
-        table: TableId,
-        handle: Handle,
-    ) -> Result<&Entry<P::KernelObject>, Status> {
+    pub fn entry(&self, table: TableId, handle: Handle) -> Result<&Entry<P::KernelObject>, Status> {
         self.table_ref(table)?.get(handle)
     }
 
@@ -309,7 +305,10 @@ impl<P: Platform> ObjectSpace<P> {
         if e.rights & ZX_RIGHT_TRANSFER == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        self.tables.get_mut(to).ok_or(ZX_ERR_BAD_STATE)?.reserve(&self.mem)?;
+        self.tables
+            .get_mut(to)
+            .ok_or(ZX_ERR_BAD_STATE)?
+            .reserve(&self.mem)?;
         let entry = self.tables[from].remove(handle)?;
         self.cancel_waits_via_object(&entry.object, from, handle);
         Ok(self.tables[to].insert_reserved(entry))
@@ -333,7 +332,10 @@ impl<P: Platform> ObjectSpace<P> {
         if options != 0 {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?.reserve(&self.mem)?;
+        self.tables
+            .get_mut(table)
+            .ok_or(ZX_ERR_BAD_STATE)?
+            .reserve(&self.mem)?;
         self.events.reserve(&self.mem)?;
         let koid = self.new_koid();
         let id = self.events.insert_reserved(Event {
@@ -345,7 +347,12 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(self.install_reserved(table, Object::Event(id), ZX_DEFAULT_EVENT_RIGHTS))
     }
 
-    pub(crate) fn waitable(&self, table: TableId, handle: Handle, right: Rights) -> Result<Waitable, Status> {
+    pub(crate) fn waitable(
+        &self,
+        table: TableId,
+        handle: Handle,
+        right: Rights,
+    ) -> Result<Waitable, Status> {
         let e = self.entry(table, handle)?;
         let w = match e.object {
             Object::Vmo(id) => Waitable::Vmo(id),
@@ -499,7 +506,11 @@ impl<P: Platform> ObjectSpace<P> {
         let e = self.entry(table, handle)?;
         let (koid, obj_type, props) = match &e.object {
             Object::Vmo(id) => (self.vmos[*id].koid, ZX_OBJ_TYPE_VMO, ZX_OBJ_PROP_WAITABLE),
-            Object::Event(id) => (self.events[*id].koid, ZX_OBJ_TYPE_EVENT, ZX_OBJ_PROP_WAITABLE),
+            Object::Event(id) => (
+                self.events[*id].koid,
+                ZX_OBJ_TYPE_EVENT,
+                ZX_OBJ_PROP_WAITABLE,
+            ),
             Object::Kernel(k) => (k.koid(), k.obj_type(), ZX_OBJ_PROP_WAITABLE),
         };
         Ok(ZxInfoHandleBasic {
@@ -516,7 +527,10 @@ impl<P: Platform> ObjectSpace<P> {
     /// A table that is gone is not charged.
     pub(crate) fn charge(&mut self, account: TableId, pages: u64) -> Result<(), Status> {
         if let Some(t) = self.tables.get_mut(account) {
-            let total = t.committed_pages.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
+            let total = t
+                .committed_pages
+                .checked_add(pages)
+                .ok_or(ZX_ERR_NO_MEMORY)?;
             if total > t.quota.max_committed_pages {
                 return Err(ZX_ERR_NO_MEMORY);
             }

@@ -90,7 +90,7 @@ impl<P: Platform> Task<'_, P> {
         if (options & TYPES).count_ones() != 1 || options & !(TYPES | MODIFIERS) != 0 {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        if offset % PAGE_SIZE != 0 {
+        if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
         offset.checked_add(size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
@@ -115,7 +115,12 @@ impl<P: Platform> Task<'_, P> {
     }
 
     /// `zx_vmo_read`: exactly `buffer.len()` bytes at `offset`; needs READ.
-    pub fn vmo_read(&mut self, handle: Handle, buffer: &mut [u8], offset: u64) -> Result<(), Status> {
+    pub fn vmo_read(
+        &mut self,
+        handle: Handle,
+        buffer: &mut [u8],
+        offset: u64,
+    ) -> Result<(), Status> {
         let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_READ)?;
         self.space.vmo_read_bytes(id, offset, buffer)
     }
@@ -194,7 +199,10 @@ impl<P: Platform> Task<'_, P> {
     }
 
     /// `zx_object_get_info(ZX_INFO_HANDLE_BASIC)`.
-    pub fn object_get_info_handle_basic(&self, handle: Handle) -> Result<ZxInfoHandleBasic, Status> {
+    pub fn object_get_info_handle_basic(
+        &self,
+        handle: Handle,
+    ) -> Result<ZxInfoHandleBasic, Status> {
         self.space.info_handle_basic(self.table, handle)
     }
 
@@ -215,7 +223,10 @@ impl<P: Platform> Task<'_, P> {
         };
         match topic {
             ZX_INFO_HANDLE_VALID => self.space.entry(self.table, handle).map(|_| (0, 0)),
-            ZX_INFO_HANDLE_BASIC => copy(self.object_get_info_handle_basic(handle)?.as_bytes(), buffer),
+            ZX_INFO_HANDLE_BASIC => copy(
+                self.object_get_info_handle_basic(handle)?.as_bytes(),
+                buffer,
+            ),
             ZX_INFO_VMO => copy(self.object_get_info_vmo(handle)?.as_bytes(), buffer),
             _ => {
                 self.space.entry(self.table, handle)?;
@@ -225,8 +236,14 @@ impl<P: Platform> Task<'_, P> {
     }
 
     /// `zx_object_signal`: user signals (and `ZX_EVENT_SIGNALED` on events); needs SIGNAL.
-    pub fn object_signal(&mut self, handle: Handle, clear_mask: Signals, set_mask: Signals) -> Result<(), Status> {
-        self.space.object_signal(self.table, handle, clear_mask, set_mask)
+    pub fn object_signal(
+        &mut self,
+        handle: Handle,
+        clear_mask: Signals,
+        set_mask: Signals,
+    ) -> Result<(), Status> {
+        self.space
+            .object_signal(self.table, handle, clear_mask, set_mask)
     }
 
     /// `zx_event_create`: `options` must be 0; rights are basic plus SIGNAL.
@@ -236,7 +253,12 @@ impl<P: Platform> Task<'_, P> {
 
     /// The first half of `zx_object_wait_one` (needs WAIT): either already
     /// satisfied, or a registered waiter the scheduler blocks on.
-    pub fn object_wait_begin(&mut self, handle: Handle, signals: Signals, waiter: WaiterId) -> Result<WaitStart, Status> {
+    pub fn object_wait_begin(
+        &mut self,
+        handle: Handle,
+        signals: Signals,
+        waiter: WaiterId,
+    ) -> Result<WaitStart, Status> {
         self.space.wait_begin(self.table, handle, signals, waiter)
     }
 

@@ -93,7 +93,12 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Inserts a root VMO after [`Self::vmo_reserve_new`].
-    pub(crate) fn vmo_insert_root(&mut self, pages: u64, resizable: bool, account: TableId) -> VmoId {
+    pub(crate) fn vmo_insert_root(
+        &mut self,
+        pages: u64,
+        resizable: bool,
+        account: TableId,
+    ) -> VmoId {
         let koid = self.new_koid();
         self.vmos.insert_reserved(Vmo {
             koid,
@@ -187,7 +192,12 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Reads bytes; never commits or copies a page.
-    pub(crate) fn vmo_read_bytes(&self, id: VmoId, offset: u64, buf: &mut [u8]) -> Result<(), Status> {
+    pub(crate) fn vmo_read_bytes(
+        &self,
+        id: VmoId,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Status> {
         self.check_range(id, offset, buf.len() as u64)?;
         let mut done = 0usize;
         while done < buf.len() {
@@ -205,7 +215,12 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Writes bytes, first giving the VMO its own copy of every page touched.
-    pub(crate) fn vmo_write_bytes(&mut self, id: VmoId, offset: u64, data: &[u8]) -> Result<(), Status> {
+    pub(crate) fn vmo_write_bytes(
+        &mut self,
+        id: VmoId,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), Status> {
         self.check_range(id, offset, data.len() as u64)?;
         if data.is_empty() {
             return Ok(());
@@ -218,7 +233,9 @@ impl<P: Platform> ObjectSpace<P> {
             let pos = offset + done as u64;
             let in_page = (pos % PAGE_SIZE) as usize;
             let n = (PAGE_BYTES - in_page).min(data.len() - done);
-            let f = self.vmos[id].own(pos / PAGE_SIZE).expect("page just committed");
+            let f = self.vmos[id]
+                .own(pos / PAGE_SIZE)
+                .expect("page just committed");
             self.platform.write(f, in_page, &data[done..done + n]);
             done += n;
         }
@@ -384,7 +401,12 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Physical addresses of the pages shown in `[first, end)`.
-    pub(crate) fn vmo_lookup_pages(&self, id: VmoId, first: u64, out: &mut [u64]) -> Result<(), Status> {
+    pub(crate) fn vmo_lookup_pages(
+        &self,
+        id: VmoId,
+        first: u64,
+        out: &mut [u64],
+    ) -> Result<(), Status> {
         for (i, slot) in out.iter_mut().enumerate() {
             *slot = self
                 .shown(id, first + i as u64)

@@ -29,7 +29,10 @@ fn create_child_returns_one_handle_of_the_requested_size() {
 fn options_without_a_child_type_are_invalid_args() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    assert_eq!(s.task(t).vmo_create_child(p, 0, 0, PAGE), Err(ZX_ERR_INVALID_ARGS));
+    assert_eq!(
+        s.task(t).vmo_create_child(p, 0, 0, PAGE),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
 }
 
 #[test]
@@ -37,7 +40,8 @@ fn non_resizeable_modifier_alone_is_invalid_args() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
     assert_eq!(
-        s.task(t).vmo_create_child(p, ZX_VMO_CHILD_NON_RESIZEABLE, 0, PAGE),
+        s.task(t)
+            .vmo_create_child(p, ZX_VMO_CHILD_NON_RESIZEABLE, 0, PAGE),
         Err(ZX_ERR_INVALID_ARGS)
     );
 }
@@ -94,7 +98,10 @@ fn child_reads_zeros_beyond_the_parent_size() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
     let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
-    assert_eq!(read(&mut s, t, c, PAGE, 2 * PAGE as usize), vec![0; 2 * PAGE as usize]);
+    assert_eq!(
+        read(&mut s, t, c, PAGE, 2 * PAGE as usize),
+        vec![0; 2 * PAGE as usize]
+    );
 }
 
 #[test]
@@ -114,10 +121,18 @@ fn non_resizeable_child_cannot_change_size() {
     let p = filled_vmo(&mut s, t, 1);
     let c = s
         .task(t)
-        .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE | ZX_VMO_CHILD_NON_RESIZEABLE, 0, PAGE)
+        .vmo_create_child(
+            p,
+            ZX_VMO_CHILD_COPY_ON_WRITE | ZX_VMO_CHILD_NON_RESIZEABLE,
+            0,
+            PAGE,
+        )
         .unwrap();
     assert_eq!(s.task(t).vmo_set_size(c, 2 * PAGE), Err(ZX_ERR_UNAVAILABLE));
-    assert_eq!(info(&mut s, t, c).create_options & ZX_INFO_VMO_CREATE_RESIZABLE, 0);
+    assert_eq!(
+        info(&mut s, t, c).create_options & ZX_INFO_VMO_CREATE_RESIZABLE,
+        0
+    );
 }
 
 #[test]
@@ -134,7 +149,8 @@ fn unaligned_offset_is_invalid_args() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 2);
     assert_eq!(
-        s.task(t).vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 1, PAGE),
+        s.task(t)
+            .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 1, PAGE),
         Err(ZX_ERR_INVALID_ARGS)
     );
 }
@@ -218,7 +234,10 @@ fn child_rights_are_the_parent_handles_plus_write() {
         .unwrap();
     let c = cow_child(&mut s, t, ro, 0, PAGE);
     let basic = s.task(t).object_get_info_handle_basic(c).unwrap();
-    assert_eq!(basic.rights, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP | ZX_RIGHT_WRITE);
+    assert_eq!(
+        basic.rights,
+        ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP | ZX_RIGHT_WRITE
+    );
     assert_eq!(s.task(t).vmo_write(c, &[1], 0), Ok(()));
     let full = cow_child(&mut s, t, p, 0, PAGE);
     assert_eq!(
@@ -340,7 +359,8 @@ fn create_child_without_duplicate_right_is_access_denied() {
     let p = filled_vmo(&mut s, t, 1);
     let h = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
     assert_eq!(
-        s.task(t).vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
+        s.task(t)
+            .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
     );
 }
@@ -351,7 +371,8 @@ fn create_child_without_read_right_is_access_denied() {
     let p = filled_vmo(&mut s, t, 1);
     let h = s.task(t).handle_duplicate(p, ZX_RIGHT_DUPLICATE).unwrap();
     assert_eq!(
-        s.task(t).vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
+        s.task(t)
+            .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
     );
 }
@@ -361,7 +382,8 @@ fn create_child_of_a_non_vmo_is_wrong_type() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
     assert_eq!(
-        s.task(t).vmo_create_child(e, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
+        s.task(t)
+            .vmo_create_child(e, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
         Err(ZX_ERR_WRONG_TYPE)
     );
 }
@@ -382,7 +404,9 @@ fn create_child_out_of_memory_is_no_memory_and_changes_nothing() {
     let p = filled_vmo(&mut s, t, 1);
     for n in 0..3 {
         s.mem().fail_after(Some(n));
-        let r = s.task(t).vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE);
+        let r = s
+            .task(t)
+            .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE);
         if s.mem().failure_pending() {
             s.mem().fail_after(None);
             assert!(r.is_ok());

@@ -32,7 +32,10 @@ fn tables_with_different_secrets_give_different_values() {
     let a = s.task(t).event_create(0).unwrap();
     let b = s.task(u).event_create(0).unwrap();
     assert_ne!(a, b);
-    assert_eq!(s.task(u).object_get_info_handle_basic(a), Err(ZX_ERR_BAD_HANDLE));
+    assert_eq!(
+        s.task(u).object_get_info_handle_basic(a),
+        Err(ZX_ERR_BAD_HANDLE)
+    );
 }
 
 #[test]
@@ -68,7 +71,10 @@ fn duplicate_with_same_rights_names_the_same_object() {
 fn duplicate_with_fewer_rights_gets_exactly_those() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE).unwrap();
+    let d = s
+        .task(t)
+        .handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE)
+        .unwrap();
     assert_eq!(
         s.task(t).object_get_info_handle_basic(d).unwrap().rights,
         ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE
@@ -89,7 +95,8 @@ fn duplicate_asking_for_more_rights_is_invalid_args() {
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let d = s.task(t).handle_duplicate(h, ZX_RIGHT_DUPLICATE).unwrap();
     assert_eq!(
-        s.task(t).handle_duplicate(d, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ),
+        s.task(t)
+            .handle_duplicate(d, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ),
         Err(ZX_ERR_INVALID_ARGS)
     );
 }
@@ -99,7 +106,10 @@ fn duplicate_without_the_duplicate_right_is_access_denied() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    assert_eq!(s.task(t).handle_duplicate(d, ZX_RIGHT_READ), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t).handle_duplicate(d, ZX_RIGHT_READ),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
@@ -107,7 +117,10 @@ fn replace_needs_no_right_and_invalidates_the_old_handle() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let none = s.task(t).handle_duplicate(h, 0).unwrap();
-    let r = s.task(t).handle_replace(none, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let r = s
+        .task(t)
+        .handle_replace(none, ZX_RIGHT_SAME_RIGHTS)
+        .unwrap();
     assert_eq!(s.task(t).handle_close(none), Err(ZX_ERR_BAD_HANDLE));
     assert_eq!(s.task(t).object_get_info_handle_basic(r).unwrap().rights, 0);
 }
@@ -117,7 +130,10 @@ fn replace_with_fewer_rights_gets_exactly_those() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
-    assert_eq!(s.task(t).object_get_info_handle_basic(r).unwrap().rights, ZX_RIGHT_READ);
+    assert_eq!(
+        s.task(t).object_get_info_handle_basic(r).unwrap().rights,
+        ZX_RIGHT_READ
+    );
     assert_eq!(s.vmo_count(), 1);
 }
 
@@ -126,7 +142,10 @@ fn replace_asking_for_more_rights_is_invalid_args_and_invalidates_the_handle() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    assert_eq!(s.task(t).handle_replace(d, ZX_RIGHT_WRITE), Err(ZX_ERR_INVALID_ARGS));
+    assert_eq!(
+        s.task(t).handle_replace(d, ZX_RIGHT_WRITE),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
     assert_eq!(s.task(t).handle_close(d), Err(ZX_ERR_BAD_HANDLE));
 }
 
@@ -152,10 +171,18 @@ fn transfer_needs_the_transfer_right() {
 #[test]
 fn handle_quota_exhaustion_is_no_memory() {
     let (mut s, _) = setup();
-    let t = s.create_table(Quota { max_handles: 2, max_committed_pages: 1 }).unwrap();
+    let t = s
+        .create_table(Quota {
+            max_handles: 2,
+            max_committed_pages: 1,
+        })
+        .unwrap();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
-    assert_eq!(s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(
+        s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS),
+        Err(ZX_ERR_NO_MEMORY)
+    );
     assert_eq!(s.task(t).vmo_create(PAGE, 0), Err(ZX_ERR_NO_MEMORY));
     assert_eq!(s.vmo_count(), 1);
 }

@@ -12,7 +12,9 @@ const RW: u32 = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
 
 fn lookup(s: &mut Space, t: object::TableId, h: Handle, page: u64) -> u64 {
     let mut out = [0u64; 1];
-    s.task(t).vmo_op_range(h, ZX_VMO_OP_LOOKUP, page * PAGE, PAGE, &mut out).unwrap();
+    s.task(t)
+        .vmo_op_range(h, ZX_VMO_OP_LOOKUP, page * PAGE, PAGE, &mut out)
+        .unwrap();
     out[0]
 }
 
@@ -20,15 +22,24 @@ fn lookup(s: &mut Space, t: object::TableId, h: Handle, page: u64) -> u64 {
 fn mapping_needs_the_map_right() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_WRITE).unwrap();
-    assert_eq!(s.map_vmo(t, d, 0, PAGE, VA, ZX_VM_PERM_READ), Err(ZX_ERR_ACCESS_DENIED));
+    let d = s
+        .task(t)
+        .handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_WRITE)
+        .unwrap();
+    assert_eq!(
+        s.map_vmo(t, d, 0, PAGE, VA, ZX_VM_PERM_READ),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
 fn writable_mapping_needs_the_write_right() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_MAP).unwrap();
+    let d = s
+        .task(t)
+        .handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_MAP)
+        .unwrap();
     assert_eq!(s.map_vmo(t, d, 0, PAGE, VA, RW), Err(ZX_ERR_ACCESS_DENIED));
 }
 
@@ -50,7 +61,10 @@ fn read_fault_in_a_child_maps_the_parent_page_read_only() {
     let paddr = lookup(&mut s, t, p, 1);
     assert_eq!(
         s.fault(m, VA + PAGE + 5, false),
-        Ok(FaultResolution::Frame { paddr, writable: false })
+        Ok(FaultResolution::Frame {
+            paddr,
+            writable: false
+        })
     );
 }
 
@@ -92,10 +106,14 @@ fn child_first_write_unmaps_that_page_in_every_mapping_of_the_child() {
     let p = filled_vmo(&mut s, t, 3);
     let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
     s.map_vmo(t, c, 0, 3 * PAGE, VA, RW).unwrap();
-    s.map_vmo(t, c, PAGE, 2 * PAGE, VB, ZX_VM_PERM_READ).unwrap();
+    s.map_vmo(t, c, PAGE, 2 * PAGE, VB, ZX_VM_PERM_READ)
+        .unwrap();
     s.platform().take_unmaps();
     put(&mut s, t, c, PAGE + 3, 9);
-    assert_eq!(s.platform().take_unmaps(), vec![(VA + PAGE, PAGE), (VB, PAGE)]);
+    assert_eq!(
+        s.platform().take_unmaps(),
+        vec![(VA + PAGE, PAGE), (VB, PAGE)]
+    );
     // The parent's own page did not change: its mappings are untouched.
     put(&mut s, t, c, PAGE + 4, 9);
     assert!(s.platform().take_unmaps().is_empty());
@@ -114,7 +132,10 @@ fn parent_first_write_unmaps_child_pages_that_showed_through() {
     put(&mut s, t, p, 0, 5);
     put(&mut s, t, p, PAGE, 6);
     // Child page 0 is its own: untouched. Page 1 showed through to c and g.
-    assert_eq!(s.platform().take_unmaps(), vec![(VA + PAGE, PAGE), (VB, PAGE)]);
+    assert_eq!(
+        s.platform().take_unmaps(),
+        vec![(VA + PAGE, PAGE), (VB, PAGE)]
+    );
 }
 
 #[test]
@@ -165,7 +186,10 @@ fn shrink_unmaps_past_the_end_and_the_childrens_closed_window() {
     s.platform().take_unmaps();
     s.task(t).vmo_set_size(p, 2 * PAGE).unwrap();
     // Parent pages 2..4 go; the child's page 1 showed parent page 2, page 2 is its own.
-    assert_eq!(s.platform().take_unmaps(), vec![(VA + 2 * PAGE, 2 * PAGE), (VB + PAGE, PAGE)]);
+    assert_eq!(
+        s.platform().take_unmaps(),
+        vec![(VA + 2 * PAGE, 2 * PAGE), (VB + PAGE, PAGE)]
+    );
 }
 
 #[test]
@@ -175,7 +199,10 @@ fn a_mapping_keeps_a_handleless_vmo_and_its_pages_alive() {
     let m = s.map_vmo(t, v, 0, PAGE, VA, RW).unwrap();
     s.task(t).handle_close(v).unwrap();
     assert_eq!(s.vmo_count(), 1);
-    assert!(matches!(s.fault(m, VA, false), Ok(FaultResolution::Frame { writable: true, .. })));
+    assert!(matches!(
+        s.fault(m, VA, false),
+        Ok(FaultResolution::Frame { writable: true, .. })
+    ));
     s.unmap_vmo(m).unwrap();
     assert_eq!(s.vmo_count(), 0);
     assert_eq!(s.platform().live_frames(), 0);

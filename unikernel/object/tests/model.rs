@@ -30,15 +30,47 @@ impl Rng {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Create { pages: u64, resizable: bool },
-    CreateChild { h: usize, offset_pages: u64, size_pages: u64, resizable: bool },
-    Write { h: usize, offset: u64, len: usize, value: u8 },
-    Read { h: usize, offset: u64, len: usize },
-    SetSize { h: usize, pages: u64 },
-    Commit { h: usize, offset: u64, len: u64 },
-    Decommit { h: usize, offset: u64, len: u64 },
-    Close { h: usize },
-    Duplicate { h: usize },
+    Create {
+        pages: u64,
+        resizable: bool,
+    },
+    CreateChild {
+        h: usize,
+        offset_pages: u64,
+        size_pages: u64,
+        resizable: bool,
+    },
+    Write {
+        h: usize,
+        offset: u64,
+        len: usize,
+        value: u8,
+    },
+    Read {
+        h: usize,
+        offset: u64,
+        len: usize,
+    },
+    SetSize {
+        h: usize,
+        pages: u64,
+    },
+    Commit {
+        h: usize,
+        offset: u64,
+        len: u64,
+    },
+    Decommit {
+        h: usize,
+        offset: u64,
+        len: u64,
+    },
+    Close {
+        h: usize,
+    },
+    Duplicate {
+        h: usize,
+    },
 }
 
 /// Byte offsets that exercise page starts, ends and boundaries.
@@ -49,23 +81,53 @@ fn byte_offset(rng: &mut Rng) -> u64 {
 }
 
 fn gen_op(rng: &mut Rng, handles: usize) -> Op {
-    let h = if handles == 0 { 0 } else { rng.below(handles as u64) as usize };
+    let h = if handles == 0 {
+        0
+    } else {
+        rng.below(handles as u64) as usize
+    };
     if handles == 0 {
-        return Op::Create { pages: rng.below(MAX_PAGES + 1), resizable: rng.below(4) != 0 };
+        return Op::Create {
+            pages: rng.below(MAX_PAGES + 1),
+            resizable: rng.below(4) != 0,
+        };
     }
     match rng.below(100) {
-        0..=5 => Op::Create { pages: rng.below(MAX_PAGES + 1), resizable: rng.below(4) != 0 },
+        0..=5 => Op::Create {
+            pages: rng.below(MAX_PAGES + 1),
+            resizable: rng.below(4) != 0,
+        },
         6..=29 => Op::CreateChild {
             h,
             offset_pages: rng.below(MAX_PAGES + 2),
             size_pages: rng.below(MAX_PAGES + 1),
             resizable: rng.below(4) != 0,
         },
-        30..=54 => Op::Write { h, offset: byte_offset(rng), len: 1 + rng.below(12) as usize, value: 1 + rng.below(255) as u8 },
-        55..=59 => Op::Read { h, offset: byte_offset(rng), len: rng.below(20) as usize },
-        60..=69 => Op::SetSize { h, pages: rng.below(MAX_PAGES + 1) },
-        70..=76 => Op::Commit { h, offset: byte_offset(rng), len: rng.below(3 * PAGE_SIZE) },
-        77..=86 => Op::Decommit { h, offset: byte_offset(rng), len: rng.below(3 * PAGE_SIZE) },
+        30..=54 => Op::Write {
+            h,
+            offset: byte_offset(rng),
+            len: 1 + rng.below(12) as usize,
+            value: 1 + rng.below(255) as u8,
+        },
+        55..=59 => Op::Read {
+            h,
+            offset: byte_offset(rng),
+            len: rng.below(20) as usize,
+        },
+        60..=69 => Op::SetSize {
+            h,
+            pages: rng.below(MAX_PAGES + 1),
+        },
+        70..=76 => Op::Commit {
+            h,
+            offset: byte_offset(rng),
+            len: rng.below(3 * PAGE_SIZE),
+        },
+        77..=86 => Op::Decommit {
+            h,
+            offset: byte_offset(rng),
+            len: rng.below(3 * PAGE_SIZE),
+        },
         87..=93 => Op::Close { h },
         _ => Op::Duplicate { h },
     }
@@ -187,7 +249,12 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
             });
             Ok(())
         }
-        Op::CreateChild { h, offset_pages, size_pages, resizable } => {
+        Op::CreateChild {
+            h,
+            offset_pages,
+            size_pages,
+            resizable,
+        } => {
             let parent = m.handles[h].0;
             let window = size_pages.min(m.size(parent).saturating_sub(offset_pages));
             let mut bytes = vec![0; size_pages as usize * PB];
@@ -207,7 +274,12 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
             m.vmos[parent].children.push(id);
             Ok(())
         }
-        Op::Write { h, offset, len, value } => {
+        Op::Write {
+            h,
+            offset,
+            len,
+            value,
+        } => {
             let v = m.handles[h].0;
             m.range(v, offset, len as u64)?;
             for pos in offset..offset + len as u64 {
@@ -263,7 +335,12 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
 }
 
 /// Applies `op` to the implementation; a new handle is returned as `Some`.
-fn real_apply(s: &mut Space, t: TableId, handles: &[(usize, Handle)], op: &Op) -> Result<Option<Handle>, Status> {
+fn real_apply(
+    s: &mut Space,
+    t: TableId,
+    handles: &[(usize, Handle)],
+    op: &Op,
+) -> Result<Option<Handle>, Status> {
     let mut task = s.task(t);
     match *op {
         Op::Create { pages, resizable } => {
@@ -272,14 +349,40 @@ fn real_apply(s: &mut Space, t: TableId, handles: &[(usize, Handle)], op: &Op) -
             let size = if pages == 0 { 0 } else { pages * PAGE_SIZE - 1 };
             task.vmo_create(size, opts).map(Some)
         }
-        Op::CreateChild { h, offset_pages, size_pages, resizable } => {
-            let opts = ZX_VMO_CHILD_COPY_ON_WRITE | if resizable { 0 } else { ZX_VMO_CHILD_NON_RESIZEABLE };
-            task.vmo_create_child(handles[h].1, opts, offset_pages * PAGE_SIZE, size_pages * PAGE_SIZE)
-                .map(Some)
+        Op::CreateChild {
+            h,
+            offset_pages,
+            size_pages,
+            resizable,
+        } => {
+            let opts = ZX_VMO_CHILD_COPY_ON_WRITE
+                | if resizable {
+                    0
+                } else {
+                    ZX_VMO_CHILD_NON_RESIZEABLE
+                };
+            task.vmo_create_child(
+                handles[h].1,
+                opts,
+                offset_pages * PAGE_SIZE,
+                size_pages * PAGE_SIZE,
+            )
+            .map(Some)
         }
-        Op::Write { h, offset, len, value } => task.vmo_write(handles[h].1, &vec![value; len], offset).map(|()| None),
-        Op::Read { h, offset, len } => task.vmo_read(handles[h].1, &mut vec![0; len], offset).map(|()| None),
-        Op::SetSize { h, pages } => task.vmo_set_size(handles[h].1, pages * PAGE_SIZE).map(|()| None),
+        Op::Write {
+            h,
+            offset,
+            len,
+            value,
+        } => task
+            .vmo_write(handles[h].1, &vec![value; len], offset)
+            .map(|()| None),
+        Op::Read { h, offset, len } => task
+            .vmo_read(handles[h].1, &mut vec![0; len], offset)
+            .map(|()| None),
+        Op::SetSize { h, pages } => task
+            .vmo_set_size(handles[h].1, pages * PAGE_SIZE)
+            .map(|()| None),
         Op::Commit { h, offset, len } => task
             .vmo_op_range(handles[h].1, ZX_VMO_OP_COMMIT, offset, len, &mut [])
             .map(|()| None),
@@ -287,7 +390,9 @@ fn real_apply(s: &mut Space, t: TableId, handles: &[(usize, Handle)], op: &Op) -
             .vmo_op_range(handles[h].1, ZX_VMO_OP_DECOMMIT, offset, len, &mut [])
             .map(|()| None),
         Op::Close { h } => task.handle_close(handles[h].1).map(|()| None),
-        Op::Duplicate { h } => task.handle_duplicate(handles[h].1, ZX_RIGHT_SAME_RIGHTS).map(Some),
+        Op::Duplicate { h } => task
+            .handle_duplicate(handles[h].1, ZX_RIGHT_SAME_RIGHTS)
+            .map(Some),
     }
 }
 
@@ -295,10 +400,19 @@ fn real_apply(s: &mut Space, t: TableId, handles: &[(usize, Handle)], op: &Op) -
 fn check(s: &mut Space, t: TableId, m: &Model, context: &dyn Fn() -> String) {
     for &(v, h) in &m.handles {
         let size = m.size(v) * PAGE_SIZE;
-        assert_eq!(s.task(t).vmo_get_size(h), Ok(size), "size of vmo {v}: {}", context());
+        assert_eq!(
+            s.task(t).vmo_get_size(h),
+            Ok(size),
+            "size of vmo {v}: {}",
+            context()
+        );
         let got = read(s, t, h, 0, size as usize);
         if got != m.vmos[v].bytes {
-            let at = got.iter().zip(&m.vmos[v].bytes).position(|(a, b)| a != b).unwrap();
+            let at = got
+                .iter()
+                .zip(&m.vmos[v].bytes)
+                .position(|(a, b)| a != b)
+                .unwrap();
             panic!(
                 "contents of vmo {v} differ at byte {at}: got {} want {}: {}",
                 got[at],
@@ -307,10 +421,25 @@ fn check(s: &mut Space, t: TableId, m: &Model, context: &dyn Fn() -> String) {
             );
         }
         let own = m.vmos[v].own.iter().filter(|&&o| o).count() as u64;
-        assert_eq!(info(s, t, h).committed_bytes, own * PAGE_SIZE, "committed bytes of vmo {v}: {}", context());
-        assert_eq!(zero_children(s, t, h), m.zero_children(v), "ZERO_CHILDREN of vmo {v}: {}", context());
+        assert_eq!(
+            info(s, t, h).committed_bytes,
+            own * PAGE_SIZE,
+            "committed bytes of vmo {v}: {}",
+            context()
+        );
+        assert_eq!(
+            zero_children(s, t, h),
+            m.zero_children(v),
+            "ZERO_CHILDREN of vmo {v}: {}",
+            context()
+        );
     }
-    assert_eq!(s.platform().live_frames(), m.committed_total(), "frames held: {}", context());
+    assert_eq!(
+        s.platform().live_frames(),
+        m.committed_total(),
+        "frames held: {}",
+        context()
+    );
 }
 
 fn sequence(seed: u64, steps: usize) -> Vec<Op> {
@@ -321,7 +450,12 @@ fn sequence(seed: u64, steps: usize) -> Vec<Op> {
         let op = gen_op(&mut rng, m.handles.len());
         // Keep the model's handle list in step, as the generator depends on it.
         let r = model_apply(&mut m, &op);
-        if r.is_ok() && matches!(op, Op::Create { .. } | Op::CreateChild { .. } | Op::Duplicate { .. }) {
+        if r.is_ok()
+            && matches!(
+                op,
+                Op::Create { .. } | Op::CreateChild { .. } | Op::Duplicate { .. }
+            )
+        {
             let v = match op {
                 Op::Duplicate { h } => m.handles[h].0,
                 _ => m.vmos.len() - 1,
@@ -349,7 +483,12 @@ fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) ->
         let Some(op) = &rebase(op, m.handles.len()) else {
             continue;
         };
-        let context = || format!("seed {seed} step {i} {op:?} (fail {fail_frame:?}/{fail_mem:?}) after {:?}", &ops[..i]);
+        let context = || {
+            format!(
+                "seed {seed} step {i} {op:?} (fail {fail_frame:?}/{fail_mem:?}) after {:?}",
+                &ops[..i]
+            )
+        };
         let pending = s.platform().failure_pending() || s.mem().failure_pending();
         let got = real_apply(&mut s, t, &m.handles, op);
         let fired_now = pending && !(s.platform().failure_pending() || s.mem().failure_pending());
@@ -418,7 +557,10 @@ fn shard(k: u64) {
         }
     }
     // The generator must really build trees of at least 8 VMOs.
-    assert!(big_trees * 10 >= n * 9, "only {big_trees} of {n} sequences built 8+ VMOs");
+    assert!(
+        big_trees * 10 >= n * 9,
+        "only {big_trees} of {n} sequences built 8+ VMOs"
+    );
 }
 
 #[test]
@@ -449,7 +591,10 @@ fn every_failing_frame_allocation_is_no_memory_and_changes_nothing() {
         }
         failures += n;
     }
-    assert!(failures > 100, "only {failures} frame allocations were failed");
+    assert!(
+        failures > 100,
+        "only {failures} frame allocations were failed"
+    );
 }
 
 #[test]
@@ -463,5 +608,8 @@ fn every_failing_object_allocation_is_no_memory_and_changes_nothing() {
         }
         failures += n;
     }
-    assert!(failures > 100, "only {failures} object allocations were failed");
+    assert!(
+        failures > 100,
+        "only {failures} object allocations were failed"
+    );
 }

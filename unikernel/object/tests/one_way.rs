@@ -165,8 +165,14 @@ fn commit_and_decommit_need_write() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
     let ro = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
-    assert_eq!(op(&mut s, t, ro, ZX_VMO_OP_COMMIT, 0, PAGE), Err(ZX_ERR_ACCESS_DENIED));
-    assert_eq!(op(&mut s, t, ro, ZX_VMO_OP_DECOMMIT, 0, PAGE), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        op(&mut s, t, ro, ZX_VMO_OP_COMMIT, 0, PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    assert_eq!(
+        op(&mut s, t, ro, ZX_VMO_OP_DECOMMIT, 0, PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
@@ -176,7 +182,8 @@ fn lookup_needs_read() {
     let wo = s.task(t).handle_duplicate(p, ZX_RIGHT_WRITE).unwrap();
     let mut out = [0u64; 1];
     assert_eq!(
-        s.task(t).vmo_op_range(wo, ZX_VMO_OP_LOOKUP, 0, PAGE, &mut out),
+        s.task(t)
+            .vmo_op_range(wo, ZX_VMO_OP_LOOKUP, 0, PAGE, &mut out),
         Err(ZX_ERR_ACCESS_DENIED)
     );
 }
@@ -199,7 +206,8 @@ fn lookup_of_a_page_shown_by_none_is_no_memory() {
     let p = s.task(t).vmo_create(PAGE, 0).unwrap();
     let mut out = [0u64; 1];
     assert_eq!(
-        s.task(t).vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, PAGE, &mut out),
+        s.task(t)
+            .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, PAGE, &mut out),
         Err(ZX_ERR_NO_MEMORY)
     );
 }
@@ -221,7 +229,8 @@ fn lookup_past_the_end_is_out_of_range() {
     let p = filled_vmo(&mut s, t, 1);
     let mut out = [0u64; 2];
     assert_eq!(
-        s.task(t).vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut out),
+        s.task(t)
+            .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut out),
         Err(ZX_ERR_OUT_OF_RANGE)
     );
 }
@@ -232,7 +241,8 @@ fn lookup_into_a_too_small_buffer_is_buffer_too_small() {
     let p = filled_vmo(&mut s, t, 2);
     let mut out = [0u64; 1];
     assert_eq!(
-        s.task(t).vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut out),
+        s.task(t)
+            .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut out),
         Err(ZX_ERR_BUFFER_TOO_SMALL)
     );
 }
@@ -241,8 +251,14 @@ fn lookup_into_a_too_small_buffer_is_buffer_too_small() {
 fn lock_and_unlock_are_not_supported() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    assert_eq!(op(&mut s, t, p, ZX_VMO_OP_LOCK, 0, PAGE), Err(ZX_ERR_NOT_SUPPORTED));
-    assert_eq!(op(&mut s, t, p, ZX_VMO_OP_UNLOCK, 0, PAGE), Err(ZX_ERR_NOT_SUPPORTED));
+    assert_eq!(
+        op(&mut s, t, p, ZX_VMO_OP_LOCK, 0, PAGE),
+        Err(ZX_ERR_NOT_SUPPORTED)
+    );
+    assert_eq!(
+        op(&mut s, t, p, ZX_VMO_OP_UNLOCK, 0, PAGE),
+        Err(ZX_ERR_NOT_SUPPORTED)
+    );
 }
 
 #[test]
@@ -256,7 +272,10 @@ fn unknown_op_is_invalid_args() {
 fn commit_past_the_end_is_out_of_range() {
     let (mut s, t) = setup();
     let p = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 2 * PAGE), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 2 * PAGE),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
     assert_eq!(committed_pages(&mut s, t, p), 0);
 }
 
@@ -264,10 +283,16 @@ fn commit_past_the_end_is_out_of_range() {
 fn commit_beyond_the_quota_is_no_memory_and_commits_nothing() {
     let (mut s, _) = setup();
     let t = s
-        .create_table(object::Quota { max_handles: 16, max_committed_pages: 3 })
+        .create_table(object::Quota {
+            max_handles: 16,
+            max_committed_pages: 3,
+        })
         .unwrap();
     let p = s.task(t).vmo_create(4 * PAGE, 0).unwrap();
-    assert_eq!(op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 4 * PAGE), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(
+        op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 4 * PAGE),
+        Err(ZX_ERR_NO_MEMORY)
+    );
     assert_eq!(committed_pages(&mut s, t, p), 0);
     assert_eq!(op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 3 * PAGE), Ok(()));
 }
@@ -276,6 +301,9 @@ fn commit_beyond_the_quota_is_no_memory_and_commits_nothing() {
 fn commit_of_a_huge_sparse_range_fails_cleanly() {
     let (mut s, t) = setup();
     let p = s.task(t).vmo_create(1 << 40, 0).unwrap();
-    assert_eq!(op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 1 << 40), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(
+        op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 1 << 40),
+        Err(ZX_ERR_NO_MEMORY)
+    );
     assert_eq!(s.platform().live_frames(), 0);
 }

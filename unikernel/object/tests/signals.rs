@@ -22,8 +22,16 @@ fn new_event_has_no_signals() {
 fn signal_clears_then_sets() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1).unwrap();
-    s.task(t).object_signal(e, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_2, ZX_USER_SIGNAL_2 | ZX_EVENT_SIGNALED).unwrap();
+    s.task(t)
+        .object_signal(e, 0, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1)
+        .unwrap();
+    s.task(t)
+        .object_signal(
+            e,
+            ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_2,
+            ZX_USER_SIGNAL_2 | ZX_EVENT_SIGNALED,
+        )
+        .unwrap();
     assert_eq!(
         s.task(t).object_signals(e),
         Ok(ZX_USER_SIGNAL_1 | ZX_USER_SIGNAL_2 | ZX_EVENT_SIGNALED)
@@ -35,15 +43,24 @@ fn user_signals_work_on_a_vmo_alongside_zero_children() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
     s.task(t).object_signal(v, 0, ZX_USER_SIGNAL_7).unwrap();
-    assert_eq!(s.task(t).object_signals(v), Ok(ZX_USER_SIGNAL_7 | ZX_VMO_ZERO_CHILDREN));
+    assert_eq!(
+        s.task(t).object_signals(v),
+        Ok(ZX_USER_SIGNAL_7 | ZX_VMO_ZERO_CHILDREN)
+    );
 }
 
 #[test]
 fn signaling_a_non_user_bit_on_a_vmo_is_invalid_args() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(s.task(t).object_signal(v, ZX_VMO_ZERO_CHILDREN, 0), Err(ZX_ERR_INVALID_ARGS));
-    assert_eq!(s.task(t).object_signal(v, 0, 1 << 4), Err(ZX_ERR_INVALID_ARGS));
+    assert_eq!(
+        s.task(t).object_signal(v, ZX_VMO_ZERO_CHILDREN, 0),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
+    assert_eq!(
+        s.task(t).object_signal(v, 0, 1 << 4),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
 }
 
 #[test]
@@ -51,7 +68,10 @@ fn signal_without_the_signal_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
     let d = s.task(t).handle_duplicate(e, ZX_RIGHT_WAIT).unwrap();
-    assert_eq!(s.task(t).object_signal(d, 0, ZX_USER_SIGNAL_0), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t).object_signal(d, 0, ZX_USER_SIGNAL_0),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
@@ -69,12 +89,17 @@ fn wait_on_an_active_signal_is_satisfied_at_once() {
 fn pending_wait_is_woken_once_when_a_signal_is_set() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let w = s.task(t).object_wait_begin(e, ZX_EVENT_SIGNALED, 7).unwrap();
+    let w = s
+        .task(t)
+        .object_wait_begin(e, ZX_EVENT_SIGNALED, 7)
+        .unwrap();
     assert!(matches!(w, WaitStart::Pending(_)));
     s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_0).unwrap();
     assert!(s.platform().take_wakes().is_empty());
     s.task(t).object_signal(e, 0, ZX_EVENT_SIGNALED).unwrap();
-    s.task(t).object_signal(e, ZX_EVENT_SIGNALED, ZX_EVENT_SIGNALED).unwrap();
+    s.task(t)
+        .object_signal(e, ZX_EVENT_SIGNALED, ZX_EVENT_SIGNALED)
+        .unwrap();
     assert_eq!(
         s.platform().take_wakes(),
         vec![(7, ZX_USER_SIGNAL_0 | ZX_EVENT_SIGNALED)]
@@ -85,7 +110,11 @@ fn pending_wait_is_woken_once_when_a_signal_is_set() {
 fn cancelled_wait_is_never_woken_and_reports_current_signals() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let WaitStart::Pending(token) = s.task(t).object_wait_begin(e, ZX_EVENT_SIGNALED, 3).unwrap() else {
+    let WaitStart::Pending(token) = s
+        .task(t)
+        .object_wait_begin(e, ZX_EVENT_SIGNALED, 3)
+        .unwrap()
+    else {
         panic!("wait should pend");
     };
     s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_1).unwrap();
@@ -100,10 +129,17 @@ fn closing_the_waited_handle_wakes_with_handle_closed() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
     let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap();
-    s.task(t).object_wait_begin(d, ZX_EVENT_SIGNALED, 9).unwrap();
-    s.task(t).object_wait_begin(e, ZX_EVENT_SIGNALED, 10).unwrap();
+    s.task(t)
+        .object_wait_begin(d, ZX_EVENT_SIGNALED, 9)
+        .unwrap();
+    s.task(t)
+        .object_wait_begin(e, ZX_EVENT_SIGNALED, 10)
+        .unwrap();
     s.task(t).handle_close(d).unwrap();
-    assert_eq!(s.platform().take_wakes(), vec![(9, ZX_SIGNAL_HANDLE_CLOSED)]);
+    assert_eq!(
+        s.platform().take_wakes(),
+        vec![(9, ZX_SIGNAL_HANDLE_CLOSED)]
+    );
 }
 
 #[test]
@@ -112,7 +148,9 @@ fn wait_for_zero_children_is_woken_when_the_last_child_goes() {
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
     let c = cow_child(&mut s, t, v, 0, PAGE);
     let g = cow_child(&mut s, t, c, 0, PAGE);
-    s.task(t).object_wait_begin(v, ZX_VMO_ZERO_CHILDREN, 5).unwrap();
+    s.task(t)
+        .object_wait_begin(v, ZX_VMO_ZERO_CHILDREN, 5)
+        .unwrap();
     s.task(t).handle_close(c).unwrap();
     assert!(s.platform().take_wakes().is_empty());
     s.task(t).handle_close(g).unwrap();
@@ -124,7 +162,10 @@ fn wait_without_the_wait_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
     let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SIGNAL).unwrap();
-    assert_eq!(s.task(t).object_wait_begin(d, ZX_EVENT_SIGNALED, 1), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t).object_wait_begin(d, ZX_EVENT_SIGNALED, 1),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]

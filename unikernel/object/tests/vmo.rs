@@ -29,7 +29,10 @@ fn create_with_unknown_options_is_invalid_args() {
 #[test]
 fn create_beyond_the_largest_vmo_is_out_of_range() {
     let (mut s, t) = setup();
-    assert_eq!(s.task(t).vmo_create(ZX_MAX_VMO_SIZE + 1, 0), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        s.task(t).vmo_create(ZX_MAX_VMO_SIZE + 1, 0),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
     assert_eq!(s.task(t).vmo_create(u64::MAX, 0), Err(ZX_ERR_OUT_OF_RANGE));
 }
 
@@ -37,7 +40,10 @@ fn create_beyond_the_largest_vmo_is_out_of_range() {
 fn new_vmo_reads_zeros_and_commits_nothing() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
-    assert_eq!(read(&mut s, t, h, 0, 2 * PAGE as usize), vec![0; 2 * PAGE as usize]);
+    assert_eq!(
+        read(&mut s, t, h, 0, 2 * PAGE as usize),
+        vec![0; 2 * PAGE as usize]
+    );
     assert_eq!(committed_pages(&mut s, t, h), 0);
 }
 
@@ -64,15 +70,24 @@ fn zero_length_read_and_write_at_the_end_succeed() {
 fn zero_length_access_past_the_end_is_out_of_range() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(s.task(t).vmo_read(h, &mut [], PAGE + 1), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        s.task(t).vmo_read(h, &mut [], PAGE + 1),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
 }
 
 #[test]
 fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(s.task(t).vmo_write(h, &[1, 2], PAGE - 1), Err(ZX_ERR_OUT_OF_RANGE));
-    assert_eq!(s.task(t).vmo_read(h, &mut [0; 2], PAGE - 1), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        s.task(t).vmo_write(h, &[1, 2], PAGE - 1),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
+    assert_eq!(
+        s.task(t).vmo_read(h, &mut [0; 2], PAGE - 1),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
     assert_eq!(committed_pages(&mut s, t, h), 0);
 }
 
@@ -80,7 +95,10 @@ fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
 fn overflowing_offset_plus_length_is_out_of_range() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(s.task(t).vmo_read(h, &mut [0; 2], u64::MAX), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        s.task(t).vmo_read(h, &mut [0; 2], u64::MAX),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
 }
 
 #[test]
@@ -90,7 +108,10 @@ fn read_needs_read_and_write_needs_write() {
     let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
     let wo = s.task(t).handle_duplicate(h, ZX_RIGHT_WRITE).unwrap();
     assert_eq!(s.task(t).vmo_write(ro, &[1], 0), Err(ZX_ERR_ACCESS_DENIED));
-    assert_eq!(s.task(t).vmo_read(wo, &mut [0], 0), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t).vmo_read(wo, &mut [0], 0),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
@@ -133,14 +154,20 @@ fn set_size_needs_write() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    assert_eq!(s.task(t).vmo_set_size(ro, 2 * PAGE), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t).vmo_set_size(ro, 2 * PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
 }
 
 #[test]
 fn set_size_beyond_the_largest_vmo_is_out_of_range() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    assert_eq!(s.task(t).vmo_set_size(h, ZX_MAX_VMO_SIZE + PAGE), Err(ZX_ERR_OUT_OF_RANGE));
+    assert_eq!(
+        s.task(t).vmo_set_size(h, ZX_MAX_VMO_SIZE + PAGE),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
     assert_eq!(s.task(t).vmo_get_size(h), Ok(PAGE));
 }
 
@@ -167,13 +194,19 @@ fn get_info_copies_the_record_and_rejects_a_small_buffer() {
     let (mut s, t) = setup();
     let h = filled_vmo(&mut s, t, 1);
     let mut buf = [0u8; 112];
-    assert_eq!(s.task(t).object_get_info(h, ZX_INFO_VMO, &mut buf), Ok((1, 1)));
+    assert_eq!(
+        s.task(t).object_get_info(h, ZX_INFO_VMO, &mut buf),
+        Ok((1, 1))
+    );
     assert_eq!(&buf[88..96], &PAGE.to_ne_bytes());
     assert_eq!(
         s.task(t).object_get_info(h, ZX_INFO_VMO, &mut [0; 100]),
         Err(ZX_ERR_BUFFER_TOO_SMALL)
     );
-    assert_eq!(s.task(t).object_get_info(h, 999, &mut buf), Err(ZX_ERR_NOT_SUPPORTED));
+    assert_eq!(
+        s.task(t).object_get_info(h, 999, &mut buf),
+        Err(ZX_ERR_NOT_SUPPORTED)
+    );
 }
 
 #[test]
@@ -191,7 +224,10 @@ fn write_out_of_frames_is_no_memory_and_writes_nothing() {
     let (mut s, t) = setup();
     let h = s.task(t).vmo_create(3 * PAGE, 0).unwrap();
     s.platform().limit.set(Some(2));
-    assert_eq!(s.task(t).vmo_write(h, &[5; 3 * 4096], 0), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(
+        s.task(t).vmo_write(h, &[5; 3 * 4096], 0),
+        Err(ZX_ERR_NO_MEMORY)
+    );
     assert_eq!(committed_pages(&mut s, t, h), 0);
     assert_eq!(s.platform().live_frames(), 0);
 }

@@ -77,7 +77,9 @@ impl FrameAllocator for Fake {
     }
     fn write(&self, frame: Frame, offset: usize, data: &[u8]) {
         let mut frames = self.frames.borrow_mut();
-        let page = frames.get_mut(&frame.paddr()).expect("write to a freed frame");
+        let page = frames
+            .get_mut(&frame.paddr())
+            .expect("write to a freed frame");
         page[offset..offset + data.len()].copy_from_slice(data);
     }
     fn copy(&self, src: Frame, dst: Frame) {
@@ -162,6 +164,13 @@ pub fn zero_children(space: &mut Space, t: TableId, h: Handle) -> bool {
     space.task(t).object_signals(h).unwrap() & ZX_VMO_ZERO_CHILDREN != 0
 }
 
-pub fn op(space: &mut Space, t: TableId, h: Handle, op: u32, offset: u64, size: u64) -> Result<(), Status> {
+pub fn op(
+    space: &mut Space,
+    t: TableId,
+    h: Handle,
+    op: u32,
+    offset: u64,
+    size: u64,
+) -> Result<(), Status> {
     space.task(t).vmo_op_range(h, op, offset, size, &mut [])
 }

@@ -267,8 +267,8 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Replaces `handle` with one with a subset of its rights (needs no right).
-    /// The old handle is invalidated on success and on a rights error alike,
-    /// as in Zircon; only a bad handle or lack of memory leaves it.
+    /// The old handle is always invalidated (zx_handle_replace.md), on a
+    /// rights error too; replacing never allocates.
     pub fn replace(
         &mut self,
         table: TableId,
@@ -283,13 +283,13 @@ impl<P: Platform> ObjectSpace<P> {
                 return Err(status);
             }
         };
-        let object = e.object.clone();
-        self.tables[table].reserve(&self.mem)?;
         let entry = self.tables[table].remove(handle)?;
         self.cancel_waits_via_object(&entry.object, table, handle);
-        // The reference moves from the old handle to the new one.
+        // The slot just freed is reused under a new generation, so this
+        // cannot allocate or hit the handle quota; the object reference
+        // moves from the old handle to the new one.
         Ok(self.tables[table].insert_reserved(Entry {
-            object,
+            object: entry.object,
             rights: new_rights,
         }))
     }

@@ -304,8 +304,14 @@ impl<P: Platform> ObjectSpace<P> {
             i = j;
         }
         let pages = &mut self.vmos[id].pages;
-        pages.extend_from_slice(&fresh);
-        pages.sort_unstable_by_key(|&(p, _)| p);
+        if let [(p, f)] = fresh[..] {
+            // The common copy-on-write case: one page, no re-sort.
+            let at = pages.partition_point(|&(q, _)| q < p);
+            pages.insert(at, (p, f));
+        } else {
+            pages.extend_from_slice(&fresh);
+            pages.sort_unstable_by_key(|&(p, _)| p);
+        }
         Ok(())
     }
 

@@ -209,3 +209,18 @@ fn handle_basic_info_reports_koid_rights_and_type() {
     assert_ne!(b.koid, ZX_KOID_INVALID);
     assert_eq!(b.props, ZX_OBJ_PROP_WAITABLE);
 }
+
+#[test]
+fn replace_works_with_the_handle_quota_full() {
+    let (mut s, _) = setup();
+    let t = s
+        .create_table(Quota {
+            max_handles: 1,
+            max_committed_pages: 1,
+        })
+        .unwrap();
+    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
+    assert_ne!(r, h);
+    assert_eq!(s.task(t).vmo_get_size(r), Ok(PAGE));
+}

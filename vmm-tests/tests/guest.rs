@@ -6,7 +6,7 @@
 //! boots at most once per process, lazily, when the first of its trials
 //! runs, so `cargo test -p vmm-tests -- virt-gicv3` boots only that one.
 //!
-//! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early`)
+//! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
 //! and check that each is judged a failure that shows the transcript's tail.
 
 use std::sync::{Arc, OnceLock};
@@ -106,6 +106,17 @@ fn main() {
             exit => Err(format!(
                 "a guest that powers off early should exit with status 0, not: {exit}"
             )),
+        })
+    }));
+    trials.push(Trial::test("harness::stack_overflow_is_reported", || {
+        broken_run("break=overflow", None, |run| {
+            if !run.transcript.stdout.contains("kernel stack overflow") {
+                return Err("the guest did not report the overflow".into());
+            }
+            match run.transcript.exit {
+                Exit::Code(0) => Err("an overflowing guest exited with status 0".into()),
+                _ => Ok(()),
+            }
         })
     }));
     trials.extend(guest);

@@ -20,6 +20,8 @@ pub enum Break {
     Hang,
     /// Power off (status 0) in the middle of the test run.
     Early,
+    /// Overflow the kernel stack in the middle of the test run.
+    Overflow,
 }
 
 /// Parsed bootargs.
@@ -35,7 +37,7 @@ pub struct BootArgs<'a> {
     pub exit_semihosting: bool,
     /// `loglevel=error|warn|info|debug`.
     pub log_level: Option<Level>,
-    /// `break=panic|hang|early`.
+    /// `break=panic|hang|early|overflow`.
     pub breakage: Option<Break>,
     /// `fatal=reset`: a failed run resets the board instead of powering it
     /// off (for unattended hardware; ignored with `exit=semihosting`).
@@ -70,6 +72,7 @@ impl<'a> BootArgs<'a> {
                 ("break", "panic") => set(&mut args.breakage, Some(Break::Panic)),
                 ("break", "hang") => set(&mut args.breakage, Some(Break::Hang)),
                 ("break", "early") => set(&mut args.breakage, Some(Break::Early)),
+                ("break", "overflow") => set(&mut args.breakage, Some(Break::Overflow)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
                 _ => false,
             };

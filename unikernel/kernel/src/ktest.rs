@@ -146,9 +146,23 @@ fn apply_breakage(breakage: Option<Break>) {
                 core::hint::spin_loop();
             }
         }
+        Some(Break::Overflow) => {
+            crate::warn!("break=overflow: recursing until the stack runs out");
+            core::hint::black_box(recurse(0));
+        }
         Some(Break::Early) => {
             crate::warn!("break=early: powering off before the tests are done");
             crate::power::power_off();
         }
     }
+}
+
+/// Uses a kilobyte of stack per level, without end.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 128]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + frame[1]
 }

@@ -20,6 +20,7 @@ mod layout;
 mod mm;
 mod power;
 mod sync;
+mod vm;
 
 use bootargs::{BootArgs, Mode};
 use devicetree::{PhysRange, Platform};
@@ -76,6 +77,7 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
     }
 
     let heap = init_memory(&platform);
+    vm::init(&platform);
     BOOT.call_once(|| BootInfo {
         platform,
         entry_el: entry_el as u8,
@@ -232,7 +234,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     console::diag(format_args!("  backtrace:"));
     arch::backtrace::walk(
         arch::backtrace::current_fp(),
-        layout::boot_stack(),
+        layout::kernel_stack_around(arch::current_sp()),
         |depth, lr| {
             console::diag(format_args!("    #{depth:<2} {lr:#018x}"));
         },

@@ -5,6 +5,7 @@ mod devicetree;
 mod exceptions;
 mod frames;
 mod heap;
+mod mmu;
 mod power;
 mod timer;
 
@@ -17,6 +18,7 @@ pub static SUITES: &[&Suite] = &[
     &exceptions::SUITE,
     &heap::SUITE,
     &frames::SUITE,
+    &mmu::SUITE,
     &timer::SUITE,
     &power::SUITE,
 ];

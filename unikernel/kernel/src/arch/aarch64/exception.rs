@@ -34,7 +34,12 @@ const _: () = assert!(
 );
 const _: () = assert!(FRAME_SIZE == 288, "vectors.s stores at fixed offsets");
 
-core::arch::global_asm!(include_str!("vectors.s"), FRAME_SIZE = const FRAME_SIZE);
+core::arch::global_asm!(
+    include_str!("vectors.s"),
+    FRAME_SIZE = const FRAME_SIZE,
+    STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
+    STACK_OVERFLOW = const VectorKind::STACK_OVERFLOW.0,
+);
 
 /// Which of the 16 vectors was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +48,8 @@ pub struct VectorKind(pub u64);
 impl VectorKind {
     /// Synchronous exception at the current EL on `SP_ELx`.
     pub const CURRENT_SPX_SYNC: Self = Self(4);
+    /// Not a vector: the entry found the kernel stack overflowed.
+    pub const STACK_OVERFLOW: Self = Self(16);
 
     fn type_name(self) -> &'static str {
         ["synchronous", "IRQ", "FIQ", "SError"][(self.0 & 3) as usize]
@@ -95,6 +102,17 @@ pub fn catch(f: impl FnOnce()) -> Option<Caught> {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
+    if kind == VectorKind::STACK_OVERFLOW {
+        let sp: u64;
+        // SAFETY: reading TPIDR_EL0, where the entry left the overflowed SP.
+        unsafe { core::arch::asm!("mrs {}, tpidr_el0", out(reg) sp, options(nomem, nostack)) };
+        crate::console::diag(format_args!(
+            "kernel stack overflow: SP {:#x} ran into the guard page below its stack",
+            sp + FRAME_SIZE as u64
+        ));
+        report(frame, VectorKind::CURRENT_SPX_SYNC);
+        crate::power::fail("kernel stack overflow");
+    }
     if kind == VectorKind::CURRENT_SPX_SYNC {
         let mut probe = PROBE.lock();
         if let Some(slot @ None) = probe.as_mut() {
@@ -105,8 +123,11 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
                 far: frame.far,
                 elr: frame.elr,
             });
-            // SVC, HVC and SMC already return past themselves.
-            if !matches!(esr.class().0, 0x15..=0x17) {
+            if esr.class() == ExceptionClass::INSTRUCTION_ABORT_SAME {
+                // A branch into memory that may not run: return to its caller.
+                frame.elr = frame.x[30];
+            } else if !matches!(esr.class().0, 0x15..=0x17) {
+                // SVC, HVC and SMC already return past themselves.
                 frame.elr += 4;
             }
             return;
@@ -170,7 +191,11 @@ pub fn report(frame: &TrapFrame, kind: VectorKind) {
         "    #0  {:#018x} (faulting instruction)",
         frame.elr
     ));
-    super::backtrace::walk(frame.x[29], crate::layout::boot_stack(), |depth, lr| {
-        diag(format_args!("    #{:<2} {lr:#018x}", depth + 1));
-    });
+    super::backtrace::walk(
+        frame.x[29],
+        crate::layout::kernel_stack_around(frame.x[29]),
+        |depth, lr| {
+            diag(format_args!("    #{:<2} {lr:#018x}", depth + 1));
+        },
+    );
 }

@@ -5,8 +5,10 @@ pub mod backtrace;
 pub mod boot;
 pub mod esr;
 pub mod exception;
+pub mod mmu;
 pub mod power;
 pub mod semihosting;
+pub mod tlb;
 
 use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1};
 use tock_registers::interfaces::{Readable, Writeable};

@@ -11,6 +11,24 @@
     b       exception_common
 .endm
 
+// Exceptions taken on SP_ELx at the current EL first check that SP is still
+// inside its stack. Kernel stacks sit in the upper half of a slot twice their
+// size, so bit STACK_SHIFT of a valid SP is set, and clear once SP has run
+// into the guard below. The test needs a register: SP and x0 are swapped by
+// arithmetic, tested, and swapped back.
+.macro VECTOR_SPX kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    add     sp, sp, x0              // sp = sp + x0
+    sub     x0, sp, x0              // x0 = sp
+    tbz     x0, #{STACK_SHIFT}, stack_overflow
+    sub     x0, sp, x0              // x0 = x0
+    sub     sp, sp, x0              // sp = sp
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global exception_vectors
@@ -19,10 +37,10 @@ exception_vectors:
     VECTOR 1    //                      IRQ
     VECTOR 2    //                      FIQ
     VECTOR 3    //                      SError
-    VECTOR 4    // current EL, SP_ELx: sync
-    VECTOR 5    //                      IRQ
-    VECTOR 6    //                      FIQ
-    VECTOR 7    //                      SError
+    VECTOR_SPX 4 // current EL, SP_ELx: sync
+    VECTOR_SPX 5 //                      IRQ
+    VECTOR_SPX 6 //                      FIQ
+    VECTOR_SPX 7 //                      SError
     VECTOR 8    // lower EL, AArch64:  sync
     VECTOR 9    //                      IRQ
     VECTOR 10   //                      FIQ
@@ -31,6 +49,24 @@ exception_vectors:
     VECTOR 13   //                      IRQ
     VECTOR 14   //                      FIQ
     VECTOR 15   //                      SError
+
+// SP ran into a guard (x0 holds the overflowed SP, sp holds SP + x0). Restore
+// both, keep the overflowed SP and x0 in the EL0 thread registers (the run is
+// ending), and report from the emergency stack.
+stack_overflow:
+    sub     x0, sp, x0              // x0 = x0
+    sub     sp, sp, x0              // sp = overflowed sp
+    msr     tpidrro_el0, x0
+    mov     x0, sp
+    msr     tpidr_el0, x0
+    adrp    x0, __emergency_stack_top
+    add     x0, x0, :lo12:__emergency_stack_top
+    mov     sp, x0
+    mrs     x0, tpidrro_el0
+    sub     sp, sp, #{FRAME_SIZE}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #{STACK_OVERFLOW}
+    b       exception_common
 
 exception_common:
     stp     x2, x3, [sp, #16]

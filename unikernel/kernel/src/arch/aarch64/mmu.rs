@@ -1,0 +1,541 @@
+//! Stage-1 translation for the EL1&0 regime: 4 KiB granule, 48-bit virtual
+//! addresses, four levels, TTBR0 only (TTBR1 walks disabled). One table
+//! serves the kernel and every task (DESIGN.md: one address space).
+//!
+//! Table pages come from the frame allocator and are reached through the
+//! identity map, so a table's physical address is also its address.
+
+use super::tlb::{self, TlbBatch};
+use crate::mm::frame::{self, Frame};
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, MAIR_EL1, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::register_bitfields;
+use tock_registers::registers::InMemoryRegister;
+
+register_bitfields! {u64,
+    /// A stage-1 descriptor: table (levels 0–2), block (levels 1–2) or page (level 3).
+    pub DESC [
+        /// Unprivileged (EL0) execute-never.
+        UXN OFFSET(54) NUMBITS(1) [],
+        /// Privileged (EL1) execute-never.
+        PXN OFFSET(53) NUMBITS(1) [],
+        /// Output address bits 47:12: the next table, or the page or block.
+        OUTPUT OFFSET(12) NUMBITS(36) [],
+        /// Not global (ASID-tagged). Unused: one address space.
+        NG OFFSET(11) NUMBITS(1) [],
+        /// Access flag; set, so no access-flag faults.
+        AF OFFSET(10) NUMBITS(1) [],
+        /// Shareability.
+        SH OFFSET(8) NUMBITS(2) [InnerShareable = 0b11],
+        /// Access permissions.
+        AP OFFSET(6) NUMBITS(2) [
+            ReadWriteEl1 = 0b00,
+            ReadWriteEl1El0 = 0b01,
+            ReadOnlyEl1 = 0b10,
+            ReadOnlyEl1El0 = 0b11
+        ],
+        /// Index into MAIR_EL1.
+        ATTR OFFSET(2) NUMBITS(3) [Normal = 0, Device = 1],
+        /// Block (levels 1–2) or table/page.
+        TYPE OFFSET(1) NUMBITS(1) [Block = 0, TableOrPage = 1],
+        /// Valid.
+        VALID OFFSET(0) NUMBITS(1) [],
+    ]
+}
+
+/// Bytes mapped by one page.
+pub const PAGE_SIZE: u64 = 4096;
+const ENTRIES: usize = 512;
+/// VA bit where each level's index starts, level 0 first.
+const LEVEL_SHIFT: [u32; 4] = [39, 30, 21, 12];
+/// Bytes one entry spans at each level.
+const fn span(level: usize) -> u64 {
+    1 << LEVEL_SHIFT[level]
+}
+/// Virtual addresses are 48 bits: T0SZ = 64 − 48.
+const VA_BITS: u64 = 48;
+
+/// What a mapping is: memory type and permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attrs {
+    /// Device-nGnRE rather than normal write-back memory.
+    pub device: bool,
+    /// Writable.
+    pub write: bool,
+    /// Executable (by EL1 for kernel mappings, by EL0 for user ones).
+    pub execute: bool,
+    /// Accessible from EL0. Kernel mappings never are.
+    pub user: bool,
+}
+
+impl Attrs {
+    /// Kernel text: read and execute.
+    pub const KERNEL_TEXT: Self = Self {
+        device: false,
+        write: false,
+        execute: true,
+        user: false,
+    };
+    /// Kernel read-only data.
+    pub const KERNEL_RODATA: Self = Self {
+        device: false,
+        write: false,
+        execute: false,
+        user: false,
+    };
+    /// Kernel data, heap, stacks, page tables: read and write, never executed.
+    pub const KERNEL_DATA: Self = Self {
+        device: false,
+        write: true,
+        execute: false,
+        user: false,
+    };
+    /// MMIO.
+    pub const DEVICE: Self = Self {
+        device: true,
+        write: true,
+        execute: false,
+        user: false,
+    };
+
+    /// A task mapping.
+    pub const fn user(write: bool, execute: bool) -> Self {
+        Self {
+            device: false,
+            write,
+            execute,
+            user: true,
+        }
+    }
+
+    /// The leaf descriptor for `pa` with these attributes.
+    fn leaf(self, pa: u64, level: usize) -> u64 {
+        let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(0);
+        let ap = match (self.user, self.write) {
+            (false, true) => DESC::AP::ReadWriteEl1,
+            (false, false) => DESC::AP::ReadOnlyEl1,
+            (true, true) => DESC::AP::ReadWriteEl1El0,
+            (true, false) => DESC::AP::ReadOnlyEl1El0,
+        };
+        let kind = if level == 3 {
+            DESC::TYPE::TableOrPage
+        } else {
+            DESC::TYPE::Block
+        };
+        let attr = if self.device {
+            DESC::ATTR::Device
+        } else {
+            DESC::ATTR::Normal
+        };
+        // EL1 never executes task memory; EL0 never executes kernel memory.
+        let pxn = if self.execute && !self.user {
+            DESC::PXN::CLEAR
+        } else {
+            DESC::PXN::SET
+        };
+        let uxn = if self.execute && self.user {
+            DESC::UXN::CLEAR
+        } else {
+            DESC::UXN::SET
+        };
+        d.write(
+            DESC::VALID::SET
+                + kind
+                + attr
+                + ap
+                + DESC::SH::InnerShareable
+                + DESC::AF::SET
+                + pxn
+                + uxn
+                + DESC::OUTPUT.val(pa >> 12),
+        );
+        d.get()
+    }
+
+    /// The attributes a leaf descriptor encodes.
+    pub fn of_leaf(desc: u64) -> Self {
+        let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(desc);
+        let ap = d.read(DESC::AP);
+        let user = ap & 1 == 1;
+        Self {
+            device: d.read(DESC::ATTR) == 1,
+            write: ap & 0b10 == 0,
+            execute: if user {
+                !d.is_set(DESC::UXN)
+            } else {
+                !d.is_set(DESC::PXN)
+            },
+            user,
+        }
+    }
+}
+
+fn table_descriptor(pa: u64) -> u64 {
+    let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(0);
+    d.write(DESC::VALID::SET + DESC::TYPE::TableOrPage + DESC::OUTPUT.val(pa >> 12));
+    d.get()
+}
+
+fn is_valid(desc: u64) -> bool {
+    desc & 1 == 1
+}
+
+fn is_table(desc: u64, level: usize) -> bool {
+    level < 3 && is_valid(desc) && (desc >> 1) & 1 == 1
+}
+
+fn output(desc: u64) -> u64 {
+    let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(desc);
+    d.read(DESC::OUTPUT) << 12
+}
+
+fn index(va: u64, level: usize) -> usize {
+    ((va >> LEVEL_SHIFT[level]) as usize) & (ENTRIES - 1)
+}
+
+/// The entry for `va` in the table at `table_pa`.
+fn entry(table_pa: u64, va: u64, level: usize) -> *mut u64 {
+    (table_pa as *mut u64).wrapping_add(index(va, level))
+}
+
+fn read(e: *mut u64) -> u64 {
+    // SAFETY: `e` points into a live table page, reached through the identity map.
+    unsafe { e.read_volatile() }
+}
+
+fn write(e: *mut u64, value: u64) {
+    // SAFETY: `e` points into a live table page owned by the caller's `PageTable`.
+    unsafe { e.write_volatile(value) }
+}
+
+/// Why a mapping could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame for a table page.
+    NoMemory,
+    /// Something is mapped there already.
+    AlreadyMapped,
+}
+
+/// A translation table hierarchy.
+pub struct PageTable {
+    root: u64,
+    /// Table pages owned, the root included.
+    table_pages: usize,
+}
+
+impl PageTable {
+    /// An empty table, or `None` if no frame is free for its root.
+    pub fn new() -> Option<Self> {
+        let root = frame::alloc_zeroed()?;
+        Some(Self {
+            root: root.addr(),
+            table_pages: 1,
+        })
+    }
+
+    /// The root table's physical address, for TTBR0.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// How many table pages it holds, the root included.
+    pub fn table_pages(&self) -> usize {
+        self.table_pages
+    }
+
+    /// Maps `[va, va + len)` to `[pa, pa + len)`, with 2 MiB blocks where
+    /// both sides allow and `blocks` is set. Nothing may be mapped there
+    /// yet. On failure nothing of the range stays mapped.
+    pub fn map(
+        &mut self,
+        va: u64,
+        pa: u64,
+        len: u64,
+        attrs: Attrs,
+        blocks: bool,
+    ) -> Result<(), MapError> {
+        debug_assert!(va % PAGE_SIZE == 0 && pa % PAGE_SIZE == 0 && len % PAGE_SIZE == 0);
+        let mut done = 0;
+        while done < len {
+            let (v, p) = (va + done, pa + done);
+            let block = span(2);
+            let level = if blocks && v % block == 0 && p % block == 0 && len - done >= block {
+                2
+            } else {
+                3
+            };
+            match self.map_one(v, p, level, attrs) {
+                Ok(()) => done += span(level),
+                Err(e) => {
+                    self.unmap(va, done);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps one page (level 3) or block (level 2) at `va`.
+    fn map_one(&mut self, va: u64, pa: u64, level: usize, attrs: Attrs) -> Result<(), MapError> {
+        let table = self.table_for(va, level)?;
+        let e = entry(table, va, level);
+        if is_valid(read(e)) {
+            return Err(MapError::AlreadyMapped);
+        }
+        write(e, attrs.leaf(pa, level));
+        Ok(())
+    }
+
+    /// Maps one page where nothing is mapped, or replaces what is mapped at
+    /// `va` (break-before-make), then makes the change visible.
+    pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
+        let table = self.table_for(va, 3)?;
+        let e = entry(table, va, 3);
+        if is_valid(read(e)) {
+            write(e, 0);
+            let mut tlb = TlbBatch::new();
+            tlb.leaf(va);
+            tlb.flush();
+        }
+        write(e, attrs.leaf(pa, 3));
+        // The new entry is visible to later walks once the store completes.
+        barrier::dsb(barrier::ISHST);
+        barrier::isb(barrier::SY);
+        Ok(())
+    }
+
+    /// The table at `level` whose entries cover `va`, creating the tables
+    /// on the way.
+    fn table_for(&mut self, va: u64, level: usize) -> Result<u64, MapError> {
+        let mut table = self.root;
+        for l in 0..level {
+            let e = entry(table, va, l);
+            let d = read(e);
+            table = if is_table(d, l) {
+                output(d)
+            } else if is_valid(d) {
+                return Err(MapError::AlreadyMapped);
+            } else {
+                let page = frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                self.table_pages += 1;
+                write(e, table_descriptor(page.addr()));
+                page.addr()
+            };
+        }
+        Ok(table)
+    }
+
+    /// The leaf descriptor mapping `va` and its level, if any.
+    pub fn lookup(&self, va: u64) -> Option<(u64, usize)> {
+        let mut table = self.root;
+        for level in 0..4 {
+            let d = read(entry(table, va, level));
+            if !is_valid(d) {
+                return None;
+            }
+            if !is_table(d, level) {
+                return Some((d, level));
+            }
+            table = output(d);
+        }
+        None
+    }
+
+    /// The physical address `va` translates to, and the mapping's attributes.
+    pub fn translate(&self, va: u64) -> Option<(u64, Attrs)> {
+        let (d, level) = self.lookup(va)?;
+        Some((output(d) + (va & (span(level) - 1)), Attrs::of_leaf(d)))
+    }
+
+    /// Unmaps every page in `[va, va + len)` (blocks must lie wholly inside
+    /// or outside it), frees table pages left empty, and invalidates the
+    /// TLB. Returns how many leaf entries went.
+    pub fn unmap(&mut self, va: u64, len: u64) -> usize {
+        let mut tlb = TlbBatch::new();
+        let mut freed = FreedTables::new();
+        let removed = self.visit(
+            self.root,
+            0,
+            va,
+            va.saturating_add(len),
+            &mut tlb,
+            &mut freed,
+            &mut |_, _| None,
+        );
+        tlb.flush();
+        // Table pages go back only after no walker can still hold them.
+        self.table_pages -= freed.release();
+        removed
+    }
+
+    /// Changes the attributes of every page mapped in `[va, va + len)`
+    /// (break-before-make). Returns how many entries changed.
+    pub fn protect(&mut self, va: u64, len: u64, attrs: Attrs) -> usize {
+        let mut tlb = TlbBatch::new();
+        let mut freed = FreedTables::new();
+        let changed = self.visit(
+            self.root,
+            0,
+            va,
+            va.saturating_add(len),
+            &mut tlb,
+            &mut freed,
+            &mut |d, level| Some(attrs.leaf(output(d), level)),
+        );
+        tlb.flush();
+        self.table_pages -= freed.release();
+        changed
+    }
+
+    /// Walks the leaves of `[start, end)` below `table` (at `level`). Each
+    /// valid leaf is cleared; `replace` may give a new descriptor for it,
+    /// written after the TLB invalidation (break-before-make). Tables left
+    /// empty are unhooked and queued for freeing. Returns the leaves visited.
+    #[allow(clippy::too_many_arguments)]
+    fn visit(
+        &mut self,
+        table: u64,
+        level: usize,
+        start: u64,
+        end: u64,
+        tlb: &mut TlbBatch,
+        freed: &mut FreedTables,
+        replace: &mut dyn FnMut(u64, usize) -> Option<u64>,
+    ) -> usize {
+        let mut count = 0;
+        let mut va = start;
+        let mut rewrites: [(u64, u64); 8] = [(0, 0); 8];
+        let mut pending = 0;
+        while va < end {
+            let next = ((va >> LEVEL_SHIFT[level]) + 1) << LEVEL_SHIFT[level];
+            let e = entry(table, va, level);
+            let d = read(e);
+            if is_table(d, level) {
+                let child = output(d);
+                count += self.visit(child, level + 1, va, end.min(next), tlb, freed, replace);
+                if table_is_empty(child) {
+                    write(e, 0);
+                    tlb.table(va);
+                    freed.push(child, tlb);
+                }
+            } else if is_valid(d) {
+                write(e, 0);
+                tlb.leaf(va);
+                count += 1;
+                if let Some(new) = replace(d, level) {
+                    if pending == rewrites.len() {
+                        tlb.flush();
+                        for &(at, desc) in &rewrites {
+                            write(at as *mut u64, desc);
+                        }
+                        pending = 0;
+                    }
+                    rewrites[pending] = (e as u64, new);
+                    pending += 1;
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            va = next;
+        }
+        if pending > 0 {
+            tlb.flush();
+            for &(at, desc) in &rewrites[..pending] {
+                write(at as *mut u64, desc);
+            }
+            barrier::dsb(barrier::ISHST);
+            barrier::isb(barrier::SY);
+        }
+        count
+    }
+}
+
+fn table_is_empty(table: u64) -> bool {
+    (0..ENTRIES).all(|i| !is_valid(read((table as *mut u64).wrapping_add(i))))
+}
+
+/// Table pages unhooked during one operation, freed after the TLB flush.
+struct FreedTables {
+    pages: [u64; 16],
+    count: usize,
+    total: usize,
+}
+
+impl FreedTables {
+    fn new() -> Self {
+        Self {
+            pages: [0; 16],
+            count: 0,
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, page: u64, tlb: &mut TlbBatch) {
+        if self.count == self.pages.len() {
+            tlb.flush();
+            self.total += self.release();
+        }
+        self.pages[self.count] = page;
+        self.count += 1;
+    }
+
+    /// Frees the queued pages (the TLB has been flushed); returns how many.
+    fn release(&mut self) -> usize {
+        let n = self.count;
+        for &page in &self.pages[..n] {
+            // SAFETY: the page was a table of this hierarchy, now unhooked and
+            // flushed from every TLB and walk cache.
+            unsafe { frame::free(Frame::from_addr(page)) };
+        }
+        self.count = 0;
+        let total = self.total + n;
+        self.total = 0;
+        total
+    }
+}
+
+/// MAIR_EL1 index 0: normal memory, write-back, read/write-allocate.
+/// Index 1: Device-nGnRE. Must match `DESC::ATTR`.
+fn mair() -> u64 {
+    let m: InMemoryRegister<u64, MAIR_EL1::Register> = InMemoryRegister::new(0);
+    m.write(
+        MAIR_EL1::Attr0_Normal_Outer::WriteBack_NonTransient_ReadWriteAlloc
+            + MAIR_EL1::Attr0_Normal_Inner::WriteBack_NonTransient_ReadWriteAlloc
+            + MAIR_EL1::Attr1_Device::nonGathering_nonReordering_EarlyWriteAck,
+    );
+    m.get()
+}
+
+/// Turns on translation with `table` as TTBR0, and the caches.
+///
+/// # Safety
+/// `table` must map the code, stack and data the kernel is using at their
+/// current (identity) addresses.
+pub unsafe fn enable(table: &PageTable) {
+    MAIR_EL1.set(mair());
+    let ips = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange);
+    TCR_EL1.write(
+        TCR_EL1::T0SZ.val(64 - VA_BITS)
+            + TCR_EL1::TG0::KiB_4
+            + TCR_EL1::SH0::Inner
+            + TCR_EL1::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+            + TCR_EL1::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+            + TCR_EL1::EPD1::DisableTTBR1Walks
+            + TCR_EL1::IPS.val(ips),
+    );
+    TTBR0_EL1.set_baddr(table.root());
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+    tlb::invalidate_all_local();
+    SCTLR_EL1.modify(
+        SCTLR_EL1::M::Enable
+            + SCTLR_EL1::C::Cacheable
+            + SCTLR_EL1::I::Cacheable
+            + SCTLR_EL1::SA::Enable
+            + SCTLR_EL1::SA0::Enable,
+    );
+    barrier::isb(barrier::SY);
+}

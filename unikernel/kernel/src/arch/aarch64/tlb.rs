@@ -1,0 +1,131 @@
+//! TLB maintenance for the one EL1&0 translation regime, correct on
+//! hardware (inner-shareable broadcast, barriers on both sides), not only
+//! under TCG.
+
+use aarch64_cpu::asm::barrier;
+
+/// Past this many pages one `TLBI VMALLE1IS` is cheaper than one per page.
+pub const RANGE_THRESHOLD: usize = 32;
+
+/// TLB invalidations gathered while page tables change, issued together.
+pub struct TlbBatch {
+    pages: [(u64, bool); RANGE_THRESHOLD],
+    count: usize,
+    everything: bool,
+}
+
+impl TlbBatch {
+    /// Nothing to invalidate yet.
+    pub const fn new() -> Self {
+        Self {
+            pages: [(0, false); RANGE_THRESHOLD],
+            count: 0,
+            everything: false,
+        }
+    }
+
+    /// A leaf entry for `va` changed; no table page above it went away.
+    pub fn leaf(&mut self, va: u64) {
+        self.push(va, false);
+    }
+
+    /// A table page on the walk for `va` went away: walk caches too.
+    pub fn table(&mut self, va: u64) {
+        self.push(va, true);
+    }
+
+    fn push(&mut self, va: u64, walk: bool) {
+        if self.everything {
+            return;
+        }
+        if self.count == RANGE_THRESHOLD {
+            self.everything = true;
+            return;
+        }
+        self.pages[self.count] = (va, walk);
+        self.count += 1;
+    }
+
+    /// Whether anything must be invalidated.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && !self.everything
+    }
+
+    /// Issues the invalidations and waits for them to complete everywhere.
+    pub fn flush(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        // Make the table writes visible to every walker before invalidating.
+        barrier::dsb(barrier::ISHST);
+        if self.everything {
+            // SAFETY: TLB invalidation only drops cached translations.
+            unsafe { core::arch::asm!("tlbi vmalle1is", options(nostack)) };
+        } else {
+            for &(va, walk) in &self.pages[..self.count] {
+                let operand = (va >> 12) & ((1 << 44) - 1);
+                // SAFETY: TLB invalidation only drops cached translations.
+                unsafe {
+                    if walk {
+                        core::arch::asm!("tlbi vae1is, {}", in(reg) operand, options(nostack));
+                    } else {
+                        core::arch::asm!("tlbi vale1is, {}", in(reg) operand, options(nostack));
+                    }
+                }
+            }
+        }
+        barrier::dsb(barrier::ISH);
+        barrier::isb(barrier::SY);
+        self.count = 0;
+        self.everything = false;
+    }
+}
+
+impl Drop for TlbBatch {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Invalidates every cached translation on this CPU (used once, when the MMU comes on).
+pub fn invalidate_all_local() {
+    barrier::dsb(barrier::NSH);
+    // SAFETY: TLB invalidation only drops cached translations.
+    unsafe { core::arch::asm!("tlbi vmalle1", options(nostack)) };
+    barrier::dsb(barrier::NSH);
+    barrier::isb(barrier::SY);
+}
+
+/// Cache line size for `DC`/`IC` by VA maintenance: the smallest the CPU
+/// reports in `CTR_EL0` (DminLine, IminLine).
+fn cache_lines() -> (u64, u64) {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no effect.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    let dline = 4 << ((ctr >> 16) & 0xf);
+    let iline = 4 << (ctr & 0xf);
+    (dline, iline)
+}
+
+/// Makes `[va, va + len)` coherent for instruction fetch after it was
+/// written as data: clean the data cache to the point of unification, then
+/// invalidate the instruction cache, with the barriers between.
+pub fn sync_icache(va: u64, len: u64) {
+    let (dline, iline) = cache_lines();
+    let end = va + len;
+    let mut p = va & !(dline - 1);
+    while p < end {
+        // SAFETY: cleaning a mapped line to PoU has no visible effect.
+        unsafe { core::arch::asm!("dc cvau, {}", in(reg) p, options(nostack)) };
+        p += dline;
+    }
+    barrier::dsb(barrier::ISH);
+    let mut p = va & !(iline - 1);
+    while p < end {
+        // SAFETY: invalidating instruction cache lines has no visible effect.
+        unsafe { core::arch::asm!("ic ivau, {}", in(reg) p, options(nostack)) };
+        p += iline;
+    }
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}

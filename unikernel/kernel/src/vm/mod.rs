@@ -1,0 +1,115 @@
+//! The one address space: the kernel's identity map of RAM with W^X for its
+//! own image, the MMIO it uses as device memory, kernel stacks with guards,
+//! and the root VMAR for tasks, disjoint from all of them.
+
+pub mod kstack;
+
+use crate::arch::mmu::{self, Attrs, MapError, PageTable};
+use crate::devicetree::{GicInfo, PhysRange, Platform};
+use crate::layout;
+use crate::mm::PAGE_SIZE;
+use crate::sync::IrqMutex;
+use core::ops::Range;
+
+/// The root VMAR: the only range tasks may use, `[1 TiB, 128 TiB)`, above
+/// any RAM or MMIO of either board (DESIGN.md).
+pub const USER_REGION: Range<u64> = (1 << 40)..(128 << 40);
+/// Where kernel thread stacks are mapped, each in its own guarded slot.
+pub const KERNEL_STACK_REGION: Range<u64> = (256 << 30)..(257 << 30);
+
+static SPACE: IrqMutex<Option<PageTable>> = IrqMutex::new(None);
+
+/// Runs `f` on the page table, with interrupts masked.
+pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
+    let mut space = SPACE.lock();
+    let Some(table) = space.as_mut() else {
+        crate::power::fail("the page table is used before the MMU is on");
+    };
+    f(table)
+}
+
+/// Builds the kernel's translation tables and turns the MMU on.
+pub fn init(platform: &Platform) {
+    let Some(mut table) = PageTable::new() else {
+        crate::power::fail("no frame for the root translation table");
+    };
+    let result = map_kernel(&mut table, platform);
+    if let Err(e) = result {
+        crate::error!("kernel map: {e:?}");
+        crate::power::fail("could not build the kernel's translation tables");
+    }
+    // SAFETY: `table` identity-maps all RAM (the image, its stack and the
+    // heap included) and the console, so execution continues unchanged.
+    unsafe { mmu::enable(&table) };
+    *SPACE.lock() = Some(table);
+}
+
+fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError> {
+    let image = layout::image();
+    for m in platform.memory.as_slice() {
+        let start = m.start & !(PAGE_SIZE - 1);
+        let end = m.end.next_multiple_of(PAGE_SIZE);
+        // RAM around the image: the linear map, data only.
+        for piece in [start..end.min(image.start), start.max(image.end)..end] {
+            if piece.start < piece.end {
+                table.map(
+                    piece.start,
+                    piece.start,
+                    piece.end - piece.start,
+                    Attrs::KERNEL_DATA,
+                    true,
+                )?;
+            }
+        }
+    }
+    // The image itself: W^X, and nothing under each stack.
+    let text = layout::text();
+    let rodata = layout::rodata();
+    table.map(
+        text.start,
+        text.start,
+        text.end - text.start,
+        Attrs::KERNEL_TEXT,
+        false,
+    )?;
+    table.map(
+        rodata.start,
+        rodata.start,
+        rodata.end - rodata.start,
+        Attrs::KERNEL_RODATA,
+        false,
+    )?;
+    let mut data = layout::data().start;
+    for guard in layout::stack_guards() {
+        table.map(data, data, guard.start - data, Attrs::KERNEL_DATA, false)?;
+        data = guard.end;
+    }
+    table.map(data, data, image.end - data, Attrs::KERNEL_DATA, false)?;
+
+    for device in devices(platform) {
+        let start = device.start & !(PAGE_SIZE - 1);
+        let end = device.end.next_multiple_of(PAGE_SIZE);
+        table.map(start, start, end - start, Attrs::DEVICE, true)?;
+    }
+    Ok(())
+}
+
+/// The MMIO ranges the kernel drives.
+fn devices(platform: &Platform) -> impl Iterator<Item = PhysRange> {
+    let gic = match platform.gic {
+        Some(GicInfo::V2 {
+            distributor,
+            cpu_interface,
+        }) => [Some(distributor), Some(cpu_interface)],
+        Some(GicInfo::V3 {
+            distributor,
+            redistributors,
+        }) => [Some(distributor), Some(redistributors)],
+        None => [None, None],
+    };
+    [platform.uart]
+        .into_iter()
+        .chain(gic)
+        .flatten()
+        .filter(|r| !r.is_empty())
+}

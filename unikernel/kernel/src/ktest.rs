@@ -34,6 +34,9 @@ pub struct Suite {
     pub tests: &'static [Test],
 }
 
+/// The check that closes every suite.
+const LEAK_CHECK: &str = "no_frames_leaked";
+
 /// Fails the test unless `cond` holds.
 #[macro_export]
 macro_rules! check {
@@ -112,11 +115,15 @@ pub fn run(suites: &[&Suite], args: &BootArgs) -> bool {
         set_ktap_depth(Some(1));
         println!("    KTAP version 1");
         println!("    # Subtest: {}", suite.name);
-        println!("    1..{}", count(suite));
+        // Every suite ends with a check that it gave back every frame it
+        // took (page-table pages included).
+        println!("    1..{}", count(suite) + 1);
+        let frames_before = crate::mm::frame::free_frames();
         let mut suite_ok = true;
+        let mut n = 0;
         let tests = suite.tests.iter().filter(|t| selected(filter, suite, t));
-        for (j, test) in tests.enumerate() {
-            let n = j + 1;
+        for test in tests {
+            n += 1;
             match (test.run)() {
                 Ok(()) => println!("    ok {n} {}", test.name),
                 Err(Failure::Skip(why)) => println!("    ok {n} {} # SKIP {why}", test.name),
@@ -125,6 +132,18 @@ pub fn run(suites: &[&Suite], args: &BootArgs) -> bool {
                     println!("    not ok {n} {} # {}", test.name, why.replace('\n', " "));
                 }
             }
+        }
+        let frames_after = crate::mm::frame::free_frames();
+        if frames_after == frames_before {
+            println!("    ok {} {LEAK_CHECK}", n + 1);
+        } else {
+            suite_ok = false;
+            println!(
+                "    not ok {} {LEAK_CHECK} # {} frames free before the suite, {} after",
+                n + 1,
+                frames_before,
+                frames_after
+            );
         }
         set_ktap_depth(Some(0));
         let verdict = if suite_ok { "ok" } else { "not ok" };

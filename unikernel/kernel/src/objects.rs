@@ -1,0 +1,102 @@
+//! The kernel's one object space: every VMO, VMAR, event and handle table,
+//! behind one lock (DESIGN.md: a syscall is argument decoding plus one call
+//! into the object layer). The object layer reaches frames, page tables and
+//! the scheduler through [`KernelPlatform`].
+//!
+//! Lock order: this lock, then the page table's (`vm::with_page_table`).
+
+use crate::mm::frame;
+use crate::sync::IrqMutex;
+use abi::Signals;
+use object::{Frame, FrameAllocator, Mmu, NoKernelObjects, ObjectSpace, WaiterId, Waker};
+
+/// Frames from [`crate::mm::frame`], translations in the kernel's page
+/// table, wake-ups through the scheduler.
+pub struct KernelPlatform;
+
+/// The page contents of `frame` through the identity map.
+fn bytes(frame: Frame) -> *mut u8 {
+    frame.paddr() as *mut u8
+}
+
+impl FrameAllocator for KernelPlatform {
+    fn alloc_zeroed(&self) -> Option<Frame> {
+        frame::alloc_zeroed().map(|f| Frame::new(f.addr()))
+    }
+
+    fn free(&self, f: Frame) {
+        // SAFETY: the object layer frees each frame it got exactly once, after
+        // unmapping every translation of it.
+        unsafe { frame::free(frame::Frame::from_addr(f.paddr())) };
+    }
+
+    fn read(&self, f: Frame, offset: usize, buf: &mut [u8]) {
+        debug_assert!(offset + buf.len() <= object::PAGE_BYTES);
+        // SAFETY: the frame is RAM owned by the object layer, identity-mapped;
+        // the range lies inside it.
+        unsafe { core::ptr::copy_nonoverlapping(bytes(f).add(offset), buf.as_mut_ptr(), buf.len()) };
+    }
+
+    fn write(&self, f: Frame, offset: usize, data: &[u8]) {
+        debug_assert!(offset + data.len() <= object::PAGE_BYTES);
+        // SAFETY: as for `read`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), bytes(f).add(offset), data.len()) };
+    }
+
+    fn copy(&self, src: Frame, dst: Frame) {
+        // SAFETY: two distinct whole frames of identity-mapped RAM.
+        unsafe { core::ptr::copy_nonoverlapping(bytes(src), bytes(dst), object::PAGE_BYTES) };
+    }
+}
+
+impl Mmu for KernelPlatform {
+    fn unmap(&self, vaddr: u64, len: u64) {
+        crate::vm::with_page_table(|t| t.unmap(vaddr, len));
+    }
+}
+
+static WAKER: spin::Once<fn(WaiterId, Signals)> = spin::Once::new();
+
+/// Registers the scheduler's wake-up function for ended waits.
+pub fn register_waker(wake: fn(WaiterId, Signals)) {
+    WAKER.call_once(|| wake);
+}
+
+impl Waker for KernelPlatform {
+    fn wake(&self, waiter: WaiterId, observed: Signals) {
+        // Waits are only ever begun by the scheduler, after it registered.
+        if let Some(wake) = WAKER.get() {
+            wake(waiter, observed);
+        }
+    }
+}
+
+impl object::Platform for KernelPlatform {
+    type KernelObject = NoKernelObjects;
+}
+
+/// The kernel's object space.
+pub type Space = ObjectSpace<KernelPlatform>;
+
+static SPACE: IrqMutex<Option<Space>> = IrqMutex::new(None);
+
+/// Creates the object space.
+pub fn init(seed: u64) {
+    *SPACE.lock() = Some(ObjectSpace::new(KernelPlatform, seed));
+}
+
+/// Runs `f` on the object space under its lock (interrupts masked).
+pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
+    let mut space = SPACE.lock();
+    let Some(space) = space.as_mut() else {
+        crate::power::fail("the object space is used before it exists");
+    };
+    f(space)
+}
+
+/// Runs `f` on the object space unless its lock is held already (by the
+/// code a fault interrupted): then `None`.
+pub fn try_with<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
+    let mut space = SPACE.try_lock()?;
+    space.as_mut().map(f)
+}

@@ -8,6 +8,8 @@ pub type InfoTopic = u32;
 pub const ZX_INFO_HANDLE_VALID: InfoTopic = 1;
 /// Topic: [`ZxInfoHandleBasic`].
 pub const ZX_INFO_HANDLE_BASIC: InfoTopic = 2;
+/// Topic: [`ZxInfoVmar`].
+pub const ZX_INFO_VMAR: InfoTopic = 7;
 /// Topic: [`ZxInfoVmo`].
 pub const ZX_INFO_VMO: InfoTopic = 23;
 
@@ -77,7 +79,18 @@ pub struct ZxInfoVmo {
     pub padding2: u32,
 }
 
+/// `zx_info_vmar_t`: where a VMAR lies.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ZxInfoVmar {
+    /// Base address of the region.
+    pub base: u64,
+    /// Length of the region in bytes.
+    pub len: u64,
+}
+
 const _: () = assert!(core::mem::size_of::<ZxInfoHandleBasic>() == 32);
+const _: () = assert!(core::mem::size_of::<ZxInfoVmar>() == 16);
 const _: () = assert!(core::mem::size_of::<ZxInfoVmo>() == 112);
 
 macro_rules! as_bytes {
@@ -100,3 +113,4 @@ macro_rules! as_bytes {
 }
 as_bytes!(ZxInfoHandleBasic);
 as_bytes!(ZxInfoVmo);
+as_bytes!(ZxInfoVmar);

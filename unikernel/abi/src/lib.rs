@@ -94,5 +94,31 @@ pub const ZX_VM_PERM_READ: VmOptions = 1 << 0;
 pub const ZX_VM_PERM_WRITE: VmOptions = 1 << 1;
 /// Map executable.
 pub const ZX_VM_PERM_EXECUTE: VmOptions = 1 << 2;
-/// Map at exactly the given offset in the VMAR.
+/// A hint: keep allocations inside the new VMAR close together.
+pub const ZX_VM_COMPACT: VmOptions = 1 << 3;
+/// Map (or allocate) at exactly the given offset in the VMAR.
 pub const ZX_VM_SPECIFIC: VmOptions = 1 << 4;
+/// Like [`ZX_VM_SPECIFIC`], but replaces mappings already in the range.
+pub const ZX_VM_SPECIFIC_OVERWRITE: VmOptions = 1 << 5;
+/// The VMAR allows [`ZX_VM_SPECIFIC`] placement inside it.
+pub const ZX_VM_CAN_MAP_SPECIFIC: VmOptions = 1 << 6;
+/// The VMAR may contain readable mappings.
+pub const ZX_VM_CAN_MAP_READ: VmOptions = 1 << 7;
+/// The VMAR may contain writable mappings.
+pub const ZX_VM_CAN_MAP_WRITE: VmOptions = 1 << 8;
+/// The VMAR may contain executable mappings.
+pub const ZX_VM_CAN_MAP_EXECUTE: VmOptions = 1 << 9;
+/// Map every page the VMO already shows at once, instead of on first touch.
+pub const ZX_VM_MAP_RANGE: VmOptions = 1 << 10;
+/// Map only a VMO created with `ZX_VMO_NON_RESIZABLE`.
+pub const ZX_VM_REQUIRE_NON_RESIZABLE: VmOptions = 1 << 11;
+
+/// All three `ZX_VM_PERM_*` bits.
+pub const ZX_VM_PERM_MASK: VmOptions = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE;
+/// The three `ZX_VM_CAN_MAP_{READ,WRITE,EXECUTE}` bits.
+pub const ZX_VM_CAN_MAP_RWX: VmOptions =
+    ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_EXECUTE;
+/// Shift from a `ZX_VM_PERM_*` bit to the matching `ZX_VM_CAN_MAP_*` bit.
+pub const ZX_VM_CAN_MAP_SHIFT: u32 = 7;
+
+const _: () = assert!(ZX_VM_PERM_MASK << ZX_VM_CAN_MAP_SHIFT == ZX_VM_CAN_MAP_RWX);

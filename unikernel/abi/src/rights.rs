@@ -55,7 +55,12 @@ pub const ZX_DEFAULT_VMO_RIGHTS: Rights = ZX_RIGHTS_BASIC
     | ZX_RIGHT_EXECUTE
     | ZX_RIGHT_MAP
     | ZX_RIGHT_SIGNAL;
+/// Rights every VMAR handle starts from: the basic rights without WAIT
+/// (a VMAR is not waitable). A VMAR's handle adds READ / WRITE / EXECUTE
+/// for each of its `ZX_VM_CAN_MAP_*` permissions.
+pub const ZX_DEFAULT_VMAR_RIGHTS: Rights = ZX_RIGHTS_BASIC & !ZX_RIGHT_WAIT;
 /// Rights of a new event handle: basic rights plus SIGNAL.
 pub const ZX_DEFAULT_EVENT_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
 
 const _: () = assert!(ZX_DEFAULT_VMO_RIGHTS == 0xD0FF);
+const _: () = assert!(ZX_DEFAULT_VMAR_RIGHTS == 0x8003);

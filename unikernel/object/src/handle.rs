@@ -39,7 +39,10 @@ pub enum Object<K> {
     Vmo(SlabId),
     /// An event (an id in the object space).
     Event(SlabId),
-    /// A kernel-owned object (thread, task, VMAR).
+    /// A VMAR (an id in the object space). Closing its last handle does
+    /// not destroy it: its parent holds it until `vmar_destroy`.
+    Vmar(SlabId),
+    /// A kernel-owned object (thread, task).
     Kernel(K),
 }
 

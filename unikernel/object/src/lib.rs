@@ -1,6 +1,6 @@
 //! The object layer: handle tables with rights, VMOs with one-way
-//! copy-on-write children, events and signals with observers, and the
-//! mapping bookkeeping the MMU layer needs. Pure logic over a [`Platform`]
+//! copy-on-write children, events and signals with observers, and VMARs
+//! with their mappings, resolving translation faults for the MMU layer. Pure logic over a [`Platform`]
 //! (frame allocator, MMU, waker); `no_std` + `alloc`; proven on the host.
 //!
 //! Memory exhaustion is a status, never an abort: page frames come from
@@ -19,14 +19,16 @@ pub mod mem;
 pub mod platform;
 pub mod space;
 pub mod syscalls;
+pub mod vmar;
 pub mod vmo;
 
 pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
-pub use mapping::{FaultResolution, Mapping};
+pub use mapping::{Access, Mapping, MappingInfo, VmCounters};
 pub use platform::{
-    Frame, FrameAllocator, KernelObject, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
+    Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
     PAGE_BYTES,
 };
 pub use space::{MappingId, ObjectSpace, TableId, VmoId, WaitStart, WaitToken};
 pub use syscalls::Task;
+pub use vmar::{vmar_rights, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

@@ -1,15 +1,14 @@
-//! Mapping bookkeeping: which VMO ranges are mapped at which virtual
-//! addresses, so a change to what a page shows unmaps exactly the virtual
-//! pages that showed it (through [`crate::Mmu::unmap`]), and a translation
-//! fault learns which frame to map and whether writable.
+//! Mapping records: which VMO range is mapped at which virtual addresses,
+//! in which VMAR, with which permissions. A change to what a page shows
+//! unmaps exactly the virtual pages that showed it (through
+//! [`crate::Mmu::unmap`]); a translation fault maps what the VMO shows now.
 //!
-//! The kernel's VMAR code owns address allocation and page tables; it calls
-//! [`ObjectSpace::map_vmo`] when it maps, [`ObjectSpace::unmap_vmo`] when a
-//! mapping goes, and [`ObjectSpace::fault`] on a fault inside a mapping.
+//! Records are created, split, trimmed and removed only by the VMAR code
+//! ([`crate::vmar`]), which keeps each VMAR's sorted child list in step.
 
-use crate::handle::Object;
-use crate::platform::{Mmu, Platform};
-use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
+use crate::platform::{MapPerms, Platform};
+use crate::space::{MappingId, ObjectSpace, VmoId};
+use crate::vmar::VmarId;
 use abi::*;
 
 /// One mapping of a VMO range.
@@ -23,17 +22,22 @@ pub struct Mapping {
     pub(crate) pages: u64,
     /// Virtual address of the first mapped page.
     pub vaddr: u64,
-    /// Whether the mapping allows writes (`ZX_VM_PERM_WRITE`).
-    pub writable: bool,
+    /// `ZX_VM_PERM_*` bits the mapping grants now.
+    pub perms: VmOptions,
+    /// `ZX_VM_PERM_*` bits `vmar_protect` may grant: what both the VMO handle
+    /// and the VMAR handle allowed when the mapping was made.
+    pub max_perms: VmOptions,
+    /// The VMAR the mapping lies in.
+    pub(crate) vmar: VmarId,
 }
 
 impl Mapping {
     /// Unmaps the part of VMO pages `[a, b)` that this mapping covers.
-    pub(crate) fn unmap_pages<M: Mmu>(&self, mmu: &M, a: u64, b: u64) {
+    pub(crate) fn unmap_pages<P: Platform>(&self, space: &ObjectSpace<P>, a: u64, b: u64) {
         let lo = a.max(self.first_page);
         let hi = b.min(self.first_page + self.pages);
         if lo < hi {
-            mmu.unmap(
+            space.mmu_unmap(
                 self.vaddr + (lo - self.first_page) * PAGE_SIZE,
                 (hi - lo) * PAGE_SIZE,
             );
@@ -49,133 +53,207 @@ impl Mapping {
     pub fn is_empty(&self) -> bool {
         self.pages == 0
     }
+
+    /// End (exclusive) of the mapping's virtual range.
+    pub fn end(&self) -> u64 {
+        self.vaddr + self.len()
+    }
+
+    /// Whether the mapping allows writes.
+    pub fn writable(&self) -> bool {
+        self.perms & ZX_VM_PERM_WRITE != 0
+    }
+
+    /// Whether the mapping allows instruction fetches.
+    pub fn executable(&self) -> bool {
+        self.perms & ZX_VM_PERM_EXECUTE != 0
+    }
 }
 
-/// What a translation fault inside a mapping should map.
+/// What a fault asks for.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum FaultResolution {
-    /// Map this frame, writable or read-only.
-    Frame {
-        /// Physical address of the page.
-        paddr: u64,
-        /// Whether the entry may be writable (the VMO's own page in a writable mapping).
-        writable: bool,
-    },
-    /// No page shows here: map the kernel's shared zero page read-only.
-    Zero,
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
+impl Access {
+    /// The `ZX_VM_PERM_*` bit the access needs.
+    pub fn perm(self) -> VmOptions {
+        match self {
+            Access::Read => ZX_VM_PERM_READ,
+            Access::Write => ZX_VM_PERM_WRITE,
+            Access::Execute => ZX_VM_PERM_EXECUTE,
+        }
+    }
+}
+
+/// A mapping as a fault report describes it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MappingInfo {
+    /// Virtual address of the mapping's first page.
+    pub base: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// `ZX_VM_PERM_*` bits it grants now.
+    pub perms: VmOptions,
+    /// Koid of the mapped VMO.
+    pub vmo_koid: Koid,
+    /// Byte offset in the VMO of the mapping's first page.
+    pub vmo_offset: u64,
+}
+
+/// What the layer has done, for tests and benchmarks.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmCounters {
+    /// Pages a VMO got as a copy of an ancestor's page (write, COMMIT, fault).
+    pub pages_copied: u64,
+    /// Pages a VMO got zero-filled because nothing showed there.
+    pub pages_zero_filled: u64,
+    /// Faults that ended in a new translation.
+    pub faults_resolved: u64,
+    /// Of those, translations of the shared zero page.
+    pub zero_page_maps: u64,
+    /// [`crate::Mmu::map`] calls (faults and `ZX_VM_MAP_RANGE`).
+    pub mmu_maps: u64,
+    /// [`crate::Mmu::unmap`] calls.
+    pub mmu_unmaps: u64,
 }
 
 impl<P: Platform> ObjectSpace<P> {
-    /// Records a mapping of `len` bytes of the VMO `handle` names, from
-    /// `vmo_offset`, at `vaddr`, with `perms` (`ZX_VM_PERM_*`). Needs MAP and
-    /// READ / WRITE / EXECUTE as the permissions ask. The mapping keeps the
-    /// VMO alive, and makes it a live child for its parent's ZERO_CHILDREN.
-    pub fn map_vmo(
-        &mut self,
-        table: TableId,
-        handle: Handle,
-        vmo_offset: u64,
-        len: u64,
-        vaddr: u64,
-        perms: VmOptions,
-    ) -> Result<MappingId, Status> {
-        let mut need = ZX_RIGHT_MAP;
-        if perms & ZX_VM_PERM_READ != 0 {
-            need |= ZX_RIGHT_READ;
-        }
-        if perms & ZX_VM_PERM_WRITE != 0 {
-            need |= ZX_RIGHT_WRITE;
-        }
-        if perms & ZX_VM_PERM_EXECUTE != 0 {
-            need |= ZX_RIGHT_EXECUTE;
-        }
-        let (id, _) = self.vmo_handle(table, handle, need)?;
-        if !vmo_offset.is_multiple_of(PAGE_SIZE)
-            || !vaddr.is_multiple_of(PAGE_SIZE)
-            || len == 0
-            || !len.is_multiple_of(PAGE_SIZE)
-        {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        vmo_offset.checked_add(len).ok_or(ZX_ERR_OUT_OF_RANGE)?;
-        vaddr.checked_add(len).ok_or(ZX_ERR_OUT_OF_RANGE)?;
-        self.mappings.reserve(&self.mem)?;
-        let mem = &self.mem;
-        mem.reserve(&mut self.vmos[id].mappings, 1)?;
-        let m = self.mappings.insert_reserved(Mapping {
-            vmo: id,
-            first_page: vmo_offset / PAGE_SIZE,
-            pages: len / PAGE_SIZE,
-            vaddr,
-            writable: perms & ZX_VM_PERM_WRITE != 0,
-        });
-        self.vmos[id].mappings.push(m);
-        Ok(m)
-    }
-
-    /// Forgets a mapping the kernel has removed from its page tables
-    /// (no [`Mmu::unmap`] call is made). The VMO may go with it.
-    pub fn unmap_vmo(&mut self, mapping: MappingId) -> Result<(), Status> {
-        let m = self.mappings.remove(mapping).ok_or(ZX_ERR_NOT_FOUND)?;
-        let list = &mut self.vmos[m.vmo].mappings;
-        let i = list
-            .iter()
-            .position(|&x| x == mapping)
-            .expect("mapping listed");
-        list.swap_remove(i);
-        self.vmo_maybe_destroy(m.vmo);
-        Ok(())
-    }
-
     /// A mapping's record.
     pub fn mapping(&self, mapping: MappingId) -> Option<&Mapping> {
         self.mappings.get(mapping)
     }
 
-    /// Resolves a translation fault at `vaddr` inside `mapping`.
-    ///
-    /// A read maps what the VMO shows (its own page writable if the mapping
-    /// is; an ancestor's read-only; or the zero page) and never commits. A
-    /// write (on a writable mapping) gives the VMO its own copy first.
-    /// Past the VMO's end: `ZX_ERR_OUT_OF_RANGE` (the kernel delivers a fault).
-    pub fn fault(
-        &mut self,
-        mapping: MappingId,
-        vaddr: u64,
-        write: bool,
-    ) -> Result<FaultResolution, Status> {
-        let m = *self.mappings.get(mapping).ok_or(ZX_ERR_NOT_FOUND)?;
-        if vaddr < m.vaddr || vaddr - m.vaddr >= m.len() {
-            return Err(ZX_ERR_OUT_OF_RANGE);
-        }
-        let page = m.first_page + (vaddr - m.vaddr) / PAGE_SIZE;
-        if page >= self.vmos[m.vmo].size {
-            return Err(ZX_ERR_OUT_OF_RANGE);
-        }
-        if write {
-            if !m.writable {
-                return Err(ZX_ERR_ACCESS_DENIED);
-            }
-            self.vmo_commit_pages(m.vmo, page, page + 1)?;
-        }
+    /// The layer's counters so far.
+    pub fn vm_counters(&self) -> VmCounters {
+        self.counters.get()
+    }
+
+    pub(crate) fn count(&self, f: impl FnOnce(&mut VmCounters)) {
+        let mut c = self.counters.get();
+        f(&mut c);
+        self.counters.set(c);
+    }
+
+    /// [`Mmu::unmap`], counted.
+    pub(crate) fn mmu_unmap(&self, vaddr: u64, len: u64) {
+        self.count(|c| c.mmu_unmaps += 1);
+        self.platform.unmap(vaddr, len);
+    }
+
+    /// [`Mmu::map`], counted.
+    pub(crate) fn mmu_map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+        self.count(|c| c.mmu_maps += 1);
+        self.platform.map(vaddr, paddr, perms)
+    }
+
+    /// What mapping `m` should translate VMO page `page` to now: the frame
+    /// and whether the entry may be writable (the VMO's own page in a
+    /// writable mapping). `None` for the frame: the zero page.
+    fn translation(&self, m: &Mapping, page: u64) -> (u64, MapPerms) {
         let own = self.vmos[m.vmo]
             .pages
             .binary_search_by_key(&page, |&(p, _)| p)
             .is_ok();
-        Ok(match self.shown(m.vmo, page) {
-            Some(f) => FaultResolution::Frame {
-                paddr: f.paddr(),
-                writable: own && m.writable,
-            },
-            None => FaultResolution::Zero,
-        })
+        let execute = m.executable();
+        match self.shown(m.vmo, page) {
+            Some(f) => (
+                f.paddr(),
+                MapPerms {
+                    write: own && m.writable(),
+                    execute,
+                },
+            ),
+            None => (
+                self.platform.zero_page().paddr(),
+                MapPerms {
+                    write: false,
+                    execute,
+                },
+            ),
+        }
     }
 
-    /// The VMO id behind a handle, for the kernel's VMAR code.
-    pub fn vmo_of(&self, table: TableId, handle: Handle) -> Result<VmoId, Status> {
-        match self.entry(table, handle)?.object {
-            Object::Vmo(id) => Ok(id),
-            _ => Err(ZX_ERR_WRONG_TYPE),
+    /// Resolves a fault at `vaddr` inside mapping `id` (see
+    /// [`ObjectSpace::vmar_fault`]).
+    pub(crate) fn mapping_fault(
+        &mut self,
+        id: MappingId,
+        vaddr: u64,
+        access: Access,
+    ) -> Result<(), Status> {
+        let m = self.mappings[id];
+        debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
+        if m.perms & access.perm() == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
         }
+        let page_va = vaddr & !(PAGE_SIZE - 1);
+        let page = m.first_page + (page_va - m.vaddr) / PAGE_SIZE;
+        if page >= self.vmos[m.vmo].size {
+            return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        let mut fresh = false;
+        if access == Access::Write && self.vmos[m.vmo].own(page).is_none() {
+            self.vmo_commit_pages(m.vmo, page, page + 1)?;
+            fresh = true;
+        }
+        let (paddr, perms) = self.translation(&m, page);
+        if let Err(e) = self.mmu_map(page_va, paddr, perms) {
+            if fresh {
+                // No partial effect: the page the fault committed goes again.
+                self.vmo_decommit_pages(m.vmo, page, page + 1);
+            }
+            return Err(e);
+        }
+        let zero = paddr == self.platform.zero_page().paddr();
+        self.count(|c| {
+            c.faults_resolved += 1;
+            if zero {
+                c.zero_page_maps += 1;
+            }
+        });
+        Ok(())
+    }
+
+    /// `ZX_VM_MAP_RANGE`: maps every page of mapping `id` that its VMO shows
+    /// a frame for (own or an ancestor's), as a fault would. Pages showing
+    /// nothing stay unmapped, so no zero page is mapped here.
+    pub(crate) fn mapping_populate(&mut self, id: MappingId) -> Result<(), Status> {
+        let m = self.mappings[id];
+        let end = (m.first_page + m.pages).min(self.vmos[m.vmo].size);
+        // Walk the chain: a page shown at `p` is some ancestor's own page.
+        let mut level = m.vmo;
+        let (mut lo, mut hi) = (m.first_page, end);
+        // Offset from the mapped VMO's page index to `level`'s.
+        let mut shift = 0u64;
+        loop {
+            if lo >= hi {
+                break;
+            }
+            let v = &self.vmos[level];
+            let range = v.owned_range(lo, hi);
+            for i in range {
+                let p = self.vmos[level].pages[i].0 - shift;
+                let (paddr, perms) = self.translation(&m, p);
+                // Only the nearest page shows; a deeper level's page may be hidden.
+                if self.vmos[level].pages[i].1.paddr() == paddr {
+                    self.mmu_map(m.vaddr + (p - m.first_page) * PAGE_SIZE, paddr, perms)?;
+                }
+            }
+            let v = &self.vmos[level];
+            let Some(link) = v.parent else { break };
+            hi = hi.min(link.window);
+            lo += link.offset;
+            hi += link.offset;
+            shift += link.offset;
+            level = link.id;
+        }
+        Ok(())
     }
 }

@@ -105,7 +105,16 @@ impl<T> Slab<T> {
         mem.reserve(&mut self.slots, 1)
     }
 
-    /// Inserts after a successful [`Slab::reserve`].
+    /// Ensures the next `n` [`Slab::insert_reserved`] calls cannot allocate.
+    pub fn reserve_n(&mut self, mem: &Mem, n: usize) -> Result<(), Status> {
+        if self.slots.len().saturating_add(n) > u32::MAX as usize {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        // Free slots may be reused, but room for `n` new ones is always enough.
+        mem.reserve(&mut self.slots, n)
+    }
+
+    /// Inserts after a successful [`Slab::reserve`] or [`Slab::reserve_n`].
     pub fn insert_reserved(&mut self, value: T) -> SlabId {
         self.len += 1;
         if let Some(index) = self.free {

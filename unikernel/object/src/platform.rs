@@ -2,7 +2,7 @@
 //! wake waiters. The kernel implements these over physical memory and page
 //! tables; host tests implement them with heap pages and recording fakes.
 
-use abi::{Koid, ObjType, Signals, PAGE_SIZE};
+use abi::{Koid, ObjType, Signals, Status, PAGE_SIZE};
 
 /// Bytes in a page, as a `usize`.
 pub const PAGE_BYTES: usize = PAGE_SIZE as usize;
@@ -42,6 +42,18 @@ pub trait FrameAllocator {
     fn write(&self, frame: Frame, offset: usize, data: &[u8]);
     /// Copies the whole page `src` into `dst`.
     fn copy(&self, src: Frame, dst: Frame);
+    /// The shared, always-zero frame mapped read-only wherever a VMO shows
+    /// no page. The object layer never frees or writes it.
+    fn zero_page(&self) -> Frame;
+}
+
+/// Permissions of one page translation (read is implied).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MapPerms {
+    /// The translation allows stores.
+    pub write: bool,
+    /// The translation allows instruction fetches.
+    pub execute: bool,
 }
 
 /// The MMU side of mapping bookkeeping.
@@ -50,7 +62,7 @@ pub trait FrameAllocator {
 /// changes identity (a parent's first write now visible in a child, a
 /// child's first write, COMMIT, DECOMMIT, shrink): the translations for
 /// exactly those virtual pages must go, so the next access faults and asks
-/// [`crate::ObjectSpace::fault`] for the new page.
+/// [`crate::ObjectSpace::vmar_fault`] for the new page.
 ///
 /// One-way copy-on-write never needs a downgrade to read-only: a writable
 /// translation only ever maps a VMO's own page, and an own page changes only
@@ -59,6 +71,9 @@ pub trait Mmu {
     /// Removes translations for `[vaddr, vaddr + len)` (page aligned), with
     /// the TLB maintenance that implies, before the call returns.
     fn unmap(&self, vaddr: u64, len: u64);
+    /// Maps the page at `vaddr` (page aligned) to `paddr`, replacing whatever
+    /// translation is there. `Err(ZX_ERR_NO_MEMORY)` if a table page is unavailable.
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status>;
 }
 
 /// Identifies a blocked thread to the kernel's scheduler.
@@ -71,7 +86,7 @@ pub trait Waker {
     fn wake(&self, waiter: WaiterId, observed: Signals);
 }
 
-/// An object the kernel owns (thread, task, VMAR) that can sit in a handle
+/// An object the kernel owns (thread, task) that can sit in a handle
 /// table next to the object layer's own VMOs and events.
 pub trait KernelObject: Clone {
     /// Its Zircon object type.

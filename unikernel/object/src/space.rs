@@ -4,18 +4,20 @@
 //! takes `&mut self` and sees a consistent tree.
 
 use crate::handle::{Entry, HandleTable, Object, Quota};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, VmCounters};
 use crate::mem::{Mem, Slab, SlabId};
 use crate::platform::{KernelObject, Platform, WaiterId};
+use crate::vmar::Vmar;
 use crate::vmo::Vmo;
 use abi::*;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 /// A handle table's id.
 pub type TableId = SlabId;
 /// A VMO's id inside the object space.
 pub type VmoId = SlabId;
-/// A mapping's id (kept by the kernel's VMAR code).
+/// A mapping's id.
 pub type MappingId = SlabId;
 
 /// A registered wait (see [`ObjectSpace::wait_begin`]).
@@ -62,7 +64,9 @@ pub struct ObjectSpace<P: Platform> {
     pub(crate) events: Slab<Event>,
     pub(crate) tables: Slab<HandleTable<P::KernelObject>>,
     pub(crate) mappings: Slab<Mapping>,
+    pub(crate) vmars: Slab<Vmar>,
     pub(crate) waiters: Slab<Waiter>,
+    pub(crate) counters: Cell<VmCounters>,
     next_koid: Koid,
     seed: u64,
 }
@@ -85,7 +89,9 @@ impl<P: Platform> ObjectSpace<P> {
             events: Slab::default(),
             tables: Slab::default(),
             mappings: Slab::default(),
+            vmars: Slab::default(),
             waiters: Slab::default(),
+            counters: Cell::new(VmCounters::default()),
             next_koid: 1024,
             seed,
         }
@@ -197,12 +203,13 @@ impl<P: Platform> ObjectSpace<P> {
         match &object {
             Object::Vmo(id) => self.vmos[*id].handles += 1,
             Object::Event(id) => self.events[*id].handles += 1,
+            Object::Vmar(id) => self.vmars[*id].handles += 1,
             Object::Kernel(_) => {}
         }
         self.tables[table].insert_reserved(Entry { object, rights })
     }
 
-    /// Installs a handle to a kernel-owned object (thread, task, VMAR).
+    /// Installs a handle to a kernel-owned object (thread, task).
     pub fn install_kernel_object(
         &mut self,
         table: TableId,
@@ -244,6 +251,10 @@ impl<P: Platform> ObjectSpace<P> {
                 if e.handles == 0 {
                     self.events.remove(id);
                 }
+                None
+            }
+            Object::Vmar(id) => {
+                self.vmar_release(id);
                 None
             }
             Object::Kernel(k) => Some(k),
@@ -323,7 +334,7 @@ impl<P: Platform> ObjectSpace<P> {
         match object {
             Object::Vmo(id) => self.cancel_waits_via(Waitable::Vmo(*id), table, handle),
             Object::Event(id) => self.cancel_waits_via(Waitable::Event(*id), table, handle),
-            Object::Kernel(_) => {}
+            Object::Vmar(_) | Object::Kernel(_) => {}
         }
     }
 
@@ -357,7 +368,7 @@ impl<P: Platform> ObjectSpace<P> {
         let w = match e.object {
             Object::Vmo(id) => Waitable::Vmo(id),
             Object::Event(id) => Waitable::Event(id),
-            Object::Kernel(_) => return Err(ZX_ERR_NOT_SUPPORTED),
+            Object::Vmar(_) | Object::Kernel(_) => return Err(ZX_ERR_NOT_SUPPORTED),
         };
         if e.rights & right == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
@@ -386,7 +397,7 @@ impl<P: Platform> ObjectSpace<P> {
         match e.object {
             Object::Vmo(id) => Ok(self.vmo_signals(id)),
             Object::Event(id) => Ok(self.events[id].signals),
-            Object::Kernel(_) => Err(ZX_ERR_NOT_SUPPORTED),
+            Object::Vmar(_) | Object::Kernel(_) => Err(ZX_ERR_NOT_SUPPORTED),
         }
     }
 
@@ -511,6 +522,8 @@ impl<P: Platform> ObjectSpace<P> {
                 ZX_OBJ_TYPE_EVENT,
                 ZX_OBJ_PROP_WAITABLE,
             ),
+            // A VMAR is not waitable.
+            Object::Vmar(id) => (self.vmar_koid(*id), ZX_OBJ_TYPE_VMAR, 0),
             Object::Kernel(k) => (k.koid(), k.obj_type(), ZX_OBJ_PROP_WAITABLE),
         };
         Ok(ZxInfoHandleBasic {

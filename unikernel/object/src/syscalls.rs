@@ -5,6 +5,7 @@
 use crate::handle::Object;
 use crate::platform::{Platform, WaiterId};
 use crate::space::{ObjectSpace, TableId, WaitStart};
+use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
 
@@ -228,6 +229,7 @@ impl<P: Platform> Task<'_, P> {
                 buffer,
             ),
             ZX_INFO_VMO => copy(self.object_get_info_vmo(handle)?.as_bytes(), buffer),
+            ZX_INFO_VMAR => copy(self.object_get_info_vmar(handle)?.as_bytes(), buffer),
             _ => {
                 self.space.entry(self.table, handle)?;
                 Err(ZX_ERR_NOT_SUPPORTED)
@@ -270,5 +272,96 @@ impl<P: Platform> Task<'_, P> {
     /// Moves `handle` to the table `to` (needs TRANSFER); returns its new value there.
     pub fn handle_transfer(&mut self, handle: Handle, to: TableId) -> Result<Handle, Status> {
         self.space.transfer(self.table, handle, to)
+    }
+
+    /// `zx_vmar_allocate`: a sub-VMAR of `parent` with the `ZX_VM_CAN_MAP_*`
+    /// permissions in `options` (READ / WRITE / EXECUTE need the matching
+    /// right on `parent`); returns its handle and base address.
+    pub fn vmar_allocate(
+        &mut self,
+        parent: Handle,
+        options: VmOptions,
+        offset: u64,
+        size: u64,
+    ) -> Result<(Handle, u64), Status> {
+        let need = rights_for_perms(options >> ZX_VM_CAN_MAP_SHIFT);
+        let parent = self.space.vmar_handle(self.table, parent, need)?;
+        let table = self.table;
+        // The handle slot first, so a full table leaves no orphan VMAR.
+        self.space
+            .tables
+            .get_mut(table)
+            .ok_or(ZX_ERR_BAD_STATE)?
+            .reserve(&self.space.mem)?;
+        let (child, base) = self
+            .space
+            .vmar_create_child(parent, options, offset, size)?;
+        let rights = vmar_rights(options);
+        Ok((
+            self.space
+                .install_reserved(table, Object::Vmar(child), rights),
+            base,
+        ))
+    }
+
+    /// `zx_vmar_map`: maps `len` bytes of `vmo` from `vmo_offset`; needs MAP
+    /// on the VMO, and READ / WRITE / EXECUTE on both handles for the
+    /// `ZX_VM_PERM_*` bits asked. Returns the mapping's address.
+    pub fn vmar_map(
+        &mut self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+    ) -> Result<u64, Status> {
+        let (vmar, vmar_rights) = self.space.vmar_of(self.table, vmar)?;
+        let (vmo, vmo_rights) = self.space.vmo_handle(self.table, vmo, 0)?;
+        if vmo_rights & ZX_RIGHT_MAP == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        // What protect may grant later is fixed now, by both handles.
+        let max_perms = perms_allowed_by(vmo_rights & vmar_rights);
+        self.space
+            .vmar_map_vmo(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+    }
+
+    /// `zx_vmar_unmap`: removes mappings (splitting partial ones) and
+    /// destroys sub-VMARs in `[addr, addr + len)`.
+    pub fn vmar_unmap(&mut self, vmar: Handle, addr: u64, len: u64) -> Result<(), Status> {
+        let vmar = self.space.vmar_handle(self.table, vmar, 0)?;
+        self.space.vmar_unmap_range(vmar, addr, len)
+    }
+
+    /// `zx_vmar_protect`: new `ZX_VM_PERM_*` for `[addr, addr + len)`; the
+    /// handle needs the matching rights.
+    pub fn vmar_protect(
+        &mut self,
+        vmar: Handle,
+        options: VmOptions,
+        addr: u64,
+        len: u64,
+    ) -> Result<(), Status> {
+        let need = rights_for_perms(options);
+        let vmar = self.space.vmar_handle(self.table, vmar, need)?;
+        self.space.vmar_protect_range(vmar, options, addr, len)
+    }
+
+    /// `zx_vmar_destroy`: unmaps and destroys everything inside; the
+    /// handle stays valid, but operations on it fail with `ZX_ERR_BAD_STATE`.
+    pub fn vmar_destroy(&mut self, vmar: Handle) -> Result<(), Status> {
+        let vmar = self.space.vmar_handle(self.table, vmar, 0)?;
+        self.space.vmar_destroy_id(vmar)
+    }
+
+    /// `zx_object_get_info(ZX_INFO_VMAR)`.
+    pub fn object_get_info_vmar(&self, handle: Handle) -> Result<ZxInfoVmar, Status> {
+        let vmar = self.space.vmar_handle(self.table, handle, 0)?;
+        let v = &self.space.vmars[vmar];
+        Ok(ZxInfoVmar {
+            base: v.base,
+            len: v.size,
+        })
     }
 }

@@ -47,7 +47,7 @@ pub(crate) struct Vmo {
 }
 
 impl Vmo {
-    fn own(&self, page: u64) -> Option<Frame> {
+    pub(crate) fn own(&self, page: u64) -> Option<Frame> {
         self.pages
             .binary_search_by_key(&page, |&(p, _)| p)
             .ok()
@@ -55,7 +55,7 @@ impl Vmo {
     }
 
     /// Indices into `pages` of own pages in `[a, b)`.
-    fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
+    pub(crate) fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
         let lo = self.pages.partition_point(|&(p, _)| p < a);
         let hi = self.pages.partition_point(|&(p, _)| p < b);
         lo..hi
@@ -290,6 +290,9 @@ impl<P: Platform> ObjectSpace<P> {
         for &(p, f) in &fresh {
             if let Some(src) = self.shown(id, p) {
                 self.platform.copy(src, f);
+                self.count(|c| c.pages_copied += 1);
+            } else {
+                self.count(|c| c.pages_zero_filled += 1);
             }
         }
         // Mappings that showed the old pages must fault again.
@@ -382,7 +385,7 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn changed(&self, id: VmoId, a: u64, b: u64) {
         let v = &self.vmos[id];
         for &m in &v.mappings {
-            self.mappings[m].unmap_pages(&self.platform, a, b);
+            self.mappings[m].unmap_pages(self, a, b);
         }
         for &c in &v.children {
             let cv = &self.vmos[c];

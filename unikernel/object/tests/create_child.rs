@@ -269,13 +269,16 @@ fn zero_children_is_active_again_when_the_last_child_is_closed() {
 
 #[test]
 fn zero_children_stays_inactive_while_a_child_is_mapped() {
-    let (mut s, t) = setup();
+    let (mut s, t, _, r) = setup_vmar();
     let p = filled_vmo(&mut s, t, 1);
     let c = cow_child(&mut s, t, p, 0, PAGE);
-    let m = s.map_vmo(t, c, 0, PAGE, 1 << 40, ZX_VM_PERM_READ).unwrap();
+    let a = s
+        .task(t)
+        .vmar_map(r, ZX_VM_PERM_READ, 0, c, 0, PAGE)
+        .unwrap();
     s.task(t).handle_close(c).unwrap();
     assert!(!zero_children(&mut s, t, p));
-    s.unmap_vmo(m).unwrap();
+    s.task(t).vmar_unmap(r, a, PAGE).unwrap();
     assert!(zero_children(&mut s, t, p));
 }
 

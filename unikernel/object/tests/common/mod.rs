@@ -1,11 +1,14 @@
 //! Host fakes: heap-backed frames with failure injection and leak counting,
-//! a recording MMU and a recording waker.
+//! a recording MMU with a fake page table, and a recording waker.
 #![allow(dead_code)]
 
 use abi::*;
 use object::*;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// The fake's shared zero page: outside the range frames come from.
+pub const ZERO_PADDR: u64 = 0x1000_0000;
 
 /// A platform whose frames are heap pages at made-up, never-reused addresses.
 #[derive(Default)]
@@ -18,6 +21,11 @@ pub struct Fake {
     pub limit: Cell<Option<usize>>,
     pub allocations: Cell<u64>,
     pub unmaps: RefCell<Vec<(u64, u64)>>,
+    pub maps: RefCell<Vec<(u64, u64, MapPerms)>>,
+    /// The fake page table: page vaddr → (paddr, permissions).
+    pub page_table: RefCell<BTreeMap<u64, (u64, MapPerms)>>,
+    /// Fails the `Mmu::map` this many calls from now (0: the next).
+    map_fail_after: Cell<Option<u64>>,
     pub wakes: RefCell<Vec<(WaiterId, Signals)>>,
 }
 
@@ -38,6 +46,30 @@ impl Fake {
     }
     pub fn take_wakes(&self) -> Vec<(WaiterId, Signals)> {
         self.wakes.take()
+    }
+    pub fn take_maps(&self) -> Vec<(u64, u64, MapPerms)> {
+        self.maps.take()
+    }
+    pub fn map_fail_after(&self, n: Option<u64>) {
+        self.map_fail_after.set(n);
+    }
+    pub fn map_failure_pending(&self) -> bool {
+        self.map_fail_after.get().is_some()
+    }
+    /// The translation of the page holding `vaddr`.
+    pub fn pte(&self, vaddr: u64) -> Option<(u64, MapPerms)> {
+        self.page_table
+            .borrow()
+            .get(&(vaddr & !(PAGE_SIZE - 1)))
+            .copied()
+    }
+    /// Number of translations present.
+    pub fn mapped_pages(&self) -> usize {
+        self.page_table.borrow().len()
+    }
+    /// Whether a frame is live (allocated and not freed).
+    pub fn frame_live(&self, paddr: u64) -> bool {
+        self.frames.borrow().contains_key(&paddr)
     }
 }
 
@@ -82,6 +114,9 @@ impl FrameAllocator for Fake {
             .expect("write to a freed frame");
         page[offset..offset + data.len()].copy_from_slice(data);
     }
+    fn zero_page(&self) -> Frame {
+        Frame::new(ZERO_PADDR)
+    }
     fn copy(&self, src: Frame, dst: Frame) {
         let mut frames = self.frames.borrow_mut();
         let data = **frames.get(&src.paddr()).expect("copy from a freed frame");
@@ -91,7 +126,35 @@ impl FrameAllocator for Fake {
 
 impl Mmu for Fake {
     fn unmap(&self, vaddr: u64, len: u64) {
+        assert!(vaddr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
         self.unmaps.borrow_mut().push((vaddr, len));
+        let mut pt = self.page_table.borrow_mut();
+        let gone: Vec<u64> = pt.range(vaddr..vaddr + len).map(|(&va, _)| va).collect();
+        for va in gone {
+            pt.remove(&va);
+        }
+    }
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+        assert!(vaddr.is_multiple_of(PAGE_SIZE) && paddr.is_multiple_of(PAGE_SIZE));
+        match self.map_fail_after.get() {
+            Some(0) => {
+                self.map_fail_after.set(None);
+                return Err(ZX_ERR_NO_MEMORY);
+            }
+            Some(n) => self.map_fail_after.set(Some(n - 1)),
+            None => {}
+        }
+        assert!(
+            paddr == ZERO_PADDR || self.frame_live(paddr),
+            "map of a freed frame {paddr:#x}"
+        );
+        assert!(
+            !(paddr == ZERO_PADDR && perms.write),
+            "zero page mapped writable"
+        );
+        self.maps.borrow_mut().push((vaddr, paddr, perms));
+        self.page_table.borrow_mut().insert(vaddr, (paddr, perms));
+        Ok(())
     }
 }
 
@@ -173,4 +236,95 @@ pub fn op(
     size: u64,
 ) -> Result<(), Status> {
     space.task(t).vmo_op_range(h, op, offset, size, &mut [])
+}
+
+pub const RW: u32 = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
+pub const RO: MapPerms = MapPerms {
+    write: false,
+    execute: false,
+};
+pub const RWP: MapPerms = MapPerms {
+    write: true,
+    execute: false,
+};
+
+/// An object space with one task table, a root VMAR over the usual range,
+/// and a handle to it in the table with every VMAR right.
+pub fn setup_vmar() -> (Space, TableId, VmarId, Handle) {
+    let (mut s, t) = setup();
+    let root = s
+        .create_root_vmar(ROOT_VMAR_BASE, ROOT_VMAR_END - ROOT_VMAR_BASE)
+        .unwrap();
+    let rights = vmar_rights(ZX_VM_CAN_MAP_RWX);
+    let h = s.install_vmar(t, root, rights).unwrap();
+    (s, t, root, h)
+}
+
+/// A CPU access through the fake page table: uses a translation that
+/// allows it, else faults (through `vmar_fault`) and retries once.
+fn access(s: &mut Space, root: VmarId, va: u64, a: Access) -> Result<u64, Status> {
+    let allows = |p: MapPerms| match a {
+        Access::Read => true,
+        Access::Write => p.write,
+        Access::Execute => p.execute,
+    };
+    if let Some((pa, p)) = s.platform().pte(va) {
+        if allows(p) {
+            return Ok(pa);
+        }
+    }
+    s.vmar_fault(root, va, a)?;
+    let (pa, p) = s
+        .platform()
+        .pte(va)
+        .expect("a resolved fault maps the page");
+    assert!(
+        allows(p),
+        "a resolved fault maps the page with the access allowed"
+    );
+    Ok(pa)
+}
+
+/// Loads one byte at `va` as a task would.
+pub fn load(s: &mut Space, root: VmarId, va: u64) -> Result<u8, Status> {
+    let pa = access(s, root, va, Access::Read)?;
+    if pa == ZERO_PADDR {
+        return Ok(0);
+    }
+    let mut b = [0u8];
+    s.platform()
+        .read(Frame::new(pa), (va % PAGE_SIZE) as usize, &mut b);
+    Ok(b[0])
+}
+
+/// Stores one byte at `va` as a task would.
+pub fn store(s: &mut Space, root: VmarId, va: u64, v: u8) -> Result<(), Status> {
+    let pa = access(s, root, va, Access::Write)?;
+    s.platform()
+        .write(Frame::new(pa), (va % PAGE_SIZE) as usize, &[v]);
+    Ok(())
+}
+
+/// Maps `len` bytes of `vmo` from `vmo_offset` at `vaddr` (absolute) in the root VMAR.
+#[allow(clippy::too_many_arguments)]
+pub fn map_at(
+    s: &mut Space,
+    t: TableId,
+    vmar: Handle,
+    vaddr: u64,
+    vmo: Handle,
+    vmo_offset: u64,
+    len: u64,
+    perms: u32,
+) -> u64 {
+    s.task(t)
+        .vmar_map(
+            vmar,
+            perms | ZX_VM_SPECIFIC,
+            vaddr - ROOT_VMAR_BASE,
+            vmo,
+            vmo_offset,
+            len,
+        )
+        .unwrap()
 }

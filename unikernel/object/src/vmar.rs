@@ -1,0 +1,732 @@
+//! VMARs: address regions holding sub-regions and mappings, sorted and
+//! disjoint, with Zircon's `ZX_VM_CAN_MAP_*` permissions.
+//!
+//! A VMAR lives while its parent holds it (until `vmar_destroy`, or an
+//! unmap covering it, destroys it) or while a handle names it; closing its
+//! last handle does not destroy it. A destroyed VMAR has no children, is
+//! gone from its parent, and fails every operation with
+//! `ZX_ERR_BAD_STATE`; its slot goes with its last handle.
+//!
+//! Every operation reserves what it needs first (slab slots, child-list and
+//! mapping-list capacity), then mutates infallibly: `ZX_ERR_NO_MEMORY`
+//! leaves everything as it was. Removing a translation always happens
+//! before the frames it showed can be freed.
+
+use crate::handle::Object;
+use crate::mapping::{Access, Mapping, MappingInfo};
+use crate::mem::SlabId;
+use crate::platform::Platform;
+use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
+use abi::*;
+use alloc::vec::Vec;
+
+/// A VMAR's id inside the object space.
+pub type VmarId = SlabId;
+
+/// What occupies a range of a VMAR.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Child {
+    Vmar(VmarId),
+    Mapping(MappingId),
+}
+
+/// One child of a VMAR and the range it occupies.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Region {
+    pub base: u64,
+    pub size: u64,
+    pub child: Child,
+}
+
+impl Region {
+    fn end(&self) -> u64 {
+        self.base + self.size
+    }
+}
+
+/// A virtual memory address region.
+pub(crate) struct Vmar {
+    pub koid: Koid,
+    pub base: u64,
+    pub size: u64,
+    /// `ZX_VM_CAN_MAP_{SPECIFIC,READ,WRITE,EXECUTE}`.
+    pub flags: VmOptions,
+    pub parent: Option<VmarId>,
+    /// Sub-VMARs and mappings, sorted by base, disjoint.
+    pub children: Vec<Region>,
+    pub handles: u32,
+    pub destroyed: bool,
+}
+
+impl Vmar {
+    fn end(&self) -> u64 {
+        self.base + self.size
+    }
+
+    /// Index of the child with this exact base.
+    fn child_at(&self, base: u64) -> usize {
+        self.children
+            .binary_search_by_key(&base, |r| r.base)
+            .expect("child listed in its VMAR")
+    }
+
+    /// Indices of the children overlapping `[a, b)`.
+    fn overlapping(&self, a: u64, b: u64) -> core::ops::Range<usize> {
+        let lo = self.children.partition_point(|r| r.end() <= a);
+        let hi = self.children.partition_point(|r| r.base < b);
+        lo..hi.max(lo)
+    }
+}
+
+/// Options `vmar_allocate` accepts.
+const ALLOCATE_OPTIONS: VmOptions =
+    ZX_VM_COMPACT | ZX_VM_SPECIFIC | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX;
+/// Options `vmar_map` accepts.
+const MAP_OPTIONS: VmOptions = ZX_VM_PERM_MASK
+    | ZX_VM_COMPACT
+    | ZX_VM_SPECIFIC
+    | ZX_VM_SPECIFIC_OVERWRITE
+    | ZX_VM_MAP_RANGE
+    | ZX_VM_REQUIRE_NON_RESIZABLE;
+
+/// The rights of a handle to a VMAR with `flags` (`ZX_VM_CAN_MAP_*`):
+/// [`ZX_DEFAULT_VMAR_RIGHTS`] plus READ / WRITE / EXECUTE for each
+/// CAN_MAP permission, as Zircon's VMAR dispatcher gives them.
+pub fn vmar_rights(flags: VmOptions) -> Rights {
+    let mut rights = ZX_DEFAULT_VMAR_RIGHTS;
+    if flags & ZX_VM_CAN_MAP_READ != 0 {
+        rights |= ZX_RIGHT_READ;
+    }
+    if flags & ZX_VM_CAN_MAP_WRITE != 0 {
+        rights |= ZX_RIGHT_WRITE;
+    }
+    if flags & ZX_VM_CAN_MAP_EXECUTE != 0 {
+        rights |= ZX_RIGHT_EXECUTE;
+    }
+    rights
+}
+
+/// The `ZX_VM_PERM_*` bits a handle's READ / WRITE / EXECUTE rights allow.
+pub(crate) fn perms_allowed_by(rights: Rights) -> VmOptions {
+    let mut perms = 0;
+    if rights & ZX_RIGHT_READ != 0 {
+        perms |= ZX_VM_PERM_READ;
+    }
+    if rights & ZX_RIGHT_WRITE != 0 {
+        perms |= ZX_VM_PERM_WRITE;
+    }
+    if rights & ZX_RIGHT_EXECUTE != 0 {
+        perms |= ZX_VM_PERM_EXECUTE;
+    }
+    perms
+}
+
+/// The handle rights `ZX_VM_PERM_*` bits need on a VMAR handle.
+pub(crate) fn rights_for_perms(perms: VmOptions) -> Rights {
+    let mut rights = 0;
+    if perms & ZX_VM_PERM_READ != 0 {
+        rights |= ZX_RIGHT_READ;
+    }
+    if perms & ZX_VM_PERM_WRITE != 0 {
+        rights |= ZX_RIGHT_WRITE;
+    }
+    if perms & ZX_VM_PERM_EXECUTE != 0 {
+        rights |= ZX_RIGHT_EXECUTE;
+    }
+    rights
+}
+
+/// Writable or executable pages are always readable here (the MMU implies
+/// read), so WRITE or EXECUTE without READ is an unsupported combination,
+/// as in Zircon's `is_valid_mapping_protection`. No permission at all is a
+/// valid (inaccessible) mapping.
+fn perms_valid(perms: VmOptions) -> bool {
+    perms & ZX_VM_PERM_READ != 0 || perms & (ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE) == 0
+}
+
+fn aligned(x: u64) -> bool {
+    x.is_multiple_of(PAGE_SIZE)
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// Creates a root VMAR over `[base, base + size)` with every CAN_MAP
+    /// permission (the kernel's, once: `ROOT_VMAR_BASE..ROOT_VMAR_END`).
+    pub fn create_root_vmar(&mut self, base: u64, size: u64) -> Result<VmarId, Status> {
+        if base == 0 || size == 0 || !aligned(base) || !aligned(size) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        base.checked_add(size).ok_or(ZX_ERR_INVALID_ARGS)?;
+        self.vmars.reserve(&self.mem)?;
+        let koid = self.new_koid();
+        Ok(self.vmars.insert_reserved(Vmar {
+            koid,
+            base,
+            size,
+            flags: ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX,
+            parent: None,
+            children: Vec::new(),
+            handles: 0,
+            destroyed: false,
+        }))
+    }
+
+    /// Puts a handle to `vmar` with `rights` in `table` (how the kernel
+    /// gives a task its sub-VMAR; [`vmar_rights`] gives the usual rights).
+    pub fn install_vmar(
+        &mut self,
+        table: TableId,
+        vmar: VmarId,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        self.vmars.get(vmar).ok_or(ZX_ERR_NOT_FOUND)?;
+        self.install(table, Object::Vmar(vmar), rights)
+    }
+
+    /// The VMAR a handle names, and the handle's rights.
+    pub fn vmar_of(&self, table: TableId, handle: Handle) -> Result<(VmarId, Rights), Status> {
+        let e = self.entry(table, handle)?;
+        match e.object {
+            Object::Vmar(id) => Ok((id, e.rights)),
+            _ => Err(ZX_ERR_WRONG_TYPE),
+        }
+    }
+
+    /// A VMAR's `(base, size)`, or `None` once it is gone or destroyed.
+    pub fn vmar_range(&self, vmar: VmarId) -> Option<(u64, u64)> {
+        self.vmars
+            .get(vmar)
+            .filter(|v| !v.destroyed)
+            .map(|v| (v.base, v.size))
+    }
+
+    /// The `ZX_VM_CAN_MAP_*` permissions of a VMAR that is still there.
+    pub fn vmar_flags(&self, vmar: VmarId) -> Option<VmOptions> {
+        self.vmars.get(vmar).map(|v| v.flags)
+    }
+
+    /// Number of VMAR records (live ones, and destroyed ones a handle still names).
+    pub fn vmar_count(&self) -> usize {
+        self.vmars.len()
+    }
+
+    /// Number of mapping records.
+    pub fn mapping_count(&self) -> usize {
+        self.mappings.len()
+    }
+
+    fn live_vmar(&self, vmar: VmarId) -> Result<&crate::vmar::Vmar, Status> {
+        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        if v.destroyed {
+            return Err(ZX_ERR_BAD_STATE);
+        }
+        Ok(v)
+    }
+
+    /// Chooses where `size` bytes go in `vmar`: at `offset` if `specific`,
+    /// else the lowest gap that fits (first fit). Returns the base and the
+    /// child index to insert at.
+    fn place(
+        &self,
+        vmar: VmarId,
+        specific: bool,
+        offset: u64,
+        size: u64,
+    ) -> Result<(u64, usize), Status> {
+        let v = &self.vmars[vmar];
+        if !specific {
+            if offset != 0 || size > v.size {
+                return Err(ZX_ERR_INVALID_ARGS);
+            }
+            let mut cursor = v.base;
+            for (i, r) in v.children.iter().enumerate() {
+                if r.base - cursor >= size {
+                    return Ok((cursor, i));
+                }
+                cursor = r.end();
+            }
+            if v.end() - cursor >= size {
+                return Ok((cursor, v.children.len()));
+            }
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let base = self.specific_range(vmar, offset, size)?;
+        let at = v.children.partition_point(|r| r.base < base);
+        let overlaps_before = at > 0 && v.children[at - 1].end() > base;
+        let overlaps_after = at < v.children.len() && v.children[at].base < base + size;
+        if overlaps_before || overlaps_after {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        Ok((base, at))
+    }
+
+    /// Checks a `ZX_VM_SPECIFIC` request: the VMAR allows it, `offset` is
+    /// aligned, and the range lies inside. Returns the absolute base.
+    fn specific_range(&self, vmar: VmarId, offset: u64, size: u64) -> Result<u64, Status> {
+        let v = &self.vmars[vmar];
+        if v.flags & ZX_VM_CAN_MAP_SPECIFIC == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if !aligned(offset) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        match offset.checked_add(size) {
+            Some(end) if end <= v.size => Ok(v.base + offset),
+            _ => Err(ZX_ERR_INVALID_ARGS),
+        }
+    }
+
+    /// `zx_vmar_allocate` on a VMAR id (no handle rights checked): a new
+    /// sub-VMAR of `size` bytes. Returns its id and base address.
+    pub fn vmar_create_child(
+        &mut self,
+        parent: VmarId,
+        options: VmOptions,
+        offset: u64,
+        size: u64,
+    ) -> Result<(VmarId, u64), Status> {
+        if options & !ALLOCATE_OPTIONS != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let p = self.live_vmar(parent)?;
+        if size == 0 || !aligned(size) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if options & ZX_VM_CAN_MAP_RWX & !p.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let (base, at) = self.place(parent, options & ZX_VM_SPECIFIC != 0, offset, size)?;
+        self.vmars.reserve(&self.mem)?;
+        let mem = &self.mem;
+        mem.reserve(&mut self.vmars[parent].children, 1)?;
+        let koid = self.new_koid();
+        let id = self.vmars.insert_reserved(Vmar {
+            koid,
+            base,
+            size,
+            flags: options & (ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX),
+            parent: Some(parent),
+            children: Vec::new(),
+            handles: 0,
+            destroyed: false,
+        });
+        self.vmars[parent].children.insert(
+            at,
+            Region {
+                base,
+                size,
+                child: Child::Vmar(id),
+            },
+        );
+        Ok((id, base))
+    }
+
+    /// `zx_vmar_map` on ids (handle rights already reduced to `max_perms`,
+    /// the `ZX_VM_PERM_*` bits both the VMO and the VMAR handle allow).
+    /// Returns the mapping's base address.
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_map_vmo(
+        &mut self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+    ) -> Result<u64, Status> {
+        let perms = options & ZX_VM_PERM_MASK;
+        let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
+        if options & !MAP_OPTIONS != 0
+            || !perms_valid(perms)
+            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
+        {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if perms & !max_perms != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
+            return Err(ZX_ERR_NOT_SUPPORTED);
+        }
+        self.live_vmar(vmar)?;
+        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        let specific = overwrite || options & ZX_VM_SPECIFIC != 0;
+        let (base, splits) = if overwrite {
+            let base = self.specific_range(vmar, vmar_offset, len)?;
+            self.check_no_vmar_in(vmar, base, base + len)?;
+            (base, self.straddlers(vmar, base, base + len))
+        } else {
+            (
+                self.place(vmar, specific, vmar_offset, len)?.0,
+                [None, None],
+            )
+        };
+        // Reserve for the new record and any splits, then change things.
+        let n = 1 + splits.iter().flatten().count();
+        self.mappings.reserve_n(&self.mem, n)?;
+        let mem = &self.mem;
+        mem.reserve(&mut self.vmars[vmar].children, n)?;
+        let split_vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
+        self.reserve_vmo_mappings(&[Some(vmo), split_vmos[0], split_vmos[1]])?;
+        if overwrite {
+            self.unmap_reserved(vmar, base, base + len);
+        }
+        let id = self.mappings.insert_reserved(Mapping {
+            vmo,
+            first_page: vmo_offset / PAGE_SIZE,
+            pages: len / PAGE_SIZE,
+            vaddr: base,
+            perms,
+            max_perms,
+            vmar,
+        });
+        self.vmos[vmo].mappings.push(id);
+        let children = &mut self.vmars[vmar].children;
+        let at = children.partition_point(|r| r.base < base);
+        children.insert(
+            at,
+            Region {
+                base,
+                size: len,
+                child: Child::Mapping(id),
+            },
+        );
+        if options & ZX_VM_MAP_RANGE != 0 && perms != 0 {
+            if let Err(e) = self.mapping_populate(id) {
+                self.remove_mapping(id);
+                return Err(e);
+            }
+        }
+        Ok(base)
+    }
+
+    /// `zx_vmar_unmap` on an id: removes mappings (splitting those partly
+    /// inside) and destroys sub-VMARs in `[addr, addr + len)`.
+    pub fn vmar_unmap_range(&mut self, vmar: VmarId, addr: u64, len: u64) -> Result<(), Status> {
+        if len == 0 || !aligned(addr) || !aligned(len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let v = self.live_vmar(vmar)?;
+        let end = addr.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        if addr < v.base || end > v.end() {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let range = v.overlapping(addr, end);
+        if range.is_empty() {
+            return Err(ZX_ERR_NOT_FOUND);
+        }
+        for r in &v.children[range] {
+            if matches!(r.child, Child::Vmar(_)) && (r.base < addr || r.end() > end) {
+                return Err(ZX_ERR_INVALID_ARGS);
+            }
+        }
+        self.reserve_splits(vmar, addr, end)?;
+        self.unmap_reserved(vmar, addr, end);
+        Ok(())
+    }
+
+    /// `zx_vmar_protect` on an id: sets the permissions of the mappings
+    /// covering `[addr, addr + len)` (splitting at the ends). Every page of
+    /// the range must be mapped, by mappings directly in this VMAR whose
+    /// map-time rights allow `perms`.
+    pub fn vmar_protect_range(
+        &mut self,
+        vmar: VmarId,
+        perms: VmOptions,
+        addr: u64,
+        len: u64,
+    ) -> Result<(), Status> {
+        if perms & !ZX_VM_PERM_MASK != 0 || !perms_valid(perms) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if len == 0 || !aligned(addr) || !aligned(len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let v = self.live_vmar(vmar)?;
+        let end = addr.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        if addr < v.base || end > v.end() {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        // In address order, the first problem wins, as in Zircon.
+        let mut cursor = addr;
+        for r in &v.children[v.overlapping(addr, end)] {
+            if r.base > cursor {
+                return Err(ZX_ERR_NOT_FOUND);
+            }
+            let Child::Mapping(m) = r.child else {
+                return Err(ZX_ERR_INVALID_ARGS);
+            };
+            if perms & !self.mappings[m].max_perms != 0 {
+                return Err(ZX_ERR_ACCESS_DENIED);
+            }
+            cursor = r.end();
+        }
+        if cursor < end {
+            return Err(ZX_ERR_NOT_FOUND);
+        }
+        self.reserve_splits(vmar, addr, end)?;
+        self.split_ends_reserved(vmar, addr, end);
+        let range = self.vmars[vmar].overlapping(addr, end);
+        for i in range {
+            let Child::Mapping(m) = self.vmars[vmar].children[i].child else {
+                unreachable!("checked: only mappings in the range")
+            };
+            let rec = &mut self.mappings[m];
+            if rec.perms != perms {
+                rec.perms = perms;
+                let (vaddr, len) = (rec.vaddr, rec.len());
+                // Pages fault back with the new permissions.
+                self.mmu_unmap(vaddr, len);
+            }
+        }
+        Ok(())
+    }
+
+    /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes
+    /// (translations first), and the VMAR leaves its parent.
+    pub fn vmar_destroy_id(&mut self, vmar: VmarId) -> Result<(), Status> {
+        self.live_vmar(vmar)?;
+        self.destroy_tree(vmar);
+        Ok(())
+    }
+
+    /// Resolves a translation fault at `vaddr` under the VMAR `root`: finds
+    /// the innermost mapping containing it and maps what its VMO shows
+    /// through [`crate::Mmu::map`] (see [`Access`] and DESIGN.md). Errors:
+    /// no mapping → `ZX_ERR_NOT_FOUND`; the mapping forbids the access →
+    /// `ZX_ERR_ACCESS_DENIED`; past the VMO's end → `ZX_ERR_OUT_OF_RANGE`;
+    /// no frame, quota or table page → `ZX_ERR_NO_MEMORY` (nothing changed).
+    pub fn vmar_fault(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<(), Status> {
+        let m = self.find_mapping(root, vaddr).ok_or(ZX_ERR_NOT_FOUND)?;
+        self.mapping_fault(m, vaddr, access)
+    }
+
+    /// The innermost mapping containing `vaddr` under `root`, for fault reports.
+    pub fn vmar_lookup(&self, root: VmarId, vaddr: u64) -> Option<MappingInfo> {
+        let m = &self.mappings[self.find_mapping(root, vaddr)?];
+        Some(MappingInfo {
+            base: m.vaddr,
+            len: m.len(),
+            perms: m.perms,
+            vmo_koid: self.vmos[m.vmo].koid,
+            vmo_offset: m.first_page * PAGE_SIZE,
+        })
+    }
+
+    /// The mapping containing `vaddr`, descending through sub-VMARs.
+    pub(crate) fn find_mapping(&self, root: VmarId, vaddr: u64) -> Option<MappingId> {
+        let mut cur = root;
+        loop {
+            let v = self.vmars.get(cur)?;
+            if vaddr < v.base || vaddr >= v.end() {
+                return None;
+            }
+            let i = v.children.partition_point(|r| r.base <= vaddr);
+            let r = v.children[..i].last()?;
+            if vaddr >= r.end() {
+                return None;
+            }
+            match r.child {
+                Child::Mapping(m) => return Some(m),
+                Child::Vmar(c) => cur = c,
+            }
+        }
+    }
+
+    /// The mapping child of `vmar` that has `x` strictly inside (so a split at `x`).
+    fn straddler(&self, vmar: VmarId, x: u64) -> Option<MappingId> {
+        let v = &self.vmars[vmar];
+        let i = v.children.partition_point(|r| r.base < x);
+        let r = v.children[..i].last()?;
+        match r.child {
+            Child::Mapping(m) if r.end() > x => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The mappings a change to `[a, b)` must split, at `a` and at `b`.
+    fn straddlers(&self, vmar: VmarId, a: u64, b: u64) -> [Option<MappingId>; 2] {
+        [self.straddler(vmar, a), self.straddler(vmar, b)]
+    }
+
+    /// `ZX_ERR_INVALID_ARGS` if a sub-VMAR overlaps `[a, b)`.
+    fn check_no_vmar_in(&self, vmar: VmarId, a: u64, b: u64) -> Result<(), Status> {
+        let v = &self.vmars[vmar];
+        if v.children[v.overlapping(a, b)]
+            .iter()
+            .any(|r| matches!(r.child, Child::Vmar(_)))
+        {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        Ok(())
+    }
+
+    /// Reserves what splitting the mappings at `a` and `b` needs.
+    fn reserve_splits(&mut self, vmar: VmarId, a: u64, b: u64) -> Result<(), Status> {
+        let splits = self.straddlers(vmar, a, b);
+        let n = splits.iter().flatten().count();
+        if n == 0 {
+            return Ok(());
+        }
+        self.mappings.reserve_n(&self.mem, n)?;
+        let mem = &self.mem;
+        mem.reserve(&mut self.vmars[vmar].children, n)?;
+        let vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
+        self.reserve_vmo_mappings(&[vmos[0], vmos[1]])
+    }
+
+    /// Reserves one more mapping-list entry per listed VMO occurrence.
+    fn reserve_vmo_mappings(&mut self, vmos: &[Option<VmoId>]) -> Result<(), Status> {
+        for (i, v) in vmos.iter().enumerate() {
+            let Some(v) = *v else { continue };
+            if vmos[..i].contains(&Some(v)) {
+                continue;
+            }
+            let n = vmos.iter().filter(|&&w| w == Some(v)).count();
+            let mem = &self.mem;
+            mem.reserve(&mut self.vmos[v].mappings, n)?;
+        }
+        Ok(())
+    }
+
+    /// Splits mapping `m` at `at` (strictly inside): `m` keeps the left
+    /// part, a new record the right. No translation changes. Reserved by
+    /// [`Self::reserve_splits`].
+    fn split_reserved(&mut self, m: MappingId, at: u64) {
+        let old = self.mappings[m];
+        debug_assert!(old.vaddr < at && at < old.end() && aligned(at));
+        let left = (at - old.vaddr) / PAGE_SIZE;
+        let right = Mapping {
+            first_page: old.first_page + left,
+            pages: old.pages - left,
+            vaddr: at,
+            ..old
+        };
+        self.mappings[m].pages = left;
+        let id = self.mappings.insert_reserved(right);
+        // Within reserved capacity: the VMO stays mapped throughout.
+        self.vmos[old.vmo].mappings.push(id);
+        let v = &mut self.vmars[old.vmar];
+        let i = v.child_at(old.vaddr);
+        v.children[i].size = left * PAGE_SIZE;
+        v.children.insert(
+            i + 1,
+            Region {
+                base: at,
+                size: right.len(),
+                child: Child::Mapping(id),
+            },
+        );
+    }
+
+    /// Splits the mappings straddling `a` and `b`, so every child
+    /// overlapping `[a, b)` lies inside it.
+    fn split_ends_reserved(&mut self, vmar: VmarId, a: u64, b: u64) {
+        for x in [a, b] {
+            if let Some(m) = self.straddler(vmar, x) {
+                self.split_reserved(m, x);
+            }
+        }
+    }
+
+    /// Removes every mapping and destroys every sub-VMAR in `[a, b)` of
+    /// `vmar` (splits reserved; no sub-VMAR partly inside).
+    fn unmap_reserved(&mut self, vmar: VmarId, a: u64, b: u64) {
+        self.split_ends_reserved(vmar, a, b);
+        loop {
+            let v = &self.vmars[vmar];
+            let range = v.overlapping(a, b);
+            if range.is_empty() {
+                break;
+            }
+            match v.children[range.start].child {
+                Child::Mapping(m) => self.remove_mapping(m),
+                Child::Vmar(c) => self.destroy_tree(c),
+            }
+        }
+    }
+
+    /// Removes a mapping: its translations, its record, its VMAR entry,
+    /// and its reference on the VMO (which may go with it).
+    pub(crate) fn remove_mapping(&mut self, m: MappingId) {
+        let rec = self.mappings.remove(m).expect("live mapping");
+        self.mmu_unmap(rec.vaddr, rec.len());
+        let v = &mut self.vmars[rec.vmar];
+        let i = v.child_at(rec.vaddr);
+        v.children.remove(i);
+        let list = &mut self.vmos[rec.vmo].mappings;
+        let i = list.iter().position(|&x| x == m).expect("mapping listed");
+        list.swap_remove(i);
+        self.vmo_maybe_destroy(rec.vmo);
+    }
+
+    /// Destroys `top` and everything under it, deepest first, without
+    /// recursion (nesting depth is the tasks' choice) and without allocating.
+    fn destroy_tree(&mut self, top: VmarId) {
+        let mut cur = top;
+        loop {
+            if let Some(r) = self.vmars[cur].children.last().copied() {
+                match r.child {
+                    Child::Mapping(m) => self.remove_mapping(m),
+                    Child::Vmar(c) => cur = c,
+                }
+                continue;
+            }
+            let v = &mut self.vmars[cur];
+            v.destroyed = true;
+            let parent = v.parent.take();
+            let (base, handles) = (v.base, v.handles);
+            if let Some(p) = parent {
+                let pv = &mut self.vmars[p];
+                let i = pv.child_at(base);
+                pv.children.remove(i);
+            }
+            if handles == 0 {
+                self.vmars.remove(cur);
+            }
+            match parent {
+                Some(p) if cur != top => cur = p,
+                _ => return,
+            }
+        }
+    }
+
+    /// A handle to a VMAR closed.
+    pub(crate) fn vmar_release(&mut self, vmar: VmarId) {
+        let v = &mut self.vmars[vmar];
+        v.handles -= 1;
+        if v.handles == 0 && v.destroyed {
+            self.vmars.remove(vmar);
+        }
+    }
+
+    /// The VMAR a handle names, if the handle has `rights`.
+    pub(crate) fn vmar_handle(
+        &self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<VmarId, Status> {
+        let (id, have) = self.vmar_of(table, handle)?;
+        if have & rights != rights {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(id)
+    }
+
+    /// Koid of a VMAR.
+    pub(crate) fn vmar_koid(&self, vmar: VmarId) -> Koid {
+        self.vmars[vmar].koid
+    }
+}

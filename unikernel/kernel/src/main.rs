@@ -19,7 +19,9 @@ mod ktests;
 mod layout;
 mod mm;
 mod power;
+mod sched;
 mod sync;
+mod time;
 mod vm;
 
 use bootargs::{BootArgs, Mode};
@@ -85,6 +87,8 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
         heap,
     });
     print_banner(boot_info());
+    // From here on the boot path is thread 0, and interrupts are on.
+    sched::init(&boot_info().platform);
 
     let status = match args.mode {
         Mode::Run => {

@@ -4,6 +4,7 @@ mod boot;
 mod devicetree;
 mod exceptions;
 mod frames;
+mod gic;
 mod heap;
 mod mmu;
 mod power;
@@ -20,5 +21,6 @@ pub static SUITES: &[&Suite] = &[
     &frames::SUITE,
     &mmu::SUITE,
     &timer::SUITE,
+    &gic::SUITE,
     &power::SUITE,
 ];

@@ -48,6 +48,10 @@ pub struct VectorKind(pub u64);
 impl VectorKind {
     /// Synchronous exception at the current EL on `SP_ELx`.
     pub const CURRENT_SPX_SYNC: Self = Self(4);
+    /// IRQ at the current EL on `SP_ELx` (a kernel thread was interrupted).
+    pub const CURRENT_SPX_IRQ: Self = Self(5);
+    /// IRQ from a lower EL running AArch64 (an EL0 task was interrupted).
+    pub const LOWER_A64_IRQ: Self = Self(9);
     /// Not a vector: the entry found the kernel stack overflowed.
     pub const STACK_OVERFLOW: Self = Self(16);
 
@@ -102,6 +106,12 @@ pub fn catch(f: impl FnOnce()) -> Option<Caught> {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
+    if kind == VectorKind::CURRENT_SPX_IRQ || kind == VectorKind::LOWER_A64_IRQ {
+        super::gic::handle_irq();
+        // May switch threads; this frame is resumed when this thread is.
+        crate::sched::irq_exit();
+        return;
+    }
     if kind == VectorKind::STACK_OVERFLOW {
         let sp: u64;
         // SAFETY: reading TPIDR_EL0, where the entry left the overflowed SP.

@@ -3,11 +3,14 @@
 
 pub mod backtrace;
 pub mod boot;
+pub mod context;
 pub mod esr;
 pub mod exception;
+pub mod gic;
 pub mod mmu;
 pub mod power;
 pub mod semihosting;
+pub mod timer;
 pub mod tlb;
 
 use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1};
@@ -40,6 +43,21 @@ pub fn irq_save() -> u64 {
 #[inline(always)]
 pub fn irq_restore(daif: u64) {
     DAIF.set(daif);
+}
+
+/// Unmasks IRQs on this CPU.
+#[inline(always)]
+pub fn irq_enable() {
+    // SAFETY: the vectors and the GIC handler table are ready before the
+    // scheduler unmasks IRQs. (Not `nomem`: memory accesses must not move
+    // across the unmask.)
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack)) };
+}
+
+/// Waits for an interrupt (returns at once if one is pending).
+#[inline(always)]
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
 }
 
 /// Unmasks SError (asynchronous aborts), once the vectors can report them.

@@ -1,0 +1,266 @@
+//! The interrupt controller: GICv2 (QEMU `virt`, the Pi 4's GIC-400) or
+//! GICv3 (QEMU `virt`, `gic-version=3`) through arm-gic, found in the device
+//! tree. Interrupts are acknowledged, dispatched through a table of handlers
+//! indexed by INTID, and ended; spurious and special INTIDs are ignored.
+//!
+//! GICv2 comes in two views. Without the Security Extensions (QEMU's models)
+//! everything is Group 0 and `GICD_CTLR` bit 0 enables it. In the Non-secure
+//! view of a GIC that has them (the real GIC-400, after the Pi firmware made
+//! every interrupt Non-secure Group 1) `GICD_IGROUPR` reads as zero and
+//! ignores writes, and bit 0 of `GICD_CTLR` and `GICC_CTLR` is the Group 1
+//! enable. Either way `GICC_IAR`/`GICC_EOIR` acknowledge and end the
+//! interrupts this CPU may take, which arm-gic calls the Group 0 registers.
+//!
+//! GICv3 uses Group 1 and the `ICC_*` system registers (after an EL2 entry,
+//! `boot.rs` has set `ICC_SRE_EL2` so EL1 may use them).
+
+use crate::devicetree::GicInfo;
+use crate::sync::IrqMutex;
+use arm_gic::gicv2::{GicV2, SgiTarget as SgiTargetV2, SgiTargetListFilter};
+use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget as SgiTargetV3, SgiTargetGroup};
+pub use arm_gic::{IntId, Trigger};
+use arm_gic::{InterruptGroup, UniqueMmioPointer};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+/// The priority every interrupt gets: the highest a Non-secure write can
+/// express (a GICv2 with Security Extensions shifts NS priorities down a bit
+/// and sets the top one; GICv3 Non-secure Group 1 starts here too).
+pub const DEFAULT_PRIORITY: u8 = arm_gic::gicv3::HIGHEST_NS_PRIORITY;
+
+/// The priority mask that lets every priority through.
+const PRIORITY_MASK_ALL: u8 = 0xff;
+
+/// INTIDs below this are SGIs, PPIs and SPIs; 1020–1023 are special.
+const INTID_LIMIT: usize = 1020;
+
+/// The CPUs the GICv3 driver manages redistributors for. Single core for
+/// now; SMP passes the device tree's CPU count here and calls the per-CPU
+/// half ([`GicV3::init_cpu`]) on each secondary.
+const CPU_COUNT: usize = 1;
+
+/// The boot CPU's index (its redistributor's position and its SGI target bit).
+const BOOT_CPU: usize = 0;
+
+/// Bits of `GICC_IAR` that hold the INTID; bits 12:10 name an SGI's source CPU.
+const GICV2_IAR_INTID_MASK: u32 = 0x3ff;
+
+/// Something to run when an interrupt arrives (with IRQs masked).
+pub type Handler = fn(IntId);
+
+enum Driver {
+    V2(GicV2<'static>),
+    V3(GicV3<'static>),
+}
+
+// SAFETY: the driver holds pointers to MMIO that no other code aliases; it
+// lives in a lock, so only one CPU touches it at a time.
+unsafe impl Send for Driver {}
+
+static GIC: IrqMutex<Option<Driver>> = IrqMutex::new(None);
+static HANDLERS: IrqMutex<[Option<Handler>; INTID_LIMIT]> = IrqMutex::new([None; INTID_LIMIT]);
+/// The GIC architecture version in use (0 before [`init`]).
+static VERSION: AtomicU8 = AtomicU8::new(0);
+/// Interrupts acknowledged, for statistics and tests.
+static ACKNOWLEDGED: AtomicU64 = AtomicU64::new(0);
+/// Acknowledged interrupts that had no handler.
+static UNHANDLED: AtomicU64 = AtomicU64::new(0);
+
+/// Why the GIC could not be brought up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GicError {
+    /// arm-gic rejected the GICv3 redistributor layout.
+    Redistributor(arm_gic::gicv3::GicError),
+}
+
+/// Initialises the distributor and this CPU's interface: every interrupt
+/// disabled, priority mask open, forwarding on.
+///
+/// # Safety
+/// `info` must describe the GIC's MMIO regions; they are device memory
+/// (MMU off, or mapped as device memory) and nothing else drives them.
+pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
+    let driver = match info {
+        GicInfo::V2 {
+            distributor,
+            cpu_interface,
+        } => {
+            // SAFETY: the caller vouches for both regions; this is the only driver.
+            let mut gic = unsafe {
+                GicV2::new(
+                    distributor.start as *mut arm_gic::gicv2::registers::Gicd,
+                    cpu_interface.start as *mut arm_gic::gicv2::registers::Gicc,
+                )
+            };
+            gic.enable_all_interrupts(false);
+            // Without Security Extensions this enables Group 0 and puts every
+            // interrupt in it; with them (Non-secure view) its writes to
+            // IGROUPR and GICD_CTLR bit 1 are ignored...
+            gic.setup();
+            // ...and bit 0 of GICD_CTLR is the Non-secure Group 1 enable.
+            gic.enable_group0(true);
+            gic.set_priority_mask(PRIORITY_MASK_ALL);
+            Driver::V2(gic)
+        }
+        GicInfo::V3 {
+            distributor,
+            redistributors,
+        } => {
+            // SAFETY: the caller vouches for the distributor's region.
+            let gicd = unsafe {
+                UniqueMmioPointer::new(
+                    NonNull::new(distributor.start as *mut arm_gic::gicv3::registers::Gicd)
+                        .expect("the device tree gives a non-zero GICD"),
+                )
+            };
+            let gicr = NonNull::new(redistributors.start as *mut arm_gic::gicv3::registers::GicrSgi)
+                .expect("the device tree gives a non-zero GICR");
+            // SAFETY: the caller vouches for the redistributors' region.
+            let mut gic =
+                unsafe { GicV3::new(gicd, gicr, CPU_COUNT) }.map_err(GicError::Redistributor)?;
+            gic.setup(BOOT_CPU);
+            GicCpuInterface::set_priority_mask(PRIORITY_MASK_ALL);
+            Driver::V3(gic)
+        }
+    };
+    VERSION.store(info.version(), Ordering::Relaxed);
+    *GIC.lock() = Some(driver);
+    Ok(())
+}
+
+/// The GIC version in use: 2 or 3, or 0 before [`init`].
+pub fn version() -> u8 {
+    VERSION.load(Ordering::Relaxed)
+}
+
+fn with_gic<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
+    f(GIC
+        .lock()
+        .as_mut()
+        .expect("the GIC is initialised before interrupts are configured"))
+}
+
+/// Sets an interrupt's priority and trigger (on this CPU, for an SGI or PPI).
+pub fn configure(intid: IntId, priority: u8, trigger: Trigger) {
+    with_gic(|gic| match gic {
+        Driver::V2(g) => {
+            g.set_interrupt_priority(intid, priority);
+            g.set_trigger(intid, trigger);
+        }
+        Driver::V3(g) => {
+            let cpu = Some(BOOT_CPU);
+            g.set_interrupt_priority(intid, cpu, priority)
+                .expect("a valid INTID");
+            g.set_trigger(intid, cpu, trigger).expect("a valid INTID");
+        }
+    })
+}
+
+/// Lets the interrupt through to this CPU (an SGI or PPI: this CPU's copy).
+pub fn enable(intid: IntId) {
+    set_enabled(intid, true)
+}
+
+/// Stops the interrupt from being signalled.
+pub fn disable(intid: IntId) {
+    set_enabled(intid, false)
+}
+
+fn set_enabled(intid: IntId, enable: bool) {
+    with_gic(|gic| match gic {
+        Driver::V2(g) => {
+            // GICv2 may hard-wire SGIs enabled: an enable that does not stick
+            // is the hardware's choice, not an error.
+            let _ = g.enable_interrupt(intid, enable);
+        }
+        Driver::V3(g) => g
+            .enable_interrupt(intid, Some(BOOT_CPU), enable)
+            .expect("a valid INTID"),
+    })
+}
+
+/// Installs `handler` for `intid` (replacing any other); `None` removes it.
+pub fn set_handler(intid: IntId, handler: Option<Handler>) {
+    let index = intid.raw_value() as usize;
+    assert!(index < INTID_LIMIT, "{intid:?} has no handler slot");
+    HANDLERS.lock()[index] = handler;
+}
+
+/// Raises SGI `intid` on this CPU.
+pub fn send_sgi_to_self(intid: IntId) {
+    with_gic(|gic| match gic {
+        Driver::V2(g) => g.send_sgi(
+            intid,
+            SgiTargetV2::List {
+                target_list_filter: SgiTargetListFilter::ForwardSelfOnly,
+                target_list: 0,
+            },
+        ),
+        Driver::V3(_) => GicCpuInterface::send_sgi(
+            intid,
+            SgiTargetV3::List {
+                affinity3: 0,
+                affinity2: 0,
+                affinity1: 0,
+                target_list: 1 << BOOT_CPU,
+            },
+            SgiTargetGroup::CurrentGroup1,
+        )
+        .expect("an SGI"),
+    })
+}
+
+/// Interrupts acknowledged since boot.
+pub fn acknowledged() -> u64 {
+    ACKNOWLEDGED.load(Ordering::Relaxed)
+}
+
+/// Interrupts acknowledged that had no handler.
+pub fn unhandled() -> u64 {
+    UNHANDLED.load(Ordering::Relaxed)
+}
+
+/// Acknowledges the highest-priority pending interrupt, if any.
+fn acknowledge() -> Option<IntId> {
+    let mut gic = GIC.lock();
+    match gic.as_mut()? {
+        Driver::V2(g) => g.get_and_acknowledge_interrupt(InterruptGroup::Group0),
+        Driver::V3(_) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
+    }
+}
+
+fn end_of_interrupt(intid: IntId) {
+    let mut gic = GIC.lock();
+    match gic.as_mut() {
+        Some(Driver::V2(g)) => g.end_interrupt(intid, InterruptGroup::Group0),
+        Some(Driver::V3(_)) => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+        None => {}
+    }
+}
+
+/// The IRQ vector's work: acknowledge → handler → end of interrupt, until
+/// nothing is pending. Runs with IRQs masked; handlers must not unmask them.
+pub fn handle_irq() {
+    while let Some(intid) = acknowledge() {
+        let raw = match version() {
+            2 => intid.raw_value() & GICV2_IAR_INTID_MASK,
+            _ => intid.raw_value(),
+        } as usize;
+        if raw >= INTID_LIMIT {
+            // A special INTID (1020–1022): nothing was acknowledged, no EOI.
+            break;
+        }
+        ACKNOWLEDGED.fetch_add(1, Ordering::Relaxed);
+        let handler = HANDLERS.lock()[raw];
+        match handler {
+            Some(h) => h(intid),
+            None => {
+                // Nobody wants it: keep a level-triggered source from
+                // firing forever.
+                UNHANDLED.fetch_add(1, Ordering::Relaxed);
+                disable(intid);
+            }
+        }
+        end_of_interrupt(intid);
+    }
+}

@@ -1,0 +1,715 @@
+//! Kernel threads and the scheduler: a round-robin run queue per CPU,
+//! preemption when a time slice ends, yield, block and wake, exit and join,
+//! and a deadline queue that drives the one-shot virtual timer (tickless:
+//! the timer is programmed for the earliest deadline, or the end of the
+//! running thread's slice when another thread is waiting to run, or not at
+//! all).
+//!
+//! # Locking
+//!
+//! One lock, [`SCHED`], guards every thread, run queue and the deadline
+//! queue (Zircon's `thread_lock` does the same). It masks IRQs, and it is
+//! held *across* a switch: the thread that switches away takes it, the
+//! thread that resumes releases it, so on SMP no other CPU can pick up a
+//! thread whose registers are still being saved. Every path that may switch
+//! masks IRQs itself before locking and restores them after unlocking (the
+//! lock's own saved `DAIF` belongs to whichever thread locked it).
+//!
+//! Lock order: the object space's lock, then [`SCHED`] (an object signal
+//! wakes waiters while holding it), then the heap and frame locks.
+//!
+//! # Waiting without lost wake-ups
+//!
+//! A wait first clears the thread's wait slot and arms its deadline
+//! ([`wait_prepare`]), then registers with whatever will wake it (the object
+//! layer), then blocks only while the slot is still empty
+//! ([`wait_block`]); wakers fill the slot and make the thread runnable under
+//! [`SCHED`]. A wake that lands between registration and blocking is
+//! therefore seen, not lost.
+//!
+//! The boot path becomes thread 0 ([`init`]); each CPU has an idle thread
+//! that sits in `wfi` with IRQs enabled.
+
+pub mod deadline;
+pub mod wait;
+
+use crate::arch::context::{self, Context};
+use crate::arch::{self, timer};
+use crate::devicetree::Platform;
+use crate::sync::{IrqMutex, IrqSpinRaw};
+use crate::time;
+use abi::{Signals, Status, ZX_ERR_NO_MEMORY};
+use alloc::alloc::{alloc, Layout};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use crate::vm::kstack::KernelStack;
+use deadline::DeadlineQueue;
+
+/// CPUs the scheduler has room for. Only the boot CPU runs today.
+pub const MAX_CPUS: usize = 4;
+/// The boot CPU's index.
+const BOOT_CPU: usize = 0;
+/// How long a thread runs before another runnable thread gets the CPU.
+pub const TIME_SLICE: time::Duration = time::msec(5);
+/// Bits of a [`ThreadId`] that hold the slot index.
+const SLOT_BITS: u32 = 32;
+
+/// Names a thread for as long as it exists; never reused (a generation
+/// count in the high bits makes a recycled slot's id different).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(u64);
+
+impl ThreadId {
+    fn new(slot: usize, generation: u32) -> Self {
+        Self(((generation as u64) << SLOT_BITS) | slot as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 & ((1 << SLOT_BITS) - 1)) as usize
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 >> SLOT_BITS) as u32
+    }
+
+    /// The raw value (the object layer's `WaiterId`).
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// The id with raw value `raw`.
+    pub fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// In a run queue.
+    Ready,
+    /// On a CPU.
+    Running,
+    /// Waiting for a wake.
+    Blocked,
+    /// Exited; its stack is freed once it has switched away.
+    Dead,
+}
+
+/// How a wait ended, filled in by wakers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitOutcome {
+    /// The object layer's waker ran with these signals.
+    pub signals: Option<Signals>,
+    /// The deadline passed.
+    pub timed_out: bool,
+    /// The deadline expirations counter when this thread's deadline fired:
+    /// orders timer wake-ups across threads.
+    pub wake_seq: u64,
+}
+
+impl WaitOutcome {
+    fn ended(&self) -> bool {
+        self.signals.is_some() || self.timed_out
+    }
+}
+
+type Entry = Box<dyn FnOnce() + Send + 'static>;
+
+struct Thread {
+    id: ThreadId,
+    name: &'static str,
+    state: State,
+    context: Context,
+    /// `None` for the boot thread, which runs on the boot stack.
+    stack: Option<KernelStack>,
+    entry: Option<Entry>,
+    wait: WaitOutcome,
+    /// The slot of a thread blocked joining this one.
+    joiner: Option<usize>,
+    /// Nobody will join: free the slot at exit.
+    detached: bool,
+    cpu: usize,
+}
+
+struct Slot {
+    generation: u32,
+    thread: Option<Box<Thread>>,
+}
+
+struct Cpu {
+    online: bool,
+    current: usize,
+    idle: usize,
+    run_queue: VecDeque<usize>,
+    need_resched: bool,
+    /// When the running thread's slice ends, in counter ticks.
+    slice_end: u64,
+    /// The thread switched away from, for the resumed side to clean up.
+    prev: Option<usize>,
+}
+
+impl Cpu {
+    const fn new() -> Self {
+        Self {
+            online: false,
+            current: 0,
+            idle: 0,
+            run_queue: VecDeque::new(),
+            need_resched: false,
+            slice_end: 0,
+            prev: None,
+        }
+    }
+}
+
+/// Counters for tests and reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Thread switches.
+    pub switches: u64,
+    /// Switches forced by the end of a time slice.
+    pub preemptions: u64,
+    /// Deadlines that expired.
+    pub deadline_expirations: u64,
+    /// Threads alive (not yet exited), idle threads included.
+    pub live_threads: usize,
+}
+
+struct Scheduler {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    cpus: [Cpu; MAX_CPUS],
+    deadlines: DeadlineQueue,
+    slice_ticks: u64,
+    stats: Stats,
+}
+
+static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
+    slots: Vec::new(),
+    free: Vec::new(),
+    cpus: [const { Cpu::new() }; MAX_CPUS],
+    deadlines: DeadlineQueue::new(),
+    slice_ticks: 0,
+    stats: Stats {
+        switches: 0,
+        preemptions: 0,
+        deadline_expirations: 0,
+        live_threads: 0,
+    },
+});
+
+type Guard = talc::lock_api::MutexGuard<'static, IrqSpinRaw, Scheduler>;
+
+/// `Box::new` that reports exhaustion instead of aborting.
+fn try_box<T>(value: T) -> Result<Box<T>, Status> {
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        return Ok(Box::new(value));
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { alloc(layout) } as *mut T;
+    if ptr.is_null() {
+        return Err(ZX_ERR_NO_MEMORY);
+    }
+    // SAFETY: `ptr` is a fresh allocation for a `T`; the box takes it over.
+    unsafe {
+        ptr.write(value);
+        Ok(Box::from_raw(ptr))
+    }
+}
+
+impl Scheduler {
+    fn thread(&mut self, slot: usize) -> &mut Thread {
+        self.slots[slot]
+            .thread
+            .as_deref_mut()
+            .expect("the slot holds a thread")
+    }
+
+    fn lookup(&self, id: ThreadId) -> Option<usize> {
+        let slot = self.slots.get(id.slot())?;
+        (slot.generation == id.generation() && slot.thread.is_some()).then_some(id.slot())
+    }
+
+    fn current(&self) -> usize {
+        self.cpus[context::cpu_index()].current
+    }
+
+    /// Puts a thread in a free slot; the run queues and deadline queue have
+    /// room for it afterwards. Nothing changes on failure.
+    fn insert(&mut self, make: impl FnOnce(ThreadId) -> Thread) -> Result<usize, Status> {
+        let slots = self.slots.len() + usize::from(self.free.is_empty());
+        let no_memory = |_| ZX_ERR_NO_MEMORY;
+        self.slots.try_reserve(1).map_err(no_memory)?;
+        self.free.try_reserve(slots).map_err(no_memory)?;
+        self.deadlines.reserve(slots).map_err(no_memory)?;
+        for cpu in &mut self.cpus {
+            let room = slots.saturating_sub(cpu.run_queue.len());
+            cpu.run_queue.try_reserve(room).map_err(no_memory)?;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    thread: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let id = ThreadId::new(slot, self.slots[slot].generation);
+        match try_box(make(id)) {
+            Ok(thread) => {
+                self.slots[slot].thread = Some(thread);
+                self.stats.live_threads += 1;
+                Ok(slot)
+            }
+            Err(e) => {
+                self.free.push(slot);
+                Err(e)
+            }
+        }
+    }
+
+    fn free_slot(&mut self, slot: usize) {
+        self.deadlines.cancel(slot);
+        let s = &mut self.slots[slot];
+        s.thread = None;
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(slot);
+    }
+
+    /// Makes a blocked thread runnable; the caller has recorded why.
+    fn make_ready(&mut self, slot: usize) {
+        let t = self.thread(slot);
+        if t.state != State::Blocked {
+            // Not asleep yet: it will see its wait slot before blocking.
+            return;
+        }
+        t.state = State::Ready;
+        let cpu = t.cpu;
+        let c = &mut self.cpus[cpu];
+        c.run_queue.push_back(slot);
+        if c.current == c.idle {
+            c.need_resched = true;
+        }
+        if cpu == context::cpu_index() {
+            self.program_timer(cpu);
+        }
+    }
+
+    /// Programs this CPU's timer for the earliest of the next deadline and,
+    /// if another thread is waiting to run, the end of the current slice.
+    fn program_timer(&mut self, cpu: usize) {
+        let c = &self.cpus[cpu];
+        let slice = (!c.run_queue.is_empty() && c.current != c.idle).then_some(c.slice_end);
+        let deadline = self.deadlines.peek().map(|(_, d)| d);
+        match (slice, deadline) {
+            (Some(a), Some(b)) => timer::program(a.min(b)),
+            (Some(t), None) | (None, Some(t)) => timer::program(t),
+            (None, None) => timer::disable(),
+        }
+    }
+
+    /// Cleans up after the switch that resumed this CPU's current thread.
+    fn finish_switch(&mut self, cpu: usize) {
+        let Some(prev) = self.cpus[cpu].prev.take() else {
+            return;
+        };
+        let t = self.thread(prev);
+        if t.state == State::Dead {
+            // It has switched away for good: its stack is free.
+            t.stack = None;
+            if t.detached {
+                self.free_slot(prev);
+            }
+        }
+    }
+}
+
+/// Switches this CPU to the next runnable thread (or idle). The caller has
+/// already put the current thread where it belongs (run queue, blocked,
+/// dead) and masked IRQs. Returns once this thread runs again.
+fn reschedule(mut s: Guard) -> Guard {
+    let cpu = context::cpu_index();
+    let cur = s.cpus[cpu].current;
+    let slice_end = timer::now().saturating_add(s.slice_ticks);
+    let c = &mut s.cpus[cpu];
+    let next = c.run_queue.pop_front().unwrap_or(c.idle);
+    c.need_resched = false;
+    c.slice_end = slice_end;
+    if next == cur {
+        s.thread(cur).state = State::Running;
+        s.program_timer(cpu);
+        return s;
+    }
+    s.thread(next).state = State::Running;
+    s.cpus[cpu].current = next;
+    s.cpus[cpu].prev = Some(cur);
+    s.stats.switches += 1;
+    s.program_timer(cpu);
+    let from: *mut Context = &mut s.thread(cur).context;
+    let to: *const Context = &s.thread(next).context;
+    // The lock stays held across the switch; the resumed thread releases it.
+    core::mem::forget(s);
+    // SAFETY: IRQs are masked and the scheduler lock is held, so nobody else
+    // touches either context; both threads' boxes and stacks stay alive (a
+    // thread is freed only when Dead and switched away from).
+    unsafe { context::switch(from, to) };
+    // SAFETY: whoever switched back to this thread holds the lock for us.
+    let mut s = unsafe { SCHED.make_guard_unchecked() };
+    s.finish_switch(cpu);
+    s
+}
+
+/// Runs `f` on the scheduler with IRQs masked for the whole call (it may
+/// switch threads), restoring this thread's own interrupt mask afterwards.
+fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
+    let daif = arch::irq_save();
+    let (s, r) = f(SCHED.lock());
+    drop(s);
+    arch::irq_restore(daif);
+    r
+}
+
+/// Where every thread starts: finish the switch that got here, release the
+/// scheduler lock, unmask IRQs, run the entry, exit.
+extern "C" fn thread_start(slot: usize) -> ! {
+    let entry = {
+        // SAFETY: the switch that started this thread holds the lock for us.
+        let mut s = unsafe { SCHED.make_guard_unchecked() };
+        s.finish_switch(context::cpu_index());
+        s.thread(slot).entry.take()
+    };
+    arch::irq_enable();
+    if let Some(f) = entry {
+        f();
+    }
+    exit()
+}
+
+fn idle_loop() {
+    loop {
+        // An interrupt that makes a thread runnable switches away from here
+        // on its way out (`irq_exit`).
+        arch::wait_for_interrupt();
+    }
+}
+
+/// Brings up threads on the boot CPU: the boot path becomes thread 0, an
+/// idle thread is created, the GIC and the virtual timer are initialised,
+/// and IRQs are unmasked. Call once, after the heap exists.
+pub fn init(platform: &Platform) {
+    time::init();
+    context::init_cpu(BOOT_CPU);
+    let Some(gic) = platform.gic else {
+        crate::power::fail("no interrupt controller in the device tree");
+    };
+    // SAFETY: the device tree names these GIC regions; the MMU is off (or
+    // maps them as device memory) and no other code drives the GIC.
+    if let Err(e) = unsafe { arch::gic::init(gic) } {
+        crate::power::fail(&alloc::format!("GIC: {e:?}"));
+    }
+    let Some(timer_info) = platform.timer else {
+        crate::power::fail("no timer node in the device tree");
+    };
+    {
+        let mut s = SCHED.lock();
+        s.slice_ticks = time::duration_to_ticks(TIME_SLICE);
+        let boot = s
+            .insert(|id| Thread {
+                id,
+                name: "boot",
+                state: State::Running,
+                context: Context::empty(),
+                stack: None,
+                entry: None,
+                wait: WaitOutcome::default(),
+                joiner: None,
+                detached: true,
+                cpu: BOOT_CPU,
+            })
+            .unwrap_or_else(|_| crate::power::fail("no memory for the boot thread"));
+        let idle = KernelStack::new()
+            .map_err(|_| ZX_ERR_NO_MEMORY)
+            .and_then(|stack| new_thread(&mut s, "idle", BOOT_CPU, stack, Box::new(idle_loop)))
+            .unwrap_or_else(|_| crate::power::fail("no memory for the idle thread"));
+        s.thread(idle).state = State::Ready;
+        s.thread(idle).detached = true;
+        let slice_end = timer::now().saturating_add(s.slice_ticks);
+        let c = &mut s.cpus[BOOT_CPU];
+        c.online = true;
+        c.current = boot;
+        c.idle = idle;
+        c.slice_end = slice_end;
+    }
+    timer::init(timer_info.virtual_ppi, on_timer);
+    arch::irq_enable();
+}
+
+/// Creates a thread (not yet queued) that will run `entry` on `stack`.
+fn new_thread(
+    s: &mut Guard,
+    name: &'static str,
+    cpu: usize,
+    stack: KernelStack,
+    entry: Entry,
+) -> Result<usize, Status> {
+    let mut stack = Some(stack);
+    let mut entry = Some(entry);
+    s.insert(|id| {
+        let stack = stack.take().expect("made once");
+        Thread {
+            id,
+            name,
+            state: State::Blocked,
+            context: Context::new(stack.top(), thread_start, id.slot()),
+            stack: Some(stack),
+            entry: entry.take(),
+            wait: WaitOutcome::default(),
+            joiner: None,
+            detached: false,
+            cpu,
+        }
+    })
+}
+
+/// A thread that [`spawn`] started; [`JoinHandle::join`] waits for it.
+/// Dropping the handle detaches the thread.
+#[derive(Debug)]
+pub struct JoinHandle {
+    id: ThreadId,
+    joined: bool,
+}
+
+/// Starts a kernel thread running `f` on this CPU; it runs after the
+/// threads already waiting. `ZX_ERR_NO_MEMORY` if there is no room.
+pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle, Status> {
+    let entry: Entry = try_box(f)?;
+    // Mapping a stack takes the page table's lock: not under the scheduler's.
+    let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
+    with_sched(|mut s| {
+        let cpu = context::cpu_index();
+        let r = new_thread(&mut s, name, cpu, stack, entry).map(|slot| {
+            let id = s.thread(slot).id;
+            s.make_ready(slot);
+            JoinHandle { id, joined: false }
+        });
+        (s, r)
+    })
+}
+
+impl JoinHandle {
+    /// The thread's id.
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+
+    /// Waits until the thread has exited, then frees what is left of it.
+    pub fn join(mut self) {
+        self.joined = true;
+        let id = self.id;
+        with_sched(|mut s| {
+            let slot = s.lookup(id).expect("a joined thread stays until joined");
+            loop {
+                if s.thread(slot).state == State::Dead {
+                    s.free_slot(slot);
+                    break;
+                }
+                let me = s.current();
+                assert_ne!(me, slot, "a thread cannot join itself");
+                s.thread(slot).joiner = Some(me);
+                s.thread(me).state = State::Blocked;
+                s = reschedule(s);
+            }
+            (s, ())
+        })
+    }
+}
+
+impl Drop for JoinHandle {
+    fn drop(&mut self) {
+        if self.joined {
+            return;
+        }
+        let id = self.id;
+        with_sched(|mut s| {
+            if let Some(slot) = s.lookup(id) {
+                if s.thread(slot).state == State::Dead {
+                    s.free_slot(slot);
+                } else {
+                    s.thread(slot).detached = true;
+                }
+            }
+            (s, ())
+        })
+    }
+}
+
+/// Ends the calling thread.
+pub fn exit() -> ! {
+    arch::irq_save();
+    let mut s = SCHED.lock();
+    let me = s.current();
+    let t = s.thread(me);
+    assert!(t.stack.is_some(), "the boot thread does not exit");
+    t.state = State::Dead;
+    let joiner = t.joiner.take();
+    s.deadlines.cancel(me);
+    s.stats.live_threads -= 1;
+    if let Some(j) = joiner {
+        s.make_ready(j);
+    }
+    let _ = reschedule(s);
+    unreachable!("a dead thread was resumed")
+}
+
+/// Gives the CPU to the next runnable thread, if there is one.
+pub fn yield_now() {
+    with_sched(|mut s| {
+        let cpu = context::cpu_index();
+        if !s.cpus[cpu].run_queue.is_empty() {
+            let me = s.cpus[cpu].current;
+            s.thread(me).state = State::Ready;
+            s.cpus[cpu].run_queue.push_back(me);
+            s = reschedule(s);
+        }
+        (s, ())
+    })
+}
+
+/// The calling thread's id.
+pub fn current_id() -> ThreadId {
+    with_sched(|mut s| {
+        let me = s.current();
+        let id = s.thread(me).id;
+        (s, id)
+    })
+}
+
+/// The calling thread's name.
+pub fn current_name() -> &'static str {
+    with_sched(|mut s| {
+        let me = s.current();
+        let name = s.thread(me).name;
+        (s, name)
+    })
+}
+
+/// The calling thread's stack, if it has its own (the boot thread has not).
+pub fn current_stack() -> Option<core::ops::Range<u64>> {
+    with_sched(|mut s| {
+        let me = s.current();
+        let r = s.thread(me).stack.as_ref().map(|k| k.bottom()..k.top());
+        (s, r)
+    })
+}
+
+/// Scheduler counters.
+pub fn stats() -> Stats {
+    SCHED.lock().stats
+}
+
+/// Starts a wait by the calling thread: clears its wait outcome and arms
+/// its deadline (`None`: no deadline). Call before registering with a
+/// waker; then [`wait_block`] or [`wait_abandon`].
+pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
+    with_sched(|mut s| {
+        let me = s.current();
+        s.thread(me).wait = WaitOutcome::default();
+        if let Some(t) = deadline_ticks {
+            s.deadlines.insert(me, t);
+            s.program_timer(context::cpu_index());
+        }
+        let id = s.thread(me).id;
+        (s, id)
+    })
+}
+
+/// Blocks the calling thread until a waker or its deadline ends the wait
+/// that [`wait_prepare`] started; disarms the deadline and returns how the
+/// wait ended.
+pub fn wait_block() -> WaitOutcome {
+    with_sched(|mut s| {
+        let me = s.current();
+        while !s.thread(me).wait.ended() {
+            s.thread(me).state = State::Blocked;
+            s = reschedule(s);
+        }
+        s.deadlines.cancel(me);
+        let outcome = s.thread(me).wait;
+        (s, outcome)
+    })
+}
+
+/// Ends a prepared wait without blocking (it was satisfied at once).
+pub fn wait_abandon() {
+    with_sched(|mut s| {
+        let me = s.current();
+        s.deadlines.cancel(me);
+        s.thread(me).wait = WaitOutcome::default();
+        (s, ())
+    })
+}
+
+/// The calling thread's last wait outcome (after [`wait_block`]).
+pub fn wait_outcome() -> WaitOutcome {
+    with_sched(|mut s| {
+        let me = s.current();
+        let w = s.thread(me).wait;
+        (s, w)
+    })
+}
+
+/// A waker's side: the wait of thread `id` ended with `signals` observed.
+/// False if there is no such thread.
+pub fn wake_with_signals(id: ThreadId, signals: Signals) -> bool {
+    with_sched(|mut s| {
+        let Some(slot) = s.lookup(id) else {
+            return (s, false);
+        };
+        s.thread(slot).wait.signals = Some(signals);
+        s.make_ready(slot);
+        (s, true)
+    })
+}
+
+/// The timer interrupt: wakes every thread whose deadline has passed and
+/// asks for a switch when the running thread's slice is over.
+fn on_timer() {
+    let mut s = SCHED.lock();
+    let now = timer::now();
+    while let Some((slot, _)) = s.deadlines.pop_expired(now) {
+        s.stats.deadline_expirations += 1;
+        let seq = s.stats.deadline_expirations;
+        let w = &mut s.thread(slot).wait;
+        w.timed_out = true;
+        w.wake_seq = seq;
+        s.make_ready(slot);
+    }
+    let cpu = context::cpu_index();
+    let c = &mut s.cpus[cpu];
+    if now >= c.slice_end && !c.run_queue.is_empty() {
+        c.need_resched = true;
+    }
+    s.program_timer(cpu);
+}
+
+/// Called on the way out of every IRQ, after end-of-interrupt, with IRQs
+/// masked: switches threads if an interrupt asked for it. The interrupted
+/// thread's exception frame stays on its stack until it is resumed.
+pub fn irq_exit() {
+    let mut s = SCHED.lock();
+    let cpu = context::cpu_index();
+    if !s.cpus[cpu].online || !s.cpus[cpu].need_resched {
+        return;
+    }
+    let cur = s.cpus[cpu].current;
+    if cur != s.cpus[cpu].idle {
+        s.thread(cur).state = State::Ready;
+        s.cpus[cpu].run_queue.push_back(cur);
+        s.stats.preemptions += 1;
+    }
+    drop(reschedule(s));
+}

@@ -1,0 +1,1 @@
+//! Waiting on signals with deadlines.

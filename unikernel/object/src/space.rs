@@ -181,6 +181,12 @@ impl<P: Platform> ObjectSpace<P> {
         Ok((id, e.rights))
     }
 
+    /// The VMO a handle names (no right needed: for the kernel's own mappings
+    /// through [`ObjectSpace::vmar_map_vmo`]).
+    pub fn vmo_of(&self, table: TableId, handle: Handle) -> Result<VmoId, Status> {
+        self.vmo_handle(table, handle, 0).map(|(id, _)| id)
+    }
+
     /// Puts a new handle to `object` in `table`, taking one reference.
     /// Reserve first; nothing changes on failure.
     pub(crate) fn install(

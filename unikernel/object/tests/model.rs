@@ -4,11 +4,17 @@
 //! still shows the page (the implementation instead *pulls* through the
 //! parent chain on reads). Also: a leak check after every sequence, and
 //! allocation-failure injection at every allocation along a sequence.
+//!
+//! VMOs are also mapped into a root VMAR, partly unmapped (splitting the
+//! mappings) and stored to through their mappings; after every step every
+//! mapped page is loaded through the fake page table (faulting where no
+//! translation is left) and must show exactly the model's bytes, so a stale
+//! translation or a wrongly writable one is caught.
 
 mod common;
 use abi::*;
 use common::*;
-use object::TableId;
+use object::{FrameAllocator, TableId, VmarId};
 
 const PB: usize = PAGE_SIZE as usize;
 const MAX_PAGES: u64 = 4;
@@ -71,6 +77,24 @@ enum Op {
     Duplicate {
         h: usize,
     },
+    Map {
+        h: usize,
+        offset_pages: u64,
+        pages: u64,
+        writable: bool,
+    },
+    /// Unmaps `pages` pages from page `first` of mapping `m` (normalised by `rebase`).
+    Unmap {
+        m: usize,
+        first: u64,
+        pages: u64,
+    },
+    /// Stores through mapping `m` at byte `offset` of it (normalised by `rebase`).
+    Store {
+        m: usize,
+        offset: u64,
+        value: u8,
+    },
 }
 
 /// Byte offsets that exercise page starts, ends and boundaries.
@@ -81,6 +105,32 @@ fn byte_offset(rng: &mut Rng) -> u64 {
 }
 
 fn gen_op(rng: &mut Rng, handles: usize) -> Op {
+    let raw = rng.below(1 << 20) as usize;
+    match rng.below(136) {
+        100..=111 if handles > 0 => {
+            return Op::Map {
+                h: raw % handles,
+                offset_pages: rng.below(3),
+                pages: 1 + rng.below(MAX_PAGES + 1),
+                writable: rng.below(4) != 0,
+            }
+        }
+        112..=115 => {
+            return Op::Unmap {
+                m: raw,
+                first: rng.below(64),
+                pages: rng.below(64),
+            }
+        }
+        116..=135 => {
+            return Op::Store {
+                m: raw,
+                offset: byte_offset(rng),
+                value: 1 + rng.below(255) as u8,
+            }
+        }
+        _ => {}
+    }
     let h = if handles == 0 {
         0
     } else {
@@ -141,7 +191,19 @@ struct MVmo {
     parent: Option<(usize, u64, u64)>,
     children: Vec<usize>,
     handles: u32,
+    /// Mapping records of this VMO (each keeps it alive).
+    mappings: u32,
     resizable: bool,
+}
+
+/// A mapping in the model: `pages` pages of `vmo` from `first_page` at `addr`.
+#[derive(Clone, Debug)]
+struct MMap {
+    addr: u64,
+    vmo: usize,
+    first_page: u64,
+    pages: u64,
+    writable: bool,
 }
 
 #[derive(Clone, Default)]
@@ -149,6 +211,8 @@ struct Model {
     vmos: Vec<MVmo>,
     /// Open handles: (model VMO, real handle value).
     handles: Vec<(usize, Handle)>,
+    /// Live mappings, in creation order.
+    maps: Vec<MMap>,
 }
 
 impl Model {
@@ -157,7 +221,9 @@ impl Model {
     }
 
     fn alive(&self, v: usize) -> bool {
-        self.vmos[v].handles > 0 || self.vmos[v].children.iter().any(|&c| self.alive(c))
+        self.vmos[v].handles > 0
+            || self.vmos[v].mappings > 0
+            || self.vmos[v].children.iter().any(|&c| self.alive(c))
     }
 
     fn zero_children(&self, v: usize) -> bool {
@@ -245,6 +311,7 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
                 parent: None,
                 children: vec![],
                 handles: 1,
+                mappings: 0,
                 resizable,
             });
             Ok(())
@@ -269,6 +336,7 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
                 parent: Some((parent, offset_pages, window)),
                 children: vec![],
                 handles: 1,
+                mappings: 0,
                 resizable,
             });
             m.vmos[parent].children.push(id);
@@ -331,23 +399,128 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
             m.vmos[v].handles += 1;
             Ok(())
         }
+        Op::Map {
+            h,
+            offset_pages,
+            pages,
+            writable,
+        } => {
+            let v = m.handles[h].0;
+            m.vmos[v].mappings += 1;
+            m.maps.push(MMap {
+                addr: 0,
+                vmo: v,
+                first_page: offset_pages,
+                pages,
+                writable,
+            });
+            Ok(())
+        }
+        Op::Unmap { m: i, first, pages } => {
+            let mm = m.maps.remove(i);
+            let mut pieces = 0;
+            if first > 0 {
+                m.maps.push(MMap {
+                    pages: first,
+                    ..mm.clone()
+                });
+                pieces += 1;
+            }
+            if first + pages < mm.pages {
+                m.maps.push(MMap {
+                    addr: mm.addr + (first + pages) * PAGE_SIZE,
+                    first_page: mm.first_page + first + pages,
+                    pages: mm.pages - first - pages,
+                    ..mm.clone()
+                });
+                pieces += 1;
+            }
+            m.vmos[mm.vmo].mappings = m.vmos[mm.vmo].mappings + pieces - 1;
+            Ok(())
+        }
+        Op::Store {
+            m: i,
+            offset,
+            value,
+        } => {
+            let mm = m.maps[i].clone();
+            if !mm.writable {
+                return Err(ZX_ERR_ACCESS_DENIED);
+            }
+            let pos = mm.first_page * PAGE_SIZE + offset;
+            if pos >= m.size(mm.vmo) * PAGE_SIZE {
+                return Err(ZX_ERR_OUT_OF_RANGE);
+            }
+            let v = mm.vmo;
+            m.vmos[v].own[(pos / PAGE_SIZE) as usize] = true;
+            m.vmos[v].bytes[pos as usize] = value;
+            m.push(v, pos / PAGE_SIZE);
+            Ok(())
+        }
     }
 }
 
-/// Applies `op` to the implementation; a new handle is returned as `Some`.
+/// The root VMAR the model maps into: its id and a handle to it.
+#[derive(Copy, Clone)]
+struct Root {
+    id: VmarId,
+    handle: Handle,
+}
+
+/// Applies `op` to the implementation; a new handle or mapping address is
+/// returned as `Some`.
 fn real_apply(
     s: &mut Space,
     t: TableId,
-    handles: &[(usize, Handle)],
+    root: Root,
+    m: &Model,
     op: &Op,
-) -> Result<Option<Handle>, Status> {
+) -> Result<Option<u64>, Status> {
+    let handles = &m.handles;
+    match *op {
+        Op::Map {
+            h,
+            offset_pages,
+            pages,
+            writable,
+        } => {
+            let perms = ZX_VM_PERM_READ | if writable { ZX_VM_PERM_WRITE } else { 0 };
+            return s
+                .task(t)
+                .vmar_map(
+                    root.handle,
+                    perms,
+                    0,
+                    handles[h].1,
+                    offset_pages * PAGE_SIZE,
+                    pages * PAGE_SIZE,
+                )
+                .map(Some);
+        }
+        Op::Unmap { m: i, first, pages } => {
+            let mm = &m.maps[i];
+            return s
+                .task(t)
+                .vmar_unmap(root.handle, mm.addr + first * PAGE_SIZE, pages * PAGE_SIZE)
+                .map(|()| None);
+        }
+        Op::Store {
+            m: i,
+            offset,
+            value,
+        } => {
+            return store(s, root.id, m.maps[i].addr + offset, value).map(|()| None);
+        }
+        _ => {}
+    }
     let mut task = s.task(t);
+    let handle = |r: Result<Handle, Status>| r.map(|h| Some(u64::from(h)));
     match *op {
         Op::Create { pages, resizable } => {
             let opts = if resizable { 0 } else { ZX_VMO_NON_RESIZABLE };
             // An unaligned size checks the rounding too.
             let size = if pages == 0 { 0 } else { pages * PAGE_SIZE - 1 };
-            task.vmo_create(size, opts).map(Some)
+            handle(task.vmo_create(size, opts))
         }
         Op::CreateChild {
             h,
@@ -361,13 +534,12 @@ fn real_apply(
                 } else {
                     ZX_VMO_CHILD_NON_RESIZEABLE
                 };
-            task.vmo_create_child(
+            handle(task.vmo_create_child(
                 handles[h].1,
                 opts,
                 offset_pages * PAGE_SIZE,
                 size_pages * PAGE_SIZE,
-            )
-            .map(Some)
+            ))
         }
         Op::Write {
             h,
@@ -390,14 +562,47 @@ fn real_apply(
             .vmo_op_range(handles[h].1, ZX_VMO_OP_DECOMMIT, offset, len, &mut [])
             .map(|()| None),
         Op::Close { h } => task.handle_close(handles[h].1).map(|()| None),
-        Op::Duplicate { h } => task
-            .handle_duplicate(handles[h].1, ZX_RIGHT_SAME_RIGHTS)
-            .map(Some),
+        Op::Duplicate { h } => handle(task.handle_duplicate(handles[h].1, ZX_RIGHT_SAME_RIGHTS)),
+        Op::Map { .. } | Op::Unmap { .. } | Op::Store { .. } => unreachable!(),
     }
 }
 
-/// Every observable the model defines, for every open handle.
-fn check(s: &mut Space, t: TableId, m: &Model, context: &dyn Fn() -> String) {
+/// Every observable the model defines, for every open handle and mapping.
+fn check(s: &mut Space, t: TableId, root: Root, m: &Model, context: &dyn Fn() -> String) {
+    for mm in &m.maps {
+        let size = m.size(mm.vmo);
+        for p in 0..mm.pages {
+            let va = mm.addr + p * PAGE_SIZE;
+            let vp = mm.first_page + p;
+            if vp >= size {
+                assert_eq!(
+                    load(s, root.id, va),
+                    Err(ZX_ERR_OUT_OF_RANGE),
+                    "load past the end of vmo {} at {va:#x}: {}",
+                    mm.vmo,
+                    context()
+                );
+                continue;
+            }
+            load(s, root.id, va).unwrap();
+            let (pa, perms) = s.platform().pte(va).unwrap();
+            let mut got = vec![0u8; PB];
+            if pa != ZERO_PADDR {
+                s.platform().read(object::Frame::new(pa), 0, &mut got);
+            }
+            assert!(
+                got == m.page(mm.vmo, vp),
+                "page {vp} of vmo {} through mapping {va:#x} differs: {}",
+                mm.vmo,
+                context()
+            );
+            assert!(
+                !perms.write || (mm.writable && m.vmos[mm.vmo].own[vp as usize]),
+                "writable translation of a page not the VMO's own: {}",
+                context()
+            );
+        }
+    }
     for &(v, h) in &m.handles {
         let size = m.size(v) * PAGE_SIZE;
         assert_eq!(
@@ -447,7 +652,9 @@ fn sequence(seed: u64, steps: usize) -> Vec<Op> {
     let mut m = Model::default();
     let mut ops = Vec::new();
     for _ in 0..steps {
-        let op = gen_op(&mut rng, m.handles.len());
+        let Some(op) = rebase(&gen_op(&mut rng, m.handles.len()), &m) else {
+            continue;
+        };
         // Keep the model's handle list in step, as the generator depends on it.
         let r = model_apply(&mut m, &op);
         if r.is_ok()
@@ -471,16 +678,26 @@ fn sequence(seed: u64, steps: usize) -> Vec<Op> {
 /// `fail_mem`, the Nth frame / object allocation fails: the call doing it
 /// must return `ZX_ERR_NO_MEMORY` and change nothing. Returns
 /// (whether an injected failure fired, VMOs created).
-fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) -> (bool, usize) {
-    let (mut s, t) = setup();
+fn run(
+    seed: u64,
+    ops: &[Op],
+    fail_frame: Option<u64>,
+    fail_mem: Option<u64>,
+) -> (bool, usize, usize) {
+    let (mut s, t, root_id, root_handle) = setup_vmar();
+    let root = Root {
+        id: root_id,
+        handle: root_handle,
+    };
     let mut m = Model::default();
     s.platform().fail_after(fail_frame);
     s.mem().fail_after(fail_mem);
     let mut fired = false;
+    let mut stores = 0;
     for (i, op) in ops.iter().enumerate() {
         // After an injected failure the handle list differs from the
         // generator's: wrap handle indices, and skip handle ops with none open.
-        let Some(op) = &rebase(op, m.handles.len()) else {
+        let Some(op) = &rebase(op, &m) else {
             continue;
         };
         let context = || {
@@ -490,7 +707,7 @@ fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) ->
             )
         };
         let pending = s.platform().failure_pending() || s.mem().failure_pending();
-        let got = real_apply(&mut s, t, &m.handles, op);
+        let got = real_apply(&mut s, t, root, &m, op);
         let fired_now = pending && !(s.platform().failure_pending() || s.mem().failure_pending());
         if fired_now {
             fired = true;
@@ -499,17 +716,34 @@ fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) ->
             let mut next = m.clone();
             let want = model_apply(&mut next, op);
             assert_eq!(got.map(|_| ()), want, "{}", context());
-            if let Ok(Some(h)) = got {
-                let v = match *op {
-                    Op::Duplicate { h } => m.handles[h].0,
-                    _ => next.vmos.len() - 1,
-                };
-                next.handles.push((v, h));
+            if got.is_ok() && matches!(op, Op::Store { .. }) {
+                stores += 1;
+            }
+            match (got, op) {
+                (Ok(Some(addr)), Op::Map { .. }) => next.maps.last_mut().unwrap().addr = addr,
+                (Ok(Some(h)), _) => {
+                    let v = match *op {
+                        Op::Duplicate { h } => m.handles[h].0,
+                        _ => next.vmos.len() - 1,
+                    };
+                    next.handles.push((v, h as Handle));
+                }
+                _ => {}
             }
             m = next;
         }
-        check(&mut s, t, &m, &context);
+        check(&mut s, t, root, &m, &context);
     }
+    for mm in std::mem::take(&mut m.maps) {
+        s.task(t)
+            .vmar_unmap(root.handle, mm.addr, mm.pages * PAGE_SIZE)
+            .unwrap();
+    }
+    assert_eq!(
+        s.platform().mapped_pages(),
+        0,
+        "translations left: seed {seed}"
+    );
     // Leak check: every handle closed → every frame back, every VMO gone.
     for (_, h) in std::mem::take(&mut m.handles) {
         s.task(t).handle_close(h).unwrap();
@@ -517,13 +751,37 @@ fn run(seed: u64, ops: &[Op], fail_frame: Option<u64>, fail_mem: Option<u64>) ->
     assert_eq!(s.platform().live_frames(), 0, "frames leaked: seed {seed}");
     assert_eq!(s.vmo_count(), 0, "VMOs leaked: seed {seed}");
     assert_eq!(s.committed_pages(t), Some(0), "charge leaked: seed {seed}");
-    (fired, m.vmos.len())
+    (fired, m.vmos.len(), stores)
 }
 
-/// `op` with its handle index wrapped to `handles` open handles.
-fn rebase(op: &Op, handles: usize) -> Option<Op> {
+/// `op` with its handle or mapping index wrapped to what is open in `m`,
+/// and an unmap range fitted inside its mapping.
+fn rebase(op: &Op, m: &Model) -> Option<Op> {
+    let handles = m.handles.len();
     let mut op = op.clone();
     match &mut op {
+        Op::Unmap { m: i, first, pages } => {
+            if m.maps.is_empty() {
+                return None;
+            }
+            *i %= m.maps.len();
+            let n = m.maps[*i].pages;
+            *first %= n;
+            *pages = 1 + *pages % (n - *first);
+        }
+        Op::Store { m: i, offset, .. } => {
+            if m.maps.is_empty() {
+                return None;
+            }
+            *i %= m.maps.len();
+            *offset %= m.maps[*i].pages * PAGE_SIZE;
+        }
+        Op::Map { h, .. } => {
+            if handles == 0 {
+                return None;
+            }
+            *h %= handles;
+        }
         Op::Create { .. } => {}
         Op::CreateChild { h, .. }
         | Op::Write { h, .. }
@@ -543,19 +801,28 @@ fn rebase(op: &Op, handles: usize) -> Option<Op> {
 }
 
 const SEQUENCES: u64 = 10_000;
-const STEPS: usize = 40;
+const STEPS: usize = 48;
 const SHARDS: u64 = 4;
 
 fn shard(k: u64) {
     let mut big_trees = 0;
+    let mut stored = 0;
     let n = SEQUENCES / SHARDS;
     for seed in k * n..(k + 1) * n {
         let ops = sequence(seed, STEPS);
-        let (_, vmos) = run(seed, &ops, None, None);
+        let (_, vmos, stores) = run(seed, &ops, None, None);
+        if stores > 0 {
+            stored += 1;
+        }
         if vmos >= 8 {
             big_trees += 1;
         }
     }
+    // Most sequences must really store through a mapping.
+    assert!(
+        stored * 2 >= n,
+        "only {stored} of {n} sequences stored through a mapping"
+    );
     // The generator must really build trees of at least 8 VMOs.
     assert!(
         big_trees * 10 >= n * 9,

@@ -7,12 +7,16 @@
 
 use crate::mm::frame;
 use crate::sync::IrqMutex;
-use abi::Signals;
-use object::{Frame, FrameAllocator, Mmu, NoKernelObjects, ObjectSpace, WaiterId, Waker};
+use abi::{Signals, Status};
+use object::{
+    Frame, FrameAllocator, MapPerms, Mmu, NoKernelObjects, ObjectSpace, VmarId, WaiterId, Waker,
+};
 
 /// Frames from [`crate::mm::frame`], translations in the kernel's page
 /// table, wake-ups through the scheduler.
-pub struct KernelPlatform;
+pub struct KernelPlatform {
+    zero_page: Frame,
+}
 
 /// The page contents of `frame` through the identity map.
 fn bytes(frame: Frame) -> *mut u8 {
@@ -34,7 +38,9 @@ impl FrameAllocator for KernelPlatform {
         debug_assert!(offset + buf.len() <= object::PAGE_BYTES);
         // SAFETY: the frame is RAM owned by the object layer, identity-mapped;
         // the range lies inside it.
-        unsafe { core::ptr::copy_nonoverlapping(bytes(f).add(offset), buf.as_mut_ptr(), buf.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes(f).add(offset), buf.as_mut_ptr(), buf.len())
+        };
     }
 
     fn write(&self, f: Frame, offset: usize, data: &[u8]) {
@@ -47,11 +53,26 @@ impl FrameAllocator for KernelPlatform {
         // SAFETY: two distinct whole frames of identity-mapped RAM.
         unsafe { core::ptr::copy_nonoverlapping(bytes(src), bytes(dst), object::PAGE_BYTES) };
     }
+
+    fn zero_page(&self) -> Frame {
+        self.zero_page
+    }
 }
 
 impl Mmu for KernelPlatform {
     fn unmap(&self, vaddr: u64, len: u64) {
         crate::vm::with_page_table(|t| t.unmap(vaddr, len));
+    }
+
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+        if perms.execute {
+            // The page may have been written as data: make instruction
+            // fetches see it (through its identity alias).
+            crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
+        }
+        let attrs = crate::arch::mmu::Attrs::user(perms.write, perms.execute);
+        crate::vm::with_page_table(|t| t.map_page(vaddr, paddr, attrs))
+            .map_err(|_| abi::ZX_ERR_NO_MEMORY)
     }
 }
 
@@ -79,10 +100,27 @@ impl object::Platform for KernelPlatform {
 pub type Space = ObjectSpace<KernelPlatform>;
 
 static SPACE: IrqMutex<Option<Space>> = IrqMutex::new(None);
+static ROOT_VMAR: spin::Once<VmarId> = spin::Once::new();
 
-/// Creates the object space.
+/// Creates the object space and the root VMAR. Needs the MMU on.
 pub fn init(seed: u64) {
-    *SPACE.lock() = Some(ObjectSpace::new(KernelPlatform, seed));
+    let Some(zero) = frame::alloc_zeroed() else {
+        crate::power::fail("no frame for the zero page");
+    };
+    let mut space = ObjectSpace::new(
+        KernelPlatform {
+            zero_page: Frame::new(zero.addr()),
+        },
+        seed,
+    );
+    let region = crate::vm::USER_REGION;
+    match space.create_root_vmar(region.start, region.end - region.start) {
+        Ok(root) => {
+            ROOT_VMAR.call_once(|| root);
+        }
+        Err(_) => crate::power::fail("could not create the root VMAR"),
+    }
+    *SPACE.lock() = Some(space);
 }
 
 /// Runs `f` on the object space under its lock (interrupts masked).
@@ -99,4 +137,11 @@ pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
 pub fn try_with<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
     let mut space = SPACE.try_lock()?;
     space.as_mut().map(f)
+}
+
+/// The root VMAR.
+pub fn root_vmar() -> VmarId {
+    *ROOT_VMAR
+        .get()
+        .unwrap_or_else(|| crate::power::fail("no root VMAR yet"))
 }

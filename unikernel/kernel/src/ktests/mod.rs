@@ -9,6 +9,7 @@ mod heap;
 mod mmu;
 mod power;
 mod timer;
+mod vm;
 
 use crate::ktest::Suite;
 
@@ -20,6 +21,7 @@ pub static SUITES: &[&Suite] = &[
     &heap::SUITE,
     &frames::SUITE,
     &mmu::SUITE,
+    &vm::SUITE,
     &timer::SUITE,
     &gic::SUITE,
     &power::SUITE,

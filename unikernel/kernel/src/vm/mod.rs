@@ -2,6 +2,7 @@
 //! own image, the MMIO it uses as device memory, kernel stacks with guards,
 //! and the root VMAR for tasks, disjoint from all of them.
 
+pub mod fault;
 pub mod kstack;
 
 use crate::arch::mmu::{self, Attrs, MapError, PageTable};

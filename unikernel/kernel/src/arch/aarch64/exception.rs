@@ -124,6 +124,12 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         crate::power::fail("kernel stack overflow");
     }
     if kind == VectorKind::CURRENT_SPX_SYNC {
+        let esr = Esr(frame.esr);
+        if esr.class() == ExceptionClass::DATA_ABORT_SAME
+            && crate::vm::fault::resolve(esr, frame.far).is_ok()
+        {
+            return;
+        }
         let mut probe = PROBE.lock();
         if let Some(slot @ None) = probe.as_mut() {
             let esr = Esr(frame.esr);
@@ -180,6 +186,16 @@ pub fn report(frame: &TrapFrame, kind: VectorKind) {
             )),
             None => diag(format_args!("  fault: {what}{access} (FSC {fsc:#04x})")),
         }
+    }
+    if let Some(m) = crate::vm::fault::describe(frame.far) {
+        diag(format_args!(
+            "  mapping: {:#x}..{:#x} perms {:#x}, VMO koid {} from offset {:#x}",
+            m.base,
+            m.base + m.len,
+            m.perms,
+            m.vmo_koid,
+            m.vmo_offset
+        ));
     }
     diag(format_args!(
         "  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}  ESR {:#010x}",

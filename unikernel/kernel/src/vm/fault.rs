@@ -1,0 +1,71 @@
+//! Page faults on task memory, resolved through the object layer's VMAR
+//! tree: a translation fault maps what the VMO shows, a write permission
+//! fault on a copy-on-write page gets the private copy mapped writable.
+
+use super::USER_REGION;
+use crate::arch::esr::{Esr, ExceptionClass};
+use crate::mm::PAGE_SIZE;
+use abi::{Status, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
+use core::sync::atomic::{AtomicU64, Ordering};
+use object::Access;
+
+static TRANSLATION_FAULTS: AtomicU64 = AtomicU64::new(0);
+static PERMISSION_FAULTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many faults on task memory the kernel has taken, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Nothing was mapped at the address.
+    pub translation: u64,
+    /// A mapping was there but did not allow the access (copy-on-write).
+    pub permission: u64,
+}
+
+/// The fault counts so far.
+pub fn counts() -> FaultCounts {
+    FaultCounts {
+        translation: TRANSLATION_FAULTS.load(Ordering::Relaxed),
+        permission: PERMISSION_FAULTS.load(Ordering::Relaxed),
+    }
+}
+
+/// Fault status codes, without their level bits.
+const FSC_TRANSLATION: u8 = 0b00_0100;
+const FSC_PERMISSION: u8 = 0b00_1100;
+
+/// Resolves an abort at `far` described by `esr`. `Ok` means the access
+/// can be retried; an error says why it cannot (`ZX_ERR_NOT_FOUND`: no
+/// mapping, or not a fault on task memory at all).
+pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
+    if !USER_REGION.contains(&far) {
+        return Err(ZX_ERR_NOT_FOUND);
+    }
+    let fsc = esr.fault_status().ok_or(ZX_ERR_NOT_FOUND)? & !0b11;
+    let counter = match fsc {
+        FSC_TRANSLATION => &TRANSLATION_FAULTS,
+        FSC_PERMISSION => &PERMISSION_FAULTS,
+        _ => return Err(ZX_ERR_NOT_FOUND),
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let class = esr.class();
+    let access = if class == ExceptionClass::INSTRUCTION_ABORT_SAME || class.0 == 0x20 {
+        Access::Execute
+    } else if esr.is_write() {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let page = far & !(PAGE_SIZE - 1);
+    // A fault taken while this CPU holds the object space's lock is a kernel
+    // bug (user memory touched under the lock); say so instead of deadlocking.
+    crate::objects::try_with(|space| space.vmar_fault(crate::objects::root_vmar(), page, access))
+        .unwrap_or(Err(ZX_ERR_BAD_STATE))
+}
+
+/// Describes the mapping around `far` for a fault report.
+pub fn describe(far: u64) -> Option<object::MappingInfo> {
+    if !USER_REGION.contains(&far) {
+        return None;
+    }
+    crate::objects::try_with(|space| space.vmar_lookup(crate::objects::root_vmar(), far)).flatten()
+}

@@ -2,9 +2,18 @@
 //! ranges, `/chosen`, the console UART, the GIC, the timer's interrupts and
 //! PSCI. Parsed into fixed-size structures, because it runs before the heap
 //! exists (the heap's place comes from here).
+//!
+//! Device addresses are bus addresses of the node's parent bus; they are
+//! translated to CPU physical addresses through the `ranges` of every
+//! ancestor (the Pi's peripherals sit at bus 0x7e00_0000, CPU 0xfe00_0000).
+//!
+//! The `fdt` crate checks the header and reads `/memreserve/`; the
+//! structure block is walked here, because `fdt` 0.1.5 stops at (or panics
+//! on) nodes replaced by `FDT_NOP` tokens, which QEMU's patched `raspi4b`
+//! tree and the Pi firmware's edits contain.
 
 use crate::arch::power::Conduit;
-use fdt::node::FdtNode;
+use core::ops::ControlFlow;
 use fdt::Fdt;
 
 /// A physical address range `[start, end)`.
@@ -136,6 +145,8 @@ pub enum DtError {
 pub struct Platform<'a> {
     /// The board's model string.
     pub model: &'a str,
+    /// The root's `compatible` strings, NUL-separated (see [`Platform::is_compatible`]).
+    pub compatible: &'a str,
     /// RAM.
     pub memory: RangeList<8>,
     /// `/memreserve/` entries and `/reserved-memory` children.
@@ -154,6 +165,15 @@ pub struct Platform<'a> {
     pub psci: Option<Conduit>,
     /// The blob itself.
     pub blob: PhysRange,
+}
+
+impl Platform<'_> {
+    /// Whether the root node lists `compatible` among its compatible strings.
+    pub fn is_compatible(&self, compatible: &str) -> bool {
+        self.compatible
+            .split('\0')
+            .any(|c| !c.is_empty() && c == compatible)
+    }
 }
 
 const GICV2_COMPATIBLE: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a9-gic"];
@@ -177,89 +197,117 @@ pub unsafe fn parse_at(addr: u64) -> Result<Platform<'static>, DtError> {
 /// Parses a device tree blob that lives at physical address `addr`.
 pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
     let fdt = Fdt::new(blob).map_err(|_| DtError::BadBlob)?;
+    let blob = blob.get(..fdt.total_size()).ok_or(DtError::BadBlob)?;
 
     let mut memory = RangeList::new();
-    for node in fdt.all_nodes() {
-        let is_memory = node.property("device_type").and_then(|p| p.as_str()) == Some("memory");
-        if is_memory {
-            for region in node.reg().into_iter().flatten() {
-                memory.push(PhysRange::new(
-                    region.starting_address as u64,
-                    region.size.unwrap_or(0) as u64,
-                ))?;
+    let mut reserved = RangeList::new();
+    for r in fdt.memory_reservations().filter(|r| r.size() > 0) {
+        reserved.push(PhysRange::new(r.address() as u64, r.size() as u64))?;
+    }
+
+    let mut error = None;
+    let mut root = None;
+    let mut chosen = None;
+    let mut psci = None;
+    let mut gic_v2 = None;
+    let mut gic_v3 = None;
+    let mut timer = None;
+    let mut first_pl011 = None;
+    let walked = nodes(blob, |chain| {
+        let node = chain[chain.len() - 1];
+        let mut keep = |list: Result<(), DtError>| {
+            if let Err(e) = list {
+                error.get_or_insert(e);
+            }
+        };
+        match (chain.len(), node.name) {
+            (1, _) => root = Some(node),
+            (2, b"chosen") => chosen = Some(node),
+            (2, b"psci") => psci = Some(node),
+            _ => {}
+        }
+        if node.prop_str("device_type") == Some("memory") {
+            for region in reg(chain) {
+                keep(memory.push(region));
             }
         }
+        if chain.len() == 3 && chain[1].name == b"reserved-memory" {
+            for region in reg(chain) {
+                keep(reserved.push(region));
+            }
+        }
+        if gic_v3.is_none() && node.is_compatible(GICV3_COMPATIBLE) {
+            gic_v3 = Some((reg(chain).next(), reg(chain).nth(1)));
+        }
+        if gic_v2.is_none() && node.is_compatible(GICV2_COMPATIBLE) {
+            gic_v2 = Some((reg(chain).next(), reg(chain).nth(1)));
+        }
+        if timer.is_none() && node.is_compatible(TIMER_COMPATIBLE) {
+            timer = timer_ppis(&node);
+        }
+        if first_pl011.is_none() && node.is_compatible(&[PL011_COMPATIBLE]) {
+            first_pl011 = reg(chain).next();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if walked.is_some() {
+        // Only a malformed block stops the walk early.
+        return Err(DtError::BadBlob);
+    }
+    if let Some(e) = error {
+        return Err(e);
     }
     if memory.as_slice().iter().all(PhysRange::is_empty) {
         return Err(DtError::NoMemory);
     }
+    let root = root.ok_or(DtError::BadBlob)?;
 
-    let mut reserved = RangeList::new();
-    for r in fdt.memory_reservations() {
-        reserved.push(PhysRange::new(r.address() as u64, r.size() as u64))?;
-    }
-    if let Some(node) = fdt.find_node("/reserved-memory") {
-        for child in node.children() {
-            for region in child.reg().into_iter().flatten() {
-                reserved.push(PhysRange::new(
-                    region.starting_address as u64,
-                    region.size.unwrap_or(0) as u64,
-                ))?;
-            }
-        }
-    }
-
-    let chosen = fdt.find_node("/chosen");
-    let chosen_str = |name: &str| {
-        chosen
-            .and_then(|c| c.property(name))
-            .and_then(|p| p.as_str())
-    };
-    let bootargs = chosen_str("bootargs").unwrap_or("");
-    let stdout_path = chosen_str("stdout-path").map(|p| p.split(':').next().unwrap_or(p));
-
-    let is_pl011 = |n: &FdtNode| {
-        n.compatible()
-            .is_some_and(|c| c.all().any(|s| s == PL011_COMPATIBLE))
-    };
-    let uart_node = stdout_path
-        .and_then(|path| fdt.find_node(path))
-        .filter(is_pl011)
-        .or_else(|| fdt.find_compatible(&[PL011_COMPATIBLE]));
-    let uart = uart_node.and_then(|n| first_reg(&n, 0));
-
-    let gic = if let Some(node) = fdt.find_compatible(GICV3_COMPATIBLE) {
-        Some(GicInfo::V3 {
-            distributor: first_reg(&node, 0).ok_or(DtError::BadBlob)?,
-            redistributors: first_reg(&node, 1).ok_or(DtError::BadBlob)?,
+    let bootargs = chosen.and_then(|c| c.prop_str("bootargs")).unwrap_or("");
+    let stdout_path = chosen
+        .and_then(|c| c.prop_str("stdout-path"))
+        .map(|p| p.split(':').next().unwrap_or(p));
+    let stdout_uart = stdout_path.and_then(|path| {
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            // An alias, e.g. the Pi's `serial1`.
+            at_path(blob, "/aliases", |chain| {
+                chain[chain.len() - 1].prop_str(path)
+            })?
+        };
+        at_path(blob, path, |chain| {
+            chain[chain.len() - 1]
+                .is_compatible(&[PL011_COMPATIBLE])
+                .then(|| reg(chain).next())
+                .flatten()
         })
-    } else if let Some(node) = fdt.find_compatible(GICV2_COMPATIBLE) {
-        Some(GicInfo::V2 {
-            distributor: first_reg(&node, 0).ok_or(DtError::BadBlob)?,
-            cpu_interface: first_reg(&node, 1).ok_or(DtError::BadBlob)?,
-        })
-    } else {
-        None
+    });
+    let uart = stdout_uart.or(first_pl011);
+
+    let gic = match (gic_v3, gic_v2) {
+        (Some((distributor, redistributors)), _) => Some(GicInfo::V3 {
+            distributor: distributor.ok_or(DtError::BadBlob)?,
+            redistributors: redistributors.ok_or(DtError::BadBlob)?,
+        }),
+        (None, Some((distributor, cpu_interface))) => Some(GicInfo::V2 {
+            distributor: distributor.ok_or(DtError::BadBlob)?,
+            cpu_interface: cpu_interface.ok_or(DtError::BadBlob)?,
+        }),
+        (None, None) => None,
     };
 
-    let timer = fdt
-        .find_compatible(TIMER_COMPATIBLE)
-        .and_then(|node| timer_ppis(&node));
-
-    let psci = fdt
-        .find_node("/psci")
-        .and_then(|n| n.property("method"))
-        .and_then(|p| p.as_str())
+    let psci = psci
+        .and_then(|n| n.prop_str("method"))
         .and_then(Conduit::from_method);
-
-    let model = fdt
-        .root()
-        .property("model")
-        .and_then(|p| p.as_str())
-        .unwrap_or("unknown");
+    let model = root.prop_str("model").unwrap_or("unknown");
+    let compatible = root
+        .prop("compatible")
+        .and_then(|v| core::str::from_utf8(v).ok())
+        .unwrap_or("");
 
     Ok(Platform {
         model,
+        compatible,
         memory,
         reserved,
         bootargs,
@@ -272,22 +320,239 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
     })
 }
 
-/// The `index`th `reg` entry of `node` as a range.
-fn first_reg(node: &FdtNode, index: usize) -> Option<PhysRange> {
-    let region = node.reg()?.nth(index)?;
-    Some(PhysRange::new(
-        region.starting_address as u64,
-        region.size.unwrap_or(0) as u64,
-    ))
+/// How deep a node may sit for the kernel to look at it.
+const MAX_DEPTH: usize = 8;
+
+/// Flattened device tree structure tokens (DTSpec 5.4.1).
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+/// Header offsets of the structure and strings blocks.
+const OFF_DT_STRUCT: usize = 8;
+const OFF_DT_STRINGS: usize = 12;
+
+/// A node of the structure block: its name and where its properties start.
+#[derive(Clone, Copy)]
+struct Node<'a> {
+    blob: &'a [u8],
+    /// The name, unit address included.
+    name: &'a [u8],
+    /// Offset of the first token after the name.
+    props: usize,
+}
+
+/// Big-endian 32-bit word at `at`.
+fn be32(blob: &[u8], at: usize) -> Option<u32> {
+    let b = blob.get(at..at + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The NUL-terminated string at `at`, without its NUL.
+fn c_str(blob: &[u8], at: usize) -> Option<&[u8]> {
+    let rest = blob.get(at..)?;
+    Some(&rest[..rest.iter().position(|&b| b == 0)?])
+}
+
+impl<'a> Node<'a> {
+    /// The value of property `name`.
+    fn prop(&self, name: &str) -> Option<&'a [u8]> {
+        let strings = be32(self.blob, OFF_DT_STRINGS)? as usize;
+        let mut at = self.props;
+        loop {
+            match be32(self.blob, at)? {
+                FDT_NOP => at += 4,
+                FDT_PROP => {
+                    let len = be32(self.blob, at + 4)? as usize;
+                    let prop = c_str(self.blob, strings + be32(self.blob, at + 8)? as usize)?;
+                    if prop == name.as_bytes() {
+                        return self.blob.get(at + 12..at + 12 + len);
+                    }
+                    at = (at + 12 + len).next_multiple_of(4);
+                }
+                // Properties come before child nodes.
+                _ => return None,
+            }
+        }
+    }
+
+    /// Property `name` as a string (up to its first NUL).
+    fn prop_str(&self, name: &str) -> Option<&'a str> {
+        let value = self.prop(name)?;
+        let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+        core::str::from_utf8(&value[..end]).ok()
+    }
+
+    /// Whether `compatible` lists one of `any`.
+    fn is_compatible(&self, any: &[&str]) -> bool {
+        self.prop("compatible").is_some_and(|list| {
+            list.split(|&b| b == 0)
+                .any(|c| any.iter().any(|a| a.as_bytes() == c))
+        })
+    }
+
+    /// A one-cell property, or `default` (DTSpec 2.3.5: two address cells, one size cell).
+    fn cells(&self, name: &str, default: usize) -> usize {
+        self.prop(name)
+            .and_then(|v| v.try_into().ok())
+            .map_or(default, |v| u32::from_be_bytes(v) as usize)
+    }
+
+    fn address_cells(&self) -> usize {
+        self.cells("#address-cells", 2)
+    }
+
+    fn size_cells(&self) -> usize {
+        self.cells("#size-cells", 1)
+    }
+}
+
+/// Calls `visit` with each node's chain (root first, the node last) in
+/// tree order, until it breaks; `None` if the block ends first. Nodes
+/// deeper than [`MAX_DEPTH`] are not visited.
+fn nodes<'a, R>(blob: &'a [u8], mut visit: impl FnMut(&[Node<'a>]) -> ControlFlow<R>) -> Option<R> {
+    let mut chain = [Node {
+        blob,
+        name: &[],
+        props: 0,
+    }; MAX_DEPTH];
+    let mut open = 0usize;
+    let mut at = be32(blob, OFF_DT_STRUCT)? as usize;
+    loop {
+        let token = be32(blob, at)?;
+        at += 4;
+        match token {
+            FDT_BEGIN_NODE => {
+                let name = c_str(blob, at)?;
+                at = (at + name.len() + 1).next_multiple_of(4);
+                if let Some(slot) = chain.get_mut(open) {
+                    *slot = Node {
+                        blob,
+                        name,
+                        props: at,
+                    };
+                    if let ControlFlow::Break(result) = visit(&chain[..=open]) {
+                        return Some(result);
+                    }
+                }
+                open += 1;
+            }
+            FDT_END_NODE => open = open.checked_sub(1)?,
+            FDT_PROP => {
+                let len = be32(blob, at)? as usize;
+                at = (at + 8 + len).next_multiple_of(4);
+            }
+            FDT_NOP => {}
+            // FDT_END, or garbage.
+            _ => return None,
+        }
+    }
+}
+
+/// `f` applied to the chain of the node at `path`.
+fn at_path<'a, R>(blob: &'a [u8], path: &str, f: impl Fn(&[Node<'a>]) -> Option<R>) -> Option<R> {
+    let wanted = || path.split('/').filter(|c| !c.is_empty());
+    let depth = wanted().count() + 1;
+    nodes(blob, |chain| {
+        let hit = chain.len() == depth
+            && chain[1..]
+                .iter()
+                .zip(wanted())
+                .all(|(node, c)| name_matches(node.name, c));
+        if hit {
+            ControlFlow::Break(f(chain))
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .flatten()
+}
+
+/// Whether a node called `name` matches the path component `component`:
+/// exactly, or by name alone when the component has no unit address.
+fn name_matches(name: &[u8], component: &str) -> bool {
+    let component = component.as_bytes();
+    name == component
+        || (!component.contains(&b'@') && name.split(|&b| b == b'@').next() == Some(component))
+}
+
+/// The `reg` entries of the last node of `chain`, as CPU physical ranges:
+/// decoded with the parent's cells, translated through the ancestors'
+/// `ranges`. Entries that do not translate are left out.
+fn reg<'c>(chain: &'c [Node<'_>]) -> impl Iterator<Item = PhysRange> + 'c {
+    let node = chain[chain.len() - 1];
+    let parent = chain.len().checked_sub(2).map(|i| chain[i]);
+    let address_cells = parent.map_or(2, |p| p.address_cells());
+    let size_cells = parent.map_or(1, |p| p.size_cells());
+    let entry = (address_cells + size_cells) * 4;
+    let value = node.prop("reg").unwrap_or(&[]);
+    let chunks = if entry == 0 {
+        [].chunks_exact(1)
+    } else {
+        value.chunks_exact(entry)
+    };
+    chunks.filter_map(move |e| {
+        let (address, size) = e.split_at(address_cells * 4);
+        let start = translate(chain, cells(address)?)?;
+        Some(PhysRange::new(start, cells(size)?))
+    })
+}
+
+/// Translates `addr`, an address on the parent bus of `chain`'s last node,
+/// to a CPU physical address through the `ranges` of each ancestor below
+/// the root (DTSpec 2.3.8). `None` if an ancestor has no `ranges` (its bus
+/// is not memory mapped) or none of its entries covers `addr`.
+fn translate(chain: &[Node], addr: u64) -> Option<u64> {
+    let mut addr = addr;
+    for level in (1..chain.len().saturating_sub(1)).rev() {
+        addr = through_ranges(&chain[level], &chain[level - 1], addr)?;
+    }
+    Some(addr)
+}
+
+/// Maps `addr` on `bus`'s child address space to `parent`'s through `bus`'s
+/// `ranges`: entries of (child address, parent address, size); an empty
+/// `ranges` is the identity.
+fn through_ranges(bus: &Node, parent: &Node, addr: u64) -> Option<u64> {
+    let ranges = bus.prop("ranges")?;
+    if ranges.is_empty() {
+        return Some(addr);
+    }
+    let child_cells = bus.address_cells();
+    let size_cells = bus.size_cells();
+    let parent_cells = parent.address_cells();
+    let entry_cells = child_cells + parent_cells + size_cells;
+    if entry_cells == 0 {
+        return None;
+    }
+    for entry in ranges.chunks_exact(entry_cells * 4) {
+        let (child, rest) = entry.split_at(child_cells * 4);
+        let (parent_addr, size) = rest.split_at(parent_cells * 4);
+        let (child, parent_addr, size) = (cells(child)?, cells(parent_addr)?, cells(size)?);
+        if addr >= child && addr - child < size {
+            return Some(parent_addr + (addr - child));
+        }
+    }
+    None
+}
+
+/// A big-endian number of at most two 32-bit cells.
+fn cells(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() > 8 {
+        return None;
+    }
+    Some(bytes.chunks_exact(4).fold(0, |acc, c| {
+        (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+    }))
 }
 
 /// The timer node lists four interrupts, each `<type number flags>`: secure
 /// physical, non-secure physical, virtual, hypervisor physical.
-fn timer_ppis(node: &FdtNode) -> Option<TimerInfo> {
+fn timer_ppis(node: &Node) -> Option<TimerInfo> {
     const CELLS: usize = 3;
     const NONSECURE_PHYSICAL: usize = 1;
     const VIRTUAL: usize = 2;
-    let value = node.property("interrupts")?.value;
+    let value = node.prop("interrupts")?;
     let cell = |i: usize| -> Option<u32> {
         let bytes = value.get(i * 4..i * 4 + 4)?;
         Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))

@@ -10,6 +10,7 @@
 extern crate alloc;
 
 mod arch;
+mod board;
 mod bootargs;
 mod console;
 mod devicetree;
@@ -26,7 +27,6 @@ mod vm;
 
 use bootargs::{BootArgs, Mode};
 use devicetree::{PhysRange, Platform};
-use drivers::pl011::Pl011;
 
 /// What boot found, for the rest of the kernel and its tests.
 pub struct BootInfo {
@@ -38,6 +38,9 @@ pub struct BootInfo {
     pub args: BootArgs<'static>,
     /// The kernel heap's memory.
     pub heap: PhysRange,
+    /// Where the loader put the image; `boot.s` moved it to its link
+    /// address if that differs.
+    pub load_address: u64,
 }
 
 static BOOT: spin::Once<BootInfo> = spin::Once::new();
@@ -52,22 +55,24 @@ const HEAP_MIN: u64 = 1 << 20;
 const HEAP_MAX: u64 = 64 << 20;
 
 /// Rust entry from `boot.s`: MMU off, interrupts masked, BSS zeroed, on the
-/// boot stack, at EL1 (`entry_el` says where the CPU started).
+/// boot stack, at EL1 (`entry_el` says where the CPU started, `load_address`
+/// where the loader put the image).
 #[unsafe(no_mangle)]
-extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
+extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
     arch::exception::install_vectors();
     arch::unmask_serror();
 
-    // SAFETY: the boot protocol hands over the device tree's address in x0;
-    // its header is checked before use, and the kernel never writes it.
-    let Ok(platform) = (unsafe { devicetree::parse_at(dtb) }) else {
+    // SAFETY: the boot protocol hands over the device tree's address in x0
+    // (an ATAG list on a Pi booted without one); its header is checked
+    // before use, and the kernel never writes it.
+    let Some(platform) = (unsafe { board::discover(dtb) }) else {
         // Without a device tree there is no console to say so.
         arch::halt();
     };
-    if let Some(uart) = platform.uart {
-        // SAFETY: the device tree names this PL011 as the console; the kernel
-        // runs with the MMU off, so its registers are device memory.
-        console::init(unsafe { Pl011::new(uart.start as usize, None) });
+    // SAFETY: first use of the console UART (and the Pi's GPIO); the MMU is
+    // off, so their registers are device memory.
+    if let Some(uart) = unsafe { board::console(&platform) } {
+        console::init(uart);
     }
     let (args, unknown) = BootArgs::parse(platform.bootargs);
     power::configure(platform.psci, args.exit_semihosting, args.reset_on_failure);
@@ -85,6 +90,7 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64) -> ! {
         entry_el: entry_el as u8,
         args,
         heap,
+        load_address,
     });
     print_banner(boot_info());
     // From here on the boot path is thread 0, and interrupts are on.
@@ -158,10 +164,24 @@ fn print_banner(boot: &BootInfo) {
         image.end,
         (image.end - image.start) >> 10
     );
-    println!(
-        "  devicetree:  {:#012x}..{:#012x}",
-        p.blob.start, p.blob.end
-    );
+    if boot.load_address != image.start {
+        println!(
+            "  relocated:   loaded at {:#012x}, moved to {:#012x}",
+            boot.load_address, image.start
+        );
+    }
+    match board::source() {
+        board::Source::DeviceTree => println!(
+            "  devicetree:  {:#012x}..{:#012x}",
+            p.blob.start, p.blob.end
+        ),
+        board::Source::Atags => println!(
+            "  atags:       {:#012x}..{:#012x} (no device tree: built-in {:?} map)",
+            p.blob.start,
+            p.blob.end,
+            board::current()
+        ),
+    }
     println!(
         "  heap:        {:#012x}..{:#012x} ({} MiB)",
         boot.heap.start,

@@ -1,5 +1,7 @@
 //! How a run ends: with a status through semihosting when the bootargs ask
-//! for it (`exit=semihosting`, under QEMU only), otherwise through PSCI.
+//! for it (`exit=semihosting`, under QEMU only), otherwise through PSCI; on
+//! boards without PSCI (the Pi 4's stock firmware) power-off halts in `wfe`
+//! with interrupts masked and reset goes through the board's watchdog.
 
 use crate::arch::power::Conduit;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -70,11 +72,13 @@ pub fn power_off() -> ! {
     crate::arch::halt()
 }
 
-/// Resets the machine through PSCI, or halts if it cannot.
+/// Resets the machine through PSCI, else by the board's own means (the
+/// Pi's watchdog), or halts if it cannot.
 pub fn reset() -> ! {
     if let Some(conduit) = psci() {
         let err = conduit.system_reset();
         crate::error!("PSCI SYSTEM_RESET failed: {err:?}");
     }
+    crate::board::reset();
     crate::arch::halt()
 }

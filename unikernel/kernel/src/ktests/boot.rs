@@ -48,8 +48,11 @@ fn el2_drop_zeroes_virtual_counter_offset() -> TestResult {
     if boot_info().entry_el != 2 {
         return Err(Failure::Skip("entered at EL1: no drop from EL2"));
     }
+    // Masked, so no interrupt lands between the two reads.
+    let daif = arch::irq_save();
     let virt = CNTVCT_EL0.get();
     let phys = CNTPCT_EL0.get();
+    arch::irq_restore(daif);
     // Read in this order, physical can only be ahead, by a few ticks.
     check!(
         phys >= virt && phys - virt < 1000,

@@ -1,5 +1,6 @@
 //! The kernel's own test suites, run first in `mode=test`.
 
+mod board;
 mod boot;
 mod devicetree;
 mod exceptions;
@@ -17,6 +18,7 @@ use crate::ktest::Suite;
 pub static SUITES: &[&Suite] = &[
     &boot::SUITE,
     &devicetree::SUITE,
+    &board::SUITE,
     &exceptions::SUITE,
     &heap::SUITE,
     &frames::SUITE,

@@ -95,7 +95,8 @@ fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError
     Ok(())
 }
 
-/// The MMIO ranges the kernel drives.
+/// The MMIO ranges the kernel drives: the device tree's console and GIC,
+/// and what board code drives (the Pi's GPIO and watchdog).
 fn devices(platform: &Platform) -> impl Iterator<Item = PhysRange> {
     let gic = match platform.gic {
         Some(GicInfo::V2 {
@@ -112,5 +113,6 @@ fn devices(platform: &Platform) -> impl Iterator<Item = PhysRange> {
         .into_iter()
         .chain(gic)
         .flatten()
+        .chain(crate::board::devices())
         .filter(|r| !r.is_empty())
 }

@@ -1,6 +1,7 @@
 // Entry: the arm64 Linux `Image` header, then just enough to reach Rust:
-// park secondary cores, zero BSS, set the boot stack, leave EL2 if entered
-// there. x0 holds the device tree's physical address throughout.
+// park secondary cores, move the image to its link address if the loader put
+// it elsewhere, zero BSS, set the boot stack, leave EL2 if entered there.
+// x0 holds the device tree's physical address throughout.
 
 .section .text.boot, "ax"
 .global _start
@@ -20,6 +21,42 @@ primary_entry:
     and     x1, x1, {AFF_MASK}
     cbnz    x1, park
 
+    // Where the loader put us (`adr`) against where we were linked. The Pi's
+    // firmware loads an Image-headed kernel8.img at 0x20_0000 on some
+    // versions, whatever its link address: until the copy below, this code
+    // only uses PC-relative addressing.
+    adr     x21, _start             // load address, reported to Rust
+    ldr     x2, link_image_start
+    cmp     x21, x2
+    b.eq    relocated
+    ldr     x3, link_bss_start
+    sub     x3, x3, x2              // bytes the loader wrote: up to BSS, 16-aligned
+    mov     x1, x21
+    cmp     x2, x1
+    b.hi    3f
+    // Copy down (destination below source): forward, safe when overlapping.
+1:  cbz     x3, 4f
+    ldp     x4, x5, [x1], #16
+    stp     x4, x5, [x2], #16
+    sub     x3, x3, #16
+    b       1b
+    // Copy up (destination above source): backward.
+3:  add     x1, x1, x3
+    add     x2, x2, x3
+2:  cbz     x3, 4f
+    ldp     x4, x5, [x1, #-16]!
+    stp     x4, x5, [x2, #-16]!
+    sub     x3, x3, #16
+    b       2b
+    // The copied code must be fetched from memory, not a stale I-cache.
+4:  dsb     sy
+    ic      iallu
+    dsb     sy
+    isb
+    ldr     x1, link_relocated
+    br      x1
+
+relocated:
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
     adrp    x2, __bss_end
@@ -43,8 +80,18 @@ primary_entry:
 el1_entry:
     mov     x0, x19
     mov     x1, x20
+    mov     x2, x21
     b       kernel_entry
 
 park:
     wfe
     b       park
+
+    // Link-time addresses, read PC-relatively before the image is in place.
+    .balign 8
+link_image_start:
+    .quad   __image_start
+link_bss_start:
+    .quad   __bss_start
+link_relocated:
+    .quad   relocated

@@ -2,35 +2,69 @@
 
 target := "aarch64-unknown-none-softfloat"
 out := "target" / target / "release"
+# QEMU virt: linked at 0x4008_0000; its ELF is cargo's `kernel`.
 image := out / "kernel.bin"
+# Raspberry Pi 4: linked at 0x8_0000, built in its own target dir (the link
+# script differs, the code does not); its ELF is copied to `kernel-rpi4`.
+rpi4_image := out / "kernel8.img"
+rpi4_elf := out / "kernel-rpi4"
+rpi4_target_dir := "target/rpi4"
+# Debian's Pi 4 firmware and device tree (ci/setup).
+rpi4_files := ".cache/rpi4"
+sdcard_image := out / "sdcard.img"
 
 # List the recipes.
 default:
     @just --list
 
-# Build the kernel: the ELF (for gdb) and the raw arm64 Image beside it.
-build:
-    cargo build -q -p kernel --release --target {{target}}
-    "$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy" -O binary {{out}}/kernel {{image}}
-    @echo "built {{image}} ($(stat -c %s {{image}}) bytes) and {{out}}/kernel (ELF)"
+# Build the kernel for both boards: ELFs (for gdb) and raw arm64 Images beside them.
+build: (image "virt") (image "rpi4")
 
-# Boot under QEMU (virt-gicv2, virt-gicv3 or virt-el2), console on this terminal; ends on its own.
+# Build one board's image: `just image board=rpi4` → kernel8.img, `just image virt` → kernel.bin.
+image board="rpi4":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    board="{{board}}"; board="${board#board=}"
+    objcopy="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
+    case "$board" in
+      virt)
+        env -u UNIKERNEL_BOARD cargo build -q -p kernel --release --target {{target}}
+        elf={{out}}/kernel img={{image}} ;;
+      rpi4)
+        UNIKERNEL_BOARD=rpi4 cargo build -q -p kernel --release --target {{target}} --target-dir {{rpi4_target_dir}}
+        elf={{rpi4_elf}} img={{rpi4_image}}
+        mkdir -p {{out}}
+        cp {{rpi4_target_dir}}/{{target}}/release/kernel "$elf" ;;
+      *) echo "unknown board '$board' (virt or rpi4)" >&2; exit 2 ;;
+    esac
+    "$objcopy" -O binary "$elf" "$img"
+    echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
+
+# Boot under QEMU (virt-gicv2, virt-gicv3, virt-el2 or raspi4b), console on this terminal; ends on its own.
 run config="virt-gicv2" *bootargs="mode=run": build
-    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --image {{image}} --append "{{bootargs}} exit=semihosting"
+    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --append "{{bootargs}} exit=semihosting"
 
-# Host tests (abi, object, harness), then every guest test on every QEMU configuration.
+# Host tests (abi, object, harness, SD card), then every guest test on every QEMU configuration.
 test: build
-    VMM_IMAGE="{{justfile_directory()}}/{{image}}" cargo test --workspace --exclude kernel
+    VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo test --workspace --exclude kernel
 
 # Rewrite the checked-in lists of guest tests each configuration must run.
 bless: build
-    VMM_IMAGE="{{justfile_directory()}}/{{image}}" cargo run -q -p vmm-tests --bin vmm -- bless
+    VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bless
 
 # Boot halted with a gdb server on :1234; prints how to attach.
 debug config="virt-gicv2" *bootargs="mode=run": build
     @echo "QEMU waits for a debugger; attach from another terminal with:"
-    @echo "  gdb-multiarch {{out}}/kernel -ex 'target remote :1234'"
-    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --image {{image}} --append "{{bootargs}} exit=semihosting" -- -s -S
+    @echo "  gdb-multiarch {{ if config =~ '^raspi' { rpi4_elf } else { out / 'kernel' } }} -ex 'target remote :1234'"
+    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --append "{{bootargs}} exit=semihosting" -- -s -S
+
+# Raspberry Pi 4 SD card image (MBR, FAT32 boot partition; no root needed); prints its files and checksums.
+sdcard: (image "rpi4")
+    images/rpi4/mksdcard {{rpi4_image}} {{rpi4_files}} {{sdcard_image}}
+
+# Write the SD card image to DEVICE (a whole removable disk); asks first, verifies after. `force` allows > 256 GiB.
+flash DEVICE *force: sdcard
+    images/rpi4/flash {{sdcard_image}} {{DEVICE}} {{force}}
 
 # Lints: rustfmt, and clippy with warnings denied for host and target crates.
 clippy:

@@ -8,8 +8,9 @@
 //! target turns every guest test into one host test result; the `vmm` binary
 //! runs, blesses and describes configurations for `just`.
 //!
-//! Environment: `VMM_IMAGE` (the image to boot; default
-//! [`default_image`]) and `VMM_TIMEOUT_SECS` (per boot; default 60).
+//! Environment: `VMM_IMAGE` (the virt image; default [`default_image`]),
+//! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]) and
+//! `VMM_TIMEOUT_SECS` (per boot; default 60).
 
 pub mod expected;
 pub mod ktap;
@@ -30,11 +31,18 @@ pub fn default_image() -> PathBuf {
     workspace_root().join("target/aarch64-unknown-none-softfloat/release/kernel.bin")
 }
 
+/// Where `just build` puts the Raspberry Pi 4 image.
+pub fn default_rpi4_image() -> PathBuf {
+    workspace_root().join("target/aarch64-unknown-none-softfloat/release/kernel8.img")
+}
+
 /// What a boot needs from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// The image to boot (`VMM_IMAGE`, else [`default_image`]).
+    /// The virt image (`VMM_IMAGE`, else [`default_image`]).
     pub image: PathBuf,
+    /// The Pi image (`VMM_RPI4_IMAGE`, else [`default_rpi4_image`]).
+    pub rpi4_image: PathBuf,
     /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 60 s).
     pub timeout: Duration,
 }
@@ -45,18 +53,34 @@ impl Settings {
         let image = std::env::var_os("VMM_IMAGE")
             .filter(|v| !v.is_empty())
             .map_or_else(default_image, PathBuf::from);
+        let rpi4_image = std::env::var_os("VMM_RPI4_IMAGE")
+            .filter(|v| !v.is_empty())
+            .map_or_else(default_rpi4_image, PathBuf::from);
         let timeout = match std::env::var("VMM_TIMEOUT_SECS") {
             Ok(v) => parse_timeout(&v)?,
             Err(std::env::VarError::NotPresent) => qemu::DEFAULT_TIMEOUT,
             Err(e) => return Err(format!("VMM_TIMEOUT_SECS: {e}")),
         };
-        Ok(Settings { image, timeout })
+        Ok(Settings {
+            image,
+            rpi4_image,
+            timeout,
+        })
+    }
+
+    /// The image `config` boots.
+    pub fn image_for(&self, config: &qemu::Config) -> &std::path::Path {
+        match config.board {
+            qemu::Board::Virt => &self.image,
+            qemu::Board::Rpi4 => &self.rpi4_image,
+        }
     }
 
     /// These settings with the timeout capped at `limit`.
     pub fn with_timeout_at_most(&self, limit: Duration) -> Self {
         Settings {
             image: self.image.clone(),
+            rpi4_image: self.rpi4_image.clone(),
             timeout: self.timeout.min(limit),
         }
     }

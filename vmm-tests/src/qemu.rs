@@ -20,6 +20,16 @@ pub const RUN_BOOTARGS: &str = "mode=run exit=semihosting";
 /// Timeout per boot unless `VMM_TIMEOUT_SECS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which kernel image a configuration boots: the code is the same, the
+/// link address differs (`just build` makes both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Board {
+    /// QEMU virt: `kernel.bin`, linked at 0x4008_0000 (`VMM_IMAGE`).
+    Virt,
+    /// Raspberry Pi 4: `kernel8.img`, linked at 0x8_0000 (`VMM_RPI4_IMAGE`).
+    Rpi4,
+}
+
 /// One named way of running the image under QEMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -32,12 +42,22 @@ pub struct Config {
     /// The `-m` value.
     pub memory: &'static str,
     /// A device tree to pass with `-dtb`, relative to the workspace root.
-    /// `virt` generates its own; `raspi4b` will need one (not yet supported).
+    /// `virt` generates its own; `raspi4b` takes Debian's (QEMU patches it
+    /// and puts `-append` in its `/chosen/bootargs`); without one, QEMU
+    /// passes the Pi an ATAG list.
     pub dtb: Option<&'static str>,
+    /// The image it boots.
+    pub board: Board,
 }
 
-/// Every configuration the harness boots. Adding `raspi4b` means one more
-/// row here (`-M raspi4b`, `dtb: Some(...)`) and an expected list.
+/// Debian's Pi 4 device tree, fetched by `ci/setup` (see [`RPI4_FIRMWARE_DIR`]).
+pub const RPI4_DTB: &str = ".cache/rpi4/bcm2711-rpi-4-b.dtb";
+
+/// Where `ci/setup` puts the Pi's firmware and device tree (git-ignored),
+/// relative to the workspace root.
+pub const RPI4_FIRMWARE_DIR: &str = ".cache/rpi4";
+
+/// Every configuration the harness boots.
 pub const CONFIGS: &[Config] = &[
     Config {
         name: "virt-gicv2",
@@ -45,6 +65,7 @@ pub const CONFIGS: &[Config] = &[
         cpu: "cortex-a72",
         memory: "256M",
         dtb: None,
+        board: Board::Virt,
     },
     Config {
         name: "virt-gicv3",
@@ -52,6 +73,7 @@ pub const CONFIGS: &[Config] = &[
         cpu: "cortex-a72",
         memory: "256M",
         dtb: None,
+        board: Board::Virt,
     },
     Config {
         name: "virt-el2",
@@ -59,6 +81,17 @@ pub const CONFIGS: &[Config] = &[
         cpu: "cortex-a72",
         memory: "256M",
         dtb: None,
+        board: Board::Virt,
+    },
+    // Entered at EL2 on core 0 (the others wait on the spin table), GIC-400
+    // without Security Extensions, no PSCI.
+    Config {
+        name: "raspi4b",
+        machine: "raspi4b",
+        cpu: "cortex-a72",
+        memory: "2G",
+        dtb: Some(RPI4_DTB),
+        board: Board::Rpi4,
     },
 ];
 
@@ -182,6 +215,8 @@ pub struct Transcript {
 pub enum BootError {
     /// The image file does not exist.
     ImageMissing(PathBuf),
+    /// The configuration's device tree does not exist.
+    DtbMissing(PathBuf),
     /// QEMU could not be started.
     Spawn(std::io::Error),
     /// Waiting for QEMU failed.
@@ -193,7 +228,12 @@ impl fmt::Display for BootError {
         match self {
             BootError::ImageMissing(path) => write!(
                 f,
-                "kernel image {} not found: run `just build` first (or point VMM_IMAGE at an image)",
+                "kernel image {} not found: run `just build` first (or point VMM_IMAGE / VMM_RPI4_IMAGE at an image)",
+                path.display()
+            ),
+            BootError::DtbMissing(path) => write!(
+                f,
+                "device tree {} not found: run `ci/setup` (it fetches Debian's Pi 4 files)",
                 path.display()
             ),
             BootError::Spawn(e) => write!(f, "could not start {QEMU}: {e} (run `ci/setup`)"),
@@ -214,6 +254,12 @@ pub fn boot(
 ) -> Result<Transcript, BootError> {
     if !image.is_file() {
         return Err(BootError::ImageMissing(image.to_path_buf()));
+    }
+    if let Some(dtb) = config.dtb {
+        let dtb = crate::workspace_root().join(dtb);
+        if !dtb.is_file() {
+            return Err(BootError::DtbMissing(dtb));
+        }
     }
     let start = Instant::now();
     let mut child = config
@@ -291,6 +337,18 @@ mod tests {
              -display none -monitor none -serial stdio -nic none -no-reboot -semihosting \
              -kernel /k/kernel.bin -append 'mode=test exit=semihosting'"
         );
+    }
+
+    #[test]
+    fn raspi4b_passes_the_pi_image_and_debian_dtb() {
+        let c = config("raspi4b").unwrap();
+        assert_eq!(c.board, Board::Rpi4);
+        let line = c.command_line(Path::new("/k/kernel8.img"), TEST_BOOTARGS);
+        assert!(line.starts_with("qemu-system-aarch64 -M raspi4b -cpu cortex-a72 -m 2G "));
+        assert!(line.contains(" -semihosting -dtb "));
+        assert!(line.ends_with(
+            "/.cache/rpi4/bcm2711-rpi-4-b.dtb -kernel /k/kernel8.img -append 'mode=test exit=semihosting'"
+        ));
     }
 
     #[test]

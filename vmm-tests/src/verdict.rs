@@ -52,7 +52,12 @@ impl Run {
     /// `extra`) and parses what it printed.
     pub fn boot(config: &Config, settings: &Settings, extra: &str) -> Result<Run, BootError> {
         let bootargs = test_bootargs(extra);
-        let transcript = qemu::boot(config, &settings.image, &bootargs, settings.timeout)?;
+        let transcript = qemu::boot(
+            config,
+            settings.image_for(config),
+            &bootargs,
+            settings.timeout,
+        )?;
         Ok(Run::new(config.name, &bootargs, transcript))
     }
 

@@ -8,7 +8,13 @@
 //!
 //! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
 //! and check that each is judged a failure that shows the transcript's tail.
+//!
+//! `rpi4::*` trials check what the `raspi4b` test run cannot: the image
+//! moves itself when loaded at 0x20_0000, it boots from ATAGs without a
+//! device tree, and the SD card image holds the right files.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -119,8 +125,174 @@ fn main() {
             }
         })
     }));
+    trials.push(Trial::test(
+        "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
+        rpi4_relocates,
+    ));
+    trials.push(Trial::test(
+        "rpi4::boots_from_atags_without_a_device_tree",
+        rpi4_boots_from_atags,
+    ));
+    trials.push(Trial::test(
+        "rpi4::sdcard_image_has_the_boot_files",
+        rpi4_sdcard,
+    ));
     trials.extend(guest);
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// Boots `image` on `config` in `mode=run`; checks it ends with status 0
+/// and printed `wanted`.
+fn boot_and_expect(config: &Config, image: &Path, wanted: &str) -> Result<(), Failed> {
+    let settings = Settings::from_env()?;
+    let bootargs = qemu::RUN_BOOTARGS;
+    let t = qemu::boot(config, image, bootargs, settings.timeout)?;
+    let run = Run::new(config.name, bootargs, t);
+    if run.transcript.exit != Exit::Code(0) || !run.transcript.stdout.contains(wanted) {
+        return Err(format!("expected `{wanted}` and status 0\n{}", run.context()).into());
+    }
+    Ok(())
+}
+
+fn raspi4b() -> Result<&'static Config, Failed> {
+    Ok(qemu::config("raspi4b").ok_or("no raspi4b configuration")?)
+}
+
+/// A scratch directory under the target directory, emptied first.
+fn scratch(name: &str) -> Result<PathBuf, Failed> {
+    let dir = vmm_tests::workspace_root()
+        .join("target/vmm-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The Pi's firmware loads an Image-headed kernel8.img at 0x20_0000 on some
+/// versions. QEMU loads an arm64 Image at its header's `text_offset`, so a
+/// copy whose header says 0x20_0000 is loaded there: `boot.s` must notice
+/// (`adr` ≠ link address), copy the image to 0x8_0000 and run on.
+fn rpi4_relocates() -> Result<(), Failed> {
+    const TEXT_OFFSET: std::ops::Range<usize> = 8..16;
+    let settings = Settings::from_env()?;
+    let config = raspi4b()?;
+    let mut image = std::fs::read(settings.image_for(config))
+        .map_err(|e| format!("{}: {e}", settings.image_for(config).display()))?;
+    image
+        .get_mut(TEXT_OFFSET)
+        .ok_or("image too short")?
+        .copy_from_slice(&0x20_0000u64.to_le_bytes());
+    let path = scratch("relocation")?.join("kernel8-at-2mib.img");
+    std::fs::write(&path, &image).map_err(|e| e.to_string())?;
+    boot_and_expect(
+        config,
+        &path,
+        "relocated:   loaded at 0x0000200000, moved to 0x0000080000",
+    )
+}
+
+/// Without `-dtb`, QEMU passes the Pi an ATAG list in x0: the kernel falls
+/// back to the built-in BCM2711 map (memory and bootargs from the ATAGs).
+fn rpi4_boots_from_atags() -> Result<(), Failed> {
+    let config = Config {
+        dtb: None,
+        ..*raspi4b()?
+    };
+    let settings = Settings::from_env()?;
+    boot_and_expect(
+        &config,
+        settings.image_for(&config),
+        "no device tree: built-in Rpi4 map",
+    )
+}
+
+/// `images/rpi4/mksdcard` (what `just sdcard` runs) builds a card whose MBR
+/// holds one bootable FAT32 partition with the firmware, the device tree,
+/// config.txt and the kernel, byte for byte.
+fn rpi4_sdcard() -> Result<(), Failed> {
+    let root = vmm_tests::workspace_root();
+    let settings = Settings::from_env()?;
+    let kernel = settings.image_for(raspi4b()?).to_path_buf();
+    let firmware = root.join(qemu::RPI4_FIRMWARE_DIR);
+    let card = scratch("sdcard")?.join("sdcard.img");
+    let run = |cmd: &mut Command| -> Result<Vec<u8>, Failed> {
+        let out = cmd
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .output()
+            .map_err(|e| format!("{cmd:?}: {e} (run ci/setup)"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{cmd:?} failed: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(out.stdout)
+    };
+    run(Command::new(root.join("images/rpi4/mksdcard"))
+        .arg(&kernel)
+        .arg(&firmware)
+        .arg(&card))?;
+
+    let table = String::from_utf8_lossy(&run(Command::new("sfdisk").arg("--dump").arg(&card))?)
+        .into_owned();
+    let partitions: Vec<&str> = table.lines().filter(|l| l.contains("start=")).collect();
+    let [partition] = partitions[..] else {
+        return Err(format!("expected one partition:\n{table}").into());
+    };
+    if !table.contains("label: dos") {
+        return Err(format!("not an MBR (dos) label:\n{table}").into());
+    }
+    // One bootable W95 FAT32 (LBA) partition at 1 MiB.
+    for want in ["start=        2048", "type=c", "bootable"] {
+        if !partition.contains(want) {
+            return Err(format!("partition lacks `{want}`: {partition}").into());
+        }
+    }
+    // mtools addresses the partition inside the image by its byte offset.
+    let fat = format!("{}@@1M", card.display());
+    let listing =
+        String::from_utf8_lossy(&run(Command::new("minfo").arg("-i").arg(&fat).arg("::"))?)
+            .into_owned();
+    // The boot sector's file system type field.
+    if !listing.contains("disk type=\"FAT32") {
+        return Err(format!("not a FAT32 file system:\n{listing}").into());
+    }
+    let files = [
+        ("start4.elf", firmware.join("start4.elf")),
+        ("fixup4.dat", firmware.join("fixup4.dat")),
+        ("bcm2711-rpi-4-b.dtb", firmware.join("bcm2711-rpi-4-b.dtb")),
+        ("config.txt", root.join("images/rpi4/config.txt")),
+        ("cmdline.txt", root.join("images/rpi4/cmdline.txt")),
+        ("kernel8.img", kernel.clone()),
+    ];
+    for (name, source) in &files {
+        let on_card = run(Command::new("mtype")
+            .arg("-i")
+            .arg(&fat)
+            .arg(format!("::/{name}")))?;
+        let expected = std::fs::read(source).map_err(|e| format!("{}: {e}", source.display()))?;
+        if on_card != expected {
+            return Err(format!("{name} on the card differs from {}", source.display()).into());
+        }
+    }
+    let config = String::from_utf8_lossy(&run(Command::new("mtype")
+        .arg("-i")
+        .arg(&fat)
+        .arg("::/config.txt"))?)
+    .into_owned();
+    for line in [
+        "arm_64bit=1",
+        "enable_uart=1",
+        "kernel=kernel8.img",
+        "init_uart_clock=48000000",
+    ] {
+        if !config.lines().any(|l| l.trim() == line) {
+            return Err(format!("config.txt lacks `{line}`:\n{config}").into());
+        }
+    }
+    Ok(())
 }
 
 /// `<config>::<suite>::<test>` for the guest test `<suite>.<test>`.

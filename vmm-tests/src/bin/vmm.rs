@@ -21,7 +21,8 @@ usage:
   vmm list
       print the configuration names
 
-environment: VMM_IMAGE (image to boot), VMM_TIMEOUT_SECS (bless, per boot)";
+environment: VMM_IMAGE (virt image), VMM_RPI4_IMAGE (raspi4b image),
+             VMM_TIMEOUT_SECS (bless, per boot)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,7 +84,7 @@ fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
         .ok_or_else(|| format!("which configuration? ({})\n{USAGE}", qemu::config_names()))?;
     let image = match image {
         Some(image) => image,
-        None => Settings::from_env()?.image,
+        None => Settings::from_env()?.image_for(config).to_path_buf(),
     };
     Ok(BootOptions {
         config,

@@ -137,6 +137,10 @@ fn main() {
         "rpi4::sdcard_image_has_the_boot_files",
         rpi4_sdcard,
     ));
+    trials.push(Trial::test(
+        "rpi4::failed_run_resets_through_the_watchdog",
+        rpi4_watchdog_reset,
+    ));
     trials.extend(guest);
     libtest_mimic::run(&args, trials).exit();
 }
@@ -204,6 +208,34 @@ fn rpi4_boots_from_atags() -> Result<(), Failed> {
         settings.image_for(&config),
         "no device tree: built-in Rpi4 map",
     )
+}
+
+/// No PSCI on the Pi: with `fatal=reset` and no semihosting exit, a failed
+/// run resets through the BCM2711 watchdog (PM_WDOG/PM_RSTC), which QEMU
+/// (`-no-reboot`) turns into its exit. Without the reset the board would
+/// halt and the run time out.
+fn rpi4_watchdog_reset() -> Result<(), Failed> {
+    let config = raspi4b()?;
+    let settings = Settings::from_env()?.with_timeout_at_most(HANG_TIMEOUT);
+    // `boot` selects two quick suites (boot, mmu.boot_stack_…): the break
+    // comes after the first.
+    let bootargs = "mode=test test=boot break=panic fatal=reset";
+    let t = qemu::boot(
+        config,
+        settings.image_for(config),
+        bootargs,
+        settings.timeout,
+    )?;
+    let run = Run::new(config.name, bootargs, t);
+    let said = run.transcript.stdout.contains("run ended with status 3");
+    match run.transcript.exit {
+        Exit::Code(_) if said => Ok(()),
+        _ => Err(format!(
+            "expected a watchdog reset after the failed run\n{}",
+            run.context()
+        )
+        .into()),
+    }
 }
 
 /// `images/rpi4/mksdcard` (what `just sdcard` runs) builds a card whose MBR

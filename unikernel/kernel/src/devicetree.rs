@@ -232,7 +232,8 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
             }
         }
         if chain.len() == 3 && chain[1].name == b"reserved-memory" {
-            for region in reg(chain) {
+            // Firmware fills some in (the Pi's `nvram@0`); empty ones reserve nothing.
+            for region in reg(chain).filter(|r| !r.is_empty()) {
                 keep(reserved.push(region));
             }
         }

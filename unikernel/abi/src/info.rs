@@ -114,3 +114,48 @@ macro_rules! as_bytes {
 as_bytes!(ZxInfoHandleBasic);
 as_bytes!(ZxInfoVmo);
 as_bytes!(ZxInfoVmar);
+
+/// Ours: how a task ended ([`ZxInfoTaskEnd`]).
+pub const ZX_INFO_TASK_END: InfoTopic = 1000;
+/// Ours: the kernel's fault and copy counters ([`ZxInfoKernelCounters`]).
+pub const ZX_INFO_KERNEL_COUNTERS: InfoTopic = 1001;
+
+/// The task has not ended.
+pub const ZX_TASK_RUNNING: u32 = 0;
+/// The task called `task_exit` (or its last thread exited): `code` holds the code.
+pub const ZX_TASK_EXITED: u32 = 1;
+/// A thread of the task took a fault nobody could resolve: `esr`, `far`, `elr` say which.
+pub const ZX_TASK_FAULTED: u32 = 2;
+
+/// Ours: how a task ended, for `ZX_INFO_TASK_END`.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZxInfoTaskEnd {
+    /// `ZX_TASK_RUNNING`, `ZX_TASK_EXITED` or `ZX_TASK_FAULTED`.
+    pub state: u32,
+    /// Explicit padding.
+    pub padding: u32,
+    /// The exit code, for `ZX_TASK_EXITED`.
+    pub code: i64,
+    /// The fault's syndrome (ESR_EL1), for `ZX_TASK_FAULTED`.
+    pub esr: u64,
+    /// The faulting address (FAR_EL1), for `ZX_TASK_FAULTED`.
+    pub far: u64,
+    /// The faulting instruction's address, for `ZX_TASK_FAULTED`.
+    pub elr: u64,
+}
+
+/// Ours: counters of the kernel's fault and copy work, for `ZX_INFO_KERNEL_COUNTERS`
+/// (on any handle; they are global).
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZxInfoKernelCounters {
+    /// Translation faults taken on task memory.
+    pub translation_faults: u64,
+    /// Permission faults taken on task memory (copy-on-write).
+    pub permission_faults: u64,
+    /// Pages copied for copy-on-write.
+    pub pages_copied: u64,
+    /// Pages committed zero-filled.
+    pub pages_zero_filled: u64,
+}

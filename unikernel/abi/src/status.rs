@@ -20,6 +20,33 @@ impl Status {
     pub const fn is_ok(self) -> bool {
         self.0 == 0
     }
+
+    /// The status's Zircon name, e.g. `ZX_ERR_INVALID_ARGS`.
+    pub const fn name(self) -> &'static str {
+        match self.0 {
+            0 => "ZX_OK",
+            -1 => "ZX_ERR_INTERNAL",
+            -2 => "ZX_ERR_NOT_SUPPORTED",
+            -3 => "ZX_ERR_NO_RESOURCES",
+            -4 => "ZX_ERR_NO_MEMORY",
+            -10 => "ZX_ERR_INVALID_ARGS",
+            -11 => "ZX_ERR_BAD_HANDLE",
+            -12 => "ZX_ERR_WRONG_TYPE",
+            -13 => "ZX_ERR_BAD_SYSCALL",
+            -14 => "ZX_ERR_OUT_OF_RANGE",
+            -15 => "ZX_ERR_BUFFER_TOO_SMALL",
+            -20 => "ZX_ERR_BAD_STATE",
+            -21 => "ZX_ERR_TIMED_OUT",
+            -22 => "ZX_ERR_SHOULD_WAIT",
+            -23 => "ZX_ERR_CANCELED",
+            -24 => "ZX_ERR_PEER_CLOSED",
+            -25 => "ZX_ERR_NOT_FOUND",
+            -26 => "ZX_ERR_ALREADY_EXISTS",
+            -28 => "ZX_ERR_UNAVAILABLE",
+            -30 => "ZX_ERR_ACCESS_DENIED",
+            _ => "ZX_ERR_<unknown>",
+        }
+    }
 }
 
 /// Success.

@@ -113,3 +113,12 @@ fn max_vmo_size_is_64_tib_and_root_vmar_is_1_to_128_tib() {
     assert_eq!(ZX_MAX_VMO_SIZE, 64 << 40);
     assert_eq!((ROOT_VMAR_BASE, ROOT_VMAR_END), (1 << 40, 128 << 40));
 }
+
+#[test]
+fn status_names_are_zircon_names() {
+    assert_eq!(ZX_OK.name(), "ZX_OK");
+    assert_eq!(ZX_ERR_INVALID_ARGS.name(), "ZX_ERR_INVALID_ARGS");
+    assert_eq!(ZX_ERR_ACCESS_DENIED.name(), "ZX_ERR_ACCESS_DENIED");
+    assert_eq!(ZX_ERR_BAD_SYSCALL.name(), "ZX_ERR_BAD_SYSCALL");
+    assert_eq!(Status(-99).name(), "ZX_ERR_<unknown>");
+}

@@ -19,6 +19,7 @@ mod ktest;
 mod ktests;
 mod layout;
 mod mm;
+mod objects;
 mod power;
 mod sched;
 mod sync;
@@ -85,6 +86,7 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
 
     let heap = init_memory(&platform);
     vm::init(&platform);
+    objects::init(arch::counter() ^ args.seed);
     BOOT.call_once(|| BootInfo {
         platform,
         entry_el: entry_el as u8,

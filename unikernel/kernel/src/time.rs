@@ -93,11 +93,6 @@ pub fn deadline_after(duration: Duration) -> Time {
     now().saturating_add(duration)
 }
 
-/// A span of counter ticks in nanoseconds (for durations, not deadlines).
-pub fn ticks_to_duration(ticks: u64) -> Duration {
-    ticks_to_time(ticks)
-}
-
 /// The counter ticks in `duration` (rounded up; 0 for negative spans).
 pub fn duration_to_ticks(duration: Duration) -> u64 {
     ns_to_ticks_ceil(duration.max(0) as u64, frequency())

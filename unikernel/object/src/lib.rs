@@ -28,7 +28,7 @@ pub use platform::{
     Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
     PAGE_BYTES,
 };
-pub use space::{MappingId, ObjectSpace, TableId, VmoId, WaitStart, WaitToken};
+pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken};
 pub use syscalls::Task;
 pub use vmar::{vmar_rights, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

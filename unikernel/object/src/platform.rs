@@ -91,8 +91,11 @@ pub trait Waker {
 pub trait KernelObject: Clone {
     /// Its Zircon object type.
     fn obj_type(&self) -> ObjType;
-    /// Its koid (from [`crate::ObjectSpace::new_koid`]).
+    /// Its koid (from [`crate::ObjectSpace::kernel_signals_create`]).
     fn koid(&self) -> Koid;
+    /// Its signal state, kept by the object layer so handles to it can be
+    /// waited on ([`crate::ObjectSpace::kernel_signals_create`]).
+    fn signals(&self) -> crate::SignalsId;
 }
 
 /// No kernel-owned objects: what host tests use.
@@ -104,6 +107,9 @@ impl KernelObject for NoKernelObjects {
         match *self {}
     }
     fn koid(&self) -> Koid {
+        match *self {}
+    }
+    fn signals(&self) -> crate::SignalsId {
         match *self {}
     }
 }

@@ -15,6 +15,8 @@ use core::cell::Cell;
 
 /// A handle table's id.
 pub type TableId = SlabId;
+/// The signal state of a kernel-owned object, kept in the object space.
+pub type SignalsId = SlabId;
 /// A VMO's id inside the object space.
 pub type VmoId = SlabId;
 /// A mapping's id.
@@ -210,7 +212,7 @@ impl<P: Platform> ObjectSpace<P> {
             Object::Vmo(id) => self.vmos[*id].handles += 1,
             Object::Event(id) => self.events[*id].handles += 1,
             Object::Vmar(id) => self.vmars[*id].handles += 1,
-            Object::Kernel(_) => {}
+            Object::Kernel(k) => self.events[k.signals()].handles += 1,
         }
         self.tables[table].insert_reserved(Entry { object, rights })
     }
@@ -263,7 +265,12 @@ impl<P: Platform> ObjectSpace<P> {
                 self.vmar_release(id);
                 None
             }
-            Object::Kernel(k) => Some(k),
+            Object::Kernel(k) => {
+                let id = k.signals();
+                self.cancel_waits_via(Waitable::Event(id), table, handle);
+                self.kernel_signals_release(id);
+                Some(k)
+            }
         }
     }
 
@@ -340,8 +347,41 @@ impl<P: Platform> ObjectSpace<P> {
         match object {
             Object::Vmo(id) => self.cancel_waits_via(Waitable::Vmo(*id), table, handle),
             Object::Event(id) => self.cancel_waits_via(Waitable::Event(*id), table, handle),
-            Object::Vmar(_) | Object::Kernel(_) => {}
+            Object::Kernel(k) => self.cancel_waits_via(Waitable::Event(k.signals()), table, handle),
+            Object::Vmar(_) => {}
         }
+    }
+
+    /// Creates the signal state (and koid) of a new kernel-owned object.
+    /// The kernel holds one reference until [`Self::kernel_signals_release`];
+    /// each handle to the object holds another.
+    pub fn kernel_signals_create(&mut self) -> Result<(SignalsId, Koid), Status> {
+        self.events.reserve(&self.mem)?;
+        let koid = self.new_koid();
+        let id = self.events.insert_reserved(Event {
+            koid,
+            signals: 0,
+            handles: 1,
+            waiters: Vec::new(),
+        });
+        Ok((id, koid))
+    }
+
+    /// Drops one reference to a kernel object's signal state; it goes with the last.
+    pub fn kernel_signals_release(&mut self, id: SignalsId) {
+        let e = &mut self.events[id];
+        e.handles -= 1;
+        if e.handles == 0 {
+            self.events.remove(id);
+        }
+    }
+
+    /// Clears then sets signals of a kernel-owned object (e.g. a task's
+    /// `ZX_TASK_TERMINATED`), waking the waiters that now match.
+    pub fn kernel_signal(&mut self, id: SignalsId, clear: Signals, set: Signals) {
+        let e = &mut self.events[id];
+        e.signals = (e.signals & !clear) | set;
+        self.notify(Waitable::Event(id));
     }
 
     /// Creates an event (options must be 0).
@@ -374,7 +414,8 @@ impl<P: Platform> ObjectSpace<P> {
         let w = match e.object {
             Object::Vmo(id) => Waitable::Vmo(id),
             Object::Event(id) => Waitable::Event(id),
-            Object::Vmar(_) | Object::Kernel(_) => return Err(ZX_ERR_NOT_SUPPORTED),
+            Object::Kernel(ref k) => Waitable::Event(k.signals()),
+            Object::Vmar(_) => return Err(ZX_ERR_NOT_SUPPORTED),
         };
         if e.rights & right == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
@@ -403,7 +444,8 @@ impl<P: Platform> ObjectSpace<P> {
         match e.object {
             Object::Vmo(id) => Ok(self.vmo_signals(id)),
             Object::Event(id) => Ok(self.events[id].signals),
-            Object::Vmar(_) | Object::Kernel(_) => Err(ZX_ERR_NOT_SUPPORTED),
+            Object::Kernel(ref k) => Ok(self.events[k.signals()].signals),
+            Object::Vmar(_) => Err(ZX_ERR_NOT_SUPPORTED),
         }
     }
 
@@ -417,9 +459,11 @@ impl<P: Platform> ObjectSpace<P> {
         set_mask: Signals,
     ) -> Result<(), Status> {
         let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
-        let allowed = match w {
-            Waitable::Vmo(_) => ZX_USER_SIGNAL_ALL,
-            Waitable::Event(_) => ZX_EVENT_SIGNAL_MASK,
+        let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
+        let allowed = if is_event {
+            ZX_EVENT_SIGNAL_MASK
+        } else {
+            ZX_USER_SIGNAL_ALL
         };
         if (clear_mask | set_mask) & !allowed != 0 {
             return Err(ZX_ERR_INVALID_ARGS);

@@ -175,3 +175,68 @@ fn closing_the_last_event_handle_destroys_it() {
     s.task(t).handle_close(e).unwrap();
     assert_eq!(s.event_count(), 0);
 }
+
+const TASK_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
+
+#[test]
+fn kernel_object_handle_can_be_waited_on_until_the_kernel_signals_it() {
+    let (mut s, t) = setup();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let start = s.wait_begin(t, h, ZX_TASK_TERMINATED, 7).unwrap();
+    assert!(matches!(start, WaitStart::Pending(_)));
+    s.kernel_signal(task.signals, 0, ZX_TASK_TERMINATED);
+    assert_eq!(s.platform().take_wakes(), vec![(7, ZX_TASK_TERMINATED)]);
+    assert_eq!(s.signals(t, h).unwrap(), ZX_TASK_TERMINATED);
+}
+
+#[test]
+fn closing_a_waited_kernel_object_handle_cancels_the_wait() {
+    let (mut s, t) = setup();
+    let (_, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.wait_begin(t, h, ZX_TASK_TERMINATED, 9).unwrap();
+    let dropped = s.close(t, h).unwrap();
+    assert!(dropped.is_some(), "the kernel gets its object back");
+    assert_eq!(
+        s.platform().take_wakes(),
+        vec![(9, ZX_SIGNAL_HANDLE_CLOSED)]
+    );
+}
+
+#[test]
+fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
+    let (mut s, t) = setup();
+    let before = s.event_count();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.close(t, h).unwrap();
+    // The kernel still holds its reference: it can signal, and a new handle sees it.
+    s.kernel_signal(task.signals, 0, ZX_TASK_TERMINATED);
+    let h2 = s
+        .install_kernel_object(t, task.clone(), TASK_RIGHTS)
+        .unwrap();
+    assert_eq!(s.signals(t, h2).unwrap(), ZX_TASK_TERMINATED);
+    s.close(t, h2).unwrap();
+    s.kernel_signals_release(task.signals);
+    assert_eq!(s.event_count(), before);
+}
+
+#[test]
+fn object_signal_on_a_kernel_object_allows_user_signals_only() {
+    let (mut s, t) = setup();
+    let (_, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.object_signal(t, h, 0, ZX_USER_SIGNAL_0).unwrap();
+    assert_eq!(s.signals(t, h).unwrap(), ZX_USER_SIGNAL_0);
+    assert_eq!(
+        s.object_signal(t, h, 0, ZX_TASK_TERMINATED),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
+}
+
+#[test]
+fn kernel_object_basic_info_reports_its_type_and_koid() {
+    let (mut s, t) = setup();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let info = s.info_handle_basic(t, h).unwrap();
+    assert_eq!(info.koid, task.koid);
+    assert_eq!(info.obj_type, ZX_OBJ_TYPE_PROCESS);
+    assert_eq!(info.rights, TASK_RIGHTS);
+}

@@ -9,8 +9,11 @@ mod gic;
 mod heap;
 mod mmu;
 mod power;
+mod sched;
+mod time;
 mod timer;
 mod vm;
+mod wait;
 
 use crate::ktest::Suite;
 
@@ -26,5 +29,8 @@ pub static SUITES: &[&Suite] = &[
     &vm::SUITE,
     &timer::SUITE,
     &gic::SUITE,
+    &time::SUITE,
+    &sched::SUITE,
+    &wait::SUITE,
     &power::SUITE,
 ];

@@ -48,8 +48,7 @@ impl DeadlineQueue {
             self.pos.try_reserve(keys - self.pos.len())?;
             self.pos.resize(keys, ABSENT);
         }
-        self.heap
-            .try_reserve(keys.saturating_sub(self.heap.len()))
+        self.heap.try_reserve(keys.saturating_sub(self.heap.len()))
     }
 
     /// Number of queued deadlines.

@@ -31,6 +31,7 @@
 //! that sits in `wfi` with IRQs enabled.
 
 pub mod deadline;
+pub mod sleep;
 pub mod wait;
 
 use crate::arch::context::{self, Context};
@@ -38,12 +39,12 @@ use crate::arch::{self, timer};
 use crate::devicetree::Platform;
 use crate::sync::{IrqMutex, IrqSpinRaw};
 use crate::time;
+use crate::vm::kstack::KernelStack;
 use abi::{Signals, Status, ZX_ERR_NO_MEMORY};
 use alloc::alloc::{alloc, Layout};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use crate::vm::kstack::KernelStack;
 use deadline::DeadlineQueue;
 
 /// CPUs the scheduler has room for. Only the boot CPU runs today.
@@ -301,9 +302,13 @@ impl Scheduler {
 
     /// Programs this CPU's timer for the earliest of the next deadline and,
     /// if another thread is waiting to run, the end of the current slice.
+    /// Once a switch is due the slice no longer counts: the switch starts a
+    /// new one (and a level-triggered timer left at a passed slice end would
+    /// fire again before the switch could happen).
     fn program_timer(&mut self, cpu: usize) {
         let c = &self.cpus[cpu];
-        let slice = (!c.run_queue.is_empty() && c.current != c.idle).then_some(c.slice_end);
+        let slicing = !c.run_queue.is_empty() && c.current != c.idle && !c.need_resched;
+        let slice = slicing.then_some(c.slice_end);
         let deadline = self.deadlines.peek().map(|(_, d)| d);
         match (slice, deadline) {
             (Some(a), Some(b)) => timer::program(a.min(b)),
@@ -444,6 +449,7 @@ pub fn init(platform: &Platform) {
         c.idle = idle;
         c.slice_end = slice_end;
     }
+    wait::init();
     timer::init(timer_info.virtual_ppi, on_timer);
     arch::irq_enable();
 }
@@ -561,7 +567,7 @@ pub fn exit() -> ! {
     if let Some(j) = joiner {
         s.make_ready(j);
     }
-    let _ = reschedule(s);
+    drop(reschedule(s));
     unreachable!("a dead thread was resumed")
 }
 

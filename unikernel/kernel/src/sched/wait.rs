@@ -1,1 +1,106 @@
-//! Waiting on signals with deadlines.
+//! The kernel halves of `zx_object_wait_one` and of the calls that make
+//! something to wait for (`zx_event_create`, `zx_object_signal`,
+//! `zx_handle_close`). Each takes the caller's handle table, as the
+//! syscall layer will pass it; kernel threads pass a table of their own.
+//!
+//! A wait is the object layer's observer plus the scheduler's wait slot:
+//! [`super::wait_prepare`] clears the slot and arms the deadline, the object
+//! layer registers the waiter (or reports the signals already active), and
+//! [`super::wait_block`] sleeps only while the slot is empty. The object
+//! layer calls its waker — [`wake`] — under its lock when a signal change
+//! matches the mask or the handle is closed; the timer fills the slot when
+//! the deadline passes. Afterwards `wait_cancel` tells which came first:
+//! a registration still present means the waker never ran.
+
+use super::ThreadId;
+use crate::objects;
+use crate::time::{self, Time};
+use abi::{
+    Handle, Signals, Status, ZX_ERR_CANCELED, ZX_ERR_TIMED_OUT, ZX_OK, ZX_SIGNAL_HANDLE_CLOSED,
+};
+use object::{TableId, WaitStart, WaiterId};
+
+/// Connects the object layer's waker to the scheduler.
+pub(super) fn init() {
+    objects::register_waker(wake);
+}
+
+/// The object layer's waker: thread `waiter`'s wait ended with `observed`.
+fn wake(waiter: WaiterId, observed: Signals) {
+    super::wake_with_signals(ThreadId::from_raw(waiter), observed);
+}
+
+/// `zx_object_wait_one`: waits until the object `handle` names asserts one
+/// of `signals`, or `deadline` passes. Returns the status and the signals
+/// observed: `ZX_OK` with the object's signals; `ZX_ERR_TIMED_OUT` with the
+/// signals at the deadline; `ZX_ERR_CANCELED` with
+/// `ZX_SIGNAL_HANDLE_CLOSED` if the handle was closed meanwhile; the object
+/// layer's error (bad handle, no WAIT right, not waitable) with none.
+/// [`time::ZX_TIME_INFINITE_PAST`], or any deadline already passed, polls.
+pub fn object_wait_one(
+    table: TableId,
+    handle: Handle,
+    signals: Signals,
+    deadline: Time,
+) -> (Status, Signals) {
+    let deadline_ticks = time::deadline_to_ticks(deadline);
+    let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
+    let me = super::wait_prepare(if poll { None } else { deadline_ticks });
+    let token = match objects::with(|space| space.wait_begin(table, handle, signals, me.raw())) {
+        Err(status) => {
+            super::wait_abandon();
+            return (status, 0);
+        }
+        Ok(WaitStart::Satisfied(observed)) => {
+            super::wait_abandon();
+            return (ZX_OK, observed);
+        }
+        Ok(WaitStart::Pending(token)) => token,
+    };
+    if !poll {
+        super::wait_block();
+    }
+    // Still registered: the waker never ran, so the deadline ended it.
+    if let Some(observed) = objects::with(|space| space.wait_cancel(token)) {
+        super::wait_abandon();
+        return (ZX_ERR_TIMED_OUT, observed);
+    }
+    // The waker ran (under the object lock, before `wait_cancel` got it), so
+    // the slot holds its signals.
+    let observed = super::wait_outcome()
+        .signals
+        .expect("a finished registration has called the waker");
+    super::wait_abandon();
+    if observed & ZX_SIGNAL_HANDLE_CLOSED != 0 {
+        (ZX_ERR_CANCELED, observed)
+    } else {
+        (ZX_OK, observed)
+    }
+}
+
+/// `zx_event_create`: `options` must be 0.
+pub fn event_create(table: TableId, options: u32) -> Result<Handle, Status> {
+    objects::with(|space| space.event_create(table, options))
+}
+
+/// `zx_object_signal`: clears then sets user signals (and
+/// `ZX_EVENT_SIGNALED` on an event); wakes the waiters it satisfies.
+pub fn object_signal(
+    table: TableId,
+    handle: Handle,
+    clear_mask: Signals,
+    set_mask: Signals,
+) -> Status {
+    match objects::with(|space| space.object_signal(table, handle, clear_mask, set_mask)) {
+        Ok(()) => ZX_OK,
+        Err(status) => status,
+    }
+}
+
+/// `zx_handle_close`: waits through the handle end with `ZX_ERR_CANCELED`.
+pub fn handle_close(table: TableId, handle: Handle) -> Status {
+    match objects::with(|space| space.task(table).handle_close(handle)) {
+        Ok(()) => ZX_OK,
+        Err(status) => status,
+    }
+}

@@ -164,8 +164,38 @@ impl Waker for Fake {
     }
 }
 
+/// A stand-in for a kernel-owned object (a task), for tests of kernel
+/// object handles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestTask {
+    pub koid: Koid,
+    pub signals: object::SignalsId,
+}
+
+impl object::KernelObject for TestTask {
+    fn obj_type(&self) -> ObjType {
+        ZX_OBJ_TYPE_PROCESS
+    }
+    fn koid(&self) -> Koid {
+        self.koid
+    }
+    fn signals(&self) -> object::SignalsId {
+        self.signals
+    }
+}
+
+/// Creates a kernel object and installs one handle to it in `t`.
+pub fn kernel_object(space: &mut Space, t: TableId, rights: Rights) -> (TestTask, Handle) {
+    let (signals, koid) = space.kernel_signals_create().unwrap();
+    let task = TestTask { koid, signals };
+    let h = space
+        .install_kernel_object(t, task.clone(), rights)
+        .unwrap();
+    (task, h)
+}
+
 impl Platform for Fake {
-    type KernelObject = NoKernelObjects;
+    type KernelObject = TestTask;
 }
 
 pub type Space = ObjectSpace<Fake>;

@@ -71,15 +71,10 @@ impl Context {
     pub fn new(stack_top: u64, entry: extern "C" fn(usize) -> !, arg: usize) -> Self {
         let mut c = Self::empty();
         c.x19_x30[0] = arg as u64;
-        c.x19_x30[ENTRY_SLOT] = entry as usize as u64;
-        c.x19_x30[LR_SLOT] = thread_trampoline as usize as u64;
+        c.x19_x30[ENTRY_SLOT] = entry as *const () as u64;
+        c.x19_x30[LR_SLOT] = thread_trampoline as *const () as u64;
         c.sp = stack_top & !(STACK_ALIGN - 1);
         c
-    }
-
-    /// The saved stack pointer (meaningful while switched out).
-    pub fn sp(&self) -> u64 {
-        self.sp
     }
 }
 

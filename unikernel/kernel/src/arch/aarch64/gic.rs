@@ -113,8 +113,9 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
                         .expect("the device tree gives a non-zero GICD"),
                 )
             };
-            let gicr = NonNull::new(redistributors.start as *mut arm_gic::gicv3::registers::GicrSgi)
-                .expect("the device tree gives a non-zero GICR");
+            let gicr =
+                NonNull::new(redistributors.start as *mut arm_gic::gicv3::registers::GicrSgi)
+                    .expect("the device tree gives a non-zero GICR");
             // SAFETY: the caller vouches for the redistributors' region.
             let mut gic =
                 unsafe { GicV3::new(gicd, gicr, CPU_COUNT) }.map_err(GicError::Redistributor)?;

@@ -1,0 +1,359 @@
+//! Handles that close on drop, rights and signals.
+
+use crate::sys;
+use crate::{Status, Time};
+use abi::Syscall;
+
+/// Handle rights (`ZX_RIGHT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rights(pub abi::Rights);
+
+impl Rights {
+    /// No rights.
+    pub const NONE: Rights = Rights(0);
+    /// `ZX_RIGHT_DUPLICATE`.
+    pub const DUPLICATE: Rights = Rights(abi::ZX_RIGHT_DUPLICATE);
+    /// `ZX_RIGHT_TRANSFER`.
+    pub const TRANSFER: Rights = Rights(abi::ZX_RIGHT_TRANSFER);
+    /// `ZX_RIGHT_READ`.
+    pub const READ: Rights = Rights(abi::ZX_RIGHT_READ);
+    /// `ZX_RIGHT_WRITE`.
+    pub const WRITE: Rights = Rights(abi::ZX_RIGHT_WRITE);
+    /// `ZX_RIGHT_EXECUTE`.
+    pub const EXECUTE: Rights = Rights(abi::ZX_RIGHT_EXECUTE);
+    /// `ZX_RIGHT_MAP`.
+    pub const MAP: Rights = Rights(abi::ZX_RIGHT_MAP);
+    /// `ZX_RIGHT_GET_PROPERTY`.
+    pub const GET_PROPERTY: Rights = Rights(abi::ZX_RIGHT_GET_PROPERTY);
+    /// `ZX_RIGHT_SET_PROPERTY`.
+    pub const SET_PROPERTY: Rights = Rights(abi::ZX_RIGHT_SET_PROPERTY);
+    /// `ZX_RIGHT_SIGNAL`.
+    pub const SIGNAL: Rights = Rights(abi::ZX_RIGHT_SIGNAL);
+    /// `ZX_RIGHT_WAIT`.
+    pub const WAIT: Rights = Rights(abi::ZX_RIGHT_WAIT);
+    /// `ZX_RIGHT_INSPECT`.
+    pub const INSPECT: Rights = Rights(abi::ZX_RIGHT_INSPECT);
+    /// `ZX_RIGHT_SAME_RIGHTS`.
+    pub const SAME_RIGHTS: Rights = Rights(abi::ZX_RIGHT_SAME_RIGHTS);
+
+    /// The raw bits.
+    pub const fn bits(self) -> abi::Rights {
+        self.0
+    }
+
+    /// Whether every right of `other` is here.
+    pub const fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Rights {
+    type Output = Rights;
+    fn bitor(self, rhs: Rights) -> Rights {
+        Rights(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::Sub for Rights {
+    type Output = Rights;
+    fn sub(self, rhs: Rights) -> Rights {
+        Rights(self.0 & !rhs.0)
+    }
+}
+
+/// Object signals (`ZX_*_SIGNAL*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signals(pub abi::Signals);
+
+impl Signals {
+    /// No signals.
+    pub const NONE: Signals = Signals(0);
+    /// `ZX_VMO_ZERO_CHILDREN`.
+    pub const VMO_ZERO_CHILDREN: Signals = Signals(abi::ZX_VMO_ZERO_CHILDREN);
+    /// `ZX_EVENT_SIGNALED`.
+    pub const EVENT_SIGNALED: Signals = Signals(abi::ZX_EVENT_SIGNALED);
+    /// `ZX_SIGNAL_HANDLE_CLOSED`.
+    pub const HANDLE_CLOSED: Signals = Signals(abi::ZX_SIGNAL_HANDLE_CLOSED);
+    /// `ZX_TASK_TERMINATED`: the task has ended.
+    pub const TASK_TERMINATED: Signals = Signals(abi::ZX_TASK_TERMINATED);
+    /// `ZX_USER_SIGNAL_0`.
+    pub const USER_0: Signals = Signals(abi::ZX_USER_SIGNAL_0);
+    /// `ZX_USER_SIGNAL_1`.
+    pub const USER_1: Signals = Signals(abi::ZX_USER_SIGNAL_1);
+    /// `ZX_USER_SIGNAL_ALL`.
+    pub const USER_ALL: Signals = Signals(abi::ZX_USER_SIGNAL_ALL);
+
+    /// The raw bits.
+    pub const fn bits(self) -> abi::Signals {
+        self.0
+    }
+
+    /// Whether every signal of `other` is here.
+    pub const fn contains(self, other: Signals) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Signals {
+    type Output = Signals;
+    fn bitor(self, rhs: Signals) -> Signals {
+        Signals(self.0 | rhs.0)
+    }
+}
+
+/// An owned handle; closed when dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Handle(abi::Handle);
+
+impl Handle {
+    /// `ZX_HANDLE_INVALID`.
+    pub const fn invalid() -> Handle {
+        Handle(abi::ZX_HANDLE_INVALID)
+    }
+
+    /// Takes ownership of a raw handle value.
+    pub const fn from_raw(raw: abi::Handle) -> Handle {
+        Handle(raw)
+    }
+
+    /// Gives up ownership, returning the raw value (not closed).
+    pub fn into_raw(self) -> abi::Handle {
+        let raw = self.0;
+        core::mem::forget(self);
+        raw
+    }
+
+    /// Whether this is `ZX_HANDLE_INVALID`.
+    pub fn is_invalid(&self) -> bool {
+        self.0 == abi::ZX_HANDLE_INVALID
+    }
+
+    /// `zx_handle_close`, reporting its status.
+    pub fn close(self) -> Result<(), Status> {
+        let raw = self.into_raw();
+        // SAFETY: only a handle value is passed.
+        Status::ok(unsafe { sys::status(Syscall::HandleClose, [raw as u64, 0, 0, 0, 0, 0, 0, 0]) })
+    }
+
+    /// `zx_handle_replace`: this handle goes, one with `rights` comes.
+    pub fn replace(self, rights: Rights) -> Result<Handle, Status> {
+        let raw = self.into_raw();
+        let mut out: abi::Handle = 0;
+        // SAFETY: `out` is a valid place for the new handle.
+        let st = unsafe {
+            sys::status(
+                Syscall::HandleReplace,
+                [
+                    raw as u64,
+                    rights.0 as u64,
+                    &raw mut out as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| Handle(out))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.0 != abi::ZX_HANDLE_INVALID {
+            // SAFETY: only a handle value is passed.
+            unsafe { sys::call(Syscall::HandleClose, [self.0 as u64, 0, 0, 0, 0, 0, 0, 0]) };
+        }
+    }
+}
+
+/// Operations on anything that has a handle.
+pub trait AsHandleRef {
+    /// The raw handle value (still owned by `self`).
+    fn raw_handle(&self) -> abi::Handle;
+
+    /// `zx_object_wait_one`: waits until one of `signals` is active or
+    /// `deadline` passes; the signals observed.
+    fn wait_handle(&self, signals: Signals, deadline: Time) -> Result<Signals, Status> {
+        let mut observed: abi::Signals = 0;
+        // SAFETY: `observed` is a valid place for the signals.
+        let st = unsafe {
+            sys::status(
+                Syscall::ObjectWaitOne,
+                [
+                    self.raw_handle() as u64,
+                    signals.0 as u64,
+                    deadline.into_nanos() as u64,
+                    &raw mut observed as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match Status::ok(st) {
+            Ok(()) => Ok(Signals(observed)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `zx_object_wait_one` that also returns the observed signals on a time-out.
+    fn wait_handle_observed(
+        &self,
+        signals: Signals,
+        deadline: Time,
+    ) -> (Result<(), Status>, Signals) {
+        let mut observed: abi::Signals = 0;
+        // SAFETY: `observed` is a valid place for the signals.
+        let st = unsafe {
+            sys::status(
+                Syscall::ObjectWaitOne,
+                [
+                    self.raw_handle() as u64,
+                    signals.0 as u64,
+                    deadline.into_nanos() as u64,
+                    &raw mut observed as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        (Status::ok(st), Signals(observed))
+    }
+
+    /// `zx_object_signal`: clears then sets user signals.
+    fn signal_handle(&self, clear: Signals, set: Signals) -> Result<(), Status> {
+        // SAFETY: only values are passed.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::ObjectSignal,
+                [
+                    self.raw_handle() as u64,
+                    clear.0 as u64,
+                    set.0 as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `zx_object_get_info` into `buf`; returns (actual, avail).
+    fn get_info_raw(
+        &self,
+        topic: abi::InfoTopic,
+        buf: &mut [u8],
+    ) -> Result<(usize, usize), Status> {
+        let (mut actual, mut avail) = (0usize, 0usize);
+        // SAFETY: `buf`, `actual` and `avail` are valid places of the stated sizes.
+        let st = unsafe {
+            sys::status(
+                Syscall::ObjectGetInfo,
+                [
+                    self.raw_handle() as u64,
+                    topic as u64,
+                    buf.as_mut_ptr() as u64,
+                    buf.len() as u64,
+                    &raw mut actual as u64,
+                    &raw mut avail as u64,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| (actual, avail))
+    }
+
+    /// `ZX_INFO_HANDLE_BASIC`.
+    fn basic_info(&self) -> Result<abi::ZxInfoHandleBasic, Status> {
+        let mut info = abi::ZxInfoHandleBasic::default();
+        // SAFETY: a plain-old-data struct viewed as bytes.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(
+                (&raw mut info).cast::<u8>(),
+                core::mem::size_of::<abi::ZxInfoHandleBasic>(),
+            )
+        };
+        self.get_info_raw(abi::ZX_INFO_HANDLE_BASIC, buf)?;
+        Ok(info)
+    }
+
+    /// `zx_handle_duplicate` with `rights`.
+    fn duplicate_handle(&self, rights: Rights) -> Result<Handle, Status> {
+        let mut out: abi::Handle = 0;
+        // SAFETY: `out` is a valid place for the new handle.
+        let st = unsafe {
+            sys::status(
+                Syscall::HandleDuplicate,
+                [
+                    self.raw_handle() as u64,
+                    rights.0 as u64,
+                    &raw mut out as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| Handle(out))
+    }
+}
+
+impl AsHandleRef for Handle {
+    fn raw_handle(&self) -> abi::Handle {
+        self.0
+    }
+}
+
+/// A typed handle that converts to and from a plain one.
+pub trait HandleBased: AsHandleRef + From<Handle> + Into<Handle> {
+    /// Duplicates with `rights`, keeping the type.
+    fn duplicate(&self, rights: Rights) -> Result<Self, Status> {
+        self.duplicate_handle(rights).map(Self::from)
+    }
+
+    /// Replaces with `rights`, keeping the type.
+    fn replace_handle(self, rights: Rights) -> Result<Self, Status> {
+        let h: Handle = self.into();
+        h.replace(rights).map(Self::from)
+    }
+}
+
+/// Declares a typed handle wrapper.
+macro_rules! handle_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, PartialEq, Eq)]
+        pub struct $name(pub(crate) $crate::Handle);
+
+        impl $crate::AsHandleRef for $name {
+            fn raw_handle(&self) -> abi::Handle {
+                self.0.raw_handle()
+            }
+        }
+
+        impl From<$crate::Handle> for $name {
+            fn from(h: $crate::Handle) -> Self {
+                $name(h)
+            }
+        }
+
+        impl From<$name> for $crate::Handle {
+            fn from(x: $name) -> $crate::Handle {
+                x.0
+            }
+        }
+
+        impl $crate::HandleBased for $name {}
+    };
+}
+pub(crate) use handle_type;

@@ -1,0 +1,93 @@
+//! The task side of the unikernel's syscalls, shaped like Fuchsia's
+//! `fuchsia-zircon`: typed handles that close on drop, `Vmo`, `Vmar`,
+//! `Event`, `Task`, `Time`, `Duration`, and `Status` with Zircon's names.
+
+#![no_std]
+
+pub mod sys;
+
+mod handle;
+mod object;
+mod task;
+mod time;
+mod vmar;
+mod vmo;
+
+pub use abi;
+pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
+pub use object::Event;
+pub use task::{console_write, exit, null_syscall, Task, TaskEnd};
+pub use time::{Duration, Time};
+pub use vmar::{Vmar, VmarFlags};
+pub use vmo::{Vmo, VmoChildOptions, VmoOp, VmoOptions};
+
+use core::fmt;
+
+/// A Zircon status; `Debug` shows its name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Status(pub abi::Status);
+
+impl Status {
+    /// `ZX_OK`.
+    pub const OK: Status = Status(abi::ZX_OK);
+    /// `ZX_ERR_INTERNAL`.
+    pub const INTERNAL: Status = Status(abi::ZX_ERR_INTERNAL);
+    /// `ZX_ERR_NOT_SUPPORTED`.
+    pub const NOT_SUPPORTED: Status = Status(abi::ZX_ERR_NOT_SUPPORTED);
+    /// `ZX_ERR_NO_MEMORY`.
+    pub const NO_MEMORY: Status = Status(abi::ZX_ERR_NO_MEMORY);
+    /// `ZX_ERR_INVALID_ARGS`.
+    pub const INVALID_ARGS: Status = Status(abi::ZX_ERR_INVALID_ARGS);
+    /// `ZX_ERR_BAD_HANDLE`.
+    pub const BAD_HANDLE: Status = Status(abi::ZX_ERR_BAD_HANDLE);
+    /// `ZX_ERR_WRONG_TYPE`.
+    pub const WRONG_TYPE: Status = Status(abi::ZX_ERR_WRONG_TYPE);
+    /// `ZX_ERR_BAD_SYSCALL`.
+    pub const BAD_SYSCALL: Status = Status(abi::ZX_ERR_BAD_SYSCALL);
+    /// `ZX_ERR_OUT_OF_RANGE`.
+    pub const OUT_OF_RANGE: Status = Status(abi::ZX_ERR_OUT_OF_RANGE);
+    /// `ZX_ERR_BUFFER_TOO_SMALL`.
+    pub const BUFFER_TOO_SMALL: Status = Status(abi::ZX_ERR_BUFFER_TOO_SMALL);
+    /// `ZX_ERR_BAD_STATE`.
+    pub const BAD_STATE: Status = Status(abi::ZX_ERR_BAD_STATE);
+    /// `ZX_ERR_TIMED_OUT`.
+    pub const TIMED_OUT: Status = Status(abi::ZX_ERR_TIMED_OUT);
+    /// `ZX_ERR_CANCELED`.
+    pub const CANCELED: Status = Status(abi::ZX_ERR_CANCELED);
+    /// `ZX_ERR_NOT_FOUND`.
+    pub const NOT_FOUND: Status = Status(abi::ZX_ERR_NOT_FOUND);
+    /// `ZX_ERR_UNAVAILABLE`.
+    pub const UNAVAILABLE: Status = Status(abi::ZX_ERR_UNAVAILABLE);
+    /// `ZX_ERR_ACCESS_DENIED`.
+    pub const ACCESS_DENIED: Status = Status(abi::ZX_ERR_ACCESS_DENIED);
+
+    /// `Ok(())` for `ZX_OK`, the status otherwise.
+    pub fn ok(raw: abi::Status) -> Result<(), Status> {
+        if raw.is_ok() {
+            Ok(())
+        } else {
+            Err(Status(raw))
+        }
+    }
+
+    /// The raw value.
+    pub fn into_raw(self) -> i32 {
+        self.0 .0
+    }
+}
+
+impl fmt::Debug for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.name().ends_with("<unknown>") {
+            write!(f, "ZX_ERR({})", self.0 .0)
+        } else {
+            f.write_str(self.0.name())
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}

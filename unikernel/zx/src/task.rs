@@ -1,0 +1,142 @@
+//! Tasks (ours: a handle table plus a sub-VMAR in the one address space),
+//! the console, and leaving.
+
+use crate::handle::handle_type;
+use crate::sys;
+use crate::{AsHandleRef, Handle, Status};
+use abi::Syscall;
+
+handle_type!(
+    /// A task handle: signalled `TASK_TERMINATED` when the task ends.
+    Task
+);
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// Still running.
+    Running,
+    /// It exited with this code.
+    Exited(i64),
+    /// A fault nobody could resolve ended it.
+    Faulted {
+        /// The syndrome (ESR_EL1).
+        esr: u64,
+        /// The faulting address.
+        far: u64,
+        /// The faulting instruction.
+        elr: u64,
+    },
+}
+
+impl TaskEnd {
+    /// The exception class of a fault (ESR bits 31:26), if it faulted.
+    pub fn fault_class(&self) -> Option<u8> {
+        match self {
+            TaskEnd::Faulted { esr, .. } => Some(((esr >> 26) & 0x3f) as u8),
+            _ => None,
+        }
+    }
+}
+
+/// The entry of a task or thread: `arg` and up to four transferred handles.
+pub type Entry = extern "C" fn(
+    arg: u64,
+    h0: abi::Handle,
+    h1: abi::Handle,
+    h2: abi::Handle,
+    h3: abi::Handle,
+) -> !;
+
+impl Task {
+    /// Starts a task at `entry(arg, handles…)`, moving `handles` (at most
+    /// four, each with TRANSFER) into its new handle table.
+    pub fn create(entry: Entry, arg: u64, handles: &mut [Handle]) -> Result<Task, Status> {
+        let raw: [abi::Handle; 4] =
+            core::array::from_fn(|i| handles.get(i).map_or(0, |h| h.raw_handle()));
+        let mut out = 0;
+        // SAFETY: `raw` holds `handles.len()` values; `out` is a valid place.
+        let st = unsafe {
+            sys::status(
+                Syscall::TaskCreate,
+                [
+                    entry as usize as u64,
+                    arg,
+                    raw.as_ptr() as u64,
+                    handles.len() as u64,
+                    &raw mut out as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st)?;
+        // The handles now live in the new task's table.
+        for h in handles.iter_mut() {
+            core::mem::forget(core::mem::replace(h, Handle::invalid()));
+        }
+        Ok(Task(Handle::from_raw(out)))
+    }
+
+    /// How the task ended (`ZX_INFO_TASK_END`).
+    pub fn end(&self) -> Result<TaskEnd, Status> {
+        let mut info = abi::ZxInfoTaskEnd::default();
+        // SAFETY: a plain-old-data struct viewed as bytes.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(
+                (&raw mut info).cast::<u8>(),
+                core::mem::size_of::<abi::ZxInfoTaskEnd>(),
+            )
+        };
+        self.get_info_raw(abi::ZX_INFO_TASK_END, buf)?;
+        Ok(match info.state {
+            abi::ZX_TASK_EXITED => TaskEnd::Exited(info.code),
+            abi::ZX_TASK_FAULTED => TaskEnd::Faulted {
+                esr: info.esr,
+                far: info.far,
+                elr: info.elr,
+            },
+            _ => TaskEnd::Running,
+        })
+    }
+
+    /// Waits for the task to end and says how.
+    pub fn join(&self) -> Result<TaskEnd, Status> {
+        self.wait_handle(crate::Signals::TASK_TERMINATED, crate::Time::INFINITE)?;
+        self.end()
+    }
+}
+
+/// Ends the calling task with `code`.
+pub fn exit(code: i64) -> ! {
+    // SAFETY: only a value is passed; the call does not return.
+    unsafe { sys::call(Syscall::TaskExit, [code as u64, 0, 0, 0, 0, 0, 0, 0]) };
+    unreachable!("task_exit returned")
+}
+
+/// Writes `line` to the console as one whole line.
+pub fn console_write(line: &str) -> Result<(), Status> {
+    // SAFETY: `line` is readable for its length.
+    Status::ok(unsafe {
+        sys::status(
+            Syscall::ConsoleWrite,
+            [line.as_ptr() as u64, line.len() as u64, 0, 0, 0, 0, 0, 0],
+        )
+    })
+}
+
+/// The null syscall (for measuring the trap itself).
+pub fn null_syscall() -> Status {
+    // SAFETY: no arguments.
+    Status(unsafe { sys::status(Syscall::Null, [0; 8]) })
+}
+
+/// The calling task's sub-VMAR handle, which the kernel keeps in
+/// `TPIDRRO_EL0` for each of the task's threads.
+pub(crate) fn self_vmar_raw() -> abi::Handle {
+    let v: u64;
+    // SAFETY: reading TPIDRRO_EL0 at EL0 has no effect.
+    unsafe { core::arch::asm!("mrs {}, tpidrro_el0", out(reg) v, options(nomem, nostack)) };
+    v as abi::Handle
+}

@@ -1,0 +1,168 @@
+//! Virtual memory address regions.
+
+use crate::handle::handle_type;
+use crate::sys;
+use crate::{AsHandleRef, Handle, Status, Vmo};
+use abi::Syscall;
+
+handle_type!(
+    /// A VMAR handle.
+    Vmar
+);
+
+/// `ZX_VM_*` options for map, protect and allocate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmarFlags(pub u32);
+
+impl VmarFlags {
+    /// `ZX_VM_PERM_READ`.
+    pub const PERM_READ: VmarFlags = VmarFlags(abi::ZX_VM_PERM_READ);
+    /// `ZX_VM_PERM_WRITE`.
+    pub const PERM_WRITE: VmarFlags = VmarFlags(abi::ZX_VM_PERM_WRITE);
+    /// `ZX_VM_PERM_EXECUTE`.
+    pub const PERM_EXECUTE: VmarFlags = VmarFlags(abi::ZX_VM_PERM_EXECUTE);
+    /// `ZX_VM_SPECIFIC`.
+    pub const SPECIFIC: VmarFlags = VmarFlags(abi::ZX_VM_SPECIFIC);
+    /// `ZX_VM_SPECIFIC_OVERWRITE`.
+    pub const SPECIFIC_OVERWRITE: VmarFlags = VmarFlags(abi::ZX_VM_SPECIFIC_OVERWRITE);
+    /// `ZX_VM_CAN_MAP_SPECIFIC`.
+    pub const CAN_MAP_SPECIFIC: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_SPECIFIC);
+    /// `ZX_VM_CAN_MAP_READ`.
+    pub const CAN_MAP_READ: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_READ);
+    /// `ZX_VM_CAN_MAP_WRITE`.
+    pub const CAN_MAP_WRITE: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_WRITE);
+    /// `ZX_VM_CAN_MAP_EXECUTE`.
+    pub const CAN_MAP_EXECUTE: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_EXECUTE);
+    /// `ZX_VM_MAP_RANGE`.
+    pub const MAP_RANGE: VmarFlags = VmarFlags(abi::ZX_VM_MAP_RANGE);
+    /// Read and write.
+    pub const RW: VmarFlags = VmarFlags(abi::ZX_VM_PERM_READ | abi::ZX_VM_PERM_WRITE);
+}
+
+impl core::ops::BitOr for VmarFlags {
+    type Output = VmarFlags;
+    fn bitor(self, rhs: VmarFlags) -> VmarFlags {
+        VmarFlags(self.0 | rhs.0)
+    }
+}
+
+impl Vmar {
+    /// The calling task's own sub-VMAR (a task never holds the root's).
+    /// Borrowed: the handle belongs to the task and is not closed.
+    pub fn root_self() -> core::mem::ManuallyDrop<Vmar> {
+        core::mem::ManuallyDrop::new(Vmar(Handle::from_raw(crate::task::self_vmar_raw())))
+    }
+
+    /// `zx_vmar_map`: maps `len` bytes of `vmo` from `vmo_offset`; the address.
+    pub fn map(
+        &self,
+        vmar_offset: u64,
+        vmo: &Vmo,
+        vmo_offset: u64,
+        len: u64,
+        flags: VmarFlags,
+    ) -> Result<u64, Status> {
+        let mut addr = 0u64;
+        // SAFETY: `addr` is a valid place for the result.
+        let st = unsafe {
+            sys::status(
+                Syscall::VmarMap,
+                [
+                    self.raw_handle() as u64,
+                    flags.0 as u64,
+                    vmar_offset,
+                    vmo.raw_handle() as u64,
+                    vmo_offset,
+                    len,
+                    &raw mut addr as u64,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| addr)
+    }
+
+    /// `zx_vmar_unmap`.
+    pub fn unmap(&self, addr: u64, len: u64) -> Result<(), Status> {
+        // SAFETY: only values are passed; unmapping memory this task still
+        // uses is the caller's business (it faults on the next touch).
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmarUnmap,
+                [self.raw_handle() as u64, addr, len, 0, 0, 0, 0, 0],
+            )
+        })
+    }
+
+    /// `zx_vmar_protect`.
+    pub fn protect(&self, addr: u64, len: u64, flags: VmarFlags) -> Result<(), Status> {
+        // SAFETY: only values are passed.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmarProtect,
+                [
+                    self.raw_handle() as u64,
+                    flags.0 as u64,
+                    addr,
+                    len,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `zx_vmar_allocate`: a sub-VMAR and its address.
+    pub fn allocate(
+        &self,
+        offset: u64,
+        size: u64,
+        flags: VmarFlags,
+    ) -> Result<(Vmar, u64), Status> {
+        let (mut child, mut addr) = (0 as abi::Handle, 0u64);
+        // SAFETY: `child` and `addr` are valid places for the results.
+        let st = unsafe {
+            sys::status(
+                Syscall::VmarAllocate,
+                [
+                    self.raw_handle() as u64,
+                    flags.0 as u64,
+                    offset,
+                    size,
+                    &raw mut child as u64,
+                    &raw mut addr as u64,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| (Vmar(Handle::from_raw(child)), addr))
+    }
+
+    /// `zx_vmar_destroy`.
+    pub fn destroy(&self) -> Result<(), Status> {
+        // SAFETY: only a handle is passed.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmarDestroy,
+                [self.raw_handle() as u64, 0, 0, 0, 0, 0, 0, 0],
+            )
+        })
+    }
+
+    /// `ZX_INFO_VMAR`: base and length.
+    pub fn info(&self) -> Result<abi::ZxInfoVmar, Status> {
+        let mut info = abi::ZxInfoVmar::default();
+        // SAFETY: a plain-old-data struct viewed as bytes.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(
+                (&raw mut info).cast::<u8>(),
+                core::mem::size_of::<abi::ZxInfoVmar>(),
+            )
+        };
+        self.get_info_raw(abi::ZX_INFO_VMAR, buf)?;
+        Ok(info)
+    }
+}

@@ -1,0 +1,231 @@
+//! Virtual memory objects.
+
+use crate::handle::handle_type;
+use crate::sys;
+use crate::{AsHandleRef, Handle, Status};
+use abi::Syscall;
+
+handle_type!(
+    /// A VMO handle.
+    Vmo
+);
+
+/// `zx_vmo_create` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmoOptions(pub u32);
+
+impl VmoOptions {
+    /// Resizable (the default).
+    pub const RESIZABLE: VmoOptions = VmoOptions(0);
+    /// `ZX_VMO_NON_RESIZABLE`.
+    pub const NON_RESIZABLE: VmoOptions = VmoOptions(abi::ZX_VMO_NON_RESIZABLE);
+}
+
+/// `zx_vmo_create_child` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmoChildOptions(pub u32);
+
+impl VmoChildOptions {
+    /// `ZX_VMO_CHILD_COPY_ON_WRITE`.
+    pub const COPY_ON_WRITE: VmoChildOptions = VmoChildOptions(abi::ZX_VMO_CHILD_COPY_ON_WRITE);
+    /// `ZX_VMO_CHILD_NON_RESIZEABLE`.
+    pub const NON_RESIZEABLE: VmoChildOptions = VmoChildOptions(abi::ZX_VMO_CHILD_NON_RESIZEABLE);
+}
+
+impl core::ops::BitOr for VmoChildOptions {
+    type Output = VmoChildOptions;
+    fn bitor(self, rhs: VmoChildOptions) -> VmoChildOptions {
+        VmoChildOptions(self.0 | rhs.0)
+    }
+}
+
+/// `zx_vmo_op_range` operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmoOp(pub u32);
+
+impl VmoOp {
+    /// `ZX_VMO_OP_COMMIT`.
+    pub const COMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_COMMIT);
+    /// `ZX_VMO_OP_DECOMMIT`.
+    pub const DECOMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_DECOMMIT);
+    /// `ZX_VMO_OP_LOOKUP`.
+    pub const LOOKUP: VmoOp = VmoOp(abi::ZX_VMO_OP_LOOKUP);
+}
+
+fn out_handle(st: abi::Status, out: abi::Handle) -> Result<Handle, Status> {
+    Status::ok(st).map(|()| Handle::from_raw(out))
+}
+
+impl Vmo {
+    /// `zx_vmo_create` of `size` bytes, resizable.
+    pub fn create(size: u64) -> Result<Vmo, Status> {
+        Self::create_with_opts(VmoOptions::RESIZABLE, size)
+    }
+
+    /// `zx_vmo_create` with options.
+    pub fn create_with_opts(opts: VmoOptions, size: u64) -> Result<Vmo, Status> {
+        let mut out = 0;
+        // SAFETY: `out` is a valid place for the handle.
+        let st = unsafe {
+            sys::status(
+                Syscall::VmoCreate,
+                [size, opts.0 as u64, &raw mut out as u64, 0, 0, 0, 0, 0],
+            )
+        };
+        out_handle(st, out).map(Vmo)
+    }
+
+    /// `zx_vmo_create_child`.
+    pub fn create_child(
+        &self,
+        opts: VmoChildOptions,
+        offset: u64,
+        size: u64,
+    ) -> Result<Vmo, Status> {
+        let mut out = 0;
+        // SAFETY: `out` is a valid place for the handle.
+        let st = unsafe {
+            sys::status(
+                Syscall::VmoCreateChild,
+                [
+                    self.raw_handle() as u64,
+                    opts.0 as u64,
+                    offset,
+                    size,
+                    &raw mut out as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        out_handle(st, out).map(Vmo)
+    }
+
+    /// `zx_vmo_read` into `data` from `offset`.
+    pub fn read(&self, data: &mut [u8], offset: u64) -> Result<(), Status> {
+        // SAFETY: `data` is writable for its length.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmoRead,
+                [
+                    self.raw_handle() as u64,
+                    data.as_mut_ptr() as u64,
+                    offset,
+                    data.len() as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `zx_vmo_write` of `data` at `offset`.
+    pub fn write(&self, data: &[u8], offset: u64) -> Result<(), Status> {
+        // SAFETY: `data` is readable for its length.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmoWrite,
+                [
+                    self.raw_handle() as u64,
+                    data.as_ptr() as u64,
+                    offset,
+                    data.len() as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `zx_vmo_get_size`.
+    pub fn get_size(&self) -> Result<u64, Status> {
+        let mut size = 0u64;
+        // SAFETY: `size` is a valid place for the result.
+        let st = unsafe {
+            sys::status(
+                Syscall::VmoGetSize,
+                [
+                    self.raw_handle() as u64,
+                    &raw mut size as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        Status::ok(st).map(|()| size)
+    }
+
+    /// `zx_vmo_set_size`.
+    pub fn set_size(&self, size: u64) -> Result<(), Status> {
+        // SAFETY: only values are passed.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmoSetSize,
+                [self.raw_handle() as u64, size, 0, 0, 0, 0, 0, 0],
+            )
+        })
+    }
+
+    /// `zx_vmo_op_range` for COMMIT and DECOMMIT.
+    pub fn op_range(&self, op: VmoOp, offset: u64, size: u64) -> Result<(), Status> {
+        // SAFETY: no buffer is passed.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmoOpRange,
+                [
+                    self.raw_handle() as u64,
+                    op.0 as u64,
+                    offset,
+                    size,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `zx_vmo_op_range` LOOKUP: the physical address of each page of the range.
+    pub fn lookup(&self, offset: u64, size: u64, addrs: &mut [u64]) -> Result<(), Status> {
+        // SAFETY: `addrs` is writable for its length in bytes.
+        Status::ok(unsafe {
+            sys::status(
+                Syscall::VmoOpRange,
+                [
+                    self.raw_handle() as u64,
+                    VmoOp::LOOKUP.0 as u64,
+                    offset,
+                    size,
+                    addrs.as_mut_ptr() as u64,
+                    core::mem::size_of_val(addrs) as u64,
+                    0,
+                    0,
+                ],
+            )
+        })
+    }
+
+    /// `ZX_INFO_VMO`.
+    pub fn info(&self) -> Result<abi::ZxInfoVmo, Status> {
+        let mut info = abi::ZxInfoVmo::default();
+        // SAFETY: a plain-old-data struct viewed as bytes.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(
+                (&raw mut info).cast::<u8>(),
+                core::mem::size_of::<abi::ZxInfoVmo>(),
+            )
+        };
+        self.get_info_raw(abi::ZX_INFO_VMO, buf)?;
+        Ok(info)
+    }
+}

@@ -28,7 +28,9 @@ pub use platform::{
     Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
     PAGE_BYTES,
 };
-pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken};
+pub use space::{
+    MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS,
+};
 pub use syscalls::Task;
 pub use vmar::{vmar_rights, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

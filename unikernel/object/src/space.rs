@@ -41,7 +41,13 @@ pub(crate) struct Event {
     pub signals: Signals,
     pub handles: u32,
     pub waiters: Vec<WaitToken>,
+    /// For a kernel-owned object: words the kernel keeps with its signal
+    /// state, because they outlive the object (a task's end).
+    pub payload: [u64; KERNEL_PAYLOAD_WORDS],
 }
+
+/// Words of state a kernel-owned object keeps with its signals.
+pub const KERNEL_PAYLOAD_WORDS: usize = 5;
 
 /// A waitable object of the object layer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -363,6 +369,7 @@ impl<P: Platform> ObjectSpace<P> {
             signals: 0,
             handles: 1,
             waiters: Vec::new(),
+            payload: [0; KERNEL_PAYLOAD_WORDS],
         });
         Ok((id, koid))
     }
@@ -374,6 +381,16 @@ impl<P: Platform> ObjectSpace<P> {
         if e.handles == 0 {
             self.events.remove(id);
         }
+    }
+
+    /// Stores words with a kernel-owned object's signal state.
+    pub fn kernel_set_payload(&mut self, id: SignalsId, payload: [u64; KERNEL_PAYLOAD_WORDS]) {
+        self.events[id].payload = payload;
+    }
+
+    /// The words stored with a kernel-owned object's signal state.
+    pub fn kernel_payload(&self, id: SignalsId) -> [u64; KERNEL_PAYLOAD_WORDS] {
+        self.events[id].payload
     }
 
     /// Clears then sets signals of a kernel-owned object (e.g. a task's
@@ -400,6 +417,7 @@ impl<P: Platform> ObjectSpace<P> {
             signals: 0,
             handles: 0,
             waiters: Vec::new(),
+            payload: [0; KERNEL_PAYLOAD_WORDS],
         });
         Ok(self.install_reserved(table, Object::Event(id), ZX_DEFAULT_EVENT_RIGHTS))
     }

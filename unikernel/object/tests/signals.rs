@@ -240,3 +240,13 @@ fn kernel_object_basic_info_reports_its_type_and_koid() {
     assert_eq!(info.obj_type, ZX_OBJ_TYPE_PROCESS);
     assert_eq!(info.rights, TASK_RIGHTS);
 }
+
+#[test]
+fn kernel_payload_outlives_the_kernel_reference_while_a_handle_lives() {
+    let (mut s, t) = setup();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.kernel_set_payload(task.signals, [1, 2, 3, 4, 5]);
+    s.kernel_signals_release(task.signals);
+    assert_eq!(s.kernel_payload(task.signals), [1, 2, 3, 4, 5]);
+    s.close(t, h).unwrap();
+}

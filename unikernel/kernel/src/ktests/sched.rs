@@ -439,6 +439,7 @@ fn hundred_sleepers_wake_in_deadline_order() -> TestResult {
     Rng::new(seed()).shuffle(&mut offsets);
     let start = time::now();
     let base = start + SLEEPER_START;
+    let all_woken = base + SLEEPERS as i64 * SLEEPER_SPACING + SLEEPER_SPACING;
     let results = Arc::new(IrqMutex::new(alloc::vec![Woken::default(); SLEEPERS]));
     let mut threads = Vec::new();
     for (i, &k) in offsets.iter().enumerate() {
@@ -454,6 +455,9 @@ fn hundred_sleepers_wake_in_deadline_order() -> TestResult {
                 seq: outcome.wake_seq,
                 timed_out: outcome.timed_out,
             };
+            // Exit (and free the stack) only once every sleeper has woken,
+            // so exits do not delay the wake-ups being measured.
+            sleep::nanosleep(all_woken);
         });
         match t {
             Ok(t) => threads.push(t),

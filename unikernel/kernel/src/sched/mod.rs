@@ -16,7 +16,9 @@
 //! lock's own saved `DAIF` belongs to whichever thread locked it).
 //!
 //! Lock order: the object space's lock, then [`SCHED`] (an object signal
-//! wakes waiters while holding it), then the heap and frame locks.
+//! wakes waiters while holding it), then the heap. The page table's lock is
+//! never taken under [`SCHED`]: stacks are mapped before a thread is made
+//! and unmapped after the lock is released ([`reap`]).
 //!
 //! # Waiting without lost wake-ups
 //!
@@ -180,6 +182,9 @@ pub struct Stats {
 struct Scheduler {
     slots: Vec<Slot>,
     free: Vec<usize>,
+    /// Stacks of exited threads, freed by [`reap`] once the scheduler lock
+    /// is released (unmapping takes the page table's lock).
+    dead_stacks: Vec<KernelStack>,
     cpus: [Cpu; MAX_CPUS],
     deadlines: DeadlineQueue,
     slice_ticks: u64,
@@ -189,6 +194,7 @@ struct Scheduler {
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     slots: Vec::new(),
     free: Vec::new(),
+    dead_stacks: Vec::new(),
     cpus: [const { Cpu::new() }; MAX_CPUS],
     deadlines: DeadlineQueue::new(),
     slice_ticks: 0,
@@ -237,17 +243,13 @@ impl Scheduler {
         self.cpus[context::cpu_index()].current
     }
 
-    /// Puts a thread in a free slot; the run queues and deadline queue have
-    /// room for it afterwards. Nothing changes on failure.
-    fn insert(&mut self, make: impl FnOnce(ThreadId) -> Thread) -> Result<usize, Status> {
-        let slots = self.slots.len() + usize::from(self.free.is_empty());
-        let no_memory = |_| ZX_ERR_NO_MEMORY;
-        self.slots.try_reserve(1).map_err(no_memory)?;
-        self.free.try_reserve(slots).map_err(no_memory)?;
-        self.deadlines.reserve(slots).map_err(no_memory)?;
-        for cpu in &mut self.cpus {
-            let room = slots.saturating_sub(cpu.run_queue.len());
-            cpu.run_queue.try_reserve(room).map_err(no_memory)?;
+    /// Puts a thread in a free slot and names it; the run queues, the
+    /// deadline queue and the dead-stack list have room for it afterwards.
+    /// On failure nothing changes and the thread comes back (to be dropped
+    /// outside the lock: its stack is mapped).
+    fn insert(&mut self, mut thread: Box<Thread>) -> Result<usize, (Status, Box<Thread>)> {
+        if let Err(e) = self.reserve_one() {
+            return Err((e, thread));
         }
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -259,18 +261,28 @@ impl Scheduler {
                 self.slots.len() - 1
             }
         };
-        let id = ThreadId::new(slot, self.slots[slot].generation);
-        match try_box(make(id)) {
-            Ok(thread) => {
-                self.slots[slot].thread = Some(thread);
-                self.stats.live_threads += 1;
-                Ok(slot)
-            }
-            Err(e) => {
-                self.free.push(slot);
-                Err(e)
-            }
+        thread.id = ThreadId::new(slot, self.slots[slot].generation);
+        if let Some(stack) = &thread.stack {
+            thread.context = Context::new(stack.top(), thread_start, slot);
         }
+        self.slots[slot].thread = Some(thread);
+        self.stats.live_threads += 1;
+        Ok(slot)
+    }
+
+    /// Makes room for one more thread everywhere a thread may be recorded.
+    fn reserve_one(&mut self) -> Result<(), Status> {
+        let slots = self.slots.len() + usize::from(self.free.is_empty());
+        let no_memory = |_| ZX_ERR_NO_MEMORY;
+        self.slots.try_reserve(1).map_err(no_memory)?;
+        self.free.try_reserve(slots).map_err(no_memory)?;
+        self.dead_stacks.try_reserve(slots).map_err(no_memory)?;
+        self.deadlines.reserve(slots).map_err(no_memory)?;
+        for cpu in &mut self.cpus {
+            let room = slots.saturating_sub(cpu.run_queue.len());
+            cpu.run_queue.try_reserve(room).map_err(no_memory)?;
+        }
+        Ok(())
     }
 
     fn free_slot(&mut self, slot: usize) {
@@ -324,9 +336,13 @@ impl Scheduler {
         };
         let t = self.thread(prev);
         if t.state == State::Dead {
-            // It has switched away for good: its stack is free.
-            t.stack = None;
-            if t.detached {
+            // It has switched away for good: its stack can go (room for
+            // every thread's was reserved when it was made).
+            let (stack, detached) = (t.stack.take(), t.detached);
+            if let Some(stack) = stack {
+                self.dead_stacks.push(stack);
+            }
+            if detached {
                 self.free_slot(prev);
             }
         }
@@ -374,8 +390,20 @@ fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
     let daif = arch::irq_save();
     let (s, r) = f(SCHED.lock());
     drop(s);
+    reap();
     arch::irq_restore(daif);
     r
+}
+
+/// Frees the stacks of threads that have exited, one at a time, each
+/// outside the scheduler lock. Called after every path that may switch.
+fn reap() {
+    loop {
+        let Some(stack) = SCHED.lock().dead_stacks.pop() else {
+            return;
+        };
+        drop(stack);
+    }
 }
 
 /// Where every thread starts: finish the switch that got here, release the
@@ -387,6 +415,7 @@ extern "C" fn thread_start(slot: usize) -> ! {
         s.finish_switch(context::cpu_index());
         s.thread(slot).entry.take()
     };
+    reap();
     arch::irq_enable();
     if let Some(f) = entry {
         f();
@@ -419,27 +448,23 @@ pub fn init(platform: &Platform) {
     let Some(timer_info) = platform.timer else {
         crate::power::fail("no timer node in the device tree");
     };
+    let boot = make_thread("boot", BOOT_CPU, None, None)
+        .unwrap_or_else(|_| crate::power::fail("no memory for the boot thread"));
+    let idle = KernelStack::new()
+        .map_err(|_| ZX_ERR_NO_MEMORY)
+        .and_then(|stack| make_thread("idle", BOOT_CPU, Some(stack), Some(Box::new(idle_loop))))
+        .unwrap_or_else(|_| crate::power::fail("no memory for the idle thread"));
     {
         let mut s = SCHED.lock();
         s.slice_ticks = time::duration_to_ticks(TIME_SLICE);
-        let boot = s
-            .insert(|id| Thread {
-                id,
-                name: "boot",
-                state: State::Running,
-                context: Context::empty(),
-                stack: None,
-                entry: None,
-                wait: WaitOutcome::default(),
-                joiner: None,
-                detached: true,
-                cpu: BOOT_CPU,
-            })
-            .unwrap_or_else(|_| crate::power::fail("no memory for the boot thread"));
-        let idle = KernelStack::new()
-            .map_err(|_| ZX_ERR_NO_MEMORY)
-            .and_then(|stack| new_thread(&mut s, "idle", BOOT_CPU, stack, Box::new(idle_loop)))
-            .unwrap_or_else(|_| crate::power::fail("no memory for the idle thread"));
+        let Ok(boot) = s.insert(boot) else {
+            crate::power::fail("no memory for the boot thread");
+        };
+        s.thread(boot).state = State::Running;
+        s.thread(boot).detached = true;
+        let Ok(idle) = s.insert(idle) else {
+            crate::power::fail("no memory for the idle thread");
+        };
         s.thread(idle).state = State::Ready;
         s.thread(idle).detached = true;
         let slice_end = timer::now().saturating_add(s.slice_ticks);
@@ -454,30 +479,25 @@ pub fn init(platform: &Platform) {
     arch::irq_enable();
 }
 
-/// Creates a thread (not yet queued) that will run `entry` on `stack`.
-fn new_thread(
-    s: &mut Guard,
+/// A thread, not yet in a slot or queue, that will run `entry` on `stack`
+/// (`None` for both: the boot path, already running).
+fn make_thread(
     name: &'static str,
     cpu: usize,
-    stack: KernelStack,
-    entry: Entry,
-) -> Result<usize, Status> {
-    let mut stack = Some(stack);
-    let mut entry = Some(entry);
-    s.insert(|id| {
-        let stack = stack.take().expect("made once");
-        Thread {
-            id,
-            name,
-            state: State::Blocked,
-            context: Context::new(stack.top(), thread_start, id.slot()),
-            stack: Some(stack),
-            entry: entry.take(),
-            wait: WaitOutcome::default(),
-            joiner: None,
-            detached: false,
-            cpu,
-        }
+    stack: Option<KernelStack>,
+    entry: Option<Entry>,
+) -> Result<Box<Thread>, Status> {
+    try_box(Thread {
+        id: ThreadId(0),
+        name,
+        state: State::Blocked,
+        context: Context::empty(),
+        stack,
+        entry,
+        wait: WaitOutcome::default(),
+        joiner: None,
+        detached: false,
+        cpu,
     })
 }
 
@@ -495,15 +515,17 @@ pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<Jo
     let entry: Entry = try_box(f)?;
     // Mapping a stack takes the page table's lock: not under the scheduler's.
     let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
-    with_sched(|mut s| {
-        let cpu = context::cpu_index();
-        let r = new_thread(&mut s, name, cpu, stack, entry).map(|slot| {
+    let thread = make_thread(name, context::cpu_index(), Some(stack), Some(entry))?;
+    let inserted = with_sched(|mut s| {
+        let r = s.insert(thread).map(|slot| {
             let id = s.thread(slot).id;
             s.make_ready(slot);
             JoinHandle { id, joined: false }
         });
         (s, r)
-    })
+    });
+    // A thread that found no room is dropped here, outside the lock.
+    inserted.map_err(|(status, _thread)| status)
 }
 
 impl JoinHandle {
@@ -718,4 +740,5 @@ pub fn irq_exit() {
         s.stats.preemptions += 1;
     }
     drop(reschedule(s));
+    reap();
 }

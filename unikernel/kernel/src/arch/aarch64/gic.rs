@@ -92,7 +92,16 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
                     cpu_interface.start as *mut arm_gic::gicv2::registers::Gicc,
                 )
             };
-            gic.enable_all_interrupts(false);
+            // Every implemented interrupt off (arm-gic's `enable_all_interrupts`
+            // would also write the registers of the 1020 - N it lacks).
+            let spis = gic
+                .typer()
+                .num_irqs()
+                .saturating_sub(IntId::private().count() as u32);
+            for intid in IntId::private().chain((0..spis).map(IntId::spi)) {
+                // Disabling never fails; only an enable can fail to stick.
+                let _ = gic.enable_interrupt(intid, false);
+            }
             // Without Security Extensions this enables Group 0 and puts every
             // interrupt in it; with them (Non-secure view) its writes to
             // IGROUPR and GICD_CTLR bit 1 are ignored...

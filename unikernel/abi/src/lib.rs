@@ -122,3 +122,43 @@ pub const ZX_VM_CAN_MAP_RWX: VmOptions =
 pub const ZX_VM_CAN_MAP_SHIFT: u32 = 7;
 
 const _: () = assert!(ZX_VM_PERM_MASK << ZX_VM_CAN_MAP_SHIFT == ZX_VM_CAN_MAP_RWX);
+
+/// What the kernel asks of the EL0 image's first task (`x0` at its entry;
+/// `h0` is a VMO holding an [`El0Boot`]).
+pub mod el0 {
+    /// Count the EL0 test suites the filter selects; exit with the count.
+    pub const MODE_COUNT: u64 = 0;
+    /// Run the selected EL0 suites as KTAP subtests; exit 0 if all passed.
+    pub const MODE_TEST: u64 = 1;
+    /// Run the demo and print its summary.
+    pub const MODE_RUN: u64 = 2;
+    /// Run the benchmarks.
+    pub const MODE_BENCH: u64 = 3;
+
+    /// Bytes of test filter an [`El0Boot`] carries.
+    pub const FILTER_MAX: usize = 112;
+
+    /// The boot parameters the kernel hands the EL0 image's first task.
+    #[repr(C)]
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    pub struct El0Boot {
+        /// `seed=` from the bootargs.
+        pub seed: u64,
+        /// The KTAP number of the first EL0 suite (after the kernel's).
+        pub first_suite: u64,
+        /// Length of `filter` in use.
+        pub filter_len: u64,
+        /// `test=` from the bootargs (empty: everything).
+        pub filter: [u8; FILTER_MAX],
+    }
+
+    impl El0Boot {
+        /// The filter as text.
+        pub fn filter(&self) -> &str {
+            let len = (self.filter_len as usize).min(FILTER_MAX);
+            core::str::from_utf8(&self.filter[..len]).unwrap_or("")
+        }
+    }
+
+    const _: () = assert!(core::mem::size_of::<El0Boot>() == 136);
+}

@@ -23,6 +23,8 @@ mod objects;
 mod power;
 mod sched;
 mod sync;
+mod syscall;
+mod task;
 mod time;
 mod vm;
 
@@ -98,13 +100,13 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
     // From here on the boot path is thread 0, and interrupts are on.
     sched::init(&boot_info().platform);
 
+    task::boot::init();
     let status = match args.mode {
-        Mode::Run => {
-            info!("boot complete; EL0 tasks are not in this build yet, so the run ends here");
-            power::EXIT_SUCCESS
-        }
+        Mode::Run => run_tasks(&args),
         Mode::Test => {
-            if ktest::run(ktests::SUITES, &args) {
+            let el0_suites = count_el0_suites(&args);
+            let el0 = |first: u64| run_el0_suites(&args, first);
+            if ktest::run(ktests::SUITES, &args, el0_suites, &el0) {
                 power::EXIT_SUCCESS
             } else {
                 power::EXIT_TESTS_FAILED
@@ -112,6 +114,45 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
         }
     };
     power::exit(status)
+}
+
+/// How many EL0 suites the test filter selects (the first task counts them).
+fn count_el0_suites(args: &BootArgs) -> u64 {
+    let filter = args.test_filter.unwrap_or("");
+    match task::boot::run_first_task(abi::el0::MODE_COUNT, args.seed, filter, 0) {
+        Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code >= 0 => end.code as u64,
+        Ok(end) => power::fail(&alloc::format!(
+            "counting the EL0 suites: the task ended {end:?}"
+        )),
+        Err(e) => power::fail(&alloc::format!("counting the EL0 suites: {e:?}")),
+    }
+}
+
+/// Runs the EL0 suites, numbered from `first`; true if all passed.
+fn run_el0_suites(args: &BootArgs, first: u64) -> bool {
+    let filter = args.test_filter.unwrap_or("");
+    match task::boot::run_first_task(abi::el0::MODE_TEST, args.seed, filter, first) {
+        Ok(end) => end.state == abi::ZX_TASK_EXITED && end.code == 0,
+        Err(e) => {
+            error!("running the EL0 suites: {e:?}");
+            false
+        }
+    }
+}
+
+/// `mode=run`: the built-in tasks' demo.
+fn run_tasks(args: &BootArgs) -> u32 {
+    match task::boot::run_first_task(abi::el0::MODE_RUN, args.seed, "", 0) {
+        Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code == 0 => power::EXIT_SUCCESS,
+        Ok(end) => {
+            error!("the built-in tasks ended {end:?}");
+            power::EXIT_TESTS_FAILED
+        }
+        Err(e) => {
+            error!("starting the built-in tasks: {e:?}");
+            power::EXIT_TESTS_FAILED
+        }
+    }
 }
 
 /// Splits free RAM between the heap and the frame allocator; returns the heap's range.

@@ -8,9 +8,7 @@
 use crate::mm::frame;
 use crate::sync::IrqMutex;
 use abi::{Signals, Status};
-use object::{
-    Frame, FrameAllocator, MapPerms, Mmu, NoKernelObjects, ObjectSpace, VmarId, WaiterId, Waker,
-};
+use object::{Frame, FrameAllocator, MapPerms, Mmu, ObjectSpace, VmarId, WaiterId, Waker};
 
 /// Frames from [`crate::mm::frame`], translations in the kernel's page
 /// table, wake-ups through the scheduler.
@@ -93,7 +91,7 @@ impl Waker for KernelPlatform {
 }
 
 impl object::Platform for KernelPlatform {
-    type KernelObject = NoKernelObjects;
+    type KernelObject = crate::task::KObject;
 }
 
 /// The kernel's object space.

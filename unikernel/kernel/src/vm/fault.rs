@@ -48,7 +48,9 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     };
     counter.fetch_add(1, Ordering::Relaxed);
     let class = esr.class();
-    let access = if class == ExceptionClass::INSTRUCTION_ABORT_SAME || class.0 == 0x20 {
+    let access = if class == ExceptionClass::INSTRUCTION_ABORT_SAME
+        || class == ExceptionClass::INSTRUCTION_ABORT_LOWER
+    {
         Access::Execute
     } else if esr.is_write() {
         Access::Write

@@ -9,6 +9,8 @@ impl ExceptionClass {
     pub const UNKNOWN: Self = Self(0x00);
     /// `svc` from AArch64.
     pub const SVC64: Self = Self(0x15);
+    /// Instruction abort from a lower exception level.
+    pub const INSTRUCTION_ABORT_LOWER: Self = Self(0x20);
     /// Instruction abort at the same exception level.
     pub const INSTRUCTION_ABORT_SAME: Self = Self(0x21);
     /// Data abort from a lower exception level.

@@ -50,6 +50,8 @@ impl VectorKind {
     pub const CURRENT_SPX_SYNC: Self = Self(4);
     /// IRQ at the current EL on `SP_ELx` (a kernel thread was interrupted).
     pub const CURRENT_SPX_IRQ: Self = Self(5);
+    /// Synchronous exception from a lower EL running AArch64 (a task).
+    pub const LOWER_A64_SYNC: Self = Self(8);
     /// IRQ from a lower EL running AArch64 (an EL0 task was interrupted).
     pub const LOWER_A64_IRQ: Self = Self(9);
     /// Not a vector: the entry found the kernel stack overflowed.
@@ -106,10 +108,34 @@ pub fn catch(f: impl FnOnce()) -> Option<Caught> {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
-    if kind == VectorKind::CURRENT_SPX_IRQ || kind == VectorKind::LOWER_A64_IRQ {
+    if kind == VectorKind::CURRENT_SPX_IRQ {
         super::gic::handle_irq();
         // May switch threads; this frame is resumed when this thread is.
         crate::sched::irq_exit();
+        return;
+    }
+    if kind == VectorKind::LOWER_A64_IRQ {
+        super::el0::on_entry_from_el0();
+        super::gic::handle_irq();
+        crate::sched::irq_exit();
+        crate::task::before_return_to_el0();
+        return;
+    }
+    if kind == VectorKind::LOWER_A64_SYNC {
+        super::el0::on_entry_from_el0();
+        let esr = Esr(frame.esr);
+        match esr.class() {
+            ExceptionClass::SVC64 => crate::syscall::dispatch(frame, &super::el0::record()),
+            ExceptionClass::DATA_ABORT_LOWER | ExceptionClass::INSTRUCTION_ABORT_LOWER => {
+                if crate::vm::fault::resolve(esr, frame.far).is_err() {
+                    crate::task::fault(frame);
+                }
+            }
+            // An undefined instruction, a misaligned PC or SP, a breakpoint:
+            // the task's own doing; it ends alone.
+            _ => crate::task::fault(frame),
+        }
+        crate::task::before_return_to_el0();
         return;
     }
     if kind == VectorKind::STACK_OVERFLOW {
@@ -125,10 +151,16 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     }
     if kind == VectorKind::CURRENT_SPX_SYNC {
         let esr = Esr(frame.esr);
-        if esr.class() == ExceptionClass::DATA_ABORT_SAME
-            && crate::vm::fault::resolve(esr, frame.far).is_ok()
-        {
-            return;
+        if esr.class() == ExceptionClass::DATA_ABORT_SAME {
+            if crate::vm::fault::resolve(esr, frame.far).is_ok() {
+                return;
+            }
+            // A copy to or from task memory that cannot be resolved fails
+            // the copy, not the kernel.
+            if let Some(fixup) = super::usercopy::fixup(frame.elr) {
+                frame.elr = fixup;
+                return;
+            }
         }
         let mut probe = PROBE.lock();
         if let Some(slot @ None) = probe.as_mut() {

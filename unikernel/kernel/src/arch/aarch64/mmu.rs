@@ -256,7 +256,11 @@ impl PageTable {
         attrs: Attrs,
         blocks: bool,
     ) -> Result<(), MapError> {
-        debug_assert!(va % PAGE_SIZE == 0 && pa % PAGE_SIZE == 0 && len % PAGE_SIZE == 0);
+        debug_assert!(
+            va.is_multiple_of(PAGE_SIZE)
+                && pa.is_multiple_of(PAGE_SIZE)
+                && len.is_multiple_of(PAGE_SIZE)
+        );
         let mut done = 0;
         while done < len {
             let (v, p) = (va + done, pa + done);

@@ -4,6 +4,7 @@
 pub mod backtrace;
 pub mod boot;
 pub mod context;
+pub mod el0;
 pub mod esr;
 pub mod exception;
 pub mod gic;
@@ -12,6 +13,7 @@ pub mod power;
 pub mod semihosting;
 pub mod timer;
 pub mod tlb;
+pub mod usercopy;
 
 use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1};
 use tock_registers::interfaces::{Readable, Writeable};

@@ -1,0 +1,101 @@
+//! Running threads at EL0: the first entry, and the per-thread state kept
+//! at the top of the thread's kernel stack. A thread at EL0 has its kernel
+//! stack empty but for that record, so every exception from EL0 saves its
+//! frame right below it and finds it there.
+
+use super::exception::TrapFrame;
+use crate::layout;
+use aarch64_cpu::registers::{SPSR_EL1, TPIDRRO_EL0, TPIDR_EL0};
+use core::mem::size_of;
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::registers::InMemoryRegister;
+
+/// What the kernel keeps for a thread that runs task code.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug)]
+pub struct UserRecord {
+    /// The task's handle table.
+    pub table: object::TableId,
+    /// The task (`crate::task::TaskId` raw).
+    pub task: u64,
+    /// The thread object (`crate::task::ThreadId` raw).
+    pub thread: u64,
+    /// The task's sub-VMAR: base and length (user pointers must lie there).
+    pub vmar: (u64, u64),
+    /// `TPIDRRO_EL0`: the task's sub-VMAR handle, read by `zx::Vmar::root_self`.
+    pub tpidrro: u64,
+    /// `TPIDR_EL0`: the thread's own, saved while it is in the kernel.
+    pub tpidr: u64,
+}
+
+/// Bytes at the top of a kernel stack that hold the [`UserRecord`].
+pub const USER_RECORD_SIZE: u64 = size_of::<UserRecord>() as u64;
+const _: () = assert!(USER_RECORD_SIZE.is_multiple_of(16));
+
+fn record_ptr() -> *mut UserRecord {
+    let top = layout::kernel_stack_around(super::current_sp()).end;
+    (top - USER_RECORD_SIZE) as *mut UserRecord
+}
+
+/// The record of the current thread, which must run task code.
+pub fn record() -> UserRecord {
+    // SAFETY: only threads that entered EL0 through [`enter`] take
+    // exceptions from EL0 or make syscalls, and `enter` wrote the record.
+    unsafe { record_ptr().read() }
+}
+
+/// Saves the EL0 thread register on entry from EL0.
+pub fn on_entry_from_el0() {
+    // SAFETY: as for `record`; only this thread touches its record.
+    unsafe { (*record_ptr()).tpidr = TPIDR_EL0.get() };
+}
+
+/// Restores the EL0 thread registers on the way back to EL0.
+pub fn before_return_to_el0() {
+    let r = record();
+    TPIDRRO_EL0.set(r.tpidrro);
+    TPIDR_EL0.set(r.tpidr);
+}
+
+unsafe extern "C" {
+    /// The exception exit in vectors.s: restores the frame at `sp`, `eret`s.
+    fn exception_return() -> !;
+}
+
+/// Starts the current kernel thread in task code: `entry(args…)` at EL0
+/// with `sp` as its stack, interrupts enabled. Never returns; the thread
+/// comes back into the kernel only through exceptions.
+pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
+    let top = layout::kernel_stack_around(super::current_sp()).end;
+    let rec = (top - USER_RECORD_SIZE) as *mut UserRecord;
+    let frame = (top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64) as *mut TrapFrame;
+    let spsr: InMemoryRegister<u64, SPSR_EL1::Register> = InMemoryRegister::new(0);
+    spsr.write(SPSR_EL1::M::EL0t);
+    let mut x = [0u64; 31];
+    x[..6].copy_from_slice(&args);
+    // SAFETY: both lie at the top of this thread's own kernel stack, above
+    // everything the running code uses (it never returns past this point).
+    unsafe {
+        rec.write(record);
+        frame.write(TrapFrame {
+            x,
+            sp_el0: sp,
+            elr: entry,
+            spsr: spsr.get(),
+            esr: 0,
+            far: 0,
+        });
+    }
+    before_return_to_el0();
+    // SAFETY: SP moves to the frame just built; `exception_return` restores
+    // it and `eret`s to EL0. Nothing on the abandoned stack is used again.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {frame}",
+            "b {ret}",
+            frame = in(reg) frame,
+            ret = sym exception_return,
+            options(noreturn),
+        )
+    }
+}

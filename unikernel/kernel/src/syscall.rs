@@ -1,0 +1,541 @@
+//! The syscall layer: `svc #0` with the number in `x16`, arguments in
+//! `x0`–`x7`, the status (or value) back in `x0`. Each handler decodes its
+//! arguments, copies user memory in and out only where the task rules allow
+//! (copy-out into the caller's sub-VMAR; copy-in from it or the EL0 image's
+//! read-only part), with fault recovery and never under the object lock,
+//! and makes one call into the object layer (or the scheduler).
+
+use crate::arch::el0::UserRecord;
+use crate::arch::exception::TrapFrame;
+use crate::arch::usercopy;
+use crate::objects;
+use crate::sched;
+use crate::task::{self, StartHandles, MAX_START_HANDLES};
+use abi::*;
+use alloc::vec::Vec;
+use object::TableId;
+
+/// Who is calling: its handle table and where its memory is.
+struct Caller {
+    table: TableId,
+    vmar: (u64, u64),
+}
+
+impl Caller {
+    fn from_record(r: &UserRecord) -> Self {
+        Self {
+            table: r.table,
+            vmar: r.vmar,
+        }
+    }
+
+    /// Whether `[addr, addr + len)` lies in the caller's sub-VMAR.
+    fn owns(&self, addr: u64, len: u64) -> bool {
+        let (base, size) = self.vmar;
+        addr.checked_add(len)
+            .is_some_and(|end| addr >= base && end <= base + size)
+    }
+
+    fn copy_out_bytes(&self, addr: u64, data: &[u8]) -> Result<(), Status> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if !self.owns(addr, data.len() as u64) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        // SAFETY: the destination is the caller's own memory (checked);
+        // faults there are recovered.
+        if unsafe { usercopy::copy(addr as *mut u8, data.as_ptr(), data.len()) } {
+            Ok(())
+        } else {
+            Err(ZX_ERR_INVALID_ARGS)
+        }
+    }
+
+    fn copy_in_bytes(&self, addr: u64, buf: &mut [u8]) -> Result<(), Status> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let len = buf.len() as u64;
+        if !self.owns(addr, len) && !task::image::get().is_readonly(addr, len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        // SAFETY: the source is the caller's memory or the image's read-only
+        // part (checked); faults there are recovered.
+        if unsafe { usercopy::copy(buf.as_mut_ptr(), addr as *const u8, buf.len()) } {
+            Ok(())
+        } else {
+            Err(ZX_ERR_INVALID_ARGS)
+        }
+    }
+
+    /// Writes a plain value (an integer or a `repr(C)` record) to `addr`.
+    fn put<T: Copy>(&self, addr: u64, value: T) -> Result<(), Status> {
+        // SAFETY: `T` is plain data; its bytes are read for the copy.
+        let bytes =
+            unsafe { core::slice::from_raw_parts((&raw const value).cast::<u8>(), size_of::<T>()) };
+        self.copy_out_bytes(addr, bytes)
+    }
+
+    /// Checks that `addr` can take a `T` before anything is done, so a
+    /// call with a bad out-pointer has no effect.
+    fn probe<T: Copy + Default>(&self, addr: u64) -> Result<(), Status> {
+        self.put(addr, T::default())
+    }
+
+    /// Writes a new handle to `out`; if that fails, closes it, so a bad
+    /// pointer leaves nothing behind.
+    fn put_handle(&self, out: u64, handle: Handle) -> Result<(), Status> {
+        self.put(out, handle).inspect_err(|_| {
+            sched::wait::handle_close(self.table, handle);
+        })
+    }
+}
+
+/// Raw `x0` for a status.
+fn status(s: Status) -> u64 {
+    s.0 as i64 as u64
+}
+
+fn result(r: Result<(), Status>) -> u64 {
+    status(r.err().unwrap_or(ZX_OK))
+}
+
+type Args = [u64; 8];
+type Handler = fn(&Caller, &Args) -> u64;
+
+/// Handlers by syscall number.
+static HANDLERS: [Option<Handler>; 64] = {
+    let mut t: [Option<Handler>; 64] = [None; 64];
+    t[Syscall::Null as usize] = Some(sys_null);
+    t[Syscall::HandleClose as usize] = Some(sys_handle_close);
+    t[Syscall::HandleDuplicate as usize] = Some(sys_handle_duplicate);
+    t[Syscall::HandleReplace as usize] = Some(sys_handle_replace);
+    t[Syscall::VmoCreate as usize] = Some(sys_vmo_create);
+    t[Syscall::VmoCreateChild as usize] = Some(sys_vmo_create_child);
+    t[Syscall::VmoRead as usize] = Some(sys_vmo_read);
+    t[Syscall::VmoWrite as usize] = Some(sys_vmo_write);
+    t[Syscall::VmoGetSize as usize] = Some(sys_vmo_get_size);
+    t[Syscall::VmoSetSize as usize] = Some(sys_vmo_set_size);
+    t[Syscall::VmoOpRange as usize] = Some(sys_vmo_op_range);
+    t[Syscall::VmarMap as usize] = Some(sys_vmar_map);
+    t[Syscall::VmarUnmap as usize] = Some(sys_vmar_unmap);
+    t[Syscall::VmarProtect as usize] = Some(sys_vmar_protect);
+    t[Syscall::VmarAllocate as usize] = Some(sys_vmar_allocate);
+    t[Syscall::VmarDestroy as usize] = Some(sys_vmar_destroy);
+    t[Syscall::ObjectGetInfo as usize] = Some(sys_object_get_info);
+    t[Syscall::ObjectWaitOne as usize] = Some(sys_object_wait_one);
+    t[Syscall::ObjectSignal as usize] = Some(sys_object_signal);
+    t[Syscall::EventCreate as usize] = Some(sys_event_create);
+    t[Syscall::Nanosleep as usize] = Some(sys_nanosleep);
+    t[Syscall::ClockGetMonotonic as usize] = Some(sys_clock_get_monotonic);
+    t[Syscall::TaskCreate as usize] = Some(sys_task_create);
+    t[Syscall::ThreadCreate as usize] = Some(sys_thread_create);
+    t[Syscall::ThreadStart as usize] = Some(sys_thread_start);
+    t[Syscall::TaskExit as usize] = Some(sys_task_exit);
+    t[Syscall::ThreadExit as usize] = Some(sys_thread_exit);
+    t[Syscall::ConsoleWrite as usize] = Some(sys_console_write);
+    t
+};
+
+/// Handles `svc #0` from EL0: the result goes in the frame's `x0`.
+pub fn dispatch(frame: &mut TrapFrame, record: &UserRecord) {
+    let handler = usize::try_from(frame.x[16])
+        .ok()
+        .and_then(|n| HANDLERS.get(n).copied().flatten());
+    frame.x[0] = match handler {
+        Some(h) => {
+            let args: Args = core::array::from_fn(|i| frame.x[i]);
+            h(&Caller::from_record(record), &args)
+        }
+        None => status(ZX_ERR_BAD_SYSCALL),
+    };
+}
+
+fn handle(a: u64) -> Handle {
+    a as Handle
+}
+
+fn sys_null(_: &Caller, _: &Args) -> u64 {
+    status(ZX_OK)
+}
+
+fn sys_handle_close(c: &Caller, a: &Args) -> u64 {
+    status(sched::wait::handle_close(c.table, handle(a[0])))
+}
+
+fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = objects::with(|s| {
+            s.task(c.table)
+                .handle_duplicate(handle(a[0]), a[1] as Rights)
+        })?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_handle_replace(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = objects::with(|s| s.task(c.table).handle_replace(handle(a[0]), a[1] as Rights))?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_vmo_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = objects::with(|s| s.task(c.table).vmo_create(a[0], a[1] as u32))?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[4])?;
+        let h = objects::with(|s| {
+            s.task(c.table)
+                .vmo_create_child(handle(a[0]), a[1] as u32, a[2], a[3])
+        })?;
+        c.put_handle(a[4], h)
+    })())
+}
+
+/// Bytes moved per round of `vmo_read`/`vmo_write` through the kernel.
+const CHUNK: usize = 4096;
+
+/// Checks a `vmo_read`/`vmo_write` range against the VMO's size and the
+/// handle's right, so a failure comes before any byte moves.
+fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Result<(), Status> {
+    objects::with(|s| {
+        let e = s.entry(c.table, h)?;
+        if !matches!(e.object, object::Object::Vmo(_)) {
+            return Err(ZX_ERR_WRONG_TYPE);
+        }
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let size = s.task(c.table).vmo_get_size(h)?;
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(()),
+            _ => Err(ZX_ERR_OUT_OF_RANGE),
+        }
+    })
+}
+
+fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
+    let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
+    result((|| {
+        check_rw(c, h, offset, len, ZX_RIGHT_READ)?;
+        if len > 0 && !c.owns(buf, len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let mut bounce = [0u8; CHUNK];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(CHUNK as u64) as usize;
+            objects::with(|s| s.task(c.table).vmo_read(h, &mut bounce[..n], offset + done))?;
+            c.copy_out_bytes(buf + done, &bounce[..n])?;
+            done += n as u64;
+        }
+        Ok(())
+    })())
+}
+
+fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
+    let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
+    result((|| {
+        check_rw(c, h, offset, len, ZX_RIGHT_WRITE)?;
+        let mut bounce = [0u8; CHUNK];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(CHUNK as u64) as usize;
+            c.copy_in_bytes(buf + done, &mut bounce[..n])?;
+            objects::with(|s| s.task(c.table).vmo_write(h, &bounce[..n], offset + done))?;
+            done += n as u64;
+        }
+        Ok(())
+    })())
+}
+
+fn sys_vmo_get_size(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<u64>(a[1])?;
+        let size = objects::with(|s| s.task(c.table).vmo_get_size(handle(a[0])))?;
+        c.put(a[1], size)
+    })())
+}
+
+fn sys_vmo_set_size(c: &Caller, a: &Args) -> u64 {
+    result(objects::with(|s| {
+        s.task(c.table).vmo_set_size(handle(a[0]), a[1])
+    }))
+}
+
+fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
+    let (h, op, offset, size, buf, buf_size) = (handle(a[0]), a[1] as u32, a[2], a[3], a[4], a[5]);
+    result((|| {
+        if op != ZX_VMO_OP_LOOKUP {
+            return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
+        }
+        // As many entries as the range needs, or as the buffer holds if fewer.
+        let pages = offset.checked_add(size).map_or(0, |end| {
+            end.div_ceil(PAGE_SIZE).saturating_sub(offset / PAGE_SIZE)
+        });
+        let entries = (buf_size / 8).min(pages) as usize;
+        if entries > 0 && !c.owns(buf, entries as u64 * 8) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let mut addrs: Vec<u64> = Vec::new();
+        addrs
+            .try_reserve_exact(entries)
+            .map_err(|_| ZX_ERR_NO_MEMORY)?;
+        addrs.resize(entries, 0);
+        objects::with(|s| {
+            s.task(c.table)
+                .vmo_op_range(h, op, offset, size, &mut addrs)
+        })?;
+        // SAFETY: a u64 slice viewed as bytes.
+        let bytes =
+            unsafe { core::slice::from_raw_parts(addrs.as_ptr().cast::<u8>(), addrs.len() * 8) };
+        c.copy_out_bytes(buf, bytes)
+    })())
+}
+
+fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<u64>(a[6])?;
+        let addr = objects::with(|s| {
+            s.task(c.table).vmar_map(
+                handle(a[0]),
+                a[1] as VmOptions,
+                a[2],
+                handle(a[3]),
+                a[4],
+                a[5],
+            )
+        })?;
+        c.put(a[6], addr).inspect_err(|_| {
+            // Nothing half done: the mapping goes again.
+            objects::with(|s| {
+                s.task(c.table)
+                    .vmar_unmap(handle(a[0]), addr, a[5].next_multiple_of(PAGE_SIZE))
+            })
+            .ok();
+        })
+    })())
+}
+
+fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
+    result(objects::with(|s| {
+        s.task(c.table).vmar_unmap(handle(a[0]), a[1], a[2])
+    }))
+}
+
+fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
+    result(objects::with(|s| {
+        s.task(c.table)
+            .vmar_protect(handle(a[0]), a[1] as VmOptions, a[2], a[3])
+    }))
+}
+
+fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[4])?;
+        c.probe::<u64>(a[5])?;
+        let (h, addr) = objects::with(|s| {
+            s.task(c.table)
+                .vmar_allocate(handle(a[0]), a[1] as VmOptions, a[2], a[3])
+        })?;
+        let undo = |_: &Status| {
+            objects::with(|s| {
+                s.task(c.table).vmar_destroy(h).ok();
+                s.task(c.table).handle_close(h).ok();
+            });
+        };
+        c.put(a[5], addr).inspect_err(undo)?;
+        c.put(a[4], h).inspect_err(undo)
+    })())
+}
+
+fn sys_vmar_destroy(c: &Caller, a: &Args) -> u64 {
+    result(objects::with(|s| {
+        s.task(c.table).vmar_destroy(handle(a[0]))
+    }))
+}
+
+fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
+    let (h, topic, buf, buf_size, actual_out, avail_out) =
+        (handle(a[0]), a[1] as InfoTopic, a[2], a[3], a[4], a[5]);
+    result((|| {
+        for out in [actual_out, avail_out] {
+            if out != 0 {
+                c.probe::<usize>(out)?;
+            }
+        }
+        let mut kbuf = [0u8; 256];
+        let want = (buf_size as usize).min(kbuf.len());
+        let (actual, avail, len) = match topic {
+            ZX_INFO_TASK_END => {
+                let info = objects::with(|s| {
+                    let e = s.entry(c.table, h)?;
+                    let object::Object::Kernel(k) = &e.object else {
+                        return Err(ZX_ERR_WRONG_TYPE);
+                    };
+                    if e.rights & ZX_RIGHT_INSPECT == 0 {
+                        return Err(ZX_ERR_ACCESS_DENIED);
+                    }
+                    Ok(task::end_info(s, object::KernelObject::signals(k)))
+                })?;
+                put_record(&mut kbuf[..want], info)?
+            }
+            ZX_INFO_KERNEL_COUNTERS => {
+                let counters = objects::with(|s| {
+                    s.entry(c.table, h)?;
+                    Ok::<_, Status>(s.vm_counters())
+                })?;
+                let faults = crate::vm::fault::counts();
+                let info = ZxInfoKernelCounters {
+                    translation_faults: faults.translation,
+                    permission_faults: faults.permission,
+                    pages_copied: counters.pages_copied,
+                    pages_zero_filled: counters.pages_zero_filled,
+                };
+                put_record(&mut kbuf[..want], info)?
+            }
+            _ => {
+                let (actual, avail) = objects::with(|s| {
+                    s.task(c.table).object_get_info(h, topic, &mut kbuf[..want])
+                })?;
+                (actual, avail, want)
+            }
+        };
+        c.copy_out_bytes(buf, &kbuf[..len.min(want)])?;
+        if actual_out != 0 {
+            c.put(actual_out, actual)?;
+        }
+        if avail_out != 0 {
+            c.put(avail_out, avail)?;
+        }
+        Ok(())
+    })())
+}
+
+/// Copies one record into `buf`: (actual, avail, bytes) or BUFFER_TOO_SMALL.
+fn put_record<T: Copy>(buf: &mut [u8], record: T) -> Result<(usize, usize, usize), Status> {
+    let n = size_of::<T>();
+    let out = buf.get_mut(..n).ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
+    // SAFETY: `T` is a plain `repr(C)` record; its bytes are read.
+    out.copy_from_slice(unsafe {
+        core::slice::from_raw_parts((&raw const record).cast::<u8>(), n)
+    });
+    Ok((1, 1, n))
+}
+
+fn sys_object_wait_one(c: &Caller, a: &Args) -> u64 {
+    let (h, signals, deadline, observed_out) = (handle(a[0]), a[1] as Signals, a[2] as Time, a[3]);
+    if observed_out != 0 {
+        if let Err(e) = c.probe::<Signals>(observed_out) {
+            return status(e);
+        }
+    }
+    let (st, observed) = sched::wait::object_wait_one(c.table, h, signals, deadline);
+    if observed_out != 0 {
+        if let Err(e) = c.put(observed_out, observed) {
+            return status(e);
+        }
+    }
+    status(st)
+}
+
+fn sys_object_signal(c: &Caller, a: &Args) -> u64 {
+    status(sched::wait::object_signal(
+        c.table,
+        handle(a[0]),
+        a[1] as Signals,
+        a[2] as Signals,
+    ))
+}
+
+fn sys_event_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[1])?;
+        let h = sched::wait::event_create(c.table, a[0] as u32)?;
+        c.put_handle(a[1], h)
+    })())
+}
+
+fn sys_nanosleep(_: &Caller, a: &Args) -> u64 {
+    status(sched::sleep::nanosleep(a[0] as Time))
+}
+
+fn sys_clock_get_monotonic(_: &Caller, _: &Args) -> u64 {
+    sched::sleep::clock_get_monotonic() as u64
+}
+
+fn sys_task_create(c: &Caller, a: &Args) -> u64 {
+    let (entry, arg, handles_ptr, count, out) = (a[0], a[1], a[2], a[3] as usize, a[4]);
+    result((|| {
+        if count > MAX_START_HANDLES {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        c.probe::<Handle>(out)?;
+        let mut raw = [0u8; MAX_START_HANDLES * 4];
+        c.copy_in_bytes(handles_ptr, &mut raw[..count * 4])?;
+        let mut from = [ZX_HANDLE_INVALID; MAX_START_HANDLES];
+        for (i, h) in from.iter_mut().enumerate().take(count) {
+            *h = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
+        }
+        let h = task::create(c.table, entry, arg, &StartHandles { count, from })?;
+        c.put_handle(out, h)
+    })())
+}
+
+fn sys_thread_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = task::thread_create(c.table, handle(a[0]), a[1] as u32)?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_thread_start(c: &Caller, a: &Args) -> u64 {
+    result(task::thread_start(
+        c.table,
+        handle(a[0]),
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+    ))
+}
+
+fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
+    task::exit_current_task(a[0] as i64)
+}
+
+fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
+    task::exit_current_thread()
+}
+
+/// The longest line a task may write at once.
+const CONSOLE_LINE_MAX: usize = 512;
+
+fn sys_console_write(c: &Caller, a: &Args) -> u64 {
+    let (ptr, len) = (a[0], a[1] as usize);
+    result((|| {
+        if len > CONSOLE_LINE_MAX {
+            return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        let mut buf = [0u8; CONSOLE_LINE_MAX];
+        c.copy_in_bytes(ptr, &mut buf[..len])?;
+        let text = buf[..len].strip_suffix(b"\n").unwrap_or(&buf[..len]);
+        let line = core::str::from_utf8(text).map_err(|_| ZX_ERR_INVALID_ARGS)?;
+        if line.contains('\n') {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        crate::println!("{line}");
+        Ok(())
+    })())
+}

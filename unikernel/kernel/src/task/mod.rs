@@ -1,0 +1,644 @@
+//! Tasks: a handle table, a sub-VMAR carved from the root VMAR, and threads
+//! that run the EL0 image's code (DESIGN.md: one address space, tasks
+//! separated by capability). A task is given no handle to the root VMAR:
+//! its own sub-VMAR is its `Vmar::root_self()`.
+//!
+//! A task ends when it calls `task_exit`, when its last thread exits, or
+//! when one of its threads takes a fault nobody can resolve. Then its
+//! sub-VMAR is destroyed (every mapping goes), its handle table is closed,
+//! how it ended is recorded with its signal state, and `ZX_TASK_TERMINATED`
+//! is asserted. Its other threads leave at their next return to EL0.
+//!
+//! Lock order: the task table's lock, then the object space's.
+
+pub mod boot;
+pub mod image;
+
+use crate::arch::el0::{self, UserRecord};
+use crate::arch::exception::TrapFrame;
+use crate::objects::{self, Space};
+use crate::sync::IrqMutex;
+use abi::*;
+use alloc::vec::Vec;
+use object::{KernelObject, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
+
+/// Each task's sub-VMAR: 64 GiB of the root VMAR.
+pub const TASK_VMAR_SIZE: u64 = 64 << 30;
+/// Each task's first thread gets a stack of this size...
+pub const STACK_SIZE: u64 = 64 << 10;
+/// ...with this much unmapped address space below it.
+pub const STACK_GUARD: u64 = 64 << 10;
+/// A task handle's rights.
+pub const TASK_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
+/// A thread handle's rights.
+pub const THREAD_RIGHTS: Rights =
+    ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
+/// Most handles a task starts with.
+pub const MAX_START_HANDLES: usize = 4;
+/// Per-task quotas.
+const QUOTA: object::Quota = object::Quota {
+    max_handles: 4096,
+    max_committed_pages: 1 << 16,
+};
+/// The sub-VMAR's permissions.
+const VMAR_FLAGS: VmOptions =
+    ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_EXECUTE | ZX_VM_CAN_MAP_SPECIFIC;
+
+/// A generation-checked slot number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Id {
+    slot: u32,
+    generation: u32,
+}
+
+impl Id {
+    /// As one word.
+    pub fn raw(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.slot)
+    }
+
+    /// From one word.
+    pub fn from_raw(raw: u64) -> Self {
+        Self {
+            slot: raw as u32,
+            generation: (raw >> 32) as u32,
+        }
+    }
+}
+
+/// Slots with generations, grown fallibly.
+struct Slots<T> {
+    items: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+}
+
+impl<T> Slots<T> {
+    const fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// Takes an empty slot for a value to come ([`Self::fill`]).
+    fn vacant(&mut self) -> Result<Id, Status> {
+        if let Some(slot) = self.free.pop() {
+            let entry = &mut self.items[slot as usize];
+            entry.0 = entry.0.wrapping_add(1);
+            return Ok(Id {
+                slot,
+                generation: entry.0,
+            });
+        }
+        // Room to free every slot later without allocating.
+        self.items.try_reserve(1).map_err(|_| ZX_ERR_NO_MEMORY)?;
+        self.free
+            .try_reserve(self.items.len() + 1 - self.free.len())
+            .map_err(|_| ZX_ERR_NO_MEMORY)?;
+        self.items.push((0, None));
+        Ok(Id {
+            slot: self.items.len() as u32 - 1,
+            generation: 0,
+        })
+    }
+
+    /// Puts the value in a slot from [`Self::vacant`].
+    fn fill(&mut self, id: Id, value: T) {
+        self.items[id.slot as usize].1 = Some(value);
+    }
+
+    /// Gives back a slot from [`Self::vacant`] that was never filled.
+    fn release_vacant(&mut self, id: Id) {
+        self.free.push(id.slot);
+    }
+
+    fn insert(&mut self, value: T) -> Result<Id, Status> {
+        let id = self.vacant()?;
+        self.fill(id, value);
+        Ok(id)
+    }
+
+    fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        match self.items.get_mut(id.slot as usize) {
+            Some((generation, Some(v))) if *generation == id.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, id: Id) -> Option<T> {
+        let entry = self.items.get_mut(id.slot as usize)?;
+        if entry.0 != id.generation {
+            return None;
+        }
+        let v = entry.1.take()?;
+        self.free.push(id.slot);
+        Some(v)
+    }
+}
+
+struct Task {
+    table: TableId,
+    vmar: VmarId,
+    vmar_range: (u64, u64),
+    /// The value of the task's own handle to its sub-VMAR.
+    vmar_handle: Handle,
+    signals: SignalsId,
+    /// Threads started and not yet exited.
+    threads: u32,
+    ended: bool,
+}
+
+struct Thread {
+    task: Id,
+    signals: SignalsId,
+    started: bool,
+}
+
+static TASKS: IrqMutex<Slots<Task>> = IrqMutex::new(Slots::new());
+static THREADS: IrqMutex<Slots<Thread>> = IrqMutex::new(Slots::new());
+
+/// A kernel-owned object in a handle table.
+#[derive(Clone, Debug)]
+pub enum KObject {
+    /// A task.
+    Task {
+        /// Which.
+        id: Id,
+        /// Its koid.
+        koid: Koid,
+        /// Its signal state.
+        signals: SignalsId,
+    },
+    /// A thread.
+    Thread {
+        /// Which.
+        id: Id,
+        /// Its koid.
+        koid: Koid,
+        /// Its signal state.
+        signals: SignalsId,
+    },
+}
+
+impl KernelObject for KObject {
+    fn obj_type(&self) -> ObjType {
+        match self {
+            KObject::Task { .. } => ZX_OBJ_TYPE_PROCESS,
+            KObject::Thread { .. } => ZX_OBJ_TYPE_THREAD,
+        }
+    }
+    fn koid(&self) -> Koid {
+        match self {
+            KObject::Task { koid, .. } | KObject::Thread { koid, .. } => *koid,
+        }
+    }
+    fn signals(&self) -> SignalsId {
+        match self {
+            KObject::Task { signals, .. } | KObject::Thread { signals, .. } => *signals,
+        }
+    }
+}
+
+/// How a task ended, as stored with its signal state.
+fn end_payload(end: &ZxInfoTaskEnd) -> [u64; KERNEL_PAYLOAD_WORDS] {
+    [
+        u64::from(end.state),
+        end.code as u64,
+        end.esr,
+        end.far,
+        end.elr,
+    ]
+}
+
+/// `ZX_INFO_TASK_END` of a task whose signal state is `signals`.
+pub fn end_info(space: &Space, signals: SignalsId) -> ZxInfoTaskEnd {
+    let p = space.kernel_payload(signals);
+    ZxInfoTaskEnd {
+        state: p[0] as u32,
+        padding: 0,
+        code: p[1] as i64,
+        esr: p[2],
+        far: p[3],
+        elr: p[4],
+    }
+}
+
+/// Handles moved into a new task, and their values there.
+pub struct StartHandles {
+    /// How many.
+    pub count: usize,
+    /// Their values in the caller's table.
+    pub from: [Handle; MAX_START_HANDLES],
+}
+
+/// Creates a task whose first thread runs `entry(arg, handles…)` at EL0,
+/// moving `handles` from the caller's `table` (each needs TRANSFER), and
+/// returns a handle to it in `table`. Nothing is left behind on failure.
+pub fn create(
+    table: TableId,
+    entry: u64,
+    arg: u64,
+    handles: &StartHandles,
+) -> Result<Handle, Status> {
+    if !image::get().is_text(entry) {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    let (id, moved, stack_top, handle, rec, vmar_handle) = {
+        let mut tasks = TASKS.lock();
+        let id = tasks.vacant()?;
+        match objects::with(|s| build(s, table, id, handles)) {
+            Ok((task, moved, stack_top, handle)) => {
+                let rec = (task.table, task.vmar_range);
+                let vmar_handle = task.vmar_handle;
+                tasks.fill(id, task);
+                (id, moved, stack_top, handle, rec, vmar_handle)
+            }
+            Err(e) => {
+                tasks.release_vacant(id);
+                return Err(e);
+            }
+        }
+    };
+    let mut args = [arg, 0, 0, 0, 0, 0];
+    for (a, h) in args[1..].iter_mut().zip(moved) {
+        *a = u64::from(h);
+    }
+    match spawn_thread(id, entry, stack_top, args, rec, vmar_handle, None) {
+        Ok(()) => Ok(handle),
+        Err(e) => {
+            // The thread never ran: end the task and take back the handle.
+            end(
+                id,
+                ZxInfoTaskEnd {
+                    state: ZX_TASK_EXITED,
+                    code: -1,
+                    ..Default::default()
+                },
+            );
+            reap_if_done(id);
+            objects::with(|s| s.task(table).handle_close(handle)).ok();
+            Err(e)
+        }
+    }
+}
+
+/// Builds a task in the object space: table, sub-VMAR and its handle, the
+/// first thread's stack, moved handles, and the caller's handle to it.
+fn build(
+    s: &mut Space,
+    caller: TableId,
+    id: Id,
+    handles: &StartHandles,
+) -> Result<(Task, [Handle; MAX_START_HANDLES], u64, Handle), Status> {
+    if handles.count > MAX_START_HANDLES {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    let from = &handles.from[..handles.count];
+    for (i, &h) in from.iter().enumerate() {
+        let e = s.entry(caller, h)?;
+        if e.rights & ZX_RIGHT_TRANSFER == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if from[..i].contains(&h) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+    }
+    let table = s.create_table(QUOTA)?;
+    let mut made_vmar = None;
+    let result = (|| {
+        let (vmar, base) =
+            s.vmar_create_child(objects::root_vmar(), VMAR_FLAGS, 0, TASK_VMAR_SIZE)?;
+        made_vmar = Some(vmar);
+        let vmar_handle = s.install_vmar(table, vmar, object::vmar_rights(VMAR_FLAGS))?;
+        let stack_top = map_stack(s, table, vmar)?;
+        let (signals, koid) = s.kernel_signals_create()?;
+        let handle =
+            match s.install_kernel_object(caller, KObject::Task { id, koid, signals }, TASK_RIGHTS)
+            {
+                Ok(h) => h,
+                Err(e) => {
+                    s.kernel_signals_release(signals);
+                    return Err(e);
+                }
+            };
+        let mut moved = [ZX_HANDLE_INVALID; MAX_START_HANDLES];
+        for (i, &h) in from.iter().enumerate() {
+            // Rights and duplicates were checked: only memory can fail, and
+            // the table reserves before it moves anything.
+            match s.transfer(caller, h, table) {
+                Ok(new) => moved[i] = new,
+                Err(e) => {
+                    s.task(caller).handle_close(handle).ok();
+                    s.kernel_signals_release(signals);
+                    return Err(e);
+                }
+            }
+        }
+        let task = Task {
+            table,
+            vmar,
+            vmar_range: (base, TASK_VMAR_SIZE),
+            vmar_handle,
+            signals,
+            threads: 0,
+            ended: false,
+        };
+        Ok((task, moved, stack_top, handle))
+    })();
+    if result.is_err() {
+        // Mappings go with the sub-VMAR, handles already moved with the table.
+        if let Some(vmar) = made_vmar {
+            s.vmar_destroy_id(vmar).ok();
+        }
+        s.destroy_table(table).ok();
+    }
+    result
+}
+
+/// Maps a stack with a guard gap below it in `vmar`; returns its top.
+fn map_stack(s: &mut Space, table: TableId, vmar: VmarId) -> Result<u64, Status> {
+    let flags = ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_SPECIFIC;
+    let (region, _) = s.vmar_create_child(vmar, flags, 0, STACK_GUARD + STACK_SIZE)?;
+    let vmo = s.task(table).vmo_create(STACK_SIZE, ZX_VMO_NON_RESIZABLE)?;
+    let id = s.vmo_of(table, vmo)?;
+    let rw = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
+    let mapped = s.vmar_map_vmo(
+        region,
+        rw | ZX_VM_SPECIFIC,
+        STACK_GUARD,
+        id,
+        0,
+        STACK_SIZE,
+        rw,
+    );
+    s.task(table).handle_close(vmo)?;
+    mapped.map(|addr| addr + STACK_SIZE)
+}
+
+/// Starts a kernel thread that enters EL0 for task `task`.
+fn spawn_thread(
+    task: Id,
+    entry: u64,
+    sp: u64,
+    args: [u64; 6],
+    (table, vmar): (TableId, (u64, u64)),
+    vmar_handle: Handle,
+    thread: Option<Id>,
+) -> Result<(), Status> {
+    {
+        let mut tasks = TASKS.lock();
+        let t = tasks
+            .get_mut(task)
+            .filter(|t| !t.ended)
+            .ok_or(ZX_ERR_BAD_STATE)?;
+        t.threads += 1;
+    }
+    let record = UserRecord {
+        table,
+        task: task.raw(),
+        thread: thread.map_or(u64::MAX, Id::raw),
+        vmar,
+        tpidrro: u64::from(vmar_handle),
+        tpidr: 0,
+    };
+    let spawned = crate::sched::spawn("task", move || el0::enter(entry, sp, args, record));
+    match spawned {
+        // Joining is done through the task's signals, not the scheduler.
+        Ok(handle) => {
+            core::mem::forget(handle);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(t) = TASKS.lock().get_mut(task) {
+                t.threads -= 1;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Ends task `id` (once): its sub-VMAR and handle table go, how it ended is
+/// recorded, and `ZX_TASK_TERMINATED` is asserted.
+pub fn end(id: Id, how: ZxInfoTaskEnd) {
+    let (table, vmar, signals) = {
+        let mut tasks = TASKS.lock();
+        let Some(t) = tasks.get_mut(id) else { return };
+        if t.ended {
+            return;
+        }
+        t.ended = true;
+        (t.table, t.vmar, t.signals)
+    };
+    objects::with(|s| {
+        s.vmar_destroy_id(vmar).ok();
+        s.destroy_table(table).ok();
+        s.kernel_set_payload(signals, end_payload(&how));
+        s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
+    });
+}
+
+/// Frees the task's record once it has ended and its last thread is gone.
+fn reap_if_done(id: Id) {
+    let mut tasks = TASKS.lock();
+    let done = tasks.get_mut(id).is_some_and(|t| t.ended && t.threads == 0);
+    if done {
+        if let Some(t) = tasks.remove(id) {
+            drop(tasks);
+            objects::with(|s| s.kernel_signals_release(t.signals));
+        }
+    }
+}
+
+/// Whether the current thread's task has ended.
+fn current_task_ended(rec: &UserRecord) -> bool {
+    TASKS
+        .lock()
+        .get_mut(Id::from_raw(rec.task))
+        .is_none_or(|t| t.ended)
+}
+
+/// Ends the current thread (its task ends too if it was the last).
+pub fn exit_current_thread() -> ! {
+    let rec = el0::record();
+    let task = Id::from_raw(rec.task);
+    if rec.thread != u64::MAX {
+        let thread = Id::from_raw(rec.thread);
+        let removed = THREADS.lock().remove(thread);
+        if let Some(th) = removed {
+            objects::with(|s| {
+                s.kernel_signal(th.signals, 0, ZX_TASK_TERMINATED);
+                s.kernel_signals_release(th.signals);
+            });
+        }
+    }
+    let last = {
+        let mut tasks = TASKS.lock();
+        tasks.get_mut(task).is_some_and(|t| {
+            t.threads -= 1;
+            t.threads == 0
+        })
+    };
+    if last {
+        end(
+            task,
+            ZxInfoTaskEnd {
+                state: ZX_TASK_EXITED,
+                code: 0,
+                ..Default::default()
+            },
+        );
+    }
+    reap_if_done(task);
+    crate::sched::exit()
+}
+
+/// `task_exit`: ends the calling task with `code`, and the calling thread.
+pub fn exit_current_task(code: i64) -> ! {
+    let rec = el0::record();
+    end(
+        Id::from_raw(rec.task),
+        ZxInfoTaskEnd {
+            state: ZX_TASK_EXITED,
+            code,
+            ..Default::default()
+        },
+    );
+    exit_current_thread()
+}
+
+/// A fault nobody could resolve in task code: report it, end the task.
+pub fn fault(frame: &TrapFrame) -> ! {
+    let rec = el0::record();
+    crate::console::diag(format_args!("task fault: task {:#x} is ended", rec.task));
+    crate::arch::exception::report(frame, crate::arch::exception::VectorKind(8));
+    let how = ZxInfoTaskEnd {
+        state: ZX_TASK_FAULTED,
+        code: 0,
+        esr: frame.esr,
+        far: frame.far,
+        elr: frame.elr,
+        ..Default::default()
+    };
+    end(Id::from_raw(rec.task), how);
+    exit_current_thread()
+}
+
+/// Called on every return to EL0: a thread of an ended task leaves instead.
+pub fn before_return_to_el0() {
+    let rec = el0::record();
+    if current_task_ended(&rec) {
+        exit_current_thread();
+    }
+    el0::before_return_to_el0();
+}
+
+/// `thread_create`: a thread (not yet started) in the task `task_handle` names.
+pub fn thread_create(table: TableId, task_handle: Handle, options: u32) -> Result<Handle, Status> {
+    if options != 0 {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    let task = task_of(table, task_handle, ZX_RIGHT_WRITE)?;
+    let mut threads = THREADS.lock();
+    objects::with(|s| {
+        let (signals, koid) = s.kernel_signals_create()?;
+        let id = match threads.insert(Thread {
+            task,
+            signals,
+            started: false,
+        }) {
+            Ok(id) => id,
+            Err(e) => {
+                s.kernel_signals_release(signals);
+                return Err(e);
+            }
+        };
+        match s.install_kernel_object(table, KObject::Thread { id, koid, signals }, THREAD_RIGHTS) {
+            Ok(h) => Ok(h),
+            Err(e) => {
+                threads.remove(id);
+                s.kernel_signals_release(signals);
+                Err(e)
+            }
+        }
+    })
+}
+
+/// `thread_start`: runs the thread at `entry(arg1, arg2)` with stack `sp`.
+pub fn thread_start(
+    table: TableId,
+    thread_handle: Handle,
+    entry: u64,
+    sp: u64,
+    arg1: u64,
+    arg2: u64,
+) -> Result<(), Status> {
+    let (thread, _) = kernel_object(table, thread_handle, ZX_RIGHT_WRITE)?;
+    let KObject::Thread { id, .. } = thread else {
+        return Err(ZX_ERR_WRONG_TYPE);
+    };
+    if !image::get().is_text(entry) {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    let task = {
+        let mut threads = THREADS.lock();
+        let th = threads.get_mut(id).ok_or(ZX_ERR_BAD_STATE)?;
+        if th.started {
+            return Err(ZX_ERR_BAD_STATE);
+        }
+        th.started = true;
+        th.task
+    };
+    let (rec, vmar_handle) = {
+        let mut tasks = TASKS.lock();
+        let t = tasks
+            .get_mut(task)
+            .filter(|t| !t.ended)
+            .ok_or(ZX_ERR_BAD_STATE)?;
+        ((t.table, t.vmar_range), t.vmar_handle)
+    };
+    spawn_thread(
+        task,
+        entry,
+        sp,
+        [arg1, arg2, 0, 0, 0, 0],
+        rec,
+        vmar_handle,
+        Some(id),
+    )
+    .inspect_err(|_| {
+        if let Some(th) = THREADS.lock().get_mut(id) {
+            th.started = false;
+        }
+    })
+}
+
+/// The kernel object `handle` names, with its rights checked.
+fn kernel_object(
+    table: TableId,
+    handle: Handle,
+    right: Rights,
+) -> Result<(KObject, Rights), Status> {
+    objects::with(|s| {
+        let e = s.entry(table, handle)?;
+        let object::Object::Kernel(k) = &e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if e.rights & right != right {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok((k.clone(), e.rights))
+    })
+}
+
+fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> {
+    match kernel_object(table, handle, right)?.0 {
+        KObject::Task { id, .. } => Ok(id),
+        KObject::Thread { .. } => Err(ZX_ERR_WRONG_TYPE),
+    }
+}
+
+/// Starts the EL0 image's first task from the kernel's own `table`, with
+/// `arg` and the handles given; returns the kernel's handle to it.
+pub fn start_first(table: TableId, arg: u64, handles: &StartHandles) -> Result<Handle, Status> {
+    create(table, image::get().entry, arg, handles)
+}

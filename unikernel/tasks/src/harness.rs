@@ -1,0 +1,260 @@
+//! The EL0 test runner: each test runs in a fresh task, started and awaited
+//! here, and is reported as one KTAP line (DESIGN.md's test contract). A
+//! test that faults fails alone; the next one runs.
+
+use crate::out::{format, Line};
+use crate::println;
+use zx::{AsHandleRef, Handle, Rights, Task, TaskEnd, Vmo};
+
+/// Why a test did not pass.
+pub enum Failure {
+    /// It failed; the line says why.
+    Fail(Line),
+    /// It does not apply here.
+    #[allow(dead_code)] // for suites that depend on what a board has
+    Skip(&'static str),
+}
+
+/// What a test returns.
+pub type TestResult = Result<(), Failure>;
+
+/// One test: a function run in a fresh task.
+pub struct Test {
+    /// Its name, unique in its suite.
+    pub name: &'static str,
+    /// The test.
+    pub run: fn() -> TestResult,
+}
+
+/// A suite: one nested KTAP subtest.
+pub struct Suite {
+    /// Its name.
+    pub name: &'static str,
+    /// Its tests.
+    pub tests: &'static [Test],
+}
+
+/// Fails the test unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err($crate::harness::Failure::Fail($crate::out::format(format_args!(
+                "{}:{}: check failed: {}", file!(), line!(), stringify!($cond)
+            ))));
+        }
+    };
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err($crate::harness::Failure::Fail($crate::out::format(format_args!(
+                "{}:{}: {}", file!(), line!(), format_args!($($arg)+)
+            ))));
+        }
+    };
+}
+
+/// Fails the test unless the two values are equal.
+#[macro_export]
+macro_rules! check_eq {
+    ($left:expr, $right:expr) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    return Err($crate::harness::Failure::Fail($crate::out::format(
+                        format_args!(
+                            "{}:{}: {} == {}: {:?} != {:?}",
+                            file!(),
+                            line!(),
+                            stringify!($left),
+                            stringify!($right),
+                            l,
+                            r
+                        ),
+                    )));
+                }
+            }
+        }
+    };
+}
+
+/// Unwraps a `Result<T, zx::Status>`, failing the test with the status.
+#[macro_export]
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => {
+                return Err($crate::harness::Failure::Fail($crate::out::format(
+                    format_args!(
+                        "{}:{}: {} failed: {:?}",
+                        file!(),
+                        line!(),
+                        stringify!($e),
+                        status
+                    ),
+                )));
+            }
+        }
+    };
+}
+
+/// Whether `suite.test` contains `filter`.
+fn selected(filter: &str, suite: &Suite, test: &Test) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let name = format(format_args!("{}.{}", suite.name, test.name));
+    name.as_str().contains(filter)
+}
+
+fn count(filter: &str, suite: &Suite) -> usize {
+    suite
+        .tests
+        .iter()
+        .filter(|t| selected(filter, suite, t))
+        .count()
+}
+
+/// How many suites the filter selects.
+pub fn selected_suites(suites: &[&Suite], filter: &str) -> usize {
+    suites.iter().filter(|s| count(filter, s) > 0).count()
+}
+
+/// Exit codes of a test task.
+const PASSED: i64 = 0;
+const FAILED: i64 = 1;
+const SKIPPED: i64 = 2;
+/// Bytes of the reason a test task leaves in its result VMO.
+const REASON_MAX: usize = 200;
+
+/// Runs the selected suites, numbering them from `first`; true if none failed.
+pub fn run(suites: &'static [&'static Suite], filter: &str, first: u64) -> bool {
+    let mut all_ok = true;
+    let mut number = first;
+    let mut index = 0u64;
+    for suite in suites {
+        let n = count(filter, suite);
+        if n == 0 {
+            index += suite.tests.len() as u64;
+            continue;
+        }
+        println!("    KTAP version 1");
+        println!("    # Subtest: {}", suite.name);
+        println!("    1..{}", n);
+        let mut suite_ok = true;
+        let mut k = 0;
+        for test in suite.tests {
+            let this = index;
+            index += 1;
+            if !selected(filter, suite, test) {
+                continue;
+            }
+            k += 1;
+            match run_one(this) {
+                Verdict::Pass => println!("    ok {} {}", k, test.name),
+                Verdict::Skip(why) => {
+                    println!("    ok {} {} # SKIP {}", k, test.name, why.as_str())
+                }
+                Verdict::Fail(why) => {
+                    suite_ok = false;
+                    println!("    not ok {} {} # {}", k, test.name, why.as_str());
+                }
+            }
+        }
+        println!(
+            "{} {} {}",
+            if suite_ok { "ok" } else { "not ok" },
+            number,
+            suite.name
+        );
+        all_ok &= suite_ok;
+        number += 1;
+    }
+    all_ok
+}
+
+enum Verdict {
+    Pass,
+    Fail(Line),
+    Skip(Line),
+}
+
+/// Runs test number `index` (in suite order) in a fresh task.
+fn run_one(index: u64) -> Verdict {
+    let Ok(result) = Vmo::create(REASON_MAX as u64) else {
+        return Verdict::Fail(format(format_args!("runner: no VMO for the result")));
+    };
+    let Ok(dup) = result.duplicate_handle(Rights::SAME_RIGHTS) else {
+        return Verdict::Fail(format(format_args!(
+            "runner: cannot duplicate the result VMO"
+        )));
+    };
+    let task = match Task::create(test_entry, index, &mut [dup]) {
+        Ok(t) => t,
+        Err(e) => return Verdict::Fail(format(format_args!("runner: task_create: {e:?}"))),
+    };
+    let end = match task.join() {
+        Ok(end) => end,
+        Err(e) => return Verdict::Fail(format(format_args!("runner: join: {e:?}"))),
+    };
+    let mut reason = [0u8; REASON_MAX];
+    let _ = result.read(&mut reason, 0);
+    let len = reason.iter().position(|&b| b == 0).unwrap_or(REASON_MAX);
+    let text = core::str::from_utf8(&reason[..len]).unwrap_or("<invalid utf-8>");
+    match end {
+        TaskEnd::Exited(PASSED) => Verdict::Pass,
+        TaskEnd::Exited(SKIPPED) => Verdict::Skip(format(format_args!("{text}"))),
+        TaskEnd::Exited(FAILED) => Verdict::Fail(format(format_args!("{text}"))),
+        TaskEnd::Exited(code) => Verdict::Fail(format(format_args!("exited with {code}: {text}"))),
+        TaskEnd::Faulted { esr, far, elr } => Verdict::Fail(format(format_args!(
+            "faulted: ESR {esr:#x} (class {:#04x}) at FAR {far:#x}, ELR {elr:#x}",
+            (esr >> 26) & 0x3f
+        ))),
+        TaskEnd::Running => Verdict::Fail(format(format_args!(
+            "runner: task still running after join"
+        ))),
+    }
+}
+
+/// The entry of a test task: runs test `index`, leaves the reason in the
+/// result VMO (`h0`), exits with the verdict.
+extern "C" fn test_entry(
+    index: u64,
+    h0: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+) -> ! {
+    let result = Vmo::from(Handle::from_raw(h0));
+    let Some(test) = crate::suites::nth_test(index) else {
+        zx::exit(FAILED);
+    };
+    let (code, reason) = match (test.run)() {
+        Ok(()) => (PASSED, Line::new()),
+        Err(Failure::Fail(line)) => (FAILED, line),
+        Err(Failure::Skip(why)) => (SKIPPED, format(format_args!("{why}"))),
+    };
+    let bytes = reason.as_str().as_bytes();
+    let _ = result.write(&bytes[..bytes.len().min(REASON_MAX - 1)], 0);
+    zx::exit(code)
+}
+
+/// Runs `f` in a helper task and says how that task ended (for tests that
+/// expect a fault, like Zircon's death tests).
+pub fn run_in_task(f: fn()) -> Result<TaskEnd, zx::Status> {
+    let task = Task::create(helper_entry, f as usize as u64, &mut [])?;
+    task.join()
+}
+
+extern "C" fn helper_entry(
+    f: u64,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+) -> ! {
+    // SAFETY: `run_in_task` passed a `fn()` pointer of this same image.
+    let f: fn() = unsafe { core::mem::transmute(f as usize) };
+    f();
+    zx::exit(0)
+}

@@ -1,0 +1,58 @@
+//! The built-in tasks: the EL0 image the kernel embeds. The kernel starts
+//! its first task at `_start(mode, boot_vmo)`; by mode it counts or runs the
+//! EL0 test suites, runs the demo, or the benchmarks.
+
+#![no_std]
+#![no_main]
+// The EL0 image has no heap: a failure's text travels on the stack, in a
+// fixed line buffer, so test results are larger than clippy likes.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
+
+mod harness;
+mod out;
+mod suites;
+
+use abi::el0::{El0Boot, MODE_COUNT, MODE_RUN, MODE_TEST};
+use zx::{Handle, Vmo};
+
+/// Entry of the first task.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.entry")]
+pub extern "C" fn _start(
+    mode: u64,
+    boot: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+) -> ! {
+    let boot_vmo = Vmo::from(Handle::from_raw(boot));
+    let mut raw = [0u8; core::mem::size_of::<El0Boot>()];
+    let params = match boot_vmo.read(&mut raw, 0) {
+        // SAFETY: El0Boot is plain old data of exactly these bytes.
+        Ok(()) => unsafe { core::ptr::read_unaligned(raw.as_ptr().cast::<El0Boot>()) },
+        Err(_) => zx::exit(-1),
+    };
+    drop(boot_vmo);
+    let filter = params.filter();
+    match mode {
+        MODE_COUNT => zx::exit(harness::selected_suites(suites::SUITES, filter) as i64),
+        MODE_TEST => {
+            let ok = harness::run(suites::SUITES, filter, params.first_suite);
+            zx::exit(if ok { 0 } else { 1 })
+        }
+        MODE_RUN => {
+            println!("EL0: the built-in tasks are running");
+            zx::exit(0)
+        }
+        _ => zx::exit(-1),
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    println!("    # EL0 panic: {}", info.message());
+    if let Some(loc) = info.location() {
+        println!("    #   at {}:{}", loc.file(), loc.line());
+    }
+    zx::exit(101)
+}

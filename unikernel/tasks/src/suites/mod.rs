@@ -1,0 +1,17 @@
+//! The EL0 suites, Zircon-style: one behaviour per test, run through the
+//! public syscall surface.
+
+mod smoke;
+
+use crate::harness::{Suite, Test};
+
+/// Every EL0 suite, in the order they run.
+pub static SUITES: &[&Suite] = &[&smoke::SUITE];
+
+/// The `index`th test over all suites, in order.
+pub fn nth_test(index: u64) -> Option<&'static Test> {
+    SUITES
+        .iter()
+        .flat_map(|s| s.tests.iter())
+        .nth(index as usize)
+}

@@ -1,0 +1,79 @@
+//! The trap and the simplest calls work from EL0.
+
+use crate::harness::{run_in_task, Suite, Test, TestResult};
+use crate::{check, check_eq, ok};
+use zx::{Status, TaskEnd, Vmo};
+
+pub static SUITE: Suite = Suite {
+    name: "el0_smoke",
+    tests: &[
+        Test {
+            name: "null_syscall_returns_ok",
+            run: null_syscall_returns_ok,
+        },
+        Test {
+            name: "unknown_syscall_is_bad_syscall",
+            run: unknown_syscall_is_bad_syscall,
+        },
+        Test {
+            name: "vmo_write_then_read_round_trips",
+            run: vmo_write_then_read_round_trips,
+        },
+        Test {
+            name: "clock_advances",
+            run: clock_advances,
+        },
+        Test {
+            name: "touching_kernel_memory_ends_the_task",
+            run: touching_kernel_memory_ends_the_task,
+        },
+    ],
+};
+
+fn null_syscall_returns_ok() -> TestResult {
+    check_eq!(zx::null_syscall(), Status::OK);
+    Ok(())
+}
+
+fn unknown_syscall_is_bad_syscall() -> TestResult {
+    // SAFETY: no pointers are passed.
+    let r = unsafe { zx::sys::call_raw(0xdead, [0; 8]) } as i32;
+    check_eq!(Status(abi::Status(r)), Status::BAD_SYSCALL);
+    Ok(())
+}
+
+fn vmo_write_then_read_round_trips() -> TestResult {
+    let vmo = ok!(Vmo::create(8192));
+    ok!(vmo.write(b"hello", 4094));
+    let mut buf = [0u8; 5];
+    ok!(vmo.read(&mut buf, 4094));
+    check_eq!(&buf, b"hello");
+    Ok(())
+}
+
+fn clock_advances() -> TestResult {
+    let a = zx::Time::get_monotonic();
+    zx::Duration::from_millis(1).sleep();
+    let b = zx::Time::get_monotonic();
+    check!(
+        b.into_nanos() >= a.into_nanos() + 1_000_000,
+        "{a:?} then {b:?}"
+    );
+    Ok(())
+}
+
+fn touching_kernel_memory_ends_the_task() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately reads kernel memory; the kernel ends this task.
+        unsafe { core::ptr::read_volatile(0x4008_0000 as *const u64) };
+    }));
+    check_eq!(end.fault_class(), Some(0x24));
+    check!(matches!(
+        end,
+        TaskEnd::Faulted {
+            far: 0x4008_0000,
+            ..
+        }
+    ));
+    Ok(())
+}

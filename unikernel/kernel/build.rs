@@ -63,6 +63,8 @@ fn build_el0_image(manifest: &Path) {
     ] {
         cmd.env_remove(var);
     }
+    // The image is embedded: no debug info in it (the tasks ELF keeps none).
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false");
     let status = cmd.status().expect("running cargo for the EL0 image");
     assert!(
         status.success(),

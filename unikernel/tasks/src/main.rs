@@ -8,6 +8,7 @@
 // fixed line buffer, so test results are larger than clippy likes.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
+mod demo;
 mod harness;
 mod out;
 mod suites;
@@ -41,8 +42,23 @@ pub extern "C" fn _start(
             zx::exit(if ok { 0 } else { 1 })
         }
         MODE_RUN => {
-            println!("EL0: the built-in tasks are running");
-            zx::exit(0)
+            // The suites' own KTAP document, then the demo.
+            println!("KTAP version 1");
+            println!("1..{}", harness::selected_suites(suites::SUITES, ""));
+            let suites_ok = harness::run(suites::SUITES, "", 1);
+            println!(
+                "# EL0 suites: {}",
+                if suites_ok {
+                    "all passed"
+                } else {
+                    "some FAILED"
+                }
+            );
+            let demo = demo::run();
+            if let Err(e) = demo {
+                println!("demo: failed: {e:?}");
+            }
+            zx::exit(if suites_ok && demo.is_ok() { 0 } else { 1 })
         }
         _ => zx::exit(-1),
     }

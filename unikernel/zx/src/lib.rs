@@ -16,7 +16,7 @@ mod vmo;
 pub use abi;
 pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
 pub use object::Event;
-pub use task::{console_write, exit, null_syscall, Task, TaskEnd};
+pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
 pub use time::{Duration, Time};
 pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoOp, VmoOptions};

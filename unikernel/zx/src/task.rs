@@ -140,3 +140,18 @@ pub(crate) fn self_vmar_raw() -> abi::Handle {
     unsafe { core::arch::asm!("mrs {}, tpidrro_el0", out(reg) v, options(nomem, nostack)) };
     v as abi::Handle
 }
+
+/// The kernel's fault and copy counters (`ZX_INFO_KERNEL_COUNTERS`), read
+/// through any valid handle.
+pub fn kernel_counters(any: &impl AsHandleRef) -> Result<abi::ZxInfoKernelCounters, Status> {
+    let mut info = abi::ZxInfoKernelCounters::default();
+    // SAFETY: a plain-old-data struct viewed as bytes.
+    let buf = unsafe {
+        core::slice::from_raw_parts_mut(
+            (&raw mut info).cast::<u8>(),
+            core::mem::size_of::<abi::ZxInfoKernelCounters>(),
+        )
+    };
+    any.get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
+    Ok(info)
+}

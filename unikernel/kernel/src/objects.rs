@@ -22,8 +22,13 @@ fn bytes(frame: Frame) -> *mut u8 {
 }
 
 impl FrameAllocator for KernelPlatform {
-    fn alloc_zeroed(&self) -> Option<Frame> {
-        frame::alloc_zeroed().map(|f| Frame::new(f.addr()))
+    fn alloc(&self) -> Option<Frame> {
+        frame::alloc().map(|f| Frame::new(f.addr()))
+    }
+
+    fn zero(&self, f: Frame) {
+        // SAFETY: the frame is identity-mapped RAM the object layer owns.
+        unsafe { crate::arch::page::zero(bytes(f)) };
     }
 
     fn free(&self, f: Frame) {
@@ -48,8 +53,9 @@ impl FrameAllocator for KernelPlatform {
     }
 
     fn copy(&self, src: Frame, dst: Frame) {
-        // SAFETY: two distinct whole frames of identity-mapped RAM.
-        unsafe { core::ptr::copy_nonoverlapping(bytes(src), bytes(dst), object::PAGE_BYTES) };
+        // SAFETY: two distinct whole frames of identity-mapped RAM, the
+        // destination owned by the object layer.
+        unsafe { crate::arch::page::copy(bytes(dst), bytes(src)) };
     }
 
     fn zero_page(&self) -> Frame {

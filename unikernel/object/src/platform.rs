@@ -32,8 +32,16 @@ impl Frame {
 /// Page contents are only touched through this trait, so the kernel can use
 /// its identity map and the host fake can use heap pages.
 pub trait FrameAllocator {
+    /// A frame with unspecified contents, or `None` when memory is exhausted.
+    fn alloc(&self) -> Option<Frame>;
+    /// Fills `frame` with zeros.
+    fn zero(&self, frame: Frame);
     /// A zero-filled frame, or `None` when memory is exhausted.
-    fn alloc_zeroed(&self) -> Option<Frame>;
+    fn alloc_zeroed(&self) -> Option<Frame> {
+        let frame = self.alloc()?;
+        self.zero(frame);
+        Some(frame)
+    }
     /// Gives a frame back. The object layer frees each frame it got exactly once.
     fn free(&self, frame: Frame);
     /// Copies `buf.len()` bytes from `frame` at `offset` (`offset + len <= 4096`).

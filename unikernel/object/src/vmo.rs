@@ -275,7 +275,7 @@ impl<P: Platform> ObjectSpace<P> {
                 page += 1;
                 continue;
             }
-            match self.platform.alloc_zeroed() {
+            match self.platform.alloc() {
                 Some(f) => fresh.push((page, f)),
                 None => {
                     for &(_, f) in &fresh {
@@ -292,6 +292,7 @@ impl<P: Platform> ObjectSpace<P> {
                 self.platform.copy(src, f);
                 self.count(|c| c.pages_copied += 1);
             } else {
+                self.platform.zero(f);
                 self.count(|c| c.pages_zero_filled += 1);
             }
         }

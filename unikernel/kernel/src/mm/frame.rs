@@ -90,7 +90,7 @@ pub fn alloc() -> Option<Frame> {
 pub fn alloc_zeroed() -> Option<Frame> {
     let frame = alloc()?;
     // SAFETY: the frame was just allocated to us; it is identity-mapped RAM.
-    unsafe { core::ptr::write_bytes(frame.addr() as *mut u8, 0, PAGE_SIZE as usize) };
+    unsafe { crate::arch::page::zero(frame.addr() as *mut u8) };
     Some(frame)
 }
 

@@ -74,7 +74,7 @@ impl Fake {
 }
 
 impl FrameAllocator for Fake {
-    fn alloc_zeroed(&self) -> Option<Frame> {
+    fn alloc(&self) -> Option<Frame> {
         match self.fail_after.get() {
             Some(0) => {
                 self.fail_after.set(None);
@@ -93,8 +93,16 @@ impl FrameAllocator for Fake {
         self.next_paddr.set(self.next_paddr.get() + PAGE_SIZE);
         self.frames
             .borrow_mut()
-            .insert(paddr, Box::new([0; PAGE_BYTES]));
+            // Poison: the layer must copy or zero every frame it takes.
+            .insert(paddr, Box::new([0xa5; PAGE_BYTES]));
         Some(Frame::new(paddr))
+    }
+    fn zero(&self, frame: Frame) {
+        self.frames
+            .borrow_mut()
+            .get_mut(&frame.paddr())
+            .expect("live frame")
+            .fill(0);
     }
     fn free(&self, frame: Frame) {
         assert!(

@@ -513,6 +513,9 @@ fn mair() -> u64 {
     m.get()
 }
 
+/// Whether translation (and so normal, cacheable memory) is on.
+pub static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Turns on translation with `table` as TTBR0, and the caches.
 ///
 /// # Safety
@@ -542,4 +545,5 @@ pub unsafe fn enable(table: &PageTable) {
             + SCTLR_EL1::SA0::Enable,
     );
     barrier::isb(barrier::SY);
+    ENABLED.store(true, core::sync::atomic::Ordering::Relaxed);
 }

@@ -9,6 +9,7 @@ pub mod esr;
 pub mod exception;
 pub mod gic;
 pub mod mmu;
+pub mod page;
 pub mod power;
 pub mod semihosting;
 pub mod timer;

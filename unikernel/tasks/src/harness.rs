@@ -2,9 +2,24 @@
 //! here, and is reported as one KTAP line (DESIGN.md's test contract). A
 //! test that faults fails alone; the next one runs.
 
-use crate::out::{format, Line};
+use crate::out::{Line, format};
 use crate::println;
+use core::sync::atomic::{AtomicU64, Ordering};
 use zx::{AsHandleRef, Handle, Rights, Task, TaskEnd, Vmo};
+
+/// `seed=` from the bootargs, stored by the runner before any test starts.
+/// It lives in the image's shared `.data`, so every test task reads it.
+static SEED: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the boot seed available to test tasks (the runner calls this once).
+pub fn set_seed(seed: u64) {
+    SEED.store(seed, Ordering::Relaxed);
+}
+
+/// The boot seed (`seed=` in the bootargs; 0 if none was given).
+pub fn seed() -> u64 {
+    SEED.load(Ordering::Relaxed)
+}
 
 /// Why a test did not pass.
 pub enum Failure {
@@ -69,6 +84,26 @@ macro_rules! check_eq {
                             stringify!($right),
                             l,
                             r
+                        ),
+                    )));
+                }
+            }
+        }
+    };
+    ($left:expr, $right:expr, $($arg:tt)+) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    return Err($crate::harness::Failure::Fail($crate::out::format(
+                        format_args!(
+                            "{}:{}: {} == {}: {:?} != {:?} ({})",
+                            file!(),
+                            line!(),
+                            stringify!($left),
+                            stringify!($right),
+                            l,
+                            r,
+                            format_args!($($arg)+)
                         ),
                     )));
                 }
@@ -246,6 +281,34 @@ pub fn run_in_task(f: fn()) -> Result<TaskEnd, zx::Status> {
     task.join()
 }
 
+/// Starts `f(handles)` in a helper task, moving `handles` (each needs
+/// TRANSFER) into it; their values there are what `f` receives (unused
+/// slots are `ZX_HANDLE_INVALID`). The task is not awaited.
+pub fn spawn_with(f: fn([abi::Handle; 4]), handles: &mut [Handle]) -> Result<Task, zx::Status> {
+    Task::create(helper_entry_with, f as usize as u64, handles)
+}
+
+/// Runs `f(handles)` in a helper task (see [`spawn_with`]) and says how it ended.
+pub fn run_in_task_with(
+    f: fn([abi::Handle; 4]),
+    handles: &mut [Handle],
+) -> Result<TaskEnd, zx::Status> {
+    spawn_with(f, handles)?.join()
+}
+
+extern "C" fn helper_entry_with(
+    f: u64,
+    h0: abi::Handle,
+    h1: abi::Handle,
+    h2: abi::Handle,
+    h3: abi::Handle,
+) -> ! {
+    // SAFETY: `spawn_with` passed a `fn([Handle; 4])` pointer of this same image.
+    let f: fn([abi::Handle; 4]) = unsafe { core::mem::transmute(f as usize) };
+    f([h0, h1, h2, h3]);
+    zx::exit(0)
+}
+
 extern "C" fn helper_entry(
     f: u64,
     _: abi::Handle,
@@ -257,4 +320,12 @@ extern "C" fn helper_entry(
     let f: fn() = unsafe { core::mem::transmute(f as usize) };
     f();
     zx::exit(0)
+}
+
+/// A suite's test list from its functions' names: `tests![a, b]`.
+#[macro_export]
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        &[$($crate::harness::Test { name: stringify!($name), run: $name }),*]
+    };
 }

@@ -2,11 +2,14 @@
 //! public syscall surface.
 
 mod smoke;
+mod util;
+mod vmo;
+mod vmo_clone;
 
 use crate::harness::{Suite, Test};
 
 /// Every EL0 suite, in the order they run.
-pub static SUITES: &[&Suite] = &[&smoke::SUITE];
+pub static SUITES: &[&Suite] = &[&smoke::SUITE, &vmo::SUITE, &vmo_clone::SUITE];
 
 /// The `index`th test over all suites, in order.
 pub fn nth_test(index: u64) -> Option<&'static Test> {

@@ -1,0 +1,149 @@
+//! Helpers the suites share: signal polls, mappings, raw calls, and
+//! addresses the kernel must refuse.
+
+use core::sync::atomic::AtomicU64;
+use zx::{AsHandleRef, Signals, Status, Time, Vmar, VmarFlags, Vmo};
+
+/// An address in kernel memory (the QEMU `virt` kernel image's start).
+pub const KERNEL_ADDR: u64 = 0x4008_0000;
+/// An address no translation ever covers (above the 48-bit TTBR0 range).
+pub const NON_CANONICAL: u64 = 0xffff_0000_0000_1000;
+/// A page.
+pub const PAGE: u64 = abi::PAGE_SIZE;
+
+/// A word in the EL0 image's read-only data (copy-in from it is allowed).
+pub static RODATA_WORDS: [u64; 4] = [0x0102_0304_0506_0708, 2, 3, 4];
+/// A word in the EL0 image's `.data`, shared by every task: outside each
+/// task's sub-VMAR, so the kernel copies neither in from it nor out to it.
+pub static DATA_WORD: AtomicU64 = AtomicU64::new(0x5555);
+
+/// Address of [`RODATA_WORDS`].
+pub fn rodata_addr() -> u64 {
+    RODATA_WORDS.as_ptr() as u64
+}
+
+/// Address of [`DATA_WORD`].
+pub fn data_addr() -> u64 {
+    DATA_WORD.as_ptr() as u64
+}
+
+/// Address of some code in the image's text.
+pub fn text_addr() -> u64 {
+    text_addr as usize as u64
+}
+
+/// The signals active on `h` now (needs WAIT).
+pub fn signals(h: &impl AsHandleRef) -> Signals {
+    h.wait_handle_observed(Signals(!0), Time::INFINITE_PAST).1
+}
+
+/// Whether `ZX_VMO_ZERO_CHILDREN` is active on `vmo`.
+pub fn zero_children(vmo: &Vmo) -> bool {
+    signals(vmo).contains(Signals::VMO_ZERO_CHILDREN)
+}
+
+/// Maps `len` bytes of `vmo` from offset 0 in the task's own sub-VMAR.
+pub fn map(vmo: &Vmo, len: u64, flags: VmarFlags) -> Result<u64, Status> {
+    Vmar::root_self().map(0, vmo, 0, len, flags)
+}
+
+/// Maps `len` bytes of `vmo` read-write.
+pub fn map_rw(vmo: &Vmo, len: u64) -> Result<u64, Status> {
+    map(vmo, len, VmarFlags::RW)
+}
+
+/// Unmaps `[addr, addr + len)` from the task's own sub-VMAR.
+pub fn unmap(addr: u64, len: u64) -> Result<(), Status> {
+    Vmar::root_self().unmap(addr, len)
+}
+
+/// Reads a byte through a pointer.
+///
+/// # Safety
+/// `addr` must be mapped readable (or the test expects the task to fault).
+pub unsafe fn peek(addr: u64) -> u8 {
+    // SAFETY: forwarded to the caller.
+    unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
+/// Writes a byte through a pointer.
+///
+/// # Safety
+/// `addr` must be mapped writable and hold nothing the task relies on
+/// (or the test expects the task to fault).
+pub unsafe fn poke(addr: u64, value: u8) {
+    // SAFETY: forwarded to the caller.
+    unsafe { core::ptr::write_volatile(addr as *mut u8, value) }
+}
+
+/// One byte of `vmo` at `offset`, through `vmo_read`.
+pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
+    let mut b = [0u8; 1];
+    vmo.read(&mut b, offset)?;
+    Ok(b[0])
+}
+
+/// Fills the page of `vmo` at `page` with `value` through `vmo_write`.
+pub fn fill_page(vmo: &Vmo, page: u64, value: u8) -> Result<(), Status> {
+    vmo.write(&[value; PAGE as usize], page * PAGE)
+}
+
+/// Whether every byte of the page of `vmo` at `page` is `value`.
+pub fn page_is(vmo: &Vmo, page: u64, value: u8) -> Result<bool, Status> {
+    let mut buf = [0u8; PAGE as usize];
+    vmo.read(&mut buf, page * PAGE)?;
+    Ok(buf.iter().all(|&b| b == value))
+}
+
+/// A raw syscall's status.
+///
+/// # Safety
+/// As for [`zx::sys::call`]: the kernel may write the caller's memory
+/// through pointer arguments that lie in its sub-VMAR.
+pub unsafe fn raw(n: abi::Syscall, a: [u64; 8]) -> Status {
+    // SAFETY: forwarded to the caller.
+    Status(unsafe { zx::sys::status(n, a) })
+}
+
+/// A handle value this task never had (right shape, nothing behind it).
+pub const FORGED_HANDLE: abi::Handle = 0x7fff_fff3;
+
+/// Addresses a kernel copy-out must refuse: none lies in the caller's
+/// sub-VMAR (null, kernel memory, beyond any translation, the image's
+/// text, read-only data and shared data).
+pub fn foreign_out_ptrs() -> [u64; 6] {
+    [
+        0,
+        KERNEL_ADDR,
+        NON_CANONICAL,
+        text_addr(),
+        rodata_addr(),
+        data_addr(),
+    ]
+}
+
+/// Addresses a kernel copy-in must refuse: not in the caller's sub-VMAR
+/// nor in the image's read-only part.
+pub fn foreign_in_ptrs() -> [u64; 4] {
+    [0, KERNEL_ADDR, NON_CANONICAL, data_addr()]
+}
+
+/// An address in the caller's sub-VMAR with nothing mapped: the base of a
+/// fresh, empty sub-region (kept alive by the returned handle).
+pub fn unmapped_own_addr() -> Result<(Vmar, u64), Status> {
+    let flags = VmarFlags::CAN_MAP_READ | VmarFlags::CAN_MAP_WRITE;
+    Vmar::root_self().allocate(0, 16 * PAGE, flags)
+}
+
+/// The info record of a VMO.
+pub fn info(vmo: &Vmo) -> Result<abi::ZxInfoVmo, Status> {
+    vmo.info()
+}
+
+/// Whether `h` is a valid handle in this task (`ZX_INFO_HANDLE_VALID`).
+pub fn valid(h: abi::Handle) -> bool {
+    let handle = core::mem::ManuallyDrop::new(zx::Handle::from_raw(h));
+    handle
+        .get_info_raw(abi::ZX_INFO_HANDLE_VALID, &mut [])
+        .is_ok()
+}

@@ -1,0 +1,505 @@
+//! VMOs: `vmo_create`, `vmo_read`/`vmo_write`, sizes, `vmo_op_range`
+//! (COMMIT, DECOMMIT, LOOKUP), and the same bytes seen through mappings.
+
+use super::util::*;
+use crate::harness::{Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use zx::{AsHandleRef, HandleBased, Rights, Status, Vmo, VmoOp, VmoOptions};
+
+pub static SUITE: Suite = Suite {
+    name: "vmo",
+    tests: tests![
+        create_rounds_size_up_to_a_page,
+        create_of_size_zero_has_no_bytes,
+        create_non_resizable_makes_set_size_unavailable,
+        create_with_an_unknown_option_is_invalid_args,
+        create_of_the_largest_size_is_ok_and_beyond_is_out_of_range,
+        new_vmo_handle_has_the_default_rights,
+        new_vmo_reads_zeros_and_commits_nothing,
+        zero_byte_read_and_write_at_the_end_succeed,
+        read_past_the_end_is_out_of_range,
+        write_past_the_end_is_out_of_range_and_writes_nothing,
+        overflowing_offset_plus_length_is_out_of_range,
+        write_then_read_across_pages_round_trips,
+        write_commits_only_the_pages_it_touches,
+        set_size_grows_with_zero_pages,
+        set_size_shrink_drops_data_and_frees_pages,
+        set_size_rounds_up_to_a_page,
+        set_size_beyond_the_largest_is_out_of_range,
+        set_size_without_write_right_is_access_denied,
+        get_size_needs_no_rights,
+        read_without_read_right_is_access_denied,
+        write_without_write_right_is_access_denied,
+        commit_and_decommit_change_committed_bytes,
+        decommitted_pages_read_zero,
+        commit_and_decommit_without_write_right_are_access_denied,
+        op_range_past_the_end_is_out_of_range,
+        lookup_gives_distinct_page_aligned_addresses,
+        lookup_of_a_page_nobody_has_is_no_memory,
+        lookup_of_size_zero_is_invalid_args,
+        lookup_past_the_end_is_out_of_range,
+        lookup_into_a_small_buffer_is_buffer_too_small,
+        lookup_without_read_right_is_access_denied,
+        lookup_at_an_unaligned_offset_gives_the_containing_page,
+        lock_and_unlock_are_not_supported,
+        unknown_op_is_invalid_args,
+        vmo_write_shows_through_a_mapping,
+        store_through_a_mapping_shows_in_vmo_read,
+        vmo_read_into_a_mapping_of_the_same_vmo_works,
+        reading_through_a_mapping_commits_nothing,
+        info_reports_size_resizability_and_rights,
+    ],
+};
+
+fn create_rounds_size_up_to_a_page() -> TestResult {
+    check_eq!(ok!(Vmo::create(1)).get_size(), Ok(PAGE));
+    check_eq!(ok!(Vmo::create(PAGE + 1)).get_size(), Ok(2 * PAGE));
+    check_eq!(ok!(Vmo::create(3 * PAGE)).get_size(), Ok(3 * PAGE));
+    Ok(())
+}
+
+fn create_of_size_zero_has_no_bytes() -> TestResult {
+    let vmo = ok!(Vmo::create(0));
+    check_eq!(vmo.get_size(), Ok(0));
+    check_eq!(vmo.read(&mut [], 0), Ok(()));
+    check_eq!(vmo.read(&mut [0u8; 1], 0), Err(Status::OUT_OF_RANGE));
+    Ok(())
+}
+
+fn create_non_resizable_makes_set_size_unavailable() -> TestResult {
+    let vmo = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
+    check_eq!(vmo.set_size(2 * PAGE), Err(Status::UNAVAILABLE));
+    check_eq!(vmo.set_size(0), Err(Status::UNAVAILABLE));
+    check_eq!(vmo.get_size(), Ok(PAGE));
+    // Resizable is the default.
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(vmo.set_size(2 * PAGE), Ok(()));
+    Ok(())
+}
+
+fn create_with_an_unknown_option_is_invalid_args() -> TestResult {
+    for opts in [2, 4, 1 << 31, u32::MAX] {
+        check_eq!(
+            Vmo::create_with_opts(VmoOptions(opts), PAGE).map(drop),
+            Err(Status::INVALID_ARGS)
+        );
+    }
+    Ok(())
+}
+
+fn create_of_the_largest_size_is_ok_and_beyond_is_out_of_range() -> TestResult {
+    let big = ok!(Vmo::create(abi::ZX_MAX_VMO_SIZE));
+    check_eq!(big.get_size(), Ok(abi::ZX_MAX_VMO_SIZE));
+    // Its last byte is there (and reads zero).
+    check_eq!(byte_at(&big, abi::ZX_MAX_VMO_SIZE - 1), Ok(0));
+    for size in [abi::ZX_MAX_VMO_SIZE + 1, u64::MAX - PAGE, u64::MAX] {
+        check_eq!(Vmo::create(size).map(drop), Err(Status::OUT_OF_RANGE));
+    }
+    Ok(())
+}
+
+fn new_vmo_handle_has_the_default_rights() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let info = ok!(vmo.basic_info());
+    check_eq!(info.rights, 0xD0FF);
+    check_eq!(info.rights, abi::ZX_DEFAULT_VMO_RIGHTS);
+    check_eq!(info.obj_type, abi::ZX_OBJ_TYPE_VMO);
+    check!(info.koid != abi::ZX_KOID_INVALID);
+    check_eq!(info.props, abi::ZX_OBJ_PROP_WAITABLE);
+    Ok(())
+}
+
+fn new_vmo_reads_zeros_and_commits_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    for page in 0..4 {
+        check!(ok!(page_is(&vmo, page, 0)));
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn zero_byte_read_and_write_at_the_end_succeed() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(vmo.read(&mut [], PAGE), Ok(()));
+    check_eq!(vmo.write(&[], PAGE), Ok(()));
+    check_eq!(vmo.read(&mut [], 0), Ok(()));
+    // One past the end is out of range even for zero bytes.
+    check_eq!(vmo.read(&mut [], PAGE + 1), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.write(&[], PAGE + 1), Err(Status::OUT_OF_RANGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn read_past_the_end_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(vmo.read(&mut [0u8; 2], PAGE - 1), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.read(&mut [0u8; 1], PAGE), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.read(&mut [0u8; 1], u64::MAX), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.read(&mut [0u8; 1], PAGE - 1), Ok(()));
+    Ok(())
+}
+
+fn write_past_the_end_is_out_of_range_and_writes_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(vmo.write(&[7u8; 2], PAGE - 1), Err(Status::OUT_OF_RANGE));
+    check_eq!(byte_at(&vmo, PAGE - 1), Ok(0));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn overflowing_offset_plus_length_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        vmo.read(&mut [0u8; 4], u64::MAX - 1),
+        Err(Status::OUT_OF_RANGE)
+    );
+    check_eq!(
+        vmo.write(&[0u8; 4], u64::MAX - 1),
+        Err(Status::OUT_OF_RANGE)
+    );
+    Ok(())
+}
+
+fn write_then_read_across_pages_round_trips() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    let mut data = [0u8; 6000];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i * 7 + 3) as u8;
+    }
+    ok!(vmo.write(&data, PAGE - 1000));
+    let mut back = [0u8; 6000];
+    ok!(vmo.read(&mut back, PAGE - 1000));
+    check!(back == data);
+    check_eq!(byte_at(&vmo, PAGE - 1001), Ok(0));
+    check_eq!(byte_at(&vmo, PAGE + 5000), Ok(0));
+    Ok(())
+}
+
+fn write_commits_only_the_pages_it_touches() -> TestResult {
+    let vmo = ok!(Vmo::create(8 * PAGE));
+    ok!(vmo.write(&[1], 2 * PAGE + 5));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    ok!(vmo.write(&[1, 2], 5 * PAGE - 1));
+    check_eq!(ok!(vmo.info()).committed_bytes, 3 * PAGE);
+    Ok(())
+}
+
+fn set_size_grows_with_zero_pages() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(fill_page(&vmo, 0, 0xaa));
+    ok!(vmo.set_size(3 * PAGE));
+    check_eq!(vmo.get_size(), Ok(3 * PAGE));
+    check!(ok!(page_is(&vmo, 0, 0xaa)));
+    check!(ok!(page_is(&vmo, 1, 0)));
+    check!(ok!(page_is(&vmo, 2, 0)));
+    ok!(vmo.write(&[1], 3 * PAGE - 1));
+    Ok(())
+}
+
+fn set_size_shrink_drops_data_and_frees_pages() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    for p in 0..3 {
+        ok!(fill_page(&vmo, p, 0x11));
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 3 * PAGE);
+    ok!(vmo.set_size(PAGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    check_eq!(vmo.read(&mut [0u8; 1], PAGE), Err(Status::OUT_OF_RANGE));
+    ok!(vmo.set_size(3 * PAGE));
+    check!(ok!(page_is(&vmo, 0, 0x11)));
+    check!(ok!(page_is(&vmo, 1, 0)));
+    check!(ok!(page_is(&vmo, 2, 0)));
+    Ok(())
+}
+
+fn set_size_rounds_up_to_a_page() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.set_size(PAGE + 1));
+    check_eq!(vmo.get_size(), Ok(2 * PAGE));
+    ok!(vmo.set_size(1));
+    check_eq!(vmo.get_size(), Ok(PAGE));
+    ok!(vmo.set_size(0));
+    check_eq!(vmo.get_size(), Ok(0));
+    Ok(())
+}
+
+fn set_size_beyond_the_largest_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        vmo.set_size(abi::ZX_MAX_VMO_SIZE + 1),
+        Err(Status::OUT_OF_RANGE)
+    );
+    check_eq!(vmo.set_size(u64::MAX), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.get_size(), Ok(PAGE));
+    Ok(())
+}
+
+fn set_size_without_write_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let ro = ok!(vmo.duplicate(Rights(abi::ZX_DEFAULT_VMO_RIGHTS) - Rights::WRITE));
+    check_eq!(ro.set_size(2 * PAGE), Err(Status::ACCESS_DENIED));
+    check_eq!(vmo.get_size(), Ok(PAGE));
+    Ok(())
+}
+
+fn get_size_needs_no_rights() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let none = ok!(vmo.duplicate(Rights::NONE));
+    check_eq!(none.get_size(), Ok(2 * PAGE));
+    Ok(())
+}
+
+fn read_without_read_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let wo = ok!(vmo.duplicate(Rights::WRITE | Rights::DUPLICATE));
+    check_eq!(wo.read(&mut [0u8; 1], 0), Err(Status::ACCESS_DENIED));
+    check_eq!(wo.write(&[1], 0), Ok(()));
+    Ok(())
+}
+
+fn write_without_write_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let ro = ok!(vmo.duplicate(Rights::READ));
+    check_eq!(ro.write(&[1], 0), Err(Status::ACCESS_DENIED));
+    check_eq!(byte_at(&vmo, 0), Ok(0));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn commit_and_decommit_change_committed_bytes() -> TestResult {
+    let vmo = ok!(Vmo::create(8 * PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, PAGE, 3 * PAGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, 3 * PAGE);
+    // Committing again commits nothing more.
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, 2 * PAGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, 4 * PAGE);
+    ok!(vmo.op_range(VmoOp::DECOMMIT, 0, 8 * PAGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn decommitted_pages_read_zero() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    ok!(fill_page(&vmo, 0, 0x42));
+    ok!(fill_page(&vmo, 1, 0x43));
+    ok!(vmo.op_range(VmoOp::DECOMMIT, 0, PAGE));
+    check!(ok!(page_is(&vmo, 0, 0)));
+    check!(ok!(page_is(&vmo, 1, 0x43)));
+    Ok(())
+}
+
+fn commit_and_decommit_without_write_right_are_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let ro = ok!(vmo.duplicate(Rights::READ));
+    check_eq!(
+        ro.op_range(VmoOp::COMMIT, 0, PAGE),
+        Err(Status::ACCESS_DENIED)
+    );
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    check_eq!(
+        ro.op_range(VmoOp::DECOMMIT, 0, PAGE),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+fn op_range_past_the_end_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    for op in [VmoOp::COMMIT, VmoOp::DECOMMIT] {
+        check_eq!(vmo.op_range(op, PAGE, 2 * PAGE), Err(Status::OUT_OF_RANGE));
+        check_eq!(
+            vmo.op_range(op, u64::MAX - PAGE + 1, 2 * PAGE),
+            Err(Status::OUT_OF_RANGE)
+        );
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn lookup_gives_distinct_page_aligned_addresses() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, 4 * PAGE));
+    let mut addrs = [0u64; 4];
+    ok!(vmo.lookup(0, 4 * PAGE, &mut addrs));
+    for (i, a) in addrs.iter().enumerate() {
+        check!(*a != 0 && a % PAGE == 0, "page {i} at {a:#x}");
+        check!(!addrs[..i].contains(a), "page {i} at {a:#x} twice");
+    }
+    // The same pages on a second look.
+    let mut again = [0u64; 4];
+    ok!(vmo.lookup(0, 4 * PAGE, &mut again));
+    check_eq!(addrs, again);
+    Ok(())
+}
+
+fn lookup_of_a_page_nobody_has_is_no_memory() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let mut addrs = [0u64; 2];
+    check_eq!(vmo.lookup(0, 2 * PAGE, &mut addrs), Err(Status::NO_MEMORY));
+    ok!(vmo.write(&[1], 0));
+    check_eq!(vmo.lookup(0, 2 * PAGE, &mut addrs), Err(Status::NO_MEMORY));
+    check_eq!(vmo.lookup(0, PAGE, &mut addrs), Ok(()));
+    Ok(())
+}
+
+fn lookup_of_size_zero_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    check_eq!(vmo.lookup(0, 0, &mut [0u64; 1]), Err(Status::INVALID_ARGS));
+    Ok(())
+}
+
+fn lookup_past_the_end_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    check_eq!(
+        vmo.lookup(0, 2 * PAGE, &mut [0u64; 2]),
+        Err(Status::OUT_OF_RANGE)
+    );
+    check_eq!(
+        vmo.lookup(PAGE, PAGE, &mut [0u64; 1]),
+        Err(Status::OUT_OF_RANGE)
+    );
+    Ok(())
+}
+
+fn lookup_into_a_small_buffer_is_buffer_too_small() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, 3 * PAGE));
+    check_eq!(
+        vmo.lookup(0, 3 * PAGE, &mut [0u64; 2]),
+        Err(Status::BUFFER_TOO_SMALL)
+    );
+    check_eq!(
+        vmo.lookup(0, 3 * PAGE, &mut []),
+        Err(Status::BUFFER_TOO_SMALL)
+    );
+    Ok(())
+}
+
+fn lookup_without_read_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    let wo = ok!(vmo.duplicate(Rights::WRITE));
+    check_eq!(
+        wo.lookup(0, PAGE, &mut [0u64; 1]),
+        Err(Status::ACCESS_DENIED)
+    );
+    Ok(())
+}
+
+fn lookup_at_an_unaligned_offset_gives_the_containing_page() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, 3 * PAGE));
+    let mut all = [0u64; 3];
+    ok!(vmo.lookup(0, 3 * PAGE, &mut all));
+    // Two bytes straddling the first page boundary: pages 0 and 1.
+    let mut two = [0u64; 2];
+    ok!(vmo.lookup(PAGE - 1, 2, &mut two));
+    check_eq!(two, [all[0], all[1]]);
+    let mut one = [0u64; 1];
+    ok!(vmo.lookup(2 * PAGE + 100, 1, &mut one));
+    check_eq!(one[0], all[2]);
+    Ok(())
+}
+
+fn lock_and_unlock_are_not_supported() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for op in [abi::ZX_VMO_OP_LOCK, abi::ZX_VMO_OP_UNLOCK] {
+        check_eq!(vmo.op_range(VmoOp(op), 0, PAGE), Err(Status::NOT_SUPPORTED));
+    }
+    Ok(())
+}
+
+fn unknown_op_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for op in [0, 6, 9, 100, u32::MAX] {
+        check_eq!(vmo.op_range(VmoOp(op), 0, PAGE), Err(Status::INVALID_ARGS));
+    }
+    Ok(())
+}
+
+fn vmo_write_shows_through_a_mapping() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let addr = ok!(map_rw(&vmo, 2 * PAGE));
+    ok!(vmo.write(b"through", PAGE + 10));
+    for (i, &b) in b"through".iter().enumerate() {
+        // SAFETY: the mapping is readable and 2 pages long.
+        check_eq!(unsafe { peek(addr + PAGE + 10 + i as u64) }, b);
+    }
+    // A later write shows at once through the same, already-faulted mapping.
+    ok!(vmo.write(b"X", PAGE + 10));
+    // SAFETY: as above.
+    check_eq!(unsafe { peek(addr + PAGE + 10) }, b'X');
+    ok!(unmap(addr, 2 * PAGE));
+    Ok(())
+}
+
+fn store_through_a_mapping_shows_in_vmo_read() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let addr = ok!(map_rw(&vmo, 2 * PAGE));
+    for i in 0..16u64 {
+        // SAFETY: the mapping is writable and holds only this test's bytes.
+        unsafe { poke(addr + PAGE - 8 + i, i as u8 + 1) };
+    }
+    let mut back = [0u8; 16];
+    ok!(vmo.read(&mut back, PAGE - 8));
+    for (i, &b) in back.iter().enumerate() {
+        check_eq!(b, i as u8 + 1);
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 2 * PAGE);
+    ok!(unmap(addr, 2 * PAGE));
+    Ok(())
+}
+
+fn vmo_read_into_a_mapping_of_the_same_vmo_works() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    ok!(vmo.write(b"source", 0));
+    let addr = ok!(map_rw(&vmo, 2 * PAGE));
+    // SAFETY: the second page of the mapping is this test's scratch.
+    let dst = unsafe { core::slice::from_raw_parts_mut((addr + PAGE) as *mut u8, 6) };
+    check_eq!(vmo.read(dst, 0), Ok(()));
+    check_eq!(&dst[..], b"source");
+    // And the other way: vmo_write from the mapping into the same VMO.
+    // SAFETY: the first page of the mapping is readable.
+    let src = unsafe { core::slice::from_raw_parts(addr as *const u8, 6) };
+    check_eq!(vmo.write(src, 100), Ok(()));
+    let mut back = [0u8; 6];
+    ok!(vmo.read(&mut back, 100));
+    check_eq!(&back, b"source");
+    ok!(unmap(addr, 2 * PAGE));
+    Ok(())
+}
+
+fn reading_through_a_mapping_commits_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    let addr = ok!(map_rw(&vmo, 4 * PAGE));
+    for p in 0..4 {
+        // SAFETY: the mapping is readable.
+        check_eq!(unsafe { peek(addr + p * PAGE + 17) }, 0);
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    ok!(unmap(addr, 4 * PAGE));
+    Ok(())
+}
+
+fn info_reports_size_resizability_and_rights() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    let info = ok!(vmo.info());
+    check_eq!(info.size_bytes, 3 * PAGE);
+    check_eq!(info.parent_koid, abi::ZX_KOID_INVALID);
+    check_eq!(info.num_children, 0);
+    check_eq!(info.num_mappings, 0);
+    check_eq!(info.handle_rights, abi::ZX_DEFAULT_VMO_RIGHTS);
+    check!(info.flags & abi::ZX_INFO_VMO_TYPE_PAGED != 0);
+    check!(info.flags & abi::ZX_INFO_VMO_IS_COW_CLONE == 0);
+    check_eq!(
+        info.create_options & abi::ZX_INFO_VMO_CREATE_RESIZABLE,
+        abi::ZX_INFO_VMO_CREATE_RESIZABLE
+    );
+    let fixed = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
+    check_eq!(ok!(fixed.info()).create_options, 0);
+    check_eq!(info.koid, ok!(vmo.basic_info()).koid);
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! here, and is reported as one KTAP line (DESIGN.md's test contract). A
 //! test that faults fails alone; the next one runs.
 
-use crate::out::{Line, format};
+use crate::out::{format, Line};
 use crate::println;
 use core::sync::atomic::{AtomicU64, Ordering};
 use zx::{AsHandleRef, Handle, Rights, Task, TaskEnd, Vmo};

@@ -1,6 +1,6 @@
 //! The trap and the simplest calls work from EL0.
 
-use crate::harness::{Suite, Test, TestResult, run_in_task};
+use crate::harness::{run_in_task, Suite, Test, TestResult};
 use crate::{check, check_eq, ok};
 use zx::{Status, TaskEnd, Vmo};
 

@@ -380,11 +380,10 @@ fn child_writes_beyond_the_parents_size_get_zero_filled_pages() -> TestResult {
     check_eq!(byte_at(&c, 2 * PAGE + 7), Ok(0x31));
     let mut page = [0xffu8; PAGE as usize];
     ok!(c.read(&mut page, 2 * PAGE));
-    check!(
-        page.iter()
-            .enumerate()
-            .all(|(i, &b)| b == if i == 7 { 0x31 } else { 0 })
-    );
+    check!(page
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == if i == 7 { 0x31 } else { 0 }));
     check_eq!(ok!(c.info()).committed_bytes, PAGE);
     check_eq!(p.get_size(), Ok(PAGE));
     Ok(())

@@ -48,6 +48,10 @@ run config="virt-gicv2" *bootargs="mode=run": build
 test: build
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo test --workspace --exclude kernel --exclude zx --exclude tasks
 
+# Benchmarks under -icount shift=0,sleep=off: a table, and JSON under target/bench/.
+bench config="virt-gicv2": build
+    VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bench {{config}}
+
 # Rewrite the checked-in lists of guest tests each configuration must run.
 bless: build
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bless

@@ -12,6 +12,7 @@
 //! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]) and
 //! `VMM_TIMEOUT_SECS` (per boot; default 60).
 
+pub mod bench;
 pub mod expected;
 pub mod ktap;
 pub mod qemu;

@@ -252,6 +252,17 @@ pub fn boot(
     bootargs: &str,
     timeout: Duration,
 ) -> Result<Transcript, BootError> {
+    boot_with(config, image, bootargs, &[], timeout)
+}
+
+/// [`boot`] with extra QEMU arguments (e.g. `-icount` for benchmarks).
+pub fn boot_with(
+    config: &Config,
+    image: &Path,
+    bootargs: &str,
+    extra: &[&str],
+    timeout: Duration,
+) -> Result<Transcript, BootError> {
     if !image.is_file() {
         return Err(BootError::ImageMissing(image.to_path_buf()));
     }
@@ -264,6 +275,7 @@ pub fn boot(
     let start = Instant::now();
     let mut child = config
         .command(image, bootargs)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

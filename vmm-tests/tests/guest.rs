@@ -141,6 +141,35 @@ fn main() {
         "rpi4::failed_run_resets_through_the_watchdog",
         rpi4_watchdog_reset,
     ));
+    trials.push(Trial::test(
+        "bench::every_operation_is_measured_under_icount",
+        || {
+            let config =
+                qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+            let settings = Settings::from_env()?;
+            let t = qemu::boot_with(
+                config,
+                settings.image_for(config),
+                vmm_tests::bench::BENCH_BOOTARGS,
+                vmm_tests::bench::ICOUNT,
+                settings.timeout,
+            )
+            .map_err(|e| e.to_string())?;
+            if t.exit != Exit::Code(0) {
+                return Err(format!("the benchmark run failed ({}):\n{}", t.exit, t.stdout).into());
+            }
+            let report =
+                vmm_tests::bench::parse(&t.stdout).and_then(vmm_tests::bench::Report::new)?;
+            if let Some(m) = report
+                .measurements
+                .iter()
+                .find(|m| m.median_ns == 0 || m.min_ns > m.median_ns)
+            {
+                return Err(format!("implausible figures for {}: {m:?}", m.name).into());
+            }
+            Ok(())
+        },
+    ));
     trials.extend(guest);
     libtest_mimic::run(&args, trials).exit();
 }

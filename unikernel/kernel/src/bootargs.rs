@@ -9,6 +9,8 @@ pub enum Mode {
     Run,
     /// Run the test suites and print a KTAP document.
     Test,
+    /// Run the benchmarks.
+    Bench,
 }
 
 /// A deliberate breakage, to prove the host harness catches it.
@@ -27,7 +29,7 @@ pub enum Break {
 /// Parsed bootargs.
 #[derive(Clone, Copy, Debug)]
 pub struct BootArgs<'a> {
-    /// `mode=run|test` (default `run`).
+    /// `mode=run|test|bench` (default `run`).
     pub mode: Mode,
     /// `test=<substring>`: run only tests whose `suite.test` name contains it.
     pub test_filter: Option<&'a str>,
@@ -63,6 +65,7 @@ impl<'a> BootArgs<'a> {
             let understood = match (key, value) {
                 ("mode", "run") => set(&mut args.mode, Mode::Run),
                 ("mode", "test") => set(&mut args.mode, Mode::Test),
+                ("mode", "bench") => set(&mut args.mode, Mode::Bench),
                 ("test", filter) if !filter.is_empty() => set(&mut args.test_filter, Some(filter)),
                 ("seed", n) => n.parse().is_ok_and(|n| set(&mut args.seed, n)),
                 ("exit", "semihosting") => set(&mut args.exit_semihosting, true),

@@ -15,6 +15,7 @@ mod bootargs;
 mod console;
 mod devicetree;
 mod drivers;
+mod kbench;
 mod ktest;
 mod ktests;
 mod layout;
@@ -102,7 +103,11 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
 
     task::boot::init();
     let status = match args.mode {
-        Mode::Run => run_tasks(&args),
+        Mode::Run => run_tasks(&args, abi::el0::MODE_RUN),
+        Mode::Bench => {
+            kbench::run();
+            run_tasks(&args, abi::el0::MODE_BENCH)
+        }
         Mode::Test => {
             let el0_suites = count_el0_suites(&args);
             let el0 = |first: u64| run_el0_suites(&args, first);
@@ -140,9 +145,9 @@ fn run_el0_suites(args: &BootArgs, first: u64) -> bool {
     }
 }
 
-/// `mode=run`: the built-in tasks' demo.
-fn run_tasks(args: &BootArgs) -> u32 {
-    match task::boot::run_first_task(abi::el0::MODE_RUN, args.seed, "", 0) {
+/// `mode=run` (the suites and the demo) or `mode=bench` in the first task.
+fn run_tasks(args: &BootArgs, mode: u64) -> u32 {
+    match task::boot::run_first_task(mode, args.seed, "", 0) {
         Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code == 0 => power::EXIT_SUCCESS,
         Ok(end) => {
             error!("the built-in tasks ended {end:?}");

@@ -8,12 +8,13 @@
 // fixed line buffer, so test results are larger than clippy likes.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
+mod bench;
 mod demo;
 mod harness;
 mod out;
 mod suites;
 
-use abi::el0::{El0Boot, MODE_COUNT, MODE_RUN, MODE_TEST};
+use abi::el0::{El0Boot, MODE_BENCH, MODE_COUNT, MODE_RUN, MODE_TEST};
 use zx::{Handle, Vmo};
 
 /// Entry of the first task.
@@ -61,6 +62,13 @@ pub extern "C" fn _start(
             }
             zx::exit(if suites_ok && demo.is_ok() { 0 } else { 1 })
         }
+        MODE_BENCH => match bench::run() {
+            Ok(()) => zx::exit(0),
+            Err(e) => {
+                println!("bench: failed: {e:?}");
+                zx::exit(1)
+            }
+        },
         _ => zx::exit(-1),
     }
 }

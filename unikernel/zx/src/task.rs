@@ -132,13 +132,27 @@ pub fn null_syscall() -> Status {
     Status(unsafe { sys::status(Syscall::Null, [0; 8]) })
 }
 
-/// The calling task's sub-VMAR handle, which the kernel keeps in
-/// `TPIDRRO_EL0` for each of the task's threads.
-pub(crate) fn self_vmar_raw() -> abi::Handle {
+/// `TPIDRRO_EL0`: the kernel keeps the calling task's own handles there for
+/// each of its threads: its sub-VMAR (low half) and itself (high half).
+fn self_handles() -> u64 {
     let v: u64;
     // SAFETY: reading TPIDRRO_EL0 at EL0 has no effect.
     unsafe { core::arch::asm!("mrs {}, tpidrro_el0", out(reg) v, options(nomem, nostack)) };
-    v as abi::Handle
+    v
+}
+
+/// The calling task's handle to its sub-VMAR.
+pub(crate) fn self_vmar_raw() -> abi::Handle {
+    self_handles() as abi::Handle
+}
+
+impl Task {
+    /// The calling task's handle to itself. Borrowed: it belongs to the task.
+    pub fn self_handle() -> core::mem::ManuallyDrop<Task> {
+        core::mem::ManuallyDrop::new(Task(Handle::from_raw(
+            (self_handles() >> 32) as abi::Handle,
+        )))
+    }
 }
 
 /// The kernel's fault and copy counters (`ZX_INFO_KERNEL_COUNTERS`), read

@@ -16,6 +16,9 @@ usage:
   vmm bless [<config>...]
       boot each configuration (default: all) in test mode and rewrite
       vmm-tests/expected/<config>.txt from its transcript
+  vmm bench [<config>]
+      boot `mode=bench` under -icount shift=0,sleep=off (default virt-gicv2),
+      print the table and write target/bench/<config>.json
   vmm qemu-args <config> [--append <bootargs>] [--image <path>]
       print the QEMU command line, shell-quoted
   vmm list
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("bless") => bless(&args[1..]),
         Some("qemu-args") => qemu_args(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("list") => {
             CONFIGS.iter().for_each(|c| println!("{}", c.name));
             Ok(ExitCode::SUCCESS)
@@ -198,4 +202,33 @@ fn bless_one(config: &Config, run: &Run) -> Result<String, String> {
         ));
     }
     Ok(summary)
+}
+
+fn bench(args: &[String]) -> Result<ExitCode, String> {
+    let name = args.first().map_or("virt-gicv2", String::as_str);
+    let config = qemu::config(name).ok_or_else(|| format!("unknown configuration `{name}`"))?;
+    let settings = Settings::from_env()?;
+    let transcript = qemu::boot_with(
+        config,
+        settings.image_for(config),
+        vmm_tests::bench::BENCH_BOOTARGS,
+        vmm_tests::bench::ICOUNT,
+        settings.timeout,
+    )
+    .map_err(|e| e.to_string())?;
+    if transcript.exit != Exit::Code(0) {
+        return Err(format!(
+            "the benchmark run failed ({}):\n{}",
+            transcript.exit, transcript.stdout
+        ));
+    }
+    let report =
+        vmm_tests::bench::parse(&transcript.stdout).and_then(vmm_tests::bench::Report::new)?;
+    print!("{}", report.table());
+    let dir = vmm_tests::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, report.json(name)).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("\nwrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -140,8 +140,9 @@ struct Task {
     table: TableId,
     vmar: VmarId,
     vmar_range: (u64, u64),
-    /// The value of the task's own handle to its sub-VMAR.
-    vmar_handle: Handle,
+    /// `TPIDRRO_EL0` of its threads: the task's own handles to its sub-VMAR
+    /// (low half) and to itself (high half), as `zx` reads them.
+    self_handles: u64,
     signals: SignalsId,
     /// Threads started and not yet exited.
     threads: u32,
@@ -249,7 +250,7 @@ pub fn create(
         match objects::with(|s| build(s, table, id, handles)) {
             Ok((task, moved, stack_top, handle)) => {
                 let rec = (task.table, task.vmar_range);
-                let vmar_handle = task.vmar_handle;
+                let vmar_handle = task.self_handles;
                 tasks.fill(id, task);
                 (id, moved, stack_top, handle, rec, vmar_handle)
             }
@@ -321,6 +322,16 @@ fn build(
                     return Err(e);
                 }
             };
+        // The task's handle to itself (closed with its table when it ends).
+        let me = KObject::Task { id, koid, signals };
+        let self_handle = match s.install_kernel_object(table, me, TASK_RIGHTS) {
+            Ok(h) => h,
+            Err(e) => {
+                s.task(caller).handle_close(handle).ok();
+                s.kernel_signals_release(signals);
+                return Err(e);
+            }
+        };
         let mut moved = [ZX_HANDLE_INVALID; MAX_START_HANDLES];
         for (i, &h) in from.iter().enumerate() {
             // Rights and duplicates were checked: only memory can fail, and
@@ -338,7 +349,7 @@ fn build(
             table,
             vmar,
             vmar_range: (base, TASK_VMAR_SIZE),
-            vmar_handle,
+            self_handles: u64::from(vmar_handle) | (u64::from(self_handle) << 32),
             signals,
             threads: 0,
             ended: false,
@@ -382,7 +393,7 @@ fn spawn_thread(
     sp: u64,
     args: [u64; 6],
     (table, vmar): (TableId, (u64, u64)),
-    vmar_handle: Handle,
+    tpidrro: u64,
     thread: Option<Id>,
 ) -> Result<(), Status> {
     {
@@ -398,7 +409,7 @@ fn spawn_thread(
         task: task.raw(),
         thread: thread.map_or(u64::MAX, Id::raw),
         vmar,
-        tpidrro: u64::from(vmar_handle),
+        tpidrro,
         tpidr: 0,
     };
     let spawned = crate::sched::spawn("task", move || el0::enter(entry, sp, args, record));
@@ -594,7 +605,7 @@ pub fn thread_start(
             .get_mut(task)
             .filter(|t| !t.ended)
             .ok_or(ZX_ERR_BAD_STATE)?;
-        ((t.table, t.vmar_range), t.vmar_handle)
+        ((t.table, t.vmar_range), t.self_handles)
     };
     spawn_thread(
         task,

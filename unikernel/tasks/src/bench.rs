@@ -1,0 +1,281 @@
+//! `mode=bench`: operations timed in guest nanoseconds (under
+//! `-icount shift=0,sleep=off`, one per instruction), each as the minimum
+//! and median over [`REPS`] repetitions of a batch of operations. One line
+//! per operation: `bench <name> ops=<n> reps=<r> min_ns=<x> median_ns=<y>`.
+
+use crate::println;
+use zx::{
+    AsHandleRef, Event, Signals, Status, Task, Thread, Time, Vmar, VmarFlags, Vmo, VmoChildOptions,
+};
+
+/// Repetitions of each batch.
+const REPS: usize = 7;
+const PAGE: u64 = 4096;
+
+fn now() -> i64 {
+    Time::get_monotonic().into_nanos()
+}
+
+/// Runs `batch` `REPS` times (it returns the guest ns its `ops` took) and
+/// prints the per-operation minimum and median.
+fn bench(
+    name: &str,
+    ops: u64,
+    mut batch: impl FnMut() -> Result<i64, Status>,
+) -> Result<(), Status> {
+    let mut per_op = [0u64; REPS];
+    for slot in per_op.iter_mut() {
+        *slot = batch()?.max(0) as u64 / ops;
+    }
+    per_op.sort_unstable();
+    println!(
+        "bench {name} ops={ops} reps={REPS} min_ns={} median_ns={}",
+        per_op[0],
+        per_op[REPS / 2]
+    );
+    Ok(())
+}
+
+/// Times `ops` calls of `op`.
+fn timed(ops: u64, mut op: impl FnMut() -> Result<(), Status>) -> Result<i64, Status> {
+    let start = now();
+    for _ in 0..ops {
+        op()?;
+    }
+    Ok(now() - start)
+}
+
+fn poke(addr: u64) {
+    // SAFETY: `addr` lies in a writable mapping made by the benchmark.
+    unsafe { core::ptr::write_volatile(addr as *mut u8, 1) }
+}
+
+fn peek(addr: u64) -> u8 {
+    // SAFETY: `addr` lies in a readable mapping made by the benchmark.
+    unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
+#[repr(C, align(64))]
+struct PageBuf([u8; PAGE as usize]);
+
+/// Copies a page with NEON: 256 bytes per iteration in q-register pairs.
+fn neon_copy(dst: &mut PageBuf, src: &PageBuf) {
+    // SAFETY: both buffers are 4 KiB; the loop touches exactly those bytes.
+    unsafe {
+        core::arch::asm!(
+            "mov {n}, #16",
+            "2:",
+            "ldp q0, q1, [{s}, #0]",
+            "ldp q2, q3, [{s}, #32]",
+            "ldp q4, q5, [{s}, #64]",
+            "ldp q6, q7, [{s}, #96]",
+            "stp q0, q1, [{d}, #0]",
+            "stp q2, q3, [{d}, #32]",
+            "stp q4, q5, [{d}, #64]",
+            "stp q6, q7, [{d}, #96]",
+            "ldp q0, q1, [{s}, #128]",
+            "ldp q2, q3, [{s}, #160]",
+            "ldp q4, q5, [{s}, #192]",
+            "ldp q6, q7, [{s}, #224]",
+            "stp q0, q1, [{d}, #128]",
+            "stp q2, q3, [{d}, #160]",
+            "stp q4, q5, [{d}, #192]",
+            "stp q6, q7, [{d}, #224]",
+            "add {s}, {s}, #256",
+            "add {d}, {d}, #256",
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            s = inout(reg) src.0.as_ptr() => _,
+            d = inout(reg) dst.0.as_mut_ptr() => _,
+            n = out(reg) _,
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Pages touched per fault batch.
+const FAULT_PAGES: u64 = 64;
+
+/// A parent with every page written, a copy-on-write child of it, the
+/// child mapped: for the copy-on-write and read-through faults.
+fn mapped_child() -> Result<(Vmo, Vmo, u64), Status> {
+    let parent = Vmo::create(FAULT_PAGES * PAGE)?;
+    for i in 0..FAULT_PAGES {
+        parent.write(&[1], i * PAGE)?;
+    }
+    let child = parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, FAULT_PAGES * PAGE)?;
+    let addr = Vmar::root_self().map(0, &child, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
+    Ok((parent, child, addr))
+}
+
+fn unmap(addr: u64, len: u64) -> Result<(), Status> {
+    Vmar::root_self().unmap(addr, len)
+}
+
+/// The thread of the wake-up benchmark: waits on event `a`, clears it,
+/// signals `b`, forever (the task ends it).
+extern "C" fn ponger(a: u64, b: u64) -> ! {
+    let a = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(a as abi::Handle)));
+    let b = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(b as abi::Handle)));
+    loop {
+        if a.wait_handle(Signals::USER_0, Time::INFINITE).is_err() {
+            Thread::exit();
+        }
+        let _ = a.signal_handle(Signals::USER_0, Signals::NONE);
+        let _ = b.signal_handle(Signals::NONE, Signals::USER_0);
+    }
+}
+
+/// Runs every benchmark.
+pub fn run() -> Result<(), Status> {
+    bench("null_syscall", 2000, || {
+        timed(2000, || Status::ok(zx::null_syscall().0))
+    })?;
+
+    let src = PageBuf([7; PAGE as usize]);
+    let mut dst = PageBuf([0; PAGE as usize]);
+    bench("el0_neon_copy_4k", 500, || {
+        timed(500, || {
+            neon_copy(&mut dst, &src);
+            Ok(())
+        })
+    })?;
+
+    bench("zero_fill_fault", FAULT_PAGES, || {
+        let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
+        let addr = Vmar::root_self().map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
+        let mut i = 0;
+        let t = timed(FAULT_PAGES, || {
+            poke(addr + i * PAGE);
+            i += 1;
+            Ok(())
+        });
+        unmap(addr, FAULT_PAGES * PAGE)?;
+        t
+    })?;
+
+    bench("cow_fault", FAULT_PAGES, || {
+        let (_parent, _child, addr) = mapped_child()?;
+        let mut i = 0;
+        let t = timed(FAULT_PAGES, || {
+            poke(addr + i * PAGE);
+            i += 1;
+            Ok(())
+        });
+        unmap(addr, FAULT_PAGES * PAGE)?;
+        t
+    })?;
+
+    bench("read_fault_through_child", FAULT_PAGES, || {
+        let (_parent, _child, addr) = mapped_child()?;
+        let mut i = 0;
+        let t = timed(FAULT_PAGES, || {
+            core::hint::black_box(peek(addr + i * PAGE));
+            i += 1;
+            Ok(())
+        });
+        unmap(addr, FAULT_PAGES * PAGE)?;
+        t
+    })?;
+
+    for (name, size) in [
+        ("create_child_4k", PAGE),
+        ("create_child_1g", 1 << 30),
+        ("create_child_1t", 1 << 40),
+    ] {
+        let parent = Vmo::create(size)?;
+        parent.write(&[1], 0)?;
+        bench(name, 200, || {
+            timed(200, || {
+                parent
+                    .create_child(VmoChildOptions::COPY_ON_WRITE, 0, size)
+                    .map(drop)
+            })
+        })?;
+    }
+
+    for (name, depth) in [
+        ("vmo_read_4k_chain_1", 1),
+        ("vmo_read_4k_chain_8", 8),
+        ("vmo_read_4k_chain_64", 64),
+    ] {
+        let root = Vmo::create(PAGE)?;
+        root.write(&[3; PAGE as usize], 0)?;
+        // The chain is held on the stack: each link keeps its parent's view.
+        let mut chain: [Option<Vmo>; 64] = [const { None }; 64];
+        for d in 0..depth {
+            let parent = if d == 0 {
+                &root
+            } else {
+                chain[d - 1].as_ref().ok_or(Status::INTERNAL)?
+            };
+            chain[d] = Some(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?);
+        }
+        let leaf = chain[depth - 1].as_ref().ok_or(Status::INTERNAL)?;
+        let mut buf = PageBuf([0; PAGE as usize]);
+        bench(name, 200, || timed(200, || leaf.read(&mut buf.0, 0)))?;
+    }
+
+    for (name, size) in [("vmar_map_unmap_4k", PAGE), ("vmar_map_unmap_1g", 1 << 30)] {
+        let vmo = Vmo::create(size)?;
+        let vmar = Vmar::root_self();
+        bench(name, 200, || {
+            timed(200, || {
+                let addr = vmar.map(0, &vmo, 0, size, VmarFlags::RW)?;
+                vmar.unmap(addr, size)
+            })
+        })?;
+    }
+
+    let event = Event::create()?;
+    event.signal_handle(Signals::NONE, Signals::EVENT_SIGNALED)?;
+    bench("wait_one_signaled_event", 2000, || {
+        timed(2000, || {
+            event
+                .wait_handle(Signals::EVENT_SIGNALED, Time::INFINITE)
+                .map(drop)
+        })
+    })?;
+
+    wake_up()?;
+    sleep_lateness()?;
+    Ok(())
+}
+
+/// Signal → wake-up of a waiting thread: a ping-pong between two threads of
+/// this task through two events; each round trip is two wake-ups.
+fn wake_up() -> Result<(), Status> {
+    let (ping, pong) = (Event::create()?, Event::create()?);
+    let stack = Vmo::create(16 * PAGE)?;
+    let stack_addr = Vmar::root_self().map(0, &stack, 0, 16 * PAGE, VmarFlags::RW)?;
+    let thread = Thread::create(&Task::self_handle())?;
+    thread.start(
+        ponger,
+        stack_addr + 16 * PAGE,
+        ping.raw_handle() as u64,
+        pong.raw_handle() as u64,
+    )?;
+    const ROUND_TRIPS: u64 = 200;
+    bench("signal_wakeup", 2 * ROUND_TRIPS, || {
+        timed(ROUND_TRIPS, || {
+            ping.signal_handle(Signals::NONE, Signals::USER_0)?;
+            pong.wait_handle(Signals::USER_0, Time::INFINITE)?;
+            pong.signal_handle(Signals::USER_0, Signals::NONE)
+        })
+    })?;
+    // Closing the event the thread waits on ends its wait and the thread.
+    drop(ping);
+    thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
+    Vmar::root_self().unmap(stack_addr, 16 * PAGE)
+}
+
+/// How late a 1 ms `nanosleep` wakes, past its deadline.
+fn sleep_lateness() -> Result<(), Status> {
+    bench("nanosleep_1ms_lateness", 1, || {
+        let deadline = Time::after(zx::Duration::from_millis(1));
+        deadline.sleep();
+        Ok(now() - deadline.into_nanos())
+    })
+}

@@ -147,7 +147,7 @@ fn run_el0_suites(args: &BootArgs, first: u64) -> bool {
 
 /// `mode=run` (the suites and the demo) or `mode=bench` in the first task.
 fn run_tasks(args: &BootArgs, mode: u64) -> u32 {
-    match task::boot::run_first_task(mode, args.seed, "", 0) {
+    match task::boot::run_first_task(mode, args.seed, args.test_filter.unwrap_or(""), 0) {
         Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code == 0 => power::EXIT_SUCCESS,
         Ok(end) => {
             error!("the built-in tasks ended {end:?}");

@@ -128,22 +128,29 @@ extern "C" fn ponger(a: u64, b: u64) -> ! {
     }
 }
 
-/// Runs every benchmark.
-pub fn run() -> Result<(), Status> {
-    bench("null_syscall", 2000, || {
+/// Runs every benchmark whose name contains `filter`.
+pub fn run(filter: &str) -> Result<(), Status> {
+    let bench = |name: &str, ops: u64, batch: &mut dyn FnMut() -> Result<i64, Status>| {
+        if name.contains(filter) {
+            bench(name, ops, batch)
+        } else {
+            Ok(())
+        }
+    };
+    bench("null_syscall", 2000, &mut || {
         timed(2000, || Status::ok(zx::null_syscall().0))
     })?;
 
     let src = PageBuf([7; PAGE as usize]);
     let mut dst = PageBuf([0; PAGE as usize]);
-    bench("el0_neon_copy_4k", 500, || {
+    bench("el0_neon_copy_4k", 500, &mut || {
         timed(500, || {
             neon_copy(&mut dst, &src);
             Ok(())
         })
     })?;
 
-    bench("zero_fill_fault", FAULT_PAGES, || {
+    bench("zero_fill_fault", FAULT_PAGES, &mut || {
         let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
         let addr = Vmar::root_self().map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
         let mut i = 0;
@@ -156,7 +163,7 @@ pub fn run() -> Result<(), Status> {
         t
     })?;
 
-    bench("cow_fault", FAULT_PAGES, || {
+    bench("cow_fault", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;
         let mut i = 0;
         let t = timed(FAULT_PAGES, || {
@@ -168,7 +175,7 @@ pub fn run() -> Result<(), Status> {
         t
     })?;
 
-    bench("read_fault_through_child", FAULT_PAGES, || {
+    bench("read_fault_through_child", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;
         let mut i = 0;
         let t = timed(FAULT_PAGES, || {
@@ -187,7 +194,7 @@ pub fn run() -> Result<(), Status> {
     ] {
         let parent = Vmo::create(size)?;
         parent.write(&[1], 0)?;
-        bench(name, 200, || {
+        bench(name, 200, &mut || {
             timed(200, || {
                 parent
                     .create_child(VmoChildOptions::COPY_ON_WRITE, 0, size)
@@ -215,13 +222,13 @@ pub fn run() -> Result<(), Status> {
         }
         let leaf = chain[depth - 1].as_ref().ok_or(Status::INTERNAL)?;
         let mut buf = PageBuf([0; PAGE as usize]);
-        bench(name, 200, || timed(200, || leaf.read(&mut buf.0, 0)))?;
+        bench(name, 200, &mut || timed(200, || leaf.read(&mut buf.0, 0)))?;
     }
 
     for (name, size) in [("vmar_map_unmap_4k", PAGE), ("vmar_map_unmap_1g", 1 << 30)] {
         let vmo = Vmo::create(size)?;
         let vmar = Vmar::root_self();
-        bench(name, 200, || {
+        bench(name, 200, &mut || {
             timed(200, || {
                 let addr = vmar.map(0, &vmo, 0, size, VmarFlags::RW)?;
                 vmar.unmap(addr, size)
@@ -231,7 +238,7 @@ pub fn run() -> Result<(), Status> {
 
     let event = Event::create()?;
     event.signal_handle(Signals::NONE, Signals::EVENT_SIGNALED)?;
-    bench("wait_one_signaled_event", 2000, || {
+    bench("wait_one_signaled_event", 2000, &mut || {
         timed(2000, || {
             event
                 .wait_handle(Signals::EVENT_SIGNALED, Time::INFINITE)
@@ -239,8 +246,12 @@ pub fn run() -> Result<(), Status> {
         })
     })?;
 
-    wake_up()?;
-    sleep_lateness()?;
+    if "signal_wakeup".contains(filter) {
+        wake_up()?;
+    }
+    if "nanosleep_1ms_lateness".contains(filter) {
+        sleep_lateness()?;
+    }
     Ok(())
 }
 
@@ -258,7 +269,7 @@ fn wake_up() -> Result<(), Status> {
         pong.raw_handle() as u64,
     )?;
     const ROUND_TRIPS: u64 = 200;
-    bench("signal_wakeup", 2 * ROUND_TRIPS, || {
+    bench("signal_wakeup", 2 * ROUND_TRIPS, &mut || {
         timed(ROUND_TRIPS, || {
             ping.signal_handle(Signals::NONE, Signals::USER_0)?;
             pong.wait_handle(Signals::USER_0, Time::INFINITE)?;
@@ -273,7 +284,7 @@ fn wake_up() -> Result<(), Status> {
 
 /// How late a 1 ms `nanosleep` wakes, past its deadline.
 fn sleep_lateness() -> Result<(), Status> {
-    bench("nanosleep_1ms_lateness", 1, || {
+    bench("nanosleep_1ms_lateness", 1, &mut || {
         let deadline = Time::after(zx::Duration::from_millis(1));
         deadline.sleep();
         Ok(now() - deadline.into_nanos())

@@ -62,7 +62,7 @@ pub extern "C" fn _start(
             }
             zx::exit(if suites_ok && demo.is_ok() { 0 } else { 1 })
         }
-        MODE_BENCH => match bench::run() {
+        MODE_BENCH => match bench::run(filter) {
             Ok(()) => zx::exit(0),
             Err(e) => {
                 println!("bench: failed: {e:?}");

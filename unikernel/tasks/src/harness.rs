@@ -329,3 +329,28 @@ macro_rules! tests {
         &[$($crate::harness::Test { name: stringify!($name), run: $name }),*]
     };
 }
+
+/// Runs `f(arg)` in a helper task and says how it ended (the argument
+/// travels in a VMO: a task's entry has room for one word, the function).
+pub fn run_in_task_arg(f: fn(u64), arg: u64) -> Result<TaskEnd, zx::Status> {
+    let vmo = Vmo::create(8)?;
+    vmo.write(&arg.to_le_bytes(), 0)?;
+    Task::create(helper_entry_arg, f as usize as u64, &mut [vmo.into()])?.join()
+}
+
+extern "C" fn helper_entry_arg(
+    f: u64,
+    h0: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+) -> ! {
+    // SAFETY: `run_in_task_arg` passed a `fn(u64)` pointer of this same image.
+    let f: fn(u64) = unsafe { core::mem::transmute(f as usize) };
+    let mut arg = [0u8; 8];
+    if Vmo::from(Handle::from_raw(h0)).read(&mut arg, 0).is_err() {
+        zx::exit(FAILED);
+    }
+    f(u64::from_le_bytes(arg));
+    zx::exit(0)
+}

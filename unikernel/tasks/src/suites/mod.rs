@@ -3,13 +3,21 @@
 
 mod smoke;
 mod util;
+mod vmar;
 mod vmo;
 mod vmo_clone;
+mod vmo_signal;
 
 use crate::harness::{Suite, Test};
 
 /// Every EL0 suite, in the order they run.
-pub static SUITES: &[&Suite] = &[&smoke::SUITE, &vmo::SUITE, &vmo_clone::SUITE];
+pub static SUITES: &[&Suite] = &[
+    &smoke::SUITE,
+    &vmo::SUITE,
+    &vmo_clone::SUITE,
+    &vmo_signal::SUITE,
+    &vmar::SUITE,
+];
 
 /// The `index`th test over all suites, in order.
 pub fn nth_test(index: u64) -> Option<&'static Test> {

@@ -1,0 +1,726 @@
+//! VMARs from a task: its own sub-VMAR, `vmar_map`/`unmap`/`protect`/
+//! `allocate`/`destroy` with the reference pages' errors, and what the
+//! mappings do when touched.
+
+use super::util::*;
+use crate::harness::{run_in_task, run_in_task_arg, Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use zx::{
+    AsHandleRef, HandleBased, Rights, Signals, Status, TaskEnd, Time, Vmar, VmarFlags, Vmo,
+    VmoOptions,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "vmar",
+    tests: tests![
+        own_sub_vmar_is_64_gib_inside_the_root_range,
+        own_sub_vmar_handle_is_a_vmar_with_map_rights,
+        map_gives_a_page_aligned_address_inside_the_vmar,
+        map_of_zero_length_is_invalid_args,
+        map_of_unaligned_length_is_invalid_args,
+        map_of_unaligned_vmo_offset_is_invalid_args,
+        map_with_an_offset_but_not_specific_is_invalid_args,
+        map_with_overflowing_vmo_offset_plus_length_is_invalid_args,
+        map_larger_than_the_vmar_is_invalid_args,
+        map_with_unknown_options_is_invalid_args,
+        map_write_or_execute_without_read_is_invalid_args,
+        map_specific_places_the_mapping_at_the_offset,
+        map_specific_over_an_existing_mapping_is_no_memory,
+        map_specific_outside_the_vmar_is_invalid_args,
+        map_specific_without_can_map_specific_is_access_denied,
+        map_specific_overwrite_replaces_the_mapping,
+        map_specific_overwrite_with_map_range_is_invalid_args,
+        map_without_map_right_is_access_denied,
+        map_readable_without_vmo_read_right_is_access_denied,
+        map_writable_without_vmo_write_right_is_access_denied,
+        map_executable_without_vmo_execute_right_is_access_denied,
+        map_beyond_the_vmars_permissions_is_access_denied,
+        map_require_non_resizable_of_a_resizable_vmo_is_not_supported,
+        map_range_maps_committed_pages_without_faults,
+        mapping_keeps_the_vmo_alive_after_its_handle_closes,
+        two_mappings_of_one_vmo_show_the_same_bytes,
+        executable_mapping_runs_code,
+        touching_past_the_vmo_end_faults,
+        shrinking_a_mapped_vmo_makes_the_cut_pages_fault,
+        unmap_removes_the_mapping_and_touching_it_faults,
+        unmap_of_the_middle_splits_the_mapping,
+        unmap_of_zero_or_unaligned_range_is_invalid_args,
+        unmap_of_nothing_is_not_found,
+        unmap_partly_covering_a_sub_vmar_is_invalid_args,
+        unmap_covering_a_sub_vmar_destroys_it,
+        protect_to_read_only_makes_stores_fault,
+        protect_of_part_of_a_mapping_splits_it,
+        protect_beyond_the_map_time_rights_is_access_denied,
+        protect_of_an_unmapped_range_is_not_found,
+        protect_write_without_read_is_invalid_args,
+        protect_of_zero_or_unaligned_range_is_invalid_args,
+        allocate_gives_a_sub_vmar_inside_the_parent,
+        allocate_with_a_permission_the_parent_lacks_is_access_denied,
+        allocate_of_zero_or_unaligned_size_is_invalid_args,
+        allocate_with_an_offset_but_not_specific_is_invalid_args,
+        destroy_unmaps_everything_inside,
+        operations_on_a_destroyed_vmar_are_bad_state,
+        closing_a_vmar_handle_keeps_the_region_and_its_mappings,
+        vmar_cannot_be_waited_on,
+    ],
+};
+
+const R: VmarFlags = VmarFlags::PERM_READ;
+const RW: VmarFlags = VmarFlags::RW;
+const SPECIFIC: VmarFlags = VmarFlags::SPECIFIC;
+const CAN_RW: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE);
+const CAN_RW_SPECIFIC: VmarFlags =
+    VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE | abi::ZX_VM_CAN_MAP_SPECIFIC);
+
+fn me() -> core::mem::ManuallyDrop<Vmar> {
+    Vmar::root_self()
+}
+
+/// A fresh sub-VMAR of `pages` pages that allows specific placement.
+fn region(pages: u64) -> Result<(Vmar, u64), Status> {
+    me().allocate(0, pages * PAGE, CAN_RW_SPECIFIC)
+}
+
+fn kernel_counters() -> Result<abi::ZxInfoKernelCounters, Status> {
+    let mut c = abi::ZxInfoKernelCounters::default();
+    // SAFETY: a plain-old-data struct viewed as bytes.
+    let buf = unsafe {
+        core::slice::from_raw_parts_mut(
+            (&raw mut c).cast::<u8>(),
+            core::mem::size_of::<abi::ZxInfoKernelCounters>(),
+        )
+    };
+    me().get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
+    Ok(c)
+}
+
+fn own_sub_vmar_is_64_gib_inside_the_root_range() -> TestResult {
+    let info = ok!(me().info());
+    check_eq!(info.len, 64 << 30);
+    check!(info.base >= abi::ROOT_VMAR_BASE, "base {:#x}", info.base);
+    check!(info.base + info.len <= abi::ROOT_VMAR_END);
+    check_eq!(info.base % PAGE, 0);
+    // This test's stack lies inside it.
+    let local = 0u8;
+    let sp = &raw const local as u64;
+    check!(
+        sp >= info.base && sp < info.base + info.len,
+        "stack {sp:#x}"
+    );
+    Ok(())
+}
+
+fn own_sub_vmar_handle_is_a_vmar_with_map_rights() -> TestResult {
+    let info = ok!(me().basic_info());
+    check_eq!(info.obj_type, abi::ZX_OBJ_TYPE_VMAR);
+    let want = abi::ZX_DEFAULT_VMAR_RIGHTS | abi::ZX_RIGHT_READ | abi::ZX_RIGHT_WRITE;
+    check_eq!(info.rights & want, want);
+    check_eq!(info.rights & abi::ZX_RIGHT_WAIT, 0);
+    check_eq!(info.props, 0);
+    Ok(())
+}
+
+fn map_gives_a_page_aligned_address_inside_the_vmar() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    let info = ok!(me().info());
+    let addr = ok!(map_rw(&vmo, 3 * PAGE));
+    check!(addr != 0 && addr % PAGE == 0, "{addr:#x}");
+    check!(addr >= info.base && addr + 3 * PAGE <= info.base + info.len);
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    ok!(unmap(addr, 3 * PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+fn map_of_zero_length_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(me().map(0, &vmo, 0, 0, RW), Err(Status::INVALID_ARGS));
+    Ok(())
+}
+
+fn map_of_unaligned_length_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    check_eq!(
+        me().map(0, &vmo, 0, PAGE + 1, RW),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+fn map_of_unaligned_vmo_offset_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    check_eq!(me().map(0, &vmo, 1, PAGE, RW), Err(Status::INVALID_ARGS));
+    check_eq!(
+        me().map(0, &vmo, PAGE / 2, PAGE, RW),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn map_with_an_offset_but_not_specific_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(me().map(PAGE, &vmo, 0, PAGE, RW), Err(Status::INVALID_ARGS));
+    Ok(())
+}
+
+fn map_with_overflowing_vmo_offset_plus_length_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        me().map(0, &vmo, u64::MAX - PAGE + 1, 2 * PAGE, RW),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn map_larger_than_the_vmar_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(8 * PAGE));
+    check_eq!(sub.map(0, &vmo, 0, 8 * PAGE, RW), Err(Status::INVALID_ARGS));
+    Ok(())
+}
+
+fn map_with_unknown_options_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for bad in [1 << 12, 1 << 20, 1 << 31] {
+        check_eq!(
+            me().map(0, &vmo, 0, PAGE, RW | VmarFlags(bad)),
+            Err(Status::INVALID_ARGS)
+        );
+    }
+    Ok(())
+}
+
+fn map_write_or_execute_without_read_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        me().map(0, &vmo, 0, PAGE, VmarFlags::PERM_WRITE),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        me().map(0, &vmo, 0, PAGE, VmarFlags::PERM_EXECUTE),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn map_specific_places_the_mapping_at_the_offset() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let addr = ok!(sub.map(3 * PAGE, &vmo, 0, 2 * PAGE, RW | SPECIFIC));
+    check_eq!(addr, base + 3 * PAGE);
+    ok!(vmo.write(&[0x3c], PAGE));
+    // SAFETY: the mapping is readable.
+    check_eq!(unsafe { peek(addr + PAGE) }, 0x3c);
+    Ok(())
+}
+
+fn map_specific_over_an_existing_mapping_is_no_memory() -> TestResult {
+    let (sub, _) = ok!(region(8));
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    ok!(sub.map(2 * PAGE, &vmo, 0, 2 * PAGE, RW | SPECIFIC));
+    check_eq!(
+        sub.map(3 * PAGE, &vmo, 0, 2 * PAGE, RW | SPECIFIC),
+        Err(Status::NO_MEMORY)
+    );
+    check_eq!(
+        sub.map(PAGE, &vmo, 0, 2 * PAGE, RW | SPECIFIC),
+        Err(Status::NO_MEMORY)
+    );
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    Ok(())
+}
+
+fn map_specific_outside_the_vmar_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    check_eq!(
+        sub.map(3 * PAGE, &vmo, 0, 2 * PAGE, RW | SPECIFIC),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        sub.map(u64::MAX - PAGE + 1, &vmo, 0, 2 * PAGE, RW | SPECIFIC),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn map_specific_without_can_map_specific_is_access_denied() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 4 * PAGE, CAN_RW));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        sub.map(PAGE, &vmo, 0, PAGE, RW | SPECIFIC),
+        Err(Status::ACCESS_DENIED)
+    );
+    // Placement by the kernel still works.
+    check!(sub.map(0, &vmo, 0, PAGE, RW).is_ok());
+    Ok(())
+}
+
+fn map_specific_overwrite_replaces_the_mapping() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let a = ok!(Vmo::create(2 * PAGE));
+    let b = ok!(Vmo::create(PAGE));
+    ok!(a.write(&[0xaa], PAGE));
+    ok!(b.write(&[0xbb], 0));
+    ok!(sub.map(0, &a, 0, 2 * PAGE, RW | SPECIFIC));
+    let addr = ok!(sub.map(PAGE, &b, 0, PAGE, RW | VmarFlags::SPECIFIC_OVERWRITE));
+    check_eq!(addr, base + PAGE);
+    // SAFETY: both pages are mapped readable.
+    check_eq!(unsafe { peek(base + PAGE) }, 0xbb);
+    check_eq!(ok!(a.info()).num_mappings, 1);
+    check_eq!(ok!(b.info()).num_mappings, 1);
+    Ok(())
+}
+
+fn map_specific_overwrite_with_map_range_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        sub.map(
+            0,
+            &vmo,
+            0,
+            PAGE,
+            RW | VmarFlags::SPECIFIC_OVERWRITE | VmarFlags::MAP_RANGE
+        ),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn map_without_map_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let h = ok!(vmo.duplicate(Rights(abi::ZX_DEFAULT_VMO_RIGHTS) - Rights::MAP));
+    check_eq!(me().map(0, &h, 0, PAGE, R), Err(Status::ACCESS_DENIED));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+fn map_readable_without_vmo_read_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let h = ok!(vmo.duplicate(Rights::MAP | Rights::WRITE));
+    check_eq!(me().map(0, &h, 0, PAGE, R), Err(Status::ACCESS_DENIED));
+    Ok(())
+}
+
+fn map_writable_without_vmo_write_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let h = ok!(vmo.duplicate(Rights::MAP | Rights::READ));
+    check_eq!(me().map(0, &h, 0, PAGE, RW), Err(Status::ACCESS_DENIED));
+    // Read-only is what it may have.
+    let addr = ok!(me().map(0, &h, 0, PAGE, R));
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn map_executable_without_vmo_execute_right_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let h = ok!(vmo.duplicate(Rights::MAP | Rights::READ));
+    check_eq!(
+        me().map(0, &h, 0, PAGE, R | VmarFlags::PERM_EXECUTE),
+        Err(Status::ACCESS_DENIED)
+    );
+    Ok(())
+}
+
+fn map_beyond_the_vmars_permissions_is_access_denied() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(sub.map(0, &vmo, 0, PAGE, RW), Err(Status::ACCESS_DENIED));
+    check_eq!(
+        sub.map(0, &vmo, 0, PAGE, R | VmarFlags::PERM_EXECUTE),
+        Err(Status::ACCESS_DENIED)
+    );
+    check!(sub.map(0, &vmo, 0, PAGE, R).is_ok());
+    Ok(())
+}
+
+fn map_require_non_resizable_of_a_resizable_vmo_is_not_supported() -> TestResult {
+    let flags = RW | VmarFlags(abi::ZX_VM_REQUIRE_NON_RESIZABLE);
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        me().map(0, &vmo, 0, PAGE, flags),
+        Err(Status::NOT_SUPPORTED)
+    );
+    let fixed = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
+    let addr = ok!(me().map(0, &fixed, 0, PAGE, flags));
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn map_range_maps_committed_pages_without_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    for p in 0..4 {
+        ok!(fill_page(&vmo, p, p as u8 + 1));
+    }
+    let addr = ok!(me().map(0, &vmo, 0, 4 * PAGE, R | VmarFlags::MAP_RANGE));
+    let mut seen = [0u64; 5];
+    seen[0] = ok!(kernel_counters()).translation_faults;
+    for p in 0..4 {
+        // SAFETY: the mapping is readable.
+        check_eq!(unsafe { peek(addr + p * PAGE + 9) }, p as u8 + 1);
+        seen[p as usize + 1] = ok!(kernel_counters()).translation_faults;
+    }
+    check_eq!(seen[4], seen[0], "touching a MAP_RANGE mapping took faults: {seen:?}");
+    ok!(unmap(addr, 4 * PAGE));
+    Ok(())
+}
+
+fn mapping_keeps_the_vmo_alive_after_its_handle_closes() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(b"alive", 0));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    drop(vmo);
+    // SAFETY: the mapping is read-write test scratch.
+    unsafe {
+        check_eq!(peek(addr + 4), b'e');
+        poke(addr + 5, b'!');
+        check_eq!(peek(addr + 5), b'!');
+    }
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn two_mappings_of_one_vmo_show_the_same_bytes() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let a = ok!(map_rw(&vmo, 2 * PAGE));
+    let b = ok!(me().map(0, &vmo, PAGE, PAGE, RW));
+    check!(a != b);
+    // SAFETY: both mappings are read-write test scratch.
+    unsafe {
+        poke(a + PAGE + 7, 0x17);
+        check_eq!(peek(b + 7), 0x17);
+        poke(b + 8, 0x18);
+        check_eq!(peek(a + PAGE + 8), 0x18);
+    }
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    ok!(unmap(a, 2 * PAGE));
+    ok!(unmap(b, PAGE));
+    Ok(())
+}
+
+fn executable_mapping_runs_code() -> TestResult {
+    // mov w0, #42; ret
+    let code: [u32; 2] = [0x5280_0540, 0xd65f_03c0];
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&code[0].to_le_bytes());
+    bytes[4..].copy_from_slice(&code[1].to_le_bytes());
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&bytes, 0));
+    let addr = ok!(me().map(0, &vmo, 0, PAGE, R | VmarFlags::PERM_EXECUTE));
+    // SAFETY: the page holds a complete function of this signature.
+    let f: extern "C" fn() -> u32 = unsafe { core::mem::transmute(addr as usize) };
+    check_eq!(f(), 42);
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn touching_past_the_vmo_end_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let Ok(vmo) = Vmo::create(PAGE) else { return };
+        let Ok(addr) = map_rw(&vmo, 2 * PAGE) else {
+            return;
+        };
+        // SAFETY: the first page is inside the VMO; the second is past
+        // its end, so this task faults there.
+        unsafe {
+            peek(addr);
+            peek(addr + PAGE);
+        }
+    }));
+    check_eq!(end.fault_class(), Some(0x24), "{end:?}");
+    Ok(())
+}
+
+fn shrinking_a_mapped_vmo_makes_the_cut_pages_fault() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let Ok(vmo) = Vmo::create(2 * PAGE) else {
+            return;
+        };
+        let Ok(addr) = map_rw(&vmo, 2 * PAGE) else {
+            return;
+        };
+        // SAFETY: both pages are mapped and inside the VMO until the shrink;
+        // after it the second page faults.
+        unsafe {
+            poke(addr + PAGE, 1);
+            if vmo.set_size(PAGE).is_err() {
+                return;
+            }
+            poke(addr, 2);
+            peek(addr + PAGE);
+        }
+    }));
+    check_eq!(end.fault_class(), Some(0x24), "{end:?}");
+    Ok(())
+}
+
+fn unmap_removes_the_mapping_and_touching_it_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    ok!(unmap(addr, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    // The address is unmapped for every task (one address space); a helper
+    // task touching it faults.
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: the address was just unmapped: this task faults here.
+            unsafe { peek(addr) };
+        },
+        addr
+    ));
+    check!(
+        matches!(end, TaskEnd::Faulted { far, .. } if far == addr),
+        "{end:?}"
+    );
+    Ok(())
+}
+
+fn unmap_of_the_middle_splits_the_mapping() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    let addr = ok!(map_rw(&vmo, 3 * PAGE));
+    ok!(unmap(addr + PAGE, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    // SAFETY: the first and last pages are still mapped read-write.
+    unsafe {
+        poke(addr, 1);
+        poke(addr + 2 * PAGE, 3);
+    }
+    check_eq!(byte_at(&vmo, 0), Ok(1));
+    check_eq!(byte_at(&vmo, 2 * PAGE), Ok(3));
+    // Unmapping the middle again finds nothing.
+    check_eq!(unmap(addr + PAGE, PAGE), Err(Status::NOT_FOUND));
+    ok!(unmap(addr, 3 * PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+fn unmap_of_zero_or_unaligned_range_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let addr = ok!(map_rw(&vmo, 2 * PAGE));
+    check_eq!(unmap(addr, 0), Err(Status::INVALID_ARGS));
+    check_eq!(unmap(addr + 1, PAGE), Err(Status::INVALID_ARGS));
+    check_eq!(unmap(addr, PAGE + 1), Err(Status::INVALID_ARGS));
+    check_eq!(unmap(addr, u64::MAX - PAGE + 1), Err(Status::INVALID_ARGS));
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    ok!(unmap(addr, 2 * PAGE));
+    Ok(())
+}
+
+fn unmap_of_nothing_is_not_found() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    check_eq!(sub.unmap(base, 4 * PAGE), Err(Status::NOT_FOUND));
+    Ok(())
+}
+
+fn unmap_partly_covering_a_sub_vmar_is_invalid_args() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let (_inner, inner_base) = ok!(sub.allocate(2 * PAGE, 2 * PAGE, CAN_RW_SPECIFIC | SPECIFIC));
+    check_eq!(inner_base, base + 2 * PAGE);
+    check_eq!(sub.unmap(base, 3 * PAGE), Err(Status::INVALID_ARGS));
+    check_eq!(
+        sub.unmap(base + 3 * PAGE, 2 * PAGE),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn unmap_covering_a_sub_vmar_destroys_it() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let (inner, _) = ok!(sub.allocate(2 * PAGE, 2 * PAGE, CAN_RW_SPECIFIC | SPECIFIC));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(inner.map(0, &vmo, 0, PAGE, RW));
+    ok!(sub.unmap(base, 8 * PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    check_eq!(inner.map(0, &vmo, 0, PAGE, RW), Err(Status::BAD_STATE));
+    // The range is free again.
+    check!(sub.allocate(2 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC).is_ok());
+    Ok(())
+}
+
+fn protect_to_read_only_makes_stores_fault() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let Ok(vmo) = Vmo::create(PAGE) else { return };
+        let Ok(addr) = map_rw(&vmo, PAGE) else { return };
+        // SAFETY: writable until the protect; the second store faults.
+        unsafe {
+            poke(addr, 1);
+            if me().protect(addr, PAGE, R).is_err() {
+                return;
+            }
+            if peek(addr) != 1 {
+                return;
+            }
+            poke(addr, 2);
+        }
+    }));
+    check_eq!(end.fault_class(), Some(0x24), "{end:?}");
+    Ok(())
+}
+
+fn protect_of_part_of_a_mapping_splits_it() -> TestResult {
+    let vmo = ok!(Vmo::create(3 * PAGE));
+    let addr = ok!(map_rw(&vmo, 3 * PAGE));
+    ok!(me().protect(addr + PAGE, PAGE, R));
+    check_eq!(ok!(vmo.info()).num_mappings, 3);
+    // SAFETY: the outer pages stay read-write, the middle one readable.
+    unsafe {
+        poke(addr, 1);
+        poke(addr + 2 * PAGE, 3);
+        check_eq!(peek(addr + PAGE), 0);
+    }
+    ok!(me().protect(addr, 3 * PAGE, RW));
+    // SAFETY: all three pages are read-write again.
+    unsafe { poke(addr + PAGE, 2) };
+    check_eq!(byte_at(&vmo, PAGE), Ok(2));
+    ok!(unmap(addr, 3 * PAGE));
+    Ok(())
+}
+
+fn protect_beyond_the_map_time_rights_is_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let ro = ok!(vmo.duplicate(Rights::READ | Rights::MAP));
+    let addr = ok!(me().map(0, &ro, 0, PAGE, R));
+    drop(ro);
+    check_eq!(me().protect(addr, PAGE, RW), Err(Status::ACCESS_DENIED));
+    check_eq!(
+        me().protect(addr, PAGE, R | VmarFlags::PERM_EXECUTE),
+        Err(Status::ACCESS_DENIED)
+    );
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn protect_of_an_unmapped_range_is_not_found() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(sub.protect(base, PAGE, R), Err(Status::NOT_FOUND));
+    ok!(sub.map(0, &vmo, 0, PAGE, RW | SPECIFIC));
+    // Mapped, then a hole.
+    check_eq!(sub.protect(base, 2 * PAGE, R), Err(Status::NOT_FOUND));
+    Ok(())
+}
+
+fn protect_write_without_read_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    check_eq!(
+        me().protect(addr, PAGE, VmarFlags::PERM_WRITE),
+        Err(Status::INVALID_ARGS)
+    );
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn protect_of_zero_or_unaligned_range_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    check_eq!(me().protect(addr, 0, R), Err(Status::INVALID_ARGS));
+    check_eq!(me().protect(addr + 8, PAGE, R), Err(Status::INVALID_ARGS));
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn allocate_gives_a_sub_vmar_inside_the_parent() -> TestResult {
+    let parent = ok!(me().info());
+    let (sub, base) = ok!(me().allocate(0, 16 * PAGE, CAN_RW));
+    check!(base != 0 && base % PAGE == 0);
+    check!(base >= parent.base && base + 16 * PAGE <= parent.base + parent.len);
+    let info = ok!(sub.info());
+    check_eq!(info.base, base);
+    check_eq!(info.len, 16 * PAGE);
+    let rights = ok!(sub.basic_info()).rights;
+    check_eq!(rights & abi::ZX_RIGHT_READ, abi::ZX_RIGHT_READ);
+    check_eq!(rights & abi::ZX_RIGHT_EXECUTE, 0);
+    Ok(())
+}
+
+fn allocate_with_a_permission_the_parent_lacks_is_access_denied() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 16 * PAGE, VmarFlags::CAN_MAP_READ));
+    check_eq!(
+        sub.allocate(0, 4 * PAGE, CAN_RW).map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    check!(sub.allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ).is_ok());
+    Ok(())
+}
+
+fn allocate_of_zero_or_unaligned_size_is_invalid_args() -> TestResult {
+    check_eq!(
+        me().allocate(0, 0, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        me().allocate(0, PAGE + 1, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn allocate_with_an_offset_but_not_specific_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(8));
+    check_eq!(
+        sub.allocate(PAGE, PAGE, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    Ok(())
+}
+
+fn destroy_unmaps_everything_inside() -> TestResult {
+    let (sub, _) = ok!(region(8));
+    let (inner, _) = ok!(sub.allocate(0, 2 * PAGE, CAN_RW));
+    let vmo = ok!(Vmo::create(PAGE));
+    let child = ok!(vmo.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    ok!(sub.map(0, &vmo, 0, PAGE, RW));
+    ok!(inner.map(0, &child, 0, PAGE, RW));
+    drop(child);
+    check!(!zero_children(&vmo));
+    ok!(sub.destroy());
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    check!(zero_children(&vmo), "the child's mapping outlived destroy");
+    Ok(())
+}
+
+fn operations_on_a_destroyed_vmar_are_bad_state() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(sub.destroy());
+    check_eq!(sub.map(0, &vmo, 0, PAGE, RW), Err(Status::BAD_STATE));
+    check_eq!(
+        sub.allocate(0, PAGE, CAN_RW).map(drop),
+        Err(Status::BAD_STATE)
+    );
+    check_eq!(sub.unmap(base, PAGE), Err(Status::BAD_STATE));
+    check_eq!(sub.protect(base, PAGE, R), Err(Status::BAD_STATE));
+    check_eq!(sub.destroy(), Err(Status::BAD_STATE));
+    // The handle itself is still valid.
+    check!(valid(sub.raw_handle()));
+    Ok(())
+}
+
+fn closing_a_vmar_handle_keeps_the_region_and_its_mappings() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(sub.map(0, &vmo, 0, PAGE, RW | SPECIFIC));
+    drop(sub);
+    // SAFETY: the mapping outlives the VMAR handle.
+    unsafe { poke(addr, 0x4d) };
+    check_eq!(byte_at(&vmo, 0), Ok(0x4d));
+    // The region still occupies its range in the parent.
+    check_eq!(
+        me().allocate(base - ok!(me().info()).base, PAGE, CAN_RW | SPECIFIC)
+            .map(drop),
+        Err(Status::NO_MEMORY)
+    );
+    Ok(())
+}
+
+fn vmar_cannot_be_waited_on() -> TestResult {
+    let (sub, _) = ok!(region(1));
+    check_eq!(
+        sub.wait_handle(Signals(!0), Time::INFINITE_PAST),
+        Err(Status::NOT_SUPPORTED)
+    );
+    Ok(())
+}

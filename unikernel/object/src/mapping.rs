@@ -29,6 +29,9 @@ pub struct Mapping {
     pub max_perms: VmOptions,
     /// The VMAR the mapping lies in.
     pub(crate) vmar: VmarId,
+    /// Whether any translation was ever made for it: until then there is
+    /// nothing to unmap, and unmapping a huge, untouched mapping is free.
+    pub(crate) populated: bool,
 }
 
 impl Mapping {
@@ -36,7 +39,7 @@ impl Mapping {
     pub(crate) fn unmap_pages<P: Platform>(&self, space: &ObjectSpace<P>, a: u64, b: u64) {
         let lo = a.max(self.first_page);
         let hi = b.min(self.first_page + self.pages);
-        if lo < hi {
+        if lo < hi && self.populated {
             space.mmu_unmap(
                 self.vaddr + (lo - self.first_page) * PAGE_SIZE,
                 (hi - lo) * PAGE_SIZE,
@@ -200,7 +203,9 @@ impl<P: Platform> ObjectSpace<P> {
         }
         let mut fresh = false;
         if access == Access::Write && self.vmos[m.vmo].own(page).is_none() {
-            self.vmo_commit_pages(m.vmo, page, page + 1)?;
+            // This mapping's translation of the page is replaced below
+            // (break-before-make in `Mmu::map`), not unmapped first.
+            self.vmo_commit_pages_except(m.vmo, page, page + 1, Some(id))?;
             fresh = true;
         }
         let (paddr, perms) = self.translation(&m, page);
@@ -211,6 +216,7 @@ impl<P: Platform> ObjectSpace<P> {
             }
             return Err(e);
         }
+        self.mappings[id].populated = true;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {
             c.faults_resolved += 1;

@@ -386,6 +386,7 @@ impl<P: Platform> ObjectSpace<P> {
             perms,
             max_perms,
             vmar,
+            populated: false,
         });
         self.vmos[vmo].mappings.push(id);
         let children = &mut self.vmars[vmar].children;
@@ -485,9 +486,11 @@ impl<P: Platform> ObjectSpace<P> {
             let rec = &mut self.mappings[m];
             if rec.perms != perms {
                 rec.perms = perms;
-                let (vaddr, len) = (rec.vaddr, rec.len());
+                let (vaddr, len, populated) = (rec.vaddr, rec.len(), rec.populated);
                 // Pages fault back with the new permissions.
-                self.mmu_unmap(vaddr, len);
+                if populated {
+                    self.mmu_unmap(vaddr, len);
+                }
             }
         }
         Ok(())
@@ -661,7 +664,9 @@ impl<P: Platform> ObjectSpace<P> {
     /// and its reference on the VMO (which may go with it).
     pub(crate) fn remove_mapping(&mut self, m: MappingId) {
         let rec = self.mappings.remove(m).expect("live mapping");
-        self.mmu_unmap(rec.vaddr, rec.len());
+        if rec.populated {
+            self.mmu_unmap(rec.vaddr, rec.len());
+        }
         let v = &mut self.vmars[rec.vmar];
         let i = v.child_at(rec.vaddr);
         v.children.remove(i);

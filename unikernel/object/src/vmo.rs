@@ -246,6 +246,18 @@ impl<P: Platform> ObjectSpace<P> {
     /// of what it showed (an ancestor's page, or zeros). All or nothing:
     /// on `ZX_ERR_NO_MEMORY` nothing has changed.
     pub(crate) fn vmo_commit_pages(&mut self, id: VmoId, a: u64, b: u64) -> Result<(), Status> {
+        self.vmo_commit_pages_except(id, a, b, None)
+    }
+
+    /// [`Self::vmo_commit_pages`], leaving the translations of mapping
+    /// `except` alone (a fault is about to replace them).
+    pub(crate) fn vmo_commit_pages_except(
+        &mut self,
+        id: VmoId,
+        a: u64,
+        b: u64,
+        except: Option<MappingId>,
+    ) -> Result<(), Status> {
         let v = &self.vmos[id];
         let have = v.owned_range(a, b).len() as u64;
         let need = (b - a) - have;
@@ -255,11 +267,15 @@ impl<P: Platform> ObjectSpace<P> {
         let account = v.account;
         let need_usize = usize::try_from(need).map_err(|_| ZX_ERR_NO_MEMORY)?;
         self.charge(account, need)?;
-        let mut fresh: Vec<(u64, Frame)> = Vec::new();
-        let reserved = self
-            .mem
-            .reserve(&mut fresh, need_usize)
-            .and_then(|()| self.mem.reserve(&mut self.vmos[id].pages, need_usize));
+        // One page (a fault) needs no list on the heap.
+        let mut one = [(0, Frame::new(0))];
+        let mut many: Vec<(u64, Frame)> = Vec::new();
+        let reserved = if need_usize > 1 {
+            self.mem.reserve(&mut many, need_usize)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.mem.reserve(&mut self.vmos[id].pages, need_usize));
         if let Err(e) = reserved {
             self.uncharge(account, need);
             return Err(e);
@@ -276,9 +292,10 @@ impl<P: Platform> ObjectSpace<P> {
                 continue;
             }
             match self.platform.alloc() {
-                Some(f) => fresh.push((page, f)),
+                Some(f) if need_usize == 1 => one[0] = (page, f),
+                Some(f) => many.push((page, f)),
                 None => {
-                    for &(_, f) in &fresh {
+                    for &(_, f) in &many {
                         self.platform.free(f);
                     }
                     self.uncharge(account, need);
@@ -287,7 +304,8 @@ impl<P: Platform> ObjectSpace<P> {
             }
             page += 1;
         }
-        for &(p, f) in &fresh {
+        let fresh: &[(u64, Frame)] = if need_usize == 1 { &one } else { &many };
+        for &(p, f) in fresh {
             if let Some(src) = self.shown(id, p) {
                 self.platform.copy(src, f);
                 self.count(|c| c.pages_copied += 1);
@@ -304,7 +322,7 @@ impl<P: Platform> ObjectSpace<P> {
             while j < fresh.len() && fresh[j].0 == fresh[j - 1].0 + 1 {
                 j += 1;
             }
-            self.changed(id, start, fresh[j - 1].0 + 1);
+            self.changed_except(id, start, fresh[j - 1].0 + 1, except);
             i = j;
         }
         let pages = &mut self.vmos[id].pages;
@@ -313,7 +331,7 @@ impl<P: Platform> ObjectSpace<P> {
             let at = pages.partition_point(|&(q, _)| q < p);
             pages.insert(at, (p, f));
         } else {
-            pages.extend_from_slice(&fresh);
+            pages.extend_from_slice(fresh);
             pages.sort_unstable_by_key(|&(p, _)| p);
         }
         Ok(())
@@ -384,9 +402,16 @@ impl<P: Platform> ObjectSpace<P> {
     /// The page `[a, b)` of `id` now shows something else: unmap it from the
     /// VMO's mappings, and from each descendant that showed it through.
     pub(crate) fn changed(&self, id: VmoId, a: u64, b: u64) {
+        self.changed_except(id, a, b, None);
+    }
+
+    /// [`Self::changed`], leaving mapping `except` of VMO `id` alone.
+    pub(crate) fn changed_except(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
         let v = &self.vmos[id];
         for &m in &v.mappings {
-            self.mappings[m].unmap_pages(self, a, b);
+            if Some(m) != except {
+                self.mappings[m].unmap_pages(self, a, b);
+            }
         }
         for &c in &v.children {
             let cv = &self.vmos[c];

@@ -107,11 +107,13 @@ fn fault_past_the_vmo_end_is_out_of_range() {
 
 #[test]
 fn child_first_write_unmaps_that_page_in_every_mapping_of_the_child() {
-    let (mut s, t, _, r) = setup_vmar();
+    let (mut s, t, root, r) = setup_vmar();
     let p = filled_vmo(&mut s, t, 3);
     let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
     map_at(&mut s, t, r, VA, c, 0, 3 * PAGE, RW);
     map_at(&mut s, t, r, VB, c, PAGE, 2 * PAGE, ZX_VM_PERM_READ);
+    touch(&mut s, root, VA, 3 * PAGE);
+    touch(&mut s, root, VB, 2 * PAGE);
     s.platform().take_unmaps();
     put(&mut s, t, c, PAGE + 3, 9);
     assert_eq!(
@@ -125,13 +127,15 @@ fn child_first_write_unmaps_that_page_in_every_mapping_of_the_child() {
 
 #[test]
 fn parent_first_write_unmaps_child_pages_that_showed_through() {
-    let (mut s, t, _, r) = setup_vmar();
+    let (mut s, t, root, r) = setup_vmar();
     let p = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
     let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
     let g = cow_child(&mut s, t, c, PAGE, PAGE);
     map_at(&mut s, t, r, VA, c, 0, 2 * PAGE, RW);
     map_at(&mut s, t, r, VB, g, 0, PAGE, RW);
     put(&mut s, t, c, 0, 1);
+    touch(&mut s, root, VA, 2 * PAGE);
+    touch(&mut s, root, VB, PAGE);
     s.platform().take_unmaps();
     put(&mut s, t, p, 0, 5);
     put(&mut s, t, p, PAGE, 6);
@@ -156,11 +160,12 @@ fn parent_write_to_its_own_page_needs_no_unmap() {
 
 #[test]
 fn commit_unmaps_the_pages_it_gives_the_vmo() {
-    let (mut s, t, _, r) = setup_vmar();
+    let (mut s, t, root, r) = setup_vmar();
     let p = filled_vmo(&mut s, t, 2);
     let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
     map_at(&mut s, t, r, VA, c, 0, 2 * PAGE, RW);
     put(&mut s, t, c, 0, 1);
+    touch(&mut s, root, VA, 2 * PAGE);
     s.platform().take_unmaps();
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, 2 * PAGE).unwrap();
     assert_eq!(s.platform().take_unmaps(), vec![(VA + PAGE, PAGE)]);
@@ -168,12 +173,14 @@ fn commit_unmaps_the_pages_it_gives_the_vmo() {
 
 #[test]
 fn decommit_unmaps_the_vmo_and_descendants_showing_the_page() {
-    let (mut s, t, _, r) = setup_vmar();
+    let (mut s, t, root, r) = setup_vmar();
     let p = filled_vmo(&mut s, t, 2);
     let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
     map_at(&mut s, t, r, VA, p, 0, 2 * PAGE, RW);
     map_at(&mut s, t, r, VB, c, 0, 2 * PAGE, RW);
     put(&mut s, t, c, PAGE, 1);
+    touch(&mut s, root, VA, 2 * PAGE);
+    touch(&mut s, root, VB, 2 * PAGE);
     s.platform().take_unmaps();
     op(&mut s, t, p, ZX_VMO_OP_DECOMMIT, 0, 2 * PAGE).unwrap();
     assert_eq!(s.platform().take_unmaps(), vec![(VA, 2 * PAGE), (VB, PAGE)]);
@@ -181,12 +188,14 @@ fn decommit_unmaps_the_vmo_and_descendants_showing_the_page() {
 
 #[test]
 fn shrink_unmaps_past_the_end_and_the_childrens_closed_window() {
-    let (mut s, t, _, r) = setup_vmar();
+    let (mut s, t, root, r) = setup_vmar();
     let p = filled_vmo(&mut s, t, 4);
     let c = cow_child(&mut s, t, p, PAGE, 3 * PAGE);
     map_at(&mut s, t, r, VA, p, 0, 4 * PAGE, RW);
     map_at(&mut s, t, r, VB, c, 0, 3 * PAGE, RW);
     put(&mut s, t, c, 2 * PAGE, 1);
+    touch(&mut s, root, VA, 4 * PAGE);
+    touch(&mut s, root, VB, 3 * PAGE);
     s.platform().take_unmaps();
     s.task(t).vmo_set_size(p, 2 * PAGE).unwrap();
     // Parent pages 2..4 go; the child's page 1 showed parent page 2, page 2 is its own.
@@ -223,4 +232,31 @@ fn info_counts_mappings() {
     map_at(&mut s, t, r, VA, v, 0, PAGE, RW);
     map_at(&mut s, t, r, VB, v, 0, PAGE, RW);
     assert_eq!(info(&mut s, t, v).num_mappings, 2);
+}
+
+#[test]
+fn unmapping_a_mapping_never_touched_needs_no_translation_change() {
+    let (mut s, t, _, r) = setup_vmar();
+    let v = s.task(t).vmo_create(1 << 30, 0).unwrap();
+    map_at(&mut s, t, r, VA, v, 0, 1 << 30, RW);
+    s.platform().take_unmaps();
+    s.task(t).vmar_unmap(r, VA, 1 << 30).unwrap();
+    assert!(s.platform().take_unmaps().is_empty());
+}
+
+#[test]
+fn a_write_fault_replaces_the_faulting_translation_without_unmapping_it() {
+    let (mut s, t, root, r) = setup_vmar();
+    let p = filled_vmo(&mut s, t, 1);
+    let c = cow_child(&mut s, t, p, 0, PAGE);
+    map_at(&mut s, t, r, VA, c, 0, PAGE, RW);
+    touch(&mut s, root, VA, PAGE);
+    s.platform().take_unmaps();
+    store(&mut s, root, VA, 7).unwrap();
+    assert!(s.platform().take_unmaps().is_empty());
+    let (paddr, perms) = s.platform().pte(VA).unwrap();
+    assert!(perms.write, "the private copy is mapped writable");
+    assert!(s.platform().frame_live(paddr));
+    assert_eq!(byte(&mut s, t, p, 0), 1, "the parent keeps its page");
+    assert_eq!(load(&mut s, root, VA).unwrap(), 7);
 }

@@ -366,3 +366,11 @@ pub fn map_at(
         )
         .unwrap()
 }
+
+/// Reads every page of `[va, va + len)` through the VMAR, so each gets a
+/// translation (a mapping that was never touched has nothing to unmap).
+pub fn touch(s: &mut Space, root: VmarId, va: u64, len: u64) {
+    for page in (va..va + len).step_by(PAGE as usize) {
+        load(s, root, page).unwrap();
+    }
+}

@@ -249,6 +249,8 @@ impl<P: Platform> ObjectSpace<P> {
                 let (paddr, perms) = self.translation(&m, p);
                 // Only the nearest page shows; a deeper level's page may be hidden.
                 if self.vmos[level].pages[i].1.paddr() == paddr {
+                    // Marked first: a failure part-way leaves translations to remove.
+                    self.mappings[id].populated = true;
                     self.mmu_map(m.vaddr + (p - m.first_page) * PAGE_SIZE, paddr, perms)?;
                 }
             }

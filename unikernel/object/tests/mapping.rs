@@ -260,3 +260,24 @@ fn a_write_fault_replaces_the_faulting_translation_without_unmapping_it() {
     assert_eq!(byte(&mut s, t, p, 0), 1, "the parent keeps its page");
     assert_eq!(load(&mut s, root, VA).unwrap(), 7);
 }
+
+#[test]
+fn unmapping_a_map_range_mapping_removes_its_translations() {
+    let (mut s, t, _, r) = setup_vmar();
+    let v = filled_vmo(&mut s, t, 2);
+    let base = s.vmar_range(r_id(&s, t, r)).unwrap().0;
+    let addr = s
+        .task(t)
+        .vmar_map(r, RW | ZX_VM_MAP_RANGE, 0, v, 0, 2 * PAGE)
+        .unwrap();
+    assert!(addr >= base);
+    assert!(s.platform().pte(addr).is_some(), "MAP_RANGE maps at once");
+    s.platform().take_unmaps();
+    s.task(t).vmar_unmap(r, addr, 2 * PAGE).unwrap();
+    assert_eq!(s.platform().take_unmaps(), vec![(addr, 2 * PAGE)]);
+    assert!(s.platform().pte(addr).is_none());
+}
+
+fn r_id(s: &Space, t: object::TableId, r: Handle) -> object::VmarId {
+    s.vmar_of(t, r).unwrap().0
+}

@@ -1,6 +1,7 @@
 //! The EL0 suites, Zircon-style: one behaviour per test, run through the
 //! public syscall surface.
 
+mod fuzz;
 mod smoke;
 mod util;
 mod vmar;
@@ -17,6 +18,7 @@ pub static SUITES: &[&Suite] = &[
     &vmo_clone::SUITE,
     &vmo_signal::SUITE,
     &vmar::SUITE,
+    &fuzz::SUITE,
 ];
 
 /// The `index`th test over all suites, in order.

@@ -362,7 +362,11 @@ fn map_range_maps_committed_pages_without_faults() -> TestResult {
         check_eq!(unsafe { peek(addr + p * PAGE + 9) }, p as u8 + 1);
         seen[p as usize + 1] = ok!(kernel_counters()).translation_faults;
     }
-    check_eq!(seen[4], seen[0], "touching a MAP_RANGE mapping took faults: {seen:?}");
+    check_eq!(
+        seen[4],
+        seen[0],
+        "touching a MAP_RANGE mapping took faults: {seen:?}"
+    );
     ok!(unmap(addr, 4 * PAGE));
     Ok(())
 }

@@ -1,0 +1,900 @@
+//! The syscall fuzzer: a seeded PRNG drives random syscalls with random and
+//! nearly-valid arguments (stale, forged and wrong-typed handles, rights
+//! subsets, unaligned and huge offsets and sizes, pointers into kernel
+//! memory, unmapped memory, the image, its own stack and mappings). Every
+//! call must come back with a defined status. It runs in its own test task
+//! with only its own handles; it never exits early, bounds every wait and
+//! sleep to a short deadline, and aims destructive VMAR calls only at
+//! regions it allocated itself, so it always reaches its count. At the end
+//! it closes every handle it made and checks that the kernel still works.
+//!
+//! The seed is the boot's `seed=` (a fixed default if none), so a run can
+//! be replayed: `just run virt-gicv2 mode=test test=fuzz seed=N`.
+
+use super::util::*;
+use crate::harness::{Failure, Suite, TestResult};
+use crate::out::format;
+use crate::{check, check_eq, ok, println, tests};
+use abi::Syscall;
+use zx::{AsHandleRef, Event, Signals, Status, Time, Vmar, VmarFlags, Vmo, VmoChildOptions};
+
+pub static SUITE: Suite = Suite {
+    name: "fuzz",
+    tests: tests![random_syscalls_return_defined_statuses],
+};
+
+/// Calls per run.
+const CALLS: u64 = 100_000;
+/// The PRNG seed when the boot gives none.
+const DEFAULT_SEED: u64 = 0x5eed_f022_0000_0001;
+/// Live handles the fuzzer keeps.
+const TABLE: usize = 40;
+/// Scratch mapping: out-pointers and buffers the kernel may write.
+const SCRATCH_PAGES: u64 = 4;
+const SCRATCH_LEN: u64 = SCRATCH_PAGES * PAGE;
+/// The arena: a sub-VMAR the fuzzer unmaps, protects and destroys freely.
+const ARENA_LEN: u64 = 4096 * PAGE;
+/// Every this many calls the arena and half the handles are recycled.
+const RECYCLE_EVERY: u64 = 4096;
+
+/// The statuses a call may return (Zircon's; never INTERNAL).
+const DEFINED: &[Status] = &[
+    Status::OK,
+    Status::NOT_SUPPORTED,
+    Status::NO_MEMORY,
+    Status::INVALID_ARGS,
+    Status::BAD_HANDLE,
+    Status::WRONG_TYPE,
+    Status::OUT_OF_RANGE,
+    Status::BUFFER_TOO_SMALL,
+    Status::BAD_STATE,
+    Status::TIMED_OUT,
+    Status::CANCELED,
+    Status::NOT_FOUND,
+    Status::UNAVAILABLE,
+    Status::ACCESS_DENIED,
+];
+
+/// The syscalls the fuzzer makes (all but the two that end the caller).
+const CALLABLE: &[Syscall] = &[
+    Syscall::Null,
+    Syscall::HandleClose,
+    Syscall::HandleDuplicate,
+    Syscall::HandleReplace,
+    Syscall::VmoCreate,
+    Syscall::VmoCreateChild,
+    Syscall::VmoRead,
+    Syscall::VmoWrite,
+    Syscall::VmoGetSize,
+    Syscall::VmoSetSize,
+    Syscall::VmoOpRange,
+    Syscall::VmarMap,
+    Syscall::VmarUnmap,
+    Syscall::VmarProtect,
+    Syscall::VmarAllocate,
+    Syscall::VmarDestroy,
+    Syscall::ObjectGetInfo,
+    Syscall::ObjectWaitOne,
+    Syscall::ObjectSignal,
+    Syscall::EventCreate,
+    Syscall::Nanosleep,
+    Syscall::ClockGetMonotonic,
+    Syscall::TaskCreate,
+    Syscall::ThreadCreate,
+    Syscall::ThreadStart,
+    Syscall::ConsoleWrite,
+];
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    /// A generator whose whole state depends on every bit of `seed`
+    /// (splitmix64; xorshift's state must not be zero).
+    fn from_seed(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)).max(1))
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// True one time in `n`.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// The entry of tasks and threads the fuzzer starts: ends its task at once,
+/// touching neither memory nor the stack (which may be garbage).
+#[unsafe(naked)]
+extern "C" fn exit_at_once(_: u64, _: u32, _: u32, _: u32, _: u32) -> ! {
+    core::arch::naked_asm!(
+        "mov x0, #0",
+        "mov x16, #{n}",
+        "svc #0",
+        "b .",
+        n = const Syscall::TaskExit as u64,
+    )
+}
+
+/// What a call's out-pointer is, for harvesting what the kernel put there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Out {
+    /// Not a place the fuzzer reads back.
+    Elsewhere,
+    /// In the scratch mapping: readable afterwards.
+    Scratch(u64),
+}
+
+struct Fuzz {
+    rng: Rng,
+    /// Handles it made and still holds (values; 0 = empty).
+    table: [u32; TABLE],
+    /// Handles it closed (or lost), for stale-handle arguments.
+    stale: [u32; 16],
+    stale_at: usize,
+    /// Addresses of mappings it made in the arena.
+    maps: [u64; 16],
+    maps_at: usize,
+    /// Its own sub-VMAR: never unmapped, protected, destroyed, closed,
+    /// duplicated, replaced or transferred.
+    root: u32,
+    root_base: u64,
+    arena: u32,
+    arena_base: u64,
+    scratch: u64,
+    /// A word on its stack: copy-in only.
+    stack_word: u64,
+    last_time: i64,
+    made: u64,
+    status_counts: [u64; 32],
+}
+
+impl Fuzz {
+    // ---- handles -------------------------------------------------------
+
+    fn keep(&mut self, h: u32) {
+        if h == 0 {
+            return;
+        }
+        if let Some(slot) = self.table.iter_mut().find(|s| **s == 0) {
+            *slot = h;
+            self.made += 1;
+            return;
+        }
+        // Full: evict a random one to make room.
+        let i = self.rng.below(TABLE as u64) as usize;
+        let old = core::mem::replace(&mut self.table[i], h);
+        self.made += 1;
+        self.release(old);
+    }
+
+    /// Closes a handle it made (a VMAR is destroyed first, so no address
+    /// space stays allocated behind a closed handle).
+    fn release(&mut self, h: u32) {
+        if h == 0 || h == self.root {
+            return;
+        }
+        let handle = core::mem::ManuallyDrop::new(zx::Handle::from_raw(h));
+        if handle
+            .basic_info()
+            .is_ok_and(|i| i.obj_type == abi::ZX_OBJ_TYPE_VMAR)
+        {
+            let vmar = core::mem::ManuallyDrop::new(Vmar::from(zx::Handle::from_raw(h)));
+            let _ = vmar.destroy();
+        }
+        let _ = zx::Handle::from_raw(h).close();
+        self.forget(h);
+    }
+
+    /// Records that `h` is gone (closed, replaced or moved away).
+    fn forget(&mut self, h: u32) {
+        for slot in self.table.iter_mut() {
+            if *slot == h {
+                *slot = 0;
+            }
+        }
+        self.stale[self.stale_at] = h;
+        self.stale_at = (self.stale_at + 1) % self.stale.len();
+    }
+
+    /// Drops table entries that are no longer valid handles.
+    fn revalidate(&mut self, h: u32) {
+        if h != 0 && self.table.contains(&h) && !valid(h) {
+            self.forget(h);
+        }
+    }
+
+    fn live(&mut self) -> u32 {
+        let n = self.table.iter().filter(|&&h| h != 0).count() as u64;
+        if n == 0 {
+            return 0;
+        }
+        let k = self.rng.below(n) as usize;
+        self.table
+            .iter()
+            .copied()
+            .filter(|&h| h != 0)
+            .nth(k)
+            .unwrap_or(0)
+    }
+
+    /// A handle argument: mostly live ones, else stale, forged, invalid,
+    /// the arena, or (if `root_ok`) its own sub-VMAR.
+    fn handle(&mut self, root_ok: bool) -> u32 {
+        let h = match self.rng.below(20) {
+            0..=10 => self.live(),
+            11 | 12 => self.arena,
+            13 => self.rng.pick(&self.stale),
+            // Forged: a live value with a bit flipped, or any value.
+            14 => self.live() ^ (1 << self.rng.below(32)),
+            15 => self.rng.next() as u32 | 3,
+            16 => 0,
+            17 => u32::MAX,
+            _ if root_ok => self.root,
+            _ => self.live(),
+        };
+        if h == self.root && !root_ok {
+            FORGED_HANDLE
+        } else {
+            h
+        }
+    }
+
+    fn rights(&mut self) -> u64 {
+        match self.rng.below(8) {
+            0..=3 => u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+            4..=6 => self.rng.next() & 0xf0ff,
+            _ => self.rng.next() & 0xffff_ffff,
+        }
+    }
+
+    // ---- numbers ---------------------------------------------------------
+
+    fn size(&mut self) -> u64 {
+        match self.rng.below(12) {
+            0 => 0,
+            1..=4 => self.rng.below(16 * PAGE),
+            5..=7 => self.rng.below(64) * PAGE,
+            8 => abi::ZX_MAX_VMO_SIZE,
+            9 => abi::ZX_MAX_VMO_SIZE + self.rng.below(2) * PAGE + 1,
+            10 => u64::MAX - self.rng.below(2 * PAGE),
+            _ => self.rng.next(),
+        }
+    }
+
+    fn offset(&mut self) -> u64 {
+        match self.rng.below(10) {
+            0..=2 => 0,
+            3..=5 => self.rng.below(16) * PAGE,
+            6 => self.rng.below(16 * PAGE),
+            7 => abi::ZX_MAX_VMO_SIZE - self.rng.below(4) * PAGE,
+            8 => u64::MAX - self.rng.below(2 * PAGE),
+            _ => self.rng.next(),
+        }
+    }
+
+    /// A byte count for buffers: small, a scratch's worth, or huge.
+    fn len(&mut self) -> u64 {
+        match self.rng.below(10) {
+            0 => 0,
+            1..=4 => self.rng.below(64),
+            5..=7 => self.rng.below(SCRATCH_LEN),
+            8 => self.rng.below(64) * PAGE,
+            _ => self.rng.next() >> self.rng.below(64),
+        }
+    }
+
+    // ---- pointers --------------------------------------------------------
+
+    /// A place the kernel may write `size` bytes to: in the scratch mapping
+    /// (aligned or not), or somewhere it must refuse.
+    fn out_ptr(&mut self, size: u64, arena_ok: bool) -> (u64, Out) {
+        let k = self.rng.below(20);
+        match k {
+            0..=9 => {
+                let at = if self.rng.one_in(4) {
+                    self.rng.below(SCRATCH_LEN - size.min(SCRATCH_LEN))
+                } else {
+                    self.rng.below(SCRATCH_LEN / 8 - 1) * 8
+                };
+                (self.scratch + at, Out::Scratch(self.scratch + at))
+            }
+            10 | 11 if arena_ok => (self.arena_ptr(), Out::Elsewhere),
+            _ => (self.foreign_ptr(), Out::Elsewhere),
+        }
+    }
+
+    /// A place the kernel may read from: anything `out_ptr` gives, its own
+    /// stack, the image's read-only part.
+    fn in_ptr(&mut self) -> u64 {
+        match self.rng.below(8) {
+            0 => self.stack_word,
+            1 => rodata_addr() + self.rng.below(32),
+            2 => text_addr(),
+            _ => self.out_ptr(0, true).0,
+        }
+    }
+
+    fn arena_ptr(&mut self) -> u64 {
+        if self.rng.one_in(2) {
+            self.rng.pick(&self.maps) + self.rng.below(2 * PAGE)
+        } else {
+            self.arena_base + self.rng.below(ARENA_LEN)
+        }
+    }
+
+    /// Somewhere a copy-out must be refused.
+    fn foreign_ptr(&mut self) -> u64 {
+        match self.rng.below(10) {
+            0 => 0,
+            1 => 0x4000_0000 + self.rng.below(0x1000_0000),
+            2 => KERNEL_ADDR,
+            3 => NON_CANONICAL + self.rng.below(PAGE),
+            4 => u64::MAX - self.rng.below(16),
+            5 => text_addr() + self.rng.below(64),
+            6 => rodata_addr(),
+            7 => data_addr(),
+            // Another task's range: just below this task's sub-VMAR.
+            8 => self.root_base - PAGE * (1 + self.rng.below(1024)),
+            // This task's stack guard: inside its range, never mapped.
+            _ => self.root_base + self.rng.below(PAGE),
+        }
+    }
+
+    /// An entry for a task or thread: [`exit_at_once`], or an address that
+    /// is not in the image's text (so nothing else of the image ever runs).
+    fn entry(&mut self) -> u64 {
+        let e = if self.rng.one_in(2) {
+            exit_at_once as usize as u64
+        } else {
+            self.foreign_ptr()
+        };
+        let text = text_addr();
+        if e != exit_at_once as usize as u64 && e.abs_diff(text) < 4096 {
+            0
+        } else {
+            e
+        }
+    }
+
+    /// An address for unmap/protect: in the arena, a mapping, or anything.
+    fn vaddr(&mut self) -> u64 {
+        match self.rng.below(4) {
+            0 => self.rng.pick(&self.maps),
+            1 => self.arena_base + self.rng.below(ARENA_LEN / PAGE) * PAGE,
+            2 => self.arena_base + self.rng.below(ARENA_LEN),
+            _ => self.foreign_ptr(),
+        }
+    }
+
+    fn deadline(&mut self) -> u64 {
+        match self.rng.below(8) {
+            0..=2 => 0,
+            3 => (-(self.rng.below(1 << 40) as i64)) as u64,
+            4 => Time::get_monotonic().into_nanos().saturating_sub(1000) as u64,
+            // At most 100 µs ahead.
+            _ => (Time::get_monotonic().into_nanos() + self.rng.below(100_000) as i64) as u64,
+        }
+    }
+
+    /// The scratch word at `at` (a handle or an address the kernel wrote).
+    fn read_scratch<T: Copy>(&self, out: Out) -> Option<T> {
+        match out {
+            // SAFETY: `at` lies in the scratch mapping, readable, and a `T`
+            // fits before its end (`out_ptr` keeps room for it).
+            Out::Scratch(at) if at + size_of::<T>() as u64 <= self.scratch + SCRATCH_LEN => {
+                Some(unsafe { core::ptr::read_unaligned(at as *const T) })
+            }
+            _ => None,
+        }
+    }
+
+    // ---- one call ----------------------------------------------------------
+
+    /// Makes one random call; `Err` describes an undefined result.
+    fn step(&mut self, i: u64) -> Result<(), crate::out::Line> {
+        // One call in 32 is an unknown number.
+        if self.rng.one_in(32) {
+            let n = if self.rng.one_in(2) {
+                loop {
+                    let n = self.rng.below(64);
+                    if abi::Syscall::from_number(n).is_none() {
+                        break n;
+                    }
+                }
+            } else {
+                self.rng.next() | 64
+            };
+            let args: [u64; 8] = core::array::from_fn(|_| self.rng.next());
+            // SAFETY: an unknown number: the kernel touches nothing.
+            let r = unsafe { zx::sys::call_raw(n, args) } as i32;
+            self.count(r);
+            if r != Status::BAD_SYSCALL.into_raw() {
+                return Err(format(format_args!(
+                    "call {i}: unknown syscall {n:#x} returned {:?}",
+                    Status(abi::Status(r))
+                )));
+            }
+            return Ok(());
+        }
+        let call = self.rng.pick(CALLABLE);
+        let mut a = [0u64; 8];
+        let mut harvest = Out::Elsewhere;
+        let mut touched = [0u32; 5];
+        match call {
+            Syscall::Null => {
+                for x in a.iter_mut() {
+                    *x = self.rng.next();
+                }
+            }
+            Syscall::HandleClose => {
+                a[0] = u64::from(self.handle(false));
+                touched[0] = a[0] as u32;
+            }
+            Syscall::HandleDuplicate | Syscall::HandleReplace => {
+                a[0] = u64::from(self.handle(false));
+                a[1] = self.rights();
+                let (p, out) = self.out_ptr(4, false);
+                a[2] = p;
+                harvest = out;
+                touched[0] = a[0] as u32;
+            }
+            Syscall::VmoCreate => {
+                a[0] = self.size();
+                a[1] = if self.rng.one_in(4) {
+                    self.rng.next() & 0xff
+                } else {
+                    self.rng.below(2)
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[2] = p;
+                harvest = out;
+            }
+            Syscall::VmoCreateChild => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = if self.rng.one_in(4) {
+                    self.rng.next() & 0xff
+                } else {
+                    1 + 2 * self.rng.below(2)
+                };
+                a[2] = self.offset();
+                a[3] = self.size();
+                let (p, out) = self.out_ptr(4, false);
+                a[4] = p;
+                harvest = out;
+            }
+            Syscall::VmoRead => {
+                a[0] = u64::from(self.handle(true));
+                a[3] = self.len();
+                a[1] = self.out_ptr(a[3], true).0;
+                a[2] = self.offset();
+            }
+            Syscall::VmoWrite => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = self.in_ptr();
+                a[2] = self.offset();
+                a[3] = self.len();
+            }
+            Syscall::VmoGetSize => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = self.out_ptr(8, true).0;
+            }
+            Syscall::VmoSetSize => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = self.size();
+            }
+            Syscall::VmoOpRange => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = if self.rng.one_in(8) {
+                    self.rng.next() & 0xffff_ffff
+                } else {
+                    self.rng.below(7)
+                };
+                a[2] = self.offset();
+                a[3] = if self.rng.one_in(2) {
+                    self.rng.below(8) * PAGE
+                } else {
+                    self.size().min(64 * PAGE)
+                };
+                a[5] = self.len();
+                a[4] = self.out_ptr(a[5], true).0;
+            }
+            Syscall::VmarMap => {
+                a[1] = self.rng.next() & 0xfff;
+                let overwrite = a[1] & u64::from(abi::ZX_VM_SPECIFIC_OVERWRITE) != 0;
+                a[0] = u64::from(if overwrite {
+                    self.handle(false)
+                } else {
+                    self.vmar_handle()
+                });
+                a[2] = self.rng.below(ARENA_LEN / PAGE) * PAGE
+                    + self.rng.below(2) * self.rng.below(PAGE);
+                a[3] = u64::from(self.handle(true));
+                a[4] = self.offset();
+                a[5] = if self.rng.one_in(4) {
+                    self.len()
+                } else {
+                    (1 + self.rng.below(8)) * PAGE
+                };
+                let (p, out) = self.out_ptr(8, false);
+                a[6] = p;
+                harvest = out;
+            }
+            Syscall::VmarUnmap => {
+                a[0] = u64::from(self.vmar_handle());
+                a[1] = self.vaddr();
+                a[2] = self.len();
+            }
+            Syscall::VmarProtect => {
+                a[0] = u64::from(self.vmar_handle());
+                a[1] = self.rng.next() & 0x3ff;
+                a[2] = self.vaddr();
+                a[3] = self.len();
+            }
+            Syscall::VmarAllocate => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = self.rng.next() & 0x3ff;
+                a[2] = if self.rng.one_in(2) {
+                    0
+                } else {
+                    self.rng.below(ARENA_LEN / PAGE) * PAGE
+                };
+                a[3] = if self.rng.one_in(4) {
+                    self.size()
+                } else {
+                    (1 + self.rng.below(16)) * PAGE
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[4] = p;
+                harvest = out;
+                a[5] = self.out_ptr(8, false).0;
+            }
+            Syscall::VmarDestroy => {
+                a[0] = u64::from(self.vmar_handle());
+            }
+            Syscall::ObjectGetInfo => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = u64::from(
+                    self.rng
+                        .pick(&[1u32, 2, 7, 23, 1000, 1001, 0, 3, 0xffff_ffff]),
+                );
+                a[3] = if self.rng.one_in(2) {
+                    self.rng.below(160)
+                } else {
+                    self.len()
+                };
+                a[2] = self.out_ptr(a[3], true).0;
+                a[4] = if self.rng.one_in(3) {
+                    0
+                } else {
+                    self.out_ptr(8, true).0
+                };
+                a[5] = if self.rng.one_in(3) {
+                    0
+                } else {
+                    self.out_ptr(8, true).0
+                };
+            }
+            Syscall::ObjectWaitOne => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = if self.rng.one_in(2) {
+                    self.rng.next() & 0xffff_ffff
+                } else {
+                    self.rng.next() & 0xff00_0008
+                };
+                a[2] = self.deadline();
+                a[3] = if self.rng.one_in(4) {
+                    0
+                } else {
+                    self.out_ptr(4, true).0
+                };
+            }
+            Syscall::ObjectSignal => {
+                a[0] = u64::from(self.handle(true));
+                let mask = if self.rng.one_in(4) {
+                    0xffff_ffff
+                } else {
+                    0xff00_0008
+                };
+                a[1] = self.rng.next() & mask;
+                a[2] = self.rng.next() & mask;
+            }
+            Syscall::EventCreate => {
+                a[0] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    0
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[1] = p;
+                harvest = out;
+            }
+            Syscall::Nanosleep => {
+                a[0] = if self.rng.one_in(2) {
+                    (-(self.rng.below(1000) as i64)) as u64
+                } else {
+                    (Time::get_monotonic().into_nanos() + self.rng.below(50_000) as i64) as u64
+                };
+            }
+            Syscall::ClockGetMonotonic => {}
+            Syscall::TaskCreate => {
+                a[0] = self.entry();
+                a[1] = self.rng.next();
+                // The handles to move: chosen values written to the scratch.
+                let count = self.rng.below(6);
+                let at = self.scratch + SCRATCH_LEN - 64;
+                for k in 0..4usize {
+                    let h = self.handle(false);
+                    touched[k] = h;
+                    // SAFETY: the scratch mapping's last 64 bytes hold the list.
+                    unsafe { core::ptr::write_volatile((at + 4 * k as u64) as *mut u32, h) };
+                }
+                a[2] = if self.rng.one_in(4) {
+                    self.foreign_ptr()
+                } else {
+                    at
+                };
+                a[3] = if self.rng.one_in(8) {
+                    self.rng.next()
+                } else {
+                    count
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[4] = p;
+                harvest = out;
+            }
+            Syscall::ThreadCreate => {
+                a[0] = u64::from(self.handle(false));
+                a[1] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    0
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[2] = p;
+                harvest = out;
+            }
+            Syscall::ThreadStart => {
+                a[0] = u64::from(self.handle(false));
+                a[1] = self.entry();
+                a[2] = self.rng.next();
+                a[3] = self.rng.next();
+                a[4] = self.rng.next();
+            }
+            Syscall::ConsoleWrite => {
+                // Never a readable string: a line could break the KTAP document.
+                if self.rng.one_in(2) {
+                    a[0] = self.foreign_ptr();
+                    a[1] = 1 + self.rng.below(600);
+                    if a[0] == rodata_addr() || (a[0] >= text_addr() && a[0] < text_addr() + 64) {
+                        a[0] = 0;
+                    }
+                } else {
+                    a[0] = self.stack_word;
+                    a[1] = 513 + self.rng.below(1 << 20);
+                }
+            }
+            Syscall::TaskExit | Syscall::ThreadExit => unreachable!("not in CALLABLE"),
+        }
+        if call == Syscall::HandleClose || call == Syscall::HandleReplace {
+            // Its own sub-VMAR is never among these (`handle(false)`).
+            debug_assert!(a[0] as u32 != self.root);
+        }
+        // SAFETY: every pointer the kernel may write through is in the
+        // scratch mapping, the arena (fuzzer junk only), or refused by it.
+        let r = unsafe { zx::sys::call(call, a) };
+        if call == Syscall::ClockGetMonotonic {
+            let t = r as i64;
+            self.count(0);
+            if t <= 0 || t < self.last_time {
+                return Err(format(format_args!(
+                    "call {i}: clock went from {} to {t}",
+                    self.last_time
+                )));
+            }
+            self.last_time = t;
+            return Ok(());
+        }
+        let st = Status(abi::Status(r as i32));
+        self.count(st.into_raw());
+        if !DEFINED.contains(&st) || r >> 32 != if st == Status::OK { 0 } else { 0xffff_ffff } {
+            return Err(format(format_args!(
+                "call {i}: {call:?}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) returned {r:#x}",
+                a[0], a[1], a[2], a[3], a[4], a[5], a[6]
+            )));
+        }
+        if st == Status::OK {
+            match call {
+                Syscall::HandleDuplicate
+                | Syscall::HandleReplace
+                | Syscall::VmoCreate
+                | Syscall::VmoCreateChild
+                | Syscall::VmarAllocate
+                | Syscall::EventCreate
+                | Syscall::TaskCreate
+                | Syscall::ThreadCreate => {
+                    let Some(h) = self.read_scratch::<u32>(harvest) else {
+                        return Err(format(format_args!(
+                            "call {i}: {call:?} succeeded into an out-pointer outside the scratch ({:#x?})",
+                            a
+                        )));
+                    };
+                    self.keep(h);
+                }
+                Syscall::VmarMap => {
+                    if let Some(addr) = self.read_scratch::<u64>(harvest) {
+                        self.maps[self.maps_at] = addr;
+                        self.maps_at = (self.maps_at + 1) % self.maps.len();
+                    }
+                }
+                _ => {}
+            }
+        }
+        for h in touched {
+            self.revalidate(h);
+        }
+        if call == Syscall::VmarDestroy && a[0] as u32 == self.arena && st == Status::OK {
+            self.new_arena();
+        }
+        Ok(())
+    }
+
+    /// A VMAR handle for destructive calls: the arena, a VMAR it allocated,
+    /// or anything else it holds (never its own sub-VMAR).
+    fn vmar_handle(&mut self) -> u32 {
+        if self.rng.one_in(2) {
+            self.arena
+        } else {
+            self.handle(false)
+        }
+    }
+
+    fn count(&mut self, raw: i32) {
+        let i = (-(raw.min(0) as i64)).min(31) as usize;
+        self.status_counts[i] += 1;
+    }
+
+    /// Replaces the arena (destroyed, or recycled) with a fresh one.
+    fn new_arena(&mut self) {
+        let old = core::mem::replace(&mut self.arena, 0);
+        if old != 0 {
+            let vmar = Vmar::from(zx::Handle::from_raw(old));
+            let _ = vmar.destroy();
+        }
+        let flags = VmarFlags(
+            abi::ZX_VM_CAN_MAP_READ
+                | abi::ZX_VM_CAN_MAP_WRITE
+                | abi::ZX_VM_CAN_MAP_EXECUTE
+                | abi::ZX_VM_CAN_MAP_SPECIFIC,
+        );
+        let root = core::mem::ManuallyDrop::new(Vmar::from(zx::Handle::from_raw(self.root)));
+        if let Ok((vmar, base)) = root.allocate(0, ARENA_LEN, flags) {
+            self.arena = zx::Handle::from(vmar).into_raw();
+            self.arena_base = base;
+        }
+        self.maps = [self.arena_base; 16];
+    }
+
+    /// Closes half the handles and renews the arena, so memory stays bounded.
+    fn recycle(&mut self) {
+        for i in 0..TABLE {
+            if self.rng.one_in(2) {
+                let h = core::mem::replace(&mut self.table[i], 0);
+                self.release(h);
+            }
+        }
+        self.new_arena();
+    }
+}
+
+fn random_syscalls_return_defined_statuses() -> TestResult {
+    let boot_seed = crate::harness::seed();
+    let seed = if boot_seed == 0 {
+        DEFAULT_SEED
+    } else {
+        boot_seed
+    };
+    let root = Vmar::root_self();
+    let root_info = ok!(root.info());
+    let scratch_vmo = ok!(Vmo::create(SCRATCH_LEN));
+    let scratch = ok!(map_rw(&scratch_vmo, SCRATCH_LEN));
+    // Only the mapping keeps the scratch VMO: no handle to resize it by.
+    drop(scratch_vmo);
+    let word = 0u64;
+    let mut f = Fuzz {
+        rng: Rng::from_seed(seed),
+        table: [0; TABLE],
+        stale: [FORGED_HANDLE; 16],
+        stale_at: 0,
+        maps: [0; 16],
+        maps_at: 0,
+        root: root.raw_handle(),
+        root_base: root_info.base,
+        arena: 0,
+        arena_base: 0,
+        scratch,
+        stack_word: &raw const word as u64,
+        last_time: 0,
+        made: 0,
+        status_counts: [0; 32],
+    };
+    f.new_arena();
+    check!(f.arena != 0, "no arena");
+    let start = Time::get_monotonic();
+    let mut failure = None;
+    let mut calls = 0;
+    while calls < CALLS {
+        if let Err(why) = f.step(calls) {
+            failure = Some(why);
+            break;
+        }
+        calls += 1;
+        if calls % RECYCLE_EVERY == 0 {
+            f.recycle();
+        }
+    }
+    let elapsed_ms = (Time::get_monotonic() - start).into_nanos() / 1_000_000;
+    // Close everything it made; then none of those values is a handle.
+    let mut closed = [0u32; TABLE];
+    for (i, slot) in f.table.iter_mut().enumerate() {
+        closed[i] = core::mem::replace(slot, 0);
+    }
+    for &h in &closed {
+        f.release(h);
+    }
+    let arena = core::mem::replace(&mut f.arena, 0);
+    f.release(arena);
+    let c = &f.status_counts;
+    println!(
+        "    # fuzz: seed {seed}, {calls} calls, {elapsed_ms} ms, {} handles; OK {}, INVALID_ARGS {}, BAD_HANDLE {}, WRONG_TYPE {}, ACCESS_DENIED {}, OUT_OF_RANGE {}, BAD_SYSCALL {}, other {}",
+        f.made,
+        c[0],
+        c[10],
+        c[11],
+        c[12],
+        c[30],
+        c[14],
+        c[13],
+        calls - c[0] - c[10] - c[11] - c[12] - c[30] - c[14] - c[13]
+    );
+    if let Some(why) = failure {
+        return Err(Failure::Fail(why));
+    }
+    check_eq!(calls, CALLS);
+    for &h in closed.iter().chain(core::iter::once(&arena)) {
+        check!(h == 0 || !valid(h), "handle {h:#x} still open");
+    }
+    // The kernel still works for this task.
+    check!(valid(f.root), "the fuzzer lost its own sub-VMAR handle");
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    ok!(vmo.write(b"after", PAGE));
+    let child = ok!(vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 0, 2 * PAGE));
+    let addr = ok!(map_rw(&child, 2 * PAGE));
+    // SAFETY: a fresh read-write mapping of this test's child VMO.
+    check_eq!(unsafe { peek(addr + PAGE) }, b'a');
+    check!(!zero_children(&vmo));
+    ok!(unmap(addr, 2 * PAGE));
+    drop(child);
+    check!(zero_children(&vmo));
+    let event = ok!(Event::create());
+    ok!(event.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(
+        event.wait_handle(Signals::USER_0, Time::INFINITE_PAST),
+        Ok(Signals::USER_0)
+    );
+    Ok(())
+}

@@ -143,13 +143,11 @@ pub fn dispatch(frame: &mut TrapFrame, record: &UserRecord) {
     let handler = usize::try_from(frame.x[16])
         .ok()
         .and_then(|n| HANDLERS.get(n).copied().flatten());
-    frame.x[0] = match handler {
-        Some(h) => {
-            let args: Args = core::array::from_fn(|i| frame.x[i]);
-            h(&Caller::from_record(record), &args)
-        }
-        None => status(ZX_ERR_BAD_SYSCALL),
+    let result = match (handler, frame.x.first_chunk::<8>()) {
+        (Some(h), Some(args)) => h(&Caller::from_record(record), args),
+        _ => status(ZX_ERR_BAD_SYSCALL),
     };
+    frame.x[0] = result;
 }
 
 fn handle(a: u64) -> Handle {

@@ -2,7 +2,7 @@
 //! map / unmap / protect with the TLB kept right.
 
 use crate::arch::esr::ExceptionClass;
-use crate::arch::exception::catch;
+use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::arch::mmu::{Attrs, MapError};
 use crate::ktest::{Failure, Suite, Test, TestResult};
 use crate::mm::{frame, PAGE_SIZE};
@@ -124,11 +124,9 @@ fn data_and_heap_are_never_executed() -> TestResult {
 
 fn writing_kernel_text_faults() -> TestResult {
     let target = victim as *const () as *mut u32;
-    let caught = catch(|| {
-        // SAFETY: the store must fault (text is read-only); if it did not,
-        // only `victim`, which is not called afterwards, would change.
-        unsafe { target.write_volatile(0) };
-    });
+    // The store must fault (text is read-only); if it did not, only `victim`,
+    // which is not called afterwards, would change.
+    let caught = catch(|| probe_store(target as u64, 0));
     let c = caught.ok_or_else(|| fail("the write to text did not fault"))?;
     check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
     check!(c.esr.is_write());
@@ -238,8 +236,7 @@ fn unmapped_page_faults_at_its_address() -> TestResult {
     let f = map_scratch(SCRATCH, Attrs::KERNEL_DATA)?;
     unmap_scratch(SCRATCH, f);
     let caught = catch(|| {
-        // SAFETY: the load faults; the probe skips it.
-        core::hint::black_box(unsafe { (SCRATCH as *const u64).read_volatile() });
+        probe_load(SCRATCH);
     });
     let c = caught.ok_or_else(|| fail("no fault after unmap"))?;
     check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
@@ -249,8 +246,8 @@ fn unmapped_page_faults_at_its_address() -> TestResult {
 }
 
 fn write_faults(va: u64) -> bool {
-    // SAFETY: `va` is mapped readable; a store either lands or faults and is skipped.
-    catch(|| unsafe { (va as *mut u64).write_volatile(1) }).is_some()
+    // `va` is mapped readable: the store either lands or faults and is skipped.
+    catch(|| probe_store(va, 1)).is_some()
 }
 
 fn protect_changes_permissions() -> TestResult {
@@ -292,10 +289,8 @@ fn large_unmap_invalidates_every_page() -> TestResult {
     }
     for i in [0, PAGES / 2, PAGES - 1] {
         let va = SCRATCH + i * PAGE_SIZE;
-        // SAFETY: the load faults; the probe skips it.
         let c = catch(|| {
-            // SAFETY: the load faults; the probe skips it.
-            core::hint::black_box(unsafe { (va as *const u64).read_volatile() });
+            probe_load(va);
         });
         check_eq!(c.map(|c| c.far), Some(va));
     }
@@ -336,7 +331,7 @@ fn kernel_stack_has_an_unmapped_guard() -> TestResult {
     unsafe { (stack.bottom() as *mut u64).write_volatile(5) };
     let guard = stack.guard().end - 8;
     // SAFETY: the store faults and is skipped.
-    let c = catch(|| unsafe { (guard as *mut u64).write_volatile(5) });
+    let c = catch(|| probe_store(guard, 5));
     check_eq!(c.map(|c| c.far), Some(guard));
     drop(stack);
     check_eq!(frame::free_frames(), free);

@@ -437,15 +437,24 @@ struct Woken {
 fn hundred_sleepers_wake_in_deadline_order() -> TestResult {
     let mut offsets: Vec<i64> = (0..SLEEPERS as i64).collect();
     Rng::new(seed()).shuffle(&mut offsets);
-    let start = time::now();
-    let base = start + SLEEPER_START;
-    let all_woken = base + SLEEPERS as i64 * SLEEPER_SPACING + SLEEPER_SPACING;
+    // The deadlines are fixed once every sleeper exists (spawning is slow
+    // under TCG on a loaded host): the sleepers wait for `BASE`.
+    use core::sync::atomic::{AtomicI64, Ordering};
+    static BASE: AtomicI64 = AtomicI64::new(0);
+    BASE.store(0, Ordering::SeqCst);
     let results = Arc::new(IrqMutex::new(alloc::vec![Woken::default(); SLEEPERS]));
     let mut threads = Vec::new();
     for (i, &k) in offsets.iter().enumerate() {
-        let deadline = base + k * SLEEPER_SPACING;
         let results = results.clone();
         let t = sched::spawn("ktest-sleeper", move || {
+            let base = loop {
+                match BASE.load(Ordering::SeqCst) {
+                    0 => sched::yield_now(),
+                    base => break base,
+                }
+            };
+            let deadline = base + k * SLEEPER_SPACING;
+            let all_woken = base + SLEEPERS as i64 * SLEEPER_SPACING + SLEEPER_SPACING;
             sleep::nanosleep(deadline);
             let at = time::now();
             let outcome = sched::wait_outcome();
@@ -467,13 +476,10 @@ fn hundred_sleepers_wake_in_deadline_order() -> TestResult {
             }
         }
     }
-    let spawned_at = time::now();
+    let start = time::now();
+    let base = start + SLEEPER_START;
+    BASE.store(base, Ordering::SeqCst);
     threads.into_iter().for_each(sched::JoinHandle::join);
-    check!(
-        spawned_at < base,
-        "spawning took {} µs, past the first deadline",
-        (spawned_at - start) / time::NS_PER_US
-    );
     let mut woken = results.lock().clone();
     for w in &woken {
         check!(w.timed_out && w.seq != 0, "a sleeper did not sleep");
@@ -532,15 +538,30 @@ fn ten_thousand_timer_expirations_none_lost() -> TestResult {
 }
 
 fn exited_threads_free_their_resources() -> TestResult {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    // The batch waits for this, so none can exit before it is counted
+    // (spawning is slow enough under TCG for a preempted batch to finish).
+    static RELEASE: AtomicBool = AtomicBool::new(false);
     let live = sched::stats().live_threads;
     let frames = crate::mm::frame::free_frames();
     for _ in 0..3 {
+        RELEASE.store(false, Ordering::SeqCst);
         let batch: Vec<_> = (0..20)
-            .filter_map(|_| sched::spawn("ktest-batch", sched::yield_now).ok())
+            .filter_map(|_| {
+                sched::spawn("ktest-batch", || {
+                    while !RELEASE.load(Ordering::SeqCst) {
+                        sched::yield_now();
+                    }
+                })
+                .ok()
+            })
             .collect();
-        check_eq!(batch.len(), 20);
-        check_eq!(sched::stats().live_threads, live + 20);
+        let counted = sched::stats().live_threads;
+        RELEASE.store(true, Ordering::SeqCst);
+        let spawned = batch.len();
         batch.into_iter().for_each(sched::JoinHandle::join);
+        check_eq!(spawned, 20);
+        check_eq!(counted, live + 20);
     }
     // A detached thread frees itself when it exits.
     let detached =

@@ -4,7 +4,7 @@
 //! The accesses are the kernel's own (EL1), until EL0 tasks exist.
 
 use crate::arch::esr::ExceptionClass;
-use crate::arch::exception::catch;
+use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::ktest::{Failure, Suite, Test, TestResult};
 use crate::mm::PAGE_SIZE;
 use crate::vm::fault;
@@ -191,9 +191,9 @@ fn poke(addr: u64, value: u8) {
 fn faults(addr: u64, write: bool) -> Option<crate::arch::exception::Caught> {
     catch(|| {
         if write {
-            poke(addr, 0xee);
+            probe_store(addr, 0xee);
         } else {
-            core::hint::black_box(peek(addr));
+            probe_load(addr);
         }
     })
 }

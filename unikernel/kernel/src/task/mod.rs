@@ -20,6 +20,7 @@ use crate::objects::{self, Space};
 use crate::sync::IrqMutex;
 use abi::*;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use object::{KernelObject, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
 
 /// Each task's sub-VMAR: 64 GiB of the root VMAR.
@@ -156,6 +157,27 @@ struct Thread {
 }
 
 static TASKS: IrqMutex<Slots<Task>> = IrqMutex::new(Slots::new());
+
+/// Most tasks alive at once.
+const MAX_TASKS: usize = 4096;
+/// Per task slot: the live task's generation plus one, or 0. Read without a
+/// lock on every return to EL0, so a thread of an ended task notices at once.
+static ALIVE: [AtomicU32; MAX_TASKS] = [const { AtomicU32::new(0) }; MAX_TASKS];
+
+fn set_alive(id: Id, alive: bool) {
+    let value = if alive {
+        id.generation.wrapping_add(1)
+    } else {
+        0
+    };
+    ALIVE[id.slot as usize].store(value, Ordering::Release);
+}
+
+fn is_alive(id: Id) -> bool {
+    ALIVE
+        .get(id.slot as usize)
+        .is_some_and(|a| a.load(Ordering::Acquire) == id.generation.wrapping_add(1))
+}
 static THREADS: IrqMutex<Slots<Thread>> = IrqMutex::new(Slots::new());
 
 /// A kernel-owned object in a handle table.
@@ -247,11 +269,16 @@ pub fn create(
     let (id, moved, stack_top, handle, rec, vmar_handle) = {
         let mut tasks = TASKS.lock();
         let id = tasks.vacant()?;
+        if id.slot as usize >= MAX_TASKS {
+            tasks.release_vacant(id);
+            return Err(ZX_ERR_NO_MEMORY);
+        }
         match objects::with(|s| build(s, table, id, handles)) {
             Ok((task, moved, stack_top, handle)) => {
                 let rec = (task.table, task.vmar_range);
                 let vmar_handle = task.self_handles;
                 tasks.fill(id, task);
+                set_alive(id, true);
                 (id, moved, stack_top, handle, rec, vmar_handle)
             }
             Err(e) => {
@@ -438,6 +465,7 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
             return;
         }
         t.ended = true;
+        set_alive(id, false);
         (t.table, t.vmar, t.signals)
     };
     objects::with(|s| {
@@ -462,10 +490,7 @@ fn reap_if_done(id: Id) {
 
 /// Whether the current thread's task has ended.
 fn current_task_ended(rec: &UserRecord) -> bool {
-    TASKS
-        .lock()
-        .get_mut(Id::from_raw(rec.task))
-        .is_none_or(|t| t.ended)
+    !is_alive(Id::from_raw(rec.task))
 }
 
 /// Ends the current thread (its task ends too if it was the last).
@@ -537,7 +562,7 @@ pub fn fault(frame: &TrapFrame) -> ! {
 /// Called on every return to EL0: a thread of an ended task leaves instead.
 pub fn before_return_to_el0() {
     let rec = el0::record();
-    if current_task_ended(&rec) {
+    if current_task_ended(rec) {
         exit_current_thread();
     }
     el0::before_return_to_el0();

@@ -94,18 +94,21 @@ impl KernelStack {
 impl Drop for KernelStack {
     fn drop(&mut self) {
         let (bottom, top) = (self.bottom(), self.top());
+        let mut frames = [0u64; (KERNEL_STACK_SIZE / PAGE_SIZE) as usize];
         with_page_table(|table| {
-            let mut va = bottom;
-            while va < top {
-                if let Some((pa, _)) = table.translate(va) {
-                    table.unmap(va, PAGE_SIZE);
-                    // SAFETY: the frame backed this stack page, which is now
-                    // unmapped; nothing else refers to it.
-                    unsafe { frame::free(frame::Frame::from_addr(pa)) };
+            for (i, slot) in frames.iter_mut().enumerate() {
+                if let Some((pa, _)) = table.translate(bottom + i as u64 * PAGE_SIZE) {
+                    *slot = pa;
                 }
-                va += PAGE_SIZE;
             }
+            // One unmap of the whole stack: one batch of TLB maintenance.
+            table.unmap(bottom, top - bottom);
         });
+        for &pa in frames.iter().filter(|&&pa| pa != 0) {
+            // SAFETY: the frame backed this stack, which is now unmapped;
+            // nothing else refers to it.
+            unsafe { frame::free(frame::Frame::from_addr(pa)) };
+        }
         // Capacity for every slot in use was reserved when it was taken.
         SLOTS_STATE.lock().free.push(self.slot);
     }

@@ -38,10 +38,12 @@ fn record_ptr() -> *mut UserRecord {
 }
 
 /// The record of the current thread, which must run task code.
-pub fn record() -> UserRecord {
+pub fn record() -> &'static UserRecord {
     // SAFETY: only threads that entered EL0 through [`enter`] take
-    // exceptions from EL0 or make syscalls, and `enter` wrote the record.
-    unsafe { record_ptr().read() }
+    // exceptions from EL0 or make syscalls, and `enter` wrote the record,
+    // which lives at the top of this thread's stack for as long as the
+    // thread does; only this thread writes it (`tpidr`, on entry).
+    unsafe { &*record_ptr() }
 }
 
 /// Saves the EL0 thread register on entry from EL0.

@@ -104,10 +104,48 @@ pub fn catch(f: impl FnOnce()) -> Option<Caught> {
     PROBE.lock().take().flatten()
 }
 
+/// Loads a word from `addr` with one plain `LDR` (no address writeback), for
+/// tests that expect the load to fault: [`catch`] resumes after exactly this
+/// instruction, so the compiler must not have folded anything into it.
+pub fn probe_load(addr: u64) -> u64 {
+    let value: u64;
+    // SAFETY: a single load; a fault on it is caught or reported.
+    unsafe {
+        core::arch::asm!("ldr {v}, [{a}]", a = in(reg) addr, v = out(reg) value, options(nostack, readonly))
+    };
+    value
+}
+
+/// Stores a word to `addr` with one plain `STR` (see [`probe_load`]).
+pub fn probe_store(addr: u64, value: u64) {
+    // SAFETY: a single store to memory the caller expects to fault, or owns.
+    unsafe {
+        core::arch::asm!("str {v}, [{a}]", a = in(reg) addr, v = in(reg) value, options(nostack))
+    };
+}
+
 /// Called by `vectors.s` with the saved frame and the vector's index.
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
+    // Syscalls first: they are the hot path.
+    if kind == VectorKind::LOWER_A64_SYNC {
+        super::el0::on_entry_from_el0();
+        let esr = Esr(frame.esr);
+        match esr.class() {
+            ExceptionClass::SVC64 => crate::syscall::dispatch(frame, super::el0::record()),
+            ExceptionClass::DATA_ABORT_LOWER | ExceptionClass::INSTRUCTION_ABORT_LOWER => {
+                if crate::vm::fault::resolve(esr, frame.far).is_err() {
+                    crate::task::fault(frame);
+                }
+            }
+            // An undefined instruction, a misaligned PC or SP, a breakpoint:
+            // the task's own doing; it ends alone.
+            _ => crate::task::fault(frame),
+        }
+        crate::task::before_return_to_el0();
+        return;
+    }
     if kind == VectorKind::CURRENT_SPX_IRQ {
         super::gic::handle_irq();
         // May switch threads; this frame is resumed when this thread is.
@@ -118,23 +156,6 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         super::el0::on_entry_from_el0();
         super::gic::handle_irq();
         crate::sched::irq_exit();
-        crate::task::before_return_to_el0();
-        return;
-    }
-    if kind == VectorKind::LOWER_A64_SYNC {
-        super::el0::on_entry_from_el0();
-        let esr = Esr(frame.esr);
-        match esr.class() {
-            ExceptionClass::SVC64 => crate::syscall::dispatch(frame, &super::el0::record()),
-            ExceptionClass::DATA_ABORT_LOWER | ExceptionClass::INSTRUCTION_ABORT_LOWER => {
-                if crate::vm::fault::resolve(esr, frame.far).is_err() {
-                    crate::task::fault(frame);
-                }
-            }
-            // An undefined instruction, a misaligned PC or SP, a breakpoint:
-            // the task's own doing; it ends alone.
-            _ => crate::task::fault(frame),
-        }
         crate::task::before_return_to_el0();
         return;
     }

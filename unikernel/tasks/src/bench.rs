@@ -114,17 +114,16 @@ fn unmap(addr: u64, len: u64) -> Result<(), Status> {
     Vmar::root_self().unmap(addr, len)
 }
 
-/// The thread of the wake-up benchmark: waits on event `a`, clears it,
-/// signals `b`, forever (the task ends it).
-extern "C" fn ponger(a: u64, b: u64) -> ! {
-    let a = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(a as abi::Handle)));
-    let b = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(b as abi::Handle)));
+/// The thread of the wake-up benchmark: waits for `USER_0` on the event
+/// `e`, then clears it and sets `USER_1` in one call, forever (closing the
+/// event ends its wait, and it exits).
+extern "C" fn ponger(e: u64, _: u64) -> ! {
+    let e = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(e as abi::Handle)));
     loop {
-        if a.wait_handle(Signals::USER_0, Time::INFINITE).is_err() {
+        if e.wait_handle(Signals::USER_0, Time::INFINITE).is_err() {
             Thread::exit();
         }
-        let _ = a.signal_handle(Signals::USER_0, Signals::NONE);
-        let _ = b.signal_handle(Signals::NONE, Signals::USER_0);
+        let _ = e.signal_handle(Signals::USER_0, Signals::USER_1);
     }
 }
 
@@ -255,30 +254,28 @@ pub fn run(filter: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// Signal → wake-up of a waiting thread: a ping-pong between two threads of
-/// this task through two events; each round trip is two wake-ups.
+/// Signal → wake-up of a waiting thread: two threads of this task take
+/// turns through two user signals of one event; each hand-over is one
+/// `object_signal` (clear mine, set yours) waking the other thread from
+/// `object_wait_one`, a context switch each way.
 fn wake_up() -> Result<(), Status> {
-    let (ping, pong) = (Event::create()?, Event::create()?);
+    let event = Event::create()?;
     let stack = Vmo::create(16 * PAGE)?;
     let stack_addr = Vmar::root_self().map(0, &stack, 0, 16 * PAGE, VmarFlags::RW)?;
     let thread = Thread::create(&Task::self_handle())?;
-    thread.start(
-        ponger,
-        stack_addr + 16 * PAGE,
-        ping.raw_handle() as u64,
-        pong.raw_handle() as u64,
-    )?;
+    let other = event.duplicate_handle(zx::Rights::SAME_RIGHTS)?;
+    thread.start(ponger, stack_addr + 16 * PAGE, other.raw_handle() as u64, 0)?;
     const ROUND_TRIPS: u64 = 200;
     bench("signal_wakeup", 2 * ROUND_TRIPS, &mut || {
         timed(ROUND_TRIPS, || {
-            ping.signal_handle(Signals::NONE, Signals::USER_0)?;
-            pong.wait_handle(Signals::USER_0, Time::INFINITE)?;
-            pong.signal_handle(Signals::USER_0, Signals::NONE)
+            event.signal_handle(Signals::USER_1, Signals::USER_0)?;
+            event.wait_handle(Signals::USER_1, Time::INFINITE).map(drop)
         })
     })?;
-    // Closing the event the thread waits on ends its wait and the thread.
-    drop(ping);
+    // Closing the handle the thread waits on ends its wait and the thread.
+    drop(other);
     thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
+    drop(event);
     Vmar::root_self().unmap(stack_addr, 16 * PAGE)
 }
 

@@ -58,7 +58,16 @@ pub fn object_wait_one(
         Ok(WaitStart::Pending(token)) => token,
     };
     if !poll {
-        super::wait_block();
+        // The waker ran (it removed the registration under the object lock
+        // before filling our slot): no need to ask the object layer again.
+        if let Some(observed) = super::wait_block().signals {
+            super::wait_abandon();
+            return if observed & ZX_SIGNAL_HANDLE_CLOSED != 0 {
+                (ZX_ERR_CANCELED, observed)
+            } else {
+                (ZX_OK, observed)
+            };
+        }
     }
     // Still registered: the waker never ran, so the deadline ended it.
     if let Some(observed) = objects::with(|space| space.wait_cancel(token)) {

@@ -40,16 +40,14 @@ impl FrameAllocator for KernelPlatform {
     fn read(&self, f: Frame, offset: usize, buf: &mut [u8]) {
         debug_assert!(offset + buf.len() <= object::PAGE_BYTES);
         // SAFETY: the frame is RAM owned by the object layer, identity-mapped;
-        // the range lies inside it.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes(f).add(offset), buf.as_mut_ptr(), buf.len())
-        };
+        // the range lies inside it; `buf` is kernel memory, so no fault occurs.
+        unsafe { crate::arch::usercopy::copy(buf.as_mut_ptr(), bytes(f).add(offset), buf.len()) };
     }
 
     fn write(&self, f: Frame, offset: usize, data: &[u8]) {
         debug_assert!(offset + data.len() <= object::PAGE_BYTES);
         // SAFETY: as for `read`.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), bytes(f).add(offset), data.len()) };
+        unsafe { crate::arch::usercopy::copy(bytes(f).add(offset), data.as_ptr(), data.len()) };
     }
 
     fn copy(&self, src: Frame, dst: Frame) {

@@ -203,6 +203,10 @@ fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
 /// Bytes moved per round of `vmo_read`/`vmo_write` through the kernel.
 const CHUNK: usize = 4096;
 
+/// The buffer `vmo_read`/`vmo_write` move data through: static, so a call
+/// does not zero 4 KiB of stack first (it is always filled before use).
+static BOUNCE: crate::sync::IrqMutex<[u8; CHUNK]> = crate::sync::IrqMutex::new([0; CHUNK]);
+
 /// Checks a `vmo_read`/`vmo_write` range against the VMO's size and the
 /// handle's right, so a failure comes before any byte moves.
 fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Result<(), Status> {
@@ -229,7 +233,7 @@ fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
         if len > 0 && !c.owns(buf, len) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let mut bounce = [0u8; CHUNK];
+        let mut bounce = BOUNCE.lock();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
@@ -245,7 +249,7 @@ fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
     let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
     result((|| {
         check_rw(c, h, offset, len, ZX_RIGHT_WRITE)?;
-        let mut bounce = [0u8; CHUNK];
+        let mut bounce = BOUNCE.lock();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;

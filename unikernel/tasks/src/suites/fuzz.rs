@@ -359,12 +359,12 @@ impl Fuzz {
     /// is not in the image's text (so nothing else of the image ever runs).
     fn entry(&mut self) -> u64 {
         let e = if self.rng.one_in(2) {
-            exit_at_once as usize as u64
+            exit_at_once as *const () as u64
         } else {
             self.foreign_ptr()
         };
         let text = text_addr();
-        if e != exit_at_once as usize as u64 && e.abs_diff(text) < 4096 {
+        if e != exit_at_once as *const () as u64 && e.abs_diff(text) < 4096 {
             0
         } else {
             e
@@ -637,9 +637,9 @@ impl Fuzz {
                 // The handles to move: chosen values written to the scratch.
                 let count = self.rng.below(6);
                 let at = self.scratch + SCRATCH_LEN - 64;
-                for k in 0..4usize {
+                for (k, slot) in touched.iter_mut().enumerate().take(4) {
                     let h = self.handle(false);
-                    touched[k] = h;
+                    *slot = h;
                     // SAFETY: the scratch mapping's last 64 bytes hold the list.
                     unsafe { core::ptr::write_volatile((at + 4 * k as u64) as *mut u32, h) };
                 }

@@ -1,13 +1,17 @@
 //! The EL0 suites, Zircon-style: one behaviour per test, run through the
 //! public syscall surface.
 
+mod bad_input;
 mod fuzz;
+mod handles;
+mod isolation;
 mod smoke;
 mod util;
 mod vmar;
 mod vmo;
 mod vmo_clone;
 mod vmo_signal;
+mod wait;
 
 use crate::harness::{Suite, Test};
 
@@ -18,6 +22,10 @@ pub static SUITES: &[&Suite] = &[
     &vmo_clone::SUITE,
     &vmo_signal::SUITE,
     &vmar::SUITE,
+    &wait::SUITE,
+    &handles::SUITE,
+    &bad_input::SUITE,
+    &isolation::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -29,7 +29,7 @@ pub fn data_addr() -> u64 {
 
 /// Address of some code in the image's text.
 pub fn text_addr() -> u64 {
-    text_addr as usize as u64
+    text_addr as *const () as u64
 }
 
 /// The signals active on `h` now (needs WAIT).
@@ -133,11 +133,6 @@ pub fn foreign_in_ptrs() -> [u64; 4] {
 pub fn unmapped_own_addr() -> Result<(Vmar, u64), Status> {
     let flags = VmarFlags::CAN_MAP_READ | VmarFlags::CAN_MAP_WRITE;
     Vmar::root_self().allocate(0, 16 * PAGE, flags)
-}
-
-/// The info record of a VMO.
-pub fn info(vmo: &Vmo) -> Result<abi::ZxInfoVmo, Status> {
-    vmo.info()
 }
 
 /// Whether `h` is a valid handle in this task (`ZX_INFO_HANDLE_VALID`).

@@ -1,0 +1,835 @@
+//! Bad input gets the documented Zircon status and has no half effect:
+//! bad handles, wrong types, missing rights, misaligned offsets,
+//! overflowing ranges, and pointers the kernel must refuse (null, kernel
+//! memory, unmapped memory, the image's text and data, another task's
+//! memory). The kernel copies out only into the caller's sub-VMAR and in
+//! only from it or from the image's read-only part (DESIGN.md).
+
+use super::util::*;
+use crate::harness::{spawn_with, Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use abi::Syscall;
+use zx::{
+    AsHandleRef, Duration, Event, Handle, HandleBased, Rights, Signals, Status, Time, Vmar,
+    VmarFlags, Vmo, VmoChildOptions, VmoOp,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "bad_input",
+    tests: tests![
+        vmo_create_with_a_refused_out_is_invalid_args,
+        vmo_create_out_into_unmapped_own_memory_is_invalid_args,
+        vmo_create_out_into_another_tasks_stack_is_invalid_args,
+        vmo_create_out_straddling_the_end_of_the_own_range_is_invalid_args,
+        create_child_with_a_bad_out_leaves_no_child,
+        vmo_read_into_refused_memory_is_invalid_args,
+        vmo_read_into_another_tasks_stack_is_invalid_args,
+        vmo_read_into_a_read_only_mapping_is_invalid_args,
+        vmo_read_into_a_range_wrapping_the_address_space_is_invalid_args,
+        vmo_write_from_refused_memory_is_invalid_args_and_writes_nothing,
+        vmo_write_from_another_tasks_stack_is_invalid_args,
+        vmo_write_from_the_images_read_only_part_works,
+        get_size_with_a_bad_out_is_invalid_args,
+        lookup_into_a_bad_buffer_is_invalid_args,
+        wait_with_a_bad_observed_is_invalid_args,
+        get_info_into_bad_pointers_is_invalid_args,
+        duplicate_and_replace_with_a_bad_out_are_invalid_args,
+        event_create_with_a_bad_out_is_invalid_args,
+        vmar_map_with_a_bad_out_leaves_no_mapping,
+        vmar_allocate_with_a_bad_out_leaves_no_region,
+        task_create_with_a_bad_handle_list_moves_nothing,
+        task_create_with_a_bad_out_starts_nothing_and_moves_nothing,
+        task_create_with_an_entry_outside_the_text_is_invalid_args,
+        task_create_with_more_than_four_handles_is_invalid_args,
+        console_write_of_refused_or_bad_text_fails,
+        forged_stale_and_invalid_handles_are_bad_handle,
+        wrong_object_types_are_wrong_type,
+        missing_rights_are_access_denied,
+        misaligned_offsets_are_invalid_args,
+        overflowing_ranges_are_refused,
+    ],
+};
+
+/// A raw call's status.
+fn call(n: Syscall, a: [u64; 8]) -> Status {
+    // SAFETY: every test here passes pointers the kernel must refuse, or
+    // pointers to this test's own locals sized for what the call writes.
+    unsafe { raw(n, a) }
+}
+
+fn h(x: &impl AsHandleRef) -> u64 {
+    u64::from(x.raw_handle())
+}
+
+/// Out-pointers the kernel must refuse for a small record: the foreign
+/// ones, unmapped own memory, and one straddling the own range's end.
+fn refused_outs(unmapped: u64) -> Result<[u64; 8], Status> {
+    let info = Vmar::root_self().info()?;
+    let f = foreign_out_ptrs();
+    Ok([
+        f[0],
+        f[1],
+        f[2],
+        f[3],
+        f[4],
+        f[5],
+        unmapped,
+        info.base + info.len - 2,
+    ])
+}
+
+/// A helper task that keeps a stack word alive while `f` runs with its address.
+fn with_another_tasks_stack(f: fn(u64) -> TestResult) -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let event = ok!(Event::create());
+    let task = ok!(spawn_with(
+        |hs| {
+            let vmo = Vmo::from(Handle::from_raw(hs[0]));
+            let event = Event::from(Handle::from_raw(hs[1]));
+            let word = core::hint::black_box([0x5au8; 64]);
+            let addr = word.as_ptr() as u64;
+            if vmo.write(&addr.to_le_bytes(), 0).is_err() {
+                return;
+            }
+            let _ = event.signal_handle(Signals::NONE, Signals::USER_0);
+            let _ = event.wait_handle(Signals::USER_1, Time::after(Duration::from_seconds(10)));
+            core::hint::black_box(&word);
+        },
+        &mut [
+            ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS)),
+            ok!(event.duplicate_handle(Rights::SAME_RIGHTS)),
+        ]
+    ));
+    ok!(event.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(10))));
+    let mut raw_addr = [0u8; 8];
+    ok!(vmo.read(&mut raw_addr, 0));
+    let addr = u64::from_le_bytes(raw_addr);
+    let own = ok!(Vmar::root_self().info());
+    check!(
+        addr < own.base || addr >= own.base + own.len,
+        "{addr:#x} is mine"
+    );
+    let result = f(addr);
+    ok!(event.signal_handle(Signals::NONE, Signals::USER_1));
+    check_eq!(ok!(task.join()), zx::TaskEnd::Exited(0));
+    result
+}
+
+fn vmo_create_with_a_refused_out_is_invalid_args() -> TestResult {
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(Syscall::VmoCreate, [PAGE, 0, p, 0, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+    }
+    // The image's data is unchanged (nothing was written there).
+    check_eq!(
+        DATA_WORD.load(core::sync::atomic::Ordering::Relaxed),
+        0x5555
+    );
+    Ok(())
+}
+
+fn vmo_create_out_into_unmapped_own_memory_is_invalid_args() -> TestResult {
+    let (_region, addr) = ok!(unmapped_own_addr());
+    check_eq!(
+        call(Syscall::VmoCreate, [PAGE, 0, addr, 0, 0, 0, 0, 0]),
+        Status::INVALID_ARGS
+    );
+    Ok(())
+}
+
+fn vmo_create_out_into_another_tasks_stack_is_invalid_args() -> TestResult {
+    with_another_tasks_stack(|addr| {
+        check_eq!(
+            call(Syscall::VmoCreate, [PAGE, 0, addr, 0, 0, 0, 0, 0]),
+            Status::INVALID_ARGS
+        );
+        // The other task's memory is readable by address (one address
+        // space), and the kernel did not write it.
+        // SAFETY: the helper keeps this stack array alive until signalled.
+        check_eq!(unsafe { peek(addr) }, 0x5a);
+        Ok(())
+    })
+}
+
+fn vmo_create_out_straddling_the_end_of_the_own_range_is_invalid_args() -> TestResult {
+    let info = ok!(Vmar::root_self().info());
+    check_eq!(
+        call(
+            Syscall::VmoCreate,
+            [PAGE, 0, info.base + info.len - 2, 0, 0, 0, 0, 0]
+        ),
+        Status::INVALID_ARGS
+    );
+    Ok(())
+}
+
+fn create_child_with_a_bad_out_leaves_no_child() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    let (_region, unmapped) = ok!(unmapped_own_addr());
+    for p in ok!(refused_outs(unmapped)) {
+        check_eq!(
+            call(
+                Syscall::VmoCreateChild,
+                [h(&parent), 1, 0, PAGE, p, 0, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+        check!(
+            zero_children(&parent),
+            "a child was left behind (out {p:#x})"
+        );
+    }
+    check_eq!(ok!(parent.info()).num_children, 0);
+    Ok(())
+}
+
+fn vmo_read_into_refused_memory_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[1; 16], 0));
+    let (_region, unmapped) = ok!(unmapped_own_addr());
+    for p in ok!(refused_outs(unmapped)) {
+        check_eq!(
+            call(Syscall::VmoRead, [h(&vmo), p, 0, 16, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "buffer {p:#x}"
+        );
+    }
+    Ok(())
+}
+
+fn vmo_read_into_another_tasks_stack_is_invalid_args() -> TestResult {
+    with_another_tasks_stack(|addr| {
+        let vmo = ok!(Vmo::create(PAGE));
+        ok!(vmo.write(&[1; 16], 0));
+        check_eq!(
+            call(Syscall::VmoRead, [h(&vmo), addr, 0, 16, 0, 0, 0, 0]),
+            Status::INVALID_ARGS
+        );
+        // SAFETY: the helper keeps this stack array alive until signalled.
+        check_eq!(unsafe { peek(addr) }, 0x5a);
+        Ok(())
+    })
+}
+
+fn vmo_read_into_a_read_only_mapping_is_invalid_args() -> TestResult {
+    let src = ok!(Vmo::create(PAGE));
+    ok!(src.write(&[9; 8], 0));
+    let dst = ok!(Vmo::create(PAGE));
+    let addr = ok!(map(&dst, PAGE, VmarFlags::PERM_READ));
+    check_eq!(
+        call(Syscall::VmoRead, [h(&src), addr, 0, 8, 0, 0, 0, 0]),
+        Status::INVALID_ARGS
+    );
+    check_eq!(byte_at(&dst, 0), Ok(0));
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+fn vmo_read_into_a_range_wrapping_the_address_space_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        call(Syscall::VmoRead, [h(&vmo), u64::MAX - 3, 0, 8, 0, 0, 0, 0]),
+        Status::INVALID_ARGS
+    );
+    Ok(())
+}
+
+fn vmo_write_from_refused_memory_is_invalid_args_and_writes_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let (_region, unmapped) = ok!(unmapped_own_addr());
+    let info = ok!(Vmar::root_self().info());
+    let f = foreign_in_ptrs();
+    for p in [f[0], f[1], f[2], f[3], unmapped, info.base + info.len - 2] {
+        check_eq!(
+            call(Syscall::VmoWrite, [h(&vmo), p, 0, 8, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "buffer {p:#x}"
+        );
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn vmo_write_from_another_tasks_stack_is_invalid_args() -> TestResult {
+    with_another_tasks_stack(|addr| {
+        let vmo = ok!(Vmo::create(PAGE));
+        check_eq!(
+            call(Syscall::VmoWrite, [h(&vmo), addr, 0, 16, 0, 0, 0, 0]),
+            Status::INVALID_ARGS
+        );
+        check_eq!(byte_at(&vmo, 0), Ok(0));
+        Ok(())
+    })
+}
+
+fn vmo_write_from_the_images_read_only_part_works() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        call(
+            Syscall::VmoWrite,
+            [h(&vmo), rodata_addr(), 0, 32, 0, 0, 0, 0]
+        ),
+        Status::OK
+    );
+    let mut back = [0u8; 8];
+    ok!(vmo.read(&mut back, 0));
+    check_eq!(u64::from_le_bytes(back), RODATA_WORDS[0]);
+    // Text is read-only too.
+    check_eq!(
+        call(
+            Syscall::VmoWrite,
+            [h(&vmo), text_addr(), 64, 16, 0, 0, 0, 0]
+        ),
+        Status::OK
+    );
+    Ok(())
+}
+
+fn get_size_with_a_bad_out_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(Syscall::VmoGetSize, [h(&vmo), p, 0, 0, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+    }
+    Ok(())
+}
+
+fn lookup_into_a_bad_buffer_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(
+                Syscall::VmoOpRange,
+                [
+                    h(&vmo),
+                    u64::from(abi::ZX_VMO_OP_LOOKUP),
+                    0,
+                    PAGE,
+                    p,
+                    8,
+                    0,
+                    0
+                ]
+            ),
+            Status::INVALID_ARGS,
+            "buffer {p:#x}"
+        );
+    }
+    Ok(())
+}
+
+fn wait_with_a_bad_observed_is_invalid_args() -> TestResult {
+    let event = ok!(Event::create());
+    ok!(event.signal_handle(Signals::NONE, Signals::USER_0));
+    for p in foreign_out_ptrs().into_iter().skip(1) {
+        check_eq!(
+            call(
+                Syscall::ObjectWaitOne,
+                [
+                    h(&event),
+                    u64::from(abi::ZX_USER_SIGNAL_0),
+                    0,
+                    p,
+                    0,
+                    0,
+                    0,
+                    0
+                ]
+            ),
+            Status::INVALID_ARGS,
+            "observed {p:#x}"
+        );
+    }
+    // Null means "not wanted".
+    check_eq!(
+        call(
+            Syscall::ObjectWaitOne,
+            [
+                h(&event),
+                u64::from(abi::ZX_USER_SIGNAL_0),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::OK
+    );
+    Ok(())
+}
+
+fn get_info_into_bad_pointers_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let topic = u64::from(abi::ZX_INFO_HANDLE_BASIC);
+    let mut actual = 0usize;
+    let good = &raw mut actual as u64;
+    for p in foreign_out_ptrs().into_iter().skip(1) {
+        check_eq!(
+            call(Syscall::ObjectGetInfo, [h(&vmo), topic, p, 32, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "buffer {p:#x}"
+        );
+        let mut buf = [0u8; 32];
+        let b = buf.as_mut_ptr() as u64;
+        check_eq!(
+            call(
+                Syscall::ObjectGetInfo,
+                [h(&vmo), topic, b, 32, p, good, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "actual {p:#x}"
+        );
+        check_eq!(
+            call(
+                Syscall::ObjectGetInfo,
+                [h(&vmo), topic, b, 32, good, p, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "avail {p:#x}"
+        );
+    }
+    Ok(())
+}
+
+fn duplicate_and_replace_with_a_bad_out_are_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(
+                Syscall::HandleDuplicate,
+                [
+                    h(&vmo),
+                    u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                    p,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0
+                ]
+            ),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+    }
+    let dup = ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS)).into_raw();
+    check_eq!(
+        call(
+            Syscall::HandleReplace,
+            [
+                u64::from(dup),
+                u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::INVALID_ARGS
+    );
+    drop(Handle::from_raw(dup));
+    Ok(())
+}
+
+fn event_create_with_a_bad_out_is_invalid_args() -> TestResult {
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(Syscall::EventCreate, [0, p, 0, 0, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+    }
+    Ok(())
+}
+
+fn vmar_map_with_a_bad_out_leaves_no_mapping() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let (region, base) = ok!(Vmar::root_self().allocate(
+        0,
+        4 * PAGE,
+        VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE | abi::ZX_VM_CAN_MAP_SPECIFIC)
+    ));
+    let opts = u64::from(abi::ZX_VM_PERM_READ | abi::ZX_VM_SPECIFIC);
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(
+                Syscall::VmarMap,
+                [h(&region), opts, 0, h(&vmo), 0, PAGE, p, 0]
+            ),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+        check_eq!(ok!(vmo.info()).num_mappings, 0);
+    }
+    // The place is still free.
+    check_eq!(
+        region.map(0, &vmo, 0, PAGE, VmarFlags::PERM_READ | VmarFlags::SPECIFIC),
+        Ok(base)
+    );
+    Ok(())
+}
+
+fn vmar_allocate_with_a_bad_out_leaves_no_region() -> TestResult {
+    let flags = abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_SPECIFIC;
+    let (region, base) = ok!(Vmar::root_self().allocate(0, 4 * PAGE, VmarFlags(flags)));
+    let opts = u64::from(flags | abi::ZX_VM_SPECIFIC);
+    let mut child = 0u32;
+    let mut addr = 0u64;
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(
+                Syscall::VmarAllocate,
+                [h(&region), opts, PAGE, PAGE, p, &raw mut addr as u64, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "child out {p:#x}"
+        );
+        check_eq!(
+            call(
+                Syscall::VmarAllocate,
+                [h(&region), opts, PAGE, PAGE, &raw mut child as u64, p, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "addr out {p:#x}"
+        );
+    }
+    // Nothing occupies the range.
+    let (_sub, at) = ok!(region.allocate(PAGE, PAGE, VmarFlags(flags) | VmarFlags::SPECIFIC));
+    check_eq!(at, base + PAGE);
+    Ok(())
+}
+
+fn task_create_with_a_bad_handle_list_moves_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let mut out = 0u32;
+    let entry = text_addr();
+    for p in foreign_in_ptrs() {
+        check_eq!(
+            call(
+                Syscall::TaskCreate,
+                [entry, 0, p, 1, &raw mut out as u64, 0, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "list {p:#x}"
+        );
+    }
+    check_eq!(out, 0);
+    check!(valid(vmo.raw_handle()));
+    Ok(())
+}
+
+fn task_create_with_a_bad_out_starts_nothing_and_moves_nothing() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let list = [child.raw_handle()];
+    for p in foreign_out_ptrs() {
+        check_eq!(
+            call(
+                Syscall::TaskCreate,
+                [text_addr(), 0, list.as_ptr() as u64, 1, p, 0, 0, 0]
+            ),
+            Status::INVALID_ARGS,
+            "out {p:#x}"
+        );
+    }
+    check!(valid(child.raw_handle()), "the handle moved");
+    drop(child);
+    check!(zero_children(&parent));
+    Ok(())
+}
+
+fn task_create_with_an_entry_outside_the_text_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let list = [vmo.raw_handle()];
+    let mut out = 0u32;
+    for entry in [0, KERNEL_ADDR, rodata_addr(), data_addr(), NON_CANONICAL] {
+        check_eq!(
+            call(
+                Syscall::TaskCreate,
+                [
+                    entry,
+                    0,
+                    list.as_ptr() as u64,
+                    1,
+                    &raw mut out as u64,
+                    0,
+                    0,
+                    0
+                ]
+            ),
+            Status::INVALID_ARGS,
+            "entry {entry:#x}"
+        );
+    }
+    check!(valid(vmo.raw_handle()));
+    Ok(())
+}
+
+fn task_create_with_more_than_four_handles_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let list = [vmo.raw_handle(); 5];
+    let mut out = 0u32;
+    check_eq!(
+        call(
+            Syscall::TaskCreate,
+            [
+                text_addr(),
+                0,
+                list.as_ptr() as u64,
+                5,
+                &raw mut out as u64,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::INVALID_ARGS
+    );
+    // The same handle twice is refused too.
+    check_eq!(
+        call(
+            Syscall::TaskCreate,
+            [
+                text_addr(),
+                0,
+                list.as_ptr() as u64,
+                2,
+                &raw mut out as u64,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::INVALID_ARGS
+    );
+    check!(valid(vmo.raw_handle()));
+    Ok(())
+}
+
+fn console_write_of_refused_or_bad_text_fails() -> TestResult {
+    for p in foreign_in_ptrs() {
+        check_eq!(
+            call(Syscall::ConsoleWrite, [p, 8, 0, 0, 0, 0, 0, 0]),
+            Status::INVALID_ARGS,
+            "text {p:#x}"
+        );
+    }
+    let long = [b'#'; 600];
+    check_eq!(
+        call(
+            Syscall::ConsoleWrite,
+            [long.as_ptr() as u64, 513, 0, 0, 0, 0, 0, 0]
+        ),
+        Status::OUT_OF_RANGE
+    );
+    let bad_utf8 = [b'#', b' ', 0xff, 0xfe];
+    check_eq!(
+        call(
+            Syscall::ConsoleWrite,
+            [bad_utf8.as_ptr() as u64, 4, 0, 0, 0, 0, 0, 0]
+        ),
+        Status::INVALID_ARGS
+    );
+    let two_lines = *b"# a\n# b";
+    check_eq!(
+        call(
+            Syscall::ConsoleWrite,
+            [two_lines.as_ptr() as u64, 7, 0, 0, 0, 0, 0, 0]
+        ),
+        Status::INVALID_ARGS
+    );
+    Ok(())
+}
+
+fn forged_stale_and_invalid_handles_are_bad_handle() -> TestResult {
+    let stale = Handle::from(ok!(Vmo::create(PAGE))).into_raw();
+    // `into_raw` forgot it; close it so the value is stale.
+    ok!(Handle::from_raw(stale).close());
+    let mut out = 0u64;
+    let o = &raw mut out as u64;
+    let mut buf = [0u8; 16];
+    let b = buf.as_mut_ptr() as u64;
+    for bad in [stale, FORGED_HANDLE, 0, u32::MAX] {
+        let x = u64::from(bad);
+        let cases = [
+            (Syscall::HandleClose, [x, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                Syscall::HandleDuplicate,
+                [x, u64::from(abi::ZX_RIGHT_SAME_RIGHTS), o, 0, 0, 0, 0, 0],
+            ),
+            (
+                Syscall::HandleReplace,
+                [x, u64::from(abi::ZX_RIGHT_SAME_RIGHTS), o, 0, 0, 0, 0, 0],
+            ),
+            (Syscall::VmoCreateChild, [x, 1, 0, PAGE, o, 0, 0, 0]),
+            (Syscall::VmoRead, [x, b, 0, 16, 0, 0, 0, 0]),
+            (Syscall::VmoWrite, [x, b, 0, 16, 0, 0, 0, 0]),
+            (Syscall::VmoGetSize, [x, o, 0, 0, 0, 0, 0, 0]),
+            (Syscall::VmoSetSize, [x, PAGE, 0, 0, 0, 0, 0, 0]),
+            (Syscall::VmoOpRange, [x, 1, 0, PAGE, 0, 0, 0, 0]),
+            (Syscall::VmarUnmap, [x, 0, PAGE, 0, 0, 0, 0, 0]),
+            (Syscall::VmarDestroy, [x, 0, 0, 0, 0, 0, 0, 0]),
+            (Syscall::ObjectGetInfo, [x, 2, b, 16, 0, 0, 0, 0]),
+            (Syscall::ObjectWaitOne, [x, 1 << 24, 0, 0, 0, 0, 0, 0]),
+            (Syscall::ObjectSignal, [x, 0, 1 << 24, 0, 0, 0, 0, 0]),
+            (Syscall::ThreadCreate, [x, 0, o, 0, 0, 0, 0, 0]),
+        ];
+        for (n, a) in cases {
+            let want = if n == Syscall::HandleClose && bad == 0 {
+                Status::OK
+            } else {
+                Status::BAD_HANDLE
+            };
+            check_eq!(call(n, a), want, "{n:?} with handle {bad:#x}");
+        }
+    }
+    Ok(())
+}
+
+fn wrong_object_types_are_wrong_type() -> TestResult {
+    let event = ok!(Event::create());
+    let vmo = ok!(Vmo::create(PAGE));
+    let vmar = Vmar::root_self();
+    let (e, v, r) = (h(&event), h(&vmo), h(&*vmar));
+    let mut out = 0u64;
+    let o = &raw mut out as u64;
+    let mut buf = [0u8; 16];
+    let b = buf.as_mut_ptr() as u64;
+    let cases = [
+        (Syscall::VmoCreateChild, [e, 1, 0, PAGE, o, 0, 0, 0]),
+        (Syscall::VmoRead, [e, b, 0, 16, 0, 0, 0, 0]),
+        (Syscall::VmoWrite, [r, b, 0, 16, 0, 0, 0, 0]),
+        (Syscall::VmoGetSize, [e, o, 0, 0, 0, 0, 0, 0]),
+        (Syscall::VmoSetSize, [r, PAGE, 0, 0, 0, 0, 0, 0]),
+        (Syscall::VmoOpRange, [e, 1, 0, PAGE, 0, 0, 0, 0]),
+        (Syscall::VmarMap, [v, 1, 0, v, 0, PAGE, o, 0]),
+        (Syscall::VmarMap, [r, 1, 0, e, 0, PAGE, o, 0]),
+        (Syscall::VmarUnmap, [v, 0, PAGE, 0, 0, 0, 0, 0]),
+        (Syscall::VmarProtect, [e, 1, 0, PAGE, 0, 0, 0, 0]),
+        (Syscall::VmarAllocate, [v, 0, 0, PAGE, o, b, 0, 0]),
+        (Syscall::VmarDestroy, [e, 0, 0, 0, 0, 0, 0, 0]),
+        (Syscall::ThreadCreate, [v, 0, o, 0, 0, 0, 0, 0]),
+        (Syscall::ThreadStart, [e, text_addr(), 0, 0, 0, 0, 0, 0]),
+        (
+            Syscall::ObjectGetInfo,
+            [e, u64::from(abi::ZX_INFO_VMO), b, 16, 0, 0, 0, 0],
+        ),
+    ];
+    for (n, a) in cases {
+        check_eq!(call(n, a), Status::WRONG_TYPE, "{n:?}({:#x}, ...)", a[0]);
+    }
+    Ok(())
+}
+
+fn missing_rights_are_access_denied() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let none = ok!(vmo.duplicate(Rights::NONE));
+    let mut buf = [0u8; 8];
+    check_eq!(none.read(&mut buf, 0), Err(Status::ACCESS_DENIED));
+    check_eq!(none.write(&buf, 0), Err(Status::ACCESS_DENIED));
+    check_eq!(none.set_size(0), Err(Status::ACCESS_DENIED));
+    check_eq!(
+        none.op_range(VmoOp::COMMIT, 0, PAGE),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        none.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)
+            .map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        none.duplicate_handle(Rights::SAME_RIGHTS).map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        none.signal_handle(Signals::NONE, Signals::USER_0),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        none.wait_handle(Signals::USER_0, Time::INFINITE_PAST),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        Vmar::root_self()
+            .map(0, &none, 0, PAGE, VmarFlags::PERM_READ)
+            .map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    check!(zero_children(&vmo));
+    Ok(())
+}
+
+fn misaligned_offsets_are_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    let flags =
+        VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE | abi::ZX_VM_CAN_MAP_SPECIFIC);
+    let (region, base) = ok!(Vmar::root_self().allocate(0, 8 * PAGE, flags));
+    let r = VmarFlags::PERM_READ;
+    check_eq!(
+        vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 100, PAGE)
+            .map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        region.map(100, &vmo, 0, PAGE, r | VmarFlags::SPECIFIC),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(region.map(0, &vmo, 100, PAGE, r), Err(Status::INVALID_ARGS));
+    check_eq!(region.unmap(base + 100, PAGE), Err(Status::INVALID_ARGS));
+    check_eq!(
+        region.protect(base + 100, PAGE, r),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        region
+            .allocate(100, PAGE, flags | VmarFlags::SPECIFIC)
+            .map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    check!(zero_children(&vmo));
+    Ok(())
+}
+
+fn overflowing_ranges_are_refused() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let mut buf = [0u8; 16];
+    let big = u64::MAX - 7;
+    check_eq!(vmo.read(&mut buf, big), Err(Status::OUT_OF_RANGE));
+    check_eq!(vmo.write(&buf, big), Err(Status::OUT_OF_RANGE));
+    check_eq!(
+        vmo.op_range(VmoOp::COMMIT, PAGE, u64::MAX),
+        Err(Status::OUT_OF_RANGE)
+    );
+    check_eq!(
+        vmo.create_child(VmoChildOptions::COPY_ON_WRITE, PAGE, u64::MAX - 100)
+            .map(drop),
+        Err(Status::OUT_OF_RANGE)
+    );
+    check_eq!(
+        Vmar::root_self()
+            .map(0, &vmo, !(PAGE - 1), 2 * PAGE, VmarFlags::PERM_READ)
+            .map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        Vmar::root_self().unmap(!(PAGE - 1), 2 * PAGE),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    check!(zero_children(&vmo));
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! A task that touches kernel memory, touches unmapped memory, writes a
+//! read-only mapping or executes data is ended with a fault; the kernel and
+//! other tasks go on, and its handles close and its mappings go.
+
+use super::util::*;
+use crate::harness::{
+    run_in_task, run_in_task_arg, run_in_task_with, spawn_with, Suite, TestResult,
+};
+use crate::{check, check_eq, ok, tests};
+use zx::{
+    AsHandleRef, Duration, Event, Handle, Rights, Signals, TaskEnd, Time, Vmar, VmarFlags, Vmo,
+    VmoChildOptions,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "isolation",
+    tests: tests![
+        reading_kernel_memory_faults,
+        writing_kernel_memory_faults,
+        touching_unmapped_own_memory_faults,
+        writing_below_the_stack_hits_the_guard,
+        writing_a_read_only_mapping_faults,
+        writing_the_images_text_faults,
+        writing_the_images_read_only_data_faults,
+        executing_a_data_mapping_faults,
+        executing_the_images_data_faults,
+        executing_kernel_memory_faults,
+        an_undefined_instruction_ends_the_task,
+        a_task_reads_another_tasks_memory_by_address,
+        exit_code_is_reported,
+        faulted_task_handles_close_so_zero_children_fires,
+        faulted_task_mappings_go,
+        other_tasks_go_on_across_a_fault,
+    ],
+};
+
+/// Data abort from EL0.
+const DATA_ABORT: u8 = 0x24;
+/// Instruction abort from EL0.
+const INSTRUCTION_ABORT: u8 = 0x20;
+
+fn faulted_at(end: TaskEnd, class: u8, addr: u64) -> bool {
+    end.fault_class() == Some(class) && matches!(end, TaskEnd::Faulted { far, .. } if far == addr)
+}
+
+fn reading_kernel_memory_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately reads kernel memory; the kernel ends this task.
+        unsafe { peek(KERNEL_ADDR + 64) };
+    }));
+    check!(faulted_at(end, DATA_ABORT, KERNEL_ADDR + 64), "{end:?}");
+    Ok(())
+}
+
+fn writing_kernel_memory_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately writes kernel memory; the kernel ends this task.
+        unsafe { poke(0x4000_1000, 1) };
+    }));
+    check!(faulted_at(end, DATA_ABORT, 0x4000_1000), "{end:?}");
+    Ok(())
+}
+
+fn touching_unmapped_own_memory_faults() -> TestResult {
+    let (region, addr) = ok!(unmapped_own_addr());
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: nothing is mapped there; the kernel ends this task.
+            unsafe { peek(addr + 8) };
+        },
+        addr
+    ));
+    drop(region);
+    check!(faulted_at(end, DATA_ABORT, addr + 8), "{end:?}");
+    Ok(())
+}
+
+fn writing_below_the_stack_hits_the_guard() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let info = match Vmar::root_self().info() {
+            Ok(i) => i,
+            Err(_) => return,
+        };
+        // The first thread's stack sits above a guard gap at the base of
+        // the task's sub-VMAR: its last byte is unmapped.
+        // SAFETY: deliberately writes the guard; the kernel ends this task.
+        unsafe { poke(info.base + 64 * 1024 - 1, 1) };
+    }));
+    check_eq!(end.fault_class(), Some(DATA_ABORT), "{end:?}");
+    Ok(())
+}
+
+fn writing_a_read_only_mapping_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(map(&vmo, PAGE, VmarFlags::PERM_READ));
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: the mapping is read-only; the store faults.
+            unsafe { poke(addr, 1) };
+        },
+        addr
+    ));
+    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    check_eq!(byte_at(&vmo, 0), Ok(0));
+    Ok(())
+}
+
+fn writing_the_images_text_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: the image's text is read-only; the store faults.
+        unsafe { poke(text_addr(), 0) };
+    }));
+    check!(faulted_at(end, DATA_ABORT, text_addr()), "{end:?}");
+    Ok(())
+}
+
+fn writing_the_images_read_only_data_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: the image's rodata is read-only; the store faults.
+        unsafe { poke(rodata_addr(), 0) };
+    }));
+    check!(faulted_at(end, DATA_ABORT, rodata_addr()), "{end:?}");
+    check_eq!(RODATA_WORDS[0], 0x0102_0304_0506_0708);
+    Ok(())
+}
+
+/// `ret`.
+const RET: [u8; 4] = 0xd65f_03c0u32.to_le_bytes();
+
+fn executing_a_data_mapping_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&RET, 0));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: deliberately jumps into a mapping without execute
+            // permission; the instruction fetch faults.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
+            f();
+        },
+        addr
+    ));
+    check!(faulted_at(end, INSTRUCTION_ABORT, addr), "{end:?}");
+    Ok(())
+}
+
+fn executing_the_images_data_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately jumps into the image's data (never executable).
+        let f: extern "C" fn() = unsafe { core::mem::transmute(data_addr() as usize) };
+        f();
+    }));
+    check!(faulted_at(end, INSTRUCTION_ABORT, data_addr()), "{end:?}");
+    Ok(())
+}
+
+fn executing_kernel_memory_faults() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately jumps into kernel text; EL0 may not fetch there.
+        let f: extern "C" fn() = unsafe { core::mem::transmute(KERNEL_ADDR as usize) };
+        f();
+    }));
+    check!(faulted_at(end, INSTRUCTION_ABORT, KERNEL_ADDR), "{end:?}");
+    Ok(())
+}
+
+fn an_undefined_instruction_ends_the_task() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: a permanently undefined instruction; the kernel ends this task.
+        unsafe { core::arch::asm!("udf #0") };
+    }));
+    check_eq!(end.fault_class(), Some(0x00), "{end:?}");
+    Ok(())
+}
+
+fn a_task_reads_another_tasks_memory_by_address() -> TestResult {
+    // One address space: a helper task reads this task's VMO mapping.
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[0x2a], 5));
+    let addr = ok!(map(&vmo, PAGE, VmarFlags::PERM_READ));
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: the creator's mapping is readable and outlives this task.
+            let b = unsafe { peek(addr + 5) };
+            zx::exit(i64::from(b));
+        },
+        addr
+    ));
+    check_eq!(end, TaskEnd::Exited(0x2a));
+    Ok(())
+}
+
+fn exit_code_is_reported() -> TestResult {
+    check_eq!(ok!(run_in_task(|| zx::exit(-7))), TaskEnd::Exited(-7));
+    check_eq!(ok!(run_in_task(|| {})), TaskEnd::Exited(0));
+    Ok(())
+}
+
+fn faulted_task_handles_close_so_zero_children_fires() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let end = ok!(run_in_task_with(
+        |_| {
+            // SAFETY: deliberately reads kernel memory while holding the child.
+            unsafe { peek(KERNEL_ADDR) };
+        },
+        &mut [child.into()]
+    ));
+    check_eq!(end.fault_class(), Some(DATA_ABORT));
+    check!(
+        zero_children(&parent),
+        "the ended task's child handle stayed open"
+    );
+    check_eq!(ok!(parent.info()).num_children, 0);
+    Ok(())
+}
+
+fn faulted_task_mappings_go() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let end = ok!(run_in_task_with(
+        |hs| {
+            let child = Vmo::from(Handle::from_raw(hs[0]));
+            let Ok(addr) = map_rw(&child, PAGE) else {
+                return;
+            };
+            // Only the mapping keeps the child now.
+            drop(child);
+            // SAFETY: the mapping is read-write, then the kernel's memory
+            // is read, which ends this task.
+            unsafe {
+                poke(addr, 1);
+                peek(KERNEL_ADDR);
+            }
+        },
+        &mut [child.into()]
+    ));
+    check_eq!(end.fault_class(), Some(DATA_ABORT));
+    check!(zero_children(&parent), "the ended task's mapping stayed");
+    Ok(())
+}
+
+fn other_tasks_go_on_across_a_fault() -> TestResult {
+    let event = ok!(Event::create());
+    let survivor = ok!(spawn_with(
+        |hs| {
+            let event = Event::from(Handle::from_raw(hs[0]));
+            // Wait for the go-ahead, then answer.
+            if event
+                .wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(10)))
+                .is_ok()
+            {
+                let _ = event.signal_handle(Signals::USER_0, Signals::USER_1);
+            }
+        },
+        &mut [ok!(event.duplicate_handle(Rights::SAME_RIGHTS))]
+    ));
+    let end = ok!(run_in_task(|| {
+        // SAFETY: deliberately writes kernel memory; the kernel ends this task.
+        unsafe { poke(KERNEL_ADDR, 0) };
+    }));
+    check_eq!(end.fault_class(), Some(DATA_ABORT));
+    ok!(event.signal_handle(Signals::NONE, Signals::USER_0));
+    ok!(event.wait_handle(Signals::USER_1, Time::after(Duration::from_seconds(10))));
+    check_eq!(ok!(survivor.join()), TaskEnd::Exited(0));
+    // And this task still works.
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(b"ok", 0));
+    check_eq!(byte_at(&vmo, 1), Ok(b'k'));
+    check!(vmo.raw_handle() != 0);
+    Ok(())
+}

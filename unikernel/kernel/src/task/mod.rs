@@ -439,18 +439,7 @@ fn spawn_thread(
         tpidrro,
         tpidr: 0,
     };
-    let spawned = crate::sched::spawn("task", move || {
-        // A new thread starts with IRQs unmasked, but the way to EL0 must be
-        // taken with them masked, as every return from an exception is: an
-        // IRQ between `exception_return`'s `msr elr_el1`/`spsr_el1` and its
-        // `eret` overwrites both, and the `eret` then lands back in
-        // `exception_return` at EL1 with the frame already popped (the
-        // fuzzer hit this as a kernel data abort just above a stack's top);
-        // a preemption after the EL0 thread registers are set up would also
-        // hand this thread another task's `TPIDRRO_EL0`.
-        crate::arch::irq_save();
-        el0::enter(entry, sp, args, record)
-    });
+    let spawned = crate::sched::spawn("task", move || el0::enter(entry, sp, args, record));
     match spawned {
         // Joining is done through the task's signals, not the scheduler.
         Ok(handle) => {

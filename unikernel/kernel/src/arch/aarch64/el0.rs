@@ -68,6 +68,13 @@ unsafe extern "C" {
 /// with `sp` as its stack, interrupts enabled. Never returns; the thread
 /// comes back into the kernel only through exceptions.
 pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
+    // The way to EL0 is taken with IRQs masked, as every return from an
+    // exception is: an IRQ between `exception_return`'s writes of ELR/SPSR
+    // and its `eret` would overwrite both and send the `eret` back into the
+    // kernel with the frame already popped (the fuzzer found this), and a
+    // switch after the EL0 thread registers are set would hand this thread
+    // another task's. The `eret` unmasks them (SPSR says so).
+    super::irq_save();
     let top = layout::kernel_stack_around(super::current_sp()).end;
     let rec = (top - USER_RECORD_SIZE) as *mut UserRecord;
     let frame = (top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64) as *mut TrapFrame;

@@ -10,6 +10,29 @@ pub const ICOUNT: &[&str] = &["-icount", "shift=0,sleep=off"];
 /// Bootargs of a benchmark run.
 pub const BENCH_BOOTARGS: &str = "mode=bench exit=semihosting";
 
+/// Boots `config`'s image in `mode=bench` under deterministic time and
+/// reports the figures; any failure of the run is an error.
+pub fn boot_and_report(
+    config: &crate::qemu::Config,
+    settings: &crate::Settings,
+) -> Result<Report, String> {
+    let transcript = crate::qemu::boot_with(
+        config,
+        settings.image_for(config),
+        BENCH_BOOTARGS,
+        ICOUNT,
+        settings.timeout,
+    )
+    .map_err(|e| e.to_string())?;
+    if transcript.exit != crate::qemu::Exit::Code(0) {
+        return Err(format!(
+            "the benchmark run failed ({}):\n{}",
+            transcript.exit, transcript.stdout
+        ));
+    }
+    parse(&transcript.stdout).and_then(Report::new)
+}
+
 /// One operation's figures, in guest ns per operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Measurement {

@@ -147,19 +147,7 @@ fn main() {
             let config =
                 qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
             let settings = Settings::from_env()?;
-            let t = qemu::boot_with(
-                config,
-                settings.image_for(config),
-                vmm_tests::bench::BENCH_BOOTARGS,
-                vmm_tests::bench::ICOUNT,
-                settings.timeout,
-            )
-            .map_err(|e| e.to_string())?;
-            if t.exit != Exit::Code(0) {
-                return Err(format!("the benchmark run failed ({}):\n{}", t.exit, t.stdout).into());
-            }
-            let report =
-                vmm_tests::bench::parse(&t.stdout).and_then(vmm_tests::bench::Report::new)?;
+            let report = vmm_tests::bench::boot_and_report(config, &settings)?;
             if let Some(m) = report
                 .measurements
                 .iter()

@@ -208,22 +208,7 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     let name = args.first().map_or("virt-gicv2", String::as_str);
     let config = qemu::config(name).ok_or_else(|| format!("unknown configuration `{name}`"))?;
     let settings = Settings::from_env()?;
-    let transcript = qemu::boot_with(
-        config,
-        settings.image_for(config),
-        vmm_tests::bench::BENCH_BOOTARGS,
-        vmm_tests::bench::ICOUNT,
-        settings.timeout,
-    )
-    .map_err(|e| e.to_string())?;
-    if transcript.exit != Exit::Code(0) {
-        return Err(format!(
-            "the benchmark run failed ({}):\n{}",
-            transcript.exit, transcript.stdout
-        ));
-    }
-    let report =
-        vmm_tests::bench::parse(&transcript.stdout).and_then(vmm_tests::bench::Report::new)?;
+    let report = vmm_tests::bench::boot_and_report(config, &settings)?;
     print!("{}", report.table());
     let dir = vmm_tests::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

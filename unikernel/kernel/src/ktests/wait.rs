@@ -217,7 +217,13 @@ fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
     check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_5), ZX_OK);
     let deadline = time::deadline_after(LONG);
     let (w, seen) = waiter(t.0, d, ZX_EVENT_SIGNALED, deadline)?;
-    sleep::nanosleep(time::deadline_after(PAUSE));
+    // Close only once the waiter waits (on a loaded host it may not have
+    // run yet after a pause; then the wait would see a bad handle).
+    let mut pauses = 0;
+    while !sched::is_blocked(w.id()) && pauses < 2500 {
+        sleep::nanosleep(time::deadline_after(PAUSE));
+        pauses += 1;
+    }
     check_eq!(wait::handle_close(t.0, d), ZX_OK);
     w.join();
     let seen = *seen.lock();

@@ -659,6 +659,17 @@ pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
 /// that [`wait_prepare`] started; disarms the deadline and returns how the
 /// wait ended.
 pub fn wait_block() -> WaitOutcome {
+    block(false)
+}
+
+/// [`wait_block`] for a wait the object layer can end: if its waker ended
+/// it, the slot is also cleared (as [`wait_abandon`] would), in the same
+/// critical section.
+pub fn wait_block_for_signals() -> WaitOutcome {
+    block(true)
+}
+
+fn block(clear_if_signalled: bool) -> WaitOutcome {
     with_sched(|mut s| {
         let me = s.current();
         while !s.thread(me).wait.ended() {
@@ -667,6 +678,9 @@ pub fn wait_block() -> WaitOutcome {
         }
         s.deadlines.cancel(me);
         let outcome = s.thread(me).wait;
+        if clear_if_signalled && outcome.signals.is_some() {
+            s.thread(me).wait = WaitOutcome::default();
+        }
         (s, outcome)
     })
 }
@@ -687,6 +701,16 @@ pub fn wait_outcome() -> WaitOutcome {
         let me = s.current();
         let w = s.thread(me).wait;
         (s, w)
+    })
+}
+
+/// Whether thread `id` is blocked (in a wait or a sleep).
+pub fn is_blocked(id: ThreadId) -> bool {
+    with_sched(|mut s| {
+        let blocked = s
+            .lookup(id)
+            .is_some_and(|slot| s.thread(slot).state == State::Blocked);
+        (s, blocked)
     })
 }
 

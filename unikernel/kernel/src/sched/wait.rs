@@ -60,8 +60,7 @@ pub fn object_wait_one(
     if !poll {
         // The waker ran (it removed the registration under the object lock
         // before filling our slot): no need to ask the object layer again.
-        if let Some(observed) = super::wait_block().signals {
-            super::wait_abandon();
+        if let Some(observed) = super::wait_block_for_signals().signals {
             return if observed & ZX_SIGNAL_HANDLE_CLOSED != 0 {
                 (ZX_ERR_CANCELED, observed)
             } else {

@@ -437,7 +437,6 @@ fn spawn_thread(
         thread: thread.map_or(u64::MAX, Id::raw),
         vmar,
         tpidrro,
-        tpidr: 0,
     };
     let spawned = crate::sched::spawn("task", move || el0::enter(entry, sp, args, record));
     match spawned {
@@ -560,12 +559,10 @@ pub fn fault(frame: &TrapFrame) -> ! {
 }
 
 /// Called on every return to EL0: a thread of an ended task leaves instead.
-pub fn before_return_to_el0() {
-    let rec = el0::record();
+pub fn leave_if_ended(rec: &UserRecord) {
     if current_task_ended(rec) {
         exit_current_thread();
     }
-    el0::before_return_to_el0();
 }
 
 /// `thread_create`: a thread (not yet started) in the task `task_handle` names.

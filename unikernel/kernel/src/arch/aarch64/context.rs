@@ -21,6 +21,11 @@ pub struct Context {
     sp: u64,
     fpcr: u64,
     fpsr: u64,
+    /// The EL0 thread registers: `TPIDR_EL0` (the thread's own) and
+    /// `TPIDRRO_EL0` (its task's handles, for `zx`). Switched here, so the
+    /// syscall path never touches them.
+    tpidr_el0: u64,
+    tpidrro_el0: u64,
     _pad: u64,
     /// q0–q31.
     q: [u128; 32],
@@ -29,6 +34,11 @@ pub struct Context {
 const X19: usize = offset_of!(Context, x19_x30);
 const SP: usize = offset_of!(Context, sp);
 const FPCR: usize = offset_of!(Context, fpcr);
+const TPIDR: usize = offset_of!(Context, tpidr_el0);
+const _: () = assert!(
+    offset_of!(Context, tpidrro_el0) == TPIDR + 8,
+    "stored as a pair"
+);
 const Q: usize = offset_of!(Context, q);
 const _: () = assert!(offset_of!(Context, fpsr) == FPCR + 8, "stored as a pair");
 const _: () = assert!(Q.is_multiple_of(16), "q registers are stored 16-aligned");
@@ -38,6 +48,7 @@ core::arch::global_asm!(
     X19 = const X19,
     SP = const SP,
     FPCR = const FPCR,
+    TPIDR = const TPIDR,
     Q = const Q,
 );
 
@@ -61,6 +72,8 @@ impl Context {
             sp: 0,
             fpcr: 0,
             fpsr: 0,
+            tpidr_el0: 0,
+            tpidrro_el0: 0,
             _pad: 0,
             q: [0; 32],
         }

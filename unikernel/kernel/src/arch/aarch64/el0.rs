@@ -22,10 +22,9 @@ pub struct UserRecord {
     pub thread: u64,
     /// The task's sub-VMAR: base and length (user pointers must lie there).
     pub vmar: (u64, u64),
-    /// `TPIDRRO_EL0`: the task's sub-VMAR handle, read by `zx::Vmar::root_self`.
+    /// `TPIDRRO_EL0`: the task's own handles, read by `zx` (set once, at
+    /// the first entry; thread switches keep it, see `context.rs`).
     pub tpidrro: u64,
-    /// `TPIDR_EL0`: the thread's own, saved while it is in the kernel.
-    pub tpidr: u64,
 }
 
 /// Bytes at the top of a kernel stack that hold the [`UserRecord`].
@@ -42,21 +41,8 @@ pub fn record() -> &'static UserRecord {
     // SAFETY: only threads that entered EL0 through [`enter`] take
     // exceptions from EL0 or make syscalls, and `enter` wrote the record,
     // which lives at the top of this thread's stack for as long as the
-    // thread does; only this thread writes it (`tpidr`, on entry).
+    // thread does and is never written again.
     unsafe { &*record_ptr() }
-}
-
-/// Saves the EL0 thread register on entry from EL0.
-pub fn on_entry_from_el0() {
-    // SAFETY: as for `record`; only this thread touches its record.
-    unsafe { (*record_ptr()).tpidr = TPIDR_EL0.get() };
-}
-
-/// Restores the EL0 thread registers on the way back to EL0.
-pub fn before_return_to_el0() {
-    let r = record();
-    TPIDRRO_EL0.set(r.tpidrro);
-    TPIDR_EL0.set(r.tpidr);
 }
 
 unsafe extern "C" {
@@ -95,7 +81,8 @@ pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
             far: 0,
         });
     }
-    before_return_to_el0();
+    TPIDRRO_EL0.set(record.tpidrro);
+    TPIDR_EL0.set(0);
     // SAFETY: SP moves to the frame just built; `exception_return` restores
     // it and `eret`s to EL0. Nothing on the abandoned stack is used again.
     unsafe {

@@ -39,6 +39,8 @@ core::arch::global_asm!(
     FRAME_SIZE = const FRAME_SIZE,
     STACK_SHIFT = const crate::layout::KERNEL_STACK_SHIFT,
     STACK_OVERFLOW = const VectorKind::STACK_OVERFLOW.0,
+    EC_SHIFT = const 26,
+    EC_SVC64 = const ExceptionClass::SVC64.0,
 );
 
 /// Which of the 16 vectors was taken.
@@ -124,16 +126,24 @@ pub fn probe_store(addr: u64, value: u64) {
     };
 }
 
+/// Called by `vectors.s` for `svc` from EL0, with a frame holding the
+/// caller-saved registers, SP_EL0, ELR and SPSR (not x19–x29, ESR, FAR).
+#[unsafe(no_mangle)]
+extern "C" fn handle_syscall(frame: &mut TrapFrame) {
+    let record = super::el0::record();
+    crate::syscall::dispatch(frame, record);
+    crate::task::leave_if_ended(record);
+}
+
 /// Called by `vectors.s` with the saved frame and the vector's index.
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
     // Syscalls first: they are the hot path.
     if kind == VectorKind::LOWER_A64_SYNC {
-        super::el0::on_entry_from_el0();
+        let record = super::el0::record();
         let esr = Esr(frame.esr);
         match esr.class() {
-            ExceptionClass::SVC64 => crate::syscall::dispatch(frame, super::el0::record()),
             ExceptionClass::DATA_ABORT_LOWER | ExceptionClass::INSTRUCTION_ABORT_LOWER => {
                 if crate::vm::fault::resolve(esr, frame.far).is_err() {
                     crate::task::fault(frame);
@@ -143,7 +153,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
             // the task's own doing; it ends alone.
             _ => crate::task::fault(frame),
         }
-        crate::task::before_return_to_el0();
+        crate::task::leave_if_ended(record);
         return;
     }
     if kind == VectorKind::CURRENT_SPX_IRQ {
@@ -153,10 +163,9 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         return;
     }
     if kind == VectorKind::LOWER_A64_IRQ {
-        super::el0::on_entry_from_el0();
         super::gic::handle_irq();
         crate::sched::irq_exit();
-        crate::task::before_return_to_el0();
+        crate::task::leave_if_ended(super::el0::record());
         return;
     }
     if kind == VectorKind::STACK_OVERFLOW {

@@ -24,6 +24,9 @@ context_switch:
     mrs     x10, fpcr
     mrs     x11, fpsr
     stp     x10, x11, [x0, #{FPCR}]
+    mrs     x10, tpidr_el0
+    mrs     x11, tpidrro_el0
+    stp     x10, x11, [x0, #{TPIDR}]
     add     x9, x0, #{Q}
     stp     q0, q1, [x9, #0]
     stp     q2, q3, [x9, #32]
@@ -62,6 +65,9 @@ context_switch:
     ldp     x10, x11, [x1, #{FPCR}]
     msr     fpcr, x10
     msr     fpsr, x11
+    ldp     x10, x11, [x1, #{TPIDR}]
+    msr     tpidr_el0, x10
+    msr     tpidrro_el0, x11
     ldp     x19, x20, [x1, #{X19}]
     ldp     x21, x22, [x1, #{X19} + 16]
     ldp     x23, x24, [x1, #{X19} + 32]

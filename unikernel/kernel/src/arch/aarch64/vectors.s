@@ -29,6 +29,22 @@
     b       exception_common
 .endm
 
+// Synchronous exceptions from EL0 check for `svc` first: a syscall is a
+// function call as far as the task is concerned, so the callee-saved
+// registers (x19–x29), which the Rust handler preserves, are neither saved
+// nor restored, nor are ESR and FAR.
+.macro VECTOR_EL0_SYNC kind
+    .balign 0x80
+    sub     sp, sp, #{FRAME_SIZE}
+    stp     x0, x1, [sp, #0]
+    mrs     x0, esr_el1
+    ubfx    x0, x0, #{EC_SHIFT}, #6
+    cmp     x0, #{EC_SVC64}
+    b.eq    svc_entry
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global exception_vectors
@@ -41,7 +57,7 @@ exception_vectors:
     VECTOR_SPX 5 //                      IRQ
     VECTOR_SPX 6 //                      FIQ
     VECTOR_SPX 7 //                      SError
-    VECTOR 8    // lower EL, AArch64:  sync
+    VECTOR_EL0_SYNC 8 // lower EL, AArch64: sync
     VECTOR 9    //                      IRQ
     VECTOR 10   //                      FIQ
     VECTOR 11   //                      SError
@@ -67,6 +83,41 @@ stack_overflow:
     stp     x0, x1, [sp, #0]
     mov     x0, #{STACK_OVERFLOW}
     b       exception_common
+
+svc_entry:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mov     x0, sp
+    bl      handle_syscall
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #240]
+    msr     sp_el0, x2
+    ldr     x18, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{FRAME_SIZE}
+    eret
 
 exception_common:
     stp     x2, x3, [sp, #16]

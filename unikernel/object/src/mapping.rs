@@ -139,9 +139,11 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut VmCounters)) {
-        let mut c = self.counters.get();
-        f(&mut c);
-        self.counters.set(c);
+        // SAFETY: the object space is used by one thread at a time (it sits
+        // behind the kernel's lock) and no reference into the cell outlives
+        // this call, so this is the only access while `f` runs; updating in
+        // place spares copying the whole record twice on the fault path.
+        f(unsafe { &mut *self.counters.as_ptr() })
     }
 
     /// [`Mmu::unmap`], counted.
@@ -191,31 +193,49 @@ impl<P: Platform> ObjectSpace<P> {
         vaddr: u64,
         access: Access,
     ) -> Result<(), Status> {
-        let m = self.mappings[id];
-        debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
-        if m.perms & access.perm() == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        let page_va = vaddr & !(PAGE_SIZE - 1);
-        let page = m.first_page + (page_va - m.vaddr) / PAGE_SIZE;
-        if page >= self.vmos[m.vmo].size {
+        let (vmo, page, page_va, executable) = {
+            let m = &self.mappings[id];
+            debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
+            if m.perms & access.perm() == 0 {
+                return Err(ZX_ERR_ACCESS_DENIED);
+            }
+            let page_va = vaddr & !(PAGE_SIZE - 1);
+            (
+                m.vmo,
+                m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
+                page_va,
+                m.executable(),
+            )
+        };
+        if page >= self.vmos[vmo].size {
             return Err(ZX_ERR_OUT_OF_RANGE);
         }
-        let mut fresh = false;
-        if access == Access::Write && self.vmos[m.vmo].own(page).is_none() {
-            // This mapping's translation of the page is replaced below
-            // (break-before-make in `Mmu::map`), not unmapped first.
-            self.vmo_commit_pages_except(m.vmo, page, page + 1, Some(id))?;
-            fresh = true;
-        }
-        let (paddr, perms) = self.translation(&m, page);
-        if let Err(e) = self.mmu_map(page_va, paddr, perms) {
-            if fresh {
-                // No partial effect: the page the fault committed goes again.
-                self.vmo_decommit_pages(m.vmo, page, page + 1);
+        if access == Access::Write {
+            let pages = &self.vmos[vmo].pages;
+            let at = pages.partition_point(|&(p, _)| p < page);
+            if pages.get(at).is_none_or(|&(p, _)| p != page) {
+                // The copy-on-write (or zero-fill) fault: the VMO gets its own
+                // page, mapped writable here. This mapping's translation of
+                // the page is replaced (break-before-make in `Mmu::map`),
+                // not unmapped first.
+                let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+                let perms = MapPerms {
+                    write: true,
+                    execute: executable,
+                };
+                if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
+                    // No partial effect: the page the fault committed goes again.
+                    self.vmo_decommit_pages(vmo, page, page + 1);
+                    return Err(e);
+                }
+                self.mappings[id].populated = true;
+                self.count(|c| c.faults_resolved += 1);
+                return Ok(());
             }
-            return Err(e);
         }
+        let m = self.mappings[id];
+        let (paddr, perms) = self.translation(&m, page);
+        self.mmu_map(page_va, paddr, perms)?;
         self.mappings[id].populated = true;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {

@@ -337,6 +337,48 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(())
     }
 
+    /// Gives the VMO its own page `page`, which it lacks and which would sit
+    /// at index `at` of its page list: a copy of what it showed, or zeros.
+    /// The fault path's [`Self::vmo_commit_pages_except`], with one lookup.
+    /// All or nothing, as that is.
+    pub(crate) fn vmo_commit_one(
+        &mut self,
+        id: VmoId,
+        page: u64,
+        at: usize,
+        except: Option<MappingId>,
+    ) -> Result<Frame, Status> {
+        let account = self.vmos[id].account;
+        self.charge(account, 1)?;
+        if let Err(e) = self.mem.reserve(&mut self.vmos[id].pages, 1) {
+            self.uncharge(account, 1);
+            return Err(e);
+        }
+        let Some(frame) = self.platform.alloc() else {
+            self.uncharge(account, 1);
+            return Err(ZX_ERR_NO_MEMORY);
+        };
+        // The VMO has no page here: it showed its ancestors'.
+        let shown = match self.vmos[id].parent {
+            Some(link) if page < link.window => self.shown(link.id, page + link.offset),
+            _ => None,
+        };
+        match shown {
+            Some(src) => {
+                self.platform.copy(src, frame);
+                self.count(|c| c.pages_copied += 1);
+            }
+            None => {
+                self.platform.zero(frame);
+                self.count(|c| c.pages_zero_filled += 1);
+            }
+        }
+        // Mappings that showed the old page must fault again.
+        self.changed_except(id, page, page + 1, except);
+        self.vmos[id].pages.insert(at, (page, frame));
+        Ok(frame)
+    }
+
     /// Drops the VMO's own pages in `[a, b)`; what the parent shows shows through again.
     pub(crate) fn vmo_decommit_pages(&mut self, id: VmoId, a: u64, b: u64) {
         let range = self.vmos[id].owned_range(a, b);

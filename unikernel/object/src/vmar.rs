@@ -89,51 +89,39 @@ const MAP_OPTIONS: VmOptions = ZX_VM_PERM_MASK
     | ZX_VM_MAP_RANGE
     | ZX_VM_REQUIRE_NON_RESIZABLE;
 
+/// The READ / WRITE / EXECUTE bits of `bits` that stand for read, write
+/// and execute in the `(read, write, execute)` encoding `from`, moved to
+/// the encoding `to` (rights, `ZX_VM_PERM_*` or `ZX_VM_CAN_MAP_*`).
+fn translate_rwx(bits: u32, from: [u32; 3], to: [u32; 3]) -> u32 {
+    from.iter()
+        .zip(to)
+        .filter(|(f, _)| bits & **f != 0)
+        .fold(0, |acc, (_, t)| acc | t)
+}
+
+const RIGHTS_RWX: [u32; 3] = [ZX_RIGHT_READ, ZX_RIGHT_WRITE, ZX_RIGHT_EXECUTE];
+const PERM_RWX: [u32; 3] = [ZX_VM_PERM_READ, ZX_VM_PERM_WRITE, ZX_VM_PERM_EXECUTE];
+const CAN_MAP_RWX: [u32; 3] = [
+    ZX_VM_CAN_MAP_READ,
+    ZX_VM_CAN_MAP_WRITE,
+    ZX_VM_CAN_MAP_EXECUTE,
+];
+
 /// The rights of a handle to a VMAR with `flags` (`ZX_VM_CAN_MAP_*`):
 /// [`ZX_DEFAULT_VMAR_RIGHTS`] plus READ / WRITE / EXECUTE for each
 /// CAN_MAP permission, as Zircon's VMAR dispatcher gives them.
 pub fn vmar_rights(flags: VmOptions) -> Rights {
-    let mut rights = ZX_DEFAULT_VMAR_RIGHTS;
-    if flags & ZX_VM_CAN_MAP_READ != 0 {
-        rights |= ZX_RIGHT_READ;
-    }
-    if flags & ZX_VM_CAN_MAP_WRITE != 0 {
-        rights |= ZX_RIGHT_WRITE;
-    }
-    if flags & ZX_VM_CAN_MAP_EXECUTE != 0 {
-        rights |= ZX_RIGHT_EXECUTE;
-    }
-    rights
+    ZX_DEFAULT_VMAR_RIGHTS | translate_rwx(flags, CAN_MAP_RWX, RIGHTS_RWX)
 }
 
 /// The `ZX_VM_PERM_*` bits a handle's READ / WRITE / EXECUTE rights allow.
 pub(crate) fn perms_allowed_by(rights: Rights) -> VmOptions {
-    let mut perms = 0;
-    if rights & ZX_RIGHT_READ != 0 {
-        perms |= ZX_VM_PERM_READ;
-    }
-    if rights & ZX_RIGHT_WRITE != 0 {
-        perms |= ZX_VM_PERM_WRITE;
-    }
-    if rights & ZX_RIGHT_EXECUTE != 0 {
-        perms |= ZX_VM_PERM_EXECUTE;
-    }
-    perms
+    translate_rwx(rights, RIGHTS_RWX, PERM_RWX)
 }
 
 /// The handle rights `ZX_VM_PERM_*` bits need on a VMAR handle.
 pub(crate) fn rights_for_perms(perms: VmOptions) -> Rights {
-    let mut rights = 0;
-    if perms & ZX_VM_PERM_READ != 0 {
-        rights |= ZX_RIGHT_READ;
-    }
-    if perms & ZX_VM_PERM_WRITE != 0 {
-        rights |= ZX_RIGHT_WRITE;
-    }
-    if perms & ZX_VM_PERM_EXECUTE != 0 {
-        rights |= ZX_RIGHT_EXECUTE;
-    }
-    rights
+    translate_rwx(perms, PERM_RWX, RIGHTS_RWX)
 }
 
 /// Writable or executable pages are always readable here (the MMU implies

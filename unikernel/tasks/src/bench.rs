@@ -110,6 +110,19 @@ fn mapped_child() -> Result<(Vmo, Vmo, u64), Status> {
     Ok((parent, child, addr))
 }
 
+/// Times one `touch` of each of the [`FAULT_PAGES`] pages mapped at
+/// `addr` (each takes one fault), then unmaps them.
+fn touch_each_page(addr: u64, touch: fn(u64)) -> Result<i64, Status> {
+    let mut page = addr;
+    let t = timed(FAULT_PAGES, || {
+        touch(page);
+        page += PAGE;
+        Ok(())
+    });
+    unmap(addr, FAULT_PAGES * PAGE)?;
+    t
+}
+
 fn unmap(addr: u64, len: u64) -> Result<(), Status> {
     Vmar::root_self().unmap(addr, len)
 }
@@ -152,38 +165,19 @@ pub fn run(filter: &str) -> Result<(), Status> {
     bench("zero_fill_fault", FAULT_PAGES, &mut || {
         let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
         let addr = Vmar::root_self().map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
-        let mut i = 0;
-        let t = timed(FAULT_PAGES, || {
-            poke(addr + i * PAGE);
-            i += 1;
-            Ok(())
-        });
-        unmap(addr, FAULT_PAGES * PAGE)?;
-        t
+        touch_each_page(addr, poke)
     })?;
 
     bench("cow_fault", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;
-        let mut i = 0;
-        let t = timed(FAULT_PAGES, || {
-            poke(addr + i * PAGE);
-            i += 1;
-            Ok(())
-        });
-        unmap(addr, FAULT_PAGES * PAGE)?;
-        t
+        touch_each_page(addr, poke)
     })?;
 
     bench("read_fault_through_child", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;
-        let mut i = 0;
-        let t = timed(FAULT_PAGES, || {
-            core::hint::black_box(peek(addr + i * PAGE));
-            i += 1;
-            Ok(())
-        });
-        unmap(addr, FAULT_PAGES * PAGE)?;
-        t
+        touch_each_page(addr, |a| {
+            core::hint::black_box(peek(a));
+        })
     })?;
 
     for (name, size) in [

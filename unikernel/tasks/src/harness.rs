@@ -26,7 +26,6 @@ pub enum Failure {
     /// It failed; the line says why.
     Fail(Line),
     /// It does not apply here.
-    #[allow(dead_code)] // for suites that depend on what a board has
     Skip(&'static str),
 }
 

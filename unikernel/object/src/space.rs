@@ -203,9 +203,15 @@ impl<P: Platform> ObjectSpace<P> {
         object: Object<P::KernelObject>,
         rights: Rights,
     ) -> Result<Handle, Status> {
-        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
-        t.reserve(&self.mem)?;
+        self.reserve_handle(table)?;
         Ok(self.install_reserved(table, object, rights))
+    }
+
+    /// Reserves room for one more handle in `table` (quota and memory), so
+    /// a following [`Self::install_reserved`] cannot fail.
+    pub(crate) fn reserve_handle(&mut self, table: TableId) -> Result<(), Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        t.reserve(&self.mem)
     }
 
     pub(crate) fn install_reserved(
@@ -335,10 +341,7 @@ impl<P: Platform> ObjectSpace<P> {
         if e.rights & ZX_RIGHT_TRANSFER == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        self.tables
-            .get_mut(to)
-            .ok_or(ZX_ERR_BAD_STATE)?
-            .reserve(&self.mem)?;
+        self.reserve_handle(to)?;
         let entry = self.tables[from].remove(handle)?;
         self.cancel_waits_via_object(&entry.object, from, handle);
         Ok(self.tables[to].insert_reserved(entry))
@@ -406,10 +409,7 @@ impl<P: Platform> ObjectSpace<P> {
         if options != 0 {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        self.tables
-            .get_mut(table)
-            .ok_or(ZX_ERR_BAD_STATE)?
-            .reserve(&self.mem)?;
+        self.reserve_handle(table)?;
         self.events.reserve(&self.mem)?;
         let koid = self.new_koid();
         let id = self.events.insert_reserved(Event {

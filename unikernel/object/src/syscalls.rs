@@ -59,11 +59,7 @@ impl<P: Platform> Task<'_, P> {
         }
         let pages = checked_size_pages(size)?;
         let table = self.table;
-        self.space
-            .tables
-            .get_mut(table)
-            .ok_or(ZX_ERR_BAD_STATE)?
-            .reserve(&self.space.mem)?;
+        self.space.reserve_handle(table)?;
         self.space.vmo_reserve_new()?;
         let id = self
             .space
@@ -97,11 +93,7 @@ impl<P: Platform> Task<'_, P> {
         offset.checked_add(size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
         let size_pages = checked_size_pages(size)?;
         let table = self.table;
-        self.space
-            .tables
-            .get_mut(table)
-            .ok_or(ZX_ERR_BAD_STATE)?
-            .reserve(&self.space.mem)?;
+        self.space.reserve_handle(table)?;
         self.space.vmo_reserve_child(parent)?;
         let child = self.space.vmo_insert_child(
             parent,
@@ -288,11 +280,7 @@ impl<P: Platform> Task<'_, P> {
         let parent = self.space.vmar_handle(self.table, parent, need)?;
         let table = self.table;
         // The handle slot first, so a full table leaves no orphan VMAR.
-        self.space
-            .tables
-            .get_mut(table)
-            .ok_or(ZX_ERR_BAD_STATE)?
-            .reserve(&self.space.mem)?;
+        self.space.reserve_handle(table)?;
         let (child, base) = self
             .space
             .vmar_create_child(parent, options, offset, size)?;

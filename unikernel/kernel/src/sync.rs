@@ -26,6 +26,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
 
     type GuardMarker = lock_api::GuardNoSend;
 
+    #[inline]
     fn lock(&self) {
         let daif = crate::arch::irq_save();
         while self
@@ -39,6 +40,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
         unsafe { *self.saved_daif.get() = daif };
     }
 
+    #[inline]
     fn try_lock(&self) -> bool {
         let daif = crate::arch::irq_save();
         if self
@@ -55,6 +57,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
         }
     }
 
+    #[inline]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, so it owns `saved_daif`.
         let daif = unsafe { *self.saved_daif.get() };

@@ -22,6 +22,7 @@ fn bytes(frame: Frame) -> *mut u8 {
 }
 
 impl FrameAllocator for KernelPlatform {
+    #[inline]
     fn alloc(&self) -> Option<Frame> {
         frame::alloc().map(|f| Frame::new(f.addr()))
     }
@@ -62,18 +63,19 @@ impl FrameAllocator for KernelPlatform {
 }
 
 impl Mmu for KernelPlatform {
+    #[inline]
     fn unmap(&self, vaddr: u64, len: u64) {
         crate::vm::with_page_table(|t| t.unmap(vaddr, len));
     }
 
+    #[inline]
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
         if perms.execute {
             // The page may have been written as data: make instruction
             // fetches see it (through its identity alias).
             crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
         }
-        let attrs = crate::arch::mmu::Attrs::user(perms.write, perms.execute);
-        crate::vm::with_page_table(|t| t.map_page(vaddr, paddr, attrs))
+        crate::vm::with_page_table(|t| t.map_user_page(vaddr, paddr, perms.write, perms.execute))
             .map_err(|_| abi::ZX_ERR_NO_MEMORY)
     }
 }

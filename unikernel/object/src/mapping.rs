@@ -162,10 +162,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// and whether the entry may be writable (the VMO's own page in a
     /// writable mapping). `None` for the frame: the zero page.
     fn translation(&self, m: &Mapping, page: u64) -> (u64, MapPerms) {
-        let own = self.vmos[m.vmo]
-            .pages
-            .binary_search_by_key(&page, |&(p, _)| p)
-            .is_ok();
+        let own = self.vmos[m.vmo].find(page).is_ok();
         let execute = m.executable();
         match self.shown(m.vmo, page) {
             Some(f) => (
@@ -211,9 +208,7 @@ impl<P: Platform> ObjectSpace<P> {
             return Err(ZX_ERR_OUT_OF_RANGE);
         }
         if access == Access::Write {
-            let pages = &self.vmos[vmo].pages;
-            let at = pages.partition_point(|&(p, _)| p < page);
-            if pages.get(at).is_none_or(|&(p, _)| p != page) {
+            if let Err(at) = self.vmos[vmo].find(page) {
                 // The copy-on-write (or zero-fill) fault: the VMO gets its own
                 // page, mapped writable here. This mapping's translation of
                 // the page is replaced (break-before-make in `Mmu::map`),

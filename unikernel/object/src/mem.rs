@@ -29,6 +29,7 @@ impl Mem {
         self.fail_after.get().is_some()
     }
 
+    #[inline]
     fn injected(&self) -> bool {
         match self.fail_after.get() {
             Some(0) => {
@@ -44,9 +45,14 @@ impl Mem {
     }
 
     /// Makes room for `additional` more elements, or `ZX_ERR_NO_MEMORY`.
+    #[inline]
     pub fn reserve<T>(&self, v: &mut Vec<T>, additional: usize) -> Result<(), Status> {
         if self.injected() {
             return Err(ZX_ERR_NO_MEMORY);
+        }
+        // The common case, inline: the room is there already.
+        if v.capacity() - v.len() >= additional {
+            return Ok(());
         }
         v.try_reserve(additional).map_err(|_| ZX_ERR_NO_MEMORY)
     }
@@ -147,6 +153,7 @@ impl<T> Slab<T> {
     }
 
     /// The object at `id`, if it is still there.
+    #[inline]
     pub fn get(&self, id: SlabId) -> Option<&T> {
         match self.slots.get(id.index as usize) {
             Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
@@ -155,6 +162,7 @@ impl<T> Slab<T> {
     }
 
     /// The object at `id`, mutably, if it is still there.
+    #[inline]
     pub fn get_mut(&mut self, id: SlabId) -> Option<&mut T> {
         match self.slots.get_mut(id.index as usize) {
             Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
@@ -209,12 +217,14 @@ impl<T> Slab<T> {
 
 impl<T> core::ops::Index<SlabId> for Slab<T> {
     type Output = T;
+    #[inline]
     fn index(&self, id: SlabId) -> &T {
         self.get(id).expect("stale slab id")
     }
 }
 
 impl<T> core::ops::IndexMut<SlabId> for Slab<T> {
+    #[inline]
     fn index_mut(&mut self, id: SlabId) -> &mut T {
         self.get_mut(id).expect("stale slab id")
     }

@@ -13,6 +13,7 @@ pub struct Frame(u64);
 
 impl Frame {
     /// A frame at a page-aligned physical address.
+    #[inline]
     pub const fn new(paddr: u64) -> Frame {
         assert!(
             paddr.is_multiple_of(PAGE_SIZE),
@@ -22,6 +23,7 @@ impl Frame {
     }
 
     /// The frame's physical address.
+    #[inline]
     pub const fn paddr(self) -> u64 {
         self.0
     }

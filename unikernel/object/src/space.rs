@@ -75,6 +75,9 @@ pub struct ObjectSpace<P: Platform> {
     pub(crate) vmars: Slab<Vmar>,
     pub(crate) waiters: Slab<Waiter>,
     pub(crate) counters: Cell<VmCounters>,
+    /// The mapping the last fault under a root VMAR found, to try first:
+    /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
+    pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
     next_koid: Koid,
     seed: u64,
 }
@@ -100,6 +103,7 @@ impl<P: Platform> ObjectSpace<P> {
             vmars: Slab::default(),
             waiters: Slab::default(),
             counters: Cell::new(VmCounters::default()),
+            fault_hint: None,
             next_koid: 1024,
             seed,
         }

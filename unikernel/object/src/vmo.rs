@@ -48,10 +48,19 @@ pub(crate) struct Vmo {
 
 impl Vmo {
     pub(crate) fn own(&self, page: u64) -> Option<Frame> {
-        self.pages
-            .binary_search_by_key(&page, |&(p, _)| p)
-            .ok()
-            .map(|i| self.pages[i].1)
+        self.find(page).ok().map(|i| self.pages[i].1)
+    }
+
+    /// Where `page` is in `pages` (`Ok`), or where it would go (`Err`).
+    /// Pages past the last own page, as a run of faults through a mapping
+    /// brings them, are found without a search.
+    #[inline]
+    pub(crate) fn find(&self, page: u64) -> Result<usize, usize> {
+        match self.pages.last() {
+            None => Err(0),
+            Some(&(last, _)) if last < page => Err(self.pages.len()),
+            Some(_) => self.pages.binary_search_by_key(&page, |&(p, _)| p),
+        }
     }
 
     /// Indices into `pages` of own pages in `[a, b)`.
@@ -348,18 +357,19 @@ impl<P: Platform> ObjectSpace<P> {
         at: usize,
         except: Option<MappingId>,
     ) -> Result<Frame, Status> {
-        let account = self.vmos[id].account;
+        // Room in the page list first: nothing to undo if there is none.
+        let v = &mut self.vmos[id];
+        self.mem.reserve(&mut v.pages, 1)?;
+        let (account, parent) = (v.account, v.parent);
+        // Whether any other translation can show the page: usually not.
+        let others = !v.children.is_empty() || v.mappings.iter().any(|&m| Some(m) != except);
         self.charge(account, 1)?;
-        if let Err(e) = self.mem.reserve(&mut self.vmos[id].pages, 1) {
-            self.uncharge(account, 1);
-            return Err(e);
-        }
         let Some(frame) = self.platform.alloc() else {
             self.uncharge(account, 1);
             return Err(ZX_ERR_NO_MEMORY);
         };
         // The VMO has no page here: it showed its ancestors'.
-        let shown = match self.vmos[id].parent {
+        let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
             _ => None,
         };
@@ -374,7 +384,9 @@ impl<P: Platform> ObjectSpace<P> {
             }
         }
         // Mappings that showed the old page must fault again.
-        self.changed_except(id, page, page + 1, except);
+        if others {
+            self.changed_walk(id, page, page + 1, except);
+        }
         self.vmos[id].pages.insert(at, (page, frame));
         Ok(frame)
     }
@@ -448,7 +460,19 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// [`Self::changed`], leaving mapping `except` of VMO `id` alone.
+    #[inline(always)]
     pub(crate) fn changed_except(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
+        let v = &self.vmos[id];
+        // A fault's commit usually has nothing else to tell: checked here,
+        // inline, before the walk.
+        if v.children.is_empty() && v.mappings.iter().all(|&m| Some(m) == except) {
+            return;
+        }
+        self.changed_walk(id, a, b, except);
+    }
+
+    #[inline(never)]
+    fn changed_walk(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
         let v = &self.vmos[id];
         for &m in &v.mappings {
             if Some(m) != except {

@@ -63,6 +63,7 @@ pub fn init(ranges: RangeList<MAX_FREE_RANGES>) {
 }
 
 /// A frame with unspecified contents, or `None` when RAM is exhausted.
+#[inline]
 pub fn alloc() -> Option<Frame> {
     let mut a = FRAMES.lock();
     if a.free_head != 0 {
@@ -73,17 +74,29 @@ pub fn alloc() -> Option<Frame> {
         a.free_frames -= 1;
         return Some(frame);
     }
-    while let Some(range) = a.ranges.as_slice().get(a.bump_range).copied() {
-        if a.bump_next + PAGE_SIZE <= range.end {
-            let frame = Frame(a.bump_next);
-            a.bump_next += PAGE_SIZE;
-            a.free_frames -= 1;
-            return Some(frame);
+    a.bump()
+}
+
+impl Allocator {
+    /// The next never-used frame, once the free list is empty.
+    #[inline(never)]
+    fn bump(&mut self) -> Option<Frame> {
+        while let Some(range) = self.ranges.as_slice().get(self.bump_range).copied() {
+            if self.bump_next + PAGE_SIZE <= range.end {
+                let frame = Frame(self.bump_next);
+                self.bump_next += PAGE_SIZE;
+                self.free_frames -= 1;
+                return Some(frame);
+            }
+            self.bump_range += 1;
+            self.bump_next = self
+                .ranges
+                .as_slice()
+                .get(self.bump_range)
+                .map_or(0, |r| r.start);
         }
-        a.bump_range += 1;
-        a.bump_next = a.ranges.as_slice().get(a.bump_range).map_or(0, |r| r.start);
+        None
     }
-    None
 }
 
 /// A zero-filled frame, or `None` when RAM is exhausted.

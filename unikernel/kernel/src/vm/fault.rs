@@ -37,26 +37,40 @@ const FSC_PERMISSION: u8 = 0b00_1100;
 /// can be retried; an error says why it cannot (`ZX_ERR_NOT_FOUND`: no
 /// mapping, or not a fault on task memory at all).
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
+    let class = esr.class();
+    if class == ExceptionClass::INSTRUCTION_ABORT_SAME
+        || class == ExceptionClass::INSTRUCTION_ABORT_LOWER
+    {
+        resolve_as(esr, far, Access::Execute)
+    } else if class.is_abort() {
+        resolve_data_abort(esr, far)
+    } else {
+        Err(ZX_ERR_NOT_FOUND)
+    }
+}
+
+/// [`resolve`] for a data abort (from EL0 or EL1): the fault path.
+#[inline]
+pub fn resolve_data_abort(esr: Esr, far: u64) -> Result<(), Status> {
+    let access = if esr.write_not_read() {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    resolve_as(esr, far, access)
+}
+
+#[inline]
+fn resolve_as(esr: Esr, far: u64, access: Access) -> Result<(), Status> {
     if !USER_REGION.contains(&far) {
         return Err(ZX_ERR_NOT_FOUND);
     }
-    let fsc = esr.fault_status().ok_or(ZX_ERR_NOT_FOUND)? & !0b11;
-    let counter = match fsc {
+    let counter = match esr.abort_status() & !0b11 {
         FSC_TRANSLATION => &TRANSLATION_FAULTS,
         FSC_PERMISSION => &PERMISSION_FAULTS,
         _ => return Err(ZX_ERR_NOT_FOUND),
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    let class = esr.class();
-    let access = if class == ExceptionClass::INSTRUCTION_ABORT_SAME
-        || class == ExceptionClass::INSTRUCTION_ABORT_LOWER
-    {
-        Access::Execute
-    } else if esr.is_write() {
-        Access::Write
-    } else {
-        Access::Read
-    };
     let page = far & !(PAGE_SIZE - 1);
     // A fault taken while this CPU holds the object space's lock is a kernel
     // bug (user memory touched under the lock); say so instead of deadlocking.

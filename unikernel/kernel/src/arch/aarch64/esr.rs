@@ -76,6 +76,16 @@ impl Esr {
         self.class().is_abort().then_some((self.0 & 0x3f) as u8)
     }
 
+    /// For an abort: the fault status code (ISS bits 5:0), unchecked.
+    pub fn abort_status(self) -> u8 {
+        (self.0 & 0x3f) as u8
+    }
+
+    /// For a data abort: the `WnR` bit (the access was a write), unchecked.
+    pub fn write_not_read(self) -> bool {
+        (self.0 >> 6) & 1 == 1
+    }
+
     /// For a data abort: whether the access was a write (`WnR`).
     pub fn is_write(self) -> bool {
         self.class().0 & !1 == ExceptionClass::DATA_ABORT_LOWER.0 && (self.0 >> 6) & 1 == 1

@@ -41,6 +41,7 @@ core::arch::global_asm!(
     STACK_OVERFLOW = const VectorKind::STACK_OVERFLOW.0,
     EC_SHIFT = const 26,
     EC_SVC64 = const ExceptionClass::SVC64.0,
+    EC_DABT_LOWER = const ExceptionClass::DATA_ABORT_LOWER.0,
 );
 
 /// Which of the 16 vectors was taken.
@@ -135,6 +136,26 @@ extern "C" fn handle_syscall(frame: &mut TrapFrame) {
     crate::task::leave_if_ended(record);
 }
 
+/// Called by `vectors.s` for a data abort from EL0, with a frame holding the
+/// caller-saved registers, SP_EL0, ELR, SPSR, ESR and FAR (not x19–x29).
+/// Returns whether the abort is left unresolved; then `vectors.s` completes
+/// the frame and calls [`el0_abort_unresolved`].
+#[unsafe(no_mangle)]
+extern "C" fn handle_el0_abort(frame: &mut TrapFrame) -> bool {
+    if crate::vm::fault::resolve_data_abort(Esr(frame.esr), frame.far).is_err() {
+        return true;
+    }
+    crate::task::leave_if_ended(super::el0::record());
+    false
+}
+
+/// The task's data abort could not be resolved: it ends, with a report.
+/// Called by `vectors.s` with the whole frame.
+#[unsafe(no_mangle)]
+extern "C" fn el0_abort_unresolved(frame: &mut TrapFrame) -> ! {
+    crate::task::fault(frame)
+}
+
 /// Called by `vectors.s` with the saved frame and the vector's index.
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
@@ -144,7 +165,8 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         let record = super::el0::record();
         let esr = Esr(frame.esr);
         match esr.class() {
-            ExceptionClass::DATA_ABORT_LOWER | ExceptionClass::INSTRUCTION_ABORT_LOWER => {
+            // Data aborts take the lighter way in (`handle_el0_abort`).
+            ExceptionClass::INSTRUCTION_ABORT_LOWER => {
                 if crate::vm::fault::resolve(esr, frame.far).is_err() {
                     crate::task::fault(frame);
                 }
@@ -182,7 +204,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     if kind == VectorKind::CURRENT_SPX_SYNC {
         let esr = Esr(frame.esr);
         if esr.class() == ExceptionClass::DATA_ABORT_SAME {
-            if crate::vm::fault::resolve(esr, frame.far).is_ok() {
+            if crate::vm::fault::resolve_data_abort(esr, frame.far).is_ok() {
                 return;
             }
             // A copy to or from task memory that cannot be resolved fails

@@ -109,9 +109,9 @@ impl Attrs {
         }
     }
 
-    /// The leaf descriptor for `pa` with these attributes.
-    fn leaf(self, pa: u64, level: usize) -> u64 {
-        let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(0);
+    /// The leaf descriptor for `pa` with these attributes (a `const fn`, so
+    /// hot paths can pick a precomputed one).
+    const fn leaf(self, pa: u64, level: usize) -> u64 {
         let ap = match (self.user, self.write) {
             (false, true) => DESC::AP::ReadWriteEl1,
             (false, false) => DESC::AP::ReadOnlyEl1,
@@ -139,18 +139,15 @@ impl Attrs {
         } else {
             DESC::UXN::SET
         };
-        d.write(
-            DESC::VALID::SET
-                + kind
-                + attr
-                + ap
-                + DESC::SH::InnerShareable
-                + DESC::AF::SET
-                + pxn
-                + uxn
-                + DESC::OUTPUT.val(pa >> 12),
-        );
-        d.get()
+        DESC::VALID::SET.value
+            | kind.value
+            | attr.value
+            | ap.value
+            | DESC::SH::InnerShareable.value
+            | DESC::AF::SET.value
+            | pxn.value
+            | uxn.value
+            | DESC::OUTPUT.val(pa >> 12).value
     }
 
     /// The attributes a leaf descriptor encodes.
@@ -223,6 +220,38 @@ pub struct PageTable {
     root: u64,
     /// Table pages owned, the root included.
     table_pages: usize,
+    /// The last level-3 table [`Self::map_page`] walked to, as (`va` >> 21
+    /// of the 2 MiB it covers, its address); [`NO_HINT`] when none. Faults
+    /// come in runs through one region, so most walks end here at once.
+    /// Cleared whenever a table page is unhooked.
+    l3_hint: (u64, u64),
+}
+
+/// [`PageTable::l3_hint`] when there is none (no VA has these top bits).
+const NO_HINT: (u64, u64) = (u64::MAX, 0);
+
+/// Level-3 descriptors of task pages without their address, by
+/// `[write][execute]`.
+const USER_PAGE: [[u64; 2]; 2] = [
+    [
+        Attrs::user(false, false).leaf(0, 3),
+        Attrs::user(false, true).leaf(0, 3),
+    ],
+    [
+        Attrs::user(true, false).leaf(0, 3),
+        Attrs::user(true, true).leaf(0, 3),
+    ],
+];
+
+/// The first half of break-before-make for the leaf entry `e` of `va`: the
+/// entry is cleared and the TLB forgets it.
+#[cold]
+#[inline(never)]
+fn break_leaf(e: *mut u64, va: u64) {
+    write(e, 0);
+    let mut tlb = TlbBatch::new();
+    tlb.leaf(va);
+    tlb.flush();
 }
 
 impl PageTable {
@@ -232,6 +261,7 @@ impl PageTable {
         Some(Self {
             root: root.addr(),
             table_pages: 1,
+            l3_hint: NO_HINT,
         })
     }
 
@@ -295,19 +325,51 @@ impl PageTable {
     /// Maps one page where nothing is mapped, or replaces what is mapped at
     /// `va` (break-before-make), then makes the change visible.
     pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
-        let table = self.table_for(va, 3)?;
+        self.set_page(va, attrs.leaf(pa, 3))
+    }
+
+    /// [`Self::map_page`] for a task page: the descriptor comes from a
+    /// table built at compile time (this is the fault path's map).
+    #[inline]
+    pub fn map_user_page(
+        &mut self,
+        va: u64,
+        pa: u64,
+        write: bool,
+        execute: bool,
+    ) -> Result<(), MapError> {
+        let template = USER_PAGE[write as usize][execute as usize];
+        self.set_page(va, template | DESC::OUTPUT.val(pa >> 12).value)
+    }
+
+    /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
+    /// something is there), then makes it visible.
+    #[inline]
+    fn set_page(&mut self, va: u64, desc: u64) -> Result<(), MapError> {
+        let region = va >> LEVEL_SHIFT[2];
+        let table = if self.l3_hint.0 == region {
+            self.l3_hint.1
+        } else {
+            self.l3_table(va)?
+        };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
-            write(e, 0);
-            let mut tlb = TlbBatch::new();
-            tlb.leaf(va);
-            tlb.flush();
+            break_leaf(e, va);
         }
-        write(e, attrs.leaf(pa, 3));
+        write(e, desc);
         // The new entry is visible to later walks once the store completes.
         barrier::dsb(barrier::ISHST);
         barrier::isb(barrier::SY);
         Ok(())
+    }
+
+    /// The level-3 table for `va`, created if need be; remembered in the hint.
+    #[cold]
+    #[inline(never)]
+    fn l3_table(&mut self, va: u64) -> Result<u64, MapError> {
+        let table = self.table_for(va, 3)?;
+        self.l3_hint = (va >> LEVEL_SHIFT[2], table);
+        Ok(table)
     }
 
     /// The table at `level` whose entries cover `va`, creating the tables
@@ -420,6 +482,7 @@ impl PageTable {
                 let child = output(d);
                 count += self.visit(child, level + 1, va, end.min(next), tlb, freed, replace);
                 if table_is_empty(child) {
+                    self.l3_hint = NO_HINT;
                     write(e, 0);
                     tlb.table(va);
                     freed.push(child, tlb);

@@ -29,10 +29,11 @@
     b       exception_common
 .endm
 
-// Synchronous exceptions from EL0 check for `svc` first: a syscall is a
-// function call as far as the task is concerned, so the callee-saved
-// registers (x19–x29), which the Rust handler preserves, are neither saved
-// nor restored, nor are ESR and FAR.
+// Synchronous exceptions from EL0 check for `svc` and data aborts first:
+// both are handled by Rust code that preserves the callee-saved registers
+// (x19–x29), so these are neither saved nor restored (a syscall is a
+// function call as far as the task is concerned; a resolved fault is
+// invisible to it).
 .macro VECTOR_EL0_SYNC kind
     .balign 0x80
     sub     sp, sp, #{FRAME_SIZE}
@@ -41,6 +42,8 @@
     ubfx    x0, x0, #{EC_SHIFT}, #6
     cmp     x0, #{EC_SVC64}
     b.eq    svc_entry
+    cmp     x0, #{EC_DABT_LOWER}
+    b.eq    abort_entry
     mov     x0, #\kind
     b       exception_common
 .endm
@@ -84,7 +87,9 @@ stack_overflow:
     mov     x0, #{STACK_OVERFLOW}
     b       exception_common
 
-svc_entry:
+// Saves what a call into Rust may clobber: x2–x18 and x30 (x0/x1 are
+// saved by the vector), SP_EL0, ELR and SPSR.
+.macro SAVE_CALLER_SAVED
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -99,8 +104,34 @@ svc_entry:
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
     stp     x2, x3, [sp, #256]
+.endm
+
+// A data abort from EL0: most are resolved (a page is mapped) and the task
+// goes on. One that is not ends the task with a full report, so the rest of
+// the frame is filled in first: x19–x29 still hold the task's values, as
+// the handler preserved them.
+abort_entry:
+    SAVE_CALLER_SAVED
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    stp     x2, x3, [sp, #272]
+    mov     x0, sp
+    bl      handle_el0_abort
+    cbz     x0, light_return
+    str     x19, [sp, #152]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mov     x0, sp
+    bl      el0_abort_unresolved
+
+svc_entry:
+    SAVE_CALLER_SAVED
     mov     x0, sp
     bl      handle_syscall
+light_return:
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
     msr     spsr_el1, x3

@@ -68,7 +68,7 @@ impl Mmu for KernelPlatform {
         crate::vm::with_page_table(|t| t.unmap(vaddr, len));
     }
 
-    #[inline]
+    #[inline(always)]
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
         if perms.execute {
             // The page may have been written as data: make instruction
@@ -138,6 +138,7 @@ pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
 
 /// Runs `f` on the object space unless its lock is held already (by the
 /// code a fault interrupted): then `None`.
+#[inline(always)]
 pub fn try_with<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
     let mut space = SPACE.try_lock()?;
     space.as_mut().map(f)

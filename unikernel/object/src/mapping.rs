@@ -191,11 +191,14 @@ impl<P: Platform> ObjectSpace<P> {
         access: Access,
     ) -> Result<(), Status> {
         let (vmo, page, page_va, executable) = {
-            let m = &self.mappings[id];
+            let m = &mut self.mappings[id];
             debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
             if m.perms & access.perm() == 0 {
                 return Err(ZX_ERR_ACCESS_DENIED);
             }
+            // Marked before the translation is made, so that no failure on
+            // the way can leave one behind that an unmap would skip.
+            m.populated = true;
             let page_va = vaddr & !(PAGE_SIZE - 1);
             (
                 m.vmo,
@@ -223,7 +226,6 @@ impl<P: Platform> ObjectSpace<P> {
                     self.vmo_decommit_pages(vmo, page, page + 1);
                     return Err(e);
                 }
-                self.mappings[id].populated = true;
                 self.count(|c| c.faults_resolved += 1);
                 return Ok(());
             }
@@ -231,7 +233,6 @@ impl<P: Platform> ObjectSpace<P> {
         let m = self.mappings[id];
         let (paddr, perms) = self.translation(&m, page);
         self.mmu_map(page_va, paddr, perms)?;
-        self.mappings[id].populated = true;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {
             c.faults_resolved += 1;

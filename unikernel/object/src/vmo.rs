@@ -10,6 +10,7 @@ use crate::platform::{Frame, Platform, PAGE_BYTES};
 use crate::space::{MappingId, ObjectSpace, TableId, VmoId, WaitToken, Waitable};
 use abi::*;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 /// Deepest chain of children (a root VMO has depth 0). Invalidation walks
 /// descendants recursively, so the depth bounds kernel stack use; a deeper
@@ -33,6 +34,9 @@ pub(crate) struct Vmo {
     pub resizable: bool,
     /// Own pages, sorted by page index: sparse, and grown with `try_reserve`.
     pub pages: Vec<(u64, Frame)>,
+    /// Where in `pages` [`Vmo::own`] last found a page (a hint only: it
+    /// may point anywhere after pages come and go).
+    pub finger: Cell<usize>,
     pub parent: Option<ParentLink>,
     pub parent_koid: Koid,
     pub depth: u32,
@@ -47,8 +51,25 @@ pub(crate) struct Vmo {
 }
 
 impl Vmo {
+    #[inline]
     pub(crate) fn own(&self, page: u64) -> Option<Frame> {
-        self.find(page).ok().map(|i| self.pages[i].1)
+        if self.pages.is_empty() {
+            return None;
+        }
+        // Runs of faults and reads walk a VMO's pages in order: the entry
+        // after the last one found, or that one again, is tried first.
+        let f = self.finger.get();
+        for i in [f + 1, f] {
+            if let Some(&(p, frame)) = self.pages.get(i) {
+                if p == page {
+                    self.finger.set(i);
+                    return Some(frame);
+                }
+            }
+        }
+        let i = self.find(page).ok()?;
+        self.finger.set(i);
+        Some(self.pages[i].1)
     }
 
     /// Where `page` is in `pages` (`Ok`), or where it would go (`Err`).
@@ -114,6 +135,7 @@ impl<P: Platform> ObjectSpace<P> {
             size: pages,
             resizable,
             pages: Vec::new(),
+            finger: Cell::new(0),
             parent: None,
             parent_koid: ZX_KOID_INVALID,
             depth: 0,
@@ -154,6 +176,7 @@ impl<P: Platform> ObjectSpace<P> {
             size: size_pages,
             resizable,
             pages: Vec::new(),
+            finger: Cell::new(0),
             parent: Some(ParentLink {
                 id: parent,
                 offset: offset_pages,

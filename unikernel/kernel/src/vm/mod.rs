@@ -21,6 +21,7 @@ pub const KERNEL_STACK_REGION: Range<u64> = (256 << 30)..(257 << 30);
 static SPACE: IrqMutex<Option<PageTable>> = IrqMutex::new(None);
 
 /// Runs `f` on the page table, with interrupts masked.
+#[inline(always)]
 pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
     let mut space = SPACE.lock();
     let Some(table) = space.as_mut() else {

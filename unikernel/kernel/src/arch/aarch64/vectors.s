@@ -87,9 +87,9 @@ stack_overflow:
     mov     x0, #{STACK_OVERFLOW}
     b       exception_common
 
-// Saves what a call into Rust may clobber: x2–x18 and x30 (x0/x1 are
-// saved by the vector), SP_EL0, ELR and SPSR.
-.macro SAVE_CALLER_SAVED
+// Saves what a call into Rust may clobber: x2–x18 (x0/x1 are saved by the
+// vector); x30 is left to the caller.
+.macro SAVE_X2_X18
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -99,44 +99,9 @@ stack_overflow:
     stp     x14, x15, [sp, #112]
     stp     x16, x17, [sp, #128]
     str     x18, [sp, #144]
-    mrs     x2, sp_el0
-    stp     x30, x2, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
 .endm
 
-// A data abort from EL0: most are resolved (a page is mapped) and the task
-// goes on. One that is not ends the task with a full report, so the rest of
-// the frame is filled in first: x19–x29 still hold the task's values, as
-// the handler preserved them.
-abort_entry:
-    SAVE_CALLER_SAVED
-    mrs     x2, esr_el1
-    mrs     x3, far_el1
-    stp     x2, x3, [sp, #272]
-    mov     x0, sp
-    bl      handle_el0_abort
-    cbz     x0, light_return
-    str     x19, [sp, #152]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mov     x0, sp
-    bl      el0_abort_unresolved
-
-svc_entry:
-    SAVE_CALLER_SAVED
-    mov     x0, sp
-    bl      handle_syscall
-light_return:
-    ldp     x2, x3, [sp, #256]
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #240]
-    msr     sp_el0, x2
+.macro RESTORE_X0_X18
     ldr     x18, [sp, #144]
     ldp     x16, x17, [sp, #128]
     ldp     x14, x15, [sp, #112]
@@ -147,6 +112,57 @@ light_return:
     ldp     x4, x5, [sp, #32]
     ldp     x2, x3, [sp, #16]
     ldp     x0, x1, [sp, #0]
+.endm
+
+// A data abort from EL0: most are resolved (a page is mapped) and the task
+// goes on. Resolving one neither blocks nor switches threads and takes no
+// exception (interrupts stay masked), so SP_EL0, ELR and SPSR still hold
+// the task's values afterwards and are not saved. One that is not resolved
+// ends the task with a full report, so the rest of the frame is filled in
+// first: x19–x29 still hold the task's values, as the handler preserved
+// them, and so do the system registers.
+abort_entry:
+    SAVE_X2_X18
+    str     x30, [sp, #240]
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    stp     x2, x3, [sp, #272]
+    mov     x0, sp
+    bl      handle_el0_abort
+    cbnz    x0, 1f
+    ldr     x30, [sp, #240]
+    RESTORE_X0_X18
+    add     sp, sp, #{FRAME_SIZE}
+    eret
+1:  str     x19, [sp, #152]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, sp_el0
+    str     x2, [sp, #248]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mov     x0, sp
+    bl      el0_abort_unresolved
+
+svc_entry:
+    SAVE_X2_X18
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mov     x0, sp
+    bl      handle_syscall
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #240]
+    msr     sp_el0, x2
+    RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
     eret
 

@@ -73,6 +73,48 @@ impl Mapping {
     }
 }
 
+/// A fault at a page of a mapping that allows the access.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Fault {
+    /// The mapping.
+    mapping: MappingId,
+    /// The mapped VMO.
+    vmo: VmoId,
+    /// The VMO page the fault is on.
+    page: u64,
+    /// The virtual address of that page.
+    page_va: u64,
+    /// Whether the mapping is executable.
+    executable: bool,
+}
+
+impl Fault {
+    /// Checks that mapping `m` allows `access` at `vaddr` (inside it), and
+    /// marks it populated: before any translation is made, so that no
+    /// failure on the way can leave one behind that an unmap would skip.
+    #[inline]
+    pub(crate) fn claim(
+        mapping: MappingId,
+        m: &mut Mapping,
+        vaddr: u64,
+        access: Access,
+    ) -> Result<Fault, Status> {
+        debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
+        if m.perms & access.perm() == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        m.populated = true;
+        let page_va = vaddr & !(PAGE_SIZE - 1);
+        Ok(Fault {
+            mapping,
+            vmo: m.vmo,
+            page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
+            page_va,
+            executable: m.executable(),
+        })
+    }
+}
+
 /// What a fault asks for.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -182,31 +224,15 @@ impl<P: Platform> ObjectSpace<P> {
         }
     }
 
-    /// Resolves a fault at `vaddr` inside mapping `id` (see
-    /// [`ObjectSpace::vmar_fault`]).
-    pub(crate) fn mapping_fault(
-        &mut self,
-        id: MappingId,
-        vaddr: u64,
-        access: Access,
-    ) -> Result<(), Status> {
-        let (vmo, page, page_va, executable) = {
-            let m = &mut self.mappings[id];
-            debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
-            if m.perms & access.perm() == 0 {
-                return Err(ZX_ERR_ACCESS_DENIED);
-            }
-            // Marked before the translation is made, so that no failure on
-            // the way can leave one behind that an unmap would skip.
-            m.populated = true;
-            let page_va = vaddr & !(PAGE_SIZE - 1);
-            (
-                m.vmo,
-                m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
-                page_va,
-                m.executable(),
-            )
-        };
+    /// Resolves a fault claimed by a mapping (see [`ObjectSpace::vmar_fault`]).
+    pub(crate) fn mapping_fault(&mut self, fault: Fault, access: Access) -> Result<(), Status> {
+        let Fault {
+            mapping: id,
+            vmo,
+            page,
+            page_va,
+            executable,
+        } = fault;
         if page >= self.vmos[vmo].size {
             return Err(ZX_ERR_OUT_OF_RANGE);
         }

@@ -13,7 +13,7 @@
 //! before the frames it showed can be freed.
 
 use crate::handle::Object;
-use crate::mapping::{Access, Mapping, MappingInfo};
+use crate::mapping::{Access, Fault, Mapping, MappingInfo};
 use crate::mem::SlabId;
 use crate::platform::Platform;
 use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
@@ -499,30 +499,30 @@ impl<P: Platform> ObjectSpace<P> {
     /// `ZX_ERR_ACCESS_DENIED`; past the VMO's end → `ZX_ERR_OUT_OF_RANGE`;
     /// no frame, quota or table page → `ZX_ERR_NO_MEMORY` (nothing changed).
     pub fn vmar_fault(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<(), Status> {
-        let m = self.fault_mapping(root, vaddr).ok_or(ZX_ERR_NOT_FOUND)?;
-        self.mapping_fault(m, vaddr, access)
+        let fault = self.fault_claim(root, vaddr, access)?;
+        self.mapping_fault(fault, access)
     }
 
-    /// [`Self::find_mapping`] for a fault, trying the last fault's mapping
-    /// first. The hint needs no invalidation: a mapping id is generation-
-    /// checked, a live mapping never leaves its VMAR, a VMAR never changes
-    /// parent, and destroying a VMAR removes every mapping under it; so a
-    /// live mapping found under `root` once is under it still, and the one
-    /// containing `vaddr` there is the one `find_mapping` would return.
-    fn fault_mapping(&mut self, root: VmarId, vaddr: u64) -> Option<MappingId> {
-        if let Some((r, m)) = self.fault_hint {
-            if r == root
-                && self
-                    .mappings
-                    .get(m)
-                    .is_some_and(|rec| rec.vaddr <= vaddr && vaddr < rec.end())
-            {
-                return Some(m);
+    /// Finds the mapping of a fault ([`Self::find_mapping`]), trying the
+    /// last fault's mapping first, and claims the fault for it
+    /// ([`Fault::claim`]). The hint needs no invalidation: a mapping id is
+    /// generation-checked, a live mapping never leaves its VMAR, a VMAR never
+    /// changes parent, and destroying a VMAR removes every mapping under it;
+    /// so a live mapping found under `root` once is under it still, and the
+    /// one containing `vaddr` there is the one `find_mapping` would return.
+    fn fault_claim(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<Fault, Status> {
+        if let Some((r, id)) = self.fault_hint {
+            if r == root {
+                if let Some(m) = self.mappings.get_mut(id) {
+                    if m.vaddr <= vaddr && vaddr < m.end() {
+                        return Fault::claim(id, m, vaddr, access);
+                    }
+                }
             }
         }
-        let m = self.find_mapping(root, vaddr)?;
-        self.fault_hint = Some((root, m));
-        Some(m)
+        let id = self.find_mapping(root, vaddr).ok_or(ZX_ERR_NOT_FOUND)?;
+        self.fault_hint = Some((root, id));
+        Fault::claim(id, &mut self.mappings[id], vaddr, access)
     }
 
     /// The innermost mapping containing `vaddr` under `root`, for fault reports.

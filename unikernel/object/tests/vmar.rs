@@ -622,6 +622,51 @@ fn a_mapping_may_extend_past_the_vmo_end_and_faults_there_out_of_range() {
 
 // ---- faults ----
 
+// The fault path tries the last fault's mapping first: these check that it
+// never answers for a mapping that went, moved or changed.
+
+#[test]
+fn a_fault_after_unmap_and_remap_at_the_same_address_sees_the_new_vmo() {
+    let (mut s, t, root, r) = setup_vmar();
+    let a = B + 16 * PAGE;
+    let first = filled_vmo(&mut s, t, 2);
+    map_at(&mut s, t, r, a, first, 0, 2 * PAGE, RW);
+    assert_eq!(load(&mut s, root, a), Ok(1));
+    s.task(t).vmar_unmap(r, a, 2 * PAGE).unwrap();
+    assert_eq!(load(&mut s, root, a + PAGE), Err(ZX_ERR_NOT_FOUND));
+    let second = filled_vmo(&mut s, t, 3);
+    map_at(&mut s, t, r, a, second, PAGE, 2 * PAGE, RW);
+    assert_eq!(load(&mut s, root, a + PAGE), Ok(3));
+    assert_eq!(load(&mut s, root, a), Ok(2));
+}
+
+#[test]
+fn a_fault_after_protect_splits_the_last_faults_mapping_obeys_each_part() {
+    let (mut s, t, root, r) = setup_vmar();
+    let v = vmo(&mut s, t, 3);
+    let a = s.task(t).vmar_map(r, RW, 0, v, 0, 3 * PAGE).unwrap();
+    store(&mut s, root, a, 1).unwrap();
+    s.task(t).vmar_protect(r, R, a + PAGE, PAGE).unwrap();
+    assert_eq!(store(&mut s, root, a + PAGE, 1), Err(ZX_ERR_ACCESS_DENIED));
+    store(&mut s, root, a + 2 * PAGE, 3).unwrap();
+    // The part the hint named first keeps its own permissions, then loses them.
+    s.task(t).vmar_protect(r, R, a, PAGE).unwrap();
+    assert_eq!(load(&mut s, root, a), Ok(1));
+    assert_eq!(store(&mut s, root, a, 2), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(load(&mut s, root, a + 2 * PAGE), Ok(3));
+}
+
+#[test]
+fn a_fault_after_the_last_faults_vmar_is_destroyed_is_not_found() {
+    let (mut s, t, root, r) = setup_vmar();
+    let (h, _) = s.task(t).vmar_allocate(r, ALL_CAN, 0, 4 * PAGE).unwrap();
+    let v = filled_vmo(&mut s, t, 1);
+    let a = s.task(t).vmar_map(h, R, 0, v, 0, PAGE).unwrap();
+    assert_eq!(load(&mut s, root, a), Ok(1));
+    s.task(t).vmar_destroy(h).unwrap();
+    assert_eq!(s.vmar_fault(root, a, Access::Read), Err(ZX_ERR_NOT_FOUND));
+}
+
 #[test]
 fn fault_outside_any_mapping_is_not_found() {
     let (mut s, t, root, r) = setup_vmar();

@@ -231,3 +231,23 @@ fn write_out_of_frames_is_no_memory_and_writes_nothing() {
     assert_eq!(committed_pages(&mut s, t, h), 0);
     assert_eq!(s.platform().live_frames(), 0);
 }
+
+/// Lookups try the entry after the last one found first; pages that come
+/// and go around it must not confuse them.
+#[test]
+fn reads_find_the_right_pages_after_pages_around_the_last_one_found_go() {
+    let (mut s, t) = setup();
+    let h = filled_vmo(&mut s, t, 6);
+    assert_eq!(byte(&mut s, t, h, 2 * PAGE), 3);
+    assert_eq!(byte(&mut s, t, h, 3 * PAGE), 4);
+    s.task(t)
+        .vmo_op_range(h, ZX_VMO_OP_DECOMMIT, PAGE, 3 * PAGE, &mut [])
+        .unwrap();
+    assert_eq!(byte(&mut s, t, h, 4 * PAGE), 5);
+    assert_eq!(byte(&mut s, t, h, 3 * PAGE), 0);
+    assert_eq!(byte(&mut s, t, h, 5 * PAGE), 6);
+    assert_eq!(byte(&mut s, t, h, 0), 1);
+    put(&mut s, t, h, 2 * PAGE, 9);
+    assert_eq!(byte(&mut s, t, h, 2 * PAGE), 9);
+    assert_eq!(byte(&mut s, t, h, 4 * PAGE), 5);
+}

@@ -73,6 +73,14 @@ pub static SUITE: Suite = Suite {
             name: "kernel_stack_has_an_unmapped_guard",
             run: kernel_stack_has_an_unmapped_guard,
         },
+        Test {
+            name: "map_page_after_its_table_went_builds_a_new_one",
+            run: map_page_after_its_table_went_builds_a_new_one,
+        },
+        Test {
+            name: "user_page_descriptors_match_their_attributes",
+            run: user_page_descriptors_match_their_attributes,
+        },
     ],
 };
 
@@ -335,5 +343,50 @@ fn kernel_stack_has_an_unmapped_guard() -> TestResult {
     check_eq!(c.map(|c| c.far), Some(guard));
     drop(stack);
     check_eq!(frame::free_frames(), free);
+    Ok(())
+}
+
+/// `map_page` remembers the level-3 table it last used; an unmap that frees
+/// that table must make it forget, or the next map would write into a page
+/// no longer hooked into the hierarchy.
+fn map_page_after_its_table_went_builds_a_new_one() -> TestResult {
+    let tables = with_page_table(|t| t.table_pages());
+    let f = frame::alloc_zeroed().ok_or_else(|| fail("out of frames"))?;
+    let map = || with_page_table(|t| t.map_page(SCRATCH, f.addr(), Attrs::KERNEL_DATA));
+    map().map_err(|e| fail(&alloc::format!("{e:?}")))?;
+    with_page_table(|t| t.unmap(SCRATCH, PAGE_SIZE));
+    check_eq!(with_page_table(|t| t.table_pages()), tables);
+    map().map_err(|e| fail(&alloc::format!("{e:?}")))?;
+    check_eq!(
+        with_page_table(|t| t.translate(SCRATCH)).map(|(pa, _)| pa),
+        Some(f.addr())
+    );
+    // SAFETY: SCRATCH is mapped to `f`, readable and writable at EL1.
+    unsafe { (SCRATCH as *mut u64).write_volatile(0x5ca1_ab1e) };
+    // SAFETY: the frame is identity-mapped RAM.
+    check_eq!(
+        unsafe { (f.addr() as *const u64).read_volatile() },
+        0x5ca1_ab1e
+    );
+    unmap_scratch(SCRATCH, f);
+    check_eq!(with_page_table(|t| t.table_pages()), tables);
+    Ok(())
+}
+
+/// The fault path's task-page descriptors, built at compile time, say what
+/// `Attrs::user` says.
+fn user_page_descriptors_match_their_attributes() -> TestResult {
+    let f = frame::alloc_zeroed().ok_or_else(|| fail("out of frames"))?;
+    for (write, execute) in [(false, false), (false, true), (true, false), (true, true)] {
+        with_page_table(|t| t.map_user_page(SCRATCH, f.addr(), write, execute))
+            .map_err(|e| fail(&alloc::format!("{e:?}")))?;
+        check_eq!(
+            with_page_table(|t| t.translate(SCRATCH)),
+            Some((f.addr(), Attrs::user(write, execute)))
+        );
+        with_page_table(|t| t.unmap(SCRATCH, PAGE_SIZE));
+    }
+    // SAFETY: the frame is no longer mapped anywhere.
+    unsafe { frame::free(f) };
     Ok(())
 }

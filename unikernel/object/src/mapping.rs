@@ -86,12 +86,15 @@ pub(crate) struct Fault {
     page_va: u64,
     /// Whether the mapping is executable.
     executable: bool,
+    /// Whether the mapping was marked populated before this fault.
+    was_populated: bool,
 }
 
 impl Fault {
     /// Checks that mapping `m` allows `access` at `vaddr` (inside it), and
     /// marks it populated: before any translation is made, so that no
-    /// failure on the way can leave one behind that an unmap would skip.
+    /// failure on the way can leave one behind that an unmap would skip (a
+    /// fault past the VMO's end, which maps nothing, puts the mark back).
     #[inline]
     pub(crate) fn claim(
         mapping: MappingId,
@@ -103,7 +106,7 @@ impl Fault {
         if m.perms & access.perm() == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        m.populated = true;
+        let was_populated = core::mem::replace(&mut m.populated, true);
         let page_va = vaddr & !(PAGE_SIZE - 1);
         Ok(Fault {
             mapping,
@@ -111,6 +114,7 @@ impl Fault {
             page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
             page_va,
             executable: m.executable(),
+            was_populated,
         })
     }
 }
@@ -232,8 +236,11 @@ impl<P: Platform> ObjectSpace<P> {
             page,
             page_va,
             executable,
+            was_populated,
         } = fault;
         if page >= self.vmos[vmo].size {
+            // Nothing is mapped: the mapping is as populated as it was.
+            self.mappings[id].populated = was_populated;
             return Err(ZX_ERR_OUT_OF_RANGE);
         }
         if access == Access::Write {

@@ -622,6 +622,17 @@ fn a_mapping_may_extend_past_the_vmo_end_and_faults_there_out_of_range() {
 
 // ---- faults ----
 
+#[test]
+fn a_fault_past_the_vmo_end_leaves_an_untouched_mapping_with_nothing_to_unmap() {
+    let (mut s, t, root, r) = setup_vmar();
+    let v = vmo(&mut s, t, 1);
+    let a = s.task(t).vmar_map(r, RW, 0, v, 0, 4 * PAGE).unwrap();
+    assert_eq!(load(&mut s, root, a + 2 * PAGE), Err(ZX_ERR_OUT_OF_RANGE));
+    s.platform().take_unmaps();
+    s.task(t).vmar_unmap(r, a, 4 * PAGE).unwrap();
+    assert_eq!(s.platform().take_unmaps(), vec![]);
+}
+
 // The fault path tries the last fault's mapping first: these check that it
 // never answers for a mapping that went, moved or changed.
 

@@ -263,7 +263,10 @@ impl Scheduler {
         };
         thread.id = ThreadId::new(slot, self.slots[slot].generation);
         if let Some(stack) = &thread.stack {
-            thread.context = Context::new(stack.top(), thread_start, slot);
+            // The top of every kernel stack is kept free for what a thread
+            // that enters a task builds there (`el0::enter`).
+            let top = stack.top() - crate::arch::el0::ENTRY_RESERVE;
+            thread.context = Context::new(top, thread_start, slot);
         }
         self.slots[slot].thread = Some(thread);
         self.stats.live_threads += 1;

@@ -494,7 +494,11 @@ fn current_task_ended(rec: &UserRecord) -> bool {
 
 /// Ends the current thread (its task ends too if it was the last).
 pub fn exit_current_thread() -> ! {
-    let rec = el0::record();
+    exit_thread(el0::record())
+}
+
+/// Ends the current thread, whose record is `rec`.
+fn exit_thread(rec: &UserRecord) -> ! {
     let task = Id::from_raw(rec.task);
     if rec.thread != u64::MAX {
         let thread = Id::from_raw(rec.thread);
@@ -558,10 +562,11 @@ pub fn fault(frame: &TrapFrame) -> ! {
     exit_current_thread()
 }
 
-/// Called on every return to EL0: a thread of an ended task leaves instead.
+/// Called on the ways back to EL0 that may follow a thread switch (and on
+/// a thread's first entry): a thread of an ended task leaves instead.
 pub fn leave_if_ended(rec: &UserRecord) {
     if current_task_ended(rec) {
-        exit_current_thread();
+        exit_thread(rec);
     }
 }
 

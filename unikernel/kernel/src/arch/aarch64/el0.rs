@@ -31,6 +31,11 @@ pub struct UserRecord {
 pub const USER_RECORD_SIZE: u64 = size_of::<UserRecord>() as u64;
 const _: () = assert!(USER_RECORD_SIZE.is_multiple_of(16));
 
+/// Bytes at the top of every thread's kernel stack that the thread's own
+/// calls never use: [`enter`] builds the record and the first exception
+/// frame there while it runs below them.
+pub const ENTRY_RESERVE: u64 = USER_RECORD_SIZE + size_of::<TrapFrame>() as u64;
+
 fn record_ptr() -> *mut UserRecord {
     let top = layout::kernel_stack_around(super::current_sp()).end;
     (top - USER_RECORD_SIZE) as *mut UserRecord
@@ -61,6 +66,13 @@ pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
     // switch after the EL0 thread registers are set would hand this thread
     // another task's. The `eret` unmasks them (SPSR says so).
     super::irq_save();
+    // A task may end between a thread's start and its first run (another of
+    // its threads exits it): such a thread leaves without reaching EL0. This
+    // is asked first, before the top of the stack (where this function's
+    // own frame may lie) becomes the record and the frame. With IRQs masked
+    // on the one CPU that runs tasks, nothing can end the task between here
+    // and the `eret`; every later way back to EL0 after a switch asks again.
+    crate::task::leave_if_ended(&record);
     let top = layout::kernel_stack_around(super::current_sp()).end;
     let rec = (top - USER_RECORD_SIZE) as *mut UserRecord;
     let frame = (top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64) as *mut TrapFrame;
@@ -68,8 +80,9 @@ pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
     spsr.write(SPSR_EL1::M::EL0t);
     let mut x = [0u64; 31];
     x[..6].copy_from_slice(&args);
-    // SAFETY: both lie at the top of this thread's own kernel stack, above
-    // everything the running code uses (it never returns past this point).
+    // SAFETY: both lie in the top `ENTRY_RESERVE` bytes of this thread's
+    // own kernel stack, which its calls never use (the scheduler starts
+    // threads below them).
     unsafe {
         rec.write(record);
         frame.write(TrapFrame {

@@ -136,20 +136,21 @@ extern "C" fn handle_syscall(frame: &mut TrapFrame) {
     crate::task::leave_if_ended(record);
 }
 
-/// Called by `vectors.s` for a data abort from EL0, with a frame holding
-/// x0–x18, x30, ESR and FAR (not x19–x29, SP_EL0, ELR or SPSR, which
-/// resolving a fault leaves alone). Returns whether the abort is left
-/// unresolved; then `vectors.s` completes the frame and calls
-/// [`el0_abort_unresolved`].
+/// Called by `vectors.s` for a data abort from EL0 with its syndrome and
+/// fault address (the frame on the stack then holds only x0–x18, x30, ESR
+/// and FAR: resolving a fault leaves the rest in their registers). Returns
+/// whether the abort is left unresolved; then `vectors.s` completes the
+/// frame and calls [`el0_abort_unresolved`].
 ///
 /// A resolved fault returns to the task without asking whether the task has
 /// ended ([`crate::task::leave_if_ended`]): a task ends only while its other
 /// threads are off the CPU (one CPU runs tasks), and a thread comes back
-/// onto it through a return path that asks; resolving a fault neither
-/// blocks nor switches threads (interrupts stay masked throughout).
+/// onto it only through paths that ask (the IRQ and syscall returns, and
+/// its first entry); resolving a fault neither blocks nor switches threads
+/// (interrupts stay masked throughout).
 #[unsafe(no_mangle)]
-extern "C" fn handle_el0_abort(frame: &mut TrapFrame) -> bool {
-    crate::vm::fault::resolve_data_abort(Esr(frame.esr), frame.far).is_err()
+extern "C" fn handle_el0_abort(esr: u64, far: u64) -> bool {
+    crate::vm::fault::resolve_data_abort(Esr(esr), far).is_err()
 }
 
 /// The task's data abort could not be resolved: it ends, with a report.

@@ -124,12 +124,11 @@ stack_overflow:
 abort_entry:
     SAVE_X2_X18
     str     x30, [sp, #240]
-    mrs     x2, esr_el1
-    mrs     x3, far_el1
-    stp     x2, x3, [sp, #272]
-    mov     x0, sp
+    mrs     x0, esr_el1
+    mrs     x1, far_el1
+    stp     x0, x1, [sp, #272]
     bl      handle_el0_abort
-    cbnz    x0, 1f
+    tbnz    w0, #0, 1f
     ldr     x30, [sp, #240]
     RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
@@ -147,6 +146,7 @@ abort_entry:
     stp     x2, x3, [sp, #256]
     mov     x0, sp
     bl      el0_abort_unresolved
+    brk     #0                      // not reached: the task's thread is gone
 
 svc_entry:
     SAVE_X2_X18

@@ -52,6 +52,10 @@ test: build
 bench config="virt-gicv2": build
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bench {{config}}
 
+# Where one benchmark's guest instructions go, per function or (`--stages`) per fault stage: `just profile zero_fill --stages`.
+profile name *flags: build
+    python3 ci/profile.py {{name}} {{flags}}
+
 # Rewrite the checked-in lists of guest tests each configuration must run.
 bless: build
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bless

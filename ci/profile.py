@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Where one benchmark's guest instructions go: `just profile <name>`.
+
+Boots `mode=bench test=<name>` on virt-gicv2 under `-icount shift=0` with
+QEMU's `-d exec,nochain,in_asm` trace, keeps only the timed regions (from
+one call of the kernel's clock syscall to the next, as `bench.rs` times
+them), and prints instructions per operation: per function, or with
+`--stages`, per stage of the page-fault path (each instruction attributed
+through its inlining chain, which needs `llvm-symbolizer`).
+
+A translation block entered counts all its instructions, so EL0 code that
+faults in the middle of a block is overcounted; kernel figures are exact.
+"""
+
+import bisect
+import collections
+import glob
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target/aarch64-unknown-none-softfloat/release")
+KERNEL = os.path.join(OUT, "kernel")
+
+# Stages of the fault path: the first inlined frame (innermost first) whose
+# function name contains one of the patterns names the stage.
+STAGES = [
+    ("zeroing / copying the page", ["page_zero", "page::zero", "page_copy", "page::copy",
+                                    "FrameAllocator$GT$::zero", "FrameAllocator$GT$::copy"]),
+    ("frame allocator", ["frame::alloc", "Allocator::bump", "FrameAllocator$GT$::alloc"]),
+    ("page table", ["aarch64::mmu::", "with_page_table", "Mmu$GT$::map", "mmu_map"]),
+    ("quota charge", ["ObjectSpace$LT$P$GT$::charge"]),
+    ("page list: reserve, insert, growth", ["Mem::reserve", "talc", "raw_vec", "realloc",
+                                            "memcpy", "insert_mut", "__rust_"]),
+    ("anything else showing the page", ["Iterator$GT$::any", "changed_walk", "changed_except"]),
+    ("the mapping: hint and claim", ["fault_claim", "Fault::claim", "find_mapping"]),
+    ("page lookups (own, find, shown)", ["Vmo::find", "Vmo::own", "::shown"]),
+    ("commit (the rest)", ["vmo_commit_one"]),
+    ("mapping_fault (the rest)", ["mapping_fault"]),
+    ("vmar_fault call", ["vmar_fault"]),
+    ("decoding, fault counter, object lock", ["handle_el0_abort", "resolve_as", "try_with",
+                                              "root_vmar", "objects::"]),
+    ("vector, entry and exit", ["abort_entry", "exception_vectors", "svc_entry"]),
+]
+
+
+def tool(name):
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    host = re.search(r"host: (\S+)", subprocess.run(["rustc", "-vV"], capture_output=True,
+                                                    text=True, check=True).stdout).group(1)
+    return os.path.join(sysroot, "lib/rustlib", host, "bin", name)
+
+
+def symbols(elfs):
+    syms = []
+    for elf in elfs:
+        out = subprocess.run([tool("llvm-nm"), "-n", "-C", elf], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[1] in "tTwW":
+                syms.append((int(parts[0], 16), re.sub(r"::h[0-9a-f]{16}.*", "", parts[2])))
+    syms.sort()
+    return syms
+
+
+def trace(name):
+    """Runs the benchmark with QEMU's trace; returns (log path, bench line)."""
+    args = subprocess.run(
+        ["cargo", "run", "-q", "-p", "vmm-tests", "--bin", "vmm", "--", "qemu-args",
+         "virt-gicv2", "--image", os.path.join(OUT, "kernel.bin"),
+         "--append", f"mode=bench exit=semihosting test={name}"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    log = os.path.join(tempfile.mkdtemp(prefix="profile-"), "exec.log")
+    cmd = shlex.split(args) + ["-icount", "shift=0,sleep=off",
+                               "-d", "exec,nochain,in_asm", "-D", log]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    lines = [l for l in out.splitlines() if l.startswith(f"bench {name}")]
+    if not lines:
+        sys.exit(f"profile: no benchmark named like {name!r} ran:\n{out}")
+    return log, lines[0]
+
+
+def timed_counts(log, clock):
+    """Executions per PC inside the timed regions."""
+    blocks, counts, on = {}, collections.Counter(), False
+    start, pcs = None, []
+    with open(log, errors="replace") as f:
+        for line in f:
+            if line.startswith("IN:"):
+                start, pcs = None, []
+                continue
+            m = re.match(r"0x([0-9a-f]+):", line)
+            if m:
+                pc = int(m.group(1), 16)
+                start = pc if start is None else start
+                pcs.append(pc)
+                blocks[start] = list(pcs)
+                continue
+            m = re.match(r"Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/", line)
+            if m:
+                pc = int(m.group(1), 16)
+                if pc == clock:
+                    on = not on
+                if on:
+                    for p in blocks.get(pc, [pc]):
+                        counts[p] += 1
+    return counts
+
+
+def main():
+    argv = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(argv) != 1:
+        sys.exit("usage: profile.py <benchmark name> [--stages]")
+    tasks = glob.glob(os.path.join(
+        OUT, "build/kernel-*/out/el0-target/aarch64-unknown-none/release/tasks"))
+    elfs = [KERNEL] + sorted(tasks, key=os.path.getmtime)[-1:]
+    syms = symbols(elfs)
+    clock = next(a for a, n in syms if "sys_clock_get_monotonic" in n)
+    log, line = trace(argv[0])
+    m = re.search(r"ops=(\d+) reps=(\d+)", line)
+    ops = int(m.group(1)) * int(m.group(2))
+    counts = timed_counts(log, clock)
+    print(line)
+    by = collections.Counter()
+    if "--stages" in sys.argv:
+        if shutil.which("llvm-symbolizer") is None:
+            sys.exit("profile: --stages needs llvm-symbolizer (Debian: apt-get install llvm)")
+        pcs = sorted(p for p in counts if p < 1 << 40)  # kernel code only
+        out = subprocess.run(["llvm-symbolizer", "--obj=" + KERNEL, "--inlining", "-C"],
+                             input="\n".join(hex(p) for p in pcs), capture_output=True,
+                             text=True, check=True).stdout.split("\n\n")
+        for pc, block in zip(pcs, out):
+            frames = block.strip().splitlines()[0::2]
+            stage = next((s for f in frames for s, pats in STAGES
+                          if any(p in f for p in pats)), "other")
+            by[stage] += counts[pc]
+    else:
+        addrs = [a for a, _ in syms]
+        for pc, n in counts.items():
+            i = bisect.bisect_right(addrs, pc) - 1
+            by[syms[i][1] if i >= 0 else "?"] += n
+    print(f"{sum(by.values()) / ops:8.1f}  in all, per operation")
+    for what, n in by.most_common(40):
+        if n / ops >= 0.5:
+            print(f"{n / ops:8.1f}  {what}")
+    os.remove(log)
+
+
+if __name__ == "__main__":
+    main()

@@ -84,6 +84,13 @@ impl Vmo {
         }
     }
 
+    /// Whether anything but mapping `except` can show this VMO's pages:
+    /// another mapping, or a child.
+    #[inline]
+    pub(crate) fn seen_elsewhere(&self, except: Option<MappingId>) -> bool {
+        !self.children.is_empty() || self.mappings.iter().any(|&m| Some(m) != except)
+    }
+
     /// Indices into `pages` of own pages in `[a, b)`.
     pub(crate) fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
         let lo = self.pages.partition_point(|&(p, _)| p < a);
@@ -385,7 +392,7 @@ impl<P: Platform> ObjectSpace<P> {
         self.mem.reserve(&mut v.pages, 1)?;
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
-        let others = !v.children.is_empty() || v.mappings.iter().any(|&m| Some(m) != except);
+        let others = v.seen_elsewhere(except);
         self.charge(account, 1)?;
         let Some(frame) = self.platform.alloc() else {
             self.uncharge(account, 1);
@@ -408,7 +415,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         // Mappings that showed the old page must fault again.
         if others {
-            self.changed_walk(id, page, page + 1, except);
+            self.changed_except(id, page, page + 1, except);
         }
         self.vmos[id].pages.insert(at, (page, frame));
         Ok(frame)
@@ -483,19 +490,7 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// [`Self::changed`], leaving mapping `except` of VMO `id` alone.
-    #[inline(always)]
     pub(crate) fn changed_except(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
-        let v = &self.vmos[id];
-        // A fault's commit usually has nothing else to tell: checked here,
-        // inline, before the walk.
-        if v.children.is_empty() && v.mappings.iter().all(|&m| Some(m) == except) {
-            return;
-        }
-        self.changed_walk(id, a, b, except);
-    }
-
-    #[inline(never)]
-    fn changed_walk(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
         let v = &self.vmos[id];
         for &m in &v.mappings {
             if Some(m) != except {

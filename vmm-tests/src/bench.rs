@@ -175,6 +175,22 @@ impl Report {
         }
     }
 
+    /// Linux 6.1's figure for the same operation, where the issue gives one
+    /// (Debian's arm64 kernel on the same QEMU under `-icount shift=0`,
+    /// `norandmaps`): what it measured, and its guest ns.
+    pub fn linux(name: &str) -> Option<(&'static str, u64)> {
+        Some(match name {
+            "cow_fault" => ("copy-on-write fault", 4234),
+            "zero_fill_fault" => ("4 KiB zero-fill fault", 3074),
+            "null_syscall" => ("getppid", 514),
+            "el0_neon_copy_4k" => ("4 KiB memcpy", 663),
+            "vmar_map_unmap_4k" => ("mmap+munmap 4 KiB", 13268),
+            "vmar_map_unmap_1g" => ("mmap+munmap 1 GiB", 44873),
+            "nanosleep_1ms_lateness" => ("timer interrupt to user space", 5231),
+            _ => return None,
+        })
+    }
+
     /// The issue's targets, checked.
     pub fn targets(&self) -> Vec<Target> {
         let m = |n: &str| self.median(n);
@@ -227,8 +243,8 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<26} {:>10} {:>10}  {:<16} {:>7}",
-            "operation", "median ns", "min ns", "floor", "ratio"
+            "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10}",
+            "operation", "median ns", "min ns", "floor", "ratio", "Linux 6.1"
         );
         for m in &self.measurements {
             let (floor, value) = self.floor(&m.name);
@@ -237,12 +253,22 @@ impl Report {
             } else {
                 format!("{:.2}", m.median_ns as f64 / value)
             };
+            let linux = Self::linux(&m.name).map_or("-".to_string(), |(_, ns)| ns.to_string());
             let _ = writeln!(
                 s,
-                "{:<26} {:>10} {:>10}  {:<16} {:>7}",
-                m.name, m.median_ns, m.min_ns, floor, ratio
+                "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10}",
+                m.name, m.median_ns, m.min_ns, floor, ratio, linux
             );
         }
+        let _ = writeln!(
+            s,
+            "(Linux 6.1: the issue's figures for {}; same QEMU, -icount shift=0)",
+            self.measurements
+                .iter()
+                .filter_map(|m| Self::linux(&m.name).map(|(what, _)| what))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let _ = writeln!(s, "\ntargets:");
         for t in self.targets() {
             let verdict = if t.met() { "met" } else { "MISSED" };
@@ -269,9 +295,10 @@ impl Report {
         for (i, m) in self.measurements.iter().enumerate() {
             let (floor, value) = self.floor(&m.name);
             let ratio = m.median_ns as f64 / value;
+            let linux = Self::linux(&m.name).map_or("null".to_string(), |(_, ns)| ns.to_string());
             let _ = writeln!(
                 s,
-                "    {{\"name\": \"{}\", \"ops\": {}, \"reps\": {}, \"min_ns\": {}, \"median_ns\": {}, \"floor\": \"{}\", \"ratio\": {}}}{}",
+                "    {{\"name\": \"{}\", \"ops\": {}, \"reps\": {}, \"min_ns\": {}, \"median_ns\": {}, \"floor\": \"{}\", \"ratio\": {}, \"linux_6_1_ns\": {}}}{}",
                 m.name,
                 m.ops,
                 m.reps,
@@ -279,6 +306,7 @@ impl Report {
                 m.median_ns,
                 floor,
                 num(ratio),
+                linux,
                 if i + 1 < self.measurements.len() { "," } else { "" }
             );
         }
@@ -361,5 +389,29 @@ mod tests {
         assert!(cow.met());
         assert!(r.json("virt-gicv2").contains("\"name\": \"cow_fault\""));
         assert!(r.table().contains("targets:"));
+    }
+
+    #[test]
+    fn linux_figures_sit_beside_the_operations_they_compare_with() {
+        let r = Report::new(parse(&transcript()).unwrap()).unwrap();
+        let table = r.table();
+        let cow = table.lines().find(|l| l.starts_with("cow_fault ")).unwrap();
+        assert!(cow.ends_with(" 4234"), "{cow}");
+        let create = table
+            .lines()
+            .find(|l| l.starts_with("create_child_4k "))
+            .unwrap();
+        assert!(create.ends_with(" -"), "{create}");
+        let json = r.json("virt-gicv2");
+        let zero = json
+            .lines()
+            .find(|l| l.contains("\"name\": \"zero_fill_fault\""))
+            .unwrap();
+        assert!(zero.contains("\"linux_6_1_ns\": 3074}"), "{zero}");
+        let read = json
+            .lines()
+            .find(|l| l.contains("\"name\": \"vmo_read_4k_chain_1\""))
+            .unwrap();
+        assert!(read.contains("\"linux_6_1_ns\": null}"), "{read}");
     }
 }

@@ -7,9 +7,11 @@ use crate::harness::{
     run_in_task, run_in_task_arg, run_in_task_with, spawn_with, Suite, TestResult,
 };
 use crate::{check, check_eq, ok, tests};
+use abi::Syscall;
+use core::sync::atomic::{AtomicBool, Ordering};
 use zx::{
-    AsHandleRef, Duration, Event, Handle, Rights, Signals, TaskEnd, Time, Vmar, VmarFlags, Vmo,
-    VmoChildOptions,
+    AsHandleRef, Duration, Event, Handle, Rights, Signals, Task, TaskEnd, Thread, Time, Vmar,
+    VmarFlags, Vmo, VmoChildOptions,
 };
 
 pub static SUITE: Suite = Suite {
@@ -31,6 +33,7 @@ pub static SUITE: Suite = Suite {
         faulted_task_handles_close_so_zero_children_fires,
         faulted_task_mappings_go,
         other_tasks_go_on_across_a_fault,
+        a_thread_started_just_before_its_task_exits_never_runs,
     ],
 };
 
@@ -268,5 +271,60 @@ fn other_tasks_go_on_across_a_fault() -> TestResult {
     ok!(vmo.write(b"ok", 0));
     check_eq!(byte_at(&vmo, 1), Ok(b'k'));
     check!(vmo.raw_handle() != 0);
+    Ok(())
+}
+
+/// Set by the helper task just before it exits.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Set by [`late_entry`] if it runs once its task is exiting.
+static RAN_LATE: AtomicBool = AtomicBool::new(false);
+
+/// A thread's entry that notes whether it ran after its task began to
+/// exit, then exits; it touches no stack, so it runs to the end even in a
+/// task whose memory is gone (the image's data is shared by all tasks).
+#[unsafe(naked)]
+extern "C" fn late_entry(_: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "adrp x9, {exiting}",
+        "ldrb w10, [x9, :lo12:{exiting}]",
+        "cbz w10, 1f",
+        "adrp x9, {ran_late}",
+        "mov w10, #1",
+        "strb w10, [x9, :lo12:{ran_late}]",
+        "1: mov x16, #{thread_exit}",
+        "svc #0",
+        "b .",
+        exiting = sym EXITING,
+        ran_late = sym RAN_LATE,
+        thread_exit = const Syscall::ThreadExit as u64,
+    )
+}
+
+/// A thread started just before its task exits has not run yet (starting
+/// does not switch to it): it must never reach task code once the task has
+/// ended. Preemption between the start and the exit could let it run
+/// earlier, harmlessly: it then sees `EXITING` unset.
+fn a_thread_started_just_before_its_task_exits_never_runs() -> TestResult {
+    EXITING.store(false, Ordering::SeqCst);
+    RAN_LATE.store(false, Ordering::SeqCst);
+    let end = ok!(run_in_task(|| {
+        let Ok(stack) = Vmo::create(PAGE) else { return };
+        let Ok(sp) = map_rw(&stack, PAGE) else { return };
+        let Ok(thread) = Thread::create(&Task::self_handle()) else {
+            return;
+        };
+        if thread.start(late_entry, sp + PAGE, 0, 0).is_err() {
+            return;
+        }
+        EXITING.store(true, Ordering::SeqCst);
+        zx::exit(5)
+    }));
+    check_eq!(end, TaskEnd::Exited(5));
+    // The left-behind thread is ready now: give it the CPU.
+    Duration::from_millis(2).sleep();
+    check!(
+        !RAN_LATE.load(Ordering::SeqCst),
+        "a thread of an ended task ran task code"
+    );
     Ok(())
 }

@@ -87,8 +87,10 @@ stack_overflow:
     mov     x0, #{STACK_OVERFLOW}
     b       exception_common
 
-// Saves what a call into Rust may clobber: x2–x18 (x0/x1 are saved by the
-// vector); x30 is left to the caller.
+// The frame is filled and emptied in parts, so each way in saves only what
+// it must: x2–x18 (x0/x1 are saved by the vector), x19–x29 (preserved by
+// the Rust handlers, so only a frame someone reads needs them), and x30
+// with the interrupted context's SP_EL0, ELR and SPSR.
 .macro SAVE_X2_X18
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
@@ -114,6 +116,42 @@ stack_overflow:
     ldp     x0, x1, [sp, #0]
 .endm
 
+.macro SAVE_X19_X29
+    str     x19, [sp, #152]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+.endm
+
+.macro RESTORE_X19_X29
+    ldp     x28, x29, [sp, #224]
+    ldp     x26, x27, [sp, #208]
+    ldp     x24, x25, [sp, #192]
+    ldp     x22, x23, [sp, #176]
+    ldp     x20, x21, [sp, #160]
+    ldr     x19, [sp, #152]
+.endm
+
+// Uses x2 and x3 (saved already).
+.macro SAVE_X30_AND_CONTEXT
+    mrs     x2, sp_el0
+    stp     x30, x2, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+.endm
+
+// Uses x2 and x3 (restored after).
+.macro RESTORE_X30_AND_CONTEXT
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #240]
+    msr     sp_el0, x2
+.endm
+
 // A data abort from EL0: most are resolved (a page is mapped) and the task
 // goes on. Resolving one neither blocks nor switches threads and takes no
 // exception (interrupts stay masked), so SP_EL0, ELR and SPSR still hold
@@ -133,59 +171,27 @@ abort_entry:
     RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
     eret
-1:  str     x19, [sp, #152]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x2, sp_el0
-    str     x2, [sp, #248]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+1:  SAVE_X19_X29
+    ldr     x30, [sp, #240]
+    SAVE_X30_AND_CONTEXT
     mov     x0, sp
     bl      el0_abort_unresolved
     brk     #0                      // not reached: the task's thread is gone
 
 svc_entry:
     SAVE_X2_X18
-    mrs     x2, sp_el0
-    stp     x30, x2, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+    SAVE_X30_AND_CONTEXT
     mov     x0, sp
     bl      handle_syscall
-    ldp     x2, x3, [sp, #256]
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #240]
-    msr     sp_el0, x2
+    RESTORE_X30_AND_CONTEXT
     RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
     eret
 
 exception_common:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x2, sp_el0
-    stp     x30, x2, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+    SAVE_X2_X18
+    SAVE_X19_X29
+    SAVE_X30_AND_CONTEXT
     mrs     x2, esr_el1
     mrs     x3, far_el1
     stp     x2, x3, [sp, #272]
@@ -196,25 +202,8 @@ exception_common:
 
 .global exception_return
 exception_return:
-    ldp     x2, x3, [sp, #256]
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #240]
-    msr     sp_el0, x2
-    ldp     x28, x29, [sp, #224]
-    ldp     x26, x27, [sp, #208]
-    ldp     x24, x25, [sp, #192]
-    ldp     x22, x23, [sp, #176]
-    ldp     x20, x21, [sp, #160]
-    ldp     x18, x19, [sp, #144]
-    ldp     x16, x17, [sp, #128]
-    ldp     x14, x15, [sp, #112]
-    ldp     x12, x13, [sp, #96]
-    ldp     x10, x11, [sp, #80]
-    ldp     x8, x9, [sp, #64]
-    ldp     x6, x7, [sp, #48]
-    ldp     x4, x5, [sp, #32]
-    ldp     x2, x3, [sp, #16]
-    ldp     x0, x1, [sp, #0]
+    RESTORE_X30_AND_CONTEXT
+    RESTORE_X19_X29
+    RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
     eret

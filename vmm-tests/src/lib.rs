@@ -15,6 +15,7 @@
 pub mod bench;
 pub mod expected;
 pub mod ktap;
+pub mod linux;
 pub mod qemu;
 pub mod verdict;
 

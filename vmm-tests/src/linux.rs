@@ -368,9 +368,13 @@ pub fn build_initramfs(dir: &Path) -> Result<PathBuf, Error> {
     Ok(cpio)
 }
 
-/// The kernel image and its package, or why they are not there.
+/// The kernel image and its package in [`KERNEL_DIR`], or why they are not there.
 pub fn kernel() -> Result<(PathBuf, Package), Error> {
-    let dir = crate::workspace_root().join(KERNEL_DIR);
+    kernel_in(&crate::workspace_root().join(KERNEL_DIR))
+}
+
+/// The kernel image and its package in `dir`, or why they are not there.
+pub fn kernel_in(dir: &Path) -> Result<(PathBuf, Package), Error> {
     let vmlinuz = dir.join("vmlinuz");
     let package = dir.join("PACKAGE");
     if !vmlinuz.is_file() || !package.is_file() {
@@ -599,6 +603,15 @@ mod tests {
         // Header + "a\0" is 112 bytes (4-aligned); "xyz" pads to 4.
         assert_eq!(&bytes[110..116], b"a\0xyz\0");
         assert!(bytes.len().is_multiple_of(4));
+    }
+
+    #[test]
+    fn a_missing_kernel_is_not_set_up_and_says_how_to_fix_it() {
+        let dir = std::env::temp_dir().join(format!("no-linux-{}", std::process::id()));
+        match kernel_in(&dir) {
+            Err(Error::NotSetUp(why)) => assert!(why.contains("ci/setup"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Boots Debian's kernel once (about 4 s under -icount) and checks every

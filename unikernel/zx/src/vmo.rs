@@ -68,6 +68,14 @@ impl VmoOp {
     pub const DECOMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_DECOMMIT);
     /// `ZX_VMO_OP_LOOKUP`.
     pub const LOOKUP: VmoOp = VmoOp(abi::ZX_VMO_OP_LOOKUP);
+    /// `ZX_VMO_OP_CACHE_SYNC`.
+    pub const CACHE_SYNC: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_SYNC);
+    /// `ZX_VMO_OP_CACHE_INVALIDATE`.
+    pub const CACHE_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_INVALIDATE);
+    /// `ZX_VMO_OP_CACHE_CLEAN`.
+    pub const CACHE_CLEAN: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN);
+    /// `ZX_VMO_OP_CACHE_CLEAN_INVALIDATE`.
+    pub const CACHE_CLEAN_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN_INVALIDATE);
 }
 
 fn out_handle(st: abi::Status, out: abi::Handle) -> Result<Handle, Status> {
@@ -200,7 +208,7 @@ impl Vmo {
         })
     }
 
-    /// `zx_vmo_op_range` for COMMIT and DECOMMIT.
+    /// `zx_vmo_op_range` for COMMIT, DECOMMIT and the cache ops.
     pub fn op_range(&self, op: VmoOp, offset: u64, size: u64) -> Result<(), Status> {
         // SAFETY: no buffer is passed.
         Status::ok(unsafe {

@@ -143,6 +143,10 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
             // ...and bit 0 of GICD_CTLR is the Non-secure Group 1 enable.
             gic.enable_group0(true);
             gic.set_priority_mask(PRIORITY_MASK_ALL);
+            if gic.typer().has_security_extension() {
+                // The kernel never runs secure: this is the view it has.
+                crate::info!("gic: non-secure view (Security Extensions): Group 1 only");
+            }
             Driver::V2(gic, PriorityBytes(distributor.start as *mut u8))
         }
         GicInfo::V3 {

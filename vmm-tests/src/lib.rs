@@ -11,7 +11,7 @@
 //! Environment: `VMM_IMAGE` (the virt image; default [`default_image`]),
 //! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]),
 //! `VMM_ARMSTUB` (the secure configuration's boot stub; default [`armstub`]) and
-//! `VMM_TIMEOUT_SECS` (per boot; default 60).
+//! `VMM_TIMEOUT_SECS` (per boot; default 300).
 
 pub mod bench;
 pub mod expected;
@@ -57,7 +57,7 @@ pub struct Settings {
     pub image: PathBuf,
     /// The Pi image (`VMM_RPI4_IMAGE`, else [`default_rpi4_image`]).
     pub rpi4_image: PathBuf,
-    /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 60 s).
+    /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 300 s).
     pub timeout: Duration,
 }
 

@@ -145,10 +145,7 @@ fn syscall_numbers_are_ours_and_fixed() {
     ];
     // Every call of the first round keeps its number; new calls add numbers.
     for (call, number) in expected {
-        assert!(
-            numbers.contains(&(call, number)),
-            "{call:?} is not {number}"
-        );
+        assert!(numbers.contains(&(call, number)), "{call:?} is not {number}");
     }
 }
 

@@ -16,6 +16,7 @@ pub mod bench;
 pub mod expected;
 pub mod ktap;
 pub mod qemu;
+pub mod symbolize;
 pub mod verdict;
 
 use std::path::PathBuf;

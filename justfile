@@ -40,6 +40,8 @@ image board="rpi4":
         cp {{rpi4_target_dir}}/{{target}}/release/kernel-el0 "$elf-el0" ;;
       *) echo "unknown board '$board' (virt or rpi4)" >&2; exit 2 ;;
     esac
+    # Function names for reports printed without the host (symbols.rs).
+    cargo run -q -p vmm-tests --bin vmm -- embed-symbols "$elf"
     "$objcopy" -O binary "$elf" "$img"
     echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
 

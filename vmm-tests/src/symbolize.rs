@@ -214,11 +214,34 @@ pub fn annotate_line(symbolizer: &Symbolizer, line: &str) -> String {
             out.push_str(&line[copied..token.end]);
             out.push(' ');
             out.push_str(&name);
-            copied = token.end;
+            // The guest's own ` <name+off>` (symbols.rs) says less: drop it.
+            copied = token.end + guest_name_len(&line[token.end..]);
         }
     }
     out.push_str(&line[copied..]);
     out
+}
+
+/// The length of a guest-side ` <name+0xoff>` at the start of `rest`
+/// (its brackets balanced: names hold `<T as Trait>`), or 0.
+fn guest_name_len(rest: &str) -> usize {
+    if !rest.starts_with(" <") {
+        return 0;
+    }
+    let mut depth = 0usize;
+    for (i, c) in rest.char_indices().skip(1) {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    0
 }
 
 impl Elf {
@@ -344,6 +367,93 @@ fn short_path(file: &str) -> &str {
     file
 }
 
+/// The kernel's embedded symbol table (`unikernel/kernel/src/symbols.rs`):
+/// the array the kernel reserves for it.
+const KERNEL_TABLE_SYMBOL: &str = "KERNEL_SYMBOLS";
+/// Longest name kept in the kernel's table (the end of a longer one is kept).
+const KERNEL_NAME_MAX: usize = 64;
+
+/// Writes the kernel's compact symbol table (function starts and demangled
+/// names) into the array it reserves for it in the kernel ELF at `path`,
+/// before the image is cut from the ELF; says how full it is.
+pub fn embed_kernel_symbols(path: &Path) -> Result<String, String> {
+    let mut data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (table_at, table_len, bytes) = {
+        let file =
+            ElfFile::parse(&data).ok_or_else(|| format!("{}: not an ELF64", path.display()))?;
+        let text = file
+            .section(".text")
+            .ok_or_else(|| format!("{}: no .text", path.display()))?;
+        let (value, size) = file
+            .symbol(KERNEL_TABLE_SYMBOL)
+            .ok_or_else(|| format!("{}: no {KERNEL_TABLE_SYMBOL}", path.display()))?;
+        let holder = file
+            .sections
+            .iter()
+            .find(|s| s.kind != SHT_NOBITS && s.addr <= value && value + size <= s.addr + s.size)
+            .ok_or_else(|| format!("{KERNEL_TABLE_SYMBOL} is in no loaded section"))?;
+        let functions: Vec<(u64, String)> = file
+            .functions()
+            .into_iter()
+            .filter(|f| (text.addr..text.addr + text.size).contains(&f.0))
+            .map(|(start, _, name)| {
+                let name = addr2line::demangle_auto(Cow::Borrowed(&name), None).into_owned();
+                (start, name)
+            })
+            .collect();
+        let table = kernel_table(text.addr, &functions);
+        (
+            usize::try_from(holder.offset + (value - holder.addr)).map_err(|e| e.to_string())?,
+            usize::try_from(size).map_err(|e| e.to_string())?,
+            table,
+        )
+    };
+    if bytes.len() > table_len {
+        return Err(format!(
+            "the kernel's symbol table needs {} bytes, {table_len} are reserved: raise TABLE_BYTES in unikernel/kernel/src/symbols.rs",
+            bytes.len()
+        ));
+    }
+    let slot = &mut data[table_at..table_at + table_len];
+    slot.fill(0);
+    slot[..bytes.len()].copy_from_slice(&bytes);
+    std::fs::write(path, &data).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(format!(
+        "{}: {} function names embedded ({} of {table_len} bytes)",
+        path.display(),
+        u32::from_le_bytes(bytes[4..8].try_into().unwrap_or_default()),
+        bytes.len()
+    ))
+}
+
+/// The table's bytes: `KSYM`, count, base, (offset, name offset) pairs,
+/// NUL-terminated names.
+fn kernel_table(base: u64, functions: &[(u64, String)]) -> Vec<u8> {
+    let mut entries = Vec::new();
+    let mut names = Vec::new();
+    let mut count = 0u32;
+    for (start, name) in functions {
+        let Ok(offset) = u32::try_from(start - base) else {
+            continue;
+        };
+        let mut cut = name.len().saturating_sub(KERNEL_NAME_MAX);
+        while !name.is_char_boundary(cut) {
+            cut += 1;
+        }
+        entries.extend_from_slice(&offset.to_le_bytes());
+        entries.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        names.extend_from_slice(&name.as_bytes()[cut..]);
+        names.push(0);
+        count += 1;
+    }
+    let mut table = b"KSYM".to_vec();
+    table.extend_from_slice(&count.to_le_bytes());
+    table.extend_from_slice(&base.to_le_bytes());
+    table.extend_from_slice(&entries);
+    table.extend_from_slice(&names);
+    table
+}
+
 /// Just enough of a little-endian ELF64 file: its sections and symbols.
 struct ElfFile<'a> {
     data: &'a [u8],
@@ -430,9 +540,32 @@ impl<'a> ElfFile<'a> {
         self.bytes(self.section(name)?)
     }
 
+    /// The address and size of the symbol called `name`.
+    fn symbol(&self, name: &str) -> Option<(u64, u64)> {
+        let mut found = None;
+        self.each_symbol(|sym_name, _, value, size| {
+            if sym_name == name {
+                found = Some((value, size));
+            }
+        });
+        found
+    }
+
     /// Every function symbol with an address, sorted by address.
     fn functions(&self) -> Vec<(u64, u64, String)> {
         let mut functions = Vec::new();
+        self.each_symbol(|name, kind, value, size| {
+            if kind == STT_FUNC && value != 0 {
+                functions.push((value, size, name.to_string()));
+            }
+        });
+        functions.sort();
+        functions.dedup_by_key(|f| f.0);
+        functions
+    }
+
+    /// Calls `visit(name, type, value, size)` for each symbol.
+    fn each_symbol(&self, mut visit: impl FnMut(&str, u8, u64, u64)) {
         for symtab in self.sections.iter().filter(|s| s.kind == SHT_SYMTAB) {
             let (Some(symbols), Some(strings)) = (
                 self.bytes(*symtab),
@@ -448,17 +581,11 @@ impl<'a> ElfFile<'a> {
                 else {
                     continue;
                 };
-                if info & 0xf != STT_FUNC || value == 0 {
-                    continue;
-                }
                 if let Some(name) = c_str(strings, name as usize) {
-                    functions.push((value, size, name.to_string()));
+                    visit(name, info & 0xf, value, size);
                 }
             }
         }
-        functions.sort();
-        functions.dedup_by_key(|f| f.0);
-        functions
     }
 }
 
@@ -603,6 +730,40 @@ mod tests {
         ] {
             assert_eq!(annotate_line(&s, line), line);
         }
+    }
+
+    #[test]
+    fn the_guests_own_name_gives_way_to_the_hosts() {
+        let s = built();
+        let entry = address_of(&s, "kernel_entry");
+        let line = format!(
+            "    #1  {:#018x} <kernel_entry+0x40> (called)",
+            entry + 0x40
+        );
+        let out = annotate_line(&s, &line);
+        assert!(
+            out.contains(" kernel_entry+0x40 (unikernel/kernel/src/main.rs:"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("<kernel_entry") && out.ends_with(" (called)"),
+            "{out}"
+        );
+        assert_eq!(guest_name_len(" <<T as core::Tr>::f+0x4> x"), 25);
+        assert_eq!(guest_name_len(" (faulting instruction)"), 0);
+    }
+
+    #[test]
+    fn the_kernel_table_holds_sorted_starts_and_names() {
+        let t = kernel_table(0x1000, &[(0x1000, "a".into()), (0x1010, "x".repeat(70))]);
+        assert_eq!(&t[..4], b"KSYM");
+        assert_eq!(u32_at(&t, 4), Some(2));
+        assert_eq!(u64_at(&t, 8), Some(0x1000));
+        assert_eq!((u32_at(&t, 16), u32_at(&t, 20)), (Some(0), Some(0)));
+        assert_eq!((u32_at(&t, 24), u32_at(&t, 28)), (Some(0x10), Some(2)));
+        assert_eq!(c_str(&t[32..], 0), Some("a"));
+        // A long name keeps its end.
+        assert_eq!(c_str(&t[32..], 2).map(str::len), Some(KERNEL_NAME_MAX));
     }
 
     #[test]

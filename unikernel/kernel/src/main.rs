@@ -23,6 +23,7 @@ mod mm;
 mod objects;
 mod power;
 mod sched;
+mod symbols;
 mod sync;
 mod syscall;
 mod task;
@@ -321,7 +322,10 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         arch::backtrace::current_fp(),
         layout::kernel_stack_around(arch::current_sp()),
         |depth, lr| {
-            console::diag(format_args!("    #{depth:<2} {lr:#018x}"));
+            console::diag(format_args!(
+                "    #{depth:<2} {lr:#018x}{}",
+                symbols::Name::returning_to(lr)
+            ));
         },
     );
     power::exit(power::EXIT_FATAL)

@@ -25,6 +25,8 @@ usage:
       print the QEMU command line, shell-quoted
   vmm list
       print the configuration names
+  vmm embed-symbols <kernel ELF>
+      write the kernel's compact symbol table into the ELF (`just image` does)
   vmm symbolize [<config>] [--image <path>]
       copy stdin to stdout, naming every code address in a report
       (a Pi's serial log: `picocom -b 115200 /dev/ttyUSB0 | vmm symbolize raspi4b`)
@@ -40,6 +42,15 @@ fn main() -> ExitCode {
         Some("qemu-args") => qemu_args(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("symbolize") => symbolize(&args[1..]),
+        Some("embed-symbols") => match args.get(1) {
+            Some(elf) => {
+                vmm_tests::symbolize::embed_kernel_symbols(std::path::Path::new(elf)).map(|said| {
+                    println!("{said}");
+                    ExitCode::SUCCESS
+                })
+            }
+            None => Err(format!("embed-symbols needs the kernel ELF\n{USAGE}")),
+        },
         Some("list") => {
             CONFIGS.iter().for_each(|c| println!("{}", c.name));
             Ok(ExitCode::SUCCESS)

@@ -39,9 +39,10 @@ fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
         ExceptionClass::INSTRUCTION_ABORT_LOWER => Access::Execute,
         _ => {
             line.push_fmt(format_args!(
-                "{} at pc {:#x}; it is ended",
+                "{} at pc {:#x}{}; it is ended",
                 class.name(),
-                frame.elr
+                frame.elr,
+                crate::symbols::Name::at(frame.elr)
             ));
             return line;
         }
@@ -52,7 +53,11 @@ fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
         Access::Write => line.push_fmt(format_args!("a write to {far:#x}")),
         Access::Execute => line.push_fmt(format_args!("an instruction fetch from {far:#x}")),
     }
-    line.push_fmt(format_args!(" at pc {:#x}: ", frame.elr));
+    line.push_fmt(format_args!(
+        " at pc {:#x}{}: ",
+        frame.elr,
+        crate::symbols::Name::at(frame.elr)
+    ));
     if far < USER_REGION.start {
         line.push_fmt(format_args!(
             "a kernel address (tasks live at and above {:#x})",

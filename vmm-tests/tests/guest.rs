@@ -507,6 +507,8 @@ fn broken_run(
         .find(|l| !l.is_empty())
         .ok_or_else(|| fail("the guest printed nothing, so nothing shows it broke mid-run".into()))?
         .to_string();
+    // Failure messages show the tail with its code addresses named.
+    let last_line = vmm_tests::symbolize::annotate_for_config(config.name, &last_line);
     if run.parsed.document.test_ids().is_empty() {
         return Err(fail(
             "no test reported before the break: it should come mid-run".into(),

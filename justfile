@@ -6,6 +6,8 @@ out := "target" / target / "release"
 image := out / "kernel.bin"
 # Raspberry Pi 4: linked at 0x8_0000, built in its own target dir (the link
 # script differs, the code does not); its ELF is copied to `kernel-rpi4`.
+# Beside each kernel ELF, `<elf>-el0` is the EL0 image's ELF with debug info
+# (the harness names addresses in reports through both).
 rpi4_image := out / "kernel8.img"
 rpi4_elf := out / "kernel-rpi4"
 rpi4_target_dir := "target/rpi4"
@@ -38,9 +40,12 @@ image board="rpi4":
         UNIKERNEL_BOARD=rpi4 cargo build -q -p kernel --release --target {{target}} --target-dir {{rpi4_target_dir}}
         elf={{rpi4_elf}} img={{rpi4_image}}
         mkdir -p {{out}}
-        cp {{rpi4_target_dir}}/{{target}}/release/kernel "$elf" ;;
+        cp {{rpi4_target_dir}}/{{target}}/release/kernel "$elf"
+        cp {{rpi4_target_dir}}/{{target}}/release/kernel-el0 "$elf-el0" ;;
       *) echo "unknown board '$board' (virt or rpi4)" >&2; exit 2 ;;
     esac
+    # Function names for reports printed without the host (symbols.rs).
+    cargo run -q -p vmm-tests --bin vmm -- embed-symbols "$elf"
     "$objcopy" -O binary "$elf" "$img"
     echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
 

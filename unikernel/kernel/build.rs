@@ -63,13 +63,55 @@ fn build_el0_image(manifest: &Path) {
     ] {
         cmd.env_remove(var);
     }
-    // The image is embedded: no debug info in it (the tasks ELF keeps none).
-    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    // With debug info (the workspace's release profile), for the host's
+    // symbolizer; the embedded copy has it stripped. Debug info does not
+    // change the code.
     let status = cmd.status().expect("running cargo for the EL0 image");
     assert!(
         status.success(),
         "building the EL0 image (unikernel/tasks) failed"
     );
     let elf = target_dir.join("aarch64-unknown-none/release/tasks");
-    std::fs::copy(&elf, out.join("tasks.elf")).expect("copying the EL0 image");
+    strip_debug(&elf, &out.join("tasks.elf"));
+    copy_beside_kernel(&elf, &out);
+}
+
+/// Writes `elf` without its debug sections to `to` (what the kernel
+/// embeds), with the toolchain's `llvm-objcopy` (the `llvm-tools`
+/// component that rust-toolchain.toml installs).
+fn strip_debug(elf: &Path, to: &Path) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("running rustc --print sysroot");
+    let sysroot = String::from_utf8(sysroot.stdout).expect("a UTF-8 sysroot path");
+    let host = std::env::var("HOST").expect("cargo sets HOST");
+    let objcopy = PathBuf::from(sysroot.trim())
+        .join("lib/rustlib")
+        .join(host)
+        .join("bin/llvm-objcopy");
+    let status = Command::new(&objcopy)
+        .arg("--strip-debug")
+        .arg(elf)
+        .arg(to)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (rustup component add llvm-tools)",
+                objcopy.display()
+            )
+        });
+    assert!(status.success(), "stripping the EL0 image failed");
+}
+
+/// Copies the EL0 ELF, debug info and all, next to the kernel's ELF as
+/// `kernel-el0`, where the host harness (`vmm-tests`) finds it to name EL0
+/// addresses in reports. `OUT_DIR` is `<profile dir>/build/kernel-<hash>/out`.
+fn copy_beside_kernel(elf: &Path, out: &Path) {
+    let Some(profile_dir) = out.ancestors().nth(3) else {
+        return;
+    };
+    // The kernel's own link step writes `kernel` there after this script.
+    std::fs::copy(elf, profile_dir.join("kernel-el0")).expect("copying the EL0 ELF");
 }

@@ -27,7 +27,8 @@ pub fn boot_and_report(
     if transcript.exit != crate::qemu::Exit::Code(0) {
         return Err(format!(
             "the benchmark run failed ({}):\n{}",
-            transcript.exit, transcript.stdout
+            transcript.exit,
+            crate::symbolize::annotate_for_image(settings.image_for(config), &transcript.stdout)
         ));
     }
     parse(&transcript.stdout).and_then(Report::new)

@@ -18,6 +18,7 @@ pub mod expected;
 pub mod ktap;
 pub mod linux;
 pub mod qemu;
+pub mod symbolize;
 pub mod verdict;
 
 use std::path::PathBuf;

@@ -79,7 +79,12 @@ impl Run {
             TAIL_LINES.min(total),
             total,
         );
-        out.push_str(&self.tail(TAIL_LINES));
+        // Code addresses named (symbolize.rs).
+        let serial = self.tail(TAIL_LINES);
+        out.push_str(&crate::symbolize::annotate_for_config(
+            &self.config,
+            &serial,
+        ));
         out.push_str("--- end of serial output ---\n");
         if !t.stderr.trim().is_empty() {
             out.push_str("--- QEMU stderr ---\n");
@@ -201,7 +206,10 @@ impl Run {
                     message.push_str(line);
                     message.push('\n');
                 }
-                TestVerdict::Fail(message)
+                TestVerdict::Fail(crate::symbolize::annotate_for_config(
+                    &self.config,
+                    &message,
+                ))
             }
         }
     }

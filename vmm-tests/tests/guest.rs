@@ -55,11 +55,15 @@ fn main() {
     let args = Arguments::from_args();
     let mut documents = Vec::new();
     let mut guest = Vec::new();
+    let mut self_test_run = None;
     for config in CONFIGS {
         let lazy = Arc::new(LazyRun {
             config,
             run: OnceLock::new(),
         });
+        if config.name == SELF_TEST_CONFIG {
+            self_test_run = Some(Arc::clone(&lazy));
+        }
         let (ids, list_error) = match expected::read(config.name) {
             Ok(ids) => (ids, None),
             Err(e) => (
@@ -107,9 +111,23 @@ fn main() {
     trials.push(Trial::test("harness::panic_is_a_failure", || {
         broken_run("break=panic", None, |run| match run.transcript.exit {
             Exit::Code(0) => Err("a panicking guest exited with status 0".into()),
+            // The panic's backtrace in the failure message has names.
+            _ if !run.context().contains(" (unikernel/kernel/src/ktest.rs:") => {
+                Err("the panic's backtrace frames are not symbolized in the failure message".into())
+            }
             _ => Ok(()),
         })
     }));
+    trials.push(Trial::test(
+        "harness::run_mode_tells_a_story",
+        run_mode_tells_a_story,
+    ));
+    if let Some(lazy) = self_test_run.clone() {
+        trials.push(Trial::test(
+            "harness::death_test_report_is_a_ktap_diagnostic_of_its_test",
+            move || death_test_report_is_a_diagnostic(lazy.get()?),
+        ));
+    }
     trials.push(Trial::test("harness::hang_is_a_failure", || {
         broken_run("break=hang", Some(HANG_TIMEOUT), |run| {
             match run.transcript.exit {
@@ -172,6 +190,109 @@ fn main() {
     ));
     trials.extend(guest);
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// `mode=run` shows what the system does: the banner, one line per EL0
+/// suite with its counts, the demo and a one-line verdict; no KTAP and no
+/// register dumps (the death tests' fault reports stay hidden).
+fn run_mode_tells_a_story() -> Result<(), Failed> {
+    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    let settings = Settings::from_env()?;
+    let bootargs = qemu::RUN_BOOTARGS;
+    let t = qemu::boot(
+        config,
+        settings.image_for(config),
+        bootargs,
+        settings.timeout,
+    )?;
+    let run = Run::new(config.name, bootargs, t);
+    let fail = |why: String| Failed::from(format!("mode=run: {why}\n{}", run.context()));
+    let out = &run.transcript.stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    if run.transcript.exit != Exit::Code(0) {
+        return Err(fail(format!("{}", run.transcript.exit)));
+    }
+    // Every EL0 suite of the expected list, as one summary line.
+    let expected_ids = expected::read(config.name).map_err(|e| fail(e.to_string()))?;
+    let mut suites: Vec<&str> = Vec::new();
+    for id in &expected_ids {
+        let suite = id.split_once('.').map_or(id.as_str(), |(s, _)| s);
+        if !suites.contains(&suite) {
+            suites.push(suite);
+        }
+    }
+    let summary = |suite: &str| {
+        lines.iter().any(|l| {
+            let mut words = l.split_whitespace();
+            l.starts_with("  ")
+                && words.next() == Some(suite)
+                && words.next().is_some_and(|n| n.parse::<u32>().is_ok())
+                && words.next().is_some_and(|w| w.starts_with("passed"))
+        })
+    };
+    let el0_suites: Vec<&str> = suites.iter().copied().filter(|s| summary(s)).collect();
+    if !el0_suites.contains(&"el0_smoke") || !el0_suites.contains(&"fuzz") {
+        return Err(fail("no summary line for el0_smoke or fuzz".into()));
+    }
+    let wanted = [
+        "EL0 suites, each test in a fresh task",
+        " 0 failed, ",
+        "demo: the child writes page 0: child sees 0xc0de, parent still 0x1000",
+        "demo: child closed and unmapped: parent signals ZERO_CHILDREN",
+    ];
+    if let Some(missing) = wanted.iter().find(|w| !out.contains(*w)) {
+        return Err(fail(format!("no `{missing}`")));
+    }
+    let last = lines.last().copied().unwrap_or("");
+    if !last.starts_with("run: passed") {
+        return Err(fail(format!("the last line is not the verdict: `{last}`")));
+    }
+    let unwanted = [
+        "KTAP version",
+        "x30 ",
+        "ELR ",
+        "backtrace:",
+        "faulted",
+        "    ok ",
+    ];
+    if let Some(found) = unwanted.iter().find(|u| out.contains(*u)) {
+        return Err(fail(format!("`{found}` in mode=run's output")));
+    }
+    if lines.len() > 60 {
+        return Err(fail(format!(
+            "{} lines; a passing run prints at most 60",
+            lines.len()
+        )));
+    }
+    Ok(())
+}
+
+/// In `mode=test` a death test's fault report is printed as KTAP `#`
+/// diagnostics inside the test that expected it: in words first, then the
+/// registers.
+fn death_test_report_is_a_diagnostic(run: &Run) -> Result<(), Failed> {
+    let id = "el0_smoke.touching_kernel_memory_ends_the_task";
+    let (_, test) = run
+        .parsed
+        .document
+        .find(id)
+        .ok_or_else(|| format!("{id} is not in the transcript\n{}", run.context()))?;
+    let diagnostics = test.diagnostics.join("\n");
+    let wanted = [
+        "faulted: a read of 0x40080000 at pc 0x",
+        "a kernel address",
+        "ELR 0x",
+        "x30 0x",
+        "(faulting instruction)",
+    ];
+    match wanted.iter().find(|w| !diagnostics.contains(*w)) {
+        None => Ok(()),
+        Some(missing) => Err(format!(
+            "{id}'s diagnostics lack `{missing}`:\n{diagnostics}\n{}",
+            run.context()
+        )
+        .into()),
+    }
 }
 
 /// Boots `image` on `config` in `mode=run`; checks it ends with status 0
@@ -433,6 +554,8 @@ fn broken_run(
         .find(|l| !l.is_empty())
         .ok_or_else(|| fail("the guest printed nothing, so nothing shows it broke mid-run".into()))?
         .to_string();
+    // Failure messages show the tail with its code addresses named.
+    let last_line = vmm_tests::symbolize::annotate_for_config(config.name, &last_line);
     if run.parsed.document.test_ids().is_empty() {
         return Err(fail(
             "no test reported before the break: it should come mid-run".into(),

@@ -114,6 +114,14 @@ pub fn set_max_level(level: Level) {
     MAX_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// Whether detail that only a reader who asked for it wants (a task's
+/// fault report, expected in death tests) is printed: during a KTAP test
+/// run (as diagnostics inside the test) or with `loglevel=debug`.
+pub fn detail_shown() -> bool {
+    KTAP_ACTIVE.load(Ordering::Relaxed) != 0
+        || MAX_LEVEL.load(Ordering::Relaxed) >= Level::Debug as u8
+}
+
 /// Logs one line at `level`, stamped with the time since boot.
 pub fn log(level: Level, args: fmt::Arguments) {
     if level as u8 > MAX_LEVEL.load(Ordering::Relaxed) {
@@ -147,7 +155,7 @@ macro_rules! debug { ($($arg:tt)*) => { $crate::console::log($crate::console::Le
 /// A fixed-size line buffer for building a line without allocating
 /// (exception reports run when the heap may be the thing that broke).
 pub struct LineBuf {
-    buf: [u8; 160],
+    buf: [u8; 256],
     len: usize,
 }
 
@@ -155,7 +163,7 @@ impl LineBuf {
     /// An empty line.
     pub const fn new() -> Self {
         Self {
-            buf: [0; 160],
+            buf: [0; 256],
             len: 0,
         }
     }

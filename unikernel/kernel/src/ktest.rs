@@ -154,8 +154,10 @@ pub fn run(suites: &[&Suite], args: &BootArgs, el0_suites: u64, el0: &dyn Fn(u64
         all_ok &= suite_ok;
     }
     if el0_suites > 0 {
-        // Task output arrives as whole lines already at the nested depth.
-        set_ktap_depth(Some(0));
+        // Task output arrives as whole lines already at the nested depth;
+        // the kernel's diagnostics meanwhile (a death test's fault report)
+        // belong inside the EL0 suite's test that caused them.
+        set_ktap_depth(Some(1));
         all_ok &= el0(kernel_suites as u64 + 1);
     }
     set_ktap_depth(None);

@@ -23,6 +23,7 @@ mod mm;
 mod objects;
 mod power;
 mod sched;
+mod symbols;
 mod sync;
 mod syscall;
 mod task;
@@ -147,19 +148,32 @@ fn run_el0_suites(args: &BootArgs, first: u64) -> bool {
     }
 }
 
-/// `mode=run` (the suites and the demo) or `mode=bench` in the first task.
+/// `mode=run` (the suites and the demo) or `mode=bench` in the first task;
+/// `mode=run` ends with a one-line verdict.
 fn run_tasks(args: &BootArgs, mode: u64) -> u32 {
-    match task::boot::run_first_task(mode, args.seed, args.test_filter.unwrap_or(""), 0) {
-        Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code == 0 => power::EXIT_SUCCESS,
-        Ok(end) => {
-            error!("the built-in tasks ended {end:?}");
-            power::EXIT_TESTS_FAILED
-        }
-        Err(e) => {
-            error!("starting the built-in tasks: {e:?}");
-            power::EXIT_TESTS_FAILED
+    let status =
+        match task::boot::run_first_task(mode, args.seed, args.test_filter.unwrap_or(""), 0) {
+            Ok(end) if end.state == abi::ZX_TASK_EXITED && end.code == 0 => power::EXIT_SUCCESS,
+            Ok(end) => {
+                error!("the built-in tasks ended {end:?}");
+                power::EXIT_TESTS_FAILED
+            }
+            Err(e) => {
+                error!("starting the built-in tasks: {e:?}");
+                power::EXIT_TESTS_FAILED
+            }
+        };
+    if mode == abi::el0::MODE_RUN {
+        let secs = arch::counter() / arch::counter_frequency().max(1);
+        let millis = arch::counter() * 1000 / arch::counter_frequency().max(1) % 1000;
+        match status {
+            power::EXIT_SUCCESS => println!(
+                "run: passed (every EL0 suite and the demo) in {secs}.{millis:03} s; powering off"
+            ),
+            _ => println!("run: FAILED (status {status}) in {secs}.{millis:03} s; powering off"),
         }
     }
+    status
 }
 
 /// Splits free RAM between the heap and the frame allocator; returns the heap's range.
@@ -310,7 +324,10 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         arch::backtrace::current_fp(),
         layout::kernel_stack_around(arch::current_sp()),
         |depth, lr| {
-            console::diag(format_args!("    #{depth:<2} {lr:#018x}"));
+            console::diag(format_args!(
+                "    #{depth:<2} {lr:#018x}{}",
+                symbols::Name::returning_to(lr)
+            ));
         },
     );
     power::exit(power::EXIT_FATAL)

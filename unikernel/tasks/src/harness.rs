@@ -4,7 +4,8 @@
 
 use crate::out::{format, Line};
 use crate::println;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use zx::{AsHandleRef, Handle, Rights, Task, TaskEnd, Vmo};
 
 /// `seed=` from the bootargs, stored by the runner before any test starts.
@@ -19,6 +20,20 @@ pub fn set_seed(seed: u64) {
 /// The boot seed (`seed=` in the bootargs; 0 if none was given).
 pub fn seed() -> u64 {
     SEED.load(Ordering::Relaxed)
+}
+
+/// Whether tests print their own diagnostics (`mode=test`'s KTAP document);
+/// `mode=run` shows one line per suite instead.
+static DIAGNOSTICS: AtomicBool = AtomicBool::new(true);
+
+/// Turns tests' own diagnostic lines on or off (the runner, before any test).
+pub fn set_diagnostics(on: bool) {
+    DIAGNOSTICS.store(on, Ordering::Relaxed);
+}
+
+/// Whether a test should print its diagnostic lines (KTAP `#` lines).
+pub fn diagnostics() -> bool {
+    DIAGNOSTICS.load(Ordering::Relaxed)
 }
 
 /// Why a test did not pass.
@@ -207,6 +222,75 @@ pub fn run(suites: &'static [&'static Suite], filter: &str, first: u64) -> bool 
     all_ok
 }
 
+/// What `mode=run` counted over the suites.
+#[derive(Clone, Copy, Default)]
+pub struct Totals {
+    /// Suites run.
+    pub suites: usize,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed.
+    pub failed: usize,
+    /// Tests that did not apply here.
+    pub skipped: usize,
+}
+
+/// `mode=run`: runs every test like [`run`], but prints one line per suite
+/// with its counts, and under it each failed test's name and reason.
+pub fn summarize(suites: &'static [&'static Suite]) -> Totals {
+    let mut totals = Totals::default();
+    let mut index = 0u64;
+    let width = suites.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for suite in suites {
+        let mut counts = Totals {
+            suites: 1,
+            ..Totals::default()
+        };
+        let mut failures = [const { None }; MAX_LISTED_FAILURES];
+        for test in suite.tests {
+            match run_one(index) {
+                Verdict::Pass => counts.passed += 1,
+                Verdict::Skip(_) => counts.skipped += 1,
+                Verdict::Fail(why) => {
+                    if let Some(slot) = failures.get_mut(counts.failed) {
+                        *slot = Some((test.name, why));
+                    }
+                    counts.failed += 1;
+                }
+            }
+            index += 1;
+        }
+        let mut line = format(format_args!(
+            "  {:<width$} {:>3} passed",
+            suite.name, counts.passed
+        ));
+        if counts.skipped > 0 {
+            let _ = write!(line, ", {} skipped", counts.skipped);
+        }
+        if counts.failed > 0 {
+            let _ = write!(line, ", {} FAILED", counts.failed);
+        }
+        line.emit();
+        for (name, why) in failures.iter().flatten() {
+            println!("    FAILED {name}: {}", why.as_str());
+        }
+        if counts.failed > MAX_LISTED_FAILURES {
+            println!(
+                "    … and {} more (mode=test lists every test)",
+                counts.failed - MAX_LISTED_FAILURES
+            );
+        }
+        totals.suites += 1;
+        totals.passed += counts.passed;
+        totals.failed += counts.failed;
+        totals.skipped += counts.skipped;
+    }
+    totals
+}
+
+/// How many failures of one suite `mode=run` names.
+const MAX_LISTED_FAILURES: usize = 8;
+
 enum Verdict {
     Pass,
     Fail(Line),
@@ -241,12 +325,28 @@ fn run_one(index: u64) -> Verdict {
         TaskEnd::Exited(FAILED) => Verdict::Fail(format(format_args!("{text}"))),
         TaskEnd::Exited(code) => Verdict::Fail(format(format_args!("exited with {code}: {text}"))),
         TaskEnd::Faulted { esr, far, elr } => Verdict::Fail(format(format_args!(
-            "faulted: ESR {esr:#x} (class {:#04x}) at FAR {far:#x}, ELR {elr:#x}",
-            (esr >> 26) & 0x3f
+            "faulted: {} (ESR {esr:#x}, FAR {far:#x}) at ELR {elr:#x}",
+            fault_in_words(esr, far).as_str()
         ))),
         TaskEnd::Running => Verdict::Fail(format(format_args!(
             "runner: task still running after join"
         ))),
+    }
+}
+
+/// What a fault's syndrome says, in words (the common exception classes).
+fn fault_in_words(esr: u64, far: u64) -> Line {
+    let class = (esr >> 26) & 0x3f;
+    let write = esr & (1 << 6) != 0;
+    match class {
+        0x24 if write => format(format_args!("data abort on a write to {far:#x}")),
+        0x24 => format(format_args!("data abort on a read of {far:#x}")),
+        0x20 => format(format_args!("instruction abort fetching {far:#x}")),
+        0x00 => format(format_args!("undefined instruction")),
+        0x22 => format(format_args!("misaligned PC {far:#x}")),
+        0x26 => format(format_args!("misaligned SP")),
+        0x3c => format(format_args!("breakpoint (brk)")),
+        _ => format(format_args!("exception class {class:#04x}")),
     }
 }
 

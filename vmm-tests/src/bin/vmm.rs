@@ -1,10 +1,12 @@
 //! `vmm`: run, bless and describe the QEMU configurations (used by `just`).
 
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 
 use vmm_tests::qemu::{self, Config, Exit, CONFIGS};
+use vmm_tests::symbolize::Symbolizer;
 use vmm_tests::verdict::Run;
 use vmm_tests::{expected, Settings};
 
@@ -24,6 +26,11 @@ usage:
       print the QEMU command line, shell-quoted
   vmm list
       print the configuration names
+  vmm embed-symbols <kernel ELF>
+      write the kernel's compact symbol table into the ELF (`just image` does)
+  vmm symbolize [<config>] [--image <path>]
+      copy stdin to stdout, naming every code address in a report
+      (a Pi's serial log: `picocom -b 115200 /dev/ttyUSB0 | vmm symbolize raspi4b`)
 
 environment: VMM_IMAGE (virt image), VMM_RPI4_IMAGE (raspi4b image),
              VMM_TIMEOUT_SECS (bless, per boot)";
@@ -35,6 +42,16 @@ fn main() -> ExitCode {
         Some("bless") => bless(&args[1..]),
         Some("qemu-args") => qemu_args(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("symbolize") => symbolize(&args[1..]),
+        Some("embed-symbols") => match args.get(1) {
+            Some(elf) => {
+                vmm_tests::symbolize::embed_kernel_symbols(std::path::Path::new(elf)).map(|said| {
+                    println!("{said}");
+                    ExitCode::SUCCESS
+                })
+            }
+            None => Err(format!("embed-symbols needs the kernel ELF\n{USAGE}")),
+        },
         Some("list") => {
             CONFIGS.iter().for_each(|c| println!("{}", c.name));
             Ok(ExitCode::SUCCESS)
@@ -104,13 +121,22 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     if !opts.image.is_file() {
         return Err(qemu::BootError::ImageMissing(opts.image).to_string());
     }
-    let status = opts
+    // The console passes through the symbolizer, a line at a time.
+    let symbolizer = Symbolizer::for_image(&opts.image);
+    let mut child = opts
         .config
         .command(&opts.image, &opts.bootargs)
         .args(&opts.qemu_extra)
         .stdin(Stdio::null())
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .map_err(|e| qemu::BootError::Spawn(e).to_string())?;
+    if let Some(console) = child.stdout.take() {
+        copy_symbolized(&symbolizer, BufReader::new(console));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| qemu::BootError::Wait(e).to_string())?;
     Ok(match status.code() {
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => {
@@ -118,6 +144,60 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         }
     })
+}
+
+/// Copies `input` to stdout line by line, each code address named.
+fn copy_symbolized(symbolizer: &Symbolizer, mut input: impl BufRead) {
+    let mut stdout = std::io::stdout().lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = symbolizer.annotate(&text);
+        if stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn symbolize(args: &[String]) -> Result<ExitCode, String> {
+    let mut image = None;
+    let mut config = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--image" => image = Some(PathBuf::from(iter.next().ok_or("--image needs a value")?)),
+            name if config.is_none() && !name.starts_with('-') => {
+                config = Some(
+                    qemu::config(name).ok_or_else(|| format!("unknown configuration `{name}`"))?,
+                );
+            }
+            extra => return Err(format!("unexpected argument `{extra}`\n{USAGE}")),
+        }
+    }
+    let image = match image {
+        Some(image) => image,
+        None => Settings::from_env()?
+            .image_for(config.unwrap_or(&CONFIGS[0]))
+            .to_path_buf(),
+    };
+    let symbolizer = Symbolizer::for_image(&image);
+    if symbolizer.paths().next().is_none() {
+        eprintln!(
+            "vmm: no ELF beside {} (run `just build`); addresses stay unnamed",
+            image.display()
+        );
+    }
+    copy_symbolized(&symbolizer, std::io::stdin().lock());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn qemu_args(args: &[String]) -> Result<ExitCode, String> {

@@ -28,8 +28,50 @@ pub static SUITE: Suite = Suite {
             name: "execution_resumes_after_a_caught_exception",
             run: execution_resumes_after_a_caught_exception,
         },
+        Test {
+            name: "embedded_symbols_name_the_faulting_function",
+            run: embedded_symbols_name_the_faulting_function,
+        },
     ],
 };
+
+/// A function of its own that faults, for the symbol table to name.
+#[inline(never)]
+fn undefined_instruction_here() {
+    // SAFETY: `udf` traps; the probe skips it and execution continues.
+    unsafe { core::arch::asm!("udf #0x43", options(nomem, nostack)) };
+}
+
+/// A report names the faulting function without the host: the kernel's
+/// table (written after the link by `just image`) and the EL0 ELF's
+/// symbol table.
+fn embedded_symbols_name_the_faulting_function() -> TestResult {
+    use crate::symbols::{kernel_table_present, Name};
+    check!(
+        kernel_table_present(),
+        "no kernel symbol table: the image was not made by `just image`"
+    );
+    let Some(c) = catch(undefined_instruction_here) else {
+        return Err(crate::ktest::Failure::Fail(
+            "no exception was caught".into(),
+        ));
+    };
+    let mut named = crate::console::LineBuf::new();
+    named.push_fmt(format_args!("{}", Name::at(c.elr)));
+    check!(
+        named
+            .as_str()
+            .starts_with(" <kernel::ktests::exceptions::undefined_instruction_here+0x"),
+        "ELR {:#x} named `{}`",
+        c.elr,
+        named.as_str()
+    );
+    let entry = crate::task::image::get().entry;
+    let mut named = crate::console::LineBuf::new();
+    named.push_fmt(format_args!("{}", Name::at(entry + 4)));
+    check_eq!(named.as_str(), " <_start+0x4>");
+    Ok(())
+}
 
 fn undefined_instruction_is_reported() -> TestResult {
     let caught = catch(|| {

@@ -11,6 +11,11 @@ use object::TableId;
 
 static ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tasks.elf"));
 
+/// The embedded EL0 ELF (its symbol table names EL0 code in reports).
+pub fn elf() -> &'static [u8] {
+    ELF
+}
+
 /// Where the loaded image lies.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Image {

@@ -13,6 +13,7 @@
 
 pub mod boot;
 pub mod image;
+mod report;
 
 use crate::arch::el0::{self, UserRecord};
 use crate::arch::exception::TrapFrame;
@@ -548,8 +549,7 @@ pub fn exit_current_task(code: i64) -> ! {
 /// A fault nobody could resolve in task code: report it, end the task.
 pub fn fault(frame: &TrapFrame) -> ! {
     let rec = el0::record();
-    crate::console::diag(format_args!("task fault: task {:#x} is ended", rec.task));
-    crate::arch::exception::report(frame, crate::arch::exception::VectorKind(8));
+    report::task_fault(rec.task, frame);
     let how = ZxInfoTaskEnd {
         state: ZX_TASK_FAULTED,
         code: 0,

@@ -286,8 +286,12 @@ pub fn report(frame: &TrapFrame, kind: VectorKind) {
         ));
     }
     diag(format_args!(
-        "  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}  ESR {:#010x}",
-        frame.far, frame.elr, frame.spsr, frame.esr
+        "  FAR {:#018x}  ELR {:#018x}{}  SPSR {:#010x}  ESR {:#010x}",
+        frame.far,
+        frame.elr,
+        crate::symbols::Name::at(frame.elr),
+        frame.spsr,
+        frame.esr
     ));
     for row in 0..8 {
         let reg = |i: usize| frame.x.get(i).copied();
@@ -302,14 +306,20 @@ pub fn report(frame: &TrapFrame, kind: VectorKind) {
     }
     diag(format_args!("  backtrace:"));
     diag(format_args!(
-        "    #0  {:#018x} (faulting instruction)",
-        frame.elr
+        "    #0  {:#018x}{} (faulting instruction)",
+        frame.elr,
+        crate::symbols::Name::at(frame.elr)
     ));
     super::backtrace::walk(
         frame.x[29],
         crate::layout::kernel_stack_around(frame.x[29]),
         |depth, lr| {
-            diag(format_args!("    #{:<2} {lr:#018x}", depth + 1));
+            // A return address: named by its call, which may end a function.
+            diag(format_args!(
+                "    #{:<2} {lr:#018x}{}",
+                depth + 1,
+                crate::symbols::Name::returning_to(lr)
+            ));
         },
     );
 }

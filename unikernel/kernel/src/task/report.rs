@@ -1,0 +1,104 @@
+//! What the console says when a task faults: first in words (which task,
+//! which access, which mapping, why it was not resolved), then the
+//! registers and backtrace. Death tests fault on purpose, so the report is
+//! shown only where a reader asks for detail: as KTAP diagnostics inside
+//! the test that caused it (`mode=test`), or with `loglevel=debug`.
+
+use crate::arch::esr::{Esr, ExceptionClass};
+use crate::arch::exception::{report, TrapFrame, VectorKind};
+use crate::console::{diag, LineBuf};
+use crate::vm::USER_REGION;
+use abi::{ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE};
+
+/// Prints the report of `frame`'s fault in task `task`, if reports are shown.
+pub fn task_fault(task: u64, frame: &TrapFrame) {
+    if !crate::console::detail_shown() {
+        return;
+    }
+    diag(format_args!("{}", in_words(task, frame).as_str()));
+    report(frame, VectorKind::LOWER_A64_SYNC);
+}
+
+/// The access an abort made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// One line: `task 0x2 faulted: a read of 0x40080000 at pc 0x…: why; it is ended`.
+fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
+    let esr = Esr(frame.esr);
+    let class = esr.class();
+    let mut line = LineBuf::new();
+    line.push_fmt(format_args!("task {task:#x} faulted: "));
+    let access = match class {
+        ExceptionClass::DATA_ABORT_LOWER if esr.is_write() => Access::Write,
+        ExceptionClass::DATA_ABORT_LOWER => Access::Read,
+        ExceptionClass::INSTRUCTION_ABORT_LOWER => Access::Execute,
+        _ => {
+            line.push_fmt(format_args!(
+                "{} at pc {:#x}{}; it is ended",
+                class.name(),
+                frame.elr,
+                crate::symbols::Name::at(frame.elr)
+            ));
+            return line;
+        }
+    };
+    let far = frame.far;
+    match access {
+        Access::Read => line.push_fmt(format_args!("a read of {far:#x}")),
+        Access::Write => line.push_fmt(format_args!("a write to {far:#x}")),
+        Access::Execute => line.push_fmt(format_args!("an instruction fetch from {far:#x}")),
+    }
+    line.push_fmt(format_args!(
+        " at pc {:#x}{}: ",
+        frame.elr,
+        crate::symbols::Name::at(frame.elr)
+    ));
+    if far < USER_REGION.start {
+        line.push_fmt(format_args!(
+            "a kernel address (tasks live at and above {:#x})",
+            USER_REGION.start
+        ));
+    } else if far >= USER_REGION.end {
+        line.push_fmt(format_args!(
+            "beyond the task range (it ends at {:#x})",
+            USER_REGION.end
+        ));
+    } else {
+        match crate::vm::fault::describe(far) {
+            None => line.push_fmt(format_args!("nothing is mapped there")),
+            Some(m) => {
+                let allowed = |perm| m.perms & perm != 0;
+                let why = match access {
+                    Access::Write if !allowed(ZX_VM_PERM_WRITE) => "a write to a read-only mapping",
+                    Access::Execute if !allowed(ZX_VM_PERM_EXECUTE) => {
+                        "execute of data (the mapping is not executable)"
+                    }
+                    Access::Read if !allowed(ZX_VM_PERM_READ) => {
+                        "a read of a mapping without read permission"
+                    }
+                    _ => "the mapping's VMO has no page there (past its end)",
+                };
+                line.push_fmt(format_args!(
+                    "{why}, {:#x}..{:#x} {}{}{} (VMO koid {})",
+                    m.base,
+                    m.base + m.len,
+                    if allowed(ZX_VM_PERM_READ) { 'r' } else { '-' },
+                    if allowed(ZX_VM_PERM_WRITE) { 'w' } else { '-' },
+                    if allowed(ZX_VM_PERM_EXECUTE) {
+                        'x'
+                    } else {
+                        '-'
+                    },
+                    m.vmo_koid
+                ));
+            }
+        }
+    }
+    line.push_fmt(format_args!("; it is ended"));
+    line
+}

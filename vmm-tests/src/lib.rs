@@ -9,11 +9,15 @@
 //! runs, blesses and describes configurations for `just`.
 //!
 //! Environment: `VMM_IMAGE` (the virt image; default [`default_image`]),
-//! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]) and
-//! `VMM_TIMEOUT_SECS` (per boot; default 60).
+//! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]),
+//! `VMM_TIMEOUT_SECS` (per boot; default 60) and `VMM_ACCEL`
+//! (`tcg|kvm|hvf|auto`, default `tcg`; see [`qemu::Accel`]). Each
+//! configuration's console transcript and a JUnit XML report of its guest
+//! tests are written under `target/vmm-tests/` ([`junit`]).
 
 pub mod bench;
 pub mod expected;
+pub mod junit;
 pub mod ktap;
 pub mod qemu;
 pub mod verdict;
@@ -46,6 +50,8 @@ pub struct Settings {
     pub rpi4_image: PathBuf,
     /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 60 s).
     pub timeout: Duration,
+    /// The accelerator test boots run on (`VMM_ACCEL`, else TCG).
+    pub accel: qemu::Accel,
 }
 
 impl Settings {
@@ -66,6 +72,7 @@ impl Settings {
             image,
             rpi4_image,
             timeout,
+            accel: qemu::Accel::from_env()?,
         })
     }
 
@@ -83,6 +90,7 @@ impl Settings {
             image: self.image.clone(),
             rpi4_image: self.rpi4_image.clone(),
             timeout: self.timeout.min(limit),
+            accel: self.accel,
         }
     }
 }

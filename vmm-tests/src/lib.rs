@@ -22,6 +22,9 @@ pub mod ktap;
 pub mod qemu;
 pub mod verdict;
 
+#[cfg(test)]
+mod ci_files;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

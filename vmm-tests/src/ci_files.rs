@@ -45,8 +45,14 @@ fn workflow_lints_once_on_debian() {
     let lint = &w["jobs"]["lint"];
     assert_eq!(lint["container"].as_str(), Some("debian:bookworm"));
     let runs = runs(lint);
-    let setup = runs.iter().position(|r| r == "./ci/setup").expect("ci/setup");
-    let clippy = runs.iter().position(|r| r == "just clippy").expect("just clippy");
+    let setup = runs
+        .iter()
+        .position(|r| r == "./ci/setup")
+        .expect("ci/setup");
+    let clippy = runs
+        .iter()
+        .position(|r| r == "just clippy")
+        .expect("just clippy");
     assert!(setup < clippy);
     assert!(runs.iter().any(|r| r.contains("rustup")));
 }
@@ -68,10 +74,16 @@ fn workflow_matrix_is_every_configuration_and_self() {
     let (mut got, mut want) = (matrix.clone(), wanted.clone());
     got.sort_unstable();
     want.sort_unstable();
-    assert_eq!(got, want, "the workflow's matrix must name every configuration in qemu::CONFIGS, and `self`");
+    assert_eq!(
+        got, want,
+        "the workflow's matrix must name every configuration in qemu::CONFIGS, and `self`"
+    );
 
     let runs = runs(guest);
-    let setup = runs.iter().position(|r| r == "./ci/setup").expect("ci/setup");
+    let setup = runs
+        .iter()
+        .position(|r| r == "./ci/setup")
+        .expect("ci/setup");
     let test = runs
         .iter()
         .position(|r| r == "just test ${{ matrix.config }}")
@@ -80,13 +92,21 @@ fn workflow_matrix_is_every_configuration_and_self() {
 
     let upload = uses(guest)
         .into_iter()
-        .find(|s| s["uses"].as_str().unwrap().starts_with("actions/upload-artifact@"))
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .unwrap()
+                .starts_with("actions/upload-artifact@")
+        })
         .expect("an artifact upload");
     assert_eq!(upload["if"].as_str(), Some("always()"));
     let paths = upload["with"]["path"].as_str().expect("paths");
     assert!(paths.contains("target/vmm-tests/junit-*.xml"), "{paths}");
     assert!(paths.contains("target/vmm-tests/ktap-*.txt"), "{paths}");
-    assert!(upload["with"]["name"].as_str().unwrap().contains("${{ matrix.config }}"));
+    assert!(upload["with"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("${{ matrix.config }}"));
 }
 
 #[test]
@@ -157,9 +177,15 @@ fn apt_source_reads_deb822_stanzas() {
     );
     // Only `bookworm` itself counts: a security-only machine has no mirror.
     let security_only = &debian[debian.find("\n\nTypes").unwrap() + 2..];
-    let root = apt_tree("security", &[("sources.list.d/debian.sources", security_only)]);
+    let root = apt_tree(
+        "security",
+        &[("sources.list.d/debian.sources", security_only)],
+    );
     let why = apt_source(&root).unwrap_err();
-    assert!(why.contains("no enabled 'deb' source for Debian bookworm"), "{why}");
+    assert!(
+        why.contains("no enabled 'deb' source for Debian bookworm"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -181,7 +207,10 @@ fn apt_source_skips_disabled_and_source_only_stanzas() {
         Components: main\n";
     let root = apt_tree("disabled", &[("sources.list.d/debian.sources", sources)]);
     // No Signed-By: none is named in the backports source either.
-    assert_eq!(apt_source(&root), Ok("https://on.example/debian\t\n".into()));
+    assert_eq!(
+        apt_source(&root),
+        Ok("https://on.example/debian\t\n".into())
+    );
 }
 
 #[test]
@@ -197,7 +226,10 @@ fn apt_source_reads_one_line_sources() {
     );
     let plain = "deb http://plain.example/debian/ bookworm main\n";
     let root = apt_tree("plain", &[("sources.list.d/extra.list", plain)]);
-    assert_eq!(apt_source(&root), Ok("http://plain.example/debian/\t\n".into()));
+    assert_eq!(
+        apt_source(&root),
+        Ok("http://plain.example/debian/\t\n".into())
+    );
 }
 
 #[test]
@@ -213,19 +245,29 @@ fn apt_source_prefers_deb822_and_ignores_its_own_backports_file() {
             ("sources.list.d/debian.sources", deb822),
         ],
     );
-    assert_eq!(apt_source(&root), Ok("http://deb822.example/debian\t/k.gpg\n".into()));
+    assert_eq!(
+        apt_source(&root),
+        Ok("http://deb822.example/debian\t/k.gpg\n".into())
+    );
     let root = apt_tree(
         "ours-only",
-        &[("sources.list.d/project-backports.sources", ours), ("sources.list", list)],
+        &[
+            ("sources.list.d/project-backports.sources", ours),
+            ("sources.list", list),
+        ],
     );
-    assert_eq!(apt_source(&root), Ok("http://list.example/debian\t\n".into()));
+    assert_eq!(
+        apt_source(&root),
+        Ok("http://list.example/debian\t\n".into())
+    );
 }
 
 #[test]
 fn apt_source_without_any_source_stops_with_a_reason() {
     let why = apt_source(&apt_tree("empty", &[])).unwrap_err();
     assert!(
-        why.contains("no enabled 'deb' source for Debian bookworm") && why.contains("add your mirror"),
+        why.contains("no enabled 'deb' source for Debian bookworm")
+            && why.contains("add your mirror"),
         "{why}"
     );
     let inline = "Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\nComponents: main\n\

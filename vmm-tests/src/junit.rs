@@ -104,7 +104,9 @@ pub fn cases(run: &Run, expected: &[String]) -> Vec<Case> {
             let result = match run.test_verdict(id) {
                 TestVerdict::Pass => CaseResult::Pass,
                 TestVerdict::Skip(reason) => CaseResult::Skip(reason),
-                TestVerdict::Fail(message) => return Case::fail(&classname, &name, with_tail(message)),
+                TestVerdict::Fail(message) => {
+                    return Case::fail(&classname, &name, with_tail(message))
+                }
             };
             Case {
                 classname,
@@ -138,7 +140,10 @@ pub fn cases_of_error(config: &str, expected: &[String], error: &str) -> Vec<Cas
     expected
         .iter()
         .map(|id| split(config, id))
-        .chain(std::iter::once((config.to_string(), "ktap_document".into())))
+        .chain(std::iter::once((
+            config.to_string(),
+            "ktap_document".into(),
+        )))
         .map(|(classname, name)| Case::fail(&classname, &name, format!("{config}: {error}")))
         .collect()
 }
@@ -295,9 +300,14 @@ ok 2 timer
     }
 
     fn expected() -> Vec<String> {
-        ["heap.box_alloc", "heap.vec_grows", "timer.frequency", "timer.gone"]
-            .map(String::from)
-            .to_vec()
+        [
+            "heap.box_alloc",
+            "heap.vec_grows",
+            "timer.frequency",
+            "timer.gone",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     /// `(classname, name, kind, message, text)` of every testcase, read
@@ -361,7 +371,10 @@ ok 2 timer
             ]
         );
         let doc = roxmltree::Document::parse(&xml).unwrap();
-        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
         assert_eq!(suite.attribute("name"), Some("virt-gicv2"));
         assert_eq!(suite.attribute("failures"), Some("4"));
         assert_eq!(suite.attribute("skipped"), Some("1"));
@@ -371,7 +384,10 @@ ok 2 timer
         // (escaped and back) and the console tail.
         assert_eq!(cases[2].3, "no <timer>");
         let (_, _, _, message, text) = &cases[1];
-        assert_eq!(message, "guest test heap.vec_grows failed on virt-gicv2: too small");
+        assert_eq!(
+            message,
+            "guest test heap.vec_grows failed on virt-gicv2: too small"
+        );
         assert!(text.contains("# want <4 & \"x\" 'y'"), "{text}");
         assert!(text.contains("--- end of serial output ---") && text.contains("ok 2 timer"));
         // An unreported test and an unlisted one say so, with the tail.
@@ -390,7 +406,11 @@ ok 2 timer
         });
         assert!(!xml.contains('\x1b'));
         let cases = read_back(&xml);
-        assert!(cases[5].4.contains("unikernel booting \u{FFFD}[1mbold"), "{}", cases[5].4);
+        assert!(
+            cases[5].4.contains("unikernel booting \u{FFFD}[1mbold"),
+            "{}",
+            cases[5].4
+        );
         assert_eq!(escape("a\tb\r\n\0<"), "a&#9;b&#13;&#10;\u{FFFD}&lt;");
     }
 

@@ -634,7 +634,10 @@ mod tests {
         assert!(!c.semihosting() && !c.uses_semihosting(Accel::Tcg));
         assert_eq!(c.test_bootargs(Accel::Tcg, ""), "mode=test");
         assert_eq!(
-            c.command_line(Path::new("/k/kernel.bin"), &c.test_bootargs(Accel::Tcg, "break=early")),
+            c.command_line(
+                Path::new("/k/kernel.bin"),
+                &c.test_bootargs(Accel::Tcg, "break=early")
+            ),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on -m 256M \
              -display none -monitor none -serial stdio -nic none -no-reboot \
              -kernel /k/kernel.bin -append 'mode=test break=early'"
@@ -693,25 +696,38 @@ mod tests {
         assert_eq!(Accel::resolve("", &pc), Ok(Accel::Tcg));
         assert_eq!(Accel::resolve("tcg", &pc), Ok(Accel::Tcg));
         assert_eq!(Accel::resolve("auto", &pc), Ok(Accel::Tcg));
-        assert!(Accel::resolve("whpx", &pc).unwrap_err().contains("tcg, kvm, hvf or auto"));
+        assert!(Accel::resolve("whpx", &pc)
+            .unwrap_err()
+            .contains("tcg, kvm, hvf or auto"));
         let mac = host("macos", "aarch64", none);
         assert_eq!(Accel::resolve("hvf", &mac), Ok(Accel::Hvf));
         assert_eq!(Accel::resolve("auto", &mac), Ok(Accel::Hvf));
-        assert!(Accel::resolve("kvm", &mac).unwrap_err().contains("ACCEL=hvf"));
-        assert!(Accel::resolve("hvf", &pc).unwrap_err().contains("Apple silicon"));
+        assert!(Accel::resolve("kvm", &mac)
+            .unwrap_err()
+            .contains("ACCEL=hvf"));
+        assert!(Accel::resolve("hvf", &pc)
+            .unwrap_err()
+            .contains("Apple silicon"));
     }
 
     #[test]
     fn kvm_without_dev_kvm_says_so() {
-        let why = Accel::resolve("kvm", &host("linux", "aarch64", Path::new("/nonexistent/kvm")))
-            .unwrap_err();
+        let why = Accel::resolve(
+            "kvm",
+            &host("linux", "aarch64", Path::new("/nonexistent/kvm")),
+        )
+        .unwrap_err();
         assert!(
             why.contains("/nonexistent/kvm does not exist") && why.contains("ACCEL=tcg"),
             "{why}"
         );
         // An x86 host cannot run an aarch64 guest on KVM even with /dev/kvm.
-        let why = Accel::resolve("kvm", &host("linux", "x86_64", Path::new("/dev/kvm"))).unwrap_err();
-        assert!(why.contains("needs an aarch64 host") && why.contains("x86_64"), "{why}");
+        let why =
+            Accel::resolve("kvm", &host("linux", "x86_64", Path::new("/dev/kvm"))).unwrap_err();
+        assert!(
+            why.contains("needs an aarch64 host") && why.contains("x86_64"),
+            "{why}"
+        );
         // An openable device on an aarch64 Linux host is taken (any file
         // stands in for it here).
         let dir = std::env::temp_dir().join(format!("vmm-kvm-{}", std::process::id()));

@@ -528,28 +528,44 @@ ok 2 timer
         let text = PASSING
             .replace("    ok 2 vec_grows", "    not ok 2 vec_grows # too small")
             .replace("ok 1 heap", "not ok 1 heap");
-        let r = nosemi(
-            &format!("{text}# run ended with status 1\n"),
-            Exit::Code(0),
-        );
+        let r = nosemi(&format!("{text}# run ended with status 1\n"), Exit::Code(0));
         let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("1 guest test(s) failed: heap.vec_grows"), "{msg}");
-        assert!(matches!(r.test_verdict("heap.vec_grows"), TestVerdict::Fail(m) if m.contains("too small")));
+        assert!(
+            msg.contains("1 guest test(s) failed: heap.vec_grows"),
+            "{msg}"
+        );
+        assert!(
+            matches!(r.test_verdict("heap.vec_grows"), TestVerdict::Fail(m) if m.contains("too small"))
+        );
         // Even a kernel that claimed success cannot hide a failed test.
         let r = nosemi(&format!("{text}# run ended with status 0\n"), Exit::Code(0));
         let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("status 0` although 1 guest test(s) failed"), "{msg}");
+        assert!(
+            msg.contains("status 0` although 1 guest test(s) failed"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn without_semihosting_an_early_power_off_fails() {
         // `break=early`: PSCI SYSTEM_OFF mid-run, QEMU exits 0, no end line.
-        let cut = PASSING.find("    KTAP version 1\n    # Subtest: timer").unwrap();
+        let cut = PASSING
+            .find("    KTAP version 1\n    # Subtest: timer")
+            .unwrap();
         let r = nosemi(&PASSING[..cut], Exit::Code(0));
         let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("without printing `run ended with status N`"), "{msg}");
-        assert!(msg.contains("transcript ended after 1 of 2 suites"), "{msg}");
-        assert!(matches!(r.test_verdict("timer.frequency"), TestVerdict::Fail(_)));
+        assert!(
+            msg.contains("without printing `run ended with status N`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("transcript ended after 1 of 2 suites"),
+            "{msg}"
+        );
+        assert!(matches!(
+            r.test_verdict("timer.frequency"),
+            TestVerdict::Fail(_)
+        ));
         // A complete document is not enough without the end line.
         let msg = failure(nosemi(PASSING, Exit::Code(0)).document_verdict(&expected()));
         assert!(msg.contains("stopped before the end of the run"), "{msg}");
@@ -564,7 +580,10 @@ ok 2 timer
         );
         let r = nosemi(&panicked, Exit::Code(0));
         let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("status 3") && msg.contains("malformed or incomplete"), "{msg}");
+        assert!(
+            msg.contains("status 3") && msg.contains("malformed or incomplete"),
+            "{msg}"
+        );
         let r = nosemi(&PASSING[..cut], Exit::TimedOut(Duration::from_secs(10)));
         let msg = failure(r.document_verdict(&expected()));
         assert!(msg.contains("timed out after 10 s"), "{msg}");
@@ -575,7 +594,10 @@ ok 2 timer
 
     #[test]
     fn the_end_line_does_not_disturb_the_document() {
-        let r = nosemi(&format!("{PASSING}# run ended with status 0\n"), Exit::Code(0));
+        let r = nosemi(
+            &format!("{PASSING}# run ended with status 0\n"),
+            Exit::Code(0),
+        );
         assert_eq!(r.parsed.error, None);
     }
 

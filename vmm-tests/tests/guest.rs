@@ -103,28 +103,31 @@ fn main() {
             run: OnceLock::new(),
             ids: ids.clone(),
         });
-        documents.push(Trial::test(format!("{}::ktap_document", config.name), {
-            let lazy = Arc::clone(&lazy);
-            let ids = ids.clone();
-            move || {
-                if let Some(e) = list_error {
-                    return Err(e.into());
+        documents.push(
+            Trial::test(format!("{}::ktap_document", config.name), {
+                let lazy = Arc::clone(&lazy);
+                let ids = ids.clone();
+                move || {
+                    if let Some(e) = list_error {
+                        return Err(e.into());
+                    }
+                    lazy.get()?.document_verdict(&ids).map_err(Failed::from)
                 }
-                lazy.get()?.document_verdict(&ids).map_err(Failed::from)
-            }
-        })
-        .with_ignored_flag(unrunnable.is_some()));
+            })
+            .with_ignored_flag(unrunnable.is_some()),
+        );
         for id in ids {
             let lazy = Arc::clone(&lazy);
-            guest.push(Trial::ignorable_test(
-                trial_name(config.name, &id),
-                move || match lazy.get()?.test_verdict(&id) {
-                    TestVerdict::Pass => Ok(Completion::Completed),
-                    TestVerdict::Skip(reason) => Ok(Completion::ignored_with(reason)),
-                    TestVerdict::Fail(message) => Err(message.into()),
-                },
-            )
-            .with_ignored_flag(unrunnable.is_some()));
+            guest.push(
+                Trial::ignorable_test(trial_name(config.name, &id), move || {
+                    match lazy.get()?.test_verdict(&id) {
+                        TestVerdict::Pass => Ok(Completion::Completed),
+                        TestVerdict::Skip(reason) => Ok(Completion::ignored_with(reason)),
+                        TestVerdict::Fail(message) => Err(message.into()),
+                    }
+                })
+                .with_ignored_flag(unrunnable.is_some()),
+            );
         }
     }
     // Whole-run trials first, so parallel test threads start the boots of
@@ -175,24 +178,30 @@ fn main() {
         })
     }));
     trials.push(Trial::test("harness::nosemi_hang_is_a_failure", || {
-        broken_run_on(NO_SEMIHOSTING_CONFIG, "break=hang", Some(HANG_TIMEOUT), |run| {
-            match run.transcript.exit {
+        broken_run_on(
+            NO_SEMIHOSTING_CONFIG,
+            "break=hang",
+            Some(HANG_TIMEOUT),
+            |run| match run.transcript.exit {
                 Exit::TimedOut(_) => Ok(()),
                 exit => Err(format!("a hanging guest was not killed: {exit}")),
-            }
-        })
+            },
+        )
     }));
-    trials.push(Trial::test("harness::nosemi_early_stop_is_a_failure", || {
-        // PSCI SYSTEM_OFF mid-run: QEMU exits 0 and no end line was printed.
-        broken_run_on(NO_SEMIHOSTING_CONFIG, "break=early", None, |run| {
-            match (run.transcript.exit, run.end_status()) {
-                (Exit::Code(0), Err(why)) if why.contains("stopped before the end") => Ok(()),
-                (exit, said) => Err(format!(
-                    "expected a power-off without an end line: {exit}, {said:?}"
-                )),
-            }
-        })
-    }));
+    trials.push(Trial::test(
+        "harness::nosemi_early_stop_is_a_failure",
+        || {
+            // PSCI SYSTEM_OFF mid-run: QEMU exits 0 and no end line was printed.
+            broken_run_on(NO_SEMIHOSTING_CONFIG, "break=early", None, |run| {
+                match (run.transcript.exit, run.end_status()) {
+                    (Exit::Code(0), Err(why)) if why.contains("stopped before the end") => Ok(()),
+                    (exit, said) => Err(format!(
+                        "expected a power-off without an end line: {exit}, {said:?}"
+                    )),
+                }
+            })
+        },
+    ));
     trials.push(Trial::test(
         "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
         rpi4_relocates,

@@ -108,7 +108,9 @@ fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
     config.runs_on(accel)?;
     // The run ends with a semihosting exit carrying its status where there
     // is semihosting; elsewhere it powers off and the console says how it went.
-    if config.uses_semihosting(accel) && !bootargs.split_whitespace().any(|w| w.starts_with("exit=")) {
+    if config.uses_semihosting(accel)
+        && !bootargs.split_whitespace().any(|w| w.starts_with("exit="))
+    {
         bootargs.push_str(" exit=semihosting");
     }
     let image = match image {

@@ -53,7 +53,10 @@ fn uart_drain_waits_for_busy_and_is_bounded() -> TestResult {
     // SAFETY: from `Box::into_raw` above; nothing refers to it any more.
     drop(unsafe { alloc::boxed::Box::from_raw(block) });
     check!(!drained_while_busy, "drain returned while FR.BUSY was set");
-    check!(waited >= limit, "gave up after {waited} ticks, before {limit}");
+    check!(
+        waited >= limit,
+        "gave up after {waited} ticks, before {limit}"
+    );
     check!(drained_when_idle, "drain did not see the idle UART");
     check!(crate::console::drain(), "the console UART did not drain");
     Ok(())

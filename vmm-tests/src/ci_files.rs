@@ -275,3 +275,55 @@ fn apt_source_without_any_source_stops_with_a_reason() {
     let why = apt_source(&apt_tree("inline", &[("sources.list.d/d.sources", inline)])).unwrap_err();
     assert!(why.contains("key inline"), "{why}");
 }
+
+/// Runs `ci/setup --sources-only` over `root` (without removing it).
+fn setup_sources(root: &Path) -> std::process::Output {
+    Command::new(crate::workspace_root().join("ci/setup"))
+        .arg("--sources-only")
+        .env("APT_ROOT", root)
+        .output()
+        .expect("ci/setup runs")
+}
+
+#[test]
+fn setup_adds_backports_from_the_machines_mirror_once() {
+    let list =
+        "deb [signed-by=/etc/apt/keyrings/m.gpg] http://mirror.example/debian bookworm main\n";
+    let root = apt_tree("setup", &[("sources.list", list)]);
+    let out = setup_sources(&root);
+    assert!(out.status.success(), "{out:?}");
+    let written = root.join("etc/apt/sources.list.d/project-backports.sources");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert_eq!(
+        text,
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm-backports\nComponents: main\n\
+         Signed-By: /etc/apt/keyrings/m.gpg\n\n\
+         Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: non-free-firmware\n\
+         Signed-By: /etc/apt/keyrings/m.gpg\n"
+    );
+    // Idempotent: a second run leaves the file alone, even if the machine's
+    // sources changed since.
+    std::fs::write(root.join("etc/apt/sources.list"), "").unwrap();
+    let out = setup_sources(&root);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), text);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn setup_without_a_debian_source_stops_and_writes_nothing() {
+    let root = apt_tree("setup-none", &[]);
+    let out = setup_sources(&root);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no enabled 'deb' source for Debian bookworm"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("cannot add bookworm-backports"), "{stdout}");
+    assert!(!root
+        .join("etc/apt/sources.list.d/project-backports.sources")
+        .exists());
+}

@@ -176,6 +176,9 @@ fn bless(args: &[String]) -> Result<ExitCode, String> {
             .collect::<Result<_, _>>()?
     };
     let settings = Settings::from_env()?;
+    if let Some(why) = configs.iter().find_map(|c| c.runs_on(settings.accel).err()) {
+        return Err(format!("cannot bless: {why} (bless under ACCEL=tcg)"));
+    }
     // Boot them all at once; each is one QEMU process.
     let runs: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = configs

@@ -21,8 +21,12 @@ vmm := "cargo run -q -p vmm-tests --bin vmm --"
 default:
     @just --list
 
-# Build the kernel for both boards: ELFs (for gdb) and raw arm64 Images beside them.
-build: (image "virt") (image "rpi4")
+# Build the kernel for both boards: ELFs (for gdb) and raw arm64 Images beside them; and the secure configuration's boot stub.
+build: (image "virt") (image "rpi4") armstub
+
+# The boot stub `virt-secure` enters at EL3 (images/armstub, its own crate; an ELF QEMU loads).
+armstub:
+    cargo build -q --manifest-path images/armstub/Cargo.toml --release --target aarch64-unknown-none --target-dir target/armstub
 
 # Build one board's image: `just image board=rpi4` → kernel8.img, `just image virt` → kernel.bin.
 image board="rpi4":
@@ -44,7 +48,7 @@ image board="rpi4":
     "$objcopy" -O binary "$elf" "$img"
     echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
 
-# Boot under QEMU (`vmm list` names the configurations), console on this terminal; ends on its own. `ACCEL=kvm just run`.
+# Boot under QEMU (`vmm list` names the configurations: virt-gicv2, virt-gicv3, virt-el2, virt-secure, raspi4b, virt-nosemi), console on this terminal; ends on its own. `ACCEL=kvm just run`.
 run config="virt-gicv2" *bootargs="mode=run": build
     {{vmm}} run {{config}} --accel {{accel}} --append "{{bootargs}}"
 
@@ -107,3 +111,5 @@ clippy:
     cargo clippy -q --workspace --exclude kernel --exclude zx --exclude tasks --all-targets -- -D warnings
     cargo clippy -q -p kernel -p abi -p object --release --target {{target}} -- -D warnings
     cargo clippy -q -p tasks -p zx --release --target aarch64-unknown-none -- -D warnings
+    cargo fmt --manifest-path images/armstub/Cargo.toml -- --check
+    cargo clippy -q --manifest-path images/armstub/Cargo.toml --release --target aarch64-unknown-none --target-dir target/armstub -- -D warnings

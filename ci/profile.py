@@ -90,6 +90,8 @@ def trace(name):
 def timed_counts(log, clock):
     """Executions per PC inside the timed regions."""
     blocks, counts, on = {}, collections.Counter(), False
+    # The first task's first clock call is its boot time, not a region.
+    entry_call = True
     start, pcs = None, []
     with open(log, errors="replace") as f:
         for line in f:
@@ -107,6 +109,9 @@ def timed_counts(log, clock):
             if m:
                 pc = int(m.group(1), 16)
                 if pc == clock:
+                    if entry_call:
+                        entry_call = False
+                        continue
                     on = not on
                 if on:
                     for p in blocks.get(pc, [pc]):

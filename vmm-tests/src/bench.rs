@@ -68,6 +68,7 @@ pub const OPERATIONS: &[&str] = &[
     "wait_one_signaled_event",
     "signal_wakeup",
     "nanosleep_1ms_lateness",
+    "boot_to_first_task",
 ];
 
 /// Parses the `bench <name> ops=… reps=… min_ns=… median_ns=…` lines of a transcript.
@@ -129,6 +130,9 @@ impl Target {
 pub struct Report {
     /// Everything measured, in run order.
     pub measurements: Vec<Measurement>,
+    /// The Linux side measured in the same run ([`crate::linux`]), or why
+    /// it was not.
+    pub linux: Result<crate::linux::Run, crate::linux::Error>,
 }
 
 impl Report {
@@ -145,7 +149,26 @@ impl Report {
                 missing.join(", ")
             ));
         }
-        Ok(Self { measurements })
+        Ok(Self {
+            measurements,
+            linux: Err(crate::linux::Error::NotSetUp(
+                "no Linux run was attached".to_string(),
+            )),
+        })
+    }
+
+    /// This report with the Linux side of the same run.
+    pub fn with_linux(mut self, linux: Result<crate::linux::Run, crate::linux::Error>) -> Self {
+        self.linux = linux;
+        self
+    }
+
+    /// The Linux figure that fills our row `name`'s column: the Linux
+    /// operation and its figures, and ours over Linux (medians).
+    pub fn linux_for(&self, name: &str) -> Option<(&Measurement, f64)> {
+        let run = self.linux.as_ref().ok()?;
+        let linux = run.measurement(crate::linux::row_for(name)?.linux)?;
+        Some((linux, self.median(name) / linux.median_ns as f64))
     }
 
     /// The median of `name`, in guest ns.
@@ -161,6 +184,7 @@ impl Report {
         let trap = self.median("null_syscall");
         match name {
             "null_syscall"
+            | "boot_to_first_task"
             | "kernel_page_copy_4k"
             | "kernel_page_zero_4k"
             | "nanosleep_1ms_lateness" => ("-", f64::NAN),
@@ -173,22 +197,6 @@ impl Report {
             "vmar_map_unmap_1g" => ("map_unmap_4k", self.median("vmar_map_unmap_4k")),
             _ => ("trap", trap),
         }
-    }
-
-    /// Linux 6.1's figure for the same operation, where the issue gives one
-    /// (Debian's arm64 kernel on the same QEMU under `-icount shift=0`,
-    /// `norandmaps`): what it measured, and its guest ns.
-    pub fn linux(name: &str) -> Option<(&'static str, u64)> {
-        Some(match name {
-            "cow_fault" => ("copy-on-write fault", 4234),
-            "zero_fill_fault" => ("4 KiB zero-fill fault", 3074),
-            "null_syscall" => ("getppid", 514),
-            "el0_neon_copy_4k" => ("4 KiB memcpy", 663),
-            "vmar_map_unmap_4k" => ("mmap+munmap 4 KiB", 13268),
-            "vmar_map_unmap_1g" => ("mmap+munmap 1 GiB", 44873),
-            "nanosleep_1ms_lateness" => ("timer interrupt to user space", 5231),
-            _ => return None,
-        })
     }
 
     /// The issue's targets, checked.
@@ -243,8 +251,8 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10}",
-            "operation", "median ns", "min ns", "floor", "ratio", "Linux 6.1"
+            "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10} {:>10}",
+            "operation", "median ns", "min ns", "floor", "ratio", "Linux", "ours/Linux"
         );
         for m in &self.measurements {
             let (floor, value) = self.floor(&m.name);
@@ -253,22 +261,19 @@ impl Report {
             } else {
                 format!("{:.2}", m.median_ns as f64 / value)
             };
-            let linux = Self::linux(&m.name).map_or("-".to_string(), |(_, ns)| ns.to_string());
+            let (linux, vs) = self
+                .linux_for(&m.name)
+                .map_or(("-".to_string(), "-".to_string()), |(l, r)| {
+                    (l.median_ns.to_string(), ratio_text(r))
+                });
             let _ = writeln!(
                 s,
-                "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10}",
-                m.name, m.median_ns, m.min_ns, floor, ratio, linux
+                "{:<26} {:>10} {:>10}  {:<16} {:>7} {:>10} {:>10}",
+                m.name, m.median_ns, m.min_ns, floor, ratio, linux, vs
             );
         }
-        let _ = writeln!(
-            s,
-            "(Linux 6.1: the issue's figures for {}; same QEMU, -icount shift=0)",
-            self.measurements
-                .iter()
-                .filter_map(|m| Self::linux(&m.name).map(|(what, _)| what))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        s.push('\n');
+        s.push_str(&self.linux_table());
         let _ = writeln!(s, "\ntargets:");
         for t in self.targets() {
             let verdict = if t.met() { "met" } else { "MISSED" };
@@ -295,10 +300,21 @@ impl Report {
         for (i, m) in self.measurements.iter().enumerate() {
             let (floor, value) = self.floor(&m.name);
             let ratio = m.median_ns as f64 / value;
-            let linux = Self::linux(&m.name).map_or("null".to_string(), |(_, ns)| ns.to_string());
+            let linux = self.linux_for(&m.name).map_or(
+                "\"linux_operation\": null, \"linux_min_ns\": null, \"linux_median_ns\": null, \"ours_over_linux\": null".to_string(),
+                |(l, r)| {
+                    format!(
+                        "\"linux_operation\": \"{}\", \"linux_min_ns\": {}, \"linux_median_ns\": {}, \"ours_over_linux\": {}",
+                        l.name,
+                        l.min_ns,
+                        l.median_ns,
+                        json_ratio(r)
+                    )
+                },
+            );
             let _ = writeln!(
                 s,
-                "    {{\"name\": \"{}\", \"ops\": {}, \"reps\": {}, \"min_ns\": {}, \"median_ns\": {}, \"floor\": \"{}\", \"ratio\": {}, \"linux_6_1_ns\": {}}}{}",
+                "    {{\"name\": \"{}\", \"ops\": {}, \"reps\": {}, \"min_ns\": {}, \"median_ns\": {}, \"floor\": \"{}\", \"ratio\": {}, {}}}{}",
                 m.name,
                 m.ops,
                 m.reps,
@@ -323,9 +339,147 @@ impl Report {
                 if i + 1 < targets.len() { "," } else { "" }
             );
         }
-        s.push_str("  ]\n}\n");
+        s.push_str("  ],\n");
+        let _ = writeln!(s, "  \"linux\": {}", self.linux_json());
+        s.push_str("}\n");
         s
     }
+
+    /// The Linux side, for the table: where its figures come from, and
+    /// each Linux operation beside the row of ours it compares with.
+    fn linux_table(&self) -> String {
+        let mut s = String::new();
+        let run = match &self.linux {
+            Ok(run) => run,
+            Err(e) => {
+                let _ = writeln!(s, "Linux column: {e}");
+                return s;
+            }
+        };
+        let p = &run.package;
+        let info = |k| run.info(k).unwrap_or("unknown");
+        let _ = writeln!(
+            s,
+            "Linux column, measured in this run: Debian's {} {} (kernel {}; {} SHA-256 {}),\n\
+             same machine, CPU, memory and -icount; command line `{}`; THP `{}`; KPTI: {}.\n\
+             /init is {} (static, {}), timed as ours: batches, min and median of 7.",
+            p.name,
+            p.version,
+            info("release"),
+            p.deb,
+            p.sha256,
+            info("cmdline"),
+            info("thp"),
+            info("kpti"),
+            crate::linux::INIT_SOURCE,
+            crate::linux::CC
+        );
+        let _ = writeln!(
+            s,
+            "{:<28} {:>10} {:>10}  {:<24} {:>10}  what",
+            "linux operation", "median ns", "min ns", "compared with", "ours/Linux"
+        );
+        for row in crate::linux::ROWS {
+            let Some(l) = run.measurement(row.linux) else {
+                continue;
+            };
+            let vs = self.median(row.ours) / l.median_ns as f64;
+            let _ = writeln!(
+                s,
+                "{:<28} {:>10} {:>10}  {:<24} {:>10}  {}",
+                l.name,
+                l.median_ns,
+                l.min_ns,
+                row.ours,
+                ratio_text(vs),
+                row.what
+            );
+        }
+        s
+    }
+
+    /// The Linux side as a JSON object: the package and every operation,
+    /// or `{"error": …}`.
+    fn linux_json(&self) -> String {
+        let run = match &self.linux {
+            Ok(run) => run,
+            Err(e) => return format!("{{\"error\": {}}}", json_string(&e.to_string())),
+        };
+        let p = &run.package;
+        let mut s = format!(
+            "{{\"package\": {}, \"version\": {}, \"deb\": {}, \"sha256\": {}, \"release\": {}, \"cmdline\": {}, \"thp\": {}, \"kpti\": {}, \"operations\": [\n",
+            json_string(&p.name),
+            json_string(&p.version),
+            json_string(&p.deb),
+            json_string(&p.sha256),
+            json_string(run.info("release").unwrap_or("")),
+            json_string(run.info("cmdline").unwrap_or("")),
+            json_string(run.info("thp").unwrap_or("")),
+            json_string(run.info("kpti").unwrap_or("")),
+        );
+        let rows = crate::linux::ROWS;
+        for (i, row) in rows.iter().enumerate() {
+            let Some(l) = run.measurement(row.linux) else {
+                continue;
+            };
+            let vs = self.median(row.ours) / l.median_ns as f64;
+            let _ = writeln!(
+                s,
+                "    {{\"name\": \"{}\", \"what\": {}, \"ops\": {}, \"reps\": {}, \"min_ns\": {}, \"median_ns\": {}, \"ours\": \"{}\", \"ours_over_linux\": {}}}{}",
+                l.name,
+                json_string(row.what),
+                l.ops,
+                l.reps,
+                l.min_ns,
+                l.median_ns,
+                row.ours,
+                json_ratio(vs),
+                if i + 1 < rows.len() { "," } else { "" }
+            );
+        }
+        s.push_str("  ]}");
+        s
+    }
+}
+
+/// A ratio with two decimals, or two significant digits below 0.1 (our
+/// boot is a small fraction of Linux's).
+pub fn ratio_text(r: f64) -> String {
+    if !r.is_finite() {
+        return "-".to_string();
+    }
+    if r >= 0.1 || r <= 0.0 {
+        return format!("{r:.2}");
+    }
+    let decimals = (-r.log10()).ceil() as usize + 1;
+    format!("{r:.decimals$}")
+}
+
+/// A ratio for JSON: six decimals, or null.
+fn json_ratio(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.6}")
+    } else {
+        "null".to_string()
+    }
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut s = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
 }
 
 #[cfg(test)]
@@ -391,27 +545,91 @@ mod tests {
         assert!(r.table().contains("targets:"));
     }
 
+    /// A Linux run whose every operation's median is 1,000 ns more than
+    /// its place in [`crate::linux::ROWS`].
+    fn linux_run() -> crate::linux::Run {
+        let mut console = String::from("linux-info thp=always madvise [never]\n");
+        for (i, row) in crate::linux::ROWS.iter().enumerate() {
+            console.push_str(&format!(
+                "bench {} ops=1 reps=7 min_ns={} median_ns={}\n",
+                row.linux,
+                1000 + i,
+                1000 + i
+            ));
+        }
+        console.push_str("linux-bench: done, 0 failures\n");
+        let package = crate::linux::Package {
+            name: "linux-image-6.1.0-57-arm64".into(),
+            version: "6.1.192-3".into(),
+            deb: "linux-image-6.1.0-57-arm64_6.1.192-3_arm64.deb".into(),
+            sha256: "8301bd5b5b2cf8fd5e479832200c23e64eca0ae9ec45c487c5c318b1e44d4692".into(),
+        };
+        crate::linux::parse(&console, package).unwrap()
+    }
+
     #[test]
-    fn linux_figures_sit_beside_the_operations_they_compare_with() {
-        let r = Report::new(parse(&transcript()).unwrap()).unwrap();
+    fn linux_figures_of_the_same_run_sit_beside_ours_with_ratios() {
+        let r = Report::new(parse(&transcript()).unwrap())
+            .unwrap()
+            .with_linux(Ok(linux_run()));
         let table = r.table();
+        // cow_fault: ours 110 + 5 (its place in OPERATIONS); Linux
+        // cow_fault_after_fork is ROWS[5]: 1005.
         let cow = table.lines().find(|l| l.starts_with("cow_fault ")).unwrap();
-        assert!(cow.ends_with(" 4234"), "{cow}");
+        assert!(cow.ends_with(" 1005       0.11"), "{cow}");
         let create = table
             .lines()
             .find(|l| l.starts_with("create_child_4k "))
             .unwrap();
-        assert!(create.ends_with(" -"), "{create}");
+        assert!(create.ends_with(" -          -"), "{create}");
+        assert!(table.contains("zero_fill_fault_thp_default"), "{table}");
+        assert!(table.contains("8301bd5b5b2cf8fd5e479832200c23e64eca0ae9ec45c487c5c318b1e44d4692"));
         let json = r.json("virt-gicv2");
         let zero = json
             .lines()
             .find(|l| l.contains("\"name\": \"zero_fill_fault\""))
             .unwrap();
-        assert!(zero.contains("\"linux_6_1_ns\": 3074}"), "{zero}");
+        assert!(
+            zero.contains("\"linux_operation\": \"zero_fill_fault_thp_off\", \"linux_min_ns\": 1003, \"linux_median_ns\": 1003"),
+            "{zero}"
+        );
         let read = json
             .lines()
             .find(|l| l.contains("\"name\": \"vmo_read_4k_chain_1\""))
             .unwrap();
-        assert!(read.contains("\"linux_6_1_ns\": null}"), "{read}");
+        assert!(read.contains("\"linux_median_ns\": null"), "{read}");
+        assert!(json.contains("\"version\": \"6.1.192-3\""), "{json}");
+        assert!(json.contains("\"name\": \"futex_wakeup\""), "{json}");
+    }
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio_text(0.4912), "0.49");
+        assert_eq!(ratio_text(0.0366), "0.037");
+        assert_eq!(ratio_text(0.000557), "0.00056");
+        assert_eq!(ratio_text(f64::NAN), "-");
+    }
+
+    #[test]
+    fn without_linux_the_table_says_why_and_keeps_our_column() {
+        let why = crate::linux::Error::NotSetUp("no \"kernel\"\nhere".to_string());
+        let r = Report::new(parse(&transcript()).unwrap())
+            .unwrap()
+            .with_linux(Err(why));
+        let table = r.table();
+        assert!(
+            table.contains("Linux column: not measured: no \"kernel\""),
+            "{table}"
+        );
+        let null = table
+            .lines()
+            .find(|l| l.starts_with("null_syscall "))
+            .unwrap();
+        assert!(null.contains(" 112 "), "{null}");
+        let json = r.json("virt-gicv2");
+        assert!(
+            json.contains("\"linux\": {\"error\": \"not measured: no \\\"kernel\\\"\\nhere\"}"),
+            "{json}"
+        );
     }
 }

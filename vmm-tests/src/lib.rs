@@ -10,6 +10,7 @@
 //!
 //! Environment: `VMM_IMAGE` (the virt image; default [`default_image`]),
 //! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]),
+//! `VMM_ARMSTUB` (the secure configuration's boot stub; default [`armstub`]),
 //! `VMM_TIMEOUT_SECS` (per boot; default 60) and `VMM_ACCEL`
 //! (`tcg|kvm|hvf|auto`, default `tcg`; see [`qemu::Accel`]). Each
 //! configuration's console transcript and a JUnit XML report of its guest
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod expected;
 pub mod junit;
 pub mod ktap;
+pub mod linux;
 pub mod qemu;
 pub mod verdict;
 
@@ -42,6 +44,17 @@ pub fn default_image() -> PathBuf {
 /// Where `just build` puts the Raspberry Pi 4 image.
 pub fn default_rpi4_image() -> PathBuf {
     workspace_root().join("target/aarch64-unknown-none-softfloat/release/kernel8.img")
+}
+
+/// The boot stub of the secure configurations (`images/armstub`, an ELF
+/// built by `just armstub`): `VMM_ARMSTUB`, else where `just` puts it.
+pub fn armstub() -> PathBuf {
+    std::env::var_os("VMM_ARMSTUB")
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || workspace_root().join("target/armstub/aarch64-unknown-none/release/armstub"),
+            PathBuf::from,
+        )
 }
 
 /// What a boot needs from the environment.
@@ -82,7 +95,7 @@ impl Settings {
     /// The image `config` boots.
     pub fn image_for(&self, config: &qemu::Config) -> &std::path::Path {
         match config.board {
-            qemu::Board::Virt => &self.image,
+            qemu::Board::Virt | qemu::Board::VirtArmstub => &self.image,
             qemu::Board::Rpi4 => &self.rpi4_image,
         }
     }

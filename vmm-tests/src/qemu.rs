@@ -28,7 +28,16 @@ pub enum Board {
     Virt,
     /// Raspberry Pi 4: `kernel8.img`, linked at 0x8_0000 (`VMM_RPI4_IMAGE`).
     Rpi4,
+    /// QEMU virt entered at secure EL3 through our boot stub (`images/armstub`,
+    /// `just armstub`; [`crate::armstub`]), which QEMU loads with `-kernel`,
+    /// with `kernel.bin` loaded raw at [`ARMSTUB_IMAGE_LOAD`] for the stub to
+    /// move to its link address (`VMM_IMAGE`).
+    VirtArmstub,
 }
+
+/// Where the `VirtArmstub` configurations load the kernel's raw image: RAM
+/// + 64 MiB, where `images/armstub` (`IMAGE_LOAD`) looks for it.
+pub const ARMSTUB_IMAGE_LOAD: u64 = 0x4400_0000;
 
 /// One named way of running the image under QEMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +91,19 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::Virt,
+    },
+    // The GIC with its Security Extensions, as on a real Pi 4: our stub
+    // (images/armstub) runs at secure EL3, puts every interrupt in Group 1
+    // as the Pi firmware's armstub8 does and enters the kernel at
+    // non-secure EL2, so the kernel sees the GIC's non-secure view. The tree
+    // has secure RAM and a secure UART (disabled) and no PSCI.
+    Config {
+        name: "virt-secure",
+        machine: "virt,secure=on,virtualization=on,gic-version=2",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+        board: Board::VirtArmstub,
     },
     // Entered at EL2 on core 0 (the others wait on the spin table), GIC-400
     // without Security Extensions, no PSCI.
@@ -376,8 +398,19 @@ impl Config {
             args.push("-dtb".into());
             args.push(crate::workspace_root().join(dtb).into());
         }
-        args.push("-kernel".into());
-        args.push(image.into());
+        if self.board == Board::VirtArmstub {
+            args.push("-kernel".into());
+            args.push(crate::armstub().into());
+            let mut loader = OsString::from("loader,file=");
+            // QEMU's option syntax: a comma in a value is written twice.
+            loader.push(image.to_string_lossy().replace(',', ",,"));
+            loader.push(format!(",addr={ARMSTUB_IMAGE_LOAD:#x},force-raw=on"));
+            args.push("-device".into());
+            args.push(loader);
+        } else {
+            args.push("-kernel".into());
+            args.push(image.into());
+        }
         args.push("-append".into());
         args.push(bootargs.into());
         args
@@ -602,6 +635,23 @@ mod tests {
     }
 
     #[test]
+    fn virt_secure_boots_the_kernel_through_the_stub() {
+        let c = config("virt-secure").unwrap();
+        assert_eq!(c.board, Board::VirtArmstub);
+        let line = c.command_line(Path::new("/k/kernel.bin"), TEST_BOOTARGS);
+        assert!(line.starts_with(
+            "qemu-system-aarch64 -M virt,secure=on,virtualization=on,gic-version=2 \
+             -cpu cortex-a72 -m 256M "
+        ));
+        let stub = crate::armstub();
+        assert!(line.ends_with(&format!(
+            " -kernel {} -device loader,file=/k/kernel.bin,addr=0x44000000,force-raw=on \
+             -append 'mode=test exit=semihosting'",
+            stub.display()
+        )));
+    }
+
+    #[test]
     fn raspi4b_passes_the_pi_image_and_debian_dtb() {
         let c = config("raspi4b").unwrap();
         assert_eq!(c.board, Board::Rpi4);
@@ -677,7 +727,7 @@ mod tests {
             assert_eq!(runs(name, Accel::Kvm), Ok(()), "{name}");
             assert_eq!(runs(name, Accel::Hvf), Ok(()), "{name}");
         }
-        for name in ["virt-el2", "raspi4b"] {
+        for name in ["virt-el2", "virt-secure", "raspi4b"] {
             let why = runs(name, Accel::Kvm).unwrap_err();
             assert!(why.contains("needs TCG"), "{why}");
         }

@@ -6,6 +6,9 @@
 //! boots at most once per process, lazily, when the first of its trials
 //! runs, so `cargo test -p vmm-tests -- virt-gicv3` boots only that one.
 //!
+//! A configuration entered through our boot stub (`virt-secure`) also gets
+//! `<config>::banner_shows_no_secure_ram`, read from the same boot.
+//!
 //! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
 //! and check that each is judged a failure that shows the transcript's tail.
 //!
@@ -107,6 +110,15 @@ fn main() {
                 lazy.get()?.document_verdict(&ids).map_err(Failed::from)
             }
         }));
+        if config.board == qemu::Board::VirtArmstub {
+            documents.push(Trial::test(
+                format!("{}::banner_shows_no_secure_ram", config.name),
+                {
+                    let lazy = Arc::clone(&lazy);
+                    move || non_secure_banner(lazy.get()?)
+                },
+            ));
+        }
         for id in ids {
             let lazy = Arc::clone(&lazy);
             guest.push(Trial::ignorable_test(
@@ -270,6 +282,41 @@ fn scratch(name: &str) -> Result<PathBuf, Failed> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)
+}
+
+/// The stub's run, as its banner and the GIC's log line tell it: entered at
+/// non-secure EL2, the GIC seen through its non-secure view (what the suites
+/// ran against), RAM is
+/// the 256 MiB the tree makes available and nothing of the secure RAM at
+/// 0x0e00_0000 (`status = "disabled"`) shows as memory or reserved.
+fn non_secure_banner(run: &Run) -> Result<(), Failed> {
+    let stdout = &run.transcript.stdout;
+    let banner = |prefix: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    let memory = banner("memory:");
+    let wanted = ["  memory:      0x0040000000..0x0050000000 (256 MiB)"];
+    let secure = |l: &&str| l.contains("0x000e") || l.contains("0x000f000000");
+    if memory != wanted || banner("reserved:").iter().any(secure) {
+        return Err(format!(
+            "banner memory {memory:?}, wanted {wanted:?}\n{}",
+            run.context()
+        )
+        .into());
+    }
+    for wanted in [
+        "exception:   entered at EL2, running at EL1",
+        "gic:         GICv2, GICD 0x8000000, GICC 0x8010000",
+        "gic: non-secure view (Security Extensions): Group 1 only",
+    ] {
+        if !stdout.contains(wanted) {
+            return Err(format!("no `{wanted}` in the banner\n{}", run.context()).into());
+        }
+    }
+    Ok(())
 }
 
 /// The Pi's firmware loads an Image-headed kernel8.img at 0x20_0000 on some

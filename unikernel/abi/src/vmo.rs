@@ -18,6 +18,14 @@ pub const ZX_VMO_OP_LOCK: u32 = 3;
 pub const ZX_VMO_OP_UNLOCK: u32 = 4;
 /// `vmo_op_range`: physical addresses of the pages the VMO shows.
 pub const ZX_VMO_OP_LOOKUP: u32 = 5;
+/// `vmo_op_range`: make instruction fetches see the range's data (needs READ).
+pub const ZX_VMO_OP_CACHE_SYNC: u32 = 6;
+/// `vmo_op_range`: drop the range from the data cache (needs WRITE).
+pub const ZX_VMO_OP_CACHE_INVALIDATE: u32 = 7;
+/// `vmo_op_range`: write the range's dirty cache lines back (needs READ).
+pub const ZX_VMO_OP_CACHE_CLEAN: u32 = 8;
+/// `vmo_op_range`: clean, then invalidate, the range (needs READ).
+pub const ZX_VMO_OP_CACHE_CLEAN_INVALIDATE: u32 = 9;
 
 /// Cache policy: cached (`ZX_CACHE_POLICY_CACHED`).
 pub const ZX_CACHE_POLICY_CACHED: u32 = 0;

@@ -108,6 +108,50 @@ fn syscall_numbers_are_distinct_and_decode_back() {
     assert_eq!(Syscall::from_number(9999), None);
 }
 
+/// README, "Which Zircon": the numbers are ours (Zircon's were private to
+/// its vDSO), and task binaries depend on them, so they never change.
+#[test]
+fn syscall_numbers_are_ours_and_fixed() {
+    let numbers: Vec<(Syscall, u64)> = Syscall::ALL.iter().map(|s| (*s, s.number())).collect();
+    let expected = [
+        (Syscall::Null, 0),
+        (Syscall::HandleClose, 1),
+        (Syscall::HandleDuplicate, 2),
+        (Syscall::HandleReplace, 3),
+        (Syscall::VmoCreate, 10),
+        (Syscall::VmoCreateChild, 11),
+        (Syscall::VmoRead, 12),
+        (Syscall::VmoWrite, 13),
+        (Syscall::VmoGetSize, 14),
+        (Syscall::VmoSetSize, 15),
+        (Syscall::VmoOpRange, 16),
+        (Syscall::VmarMap, 20),
+        (Syscall::VmarUnmap, 21),
+        (Syscall::VmarProtect, 22),
+        (Syscall::VmarAllocate, 23),
+        (Syscall::VmarDestroy, 24),
+        (Syscall::ObjectGetInfo, 30),
+        (Syscall::ObjectWaitOne, 31),
+        (Syscall::ObjectSignal, 32),
+        (Syscall::EventCreate, 33),
+        (Syscall::Nanosleep, 40),
+        (Syscall::ClockGetMonotonic, 41),
+        (Syscall::TaskCreate, 50),
+        (Syscall::ThreadCreate, 51),
+        (Syscall::ThreadStart, 52),
+        (Syscall::TaskExit, 53),
+        (Syscall::ThreadExit, 54),
+        (Syscall::ConsoleWrite, 60),
+    ];
+    // Every call of the first round keeps its number; new calls add numbers.
+    for (call, number) in expected {
+        assert!(
+            numbers.contains(&(call, number)),
+            "{call:?} is not {number}"
+        );
+    }
+}
+
 #[test]
 fn max_vmo_size_is_64_tib_and_root_vmar_is_1_to_128_tib() {
     assert_eq!(ZX_MAX_VMO_SIZE, 64 << 40);

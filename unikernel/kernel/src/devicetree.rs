@@ -7,6 +7,14 @@
 //! translated to CPU physical addresses through the `ranges` of every
 //! ancestor (the Pi's peripherals sit at bus 0x7e00_0000, CPU 0xfe00_0000).
 //!
+//! A node is the kernel's only if it and its ancestors are available:
+//! `status` absent, `"okay"` or `"ok"` (DTSpec 2.3.4). `secure-status` is
+//! for the secure world and ignored: a tree from TrustZone firmware (QEMU
+//! `virt,secure=on`, boards with secure memory) describes secure RAM and
+//! secure-only devices as `status = "disabled"`. RAM in a disabled memory
+//! node is never handed out, nor anything `/memreserve/` or a
+//! `/reserved-memory` child names (`no-map` or not, available or not).
+//!
 //! The `fdt` crate checks the header and reads `/memreserve/`; the
 //! structure block is walked here, because `fdt` 0.1.5 stops at (or panics
 //! on) nodes replaced by `FDT_NOP` tokens, which QEMU's patched `raspi4b`
@@ -147,15 +155,17 @@ pub struct Platform<'a> {
     pub model: &'a str,
     /// The root's `compatible` strings, NUL-separated (see [`Platform::is_compatible`]).
     pub compatible: &'a str,
-    /// RAM.
+    /// RAM: the available memory nodes.
     pub memory: RangeList<8>,
-    /// `/memreserve/` entries and `/reserved-memory` children.
+    /// `/memreserve/` entries, `/reserved-memory` children, and disabled
+    /// memory nodes that overlap [`Platform::memory`].
     pub reserved: RangeList<16>,
     /// `/chosen/bootargs`.
     pub bootargs: &'a str,
     /// `/chosen/stdout-path`, options cut off.
     pub stdout_path: Option<&'a str>,
-    /// The PL011 to use as console: stdout-path's if it is a PL011, else the first.
+    /// The PL011 to use as console: stdout-path's if it is an available
+    /// PL011, else the first available one.
     pub uart: Option<PhysRange>,
     /// The GIC.
     pub gic: Option<GicInfo>,
@@ -201,6 +211,9 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
 
     let mut memory = RangeList::new();
     let mut reserved = RangeList::new();
+    // Memory nodes that are not ours (secure RAM): kept out of `memory`,
+    // and reserved wherever an available node overlaps them.
+    let mut withheld = RangeList::<8>::new();
     for r in fdt.memory_reservations().filter(|r| r.size() > 0) {
         reserved.push(PhysRange::new(r.address() as u64, r.size() as u64))?;
     }
@@ -220,15 +233,21 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
                 error.get_or_insert(e);
             }
         };
+        let available = chain.iter().all(Node::is_available);
         match (chain.len(), node.name) {
             (1, _) => root = Some(node),
             (2, b"chosen") => chosen = Some(node),
-            (2, b"psci") => psci = Some(node),
+            (2, b"psci") if available => psci = Some(node),
             _ => {}
         }
         if node.prop_str("device_type") == Some("memory") {
+            let list = if available {
+                &mut memory
+            } else {
+                &mut withheld
+            };
             for region in reg(chain) {
-                keep(memory.push(region));
+                keep(list.push(region));
             }
         }
         if chain.len() == 3 && chain[1].name == b"reserved-memory" {
@@ -236,6 +255,9 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
             for region in reg(chain).filter(|r| !r.is_empty()) {
                 keep(reserved.push(region));
             }
+        }
+        if !available {
+            return ControlFlow::Continue(());
         }
         if gic_v3.is_none() && node.is_compatible(GICV3_COMPATIBLE) {
             gic_v3 = Some((reg(chain).next(), reg(chain).nth(1)));
@@ -262,6 +284,11 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
         return Err(DtError::NoMemory);
     }
     let root = root.ok_or(DtError::BadBlob)?;
+    for w in withheld.as_slice() {
+        if memory.as_slice().iter().any(|m| m.overlaps(w)) {
+            reserved.push(*w)?;
+        }
+    }
 
     let bootargs = chosen.and_then(|c| c.prop_str("bootargs")).unwrap_or("");
     let stdout_path = chosen
@@ -277,10 +304,10 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
             })?
         };
         at_path(blob, path, |chain| {
-            chain[chain.len() - 1]
-                .is_compatible(&[PL011_COMPATIBLE])
-                .then(|| reg(chain).next())
-                .flatten()
+            (chain[chain.len() - 1].is_compatible(&[PL011_COMPATIBLE])
+                && chain.iter().all(Node::is_available))
+            .then(|| reg(chain).next())
+            .flatten()
         })
     });
     let uart = stdout_uart.or(first_pl011);
@@ -390,6 +417,19 @@ impl<'a> Node<'a> {
             list.split(|&b| b == 0)
                 .any(|c| any.iter().any(|a| a.as_bytes() == c))
         })
+    }
+
+    /// Whether the node is in use (DTSpec 2.3.4): no `status`, or
+    /// `"okay"` (`"ok"` in older trees). `"disabled"`, `"reserved"`,
+    /// `"fail"` and `"fail-sss"` are not.
+    fn is_available(&self) -> bool {
+        match self.prop("status") {
+            None => true,
+            Some(value) => {
+                let value = value.strip_suffix(&[0]).unwrap_or(value);
+                value == b"okay" || value == b"ok"
+            }
+        }
     }
 
     /// A one-cell property, or `default` (DTSpec 2.3.5: two address cells, one size cell).

@@ -60,6 +60,12 @@ impl FrameAllocator for KernelPlatform {
     fn zero_page(&self) -> Frame {
         self.zero_page
     }
+
+    fn cache_op(&self, op: object::CacheOp, f: Frame, offset: usize, len: usize) {
+        debug_assert!(offset + len <= object::PAGE_BYTES);
+        // Through the frame's identity alias, as the kernel reads and writes it.
+        crate::arch::cache::maintain(op, f.paddr() + offset as u64, len as u64);
+    }
 }
 
 impl Mmu for KernelPlatform {

@@ -278,6 +278,9 @@ fn sys_vmo_set_size(c: &Caller, a: &Args) -> u64 {
 fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
     let (h, op, offset, size, buf, buf_size) = (handle(a[0]), a[1] as u32, a[2], a[3], a[4], a[5]);
     result((|| {
+        if object::CacheOp::from_op(op).is_some() {
+            return vmo_cache_op(c, h, op, offset, size);
+        }
         if op != ZX_VMO_OP_LOOKUP {
             return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
         }
@@ -305,27 +308,64 @@ fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
     })())
 }
 
+/// A cache op of `zx_vmo_op_range`, in bounded rounds: each round finds
+/// a few committed pages under the object lock, and the maintenance runs
+/// after it is dropped (interrupts on, preemptible), so neither grows with
+/// the range. Safe on a page freed or reused meanwhile: every op only
+/// writes dirty lines back, never drops one (`arch::cache`).
+fn vmo_cache_op(c: &Caller, h: Handle, op: u32, offset: u64, size: u64) -> Result<(), Status> {
+    let cache = object::CacheOp::from_op(op).ok_or(ZX_ERR_INVALID_ARGS)?;
+    let mut spans = [object::CacheSpan {
+        frame: object::Frame::new(0),
+        offset: 0,
+        len: 0,
+    }; object::CACHE_ROUND_PAGES];
+    let mut from = offset;
+    loop {
+        let (n, next) = objects::with(|s| {
+            s.task(c.table)
+                .vmo_cache_round(h, op, offset, size, from, &mut spans)
+        })?;
+        for span in &spans[..n] {
+            crate::arch::cache::maintain(
+                cache,
+                span.frame.paddr() + span.offset as u64,
+                span.len as u64,
+            );
+        }
+        match next {
+            Some(f) => from = f,
+            None => return Ok(()),
+        }
+    }
+}
+
 fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
+    let out = a[6];
     result((|| {
-        c.probe::<u64>(a[6])?;
-        let addr = objects::with(|s| {
-            s.task(c.table).vmar_map(
+        if !c.owns(out, size_of::<u64>() as u64) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        // The address is stored through the object layer in the same step
+        // as the mapping, as the task's own store would go: a failure, a
+        // bad out-pointer's included, leaves every mapping as it was (even
+        // one in the range a ZX_VM_SPECIFIC_OVERWRITE would replace).
+        let out = object::OutPtr {
+            root: objects::root_vmar(),
+            addr: out,
+        };
+        objects::with(|s| {
+            s.task(c.table).vmar_map_out(
                 handle(a[0]),
                 a[1] as VmOptions,
                 a[2],
                 handle(a[3]),
                 a[4],
                 a[5],
+                out,
             )
-        })?;
-        c.put(a[6], addr).inspect_err(|_| {
-            // Nothing half done: the mapping goes again.
-            objects::with(|s| {
-                s.task(c.table)
-                    .vmar_unmap(handle(a[0]), addr, a[5].next_multiple_of(PAGE_SIZE))
-            })
-            .ok();
         })
+        .map(drop)
     })())
 }
 

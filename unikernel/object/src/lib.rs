@@ -25,12 +25,12 @@ pub mod vmo;
 pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
 pub use mapping::{Access, Mapping, MappingInfo, VmCounters};
 pub use platform::{
-    Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects, Platform, WaiterId, Waker,
-    PAGE_BYTES,
+    CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
+    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, PAGE_BYTES,
 };
 pub use space::{
     MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS,
 };
 pub use syscalls::Task;
-pub use vmar::{vmar_rights, VmarId};
+pub use vmar::{vmar_rights, OutPtr, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

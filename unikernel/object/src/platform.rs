@@ -55,7 +55,67 @@ pub trait FrameAllocator {
     /// The shared, always-zero frame mapped read-only wherever a VMO shows
     /// no page. The object layer never frees or writes it.
     fn zero_page(&self) -> Frame;
+    /// Performs the cache maintenance `op` on bytes `[offset, offset + len)`
+    /// of `frame` (`offset + len <= 4096`), with the barriers that make it
+    /// complete before the call returns.
+    fn cache_op(&self, op: CacheOp, frame: Frame, offset: usize, len: usize);
 }
+
+/// A cache maintenance operation of `zx_vmo_op_range`, by what it must
+/// guarantee once done.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CacheOp {
+    /// `ZX_VMO_OP_CACHE_SYNC`: instruction fetches see the data (clean the
+    /// data cache to the point of unification, invalidate the instruction cache).
+    Sync,
+    /// `ZX_VMO_OP_CACHE_INVALIDATE`: no cache holds the range afterwards.
+    /// The kernel does it as a clean and invalidate, which drops no data: a
+    /// task page is also reached through the kernel's own alias of it, and
+    /// a dirty line dropped there could show the task a freed frame's old
+    /// contents.
+    Invalidate,
+    /// `ZX_VMO_OP_CACHE_CLEAN`: memory (the point of coherency) holds the data.
+    Clean,
+    /// `ZX_VMO_OP_CACHE_CLEAN_INVALIDATE`: clean, then no cache holds the range.
+    CleanInvalidate,
+}
+
+impl CacheOp {
+    /// The operation `op` names, if it is one of the four cache ops.
+    pub fn from_op(op: u32) -> Option<CacheOp> {
+        match op {
+            abi::ZX_VMO_OP_CACHE_SYNC => Some(CacheOp::Sync),
+            abi::ZX_VMO_OP_CACHE_INVALIDATE => Some(CacheOp::Invalidate),
+            abi::ZX_VMO_OP_CACHE_CLEAN => Some(CacheOp::Clean),
+            abi::ZX_VMO_OP_CACHE_CLEAN_INVALIDATE => Some(CacheOp::CleanInvalidate),
+            _ => None,
+        }
+    }
+
+    /// The right the handle needs (the reference page): an invalidate may
+    /// drop dirty lines, so it counts as a write; the others only read.
+    pub fn right(self) -> abi::Rights {
+        match self {
+            CacheOp::Invalidate => abi::ZX_RIGHT_WRITE,
+            _ => abi::ZX_RIGHT_READ,
+        }
+    }
+}
+
+/// Part of one committed page that a cache operation covers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CacheSpan {
+    /// The page.
+    pub frame: Frame,
+    /// First byte in the page.
+    pub offset: usize,
+    /// Bytes from there (at least 1, to the page's end at most).
+    pub len: usize,
+}
+
+/// Most pages one round of a cache operation hands out: the object lock is
+/// held for one round's lookup only, so its length does not grow with the range.
+pub const CACHE_ROUND_PAGES: usize = 16;
 
 /// Permissions of one page translation (read is implied).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

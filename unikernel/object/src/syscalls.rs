@@ -3,9 +3,10 @@
 //! memory, and calls these; host tests call them like Zircon's core tests.
 
 use crate::handle::Object;
+use crate::platform::{CacheOp, CacheSpan, CACHE_ROUND_PAGES};
 use crate::platform::{Platform, WaiterId};
-use crate::space::{ObjectSpace, TableId, WaitStart};
-use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights};
+use crate::space::{ObjectSpace, TableId, VmoId, WaitStart};
+use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, VmarId};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
 
@@ -90,8 +91,12 @@ impl<P: Platform> Task<'_, P> {
         if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        offset.checked_add(size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        // The size is rounded up to the page first, and `offset` plus that
+        // rounded size must fit in 64 bits (the seed page).
         let size_pages = checked_size_pages(size)?;
+        offset
+            .checked_add(size_pages * PAGE_SIZE)
+            .ok_or(ZX_ERR_OUT_OF_RANGE)?;
         let table = self.table;
         self.space.reserve_handle(table)?;
         self.space.vmo_reserve_child(parent)?;
@@ -141,8 +146,11 @@ impl<P: Platform> Task<'_, P> {
         Ok(())
     }
 
-    /// `zx_vmo_op_range` with COMMIT, DECOMMIT (need WRITE) or LOOKUP (needs
-    /// READ; fills `buffer` with one physical address per page).
+    /// `zx_vmo_op_range`: COMMIT, DECOMMIT (need WRITE; a zero size does
+    /// nothing, whatever the offset), LOOKUP (needs READ; fills `buffer`
+    /// with one physical address per page; a zero size is INVALID_ARGS, as
+    /// DESIGN.md says), and the cache ops (see [`Self::vmo_cache_round`]),
+    /// done here through [`crate::FrameAllocator::cache_op`] all at once.
     pub fn vmo_op_range(
         &mut self,
         handle: Handle,
@@ -151,6 +159,26 @@ impl<P: Platform> Task<'_, P> {
         size: u64,
         buffer: &mut [u64],
     ) -> Result<(), Status> {
+        if let Some(cache) = CacheOp::from_op(op) {
+            let mut spans = [CacheSpan {
+                frame: crate::Frame::new(0),
+                offset: 0,
+                len: 0,
+            }; CACHE_ROUND_PAGES];
+            let mut from = offset;
+            loop {
+                let (n, next) = self.vmo_cache_round(handle, op, offset, size, from, &mut spans)?;
+                for s in &spans[..n] {
+                    self.space
+                        .platform
+                        .cache_op(cache, s.frame, s.offset, s.len);
+                }
+                match next {
+                    Some(f) => from = f,
+                    None => return Ok(()),
+                }
+            }
+        }
         let need = match op {
             ZX_VMO_OP_COMMIT | ZX_VMO_OP_DECOMMIT => ZX_RIGHT_WRITE,
             ZX_VMO_OP_LOOKUP => ZX_RIGHT_READ,
@@ -164,8 +192,13 @@ impl<P: Platform> Task<'_, P> {
             }
         };
         let (id, _) = self.space.vmo_handle(self.table, handle, need)?;
-        if op == ZX_VMO_OP_LOOKUP && size == 0 {
-            return Err(ZX_ERR_INVALID_ARGS);
+        if size == 0 {
+            // An empty range holds no page: nothing to commit or decommit
+            // (the page at `offset` is not in it).
+            return match op {
+                ZX_VMO_OP_LOOKUP => Err(ZX_ERR_INVALID_ARGS),
+                _ => Ok(()),
+            };
         }
         self.space.check_range(id, offset, size)?;
         let first = offset / PAGE_SIZE;
@@ -183,6 +216,42 @@ impl<P: Platform> Task<'_, P> {
                 self.space.vmo_lookup_pages(id, first, out)
             }
         }
+    }
+
+    /// One bounded round of a `zx_vmo_op_range` cache op (`ZX_VMO_OP_CACHE_*`)
+    /// over `[offset, offset + size)`, from byte `from` on (`offset` in the
+    /// first round, then what the last round returned): checks the handle,
+    /// its right (READ; WRITE for INVALIDATE, which may drop dirty lines),
+    /// a zero size (INVALID_ARGS) and, in the first round, the range
+    /// (OUT_OF_RANGE); then fills `out` with the VMO's own committed pages
+    /// in the range, and returns how many and where the next round starts.
+    /// The caller does the maintenance, and may drop the object lock
+    /// between rounds: if the VMO shrinks meanwhile, later rounds stop at
+    /// its new end; if the handle goes, they fail as a call would.
+    pub fn vmo_cache_round(
+        &mut self,
+        handle: Handle,
+        op: u32,
+        offset: u64,
+        size: u64,
+        from: u64,
+        out: &mut [CacheSpan; CACHE_ROUND_PAGES],
+    ) -> Result<(usize, Option<u64>), Status> {
+        let Some(cache) = CacheOp::from_op(op) else {
+            self.space.vmo_handle(self.table, handle, 0)?;
+            return Err(ZX_ERR_INVALID_ARGS);
+        };
+        let (id, _) = self.space.vmo_handle(self.table, handle, cache.right())?;
+        if size == 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let end = offset.checked_add(size).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        if from == offset {
+            self.space.check_range(id, offset, size)?;
+        } else if from < offset || from > end {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        Ok(self.space.vmo_cache_round(id, from, end, out))
     }
 
     /// `zx_object_get_info(ZX_INFO_VMO)`.
@@ -304,15 +373,48 @@ impl<P: Platform> Task<'_, P> {
         vmo_offset: u64,
         len: u64,
     ) -> Result<u64, Status> {
+        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
+        self.space
+            .vmar_map_vmo(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+    }
+
+    /// The VMAR and VMO a `vmar_map` names (the VMO handle needs MAP), and
+    /// the permissions both handles allow: what protect may grant later is
+    /// fixed now.
+    fn map_handles(&self, vmar: Handle, vmo: Handle) -> Result<(VmarId, VmoId, VmOptions), Status> {
         let (vmar, vmar_rights) = self.space.vmar_of(self.table, vmar)?;
         let (vmo, vmo_rights) = self.space.vmo_handle(self.table, vmo, 0)?;
         if vmo_rights & ZX_RIGHT_MAP == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        // What protect may grant later is fixed now, by both handles.
-        let max_perms = perms_allowed_by(vmo_rights & vmar_rights);
-        self.space
-            .vmar_map_vmo(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+        Ok((vmar, vmo, perms_allowed_by(vmo_rights & vmar_rights)))
+    }
+
+    /// [`Self::vmar_map`] that also stores the address at `out` in task
+    /// memory, in the same step (see [`ObjectSpace::vmar_map_vmo_out`]): a
+    /// failure, the store's included, changes no mapping.
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_map_out(
+        &mut self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+        out: OutPtr,
+    ) -> Result<u64, Status> {
+        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
+        self.space.vmar_map_vmo_out(
+            vmar,
+            options,
+            vmar_offset,
+            vmo,
+            vmo_offset,
+            len,
+            max_perms,
+            Some(out),
+        )
     }
 
     /// `zx_vmar_unmap`: removes mappings (splitting partial ones) and

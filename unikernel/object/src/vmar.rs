@@ -15,7 +15,7 @@
 use crate::handle::Object;
 use crate::mapping::{Access, Fault, Mapping, MappingInfo};
 use crate::mem::SlabId;
-use crate::platform::Platform;
+use crate::platform::{Frame, Platform};
 use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
 use alloc::vec::Vec;
@@ -130,6 +130,30 @@ pub(crate) fn rights_for_perms(perms: VmOptions) -> Rights {
 /// valid (inaccessible) mapping.
 fn perms_valid(perms: VmOptions) -> bool {
     perms & ZX_VM_PERM_READ != 0 || perms & (ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE) == 0
+}
+
+/// Where a call stores its result in task memory: `addr`, as seen under
+/// the VMAR `root` (the one the task's faults are resolved in).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct OutPtr {
+    /// The VMAR whose mappings (and sub-VMARs') the store goes through.
+    pub root: VmarId,
+    /// The address.
+    pub addr: u64,
+}
+
+/// Where some of a stored result's bytes go: a frame, the offset in it,
+/// and how many bytes.
+type OutSlot = (Frame, usize, usize);
+
+/// The mapping a `vmar_map` is about to put in place.
+#[derive(Copy, Clone)]
+struct NewMapping {
+    base: u64,
+    end: u64,
+    vmo: VmoId,
+    first_page: u64,
+    perms: VmOptions,
 }
 
 fn aligned(x: u64) -> bool {
@@ -322,6 +346,39 @@ impl<P: Platform> ObjectSpace<P> {
         len: u64,
         max_perms: VmOptions,
     ) -> Result<u64, Status> {
+        self.vmar_map_vmo_out(
+            vmar,
+            options,
+            vmar_offset,
+            vmo,
+            vmo_offset,
+            len,
+            max_perms,
+            None,
+        )
+    }
+
+    /// [`Self::vmar_map_vmo`], also storing the mapping's address (8 bytes,
+    /// little-endian) at `out` in task memory as a CPU store would: through
+    /// the mapping there, giving its VMO its own page (copy-on-write), and
+    /// through the new mapping where `out` lies in the range that a
+    /// `ZX_VM_SPECIFIC_OVERWRITE` replaces. All in one step, so a call that
+    /// fails changes nothing: `out` is resolved (its pages committed, the
+    /// only effect, invisible to reads) before any mapping changes, and the
+    /// store, after them, cannot fail. An `out` no mapping lets the task
+    /// write, or past its VMO's end, is `ZX_ERR_INVALID_ARGS`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_map_vmo_out(
+        &mut self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+        out: Option<OutPtr>,
+    ) -> Result<u64, Status> {
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
         if options & !MAP_OPTIONS != 0
@@ -363,6 +420,17 @@ impl<P: Platform> ObjectSpace<P> {
         mem.reserve(&mut self.vmars[vmar].children, n)?;
         let split_vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
         self.reserve_vmo_mappings(&[Some(vmo), split_vmos[0], split_vmos[1]])?;
+        let new = NewMapping {
+            base,
+            end: base + len,
+            vmo,
+            first_page: vmo_offset / PAGE_SIZE,
+            perms,
+        };
+        let slots = match out {
+            Some(out) => Some(self.out_prepare(out, overwrite.then_some(new))?),
+            None => None,
+        };
         if overwrite {
             self.unmap_reserved(vmar, base, base + len);
         }
@@ -393,7 +461,64 @@ impl<P: Platform> ObjectSpace<P> {
                 return Err(e);
             }
         }
+        if let Some(slots) = slots {
+            let bytes = base.to_le_bytes();
+            let mut done = 0;
+            for (frame, at, n) in slots.into_iter().flatten() {
+                self.platform.write(frame, at, &bytes[done..done + n]);
+                done += n;
+            }
+        }
         Ok(base)
+    }
+
+    /// Resolves where the 8 bytes at `out` go, as a store there would after
+    /// the call (`new` is the mapping a `ZX_VM_SPECIFIC_OVERWRITE` puts in
+    /// place): checks every page first, then commits them. Returns (frame,
+    /// offset in it, bytes) for each of the one or two pages touched.
+    fn out_prepare(
+        &mut self,
+        out: OutPtr,
+        new: Option<NewMapping>,
+    ) -> Result<[Option<OutSlot>; 2], Status> {
+        const LEN: u64 = 8;
+        let last = out.addr.checked_add(LEN - 1).ok_or(ZX_ERR_INVALID_ARGS)?;
+        let mut pages: [Option<(VmoId, u64, usize, usize)>; 2] = [None, None];
+        let mut at = out.addr;
+        for slot in &mut pages {
+            if at > last {
+                break;
+            }
+            let n = (PAGE_SIZE - at % PAGE_SIZE).min(last - at + 1);
+            let (vmo, page) = match new {
+                Some(m) if m.base <= at && at < m.end => {
+                    if m.perms & ZX_VM_PERM_WRITE == 0 {
+                        return Err(ZX_ERR_INVALID_ARGS);
+                    }
+                    (m.vmo, m.first_page + (at - m.base) / PAGE_SIZE)
+                }
+                _ => {
+                    let id = self.find_mapping(out.root, at).ok_or(ZX_ERR_INVALID_ARGS)?;
+                    let m = &self.mappings[id];
+                    if m.perms & ZX_VM_PERM_WRITE == 0 {
+                        return Err(ZX_ERR_INVALID_ARGS);
+                    }
+                    (m.vmo, m.first_page + (at - m.vaddr) / PAGE_SIZE)
+                }
+            };
+            if page >= self.vmos[vmo].size {
+                return Err(ZX_ERR_INVALID_ARGS);
+            }
+            *slot = Some((vmo, page, (at % PAGE_SIZE) as usize, n as usize));
+            at += n;
+        }
+        let mut slots = [None, None];
+        for (slot, &(vmo, page, off, n)) in slots.iter_mut().zip(pages.iter().flatten()) {
+            self.vmo_commit_pages(vmo, page, page + 1)?;
+            let frame = self.vmos[vmo].own(page).expect("page just committed");
+            *slot = Some((frame, off, n));
+        }
+        Ok(slots)
     }
 
     /// `zx_vmar_unmap` on an id: removes mappings (splitting those partly

@@ -6,7 +6,7 @@
 //! the parent where the child has no page of its own. Creating a child
 //! touches no page, so it costs the same for a 4 KiB or a 1 TiB parent.
 
-use crate::platform::{Frame, Platform, PAGE_BYTES};
+use crate::platform::{CacheSpan, Frame, Platform, CACHE_ROUND_PAGES, PAGE_BYTES};
 use crate::space::{MappingId, ObjectSpace, TableId, VmoId, WaitToken, Waitable};
 use abi::*;
 use alloc::vec::Vec;
@@ -517,6 +517,43 @@ impl<P: Platform> ObjectSpace<P> {
                 self.changed(c, cur, cb);
             }
         }
+    }
+
+    /// One round of a cache operation over bytes `[from, end)` of VMO `id`:
+    /// fills `out` with the parts of the VMO's own committed pages there,
+    /// in order, at most [`CACHE_ROUND_PAGES`] of them. Returns how many,
+    /// and where the next round starts if pages remain. Pages the VMO only
+    /// shows (an ancestor's, the zero page) are not its to maintain: a
+    /// child's handle carries WRITE whatever its parent's handle had, so
+    /// reaching through to a parent's page would let it invalidate memory
+    /// it may not write. Costs O(log pages + one round).
+    pub(crate) fn vmo_cache_round(
+        &self,
+        id: VmoId,
+        from: u64,
+        end: u64,
+        out: &mut [CacheSpan; CACHE_ROUND_PAGES],
+    ) -> (usize, Option<u64>) {
+        let v = &self.vmos[id];
+        let end = end.min(v.size * PAGE_SIZE);
+        if from >= end {
+            return (0, None);
+        }
+        let range = v.owned_range(from / PAGE_SIZE, end.div_ceil(PAGE_SIZE));
+        let own = &v.pages[range];
+        let mut n = 0;
+        for (slot, &(page, frame)) in out.iter_mut().zip(own) {
+            let start = (page * PAGE_SIZE).max(from);
+            let stop = ((page + 1) * PAGE_SIZE).min(end);
+            *slot = CacheSpan {
+                frame,
+                offset: (start % PAGE_SIZE) as usize,
+                len: (stop - start) as usize,
+            };
+            n += 1;
+        }
+        let next = (own.len() > n).then(|| own[n].0 * PAGE_SIZE);
+        (n, next)
     }
 
     /// Physical addresses of the pages shown in `[first, end)`.

@@ -370,6 +370,10 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
         }
         Op::Commit { h, offset, len } => {
             let v = m.handles[h].0;
+            if len == 0 {
+                // An empty range: nothing to do, whatever the offset.
+                return Ok(());
+            }
             m.range(v, offset, len)?;
             for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {
                 m.vmos[v].own[p as usize] = true;
@@ -378,6 +382,10 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
         }
         Op::Decommit { h, offset, len } => {
             let v = m.handles[h].0;
+            if len == 0 {
+                // An empty range: nothing to do, whatever the offset.
+                return Ok(());
+            }
             m.range(v, offset, len)?;
             for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {
                 if m.vmos[v].own[p as usize] {

@@ -140,6 +140,17 @@ extern "C" fn ponger(e: u64, _: u64) -> ! {
     }
 }
 
+/// Boot to the first task's first instruction: the monotonic clock (the
+/// counter from reset) read there, one sample (a boot happens once).
+pub fn boot(filter: &str, entered: Option<Time>) -> Result<(), Status> {
+    let entered = entered.ok_or(Status::BAD_STATE)?;
+    if "boot_to_first_task".contains(filter) {
+        let ns = entered.into_nanos();
+        println!("bench boot_to_first_task ops=1 reps=1 min_ns={ns} median_ns={ns}");
+    }
+    Ok(())
+}
+
 /// Runs every benchmark whose name contains `filter`.
 pub fn run(filter: &str) -> Result<(), Status> {
     let bench = |name: &str, ops: u64, batch: &mut dyn FnMut() -> Result<i64, Status>| {

@@ -37,7 +37,13 @@ impl Write for Line {
         while !s.is_char_boundary(n) {
             n -= 1;
         }
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        let dst = &mut self.buf[self.len..self.len + n];
+        dst.copy_from_slice(&s.as_bytes()[..n]);
+        // A line is one console line: the console refuses a line break
+        // inside (a failure text that `stringify!` wrapped would be lost).
+        for b in dst.iter_mut().filter(|b| **b == b'\n' || **b == b'\r') {
+            *b = b' ';
+        }
         self.len += n;
         Ok(())
     }

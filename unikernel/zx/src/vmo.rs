@@ -21,14 +21,32 @@ impl VmoOptions {
     pub const NON_RESIZABLE: VmoOptions = VmoOptions(abi::ZX_VMO_NON_RESIZABLE);
 }
 
-/// `zx_vmo_create_child` options.
+/// `zx_vmo_create_child` options, late-2018 values (README, "Which Zircon").
+///
+/// Bit 0 here is the era's **one-way** copy-on-write, not today's
+/// `ZX_VMO_CHILD_SNAPSHOT` (which has the same value): a child keeps seeing
+/// its parent's later writes to every page it has not copied itself. Today's
+/// other child options (`SNAPSHOT_AT_LEAST_ON_WRITE`, `SLICE`, `RESIZABLE`,
+/// `NO_WRITE`, `REFERENCE`, `SNAPSHOT_MODIFIED`) do not exist here and are
+/// `ZX_ERR_INVALID_ARGS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmoChildOptions(pub u32);
 
 impl VmoChildOptions {
-    /// `ZX_VMO_CHILD_COPY_ON_WRITE`.
+    /// `ZX_VMO_CHILD_COPY_ON_WRITE` (bit 0): a one-way copy-on-write child.
+    ///
+    /// The child shows its parent's pages until it writes (or commits) one,
+    /// and a later parent write to a page the child has not copied shows in
+    /// the child at once. It is not a snapshot: for a point-in-time copy,
+    /// commit the child's whole range right after creating it. Also spelled
+    /// [`COPY_ON_WRITE_ONE_WAY`](Self::COPY_ON_WRITE_ONE_WAY).
     pub const COPY_ON_WRITE: VmoChildOptions = VmoChildOptions(abi::ZX_VMO_CHILD_COPY_ON_WRITE);
-    /// `ZX_VMO_CHILD_NON_RESIZEABLE`.
+    /// The same bit as [`COPY_ON_WRITE`](Self::COPY_ON_WRITE), named after
+    /// what it does, so task code cannot be read as taking a snapshot.
+    pub const COPY_ON_WRITE_ONE_WAY: VmoChildOptions = Self::COPY_ON_WRITE;
+    /// `ZX_VMO_CHILD_NON_RESIZEABLE` (bit 1, spelled with an "E" in the
+    /// era): the child cannot change size. Children resize by default here;
+    /// today's Zircon makes them fixed-size unless `ZX_VMO_CHILD_RESIZABLE`.
     pub const NON_RESIZEABLE: VmoChildOptions = VmoChildOptions(abi::ZX_VMO_CHILD_NON_RESIZEABLE);
 }
 
@@ -50,6 +68,14 @@ impl VmoOp {
     pub const DECOMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_DECOMMIT);
     /// `ZX_VMO_OP_LOOKUP`.
     pub const LOOKUP: VmoOp = VmoOp(abi::ZX_VMO_OP_LOOKUP);
+    /// `ZX_VMO_OP_CACHE_SYNC`.
+    pub const CACHE_SYNC: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_SYNC);
+    /// `ZX_VMO_OP_CACHE_INVALIDATE`.
+    pub const CACHE_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_INVALIDATE);
+    /// `ZX_VMO_OP_CACHE_CLEAN`.
+    pub const CACHE_CLEAN: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN);
+    /// `ZX_VMO_OP_CACHE_CLEAN_INVALIDATE`.
+    pub const CACHE_CLEAN_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN_INVALIDATE);
 }
 
 fn out_handle(st: abi::Status, out: abi::Handle) -> Result<Handle, Status> {
@@ -75,7 +101,14 @@ impl Vmo {
         out_handle(st, out).map(Vmo)
     }
 
-    /// `zx_vmo_create_child`.
+    /// `zx_vmo_create_child`: a child of `size` bytes (rounded up to a
+    /// page) viewing this VMO from `offset`.
+    ///
+    /// With [`VmoChildOptions::COPY_ON_WRITE`] the child is a **one-way**
+    /// copy-on-write view (late-2018 semantics, not today's snapshot): it
+    /// sees this VMO's later writes to pages it has not copied, and its own
+    /// writes never reach this VMO. Its handle has this handle's rights plus
+    /// WRITE (EXECUTE is kept). See README, "Which Zircon".
     pub fn create_child(
         &self,
         opts: VmoChildOptions,
@@ -175,7 +208,7 @@ impl Vmo {
         })
     }
 
-    /// `zx_vmo_op_range` for COMMIT and DECOMMIT.
+    /// `zx_vmo_op_range` for COMMIT, DECOMMIT and the cache ops.
     pub fn op_range(&self, op: VmoOp, offset: u64, size: u64) -> Result<(), Status> {
         // SAFETY: no buffer is passed.
         Status::ok(unsafe {

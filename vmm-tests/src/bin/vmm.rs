@@ -19,7 +19,8 @@ usage:
       vmm-tests/expected/<config>.txt from its transcript
   vmm bench [<config>]
       boot `mode=bench` under -icount shift=0,sleep=off (default virt-gicv2),
-      print the table and write target/bench/<config>.json
+      and Debian's arm64 Linux with our benchmark /init beside it (the Linux
+      column), print the table and write target/bench/<config>.json
   vmm qemu-args <config> [--append <bootargs>] [--image <path>] [--accel <accel>]
       print the QEMU command line, shell-quoted
   vmm list
@@ -247,12 +248,30 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
             settings.accel.name()
         ));
     }
-    let report = vmm_tests::bench::boot_and_report(config, &settings)?;
+    // Ours and Linux's side (vmm_tests::linux) boot at once, one QEMU each.
+    let (report, linux) = std::thread::scope(|scope| {
+        let linux = scope.spawn(|| vmm_tests::linux::boot_and_measure(config, &settings));
+        let ours = vmm_tests::bench::boot_and_report(config, &settings);
+        let linux = linux.join().unwrap_or_else(|_| {
+            Err(vmm_tests::linux::Error::Failed(
+                "the Linux boot thread panicked".to_string(),
+            ))
+        });
+        (ours, linux)
+    });
+    // A failed Linux run fails the bench, after our column is shown; a
+    // Linux side that is not set up only says so.
+    let linux_failed = matches!(linux, Err(vmm_tests::linux::Error::Failed(_)));
+    let report = report?.with_linux(linux);
     print!("{}", report.table());
     let dir = vmm_tests::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, report.json(name)).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("\nwrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(if linux_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

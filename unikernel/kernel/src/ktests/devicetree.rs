@@ -1,4 +1,5 @@
-//! Device-tree parsing: the live tree and fixtures of both GIC versions.
+//! Device-tree parsing: the live tree and fixtures of both GIC versions,
+//! and of a tree written for TrustZone firmware (secure RAM and devices).
 
 use crate::arch::power::Conduit;
 use crate::devicetree::{parse, DtError, GicInfo, PhysRange, TimerInfo};
@@ -9,6 +10,17 @@ use crate::{boot_info, check, check_eq, layout};
 static VIRT_GICV2: &[u8] = include_bytes!("../../fixtures/virt-gicv2.dtb");
 /// The same with `gic-version=3,virtualization=on`.
 static VIRT_EL2: &[u8] = include_bytes!("../../fixtures/virt-el2.dtb");
+/// `-M virt,secure=on,virtualization=on,gic-version=2,dumpdtb=…`, compacted:
+/// `secram@e000000` (16 MiB of memory), `pl011@9040000`, `pl061@90b0000`
+/// and the gpio-poweroff/restart nodes are `status = "disabled"`,
+/// `secure-status = "okay"`; no PSCI node.
+static VIRT_SECURE: &[u8] = include_bytes!("../../fixtures/virt-secure.dtb");
+/// The same through dtc with, added: `/memreserve/ 0x4000_0000 64 KiB`; a
+/// `/reserved-memory` with `firmware@4f000000` (1 MiB, no-map),
+/// `shared@4e000000` (2 MiB) and a disabled `unused@4d000000` (64 KiB); a
+/// disabled memory node at 0x4c00_0000 (4 MiB) inside RAM; and
+/// `/chosen/stdout-path` pointing at the disabled secure PL011.
+static VIRT_SECURE_RESERVED: &[u8] = include_bytes!("../../fixtures/virt-secure-reserved.dtb");
 
 pub static SUITE: Suite = Suite {
     name: "devicetree",
@@ -32,6 +44,26 @@ pub static SUITE: Suite = Suite {
         Test {
             name: "parses_console_from_stdout_path",
             run: parses_console_from_stdout_path,
+        },
+        Test {
+            name: "disabled_memory_is_not_ram",
+            run: disabled_memory_is_not_ram,
+        },
+        Test {
+            name: "disabled_memory_inside_ram_is_reserved",
+            run: disabled_memory_inside_ram_is_reserved,
+        },
+        Test {
+            name: "reserved_memory_children_are_reserved",
+            run: reserved_memory_children_are_reserved,
+        },
+        Test {
+            name: "disabled_uart_is_never_the_console",
+            run: disabled_uart_is_never_the_console,
+        },
+        Test {
+            name: "secure_tree_gives_gic_and_timer",
+            run: secure_tree_gives_gic_and_timer,
         },
         Test {
             name: "rejects_a_corrupt_blob",
@@ -115,6 +147,103 @@ fn parses_console_from_stdout_path() -> TestResult {
         parse(VIRT_GICV2, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))?;
     check_eq!(p.stdout_path, Some("/pl011@9000000"));
     check_eq!(p.uart, Some(PhysRange::new(0x0900_0000, 0x1000)));
+    Ok(())
+}
+
+fn parsed(blob: &[u8]) -> Result<crate::devicetree::Platform<'_>, crate::ktest::Failure> {
+    parse(blob, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))
+}
+
+/// Secure RAM (`secram@e000000`, disabled) is not RAM, and reserves
+/// nothing either: it lies outside every available memory node.
+fn disabled_memory_is_not_ram() -> TestResult {
+    let p = parsed(VIRT_SECURE)?;
+    check_eq!(
+        p.memory.as_slice(),
+        &[PhysRange::new(0x4000_0000, 256 * MIB)]
+    );
+    check_eq!(p.reserved.as_slice(), &[]);
+    Ok(())
+}
+
+/// A disabled memory node that overlaps available RAM is kept out of it.
+fn disabled_memory_inside_ram_is_reserved() -> TestResult {
+    let p = parsed(VIRT_SECURE_RESERVED)?;
+    check_eq!(
+        p.memory.as_slice(),
+        &[PhysRange::new(0x4000_0000, 256 * MIB)]
+    );
+    check!(p
+        .reserved
+        .as_slice()
+        .contains(&PhysRange::new(0x4c00_0000, 4 * MIB)));
+    check!(!p
+        .reserved
+        .as_slice()
+        .iter()
+        .any(|r| r.contains(0x0e00_0000)));
+    Ok(())
+}
+
+/// `/memreserve/` and every `/reserved-memory` child with a `reg`, `no-map`
+/// or not, available or not, are reserved.
+fn reserved_memory_children_are_reserved() -> TestResult {
+    let p = parsed(VIRT_SECURE_RESERVED)?;
+    check_eq!(
+        p.reserved.as_slice(),
+        &[
+            PhysRange::new(0x4000_0000, 0x1_0000),
+            PhysRange::new(0x4f00_0000, MIB),
+            PhysRange::new(0x4e00_0000, 2 * MIB),
+            PhysRange::new(0x4d00_0000, 0x1_0000),
+            PhysRange::new(0x4c00_0000, 4 * MIB),
+        ]
+    );
+    Ok(())
+}
+
+/// The secure PL011 (disabled, and first in tree order) is never the
+/// console: not when stdout-path names it, not as the first PL011 when
+/// there is no stdout-path.
+fn disabled_uart_is_never_the_console() -> TestResult {
+    let uart = Some(PhysRange::new(0x0900_0000, 0x1000));
+    let p = parsed(VIRT_SECURE_RESERVED)?;
+    check_eq!(p.stdout_path, Some("/pl011@9040000"));
+    check_eq!(p.uart, uart);
+    // The same tree without stdout-path: rename the property in the
+    // strings block (same length, so the blob stays valid).
+    let mut blob = alloc::vec::Vec::from(VIRT_SECURE);
+    let name = b"stdout-path\0";
+    let at = blob
+        .windows(name.len())
+        .position(|w| w == name)
+        .ok_or_else(|| crate::ktest::Failure::Fail("no stdout-path string".into()))?;
+    blob[at..at + name.len()].copy_from_slice(b"stdout-xxxx\0");
+    let p = parsed(&blob)?;
+    check_eq!(p.stdout_path, None);
+    check_eq!(p.uart, uart);
+    Ok(())
+}
+
+/// The secure tree's non-secure devices are found as in any virt tree; it
+/// names no PSCI (QEMU leaves that to the EL3 firmware).
+fn secure_tree_gives_gic_and_timer() -> TestResult {
+    let p = parsed(VIRT_SECURE)?;
+    check_eq!(
+        p.gic,
+        Some(GicInfo::V2 {
+            distributor: PhysRange::new(0x0800_0000, 0x1_0000),
+            cpu_interface: PhysRange::new(0x0801_0000, 0x1_0000),
+        })
+    );
+    check_eq!(
+        p.timer,
+        Some(TimerInfo {
+            physical_ppi: 14,
+            virtual_ppi: 11
+        })
+    );
+    check_eq!(p.psci, None);
     Ok(())
 }
 

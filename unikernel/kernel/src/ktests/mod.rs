@@ -2,6 +2,7 @@
 
 mod board;
 mod boot;
+mod cache;
 mod devicetree;
 mod exceptions;
 mod frames;
@@ -26,6 +27,7 @@ pub static SUITES: &[&Suite] = &[
     &heap::SUITE,
     &frames::SUITE,
     &mmu::SUITE,
+    &cache::SUITE,
     &vm::SUITE,
     &timer::SUITE,
     &gic::SUITE,

@@ -27,6 +27,8 @@ pub struct Fake {
     /// Fails the `Mmu::map` this many calls from now (0: the next).
     map_fail_after: Cell<Option<u64>>,
     pub wakes: RefCell<Vec<(WaiterId, Signals)>>,
+    /// Cache maintenance asked for: (op, paddr + offset, len).
+    pub cache_ops: RefCell<Vec<(CacheOp, u64, usize)>>,
 }
 
 impl Fake {
@@ -124,6 +126,13 @@ impl FrameAllocator for Fake {
     }
     fn zero_page(&self) -> Frame {
         Frame::new(ZERO_PADDR)
+    }
+    fn cache_op(&self, op: CacheOp, frame: Frame, offset: usize, len: usize) {
+        assert!(self.frame_live(frame.paddr()), "cache op on a freed frame");
+        assert!(len > 0 && offset + len <= PAGE_BYTES);
+        self.cache_ops
+            .borrow_mut()
+            .push((op, frame.paddr() + offset as u64, len));
     }
     fn copy(&self, src: Frame, dst: Frame) {
         let mut frames = self.frames.borrow_mut();

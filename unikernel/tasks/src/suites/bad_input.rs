@@ -36,6 +36,8 @@ pub static SUITE: Suite = Suite {
         duplicate_and_replace_with_a_bad_out_are_invalid_args,
         event_create_with_a_bad_out_is_invalid_args,
         vmar_map_with_a_bad_out_leaves_no_mapping,
+        vmar_map_overwrite_with_the_out_in_the_replaced_page_changes_nothing_when_it_fails,
+        vmar_map_overwrite_with_the_out_in_the_replaced_page_stores_it_in_the_new_mapping,
         vmar_allocate_with_a_bad_out_leaves_no_region,
         task_create_with_a_bad_handle_list_moves_nothing,
         task_create_with_a_bad_out_starts_nothing_and_moves_nothing,
@@ -47,6 +49,7 @@ pub static SUITE: Suite = Suite {
         missing_rights_are_access_denied,
         misaligned_offsets_are_invalid_args,
         overflowing_ranges_are_refused,
+        create_child_whose_size_rounds_up_past_64_bits_is_out_of_range,
     ],
 };
 
@@ -481,6 +484,58 @@ fn vmar_map_with_a_bad_out_leaves_no_mapping() -> TestResult {
     Ok(())
 }
 
+/// A region of 4 pages, and a 2-page VMO holding 0xaa, 0xbb mapped
+/// read-write at its start.
+fn overwrite_setup() -> Result<(Vmar, u64, Vmo), Status> {
+    let flags = abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE | abi::ZX_VM_CAN_MAP_SPECIFIC;
+    let (region, base) = Vmar::root_self().allocate(0, 4 * PAGE, VmarFlags(flags))?;
+    let old = Vmo::create(2 * PAGE)?;
+    old.write(&[0xaa], 0)?;
+    old.write(&[0xbb], PAGE)?;
+    let rw = VmarFlags::PERM_READ | VmarFlags::PERM_WRITE | VmarFlags::SPECIFIC;
+    region.map(0, &old, 0, 2 * PAGE, rw)?;
+    Ok((region, base, old))
+}
+
+fn vmar_map_overwrite_with_the_out_in_the_replaced_page_changes_nothing_when_it_fails() -> TestResult
+{
+    let (region, base, old) = ok!(overwrite_setup());
+    let new = ok!(Vmo::create(PAGE));
+    // Read-only over the first page, the result to go in that very page:
+    // the store would fault, so the call fails, and must change nothing.
+    let opts = u64::from(abi::ZX_VM_PERM_READ | abi::ZX_VM_SPECIFIC_OVERWRITE);
+    let args = [h(&region), opts, 0, h(&new), 0, PAGE, base + 16, 0];
+    check_eq!(call(Syscall::VmarMap, args), Status::INVALID_ARGS);
+    check_eq!(ok!(new.info()).num_mappings, 0);
+    check_eq!(ok!(old.info()).num_mappings, 1);
+    // SAFETY: the old mapping is still there, both pages read-write.
+    unsafe {
+        check_eq!(peek(base), 0xaa);
+        check_eq!(peek(base + PAGE), 0xbb);
+        poke(base + 1, 0xcc);
+    }
+    check_eq!(byte_at(&old, 1), Ok(0xcc));
+    Ok(())
+}
+
+fn vmar_map_overwrite_with_the_out_in_the_replaced_page_stores_it_in_the_new_mapping() -> TestResult
+{
+    let (region, base, old) = ok!(overwrite_setup());
+    let new = ok!(Vmo::create(PAGE));
+    let opts =
+        u64::from(abi::ZX_VM_PERM_READ | abi::ZX_VM_PERM_WRITE | abi::ZX_VM_SPECIFIC_OVERWRITE);
+    let args = [h(&region), opts, 0, h(&new), 0, PAGE, base + 16, 0];
+    check_eq!(call(Syscall::VmarMap, args), Status::OK);
+    // Where a store after the call would have put it: in the new VMO.
+    let mut got = [0u8; 8];
+    ok!(new.read(&mut got, 16));
+    check_eq!(u64::from_le_bytes(got), base);
+    check_eq!(byte_at(&old, 16), Ok(0));
+    // SAFETY: the new mapping is readable.
+    check_eq!(unsafe { peek(base + 16) }, base.to_le_bytes()[0]);
+    Ok(())
+}
+
 fn vmar_allocate_with_a_bad_out_leaves_no_region() -> TestResult {
     let flags = abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_SPECIFIC;
     let (region, base) = ok!(Vmar::root_self().allocate(0, 4 * PAGE, VmarFlags(flags)));
@@ -830,6 +885,16 @@ fn overflowing_ranges_are_refused() -> TestResult {
         Err(Status::INVALID_ARGS)
     );
     check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    check!(zero_children(&vmo));
+    Ok(())
+}
+
+fn create_child_whose_size_rounds_up_past_64_bits_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    // offset + size fits in 64 bits; offset + size rounded up to a page does not.
+    let offset = u64::MAX - PAGE + 1;
+    let child = vmo.create_child(VmoChildOptions::COPY_ON_WRITE, offset, 1);
+    check_eq!(child.map(drop), Err(Status::OUT_OF_RANGE));
     check!(zero_children(&vmo));
     Ok(())
 }

@@ -12,6 +12,7 @@ mod vmo;
 mod vmo_clone;
 mod vmo_signal;
 mod wait;
+mod which_zircon;
 
 use crate::harness::{Suite, Test};
 
@@ -26,6 +27,7 @@ pub static SUITES: &[&Suite] = &[
     &handles::SUITE,
     &bad_input::SUITE,
     &isolation::SUITE,
+    &which_zircon::SUITE,
     &fuzz::SUITE,
 ];
 

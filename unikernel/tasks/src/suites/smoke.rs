@@ -27,6 +27,10 @@ pub static SUITE: Suite = Suite {
             name: "touching_kernel_memory_ends_the_task",
             run: touching_kernel_memory_ends_the_task,
         },
+        Test {
+            name: "a_report_with_a_line_break_prints_as_one_line",
+            run: a_report_with_a_line_break_prints_as_one_line,
+        },
     ],
 };
 
@@ -75,5 +79,23 @@ fn touching_kernel_memory_ends_the_task() -> TestResult {
             ..
         }
     ));
+    Ok(())
+}
+
+/// A failure text with a line break in it (`stringify!` wraps long
+/// expressions) must still reach the console: it refuses a break inside a line.
+fn a_report_with_a_line_break_prints_as_one_line() -> TestResult {
+    let line = crate::out::format(format_args!("# {}", "left\nright\r"));
+    check_eq!(line.as_str(), "# left right ");
+    check_eq!(
+        zx::console_write(line.as_str()),
+        Ok(()),
+        "the console takes it"
+    );
+    check_eq!(
+        zx::console_write("# left\nright"),
+        Err(Status::INVALID_ARGS),
+        "raw"
+    );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! VMOs: `vmo_create`, `vmo_read`/`vmo_write`, sizes, `vmo_op_range`
-//! (COMMIT, DECOMMIT, LOOKUP), and the same bytes seen through mappings.
+//! (COMMIT, DECOMMIT, LOOKUP, the cache ops), and the same bytes seen through mappings.
 
 use super::util::*;
 use crate::harness::{Suite, TestResult};
@@ -43,6 +43,14 @@ pub static SUITE: Suite = Suite {
         lookup_at_an_unaligned_offset_gives_the_containing_page,
         lock_and_unlock_are_not_supported,
         unknown_op_is_invalid_args,
+        zero_length_commit_at_an_unaligned_offset_commits_nothing,
+        zero_length_decommit_at_an_unaligned_offset_keeps_a_childs_page,
+        zero_length_commit_and_decommit_are_ok_past_the_end,
+        cache_ops_succeed_and_change_no_byte_and_commit_nothing,
+        cache_ops_over_a_huge_sparse_range_succeed,
+        cache_op_of_size_zero_is_invalid_args,
+        cache_op_past_the_end_is_out_of_range,
+        cache_ops_need_read_and_invalidate_needs_write,
         vmo_write_shows_through_a_mapping,
         store_through_a_mapping_shows_in_vmo_read,
         vmo_read_into_a_mapping_of_the_same_vmo_works,
@@ -414,8 +422,118 @@ fn lock_and_unlock_are_not_supported() -> TestResult {
 
 fn unknown_op_is_invalid_args() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
-    for op in [0, 6, 9, 100, u32::MAX] {
+    for op in [0, 10, 100, u32::MAX] {
         check_eq!(vmo.op_range(VmoOp(op), 0, PAGE), Err(Status::INVALID_ARGS));
+    }
+    Ok(())
+}
+
+fn zero_length_commit_at_an_unaligned_offset_commits_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0x10, 0));
+    ok!(vmo.op_range(VmoOp::COMMIT, PAGE + 1, 0));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+fn zero_length_decommit_at_an_unaligned_offset_keeps_a_childs_page() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    ok!(parent.write(&[1], 0));
+    let child = ok!(parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    ok!(child.write(&[2], 0));
+    ok!(child.op_range(VmoOp::DECOMMIT, 0x10, 0));
+    // Still the child's own copy, not the parent's page showing again.
+    check_eq!(byte_at(&child, 0), Ok(2));
+    check_eq!(ok!(child.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+fn zero_length_commit_and_decommit_are_ok_past_the_end() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[1], 0));
+    for op in [VmoOp::COMMIT, VmoOp::DECOMMIT] {
+        for offset in [PAGE + 1, 1 << 40, u64::MAX] {
+            check_eq!(vmo.op_range(op, offset, 0), Ok(()), "{op:?} at {offset:#x}");
+        }
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+const CACHE_OPS: [VmoOp; 4] = [
+    VmoOp::CACHE_SYNC,
+    VmoOp::CACHE_INVALIDATE,
+    VmoOp::CACHE_CLEAN,
+    VmoOp::CACHE_CLEAN_INVALIDATE,
+];
+
+fn cache_ops_succeed_and_change_no_byte_and_commit_nothing() -> TestResult {
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    let addr = ok!(map_rw(&vmo, 4 * PAGE));
+    for page in [0, 2, 3] {
+        // SAFETY: the mapping is read-write.
+        unsafe { poke(addr + page * PAGE + 5, 0x40 + page as u8) };
+    }
+    for op in CACHE_OPS {
+        // Unaligned at both ends; page 1 was never committed.
+        check_eq!(vmo.op_range(op, 3, 4 * PAGE - 7), Ok(()), "{op:?}");
+        check_eq!(ok!(vmo.info()).committed_bytes, 3 * PAGE, "{op:?}");
+        for page in [0, 2, 3] {
+            check_eq!(byte_at(&vmo, page * PAGE + 5), Ok(0x40 + page as u8));
+            // SAFETY: as above.
+            check_eq!(unsafe { peek(addr + page * PAGE + 5) }, 0x40 + page as u8);
+        }
+    }
+    Ok(())
+}
+
+fn cache_ops_over_a_huge_sparse_range_succeed() -> TestResult {
+    let size = 1 << 36;
+    let vmo = ok!(Vmo::create(size));
+    for i in 0..40u64 {
+        ok!(vmo.write(&[i as u8 + 1], (i * (size / 40)) & !(PAGE - 1)));
+    }
+    for op in CACHE_OPS {
+        check_eq!(vmo.op_range(op, 0, size), Ok(()), "{op:?}");
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 40 * PAGE);
+    check_eq!(byte_at(&vmo, (39 * (size / 40)) & !(PAGE - 1)), Ok(40));
+    Ok(())
+}
+
+fn cache_op_of_size_zero_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    for op in CACHE_OPS {
+        check_eq!(vmo.op_range(op, 0, 0), Err(Status::INVALID_ARGS), "{op:?}");
+    }
+    Ok(())
+}
+
+fn cache_op_past_the_end_is_out_of_range() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    for op in CACHE_OPS {
+        check_eq!(vmo.op_range(op, PAGE, 2 * PAGE), Err(Status::OUT_OF_RANGE));
+        check_eq!(vmo.op_range(op, u64::MAX, 2), Err(Status::OUT_OF_RANGE));
+    }
+    Ok(())
+}
+
+fn cache_ops_need_read_and_invalidate_needs_write() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let read_only = ok!(vmo.duplicate(Rights::READ));
+    let write_only = ok!(vmo.duplicate(Rights::WRITE));
+    for op in CACHE_OPS {
+        let (ok_h, denied) = if op == VmoOp::CACHE_INVALIDATE {
+            (&write_only, &read_only)
+        } else {
+            (&read_only, &write_only)
+        };
+        check_eq!(ok_h.op_range(op, 0, PAGE), Ok(()), "{op:?}");
+        check_eq!(
+            denied.op_range(op, 0, PAGE),
+            Err(Status::ACCESS_DENIED),
+            "{op:?}"
+        );
     }
     Ok(())
 }

@@ -49,8 +49,42 @@ const GICV2_IAR_INTID_MASK: u32 = 0x3ff;
 pub type Handler = fn(IntId);
 
 enum Driver {
-    V2(GicV2<'static>),
-    V3(GicV3<'static>),
+    /// arm-gic's driver, and the priority bytes it writes wrongly.
+    V2(GicV2<'static>, PriorityBytes),
+    /// arm-gic's driver, and the SPIs' priority bytes (for reading back).
+    V3(GicV3<'static>, PriorityBytes),
+}
+
+/// The distributor's `GICD_IPRIORITYR`: one byte per INTID. arm-gic 0.10.0's
+/// `GicV2::set_interrupt_priority` writes the whole 32-bit word, which
+/// clears the priorities of the other three INTIDs in it (setting INTID 27,
+/// the virtual timer, zeroed 24–26). The registers are byte-accessible
+/// (GICv2 architecture, 4.3.11), so each priority is written alone. (Its
+/// GICv3 calls write single bytes already.)
+struct PriorityBytes(*mut u8);
+
+impl PriorityBytes {
+    /// `GICD_IPRIORITYR0`'s offset in the distributor.
+    const OFFSET: usize = 0x400;
+
+    /// One INTID's priority byte.
+    fn byte(&self, intid: IntId) -> *mut u8 {
+        let index = intid.raw_value() as usize;
+        assert!(index < INTID_LIMIT, "{intid:?} has no priority byte");
+        self.0.wrapping_add(Self::OFFSET + index)
+    }
+
+    fn set(&mut self, intid: IntId, priority: u8) {
+        // SAFETY: `init`'s caller vouched for the distributor's MMIO; the
+        // byte lies inside its IPRIORITYR array (INTID < 1020), and the
+        // GIC's lock serialises every access.
+        unsafe { self.byte(intid).write_volatile(priority) }
+    }
+
+    fn get(&self, intid: IntId) -> u8 {
+        // SAFETY: as in `set`.
+        unsafe { self.byte(intid).read_volatile() }
+    }
 }
 
 // SAFETY: the driver holds pointers to MMIO that no other code aliases; it
@@ -109,7 +143,11 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
             // ...and bit 0 of GICD_CTLR is the Non-secure Group 1 enable.
             gic.enable_group0(true);
             gic.set_priority_mask(PRIORITY_MASK_ALL);
-            Driver::V2(gic)
+            if gic.typer().has_security_extension() {
+                // The kernel never runs secure: this is the view it has.
+                crate::info!("gic: non-secure view (Security Extensions): Group 1 only");
+            }
+            Driver::V2(gic, PriorityBytes(distributor.start as *mut u8))
         }
         GicInfo::V3 {
             distributor,
@@ -130,7 +168,7 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
                 unsafe { GicV3::new(gicd, gicr, CPU_COUNT) }.map_err(GicError::Redistributor)?;
             gic.setup(BOOT_CPU);
             GicCpuInterface::set_priority_mask(PRIORITY_MASK_ALL);
-            Driver::V3(gic)
+            Driver::V3(gic, PriorityBytes(distributor.start as *mut u8))
         }
     };
     VERSION.store(info.version(), Ordering::Relaxed);
@@ -153,16 +191,26 @@ fn with_gic<R>(f: impl FnOnce(&mut Driver) -> R) -> R {
 /// Sets an interrupt's priority and trigger (on this CPU, for an SGI or PPI).
 pub fn configure(intid: IntId, priority: u8, trigger: Trigger) {
     with_gic(|gic| match gic {
-        Driver::V2(g) => {
-            g.set_interrupt_priority(intid, priority);
+        Driver::V2(g, priorities) => {
+            priorities.set(intid, priority);
             g.set_trigger(intid, trigger);
         }
-        Driver::V3(g) => {
+        Driver::V3(g, _) => {
             let cpu = Some(BOOT_CPU);
             g.set_interrupt_priority(intid, cpu, priority)
                 .expect("a valid INTID");
             g.set_trigger(intid, cpu, trigger).expect("a valid INTID");
         }
+    })
+}
+
+/// An SPI's priority as the distributor reads it back (in a GICv2's
+/// Non-secure view, shifted as the write was; bits the GIC does not
+/// implement read as zero).
+pub fn spi_priority(intid: IntId) -> u8 {
+    assert!(!intid.is_private(), "{intid:?} is not an SPI");
+    with_gic(|gic| match gic {
+        Driver::V2(_, priorities) | Driver::V3(_, priorities) => priorities.get(intid),
     })
 }
 
@@ -178,12 +226,12 @@ pub fn disable(intid: IntId) {
 
 fn set_enabled(intid: IntId, enable: bool) {
     with_gic(|gic| match gic {
-        Driver::V2(g) => {
+        Driver::V2(g, _) => {
             // GICv2 may hard-wire SGIs enabled: an enable that does not stick
             // is the hardware's choice, not an error.
             let _ = g.enable_interrupt(intid, enable);
         }
-        Driver::V3(g) => g
+        Driver::V3(g, _) => g
             .enable_interrupt(intid, Some(BOOT_CPU), enable)
             .expect("a valid INTID"),
     })
@@ -199,14 +247,14 @@ pub fn set_handler(intid: IntId, handler: Option<Handler>) {
 /// Raises SGI `intid` on this CPU.
 pub fn send_sgi_to_self(intid: IntId) {
     with_gic(|gic| match gic {
-        Driver::V2(g) => g.send_sgi(
+        Driver::V2(g, _) => g.send_sgi(
             intid,
             SgiTargetV2::List {
                 target_list_filter: SgiTargetListFilter::ForwardSelfOnly,
                 target_list: 0,
             },
         ),
-        Driver::V3(_) => GicCpuInterface::send_sgi(
+        Driver::V3(..) => GicCpuInterface::send_sgi(
             intid,
             SgiTargetV3::List {
                 affinity3: 0,
@@ -234,16 +282,16 @@ pub fn unhandled() -> u64 {
 fn acknowledge() -> Option<IntId> {
     let mut gic = GIC.lock();
     match gic.as_mut()? {
-        Driver::V2(g) => g.get_and_acknowledge_interrupt(InterruptGroup::Group0),
-        Driver::V3(_) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
+        Driver::V2(g, _) => g.get_and_acknowledge_interrupt(InterruptGroup::Group0),
+        Driver::V3(..) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
     }
 }
 
 fn end_of_interrupt(intid: IntId) {
     let mut gic = GIC.lock();
     match gic.as_mut() {
-        Some(Driver::V2(g)) => g.end_interrupt(intid, InterruptGroup::Group0),
-        Some(Driver::V3(_)) => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+        Some(Driver::V2(g, _)) => g.end_interrupt(intid, InterruptGroup::Group0),
+        Some(Driver::V3(..)) => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
         None => {}
     }
 }

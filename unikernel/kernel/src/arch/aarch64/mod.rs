@@ -3,6 +3,7 @@
 
 pub mod backtrace;
 pub mod boot;
+pub mod cache;
 pub mod context;
 pub mod el0;
 pub mod esr;

@@ -14,6 +14,10 @@ rpi4_target_dir := "target/rpi4"
 # Debian's Pi 4 firmware and device tree (ci/setup).
 rpi4_files := ".cache/rpi4"
 sdcard_image := out / "sdcard.img"
+# QEMU's accelerator for `run`, `test` and `debug`: tcg (default), kvm
+# (aarch64 Linux), hvf (Apple silicon macOS) or auto: `ACCEL=kvm just run`.
+accel := env("ACCEL", "tcg")
+vmm := "cargo run -q -p vmm-tests --bin vmm --"
 
 # List the recipes.
 default:
@@ -49,13 +53,36 @@ image board="rpi4":
     "$objcopy" -O binary "$elf" "$img"
     echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
 
-# Boot under QEMU (virt-gicv2, virt-gicv3, virt-el2, virt-secure or raspi4b), console on this terminal; ends on its own.
+# Boot under QEMU (`vmm list` names the configurations: virt-gicv2, virt-gicv3, virt-el2, virt-secure, raspi4b, virt-nosemi), console on this terminal; ends on its own. `ACCEL=kvm just run`.
 run config="virt-gicv2" *bootargs="mode=run": build
-    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --append "{{bootargs}} exit=semihosting"
+    {{vmm}} run {{config}} --accel {{accel}} --append "{{bootargs}}"
 
 # Host tests (abi, object, harness, SD card), then every guest test on every QEMU configuration.
-test: build
-    VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo test --workspace --exclude kernel --exclude zx --exclude tasks
+# `just test <config>`: host tests, then that configuration's guest tests only; `just test self`:
+# host tests, then the harness's own trials (harness::, rpi4::, bench::). One CI job each.
+test only="": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}"
+    # Resolved once (auto → kvm, hvf or tcg), and stops here if the host lacks it.
+    accel=$({{vmm}} accel {{accel}})
+    export VMM_ACCEL="$accel"
+    only="{{only}}"
+    if [ -z "$only" ]; then
+        exec cargo test --workspace --exclude kernel --exclude zx --exclude tasks
+    fi
+    filter=()
+    if [ "$only" = self ]; then
+        for config in $({{vmm}} list); do filter+=(--skip "$config::"); done
+    elif {{vmm}} list | grep -qx -- "$only"; then
+        filter=("$only::")
+    else
+        echo "just test: \`$only\` is neither a configuration ($({{vmm}} list | paste -sd' ')) nor \`self\`" >&2
+        exit 2
+    fi
+    cargo test --workspace --exclude kernel --exclude zx --exclude tasks --exclude vmm-tests
+    cargo test -p vmm-tests --lib --bins
+    cargo test -p vmm-tests --test guest -- "${filter[@]}"
 
 # Benchmarks under -icount shift=0,sleep=off: a table, and JSON under target/bench/.
 bench config="virt-gicv2": build
@@ -73,7 +100,7 @@ bless: build
 debug config="virt-gicv2" *bootargs="mode=run": build
     @echo "QEMU waits for a debugger; attach from another terminal with:"
     @echo "  gdb-multiarch {{ if config =~ '^raspi' { rpi4_elf } else { out / 'kernel' } }} -ex 'target remote :1234'"
-    cargo run -q -p vmm-tests --bin vmm -- run {{config}} --append "{{bootargs}} exit=semihosting" -- -s -S
+    {{vmm}} run {{config}} --accel {{accel}} --append "{{bootargs}}" -- -s -S
 
 # Raspberry Pi 4 SD card image (MBR, FAT32 boot partition; no root needed); prints its files and checksums.
 sdcard: (image "rpi4")

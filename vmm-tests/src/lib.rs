@@ -10,16 +10,23 @@
 //!
 //! Environment: `VMM_IMAGE` (the virt image; default [`default_image`]),
 //! `VMM_RPI4_IMAGE` (the Pi image; default [`default_rpi4_image`]),
-//! `VMM_ARMSTUB` (the secure configuration's boot stub; default [`armstub`]) and
-//! `VMM_TIMEOUT_SECS` (per boot; default 300).
+//! `VMM_ARMSTUB` (the secure configuration's boot stub; default [`armstub`]),
+//! `VMM_TIMEOUT_SECS` (per boot; default 300) and `VMM_ACCEL`
+//! (`tcg|kvm|hvf|auto`, default `tcg`; see [`qemu::Accel`]). Each
+//! configuration's console transcript and a JUnit XML report of its guest
+//! tests are written under `target/vmm-tests/` ([`junit`]).
 
 pub mod bench;
 pub mod expected;
+pub mod junit;
 pub mod ktap;
 pub mod linux;
 pub mod qemu;
 pub mod symbolize;
 pub mod verdict;
+
+#[cfg(test)]
+mod ci_files;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,6 +67,8 @@ pub struct Settings {
     pub rpi4_image: PathBuf,
     /// How long one boot may take (`VMM_TIMEOUT_SECS`, else 300 s).
     pub timeout: Duration,
+    /// The accelerator test boots run on (`VMM_ACCEL`, else TCG).
+    pub accel: qemu::Accel,
 }
 
 impl Settings {
@@ -80,6 +89,7 @@ impl Settings {
             image,
             rpi4_image,
             timeout,
+            accel: qemu::Accel::from_env()?,
         })
     }
 
@@ -97,6 +107,7 @@ impl Settings {
             image: self.image.clone(),
             rpi4_image: self.rpi4_image.clone(),
             timeout: self.timeout.min(limit),
+            accel: self.accel,
         }
     }
 }

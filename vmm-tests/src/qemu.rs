@@ -117,7 +117,163 @@ pub const CONFIGS: &[Config] = &[
         dtb: Some(RPI4_DTB),
         board: Board::Rpi4,
     },
+    // No semihosting (see WITHOUT_SEMIHOSTING): the run ends with PSCI
+    // SYSTEM_OFF and the verdict comes from the console alone, as under KVM
+    // or on a board. `-cpu max` has a 1 GHz counter (not 62.5 MHz) and the
+    // newest architecture features; `pauth-impdef` keeps TCG's pointer
+    // authentication cheap.
+    Config {
+        name: "virt-nosemi",
+        machine: "virt,gic-version=3",
+        cpu: "max,pauth-impdef=on",
+        memory: "256M",
+        dtb: None,
+        board: Board::Virt,
+    },
 ];
+
+/// Configurations booted without `-semihosting` and without
+/// `exit=semihosting`: the kernel powers off through PSCI and the harness
+/// judges the run by its console alone (KTAP and the kernel's
+/// `run ended with status N` line).
+pub const WITHOUT_SEMIHOSTING: &[&str] = &["virt-nosemi"];
+
+/// What the kernel's last line says when a run ends without a semihosting
+/// exit (`# run ended with status N`, a KTAP comment; `power::exit`).
+pub const END_LINE: &str = "run ended with status ";
+
+/// Bootargs of a test run without semihosting.
+pub const TEST_BOOTARGS_NO_SEMIHOSTING: &str = "mode=test";
+
+/// Which accelerator QEMU runs the guest on (`VMM_ACCEL`, `ACCEL=` in `just`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// QEMU's own emulator: every configuration, semihosting, `-icount`.
+    Tcg,
+    /// Linux KVM on an aarch64 host: `-accel kvm -cpu host`.
+    Kvm,
+    /// macOS Hypervisor.framework on Apple silicon: `-accel hvf -cpu host`.
+    Hvf,
+}
+
+/// What [`Accel::resolve`] needs to know about the host, so it can be tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host<'a> {
+    /// `std::env::consts::OS`.
+    pub os: &'a str,
+    /// `std::env::consts::ARCH`.
+    pub arch: &'a str,
+    /// `/dev/kvm`, for KVM.
+    pub kvm_device: &'a Path,
+}
+
+impl Host<'static> {
+    /// This machine.
+    pub fn this() -> Self {
+        Host {
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
+            kvm_device: Path::new("/dev/kvm"),
+        }
+    }
+}
+
+impl Accel {
+    /// The accelerators' names, for messages.
+    pub const NAMES: &'static str = "tcg, kvm, hvf or auto";
+
+    /// Its name, as `-accel` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+            Accel::Hvf => "hvf",
+        }
+    }
+
+    /// Parses `tcg|kvm|hvf|auto` (empty is `tcg`) and checks that the host
+    /// can run it: `auto` picks KVM or HVF where the host has it, else TCG;
+    /// naming one the host lacks is an error that says why.
+    pub fn resolve(text: &str, host: &Host) -> Result<Accel, String> {
+        match text.trim() {
+            "" | "tcg" => Ok(Accel::Tcg),
+            "kvm" => host.kvm().map(|()| Accel::Kvm),
+            "hvf" => host.hvf().map(|()| Accel::Hvf),
+            "auto" => Ok(if host.kvm().is_ok() {
+                Accel::Kvm
+            } else if host.hvf().is_ok() {
+                Accel::Hvf
+            } else {
+                Accel::Tcg
+            }),
+            other => Err(format!(
+                "unknown accelerator `{other}` (expected {})",
+                Accel::NAMES
+            )),
+        }
+    }
+
+    /// `VMM_ACCEL` resolved on this host (unset: TCG).
+    pub fn from_env() -> Result<Accel, String> {
+        let text = std::env::var("VMM_ACCEL").unwrap_or_default();
+        Accel::resolve(&text, &Host::this())
+    }
+
+    /// Whether QEMU offers semihosting (it needs TCG: under KVM and HVF
+    /// the `hlt` would be an undefined instruction in the guest).
+    pub fn has_semihosting(self) -> bool {
+        self == Accel::Tcg
+    }
+}
+
+impl Host<'_> {
+    /// Why KVM cannot run an aarch64 guest here, if it cannot.
+    fn kvm(&self) -> Result<(), String> {
+        let dev = self.kvm_device.display();
+        if self.os != "linux" {
+            return Err(format!(
+                "ACCEL=kvm: KVM is Linux's; this host runs {} (use ACCEL=hvf on macOS, or ACCEL=tcg)",
+                self.os
+            ));
+        }
+        if self.arch != "aarch64" {
+            return Err(format!(
+                "ACCEL=kvm: KVM runs the guest on the host's own CPU, so it needs an aarch64 host; \
+                 this one is {} (use ACCEL=tcg)",
+                self.arch
+            ));
+        }
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.kvm_device)
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "ACCEL=kvm: {dev} does not exist: this host has no KVM (virtualization off in \
+                 firmware, the kvm module not loaded, or a VM without nested virtualization); \
+                 use ACCEL=tcg"
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+                "ACCEL=kvm: no permission to open {dev} (add yourself to its group, usually `kvm`)"
+            )),
+            Err(e) => Err(format!("ACCEL=kvm: cannot open {dev}: {e}")),
+        }
+    }
+
+    /// Why HVF cannot run an aarch64 guest here, if it cannot.
+    fn hvf(&self) -> Result<(), String> {
+        if self.os == "macos" && self.arch == "aarch64" {
+            Ok(())
+        } else {
+            Err(format!(
+                "ACCEL=hvf: Hypervisor.framework runs aarch64 guests only on Apple silicon macOS; \
+                 this host is {} {} (use ACCEL=tcg)",
+                self.os, self.arch
+            ))
+        }
+    }
+}
 
 /// The configuration called `name`.
 pub fn config(name: &str) -> Option<&'static Config> {
@@ -134,7 +290,86 @@ pub fn config_names() -> String {
 }
 
 impl Config {
-    /// QEMU's arguments (without the program) to boot `image` with `bootargs`.
+    /// Whether this configuration boots with semihosting when the
+    /// accelerator offers it (see [`WITHOUT_SEMIHOSTING`]).
+    pub fn semihosting(&self) -> bool {
+        !WITHOUT_SEMIHOSTING.contains(&self.name)
+    }
+
+    /// Whether a boot on `accel` uses semihosting: `-semihosting` on QEMU's
+    /// command line and `exit=semihosting` in the bootargs.
+    pub fn uses_semihosting(&self, accel: Accel) -> bool {
+        self.semihosting() && accel.has_semihosting()
+    }
+
+    /// Whether this configuration can run on `accel`, and if not why. A
+    /// hardware accelerator runs the guest at EL1 on the host's CPU: `virt`
+    /// without EL2 (`virtualization=on`) or EL3 (`secure=on`) only.
+    pub fn runs_on(&self, accel: Accel) -> Result<(), String> {
+        if accel == Accel::Tcg {
+            return Ok(());
+        }
+        let mut options = self.machine.split(',');
+        let board_ok = options.next() == Some("virt");
+        let needs_el2_or_el3 = options.any(|o| o == "virtualization=on" || o == "secure=on");
+        if board_ok && !needs_el2_or_el3 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} needs TCG: `-M {}` cannot run on {}",
+                self.name,
+                self.machine,
+                accel.name()
+            ))
+        }
+    }
+
+    /// The bootargs of a test run of this configuration on `accel`, with
+    /// `extra` words appended.
+    pub fn test_bootargs(&self, accel: Accel, extra: &str) -> String {
+        let base = if self.uses_semihosting(accel) {
+            TEST_BOOTARGS
+        } else {
+            TEST_BOOTARGS_NO_SEMIHOSTING
+        };
+        match extra.trim() {
+            "" => base.to_string(),
+            extra => format!("{base} {extra}"),
+        }
+    }
+
+    /// QEMU's arguments on `accel`: TCG's are [`Config::args`]; KVM and HVF
+    /// take `-accel <name> -cpu host` and no `-semihosting`.
+    pub fn args_on(&self, accel: Accel, image: &Path, bootargs: &str) -> Vec<OsString> {
+        let mut args = self.args(image, bootargs);
+        if accel != Accel::Tcg {
+            if let Some(cpu) = args.iter().position(|a| a == "-cpu") {
+                args[cpu + 1] = "host".into();
+            }
+            args.retain(|a| a != "-semihosting");
+            args.splice(0..0, ["-accel", accel.name()].map(OsString::from));
+        }
+        args
+    }
+
+    /// [`Config::command`] on `accel`.
+    pub fn command_on(&self, accel: Accel, image: &Path, bootargs: &str) -> Command {
+        let mut command = Command::new(QEMU);
+        command.args(self.args_on(accel, image, bootargs));
+        command
+    }
+
+    /// [`Config::command_line`] on `accel`.
+    pub fn command_line_on(&self, accel: Accel, image: &Path, bootargs: &str) -> String {
+        std::iter::once(OsString::from(QEMU))
+            .chain(self.args_on(accel, image, bootargs))
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// QEMU's arguments (without the program) to boot `image` with `bootargs`
+    /// under TCG.
     pub fn args(&self, image: &Path, bootargs: &str) -> Vec<OsString> {
         let mut args: Vec<OsString> = [
             "-M",
@@ -158,6 +393,9 @@ impl Config {
         .iter()
         .map(OsString::from)
         .collect();
+        if !self.semihosting() {
+            args.retain(|a| a != "-semihosting");
+        }
         if let Some(dtb) = self.dtb {
             args.push("-dtb".into());
             args.push(crate::workspace_root().join(dtb).into());
@@ -298,6 +536,18 @@ pub fn boot_with(
     extra: &[&str],
     timeout: Duration,
 ) -> Result<Transcript, BootError> {
+    boot_on(Accel::Tcg, config, image, bootargs, extra, timeout)
+}
+
+/// [`boot_with`] on the accelerator `accel`.
+pub fn boot_on(
+    accel: Accel,
+    config: &Config,
+    image: &Path,
+    bootargs: &str,
+    extra: &[&str],
+    timeout: Duration,
+) -> Result<Transcript, BootError> {
     if !image.is_file() {
         return Err(BootError::ImageMissing(image.to_path_buf()));
     }
@@ -309,7 +559,7 @@ pub fn boot_with(
     }
     let start = Instant::now();
     let mut child = config
-        .command(image, bootargs)
+        .command_on(accel, image, bootargs)
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -420,6 +670,126 @@ mod tests {
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("virt,gic-version=3"), "virt,gic-version=3");
+    }
+
+    fn host<'a>(os: &'a str, arch: &'a str, kvm_device: &'a Path) -> Host<'a> {
+        Host {
+            os,
+            arch,
+            kvm_device,
+        }
+    }
+
+    #[test]
+    fn nosemi_runs_without_semihosting_and_with_cpu_max() {
+        let c = config("virt-nosemi").unwrap();
+        assert!(!c.semihosting() && !c.uses_semihosting(Accel::Tcg));
+        assert_eq!(c.test_bootargs(Accel::Tcg, ""), "mode=test");
+        assert_eq!(
+            c.command_line(
+                Path::new("/k/kernel.bin"),
+                &c.test_bootargs(Accel::Tcg, "break=early")
+            ),
+            "qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on -m 256M \
+             -display none -monitor none -serial stdio -nic none -no-reboot \
+             -kernel /k/kernel.bin -append 'mode=test break=early'"
+        );
+        // Every other configuration keeps semihosting under TCG.
+        for c in CONFIGS.iter().filter(|c| c.name != "virt-nosemi") {
+            assert!(c.uses_semihosting(Accel::Tcg), "{}", c.name);
+            assert_eq!(c.test_bootargs(Accel::Tcg, ""), TEST_BOOTARGS);
+        }
+    }
+
+    #[test]
+    fn kvm_and_hvf_take_the_host_cpu_and_drop_semihosting() {
+        let c = config("virt-gicv3").unwrap();
+        let bootargs = c.test_bootargs(Accel::Kvm, "");
+        assert_eq!(bootargs, "mode=test");
+        assert_eq!(
+            c.command_line_on(Accel::Kvm, Path::new("/k/kernel.bin"), &bootargs),
+            "qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host -m 256M \
+             -display none -monitor none -serial stdio -nic none -no-reboot \
+             -kernel /k/kernel.bin -append mode=test"
+        );
+        let line = c.command_line_on(Accel::Hvf, Path::new("/k/kernel.bin"), "mode=run");
+        assert!(line.starts_with("qemu-system-aarch64 -accel hvf -M virt,gic-version=3 -cpu host "));
+        assert!(!line.contains("semihosting"));
+        // TCG is the plain command line.
+        assert_eq!(
+            c.command_line_on(Accel::Tcg, Path::new("/k/kernel.bin"), TEST_BOOTARGS),
+            c.command_line(Path::new("/k/kernel.bin"), TEST_BOOTARGS)
+        );
+    }
+
+    #[test]
+    fn only_plain_virt_runs_on_a_hardware_accelerator() {
+        let runs = |name: &str, accel| config(name).unwrap().runs_on(accel);
+        for name in ["virt-gicv2", "virt-gicv3", "virt-nosemi"] {
+            assert_eq!(runs(name, Accel::Kvm), Ok(()), "{name}");
+            assert_eq!(runs(name, Accel::Hvf), Ok(()), "{name}");
+        }
+        for name in ["virt-el2", "virt-secure", "raspi4b"] {
+            let why = runs(name, Accel::Kvm).unwrap_err();
+            assert!(why.contains("needs TCG"), "{why}");
+        }
+        assert!(CONFIGS.iter().all(|c| c.runs_on(Accel::Tcg).is_ok()));
+        let secure = Config {
+            machine: "virt,secure=on,virtualization=on,gic-version=2",
+            ..*config("virt-gicv2").unwrap()
+        };
+        assert!(secure.runs_on(Accel::Kvm).is_err());
+    }
+
+    #[test]
+    fn accelerator_names_resolve() {
+        let none = Path::new("/nonexistent/kvm");
+        let pc = host("linux", "x86_64", none);
+        assert_eq!(Accel::resolve("", &pc), Ok(Accel::Tcg));
+        assert_eq!(Accel::resolve("tcg", &pc), Ok(Accel::Tcg));
+        assert_eq!(Accel::resolve("auto", &pc), Ok(Accel::Tcg));
+        assert!(Accel::resolve("whpx", &pc)
+            .unwrap_err()
+            .contains("tcg, kvm, hvf or auto"));
+        let mac = host("macos", "aarch64", none);
+        assert_eq!(Accel::resolve("hvf", &mac), Ok(Accel::Hvf));
+        assert_eq!(Accel::resolve("auto", &mac), Ok(Accel::Hvf));
+        assert!(Accel::resolve("kvm", &mac)
+            .unwrap_err()
+            .contains("ACCEL=hvf"));
+        assert!(Accel::resolve("hvf", &pc)
+            .unwrap_err()
+            .contains("Apple silicon"));
+    }
+
+    #[test]
+    fn kvm_without_dev_kvm_says_so() {
+        let why = Accel::resolve(
+            "kvm",
+            &host("linux", "aarch64", Path::new("/nonexistent/kvm")),
+        )
+        .unwrap_err();
+        assert!(
+            why.contains("/nonexistent/kvm does not exist") && why.contains("ACCEL=tcg"),
+            "{why}"
+        );
+        // An x86 host cannot run an aarch64 guest on KVM even with /dev/kvm.
+        let why =
+            Accel::resolve("kvm", &host("linux", "x86_64", Path::new("/dev/kvm"))).unwrap_err();
+        assert!(
+            why.contains("needs an aarch64 host") && why.contains("x86_64"),
+            "{why}"
+        );
+        // An openable device on an aarch64 Linux host is taken (any file
+        // stands in for it here).
+        let dir = std::env::temp_dir().join(format!("vmm-kvm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("kvm");
+        std::fs::write(&fake, b"").unwrap();
+        let arm = host("linux", "aarch64", &fake);
+        assert_eq!(Accel::resolve("kvm", &arm), Ok(Accel::Kvm));
+        assert_eq!(Accel::resolve("auto", &arm), Ok(Accel::Kvm));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

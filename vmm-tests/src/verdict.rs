@@ -49,13 +49,16 @@ impl Run {
     }
 
     /// Boots `config` in test mode (bootargs [`qemu::TEST_BOOTARGS`] plus
-    /// `extra`) and parses what it printed.
+    /// `extra`, without `exit=semihosting` where the configuration or the
+    /// accelerator has none) on `settings.accel` and parses what it printed.
     pub fn boot(config: &Config, settings: &Settings, extra: &str) -> Result<Run, BootError> {
-        let bootargs = test_bootargs(extra);
-        let transcript = qemu::boot(
+        let bootargs = config.test_bootargs(settings.accel, extra);
+        let transcript = qemu::boot_on(
+            settings.accel,
             config,
             settings.image_for(config),
             &bootargs,
+            &[],
             settings.timeout,
         )?;
         Ok(Run::new(config.name, &bootargs, transcript))
@@ -109,20 +112,22 @@ impl Run {
                     .map(move |t| format!("{}.{}", s.name, t.name))
             })
             .collect();
-        match self.transcript.exit {
-            Exit::Code(0) if !failed.is_empty() => problems.push(format!(
-                "QEMU exited with status 0 although {} guest test(s) failed: {}",
+        match self.end_status() {
+            Ok(0) if !failed.is_empty() => problems.push(format!(
+                "{} although {} guest test(s) failed: {}",
+                self.status_words(0),
                 failed.len(),
                 failed.join(", ")
             )),
-            Exit::Code(0) => {}
-            Exit::Code(_) if !failed.is_empty() => problems.push(format!(
+            Ok(0) => {}
+            Ok(status) if !failed.is_empty() => problems.push(format!(
                 "{} ({} guest test(s) failed: {})",
-                self.transcript.exit,
+                self.status_words(status),
                 failed.len(),
                 failed.join(", ")
             )),
-            exit => problems.push(exit.to_string()),
+            Ok(status) => problems.push(self.status_words(status)),
+            Err(why) => problems.push(why),
         }
         if let Some(error) = &self.parsed.error {
             problems.push(format!("malformed or incomplete KTAP document: {error}"));
@@ -174,6 +179,59 @@ impl Run {
                 problems.join("\n  - "),
                 self.context()
             ))
+        }
+    }
+
+    /// Whether the run was asked to end with a semihosting exit, whose
+    /// status is then QEMU's.
+    pub fn semihosting_exit(&self) -> bool {
+        self.bootargs
+            .split_whitespace()
+            .any(|w| w == "exit=semihosting")
+    }
+
+    /// The status the guest ended its run with. With a semihosting exit it
+    /// is QEMU's exit status. Without one (PSCI SYSTEM_OFF, which carries no
+    /// status, so QEMU exits 0) it is the number on the kernel's last
+    /// `run ended with status N` line: a guest that powers off without that
+    /// line stopped early.
+    pub fn end_status(&self) -> Result<i32, String> {
+        let exit = self.transcript.exit;
+        if self.semihosting_exit() {
+            return match exit {
+                Exit::Code(status) => Ok(status),
+                exit => Err(exit.to_string()),
+            };
+        }
+        match exit {
+            Exit::Code(0) => {}
+            Exit::Code(status) => {
+                return Err(format!(
+                    "QEMU exited with status {status}, not 0 as after PSCI SYSTEM_OFF \
+                     (a run without semihosting carries its status on the console)"
+                ))
+            }
+            exit => return Err(exit.to_string()),
+        }
+        let said = self.transcript.stdout.lines().rev().find_map(|line| {
+            let (_, rest) = line.split_once(qemu::END_LINE)?;
+            rest.trim().parse::<i32>().ok()
+        });
+        said.ok_or_else(|| {
+            format!(
+                "the guest powered off (QEMU exited with status 0) without printing \
+                 `{}N`: it stopped before the end of the run",
+                qemu::END_LINE
+            )
+        })
+    }
+
+    /// `status` in words, as the run carried it.
+    fn status_words(&self, status: i32) -> String {
+        if self.semihosting_exit() {
+            Exit::Code(status).to_string()
+        } else {
+            format!("the guest said `{}{status}`", qemu::END_LINE)
         }
     }
 
@@ -439,6 +497,116 @@ ok 2 timer
     fn tail_strips_carriage_returns() {
         assert_eq!(tail("a\r\nb\r\nc\r\n", 2), "b\nc\n");
         assert_eq!(tail("", 5), "");
+    }
+
+    /// A run of `virt-nosemi`: bootargs without `exit=semihosting`.
+    fn nosemi(stdout: &str, exit: Exit) -> Run {
+        let mut r = run(stdout, exit);
+        r.config = "virt-nosemi".into();
+        r.bootargs = qemu::TEST_BOOTARGS_NO_SEMIHOSTING.into();
+        r
+    }
+
+    #[test]
+    fn without_semihosting_the_end_line_carries_the_status() {
+        let clean = format!("{PASSING}# run ended with status 0\n");
+        let r = nosemi(&clean, Exit::Code(0));
+        assert!(!r.semihosting_exit());
+        assert_eq!(r.end_status(), Ok(0));
+        assert_eq!(r.document_verdict(&expected()), Ok(()));
+        assert_eq!(r.test_verdict("heap.vec_grows"), TestVerdict::Pass);
+        assert_eq!(
+            r.test_verdict("timer.frequency"),
+            TestVerdict::Skip("not here".into())
+        );
+        // The logged form of a failed run's line.
+        let r = nosemi(
+            &format!("{PASSING}# run ended with status 3\n"),
+            Exit::Code(0),
+        );
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("the guest said `run ended with status 3`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn without_semihosting_a_failed_test_fails_although_qemu_exits_zero() {
+        let text = PASSING
+            .replace("    ok 2 vec_grows", "    not ok 2 vec_grows # too small")
+            .replace("ok 1 heap", "not ok 1 heap");
+        let r = nosemi(&format!("{text}# run ended with status 1\n"), Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("1 guest test(s) failed: heap.vec_grows"),
+            "{msg}"
+        );
+        assert!(
+            matches!(r.test_verdict("heap.vec_grows"), TestVerdict::Fail(m) if m.contains("too small"))
+        );
+        // Even a kernel that claimed success cannot hide a failed test.
+        let r = nosemi(&format!("{text}# run ended with status 0\n"), Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("status 0` although 1 guest test(s) failed"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn without_semihosting_an_early_power_off_fails() {
+        // `break=early`: PSCI SYSTEM_OFF mid-run, QEMU exits 0, no end line.
+        let cut = PASSING
+            .find("    KTAP version 1\n    # Subtest: timer")
+            .unwrap();
+        let r = nosemi(&PASSING[..cut], Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("without printing `run ended with status N`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("transcript ended after 1 of 2 suites"),
+            "{msg}"
+        );
+        assert!(matches!(
+            r.test_verdict("timer.frequency"),
+            TestVerdict::Fail(_)
+        ));
+        // A complete document is not enough without the end line.
+        let msg = failure(nosemi(PASSING, Exit::Code(0)).document_verdict(&expected()));
+        assert!(msg.contains("stopped before the end of the run"), "{msg}");
+    }
+
+    #[test]
+    fn without_semihosting_a_panic_or_hang_fails() {
+        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
+        let panicked = format!(
+            "{}kernel panic: boom\n# run ended with status 3\n",
+            &PASSING[..cut]
+        );
+        let r = nosemi(&panicked, Exit::Code(0));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(
+            msg.contains("status 3") && msg.contains("malformed or incomplete"),
+            "{msg}"
+        );
+        let r = nosemi(&PASSING[..cut], Exit::TimedOut(Duration::from_secs(10)));
+        let msg = failure(r.document_verdict(&expected()));
+        assert!(msg.contains("timed out after 10 s"), "{msg}");
+        // QEMU failing on its own is not a power-off.
+        let msg = failure(nosemi(PASSING, Exit::Code(1)).document_verdict(&expected()));
+        assert!(msg.contains("QEMU exited with status 1, not 0"), "{msg}");
+    }
+
+    #[test]
+    fn the_end_line_does_not_disturb_the_document() {
+        let r = nosemi(
+            &format!("{PASSING}# run ended with status 0\n"),
+            Exit::Code(0),
+        );
+        assert_eq!(r.parsed.error, None);
     }
 
     #[test]

@@ -12,6 +12,14 @@
 //! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
 //! and check that each is judged a failure that shows the transcript's tail.
 //!
+//! `harness::nosemi_*` trials do the same on `virt-nosemi`, which runs
+//! without semihosting: there QEMU exits 0 however the run went (PSCI
+//! SYSTEM_OFF), so only the console can tell.
+//!
+//! Each configuration's boot also writes `target/vmm-tests/junit-<config>.xml`
+//! and `ktap-<config>.txt` (`vmm_tests::junit`). `VMM_ACCEL=kvm|hvf` boots on
+//! a hardware accelerator; configurations that need TCG are then ignored.
+//!
 //! `rpi4::*` trials check what the `raspi4b` test run cannot: the image
 //! moves itself when loaded at 0x20_0000, it boots from ATAGs without a
 //! device tree, and the SD card image holds the right files.
@@ -23,7 +31,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use vmm_tests::expected;
-use vmm_tests::qemu::{self, Config, Exit, CONFIGS};
+use vmm_tests::qemu::{self, Accel, Config, Exit, CONFIGS};
 use vmm_tests::verdict::{Run, TestVerdict};
 use vmm_tests::Settings;
 
@@ -32,6 +40,10 @@ const HANG_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The configuration the harness self-tests boot.
 const SELF_TEST_CONFIG: &str = "virt-gicv2";
+
+/// The configuration whose broken runs prove that a run without
+/// semihosting is still judged by its console.
+const NO_SEMIHOSTING_CONFIG: &str = "virt-nosemi";
 
 /// One configuration's boot, done by whichever trial needs it first.
 struct LazyRun {
@@ -44,7 +56,18 @@ impl LazyRun {
         self.run
             .get_or_init(|| {
                 let settings = Settings::from_env()?;
-                Run::boot(self.config, &settings, "").map_err(|e| e.to_string())
+                let run = Run::boot(self.config, &settings, "").map_err(|e| e.to_string());
+                // A list that cannot be read fails `ktap_document`; the
+                // report then judges against an empty one.
+                let ids = expected::read(self.config.name).unwrap_or_default();
+                let report = match &run {
+                    Ok(run) => vmm_tests::junit::write_run(run, &ids),
+                    Err(e) => vmm_tests::junit::write_error(self.config.name, &ids, e),
+                };
+                if let Err(e) = report {
+                    eprintln!("{}: cannot write the JUnit report: {e}", self.config.name);
+                }
+                run
             })
             .as_ref()
             .map_err(|e| Failed::from(format!("{}: {e}", self.config.name)))
@@ -53,6 +76,13 @@ impl LazyRun {
 
 fn main() {
     let args = Arguments::from_args();
+    let accel = match Accel::from_env() {
+        Ok(accel) => accel,
+        Err(why) => {
+            eprintln!("error: {why}");
+            std::process::exit(2);
+        }
+    };
     let mut documents = Vec::new();
     let mut guest = Vec::new();
     let mut self_test_run = None;
@@ -105,6 +135,23 @@ fn main() {
             ));
         }
     }
+    // A configuration the accelerator cannot run: its trials are listed as
+    // ignored, and say why once.
+    for config in CONFIGS {
+        if let Err(why) = config.runs_on(accel) {
+            eprintln!("note: {why}; its trials are ignored (ACCEL=tcg runs them)");
+            let prefix = format!("{}::", config.name);
+            let ignore = |t: Trial| {
+                if t.name().starts_with(&prefix) {
+                    t.with_ignored_flag(true)
+                } else {
+                    t
+                }
+            };
+            documents = documents.into_iter().map(ignore).collect();
+            guest = guest.into_iter().map(ignore).collect();
+        }
+    }
     // Whole-run trials first, so parallel test threads start the boots of
     // different configurations instead of queueing behind one.
     let mut trials = documents;
@@ -155,6 +202,42 @@ fn main() {
             }
         })
     }));
+    trials.push(Trial::test("harness::nosemi_panic_is_a_failure", || {
+        // The kernel ends the run with status 3 on the console and powers off.
+        broken_run_on(NO_SEMIHOSTING_CONFIG, "break=panic", None, |run| {
+            match (run.transcript.exit, run.end_status()) {
+                (Exit::Code(0), Ok(3)) => Ok(()),
+                (exit, said) => Err(format!(
+                    "expected a power-off after `run ended with status 3`: {exit}, {said:?}"
+                )),
+            }
+        })
+    }));
+    trials.push(Trial::test("harness::nosemi_hang_is_a_failure", || {
+        broken_run_on(
+            NO_SEMIHOSTING_CONFIG,
+            "break=hang",
+            Some(HANG_TIMEOUT),
+            |run| match run.transcript.exit {
+                Exit::TimedOut(_) => Ok(()),
+                exit => Err(format!("a hanging guest was not killed: {exit}")),
+            },
+        )
+    }));
+    trials.push(Trial::test(
+        "harness::nosemi_early_stop_is_a_failure",
+        || {
+            // PSCI SYSTEM_OFF mid-run: QEMU exits 0 and no end line was printed.
+            broken_run_on(NO_SEMIHOSTING_CONFIG, "break=early", None, |run| {
+                match (run.transcript.exit, run.end_status()) {
+                    (Exit::Code(0), Err(why)) if why.contains("stopped before the end") => Ok(()),
+                    (exit, said) => Err(format!(
+                        "expected a power-off without an end line: {exit}, {said:?}"
+                    )),
+                }
+            })
+        },
+    ));
     trials.push(Trial::test(
         "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
         rpi4_relocates,
@@ -504,6 +587,7 @@ fn rpi4_sdcard() -> Result<(), Failed> {
         "enable_uart=1",
         "kernel=kernel8.img",
         "init_uart_clock=48000000",
+        "enable_gic=1",
     ] {
         if !config.lines().any(|l| l.trim() == line) {
             return Err(format!("config.txt lacks `{line}`:\n{config}").into());
@@ -529,12 +613,37 @@ fn broken_run(
     timeout_cap: Option<Duration>,
     check: impl FnOnce(&Run) -> Result<(), String>,
 ) -> Result<(), Failed> {
-    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    broken_run_on(SELF_TEST_CONFIG, extra, timeout_cap, check)
+}
+
+/// [`broken_run`] on the configuration called `name`: on TCG if it uses
+/// semihosting (what its checks expect), else on `VMM_ACCEL`.
+fn broken_run_on(
+    name: &str,
+    extra: &str,
+    timeout_cap: Option<Duration>,
+    check: impl FnOnce(&Run) -> Result<(), String>,
+) -> Result<(), Failed> {
+    let config = qemu::config(name).ok_or_else(|| format!("no configuration `{name}`"))?;
     let mut settings = Settings::from_env()?;
+    if config.semihosting() {
+        settings.accel = Accel::Tcg;
+    }
     if let Some(cap) = timeout_cap {
         settings = settings.with_timeout_at_most(cap);
     }
-    let run = Run::boot(config, &settings, extra)?;
+    judge_broken_run(config, &settings, extra, check)
+}
+
+/// Boots `config` with `extra` bootargs under `settings` and judges it as
+/// [`broken_run`] says.
+fn judge_broken_run(
+    config: &Config,
+    settings: &Settings,
+    extra: &str,
+    check: impl FnOnce(&Run) -> Result<(), String>,
+) -> Result<(), Failed> {
+    let run = Run::boot(config, settings, extra)?;
     let fail = |why: String| Failed::from(format!("`{extra}`: {why}\n{}", run.context()));
 
     check(&run).map_err(fail)?;

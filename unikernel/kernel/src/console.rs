@@ -31,6 +31,22 @@ pub fn break_lock() {
     }
 }
 
+/// How long [`drain`] waits at most. A full 32-byte FIFO at 115200 baud
+/// empties in under 3 ms.
+const DRAIN_LIMIT_MS: u64 = 20;
+
+/// Waits until the console UART has sent everything written to it, so a
+/// reset or power-off right after does not cut the last line off; gives up
+/// after [`DRAIN_LIMIT_MS`], and at once if the console lock is held (by the
+/// writer a panic interrupted). Returns whether the UART drained.
+pub fn drain() -> bool {
+    let ticks = crate::arch::counter_frequency() * DRAIN_LIMIT_MS / 1000;
+    match CONSOLE.try_lock() {
+        Some(console) => console.as_ref().is_none_or(|uart| uart.drain_within(ticks)),
+        None => false,
+    }
+}
+
 /// Prints to the console.
 #[macro_export]
 macro_rules! print {

@@ -48,11 +48,12 @@ pub fn exit(status: u32) -> ! {
     if SEMIHOSTING_EXIT.load(Ordering::Relaxed) != 0 {
         crate::arch::semihosting::exit(status);
     }
-    if status != EXIT_SUCCESS {
-        crate::error!("run ended with status {status}");
-        if RESET_ON_FAILURE.load(Ordering::Relaxed) != 0 {
-            reset();
-        }
+    // Without semihosting the console carries the status (PSCI SYSTEM_OFF
+    // has none): the host harness reads it from this last line. It is a
+    // KTAP comment, so it may follow the document, and no log level hides it.
+    crate::console::write_fmt(format_args!("# run ended with status {status}\n"));
+    if status != EXIT_SUCCESS && RESET_ON_FAILURE.load(Ordering::Relaxed) != 0 {
+        reset();
     }
     power_off()
 }
@@ -65,6 +66,7 @@ pub fn fail(reason: &str) -> ! {
 
 /// Powers the machine off through PSCI (which carries no status), or halts.
 pub fn power_off() -> ! {
+    crate::console::drain();
     if let Some(conduit) = psci() {
         let err = conduit.system_off();
         crate::error!("PSCI SYSTEM_OFF failed: {err:?}");
@@ -75,6 +77,8 @@ pub fn power_off() -> ! {
 /// Resets the machine through PSCI, else by the board's own means (the
 /// Pi's watchdog), or halts if it cannot.
 pub fn reset() -> ! {
+    // The watchdog resets the UART too: let the last line out first.
+    crate::console::drain();
     if let Some(conduit) = psci() {
         let err = conduit.system_reset();
         crate::error!("PSCI SYSTEM_RESET failed: {err:?}");

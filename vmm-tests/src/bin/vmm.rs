@@ -5,16 +5,17 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 
-use vmm_tests::qemu::{self, Config, Exit, CONFIGS};
+use vmm_tests::qemu::{self, Accel, Config, Exit, Host, CONFIGS};
 use vmm_tests::symbolize::Symbolizer;
 use vmm_tests::verdict::Run;
 use vmm_tests::{expected, Settings};
 
 const USAGE: &str = "\
 usage:
-  vmm run <config> [--append <bootargs>] [--image <path>] [-- <qemu args>...]
+  vmm run <config> [--append <bootargs>] [--image <path>] [--accel <accel>] [-- <qemu args>...]
       boot with the console on this terminal; exit with QEMU's status
-      (default bootargs: `mode=run exit=semihosting`)
+      (default bootargs `mode=run`; `exit=semihosting` is added where the
+      configuration and accelerator have semihosting)
   vmm bless [<config>...]
       boot each configuration (default: all) in test mode and rewrite
       vmm-tests/expected/<config>.txt from its transcript
@@ -22,7 +23,7 @@ usage:
       boot `mode=bench` under -icount shift=0,sleep=off (default virt-gicv2),
       and Debian's arm64 Linux with our benchmark /init beside it (the Linux
       column), print the table and write target/bench/<config>.json
-  vmm qemu-args <config> [--append <bootargs>] [--image <path>]
+  vmm qemu-args <config> [--append <bootargs>] [--image <path>] [--accel <accel>]
       print the QEMU command line, shell-quoted
   vmm list
       print the configuration names
@@ -31,9 +32,16 @@ usage:
   vmm symbolize [<config>] [--image <path>]
       copy stdin to stdout, naming every code address in a report
       (a Pi's serial log: `picocom -b 115200 /dev/ttyUSB0 | vmm symbolize raspi4b`)
+  vmm accel [tcg|kvm|hvf|auto]
+      print the accelerator that name resolves to on this host, or why the
+      host cannot run it
+
+accelerators: tcg (default; every configuration), kvm (aarch64 Linux host),
+              hvf (Apple silicon macOS), auto (kvm or hvf if the host has
+              it, else tcg); kvm and hvf take `-cpu host` and have no semihosting
 
 environment: VMM_IMAGE (virt image), VMM_RPI4_IMAGE (raspi4b image),
-             VMM_TIMEOUT_SECS (bless, per boot)";
+             VMM_TIMEOUT_SECS (bless, per boot), VMM_ACCEL (default accelerator)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +60,13 @@ fn main() -> ExitCode {
             }
             None => Err(format!("embed-symbols needs the kernel ELF\n{USAGE}")),
         },
+        Some("accel") => {
+            let name = args.get(1).cloned().unwrap_or_default();
+            Accel::resolve(&name, &Host::this()).map(|accel| {
+                println!("{}", accel.name());
+                ExitCode::SUCCESS
+            })
+        }
         Some("list") => {
             CONFIGS.iter().for_each(|c| println!("{}", c.name));
             Ok(ExitCode::SUCCESS)
@@ -73,20 +88,23 @@ struct BootOptions {
     config: &'static Config,
     bootargs: String,
     image: PathBuf,
+    accel: Accel,
     /// Extra QEMU arguments after `--` (e.g. `-s -S` for a debugger).
     qemu_extra: Vec<OsString>,
 }
 
 fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
     let mut config = None;
-    let mut bootargs = qemu::RUN_BOOTARGS.to_string();
+    let mut bootargs = "mode=run".to_string();
     let mut image = None;
+    let mut accel_name = std::env::var("VMM_ACCEL").unwrap_or_default();
     let mut qemu_extra = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--append" => bootargs = iter.next().ok_or("--append needs a value")?.clone(),
             "--image" => image = Some(PathBuf::from(iter.next().ok_or("--image needs a value")?)),
+            "--accel" => accel_name = iter.next().ok_or("--accel needs a value")?.clone(),
             "--" => {
                 qemu_extra.extend(iter.by_ref().map(OsString::from));
             }
@@ -104,6 +122,15 @@ fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
     }
     let config = config
         .ok_or_else(|| format!("which configuration? ({})\n{USAGE}", qemu::config_names()))?;
+    let accel = Accel::resolve(&accel_name, &Host::this())?;
+    config.runs_on(accel)?;
+    // The run ends with a semihosting exit carrying its status where there
+    // is semihosting; elsewhere it powers off and the console says how it went.
+    if config.uses_semihosting(accel)
+        && !bootargs.split_whitespace().any(|w| w.starts_with("exit="))
+    {
+        bootargs.push_str(" exit=semihosting");
+    }
     let image = match image {
         Some(image) => image,
         None => Settings::from_env()?.image_for(config).to_path_buf(),
@@ -112,6 +139,7 @@ fn parse_boot_options(args: &[String]) -> Result<BootOptions, String> {
         config,
         bootargs,
         image,
+        accel,
         qemu_extra,
     })
 }
@@ -125,7 +153,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let symbolizer = Symbolizer::for_image(&opts.image);
     let mut child = opts
         .config
-        .command(&opts.image, &opts.bootargs)
+        .command_on(opts.accel, &opts.image, &opts.bootargs)
         .args(&opts.qemu_extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -202,7 +230,9 @@ fn symbolize(args: &[String]) -> Result<ExitCode, String> {
 
 fn qemu_args(args: &[String]) -> Result<ExitCode, String> {
     let opts = parse_boot_options(args)?;
-    let mut line = opts.config.command_line(&opts.image, &opts.bootargs);
+    let mut line = opts
+        .config
+        .command_line_on(opts.accel, &opts.image, &opts.bootargs);
     for extra in &opts.qemu_extra {
         line.push(' ');
         line.push_str(&qemu::shell_quote(&extra.to_string_lossy()));
@@ -227,6 +257,9 @@ fn bless(args: &[String]) -> Result<ExitCode, String> {
             .collect::<Result<_, _>>()?
     };
     let settings = Settings::from_env()?;
+    if let Some(why) = configs.iter().find_map(|c| c.runs_on(settings.accel).err()) {
+        return Err(format!("cannot bless: {why} (bless under ACCEL=tcg)"));
+    }
     // Boot them all at once; each is one QEMU process.
     let runs: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = configs
@@ -289,6 +322,12 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     let name = args.first().map_or("virt-gicv2", String::as_str);
     let config = qemu::config(name).ok_or_else(|| format!("unknown configuration `{name}`"))?;
     let settings = Settings::from_env()?;
+    if settings.accel != Accel::Tcg {
+        return Err(format!(
+            "benchmarks run under TCG's -icount (guest ns that repeat exactly); {} has none: use ACCEL=tcg",
+            settings.accel.name()
+        ));
+    }
     // Ours and Linux's side (vmm_tests::linux) boot at once, one QEMU each.
     let (report, linux) = std::thread::scope(|scope| {
         let linux = scope.spawn(|| vmm_tests::linux::boot_and_measure(config, &settings));

@@ -110,6 +110,21 @@ impl Pl011 {
             core::hint::spin_loop();
         }
     }
+
+    /// Waits until everything queued has left the UART (FIFO empty and the
+    /// last stop bit sent), or until `ticks` of the system counter have
+    /// passed, as a UART that was disabled with bytes queued never drains;
+    /// returns whether it drained.
+    pub fn drain_within(&self, ticks: u64) -> bool {
+        let start = crate::arch::counter();
+        while self.regs.fr.is_set(FR::BUSY) {
+            if crate::arch::counter().wrapping_sub(start) >= ticks {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        true
+    }
 }
 
 impl core::fmt::Write for Pl011 {

@@ -2,6 +2,7 @@
 //! public syscall surface.
 
 mod bad_input;
+mod cpu;
 mod fuzz;
 mod handles;
 mod isolation;
@@ -26,6 +27,7 @@ pub static SUITES: &[&Suite] = &[
     &handles::SUITE,
     &bad_input::SUITE,
     &isolation::SUITE,
+    &cpu::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -57,6 +57,10 @@ fn wfi_ends_the_task() -> TestResult {
     )
 }
 
+/// `WFE` after `SEVL` completes at EL0 without ending the task. (The
+/// architecture traps a `WFE` only when it would wait, and QEMU never
+/// waits or traps on one, so this cannot tell `nTWE` apart; it checks the
+/// instruction stays usable as a spin-wait hint.)
 fn wfe_runs() -> TestResult {
     runs_to_the_end(|| {
         // SAFETY: SEVL sets this CPU's event register, so the WFE that

@@ -10,7 +10,9 @@
 //! `<config>::banner_shows_no_secure_ram`, read from the same boot.
 //!
 //! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
-//! and check that each is judged a failure that shows the transcript's tail.
+//! and check that each is judged a failure that shows the transcript's tail;
+//! `break=premmu` takes a lock before the MMU is on, which must stop the
+//! boot with the lock check's message.
 //!
 //! `harness::nosemi_*` trials do the same on `virt-nosemi`, which runs
 //! without semihosting: there QEMU exits 0 however the run went (PSCI
@@ -237,6 +239,10 @@ fn main() {
                 }
             })
         },
+    ));
+    trials.push(Trial::test(
+        "harness::lock_before_mmu_stops_the_boot",
+        lock_before_mmu_stops_the_boot,
     ));
     trials.push(Trial::test(
         "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
@@ -592,6 +598,38 @@ fn rpi4_sdcard() -> Result<(), Failed> {
         if !config.lines().any(|l| l.trim() == line) {
             return Err(format!("config.txt lacks `{line}`:\n{config}").into());
         }
+    }
+    Ok(())
+}
+
+/// What the kernel's lock check says when a lock is taken before the MMU
+/// and data cache are on (`unikernel/kernel/src/sync.rs`).
+const LOCK_BEFORE_MMU: &str = "lock taken before the MMU and data cache are on";
+/// The kernel's exit status for a fatal error (`power::EXIT_FATAL`).
+const EXIT_FATAL: i32 = 3;
+
+/// `break=premmu`: a lock taken before the MMU is on (which would hang a
+/// real Pi 4 without a word) stops the boot at once, saying why, with the
+/// fatal status, before any test runs; and the run is judged a failure.
+fn lock_before_mmu_stops_the_boot() -> Result<(), Failed> {
+    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    let settings = Settings::from_env()?;
+    let run = Run::boot(config, &settings, "break=premmu")?;
+    let fail = |why: &str| Failed::from(format!("`break=premmu`: {why}\n{}", run.context()));
+    if !run.transcript.stdout.contains(LOCK_BEFORE_MMU) {
+        return Err(fail(
+            "the guest did not say a lock was taken before the MMU",
+        ));
+    }
+    if run.transcript.exit != Exit::Code(EXIT_FATAL) {
+        return Err(fail("the guest did not stop with the fatal status"));
+    }
+    if !run.parsed.document.test_ids().is_empty() {
+        return Err(fail("tests ran: the boot should have stopped before them"));
+    }
+    let expected_ids = expected::read(config.name).map_err(|e| fail(&e.to_string()))?;
+    if run.document_verdict(&expected_ids).is_ok() {
+        return Err(fail("the run was judged a success"));
     }
     Ok(())
 }

@@ -24,6 +24,9 @@ pub enum Break {
     Early,
     /// Overflow the kernel stack in the middle of the test run.
     Overflow,
+    /// Take a lock before the MMU and data cache are on, which the lock's
+    /// own check must catch (real cores hang there).
+    PreMmu,
 }
 
 /// Parsed bootargs.
@@ -39,7 +42,7 @@ pub struct BootArgs<'a> {
     pub exit_semihosting: bool,
     /// `loglevel=error|warn|info|debug`.
     pub log_level: Option<Level>,
-    /// `break=panic|hang|early|overflow`.
+    /// `break=panic|hang|early|overflow|premmu`.
     pub breakage: Option<Break>,
     /// `fatal=reset`: a failed run resets the board instead of powering it
     /// off (for unattended hardware; ignored with `exit=semihosting`).
@@ -76,6 +79,7 @@ impl<'a> BootArgs<'a> {
                 ("break", "hang") => set(&mut args.breakage, Some(Break::Hang)),
                 ("break", "early") => set(&mut args.breakage, Some(Break::Early)),
                 ("break", "overflow") => set(&mut args.breakage, Some(Break::Overflow)),
+                ("break", "premmu") => set(&mut args.breakage, Some(Break::PreMmu)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
                 _ => false,
             };

@@ -9,13 +9,27 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 static CONSOLE: IrqMutex<Option<Pl011>> = IrqMutex::new(None);
 
-/// Makes `uart` the console.
+/// Makes `uart` the console. Called once, before the MMU is on, so
+/// without the lock (see [`write_fmt`]).
 pub fn init(uart: Pl011) {
-    *CONSOLE.lock() = Some(uart);
+    debug_assert!(!crate::arch::mmu_and_caches_on());
+    // SAFETY: before the MMU is on one CPU runs, with interrupts masked,
+    // and nothing has taken the console lock (no lock can be taken yet).
+    unsafe { *CONSOLE.data_ptr() = Some(uart) };
 }
 
-/// Writes formatted text under the console lock; dropped before a console exists.
+/// Writes formatted text under the console lock; dropped before a console
+/// exists. Before the MMU is on it writes without the lock: no lock can
+/// be taken then (`sync`), and none is needed (one CPU runs, interrupts
+/// masked).
 pub fn write_fmt(args: fmt::Arguments) {
+    if !crate::arch::mmu_and_caches_on() {
+        // SAFETY: as above; nothing else touches the console meanwhile.
+        if let Some(uart) = unsafe { (*CONSOLE.data_ptr()).as_mut() } {
+            let _ = uart.write_fmt(args);
+        }
+        return;
+    }
     if let Some(uart) = CONSOLE.lock().as_mut() {
         let _ = uart.write_fmt(args);
     }
@@ -24,6 +38,10 @@ pub fn write_fmt(args: fmt::Arguments) {
 /// Frees the console lock if this CPU was interrupted while holding it
 /// (a panic in the middle of a line), so the report can still be printed.
 pub fn break_lock() {
+    if !crate::arch::mmu_and_caches_on() {
+        // No lock is ever taken before the MMU is on.
+        return;
+    }
     if CONSOLE.try_lock().is_none() {
         // SAFETY: the holder is the code this panic interrupted on this CPU,
         // which will never run again; other CPUs are not started.

@@ -183,6 +183,8 @@ fn apply_breakage(breakage: Option<Break>) {
             crate::warn!("break=early: powering off before the tests are done");
             crate::power::power_off();
         }
+        // Applied at boot, before the MMU is on (`kernel_entry`).
+        Some(Break::PreMmu) => {}
     }
 }
 

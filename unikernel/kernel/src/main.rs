@@ -59,9 +59,16 @@ pub fn boot_info() -> &'static BootInfo {
 const HEAP_MIN: u64 = 1 << 20;
 const HEAP_MAX: u64 = 64 << 20;
 
-/// Rust entry from `boot.s`: MMU off, interrupts masked, BSS zeroed, on the
-/// boot stack, at EL1 (`entry_el` says where the CPU started, `load_address`
-/// where the loader put the image).
+/// Rust entry from `boot.s`: MMU and caches off, interrupts masked, BSS
+/// zeroed, on the boot stack, at EL1 with its system registers set
+/// (`el1_setup`); `entry_el` says where the CPU started, `load_address`
+/// where the loader put the image.
+///
+/// Until `vm::enable_mmu` returns, nothing may take a lock or do an atomic
+/// read-modify-write (`sync`: real cores hang there): the steps before it
+/// only read the device tree, program the console UART and build the
+/// kernel's map in tables inside the image, and write the console without
+/// its lock. A lock taken there stops the boot with a message.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
     arch::exception::install_vectors();
@@ -74,22 +81,28 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
         // Without a device tree there is no console to say so.
         arch::halt();
     };
+    let (args, unknown) = BootArgs::parse(platform.bootargs);
+    power::configure(platform.psci, args.exit_semihosting, args.reset_on_failure);
     // SAFETY: first use of the console UART (and the Pi's GPIO); the MMU is
     // off, so their registers are device memory.
     if let Some(uart) = unsafe { board::console(&platform) } {
         console::init(uart);
     }
-    let (args, unknown) = BootArgs::parse(platform.bootargs);
-    power::configure(platform.psci, args.exit_semihosting, args.reset_on_failure);
     if let Some(level) = args.log_level {
         console::set_max_level(level);
     }
+    if args.breakage == Some(bootargs::Break::PreMmu) {
+        warn!("break=premmu: taking a lock before the MMU is on");
+        sync::lock_before_mmu_on_purpose();
+    }
+    vm::enable_mmu(&platform);
+    // The MMU and caches are on: locks work from here.
+
     if let Some(word) = unknown {
         warn!("bootargs: ignoring `{word}`");
     }
-
     let heap = init_memory(&platform);
-    vm::init(&platform);
+    vm::init();
     objects::init(arch::counter() ^ args.seed);
     BOOT.call_once(|| BootInfo {
         platform,
@@ -305,7 +318,18 @@ static PANICKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBoo
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    if PANICKING.swap(true, core::sync::atomic::Ordering::Relaxed) {
+    use core::sync::atomic::Ordering::Relaxed;
+    // Before the MMU is on no read-modify-write may run (`sync`), and one
+    // CPU runs: a load and a store do there.
+    let again = if arch::mmu_and_caches_on() {
+        PANICKING.swap(true, Relaxed)
+    } else {
+        PANICKING.load(Relaxed) || {
+            PANICKING.store(true, Relaxed);
+            false
+        }
+    };
+    if again {
         // A panic while reporting a panic: no more reporting, just stop.
         power::exit(power::EXIT_FATAL);
     }

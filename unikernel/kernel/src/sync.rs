@@ -1,5 +1,15 @@
 //! Locks that mask interrupts while held, so an interrupt handler that
 //! takes the same lock cannot deadlock against the code it interrupted.
+//!
+//! No lock may be taken before the MMU and data cache are on: a lock is an
+//! exclusive load/store loop, and real cores (the Pi 4's Cortex-A72) cannot
+//! complete one on the Device memory that all data is while the MMU is off
+//! — the store-exclusive fails forever and the board hangs without a word,
+//! while QEMU's always succeeds. So every lock first makes one unaligned
+//! load from its stack, which faults exactly when the MMU is off
+//! (`arch::irq_save_checking_mmu`), and the fault stops the boot with a clear
+//! message: a regression shows under QEMU (`break=premmu`
+//! proves the check fires).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +38,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
 
     #[inline]
     fn lock(&self) {
-        let daif = crate::arch::irq_save();
+        let daif = crate::arch::irq_save_checking_mmu();
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -42,7 +52,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
 
     #[inline]
     fn try_lock(&self) -> bool {
-        let daif = crate::arch::irq_save();
+        let daif = crate::arch::irq_save_checking_mmu();
         if self
             .locked
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -68,6 +78,23 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
     fn is_locked(&self) -> bool {
         self.locked.load(Ordering::Relaxed)
     }
+}
+
+/// What a lock taken too early comes to: says so and ends the run. Itself
+/// lock-free (before the MMU the console writes without its lock).
+#[cold]
+pub fn lock_before_mmu() -> ! {
+    crate::power::fail(
+        "lock taken before the MMU and data cache are on (SCTLR_EL1.M/.C clear): \
+         exclusive loads/stores there hang real cores",
+    )
+}
+
+/// Takes a lock before the MMU is on, for `break=premmu`: the check above
+/// must stop the boot.
+pub fn lock_before_mmu_on_purpose() {
+    static LOCK: IrqMutex<()> = IrqMutex::new(());
+    drop(LOCK.lock());
 }
 
 /// A mutex over [`IrqSpinRaw`].

@@ -3,7 +3,9 @@
 use crate::arch;
 use crate::ktest::{Failure, Suite, Test, TestResult};
 use crate::{boot_info, check, check_eq, layout};
-use aarch64_cpu::registers::{CNTPCT_EL0, CNTVCT_EL0, VBAR_EL1};
+use aarch64_cpu::registers::{
+    CNTKCTL_EL1, CNTPCT_EL0, CNTVCT_EL0, CPACR_EL1, MDSCR_EL1, SCTLR_EL1, TTBR0_EL1, VBAR_EL1,
+};
 use tock_registers::interfaces::Readable;
 
 pub static SUITE: Suite = Suite {
@@ -28,6 +30,14 @@ pub static SUITE: Suite = Suite {
         Test {
             name: "bss_starts_zeroed",
             run: bss_starts_zeroed,
+        },
+        Test {
+            name: "el1_system_registers_are_set_explicitly",
+            run: el1_system_registers_are_set_explicitly,
+        },
+        Test {
+            name: "kernel_map_was_built_before_any_lock",
+            run: kernel_map_was_built_before_any_lock,
         },
     ],
 };
@@ -96,5 +106,43 @@ fn bss_starts_zeroed() -> TestResult {
     let later = unsafe { core::ptr::read_volatile(&raw const WRITTEN_LATER) };
     check_eq!(later, 0);
     check_eq!(ZEROED, [0; 4]);
+    Ok(())
+}
+
+/// Whatever the entry path (EL1, or dropped from EL2) and whatever the
+/// loader left, the registers the kernel relies on hold the kernel's values.
+fn el1_system_registers_are_set_explicitly() -> TestResult {
+    check_eq!(SCTLR_EL1.get(), arch::boot::sctlr_el1_mmu_on());
+    // The lock check tests C alone: C is set only together with M.
+    let (m, c) = (SCTLR_EL1::M::Enable.value, SCTLR_EL1::C::Cacheable.value);
+    check_eq!(arch::boot::sctlr_el1_mmu_off() & (m | c), 0);
+    check_eq!(arch::boot::sctlr_el1_mmu_on() & (m | c), m | c);
+    check_eq!(CNTKCTL_EL1.get(), arch::boot::cntkctl_el1());
+    check_eq!(MDSCR_EL1.get(), MDSCR_EL1::TDCC::SET.value);
+    check_eq!(CPACR_EL1.read(CPACR_EL1::FPEN), 0b11);
+    let pmuserenr: u64;
+    // SAFETY: reading PMUSERENR_EL0 at EL1 has no effect.
+    unsafe {
+        core::arch::asm!("mrs {}, pmuserenr_el0", out(reg) pmuserenr, options(nomem, nostack))
+    };
+    check_eq!(pmuserenr, 0);
+    Ok(())
+}
+
+/// The table the MMU runs on was built from the boot pool inside the image
+/// (no frame allocator, so no lock, before the MMU was on).
+fn kernel_map_was_built_before_any_lock() -> TestResult {
+    let root = TTBR0_EL1.get_baddr();
+    check!(
+        layout::image().contains(&root),
+        "TTBR0 {root:#x} is not in the image's boot pool"
+    );
+    check_eq!(crate::vm::with_page_table(|t| t.root()), root);
+    let used = arch::mmu::boot_table_pages_used();
+    check!(
+        (2..=arch::mmu::BOOT_TABLE_PAGES).contains(&used),
+        "{used} boot table pages"
+    );
+    check!(arch::mmu_and_caches_on());
     Ok(())
 }

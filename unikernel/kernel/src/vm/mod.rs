@@ -30,20 +30,34 @@ pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
     f(table)
 }
 
-/// Builds the kernel's translation tables and turns the MMU on.
-pub fn init(platform: &Platform) {
-    let Some(mut table) = PageTable::new() else {
-        crate::power::fail("no frame for the root translation table");
+/// Builds the kernel's translation tables and turns the MMU and caches on.
+///
+/// Runs before the MMU is on, so it takes no lock: the tables come from
+/// the boot pool inside the image ([`PageTable::new_boot`]), not the frame
+/// allocator, and the table is published only once the MMU is on.
+pub fn enable_mmu(platform: &Platform) {
+    let Some(mut table) = PageTable::new_boot() else {
+        crate::power::fail("no boot pool page for the root translation table");
     };
     let result = map_kernel(&mut table, platform);
     if let Err(e) = result {
-        crate::error!("kernel map: {e:?}");
+        crate::error!(
+            "kernel map: {e:?} ({} boot table pages)",
+            mmu::BOOT_TABLE_PAGES
+        );
         crate::power::fail("could not build the kernel's translation tables");
     }
     // SAFETY: `table` identity-maps all RAM (the image, its stack and the
-    // heap included) and the console, so execution continues unchanged.
+    // heap included) and the console, so execution continues unchanged;
+    // the MMU is still off.
     unsafe { mmu::enable(&table) };
+    // Locks work from here on.
     *SPACE.lock() = Some(table);
+}
+
+/// Once the frame allocator exists: later table pages come from it.
+pub fn init() {
+    with_page_table(PageTable::take_tables_from_frames);
 }
 
 fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError> {

@@ -2,6 +2,7 @@
 //! public syscall surface.
 
 mod bad_input;
+mod cpu;
 mod fuzz;
 mod handles;
 mod isolation;
@@ -28,6 +29,7 @@ pub static SUITES: &[&Suite] = &[
     &bad_input::SUITE,
     &isolation::SUITE,
     &which_zircon::SUITE,
+    &cpu::SUITE,
     &fuzz::SUITE,
 ];
 

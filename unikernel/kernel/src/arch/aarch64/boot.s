@@ -1,7 +1,16 @@
 // Entry: the arm64 Linux `Image` header, then just enough to reach Rust:
 // park secondary cores, move the image to its link address if the loader put
-// it elsewhere, zero BSS, set the boot stack, leave EL2 if entered there.
+// it elsewhere, zero BSS, set the boot stack, leave EL2 if entered there,
+// set the EL1 system registers (`el1_setup`).
 // x0 holds the device tree's physical address throughout.
+//
+// Everything here runs with the MMU and data cache off: no exclusive
+// loads or stores (real cores cannot use the exclusive monitor on the
+// Device memory that all data accesses are then), no `DC ZVA` (it faults
+// on Device memory). What is written here is read later with the caches
+// on, so the image's whole range is invalidated to the point of coherency
+// first (no dirty line left by earlier software can be evicted over it
+// later) and again before the MMU comes on (`mmu::enable`).
 
 .section .text.boot, "ax"
 .global _start
@@ -16,6 +25,7 @@ _start:
     .long   0                       // res5 (no PE header)
 
 primary_entry:
+    msr     daifset, #0xf           // whatever the loader left: all masked
     mov     x19, x0                 // device tree
     mrs     x1, mpidr_el1
     and     x1, x1, {AFF_MASK}
@@ -27,6 +37,20 @@ primary_entry:
     // only uses PC-relative addressing.
     adr     x21, _start             // load address, reported to Rust
     ldr     x2, link_image_start
+    ldr     x3, link_image_end
+    // Drop whatever the caches hold for the image's link range: clean
+    // lines are stale once the copy and BSS zeroing below write memory
+    // directly, dirty ones would be written back over them.
+    mrs     x4, ctr_el0
+    ubfx    x4, x4, #16, #4         // DminLine: log2 of words per line
+    mov     x5, #4
+    lsl     x4, x5, x4              // line size in bytes
+    mov     x5, x2
+5:  dc      ivac, x5
+    add     x5, x5, x4
+    cmp     x5, x3
+    b.lo    5b
+    dsb     sy
     cmp     x21, x2
     b.eq    relocated
     ldr     x3, link_bss_start
@@ -68,6 +92,7 @@ relocated:
 
 2:  adrp    x1, __boot_stack_top
     add     x1, x1, :lo12:__boot_stack_top
+    msr     spsel, #1               // SP_ELx, whatever the loader chose
     mov     sp, x1
     mrs     x20, CurrentEL
     lsr     x20, x20, #2
@@ -78,6 +103,7 @@ relocated:
     eret
 
 el1_entry:
+    bl      el1_setup               // every EL1 register the kernel relies on
     mov     x0, x19
     mov     x1, x20
     mov     x2, x21
@@ -91,6 +117,8 @@ park:
     .balign 8
 link_image_start:
     .quad   __image_start
+link_image_end:
+    .quad   __image_end
 link_bss_start:
     .quad   __bss_start
 link_relocated:

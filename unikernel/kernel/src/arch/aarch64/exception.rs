@@ -7,7 +7,7 @@ use super::esr::{fault_status_name, Esr, ExceptionClass};
 use crate::sync::IrqMutex;
 use aarch64_cpu::registers::VBAR_EL1;
 use core::mem::size_of;
-use tock_registers::interfaces::Writeable;
+use tock_registers::interfaces::{Readable, Writeable};
 
 /// Registers saved on exception entry, in the order `vectors.s` stores them.
 #[repr(C)]
@@ -207,6 +207,22 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     }
     if kind == VectorKind::CURRENT_SPX_SYNC {
         let esr = Esr(frame.esr);
+        if esr.class() == ExceptionClass::DATA_ABORT_SAME
+            && !super::mmu_and_caches_on()
+            && super::is_lock_check(frame.elr)
+        {
+            crate::console::diag(format_args!(
+                "lock check: a lock at {:#x} was taken with SCTLR_EL1 {:#x}",
+                frame.elr,
+                aarch64_cpu::registers::SCTLR_EL1.get()
+            ));
+            crate::sync::lock_before_mmu();
+        }
+    }
+    // Before the MMU is on nothing below may run (it takes locks): the
+    // report alone, then the end.
+    if kind == VectorKind::CURRENT_SPX_SYNC && super::mmu_and_caches_on() {
+        let esr = Esr(frame.esr);
         if esr.class() == ExceptionClass::DATA_ABORT_SAME {
             if crate::vm::fault::resolve_data_abort(esr, frame.far).is_ok() {
                 return;
@@ -275,7 +291,12 @@ pub fn report(frame: &TrapFrame, kind: VectorKind) {
             None => diag(format_args!("  fault: {what}{access} (FSC {fsc:#04x})")),
         }
     }
-    if let Some(m) = crate::vm::fault::describe(frame.far) {
+    let mapping = if super::mmu_and_caches_on() {
+        crate::vm::fault::describe(frame.far)
+    } else {
+        None
+    };
+    if let Some(m) = mapping {
         diag(format_args!(
             "  mapping: {:#x}..{:#x} perms {:#x}, VMO koid {} from offset {:#x}",
             m.base,

@@ -2,14 +2,17 @@
 //! addresses, four levels, TTBR0 only (TTBR1 walks disabled). One table
 //! serves the kernel and every task (DESIGN.md: one address space).
 //!
-//! Table pages come from the frame allocator and are reached through the
-//! identity map, so a table's physical address is also its address.
+//! The kernel's own tables are built before the MMU is on, before any lock
+//! exists, from a pool of pages inside the image ([`PageTable::new_boot`]);
+//! every later table page comes from the frame allocator. Either way
+//! tables are reached through the identity map, so a table's physical
+//! address is also its address.
 
 use super::tlb::{self, TlbBatch};
 use crate::mm::frame::{self, Frame};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, MAIR_EL1, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
-use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_bitfields;
 use tock_registers::registers::InMemoryRegister;
 
@@ -215,9 +218,67 @@ pub enum MapError {
     AlreadyMapped,
 }
 
+/// How many table pages the kernel's boot map may take: the root, one
+/// level-1 table, a level-2 table per GiB that RAM or MMIO touches, a
+/// level-3 table per 2 MiB that the image, a RAM edge or a device range
+/// only partly covers. QEMU virt needs 9, the Pi 4 with 8 GiB about 20.
+pub const BOOT_TABLE_PAGES: usize = 32;
+
+/// One table page.
+#[repr(C, align(4096))]
+struct TablePage([u64; ENTRIES]);
+
+/// The boot map's table pages: in BSS, so zeroed by `boot.s` (no `DC ZVA`,
+/// which faults on the Device memory that all data is with the MMU off).
+struct BootPool(core::cell::UnsafeCell<[TablePage; BOOT_TABLE_PAGES]>);
+
+// SAFETY: the pool is handed out page by page through `BOOT_POOL_USED`,
+// before the MMU is on, by the one CPU then running; each page belongs to
+// the table that took it.
+unsafe impl Sync for BootPool {}
+
+static BOOT_POOL: BootPool = BootPool(core::cell::UnsafeCell::new(
+    [const { TablePage([0; ENTRIES]) }; BOOT_TABLE_PAGES],
+));
+/// Pages of [`BOOT_POOL`] handed out. Plain loads and stores only, never a
+/// read-modify-write: it is used before the MMU is on.
+static BOOT_POOL_USED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// The next zeroed page of the boot pool, if any is left.
+fn boot_pool_page() -> Option<u64> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let used = BOOT_POOL_USED.load(Relaxed);
+    if used == BOOT_TABLE_PAGES {
+        return None;
+    }
+    BOOT_POOL_USED.store(used + 1, Relaxed);
+    Some(BOOT_POOL.0.get() as u64 + (used * PAGE_SIZE as usize) as u64)
+}
+
+/// Whether `page` is one of the boot pool's (they are never freed).
+fn in_boot_pool(page: u64) -> bool {
+    let start = BOOT_POOL.0.get() as u64;
+    (start..start + (BOOT_TABLE_PAGES as u64) * PAGE_SIZE).contains(&page)
+}
+
+/// How many boot pool pages the kernel's map took.
+pub fn boot_table_pages_used() -> usize {
+    BOOT_POOL_USED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Where a [`PageTable`] takes new table pages from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TableSource {
+    /// The boot pool: before the MMU is on, no lock may be taken.
+    BootPool,
+    /// The frame allocator (it takes a lock).
+    Frames,
+}
+
 /// A translation table hierarchy.
 pub struct PageTable {
     root: u64,
+    source: TableSource,
     /// Table pages owned, the root included.
     table_pages: usize,
     /// The last level-3 table [`Self::map_page`] walked to, as (`va` >> 21
@@ -255,14 +316,30 @@ fn break_leaf(e: *mut u64, va: u64) {
 }
 
 impl PageTable {
-    /// An empty table, or `None` if no frame is free for its root.
-    pub fn new() -> Option<Self> {
-        let root = frame::alloc_zeroed()?;
+    /// An empty table whose pages come from the boot pool in the image,
+    /// taking no lock: for the kernel's map, built before the MMU is on.
+    /// `None` if the pool is used up.
+    pub fn new_boot() -> Option<Self> {
         Some(Self {
-            root: root.addr(),
+            root: boot_pool_page()?,
+            source: TableSource::BootPool,
             table_pages: 1,
             l3_hint: NO_HINT,
         })
+    }
+
+    /// From now on new table pages come from the frame allocator (once it
+    /// exists, with the MMU on). Pool pages already in use stay, for good.
+    pub fn take_tables_from_frames(&mut self) {
+        self.source = TableSource::Frames;
+    }
+
+    /// A zeroed page for a new table.
+    fn new_table_page(&mut self) -> Option<u64> {
+        match self.source {
+            TableSource::BootPool => boot_pool_page(),
+            TableSource::Frames => frame::alloc_zeroed().map(Frame::addr),
+        }
     }
 
     /// The root table's physical address, for TTBR0.
@@ -384,10 +461,13 @@ impl PageTable {
             } else if is_valid(d) {
                 return Err(MapError::AlreadyMapped);
             } else {
-                let page = frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                let page = self.new_table_page().ok_or(MapError::NoMemory)?;
                 self.table_pages += 1;
-                write(e, table_descriptor(page.addr()));
-                page.addr()
+                // The zeroes must reach memory before the descriptor that
+                // makes a walker (speculative ones included) read them.
+                barrier::dsb(barrier::ISHST);
+                write(e, table_descriptor(page));
+                page
             };
         }
         Ok(table)
@@ -553,6 +633,10 @@ impl FreedTables {
     fn release(&mut self) -> usize {
         let n = self.count;
         for &page in &self.pages[..n] {
+            if in_boot_pool(page) {
+                // Not the frame allocator's: kept, never reused.
+                continue;
+            }
             // SAFETY: the page was a table of this hierarchy, now unhooked and
             // flushed from every TLB and walk cache.
             unsafe { frame::free(Frame::from_addr(page)) };
@@ -579,12 +663,37 @@ fn mair() -> u64 {
 /// Whether translation (and so normal, cacheable memory) is on.
 pub static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+/// Invalidates `range` in the data caches to the point of coherency, so
+/// that what was written there with the caches off is what cacheable reads
+/// see: no stale line, loaded before or speculatively since, survives.
+/// Only for memory written with the caches off (a dirty line is dropped).
+fn invalidate_dcache_to_poc(range: core::ops::Range<u64>) {
+    let (line, _) = tlb::cache_lines();
+    barrier::dsb(barrier::SY);
+    let mut p = range.start & !(line - 1);
+    while p < range.end {
+        // SAFETY: the caller's range holds nothing newer in the caches than
+        // in memory (the caches are off); dropping lines loses nothing.
+        unsafe { core::arch::asm!("dc ivac, {}", in(reg) p, options(nostack)) };
+        p += line;
+    }
+    barrier::dsb(barrier::SY);
+}
+
 /// Turns on translation with `table` as TTBR0, and the caches.
+///
+/// Everything the kernel wrote before (BSS, the boot stack, the boot
+/// map's tables, all inside the image) was written with the caches off,
+/// straight to memory: the image's range is invalidated first, so no stale
+/// line hides it from the cacheable accesses and table walks that follow.
+/// The device tree was written by the loader, which cleaned it, and is
+/// never written by the kernel.
 ///
 /// # Safety
 /// `table` must map the code, stack and data the kernel is using at their
-/// current (identity) addresses.
+/// current (identity) addresses; the MMU and caches must be off.
 pub unsafe fn enable(table: &PageTable) {
+    invalidate_dcache_to_poc(crate::layout::image());
     MAIR_EL1.set(mair());
     let ips = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange);
     TCR_EL1.write(
@@ -600,13 +709,12 @@ pub unsafe fn enable(table: &PageTable) {
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
     tlb::invalidate_all_local();
-    SCTLR_EL1.modify(
-        SCTLR_EL1::M::Enable
-            + SCTLR_EL1::C::Cacheable
-            + SCTLR_EL1::I::Cacheable
-            + SCTLR_EL1::SA::Enable
-            + SCTLR_EL1::SA0::Enable,
-    );
+    // Instruction fetches were non-cacheable: nothing stale may hit once
+    // the instruction cache is on.
+    // SAFETY: invalidating the instruction cache only drops cached copies.
+    unsafe { core::arch::asm!("ic iallu", options(nostack)) };
+    barrier::dsb(barrier::NSH);
+    SCTLR_EL1.set(super::boot::sctlr_el1_mmu_on());
     barrier::isb(barrier::SY);
     ENABLED.store(true, core::sync::atomic::Ordering::Relaxed);
 }

@@ -17,7 +17,7 @@ pub mod timer;
 pub mod tlb;
 pub mod usercopy;
 
-use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1};
+use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64PFR0_EL1, SCTLR_EL1};
 use tock_registers::interfaces::{Readable, Writeable};
 
 /// The exception level the CPU runs at now.
@@ -32,6 +32,73 @@ pub fn current_sp() -> u64 {
     // SAFETY: reading SP has no effect.
     unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
     sp
+}
+
+/// Whether the MMU and the data cache are both on (`SCTLR_EL1.M` and
+/// `.C`): only then is RAM normal cacheable memory, where exclusive loads
+/// and stores (every lock, every atomic read-modify-write) work on real
+/// cores.
+#[inline(always)]
+pub fn mmu_and_caches_on() -> bool {
+    const M_AND_C: u64 = SCTLR_EL1::M::Enable.value | SCTLR_EL1::C::Cacheable.value;
+    SCTLR_EL1.get() & M_AND_C == M_AND_C
+}
+
+// The lock check's instruction (`irq_save_checking_mmu`), kept here as data
+// too so that the exception handler can tell its fault from any other
+// (`is_lock_check`).
+core::arch::global_asm!(
+    ".section .rodata.lock_check, \"a\"",
+    ".balign 4",
+    ".global lock_check_instruction",
+    "lock_check_instruction:",
+    "    ldur    xzr, [sp, #-15]",
+);
+
+/// What every lock does first: masks IRQ and FIQ, returns the previous
+/// `DAIF` (for [`irq_restore`]), and faults unless the MMU is on. The check
+/// is one instruction: an unaligned load just below the stack pointer.
+/// With the MMU on the stack is normal memory and `SCTLR_EL1.A` is clear,
+/// so it loads and is discarded; with the MMU off every data access is
+/// Device memory, where an unaligned access always takes an alignment
+/// fault (QEMU models this too), which the exception handler turns into
+/// "a lock was taken before the MMU and caches were on" ([`is_lock_check`]).
+/// One `asm!` statement for all three, so that locks stay as cheap to
+/// inline as they were.
+///
+/// The check stands for M and C together: the kernel writes `SCTLR_EL1`
+/// only with both clear (`boot::el1_setup`) or both set (`mmu::enable`), so
+/// C is never clear while M is set (the `boot` ktests check both values).
+#[inline(always)]
+pub fn irq_save_checking_mmu() -> u64 {
+    let daif: u64;
+    // SAFETY: masking interrupts on this CPU is always sound; the load
+    // reads 8 bytes 15 below SP, inside the current kernel stack (a lock is
+    // never taken within 15 bytes of a stack's end: the exception entry
+    // reports an overflow long before), and its value is dropped.
+    unsafe {
+        core::arch::asm!(
+            "mrs {daif}, daif",
+            "msr daifset, #3",
+            "ldur xzr, [sp, #-15]",
+            daif = out(reg) daif,
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+    daif
+}
+
+/// Whether the instruction at `elr` is [`irq_save_checking_mmu`]'s check.
+pub fn is_lock_check(elr: u64) -> bool {
+    unsafe extern "C" {
+        static lock_check_instruction: u32;
+    }
+    if !elr.is_multiple_of(4) || !crate::layout::text().contains(&elr) {
+        return false;
+    }
+    // SAFETY: `elr` is an aligned address inside the kernel's text, which
+    // is always readable; the symbol is a word in rodata.
+    unsafe { (elr as *const u32).read_volatile() == (&raw const lock_check_instruction).read() }
 }
 
 /// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].

@@ -98,7 +98,7 @@ pub fn invalidate_all_local() {
 
 /// Cache line size for `DC`/`IC` by VA maintenance: the smallest the CPU
 /// reports in `CTR_EL0` (DminLine, IminLine).
-fn cache_lines() -> (u64, u64) {
+pub fn cache_lines() -> (u64, u64) {
     let ctr: u64;
     // SAFETY: reading CTR_EL0 has no effect.
     unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };

@@ -27,6 +27,10 @@ pub struct Fake {
     /// Fails the `Mmu::map` this many calls from now (0: the next).
     map_fail_after: Cell<Option<u64>>,
     pub wakes: RefCell<Vec<(WaiterId, Signals)>>,
+    /// Koids of kernel objects the kernel is done with once unreferenced.
+    pub done_with: RefCell<Vec<Koid>>,
+    /// Koids the object layer asked about, in order.
+    pub asked_unreferenced: RefCell<Vec<Koid>>,
 }
 
 impl Fake {
@@ -204,6 +208,11 @@ pub fn kernel_object(space: &mut Space, t: TableId, rights: Rights) -> (TestTask
 
 impl Platform for Fake {
     type KernelObject = TestTask;
+
+    fn kernel_object_unreferenced(&self, object: &TestTask) -> bool {
+        self.asked_unreferenced.borrow_mut().push(object.koid);
+        self.done_with.borrow().contains(&object.koid)
+    }
 }
 
 pub type Space = ObjectSpace<Fake>;

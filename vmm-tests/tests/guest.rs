@@ -30,6 +30,12 @@ const HANG_TIMEOUT: Duration = Duration::from_secs(10);
 /// The configuration the harness self-tests boot.
 const SELF_TEST_CONFIG: &str = "virt-gicv2";
 
+/// The EL0 churn test, run at its full size (`churn=full`) on
+/// [`SELF_TEST_CONFIG`] alone; every configuration runs it at a fiftieth.
+const CHURN_TEST: &str = "reaping.churn_of_threads_and_tasks_returns_heap_and_frames";
+/// The full-size churn's boot may take this long (about 45 s under TCG).
+const CHURN_TIMEOUT: Duration = Duration::from_secs(240);
+
 /// One configuration's boot, done by whichever trial needs it first.
 struct LazyRun {
     config: &'static Config,
@@ -125,6 +131,7 @@ fn main() {
             }
         })
     }));
+    trials.push(Trial::test("churn::full_size", churn_full_size));
     trials.push(Trial::test(
         "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
         rpi4_relocates,
@@ -160,6 +167,19 @@ fn main() {
     ));
     trials.extend(guest);
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// 100,000 threads and 20,000 tasks come and go; heap and frames return.
+fn churn_full_size() -> Result<(), Failed> {
+    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    let mut settings = Settings::from_env()?;
+    settings.timeout = settings.timeout.max(CHURN_TIMEOUT);
+    let run = Run::boot(config, &settings, &format!("test={CHURN_TEST} churn=full"))?;
+    match run.test_verdict(CHURN_TEST) {
+        TestVerdict::Pass => Ok(()),
+        TestVerdict::Skip(reason) => Err(format!("skipped: {reason}").into()),
+        TestVerdict::Fail(message) => Err(message.into()),
+    }
 }
 
 /// Boots `image` on `config` in `mode=run`; checks it ends with status 0

@@ -44,6 +44,8 @@ pub struct BootArgs<'a> {
     /// `fatal=reset`: a failed run resets the board instead of powering it
     /// off (for unattended hardware; ignored with `exit=semihosting`).
     pub reset_on_failure: bool,
+    /// `churn=full`: the EL0 churn test runs at its full size.
+    pub churn_full: bool,
 }
 
 impl<'a> BootArgs<'a> {
@@ -58,6 +60,7 @@ impl<'a> BootArgs<'a> {
             log_level: None,
             breakage: None,
             reset_on_failure: false,
+            churn_full: false,
         };
         let mut unknown = None;
         for word in cmdline.split_ascii_whitespace() {
@@ -77,6 +80,7 @@ impl<'a> BootArgs<'a> {
                 ("break", "early") => set(&mut args.breakage, Some(Break::Early)),
                 ("break", "overflow") => set(&mut args.breakage, Some(Break::Overflow)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
+                ("churn", "full") => set(&mut args.churn_full, true),
                 _ => false,
             };
             if !understood && unknown.is_none() {

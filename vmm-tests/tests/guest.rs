@@ -46,6 +46,11 @@ const SELF_TEST_CONFIG: &str = "virt-gicv2";
 /// The configuration whose broken runs prove that a run without
 /// semihosting is still judged by its console.
 const NO_SEMIHOSTING_CONFIG: &str = "virt-nosemi";
+/// The EL0 churn test, run at its full size (`churn=full`) on
+/// [`SELF_TEST_CONFIG`] alone; every configuration runs it at a fiftieth.
+const CHURN_TEST: &str = "reaping.churn_of_threads_and_tasks_returns_heap_and_frames";
+/// The full-size churn's boot may take this long (about 45 s under TCG).
+const CHURN_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// One configuration's boot, done by whichever trial needs it first.
 struct LazyRun {
@@ -244,6 +249,7 @@ fn main() {
         "harness::lock_before_mmu_stops_the_boot",
         lock_before_mmu_stops_the_boot,
     ));
+    trials.push(Trial::test("churn::full_size", churn_full_size));
     trials.push(Trial::test(
         "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
         rpi4_relocates,
@@ -381,6 +387,19 @@ fn death_test_report_is_a_diagnostic(run: &Run) -> Result<(), Failed> {
             run.context()
         )
         .into()),
+    }
+}
+
+/// 100,000 threads and 20,000 tasks come and go; heap and frames return.
+fn churn_full_size() -> Result<(), Failed> {
+    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    let mut settings = Settings::from_env()?;
+    settings.timeout = settings.timeout.max(CHURN_TIMEOUT);
+    let run = Run::boot(config, &settings, &format!("test={CHURN_TEST} churn=full"))?;
+    match run.test_verdict(CHURN_TEST) {
+        TestVerdict::Pass => Ok(()),
+        TestVerdict::Skip(reason) => Err(format!("skipped: {reason}").into()),
+        TestVerdict::Fail(message) => Err(message.into()),
     }
 }
 

@@ -145,8 +145,8 @@ pub struct ZxInfoTaskEnd {
     pub elr: u64,
 }
 
-/// Ours: counters of the kernel's fault and copy work, for `ZX_INFO_KERNEL_COUNTERS`
-/// (on any handle; they are global).
+/// Ours: counters of the kernel's fault and copy work and its memory in
+/// use, for `ZX_INFO_KERNEL_COUNTERS` (on any handle; they are global).
 #[repr(C)]
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZxInfoKernelCounters {
@@ -158,4 +158,8 @@ pub struct ZxInfoKernelCounters {
     pub pages_copied: u64,
     /// Pages committed zero-filled.
     pub pages_zero_filled: u64,
+    /// Bytes of kernel heap allocated now.
+    pub heap_in_use: u64,
+    /// Physical frames free now.
+    pub free_frames: u64,
 }

@@ -150,7 +150,12 @@ pub mod el0 {
         pub filter_len: u64,
         /// `test=` from the bootargs (empty: everything).
         pub filter: [u8; FILTER_MAX],
+        /// `FLAG_*` bits from the bootargs.
+        pub flags: u64,
     }
+
+    /// `churn=full`: the churn test runs at its full size.
+    pub const FLAG_CHURN_FULL: u64 = 1 << 0;
 
     impl El0Boot {
         /// The filter as text.
@@ -160,5 +165,5 @@ pub mod el0 {
         }
     }
 
-    const _: () = assert!(core::mem::size_of::<El0Boot>() == 136);
+    const _: () = assert!(core::mem::size_of::<El0Boot>() == 144);
 }

@@ -47,6 +47,8 @@ pub struct BootArgs<'a> {
     /// `fatal=reset`: a failed run resets the board instead of powering it
     /// off (for unattended hardware; ignored with `exit=semihosting`).
     pub reset_on_failure: bool,
+    /// `churn=full`: the EL0 churn test runs at its full size.
+    pub churn_full: bool,
 }
 
 impl<'a> BootArgs<'a> {
@@ -61,6 +63,7 @@ impl<'a> BootArgs<'a> {
             log_level: None,
             breakage: None,
             reset_on_failure: false,
+            churn_full: false,
         };
         let mut unknown = None;
         for word in cmdline.split_ascii_whitespace() {
@@ -81,6 +84,7 @@ impl<'a> BootArgs<'a> {
                 ("break", "overflow") => set(&mut args.breakage, Some(Break::Overflow)),
                 ("break", "premmu") => set(&mut args.breakage, Some(Break::PreMmu)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
+                ("churn", "full") => set(&mut args.churn_full, true),
                 _ => false,
             };
             if !understood && unknown.is_none() {

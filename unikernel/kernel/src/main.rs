@@ -115,7 +115,12 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
     // From here on the boot path is thread 0, and interrupts are on.
     sched::init(&boot_info().platform);
 
-    task::boot::init();
+    let el0_flags = if args.churn_full {
+        abi::el0::FLAG_CHURN_FULL
+    } else {
+        0
+    };
+    task::boot::init(el0_flags);
     let status = match args.mode {
         Mode::Run => run_tasks(&args, abi::el0::MODE_RUN),
         Mode::Bench => {

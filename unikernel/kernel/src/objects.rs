@@ -104,6 +104,10 @@ impl Waker for KernelPlatform {
 
 impl object::Platform for KernelPlatform {
     type KernelObject = crate::task::KObject;
+
+    fn kernel_object_unreferenced(&self, object: &Self::KernelObject) -> bool {
+        crate::task::unreferenced(object)
+    }
 }
 
 /// The kernel's object space.

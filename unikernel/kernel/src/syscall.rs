@@ -443,6 +443,8 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     permission_faults: faults.permission,
                     pages_copied: counters.pages_copied,
                     pages_zero_filled: counters.pages_zero_filled,
+                    heap_in_use: crate::mm::heap::stats().allocated_bytes as u64,
+                    free_frames: crate::mm::frame::free_frames() as u64,
                 };
                 put_record(&mut kbuf[..want], info)?
             }

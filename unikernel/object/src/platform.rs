@@ -188,4 +188,15 @@ impl KernelObject for NoKernelObjects {
 pub trait Platform: FrameAllocator + Mmu + Waker {
     /// The kernel's own object type stored in handle tables.
     type KernelObject: KernelObject;
+
+    /// A handle to `object` was closed and at most one reference to its
+    /// signal state is left (perhaps the kernel's own, from
+    /// [`crate::ObjectSpace::kernel_signals_create`]). Return true if the
+    /// kernel is done with the object and gives up that reference too (a
+    /// thread never started dies with its last handle). Called under the
+    /// object space's lock; may be called when the one reference left is a
+    /// handle's, so answer from the kernel's own records.
+    fn kernel_object_unreferenced(&self, _object: &Self::KernelObject) -> bool {
+        false
+    }
 }

@@ -285,6 +285,7 @@ impl<P: Platform> ObjectSpace<P> {
                 let id = k.signals();
                 self.cancel_waits_via(Waitable::Event(id), table, handle);
                 self.kernel_signals_release(id);
+                self.kernel_release_if_unreferenced(&k);
                 Some(k)
             }
         }
@@ -387,6 +388,19 @@ impl<P: Platform> ObjectSpace<P> {
         e.handles -= 1;
         if e.handles == 0 {
             self.events.remove(id);
+        }
+    }
+
+    /// Asks the platform whether the kernel is done with `object` once at
+    /// most one reference to its signal state is left
+    /// ([`Platform::kernel_object_unreferenced`]), and drops that reference
+    /// if so. Called after each handle close; the kernel calls it too when
+    /// its own record of the object changes (a thread start that failed).
+    pub fn kernel_release_if_unreferenced(&mut self, object: &P::KernelObject) {
+        let id = object.signals();
+        let last = self.events.get(id).is_some_and(|e| e.handles == 1);
+        if last && self.platform.kernel_object_unreferenced(object) {
+            self.kernel_signals_release(id);
         }
     }
 

@@ -220,6 +220,46 @@ fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
 }
 
 #[test]
+fn a_kernel_object_the_kernel_is_done_with_goes_with_its_last_handle() {
+    let (mut s, t) = setup();
+    let before = s.event_count();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.platform().done_with.borrow_mut().push(task.koid);
+    let dup = s.duplicate(t, h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    s.close(t, h).unwrap();
+    // Another handle still holds it: not asked, not gone.
+    assert!(s.platform().asked_unreferenced.borrow().is_empty());
+    assert_eq!(s.event_count(), before + 1);
+    s.close(t, dup).unwrap();
+    assert_eq!(*s.platform().asked_unreferenced.borrow(), vec![task.koid]);
+    assert_eq!(s.event_count(), before);
+}
+
+#[test]
+fn a_kernel_object_the_kernel_keeps_outlives_its_last_handle() {
+    let (mut s, t) = setup();
+    let before = s.event_count();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.close(t, h).unwrap();
+    assert_eq!(*s.platform().asked_unreferenced.borrow(), vec![task.koid]);
+    assert_eq!(s.event_count(), before + 1);
+    s.kernel_signals_release(task.signals);
+    assert_eq!(s.event_count(), before);
+}
+
+#[test]
+fn destroying_a_table_asks_about_the_kernel_objects_it_held() {
+    let (mut s, _) = setup();
+    let before = s.event_count();
+    let t = s.create_table(object::Quota::default()).unwrap();
+    let (task, _) = kernel_object(&mut s, t, TASK_RIGHTS);
+    s.platform().done_with.borrow_mut().push(task.koid);
+    s.destroy_table(t).unwrap();
+    assert_eq!(*s.platform().asked_unreferenced.borrow(), vec![task.koid]);
+    assert_eq!(s.event_count(), before);
+}
+
+#[test]
 fn object_signal_on_a_kernel_object_allows_user_signals_only() {
     let (mut s, t) = setup();
     let (_, h) = kernel_object(&mut s, t, TASK_RIGHTS);

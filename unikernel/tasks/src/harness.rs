@@ -36,6 +36,19 @@ pub fn diagnostics() -> bool {
     DIAGNOSTICS.load(Ordering::Relaxed)
 }
 
+/// `abi::el0::FLAG_*` from the bootargs, stored like [`SEED`].
+static FLAGS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the boot flags available to test tasks (the runner calls this once).
+pub fn set_flags(flags: u64) {
+    FLAGS.store(flags, Ordering::Relaxed);
+}
+
+/// Whether `churn=full` was given: the churn test runs at its full size.
+pub fn churn_full() -> bool {
+    FLAGS.load(Ordering::Relaxed) & abi::el0::FLAG_CHURN_FULL != 0
+}
+
 /// Why a test did not pass.
 pub enum Failure {
     /// It failed; the line says why.

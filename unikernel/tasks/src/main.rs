@@ -40,6 +40,7 @@ pub extern "C" fn _start(
     };
     drop(boot_vmo);
     harness::set_seed(params.seed);
+    harness::set_flags(params.flags);
     let filter = params.filter();
     match mode {
         MODE_COUNT => zx::exit(harness::selected_suites(suites::SUITES, filter) as i64),

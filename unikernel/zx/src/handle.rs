@@ -76,6 +76,8 @@ impl Signals {
     pub const HANDLE_CLOSED: Signals = Signals(abi::ZX_SIGNAL_HANDLE_CLOSED);
     /// `ZX_TASK_TERMINATED`: the task has ended.
     pub const TASK_TERMINATED: Signals = Signals(abi::ZX_TASK_TERMINATED);
+    /// `ZX_THREAD_TERMINATED`: the thread has ended (the same bit).
+    pub const THREAD_TERMINATED: Signals = Signals(abi::ZX_THREAD_TERMINATED);
     /// `ZX_USER_SIGNAL_0`.
     pub const USER_0: Signals = Signals(abi::ZX_USER_SIGNAL_0);
     /// `ZX_USER_SIGNAL_1`.

@@ -155,7 +155,7 @@ impl Task {
     }
 }
 
-/// The kernel's fault and copy counters (`ZX_INFO_KERNEL_COUNTERS`), read
+/// The kernel's fault, copy and memory counters (`ZX_INFO_KERNEL_COUNTERS`), read
 /// through any valid handle.
 pub fn kernel_counters(any: &impl AsHandleRef) -> Result<abi::ZxInfoKernelCounters, Status> {
     let mut info = abi::ZxInfoKernelCounters::default();

@@ -76,6 +76,18 @@ pub static SUITE: Suite = Suite {
             name: "exited_threads_free_their_resources",
             run: exited_threads_free_their_resources,
         },
+        Test {
+            name: "kill_ends_a_wait_without_deadline",
+            run: kill_ends_a_wait_without_deadline,
+        },
+        Test {
+            name: "a_killed_thread_s_later_waits_end_at_once",
+            run: a_killed_thread_s_later_waits_end_at_once,
+        },
+        Test {
+            name: "detached_prepared_thread_frees_slot_stack_and_heap",
+            run: detached_prepared_thread_frees_slot_stack_and_heap,
+        },
     ],
 };
 
@@ -570,5 +582,98 @@ fn exited_threads_free_their_resources() -> TestResult {
     sched::yield_now();
     check_eq!(sched::stats().live_threads, live);
     check_eq!(crate::mm::frame::free_frames(), frames);
+    Ok(())
+}
+
+/// A wait that nothing will end (no deadline, no waker) ends when the
+/// thread is killed, with `killed` in its outcome.
+fn kill_ends_a_wait_without_deadline() -> TestResult {
+    let outcome = Arc::new(IrqMutex::new(None));
+    let out = outcome.clone();
+    let t = sched::spawn("ktest-killed", move || {
+        sched::wait_prepare(None);
+        *out.lock() = Some(sched::wait_block());
+    })
+    .map_err(|e| Failure::Fail(format!("spawn: {e:?}")))?;
+    let id = t.id();
+    // Let it block.
+    sched::yield_now();
+    check!(sched::is_blocked(id), "the thread did not block");
+    check!(sched::kill(id));
+    t.join();
+    let Some(outcome) = *outcome.lock() else {
+        return fail("the wait never ended".into());
+    };
+    check!(outcome.killed);
+    check!(!outcome.timed_out && outcome.signals.is_none());
+    Ok(())
+}
+
+/// Once killed, a thread's every later wait ends at once, so a kill that
+/// lands before the wait begins is not lost.
+fn a_killed_thread_s_later_waits_end_at_once() -> TestResult {
+    let outcomes = Arc::new(IrqMutex::new(Vec::new()));
+    let out = outcomes.clone();
+    let t = sched::spawn("ktest-killed-early", move || {
+        sched::kill(sched::current_id());
+        for _ in 0..2 {
+            sched::wait_prepare(None);
+            let o = sched::wait_block();
+            out.lock().push(o.killed);
+        }
+        // A sleep ends at once too.
+        sleep::nanosleep(time::ZX_TIME_INFINITE);
+        out.lock().push(true);
+    })
+    .map_err(|e| Failure::Fail(format!("spawn: {e:?}")))?;
+    t.join();
+    check_eq!(outcomes.lock().as_slice(), &[true, true, true][..]);
+    Ok(())
+}
+
+/// A detached thread started on a prepared stack holds no heap for its
+/// entry, and its slot, stack and frames go when it exits.
+fn detached_prepared_thread_frees_slot_stack_and_heap() -> TestResult {
+    static TOP: AtomicU64 = AtomicU64::new(0);
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    fn entry() {
+        let top = TOP.load(Ordering::SeqCst);
+        // SAFETY: `prepare` wrote this word at the top of this thread's stack.
+        let word = unsafe { ((top - 8) as *const u64).read_volatile() };
+        SEEN.store(word, Ordering::SeqCst);
+    }
+    let spawn_one = || {
+        sched::spawn_detached_prepared(
+            "ktest-prepared",
+            |top| {
+                TOP.store(top, Ordering::SeqCst);
+                // SAFETY: the top reserve of the fresh stack is the caller's.
+                unsafe { ((top - 8) as *mut u64).write_volatile(0x5eed) };
+            },
+            entry,
+        )
+        .map_err(|e| Failure::Fail(format!("spawn: {e:?}")))
+    };
+    // Warm up: the scheduler's tables reach their size.
+    spawn_one()?;
+    sched::yield_now();
+    let live = sched::stats().live_threads;
+    let frames = crate::mm::frame::free_frames();
+    let heap = crate::mm::heap::stats().allocated_bytes;
+    for _ in 0..16 {
+        SEEN.store(0, Ordering::SeqCst);
+        spawn_one()?;
+        // It runs behind this thread (more yields only if preempted).
+        for _ in 0..100 {
+            if SEEN.load(Ordering::SeqCst) != 0 && sched::stats().live_threads == live {
+                break;
+            }
+            sched::yield_now();
+        }
+        check_eq!(SEEN.load(Ordering::SeqCst), 0x5eed);
+    }
+    check_eq!(sched::stats().live_threads, live);
+    check_eq!(crate::mm::frame::free_frames(), frames);
+    check_eq!(crate::mm::heap::stats().allocated_bytes, heap);
     Ok(())
 }

@@ -109,11 +109,14 @@ pub struct WaitOutcome {
     /// The deadline expirations counter when this thread's deadline fired:
     /// orders timer wake-ups across threads.
     pub wake_seq: u64,
+    /// The thread was killed ([`kill`]): the wait ended as a deadline would
+    /// end it, and the thread is on its way out.
+    pub killed: bool,
 }
 
 impl WaitOutcome {
     fn ended(&self) -> bool {
-        self.signals.is_some() || self.timed_out
+        self.signals.is_some() || self.timed_out || self.killed
     }
 }
 
@@ -132,6 +135,8 @@ struct Thread {
     joiner: Option<usize>,
     /// Nobody will join: free the slot at exit.
     detached: bool,
+    /// Killed ([`kill`]): every wait ends at once, now and later.
+    killed: bool,
     cpu: usize,
 }
 
@@ -264,7 +269,7 @@ impl Scheduler {
         thread.id = ThreadId::new(slot, self.slots[slot].generation);
         if let Some(stack) = &thread.stack {
             // The top of every kernel stack is kept free for what a thread
-            // that enters a task builds there (`el0::enter`).
+            // that enters a task finds there (`el0::prepare`).
             let top = stack.top() - crate::arch::el0::ENTRY_RESERVE;
             thread.context = Context::new(top, thread_start, slot);
         }
@@ -500,6 +505,7 @@ fn make_thread(
         wait: WaitOutcome::default(),
         joiner: None,
         detached: false,
+        killed: false,
         cpu,
     })
 }
@@ -524,6 +530,39 @@ pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<Jo
             let id = s.thread(slot).id;
             s.make_ready(slot);
             JoinHandle { id, joined: false }
+        });
+        (s, r)
+    });
+    // A thread that found no room is dropped here, outside the lock.
+    inserted.map_err(|(status, _thread)| status)
+}
+
+/// Starts a detached kernel thread on this CPU that runs `f` once
+/// `prepare(top)` has written the top [`crate::arch::el0::ENTRY_RESERVE`]
+/// bytes of its new stack (which end at `top`; the thread's own calls never
+/// use them). `f` captures nothing, so the thread holds no heap for its
+/// entry: a thread whose entry never returns (one that enters EL0) keeps
+/// nothing that only a return would free, and its slot goes when it exits.
+/// Returns its id (for [`kill`]); `ZX_ERR_NO_MEMORY` if there is no room.
+pub fn spawn_detached_prepared<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    prepare: impl FnOnce(u64),
+    f: F,
+) -> Result<ThreadId, Status> {
+    const { assert!(size_of::<F>() == 0, "the entry must capture nothing") };
+    // A zero-sized closure: boxing it allocates nothing.
+    let entry: Entry = try_box(f)?;
+    // Mapping a stack takes the page table's lock: not under the scheduler's.
+    let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
+    prepare(stack.top());
+    let thread = make_thread(name, context::cpu_index(), Some(stack), Some(entry))?;
+    let inserted = with_sched(|mut s| {
+        let r = s.insert(thread).map(|slot| {
+            let t = s.thread(slot);
+            t.detached = true;
+            let id = t.id;
+            s.make_ready(slot);
+            id
         });
         (s, r)
     });
@@ -648,7 +687,11 @@ pub fn stats() -> Stats {
 pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
     with_sched(|mut s| {
         let me = s.current();
-        s.thread(me).wait = WaitOutcome::default();
+        let killed = s.thread(me).killed;
+        s.thread(me).wait = WaitOutcome {
+            killed,
+            ..WaitOutcome::default()
+        };
         if let Some(t) = deadline_ticks {
             s.deadlines.insert(me, t);
             s.program_timer(context::cpu_index());
@@ -682,7 +725,10 @@ fn block(clear_if_signalled: bool) -> WaitOutcome {
         s.deadlines.cancel(me);
         let outcome = s.thread(me).wait;
         if clear_if_signalled && outcome.signals.is_some() {
-            s.thread(me).wait = WaitOutcome::default();
+            s.thread(me).wait = WaitOutcome {
+                killed: outcome.killed,
+                ..WaitOutcome::default()
+            };
         }
         (s, outcome)
     })
@@ -693,7 +739,11 @@ pub fn wait_abandon() {
     with_sched(|mut s| {
         let me = s.current();
         s.deadlines.cancel(me);
-        s.thread(me).wait = WaitOutcome::default();
+        let killed = s.thread(me).killed;
+        s.thread(me).wait = WaitOutcome {
+            killed,
+            ..WaitOutcome::default()
+        };
         (s, ())
     })
 }
@@ -728,6 +778,33 @@ pub fn wake_with_signals(id: ThreadId, signals: Signals) -> bool {
         s.make_ready(slot);
         (s, true)
     })
+}
+
+/// Kills thread `id` (false if there is no such thread): the wait it is
+/// blocked in, if any, ends at once as if its deadline had passed (the
+/// waits' own cancel paths undo any registration, as after a timeout), and
+/// every wait it begins later ends at once, so it reaches its way out (a
+/// task's threads: the return towards EL0 asks whether the task ended).
+/// Ending a task kills its threads; `zx_task_kill` will do the same. Never
+/// switches; O(log n) with the lock held.
+pub fn kill(id: ThreadId) -> bool {
+    let daif = arch::irq_save();
+    let found = {
+        let mut s = SCHED.lock();
+        match s.lookup(id) {
+            Some(slot) => {
+                let t = s.thread(slot);
+                t.killed = true;
+                t.wait.killed = true;
+                s.deadlines.cancel(slot);
+                s.make_ready(slot);
+                true
+            }
+            None => false,
+        }
+    };
+    arch::irq_restore(daif);
+    found
 }
 
 /// The timer interrupt: wakes every thread whose deadline has passed and

@@ -10,9 +10,13 @@ use abi::*;
 use object::{Quota, TableId};
 
 static KERNEL_TABLE: spin::Once<TableId> = spin::Once::new();
+/// `El0Boot::flags` of every run of the first task.
+static FLAGS: spin::Once<u64> = spin::Once::new();
 
-/// Creates the kernel's own handle table and loads the EL0 image.
-pub fn init() {
+/// Creates the kernel's own handle table and loads the EL0 image; the
+/// first task will be given `flags` (`abi::el0::FLAG_*`).
+pub fn init(flags: u64) {
+    FLAGS.call_once(|| flags);
     let table = match objects::with(|s| s.create_table(Quota::default())) {
         Ok(t) => t,
         Err(_) => crate::power::fail("no handle table for the kernel"),
@@ -37,6 +41,7 @@ pub fn run_first_task(
         first_suite,
         filter_len: 0,
         filter: [0; FILTER_MAX],
+        flags: FLAGS.get().copied().unwrap_or(0),
     };
     let n = filter.len().min(FILTER_MAX);
     boot.filter[..n].copy_from_slice(&filter.as_bytes()[..n]);

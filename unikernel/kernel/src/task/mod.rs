@@ -7,9 +7,17 @@
 //! when one of its threads takes a fault nobody can resolve. Then its
 //! sub-VMAR is destroyed (every mapping goes), its handle table is closed,
 //! how it ended is recorded with its signal state, and `ZX_TASK_TERMINATED`
-//! is asserted. Its other threads leave at their next return to EL0.
+//! is asserted. Every thread of it that runs is killed ([`sched::kill`]):
+//! a blocked one wakes as if its wait's deadline had passed, and each
+//! leaves through the normal exit at its next return towards EL0 (kernel
+//! stack, scheduler slot, thread record and signal state freed; its thread
+//! handle sees `ZX_THREAD_TERMINATED`). A thread never started dies then,
+//! or when its last handle closes.
 //!
-//! Lock order: the task table's lock, then the object space's.
+//! Lock order: the task table's lock, then the object space's, then the
+//! thread table's (the object layer asks it whether a thread whose last
+//! handle closed was ever started). The scheduler's lock is never taken
+//! under the thread table's.
 
 pub mod boot;
 pub mod image;
@@ -18,6 +26,7 @@ mod report;
 use crate::arch::el0::{self, UserRecord};
 use crate::arch::exception::TrapFrame;
 use crate::objects::{self, Space};
+use crate::sched;
 use crate::sync::IrqMutex;
 use abi::*;
 use alloc::vec::Vec;
@@ -46,8 +55,11 @@ const QUOTA: object::Quota = object::Quota {
 const VMAR_FLAGS: VmOptions =
     ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_EXECUTE | ZX_VM_CAN_MAP_SPECIFIC;
 
-/// A generation-checked slot number.
+/// A generation-checked slot number. Word-aligned, so a [`KObject`] moves
+/// as whole words (an odd-sized move is a `memcpy` call on the handle
+/// close path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(8))]
 pub struct Id {
     slot: u32,
     generation: u32,
@@ -151,10 +163,87 @@ struct Task {
     ended: bool,
 }
 
+/// A thread of a task, from its creation (or its task's start, for the
+/// first thread) until it exits or, never started, dies.
 struct Thread {
     task: Id,
-    signals: SignalsId,
+    /// Its signal state, for a thread object; a task's first thread has
+    /// none (no handle names it). The kernel holds one reference.
+    signals: Option<SignalsId>,
     started: bool,
+    /// The scheduler's thread, once spawned.
+    running: Option<sched::ThreadId>,
+    /// Its neighbours in its task's list.
+    prev: Option<Id>,
+    next: Option<Id>,
+}
+
+impl Thread {
+    fn new(task: Id, signals: Option<SignalsId>, started: bool) -> Self {
+        Self {
+            task,
+            signals,
+            started,
+            running: None,
+            prev: None,
+            next: None,
+        }
+    }
+}
+
+/// Every thread record, and each task's list of them.
+struct Threads {
+    slots: Slots<Thread>,
+    /// Per task slot: the first thread of its list.
+    first: [Option<Id>; MAX_TASKS],
+}
+
+impl Threads {
+    /// Records a thread of `task` at the head of its list; `ZX_ERR_BAD_STATE`
+    /// once the task has ended (its end walks the list after marking it
+    /// ended, so nothing joins a list being walked).
+    fn link(&mut self, thread: Thread) -> Result<Id, Status> {
+        let task = thread.task;
+        if !is_alive(task) {
+            return Err(ZX_ERR_BAD_STATE);
+        }
+        let head = self.first[task.slot as usize];
+        let id = self.slots.insert(Thread {
+            prev: None,
+            next: head,
+            ..thread
+        })?;
+        if let Some(t) = head.and_then(|h| self.slots.get_mut(h)) {
+            t.prev = Some(id);
+        }
+        self.first[task.slot as usize] = Some(id);
+        Ok(id)
+    }
+
+    /// Removes a thread's record and takes it off its task's list.
+    fn unlink(&mut self, id: Id) -> Option<Thread> {
+        let t = self.slots.remove(id)?;
+        match t.prev {
+            Some(p) => {
+                if let Some(p) = self.slots.get_mut(p) {
+                    p.next = t.next;
+                }
+            }
+            None => self.first[t.task.slot as usize] = t.next,
+        }
+        if let Some(n) = t.next.and_then(|n| self.slots.get_mut(n)) {
+            n.prev = t.prev;
+        }
+        Some(t)
+    }
+
+    /// Removes the record of a thread never started; its signal state.
+    fn unlink_unstarted(&mut self, id: Id) -> Option<SignalsId> {
+        if self.slots.get_mut(id).is_some_and(|t| !t.started) {
+            return self.unlink(id).and_then(|t| t.signals);
+        }
+        None
+    }
 }
 
 static TASKS: IrqMutex<Slots<Task>> = IrqMutex::new(Slots::new());
@@ -179,7 +268,10 @@ fn is_alive(id: Id) -> bool {
         .get(id.slot as usize)
         .is_some_and(|a| a.load(Ordering::Acquire) == id.generation.wrapping_add(1))
 }
-static THREADS: IrqMutex<Slots<Thread>> = IrqMutex::new(Slots::new());
+static THREADS: IrqMutex<Threads> = IrqMutex::new(Threads {
+    slots: Slots::new(),
+    first: [None; MAX_TASKS],
+});
 
 /// A kernel-owned object in a handle table.
 #[derive(Clone, Debug)]
@@ -292,7 +384,13 @@ pub fn create(
     for (a, h) in args[1..].iter_mut().zip(moved) {
         *a = u64::from(h);
     }
-    match spawn_thread(id, entry, stack_top, args, rec, vmar_handle, None) {
+    let first = THREADS.lock().link(Thread::new(id, None, true));
+    let spawned = first.and_then(|first| {
+        spawn_thread(id, first, entry, stack_top, args, rec, vmar_handle).inspect_err(|_| {
+            THREADS.lock().unlink(first);
+        })
+    });
+    match spawned {
         Ok(()) => Ok(handle),
         Err(e) => {
             // The thread never ran: end the task and take back the handle.
@@ -414,15 +512,16 @@ fn map_stack(s: &mut Space, table: TableId, vmar: VmarId) -> Result<u64, Status>
     mapped.map(|addr| addr + STACK_SIZE)
 }
 
-/// Starts a kernel thread that enters EL0 for task `task`.
+/// Starts a kernel thread that enters EL0 for task `task` as its thread
+/// `thread`, and records it there (so the task's end can kill it).
 fn spawn_thread(
     task: Id,
+    thread: Id,
     entry: u64,
     sp: u64,
     args: [u64; 6],
     (table, vmar): (TableId, (u64, u64)),
     tpidrro: u64,
-    thread: Option<Id>,
 ) -> Result<(), Status> {
     {
         let mut tasks = TASKS.lock();
@@ -435,15 +534,28 @@ fn spawn_thread(
     let record = UserRecord {
         table,
         task: task.raw(),
-        thread: thread.map_or(u64::MAX, Id::raw),
+        thread: thread.raw(),
         vmar,
         tpidrro,
     };
-    let spawned = crate::sched::spawn("task", move || el0::enter(entry, sp, args, record));
+    // Detached (joining is done through the task's signals), and holding
+    // no heap for its entry: all it needs is on its own stack.
+    let spawned = sched::spawn_detached_prepared(
+        "task",
+        // SAFETY: `top` ends the fresh stack of a thread not yet running.
+        |top| unsafe { el0::prepare(top, entry, sp, args, record) },
+        || el0::enter_prepared(),
+    );
     match spawned {
-        // Joining is done through the task's signals, not the scheduler.
-        Ok(handle) => {
-            core::mem::forget(handle);
+        Ok(tid) => {
+            if let Some(t) = THREADS.lock().slots.get_mut(thread) {
+                t.running = Some(tid);
+            }
+            // The task's end walks its threads after marking it ended: it
+            // either saw `running` set, or this sees the task ended.
+            if !is_alive(task) {
+                sched::kill(tid);
+            }
             Ok(())
         }
         Err(e) => {
@@ -474,6 +586,88 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         s.kernel_set_payload(signals, end_payload(&how));
         s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
     });
+    end_threads(id);
+}
+
+/// Where [`end_threads`] goes on in a task's list.
+#[derive(Clone, Copy)]
+enum Cursor {
+    Head,
+    At(Id),
+}
+
+/// Kills every running thread of the ended task `task` and ends every one
+/// never started, one at a time, each step O(1) under the thread table's
+/// lock. Killed threads leave their records when they exit; if the entry
+/// to visit next has left meanwhile, the walk starts again at the head
+/// (killing twice is harmless, and nothing joins an ended task's list).
+fn end_threads(task: Id) {
+    enum Step {
+        Kill(sched::ThreadId),
+        Died(Option<SignalsId>),
+        Pass,
+    }
+    let mut cursor = Cursor::Head;
+    loop {
+        let step = {
+            let mut threads = THREADS.lock();
+            let at = match cursor {
+                Cursor::At(id) if threads.slots.get_mut(id).is_some() => Some(id),
+                _ => threads.first[task.slot as usize],
+            };
+            let Some(at) = at else { break };
+            let Some(t) = threads.slots.get_mut(at) else {
+                break;
+            };
+            let next = t.next;
+            let step = match (t.running, t.started) {
+                (Some(tid), _) => Step::Kill(tid),
+                (None, false) => Step::Died(threads.unlink_unstarted(at)),
+                // Being spawned: its starter sees the task ended and kills it.
+                (None, true) => Step::Pass,
+            };
+            match next {
+                Some(n) => cursor = Cursor::At(n),
+                None => {
+                    drop(threads);
+                    finish_step(step);
+                    break;
+                }
+            }
+            step
+        };
+        finish_step(step);
+    }
+
+    fn finish_step(step: Step) {
+        match step {
+            Step::Kill(tid) => {
+                sched::kill(tid);
+            }
+            Step::Died(signals) => thread_died(signals),
+            Step::Pass => {}
+        }
+    }
+}
+
+/// A thread never started died with its task: its handles see it end.
+fn thread_died(signals: Option<SignalsId>) {
+    if let Some(signals) = signals {
+        objects::with(|s| {
+            s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
+            s.kernel_signals_release(signals);
+        });
+    }
+}
+
+/// The object layer's question: the last handle to `object` closed; is the
+/// kernel done with it? A thread never started is: it dies (its record
+/// goes, and the caller drops the kernel's reference to its signals).
+pub fn unreferenced(object: &KObject) -> bool {
+    let KObject::Thread { id, .. } = object else {
+        return false;
+    };
+    THREADS.lock().unlink_unstarted(*id).is_some()
 }
 
 /// Frees the task's record once it has ended and its last thread is gone.
@@ -501,15 +695,12 @@ pub fn exit_current_thread() -> ! {
 /// Ends the current thread, whose record is `rec`.
 fn exit_thread(rec: &UserRecord) -> ! {
     let task = Id::from_raw(rec.task);
-    if rec.thread != u64::MAX {
-        let thread = Id::from_raw(rec.thread);
-        let removed = THREADS.lock().remove(thread);
-        if let Some(th) = removed {
-            objects::with(|s| {
-                s.kernel_signal(th.signals, 0, ZX_TASK_TERMINATED);
-                s.kernel_signals_release(th.signals);
-            });
-        }
+    let removed = THREADS.lock().unlink(Id::from_raw(rec.thread));
+    if let Some(signals) = removed.and_then(|th| th.signals) {
+        objects::with(|s| {
+            s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
+            s.kernel_signals_release(signals);
+        });
     }
     let last = {
         let mut tasks = TASKS.lock();
@@ -570,20 +761,17 @@ pub fn leave_if_ended(rec: &UserRecord) {
     }
 }
 
-/// `thread_create`: a thread (not yet started) in the task `task_handle` names.
+/// `thread_create`: a thread (not yet started) in the task `task_handle`
+/// names; `ZX_ERR_BAD_STATE` if that task has ended. It dies, never
+/// started, when its last handle closes or its task ends.
 pub fn thread_create(table: TableId, task_handle: Handle, options: u32) -> Result<Handle, Status> {
     if options != 0 {
         return Err(ZX_ERR_INVALID_ARGS);
     }
     let task = task_of(table, task_handle, ZX_RIGHT_WRITE)?;
-    let mut threads = THREADS.lock();
     objects::with(|s| {
         let (signals, koid) = s.kernel_signals_create()?;
-        let id = match threads.insert(Thread {
-            task,
-            signals,
-            started: false,
-        }) {
+        let id = match THREADS.lock().link(Thread::new(task, Some(signals), false)) {
             Ok(id) => id,
             Err(e) => {
                 s.kernel_signals_release(signals);
@@ -593,7 +781,7 @@ pub fn thread_create(table: TableId, task_handle: Handle, options: u32) -> Resul
         match s.install_kernel_object(table, KObject::Thread { id, koid, signals }, THREAD_RIGHTS) {
             Ok(h) => Ok(h),
             Err(e) => {
-                threads.remove(id);
+                THREADS.lock().unlink(id);
                 s.kernel_signals_release(signals);
                 Err(e)
             }
@@ -619,33 +807,50 @@ pub fn thread_start(
     }
     let task = {
         let mut threads = THREADS.lock();
-        let th = threads.get_mut(id).ok_or(ZX_ERR_BAD_STATE)?;
+        let th = threads.slots.get_mut(id).ok_or(ZX_ERR_BAD_STATE)?;
         if th.started {
             return Err(ZX_ERR_BAD_STATE);
         }
         th.started = true;
         th.task
     };
-    let (rec, vmar_handle) = {
-        let mut tasks = TASKS.lock();
-        let t = tasks
-            .get_mut(task)
-            .filter(|t| !t.ended)
-            .ok_or(ZX_ERR_BAD_STATE)?;
-        ((t.table, t.vmar_range), t.self_handles)
-    };
-    spawn_thread(
-        task,
-        entry,
-        sp,
-        [arg1, arg2, 0, 0, 0, 0],
-        rec,
-        vmar_handle,
-        Some(id),
-    )
-    .inspect_err(|_| {
-        if let Some(th) = THREADS.lock().get_mut(id) {
-            th.started = false;
+    let started = (|| {
+        let (rec, vmar_handle) = {
+            let mut tasks = TASKS.lock();
+            let t = tasks
+                .get_mut(task)
+                .filter(|t| !t.ended)
+                .ok_or(ZX_ERR_BAD_STATE)?;
+            ((t.table, t.vmar_range), t.self_handles)
+        };
+        spawn_thread(
+            task,
+            id,
+            entry,
+            sp,
+            [arg1, arg2, 0, 0, 0, 0],
+            rec,
+            vmar_handle,
+        )
+    })();
+    started.inspect_err(|_| {
+        // Never started after all: it dies if its task ended meanwhile (the
+        // task's end passed it by as being started) or if its last handle
+        // closed meanwhile (likewise), as it would have then.
+        let died = {
+            let mut threads = THREADS.lock();
+            if let Some(th) = threads.slots.get_mut(id) {
+                th.started = false;
+            }
+            if is_alive(task) {
+                None
+            } else {
+                Some(threads.unlink_unstarted(id))
+            }
+        };
+        match died {
+            Some(signals) => thread_died(signals),
+            None => objects::with(|s| s.kernel_release_if_unreferenced(&thread)),
         }
     })
 }

@@ -29,6 +29,10 @@ pub struct Fake {
     pub wakes: RefCell<Vec<(WaiterId, Signals)>>,
     /// Cache maintenance asked for: (op, paddr + offset, len).
     pub cache_ops: RefCell<Vec<(CacheOp, u64, usize)>>,
+    /// Koids of kernel objects the kernel is done with once unreferenced.
+    pub done_with: RefCell<Vec<Koid>>,
+    /// Koids the object layer asked about, in order.
+    pub asked_unreferenced: RefCell<Vec<Koid>>,
 }
 
 impl Fake {
@@ -213,6 +217,11 @@ pub fn kernel_object(space: &mut Space, t: TableId, rights: Rights) -> (TestTask
 
 impl Platform for Fake {
     type KernelObject = TestTask;
+
+    fn kernel_object_unreferenced(&self, object: &TestTask) -> bool {
+        self.asked_unreferenced.borrow_mut().push(object.koid);
+        self.done_with.borrow().contains(&object.koid)
+    }
 }
 
 pub type Space = ObjectSpace<Fake>;

@@ -6,6 +6,7 @@ mod cpu;
 mod fuzz;
 mod handles;
 mod isolation;
+mod reaping;
 mod smoke;
 mod util;
 mod vmar;
@@ -30,6 +31,7 @@ pub static SUITES: &[&Suite] = &[
     &isolation::SUITE,
     &which_zircon::SUITE,
     &cpu::SUITE,
+    &reaping::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -32,8 +32,8 @@ pub const USER_RECORD_SIZE: u64 = size_of::<UserRecord>() as u64;
 const _: () = assert!(USER_RECORD_SIZE.is_multiple_of(16));
 
 /// Bytes at the top of every thread's kernel stack that the thread's own
-/// calls never use: [`enter`] builds the record and the first exception
-/// frame there while it runs below them.
+/// calls never use: [`prepare`] builds the record and the first exception
+/// frame there before the thread runs.
 pub const ENTRY_RESERVE: u64 = USER_RECORD_SIZE + size_of::<TrapFrame>() as u64;
 
 fn record_ptr() -> *mut UserRecord {
@@ -43,8 +43,8 @@ fn record_ptr() -> *mut UserRecord {
 
 /// The record of the current thread, which must run task code.
 pub fn record() -> &'static UserRecord {
-    // SAFETY: only threads that entered EL0 through [`enter`] take
-    // exceptions from EL0 or make syscalls, and `enter` wrote the record,
+    // SAFETY: only threads that [`prepare`] set up take exceptions from
+    // EL0, make syscalls or call [`enter_prepared`], and `prepare` wrote the record,
     // which lives at the top of this thread's stack for as long as the
     // thread does and is never written again.
     unsafe { &*record_ptr() }
@@ -55,34 +55,24 @@ unsafe extern "C" {
     fn exception_return() -> !;
 }
 
-/// Starts the current kernel thread in task code: `entry(args…)` at EL0
-/// with `sp` as its stack, interrupts enabled. Never returns; the thread
-/// comes back into the kernel only through exceptions.
-pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
-    // The way to EL0 is taken with IRQs masked, as every return from an
-    // exception is: an IRQ between `exception_return`'s writes of ELR/SPSR
-    // and its `eret` would overwrite both and send the `eret` back into the
-    // kernel with the frame already popped (the fuzzer found this), and a
-    // switch after the EL0 thread registers are set would hand this thread
-    // another task's. The `eret` unmasks them (SPSR says so).
-    super::irq_save();
-    // A task may end between a thread's start and its first run (another of
-    // its threads exits it): such a thread leaves without reaching EL0. This
-    // is asked first, before the top of the stack (where this function's
-    // own frame may lie) becomes the record and the frame. With IRQs masked
-    // on the one CPU that runs tasks, nothing can end the task between here
-    // and the `eret`; every later way back to EL0 after a switch asks again.
-    crate::task::leave_if_ended(&record);
-    let top = layout::kernel_stack_around(super::current_sp()).end;
+/// Writes what a new thread needs to enter task code at the top of its
+/// kernel stack (which ends at `top`): the record and the first exception
+/// frame, `entry(args…)` at EL0 with `sp` as its stack and interrupts
+/// enabled. [`enter_prepared`], run by that thread, takes it from there.
+///
+/// # Safety
+/// `top` must be the end of a mapped kernel stack that no thread runs on
+/// yet, whose top [`ENTRY_RESERVE`] bytes nothing else uses.
+pub unsafe fn prepare(top: u64, entry: u64, sp: u64, args: [u64; 6], record: UserRecord) {
     let rec = (top - USER_RECORD_SIZE) as *mut UserRecord;
     let frame = (top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64) as *mut TrapFrame;
     let spsr: InMemoryRegister<u64, SPSR_EL1::Register> = InMemoryRegister::new(0);
     spsr.write(SPSR_EL1::M::EL0t);
     let mut x = [0u64; 31];
     x[..6].copy_from_slice(&args);
-    // SAFETY: both lie in the top `ENTRY_RESERVE` bytes of this thread's
-    // own kernel stack, which its calls never use (the scheduler starts
-    // threads below them).
+    // SAFETY: both lie in the top `ENTRY_RESERVE` bytes of a stack nobody
+    // runs on yet (the caller's promise); the scheduler starts its thread
+    // below them.
     unsafe {
         rec.write(record);
         frame.write(TrapFrame {
@@ -94,10 +84,34 @@ pub fn enter(entry: u64, sp: u64, args: [u64; 6], record: UserRecord) -> ! {
             far: 0,
         });
     }
-    TPIDRRO_EL0.set(record.tpidrro);
+}
+
+/// Starts the current kernel thread in the task code [`prepare`] set up at
+/// the top of its stack. Never returns; the thread comes back into the
+/// kernel only through exceptions. It holds no heap: its whole state is on
+/// its stack, which the scheduler frees when it exits.
+pub fn enter_prepared() -> ! {
+    // The way to EL0 is taken with IRQs masked, as every return from an
+    // exception is: an IRQ between `exception_return`'s writes of ELR/SPSR
+    // and its `eret` would overwrite both and send the `eret` back into the
+    // kernel with the frame already popped (the fuzzer found this), and a
+    // switch after the EL0 thread registers are set would hand this thread
+    // another task's. The `eret` unmasks them (SPSR says so).
+    super::irq_save();
+    // A task may end between a thread's start and its first run (another of
+    // its threads exits it): such a thread leaves without reaching EL0.
+    // With IRQs masked on the one CPU that runs tasks, nothing can end the
+    // task between here and the `eret`; every later way back to EL0 after a
+    // switch asks again.
+    let rec = record();
+    crate::task::leave_if_ended(rec);
+    let top = layout::kernel_stack_around(super::current_sp()).end;
+    let frame = top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64;
+    TPIDRRO_EL0.set(rec.tpidrro);
     TPIDR_EL0.set(0);
-    // SAFETY: SP moves to the frame just built; `exception_return` restores
-    // it and `eret`s to EL0. Nothing on the abandoned stack is used again.
+    // SAFETY: SP moves to the frame [`prepare`] built; `exception_return`
+    // restores it and `eret`s to EL0. Nothing on the abandoned stack is
+    // used again.
     unsafe {
         core::arch::asm!(
             "mov sp, {frame}",

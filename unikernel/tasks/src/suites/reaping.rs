@@ -1,0 +1,396 @@
+//! Everything a thread or task holds comes back when it ends: a task's end
+//! reaps its blocked threads, a thread never started dies with its last
+//! handle or its task, an ended thread leaves no kernel heap, and a churn
+//! of threads and tasks brings heap-in-use and free frames back to where
+//! they started (`ZX_INFO_KERNEL_COUNTERS`).
+
+use crate::harness::{Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use abi::Syscall;
+use core::sync::atomic::{AtomicBool, Ordering};
+use zx::{
+    AsHandleRef, Duration, Event, Handle, Rights, Signals, Status, Task, TaskEnd, Thread, Time,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "reaping",
+    tests: tests![
+        a_task_end_ends_its_thread_sleeping_forever,
+        a_task_end_ends_threads_blocked_in_every_wait,
+        a_thread_never_started_dies_with_its_last_handle,
+        a_thread_never_started_dies_with_its_task,
+        thread_create_in_an_ended_task_is_bad_state,
+        ended_threads_and_tasks_leave_no_kernel_heap,
+        churn_of_threads_and_tasks_returns_heap_and_frames,
+    ],
+};
+
+/// Set by a blocking entry if its wait ever returns to task code.
+static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
+
+/// A thread entry that sleeps until `ZX_TIME_INFINITE`. None of these
+/// entries touch the stack, so a thread can run them in another task
+/// without a stack there; if the call returns, they note it and exit.
+#[unsafe(naked)]
+extern "C" fn sleep_forever_entry(_: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "mov x0, #-1",
+        "lsr x0, x0, #1",
+        "mov x16, #{nanosleep}",
+        "svc #0",
+        "b {returned}",
+        nanosleep = const Syscall::Nanosleep as u64,
+        returned = sym wait_returned,
+    )
+}
+
+/// Sleeps until a deadline far in the future (finite).
+#[unsafe(naked)]
+extern "C" fn sleep_long_entry(_: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "mov x0, #-1",
+        "lsr x0, x0, #2",
+        "mov x16, #{nanosleep}",
+        "svc #0",
+        "b {returned}",
+        nanosleep = const Syscall::Nanosleep as u64,
+        returned = sym wait_returned,
+    )
+}
+
+/// `object_wait_one` on its own task's handle for `USER_0`, which nobody
+/// asserts, until the deadline in `x0` (`ZX_TIME_INFINITE` or far).
+#[unsafe(naked)]
+extern "C" fn wait_self_entry(_deadline: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "mov x2, x0",
+        "mrs x0, tpidrro_el0",
+        "lsr x0, x0, #32",
+        "mov x1, #{user0}",
+        "mov x3, #0",
+        "mov x16, #{wait_one}",
+        "svc #0",
+        "b {returned}",
+        user0 = const abi::ZX_USER_SIGNAL_0,
+        wait_one = const Syscall::ObjectWaitOne as u64,
+        returned = sym wait_returned,
+    )
+}
+
+/// Notes that a wait returned to task code, then exits the thread.
+#[unsafe(naked)]
+extern "C" fn wait_returned() -> ! {
+    core::arch::naked_asm!(
+        "adrp x9, {flag}",
+        "mov w10, #1",
+        "strb w10, [x9, :lo12:{flag}]",
+        "b {exit}",
+        flag = sym WAIT_RETURNED,
+        exit = sym exit_entry,
+    )
+}
+
+/// Exits the thread at once.
+#[unsafe(naked)]
+extern "C" fn exit_entry(_: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "mov x16, #{thread_exit}",
+        "svc #0",
+        "b .",
+        thread_exit = const Syscall::ThreadExit as u64,
+    )
+}
+
+const FAR: u64 = (i64::MAX as u64) >> 1;
+const INFINITE: u64 = i64::MAX as u64;
+
+/// The blocked threads a churn task gets: entry and first argument.
+const BLOCKERS: [(zx::ThreadEntry, u64); 4] = [
+    (sleep_forever_entry, 0),
+    (sleep_long_entry, 0),
+    (wait_self_entry, INFINITE),
+    (wait_self_entry, FAR),
+];
+
+/// A helper task's first thread: waits for `USER_0` on the event it was
+/// given, then exits (so threads can be added to it first).
+fn wait_then_exit(hs: [abi::Handle; 4]) {
+    let event = Event::from(Handle::from_raw(hs[0]));
+    let _ = event.wait_handle(Signals::USER_0, Time::INFINITE);
+}
+
+/// A task that ends once `gate` has `USER_0`.
+fn gated_task(gate: &Event) -> Result<Task, Status> {
+    crate::harness::spawn_with(
+        wait_then_exit,
+        &mut [gate.duplicate_handle(Rights::SAME_RIGHTS)?],
+    )
+}
+
+/// Starts a thread of `task` at `entry(arg)` with no stack.
+fn start_in(task: &Task, entry: zx::ThreadEntry, arg: u64) -> Result<Thread, Status> {
+    let thread = Thread::create(task)?;
+    thread.start(entry, 0, arg, 0)?;
+    Ok(thread)
+}
+
+fn terminated(h: &impl AsHandleRef, within: Duration) -> bool {
+    h.wait_handle(Signals::THREAD_TERMINATED, Time::after(within))
+        .is_ok()
+}
+
+/// Gives threads that are on their way out the CPU.
+fn settle() {
+    Duration::from_millis(1).sleep();
+}
+
+/// Lets every thread ready now run until it blocks or ends (a zero
+/// deadline yields: this thread goes behind them).
+fn yield_now() {
+    Time::from_nanos(0).sleep();
+}
+
+/// A task entry that exits at once.
+extern "C" fn exit_now_entry(
+    _: u64,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+    _: abi::Handle,
+) -> ! {
+    zx::exit(0)
+}
+
+fn a_task_end_ends_its_thread_sleeping_forever() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let thread = ok!(start_in(&task, sleep_forever_entry, 0));
+    settle();
+    check!(!terminated(&thread, Duration::from_millis(0)));
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    check!(
+        terminated(&thread, Duration::from_millis(100)),
+        "the sleeping thread of an ended task never ended"
+    );
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "a killed wait returned to task code"
+    );
+    Ok(())
+}
+
+fn a_task_end_ends_threads_blocked_in_every_wait() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let mut threads: [Option<Thread>; BLOCKERS.len()] = Default::default();
+    for (slot, (entry, arg)) in threads.iter_mut().zip(BLOCKERS) {
+        *slot = Some(ok!(start_in(&task, entry, arg)));
+    }
+    settle();
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    for (i, t) in threads.iter().enumerate() {
+        let Some(t) = t else { continue };
+        check!(
+            terminated(t, Duration::from_millis(100)),
+            "blocker {i} never ended"
+        );
+    }
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "a killed wait returned to task code"
+    );
+    Ok(())
+}
+
+/// Kernel heap in use and free frames (`ZX_INFO_KERNEL_COUNTERS`).
+fn usage() -> Result<(u64, u64), Status> {
+    let c = zx::kernel_counters(&*Task::self_handle())?;
+    Ok((c.heap_in_use, c.free_frames))
+}
+
+/// Waits (a millisecond at a time, up to 100) for the usage to come back to
+/// `start` while threads on their way out finish; the usage last seen.
+fn usage_back_to(start: (u64, u64)) -> Result<(u64, u64), Status> {
+    let mut now = usage()?;
+    for _ in 0..100 {
+        if now == start {
+            break;
+        }
+        settle();
+        now = usage()?;
+    }
+    Ok(now)
+}
+
+fn a_thread_never_started_dies_with_its_last_handle() -> TestResult {
+    let me = Task::self_handle();
+    let round = || -> Result<(), Status> {
+        let thread = Thread::create(&me)?;
+        drop(thread.duplicate_handle(Rights::SAME_RIGHTS)?);
+        Ok(())
+    };
+    // Warm up: the tables reach the size this test needs, whatever the
+    // threads of earlier tests still hold while they finish.
+    settle();
+    for _ in 0..200 {
+        ok!(round());
+    }
+    let start = ok!(usage());
+    for _ in 0..2000 {
+        ok!(round());
+    }
+    check_eq!(
+        ok!(usage_back_to(start)),
+        start,
+        "(heap bytes, free frames)"
+    );
+    Ok(())
+}
+
+fn a_thread_never_started_dies_with_its_task() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let thread = ok!(Thread::create(&task));
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    check!(
+        terminated(&thread, Duration::from_millis(0)),
+        "a thread never started outlived its task"
+    );
+    check_eq!(thread.start(exit_entry, 0, 0, 0), Err(Status::BAD_STATE));
+    Ok(())
+}
+
+fn thread_create_in_an_ended_task_is_bad_state() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    check_eq!(Thread::create(&task).map(drop), Err(Status::BAD_STATE));
+    Ok(())
+}
+
+fn ended_threads_and_tasks_leave_no_kernel_heap() -> TestResult {
+    let me = Task::self_handle();
+    let round = || -> Result<(), Status> {
+        let thread = start_in(&me, exit_entry, 0)?;
+        thread.wait_handle(Signals::THREAD_TERMINATED, Time::INFINITE)?;
+        let task = Task::create(exit_now_entry, 0, &mut [])?;
+        task.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
+        Ok(())
+    };
+    settle();
+    for _ in 0..20 {
+        ok!(round());
+    }
+    settle();
+    let start = ok!(usage());
+    for _ in 0..200 {
+        ok!(round());
+    }
+    check_eq!(
+        ok!(usage_back_to(start)),
+        start,
+        "(heap bytes, free frames)"
+    );
+    Ok(())
+}
+
+/// Threads and tasks alive at once in the churn.
+const BATCH: usize = 16;
+/// The churn's full size (`churn=full`): threads (half started, half never
+/// started) and tasks. `just test` runs it on one configuration.
+const CHURN_THREADS: usize = 100_000;
+const CHURN_TASKS: usize = 20_000;
+/// The default size is this fraction of it (every configuration, quick).
+const CHURN_DEFAULT_DIVISOR: usize = 50;
+
+/// One churn batch: `BATCH / 2` started threads that exit, `BATCH / 2`
+/// threads never started, and, if `tasks`, `BATCH / 4` tasks, one of every
+/// four ending with threads blocked in every kind of wait (and one never
+/// started).
+fn churn_batch(tasks: bool, round: usize) -> Result<(), Status> {
+    let me = Task::self_handle();
+    let mut started: [Option<Thread>; BATCH / 2] = Default::default();
+    for slot in started.iter_mut() {
+        *slot = Some(start_in(&me, exit_entry, 0)?);
+    }
+    for _ in 0..BATCH / 2 {
+        drop(Thread::create(&me)?);
+    }
+    for t in started.iter().flatten() {
+        t.wait_handle(Signals::THREAD_TERMINATED, Time::INFINITE)?;
+    }
+    if !tasks {
+        return Ok(());
+    }
+    let gate = Event::create()?;
+    let mut live: [Option<(Task, [Option<Thread>; BLOCKERS.len()])>; BATCH / 4] =
+        Default::default();
+    for (i, slot) in live.iter_mut().enumerate() {
+        let task = gated_task(&gate)?;
+        let mut blocked: [Option<Thread>; BLOCKERS.len()] = Default::default();
+        if (round + i).is_multiple_of(4) {
+            for (b, (entry, arg)) in blocked.iter_mut().zip(BLOCKERS) {
+                *b = Some(start_in(&task, entry, arg)?);
+            }
+            // And one never started, which dies with the task.
+            drop(Thread::create(&task)?);
+        }
+        *slot = Some((task, blocked));
+    }
+    // The blockers block before the tasks end.
+    yield_now();
+    gate.signal_handle(Signals::NONE, Signals::USER_0)?;
+    for (task, blocked) in live.iter().flatten() {
+        task.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
+        for t in blocked.iter().flatten() {
+            t.wait_handle(
+                Signals::THREAD_TERMINATED,
+                Time::after(Duration::from_seconds(1)),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    // Warm-up batches: every table reaches the size the churn needs.
+    settle();
+    for round in 0..4 {
+        ok!(churn_batch(true, round));
+    }
+    settle();
+    let start = ok!(usage());
+    let divisor = if crate::harness::churn_full() {
+        1
+    } else {
+        CHURN_DEFAULT_DIVISOR
+    };
+    let batches = CHURN_THREADS / divisor / BATCH;
+    let task_batches = CHURN_TASKS / divisor / (BATCH / 4);
+    for round in 0..batches {
+        ok!(churn_batch(round < task_batches, round));
+    }
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "a killed wait returned to task code"
+    );
+    let end = ok!(usage_back_to(start));
+    crate::println!(
+        "    # churn: {} threads, {} tasks; heap {} -> {} bytes, free frames {} -> {}",
+        batches * BATCH,
+        task_batches * (BATCH / 4),
+        start.0,
+        end.0,
+        start.1,
+        end.1
+    );
+    check_eq!(end, start, "(heap bytes, free frames)");
+    Ok(())
+}

@@ -136,6 +136,25 @@ pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
     f(space)
 }
 
+/// Units of work (mappings removed, VMARs entered or left, handle slots
+/// visited) one step of a long operation does under the lock: with each
+/// unit a few hundred instructions, a step stays far below the masked-time
+/// bound (DESIGN.md, "Bounded latency").
+pub const STEP_BUDGET: usize = 64;
+
+/// Runs a long operation in bounded steps: `step` gets the object space
+/// and a budget of [`STEP_BUDGET`] units and says whether it is done;
+/// between steps the lock is dropped and the thread may be preempted.
+pub fn in_steps(mut step: impl FnMut(&mut Space, &mut usize) -> bool) {
+    loop {
+        let mut budget = STEP_BUDGET;
+        if with(|s| step(s, &mut budget)) {
+            return;
+        }
+        crate::latency::preempt_point();
+    }
+}
+
 /// Runs `f` on the object space unless its lock is held already (by the
 /// code a fault interrupted): then `None`.
 #[inline(always)]

@@ -203,9 +203,21 @@ fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
 /// Bytes moved per round of `vmo_read`/`vmo_write` through the kernel.
 const CHUNK: usize = 4096;
 
-/// The buffer `vmo_read`/`vmo_write` move data through: static, so a call
-/// does not zero 4 KiB of stack first (it is always filled before use).
-static BOUNCE: crate::sync::IrqMutex<[u8; CHUNK]> = crate::sync::IrqMutex::new([0; CHUNK]);
+/// The buffers `vmo_read`/`vmo_write` move data through: static, so a call
+/// does not zero 4 KiB of stack first (each is always filled before use).
+/// They mask no interrupts: a call holds one across its rounds and may be
+/// preempted between them; with all in use, a caller yields until one is
+/// free (their holders are runnable: a round never blocks).
+static BOUNCE: [spin::Mutex<[u8; CHUNK]>; 4] = [const { spin::Mutex::new([0; CHUNK]) }; 4];
+
+fn bounce() -> spin::MutexGuard<'static, [u8; CHUNK]> {
+    loop {
+        if let Some(b) = BOUNCE.iter().find_map(|b| b.try_lock()) {
+            return b;
+        }
+        sched::yield_now();
+    }
+}
 
 /// Checks a `vmo_read`/`vmo_write` range against the VMO's size and the
 /// handle's right, so a failure comes before any byte moves.
@@ -226,6 +238,13 @@ fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Resu
     })
 }
 
+/// `vmo_read` and `vmo_write` move a chunk per round: the object lock is
+/// held only to copy between the VMO and the bounce buffer, the copy to or
+/// from task memory runs with IRQs masked only by the exception, and each
+/// round ends at a preemption point. Each round checks again, so a VMO
+/// shrunk, a handle closed or a buffer unmapped meanwhile fails the call
+/// with that round's status; the reference pages leave the bytes moved by
+/// a failed call undefined.
 fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
     let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
     result((|| {
@@ -233,13 +252,14 @@ fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
         if len > 0 && !c.owns(buf, len) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let mut bounce = BOUNCE.lock();
+        let mut bounce = bounce();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             objects::with(|s| s.task(c.table).vmo_read(h, &mut bounce[..n], offset + done))?;
             c.copy_out_bytes(buf + done, &bounce[..n])?;
             done += n as u64;
+            crate::latency::preempt_point();
         }
         Ok(())
     })())
@@ -249,13 +269,14 @@ fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
     let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
     result((|| {
         check_rw(c, h, offset, len, ZX_RIGHT_WRITE)?;
-        let mut bounce = BOUNCE.lock();
+        let mut bounce = bounce();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             c.copy_in_bytes(buf + done, &mut bounce[..n])?;
             objects::with(|s| s.task(c.table).vmo_write(h, &bounce[..n], offset + done))?;
             done += n as u64;
+            crate::latency::preempt_point();
         }
         Ok(())
     })())
@@ -329,10 +350,16 @@ fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
     })())
 }
 
+/// `vmar_unmap` and `vmar_destroy` check and start under the lock, then
+/// remove what the range or VMAR holds in bounded steps (see
+/// `ObjectSpace::vmar_unmap_step`): however many mappings there are, the
+/// lock is never held for more than one step.
 fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table).vmar_unmap(handle(a[0]), a[1], a[2])
-    }))
+    result((|| {
+        let mut u = objects::with(|s| s.task(c.table).vmar_unmap_begin(handle(a[0]), a[1], a[2]))?;
+        objects::in_steps(|s, budget| s.vmar_unmap_step(&mut u, budget));
+        Ok(())
+    })())
 }
 
 fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
@@ -362,9 +389,11 @@ fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
 }
 
 fn sys_vmar_destroy(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table).vmar_destroy(handle(a[0]))
-    }))
+    result((|| {
+        let vmar = objects::with(|s| s.task(c.table).vmar_destroy_begin(handle(a[0])))?;
+        objects::in_steps(|s, budget| s.vmar_destroy_step(vmar, budget));
+        Ok(())
+    })())
 }
 
 fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
@@ -398,11 +427,14 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     Ok::<_, Status>(s.vm_counters())
                 })?;
                 let faults = crate::vm::fault::counts();
+                let (masked_longest, masked_recent) = crate::latency::longest_ns();
                 let info = ZxInfoKernelCounters {
                     translation_faults: faults.translation,
                     permission_faults: faults.permission,
                     pages_copied: counters.pages_copied,
                     pages_zero_filled: counters.pages_zero_filled,
+                    irq_masked_longest_ns: masked_longest,
+                    irq_masked_recent_ns: masked_recent,
                 };
                 put_record(&mut kbuf[..want], info)?
             }

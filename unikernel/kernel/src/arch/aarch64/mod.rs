@@ -33,28 +33,65 @@ pub fn current_sp() -> u64 {
     sp
 }
 
+/// `DAIF.I`: IRQs masked.
+const DAIF_I: u64 = 1 << 7;
+
 /// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].
+/// Going from unmasked to masked starts a masked interval ([`crate::latency`]).
 #[inline(always)]
 pub fn irq_save() -> u64 {
     let daif = DAIF.get();
     // SAFETY: masking interrupts on this CPU is always sound.
     unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
+    if daif & DAIF_I == 0 {
+        crate::latency::masked_begin();
+    }
     daif
 }
 
-/// Restores the `DAIF` that [`irq_save`] returned.
+/// Restores the `DAIF` that [`irq_save`] returned (ending the masked
+/// interval if that unmasks IRQs).
 #[inline(always)]
 pub fn irq_restore(daif: u64) {
+    if daif & DAIF_I == 0 && irqs_masked() {
+        crate::latency::masked_end();
+    }
     DAIF.set(daif);
 }
 
 /// Unmasks IRQs on this CPU.
 #[inline(always)]
 pub fn irq_enable() {
+    if irqs_masked() {
+        crate::latency::masked_end();
+    }
     // SAFETY: the vectors and the GIC handler table are ready before the
     // scheduler unmasks IRQs. (Not `nomem`: memory accesses must not move
     // across the unmask.)
     unsafe { core::arch::asm!("msr daifclr, #2", options(nostack)) };
+}
+
+/// Whether IRQs are masked on this CPU.
+#[inline(always)]
+pub fn irqs_masked() -> bool {
+    DAIF.get() & DAIF_I != 0
+}
+
+/// Unmasks IRQs for a moment and masks them again: an interrupt pending
+/// now is taken in between (and may switch threads before this returns).
+#[inline(always)]
+pub fn irq_window() {
+    // SAFETY: the caller holds no lock and may be interrupted here (see
+    // `latency::preempt_point`); the ISB makes the unmask take effect
+    // before IRQs are masked again.
+    unsafe {
+        core::arch::asm!(
+            "msr daifclr, #2",
+            "isb",
+            "msr daifset, #2",
+            options(nostack)
+        )
+    };
 }
 
 /// Waits for an interrupt (returns at once if one is pending).

@@ -52,6 +52,17 @@ pub fn masked_end() {
     }
 }
 
+/// An interval that began at counter value `start` ends now (for a path
+/// that keeps its start in a register instead of [`masked_begin`]).
+#[inline(always)]
+pub fn masked_since(start: u64) {
+    let took = arch::counter().wrapping_sub(start);
+    let c = cpu();
+    if took > c.recent.load(Ordering::Relaxed) {
+        c.recent.store(took, Ordering::Relaxed);
+    }
+}
+
 /// The longest IRQs-masked interval since boot, and the longest since the
 /// previous call, in nanoseconds (the second is reset by the call).
 pub fn longest_ns() -> (u64, u64) {

@@ -8,6 +8,7 @@
 use crate::mm::frame;
 use crate::sync::IrqMutex;
 use abi::{Signals, Status};
+use core::sync::atomic::{AtomicBool, Ordering};
 use object::{Frame, FrameAllocator, MapPerms, Mmu, ObjectSpace, VmarId, WaiterId, Waker};
 
 /// Frames from [`crate::mm::frame`], translations in the kernel's page
@@ -124,6 +125,7 @@ pub fn init(seed: u64) {
         }
         Err(_) => crate::power::fail("could not create the root VMAR"),
     }
+    space.set_deferred_frees(true);
     *SPACE.lock() = Some(space);
 }
 
@@ -133,7 +135,11 @@ pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
     let Some(space) = space.as_mut() else {
         crate::power::fail("the object space is used before it exists");
     };
-    f(space)
+    let r = f(space);
+    if space.reclaim_pending() {
+        RECLAIM.store(true, Ordering::Relaxed);
+    }
+    r
 }
 
 /// Units of work (mappings removed, VMARs entered or left, handle slots
@@ -145,13 +151,40 @@ pub const STEP_BUDGET: usize = 64;
 /// Runs a long operation in bounded steps: `step` gets the object space
 /// and a budget of [`STEP_BUDGET`] units and says whether it is done;
 /// between steps the lock is dropped and the thread may be preempted.
+/// Frames of VMOs the operation destroyed are freed the same way after.
 pub fn in_steps(mut step: impl FnMut(&mut Space, &mut usize) -> bool) {
-    loop {
-        let mut budget = STEP_BUDGET;
-        if with(|s| step(s, &mut budget)) {
-            return;
-        }
+    start_in_steps(|_| Ok(()), |s, (), budget| step(s, budget)).ok();
+}
+
+/// [`in_steps`] after `first`, which checks and starts the operation under
+/// the lock (on failure nothing was done) and gives the state `step` goes
+/// on with; the first step shares `first`'s lock hold.
+pub fn start_in_steps<T>(
+    first: impl FnOnce(&mut Space) -> Result<T, Status>,
+    mut step: impl FnMut(&mut Space, &mut T, &mut usize) -> bool,
+) -> Result<(), Status> {
+    let mut budget = STEP_BUDGET;
+    let (mut state, mut done) = with(|s| {
+        let mut state = first(s)?;
+        let done = step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget);
+        Ok::<_, Status>((state, done))
+    })?;
+    while !done {
         crate::latency::preempt_point();
+        budget = STEP_BUDGET;
+        done = with(|s| step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget));
+    }
+    Ok(())
+}
+
+/// Set when an object operation left destroyed VMOs' frames to free.
+static RECLAIM: AtomicBool = AtomicBool::new(false);
+
+/// Frees the frames destroyed VMOs still hold, in bounded steps (see
+/// `ObjectSpace::set_deferred_frees`); nothing to do is one atomic load.
+pub fn reclaim() {
+    if RECLAIM.swap(false, Ordering::Relaxed) {
+        in_steps(|s, budget| s.reclaim_step(budget));
     }
 }
 

@@ -159,7 +159,10 @@ fn sys_null(_: &Caller, _: &Args) -> u64 {
 }
 
 fn sys_handle_close(c: &Caller, a: &Args) -> u64 {
-    status(sched::wait::handle_close(c.table, handle(a[0])))
+    let st = sched::wait::handle_close(c.table, handle(a[0]));
+    // The last handle of a large VMO leaves its frames to free in steps.
+    objects::reclaim();
+    status(st)
 }
 
 fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
@@ -355,11 +358,10 @@ fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
 /// `ObjectSpace::vmar_unmap_step`): however many mappings there are, the
 /// lock is never held for more than one step.
 fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        let mut u = objects::with(|s| s.task(c.table).vmar_unmap_begin(handle(a[0]), a[1], a[2]))?;
-        objects::in_steps(|s, budget| s.vmar_unmap_step(&mut u, budget));
-        Ok(())
-    })())
+    result(objects::start_in_steps(
+        |s| s.task(c.table).vmar_unmap_begin(handle(a[0]), a[1], a[2]),
+        |s, u, budget| s.vmar_unmap_step(u, budget),
+    ))
 }
 
 fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
@@ -389,11 +391,10 @@ fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
 }
 
 fn sys_vmar_destroy(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        let vmar = objects::with(|s| s.task(c.table).vmar_destroy_begin(handle(a[0])))?;
-        objects::in_steps(|s, budget| s.vmar_destroy_step(vmar, budget));
-        Ok(())
-    })())
+    result(objects::start_in_steps(
+        |s| s.task(c.table).vmar_destroy_begin(handle(a[0])),
+        |s, vmar, budget| s.vmar_destroy_step(*vmar, budget),
+    ))
 }
 
 fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {

@@ -78,6 +78,11 @@ pub struct ObjectSpace<P: Platform> {
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
     pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// Whether destroyed VMOs with many pages free them in steps.
+    pub(crate) defer_frees: bool,
+    /// Destroyed VMOs whose frames wait for `reclaim_step`, and how many.
+    pub(crate) dead_vmos: Option<VmoId>,
+    pub(crate) dead_count: usize,
     next_koid: Koid,
     seed: u64,
 }
@@ -104,6 +109,9 @@ impl<P: Platform> ObjectSpace<P> {
             waiters: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
+            defer_frees: false,
+            dead_vmos: None,
+            dead_count: 0,
             next_koid: 1024,
             seed,
         }
@@ -127,7 +135,7 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Number of live VMOs (including ones alive only through children or mappings).
     pub fn vmo_count(&self) -> usize {
-        self.vmos.len()
+        self.vmos.len() - self.dead_count
     }
 
     /// Number of live events.

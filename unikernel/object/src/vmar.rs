@@ -44,6 +44,11 @@ impl Region {
     }
 }
 
+/// Pages a teardown step unmaps from a large populated mapping at once.
+pub const TRIM_PAGES: u64 = 256;
+/// Budget units such a trim costs beyond the one every removal takes.
+const TRIM_COST: usize = 15;
+
 /// The budget of a teardown done in one go.
 const UNBOUNDED: usize = usize::MAX;
 
@@ -516,8 +521,9 @@ impl<P: Platform> ObjectSpace<P> {
             match r.child {
                 Child::Mapping(m) => {
                     *budget -= 1;
-                    self.remove_mapping(m);
-                    u.end = r.base;
+                    if self.remove_mapping_step(m, budget) {
+                        u.end = r.base;
+                    }
                 }
                 Child::Vmar(c) => {
                     if self.vmar_destroy_step(c, budget) {
@@ -641,7 +647,9 @@ impl<P: Platform> ObjectSpace<P> {
             *budget -= 1;
             if let Some(r) = self.vmars[cur].children.last().copied() {
                 match r.child {
-                    Child::Mapping(m) => self.remove_mapping(m),
+                    Child::Mapping(m) => {
+                        self.remove_mapping_step(m, budget);
+                    }
                     Child::Vmar(c) => {
                         self.vmars[c].dying = true;
                         cur = c;
@@ -850,6 +858,28 @@ impl<P: Platform> ObjectSpace<P> {
         };
         let mut all = UNBOUNDED;
         self.vmar_unmap_step(&mut u, &mut all);
+    }
+
+    /// One bounded part of removing mapping `m` (one unit of `budget` was
+    /// taken for it): a mapping with translations over more than
+    /// [`TRIM_PAGES`] loses its last [`TRIM_PAGES`] pages (translations and
+    /// record; that costs [`TRIM_COST`] more units), else it goes whole.
+    /// `true` once it is gone. Unmapping a huge populated mapping at once
+    /// would touch every one of its page-table entries with IRQs masked.
+    fn remove_mapping_step(&mut self, m: MappingId, budget: &mut usize) -> bool {
+        let rec = self.mappings[m];
+        if !rec.populated || rec.pages <= TRIM_PAGES {
+            self.remove_mapping(m);
+            return true;
+        }
+        *budget = budget.saturating_sub(TRIM_COST);
+        let keep = rec.pages - TRIM_PAGES;
+        self.mmu_unmap(rec.vaddr + keep * PAGE_SIZE, TRIM_PAGES * PAGE_SIZE);
+        self.mappings[m].pages = keep;
+        let v = &mut self.vmars[rec.vmar];
+        let i = v.child_at(rec.vaddr);
+        v.children[i].size = keep * PAGE_SIZE;
+        false
     }
 
     /// Removes a mapping: its translations, its record, its VMAR entry,

@@ -8,7 +8,6 @@ use abi::*;
 use common::*;
 use object::*;
 
-const RW: u32 = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
 const SUB_FLAGS: u32 = ZX_VM_CAN_MAP_RWX | ZX_VM_CAN_MAP_SPECIFIC;
 
 /// A task-like table `u` with `quota`, and a sub-VMAR of the root charged
@@ -334,4 +333,74 @@ fn mapping_quota_bounds_mappings_and_splits() {
     );
     s.vmar_destroy_id(sub).unwrap();
     assert_eq!(mappings_charged(&s, u), 0);
+}
+
+#[test]
+fn a_large_populated_mapping_is_unmapped_in_pieces() {
+    let (mut s, t, root, vmar) = setup_vmar();
+    let pages = 4 * object::vmar::TRIM_PAGES + 3;
+    let vmo = s.task(t).vmo_create(pages * PAGE, 0).unwrap();
+    let va = map_at(&mut s, t, vmar, ROOT_VMAR_BASE, vmo, 0, pages * PAGE, RW);
+    touch(&mut s, root, va, pages * PAGE);
+    let mut u = s.task(t).vmar_unmap_begin(vmar, va, pages * PAGE).unwrap();
+    s.platform().take_unmaps();
+    let mut steps = 0;
+    // Each step here has room for one piece: each unmaps at most TRIM_PAGES.
+    while !s.vmar_unmap_step(&mut u, &mut 16) {
+        steps += 1;
+        let unmaps = s.platform().take_unmaps();
+        assert!(unmaps
+            .iter()
+            .all(|&(_, len)| len <= object::vmar::TRIM_PAGES * PAGE));
+        // The part still mapped still works.
+        assert_eq!(load(&mut s, root, va).unwrap(), 0);
+    }
+    assert_eq!(steps, 4);
+    assert_eq!(s.platform().mapped_pages(), 0);
+    assert_eq!(info(&mut s, t, vmo).num_mappings, 0);
+}
+
+#[test]
+fn a_destroyed_vmo_frees_many_frames_in_steps_when_deferred() {
+    let (mut s, t) = setup();
+    s.set_deferred_frees(true);
+    let small = s
+        .task(t)
+        .vmo_create(object::vmo::FREE_INLINE as u64 * PAGE, 0)
+        .unwrap();
+    op(
+        &mut s,
+        t,
+        small,
+        ZX_VMO_OP_COMMIT,
+        0,
+        object::vmo::FREE_INLINE as u64 * PAGE,
+    )
+    .unwrap();
+    let big = s.task(t).vmo_create(1000 * PAGE, 0).unwrap();
+    op(&mut s, t, big, ZX_VMO_OP_COMMIT, 0, 1000 * PAGE).unwrap();
+    let frames = s.platform().live_frames();
+    // A small VMO's frames go at once.
+    s.task(t).handle_close(small).unwrap();
+    assert_eq!(
+        s.platform().live_frames(),
+        frames - object::vmo::FREE_INLINE
+    );
+    assert!(!s.reclaim_pending());
+    // A large one is gone at once (count, quota), its frames in steps.
+    s.task(t).handle_close(big).unwrap();
+    assert_eq!(s.vmo_count(), 0);
+    assert_eq!(s.committed_pages(t), Some(0));
+    assert!(s.reclaim_pending());
+    let mut left = 1000;
+    while !s.reclaim_step(&mut 5) {
+        let now = s.platform().live_frames() - (frames - object::vmo::FREE_INLINE - 1000);
+        assert!(left - now <= 40, "at most 8 frames a unit");
+        left = now;
+    }
+    assert_eq!(
+        s.platform().live_frames(),
+        frames - object::vmo::FREE_INLINE - 1000
+    );
+    assert!(!s.reclaim_pending());
 }

@@ -474,9 +474,11 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
     };
     // However many mappings and handles, in bounded steps (the sub-VMAR
     // was marked dying by nobody else: a task never holds it twice).
-    if objects::with(|s| s.vmar_destroy_begin(vmar)).is_ok() {
-        objects::in_steps(|s, budget| s.vmar_destroy_step(vmar, budget));
-    }
+    objects::start_in_steps(
+        |s| s.vmar_destroy_begin(vmar),
+        |s, (), budget| s.vmar_destroy_step(vmar, budget),
+    )
+    .ok();
     objects::in_steps(|s, budget| s.destroy_table_step(table, *budget).unwrap_or(true));
     objects::with(|s| {
         s.kernel_set_payload(signals, end_payload(&how));
@@ -575,6 +577,9 @@ pub fn fault(frame: &TrapFrame) -> ! {
 /// a thread's first entry): a thread of an ended task leaves instead.
 pub fn leave_if_ended(rec: &UserRecord) {
     if current_task_ended(rec) {
+        // Leaving runs masked until another thread runs (the syscall
+        // return masked IRQs without starting an interval).
+        crate::latency::masked_begin();
         exit_thread(rec);
     }
 }

@@ -5,6 +5,7 @@ mod bad_input;
 mod fuzz;
 mod handles;
 mod isolation;
+mod latency;
 mod smoke;
 mod util;
 mod vmar;
@@ -26,6 +27,7 @@ pub static SUITES: &[&Suite] = &[
     &handles::SUITE,
     &bad_input::SUITE,
     &isolation::SUITE,
+    &latency::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -131,12 +131,17 @@ pub fn probe_store(addr: u64, value: u64) {
 /// caller-saved registers, SP_EL0, ELR and SPSR (not x19–x29, ESR, FAR).
 #[unsafe(no_mangle)]
 extern "C" fn handle_syscall(frame: &mut TrapFrame) {
-    // EL0 runs with IRQs unmasked: the exception masked them.
-    crate::latency::masked_begin();
+    // A syscall runs with IRQs unmasked, so however long it takes it never
+    // delays an interrupt: only its steps under a lock do, and those are
+    // bounded (DESIGN.md, "Bounded latency"). An interrupt here may switch
+    // threads; this one comes back to finish the call.
+    super::irq_unmask_from_exception();
     let record = super::el0::record();
     crate::syscall::dispatch(frame, record);
+    // Masked before asking whether the task ended: nothing may switch to
+    // another thread and end this task between the answer and the return.
+    super::irq_mask_for_return();
     crate::task::leave_if_ended(record);
-    crate::latency::masked_end();
 }
 
 /// Called by `vectors.s` for a data abort from EL0 with its syndrome and
@@ -153,9 +158,10 @@ extern "C" fn handle_syscall(frame: &mut TrapFrame) {
 /// (interrupts stay masked throughout).
 #[unsafe(no_mangle)]
 extern "C" fn handle_el0_abort(esr: u64, far: u64) -> bool {
-    crate::latency::masked_begin();
+    // Resolving runs masked from entry to return: one measured interval.
+    let start = super::counter();
     let unresolved = crate::vm::fault::resolve_data_abort(Esr(esr), far).is_err();
-    crate::latency::masked_end();
+    crate::latency::masked_since(start);
     unresolved
 }
 

@@ -71,6 +71,24 @@ pub fn irq_enable() {
     unsafe { core::arch::asm!("msr daifclr, #2", options(nostack)) };
 }
 
+/// Unmasks IRQs where no masked interval was begun: a syscall, whose
+/// exception masked them a few instructions ago (see `handle_syscall`).
+#[inline(always)]
+pub fn irq_unmask_from_exception() {
+    // SAFETY: the exception's frame, ELR and SPSR are saved; an interrupt
+    // taken from here on nests on this stack and returns here.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack)) };
+}
+
+/// Masks IRQs again before an exception return (the interval up to the
+/// `eret` is a few instructions, and not measured).
+#[inline(always)]
+pub fn irq_mask_for_return() {
+    // SAFETY: masking interrupts on this CPU is always sound. (Not `nomem`:
+    // memory accesses must not move across it.)
+    unsafe { core::arch::asm!("msr daifset, #2", options(nostack)) };
+}
+
 /// Whether IRQs are masked on this CPU.
 #[inline(always)]
 pub fn irqs_masked() -> bool {
@@ -120,6 +138,7 @@ pub fn counter_frequency() -> u64 {
 }
 
 /// The virtual counter.
+#[inline(always)]
 pub fn counter() -> u64 {
     CNTVCT_EL0.get()
 }

@@ -1,0 +1,75 @@
+//! Bounded IRQs-masked time (issue 13): the worst calls run while a second
+//! thread sleeps 1 ms at a time, and the kernel's longest masked interval
+//! during each stays bounded; the per-task mapping quota.
+//!
+//! Without `-icount` the counter follows host time, so the bound here is
+//! loose (a descheduled QEMU thread shows as masked time); the calls are
+//! sized so that doing them with IRQs masked throughout, or quadratically,
+//! exceeds it many times over. `just bench` checks the issue's targets
+//! (100 µs masked, 150 µs lateness) in exact guest time, at full size.
+
+use crate::harness::{Suite, TestResult};
+use crate::stress::{self, Figures, SMALL};
+use crate::{check, check_eq, ok, tests};
+use zx::{Status, Vmar, VmarFlags, Vmo};
+
+pub static SUITE: Suite = Suite {
+    name: "el0_latency",
+    tests: tests![
+        huge_vmo_write_and_read_keep_irqs_masked_briefly,
+        destroying_thousands_of_mappings_keeps_irqs_masked_briefly,
+        a_task_ending_with_thousands_of_handles_keeps_irqs_masked_briefly,
+        mapping_more_than_the_quota_is_no_memory,
+    ],
+};
+
+/// Host-time bound on one IRQs-masked interval under TCG (see above).
+const BOUND_NS: u64 = 5_000_000;
+
+fn check_figures(f: Figures) -> TestResult {
+    check!(
+        f.masked_ns <= BOUND_NS,
+        "IRQs masked for {} ns at once (bound {BOUND_NS})",
+        f.masked_ns
+    );
+    // The sleeping thread got the CPU while the call ran.
+    check!(f.sleeps > 0, "the sleeping thread never woke");
+    Ok(())
+}
+
+fn huge_vmo_write_and_read_keep_irqs_masked_briefly() -> TestResult {
+    check_figures(ok!(stress::huge_write_and_read(SMALL.bytes)))
+}
+
+fn destroying_thousands_of_mappings_keeps_irqs_masked_briefly() -> TestResult {
+    check_figures(ok!(stress::destroy_many_mappings(SMALL.mappings)))
+}
+
+fn a_task_ending_with_thousands_of_handles_keeps_irqs_masked_briefly() -> TestResult {
+    check_figures(ok!(stress::exit_with_many_handles(SMALL.handles)))
+}
+
+/// A task's mappings (splits too) are capped, as its handles are.
+const MAX_MAPPINGS: u64 = 1 << 15;
+
+fn mapping_more_than_the_quota_is_no_memory() -> TestResult {
+    let vmo = ok!(Vmo::create(abi::PAGE_SIZE));
+    let (vmar, _) =
+        ok!(Vmar::root_self().allocate(0, (MAX_MAPPINGS + 1) * abi::PAGE_SIZE, stress::CAN_MAP_RW));
+    let mut made = 0u64;
+    let last = loop {
+        match vmar.map(0, &vmo, 0, abi::PAGE_SIZE, VmarFlags::RW) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+        check!(made <= MAX_MAPPINGS, "more mappings than the quota");
+    };
+    check_eq!(last, Status::NO_MEMORY);
+    // The task's few other mappings (its stack) count too.
+    check!(made + 16 >= MAX_MAPPINGS, "only {made} mappings");
+    ok!(vmar.destroy());
+    // Destroying them gives the quota back.
+    let again = ok!(Vmar::root_self().map(0, &vmo, 0, abi::PAGE_SIZE, VmarFlags::RW));
+    ok!(Vmar::root_self().unmap(again, abi::PAGE_SIZE));
+    Ok(())
+}

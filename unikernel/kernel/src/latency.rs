@@ -13,43 +13,34 @@ use crate::arch;
 use crate::sched::MAX_CPUS;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Per CPU: when IRQs were last masked (counter ticks), and the longest
-/// interval since [`longest_ns`] last read it.
-struct Cpu {
-    since: AtomicU64,
-    recent: AtomicU64,
-}
+/// Per CPU: when IRQs were last masked (counter ticks).
+static SINCE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-static CPUS: [Cpu; MAX_CPUS] = [const {
-    Cpu {
-        since: AtomicU64::new(0),
-        recent: AtomicU64::new(0),
-    }
-}; MAX_CPUS];
+/// The longest interval since [`longest_ns`] last read it, in ticks. One
+/// word for all CPUs: a plain load and store keep the hot paths short; two
+/// CPUs ending intervals at once could lose one update (secondary cores
+/// are parked today, so none is lost).
+static RECENT: AtomicU64 = AtomicU64::new(0);
 
 /// The longest interval before the last read, in ticks.
 static LONGEST: AtomicU64 = AtomicU64::new(0);
 
 #[inline(always)]
-fn cpu() -> &'static Cpu {
-    &CPUS[arch::context::cpu_index() % MAX_CPUS]
+fn since() -> &'static AtomicU64 {
+    &SINCE[arch::context::cpu_index() % MAX_CPUS]
 }
 
 /// IRQs were just masked (they were not).
 #[inline(always)]
 pub fn masked_begin() {
-    cpu().since.store(arch::counter(), Ordering::Relaxed);
+    since().store(arch::counter(), Ordering::Relaxed);
 }
 
 /// IRQs are about to be unmasked: the interval that began at the last
 /// [`masked_begin`] ends.
 #[inline(always)]
 pub fn masked_end() {
-    let c = cpu();
-    let took = arch::counter().wrapping_sub(c.since.load(Ordering::Relaxed));
-    if took > c.recent.load(Ordering::Relaxed) {
-        c.recent.store(took, Ordering::Relaxed);
-    }
+    masked_since(since().load(Ordering::Relaxed));
 }
 
 /// An interval that began at counter value `start` ends now (for a path
@@ -57,20 +48,15 @@ pub fn masked_end() {
 #[inline(always)]
 pub fn masked_since(start: u64) {
     let took = arch::counter().wrapping_sub(start);
-    let c = cpu();
-    if took > c.recent.load(Ordering::Relaxed) {
-        c.recent.store(took, Ordering::Relaxed);
+    if took > RECENT.load(Ordering::Relaxed) {
+        RECENT.store(took, Ordering::Relaxed);
     }
 }
 
 /// The longest IRQs-masked interval since boot, and the longest since the
 /// previous call, in nanoseconds (the second is reset by the call).
 pub fn longest_ns() -> (u64, u64) {
-    let recent = CPUS
-        .iter()
-        .map(|c| c.recent.swap(0, Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
+    let recent = RECENT.swap(0, Ordering::Relaxed);
     let all = LONGEST.fetch_max(recent, Ordering::Relaxed).max(recent);
     let ns = |ticks| crate::time::ticks_to_ns(ticks, arch::counter_frequency());
     (ns(all), ns(recent))

@@ -38,25 +38,27 @@ const DAIF_I: u64 = 1 << 7;
 
 /// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].
 /// Going from unmasked to masked starts a masked interval ([`crate::latency`]).
+/// Where IRQs are masked already (FIQs always are: nothing unmasks them),
+/// nothing changes and nothing is written.
 #[inline(always)]
 pub fn irq_save() -> u64 {
     let daif = DAIF.get();
-    // SAFETY: masking interrupts on this CPU is always sound.
-    unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
     if daif & DAIF_I == 0 {
+        // SAFETY: masking interrupts on this CPU is always sound.
+        unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
         crate::latency::masked_begin();
     }
     daif
 }
 
-/// Restores the `DAIF` that [`irq_save`] returned (ending the masked
-/// interval if that unmasks IRQs).
+/// Restores the `DAIF` that [`irq_save`] returned, if that unmasks IRQs
+/// (ending the interval [`irq_save`] began); else nothing changed since.
 #[inline(always)]
 pub fn irq_restore(daif: u64) {
-    if daif & DAIF_I == 0 && irqs_masked() {
+    if daif & DAIF_I == 0 {
         crate::latency::masked_end();
+        DAIF.set(daif);
     }
-    DAIF.set(daif);
 }
 
 /// Unmasks IRQs on this CPU.

@@ -254,11 +254,13 @@ pub fn run(filter: &str) -> Result<(), Status> {
 /// The worst calls at full size (see [`crate::stress`]), each while a
 /// thread sleeps 1 ms at a time: the longest IRQs-masked interval the
 /// kernel saw during them, and how late a sleep woke meanwhile (the worst
-/// of the three, and each call's own as `…_rw`, `…_unmap`, `…_exit`).
+/// of the four, and each call's own as `…_write`, `…_read`, `…_unmap`,
+/// `…_exit`).
 fn under_stress() -> Result<(), Status> {
     use crate::stress::{self, FULL};
-    let parts: [(&str, &dyn Fn() -> Result<stress::Figures, Status>); 3] = [
-        ("rw", &|| stress::huge_write_and_read(FULL.bytes)),
+    let parts: [(&str, &dyn Fn() -> Result<stress::Figures, Status>); 4] = [
+        ("write", &|| stress::huge_write(FULL.bytes)),
+        ("read", &|| stress::huge_read(FULL.bytes)),
         ("unmap", &|| stress::destroy_many_mappings(FULL.mappings)),
         ("exit", &|| stress::exit_with_many_handles(FULL.handles)),
     ];

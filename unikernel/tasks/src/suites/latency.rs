@@ -4,7 +4,7 @@
 //!
 //! Without `-icount` the counter follows host time, and a host that
 //! deschedules QEMU inside a masked interval makes it look long; so the
-//! check here is relative: no masked interval may take half of the call's
+//! check here is relative: no masked interval may take a quarter of the call's
 //! own time (a call done with IRQs masked throughout takes all of it), in
 //! the best of three runs. `just bench` checks the absolute
 //! targets (100 µs masked, 150 µs lateness) in exact guest time.
@@ -17,7 +17,8 @@ use zx::{Status, Vmar, VmarFlags, Vmo};
 pub static SUITE: Suite = Suite {
     name: "el0_latency",
     tests: tests![
-        huge_vmo_write_and_read_keep_irqs_masked_briefly,
+        huge_vmo_write_keeps_irqs_masked_briefly,
+        huge_vmo_read_keeps_irqs_masked_briefly,
         destroying_thousands_of_mappings_keeps_irqs_masked_briefly,
         a_task_ending_with_thousands_of_handles_keeps_irqs_masked_briefly,
         mapping_more_than_the_quota_is_no_memory,
@@ -36,12 +37,12 @@ fn check_bounded(call: fn() -> Result<Figures, Status>) -> TestResult {
         if f.masked_ns.saturating_mul(best.1) < best.0.saturating_mul(f.call_ns) {
             best = (f.masked_ns, f.call_ns);
         }
-        if best.0 * 2 < best.1 {
+        if best.0 * 4 < best.1 {
             break;
         }
     }
     check!(
-        best.0 * 2 < best.1,
+        best.0 * 4 < best.1,
         "IRQs masked for {} ns at once in a call of {} ns",
         best.0,
         best.1
@@ -49,8 +50,12 @@ fn check_bounded(call: fn() -> Result<Figures, Status>) -> TestResult {
     Ok(())
 }
 
-fn huge_vmo_write_and_read_keep_irqs_masked_briefly() -> TestResult {
-    check_bounded(|| stress::huge_write_and_read(SMALL.bytes))
+fn huge_vmo_write_keeps_irqs_masked_briefly() -> TestResult {
+    check_bounded(|| stress::huge_write(SMALL.bytes))
+}
+
+fn huge_vmo_read_keeps_irqs_masked_briefly() -> TestResult {
+    check_bounded(|| stress::huge_read(SMALL.bytes))
 }
 
 fn destroying_thousands_of_mappings_keeps_irqs_masked_briefly() -> TestResult {

@@ -302,6 +302,9 @@ fn sys_vmo_set_size(c: &Caller, a: &Args) -> u64 {
 fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
     let (h, op, offset, size, buf, buf_size) = (handle(a[0]), a[1] as u32, a[2], a[3], a[4], a[5]);
     result((|| {
+        if (op == ZX_VMO_OP_COMMIT || op == ZX_VMO_OP_DECOMMIT) && size > 0 {
+            return op_range_in_pieces(c, h, op, offset, size);
+        }
         if op != ZX_VMO_OP_LOOKUP {
             return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
         }
@@ -327,6 +330,37 @@ fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
             unsafe { core::slice::from_raw_parts(addrs.as_ptr().cast::<u8>(), addrs.len() * 8) };
         c.copy_out_bytes(buf, bytes)
     })())
+}
+
+/// Pages COMMIT or DECOMMIT handles per lock hold.
+const OP_PIECE: u64 = 64 * PAGE_SIZE;
+
+/// COMMIT and DECOMMIT of `[offset, offset + size)`, `size > 0`: the whole
+/// range is checked first (so a bad request changes nothing), then done a
+/// piece at a time, each its own lock hold (the syscall runs with IRQs
+/// unmasked between them). A piece that fails (memory ran out, or the VMO
+/// shrank meanwhile) ends the call with its status; the pieces before it
+/// stay done, as a failed COMMIT may leave some pages committed.
+fn op_range_in_pieces(
+    c: &Caller,
+    h: Handle,
+    op: u32,
+    offset: u64,
+    size: u64,
+) -> Result<(), Status> {
+    check_rw(c, h, offset, size, ZX_RIGHT_WRITE)?;
+    let end = offset + size;
+    let mut at = offset;
+    while at < end {
+        let next = ((at / OP_PIECE + 1) * OP_PIECE).min(end);
+        objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, next - at, &mut []))?;
+        at = next;
+        crate::latency::preempt_point();
+    }
+    if op == ZX_VMO_OP_DECOMMIT {
+        objects::reclaim();
+    }
+    Ok(())
 }
 
 fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {

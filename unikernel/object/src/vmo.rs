@@ -381,6 +381,10 @@ impl<P: Platform> ObjectSpace<P> {
             // The common copy-on-write case: one page, no re-sort.
             let at = pages.partition_point(|&(q, _)| q < p);
             pages.insert(at, (p, f));
+        } else if pages.last().is_none_or(|&(q, _)| q < fresh[0].0) {
+            // All past the last own page (a commit in pieces, front to
+            // back): already in order, and no O(n) pass over the list.
+            pages.extend_from_slice(fresh);
         } else {
             pages.extend_from_slice(fresh);
             pages.sort_unstable_by_key(|&(p, _)| p);

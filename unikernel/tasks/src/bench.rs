@@ -254,13 +254,15 @@ pub fn run(filter: &str) -> Result<(), Status> {
 /// The worst calls at full size (see [`crate::stress`]), each while a
 /// thread sleeps 1 ms at a time: the longest IRQs-masked interval the
 /// kernel saw during them, and how late a sleep woke meanwhile (the worst
-/// of the four, and each call's own as `…_write`, `…_read`, `…_unmap`,
-/// `…_exit`).
+/// of them, and each call's own as `…_write`, `…_read`, `…_commit`,
+/// `…_unmap`, `…_exit`).
 fn under_stress() -> Result<(), Status> {
     use crate::stress::{self, FULL};
-    let parts: [(&str, &dyn Fn() -> Result<stress::Figures, Status>); 4] = [
+    type Call<'a> = &'a dyn Fn() -> Result<stress::Figures, Status>;
+    let parts: [(&str, Call); 5] = [
         ("write", &|| stress::huge_write(FULL.bytes)),
         ("read", &|| stress::huge_read(FULL.bytes)),
+        ("commit", &|| stress::huge_commit(FULL.bytes)),
         ("unmap", &|| stress::destroy_many_mappings(FULL.mappings)),
         ("exit", &|| stress::exit_with_many_handles(FULL.handles)),
     ];

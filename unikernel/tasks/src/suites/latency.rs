@@ -1,13 +1,13 @@
-//! Bounded IRQs-masked time (issue 13): the worst calls run while a second
-//! thread sleeps 1 ms at a time, and the kernel's longest masked interval
-//! during each stays bounded; the per-task mapping quota.
-//!
-//! Without `-icount` the counter follows host time, and a host that
-//! deschedules QEMU inside a masked interval makes it look long; so the
-//! check here is relative: no masked interval may take a quarter of the call's
-//! own time (a call done with IRQs masked throughout takes all of it), in
-//! the best of three runs. `just bench` checks the issue's absolute
-//! targets (100 µs masked, 150 µs lateness) in exact guest time.
+//! Bounded IRQs-masked time (issue 13): each of the worst calls runs
+//! while a second thread of the task sleeps 1 ms at a time, and that
+//! thread must wake several times *during* the call: its timer interrupt
+//! is taken and it is switched to in the middle of the call. A call done
+//! with IRQs masked throughout lets it wake at most once (after the call,
+//! for the sleep that came due during it). Without `-icount` guest time
+//! follows the host, so the length of a masked interval is not checked
+//! here (a descheduled QEMU makes any interval look long); `just bench`
+//! checks the issue's targets (100 µs masked, 150 µs lateness) in exact
+//! guest time.
 
 use crate::harness::{Suite, TestResult};
 use crate::stress::{self, Figures, SMALL};
@@ -17,52 +17,48 @@ use zx::{Status, Vmar, VmarFlags, Vmo};
 pub static SUITE: Suite = Suite {
     name: "el0_latency",
     tests: tests![
-        huge_vmo_write_keeps_irqs_masked_briefly,
-        huge_vmo_read_keeps_irqs_masked_briefly,
-        destroying_thousands_of_mappings_keeps_irqs_masked_briefly,
-        a_task_ending_with_thousands_of_handles_keeps_irqs_masked_briefly,
+        huge_vmo_write_lets_a_sleeping_thread_run_meanwhile,
+        huge_vmo_read_lets_a_sleeping_thread_run_meanwhile,
+        committing_a_huge_range_lets_a_sleeping_thread_run_meanwhile,
+        destroying_thousands_of_mappings_lets_a_sleeping_thread_run_meanwhile,
+        a_task_ending_with_thousands_of_handles_lets_a_sleeping_thread_run_meanwhile,
         mapping_more_than_the_quota_is_no_memory,
     ],
 };
 
-/// Runs `call` up to three times and checks the best run against the
-/// bound: a host that deschedules QEMU inside one masked interval spoils a
-/// run, not three (a call that masks IRQs throughout fails every time).
+/// Wake-ups of the sleeping thread a call must let happen.
+const WAKES: u64 = 3;
+
+/// Runs `call` and checks that the sleeping thread woke during it.
 fn check_bounded(call: fn() -> Result<Figures, Status>) -> TestResult {
-    let mut best = (u64::MAX, 0);
-    for _ in 0..3 {
-        let f = ok!(call());
-        // The sleeping thread got the CPU while the call ran.
-        check!(f.sleeps > 0, "the sleeping thread never woke");
-        if f.masked_ns.saturating_mul(best.1) < best.0.saturating_mul(f.call_ns) {
-            best = (f.masked_ns, f.call_ns);
-        }
-        if best.0 * 4 < best.1 {
-            break;
-        }
-    }
+    let f = ok!(call());
     check!(
-        best.0 * 4 < best.1,
-        "IRQs masked for {} ns at once in a call of {} ns",
-        best.0,
-        best.1
+        f.sleeps >= WAKES,
+        "the sleeping thread woke {} times during a call of {} ns (IRQs masked for up to {} ns)",
+        f.sleeps,
+        f.call_ns,
+        f.masked_ns
     );
     Ok(())
 }
 
-fn huge_vmo_write_keeps_irqs_masked_briefly() -> TestResult {
+fn huge_vmo_write_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
     check_bounded(|| stress::huge_write(SMALL.bytes))
 }
 
-fn huge_vmo_read_keeps_irqs_masked_briefly() -> TestResult {
+fn huge_vmo_read_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
     check_bounded(|| stress::huge_read(SMALL.bytes))
 }
 
-fn destroying_thousands_of_mappings_keeps_irqs_masked_briefly() -> TestResult {
+fn committing_a_huge_range_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
+    check_bounded(|| stress::huge_commit(SMALL.bytes))
+}
+
+fn destroying_thousands_of_mappings_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
     check_bounded(|| stress::destroy_many_mappings(SMALL.mappings))
 }
 
-fn a_task_ending_with_thousands_of_handles_keeps_irqs_masked_briefly() -> TestResult {
+fn a_task_ending_with_thousands_of_handles_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
     check_bounded(|| stress::exit_with_many_handles(SMALL.handles))
 }
 

@@ -110,7 +110,7 @@ fn removing_mappings_of_a_much_mapped_vmo_costs_the_same_per_mapping() {
 
 #[test]
 fn vmar_destroy_steps_do_at_most_their_budget() {
-    let (mut s, t, root, _) = setup_vmar();
+    let (mut s, _t, root, _) = setup_vmar();
     let (u, sub, h, base) = task_vmar(&mut s, root, Quota::default());
     let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
     // Mappings directly in the sub-VMAR, and in nested sub-VMARs.

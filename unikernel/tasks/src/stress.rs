@@ -33,13 +33,13 @@ pub struct Size {
 pub const SMALL: Size = Size {
     bytes: 16 << 20,
     mappings: 16_000,
-    handles: 4000,
+    handles: 2000,
 };
 
 /// `just bench`'s size.
 pub const FULL: Size = Size {
     bytes: 64 << 20,
-    mappings: 32_000,
+    mappings: 16_000,
     handles: 4000,
 };
 

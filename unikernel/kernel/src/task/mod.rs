@@ -38,7 +38,7 @@ pub const THREAD_RIGHTS: Rights =
 pub const MAX_START_HANDLES: usize = 4;
 /// Most mappings a task may have at once (splits count): bounds what its
 /// end and a commit's walk of a VMO's mappings have to visit.
-pub const MAX_MAPPINGS: u32 = 1 << 15;
+pub const MAX_MAPPINGS: u32 = 1 << 14;
 /// Per-task quotas.
 const QUOTA: object::Quota = object::Quota {
     max_handles: 4096,

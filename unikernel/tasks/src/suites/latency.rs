@@ -63,7 +63,7 @@ fn a_task_ending_with_thousands_of_handles_lets_a_sleeping_thread_run_meanwhile(
 }
 
 /// A task's mappings (splits too) are capped, as its handles are.
-const MAX_MAPPINGS: u64 = 1 << 15;
+const MAX_MAPPINGS: u64 = 1 << 14;
 
 fn mapping_more_than_the_quota_is_no_memory() -> TestResult {
     let vmo = ok!(Vmo::create(abi::PAGE_SIZE));

@@ -131,8 +131,20 @@ pub fn init(seed: u64) {
     *SPACE.lock() = Some(space);
 }
 
-/// Runs `f` on the object space under its lock (interrupts masked).
+/// Runs `f` on the object space under its lock (interrupts masked). If
+/// that left frames of destroyed VMOs to free and the caller runs with
+/// IRQs unmasked (so holds no lock that masks them), they are freed now,
+/// in steps, after the lock is released.
 pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
+    let r = with_locked(f);
+    if RECLAIM.load(Ordering::Relaxed) && !crate::arch::irqs_masked() {
+        reclaim();
+    }
+    r
+}
+
+/// [`with`] without the reclaim after.
+fn with_locked<R>(f: impl FnOnce(&mut Space) -> R) -> R {
     let mut space = SPACE.lock();
     let Some(space) = space.as_mut() else {
         crate::power::fail("the object space is used before it exists");
@@ -166,7 +178,7 @@ pub fn start_in_steps<T>(
     mut step: impl FnMut(&mut Space, &mut T, &mut usize) -> bool,
 ) -> Result<(), Status> {
     let mut budget = STEP_BUDGET;
-    let (mut state, mut done) = with(|s| {
+    let (mut state, mut done) = with_locked(|s| {
         let mut state = first(s)?;
         let done = step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget);
         Ok::<_, Status>((state, done))
@@ -174,7 +186,7 @@ pub fn start_in_steps<T>(
     while !done {
         crate::latency::preempt_point();
         budget = STEP_BUDGET;
-        done = with(|s| step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget));
+        done = with_locked(|s| step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget));
     }
     Ok(())
 }

@@ -2,12 +2,12 @@
 //! while a second thread of the task sleeps 1 ms at a time, and that
 //! thread must wake several times *during* the call: its timer interrupt
 //! is taken and it is switched to in the middle of the call. A call done
-//! with IRQs masked throughout lets it wake at most once (after the call,
-//! for the sleep that came due during it). Without `-icount` guest time
-//! follows the host, so the length of a masked interval is not checked
-//! here (a descheduled QEMU makes any interval look long); `just bench`
-//! checks the targets (100 µs masked, 150 µs lateness) in exact
-//! guest time.
+//! with IRQs masked throughout lets it wake at most twice (once before it
+//! is entered, once for the sleep that came due during it). Without
+//! `-icount` guest time follows the host, so the length of a masked
+//! interval is not checked here (a descheduled QEMU makes any interval
+//! look long); `just bench` checks the targets (100 µs masked,
+//! 150 µs lateness) in exact guest time.
 
 use crate::harness::{Suite, TestResult};
 use crate::stress::{self, Figures, SMALL};
@@ -29,9 +29,18 @@ pub static SUITE: Suite = Suite {
 /// Wake-ups of the sleeping thread a call must let happen.
 const WAKES: u64 = 3;
 
-/// Runs `call` and checks that the sleeping thread woke during it.
+/// Runs `call` and checks that the sleeping thread woke during it, in the
+/// best of three runs: a host that deschedules QEMU for most of one short
+/// call leaves time for few wake-ups, three times in a row hardly ever; a
+/// call that masks IRQs throughout fails every run.
 fn check_bounded(call: fn() -> Result<Figures, Status>) -> TestResult {
-    let f = ok!(call());
+    let mut f = ok!(call());
+    for _ in 1..3 {
+        if f.sleeps >= WAKES {
+            break;
+        }
+        f = ok!(call());
+    }
     check!(
         f.sleeps >= WAKES,
         "the sleeping thread woke {} times during a call of {} ns (IRQs masked for up to {} ns)",

@@ -580,11 +580,17 @@ fn sys_thread_start(c: &Caller, a: &Args) -> u64 {
     ))
 }
 
+/// `task_exit` and `thread_exit` run with IRQs masked, as they did before
+/// syscalls ran unmasked: nothing may switch to a thread woken by the
+/// task's end before the exiting thread is off the CPU for good (its
+/// teardown steps still let interrupts in between them).
 fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
+    crate::arch::irq_save();
     task::exit_current_task(a[0] as i64)
 }
 
 fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
+    crate::arch::irq_save();
     task::exit_current_thread()
 }
 

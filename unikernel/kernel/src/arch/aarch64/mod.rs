@@ -38,27 +38,52 @@ const DAIF_I: u64 = 1 << 7;
 
 /// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].
 /// Going from unmasked to masked starts a masked interval ([`crate::latency`]).
-/// Where IRQs are masked already (FIQs always are: nothing unmasks them),
-/// nothing changes and nothing is written.
 #[inline(always)]
 pub fn irq_save() -> u64 {
-    let daif = DAIF.get();
+    let daif = irq_mask_save();
     if daif & DAIF_I == 0 {
-        // SAFETY: masking interrupts on this CPU is always sound.
-        unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
         crate::latency::masked_begin();
     }
     daif
 }
 
-/// Restores the `DAIF` that [`irq_save`] returned, if that unmasks IRQs
-/// (ending the interval [`irq_save`] began); else nothing changed since.
+/// Restores the `DAIF` that [`irq_save`] returned, ending the interval it
+/// began if that unmasks IRQs.
 #[inline(always)]
 pub fn irq_restore(daif: u64) {
     if daif & DAIF_I == 0 {
         crate::latency::masked_end();
+    }
+    irq_unmask_restore(daif);
+}
+
+/// [`irq_save`] for a caller that keeps the masked interval's start itself
+/// (a lock, in its own record): masks IRQ and FIQ and returns the previous
+/// `DAIF`. Where IRQs are masked already (FIQs always are then: nothing
+/// unmasks them alone), nothing is written.
+#[inline(always)]
+pub fn irq_mask_save() -> u64 {
+    let daif = DAIF.get();
+    if daif & DAIF_I == 0 {
+        // SAFETY: masking interrupts on this CPU is always sound.
+        unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
+    }
+    daif
+}
+
+/// Restores what [`irq_mask_save`] returned, if that unmasks IRQs (else
+/// nothing changed since).
+#[inline(always)]
+pub fn irq_unmask_restore(daif: u64) {
+    if daif & DAIF_I == 0 {
         DAIF.set(daif);
     }
+}
+
+/// Whether a `DAIF` value has IRQs unmasked.
+#[inline(always)]
+pub fn irqs_unmasked_in(daif: u64) -> bool {
+    daif & DAIF_I == 0
 }
 
 /// Unmasks IRQs on this CPU.

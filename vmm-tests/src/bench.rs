@@ -70,6 +70,8 @@ pub const OPERATIONS: &[&str] = &[
     "signal_wakeup",
     "nanosleep_1ms_lateness",
     "boot_to_first_task",
+    "irq_masked_max_stress",
+    "sleep_1ms_late_stress",
 ];
 
 /// Parses the `bench <name> ops=… reps=… min_ns=… median_ns=…` lines of a transcript.
@@ -188,7 +190,12 @@ impl Report {
             | "boot_to_first_task"
             | "kernel_page_copy_4k"
             | "kernel_page_zero_4k"
-            | "nanosleep_1ms_lateness" => ("-", f64::NAN),
+            | "nanosleep_1ms_lateness"
+            | "irq_masked_max_stress"
+            | "sleep_1ms_late_stress" => ("-", f64::NAN),
+            _ if name.starts_with("irq_masked_") || name.starts_with("sleep_late_") => {
+                ("-", f64::NAN)
+            }
             "el0_neon_copy_4k" => ("kernel copy", self.median("kernel_page_copy_4k")),
             "cow_fault" => ("trap + copy", trap + self.median("kernel_page_copy_4k")),
             "zero_fill_fault" => ("trap + zero", trap + self.median("kernel_page_zero_4k")),
@@ -243,6 +250,16 @@ impl Report {
                 "1 ms nanosleep lateness, guest ns",
                 m("nanosleep_1ms_lateness"),
                 1500.0,
+            ),
+            t(
+                "longest IRQs-masked interval, stress, ns",
+                m("irq_masked_max_stress"),
+                100_000.0,
+            ),
+            t(
+                "1 ms sleep lateness during stress, ns",
+                m("sleep_1ms_late_stress"),
+                150_000.0,
             ),
         ]
     }
@@ -566,6 +583,26 @@ mod tests {
             sha256: "8301bd5b5b2cf8fd5e479832200c23e64eca0ae9ec45c487c5c318b1e44d4692".into(),
         };
         crate::linux::parse(&console, package).unwrap()
+    }
+
+    #[test]
+    fn stress_figures_are_rows_with_their_targets() {
+        let r = Report::new(parse(&transcript()).unwrap()).unwrap();
+        let table = r.table();
+        assert!(table
+            .lines()
+            .any(|l| l.starts_with("irq_masked_max_stress ")));
+        let masked = table
+            .lines()
+            .find(|l| l.contains("longest IRQs-masked interval"))
+            .unwrap();
+        assert!(
+            masked.contains("100000.00") && masked.ends_with("met"),
+            "{masked}"
+        );
+        assert!(table
+            .lines()
+            .any(|l| l.contains("1 ms sleep lateness during stress")));
     }
 
     #[test]

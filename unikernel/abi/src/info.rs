@@ -162,4 +162,9 @@ pub struct ZxInfoKernelCounters {
     pub heap_in_use: u64,
     /// Physical frames free now.
     pub free_frames: u64,
+    /// The longest interval any CPU ran with IRQs masked since boot, in ns.
+    pub irq_masked_longest_ns: u64,
+    /// The longest such interval since the previous read of these counters
+    /// (each read starts a new window), in ns.
+    pub irq_masked_recent_ns: u64,
 }

@@ -18,6 +18,7 @@ mod drivers;
 mod kbench;
 mod ktest;
 mod ktests;
+mod latency;
 mod layout;
 mod mm;
 mod objects;

@@ -8,6 +8,7 @@
 use crate::mm::frame;
 use crate::sync::IrqMutex;
 use abi::{Signals, Status};
+use core::sync::atomic::{AtomicBool, Ordering};
 use object::{Frame, FrameAllocator, MapPerms, Mmu, ObjectSpace, VmarId, WaiterId, Waker};
 
 /// Frames from [`crate::mm::frame`], translations in the kernel's page
@@ -22,7 +23,9 @@ fn bytes(frame: Frame) -> *mut u8 {
 }
 
 impl FrameAllocator for KernelPlatform {
-    #[inline]
+    // Always inlined: on the fault path the call alone costs more than a
+    // few instructions of the allocator (`just profile cow_fault`).
+    #[inline(always)]
     fn alloc(&self) -> Option<Frame> {
         frame::alloc().map(|f| Frame::new(f.addr()))
     }
@@ -134,16 +137,79 @@ pub fn init(seed: u64) {
         }
         Err(_) => crate::power::fail("could not create the root VMAR"),
     }
+    space.set_deferred_frees(true);
     *SPACE.lock() = Some(space);
 }
 
-/// Runs `f` on the object space under its lock (interrupts masked).
+/// Runs `f` on the object space under its lock (interrupts masked). If
+/// that left frames of destroyed VMOs to free and the caller runs with
+/// IRQs unmasked (so holds no lock that masks them), they are freed now,
+/// in steps, after the lock is released.
 pub fn with<R>(f: impl FnOnce(&mut Space) -> R) -> R {
+    let r = with_locked(f);
+    if RECLAIM.load(Ordering::Relaxed) && !crate::arch::irqs_masked() {
+        reclaim();
+    }
+    r
+}
+
+/// [`with`] without the reclaim after.
+fn with_locked<R>(f: impl FnOnce(&mut Space) -> R) -> R {
     let mut space = SPACE.lock();
     let Some(space) = space.as_mut() else {
         crate::power::fail("the object space is used before it exists");
     };
-    f(space)
+    let r = f(space);
+    if space.reclaim_pending() {
+        RECLAIM.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+/// Units of work (mappings removed, VMARs entered or left, handle slots
+/// visited) one step of a long operation does under the lock: with each
+/// unit a few hundred instructions, a step stays far below the masked-time
+/// bound (DESIGN.md, "Bounded latency").
+pub const STEP_BUDGET: usize = 64;
+
+/// Runs a long operation in bounded steps: `step` gets the object space
+/// and a budget of [`STEP_BUDGET`] units and says whether it is done;
+/// between steps the lock is dropped and the thread may be preempted.
+/// Frames of VMOs the operation destroyed are freed the same way after.
+pub fn in_steps(mut step: impl FnMut(&mut Space, &mut usize) -> bool) {
+    start_in_steps(|_| Ok(()), |s, (), budget| step(s, budget)).ok();
+}
+
+/// [`in_steps`] after `first`, which checks and starts the operation under
+/// the lock (on failure nothing was done) and gives the state `step` goes
+/// on with; the first step shares `first`'s lock hold.
+pub fn start_in_steps<T>(
+    first: impl FnOnce(&mut Space) -> Result<T, Status>,
+    mut step: impl FnMut(&mut Space, &mut T, &mut usize) -> bool,
+) -> Result<(), Status> {
+    let mut budget = STEP_BUDGET;
+    let (mut state, mut done) = with_locked(|s| {
+        let mut state = first(s)?;
+        let done = step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget);
+        Ok::<_, Status>((state, done))
+    })?;
+    while !done {
+        crate::latency::preempt_point();
+        budget = STEP_BUDGET;
+        done = with_locked(|s| step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget));
+    }
+    Ok(())
+}
+
+/// Set when an object operation left destroyed VMOs' frames to free.
+static RECLAIM: AtomicBool = AtomicBool::new(false);
+
+/// Frees the frames destroyed VMOs still hold, in bounded steps (see
+/// `ObjectSpace::set_deferred_frees`); nothing to do is one atomic load.
+pub fn reclaim() {
+    if RECLAIM.swap(false, Ordering::Relaxed) {
+        in_steps(|s, budget| s.reclaim_step(budget));
+    }
 }
 
 /// Runs `f` on the object space unless its lock is held already (by the

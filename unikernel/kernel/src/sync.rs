@@ -20,9 +20,13 @@ pub struct IrqSpinRaw {
     locked: AtomicBool,
     /// The `DAIF` to restore on unlock; written only by the holder.
     saved_daif: UnsafeCell<u64>,
+    /// When locking masked IRQs (counter ticks), for the masked-interval
+    /// record (`crate::latency`); written only by the holder.
+    masked_at: UnsafeCell<u64>,
 }
 
-// SAFETY: `saved_daif` is only touched by the CPU that holds the lock.
+// SAFETY: `saved_daif` and `masked_at` are only touched by the CPU that
+// holds the lock.
 unsafe impl Sync for IrqSpinRaw {}
 
 // SAFETY: `lock` does not return until this CPU owns `locked` (acquire);
@@ -32,6 +36,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
     const INIT: Self = Self {
         locked: AtomicBool::new(false),
         saved_daif: UnsafeCell::new(0),
+        masked_at: UnsafeCell::new(0),
     };
 
     type GuardMarker = lock_api::GuardNoSend;
@@ -39,6 +44,11 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
     #[inline]
     fn lock(&self) {
         let daif = crate::arch::irq_save_checking_mmu();
+        let at = if crate::arch::irqs_unmasked_in(daif) {
+            crate::arch::counter()
+        } else {
+            0
+        };
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -47,7 +57,10 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             core::hint::spin_loop();
         }
         // SAFETY: this CPU now holds the lock.
-        unsafe { *self.saved_daif.get() = daif };
+        unsafe {
+            *self.saved_daif.get() = daif;
+            *self.masked_at.get() = at;
+        }
     }
 
     #[inline]
@@ -59,20 +72,29 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             .is_ok()
         {
             // SAFETY: this CPU now holds the lock.
-            unsafe { *self.saved_daif.get() = daif };
+            unsafe {
+                *self.saved_daif.get() = daif;
+                if crate::arch::irqs_unmasked_in(daif) {
+                    *self.masked_at.get() = crate::arch::counter();
+                }
+            }
             true
         } else {
-            crate::arch::irq_restore(daif);
+            crate::arch::irq_unmask_restore(daif);
             false
         }
     }
 
     #[inline]
     unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock, so it owns `saved_daif`.
-        let daif = unsafe { *self.saved_daif.get() };
+        // SAFETY: the caller holds the lock, so it owns `saved_daif` and
+        // `masked_at`.
+        let (daif, at) = unsafe { (*self.saved_daif.get(), *self.masked_at.get()) };
         self.locked.store(false, Ordering::Release);
-        crate::arch::irq_restore(daif);
+        if crate::arch::irqs_unmasked_in(daif) {
+            crate::latency::masked_since(at);
+        }
+        crate::arch::irq_unmask_restore(daif);
     }
 
     fn is_locked(&self) -> bool {

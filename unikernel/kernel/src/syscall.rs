@@ -159,7 +159,10 @@ fn sys_null(_: &Caller, _: &Args) -> u64 {
 }
 
 fn sys_handle_close(c: &Caller, a: &Args) -> u64 {
-    status(sched::wait::handle_close(c.table, handle(a[0])))
+    let st = sched::wait::handle_close(c.table, handle(a[0]));
+    // The last handle of a large VMO leaves its frames to free in steps.
+    objects::reclaim();
+    status(st)
 }
 
 fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
@@ -203,9 +206,21 @@ fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
 /// Bytes moved per round of `vmo_read`/`vmo_write` through the kernel.
 const CHUNK: usize = 4096;
 
-/// The buffer `vmo_read`/`vmo_write` move data through: static, so a call
-/// does not zero 4 KiB of stack first (it is always filled before use).
-static BOUNCE: crate::sync::IrqMutex<[u8; CHUNK]> = crate::sync::IrqMutex::new([0; CHUNK]);
+/// The buffers `vmo_read`/`vmo_write` move data through: static, so a call
+/// does not zero 4 KiB of stack first (each is always filled before use).
+/// They mask no interrupts: a call holds one across its rounds and may be
+/// preempted between them; with all in use, a caller yields until one is
+/// free (their holders are runnable: a round never blocks).
+static BOUNCE: [spin::Mutex<[u8; CHUNK]>; 4] = [const { spin::Mutex::new([0; CHUNK]) }; 4];
+
+fn bounce() -> spin::MutexGuard<'static, [u8; CHUNK]> {
+    loop {
+        if let Some(b) = BOUNCE.iter().find_map(|b| b.try_lock()) {
+            return b;
+        }
+        sched::yield_now();
+    }
+}
 
 /// Checks a `vmo_read`/`vmo_write` range against the VMO's size and the
 /// handle's right, so a failure comes before any byte moves.
@@ -226,6 +241,13 @@ fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Resu
     })
 }
 
+/// `vmo_read` and `vmo_write` move a chunk per round: the object lock is
+/// held only to copy between the VMO and the bounce buffer, the copy to or
+/// from task memory runs with IRQs masked only by the exception, and each
+/// round ends at a preemption point. Each round checks again, so a VMO
+/// shrunk, a handle closed or a buffer unmapped meanwhile fails the call
+/// with that round's status; the reference pages leave the bytes moved by
+/// a failed call undefined.
 fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
     let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
     result((|| {
@@ -233,13 +255,14 @@ fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
         if len > 0 && !c.owns(buf, len) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let mut bounce = BOUNCE.lock();
+        let mut bounce = bounce();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             objects::with(|s| s.task(c.table).vmo_read(h, &mut bounce[..n], offset + done))?;
             c.copy_out_bytes(buf + done, &bounce[..n])?;
             done += n as u64;
+            crate::latency::preempt_point();
         }
         Ok(())
     })())
@@ -249,13 +272,14 @@ fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
     let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
     result((|| {
         check_rw(c, h, offset, len, ZX_RIGHT_WRITE)?;
-        let mut bounce = BOUNCE.lock();
+        let mut bounce = bounce();
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
             c.copy_in_bytes(buf + done, &mut bounce[..n])?;
             objects::with(|s| s.task(c.table).vmo_write(h, &bounce[..n], offset + done))?;
             done += n as u64;
+            crate::latency::preempt_point();
         }
         Ok(())
     })())
@@ -280,6 +304,9 @@ fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
     result((|| {
         if object::CacheOp::from_op(op).is_some() {
             return vmo_cache_op(c, h, op, offset, size);
+        }
+        if (op == ZX_VMO_OP_COMMIT || op == ZX_VMO_OP_DECOMMIT) && size > 0 {
+            return op_range_in_pieces(c, h, op, offset, size);
         }
         if op != ZX_VMO_OP_LOOKUP {
             return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
@@ -337,7 +364,39 @@ fn vmo_cache_op(c: &Caller, h: Handle, op: u32, offset: u64, size: u64) -> Resul
             Some(f) => from = f,
             None => return Ok(()),
         }
+        crate::latency::preempt_point();
     }
+}
+
+/// Pages COMMIT or DECOMMIT handles per lock hold.
+const OP_PIECE: u64 = 64 * PAGE_SIZE;
+
+/// COMMIT and DECOMMIT of `[offset, offset + size)`, `size > 0`: the whole
+/// range is checked first (so a bad request changes nothing), then done a
+/// piece at a time, each its own lock hold (the syscall runs with IRQs
+/// unmasked between them). A piece that fails (memory ran out, or the VMO
+/// shrank meanwhile) ends the call with its status; the pieces before it
+/// stay done, as a failed COMMIT may leave some pages committed.
+fn op_range_in_pieces(
+    c: &Caller,
+    h: Handle,
+    op: u32,
+    offset: u64,
+    size: u64,
+) -> Result<(), Status> {
+    check_rw(c, h, offset, size, ZX_RIGHT_WRITE)?;
+    let end = offset + size;
+    let mut at = offset;
+    while at < end {
+        let next = ((at / OP_PIECE + 1) * OP_PIECE).min(end);
+        objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, next - at, &mut []))?;
+        at = next;
+        crate::latency::preempt_point();
+    }
+    if op == ZX_VMO_OP_DECOMMIT {
+        objects::reclaim();
+    }
+    Ok(())
 }
 
 fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
@@ -369,10 +428,15 @@ fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
     })())
 }
 
+/// `vmar_unmap` and `vmar_destroy` check and start under the lock, then
+/// remove what the range or VMAR holds in bounded steps (see
+/// `ObjectSpace::vmar_unmap_step`): however many mappings there are, the
+/// lock is never held for more than one step.
 fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table).vmar_unmap(handle(a[0]), a[1], a[2])
-    }))
+    result(objects::start_in_steps(
+        |s| s.task(c.table).vmar_unmap_begin(handle(a[0]), a[1], a[2]),
+        |s, u, budget| s.vmar_unmap_step(u, budget),
+    ))
 }
 
 fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
@@ -402,9 +466,10 @@ fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
 }
 
 fn sys_vmar_destroy(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table).vmar_destroy(handle(a[0]))
-    }))
+    result(objects::start_in_steps(
+        |s| s.task(c.table).vmar_destroy_begin(handle(a[0])),
+        |s, vmar, budget| s.vmar_destroy_step(*vmar, budget),
+    ))
 }
 
 fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
@@ -438,6 +503,7 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     Ok::<_, Status>(s.vm_counters())
                 })?;
                 let faults = crate::vm::fault::counts();
+                let (masked_longest, masked_recent) = crate::latency::longest_ns();
                 let info = ZxInfoKernelCounters {
                     translation_faults: faults.translation,
                     permission_faults: faults.permission,
@@ -445,6 +511,8 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     pages_zero_filled: counters.pages_zero_filled,
                     heap_in_use: crate::mm::heap::stats().allocated_bytes as u64,
                     free_frames: crate::mm::frame::free_frames() as u64,
+                    irq_masked_longest_ns: masked_longest,
+                    irq_masked_recent_ns: masked_recent,
                 };
                 put_record(&mut kbuf[..want], info)?
             }
@@ -555,11 +623,17 @@ fn sys_thread_start(c: &Caller, a: &Args) -> u64 {
     ))
 }
 
+/// `task_exit` and `thread_exit` run with IRQs masked, as they did before
+/// syscalls ran unmasked: nothing may switch to a thread woken by the
+/// task's end before the exiting thread is off the CPU for good (its
+/// teardown steps still let interrupts in between them).
 fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
+    crate::arch::irq_save();
     task::exit_current_task(a[0] as i64)
 }
 
 fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
+    crate::arch::irq_save();
     task::exit_current_thread()
 }
 

@@ -2,7 +2,10 @@
 //! secret, so handle values are hard to guess and not reused soon.
 
 use crate::mem::{Mem, SlabId};
-use abi::{Handle, Rights, Status, ZX_ERR_BAD_HANDLE, ZX_ERR_NO_MEMORY, ZX_HANDLE_FIXED_BITS_MASK};
+use abi::{
+    Handle, Rights, Status, ZX_ERR_BAD_HANDLE, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY,
+    ZX_HANDLE_FIXED_BITS_MASK,
+};
 use alloc::vec::Vec;
 
 /// Slot index bits in a handle value; a table holds at most `1 << 14` handles.
@@ -20,14 +23,18 @@ pub struct Quota {
     pub max_handles: u32,
     /// Most pages committed by VMOs this table created.
     pub max_committed_pages: u64,
+    /// Most mappings at once in the VMARs charged to this table (see
+    /// [`crate::ObjectSpace::vmar_set_account`]); splits count too.
+    pub max_mappings: u32,
 }
 
 impl Default for Quota {
-    /// 4096 handles and 1 GiB of committed pages.
+    /// 4096 handles, 1 GiB of committed pages and 32,768 mappings.
     fn default() -> Self {
         Quota {
             max_handles: 4096,
             max_committed_pages: 1 << 18,
+            max_mappings: 1 << 15,
         }
     }
 }
@@ -68,6 +75,13 @@ pub struct HandleTable<K> {
     secret: u32,
     pub(crate) quota: Quota,
     pub(crate) committed_pages: u64,
+    /// Mappings charged to this table now.
+    pub(crate) mappings: u32,
+    /// Being torn down ([`crate::ObjectSpace::destroy_table_step`]): no
+    /// handle goes in any more, and slots at and above `closing_below`
+    /// have been closed.
+    pub(crate) closing: bool,
+    pub(crate) closing_below: u32,
 }
 
 impl<K> HandleTable<K> {
@@ -79,6 +93,9 @@ impl<K> HandleTable<K> {
             secret: secret & VALUE_MASK,
             quota,
             committed_pages: 0,
+            mappings: 0,
+            closing: false,
+            closing_below: 0,
         }
     }
 
@@ -107,6 +124,9 @@ impl<K> HandleTable<K> {
 
     /// Ensures one [`HandleTable::insert_reserved`] succeeds without allocating.
     pub(crate) fn reserve(&mut self, mem: &Mem) -> Result<(), Status> {
+        if self.closing {
+            return Err(ZX_ERR_BAD_STATE);
+        }
         if self.count >= self.quota.max_handles.min(MAX_HANDLES_PER_TABLE) {
             return Err(ZX_ERR_NO_MEMORY);
         }
@@ -163,6 +183,24 @@ impl<K> HandleTable<K> {
             Slot::Used { entry, .. } => Ok(entry),
             Slot::Free { .. } => unreachable!(),
         }
+    }
+
+    /// Number of slots (used or free): handle slot indices are below it.
+    pub(crate) fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// The open handle in slot `index`, if any.
+    pub(crate) fn handle_at(&self, index: u32) -> Option<Handle> {
+        match self.slots.get(index as usize)? {
+            Slot::Used { generation, .. } => Some(self.encode(index, *generation)),
+            Slot::Free { .. } => None,
+        }
+    }
+
+    /// Mappings charged to this table now.
+    pub fn mapping_count(&self) -> u32 {
+        self.mappings
     }
 
     /// Every open handle value.

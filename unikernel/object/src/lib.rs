@@ -32,5 +32,5 @@ pub use space::{
     MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS,
 };
 pub use syscalls::Task;
-pub use vmar::{vmar_rights, OutPtr, VmarId};
+pub use vmar::{vmar_rights, OutPtr, Unmapping, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

@@ -32,6 +32,9 @@ pub struct Mapping {
     /// Whether any translation was ever made for it: until then there is
     /// nothing to unmap, and unmapping a huge, untouched mapping is free.
     pub(crate) populated: bool,
+    /// Where the mapping sits in its VMO's mapping list, so it leaves the
+    /// list in O(1) (see [`ObjectSpace::vmo_list_remove`]).
+    pub(crate) vmo_slot: u32,
 }
 
 impl Mapping {
@@ -179,6 +182,20 @@ impl<P: Platform> ObjectSpace<P> {
         self.mappings.get(mapping)
     }
 
+    /// Whether every VMO's mapping list holds exactly its live mappings,
+    /// each at the slot its record names (for tests).
+    pub fn mapping_lists_consistent(&self) -> bool {
+        let listed: usize = self.vmos.ids().map(|v| self.vmos[v].mappings.len()).sum();
+        listed == self.mappings.len()
+            && self.vmos.ids().all(|v| {
+                self.vmos[v].mappings.iter().enumerate().all(|(i, &m)| {
+                    self.mappings
+                        .get(m)
+                        .is_some_and(|r| r.vmo == v && r.vmo_slot as usize == i)
+                })
+            })
+    }
+
     /// The layer's counters so far.
     pub fn vm_counters(&self) -> VmCounters {
         self.counters.get()
@@ -190,6 +207,27 @@ impl<P: Platform> ObjectSpace<P> {
         // this call, so this is the only access while `f` runs; updating in
         // place spares copying the whole record twice on the fault path.
         f(unsafe { &mut *self.counters.as_ptr() })
+    }
+
+    /// Adds mapping `id` to its VMO's mapping list (room reserved) and
+    /// records where it went.
+    pub(crate) fn vmo_list_add(&mut self, id: MappingId) {
+        let vmo = self.mappings[id].vmo;
+        let list = &mut self.vmos[vmo].mappings;
+        debug_assert!(list.len() < list.capacity(), "room reserved");
+        let slot = list.len() as u32;
+        list.push(id);
+        self.mappings[id].vmo_slot = slot;
+    }
+
+    /// Removes the entry at `slot` of `vmo`'s mapping list in O(1): the
+    /// last entry moves into the hole and its mapping learns its new slot.
+    pub(crate) fn vmo_list_remove(&mut self, vmo: VmoId, slot: u32) {
+        let list = &mut self.vmos[vmo].mappings;
+        list.swap_remove(slot as usize);
+        if let Some(&moved) = list.get(slot as usize) {
+            self.mappings[moved].vmo_slot = slot;
+        }
     }
 
     /// [`Mmu::unmap`], counted.

@@ -7,7 +7,7 @@ use crate::handle::{Entry, HandleTable, Object, Quota};
 use crate::mapping::{Mapping, VmCounters};
 use crate::mem::{Mem, Slab, SlabId};
 use crate::platform::{KernelObject, Platform, WaiterId};
-use crate::vmar::Vmar;
+use crate::vmar::{Vmar, VmarId};
 use crate::vmo::Vmo;
 use abi::*;
 use alloc::vec::Vec;
@@ -78,6 +78,11 @@ pub struct ObjectSpace<P: Platform> {
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
     pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// Whether destroyed VMOs with many pages free them in steps.
+    pub(crate) defer_frees: bool,
+    /// Destroyed VMOs whose frames wait for `reclaim_step`, and how many.
+    pub(crate) dead_vmos: Option<VmoId>,
+    pub(crate) dead_count: usize,
     next_koid: Koid,
     seed: u64,
 }
@@ -104,6 +109,9 @@ impl<P: Platform> ObjectSpace<P> {
             waiters: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
+            defer_frees: false,
+            dead_vmos: None,
+            dead_count: 0,
             next_koid: 1024,
             seed,
         }
@@ -127,7 +135,7 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Number of live VMOs (including ones alive only through children or mappings).
     pub fn vmo_count(&self) -> usize {
-        self.vmos.len()
+        self.vmos.len() - self.dead_count
     }
 
     /// Number of live events.
@@ -142,15 +150,43 @@ impl<P: Platform> ObjectSpace<P> {
             .insert(&self.mem, HandleTable::new(quota, secret))
     }
 
-    /// Closes every handle of a table and removes it (a task ended).
+    /// Closes every handle of a table and removes it (a task ended): the
+    /// whole teardown at once, [`Self::destroy_table_step`] until done.
     pub fn destroy_table(&mut self, table: TableId) -> Result<(), Status> {
-        self.tables.get(table).ok_or(ZX_ERR_BAD_STATE)?;
-        // Close one at a time: each close may cascade, and needs no allocation.
-        while let Some(h) = t_first(self.tables.get(table)) {
-            self.close(table, h)?;
+        while !self.destroy_table_step(table, usize::MAX)? {}
+        Ok(())
+    }
+
+    /// One bounded part of a table's teardown: visits at most `budget`
+    /// handle slots, closing the handles there (each close may cascade, and
+    /// needs no allocation). `Ok(true)` once every handle is closed and the
+    /// table is gone. From the first step on the table takes no new handle
+    /// (`ZX_ERR_BAD_STATE`), so the slots are visited once each, top down:
+    /// the whole teardown is O(slots), and between steps the caller may drop
+    /// the lock (handles closed meanwhile by other means are simply gone).
+    pub fn destroy_table_step(&mut self, table: TableId, budget: usize) -> Result<bool, Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        if !t.closing {
+            t.closing = true;
+            t.closing_below = t.slot_count();
+        }
+        let mut left = budget;
+        loop {
+            let t = &mut self.tables[table];
+            if t.closing_below == 0 {
+                break;
+            }
+            if left == 0 {
+                return Ok(false);
+            }
+            left -= 1;
+            t.closing_below -= 1;
+            if let Some(h) = t.handle_at(t.closing_below) {
+                self.close(table, h)?;
+            }
         }
         self.tables.remove(table);
-        Ok(())
+        Ok(true)
     }
 
     /// A table, for inspection.
@@ -643,10 +679,33 @@ impl<P: Platform> ObjectSpace<P> {
             t.committed_pages -= pages;
         }
     }
-}
 
-fn t_first<K>(t: Option<&HandleTable<K>>) -> Option<Handle> {
-    t.and_then(|t| t.handles().next())
+    /// Charges `n` new mappings in `vmar` to the table its mappings count
+    /// against (none for the kernel's own VMARs): `ZX_ERR_NO_MEMORY` over
+    /// the table's [`Quota::max_mappings`].
+    pub(crate) fn charge_mappings(&mut self, vmar: VmarId, n: u32) -> Result<(), Status> {
+        let Some(account) = self.vmars[vmar].account else {
+            return Ok(());
+        };
+        if let Some(t) = self.tables.get_mut(account) {
+            let total = t.mappings.checked_add(n).ok_or(ZX_ERR_NO_MEMORY)?;
+            if total > t.quota.max_mappings {
+                return Err(ZX_ERR_NO_MEMORY);
+            }
+            t.mappings = total;
+        }
+        Ok(())
+    }
+
+    /// A mapping in `vmar` went.
+    pub(crate) fn uncharge_mapping(&mut self, vmar: VmarId) {
+        if let Some(t) = self.vmars[vmar]
+            .account
+            .and_then(|a| self.tables.get_mut(a))
+        {
+            t.mappings -= 1;
+        }
+    }
 }
 
 /// The rights a duplicate or replacement gets: `ZX_RIGHT_SAME_RIGHTS`, or a

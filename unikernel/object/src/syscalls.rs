@@ -6,7 +6,7 @@ use crate::handle::Object;
 use crate::platform::{CacheOp, CacheSpan, CACHE_ROUND_PAGES};
 use crate::platform::{Platform, WaiterId};
 use crate::space::{ObjectSpace, TableId, VmoId, WaitStart};
-use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, VmarId};
+use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, Unmapping, VmarId};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
 
@@ -443,6 +443,26 @@ impl<P: Platform> Task<'_, P> {
     pub fn vmar_destroy(&mut self, vmar: Handle) -> Result<(), Status> {
         let vmar = self.space.vmar_handle(self.table, vmar, 0)?;
         self.space.vmar_destroy_id(vmar)
+    }
+
+    /// `zx_vmar_destroy` in bounded steps: the checks, then the VMAR to pass
+    /// to [`ObjectSpace::vmar_destroy_step`] until it is done.
+    pub fn vmar_destroy_begin(&mut self, vmar: Handle) -> Result<VmarId, Status> {
+        let vmar = self.space.vmar_handle(self.table, vmar, 0)?;
+        self.space.vmar_destroy_begin(vmar)?;
+        Ok(vmar)
+    }
+
+    /// `zx_vmar_unmap` in bounded steps: the checks and splits, then what
+    /// to pass to [`ObjectSpace::vmar_unmap_step`] until it is done.
+    pub fn vmar_unmap_begin(
+        &mut self,
+        vmar: Handle,
+        addr: u64,
+        len: u64,
+    ) -> Result<Unmapping, Status> {
+        let vmar = self.space.vmar_handle(self.table, vmar, 0)?;
+        self.space.vmar_unmap_begin(vmar, addr, len)
     }
 
     /// `zx_object_get_info(ZX_INFO_VMAR)`.

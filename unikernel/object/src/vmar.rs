@@ -44,6 +44,23 @@ impl Region {
     }
 }
 
+/// Pages a teardown step unmaps from a large populated mapping at once.
+pub const TRIM_PAGES: u64 = 256;
+/// Budget units such a trim costs beyond the one every removal takes.
+const TRIM_COST: usize = 15;
+
+/// The budget of a teardown done in one go.
+const UNBOUNDED: usize = usize::MAX;
+
+/// A `zx_vmar_unmap` under way: the part of the range still to empty
+/// (see [`ObjectSpace::vmar_unmap_step`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Unmapping {
+    vmar: VmarId,
+    start: u64,
+    end: u64,
+}
+
 /// A virtual memory address region.
 pub(crate) struct Vmar {
     pub koid: Koid,
@@ -55,7 +72,15 @@ pub(crate) struct Vmar {
     /// Sub-VMARs and mappings, sorted by base, disjoint.
     pub children: Vec<Region>,
     pub handles: u32,
+    /// Gone from its parent, with nothing inside.
     pub destroyed: bool,
+    /// Being torn down ([`ObjectSpace::vmar_destroy_step`]): it takes
+    /// nothing new, and its children are leaving.
+    pub dying: bool,
+    /// Where a teardown of this VMAR stopped: the VMAR it was emptying.
+    pub teardown_at: Option<VmarId>,
+    /// The table its mappings are charged to (inherited by sub-VMARs).
+    pub account: Option<TableId>,
 }
 
 impl Vmar {
@@ -179,6 +204,9 @@ impl<P: Platform> ObjectSpace<P> {
             children: Vec::new(),
             handles: 0,
             destroyed: false,
+            dying: false,
+            teardown_at: None,
+            account: None,
         }))
     }
 
@@ -207,8 +235,18 @@ impl<P: Platform> ObjectSpace<P> {
     pub fn vmar_range(&self, vmar: VmarId) -> Option<(u64, u64)> {
         self.vmars
             .get(vmar)
-            .filter(|v| !v.destroyed)
+            .filter(|v| !v.destroyed && !v.dying)
             .map(|v| (v.base, v.size))
+    }
+
+    /// Charges the mappings made in `vmar` and in the sub-VMARs created in
+    /// it from now on to `table`, against its [`crate::Quota::max_mappings`]
+    /// (how the kernel bounds a task's mappings: its sub-VMAR's account).
+    pub fn vmar_set_account(&mut self, vmar: VmarId, table: TableId) -> Result<(), Status> {
+        self.tables.get(table).ok_or(ZX_ERR_BAD_STATE)?;
+        let v = self.vmars.get_mut(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        v.account = Some(table);
+        Ok(())
     }
 
     /// The `ZX_VM_CAN_MAP_*` permissions of a VMAR that is still there.
@@ -228,7 +266,7 @@ impl<P: Platform> ObjectSpace<P> {
 
     fn live_vmar(&self, vmar: VmarId) -> Result<&crate::vmar::Vmar, Status> {
         let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
-        if v.destroyed {
+        if v.destroyed || v.dying {
             return Err(ZX_ERR_BAD_STATE);
         }
         Ok(v)
@@ -311,6 +349,7 @@ impl<P: Platform> ObjectSpace<P> {
         let mem = &self.mem;
         mem.reserve(&mut self.vmars[parent].children, 1)?;
         let koid = self.new_koid();
+        let account = self.vmars[parent].account;
         let id = self.vmars.insert_reserved(Vmar {
             koid,
             base,
@@ -320,6 +359,9 @@ impl<P: Platform> ObjectSpace<P> {
             children: Vec::new(),
             handles: 0,
             destroyed: false,
+            dying: false,
+            teardown_at: None,
+            account,
         });
         self.vmars[parent].children.insert(
             at,
@@ -431,6 +473,8 @@ impl<P: Platform> ObjectSpace<P> {
             Some(out) => Some(self.out_prepare(out, overwrite.then_some(new))?),
             None => None,
         };
+        // The quota last: it is the one reservation that changes state.
+        self.charge_mappings(vmar, n as u32)?;
         if overwrite {
             self.unmap_reserved(vmar, base, base + len);
         }
@@ -443,8 +487,9 @@ impl<P: Platform> ObjectSpace<P> {
             max_perms,
             vmar,
             populated: false,
+            vmo_slot: 0,
         });
-        self.vmos[vmo].mappings.push(id);
+        self.vmo_list_add(id);
         let children = &mut self.vmars[vmar].children;
         let at = children.partition_point(|r| r.base < base);
         children.insert(
@@ -522,8 +567,25 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// `zx_vmar_unmap` on an id: removes mappings (splitting those partly
-    /// inside) and destroys sub-VMARs in `[addr, addr + len)`.
+    /// inside) and destroys sub-VMARs in `[addr, addr + len)`, all at once
+    /// ([`Self::vmar_unmap_begin`], then [`Self::vmar_unmap_step`] until done).
     pub fn vmar_unmap_range(&mut self, vmar: VmarId, addr: u64, len: u64) -> Result<(), Status> {
+        let mut u = self.vmar_unmap_begin(vmar, addr, len)?;
+        let mut all = UNBOUNDED;
+        self.vmar_unmap_step(&mut u, &mut all);
+        Ok(())
+    }
+
+    /// Starts a `zx_vmar_unmap`: checks the request (every error comes from
+    /// here) and splits the mappings straddling its ends. What is left to
+    /// remove is then taken away by [`Self::vmar_unmap_step`], in bounded
+    /// steps between which the lock may be dropped.
+    pub fn vmar_unmap_begin(
+        &mut self,
+        vmar: VmarId,
+        addr: u64,
+        len: u64,
+    ) -> Result<Unmapping, Status> {
         if len == 0 || !aligned(addr) || !aligned(len) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
@@ -542,8 +604,59 @@ impl<P: Platform> ObjectSpace<P> {
             }
         }
         self.reserve_splits(vmar, addr, end)?;
-        self.unmap_reserved(vmar, addr, end);
-        Ok(())
+        self.split_ends_reserved(vmar, addr, end);
+        Ok(Unmapping {
+            vmar,
+            start: addr,
+            end,
+        })
+    }
+
+    /// Removes what is left of an unmap, last child first, taking one unit
+    /// of `budget` per mapping removed or sub-VMAR step; `true` once done.
+    /// The range shrinks from the top as children go, so between steps the
+    /// objects may change: a child placed since the unmap began (in space
+    /// that was free before it, or that this unmap freed) is left alone,
+    /// and a VMAR torn down meanwhile ends the unmap.
+    pub fn vmar_unmap_step(&mut self, u: &mut Unmapping, budget: &mut usize) -> bool {
+        loop {
+            let Some(v) = self.vmars.get(u.vmar) else {
+                return true;
+            };
+            if v.destroyed {
+                return true;
+            }
+            let range = v.overlapping(u.start, u.end);
+            if range.is_empty() {
+                return true;
+            }
+            let r = v.children[range.end - 1];
+            if r.base < u.start {
+                // Placed since, across the start: nothing of ours is below it.
+                return true;
+            }
+            if r.end() > u.end {
+                // Placed since, across the part already done.
+                u.end = r.base;
+                continue;
+            }
+            if *budget == 0 {
+                return false;
+            }
+            match r.child {
+                Child::Mapping(m) => {
+                    *budget -= 1;
+                    if self.remove_mapping_step(m, budget) {
+                        u.end = r.base;
+                    }
+                }
+                Child::Vmar(c) => {
+                    if self.vmar_destroy_step(c, budget) {
+                        u.end = r.base;
+                    }
+                }
+            }
+        }
     }
 
     /// `zx_vmar_protect` on an id: sets the permissions of the mappings
@@ -610,11 +723,90 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes
-    /// (translations first), and the VMAR leaves its parent.
+    /// (translations first), and the VMAR leaves its parent; all at once
+    /// ([`Self::vmar_destroy_begin`], then [`Self::vmar_destroy_step`]).
     pub fn vmar_destroy_id(&mut self, vmar: VmarId) -> Result<(), Status> {
-        self.live_vmar(vmar)?;
-        self.destroy_tree(vmar);
+        self.vmar_destroy_begin(vmar)?;
+        let mut all = UNBOUNDED;
+        self.vmar_destroy_step(vmar, &mut all);
         Ok(())
+    }
+
+    /// Starts a `zx_vmar_destroy`: a VMAR that is not live is
+    /// `ZX_ERR_BAD_STATE`; from now on it takes nothing new (every call on
+    /// it is `ZX_ERR_BAD_STATE`) while [`Self::vmar_destroy_step`] empties it.
+    pub fn vmar_destroy_begin(&mut self, vmar: VmarId) -> Result<(), Status> {
+        self.live_vmar(vmar)?;
+        self.vmars[vmar].dying = true;
+        Ok(())
+    }
+
+    /// One bounded part of tearing down `top` and everything under it:
+    /// deepest first, last child first, one unit of `budget` per mapping
+    /// removed or VMAR entered or left, without recursion (nesting depth is
+    /// the tasks' choice) and without allocating; `true` once `top` is
+    /// destroyed and gone from its parent. Where it stopped is kept in
+    /// `top`, so the next step goes on from there in O(1). Each VMAR is
+    /// marked dying as the walk reaches it, so nothing new goes in after
+    /// that; steps of several teardowns (a `vmar_destroy` and the task's
+    /// end) may interleave, each finishing what it finds.
+    pub fn vmar_destroy_step(&mut self, top: VmarId, budget: &mut usize) -> bool {
+        let Some(t) = self.vmars.get_mut(top) else {
+            return true;
+        };
+        if t.destroyed {
+            return true;
+        }
+        t.dying = true;
+        let resume = t.teardown_at.take();
+        // A VMAR under `top` still being emptied (ids are generation-checked
+        // and never change parent), else `top` itself.
+        let mut cur = resume
+            .filter(|&c| self.vmars.get(c).is_some_and(|v| v.dying && !v.destroyed))
+            .unwrap_or(top);
+        loop {
+            if *budget == 0 {
+                self.vmars[top].teardown_at = Some(cur);
+                return false;
+            }
+            *budget -= 1;
+            if let Some(r) = self.vmars[cur].children.last().copied() {
+                match r.child {
+                    Child::Mapping(m) => {
+                        self.remove_mapping_step(m, budget);
+                    }
+                    Child::Vmar(c) => {
+                        self.vmars[c].dying = true;
+                        cur = c;
+                    }
+                }
+                continue;
+            }
+            let v = &mut self.vmars[cur];
+            v.destroyed = true;
+            v.dying = false;
+            v.teardown_at = None;
+            let parent = v.parent.take();
+            let (base, handles) = (v.base, v.handles);
+            if let Some(p) = parent {
+                let pv = &mut self.vmars[p];
+                // Under a dying parent it is the last child (the walk went
+                // down the last one, and nothing new goes in): O(1).
+                if pv.children.last().is_some_and(|r| r.base == base) {
+                    pv.children.pop();
+                } else {
+                    let i = pv.child_at(base);
+                    pv.children.remove(i);
+                }
+            }
+            if handles == 0 {
+                self.vmars.remove(cur);
+            }
+            match parent {
+                Some(p) if cur != top => cur = p,
+                _ => return true,
+            }
+        }
     }
 
     /// Resolves a translation fault at `vaddr` under the VMAR `root`: finds
@@ -721,7 +913,9 @@ impl<P: Platform> ObjectSpace<P> {
         let mem = &self.mem;
         mem.reserve(&mut self.vmars[vmar].children, n)?;
         let vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
-        self.reserve_vmo_mappings(&[vmos[0], vmos[1]])
+        self.reserve_vmo_mappings(&[vmos[0], vmos[1]])?;
+        // A split is one more mapping: charged last, as nothing can fail after.
+        self.charge_mappings(vmar, n as u32)
     }
 
     /// Reserves one more mapping-list entry per listed VMO occurrence.
@@ -754,7 +948,7 @@ impl<P: Platform> ObjectSpace<P> {
         self.mappings[m].pages = left;
         let id = self.mappings.insert_reserved(right);
         // Within reserved capacity: the VMO stays mapped throughout.
-        self.vmos[old.vmo].mappings.push(id);
+        self.vmo_list_add(id);
         let v = &mut self.vmars[old.vmar];
         let i = v.child_at(old.vaddr);
         v.children[i].size = left * PAGE_SIZE;
@@ -782,17 +976,35 @@ impl<P: Platform> ObjectSpace<P> {
     /// `vmar` (splits reserved; no sub-VMAR partly inside).
     fn unmap_reserved(&mut self, vmar: VmarId, a: u64, b: u64) {
         self.split_ends_reserved(vmar, a, b);
-        loop {
-            let v = &self.vmars[vmar];
-            let range = v.overlapping(a, b);
-            if range.is_empty() {
-                break;
-            }
-            match v.children[range.start].child {
-                Child::Mapping(m) => self.remove_mapping(m),
-                Child::Vmar(c) => self.destroy_tree(c),
-            }
+        let mut u = Unmapping {
+            vmar,
+            start: a,
+            end: b,
+        };
+        let mut all = UNBOUNDED;
+        self.vmar_unmap_step(&mut u, &mut all);
+    }
+
+    /// One bounded part of removing mapping `m` (one unit of `budget` was
+    /// taken for it): a mapping with translations over more than
+    /// [`TRIM_PAGES`] loses its last [`TRIM_PAGES`] pages (translations and
+    /// record; that costs [`TRIM_COST`] more units), else it goes whole.
+    /// `true` once it is gone. Unmapping a huge populated mapping at once
+    /// would touch every one of its page-table entries with IRQs masked.
+    fn remove_mapping_step(&mut self, m: MappingId, budget: &mut usize) -> bool {
+        let rec = self.mappings[m];
+        if !rec.populated || rec.pages <= TRIM_PAGES {
+            self.remove_mapping(m);
+            return true;
         }
+        *budget = budget.saturating_sub(TRIM_COST);
+        let keep = rec.pages - TRIM_PAGES;
+        self.mmu_unmap(rec.vaddr + keep * PAGE_SIZE, TRIM_PAGES * PAGE_SIZE);
+        self.mappings[m].pages = keep;
+        let v = &mut self.vmars[rec.vmar];
+        let i = v.child_at(rec.vaddr);
+        v.children[i].size = keep * PAGE_SIZE;
+        false
     }
 
     /// Removes a mapping: its translations, its record, its VMAR entry,
@@ -805,41 +1017,10 @@ impl<P: Platform> ObjectSpace<P> {
         let v = &mut self.vmars[rec.vmar];
         let i = v.child_at(rec.vaddr);
         v.children.remove(i);
-        let list = &mut self.vmos[rec.vmo].mappings;
-        let i = list.iter().position(|&x| x == m).expect("mapping listed");
-        list.swap_remove(i);
+        debug_assert_eq!(self.vmos[rec.vmo].mappings[rec.vmo_slot as usize], m);
+        self.vmo_list_remove(rec.vmo, rec.vmo_slot);
+        self.uncharge_mapping(rec.vmar);
         self.vmo_maybe_destroy(rec.vmo);
-    }
-
-    /// Destroys `top` and everything under it, deepest first, without
-    /// recursion (nesting depth is the tasks' choice) and without allocating.
-    fn destroy_tree(&mut self, top: VmarId) {
-        let mut cur = top;
-        loop {
-            if let Some(r) = self.vmars[cur].children.last().copied() {
-                match r.child {
-                    Child::Mapping(m) => self.remove_mapping(m),
-                    Child::Vmar(c) => cur = c,
-                }
-                continue;
-            }
-            let v = &mut self.vmars[cur];
-            v.destroyed = true;
-            let parent = v.parent.take();
-            let (base, handles) = (v.base, v.handles);
-            if let Some(p) = parent {
-                let pv = &mut self.vmars[p];
-                let i = pv.child_at(base);
-                pv.children.remove(i);
-            }
-            if handles == 0 {
-                self.vmars.remove(cur);
-            }
-            match parent {
-                Some(p) if cur != top => cur = p,
-                _ => return,
-            }
-        }
     }
 
     /// A handle to a VMAR closed.

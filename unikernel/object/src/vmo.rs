@@ -48,6 +48,10 @@ pub(crate) struct Vmo {
     pub waiters: Vec<WaitToken>,
     /// The table charged for this VMO's committed pages.
     pub account: TableId,
+    /// Destroyed, its pages waiting for [`ObjectSpace::reclaim_step`]; the
+    /// next VMO on that list.
+    pub dead: bool,
+    pub next_dead: Option<VmoId>,
 }
 
 impl Vmo {
@@ -98,6 +102,10 @@ impl Vmo {
         lo..hi
     }
 }
+
+/// Most frames a destroyed VMO frees at once when frees are deferred
+/// ([`ObjectSpace::set_deferred_frees`]); more wait for `reclaim_step`.
+pub const FREE_INLINE: usize = 64;
 
 /// Rounds a byte size up to whole pages; `None` on overflow.
 pub(crate) fn pages_for(bytes: u64) -> Option<u64> {
@@ -152,6 +160,8 @@ impl<P: Platform> ObjectSpace<P> {
             user_signals: 0,
             waiters: Vec::new(),
             account,
+            dead: false,
+            next_dead: None,
         })
     }
 
@@ -197,6 +207,8 @@ impl<P: Platform> ObjectSpace<P> {
             user_signals: 0,
             waiters: Vec::new(),
             account,
+            dead: false,
+            next_dead: None,
         });
         // Within the capacity reserved by `vmo_reserve_child`.
         self.vmos[parent].children.push(id);
@@ -369,6 +381,10 @@ impl<P: Platform> ObjectSpace<P> {
             // The common copy-on-write case: one page, no re-sort.
             let at = pages.partition_point(|&(q, _)| q < p);
             pages.insert(at, (p, f));
+        } else if pages.last().is_none_or(|&(q, _)| q < fresh[0].0) {
+            // All past the last own page (a commit in pieces, front to
+            // back): already in order, and no O(n) pass over the list.
+            pages.extend_from_slice(fresh);
         } else {
             pages.extend_from_slice(fresh);
             pages.sort_unstable_by_key(|&(p, _)| p);
@@ -580,12 +596,23 @@ impl<P: Platform> ObjectSpace<P> {
                 return;
             }
             debug_assert!(v.waiters.is_empty(), "waits go with their handles");
-            let v = self.vmos.remove(id).expect("live VMO");
-            for &(_, f) in &v.pages {
-                self.platform.free(f);
+            let (account, committed, parent) = (v.account, v.pages.len(), v.parent);
+            self.uncharge(account, committed as u64);
+            if self.defer_frees && committed > FREE_INLINE {
+                // Too many frames to free now: the VMO is gone for everyone,
+                // its pages go in steps (`reclaim_step`).
+                let next = self.dead_vmos.replace(id);
+                let v = &mut self.vmos[id];
+                v.dead = true;
+                v.next_dead = next;
+                self.dead_count += 1;
+            } else {
+                let v = self.vmos.remove(id).expect("live VMO");
+                for &(_, f) in &v.pages {
+                    self.platform.free(f);
+                }
             }
-            self.uncharge(v.account, v.pages.len() as u64);
-            let Some(link) = v.parent else { return };
+            let Some(link) = parent else { return };
             let parent = &mut self.vmos[link.id];
             let i = parent
                 .children
@@ -598,6 +625,41 @@ impl<P: Platform> ObjectSpace<P> {
             }
             id = link.id;
         }
+    }
+
+    /// Frees the frames of destroyed VMOs ([`Self::set_deferred_frees`]):
+    /// one unit of `budget` per 8 frames; `true` once none is left.
+    pub fn reclaim_step(&mut self, budget: &mut usize) -> bool {
+        while let Some(id) = self.dead_vmos {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let v = &mut self.vmos[id];
+            for _ in 0..8 {
+                let Some((_, f)) = v.pages.pop() else { break };
+                self.platform.free(f);
+            }
+            if v.pages.is_empty() {
+                self.dead_vmos = v.next_dead;
+                self.vmos.remove(id);
+                self.dead_count -= 1;
+            }
+        }
+        true
+    }
+
+    /// Whether destroyed VMOs still hold frames.
+    pub fn reclaim_pending(&self) -> bool {
+        self.dead_vmos.is_some()
+    }
+
+    /// From now on, a destroyed VMO with more than [`FREE_INLINE`] pages
+    /// keeps them until [`Self::reclaim_step`] frees them, so closing a
+    /// handle or unmapping never frees an unbounded number of frames in
+    /// one go (the kernel does; host tests mostly do not).
+    pub fn set_deferred_frees(&mut self, on: bool) {
+        self.defer_frees = on;
     }
 
     /// `ZX_INFO_VMO` for a VMO seen through a handle with `rights`.

@@ -175,6 +175,7 @@ fn handle_quota_exhaustion_is_no_memory() {
         .create_table(Quota {
             max_handles: 2,
             max_committed_pages: 1,
+            max_mappings: 1 << 15,
         })
         .unwrap();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
@@ -217,6 +218,7 @@ fn replace_works_with_the_handle_quota_full() {
         .create_table(Quota {
             max_handles: 1,
             max_committed_pages: 1,
+            max_mappings: 1 << 15,
         })
         .unwrap();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();

@@ -286,6 +286,7 @@ fn commit_beyond_the_quota_is_no_memory_and_commits_nothing() {
         .create_table(object::Quota {
             max_handles: 16,
             max_committed_pages: 3,
+            max_mappings: 1 << 15,
         })
         .unwrap();
     let p = s.task(t).vmo_create(4 * PAGE, 0).unwrap();

@@ -1328,6 +1328,7 @@ fn fault_over_the_commit_quota_is_no_memory() {
     let quota = object::Quota {
         max_handles: 16,
         max_committed_pages: 1,
+        max_mappings: 1 << 15,
     };
     let u = s.create_table(quota).unwrap();
     let ru = s

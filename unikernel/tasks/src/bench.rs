@@ -256,9 +256,47 @@ pub fn run(filter: &str) -> Result<(), Status> {
     if "nanosleep_1ms_lateness".contains(filter) {
         sleep_lateness()?;
     }
+    if "irq_masked_max_stress sleep_1ms_late_stress".contains(filter) {
+        under_stress()?;
+    }
     Ok(())
 }
 
+/// The worst calls at full size (see [`crate::stress`]), each while a
+/// thread sleeps 1 ms at a time: the longest IRQs-masked interval the
+/// kernel saw during them, and how late a sleep woke meanwhile (the worst
+/// of them, and each call's own as `…_write`, `…_read`, `…_commit`,
+/// `…_unmap`, `…_exit`).
+fn under_stress() -> Result<(), Status> {
+    use crate::stress::{self, FULL};
+    type Call<'a> = &'a dyn Fn() -> Result<stress::Figures, Status>;
+    let parts: [(&str, Call); 5] = [
+        ("write", &|| stress::huge_write(FULL.bytes)),
+        ("read", &|| stress::huge_read(FULL.bytes)),
+        ("commit", &|| stress::huge_commit(FULL.bytes)),
+        ("unmap", &|| stress::destroy_many_mappings(FULL.mappings)),
+        ("exit", &|| stress::exit_with_many_handles(FULL.handles)),
+    ];
+    let (mut masked, mut late) = (0, 0);
+    for (part, work) in parts {
+        let f = work()?;
+        let l = f.lateness_ns.max(0) as u64;
+        println!(
+            "bench irq_masked_{part} ops=1 reps=1 min_ns={0} median_ns={0}",
+            f.masked_ns
+        );
+        println!("bench sleep_late_{part} ops=1 reps=1 min_ns={l} median_ns={l}");
+        masked = masked.max(f.masked_ns);
+        late = late.max(l);
+    }
+    for (name, ns) in [
+        ("irq_masked_max_stress", masked),
+        ("sleep_1ms_late_stress", late),
+    ] {
+        println!("bench {name} ops=1 reps=1 min_ns={ns} median_ns={ns}");
+    }
+    Ok(())
+}
 /// Signal → wake-up of a waiting thread: two threads of this task take
 /// turns through two user signals of one event; each hand-over is one
 /// `object_signal` (clear mine, set yours) waking the other thread from

@@ -12,6 +12,7 @@ mod bench;
 mod demo;
 mod harness;
 mod out;
+mod stress;
 mod suites;
 
 use abi::el0::{El0Boot, MODE_BENCH, MODE_COUNT, MODE_RUN, MODE_TEST};

@@ -63,7 +63,8 @@ pub fn init(ranges: RangeList<MAX_FREE_RANGES>) {
 }
 
 /// A frame with unspecified contents, or `None` when RAM is exhausted.
-#[inline]
+/// (Always inlined: it is on the fault path.)
+#[inline(always)]
 pub fn alloc() -> Option<Frame> {
     let mut a = FRAMES.lock();
     if a.free_head != 0 {

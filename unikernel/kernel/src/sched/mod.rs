@@ -812,6 +812,7 @@ pub fn kill(id: ThreadId) -> bool {
 fn on_timer() {
     let mut s = SCHED.lock();
     let now = timer::now();
+    let mut woke = false;
     while let Some((slot, _)) = s.deadlines.pop_expired(now) {
         s.stats.deadline_expirations += 1;
         let seq = s.stats.deadline_expirations;
@@ -819,10 +820,13 @@ fn on_timer() {
         w.timed_out = true;
         w.wake_seq = seq;
         s.make_ready(slot);
+        woke = true;
     }
     let cpu = context::cpu_index();
     let c = &mut s.cpus[cpu];
-    if now >= c.slice_end && !c.run_queue.is_empty() {
+    // A thread whose deadline came runs now, not at the end of the running
+    // thread's slice: a sleep's lateness stays the interrupt's, not 5 ms.
+    if woke || (now >= c.slice_end && !c.run_queue.is_empty()) {
         c.need_resched = true;
     }
     s.program_timer(cpu);

@@ -46,10 +46,14 @@ pub const THREAD_RIGHTS: Rights =
     ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
 /// Most handles a task starts with.
 pub const MAX_START_HANDLES: usize = 4;
+/// Most mappings a task may have at once (splits count): bounds what its
+/// end and a commit's walk of a VMO's mappings have to visit.
+pub const MAX_MAPPINGS: u32 = 1 << 14;
 /// Per-task quotas.
 const QUOTA: object::Quota = object::Quota {
     max_handles: 4096,
     max_committed_pages: 1 << 16,
+    max_mappings: MAX_MAPPINGS,
 };
 /// The sub-VMAR's permissions.
 const VMAR_FLAGS: VmOptions =
@@ -436,6 +440,7 @@ fn build(
         let (vmar, base) =
             s.vmar_create_child(objects::root_vmar(), VMAR_FLAGS, 0, TASK_VMAR_SIZE)?;
         made_vmar = Some(vmar);
+        s.vmar_set_account(vmar, table)?;
         let vmar_handle = s.install_vmar(table, vmar, object::vmar_rights(VMAR_FLAGS))?;
         let stack_top = map_stack(s, table, vmar)?;
         let (signals, koid) = s.kernel_signals_create()?;
@@ -580,9 +585,15 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         set_alive(id, false);
         (t.table, t.vmar, t.signals)
     };
+    // However many mappings and handles, in bounded steps (the sub-VMAR
+    // was marked dying by nobody else: a task never holds it twice).
+    objects::start_in_steps(
+        |s| s.vmar_destroy_begin(vmar),
+        |s, (), budget| s.vmar_destroy_step(vmar, budget),
+    )
+    .ok();
+    objects::in_steps(|s, budget| s.destroy_table_step(table, *budget).unwrap_or(true));
     objects::with(|s| {
-        s.vmar_destroy_id(vmar).ok();
-        s.destroy_table(table).ok();
         s.kernel_set_payload(signals, end_payload(&how));
         s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
     });
@@ -757,6 +768,9 @@ pub fn fault(frame: &TrapFrame) -> ! {
 /// a thread's first entry): a thread of an ended task leaves instead.
 pub fn leave_if_ended(rec: &UserRecord) {
     if current_task_ended(rec) {
+        // Leaving runs masked until another thread runs (the syscall
+        // return masked IRQs without starting an interval).
+        crate::latency::masked_begin();
         exit_thread(rec);
     }
 }

@@ -60,7 +60,7 @@ pub fn resolve_data_abort(esr: Esr, far: u64) -> Result<(), Status> {
     resolve_as(esr, far, access)
 }
 
-#[inline]
+#[inline(always)]
 fn resolve_as(esr: Esr, far: u64, access: Access) -> Result<(), Status> {
     if !USER_REGION.contains(&far) {
         return Err(ZX_ERR_NOT_FOUND);

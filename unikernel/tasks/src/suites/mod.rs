@@ -7,6 +7,7 @@ mod fuzz;
 mod handles;
 mod isolation;
 mod reaping;
+mod latency;
 mod smoke;
 mod util;
 mod vmar;
@@ -32,6 +33,7 @@ pub static SUITES: &[&Suite] = &[
     &which_zircon::SUITE,
     &cpu::SUITE,
     &reaping::SUITE,
+    &latency::SUITE,
     &fuzz::SUITE,
 ];
 

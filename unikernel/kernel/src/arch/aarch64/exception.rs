@@ -131,8 +131,16 @@ pub fn probe_store(addr: u64, value: u64) {
 /// caller-saved registers, SP_EL0, ELR and SPSR (not x19–x29, ESR, FAR).
 #[unsafe(no_mangle)]
 extern "C" fn handle_syscall(frame: &mut TrapFrame) {
+    // A syscall runs with IRQs unmasked, so however long it takes it never
+    // delays an interrupt: only its steps under a lock do, and those are
+    // bounded (DESIGN.md, "Bounded latency"). An interrupt here may switch
+    // threads; this one comes back to finish the call.
+    super::irq_unmask_from_exception();
     let record = super::el0::record();
     crate::syscall::dispatch(frame, record);
+    // Masked before asking whether the task ended: nothing may switch to
+    // another thread and end this task between the answer and the return.
+    super::irq_mask_for_return();
     crate::task::leave_if_ended(record);
 }
 
@@ -150,7 +158,11 @@ extern "C" fn handle_syscall(frame: &mut TrapFrame) {
 /// (interrupts stay masked throughout).
 #[unsafe(no_mangle)]
 extern "C" fn handle_el0_abort(esr: u64, far: u64) -> bool {
-    crate::vm::fault::resolve_data_abort(Esr(esr), far).is_err()
+    // Resolving runs masked from entry to return: one measured interval.
+    let start = super::counter();
+    let unresolved = crate::vm::fault::resolve_data_abort(Esr(esr), far).is_err();
+    crate::latency::masked_since(start);
+    unresolved
 }
 
 /// The task's data abort could not be resolved: it ends, with a report.
@@ -164,6 +176,25 @@ extern "C" fn el0_abort_unresolved(frame: &mut TrapFrame) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
+    // The interrupted context ran with IRQs unmasked (EL0 always; EL1 if
+    // its SPSR says so): a masked interval runs until this returns.
+    let from_unmasked = matches!(
+        kind,
+        VectorKind::LOWER_A64_SYNC | VectorKind::LOWER_A64_IRQ | VectorKind::CURRENT_SPX_IRQ
+    ) || (kind == VectorKind::CURRENT_SPX_SYNC && frame.spsr & SPSR_I == 0);
+    if from_unmasked {
+        crate::latency::masked_begin();
+    }
+    handle_exception_kind(frame, kind);
+    if from_unmasked {
+        crate::latency::masked_end();
+    }
+}
+
+/// `SPSR_EL1.I`: the interrupted context had IRQs masked.
+const SPSR_I: u64 = 1 << 7;
+
+fn handle_exception_kind(frame: &mut TrapFrame, kind: VectorKind) {
     // Syscalls first: they are the hot path.
     if kind == VectorKind::LOWER_A64_SYNC {
         let record = super::el0::record();

@@ -58,13 +58,15 @@ pub enum Syscall {
     TaskExit = 53,
     /// `zx_thread_exit`.
     ThreadExit = 54,
+    /// `zx_task_kill` (a task or a thread).
+    TaskKill = 55,
     /// Write a whole line to the console (ours).
     ConsoleWrite = 60,
 }
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 28] = [
+    pub const ALL: [Syscall; 29] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -93,6 +95,7 @@ impl Syscall {
         Syscall::TaskExit,
         Syscall::ThreadExit,
         Syscall::ConsoleWrite,
+        Syscall::TaskKill,
     ];
 
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.

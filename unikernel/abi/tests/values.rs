@@ -141,6 +141,7 @@ fn syscall_numbers_are_ours_and_fixed() {
         (Syscall::ThreadStart, 52),
         (Syscall::TaskExit, 53),
         (Syscall::ThreadExit, 54),
+        (Syscall::TaskKill, 55),
         (Syscall::ConsoleWrite, 60),
     ];
     // Every call of the first round keeps its number; new calls add numbers.

@@ -135,6 +135,7 @@ static HANDLERS: [Option<Handler>; 64] = {
     t[Syscall::TaskExit as usize] = Some(sys_task_exit);
     t[Syscall::ThreadExit as usize] = Some(sys_thread_exit);
     t[Syscall::ConsoleWrite as usize] = Some(sys_console_write);
+    t[Syscall::TaskKill as usize] = Some(sys_task_kill);
     t
 };
 
@@ -561,6 +562,10 @@ fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
 
 fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
     task::exit_current_thread()
+}
+
+fn sys_task_kill(c: &Caller, a: &Args) -> u64 {
+    result(task::kill(c.table, handle(a[0])))
 }
 
 /// The longest line a task may write at once.

@@ -33,6 +33,8 @@ impl Rights {
     pub const WAIT: Rights = Rights(abi::ZX_RIGHT_WAIT);
     /// `ZX_RIGHT_INSPECT`.
     pub const INSPECT: Rights = Rights(abi::ZX_RIGHT_INSPECT);
+    /// `ZX_RIGHT_DESTROY` (`zx_task_kill`).
+    pub const DESTROY: Rights = Rights(abi::ZX_RIGHT_DESTROY);
     /// `ZX_RIGHT_SAME_RIGHTS`.
     pub const SAME_RIGHTS: Rights = Rights(abi::ZX_RIGHT_SAME_RIGHTS);
 

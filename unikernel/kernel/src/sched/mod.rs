@@ -807,6 +807,15 @@ pub fn kill(id: ThreadId) -> bool {
     found
 }
 
+/// Whether the calling thread has been killed ([`kill`]).
+pub fn current_killed() -> bool {
+    with_sched(|mut s| {
+        let me = s.current();
+        let killed = s.thread(me).killed;
+        (s, killed)
+    })
+}
+
 /// The timer interrupt: wakes every thread whose deadline has passed and
 /// asks for a switch when the running thread's slice is over.
 fn on_timer() {

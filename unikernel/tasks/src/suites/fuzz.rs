@@ -668,6 +668,12 @@ impl Fuzz {
                     a[1] = 513 + self.rng.below(1 << 20);
                 }
             }
+            Syscall::TaskKill => {
+                // Any handle but the fuzzer's own task (that would end it).
+                let h = self.handle(false);
+                let own = zx::Task::self_handle().raw_handle();
+                a[0] = u64::from(if h == own { FORGED_HANDLE } else { h });
+            }
             Syscall::TaskExit | Syscall::ThreadExit => unreachable!("not callable"),
         }
         if call == Syscall::HandleClose || call == Syscall::HandleReplace {

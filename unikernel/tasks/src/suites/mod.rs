@@ -6,6 +6,7 @@ mod cpu;
 mod fuzz;
 mod handles;
 mod isolation;
+mod kill;
 mod reaping;
 mod smoke;
 mod util;
@@ -32,6 +33,7 @@ pub static SUITES: &[&Suite] = &[
     &which_zircon::SUITE,
     &cpu::SUITE,
     &reaping::SUITE,
+    &kill::SUITE,
     &fuzz::SUITE,
 ];
 

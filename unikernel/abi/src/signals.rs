@@ -34,6 +34,8 @@ pub const ZX_EVENT_SIGNAL_MASK: Signals = ZX_USER_SIGNAL_ALL | ZX_EVENT_SIGNALED
 pub const ZX_VMO_ZERO_CHILDREN: Signals = 1 << 3;
 /// A task or thread has ended (`ZX_TASK_TERMINATED`, `ZX_OBJECT_SIGNAL_3`).
 pub const ZX_TASK_TERMINATED: Signals = 1 << 3;
+/// A timer has fired (`ZX_TIMER_SIGNALED`, `ZX_OBJECT_SIGNAL_3`).
+pub const ZX_TIMER_SIGNALED: Signals = 1 << 3;
 /// A thread has ended (`ZX_THREAD_TERMINATED`: the same bit as
 /// [`ZX_TASK_TERMINATED`], `ZX_OBJECT_SIGNAL_3`).
 pub const ZX_THREAD_TERMINATED: Signals = ZX_TASK_TERMINATED;

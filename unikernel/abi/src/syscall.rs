@@ -60,13 +60,19 @@ pub enum Syscall {
     ThreadExit = 54,
     /// `zx_task_kill` (a task or a thread).
     TaskKill = 55,
+    /// `zx_timer_create`.
+    TimerCreate = 42,
+    /// `zx_timer_set`.
+    TimerSet = 43,
+    /// `zx_timer_cancel`.
+    TimerCancel = 44,
     /// Write a whole line to the console (ours).
     ConsoleWrite = 60,
 }
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 29] = [
+    pub const ALL: [Syscall; 32] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -96,6 +102,9 @@ impl Syscall {
         Syscall::ThreadExit,
         Syscall::ConsoleWrite,
         Syscall::TaskKill,
+        Syscall::TimerCreate,
+        Syscall::TimerSet,
+        Syscall::TimerCancel,
     ];
 
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.

@@ -28,6 +28,7 @@ mod sync;
 mod syscall;
 mod task;
 mod time;
+mod timers;
 mod vm;
 
 use bootargs::{BootArgs, Mode};

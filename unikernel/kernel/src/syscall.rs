@@ -136,6 +136,9 @@ static HANDLERS: [Option<Handler>; 64] = {
     t[Syscall::ThreadExit as usize] = Some(sys_thread_exit);
     t[Syscall::ConsoleWrite as usize] = Some(sys_console_write);
     t[Syscall::TaskKill as usize] = Some(sys_task_kill);
+    t[Syscall::TimerCreate as usize] = Some(sys_timer_create);
+    t[Syscall::TimerSet as usize] = Some(sys_timer_set);
+    t[Syscall::TimerCancel as usize] = Some(sys_timer_cancel);
     t
 };
 
@@ -566,6 +569,27 @@ fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
 
 fn sys_task_kill(c: &Caller, a: &Args) -> u64 {
     result(task::kill(c.table, handle(a[0])))
+}
+
+fn sys_timer_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = crate::timers::create(c.table, a[0] as u32, a[1] as u32)?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_timer_set(c: &Caller, a: &Args) -> u64 {
+    result(crate::timers::set(
+        c.table,
+        handle(a[0]),
+        a[1] as Time,
+        a[2] as i64,
+    ))
+}
+
+fn sys_timer_cancel(c: &Caller, a: &Args) -> u64 {
+    result(crate::timers::cancel(c.table, handle(a[0])))
 }
 
 /// The longest line a task may write at once.

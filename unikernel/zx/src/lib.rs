@@ -11,6 +11,7 @@ mod object;
 mod task;
 mod thread;
 mod time;
+mod timer;
 mod vmar;
 mod vmo;
 
@@ -20,6 +21,7 @@ pub use object::Event;
 pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
 pub use thread::{Thread, ThreadEntry};
 pub use time::{Duration, Time};
+pub use timer::{Timer, TimerSlack};
 pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoOp, VmoOptions};
 

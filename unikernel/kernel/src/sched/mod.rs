@@ -330,6 +330,11 @@ impl Scheduler {
         let slicing = !c.run_queue.is_empty() && c.current != c.idle && !c.need_resched;
         let slice = slicing.then_some(c.slice_end);
         let deadline = self.deadlines.peek().map(|(_, d)| d);
+        // Timer objects' next firing (`crate::timers`).
+        let deadline = match (deadline, crate::timers::next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match (slice, deadline) {
             (Some(a), Some(b)) => timer::program(a.min(b)),
             (Some(t), None) | (None, Some(t)) => timer::program(t),
@@ -835,6 +840,19 @@ fn on_timer() {
         c.need_resched = true;
     }
     s.program_timer(cpu);
+    drop(s);
+    // Timer objects fire here, outside the scheduler's lock (their
+    // signals wake waiters through it).
+    if crate::timers::on_interrupt(now) {
+        reprogram_timer();
+    }
+}
+
+/// Programs this CPU's timer again (timer objects changed). Never switches.
+pub fn reprogram_timer() {
+    let daif = arch::irq_save();
+    SCHED.lock().program_timer(context::cpu_index());
+    arch::irq_restore(daif);
 }
 
 /// Called on the way out of every IRQ, after end-of-interrupt, with IRQs

@@ -304,6 +304,15 @@ pub enum KObject {
         /// Its signal state.
         signals: SignalsId,
     },
+    /// A timer (`crate::timers`).
+    Timer {
+        /// Which.
+        id: crate::timers::TimerId,
+        /// Its koid.
+        koid: Koid,
+        /// Its signal state.
+        signals: SignalsId,
+    },
 }
 
 impl KernelObject for KObject {
@@ -311,16 +320,21 @@ impl KernelObject for KObject {
         match self {
             KObject::Task { .. } => ZX_OBJ_TYPE_PROCESS,
             KObject::Thread { .. } => ZX_OBJ_TYPE_THREAD,
+            KObject::Timer { .. } => ZX_OBJ_TYPE_TIMER,
         }
     }
     fn koid(&self) -> Koid {
         match self {
-            KObject::Task { koid, .. } | KObject::Thread { koid, .. } => *koid,
+            KObject::Task { koid, .. }
+            | KObject::Thread { koid, .. }
+            | KObject::Timer { koid, .. } => *koid,
         }
     }
     fn signals(&self) -> SignalsId {
         match self {
-            KObject::Task { signals, .. } | KObject::Thread { signals, .. } => *signals,
+            KObject::Task { signals, .. }
+            | KObject::Thread { signals, .. }
+            | KObject::Timer { signals, .. } => *signals,
         }
     }
 }
@@ -675,11 +689,16 @@ fn thread_died(signals: Option<SignalsId>) {
 /// The object layer's question: the last handle to `object` closed; is the
 /// kernel done with it? A thread never started is: it dies (its record
 /// goes, and the caller drops the kernel's reference to its signals).
+/// A timer is: its last handle closed, it is disarmed and freed.
 pub fn unreferenced(object: &KObject) -> bool {
-    let KObject::Thread { id, .. } = object else {
-        return false;
-    };
-    THREADS.lock().unlink_unstarted(*id).is_some()
+    match object {
+        KObject::Thread { id, .. } => THREADS.lock().unlink_unstarted(*id).is_some(),
+        KObject::Timer { id, .. } => {
+            crate::timers::unreferenced(*id);
+            true
+        }
+        KObject::Task { .. } => false,
+    }
 }
 
 /// Frees the task's record once it has ended and its last thread is gone.
@@ -786,7 +805,13 @@ pub fn leave_if_ended(rec: &UserRecord) {
 /// Killing what has already ended is `ZX_OK`. A task or thread killing
 /// itself does not return to task code.
 pub fn kill(table: TableId, handle: Handle) -> Result<(), Status> {
-    let (object, _) = kernel_object(table, handle, ZX_RIGHT_DESTROY)?;
+    let (object, rights) = kernel_object(table, handle, 0)?;
+    if matches!(object, KObject::Timer { .. }) {
+        return Err(ZX_ERR_WRONG_TYPE);
+    }
+    if rights & ZX_RIGHT_DESTROY == 0 {
+        return Err(ZX_ERR_ACCESS_DENIED);
+    }
     match object {
         KObject::Task { id, .. } => {
             end(
@@ -799,6 +824,7 @@ pub fn kill(table: TableId, handle: Handle) -> Result<(), Status> {
             );
             Ok(())
         }
+        KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
         KObject::Thread { id, .. } => {
             enum Step {
                 Kill(sched::ThreadId),
@@ -947,7 +973,7 @@ fn kernel_object(
 fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> {
     match kernel_object(table, handle, right)?.0 {
         KObject::Task { id, .. } => Ok(id),
-        KObject::Thread { .. } => Err(ZX_ERR_WRONG_TYPE),
+        KObject::Thread { .. } | KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
     }
 }
 

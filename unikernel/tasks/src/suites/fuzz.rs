@@ -674,6 +674,33 @@ impl Fuzz {
                 let own = zx::Task::self_handle().raw_handle();
                 a[0] = u64::from(if h == own { FORGED_HANDLE } else { h });
             }
+            Syscall::TimerCreate => {
+                a[0] = if self.rng.one_in(3) {
+                    self.rng.next()
+                } else {
+                    self.rng.below(3)
+                };
+                a[1] = if self.rng.one_in(3) {
+                    self.rng.next()
+                } else {
+                    0
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[2] = p;
+                harvest = out;
+            }
+            Syscall::TimerSet => {
+                a[0] = u64::from(self.handle(false));
+                a[1] = self.deadline();
+                a[2] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    self.rng.below(100_000)
+                };
+            }
+            Syscall::TimerCancel => {
+                a[0] = u64::from(self.handle(false));
+            }
             Syscall::TaskExit | Syscall::ThreadExit => unreachable!("not callable"),
         }
         if call == Syscall::HandleClose || call == Syscall::HandleReplace {

@@ -9,6 +9,7 @@ mod isolation;
 mod kill;
 mod reaping;
 mod smoke;
+mod timer;
 mod util;
 mod vmar;
 mod vmo;
@@ -34,6 +35,7 @@ pub static SUITES: &[&Suite] = &[
     &cpu::SUITE,
     &reaping::SUITE,
     &kill::SUITE,
+    &timer::SUITE,
     &fuzz::SUITE,
 ];
 

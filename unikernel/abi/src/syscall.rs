@@ -44,6 +44,8 @@ pub enum Syscall {
     ObjectSignal = 32,
     /// `zx_event_create`.
     EventCreate = 33,
+    /// `zx_object_wait_many`.
+    ObjectWaitMany = 34,
     /// `zx_nanosleep`.
     Nanosleep = 40,
     /// `zx_clock_get_monotonic`.
@@ -72,7 +74,7 @@ pub enum Syscall {
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 32] = [
+    pub const ALL: [Syscall; 33] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -105,6 +107,7 @@ impl Syscall {
         Syscall::TimerCreate,
         Syscall::TimerSet,
         Syscall::TimerCancel,
+        Syscall::ObjectWaitMany,
     ];
 
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.

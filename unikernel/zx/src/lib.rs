@@ -17,7 +17,7 @@ mod vmo;
 
 pub use abi;
 pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
-pub use object::Event;
+pub use object::{object_wait_many, object_wait_many_raw, Event, WaitItem};
 pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
 pub use thread::{Thread, ThreadEntry};
 pub use time::{Duration, Time};

@@ -16,6 +16,7 @@ mod vmo;
 mod vmo_clone;
 mod vmo_signal;
 mod wait;
+mod wait_many;
 mod which_zircon;
 
 use crate::harness::{Suite, Test};
@@ -36,6 +37,7 @@ pub static SUITES: &[&Suite] = &[
     &reaping::SUITE,
     &kill::SUITE,
     &timer::SUITE,
+    &wait_many::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -126,12 +126,14 @@ pub const ZX_TASK_RUNNING: u32 = 0;
 pub const ZX_TASK_EXITED: u32 = 1;
 /// A thread of the task took a fault nobody could resolve: `esr`, `far`, `elr` say which.
 pub const ZX_TASK_FAULTED: u32 = 2;
+/// `zx_task_kill` ended the task: `code` is -1 (the page's NOTES).
+pub const ZX_TASK_KILLED: u32 = 3;
 
 /// Ours: how a task ended, for `ZX_INFO_TASK_END`.
 #[repr(C)]
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZxInfoTaskEnd {
-    /// `ZX_TASK_RUNNING`, `ZX_TASK_EXITED` or `ZX_TASK_FAULTED`.
+    /// `ZX_TASK_RUNNING`, `ZX_TASK_EXITED`, `ZX_TASK_FAULTED` or `ZX_TASK_KILLED`.
     pub state: u32,
     /// Explicit padding.
     pub padding: u32,

@@ -60,6 +60,14 @@ pub const ZX_OBJ_TYPE_JOB: ObjType = 17;
 pub const ZX_OBJ_TYPE_VMAR: ObjType = 18;
 /// A timer.
 pub const ZX_OBJ_TYPE_TIMER: ObjType = 22;
+/// `zx_timer_create` option: may fire within deadline ± slack.
+pub const ZX_TIMER_SLACK_CENTER: u32 = 0;
+/// `zx_timer_create` option: may fire within deadline - slack ..= deadline.
+pub const ZX_TIMER_SLACK_EARLY: u32 = 1;
+/// `zx_timer_create` option: may fire within deadline ..= deadline + slack.
+pub const ZX_TIMER_SLACK_LATE: u32 = 2;
+/// The monotonic clock (`zx_timer_create`'s only clock).
+pub const ZX_CLOCK_MONOTONIC: u32 = 0;
 
 /// Object property: the object can be waited on (`ZX_OBJ_PROP_WAITABLE`).
 pub const ZX_OBJ_PROP_WAITABLE: u32 = 1;

@@ -61,6 +61,8 @@ pub const ZX_DEFAULT_VMO_RIGHTS: Rights = ZX_RIGHTS_BASIC
 pub const ZX_DEFAULT_VMAR_RIGHTS: Rights = ZX_RIGHTS_BASIC & !ZX_RIGHT_WAIT;
 /// Rights of a new event handle: basic rights plus SIGNAL.
 pub const ZX_DEFAULT_EVENT_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
+/// A new timer's rights (`ZX_DEFAULT_TIMER_RIGHTS` of the era's header).
+pub const ZX_DEFAULT_TIMER_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
 
 const _: () = assert!(ZX_DEFAULT_VMO_RIGHTS == 0xD0FF);
 const _: () = assert!(ZX_DEFAULT_VMAR_RIGHTS == 0x8003);

@@ -34,6 +34,24 @@ pub const ZX_EVENT_SIGNAL_MASK: Signals = ZX_USER_SIGNAL_ALL | ZX_EVENT_SIGNALED
 pub const ZX_VMO_ZERO_CHILDREN: Signals = 1 << 3;
 /// A task or thread has ended (`ZX_TASK_TERMINATED`, `ZX_OBJECT_SIGNAL_3`).
 pub const ZX_TASK_TERMINATED: Signals = 1 << 3;
+/// A timer has fired (`ZX_TIMER_SIGNALED`, `ZX_OBJECT_SIGNAL_3`).
+pub const ZX_TIMER_SIGNALED: Signals = 1 << 3;
 /// A thread has ended (`ZX_THREAD_TERMINATED`: the same bit as
 /// [`ZX_TASK_TERMINATED`], `ZX_OBJECT_SIGNAL_3`).
 pub const ZX_THREAD_TERMINATED: Signals = ZX_TASK_TERMINATED;
+
+/// Most items of one `zx_object_wait_many` (the era's header: 64; its
+/// page's "8" is older text).
+pub const ZX_WAIT_MANY_MAX_ITEMS: usize = 64;
+
+/// `zx_wait_item_t`: one item of `zx_object_wait_many`.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitItem {
+    /// The handle to wait on.
+    pub handle: crate::Handle,
+    /// The signals to wait for.
+    pub waitfor: Signals,
+    /// Written back: the object's signals when the wait ended.
+    pub pending: Signals,
+}

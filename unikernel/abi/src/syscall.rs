@@ -44,6 +44,8 @@ pub enum Syscall {
     ObjectSignal = 32,
     /// `zx_event_create`.
     EventCreate = 33,
+    /// `zx_object_wait_many`.
+    ObjectWaitMany = 34,
     /// `zx_nanosleep`.
     Nanosleep = 40,
     /// `zx_clock_get_monotonic`.
@@ -58,13 +60,21 @@ pub enum Syscall {
     TaskExit = 53,
     /// `zx_thread_exit`.
     ThreadExit = 54,
+    /// `zx_task_kill` (a task or a thread).
+    TaskKill = 55,
+    /// `zx_timer_create`.
+    TimerCreate = 42,
+    /// `zx_timer_set`.
+    TimerSet = 43,
+    /// `zx_timer_cancel`.
+    TimerCancel = 44,
     /// Write a whole line to the console (ours).
     ConsoleWrite = 60,
 }
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 28] = [
+    pub const ALL: [Syscall; 33] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -93,6 +103,11 @@ impl Syscall {
         Syscall::TaskExit,
         Syscall::ThreadExit,
         Syscall::ConsoleWrite,
+        Syscall::TaskKill,
+        Syscall::TimerCreate,
+        Syscall::TimerSet,
+        Syscall::TimerCancel,
+        Syscall::ObjectWaitMany,
     ];
 
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.

@@ -141,6 +141,11 @@ fn syscall_numbers_are_ours_and_fixed() {
         (Syscall::ThreadStart, 52),
         (Syscall::TaskExit, 53),
         (Syscall::ThreadExit, 54),
+        (Syscall::TaskKill, 55),
+        (Syscall::TimerCreate, 42),
+        (Syscall::TimerSet, 43),
+        (Syscall::TimerCancel, 44),
+        (Syscall::ObjectWaitMany, 34),
         (Syscall::ConsoleWrite, 60),
     ];
     // Every call of the first round keeps its number; new calls add numbers.

@@ -29,6 +29,7 @@ mod sync;
 mod syscall;
 mod task;
 mod time;
+mod timers;
 mod vm;
 
 use bootargs::{BootArgs, Mode};

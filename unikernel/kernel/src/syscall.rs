@@ -125,6 +125,7 @@ static HANDLERS: [Option<Handler>; 64] = {
     t[Syscall::VmarDestroy as usize] = Some(sys_vmar_destroy);
     t[Syscall::ObjectGetInfo as usize] = Some(sys_object_get_info);
     t[Syscall::ObjectWaitOne as usize] = Some(sys_object_wait_one);
+    t[Syscall::ObjectWaitMany as usize] = Some(sys_object_wait_many);
     t[Syscall::ObjectSignal as usize] = Some(sys_object_signal);
     t[Syscall::EventCreate as usize] = Some(sys_event_create);
     t[Syscall::Nanosleep as usize] = Some(sys_nanosleep);
@@ -135,6 +136,10 @@ static HANDLERS: [Option<Handler>; 64] = {
     t[Syscall::TaskExit as usize] = Some(sys_task_exit);
     t[Syscall::ThreadExit as usize] = Some(sys_thread_exit);
     t[Syscall::ConsoleWrite as usize] = Some(sys_console_write);
+    t[Syscall::TaskKill as usize] = Some(sys_task_kill);
+    t[Syscall::TimerCreate as usize] = Some(sys_timer_create);
+    t[Syscall::TimerSet as usize] = Some(sys_timer_set);
+    t[Syscall::TimerCancel as usize] = Some(sys_timer_cancel);
     t
 };
 
@@ -561,6 +566,37 @@ fn sys_object_wait_one(c: &Caller, a: &Args) -> u64 {
     status(st)
 }
 
+fn sys_object_wait_many(c: &Caller, a: &Args) -> u64 {
+    let (ptr, count, deadline) = (a[0], a[1], a[2] as Time);
+    result((|| {
+        if count > ZX_WAIT_MANY_MAX_ITEMS as u64 {
+            return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        let count = count as usize;
+        let mut items = [WaitItem::default(); ZX_WAIT_MANY_MAX_ITEMS];
+        let items = &mut items[..count];
+        let len = count * size_of::<WaitItem>();
+        // SAFETY: `WaitItem` is a plain `repr(C)` record of three u32s.
+        let bytes =
+            unsafe { core::slice::from_raw_parts_mut(items.as_mut_ptr().cast::<u8>(), len) };
+        c.copy_in_bytes(ptr, bytes)?;
+        // The results go back to the same place: check it takes them now,
+        // so a bad pointer fails before any wait.
+        c.copy_out_bytes(ptr, bytes)?;
+        let st = sched::wait::object_wait_many(c.table, items, deadline);
+        if matches!(st, ZX_OK | ZX_ERR_TIMED_OUT | ZX_ERR_CANCELED) {
+            // SAFETY: as above.
+            let bytes = unsafe { core::slice::from_raw_parts(items.as_ptr().cast::<u8>(), len) };
+            c.copy_out_bytes(ptr, bytes)?;
+        }
+        if st == ZX_OK {
+            Ok(())
+        } else {
+            Err(st)
+        }
+    })())
+}
+
 fn sys_object_signal(c: &Caller, a: &Args) -> u64 {
     status(sched::wait::object_signal(
         c.table,
@@ -635,6 +671,31 @@ fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
 fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
     crate::arch::irq_save();
     task::exit_current_thread()
+}
+
+fn sys_task_kill(c: &Caller, a: &Args) -> u64 {
+    result(task::kill(c.table, handle(a[0])))
+}
+
+fn sys_timer_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[2])?;
+        let h = crate::timers::create(c.table, a[0] as u32, a[1] as u32)?;
+        c.put_handle(a[2], h)
+    })())
+}
+
+fn sys_timer_set(c: &Caller, a: &Args) -> u64 {
+    result(crate::timers::set(
+        c.table,
+        handle(a[0]),
+        a[1] as Time,
+        a[2] as i64,
+    ))
+}
+
+fn sys_timer_cancel(c: &Caller, a: &Args) -> u64 {
+    result(crate::timers::cancel(c.table, handle(a[0])))
 }
 
 /// The longest line a task may write at once.

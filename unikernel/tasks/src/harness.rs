@@ -341,6 +341,7 @@ fn run_one(index: u64) -> Verdict {
             "faulted: {} (ESR {esr:#x}, FAR {far:#x}) at ELR {elr:#x}",
             fault_in_words(esr, far).as_str()
         ))),
+        TaskEnd::Killed => Verdict::Fail(format(format_args!("killed: {text}"))),
         TaskEnd::Running => Verdict::Fail(format(format_args!(
             "runner: task still running after join"
         ))),

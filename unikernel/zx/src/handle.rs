@@ -33,6 +33,8 @@ impl Rights {
     pub const WAIT: Rights = Rights(abi::ZX_RIGHT_WAIT);
     /// `ZX_RIGHT_INSPECT`.
     pub const INSPECT: Rights = Rights(abi::ZX_RIGHT_INSPECT);
+    /// `ZX_RIGHT_DESTROY` (`zx_task_kill`).
+    pub const DESTROY: Rights = Rights(abi::ZX_RIGHT_DESTROY);
     /// `ZX_RIGHT_SAME_RIGHTS`.
     pub const SAME_RIGHTS: Rights = Rights(abi::ZX_RIGHT_SAME_RIGHTS);
 
@@ -78,6 +80,8 @@ impl Signals {
     pub const TASK_TERMINATED: Signals = Signals(abi::ZX_TASK_TERMINATED);
     /// `ZX_THREAD_TERMINATED`: the thread has ended (the same bit).
     pub const THREAD_TERMINATED: Signals = Signals(abi::ZX_THREAD_TERMINATED);
+    /// `ZX_TIMER_SIGNALED`.
+    pub const TIMER_SIGNALED: Signals = Signals(abi::ZX_TIMER_SIGNALED);
     /// `ZX_USER_SIGNAL_0`.
     pub const USER_0: Signals = Signals(abi::ZX_USER_SIGNAL_0);
     /// `ZX_USER_SIGNAL_1`.

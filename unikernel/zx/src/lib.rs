@@ -11,15 +11,17 @@ mod object;
 mod task;
 mod thread;
 mod time;
+mod timer;
 mod vmar;
 mod vmo;
 
 pub use abi;
 pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
-pub use object::Event;
+pub use object::{object_wait_many, object_wait_many_raw, Event, WaitItem};
 pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
 pub use thread::{Thread, ThreadEntry};
 pub use time::{Duration, Time};
+pub use timer::{Timer, TimerSlack};
 pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoOp, VmoOptions};
 

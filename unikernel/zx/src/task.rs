@@ -18,6 +18,8 @@ pub enum TaskEnd {
     Running,
     /// It exited with this code.
     Exited(i64),
+    /// `zx_task_kill` ended it.
+    Killed,
     /// A fault nobody could resolve ended it.
     Faulted {
         /// The syndrome (ESR_EL1).
@@ -79,6 +81,13 @@ impl Task {
         Ok(Task(Handle::from_raw(out)))
     }
 
+    /// `zx_task_kill`: ends the task (needs `DESTROY`); its threads stop,
+    /// and it is signalled `TASK_TERMINATED` with [`TaskEnd::Killed`].
+    /// Killing an ended task is `Ok`. Killing the calling task does not return.
+    pub fn kill(&self) -> Result<(), Status> {
+        crate::task::kill_raw(self.raw_handle())
+    }
+
     /// How the task ended (`ZX_INFO_TASK_END`).
     pub fn end(&self) -> Result<TaskEnd, Status> {
         let mut info = abi::ZxInfoTaskEnd::default();
@@ -92,6 +101,7 @@ impl Task {
         self.get_info_raw(abi::ZX_INFO_TASK_END, buf)?;
         Ok(match info.state {
             abi::ZX_TASK_EXITED => TaskEnd::Exited(info.code),
+            abi::ZX_TASK_KILLED => TaskEnd::Killed,
             abi::ZX_TASK_FAULTED => TaskEnd::Faulted {
                 esr: info.esr,
                 far: info.far,
@@ -106,6 +116,12 @@ impl Task {
         self.wait_handle(crate::Signals::TASK_TERMINATED, crate::Time::INFINITE)?;
         self.end()
     }
+}
+
+/// `zx_task_kill` on any handle value.
+pub(crate) fn kill_raw(handle: abi::Handle) -> Result<(), Status> {
+    // SAFETY: only a value is passed.
+    Status::ok(unsafe { sys::status(Syscall::TaskKill, [u64::from(handle), 0, 0, 0, 0, 0, 0, 0]) })
 }
 
 /// Ends the calling task with `code`.

@@ -36,6 +36,13 @@ impl Thread {
         Status::ok(st).map(|()| Thread(Handle::from_raw(out)))
     }
 
+    /// `zx_task_kill` on a thread (needs `DESTROY`): one never started dies
+    /// at once; a running one stops at its next return towards task code
+    /// (a blocked wait ends first) and is signalled `THREAD_TERMINATED`.
+    pub fn kill(&self) -> Result<(), Status> {
+        crate::task::kill_raw(self.raw_handle())
+    }
+
     /// `zx_thread_start`: runs `entry(arg1, arg2)` on the stack ending at `stack_top`.
     pub fn start(
         &self,

@@ -330,6 +330,11 @@ impl Scheduler {
         let slicing = !c.run_queue.is_empty() && c.current != c.idle && !c.need_resched;
         let slice = slicing.then_some(c.slice_end);
         let deadline = self.deadlines.peek().map(|(_, d)| d);
+        // Timer objects' next firing (`crate::timers`).
+        let deadline = match (deadline, crate::timers::next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match (slice, deadline) {
             (Some(a), Some(b)) => timer::program(a.min(b)),
             (Some(t), None) | (None, Some(t)) => timer::program(t),
@@ -807,6 +812,15 @@ pub fn kill(id: ThreadId) -> bool {
     found
 }
 
+/// Whether the calling thread has been killed ([`kill`]).
+pub fn current_killed() -> bool {
+    with_sched(|mut s| {
+        let me = s.current();
+        let killed = s.thread(me).killed;
+        (s, killed)
+    })
+}
+
 /// The timer interrupt: wakes every thread whose deadline has passed and
 /// asks for a switch when the running thread's slice is over.
 fn on_timer() {
@@ -830,6 +844,19 @@ fn on_timer() {
         c.need_resched = true;
     }
     s.program_timer(cpu);
+    drop(s);
+    // Timer objects fire here, outside the scheduler's lock (their
+    // signals wake waiters through it).
+    if crate::timers::on_interrupt(now) {
+        reprogram_timer();
+    }
+}
+
+/// Programs this CPU's timer again (timer objects changed). Never switches.
+pub fn reprogram_timer() {
+    let daif = arch::irq_save();
+    SCHED.lock().program_timer(context::cpu_index());
+    arch::irq_restore(daif);
 }
 
 /// Called on the way out of every IRQ, after end-of-interrupt, with IRQs

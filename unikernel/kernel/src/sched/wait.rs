@@ -16,9 +16,10 @@ use super::ThreadId;
 use crate::objects;
 use crate::time::{self, Time};
 use abi::{
-    Handle, Signals, Status, ZX_ERR_CANCELED, ZX_ERR_TIMED_OUT, ZX_OK, ZX_SIGNAL_HANDLE_CLOSED,
+    Handle, Signals, Status, WaitItem, ZX_ERR_CANCELED, ZX_ERR_TIMED_OUT, ZX_OK,
+    ZX_SIGNAL_HANDLE_CLOSED, ZX_WAIT_MANY_MAX_ITEMS,
 };
-use object::{TableId, WaitStart, WaiterId};
+use object::{TableId, WaitStart, WaitToken, WaiterId};
 
 /// Connects the object layer's waker to the scheduler.
 pub(super) fn init() {
@@ -84,6 +85,68 @@ pub fn object_wait_one(
     } else {
         (ZX_OK, observed)
     }
+}
+
+/// `zx_object_wait_many`: waits until one of `items` (at most
+/// [`abi::ZX_WAIT_MANY_MAX_ITEMS`]) asserts one of its signals, or
+/// `deadline` passes. Each item is registered with the object layer under
+/// its own hold of the object lock (so IRQs are masked for one
+/// registration at a time); a registration error cancels the ones made
+/// and returns it, with `pending` untouched. Afterwards every
+/// registration still present is cancelled and each item's `pending` is
+/// its object's signals then, in one hold of the lock (bounded by the
+/// item count); an item whose handle was closed meanwhile gets
+/// `ZX_SIGNAL_HANDLE_CLOSED` and the call `ZX_ERR_CANCELED`.
+pub fn object_wait_many(table: TableId, items: &mut [WaitItem], deadline: Time) -> Status {
+    let mut tokens: [Option<WaitToken>; ZX_WAIT_MANY_MAX_ITEMS] = [None; ZX_WAIT_MANY_MAX_ITEMS];
+    let deadline_ticks = time::deadline_to_ticks(deadline);
+    let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
+    let me = super::wait_prepare(if poll { None } else { deadline_ticks });
+    let mut satisfied = false;
+    let mut failed = None;
+    for (i, item) in items.iter().enumerate() {
+        match objects::with(|space| space.wait_begin(table, item.handle, item.waitfor, me.raw())) {
+            Err(status) => {
+                failed = Some(status);
+                break;
+            }
+            // Go on: every item's handle is checked, whatever comes first.
+            Ok(WaitStart::Satisfied(_)) => satisfied = true,
+            Ok(WaitStart::Pending(token)) => tokens[i] = Some(token),
+        }
+    }
+    if failed.is_none() && !satisfied && !poll {
+        super::wait_block();
+    }
+    super::wait_abandon();
+    // One hold of the lock: cancel what is left and read every item.
+    objects::with(|space| {
+        for token in tokens.iter().take(items.len()).flatten() {
+            space.wait_cancel(*token);
+        }
+        if let Some(status) = failed {
+            return status;
+        }
+        let mut canceled = false;
+        let mut any = false;
+        for item in items.iter_mut() {
+            item.pending = match space.signals(table, item.handle) {
+                Ok(signals) => signals,
+                Err(_) => {
+                    canceled = true;
+                    ZX_SIGNAL_HANDLE_CLOSED
+                }
+            };
+            any |= item.pending & item.waitfor != 0;
+        }
+        if canceled {
+            ZX_ERR_CANCELED
+        } else if any {
+            ZX_OK
+        } else {
+            ZX_ERR_TIMED_OUT
+        }
+    })
 }
 
 /// `zx_event_create`: `options` must be 0.

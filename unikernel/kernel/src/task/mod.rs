@@ -39,11 +39,13 @@ pub const TASK_VMAR_SIZE: u64 = 64 << 30;
 pub const STACK_SIZE: u64 = 64 << 10;
 /// ...with this much unmapped address space below it.
 pub const STACK_GUARD: u64 = 64 << 10;
-/// A task handle's rights.
-pub const TASK_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
+/// A task handle's rights (DESTROY for `zx_task_kill`, as the era's
+/// process and thread defaults have it).
+pub const TASK_RIGHTS: Rights =
+    ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL | ZX_RIGHT_DESTROY;
 /// A thread handle's rights.
 pub const THREAD_RIGHTS: Rights =
-    ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
+    ZX_RIGHTS_BASIC | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL | ZX_RIGHT_DESTROY;
 /// Most handles a task starts with.
 pub const MAX_START_HANDLES: usize = 4;
 /// Most mappings a task may have at once (splits count): bounds what its
@@ -177,6 +179,8 @@ struct Thread {
     started: bool,
     /// The scheduler's thread, once spawned.
     running: Option<sched::ThreadId>,
+    /// `zx_task_kill` named it (counted in [`THREAD_KILLS`] until it exits).
+    killed: bool,
     /// Its neighbours in its task's list.
     prev: Option<Id>,
     next: Option<Id>,
@@ -189,6 +193,7 @@ impl Thread {
             signals,
             started,
             running: None,
+            killed: false,
             prev: None,
             next: None,
         }
@@ -272,6 +277,11 @@ fn is_alive(id: Id) -> bool {
         .get(id.slot as usize)
         .is_some_and(|a| a.load(Ordering::Acquire) == id.generation.wrapping_add(1))
 }
+/// Threads killed by `zx_task_kill` on a thread handle and not yet exited:
+/// while it is zero (almost always), the return to EL0 asks only whether
+/// the task ended, with one load.
+static THREAD_KILLS: AtomicU32 = AtomicU32::new(0);
+
 static THREADS: IrqMutex<Threads> = IrqMutex::new(Threads {
     slots: Slots::new(),
     first: [None; MAX_TASKS],
@@ -298,6 +308,15 @@ pub enum KObject {
         /// Its signal state.
         signals: SignalsId,
     },
+    /// A timer (`crate::timers`).
+    Timer {
+        /// Which.
+        id: crate::timers::TimerId,
+        /// Its koid.
+        koid: Koid,
+        /// Its signal state.
+        signals: SignalsId,
+    },
 }
 
 impl KernelObject for KObject {
@@ -305,16 +324,21 @@ impl KernelObject for KObject {
         match self {
             KObject::Task { .. } => ZX_OBJ_TYPE_PROCESS,
             KObject::Thread { .. } => ZX_OBJ_TYPE_THREAD,
+            KObject::Timer { .. } => ZX_OBJ_TYPE_TIMER,
         }
     }
     fn koid(&self) -> Koid {
         match self {
-            KObject::Task { koid, .. } | KObject::Thread { koid, .. } => *koid,
+            KObject::Task { koid, .. }
+            | KObject::Thread { koid, .. }
+            | KObject::Timer { koid, .. } => *koid,
         }
     }
     fn signals(&self) -> SignalsId {
         match self {
-            KObject::Task { signals, .. } | KObject::Thread { signals, .. } => *signals,
+            KObject::Task { signals, .. }
+            | KObject::Thread { signals, .. }
+            | KObject::Timer { signals, .. } => *signals,
         }
     }
 }
@@ -553,12 +577,14 @@ fn spawn_thread(
     );
     match spawned {
         Ok(tid) => {
-            if let Some(t) = THREADS.lock().slots.get_mut(thread) {
+            let killed = THREADS.lock().slots.get_mut(thread).is_some_and(|t| {
                 t.running = Some(tid);
-            }
+                t.killed
+            });
             // The task's end walks its threads after marking it ended: it
-            // either saw `running` set, or this sees the task ended.
-            if !is_alive(task) {
+            // either saw `running` set, or this sees the task ended. A
+            // thread kill likewise (under the thread table's lock).
+            if killed || !is_alive(task) {
                 sched::kill(tid);
             }
             Ok(())
@@ -674,11 +700,16 @@ fn thread_died(signals: Option<SignalsId>) {
 /// The object layer's question: the last handle to `object` closed; is the
 /// kernel done with it? A thread never started is: it dies (its record
 /// goes, and the caller drops the kernel's reference to its signals).
+/// A timer is: its last handle closed, it is disarmed and freed.
 pub fn unreferenced(object: &KObject) -> bool {
-    let KObject::Thread { id, .. } = object else {
-        return false;
-    };
-    THREADS.lock().unlink_unstarted(*id).is_some()
+    match object {
+        KObject::Thread { id, .. } => THREADS.lock().unlink_unstarted(*id).is_some(),
+        KObject::Timer { id, .. } => {
+            crate::timers::unreferenced(*id);
+            true
+        }
+        KObject::Task { .. } => false,
+    }
 }
 
 /// Frees the task's record once it has ended and its last thread is gone.
@@ -707,6 +738,9 @@ pub fn exit_current_thread() -> ! {
 fn exit_thread(rec: &UserRecord) -> ! {
     let task = Id::from_raw(rec.task);
     let removed = THREADS.lock().unlink(Id::from_raw(rec.thread));
+    if removed.as_ref().is_some_and(|th| th.killed) {
+        THREAD_KILLS.fetch_sub(1, Ordering::AcqRel);
+    }
     if let Some(signals) = removed.and_then(|th| th.signals) {
         objects::with(|s| {
             s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
@@ -766,12 +800,75 @@ pub fn fault(frame: &TrapFrame) -> ! {
 
 /// Called on the ways back to EL0 that may follow a thread switch (and on
 /// a thread's first entry): a thread of an ended task leaves instead.
+/// A thread killed by `zx_task_kill` on its handle leaves too.
 pub fn leave_if_ended(rec: &UserRecord) {
-    if current_task_ended(rec) {
+    if current_task_ended(rec)
+        || (THREAD_KILLS.load(Ordering::Acquire) != 0 && sched::current_killed())
+    {
         // Leaving runs masked until another thread runs (the syscall
         // return masked IRQs without starting an interval).
         crate::latency::masked_begin();
         exit_thread(rec);
+    }
+}
+
+/// `zx_task_kill`: ends the task `handle` names, as killed (`ZX_TASK_KILLED`,
+/// code -1), or kills the thread it names: a thread never started dies at
+/// once; a running one leaves at its next return towards EL0 (a blocked
+/// one wakes first), and its handles see `ZX_THREAD_TERMINATED` then.
+/// Killing what has already ended is `ZX_OK`. A task or thread killing
+/// itself does not return to task code.
+pub fn kill(table: TableId, handle: Handle) -> Result<(), Status> {
+    let (object, rights) = kernel_object(table, handle, 0)?;
+    if matches!(object, KObject::Timer { .. }) {
+        return Err(ZX_ERR_WRONG_TYPE);
+    }
+    if rights & ZX_RIGHT_DESTROY == 0 {
+        return Err(ZX_ERR_ACCESS_DENIED);
+    }
+    match object {
+        KObject::Task { id, .. } => {
+            end(
+                id,
+                ZxInfoTaskEnd {
+                    state: ZX_TASK_KILLED,
+                    code: -1,
+                    ..Default::default()
+                },
+            );
+            Ok(())
+        }
+        KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
+        KObject::Thread { id, .. } => {
+            enum Step {
+                Kill(sched::ThreadId),
+                Died(Option<SignalsId>),
+                Nothing,
+            }
+            let step = {
+                let mut threads = THREADS.lock();
+                match threads.slots.get_mut(id) {
+                    None => Step::Nothing,
+                    Some(t) if !t.started => Step::Died(threads.unlink_unstarted(id)),
+                    Some(t) => {
+                        if !t.killed {
+                            t.killed = true;
+                            THREAD_KILLS.fetch_add(1, Ordering::AcqRel);
+                        }
+                        // Being spawned: its starter sees `killed`.
+                        t.running.map_or(Step::Nothing, Step::Kill)
+                    }
+                }
+            };
+            match step {
+                Step::Kill(tid) => {
+                    sched::kill(tid);
+                }
+                Step::Died(signals) => thread_died(signals),
+                Step::Nothing => {}
+            }
+            Ok(())
+        }
     }
 }
 
@@ -890,7 +987,7 @@ fn kernel_object(
 fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> {
     match kernel_object(table, handle, right)?.0 {
         KObject::Task { id, .. } => Ok(id),
-        KObject::Thread { .. } => Err(ZX_ERR_WRONG_TYPE),
+        KObject::Thread { .. } | KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
     }
 }
 

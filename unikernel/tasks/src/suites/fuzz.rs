@@ -668,6 +668,63 @@ impl Fuzz {
                     a[1] = 513 + self.rng.below(1 << 20);
                 }
             }
+            Syscall::TaskKill => {
+                // Any handle but the fuzzer's own task (that would end it).
+                let h = self.handle(false);
+                let own = zx::Task::self_handle().raw_handle();
+                a[0] = u64::from(if h == own { FORGED_HANDLE } else { h });
+            }
+            Syscall::TimerCreate => {
+                a[0] = if self.rng.one_in(3) {
+                    self.rng.next()
+                } else {
+                    self.rng.below(3)
+                };
+                a[1] = if self.rng.one_in(3) {
+                    self.rng.next()
+                } else {
+                    0
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[2] = p;
+                harvest = out;
+            }
+            Syscall::TimerSet => {
+                a[0] = u64::from(self.handle(false));
+                a[1] = self.deadline();
+                a[2] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    self.rng.below(100_000)
+                };
+            }
+            Syscall::TimerCancel => {
+                a[0] = u64::from(self.handle(false));
+            }
+            Syscall::ObjectWaitMany => {
+                // Items in the scratch mapping: live handles or junk.
+                let count = if self.rng.one_in(8) {
+                    self.rng.next() & 0xffff
+                } else {
+                    self.rng.below(70)
+                };
+                let (p, _) = self.out_ptr(12 * count.min(70), true);
+                let end = p.checked_add(12 * count.min(64));
+                if p >= self.scratch && end.is_some_and(|e| e <= self.scratch + SCRATCH_LEN - 64) {
+                    for k in 0..count.min(64) {
+                        let h = self.handle(true);
+                        let w = self.rng.next() as u32;
+                        // SAFETY: inside the scratch mapping (checked above).
+                        unsafe {
+                            core::ptr::write_volatile((p + 12 * k) as *mut u32, h);
+                            core::ptr::write_volatile((p + 12 * k + 4) as *mut u32, w);
+                        }
+                    }
+                }
+                a[0] = p;
+                a[1] = count;
+                a[2] = self.deadline();
+            }
             Syscall::TaskExit | Syscall::ThreadExit => unreachable!("not callable"),
         }
         if call == Syscall::HandleClose || call == Syscall::HandleReplace {

@@ -6,15 +6,18 @@ mod cpu;
 mod fuzz;
 mod handles;
 mod isolation;
+mod kill;
 mod latency;
 mod reaping;
 mod smoke;
+mod timer;
 mod util;
 mod vmar;
 mod vmo;
 mod vmo_clone;
 mod vmo_signal;
 mod wait;
+mod wait_many;
 mod which_zircon;
 
 use crate::harness::{Suite, Test};
@@ -34,6 +37,9 @@ pub static SUITES: &[&Suite] = &[
     &cpu::SUITE,
     &reaping::SUITE,
     &latency::SUITE,
+    &kill::SUITE,
+    &timer::SUITE,
+    &wait_many::SUITE,
     &fuzz::SUITE,
 ];
 

@@ -26,7 +26,7 @@ pub static SUITE: Suite = Suite {
 };
 
 /// Set by a blocking entry if its wait ever returns to task code.
-static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
+pub(super) static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
 
 /// A thread entry that sleeps until `ZX_TIME_INFINITE`. None of these
 /// entries touch the stack, so a thread can run them in another task
@@ -105,7 +105,7 @@ const FAR: u64 = (i64::MAX as u64) >> 1;
 const INFINITE: u64 = i64::MAX as u64;
 
 /// The blocked threads a churn task gets: entry and first argument.
-const BLOCKERS: [(zx::ThreadEntry, u64); 4] = [
+pub(super) const BLOCKERS: [(zx::ThreadEntry, u64); 4] = [
     (sleep_forever_entry, 0),
     (sleep_long_entry, 0),
     (wait_self_entry, INFINITE),
@@ -120,7 +120,7 @@ fn wait_then_exit(hs: [abi::Handle; 4]) {
 }
 
 /// A task that ends once `gate` has `USER_0`.
-fn gated_task(gate: &Event) -> Result<Task, Status> {
+pub(super) fn gated_task(gate: &Event) -> Result<Task, Status> {
     crate::harness::spawn_with(
         wait_then_exit,
         &mut [gate.duplicate_handle(Rights::SAME_RIGHTS)?],
@@ -128,19 +128,19 @@ fn gated_task(gate: &Event) -> Result<Task, Status> {
 }
 
 /// Starts a thread of `task` at `entry(arg)` with no stack.
-fn start_in(task: &Task, entry: zx::ThreadEntry, arg: u64) -> Result<Thread, Status> {
+pub(super) fn start_in(task: &Task, entry: zx::ThreadEntry, arg: u64) -> Result<Thread, Status> {
     let thread = Thread::create(task)?;
     thread.start(entry, 0, arg, 0)?;
     Ok(thread)
 }
 
-fn terminated(h: &impl AsHandleRef, within: Duration) -> bool {
+pub(super) fn terminated(h: &impl AsHandleRef, within: Duration) -> bool {
     h.wait_handle(Signals::THREAD_TERMINATED, Time::after(within))
         .is_ok()
 }
 
 /// Gives threads that are on their way out the CPU.
-fn settle() {
+pub(super) fn settle() {
     Duration::from_millis(1).sleep();
 }
 

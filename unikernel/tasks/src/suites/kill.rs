@@ -1,0 +1,272 @@
+//! `zx_task_kill` (zx_task_kill.md): on a task or a thread handle with
+//! `ZX_RIGHT_DESTROY`; blocked threads wake and never return to task code,
+//! a thread spinning in EL0 stops at its next interrupt, the task's end
+//! says it was killed, killing an ended task is `ZX_OK`, killing yourself
+//! does not return.
+
+use super::reaping::{gated_task, settle, start_in, terminated, BLOCKERS, WAIT_RETURNED};
+use crate::harness::{Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use abi::Syscall;
+use core::sync::atomic::Ordering;
+use zx::{
+    AsHandleRef, Duration, Event, HandleBased, Rights, Signals, Status, Task, TaskEnd, Thread, Vmo,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "kill",
+    tests: tests![
+        kill_ends_a_task_blocked_in_every_wait,
+        kill_stops_a_thread_spinning_in_el0,
+        killing_an_ended_task_is_ok_and_keeps_its_end,
+        killing_a_task_twice_is_ok,
+        a_task_killing_itself_does_not_return,
+        kill_of_a_blocked_thread_ends_only_that_thread,
+        kill_of_a_spinning_thread_stops_it,
+        kill_of_a_thread_never_started_ends_it,
+        a_thread_killing_itself_does_not_return,
+        kill_on_a_non_task_is_wrong_type,
+        kill_on_a_bad_handle_is_bad_handle,
+        kill_without_destroy_is_access_denied,
+        task_and_thread_handles_carry_destroy,
+    ],
+};
+
+/// Spins in EL0 forever, touching neither memory nor the stack.
+#[unsafe(naked)]
+extern "C" fn spin_entry(_: u64, _: u64) -> ! {
+    core::arch::naked_asm!("1:", "add x1, x1, #1", "b 1b")
+}
+
+/// `zx_task_kill(x0)`; if it returns, notes it and exits the thread.
+#[unsafe(naked)]
+extern "C" fn kill_self_entry(_handle: u64, _: u64) -> ! {
+    core::arch::naked_asm!(
+        "mov x16, #{kill}",
+        "svc #0",
+        "adrp x9, {flag}",
+        "mov w10, #1",
+        "strb w10, [x9, :lo12:{flag}]",
+        "mov x16, #{thread_exit}",
+        "svc #0",
+        "b .",
+        kill = const Syscall::TaskKill as u64,
+        flag = sym WAIT_RETURNED,
+        thread_exit = const Syscall::ThreadExit as u64,
+    )
+}
+
+/// `zx_task_kill` on a raw handle value.
+fn task_kill(h: abi::Handle) -> Result<(), Status> {
+    // SAFETY: only a value is passed.
+    Status::ok(unsafe { zx::sys::status(Syscall::TaskKill, [u64::from(h), 0, 0, 0, 0, 0, 0, 0]) })
+}
+
+fn ended(h: &impl AsHandleRef, within: Duration) -> bool {
+    terminated(h, within)
+}
+
+fn kill_ends_a_task_blocked_in_every_wait() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    // Its first thread waits on the gate (wait_one on an event), which
+    // nobody opens; the others sleep and wait, finite and infinite.
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let mut threads: [Option<Thread>; BLOCKERS.len()] = Default::default();
+    for (slot, (entry, arg)) in threads.iter_mut().zip(BLOCKERS) {
+        *slot = Some(ok!(start_in(&task, entry, arg)));
+    }
+    settle();
+    check_eq!(ok!(task.end()), TaskEnd::Running);
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    for (i, t) in threads.iter().enumerate() {
+        let Some(t) = t else { continue };
+        check!(
+            ended(t, Duration::from_millis(100)),
+            "blocker {i} never ended"
+        );
+    }
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "a killed wait returned to task code"
+    );
+    Ok(())
+}
+
+fn kill_stops_a_thread_spinning_in_el0() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let spinner = ok!(start_in(&task, spin_entry, 0));
+    settle();
+    check!(!ended(&spinner, Duration::from_millis(0)));
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    check!(
+        ended(&spinner, Duration::from_millis(100)),
+        "a thread spinning in EL0 went on after its task was killed"
+    );
+    Ok(())
+}
+
+fn killing_an_ended_task_is_ok_and_keeps_its_end() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    ok!(task.kill());
+    check_eq!(ok!(task.end()), TaskEnd::Exited(0));
+    Ok(())
+}
+
+fn killing_a_task_twice_is_ok() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    ok!(task.kill());
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    Ok(())
+}
+
+fn a_task_killing_itself_does_not_return() -> TestResult {
+    fn body(_: [abi::Handle; 4]) {
+        let _ = Task::self_handle().kill();
+        // Not reached: the kill does not return.
+        zx::exit(7);
+    }
+    let end = ok!(crate::harness::run_in_task_with(body, &mut []));
+    check_eq!(end, TaskEnd::Killed);
+    Ok(())
+}
+
+fn kill_of_a_blocked_thread_ends_only_that_thread() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    for (entry, arg) in BLOCKERS {
+        let victim = ok!(start_in(&task, entry, arg));
+        let other = ok!(start_in(&task, entry, arg));
+        settle();
+        ok!(victim.kill());
+        check!(
+            ended(&victim, Duration::from_millis(100)),
+            "a killed blocked thread never ended"
+        );
+        check!(
+            !ended(&other, Duration::from_millis(1)),
+            "its sibling ended too"
+        );
+        check_eq!(ok!(task.end()), TaskEnd::Running);
+        // Killing it again, ended, is OK.
+        ok!(victim.kill());
+    }
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "a killed wait returned to task code"
+    );
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    Ok(())
+}
+
+fn kill_of_a_spinning_thread_stops_it() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let spinner = ok!(start_in(&task, spin_entry, 0));
+    settle();
+    ok!(spinner.kill());
+    check!(
+        ended(&spinner, Duration::from_millis(100)),
+        "a killed thread spinning in EL0 went on"
+    );
+    check_eq!(ok!(task.end()), TaskEnd::Running);
+    // The task goes on: its first thread still waits at the gate.
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    Ok(())
+}
+
+fn kill_of_a_thread_never_started_ends_it() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let thread = ok!(Thread::create(&task));
+    check!(!ended(&thread, Duration::from_millis(0)));
+    ok!(thread.kill());
+    check!(
+        ended(&thread, Duration::from_millis(0)),
+        "it did not end at once"
+    );
+    check_eq!(
+        thread.start(spin_entry, 0, 0, 0).err(),
+        Some(Status::BAD_STATE)
+    );
+    ok!(task.kill());
+    Ok(())
+}
+
+fn a_thread_killing_itself_does_not_return() -> TestResult {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    // A thread of this very task, given its own handle.
+    let me = Task::self_handle();
+    let thread = ok!(Thread::create(&me));
+    ok!(thread.start(kill_self_entry, 0, u64::from(thread.raw_handle()), 0));
+    check!(
+        ended(&thread, Duration::from_millis(100)),
+        "a thread that killed itself did not end"
+    );
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "task_kill on the caller's own thread returned"
+    );
+    Ok(())
+}
+
+fn kill_on_a_non_task_is_wrong_type() -> TestResult {
+    let event = ok!(Event::create());
+    let vmo = ok!(Vmo::create(4096));
+    for h in [event.raw_handle(), vmo.raw_handle()] {
+        let r = task_kill(h);
+        check_eq!(r, Err(Status::WRONG_TYPE));
+    }
+    // The root VMAR handle of this task too.
+    let r = task_kill(zx::Vmar::root_self().raw_handle());
+    check_eq!(r, Err(Status::WRONG_TYPE));
+    Ok(())
+}
+
+fn kill_on_a_bad_handle_is_bad_handle() -> TestResult {
+    for h in [0, u32::MAX, 0x1234_5673] {
+        check_eq!(task_kill(h), Err(Status::BAD_HANDLE));
+    }
+    let event = ok!(Event::create());
+    let stale = event.raw_handle();
+    drop(event);
+    check_eq!(task_kill(stale), Err(Status::BAD_HANDLE));
+    Ok(())
+}
+
+fn kill_without_destroy_is_access_denied() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let all = ok!(task.basic_info()).rights;
+    let weak = ok!(task.duplicate(Rights(all) - Rights::DESTROY));
+    check_eq!(weak.kill(), Err(Status::ACCESS_DENIED));
+    check_eq!(ok!(task.end()), TaskEnd::Running);
+    let thread = ok!(Thread::create(&task));
+    let weak_thread = ok!(thread.duplicate(Rights(all) - Rights::DESTROY));
+    check_eq!(weak_thread.kill(), Err(Status::ACCESS_DENIED));
+    check!(!ended(&thread, Duration::from_millis(0)));
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    Ok(())
+}
+
+fn task_and_thread_handles_carry_destroy() -> TestResult {
+    let gate = ok!(Event::create());
+    let task = ok!(gated_task(&gate));
+    let thread = ok!(Thread::create(&task));
+    check!(Rights(ok!(task.basic_info()).rights).contains(Rights::DESTROY));
+    check!(Rights(ok!(thread.basic_info()).rights).contains(Rights::DESTROY));
+    ok!(task.kill());
+    Ok(())
+}

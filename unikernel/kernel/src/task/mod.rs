@@ -802,14 +802,25 @@ pub fn fault(frame: &TrapFrame) -> ! {
 /// a thread's first entry): a thread of an ended task leaves instead.
 /// A thread killed by `zx_task_kill` on its handle leaves too.
 pub fn leave_if_ended(rec: &UserRecord) {
-    if current_task_ended(rec)
-        || (THREAD_KILLS.load(Ordering::Acquire) != 0 && sched::current_killed())
-    {
+    if current_task_ended(rec) || (THREAD_KILLS.load(Ordering::Acquire) != 0 && killed(rec)) {
         // Leaving runs masked until another thread runs (the syscall
         // return masked IRQs without starting an interval).
         crate::latency::masked_begin();
         exit_thread(rec);
     }
+}
+
+/// Whether `zx_task_kill` named the calling thread: the scheduler's flag,
+/// or, for a kill that came while the thread was being spawned (its
+/// scheduler thread not yet recorded, so only its record was marked), the
+/// record's. Asked only while some kill is pending.
+fn killed(rec: &UserRecord) -> bool {
+    sched::current_killed()
+        || THREADS
+            .lock()
+            .slots
+            .get_mut(Id::from_raw(rec.thread))
+            .is_some_and(|t| t.killed)
 }
 
 /// `zx_task_kill`: ends the task `handle` names, as killed (`ZX_TASK_KILLED`,

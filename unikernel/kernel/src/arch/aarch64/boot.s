@@ -58,12 +58,36 @@ primary_entry:
     mov     x1, x21
     cmp     x2, x1
     b.hi    3f
-    // Copy down (destination below source): forward, safe when overlapping.
+    // Copy down (destination below source): forward, safe for the data
+    // when the two overlap. But once the image is longer than the distance
+    // it moves (1.5 MiB from 0x20_0000 to 0x8_0000), the copy reaches the
+    // loaded image's first bytes, where this very code runs. So the bytes up
+    // to the end of the loop go first, and the loop then carries on from
+    // its copy at the link address, which the rest of the copy never
+    // overwrites (it writes only beyond `copy_down_end`).
+    adr     x6, copy_down_end
+    sub     x6, x6, x21             // the image's bytes up to the loop's end
+0:  ldp     x4, x5, [x1], #16
+    stp     x4, x5, [x2], #16
+    sub     x3, x3, #16
+    subs    x6, x6, #16
+    b.ne    0b
+    dsb     sy                      // the copied loop is fetched from memory
+    ic      iallu
+    dsb     sy
+    isb
+    adr     x6, 1f
+    sub     x6, x6, x21
+    ldr     x7, link_image_start
+    add     x6, x6, x7
+    br      x6                      // to `1:` at its link address
 1:  cbz     x3, 4f
     ldp     x4, x5, [x1], #16
     stp     x4, x5, [x2], #16
     sub     x3, x3, #16
     b       1b
+    .balign 16
+copy_down_end:
     // Copy up (destination above source): backward.
 3:  add     x1, x1, x3
     add     x2, x2, x3

@@ -78,6 +78,9 @@ pub struct ObjectSpace<P: Platform> {
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
     pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// The mapping the last stored result (`vmar_map`'s out-pointer) went
+    /// through, to try first (the same reasoning as `fault_hint`).
+    pub(crate) out_hint: Option<(crate::vmar::VmarId, MappingId)>,
     /// Whether destroyed VMOs with many pages free them in steps.
     pub(crate) defer_frees: bool,
     /// Destroyed VMOs whose frames wait for `reclaim_step`, and how many.
@@ -109,6 +112,7 @@ impl<P: Platform> ObjectSpace<P> {
             waiters: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
+            out_hint: None,
             defer_frees: false,
             dead_vmos: None,
             dead_count: 0,

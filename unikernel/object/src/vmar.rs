@@ -469,10 +469,12 @@ impl<P: Platform> ObjectSpace<P> {
             first_page: vmo_offset / PAGE_SIZE,
             perms,
         };
-        let slots = match out {
-            Some(out) => Some(self.out_prepare(out, overwrite.then_some(new))?),
-            None => None,
-        };
+        // Filled in place: a result moved by value here was two 52-byte
+        // copies per call.
+        let mut slots: [Option<OutSlot>; 2] = [None, None];
+        if let Some(out) = out {
+            self.out_prepare(out, overwrite.then_some(new), &mut slots)?;
+        }
         // The quota last: it is the one reservation that changes state.
         self.charge_mappings(vmar, n as u32)?;
         if overwrite {
@@ -506,26 +508,26 @@ impl<P: Platform> ObjectSpace<P> {
                 return Err(e);
             }
         }
-        if let Some(slots) = slots {
-            let bytes = base.to_le_bytes();
-            let mut done = 0;
-            for (frame, at, n) in slots.into_iter().flatten() {
-                self.platform.write(frame, at, &bytes[done..done + n]);
-                done += n;
-            }
+        let bytes = base.to_le_bytes();
+        let mut done = 0;
+        for &(frame, at, n) in slots.iter().flatten() {
+            self.platform.write(frame, at, &bytes[done..done + n]);
+            done += n;
         }
         Ok(base)
     }
 
     /// Resolves where the 8 bytes at `out` go, as a store there would after
     /// the call (`new` is the mapping a `ZX_VM_SPECIFIC_OVERWRITE` puts in
-    /// place): checks every page first, then commits them. Returns (frame,
-    /// offset in it, bytes) for each of the one or two pages touched.
+    /// place): checks every page first, then commits them. Fills `slots`
+    /// with (frame, offset in it, bytes) for each of the one or two pages
+    /// touched (on failure, what it holds is not to be used).
     fn out_prepare(
         &mut self,
         out: OutPtr,
         new: Option<NewMapping>,
-    ) -> Result<[Option<OutSlot>; 2], Status> {
+        slots: &mut [Option<OutSlot>; 2],
+    ) -> Result<(), Status> {
         const LEN: u64 = 8;
         let last = out.addr.checked_add(LEN - 1).ok_or(ZX_ERR_INVALID_ARGS)?;
         let mut pages: [Option<(VmoId, u64, usize, usize)>; 2] = [None, None];
@@ -543,7 +545,7 @@ impl<P: Platform> ObjectSpace<P> {
                     (m.vmo, m.first_page + (at - m.base) / PAGE_SIZE)
                 }
                 _ => {
-                    let id = self.find_mapping(out.root, at).ok_or(ZX_ERR_INVALID_ARGS)?;
+                    let id = self.out_mapping(out.root, at).ok_or(ZX_ERR_INVALID_ARGS)?;
                     let m = &self.mappings[id];
                     if m.perms & ZX_VM_PERM_WRITE == 0 {
                         return Err(ZX_ERR_INVALID_ARGS);
@@ -557,13 +559,37 @@ impl<P: Platform> ObjectSpace<P> {
             *slot = Some((vmo, page, (at % PAGE_SIZE) as usize, n as usize));
             at += n;
         }
-        let mut slots = [None, None];
         for (slot, &(vmo, page, off, n)) in slots.iter_mut().zip(pages.iter().flatten()) {
-            self.vmo_commit_pages(vmo, page, page + 1)?;
-            let frame = self.vmos[vmo].own(page).expect("page just committed");
+            // Usually the page is the VMO's own already (nothing to commit).
+            let frame = match self.vmos[vmo].own(page) {
+                Some(frame) => frame,
+                None => {
+                    self.vmo_commit_pages(vmo, page, page + 1)?;
+                    self.vmos[vmo].own(page).expect("page just committed")
+                }
+            };
             *slot = Some((frame, off, n));
         }
-        Ok(slots)
+        Ok(())
+    }
+
+    /// [`Self::find_mapping`] for a stored result, trying the mapping the
+    /// last one went through first (valid as [`Self::fault_claim`]'s hint
+    /// is: a live mapping found under `root` once is under it still).
+    fn out_mapping(&mut self, root: VmarId, vaddr: u64) -> Option<MappingId> {
+        if let Some((r, id)) = self.out_hint {
+            if r == root
+                && self
+                    .mappings
+                    .get(id)
+                    .is_some_and(|m| m.vaddr <= vaddr && vaddr < m.end())
+            {
+                return Some(id);
+            }
+        }
+        let id = self.find_mapping(root, vaddr)?;
+        self.out_hint = Some((root, id));
+        Some(id)
     }
 
     /// `zx_vmar_unmap` on an id: removes mappings (splitting those partly

@@ -55,6 +55,12 @@ pub const MAX_CPUS: usize = 4;
 const BOOT_CPU: usize = 0;
 /// How long a thread runs before another runnable thread gets the CPU.
 pub const TIME_SLICE: time::Duration = time::msec(5);
+/// How long a thread keeps the CPU it was just given before a deadline's
+/// wake-up preempts it: a thread that has just woken gets to its next
+/// block (microseconds) instead of being preempted on its way there and
+/// queued behind the new thread's whole slice (`on_timer`). Bounds the
+/// lateness that rule adds.
+pub const WAKE_GRACE: time::Duration = time::usec(10);
 /// Bits of a [`ThreadId`] that hold the slot index.
 const SLOT_BITS: u32 = 32;
 
@@ -150,8 +156,13 @@ struct Cpu {
     current: usize,
     idle: usize,
     run_queue: VecDeque<usize>,
+    /// How many threads at the front of `run_queue` were woken (made
+    /// ready from blocked) rather than preempted: a woken thread goes
+    /// after them, ahead of every preempted one.
+    woken_ahead: usize,
     need_resched: bool,
-    /// When the running thread's slice ends, in counter ticks.
+    /// When the running thread's slice began and ends, in counter ticks.
+    slice_start: u64,
     slice_end: u64,
     /// The thread switched away from, for the resumed side to clean up.
     prev: Option<usize>,
@@ -164,7 +175,9 @@ impl Cpu {
             current: 0,
             idle: 0,
             run_queue: VecDeque::new(),
+            woken_ahead: 0,
             need_resched: false,
+            slice_start: 0,
             slice_end: 0,
             prev: None,
         }
@@ -193,6 +206,7 @@ struct Scheduler {
     cpus: [Cpu; MAX_CPUS],
     deadlines: DeadlineQueue,
     slice_ticks: u64,
+    grace_ticks: u64,
     stats: Stats,
 }
 
@@ -203,6 +217,7 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     cpus: [const { Cpu::new() }; MAX_CPUS],
     deadlines: DeadlineQueue::new(),
     slice_ticks: 0,
+    grace_ticks: 0,
     stats: Stats {
         switches: 0,
         preemptions: 0,
@@ -311,7 +326,12 @@ impl Scheduler {
         t.state = State::Ready;
         let cpu = t.cpu;
         let c = &mut self.cpus[cpu];
-        c.run_queue.push_back(slot);
+        // Ahead of the threads that were preempted (in the order they
+        // woke): a woken thread typically runs briefly and blocks again,
+        // and the switch a deadline's wake-up asks for must reach it, not
+        // give a preempted thread a whole slice first.
+        c.run_queue.insert(c.woken_ahead, slot);
+        c.woken_ahead += 1;
         if c.current == c.idle {
             c.need_resched = true;
         }
@@ -368,10 +388,13 @@ impl Scheduler {
 fn reschedule(mut s: Guard) -> Guard {
     let cpu = context::cpu_index();
     let cur = s.cpus[cpu].current;
-    let slice_end = timer::now().saturating_add(s.slice_ticks);
+    let slice_start = timer::now();
+    let slice_end = slice_start.saturating_add(s.slice_ticks);
     let c = &mut s.cpus[cpu];
     let next = c.run_queue.pop_front().unwrap_or(c.idle);
+    c.woken_ahead = c.woken_ahead.saturating_sub(1);
     c.need_resched = false;
+    c.slice_start = slice_start;
     c.slice_end = slice_end;
     if next == cur {
         s.thread(cur).state = State::Running;
@@ -470,6 +493,7 @@ pub fn init(platform: &Platform) {
     {
         let mut s = SCHED.lock();
         s.slice_ticks = time::duration_to_ticks(TIME_SLICE);
+        s.grace_ticks = time::duration_to_ticks(WAKE_GRACE);
         let Ok(boot) = s.insert(boot) else {
             crate::power::fail("no memory for the boot thread");
         };
@@ -480,11 +504,13 @@ pub fn init(platform: &Platform) {
         };
         s.thread(idle).state = State::Ready;
         s.thread(idle).detached = true;
-        let slice_end = timer::now().saturating_add(s.slice_ticks);
+        let slice_start = timer::now();
+        let slice_end = slice_start.saturating_add(s.slice_ticks);
         let c = &mut s.cpus[BOOT_CPU];
         c.online = true;
         c.current = boot;
         c.idle = idle;
+        c.slice_start = slice_start;
         c.slice_end = slice_end;
     }
     wait::init();
@@ -837,10 +863,21 @@ fn on_timer() {
         woke = true;
     }
     let cpu = context::cpu_index();
+    let grace_end = s.cpus[cpu].slice_start.saturating_add(s.grace_ticks);
     let c = &mut s.cpus[cpu];
     // A thread whose deadline came runs now, not at the end of the running
     // thread's slice: a sleep's lateness stays the interrupt's, not 5 ms.
-    if woke || (now >= c.slice_end && !c.run_queue.is_empty()) {
+    // Unless the running thread got the CPU less than `WAKE_GRACE` ago
+    // (typically it has just woken itself): then its slice ends when the
+    // grace does. Preempting it at once would queue it behind the woken
+    // thread's whole slice, a 5 ms lateness for a sleeper whose deadline
+    // came a moment before another thread's.
+    if woke && c.current != c.idle && now < grace_end {
+        c.slice_end = c.slice_end.min(grace_end);
+    } else if woke {
+        c.need_resched = true;
+    }
+    if now >= c.slice_end && !c.run_queue.is_empty() {
         c.need_resched = true;
     }
     s.program_timer(cpu);

@@ -330,7 +330,13 @@ impl Scheduler {
         // woke): a woken thread typically runs briefly and blocks again,
         // and the switch a deadline's wake-up asks for must reach it, not
         // give a preempted thread a whole slice first.
-        c.run_queue.insert(c.woken_ahead, slot);
+        // Behind them all (the common case: no thread was preempted) is a
+        // plain push, cheaper than `insert`'s general path.
+        if c.woken_ahead == c.run_queue.len() {
+            c.run_queue.push_back(slot);
+        } else {
+            c.run_queue.insert(c.woken_ahead, slot);
+        }
         c.woken_ahead += 1;
         if c.current == c.idle {
             c.need_resched = true;

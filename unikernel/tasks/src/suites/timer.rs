@@ -309,15 +309,24 @@ fn center_slack_fires_within_deadline_plus_minus_slack() -> TestResult {
 fn overlapping_windows_fire_in_one_interrupt() -> TestResult {
     // A fires at `d` (no slack); B's window [d + 2 s - 3 s, d + 5 s] is
     // open then, so B fires in the same interrupt, long before its own
-    // deadline would have it.
-    let a = ok!(Timer::create());
-    let b = ok!(Timer::create());
-    let d = now() + ms(5);
-    ok!(b.set(Time::from_nanos(d + ms(2000)), Duration::from_millis(3000)));
-    ok!(a.set(Time::from_nanos(d), Duration::from_nanos(0)));
-    ok!(fired_at(&a));
-    check!(signalled(&b), "an overlapping window did not fire with A");
-    check!(now() < d + ms(2000), "too slow to tell");
+    // deadline would have it. Best of three: on a loaded host (guest time
+    // follows it) one try has been seen to miss; a kernel that fires only
+    // due timers misses every time.
+    let mut fired_with_a = false;
+    for _ in 0..3 {
+        let a = ok!(Timer::create());
+        let b = ok!(Timer::create());
+        let d = now() + ms(5);
+        ok!(b.set(Time::from_nanos(d + ms(2000)), Duration::from_millis(3000)));
+        ok!(a.set(Time::from_nanos(d), Duration::from_nanos(0)));
+        ok!(fired_at(&a));
+        fired_with_a = signalled(&b);
+        check!(now() < d + ms(2000), "too slow to tell");
+        if fired_with_a {
+            break;
+        }
+    }
+    check!(fired_with_a, "an overlapping window did not fire with A");
     Ok(())
 }
 

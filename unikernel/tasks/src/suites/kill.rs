@@ -4,7 +4,10 @@
 //! says it was killed, killing an ended task is `ZX_OK`, killing yourself
 //! does not return.
 
-use super::reaping::{gated_task, settle, start_in, terminated, BLOCKERS, WAIT_RETURNED};
+use super::reaping::{
+    blocker_not_ended, gated_task, settle, start_blockers, start_in, terminated, BLOCKERS,
+    WAIT_RETURNED,
+};
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
@@ -72,21 +75,12 @@ fn kill_ends_a_task_blocked_in_every_wait() -> TestResult {
     // nobody opens; the others sleep and wait, finite and infinite.
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
-    let mut threads: [Option<Thread>; BLOCKERS.len()] = Default::default();
-    for (slot, (entry, arg)) in threads.iter_mut().zip(BLOCKERS) {
-        *slot = Some(ok!(start_in(&task, entry, arg)));
-    }
-    settle();
+    let threads = ok!(start_blockers(&task));
     check_eq!(ok!(task.end()), TaskEnd::Running);
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
-    for (i, t) in threads.iter().enumerate() {
-        let Some(t) = t else { continue };
-        check!(
-            ended(t, Duration::from_millis(100)),
-            "blocker {i} never ended"
-        );
-    }
+    let stuck = blocker_not_ended(&threads);
+    check!(stuck.is_none(), "blocker {stuck:?} never ended");
     check!(
         !WAIT_RETURNED.load(Ordering::SeqCst),
         "a killed wait returned to task code"

@@ -139,6 +139,23 @@ pub(super) fn terminated(h: &impl AsHandleRef, within: Duration) -> bool {
         .is_ok()
 }
 
+/// One thread of `task` per kind of wait in [`BLOCKERS`], each blocked in it.
+pub(super) fn start_blockers(task: &Task) -> Result<[Thread; BLOCKERS.len()], Status> {
+    let mut threads = [const { None }; BLOCKERS.len()];
+    for (slot, (entry, arg)) in threads.iter_mut().zip(BLOCKERS) {
+        *slot = Some(start_in(task, entry, arg)?);
+    }
+    settle();
+    Ok(threads.map(|t| t.expect("every slot was filled")))
+}
+
+/// The first of [`start_blockers`]' threads that has not ended within 100 ms.
+pub(super) fn blocker_not_ended(threads: &[Thread]) -> Option<usize> {
+    threads
+        .iter()
+        .position(|t| !terminated(t, Duration::from_millis(100)))
+}
+
 /// Gives threads that are on their way out the CPU.
 pub(super) fn settle() {
     Duration::from_millis(1).sleep();
@@ -185,20 +202,11 @@ fn a_task_end_ends_threads_blocked_in_every_wait() -> TestResult {
     WAIT_RETURNED.store(false, Ordering::SeqCst);
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
-    let mut threads: [Option<Thread>; BLOCKERS.len()] = Default::default();
-    for (slot, (entry, arg)) in threads.iter_mut().zip(BLOCKERS) {
-        *slot = Some(ok!(start_in(&task, entry, arg)));
-    }
-    settle();
+    let threads = ok!(start_blockers(&task));
     ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
     check_eq!(ok!(task.join()), TaskEnd::Exited(0));
-    for (i, t) in threads.iter().enumerate() {
-        let Some(t) = t else { continue };
-        check!(
-            terminated(t, Duration::from_millis(100)),
-            "blocker {i} never ended"
-        );
-    }
+    let stuck = blocker_not_ended(&threads);
+    check!(stuck.is_none(), "blocker {stuck:?} never ended");
     check!(
         !WAIT_RETURNED.load(Ordering::SeqCst),
         "a killed wait returned to task code"

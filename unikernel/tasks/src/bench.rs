@@ -271,11 +271,11 @@ fn under_stress() -> Result<(), Status> {
     use crate::stress::{self, FULL};
     type Call<'a> = &'a dyn Fn() -> Result<stress::Figures, Status>;
     let parts: [(&str, Call); 5] = [
-        ("write", &|| stress::huge_write(FULL.bytes)),
-        ("read", &|| stress::huge_read(FULL.bytes)),
-        ("commit", &|| stress::huge_commit(FULL.bytes)),
-        ("unmap", &|| stress::destroy_many_mappings(FULL.mappings)),
-        ("exit", &|| stress::exit_with_many_handles(FULL.handles)),
+        ("write", &|| stress::huge_write(FULL)),
+        ("read", &|| stress::huge_read(FULL)),
+        ("commit", &|| stress::huge_commit(FULL)),
+        ("unmap", &|| stress::destroy_many_mappings(FULL)),
+        ("exit", &|| stress::exit_with_many_handles(FULL)),
     ];
     let (mut masked, mut late) = (0, 0);
     for (part, work) in parts {

@@ -103,21 +103,31 @@ pub fn write_fmt(args: fmt::Arguments) {
     pump_until(|c| c.len == 0);
 }
 
-/// Feeds the UART one byte per hold of the console lock until `done` (or
-/// there is no UART). Interrupts are on between bytes if the caller's
-/// were.
+/// Feeds the UART until `done` (or there is no UART), taking the console
+/// lock per burst of what the FIFO has room for: interrupts are on between
+/// bursts if the caller's were.
 fn pump_until(done: impl Fn(&Console) -> bool) {
     loop {
         let mut c = CONSOLE.lock();
         if c.uart.is_none() || done(&c) {
             return;
         }
-        if !c.send_one() {
+        // As many bytes as the FIFO takes now, at most a FIFO's worth per
+        // hold: none of them waits, so the hold stays short.
+        let mut sent = 0;
+        while sent < BURST && c.send_one() {
+            sent += 1;
+        }
+        if sent == 0 {
             drop(c);
             core::hint::spin_loop();
         }
     }
 }
+
+/// Bytes fed to the UART per hold of the console lock at most: the PL011's
+/// transmit FIFO depth.
+const BURST: usize = 32;
 
 /// Frees the console lock if this CPU was interrupted while holding it
 /// (a panic in the middle of a line), so the report can still be printed.

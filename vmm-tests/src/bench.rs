@@ -572,7 +572,10 @@ mod tests {
         // The warm zero-fill fault's floor is the trap alone; the empty
         // one's the trap and the kernel's zeroing (null 112 + zero 111).
         assert_eq!(r.floor("zero_fill_fault_warm"), ("trap", 112.0));
-        assert_eq!(r.floor("zero_fill_fault_empty"), ("trap + zero", 112.0 + 111.0));
+        assert_eq!(
+            r.floor("zero_fill_fault_empty"),
+            ("trap + zero", 112.0 + 111.0)
+        );
         let boot = r
             .targets()
             .into_iter()

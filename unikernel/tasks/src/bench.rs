@@ -233,7 +233,11 @@ pub fn run(filter: &str) -> Result<(), Status> {
         touch_each_page(addr, poke)
     })?;
 
-    bench("zero_fill_fault_empty", FAULT_PAGES, &mut zero_fill_pool_empty)?;
+    bench(
+        "zero_fill_fault_empty",
+        FAULT_PAGES,
+        &mut zero_fill_pool_empty,
+    )?;
 
     bench("cow_fault", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;

@@ -178,7 +178,10 @@ fn pool_zeroes_a_dirty_frame_before_handing_it_out() -> TestResult {
     unsafe { frame::free(g) };
     check_eq!(g, f);
     check_eq!(frame::zeroed_frames(), 0);
-    check!(zero, "a pool frame was handed out with the bytes it had when freed");
+    check!(
+        zero,
+        "a pool frame was handed out with the bytes it had when freed"
+    );
     Ok(())
 }
 

@@ -301,7 +301,10 @@ fn simd_registers_survive_kernel_page_and_large_copies() -> TestResult {
     check_eq!(differ, 0);
     // The copies did their work: the child's page, the written data.
     check_eq!(Status(abi::Status(written as i32)), Status::OK);
-    check!(Status(abi::Status(read as i32)) != Status::OK, "a read into a hole succeeded");
+    check!(
+        Status(abi::Status(read as i32)) != Status::OK,
+        "a read into a hole succeeded"
+    );
     let mut page = [0u8; 2];
     ok!(child.read(&mut page, 0));
     check_eq!(page, [1, 0x5a]);

@@ -265,16 +265,23 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
         if !available {
             return ControlFlow::Continue(());
         }
-        if gic_v3.is_none() && node.is_compatible(GICV3_COMPATIBLE) {
+        // One pass over the node's compatible strings for all four.
+        let [is_gic_v3, is_gic_v2, is_timer, is_pl011] = node.compatible_with([
+            GICV3_COMPATIBLE,
+            GICV2_COMPATIBLE,
+            TIMER_COMPATIBLE,
+            &[PL011_COMPATIBLE],
+        ]);
+        if gic_v3.is_none() && is_gic_v3 {
             gic_v3 = Some((reg(chain).next(), reg(chain).nth(1)));
         }
-        if gic_v2.is_none() && node.is_compatible(GICV2_COMPATIBLE) {
+        if gic_v2.is_none() && is_gic_v2 {
             gic_v2 = Some((reg(chain).next(), reg(chain).nth(1)));
         }
-        if timer.is_none() && node.is_compatible(TIMER_COMPATIBLE) {
+        if timer.is_none() && is_timer {
             timer = timer_ppis(node);
         }
-        if first_pl011.is_none() && node.is_compatible(&[PL011_COMPATIBLE]) {
+        if first_pl011.is_none() && is_pl011 {
             first_pl011 = reg(chain).next();
         }
         ControlFlow::<()>::Continue(())
@@ -435,15 +442,16 @@ impl NameKinds {
     }
 }
 
-/// One pass over the properties starting at `at`: the [`Known`] ones (the
-/// first of each name), and where the properties end.
+/// One pass over the properties starting at `at`: fills in `k` with the
+/// [`Known`] ones (the first of each name); returns where they end.
 fn scan_props<'a>(
     blob: &'a [u8],
     mut at: usize,
     strings: usize,
     kinds: &mut NameKinds,
-) -> Option<(Known<'a>, usize)> {
-    let mut k = Known::default();
+    k: &mut Known<'a>,
+) -> Option<usize> {
+    *k = Known::default();
     loop {
         match be32(blob, at)? {
             FDT_NOP => at += 4,
@@ -469,7 +477,7 @@ fn scan_props<'a>(
                 at = (at + 12 + len).next_multiple_of(4);
             }
             // Properties come before child nodes.
-            _ => return Some((k, at)),
+            _ => return Some(at),
         }
     }
 }
@@ -530,10 +538,23 @@ impl<'a> Node<'a> {
 
     /// Whether `compatible` lists one of `any`.
     fn is_compatible(&self, any: &[&str]) -> bool {
-        self.known.compatible.is_some_and(|list| {
-            list.split(|&b| b == 0)
-                .any(|c| any.iter().any(|a| a.as_bytes() == c))
-        })
+        let [hit] = self.compatible_with([any]);
+        hit
+    }
+
+    /// For each list of `lists`, whether `compatible` names one of its
+    /// strings: one pass over the node's strings for all of them.
+    fn compatible_with<const N: usize>(&self, lists: [&[&str]; N]) -> [bool; N] {
+        let mut hits = [false; N];
+        let Some(compatible) = self.known.compatible else {
+            return hits;
+        };
+        for c in compatible.split(|&b| b == 0).filter(|c| !c.is_empty()) {
+            for (hit, list) in hits.iter_mut().zip(lists) {
+                *hit |= list.iter().any(|a| a.as_bytes() == c);
+            }
+        }
+        hits
     }
 
     /// A one-cell property's value, or `default` (DTSpec 2.3.5: two
@@ -575,21 +596,20 @@ fn nodes<'a, R>(blob: &'a [u8], mut visit: impl FnMut(&[Node<'a>]) -> ControlFlo
             FDT_BEGIN_NODE => {
                 let name = c_str(blob, at)?;
                 at = (at + name.len() + 1).next_multiple_of(4);
-                let props = at;
-                let (known, end) = scan_props(blob, props, strings, &mut kinds)?;
-                at = end;
                 if open < MAX_DEPTH {
+                    // Filled in where it lies: a node is too big to copy
+                    // around for every node of the tree.
                     let parent_available = open.checked_sub(1).is_none_or(|p| chain[p].available);
-                    chain[open] = Node {
-                        blob,
-                        name,
-                        props,
-                        known,
-                        available: parent_available && status_available(known.status),
-                    };
+                    let node = &mut chain[open];
+                    node.name = name;
+                    node.props = at;
+                    at = scan_props(blob, at, strings, &mut kinds, &mut node.known)?;
+                    node.available = parent_available && status_available(node.known.status);
                     if let ControlFlow::Break(result) = visit(&chain[..=open]) {
                         return Some(result);
                     }
+                } else {
+                    at = scan_props(blob, at, strings, &mut kinds, &mut Known::default())?;
                 }
                 open += 1;
             }

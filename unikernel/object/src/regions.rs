@@ -1,0 +1,537 @@
+//! An ordered set of disjoint regions (a VMAR's children): a B+tree with
+//! nodes of [`B`] entries kept in one slab per tree, where every entry of
+//! an inner node carries its subtree's first base, last end and largest
+//! gap between consecutive regions. Lookups, insertion, removal and
+//! first-fit placement are O(log n), each level a scan of one node.
+//!
+//! A tree of up to [`B`] regions is one leaf: a sorted array, as cheap as
+//! the sorted `Vec` it replaces. Nodes come from the tree's slab (a freed
+//! node goes on its free list), and growth is reserved before a change
+//! ([`RegionTree::reserve`]), so an insertion never allocates and a
+//! removal never needs memory.
+
+use crate::mem::Mem;
+use abi::Status;
+use alloc::vec::Vec;
+
+/// Entries per node.
+pub const B: usize = 16;
+/// Fewest entries of a node other than the root.
+const MIN: usize = B / 2;
+const NONE: u32 = u32::MAX;
+/// Deepest tree: with at least [`MIN`] entries per inner node, 2^32
+/// regions fit in 11 levels.
+const MAX_DEPTH: usize = 16;
+
+/// One region: `[base, base + size)` and what occupies it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Region<V> {
+    /// First address.
+    pub base: u64,
+    /// Length in bytes (not zero).
+    pub size: u64,
+    /// What is there.
+    pub value: V,
+}
+
+impl<V> Region<V> {
+    /// One past the last address.
+    pub fn end(&self) -> u64 {
+        self.base + self.size
+    }
+}
+
+#[derive(Copy, Clone)]
+enum Link<V> {
+    Value(V),
+    Node(u32),
+}
+
+/// An entry: a region (in a leaf) or a subtree (in an inner node: its
+/// first base, last end, and largest gap between two of its regions).
+#[derive(Copy, Clone)]
+struct Item<V> {
+    lo: u64,
+    hi: u64,
+    gap: u64,
+    link: Link<V>,
+}
+
+impl<V: Copy> Item<V> {
+    const FILLER: Item<V> = Item {
+        lo: 0,
+        hi: 0,
+        gap: 0,
+        link: Link::Node(NONE),
+    };
+
+    fn node(&self) -> u32 {
+        match self.link {
+            Link::Node(n) => n,
+            Link::Value(_) => unreachable!("inner entry without a node"),
+        }
+    }
+
+    fn region(&self) -> Region<V> {
+        match self.link {
+            Link::Value(value) => Region {
+                base: self.lo,
+                size: self.hi - self.lo,
+                value,
+            },
+            Link::Node(_) => unreachable!("leaf entry without a value"),
+        }
+    }
+}
+
+/// A node; a free one keeps the next free node's index in `len`.
+struct Node<V> {
+    len: u32,
+    items: [Item<V>; B],
+}
+
+impl<V: Copy> Node<V> {
+    fn items(&self) -> &[Item<V>] {
+        &self.items[..self.len as usize]
+    }
+
+    /// The summary entry of this node as a child `me`: its first base,
+    /// last end, and largest gap inside.
+    fn summary(&self, me: u32) -> Item<V> {
+        let items = self.items();
+        let mut gap = 0;
+        let mut prev = items[0].lo;
+        for it in items {
+            gap = gap.max(it.gap).max(it.lo - prev);
+            prev = it.hi;
+        }
+        Item {
+            lo: items[0].lo,
+            hi: prev,
+            gap,
+            link: Link::Node(me),
+        }
+    }
+
+    fn insert(&mut self, at: usize, item: Item<V>) {
+        let n = self.len as usize;
+        debug_assert!(n < B && at <= n);
+        self.items.copy_within(at..n, at + 1);
+        self.items[at] = item;
+        self.len += 1;
+    }
+
+    fn remove(&mut self, at: usize) -> Item<V> {
+        let n = self.len as usize;
+        let item = self.items[at];
+        self.items.copy_within(at + 1..n, at);
+        self.len -= 1;
+        item
+    }
+}
+
+/// The regions of one VMAR, sorted by base and disjoint.
+pub struct RegionTree<V> {
+    nodes: Vec<Node<V>>,
+    free: u32,
+    free_count: usize,
+    root: u32,
+    /// Inner levels above the leaves (0: the root is a leaf).
+    height: usize,
+    len: usize,
+}
+
+impl<V: Copy> Default for RegionTree<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where a descent went: the inner node and the entry taken, per level.
+type Path = [(u32, usize); MAX_DEPTH];
+
+impl<V: Copy> RegionTree<V> {
+    /// An empty tree (allocates nothing).
+    pub const fn new() -> Self {
+        RegionTree {
+            nodes: Vec::new(),
+            free: NONE,
+            free_count: 0,
+            root: NONE,
+            height: 0,
+            len: 0,
+        }
+    }
+
+    /// Number of regions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no region.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Ensures the next `inserts` calls of [`Self::insert_reserved`]
+    /// (with any removals between them) cannot allocate.
+    pub fn reserve(&mut self, mem: &Mem, inserts: usize) -> Result<(), Status> {
+        // A leaf root with room splits nothing (only an empty tree takes
+        // its first node); otherwise each insertion splits at most one
+        // node per level and may add a root level.
+        let need = if self.height == 0 && self.len + inserts <= B {
+            usize::from(self.root == NONE && inserts > 0)
+        } else {
+            inserts * (self.height + 2 + inserts)
+        };
+        mem.reserve(&mut self.nodes, need.saturating_sub(self.free_count))
+    }
+
+    fn alloc(&mut self) -> u32 {
+        if self.free != NONE {
+            let n = self.free;
+            self.free = self.nodes[n as usize].len;
+            self.free_count -= 1;
+            self.nodes[n as usize].len = 0;
+            return n;
+        }
+        debug_assert!(
+            self.nodes.len() < self.nodes.capacity(),
+            "node not reserved"
+        );
+        self.nodes.push(Node {
+            len: 0,
+            items: [Item::FILLER; B],
+        });
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn release(&mut self, n: u32) {
+        self.nodes[n as usize].len = self.free;
+        self.free = n;
+        self.free_count += 1;
+    }
+
+    fn node(&self, n: u32) -> &Node<V> {
+        &self.nodes[n as usize]
+    }
+
+    fn node_mut(&mut self, n: u32) -> &mut Node<V> {
+        &mut self.nodes[n as usize]
+    }
+
+    /// Descends to the leaf where a region with base `key` is or would
+    /// go, recording the path; returns the leaf.
+    fn descend(&self, key: u64, path: &mut Path) -> u32 {
+        let mut n = self.root;
+        for step in path.iter_mut().take(self.height) {
+            let items = self.node(n).items();
+            // The last entry starting at or below `key`, else the first.
+            let i = items[1..].partition_point(|it| it.lo <= key);
+            *step = (n, i);
+            n = items[i].node();
+        }
+        n
+    }
+
+    /// Sets entry `i` of `parent` to the summary of its child `child`.
+    fn refresh(&mut self, parent: u32, i: usize, child: u32) {
+        let s = self.node(child).summary(child);
+        self.node_mut(parent).items[i] = s;
+    }
+
+    /// Inserts `item` at `at` in node `n`, splitting a full node: then
+    /// returns the summary entry of the new right half.
+    fn insert_in(&mut self, n: u32, at: usize, item: Item<V>) -> Option<Item<V>> {
+        if (self.node(n).len as usize) < B {
+            self.node_mut(n).insert(at, item);
+            return None;
+        }
+        let r = self.alloc();
+        let upper = self.node(n).items;
+        let right = self.node_mut(r);
+        right.items[..B - MIN].copy_from_slice(&upper[MIN..]);
+        right.len = (B - MIN) as u32;
+        self.node_mut(n).len = MIN as u32;
+        if at <= MIN {
+            self.node_mut(n).insert(at, item);
+        } else {
+            self.node_mut(r).insert(at - MIN, item);
+        }
+        Some(self.node(r).summary(r))
+    }
+
+    /// Inserts `[base, base + size)` (disjoint from every region) after
+    /// a [`Self::reserve`].
+    pub fn insert_reserved(&mut self, base: u64, size: u64, value: V) {
+        debug_assert!(size > 0);
+        let item = Item {
+            lo: base,
+            hi: base + size,
+            gap: 0,
+            link: Link::Value(value),
+        };
+        self.len += 1;
+        if self.root == NONE {
+            let n = self.alloc();
+            self.node_mut(n).insert(0, item);
+            self.root = n;
+            self.height = 0;
+            return;
+        }
+        let mut path = [(0, 0); MAX_DEPTH];
+        let leaf = self.descend(base, &mut path);
+        let at = self.node(leaf).items().partition_point(|it| it.lo < base);
+        let mut carry = self.insert_in(leaf, at, item);
+        let mut child = leaf;
+        for d in (0..self.height).rev() {
+            let (p, i) = path[d];
+            self.refresh(p, i, child);
+            if let Some(right) = carry {
+                carry = self.insert_in(p, i + 1, right);
+            }
+            child = p;
+        }
+        if let Some(right) = carry {
+            let old = self.root;
+            let left = self.node(old).summary(old);
+            let r = self.alloc();
+            let root = self.node_mut(r);
+            root.items[0] = left;
+            root.items[1] = right;
+            root.len = 2;
+            self.root = r;
+            self.height += 1;
+        }
+    }
+
+    /// Removes the region starting at `base`, if there is one.
+    pub fn remove(&mut self, base: u64) -> Option<Region<V>> {
+        if self.root == NONE {
+            return None;
+        }
+        let mut path = [(0, 0); MAX_DEPTH];
+        let leaf = self.descend(base, &mut path);
+        let at = self
+            .node(leaf)
+            .items()
+            .iter()
+            .position(|it| it.lo == base)?;
+        let gone = self.node_mut(leaf).remove(at).region();
+        self.len -= 1;
+        let mut child = leaf;
+        for d in (0..self.height).rev() {
+            let (p, i) = path[d];
+            if (self.node(child).len as usize) < MIN {
+                self.rebalance(p, i);
+            } else {
+                self.refresh(p, i, child);
+            }
+            child = p;
+        }
+        let root = self.root;
+        if self.height > 0 && self.node(root).len == 1 {
+            self.root = self.node(root).items[0].node();
+            self.height -= 1;
+            self.release(root);
+        } else if self.height == 0 && self.node(root).len == 0 {
+            self.release(root);
+            self.root = NONE;
+        }
+        Some(gone)
+    }
+
+    /// Entry `i` of `p` has too few entries: takes one from a sibling, or
+    /// merges with it, and refreshes the summaries in `p`.
+    fn rebalance(&mut self, p: u32, i: usize) {
+        let li = if i > 0 { i - 1 } else { 0 };
+        let (l, r) = {
+            let items = self.node(p).items();
+            (items[li].node(), items[li + 1].node())
+        };
+        let (ln, rn) = (self.node(l).len as usize, self.node(r).len as usize);
+        if ln + rn <= B {
+            let moved = self.node(r).items;
+            let left = self.node_mut(l);
+            left.items[ln..ln + rn].copy_from_slice(&moved[..rn]);
+            left.len = (ln + rn) as u32;
+            self.release(r);
+            self.node_mut(p).remove(li + 1);
+            self.refresh(p, li, l);
+            return;
+        }
+        if ln < rn {
+            let first = self.node_mut(r).remove(0);
+            self.node_mut(l).insert(ln, first);
+        } else {
+            let last = self.node_mut(l).remove(ln - 1);
+            self.node_mut(r).insert(0, last);
+        }
+        self.refresh(p, li, l);
+        self.refresh(p, li + 1, r);
+    }
+
+    /// Changes the size of the region starting at `base`; `false` if there
+    /// is none. The caller keeps the regions disjoint.
+    pub fn set_size(&mut self, base: u64, size: u64) -> bool {
+        if self.root == NONE {
+            return false;
+        }
+        let mut path = [(0, 0); MAX_DEPTH];
+        let leaf = self.descend(base, &mut path);
+        let Some(at) = self.node(leaf).items().iter().position(|it| it.lo == base) else {
+            return false;
+        };
+        self.node_mut(leaf).items[at].hi = base + size;
+        let mut child = leaf;
+        for d in (0..self.height).rev() {
+            let (p, i) = path[d];
+            self.refresh(p, i, child);
+            child = p;
+        }
+        true
+    }
+
+    /// The last region whose base `before` accepts (a prefix of the order).
+    fn last_where(&self, before: impl Fn(u64) -> bool) -> Option<Region<V>> {
+        if self.root == NONE {
+            return None;
+        }
+        let mut n = self.root;
+        for _ in 0..self.height {
+            let items = self.node(n).items();
+            let c = items.partition_point(|it| before(it.lo));
+            n = items[c.checked_sub(1)?].node();
+        }
+        let items = self.node(n).items();
+        let c = items.partition_point(|it| before(it.lo));
+        Some(items[c.checked_sub(1)?].region())
+    }
+
+    /// The region with the greatest base below `x`.
+    pub fn last_before(&self, x: u64) -> Option<Region<V>> {
+        self.last_where(|lo| lo < x)
+    }
+
+    /// The region containing `x`.
+    pub fn containing(&self, x: u64) -> Option<Region<V>> {
+        self.last_where(|lo| lo <= x).filter(|r| x < r.end())
+    }
+
+    /// The first region ending above `x` (the first one at or after `x`).
+    pub fn first_ending_after(&self, x: u64) -> Option<Region<V>> {
+        if self.root == NONE {
+            return None;
+        }
+        let mut n = self.root;
+        for _ in 0..self.height {
+            let items = self.node(n).items();
+            let c = items.partition_point(|it| it.hi <= x);
+            n = items.get(c)?.node();
+        }
+        let items = self.node(n).items();
+        let c = items.partition_point(|it| it.hi <= x);
+        items.get(c).map(Item::region)
+    }
+
+    /// The region with the greatest base.
+    pub fn last(&self) -> Option<Region<V>> {
+        self.last_where(|_| true)
+    }
+
+    /// The first region (lowest base).
+    pub fn first(&self) -> Option<Region<V>> {
+        // Every region ends above 0 (none is empty).
+        self.first_ending_after(0)
+    }
+
+    /// The lowest address in `[lo, hi)` where `size` bytes fit between the
+    /// regions (all of which lie in `[lo, hi)`): first fit, O(log n), as
+    /// each inner entry knows the largest gap under it.
+    pub fn first_fit(&self, lo: u64, hi: u64, size: u64) -> Option<u64> {
+        let mut prev = lo;
+        let mut n = self.root;
+        if n == NONE {
+            return (hi - lo >= size).then_some(lo);
+        }
+        let mut depth = 0;
+        'descend: loop {
+            let inner = depth < self.height;
+            for it in self.node(n).items() {
+                if it.lo - prev >= size {
+                    return Some(prev);
+                }
+                if inner && it.gap >= size {
+                    // A gap that fits is inside: go down once per level.
+                    n = it.node();
+                    depth += 1;
+                    continue 'descend;
+                }
+                prev = it.hi;
+            }
+            break;
+        }
+        // Only the root's scan gets here (a subtree entered has the gap).
+        debug_assert_eq!(depth, 0);
+        (depth == 0 && hi - prev >= size).then_some(prev)
+    }
+
+    /// Every region in order (O(n log n): for checks and tests).
+    pub fn iter(&self) -> impl Iterator<Item = Region<V>> + '_ {
+        core::iter::successors(self.first(), |r| self.first_ending_after(r.end()))
+    }
+
+    /// Checks the tree's invariants (sorted, disjoint, summaries exact,
+    /// nodes filled, every leaf at one depth); for tests.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.root == NONE {
+            return if self.len == 0 {
+                Ok(())
+            } else {
+                Err("empty root, regions counted")
+            };
+        }
+        let mut count = 0;
+        self.check_node(self.root, 0, &mut count)?;
+        if count != self.len {
+            return Err("count differs");
+        }
+        if self.height > 0 && self.node(self.root).len < 2 {
+            return Err("inner root with one entry");
+        }
+        Ok(())
+    }
+
+    fn check_node(&self, n: u32, depth: usize, count: &mut usize) -> Result<(), &'static str> {
+        let node = self.node(n);
+        let len = node.len as usize;
+        if len == 0 || len > B || (n != self.root && len < MIN) {
+            return Err("node fill");
+        }
+        let items = node.items();
+        for w in items.windows(2) {
+            if w[0].hi > w[1].lo {
+                return Err("entries overlap or out of order");
+            }
+        }
+        for it in items {
+            if it.lo >= it.hi {
+                return Err("empty entry");
+            }
+            if depth == self.height {
+                if !matches!(it.link, Link::Value(_)) || it.gap != 0 {
+                    return Err("leaf entry");
+                }
+                *count += 1;
+            } else {
+                let c = it.node();
+                let s = self.node(c).summary(c);
+                if (s.lo, s.hi, s.gap) != (it.lo, it.hi, it.gap) {
+                    return Err("stale summary");
+                }
+                self.check_node(c, depth + 1, count)?;
+            }
+        }
+        Ok(())
+    }
+}

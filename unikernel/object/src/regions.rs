@@ -21,7 +21,7 @@ const MIN: usize = B / 2;
 const NONE: u32 = u32::MAX;
 /// Deepest tree: with at least [`MIN`] entries per inner node, 2^32
 /// regions fit in 11 levels.
-const MAX_DEPTH: usize = 16;
+const MAX_DEPTH: usize = 12;
 
 /// One region: `[base, base + size)` and what occupies it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,7 @@ struct Node<V> {
 }
 
 impl<V: Copy> Node<V> {
+    #[inline]
     fn items(&self) -> &[Item<V>] {
         &self.items[..self.len as usize]
     }
@@ -113,6 +114,7 @@ impl<V: Copy> Node<V> {
         }
     }
 
+    #[inline]
     fn insert(&mut self, at: usize, item: Item<V>) {
         let n = self.len as usize;
         debug_assert!(n < B && at <= n);
@@ -121,6 +123,7 @@ impl<V: Copy> Node<V> {
         self.len += 1;
     }
 
+    #[inline]
     fn remove(&mut self, at: usize) -> Item<V> {
         let n = self.len as usize;
         let item = self.items[at];
@@ -148,7 +151,7 @@ impl<V: Copy> Default for RegionTree<V> {
 }
 
 /// Where a descent went: the inner node and the entry taken, per level.
-type Path = [(u32, usize); MAX_DEPTH];
+type Path = [(u32, u32); MAX_DEPTH];
 
 impl<V: Copy> RegionTree<V> {
     /// An empty tree (allocates nothing).
@@ -212,10 +215,12 @@ impl<V: Copy> RegionTree<V> {
         self.free_count += 1;
     }
 
+    #[inline]
     fn node(&self, n: u32) -> &Node<V> {
         &self.nodes[n as usize]
     }
 
+    #[inline]
     fn node_mut(&mut self, n: u32) -> &mut Node<V> {
         &mut self.nodes[n as usize]
     }
@@ -228,7 +233,7 @@ impl<V: Copy> RegionTree<V> {
             let items = self.node(n).items();
             // The last entry starting at or below `key`, else the first.
             let i = items[1..].partition_point(|it| it.lo <= key);
-            *step = (n, i);
+            *step = (n, i as u32);
             n = items[i].node();
         }
         n
@@ -242,6 +247,7 @@ impl<V: Copy> RegionTree<V> {
 
     /// Inserts `item` at `at` in node `n`, splitting a full node: then
     /// returns the summary entry of the new right half.
+    #[inline]
     fn insert_in(&mut self, n: u32, at: usize, item: Item<V>) -> Option<Item<V>> {
         if (self.node(n).len as usize) < B {
             self.node_mut(n).insert(at, item);
@@ -279,13 +285,22 @@ impl<V: Copy> RegionTree<V> {
             self.height = 0;
             return;
         }
+        if self.height == 0 {
+            // One leaf (a small VMAR): a sorted array.
+            let root = self.root;
+            let at = self.node(root).items().partition_point(|it| it.lo < base);
+            if let Some(right) = self.insert_in(root, at, item) {
+                self.grow(right);
+            }
+            return;
+        }
         let mut path = [(0, 0); MAX_DEPTH];
         let leaf = self.descend(base, &mut path);
         let at = self.node(leaf).items().partition_point(|it| it.lo < base);
         let mut carry = self.insert_in(leaf, at, item);
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = path[d];
+            let (p, i) = (path[d].0, path[d].1 as usize);
             self.refresh(p, i, child);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
@@ -293,22 +308,43 @@ impl<V: Copy> RegionTree<V> {
             child = p;
         }
         if let Some(right) = carry {
-            let old = self.root;
-            let left = self.node(old).summary(old);
-            let r = self.alloc();
-            let root = self.node_mut(r);
-            root.items[0] = left;
-            root.items[1] = right;
-            root.len = 2;
-            self.root = r;
-            self.height += 1;
+            self.grow(right);
         }
+    }
+
+    /// The root split, `right` its new right half: a new root above both.
+    fn grow(&mut self, right: Item<V>) {
+        let old = self.root;
+        let left = self.node(old).summary(old);
+        let r = self.alloc();
+        let root = self.node_mut(r);
+        root.items[0] = left;
+        root.items[1] = right;
+        root.len = 2;
+        self.root = r;
+        self.height += 1;
     }
 
     /// Removes the region starting at `base`, if there is one.
     pub fn remove(&mut self, base: u64) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        if self.height == 0 {
+            // One leaf (a small VMAR): a sorted array.
+            let root = self.root;
+            let at = self
+                .node(root)
+                .items()
+                .iter()
+                .position(|it| it.lo == base)?;
+            let gone = self.node_mut(root).remove(at).region();
+            self.len -= 1;
+            if self.len == 0 {
+                self.release(root);
+                self.root = NONE;
+            }
+            return Some(gone);
         }
         let mut path = [(0, 0); MAX_DEPTH];
         let leaf = self.descend(base, &mut path);
@@ -321,7 +357,7 @@ impl<V: Copy> RegionTree<V> {
         self.len -= 1;
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = path[d];
+            let (p, i) = (path[d].0, path[d].1 as usize);
             if (self.node(child).len as usize) < MIN {
                 self.rebalance(p, i);
             } else {
@@ -385,7 +421,7 @@ impl<V: Copy> RegionTree<V> {
         self.node_mut(leaf).items[at].hi = base + size;
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = path[d];
+            let (p, i) = (path[d].0, path[d].1 as usize);
             self.refresh(p, i, child);
             child = p;
         }
@@ -393,6 +429,7 @@ impl<V: Copy> RegionTree<V> {
     }
 
     /// The last region whose base `before` accepts (a prefix of the order).
+    #[inline]
     fn last_where(&self, before: impl Fn(u64) -> bool) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
@@ -409,16 +446,19 @@ impl<V: Copy> RegionTree<V> {
     }
 
     /// The region with the greatest base below `x`.
+    #[inline]
     pub fn last_before(&self, x: u64) -> Option<Region<V>> {
         self.last_where(|lo| lo < x)
     }
 
     /// The region containing `x`.
+    #[inline]
     pub fn containing(&self, x: u64) -> Option<Region<V>> {
         self.last_where(|lo| lo <= x).filter(|r| x < r.end())
     }
 
     /// The first region ending above `x` (the first one at or after `x`).
+    #[inline]
     pub fn first_ending_after(&self, x: u64) -> Option<Region<V>> {
         if self.root == NONE {
             return None;

@@ -581,8 +581,14 @@ impl<P: Platform> ObjectSpace<P> {
         if addr < v.base || end > v.end() {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        if v.first_overlapping(addr, end).is_none() {
-            return Err(ZX_ERR_NOT_FOUND);
+        let first = v.first_overlapping(addr, end).ok_or(ZX_ERR_NOT_FOUND)?;
+        if first.base == addr && first.end() == end {
+            // The usual case: one child, the whole range; nothing to split.
+            return Ok(Unmapping {
+                vmar,
+                start: addr,
+                end,
+            });
         }
         for r in v.overlapping(addr, end) {
             if matches!(r.value, Child::Vmar(_)) && (r.base < addr || r.end() > end) {
@@ -606,6 +612,9 @@ impl<P: Platform> ObjectSpace<P> {
     /// and a VMAR torn down meanwhile ends the unmap.
     pub fn vmar_unmap_step(&mut self, u: &mut Unmapping, budget: &mut usize) -> bool {
         loop {
+            if u.start >= u.end {
+                return true;
+            }
             let Some(v) = self.vmars.get(u.vmar) else {
                 return true;
             };

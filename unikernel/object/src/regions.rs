@@ -13,6 +13,7 @@
 use crate::mem::Mem;
 use abi::Status;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 /// Entries per node.
 pub const B: usize = 16;
@@ -150,8 +151,34 @@ impl<V: Copy> Default for RegionTree<V> {
     }
 }
 
-/// Where a descent went: the inner node and the entry taken, per level.
-type Path = [(u32, u32); MAX_DEPTH];
+/// What changed in a node, so its summary is updated in O(1) unless the
+/// largest gap may have shrunk (then the node is scanned).
+#[derive(Copy, Clone)]
+enum Change {
+    /// Entry `at` is new.
+    Inserted { at: usize },
+    /// The entry at `at` was `(lo, hi, gap)`, and went.
+    Removed { at: usize, old: (u64, u64, u64) },
+    /// Entry `at` was `(lo, hi, gap)` before.
+    Updated { at: usize, old: (u64, u64, u64) },
+    /// Entries moved (a split, a merge): scan.
+    Rebuilt,
+}
+
+/// Where a descent went: the inner node and the entry taken, per level
+/// (levels below the tree's height are written; left uninitialized, as
+/// zeroing it cost a `memset` per change).
+type Path = [MaybeUninit<(u32, u32)>; MAX_DEPTH];
+
+const NO_PATH: Path = [const { MaybeUninit::uninit() }; MAX_DEPTH];
+
+/// Level `d` of a path [`RegionTree::descend`] wrote.
+fn step(path: &Path, d: usize) -> (u32, usize) {
+    // SAFETY: callers read only levels below the height `descend` went
+    // through, and it wrote each of them.
+    let (n, i) = unsafe { path[d].assume_init() };
+    (n, i as usize)
+}
 
 impl<V: Copy> RegionTree<V> {
     /// An empty tree (allocates nothing).
@@ -229,11 +256,11 @@ impl<V: Copy> RegionTree<V> {
     /// go, recording the path; returns the leaf.
     fn descend(&self, key: u64, path: &mut Path) -> u32 {
         let mut n = self.root;
-        for step in path.iter_mut().take(self.height) {
+        for slot in path.iter_mut().take(self.height) {
             let items = self.node(n).items();
             // The last entry starting at or below `key`, else the first.
             let i = items[1..].partition_point(|it| it.lo <= key);
-            *step = (n, i as u32);
+            slot.write((n, i as u32));
             n = items[i].node();
         }
         n
@@ -243,6 +270,74 @@ impl<V: Copy> RegionTree<V> {
     fn refresh(&mut self, parent: u32, i: usize, child: u32) {
         let s = self.node(child).summary(child);
         self.node_mut(parent).items[i] = s;
+    }
+
+    /// Sets entry `i` of `parent` to the summary of `child` after `change`
+    /// in it; returns the change this makes in `parent`.
+    fn update(&mut self, parent: u32, i: usize, child: u32, change: Change) -> Change {
+        let old = self.node(parent).items[i];
+        let items = self.node(child).items();
+        let n = items.len();
+        let gap_at = |j: usize| items[j].lo - items[j - 1].hi;
+        let g = old.gap;
+        // The largest gap, if the change cannot have shrunk it.
+        let gap = match change {
+            Change::Inserted { at } => {
+                let mut new = items[at].gap;
+                if at > 0 {
+                    new = new.max(gap_at(at));
+                }
+                if at + 1 < n {
+                    new = new.max(gap_at(at + 1));
+                }
+                // An entry inside splits the gap it went into.
+                let split = at > 0 && at + 1 < n && items[at + 1].lo - items[at - 1].hi == g;
+                (!split || new >= g).then_some(g.max(new))
+            }
+            Change::Removed { at, old: (lo, hi, inner) } => {
+                if at > 0 && at < n {
+                    // The merged gap holds every gap that went.
+                    Some(g.max(gap_at(at)))
+                } else {
+                    let gone = match at {
+                        0 => inner.max(items[0].lo - hi),
+                        _ => inner.max(lo - items[n - 1].hi),
+                    };
+                    (gone < g || g == 0).then_some(g)
+                }
+            }
+            Change::Updated { at, old: (lo, hi, inner) } => {
+                let it = items[at];
+                let mut new = it.gap;
+                let mut lost = inner == g && it.gap < inner;
+                if at > 0 {
+                    let (was, now) = (lo - items[at - 1].hi, gap_at(at));
+                    new = new.max(now);
+                    lost |= was == g && now < was;
+                }
+                if at + 1 < n {
+                    let (was, now) = (items[at + 1].lo - hi, gap_at(at + 1));
+                    new = new.max(now);
+                    lost |= was == g && now < was;
+                }
+                (!lost).then_some(g.max(new))
+            }
+            Change::Rebuilt => None,
+        };
+        let summary = match gap {
+            Some(gap) => Item {
+                lo: items[0].lo,
+                hi: items[n - 1].hi,
+                gap,
+                link: Link::Node(child),
+            },
+            None => self.node(child).summary(child),
+        };
+        self.node_mut(parent).items[i] = summary;
+        Change::Updated {
+            at: i,
+            old: (old.lo, old.hi, old.gap),
+        }
     }
 
     /// Inserts `item` at `at` in node `n`, splitting a full node: then
@@ -294,16 +389,21 @@ impl<V: Copy> RegionTree<V> {
             }
             return;
         }
-        let mut path = [(0, 0); MAX_DEPTH];
+        let mut path = NO_PATH;
         let leaf = self.descend(base, &mut path);
         let at = self.node(leaf).items().partition_point(|it| it.lo < base);
         let mut carry = self.insert_in(leaf, at, item);
+        let mut change = match carry {
+            None => Change::Inserted { at },
+            Some(_) => Change::Rebuilt,
+        };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = (path[d].0, path[d].1 as usize);
-            self.refresh(p, i, child);
+            let (p, i) = step(&path, d);
+            change = self.update(p, i, child, change);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
+                change = Change::Rebuilt;
             }
             child = p;
         }
@@ -346,22 +446,28 @@ impl<V: Copy> RegionTree<V> {
             }
             return Some(gone);
         }
-        let mut path = [(0, 0); MAX_DEPTH];
+        let mut path = NO_PATH;
         let leaf = self.descend(base, &mut path);
         let at = self
             .node(leaf)
             .items()
             .iter()
             .position(|it| it.lo == base)?;
-        let gone = self.node_mut(leaf).remove(at).region();
+        let item = self.node_mut(leaf).remove(at);
+        let gone = item.region();
         self.len -= 1;
+        let mut change = Change::Removed {
+            at,
+            old: (item.lo, item.hi, item.gap),
+        };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = (path[d].0, path[d].1 as usize);
+            let (p, i) = step(&path, d);
             if (self.node(child).len as usize) < MIN {
                 self.rebalance(p, i);
+                change = Change::Rebuilt;
             } else {
-                self.refresh(p, i, child);
+                change = self.update(p, i, child, change);
             }
             child = p;
         }
@@ -413,16 +519,21 @@ impl<V: Copy> RegionTree<V> {
         if self.root == NONE {
             return false;
         }
-        let mut path = [(0, 0); MAX_DEPTH];
+        let mut path = NO_PATH;
         let leaf = self.descend(base, &mut path);
         let Some(at) = self.node(leaf).items().iter().position(|it| it.lo == base) else {
             return false;
         };
+        let old = self.node(leaf).items[at];
         self.node_mut(leaf).items[at].hi = base + size;
+        let mut change = Change::Updated {
+            at,
+            old: (old.lo, old.hi, old.gap),
+        };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = (path[d].0, path[d].1 as usize);
-            self.refresh(p, i, child);
+            let (p, i) = step(&path, d);
+            change = self.update(p, i, child, change);
             child = p;
         }
         true

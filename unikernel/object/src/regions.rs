@@ -294,7 +294,10 @@ impl<V: Copy> RegionTree<V> {
                 let split = at > 0 && at + 1 < n && items[at + 1].lo - items[at - 1].hi == g;
                 (!split || new >= g).then_some(g.max(new))
             }
-            Change::Removed { at, old: (lo, hi, inner) } => {
+            Change::Removed {
+                at,
+                old: (lo, hi, inner),
+            } => {
                 if at > 0 && at < n {
                     // The merged gap holds every gap that went.
                     Some(g.max(gap_at(at)))
@@ -306,7 +309,10 @@ impl<V: Copy> RegionTree<V> {
                     (gone < g || g == 0).then_some(g)
                 }
             }
-            Change::Updated { at, old: (lo, hi, inner) } => {
+            Change::Updated {
+                at,
+                old: (lo, hi, inner),
+            } => {
                 let it = items[at];
                 let mut new = it.gap;
                 let mut lost = inner == g && it.gap < inner;

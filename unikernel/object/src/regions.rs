@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 /// Entries per node.
-pub const B: usize = 16;
+pub const B: usize = 32;
 /// Fewest entries of a node other than the root.
 const MIN: usize = B / 2;
 const NONE: u32 = u32::MAX;
@@ -140,6 +140,8 @@ pub struct RegionTree<V> {
     free: u32,
     free_count: usize,
     root: u32,
+    /// The largest gap between two regions (the root's summary).
+    root_gap: u64,
     /// Inner levels above the leaves (0: the root is a leaf).
     height: usize,
     len: usize,
@@ -189,6 +191,7 @@ impl<V: Copy> RegionTree<V> {
             free_count: 0,
             root: NONE,
             height: 0,
+            root_gap: 0,
             len: 0,
         }
     }
@@ -273,15 +276,51 @@ impl<V: Copy> RegionTree<V> {
     }
 
     /// Sets entry `i` of `parent` to the summary of `child` after `change`
-    /// in it; returns the change this makes in `parent`.
-    fn update(&mut self, parent: u32, i: usize, child: u32, change: Change) -> Change {
+    /// in it; `change` becomes the change this makes in `parent`.
+    fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) {
         let old = self.node(parent).items[i];
+        let gap = self.node(child).gap_after(old.gap, change);
         let items = self.node(child).items();
+        let summary = match gap {
+            Some(gap) => Item {
+                lo: items[0].lo,
+                hi: items[items.len() - 1].hi,
+                gap,
+                link: Link::Node(child),
+            },
+            None => self.node(child).summary(child),
+        };
+        self.node_mut(parent).items[i] = summary;
+        *change = Change::Updated {
+            at: i,
+            old: (old.lo, old.hi, old.gap),
+        };
+    }
+
+    /// After a change at the root: its largest gap, kept for first fit
+    /// above one leaf (a leaf root is scanned whole anyway).
+    fn update_root(&mut self, change: &Change) {
+        let root = self.root;
+        if self.height == 0 {
+            return;
+        }
+        let node = self.node(root);
+        self.root_gap = match node.gap_after(self.root_gap, change) {
+            Some(gap) => gap,
+            None => node.summary(root).gap,
+        };
+    }
+}
+
+impl<V: Copy> Node<V> {
+    /// This node's largest gap after `change`, given the one before
+    /// (`g`), if the change cannot have shrunk it (else `None`: scan).
+    #[inline]
+    fn gap_after(&self, g: u64, change: &Change) -> Option<u64> {
+        let items = self.items();
         let n = items.len();
         let gap_at = |j: usize| items[j].lo - items[j - 1].hi;
-        let g = old.gap;
-        // The largest gap, if the change cannot have shrunk it.
-        let gap = match change {
+        match *change {
             Change::Inserted { at } => {
                 let mut new = items[at].gap;
                 if at > 0 {
@@ -329,23 +368,11 @@ impl<V: Copy> RegionTree<V> {
                 (!lost).then_some(g.max(new))
             }
             Change::Rebuilt => None,
-        };
-        let summary = match gap {
-            Some(gap) => Item {
-                lo: items[0].lo,
-                hi: items[n - 1].hi,
-                gap,
-                link: Link::Node(child),
-            },
-            None => self.node(child).summary(child),
-        };
-        self.node_mut(parent).items[i] = summary;
-        Change::Updated {
-            at: i,
-            old: (old.lo, old.hi, old.gap),
         }
     }
+}
 
+impl<V: Copy> RegionTree<V> {
     /// Inserts `item` at `at` in node `n`, splitting a full node: then
     /// returns the summary entry of the new right half.
     #[inline]
@@ -392,6 +419,7 @@ impl<V: Copy> RegionTree<V> {
             let at = self.node(root).items().partition_point(|it| it.lo < base);
             if let Some(right) = self.insert_in(root, at, item) {
                 self.grow(right);
+                self.update_root(&Change::Rebuilt);
             }
             return;
         }
@@ -406,7 +434,7 @@ impl<V: Copy> RegionTree<V> {
         let mut child = leaf;
         for d in (0..self.height).rev() {
             let (p, i) = step(&path, d);
-            change = self.update(p, i, child, change);
+            self.update(p, i, child, &mut change);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
                 change = Change::Rebuilt;
@@ -416,6 +444,7 @@ impl<V: Copy> RegionTree<V> {
         if let Some(right) = carry {
             self.grow(right);
         }
+        self.update_root(&change);
     }
 
     /// The root split, `right` its new right half: a new root above both.
@@ -473,19 +502,19 @@ impl<V: Copy> RegionTree<V> {
                 self.rebalance(p, i);
                 change = Change::Rebuilt;
             } else {
-                change = self.update(p, i, child, change);
+                self.update(p, i, child, &mut change);
             }
             child = p;
         }
         let root = self.root;
-        if self.height > 0 && self.node(root).len == 1 {
+        if self.node(root).len == 1 {
+            // An inner root with one entry: its child is the root.
             self.root = self.node(root).items[0].node();
             self.height -= 1;
             self.release(root);
-        } else if self.height == 0 && self.node(root).len == 0 {
-            self.release(root);
-            self.root = NONE;
+            change = Change::Rebuilt;
         }
+        self.update_root(&change);
         Some(gone)
     }
 
@@ -539,9 +568,10 @@ impl<V: Copy> RegionTree<V> {
         let mut child = leaf;
         for d in (0..self.height).rev() {
             let (p, i) = step(&path, d);
-            change = self.update(p, i, child, change);
+            self.update(p, i, child, &mut change);
             child = p;
         }
+        self.update_root(&change);
         true
     }
 
@@ -611,6 +641,12 @@ impl<V: Copy> RegionTree<V> {
         if n == NONE {
             return (hi - lo >= size).then_some(lo);
         }
+        let root = self.node(n).items();
+        let last = root[root.len() - 1].hi;
+        if self.height > 0 && root[0].lo - lo < size && self.root_gap < size {
+            // No gap inside fits: only the one past the last region may.
+            return (hi - last >= size).then_some(last);
+        }
         let mut depth = 0;
         'descend: loop {
             let inner = depth < self.height;
@@ -655,6 +691,9 @@ impl<V: Copy> RegionTree<V> {
         }
         if self.height > 0 && self.node(self.root).len < 2 {
             return Err("inner root with one entry");
+        }
+        if self.height > 0 && self.node(self.root).summary(self.root).gap != self.root_gap {
+            return Err("stale root gap");
         }
         Ok(())
     }

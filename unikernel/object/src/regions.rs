@@ -120,14 +120,25 @@ impl<V: Copy> Node<V> {
         let n = self.len as usize;
         debug_assert!(n < B && at <= n);
         self.items.copy_within(at..n, at + 1);
-        self.items[at] = item;
+        // Field by field: a whole-entry copy here was a `memcpy` call.
+        let slot = &mut self.items[at];
+        slot.lo = item.lo;
+        slot.hi = item.hi;
+        slot.gap = item.gap;
+        slot.link = item.link;
         self.len += 1;
     }
 
     #[inline]
     fn remove(&mut self, at: usize) -> Item<V> {
         let n = self.len as usize;
-        let item = self.items[at];
+        let slot = &self.items[at];
+        let item = Item {
+            lo: slot.lo,
+            hi: slot.hi,
+            gap: slot.gap,
+            link: slot.link,
+        };
         self.items.copy_within(at + 1..n, at);
         self.len -= 1;
         item

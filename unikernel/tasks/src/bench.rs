@@ -383,7 +383,7 @@ fn map_among(name: &str, n: u64, front: bool) -> Result<(), Status> {
 fn task_exit_with(h: u64) -> Result<i64, Status> {
     let ready = Event::create()?;
     let theirs = ready.duplicate_handle(zx::Rights::SAME_RIGHTS)?;
-    let task = Task::create(holder, h, &mut [theirs.into()])?;
+    let task = Task::create(holder, h, &mut [theirs])?;
     ready.wait_handle(Signals::USER_0 | Signals::TASK_TERMINATED, Time::INFINITE)?;
     let start = now();
     ready.signal_handle(Signals::NONE, Signals::USER_1)?;

@@ -239,22 +239,32 @@ impl<K> HandleTable<K> {
     }
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Result<Entry<K>, Status> {
-        self.get(handle)?;
         let (index, gen) = self.decode(handle).ok_or(ZX_ERR_BAD_HANDLE)?;
+        let i = index as usize;
+        let slot = self
+            .chunks
+            .get_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK))
+            .ok_or(ZX_ERR_BAD_HANDLE)?;
+        let (prev, next) = match slot {
+            Slot::Used {
+                generation,
+                prev,
+                next,
+                ..
+            } if *generation == gen => (*prev, *next),
+            _ => return Err(ZX_ERR_BAD_HANDLE),
+        };
         let free = Slot::Free {
             // A new generation so the old value stays dead until it wraps.
             generation: gen.wrapping_add(1),
             next: self.free,
         };
-        let old = core::mem::replace(self.slot_mut(index), free);
-        self.free = Some(index);
-        self.count -= 1;
-        let Slot::Used {
-            prev, next, entry, ..
-        } = old
-        else {
+        let Slot::Used { entry, .. } = core::mem::replace(slot, free) else {
             unreachable!("checked: the slot is used")
         };
+        self.free = Some(index);
+        self.count -= 1;
         if prev == NIL {
             self.used = next;
         } else {

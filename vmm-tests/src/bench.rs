@@ -67,6 +67,12 @@ pub const OPERATIONS: &[&str] = &[
     "vmo_read_4k_chain_64",
     "vmar_map_unmap_4k",
     "vmar_map_unmap_1g",
+    "vmar_map_unmap_4k_n1",
+    "vmar_map_unmap_4k_n4096",
+    "vmar_map_front_4k_n1",
+    "vmar_map_front_4k_n4096",
+    "task_exit_h16",
+    "task_exit_h4094",
     "wait_one_signaled_event",
     "signal_wakeup",
     "nanosleep_1ms_lateness",
@@ -206,6 +212,9 @@ impl Report {
                 ("create_child_4k", self.median("create_child_4k"))
             }
             "vmar_map_unmap_1g" => ("map_unmap_4k", self.median("vmar_map_unmap_4k")),
+            "vmar_map_unmap_4k_n4096" => ("same, n=1", self.median("vmar_map_unmap_4k_n1")),
+            "vmar_map_front_4k_n4096" => ("same, n=1", self.median("vmar_map_front_4k_n1")),
+            "task_exit_h4094" => ("same, h=16", self.median("task_exit_h16")),
             _ => ("trap", trap),
         }
     }
@@ -255,6 +264,21 @@ impl Report {
                 "map+unmap 1 GiB / 4 KiB",
                 m("vmar_map_unmap_1g") / m("vmar_map_unmap_4k"),
                 1.1,
+            ),
+            t(
+                "map+unmap 4 KiB, n=4096 mappings / n=1",
+                m("vmar_map_unmap_4k_n4096") / m("vmar_map_unmap_4k_n1"),
+                1.3,
+            ),
+            t(
+                "same, in front of all n=4096 / n=1",
+                m("vmar_map_front_4k_n4096") / m("vmar_map_front_4k_n1"),
+                1.3,
+            ),
+            t(
+                "task exit per handle, h=4094 / h=16",
+                m("task_exit_h4094") / m("task_exit_h16"),
+                1.2,
             ),
             t("signal -> wake-up, guest ns", m("signal_wakeup"), 1500.0),
             t(

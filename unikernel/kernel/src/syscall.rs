@@ -475,11 +475,31 @@ fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
 }
 
 fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table)
-            .vmar_protect(handle(a[0]), a[1] as VmOptions, a[2], a[3])
-    }))
+    let (h, options, addr, len) = (handle(a[0]), a[1] as VmOptions, a[2], a[3]);
+    // The new permissions in one hold; the old translations go in pieces,
+    // interrupts on and preemptible between them (a populated 256 MiB
+    // range is 65,536 entries). A page touched meanwhile faults back in
+    // with the new permissions or keeps an old entry the next piece drops.
+    let piece = |at: u64| {
+        let n = (addr + len - at).min(PROTECT_PIECE);
+        objects::with(|s| s.unmap_translations(at, n));
+        at + n
+    };
+    result((|| {
+        if !objects::with(|s| s.task(c.table).vmar_protect_begin(h, options, addr, len))? {
+            return Ok(());
+        }
+        let mut at = piece(addr);
+        while at < addr + len {
+            crate::latency::preempt_point();
+            at = piece(at);
+        }
+        Ok(())
+    })())
 }
+
+/// Bytes of translations `vmar_protect` drops per hold of the object lock.
+const PROTECT_PIECE: u64 = 512 * PAGE_SIZE;
 
 fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
     result((|| {

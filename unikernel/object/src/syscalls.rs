@@ -439,6 +439,21 @@ impl<P: Platform> Task<'_, P> {
         self.space.vmar_protect_range(vmar, options, addr, len)
     }
 
+    /// `zx_vmar_protect` but for dropping the translations, which the
+    /// caller does (see [`ObjectSpace::vmar_protect_begin`]): whether
+    /// `[addr, addr + len)` needs it.
+    pub fn vmar_protect_begin(
+        &mut self,
+        vmar: Handle,
+        options: VmOptions,
+        addr: u64,
+        len: u64,
+    ) -> Result<bool, Status> {
+        let need = rights_for_perms(options);
+        let vmar = self.space.vmar_handle(self.table, vmar, need)?;
+        self.space.vmar_protect_begin(vmar, options, addr, len)
+    }
+
     /// `zx_vmar_destroy`: unmaps and destroys everything inside; the
     /// handle stays valid, but operations on it fail with `ZX_ERR_BAD_STATE`.
     pub fn vmar_destroy(&mut self, vmar: Handle) -> Result<(), Status> {

@@ -663,6 +663,25 @@ impl<P: Platform> ObjectSpace<P> {
         addr: u64,
         len: u64,
     ) -> Result<(), Status> {
+        if self.vmar_protect_begin(vmar, perms, addr, len)? {
+            self.mmu_unmap(addr, len);
+        }
+        Ok(())
+    }
+
+    /// [`Self::vmar_protect_range`] but for the translations: the checks,
+    /// the splits and the new permissions; returns whether a mapping that
+    /// may have translations changed, and then the caller unmaps
+    /// `[addr, addr + len)` (pages fault back with the new permissions), in
+    /// pieces if it likes: the range holds only the protected mappings, and
+    /// dropping a translation is always safe.
+    pub fn vmar_protect_begin(
+        &mut self,
+        vmar: VmarId,
+        perms: VmOptions,
+        addr: u64,
+        len: u64,
+    ) -> Result<bool, Status> {
         if perms & !ZX_VM_PERM_MASK != 0 || !perms_valid(perms) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
@@ -698,6 +717,7 @@ impl<P: Platform> ObjectSpace<P> {
         self.reserve_splits(vmar, addr, end)?;
         self.split_ends_reserved(vmar, addr, end);
         let mut next = self.vmars[vmar].first_overlapping(addr, end);
+        let mut unmap = false;
         while let Some(r) = next {
             next = self.vmars[vmar].first_overlapping(r.end(), end);
             let Child::Mapping(m) = r.value else {
@@ -706,14 +726,17 @@ impl<P: Platform> ObjectSpace<P> {
             let rec = &mut self.mappings[m];
             if rec.perms != perms {
                 rec.perms = perms;
-                let (vaddr, len, populated) = (rec.vaddr, rec.len(), rec.populated);
                 // Pages fault back with the new permissions.
-                if populated {
-                    self.mmu_unmap(vaddr, len);
-                }
+                unmap |= rec.populated;
             }
         }
-        Ok(())
+        Ok(unmap)
+    }
+
+    /// Drops the translations of `[vaddr, vaddr + len)` (counted as an
+    /// unmap): what faults back in gets what its mapping says now.
+    pub fn unmap_translations(&self, vaddr: u64, len: u64) {
+        self.mmu_unmap(vaddr, len);
     }
 
     /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes

@@ -187,6 +187,21 @@ pub fn huge_commit(size: Size) -> Result<Figures, Status> {
     measure(size, || vmo.op_range(zx::VmoOp::COMMIT, 0, bytes))
 }
 
+/// Commits `bytes` of a fresh VMO and maps them populated (MAP_RANGE),
+/// then protects the whole mapping read-only (measured): every
+/// translation goes.
+pub fn huge_protect(size: Size) -> Result<Figures, Status> {
+    let bytes = size.bytes;
+    let vmo = Vmo::create(bytes)?;
+    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
+    let root = Vmar::root_self();
+    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
+    let addr = root.map(0, &vmo, 0, bytes, flags)?;
+    let f = measure(size, || root.protect(addr, bytes, VmarFlags::PERM_READ));
+    root.unmap(addr, bytes)?;
+    f
+}
+
 /// Maps one page `n` times in a fresh sub-VMAR, then destroys the VMAR
 /// (measured). The mappings go at given offsets: default placement is a
 /// first-fit scan of the VMAR (O(n) per map until issue 14's gap tree).

@@ -20,7 +20,6 @@ pub static SUITE: Suite = Suite {
         huge_vmo_write_lets_a_sleeping_thread_run_meanwhile,
         huge_vmo_read_lets_a_sleeping_thread_run_meanwhile,
         committing_a_huge_range_lets_a_sleeping_thread_run_meanwhile,
-        protecting_a_huge_populated_range_lets_a_sleeping_thread_run_meanwhile,
         destroying_thousands_of_mappings_lets_a_sleeping_thread_run_meanwhile,
         a_task_ending_with_thousands_of_handles_lets_a_sleeping_thread_run_meanwhile,
         mapping_more_than_the_quota_is_no_memory,
@@ -62,15 +61,6 @@ fn huge_vmo_read_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
 
 fn committing_a_huge_range_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
     check_bounded(|| stress::huge_commit(SMALL))
-}
-
-fn protecting_a_huge_populated_range_lets_a_sleeping_thread_run_meanwhile() -> TestResult {
-    // 64 MiB: 16,384 translations to drop.
-    const SIZE: stress::Size = stress::Size {
-        bytes: 64 << 20,
-        ..SMALL
-    };
-    check_bounded(|| stress::huge_protect(SIZE))
 }
 
 fn destroying_thousands_of_mappings_lets_a_sleeping_thread_run_meanwhile() -> TestResult {

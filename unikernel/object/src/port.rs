@@ -1,0 +1,511 @@
+//! Ports (`zx_port_create`, `zx_port_queue`, `zx_port_wait`,
+//! `zx_port_cancel`) and `zx_object_wait_async`.
+//!
+//! A port's queue is a FIFO of *items*, linked through the items
+//! themselves: a user packet is an item made by `port_queue` and freed when
+//! it is read; an async wait is an item made by `object_wait_async` that
+//! holds its packet from the start (the packet storage of a wait is
+//! allocated once, when the wait is made), and goes into the queue when the
+//! object's signals meet its trigger. An armed wait is also an observer in
+//! the object's waiter list (a [`crate::space::Waiter`] that names the
+//! item), so the object layer's `notify` delivers packets the way it wakes
+//! threads, under the same lock.
+//!
+//! `ZX_WAIT_ASYNC_ONCE`: the observer goes when its packet is queued.
+//! `ZX_WAIT_ASYNC_REPEATING`: the observer stays; while its packet is in
+//! the queue a change that meets the trigger ORs the signals into the
+//! packet's `observed` instead of queuing another. Observers are evaluated
+//! when made and at each change of the object's signals (as the era's
+//! kernel did), so a packet read while its signals stay asserted is queued
+//! again at the next change.
+//!
+//! An item lives while it is queued or armed. Closing the watched handle
+//! disarms the wait (a queued packet stays); `zx_port_cancel` disarms it
+//! and takes its packet out of the queue; the port's last handle going
+//! frees every item bound to it (each port keeps a list of its waits), so
+//! nothing dangles and nothing leaks.
+//!
+//! Bounds: [`MAX_PORT_USER_PACKETS`] user packets in a port's queue
+//! (`ZX_ERR_SHOULD_WAIT` past it), [`MAX_ASYNC_WAITS_PER_TABLE`] waits per
+//! task and [`MAX_ASYNC_WAITS_PER_OBJECT`] armed waits per object
+//! (`ZX_ERR_NO_MEMORY` past them).
+
+use crate::handle::Object;
+use crate::mem::SlabId;
+use crate::platform::{Platform, WaiterId, Waker as _};
+use crate::space::{ObjectSpace, TableId, WaitToken, Waitable, Waiter};
+use abi::*;
+use alloc::vec::Vec;
+
+/// A port's id inside the object space.
+pub type PortId = SlabId;
+
+/// Most user packets queued on one port at once (`zx_port_queue` past it:
+/// `ZX_ERR_SHOULD_WAIT`).
+pub const MAX_PORT_USER_PACKETS: u32 = 2048;
+/// Most async waits one handle table (task) has at once, armed or with a
+/// packet queued (past it: `ZX_ERR_NO_MEMORY`).
+pub const MAX_ASYNC_WAITS_PER_TABLE: u32 = 1024;
+/// Most async waits armed on one object at once (past it: `ZX_ERR_NO_MEMORY`).
+pub const MAX_ASYNC_WAITS_PER_OBJECT: usize = 64;
+
+/// A thread blocked in `zx_port_wait`, and the handle it waits through.
+struct Reader {
+    waiter: WaiterId,
+    table: TableId,
+    handle: Handle,
+}
+
+/// A port object.
+pub(crate) struct Port {
+    pub koid: Koid,
+    pub handles: u32,
+    /// The queue: oldest item first.
+    head: Option<SlabId>,
+    tail: Option<SlabId>,
+    user_queued: u32,
+    /// Every async wait bound to this port, linked through `AsyncWait`.
+    waits: Option<SlabId>,
+    /// Threads in `zx_port_wait`, oldest first.
+    readers: Vec<Reader>,
+}
+
+/// What makes an item an async wait.
+struct AsyncWait {
+    /// The observer in the object's waiter list, while armed.
+    armed: Option<WaitToken>,
+    /// The handle the wait was made through (for `zx_port_cancel`);
+    /// `ZX_HANDLE_INVALID` once it is closed.
+    table: TableId,
+    handle: Handle,
+    /// The table charged for the wait.
+    account: TableId,
+    /// Links of the port's list of waits.
+    prev: Option<SlabId>,
+    next: Option<SlabId>,
+}
+
+/// A user packet or an async wait with its packet.
+pub(crate) struct PortItem {
+    port: PortId,
+    packet: PortPacket,
+    queued: bool,
+    prev: Option<SlabId>,
+    next: Option<SlabId>,
+    wait: Option<AsyncWait>,
+}
+
+/// How `port_wait_begin` starts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PortStart {
+    /// The oldest packet, taken off the queue.
+    Packet(PortPacket),
+    /// The queue is empty (and no waiter was given).
+    Empty,
+    /// Registered: the waker is called once (with 0 when a packet came,
+    /// with `ZX_SIGNAL_HANDLE_CLOSED` when the handle was closed), or
+    /// cancel it with [`ObjectSpace::port_wait_cancel`].
+    Pending(PortWaitToken),
+}
+
+/// A thread registered in `zx_port_wait`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PortWaitToken {
+    port: PortId,
+    waiter: WaiterId,
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// Number of live ports.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// Number of queued user packets and async waits, over all ports.
+    pub fn port_item_count(&self) -> usize {
+        self.port_items.len()
+    }
+
+    /// Async waits charged to `table`.
+    pub fn async_waits_of(&self, table: TableId) -> Option<u32> {
+        self.tables.get(table).map(|t| t.async_waits)
+    }
+
+    /// `zx_port_create`: `options` 0 or `ZX_PORT_BIND_TO_INTERRUPT`.
+    pub fn port_create(&mut self, table: TableId, options: u32) -> Result<Handle, Status> {
+        if options & !ZX_PORT_BIND_TO_INTERRUPT != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        self.reserve_handle(table)?;
+        self.ports.reserve(&self.mem)?;
+        let koid = self.new_koid();
+        let id = self.ports.insert_reserved(Port {
+            koid,
+            handles: 0,
+            head: None,
+            tail: None,
+            user_queued: 0,
+            waits: None,
+            readers: Vec::new(),
+        });
+        Ok(self.install_reserved(table, Object::Port(id), ZX_DEFAULT_PORT_RIGHTS))
+    }
+
+    /// The port `handle` names, with `right`.
+    fn port_handle(&self, table: TableId, handle: Handle, right: Rights) -> Result<PortId, Status> {
+        let e = self.entry(table, handle)?;
+        let Object::Port(id) = e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(id)
+    }
+
+    /// `zx_port_queue`: a user packet (its type set to `ZX_PKT_TYPE_USER`,
+    /// everything else as given). Needs WRITE.
+    pub fn port_queue(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        packet: &PortPacket,
+    ) -> Result<(), Status> {
+        let port = self.port_handle(table, handle, ZX_RIGHT_WRITE)?;
+        if self.ports[port].user_queued >= MAX_PORT_USER_PACKETS {
+            return Err(ZX_ERR_SHOULD_WAIT);
+        }
+        self.port_items.reserve(&self.mem)?;
+        let mut packet = *packet;
+        packet.packet_type = ZX_PKT_TYPE_USER;
+        let item = self.port_items.insert_reserved(PortItem {
+            port,
+            packet,
+            queued: false,
+            prev: None,
+            next: None,
+            wait: None,
+        });
+        self.ports[port].user_queued += 1;
+        self.enqueue(item);
+        Ok(())
+    }
+
+    /// The first half of `zx_port_wait` (needs READ): the oldest packet if
+    /// there is one; otherwise, with a `waiter`, registers it (threads are
+    /// woken one per packet, oldest first).
+    pub fn port_wait_begin(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        waiter: Option<WaiterId>,
+    ) -> Result<PortStart, Status> {
+        let port = self.port_handle(table, handle, ZX_RIGHT_READ)?;
+        if let Some(packet) = self.dequeue(port) {
+            return Ok(PortStart::Packet(packet));
+        }
+        let Some(waiter) = waiter else {
+            return Ok(PortStart::Empty);
+        };
+        let readers = &mut self.ports[port].readers;
+        self.mem.reserve(readers, 1)?;
+        readers.push(Reader {
+            waiter,
+            table,
+            handle,
+        });
+        Ok(PortStart::Pending(PortWaitToken { port, waiter }))
+    }
+
+    /// Ends a `port_wait` registration (deadline passed, thread killed).
+    /// If its waker had already run, the wake-up it used is passed to the
+    /// next thread waiting, so a packet is not left unclaimed.
+    pub fn port_wait_cancel(&mut self, token: PortWaitToken) {
+        let Some(port) = self.ports.get_mut(token.port) else {
+            return;
+        };
+        if let Some(i) = port.readers.iter().position(|r| r.waiter == token.waiter) {
+            port.readers.remove(i);
+        } else if port.head.is_some() {
+            self.wake_reader(token.port);
+        }
+    }
+
+    /// `zx_port_cancel`: disarms the async waits made through `source`
+    /// with `key` on this port and takes their packets out of its queue.
+    /// The port needs WRITE; `source` needs WAIT (as the era's kernel
+    /// checked it; the page's WRITE would exclude events) and must be
+    /// waitable. `ZX_ERR_NOT_FOUND` if nothing matched.
+    pub fn port_cancel(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        source: Handle,
+        key: u64,
+    ) -> Result<(), Status> {
+        let port = self.port_handle(table, handle, ZX_RIGHT_WRITE)?;
+        self.waitable(table, source, ZX_RIGHT_WAIT)?;
+        let mut found = false;
+        let mut at = self.ports[port].waits;
+        while let Some(id) = at {
+            let item = &self.port_items[id];
+            let w = item.wait.as_ref().expect("a port's wait list holds waits");
+            at = w.next;
+            if w.table == table && w.handle == source && item.packet.key == key {
+                found = true;
+                self.disarm(id);
+                if self.port_items[id].queued {
+                    self.unlink_queued(id);
+                }
+                self.free_if_done(id);
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(ZX_ERR_NOT_FOUND)
+        }
+    }
+
+    /// `zx_object_wait_async`: a packet on `port` when the object `handle`
+    /// names asserts one of `signals` (now or later). `handle` needs WAIT
+    /// and must be waitable; `port` needs WRITE.
+    pub fn wait_async(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        port_handle: Handle,
+        key: u64,
+        signals: Signals,
+        options: u32,
+    ) -> Result<(), Status> {
+        let packet_type = match options {
+            ZX_WAIT_ASYNC_ONCE => ZX_PKT_TYPE_SIGNAL_ONE,
+            ZX_WAIT_ASYNC_REPEATING => ZX_PKT_TYPE_SIGNAL_REP,
+            _ => return Err(ZX_ERR_INVALID_ARGS),
+        };
+        let port = self.port_handle(table, port_handle, ZX_RIGHT_WRITE)?;
+        let w = self.waitable(table, handle, ZX_RIGHT_WAIT)?;
+        if self.tables[table].async_waits >= MAX_ASYNC_WAITS_PER_TABLE {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let list = self.waiter_list(w);
+        let on_object = list
+            .iter()
+            .filter(|t| self.waiters[t.0].item.is_some())
+            .count();
+        if on_object >= MAX_ASYNC_WAITS_PER_OBJECT {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        // Everything the wait needs, before anything changes.
+        self.port_items.reserve(&self.mem)?;
+        self.waiters.reserve(&self.mem)?;
+        let mem = &self.mem;
+        match w {
+            Waitable::Vmo(id) => mem.reserve(&mut self.vmos[id].waiters, 1)?,
+            Waitable::Event(id) => mem.reserve(&mut self.events[id].waiters, 1)?,
+        }
+        let next = self.ports[port].waits;
+        let item = self.port_items.insert_reserved(PortItem {
+            port,
+            packet: PortPacket::signal(key, packet_type, signals, 0, 1),
+            queued: false,
+            prev: None,
+            next: None,
+            wait: Some(AsyncWait {
+                armed: None,
+                table,
+                handle,
+                account: table,
+                prev: None,
+                next,
+            }),
+        });
+        if let Some(n) = next {
+            self.wait_mut(n).prev = Some(item);
+        }
+        self.ports[port].waits = Some(item);
+        self.tables[table].async_waits += 1;
+        let now = self.signals_of(w);
+        if now & signals != 0 {
+            self.port_items[item].packet.observe_more(now);
+            self.enqueue(item);
+            if options == ZX_WAIT_ASYNC_ONCE {
+                return Ok(());
+            }
+        }
+        let token = WaitToken(self.waiters.insert_reserved(Waiter {
+            object: w,
+            table,
+            handle,
+            mask: signals,
+            waiter: 0,
+            item: Some(item),
+        }));
+        self.waiters_of(w).push(token);
+        self.wait_mut(item).armed = Some(token);
+        Ok(())
+    }
+
+    /// The observer of async wait `item` saw `now` meet its trigger (from
+    /// `notify`). Returns true if the observer ends (a ONCE wait): the
+    /// caller removes it from the object's list and the waiter slab.
+    pub(crate) fn async_wait_fire(&mut self, item: SlabId, now: Signals) -> bool {
+        let it = &mut self.port_items[item];
+        if it.queued {
+            it.packet.observe_more(now);
+        } else {
+            it.packet.payload[0] = it.packet.trigger() as u64 | (now as u64) << 32;
+            self.enqueue(item);
+        }
+        let it = &mut self.port_items[item];
+        if it.packet.packet_type == ZX_PKT_TYPE_SIGNAL_ONE {
+            it.wait
+                .as_mut()
+                .expect("an observer's item is a wait")
+                .armed = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The watched handle of async wait `item` was closed (its observer
+    /// already left the object's list): it ends; a queued packet stays.
+    pub(crate) fn async_wait_handle_closed(&mut self, item: SlabId) {
+        let w = self.wait_mut(item);
+        w.armed = None;
+        w.handle = ZX_HANDLE_INVALID;
+        self.free_if_done(item);
+    }
+
+    /// Wakes the threads in `port_wait` through `handle` (it was closed)
+    /// with `ZX_SIGNAL_HANDLE_CLOSED`.
+    pub(crate) fn port_handle_closed(&mut self, port: PortId, table: TableId, handle: Handle) {
+        let mut i = 0;
+        while i < self.ports[port].readers.len() {
+            let r = &self.ports[port].readers[i];
+            if r.table == table && r.handle == handle {
+                let r = self.ports[port].readers.remove(i);
+                self.platform.wake(r.waiter, ZX_SIGNAL_HANDLE_CLOSED);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The port's last handle closed: every item bound to it goes (armed
+    /// waits leave their objects), then the port.
+    pub(crate) fn port_destroy(&mut self, port: PortId) {
+        while let Some(item) = self.ports[port].head {
+            self.unlink_queued(item);
+            self.free_if_done(item);
+        }
+        while let Some(item) = self.ports[port].waits {
+            self.disarm(item);
+            self.free_if_done(item);
+        }
+        debug_assert!(self.ports[port].readers.is_empty());
+        self.ports.remove(port);
+    }
+
+    fn wait_mut(&mut self, item: SlabId) -> &mut AsyncWait {
+        self.port_items[item]
+            .wait
+            .as_mut()
+            .expect("the item is an async wait")
+    }
+
+    /// Removes an armed wait's observer from its object.
+    fn disarm(&mut self, item: SlabId) {
+        let Some(token) = self.wait_mut(item).armed.take() else {
+            return;
+        };
+        if let Some(waiter) = self.waiters.remove(token.0) {
+            let list = self.waiters_of(waiter.object);
+            if let Some(i) = list.iter().position(|t| *t == token) {
+                list.swap_remove(i);
+            }
+        }
+    }
+
+    /// Frees an item neither queued nor armed.
+    fn free_if_done(&mut self, item: SlabId) {
+        let it = &self.port_items[item];
+        if it.queued || it.wait.as_ref().is_some_and(|w| w.armed.is_some()) {
+            return;
+        }
+        let port = it.port;
+        let Some(it) = self.port_items.remove(item) else {
+            return;
+        };
+        let Some(w) = it.wait else {
+            return;
+        };
+        match w.prev {
+            Some(p) => self.wait_mut(p).next = w.next,
+            None => self.ports[port].waits = w.next,
+        }
+        if let Some(n) = w.next {
+            self.wait_mut(n).prev = w.prev;
+        }
+        if let Some(t) = self.tables.get_mut(w.account) {
+            t.async_waits -= 1;
+        }
+    }
+
+    /// Appends `item` to its port's queue and wakes the oldest reader.
+    fn enqueue(&mut self, item: SlabId) {
+        let port = self.port_items[item].port;
+        let tail = self.ports[port].tail;
+        {
+            let it = &mut self.port_items[item];
+            it.queued = true;
+            it.prev = tail;
+            it.next = None;
+        }
+        match tail {
+            Some(t) => self.port_items[t].next = Some(item),
+            None => self.ports[port].head = Some(item),
+        }
+        self.ports[port].tail = Some(item);
+        self.wake_reader(port);
+    }
+
+    fn wake_reader(&mut self, port: PortId) {
+        let readers = &mut self.ports[port].readers;
+        if !readers.is_empty() {
+            let r = readers.remove(0);
+            self.platform.wake(r.waiter, 0);
+        }
+    }
+
+    /// Takes `item` out of its port's queue (the item stays).
+    fn unlink_queued(&mut self, item: SlabId) {
+        let (port, prev, next, user) = {
+            let it = &mut self.port_items[item];
+            it.queued = false;
+            (it.port, it.prev.take(), it.next.take(), it.wait.is_none())
+        };
+        match prev {
+            Some(p) => self.port_items[p].next = next,
+            None => self.ports[port].head = next,
+        }
+        match next {
+            Some(n) => self.port_items[n].prev = prev,
+            None => self.ports[port].tail = prev,
+        }
+        if user {
+            self.ports[port].user_queued -= 1;
+        }
+    }
+
+    /// The oldest packet of `port`, off the queue.
+    fn dequeue(&mut self, port: PortId) -> Option<PortPacket> {
+        let item = self.ports[port].head?;
+        self.unlink_queued(item);
+        let packet = self.port_items[item].packet;
+        self.free_if_done(item);
+        Some(packet)
+    }
+}

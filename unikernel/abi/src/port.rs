@@ -13,6 +13,16 @@ pub const ZX_WAIT_ASYNC_ONCE: u32 = 0;
 /// the queue at a time.
 pub const ZX_WAIT_ASYNC_REPEATING: u32 = 1;
 
+/// Most user packets queued on one port at once (ours; `zx_port_queue`
+/// past it: `ZX_ERR_SHOULD_WAIT`, as the page allows).
+pub const PORT_MAX_USER_PACKETS: u32 = 2048;
+/// Most async waits one task has at once, armed or with a packet queued
+/// (ours; past it: `ZX_ERR_NO_MEMORY`).
+pub const ASYNC_WAITS_PER_TASK_MAX: u32 = 1024;
+/// Most async waits armed on one object at once (ours; past it:
+/// `ZX_ERR_NO_MEMORY`).
+pub const ASYNC_WAITS_PER_OBJECT_MAX: usize = 64;
+
 /// Packet type: queued by `zx_port_queue`.
 pub const ZX_PKT_TYPE_USER: u32 = 0;
 /// Packet type: from a `ZX_WAIT_ASYNC_ONCE` wait.

@@ -32,7 +32,7 @@
 
 use crate::handle::Object;
 use crate::mem::SlabId;
-use crate::platform::{Platform, WaiterId, Waker as _};
+use crate::platform::{Platform, WaiterId};
 use crate::space::{ObjectSpace, TableId, WaitToken, Waitable, Waiter};
 use abi::*;
 use alloc::vec::Vec;
@@ -42,12 +42,12 @@ pub type PortId = SlabId;
 
 /// Most user packets queued on one port at once (`zx_port_queue` past it:
 /// `ZX_ERR_SHOULD_WAIT`).
-pub const MAX_PORT_USER_PACKETS: u32 = 2048;
+pub const MAX_PORT_USER_PACKETS: u32 = abi::PORT_MAX_USER_PACKETS;
 /// Most async waits one handle table (task) has at once, armed or with a
 /// packet queued (past it: `ZX_ERR_NO_MEMORY`).
-pub const MAX_ASYNC_WAITS_PER_TABLE: u32 = 1024;
+pub const MAX_ASYNC_WAITS_PER_TABLE: u32 = abi::ASYNC_WAITS_PER_TASK_MAX;
 /// Most async waits armed on one object at once (past it: `ZX_ERR_NO_MEMORY`).
-pub const MAX_ASYNC_WAITS_PER_OBJECT: usize = 64;
+pub const MAX_ASYNC_WAITS_PER_OBJECT: usize = abi::ASYNC_WAITS_PER_OBJECT_MAX;
 
 /// A thread blocked in `zx_port_wait`, and the handle it waits through.
 struct Reader {

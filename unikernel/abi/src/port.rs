@@ -95,6 +95,12 @@ impl PortPacket {
         unsafe { &*(self as *const Self).cast::<[u8; 48]>() }
     }
 
+    /// The packet as bytes, for copying in.
+    pub fn as_bytes_mut(&mut self) -> &mut [u8; 48] {
+        // SAFETY: as for `as_bytes`; every bit pattern is a valid packet.
+        unsafe { &mut *(self as *mut Self).cast::<[u8; 48]>() }
+    }
+
     /// A packet from its bytes.
     pub fn from_bytes(bytes: &[u8; 48]) -> Self {
         let word = |i: usize| {

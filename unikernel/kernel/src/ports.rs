@@ -41,32 +41,35 @@ pub fn wait_async(
     objects::with(|s| s.wait_async(table, handle, port, key, signals, options))
 }
 
-/// `zx_port_wait`: the oldest packet, waiting until `deadline` for one
-/// (`ZX_TIME_INFINITE`: forever; a deadline passed: only a packet already
-/// there). `ZX_ERR_CANCELED` if the handle is closed during the wait; a
-/// killed thread's wait ends at once (it never returns to its task).
-pub fn wait(table: TableId, handle: Handle, deadline: Time) -> Result<PortPacket, Status> {
-    // The fast path: a packet is there, no scheduler work at all.
-    if let PortStart::Packet(p) = objects::with(|s| s.port_wait_begin(table, handle, None))? {
-        return Ok(p);
-    }
+/// `zx_port_wait`: the oldest packet into `out`, waiting until
+/// `deadline` for one (`ZX_TIME_INFINITE`: forever; a deadline passed:
+/// only a packet already there). `ZX_ERR_CANCELED` if the handle is
+/// closed during the wait; a killed thread's wait ends at once (it never
+/// returns to its task).
+///
+/// A packet already there costs one hold of the object lock and no
+/// scheduler work; otherwise the scheduler's wait is prepared in the same
+/// hold (object lock, then the scheduler's, the kernel's order) and the
+/// thread registers and blocks. Woken for a packet, it takes it in one
+/// more hold, or registers again if another reader took it first.
+pub fn wait(
+    table: TableId,
+    handle: Handle,
+    deadline: Time,
+    out: &mut PortPacket,
+) -> Result<(), Status> {
     let deadline_ticks = time::deadline_to_ticks(deadline);
-    if deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now()) {
-        return Err(ZX_ERR_TIMED_OUT);
-    }
+    let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
     loop {
-        let me = sched::wait_prepare(deadline_ticks);
-        let token = match objects::with(|s| s.port_wait_begin(table, handle, Some(me.raw()))) {
-            Err(e) => {
-                sched::wait_abandon();
-                return Err(e);
-            }
-            Ok(PortStart::Packet(p)) => {
-                sched::wait_abandon();
-                return Ok(p);
-            }
-            Ok(PortStart::Empty) => unreachable!("a reader was given"),
-            Ok(PortStart::Pending(token)) => token,
+        let start = objects::with(|s| {
+            s.port_wait_begin(table, handle, out, || {
+                (!poll).then(|| sched::wait_prepare(deadline_ticks).raw())
+            })
+        })?;
+        let token = match start {
+            PortStart::Packet => return Ok(()),
+            PortStart::Empty => return Err(ZX_ERR_TIMED_OUT),
+            PortStart::Pending(token) => token,
         };
         let outcome = sched::wait_block_for_signals();
         match outcome.signals {
@@ -84,8 +87,8 @@ pub fn wait(table: TableId, handle: Handle, deadline: Time) -> Result<PortPacket
             return Err(ZX_ERR_CANCELED);
         }
         // One last look: a packet that came with the deadline.
-        return match objects::with(|s| s.port_wait_begin(table, handle, None))? {
-            PortStart::Packet(p) => Ok(p),
+        return match objects::with(|s| s.port_wait_begin(table, handle, out, || None))? {
+            PortStart::Packet => Ok(()),
             _ => Err(ZX_ERR_TIMED_OUT),
         };
     }

@@ -724,9 +724,9 @@ fn sys_port_create(c: &Caller, a: &Args) -> u64 {
 
 fn sys_port_queue(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        let mut bytes = [0u8; size_of::<PortPacket>()];
-        c.copy_in_bytes(a[1], &mut bytes)?;
-        crate::ports::queue(c.table, handle(a[0]), &PortPacket::from_bytes(&bytes))
+        let mut packet = PortPacket::default();
+        c.copy_in_bytes(a[1], packet.as_bytes_mut())?;
+        crate::ports::queue(c.table, handle(a[0]), &packet)
     })())
 }
 
@@ -736,7 +736,8 @@ fn sys_port_wait(c: &Caller, a: &Args) -> u64 {
     let out = a[2];
     result((|| {
         c.probe::<PortPacket>(out)?;
-        let packet = crate::ports::wait(c.table, handle(a[0]), a[1] as Time)?;
+        let mut packet = PortPacket::default();
+        crate::ports::wait(c.table, handle(a[0]), a[1] as Time, &mut packet)?;
         c.copy_out_bytes(out, packet.as_bytes())
     })())
 }

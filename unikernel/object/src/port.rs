@@ -1,11 +1,13 @@
 //! Ports (`zx_port_create`, `zx_port_queue`, `zx_port_wait`,
 //! `zx_port_cancel`) and `zx_object_wait_async`.
 //!
-//! A port's queue is a FIFO of *items*, linked through the items
-//! themselves: a user packet is an item made by `port_queue` and freed when
-//! it is read; an async wait is an item made by `object_wait_async` that
-//! holds its packet from the start (the packet storage of a wait is
-//! allocated once, when the wait is made), and goes into the queue when the
+//! A port's queue is one FIFO kept as two: user packets in a ring per
+//! port (queueing one copies it in; the ring grows, amortised, up to
+//! [`MAX_PORT_USER_PACKETS`]), and async waits' packets linked through the
+//! waits themselves, each with its place in the common order. An async
+//! wait is an *item* made by `object_wait_async` that holds its packet
+//! from the start (the packet storage of a wait is allocated once, when
+//! the wait is made), and goes into the queue when the
 //! object's signals meet its trigger. An armed wait is also an observer in
 //! the object's waiter list (a [`crate::space::Waiter`] that names the
 //! item), so the object layer's `notify` delivers packets the way it wakes
@@ -35,6 +37,7 @@ use crate::mem::SlabId;
 use crate::platform::{Platform, WaiterId};
 use crate::space::{ObjectSpace, TableId, WaitToken, Waitable, Waiter};
 use abi::*;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// A port's id inside the object space.
@@ -56,51 +59,60 @@ struct Reader {
     handle: Handle,
 }
 
+/// A queued user packet and its place in the port's order.
+struct UserEntry {
+    seq: u64,
+    packet: PortPacket,
+}
+
 /// A port object.
 pub(crate) struct Port {
     pub koid: Koid,
     pub handles: u32,
-    /// The queue: oldest item first.
+    /// User packets, oldest first, in one ring that grows (amortised) and
+    /// never shrinks while the port lives: queueing one copies it in,
+    /// nothing more.
+    users: VecDeque<UserEntry>,
+    /// Signal packets: the async waits queued, oldest first, linked
+    /// through their items.
     head: Option<SlabId>,
     tail: Option<SlabId>,
-    user_queued: u32,
+    /// The order of the next packet; the oldest of the two queues' heads
+    /// is read first, so the port is one FIFO.
+    next_seq: u64,
     /// Every async wait bound to this port, linked through `AsyncWait`.
     waits: Option<SlabId>,
     /// Threads in `zx_port_wait`, oldest first.
     readers: Vec<Reader>,
 }
 
-/// What makes an item an async wait.
-struct AsyncWait {
+/// An async wait with its packet.
+pub(crate) struct PortItem {
+    port: PortId,
+    packet: PortPacket,
+    /// Order in the port's queue, while queued.
+    seq: u64,
+    queued: bool,
+    /// Links of the port's queue.
+    prev: Option<SlabId>,
+    next: Option<SlabId>,
     /// The observer in the object's waiter list, while armed.
     armed: Option<WaitToken>,
     /// The handle the wait was made through (for `zx_port_cancel`);
     /// `ZX_HANDLE_INVALID` once it is closed.
     table: TableId,
     handle: Handle,
-    /// The table charged for the wait.
-    account: TableId,
     /// Links of the port's list of waits.
-    prev: Option<SlabId>,
-    next: Option<SlabId>,
-}
-
-/// A user packet or an async wait with its packet.
-pub(crate) struct PortItem {
-    port: PortId,
-    packet: PortPacket,
-    queued: bool,
-    prev: Option<SlabId>,
-    next: Option<SlabId>,
-    wait: Option<AsyncWait>,
+    wprev: Option<SlabId>,
+    wnext: Option<SlabId>,
 }
 
 /// How `port_wait_begin` starts.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PortStart {
-    /// The oldest packet, taken off the queue.
-    Packet(PortPacket),
-    /// The queue is empty (and no waiter was given).
+    /// The oldest packet was taken off the queue into the caller's place.
+    Packet,
+    /// The queue is empty (and the caller did not register).
     Empty,
     /// Registered: the waker is called once (with 0 when a packet came,
     /// with `ZX_SIGNAL_HANDLE_CLOSED` when the handle was closed), or
@@ -121,7 +133,7 @@ impl<P: Platform> ObjectSpace<P> {
         self.ports.len()
     }
 
-    /// Number of queued user packets and async waits, over all ports.
+    /// Number of async waits alive (armed or queued), over all ports.
     pub fn port_item_count(&self) -> usize {
         self.port_items.len()
     }
@@ -142,9 +154,10 @@ impl<P: Platform> ObjectSpace<P> {
         let id = self.ports.insert_reserved(Port {
             koid,
             handles: 0,
+            users: VecDeque::new(),
             head: None,
             tail: None,
-            user_queued: 0,
+            next_seq: 0,
             waits: None,
             readers: Vec::new(),
         });
@@ -152,6 +165,7 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// The port `handle` names, with `right`.
+    #[inline]
     fn port_handle(&self, table: TableId, handle: Handle, right: Rights) -> Result<PortId, Status> {
         let e = self.entry(table, handle)?;
         let Object::Port(id) = e.object else {
@@ -164,51 +178,57 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// `zx_port_queue`: a user packet (its type set to `ZX_PKT_TYPE_USER`,
-    /// everything else as given). Needs WRITE.
+    /// everything else as given). Needs WRITE; `ZX_ERR_SHOULD_WAIT` with
+    /// [`MAX_PORT_USER_PACKETS`] queued.
     pub fn port_queue(
         &mut self,
         table: TableId,
         handle: Handle,
         packet: &PortPacket,
     ) -> Result<(), Status> {
-        let port = self.port_handle(table, handle, ZX_RIGHT_WRITE)?;
-        if self.ports[port].user_queued >= MAX_PORT_USER_PACKETS {
+        let id = self.port_handle(table, handle, ZX_RIGHT_WRITE)?;
+        let mem = &self.mem;
+        let port = &mut self.ports[id];
+        if port.users.len() >= MAX_PORT_USER_PACKETS as usize {
             return Err(ZX_ERR_SHOULD_WAIT);
         }
-        self.port_items.reserve(&self.mem)?;
-        let mut packet = *packet;
-        packet.packet_type = ZX_PKT_TYPE_USER;
-        let item = self.port_items.insert_reserved(PortItem {
-            port,
-            packet,
-            queued: false,
-            prev: None,
-            next: None,
-            wait: None,
+        // Counted like every reservation (tests fail the Nth).
+        mem.reserve(&mut Vec::<u8>::new(), 0)?;
+        port.users.try_reserve(1).map_err(|_| ZX_ERR_NO_MEMORY)?;
+        let seq = port.next_seq;
+        port.next_seq += 1;
+        port.users.push_back(UserEntry {
+            seq,
+            packet: *packet,
         });
-        self.ports[port].user_queued += 1;
-        self.enqueue(item);
+        if let Some(last) = port.users.back_mut() {
+            last.packet.packet_type = ZX_PKT_TYPE_USER;
+        }
+        self.wake_reader(id);
         Ok(())
     }
 
-    /// The first half of `zx_port_wait` (needs READ): the oldest packet if
-    /// there is one; otherwise, with a `waiter`, registers it (threads are
-    /// woken one per packet, oldest first).
+    /// The first half of `zx_port_wait` (needs READ): the oldest packet
+    /// into `out` if there is one; otherwise `register` is asked for a
+    /// waiter to register (threads are woken one per packet, oldest
+    /// first); `None` registers nothing. `register` runs under the object
+    /// layer's caller's lock, only when the queue is empty.
     pub fn port_wait_begin(
         &mut self,
         table: TableId,
         handle: Handle,
-        waiter: Option<WaiterId>,
+        out: &mut PortPacket,
+        register: impl FnOnce() -> Option<WaiterId>,
     ) -> Result<PortStart, Status> {
         let port = self.port_handle(table, handle, ZX_RIGHT_READ)?;
-        if let Some(packet) = self.dequeue(port) {
-            return Ok(PortStart::Packet(packet));
+        if self.dequeue(port, out) {
+            return Ok(PortStart::Packet);
         }
-        let Some(waiter) = waiter else {
-            return Ok(PortStart::Empty);
-        };
         let readers = &mut self.ports[port].readers;
         self.mem.reserve(readers, 1)?;
+        let Some(waiter) = register() else {
+            return Ok(PortStart::Empty);
+        };
         readers.push(Reader {
             waiter,
             table,
@@ -226,7 +246,7 @@ impl<P: Platform> ObjectSpace<P> {
         };
         if let Some(i) = port.readers.iter().position(|r| r.waiter == token.waiter) {
             port.readers.remove(i);
-        } else if port.head.is_some() {
+        } else if port.head.is_some() || !port.users.is_empty() {
             self.wake_reader(token.port);
         }
     }
@@ -235,7 +255,8 @@ impl<P: Platform> ObjectSpace<P> {
     /// with `key` on this port and takes their packets out of its queue.
     /// The port needs WRITE; `source` needs WAIT (as the era's kernel
     /// checked it; the page's WRITE would exclude events) and must be
-    /// waitable. `ZX_ERR_NOT_FOUND` if nothing matched.
+    /// waitable. `ZX_ERR_NOT_FOUND` if nothing matched. Visits the port's
+    /// waits, at most [`MAX_ASYNC_WAITS_PER_TABLE`] per task bound to it.
     pub fn port_cancel(
         &mut self,
         table: TableId,
@@ -249,9 +270,8 @@ impl<P: Platform> ObjectSpace<P> {
         let mut at = self.ports[port].waits;
         while let Some(id) = at {
             let item = &self.port_items[id];
-            let w = item.wait.as_ref().expect("a port's wait list holds waits");
-            at = w.next;
-            if w.table == table && w.handle == source && item.packet.key == key {
+            at = item.wnext;
+            if item.table == table && item.handle == source && item.packet.key == key {
                 found = true;
                 self.disarm(id);
                 if self.port_items[id].queued {
@@ -305,24 +325,22 @@ impl<P: Platform> ObjectSpace<P> {
             Waitable::Vmo(id) => mem.reserve(&mut self.vmos[id].waiters, 1)?,
             Waitable::Event(id) => mem.reserve(&mut self.events[id].waiters, 1)?,
         }
-        let next = self.ports[port].waits;
+        let wnext = self.ports[port].waits;
         let item = self.port_items.insert_reserved(PortItem {
             port,
             packet: PortPacket::signal(key, packet_type, signals, 0, 1),
+            seq: 0,
             queued: false,
             prev: None,
             next: None,
-            wait: Some(AsyncWait {
-                armed: None,
-                table,
-                handle,
-                account: table,
-                prev: None,
-                next,
-            }),
+            armed: None,
+            table,
+            handle,
+            wprev: None,
+            wnext,
         });
-        if let Some(n) = next {
-            self.wait_mut(n).prev = Some(item);
+        if let Some(n) = wnext {
+            self.port_items[n].wprev = Some(item);
         }
         self.ports[port].waits = Some(item);
         self.tables[table].async_waits += 1;
@@ -343,7 +361,7 @@ impl<P: Platform> ObjectSpace<P> {
             item: Some(item),
         }));
         self.waiters_of(w).push(token);
-        self.wait_mut(item).armed = Some(token);
+        self.port_items[item].armed = Some(token);
         Ok(())
     }
 
@@ -360,10 +378,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         let it = &mut self.port_items[item];
         if it.packet.packet_type == ZX_PKT_TYPE_SIGNAL_ONE {
-            it.wait
-                .as_mut()
-                .expect("an observer's item is a wait")
-                .armed = None;
+            it.armed = None;
             true
         } else {
             false
@@ -373,9 +388,9 @@ impl<P: Platform> ObjectSpace<P> {
     /// The watched handle of async wait `item` was closed (its observer
     /// already left the object's list): it ends; a queued packet stays.
     pub(crate) fn async_wait_handle_closed(&mut self, item: SlabId) {
-        let w = self.wait_mut(item);
-        w.armed = None;
-        w.handle = ZX_HANDLE_INVALID;
+        let it = &mut self.port_items[item];
+        it.armed = None;
+        it.handle = ZX_HANDLE_INVALID;
         self.free_if_done(item);
     }
 
@@ -394,8 +409,8 @@ impl<P: Platform> ObjectSpace<P> {
         }
     }
 
-    /// The port's last handle closed: every item bound to it goes (armed
-    /// waits leave their objects), then the port.
+    /// The port's last handle closed: every wait bound to it goes (armed
+    /// ones leave their objects), then the port with its user packets.
     pub(crate) fn port_destroy(&mut self, port: PortId) {
         while let Some(item) = self.ports[port].head {
             self.unlink_queued(item);
@@ -409,16 +424,9 @@ impl<P: Platform> ObjectSpace<P> {
         self.ports.remove(port);
     }
 
-    fn wait_mut(&mut self, item: SlabId) -> &mut AsyncWait {
-        self.port_items[item]
-            .wait
-            .as_mut()
-            .expect("the item is an async wait")
-    }
-
     /// Removes an armed wait's observer from its object.
     fn disarm(&mut self, item: SlabId) {
-        let Some(token) = self.wait_mut(item).armed.take() else {
+        let Some(token) = self.port_items[item].armed.take() else {
             return;
         };
         if let Some(waiter) = self.waiters.remove(token.0) {
@@ -429,49 +437,49 @@ impl<P: Platform> ObjectSpace<P> {
         }
     }
 
-    /// Frees an item neither queued nor armed.
+    /// Frees a wait neither queued nor armed.
     fn free_if_done(&mut self, item: SlabId) {
         let it = &self.port_items[item];
-        if it.queued || it.wait.as_ref().is_some_and(|w| w.armed.is_some()) {
+        if it.queued || it.armed.is_some() {
             return;
         }
-        let port = it.port;
-        let Some(it) = self.port_items.remove(item) else {
-            return;
-        };
-        let Some(w) = it.wait else {
-            return;
-        };
-        match w.prev {
-            Some(p) => self.wait_mut(p).next = w.next,
-            None => self.ports[port].waits = w.next,
+        let (port, wprev, wnext, account) = (it.port, it.wprev, it.wnext, it.table);
+        match wprev {
+            Some(p) => self.port_items[p].wnext = wnext,
+            None => self.ports[port].waits = wnext,
         }
-        if let Some(n) = w.next {
-            self.wait_mut(n).prev = w.prev;
+        if let Some(n) = wnext {
+            self.port_items[n].wprev = wprev;
         }
-        if let Some(t) = self.tables.get_mut(w.account) {
+        self.port_items.remove(item);
+        if let Some(t) = self.tables.get_mut(account) {
             t.async_waits -= 1;
         }
     }
 
-    /// Appends `item` to its port's queue and wakes the oldest reader.
+    /// Appends wait `item`'s packet to its port's queue and wakes the
+    /// oldest reader.
     fn enqueue(&mut self, item: SlabId) {
         let port = self.port_items[item].port;
-        let tail = self.ports[port].tail;
-        {
-            let it = &mut self.port_items[item];
-            it.queued = true;
-            it.prev = tail;
-            it.next = None;
+        let p = &mut self.ports[port];
+        let (tail, seq) = (p.tail, p.next_seq);
+        p.next_seq += 1;
+        p.tail = Some(item);
+        if tail.is_none() {
+            p.head = Some(item);
         }
-        match tail {
-            Some(t) => self.port_items[t].next = Some(item),
-            None => self.ports[port].head = Some(item),
+        let it = &mut self.port_items[item];
+        it.queued = true;
+        it.seq = seq;
+        it.prev = tail;
+        it.next = None;
+        if let Some(t) = tail {
+            self.port_items[t].next = Some(item);
         }
-        self.ports[port].tail = Some(item);
         self.wake_reader(port);
     }
 
+    #[inline]
     fn wake_reader(&mut self, port: PortId) {
         let readers = &mut self.ports[port].readers;
         if !readers.is_empty() {
@@ -480,13 +488,11 @@ impl<P: Platform> ObjectSpace<P> {
         }
     }
 
-    /// Takes `item` out of its port's queue (the item stays).
+    /// Takes wait `item`'s packet out of its port's queue (the item stays).
     fn unlink_queued(&mut self, item: SlabId) {
-        let (port, prev, next, user) = {
-            let it = &mut self.port_items[item];
-            it.queued = false;
-            (it.port, it.prev.take(), it.next.take(), it.wait.is_none())
-        };
+        let it = &mut self.port_items[item];
+        it.queued = false;
+        let (port, prev, next) = (it.port, it.prev.take(), it.next.take());
         match prev {
             Some(p) => self.port_items[p].next = next,
             None => self.ports[port].head = next,
@@ -495,17 +501,26 @@ impl<P: Platform> ObjectSpace<P> {
             Some(n) => self.port_items[n].prev = prev,
             None => self.ports[port].tail = prev,
         }
-        if user {
-            self.ports[port].user_queued -= 1;
-        }
     }
 
-    /// The oldest packet of `port`, off the queue.
-    fn dequeue(&mut self, port: PortId) -> Option<PortPacket> {
-        let item = self.ports[port].head?;
+    /// The oldest packet of `port` into `out`, off the queue; false if
+    /// there is none.
+    #[inline]
+    fn dequeue(&mut self, port: PortId, out: &mut PortPacket) -> bool {
+        let p = &mut self.ports[port];
+        let item = match (p.users.front(), p.head) {
+            (None, None) => return false,
+            (Some(u), Some(i)) if u.seq > self.port_items[i].seq => i,
+            (Some(u), _) => {
+                *out = u.packet;
+                p.users.pop_front();
+                return true;
+            }
+            (None, Some(i)) => i,
+        };
         self.unlink_queued(item);
-        let packet = self.port_items[item].packet;
+        *out = self.port_items[item].packet;
         self.free_if_done(item);
-        Some(packet)
+        true
     }
 }

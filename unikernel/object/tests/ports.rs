@@ -19,8 +19,9 @@ fn user(key: u64, word: u64) -> PortPacket {
 
 /// The oldest packet, if any (no waiter registered).
 fn take(s: &mut Space, t: object::TableId, port: Handle) -> Option<PortPacket> {
-    match s.port_wait_begin(t, port, None).unwrap() {
-        PortStart::Packet(p) => Some(p),
+    let mut p = PortPacket::default();
+    match s.port_wait_begin(t, port, &mut p, || None).unwrap() {
+        PortStart::Packet => Some(p),
         PortStart::Empty => None,
         PortStart::Pending(_) => panic!("no waiter was given"),
     }
@@ -57,7 +58,19 @@ fn user_packets_come_out_in_fifo_order_with_type_user() {
         assert_eq!(got.payload, [10 + i, 2, 3, 4]);
     }
     assert_eq!(take(&mut s, t, p), None);
-    assert_eq!(s.port_item_count(), 0);
+}
+
+#[test]
+fn user_and_signal_packets_share_one_fifo_order() {
+    let (mut s, t) = setup();
+    let p = s.port_create(t, 0).unwrap();
+    let e = event(&mut s, t);
+    s.wait_async(t, e, p, 10, ZX_USER_SIGNAL_0, ZX_WAIT_ASYNC_ONCE).unwrap();
+    s.port_queue(t, p, &user(1, 0)).unwrap();
+    s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_0).unwrap();
+    s.port_queue(t, p, &user(2, 0)).unwrap();
+    let keys: Vec<u64> = (0..3).map(|_| take(&mut s, t, p).unwrap().key).collect();
+    assert_eq!(keys, [1, 10, 2]);
 }
 
 #[test]
@@ -73,8 +86,8 @@ fn port_queue_and_wait_check_handle_type_and_rights() {
     let ro = s.duplicate(t, p, ZX_RIGHT_READ).unwrap();
     assert_eq!(s.port_queue(t, ro, &user(0, 0)), Err(ZX_ERR_ACCESS_DENIED));
     let wo = s.duplicate(t, p, ZX_RIGHT_WRITE).unwrap();
-    assert_eq!(s.port_wait_begin(t, wo, None), Err(ZX_ERR_ACCESS_DENIED));
-    assert_eq!(s.port_wait_begin(t, e, None), Err(ZX_ERR_WRONG_TYPE));
+    assert_eq!(s.port_wait_begin(t, wo, &mut PortPacket::default(), || None), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(s.port_wait_begin(t, e, &mut PortPacket::default(), || None), Err(ZX_ERR_WRONG_TYPE));
 }
 
 #[test]
@@ -94,11 +107,11 @@ fn a_registered_reader_is_woken_once_per_packet_oldest_first() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
     assert!(matches!(
-        s.port_wait_begin(t, p, Some(1)),
+        s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(1)),
         Ok(PortStart::Pending(_))
     ));
     assert!(matches!(
-        s.port_wait_begin(t, p, Some(2)),
+        s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(2)),
         Ok(PortStart::Pending(_))
     ));
     s.port_queue(t, p, &user(0, 0)).unwrap();
@@ -111,10 +124,10 @@ fn a_registered_reader_is_woken_once_per_packet_oldest_first() {
 fn a_canceled_reader_that_was_woken_passes_the_wake_up_on() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
-    let Ok(PortStart::Pending(first)) = s.port_wait_begin(t, p, Some(1)) else {
+    let Ok(PortStart::Pending(first)) = s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(1)) else {
         panic!("registered")
     };
-    s.port_wait_begin(t, p, Some(2)).unwrap();
+    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(2)).unwrap();
     s.port_queue(t, p, &user(0, 0)).unwrap();
     s.platform().take_wakes();
     s.port_wait_cancel(first);
@@ -125,7 +138,7 @@ fn a_canceled_reader_that_was_woken_passes_the_wake_up_on() {
 fn closing_the_port_handle_a_reader_waits_through_wakes_it_with_handle_closed() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
-    s.port_wait_begin(t, p, Some(9)).unwrap();
+    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(9)).unwrap();
     s.task(t).handle_close(p).unwrap();
     assert_eq!(
         s.platform().take_wakes(),
@@ -292,6 +305,7 @@ fn closing_the_port_with_waits_armed_and_queued_frees_them_all() {
         .unwrap();
     s.port_queue(t, p, &user(4, 0)).unwrap();
     s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_0).unwrap();
+    assert_eq!((s.port_count(), s.port_item_count()), (1, 3));
     s.task(t).handle_close(p).unwrap();
     assert_eq!(s.port_count(), 0);
     assert_eq!(s.port_item_count(), 0);

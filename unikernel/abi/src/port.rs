@@ -88,6 +88,22 @@ impl PortPacket {
         self.payload[0] |= (signals as u64) << 32;
     }
 
+    /// Copies `src` into `self` as six word loads and stores. (A plain
+    /// assignment of this 48-byte record becomes a call of the kernel's
+    /// generic `memcpy`, some 50 instructions; ports copy packets on their
+    /// fast path.)
+    #[inline(always)]
+    pub fn copy_from(&mut self, src: &PortPacket) {
+        let from = (src as *const Self).cast::<u64>();
+        let to = (self as *mut Self).cast::<u64>();
+        for i in 0..6 {
+            // SAFETY: both are 48-byte, 8-aligned records of plain integers
+            // (six words, no padding); volatile keeps the compiler from
+            // turning the loop back into a `memcpy` call.
+            unsafe { to.add(i).write_volatile(from.add(i).read_volatile()) };
+        }
+    }
+
     /// The packet as bytes, for copying out.
     pub fn as_bytes(&self) -> &[u8; 48] {
         // SAFETY: a `repr(C)` record of integers, 48 bytes without padding

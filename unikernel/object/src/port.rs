@@ -199,9 +199,10 @@ impl<P: Platform> ObjectSpace<P> {
         port.next_seq += 1;
         port.users.push_back(UserEntry {
             seq,
-            packet: *packet,
+            packet: PortPacket::default(),
         });
         if let Some(last) = port.users.back_mut() {
+            last.packet.copy_from(packet);
             last.packet.packet_type = ZX_PKT_TYPE_USER;
         }
         self.wake_reader(id);
@@ -512,14 +513,14 @@ impl<P: Platform> ObjectSpace<P> {
             (None, None) => return false,
             (Some(u), Some(i)) if u.seq > self.port_items[i].seq => i,
             (Some(u), _) => {
-                *out = u.packet;
+                out.copy_from(&u.packet);
                 p.users.pop_front();
                 return true;
             }
             (None, Some(i)) => i,
         };
         self.unlink_queued(item);
-        *out = self.port_items[item].packet;
+        out.copy_from(&self.port_items[item].packet);
         self.free_if_done(item);
         true
     }

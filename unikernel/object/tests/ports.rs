@@ -65,7 +65,8 @@ fn user_and_signal_packets_share_one_fifo_order() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
     let e = event(&mut s, t);
-    s.wait_async(t, e, p, 10, ZX_USER_SIGNAL_0, ZX_WAIT_ASYNC_ONCE).unwrap();
+    s.wait_async(t, e, p, 10, ZX_USER_SIGNAL_0, ZX_WAIT_ASYNC_ONCE)
+        .unwrap();
     s.port_queue(t, p, &user(1, 0)).unwrap();
     s.task(t).object_signal(e, 0, ZX_USER_SIGNAL_0).unwrap();
     s.port_queue(t, p, &user(2, 0)).unwrap();
@@ -86,8 +87,14 @@ fn port_queue_and_wait_check_handle_type_and_rights() {
     let ro = s.duplicate(t, p, ZX_RIGHT_READ).unwrap();
     assert_eq!(s.port_queue(t, ro, &user(0, 0)), Err(ZX_ERR_ACCESS_DENIED));
     let wo = s.duplicate(t, p, ZX_RIGHT_WRITE).unwrap();
-    assert_eq!(s.port_wait_begin(t, wo, &mut PortPacket::default(), || None), Err(ZX_ERR_ACCESS_DENIED));
-    assert_eq!(s.port_wait_begin(t, e, &mut PortPacket::default(), || None), Err(ZX_ERR_WRONG_TYPE));
+    assert_eq!(
+        s.port_wait_begin(t, wo, &mut PortPacket::default(), || None),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    assert_eq!(
+        s.port_wait_begin(t, e, &mut PortPacket::default(), || None),
+        Err(ZX_ERR_WRONG_TYPE)
+    );
 }
 
 #[test]
@@ -124,10 +131,13 @@ fn a_registered_reader_is_woken_once_per_packet_oldest_first() {
 fn a_canceled_reader_that_was_woken_passes_the_wake_up_on() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
-    let Ok(PortStart::Pending(first)) = s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(1)) else {
+    let Ok(PortStart::Pending(first)) =
+        s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(1))
+    else {
         panic!("registered")
     };
-    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(2)).unwrap();
+    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(2))
+        .unwrap();
     s.port_queue(t, p, &user(0, 0)).unwrap();
     s.platform().take_wakes();
     s.port_wait_cancel(first);
@@ -138,7 +148,8 @@ fn a_canceled_reader_that_was_woken_passes_the_wake_up_on() {
 fn closing_the_port_handle_a_reader_waits_through_wakes_it_with_handle_closed() {
     let (mut s, t) = setup();
     let p = s.port_create(t, 0).unwrap();
-    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(9)).unwrap();
+    s.port_wait_begin(t, p, &mut PortPacket::default(), || Some(9))
+        .unwrap();
     s.task(t).handle_close(p).unwrap();
     assert_eq!(
         s.platform().take_wakes(),

@@ -338,7 +338,8 @@ fn wake_up() -> Result<(), Status> {
 /// first handle), then clears `USER_0` and sets `USER_1` on the event (the
 /// second), forever; a closed port ends it.
 extern "C" fn port_ponger(port: u64, e: u64) -> ! {
-    let port = core::mem::ManuallyDrop::new(zx::Port::from(zx::Handle::from_raw(port as abi::Handle)));
+    let port =
+        core::mem::ManuallyDrop::new(zx::Port::from(zx::Handle::from_raw(port as abi::Handle)));
     let e = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(e as abi::Handle)));
     loop {
         if port.wait(Time::INFINITE).is_err() {

@@ -50,8 +50,9 @@ pub fn wait_async(
 /// A packet already there costs one hold of the object lock and no
 /// scheduler work; otherwise the scheduler's wait is prepared in the same
 /// hold (object lock, then the scheduler's, the kernel's order) and the
-/// thread registers and blocks. Woken for a packet, it takes it in one
-/// more hold, or registers again if another reader took it first.
+/// thread registers and blocks. Woken for a packet, it takes it from the
+/// port it waited on in one more hold, or registers again if another
+/// reader took it first.
 pub fn wait(
     table: TableId,
     handle: Handle,
@@ -76,7 +77,12 @@ pub fn wait(
             Some(s) if s & ZX_SIGNAL_HANDLE_CLOSED != 0 => return Err(ZX_ERR_CANCELED),
             // A packet came (the registration is gone): take it, or wait
             // again if another reader took it first.
-            Some(_) if !outcome.killed => continue,
+            Some(_) if !outcome.killed => {
+                if objects::with(|s| s.port_take(token, out)) {
+                    return Ok(());
+                }
+                continue;
+            }
             _ => {}
         }
         // The deadline passed or the thread was killed: end the

@@ -238,6 +238,14 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(PortStart::Pending(PortWaitToken { port, waiter }))
     }
 
+    /// A reader woken for a packet (its registration ended by the waker)
+    /// takes the oldest packet into `out` from the port it waited on,
+    /// without looking its handle up again; false if there is none (another
+    /// reader took it) or the port is gone.
+    pub fn port_take(&mut self, token: PortWaitToken, out: &mut PortPacket) -> bool {
+        self.ports.get(token.port).is_some() && self.dequeue(token.port, out)
+    }
+
     /// Ends a `port_wait` registration (deadline passed, thread killed).
     /// If its waker had already run, the wake-up it used is passed to the
     /// next thread waiting, so a packet is not left unclaimed.

@@ -561,6 +561,11 @@ impl<P: Platform> ObjectSpace<P> {
         clear_mask: Signals,
         set_mask: Signals,
     ) -> Result<(), Status> {
+        // The right first: a VMAR (no SIGNAL right ever) is ACCESS_DENIED,
+        // the page's status, not NOT_SUPPORTED, which it does not list.
+        if self.entry(table, handle)?.rights & ZX_RIGHT_SIGNAL == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
         let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
         let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
         let allowed = if is_event {

@@ -830,10 +830,8 @@ fn killed(rec: &UserRecord) -> bool {
 /// Killing what has already ended is `ZX_OK`. A task or thread killing
 /// itself does not return to task code.
 pub fn kill(table: TableId, handle: Handle) -> Result<(), Status> {
-    let (object, rights) = kernel_object(table, handle, 0)?;
-    if matches!(object, KObject::Timer { .. }) {
-        return Err(ZX_ERR_WRONG_TYPE);
-    }
+    let (object, rights) =
+        kernel_object(table, handle, 0, |k| !matches!(k, KObject::Timer { .. }))?;
     if rights & ZX_RIGHT_DESTROY == 0 {
         return Err(ZX_ERR_ACCESS_DENIED);
     }
@@ -920,7 +918,9 @@ pub fn thread_start(
     arg1: u64,
     arg2: u64,
 ) -> Result<(), Status> {
-    let (thread, _) = kernel_object(table, thread_handle, ZX_RIGHT_WRITE)?;
+    let (thread, _) = kernel_object(table, thread_handle, ZX_RIGHT_WRITE, |k| {
+        matches!(k, KObject::Thread { .. })
+    })?;
     let KObject::Thread { id, .. } = thread else {
         return Err(ZX_ERR_WRONG_TYPE);
     };
@@ -978,16 +978,23 @@ pub fn thread_start(
 }
 
 /// The kernel object `handle` names, with its rights checked.
+/// The kernel object `handle` names if it is of the kind `is` accepts and
+/// the handle has `right` (a wrong type is reported before a missing
+/// right, as Zircon's handle lookup does).
 fn kernel_object(
     table: TableId,
     handle: Handle,
     right: Rights,
+    is: fn(&KObject) -> bool,
 ) -> Result<(KObject, Rights), Status> {
     objects::with(|s| {
         let e = s.entry(table, handle)?;
         let object::Object::Kernel(k) = &e.object else {
             return Err(ZX_ERR_WRONG_TYPE);
         };
+        if !is(k) {
+            return Err(ZX_ERR_WRONG_TYPE);
+        }
         if e.rights & right != right {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
@@ -996,7 +1003,7 @@ fn kernel_object(
 }
 
 fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> {
-    match kernel_object(table, handle, right)?.0 {
+    match kernel_object(table, handle, right, |k| matches!(k, KObject::Task { .. }))?.0 {
         KObject::Task { id, .. } => Ok(id),
         KObject::Thread { .. } | KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
     }

@@ -8,6 +8,7 @@ use super::util::*;
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::{PortPacket, Syscall};
+use core::sync::atomic::{AtomicU32, Ordering};
 use zx::{
     object_wait_async_raw, AsHandleRef, Duration, Event, Handle, Packet, PacketContents, Port,
     Rights, Signals, Status, Task, TaskEnd, Thread, Time, Timer, UserPacket, Vmo, VmoChildOptions,
@@ -34,6 +35,7 @@ pub static SUITE: Suite = Suite {
         port_wait_with_a_past_deadline_takes_a_packet_already_there,
         port_wait_times_out_at_its_deadline,
         port_wait_forever_is_woken_by_a_queue_from_another_thread,
+        one_waiting_thread_is_released_per_packet,
         closing_the_port_during_port_wait_is_canceled,
         wait_async_once_queues_one_packet,
         wait_async_on_an_asserted_signal_queues_a_packet_at_once,
@@ -346,6 +348,52 @@ fn port_wait_forever_is_woken_by_a_queue_from_another_thread() -> TestResult {
     let p = ok!(port.wait(Time::INFINITE));
     check_eq!(p.key(), LATER_PACKET.key);
     check_eq!(p.0, LATER_PACKET);
+    Ok(())
+}
+
+/// Threads of [`one_waiting_thread_is_released_per_packet`] that got a packet.
+static RELEASED: AtomicU32 = AtomicU32::new(0);
+
+/// Waits for one packet on the port in `x0`, counts it, exits the thread.
+extern "C" fn reader_entry(port: u64, _: u64) -> ! {
+    let port = core::mem::ManuallyDrop::new(Port::from(Handle::from_raw(port as abi::Handle)));
+    if port.wait(Time::INFINITE).is_ok() {
+        RELEASED.fetch_add(1, Ordering::SeqCst);
+    }
+    Thread::exit();
+}
+
+fn one_waiting_thread_is_released_per_packet() -> TestResult {
+    RELEASED.store(0, Ordering::SeqCst);
+    let port = ok!(Port::create());
+    const STACK: u64 = 16 * PAGE;
+    let stacks = ok!(Vmo::create(2 * STACK));
+    let base = ok!(map_rw(&stacks, 2 * STACK));
+    let mut threads = [const { None }; 2];
+    for (i, slot) in threads.iter_mut().enumerate() {
+        let t = ok!(Thread::create(&Task::self_handle()));
+        ok!(t.start(
+            reader_entry,
+            base + (i as u64 + 1) * STACK,
+            u64::from(port.raw_handle()),
+            0
+        ));
+        *slot = Some(t);
+    }
+    Duration::from_millis(2).sleep();
+    ok!(port.queue(&user(1, 0)));
+    Duration::from_millis(5).sleep();
+    check_eq!(RELEASED.load(Ordering::SeqCst), 1, "one packet, one thread");
+    ok!(port.queue(&user(2, 0)));
+    for t in threads.iter().flatten() {
+        check!(
+            t.wait_handle(Signals::THREAD_TERMINATED, after_ms(5000))
+                .is_ok(),
+            "a reader never got the second packet"
+        );
+    }
+    check_eq!(RELEASED.load(Ordering::SeqCst), 2);
+    ok!(unmap(base, 2 * STACK));
     Ok(())
 }
 

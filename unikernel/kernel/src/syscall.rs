@@ -553,6 +553,7 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     free_frames: crate::mm::frame::free_frames() as u64,
                     irq_masked_longest_ns: masked_longest,
                     irq_masked_recent_ns: masked_recent,
+                    zeroed_frames: crate::mm::frame::zeroed_frames() as u64,
                 };
                 put_record(&mut kbuf[..want], info)
             }

@@ -200,11 +200,17 @@ impl Thread {
     }
 }
 
+/// Most threads one task may have at once (records, started or not): one
+/// task cannot take every thread slot and kernel stack from the others.
+pub const MAX_THREADS_PER_TASK: u32 = 256;
+
 /// Every thread record, and each task's list of them.
 struct Threads {
     slots: Slots<Thread>,
     /// Per task slot: the first thread of its list.
     first: [Option<Id>; MAX_TASKS],
+    /// Per task slot: how many threads its list holds.
+    count: [u32; MAX_TASKS],
 }
 
 impl Threads {
@@ -216,6 +222,9 @@ impl Threads {
         if !is_alive(task) {
             return Err(ZX_ERR_BAD_STATE);
         }
+        if self.count[task.slot as usize] >= MAX_THREADS_PER_TASK {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
         let head = self.first[task.slot as usize];
         let id = self.slots.insert(Thread {
             prev: None,
@@ -226,12 +235,14 @@ impl Threads {
             t.prev = Some(id);
         }
         self.first[task.slot as usize] = Some(id);
+        self.count[task.slot as usize] += 1;
         Ok(id)
     }
 
     /// Removes a thread's record and takes it off its task's list.
     fn unlink(&mut self, id: Id) -> Option<Thread> {
         let t = self.slots.remove(id)?;
+        self.count[t.task.slot as usize] -= 1;
         match t.prev {
             Some(p) => {
                 if let Some(p) = self.slots.get_mut(p) {
@@ -285,6 +296,7 @@ static THREAD_KILLS: AtomicU32 = AtomicU32::new(0);
 static THREADS: IrqMutex<Threads> = IrqMutex::new(Threads {
     slots: Slots::new(),
     first: [None; MAX_TASKS],
+    count: [0; MAX_TASKS],
 });
 
 /// A kernel-owned object in a handle table.

@@ -636,8 +636,9 @@ fn closing_the_handle_while_armed_ends_the_wait_and_keeps_the_packet() -> TestRe
 }
 
 /// Waits armed on an event and a VMO, one packet queued: closing the port
-/// frees them all, so this task's quota of waits is whole again and the
-/// objects can be signalled and closed with nothing behind.
+/// frees them all, so the event takes its full 64 waits again, round after
+/// round (the object layer's host tests count the items and the task's
+/// charge directly).
 fn closing_the_port_with_waits_armed_leaves_nothing_behind() -> TestResult {
     let e = ok!(Event::create());
     let vmo = ok!(Vmo::create(PAGE));
@@ -652,17 +653,11 @@ fn closing_the_port_with_waits_armed_leaves_nothing_behind() -> TestResult {
         drop(port);
         e.signal_handle(Signals::USER_0, Signals::NONE)
     };
-    ok!(round(0));
-    let heap_before = ok!(zx::kernel_counters(&e)).heap_in_use;
-    for n in 1..4 {
-        // Had any wait outlived its port, the per-object bound would refuse these.
+    for n in 0..4 {
+        // Had any wait outlived its port, the per-object bound would
+        // refuse the second round's waits.
         ok!(round(n));
     }
-    let heap_after = ok!(zx::kernel_counters(&e)).heap_in_use;
-    check!(
-        heap_after <= heap_before,
-        "heap grew from {heap_before} to {heap_after}"
-    );
     Ok(())
 }
 

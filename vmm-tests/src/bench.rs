@@ -75,6 +75,8 @@ pub const OPERATIONS: &[&str] = &[
     "task_exit_h4094",
     "wait_one_signaled_event",
     "signal_wakeup",
+    "port_queue_wait",
+    "signal_port_wait",
     "nanosleep_1ms_lateness",
     "boot_to_first_task",
     "irq_masked_max_stress",
@@ -281,6 +283,16 @@ impl Report {
                 1.2,
             ),
             t("signal -> wake-up, guest ns", m("signal_wakeup"), 1500.0),
+            t(
+                "port_queue + port_wait round trip, guest ns",
+                m("port_queue_wait"),
+                1000.0,
+            ),
+            t(
+                "signal -> packet -> port_wait return, guest ns",
+                m("signal_port_wait"),
+                1500.0,
+            ),
             t(
                 "1 ms nanosleep lateness, guest ns",
                 m("nanosleep_1ms_lateness"),

@@ -334,6 +334,10 @@ fn run_mode_tells_a_story() -> Result<(), Failed> {
         " 0 failed, ",
         "demo: the child writes page 0: child sees 0xc0de, parent still 0x1000",
         "demo: child closed and unmapped: parent signals ZERO_CHILDREN",
+        "us timer tick 4 (observed 0x8)",
+        "us event from another task (observed 0x1000000)",
+        "us the other task ended (observed 0x8)",
+        "demo: port: 4 ticks, the event and the task's end, all through one port_wait loop",
     ];
     if let Some(missing) = wanted.iter().find(|w| !out.contains(*w)) {
         return Err(fail(format!("no `{missing}`")));

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod info;
+mod port;
 mod rights;
 mod signals;
 mod status;
@@ -15,6 +16,7 @@ mod syscall;
 mod vmo;
 
 pub use info::*;
+pub use port::*;
 pub use rights::*;
 pub use signals::*;
 pub use status::*;
@@ -52,7 +54,7 @@ pub const ZX_OBJ_TYPE_VMO: ObjType = 3;
 pub const ZX_OBJ_TYPE_CHANNEL: ObjType = 4;
 /// An event.
 pub const ZX_OBJ_TYPE_EVENT: ObjType = 5;
-/// A port (not implemented here).
+/// A port.
 pub const ZX_OBJ_TYPE_PORT: ObjType = 6;
 /// A job (not implemented here).
 pub const ZX_OBJ_TYPE_JOB: ObjType = 17;

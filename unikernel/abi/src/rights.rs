@@ -64,5 +64,8 @@ pub const ZX_DEFAULT_EVENT_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
 /// A new timer's rights (`ZX_DEFAULT_TIMER_RIGHTS` of the era's header).
 pub const ZX_DEFAULT_TIMER_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_WRITE | ZX_RIGHT_SIGNAL;
 
+/// A new port's rights (`ZX_DEFAULT_PORT_RIGHTS` of the era's header:
+/// basic rights without WAIT, a port is not waitable, plus READ and WRITE).
+pub const ZX_DEFAULT_PORT_RIGHTS: Rights = (ZX_RIGHTS_BASIC & !ZX_RIGHT_WAIT) | ZX_RIGHTS_IO;
 const _: () = assert!(ZX_DEFAULT_VMO_RIGHTS == 0xD0FF);
 const _: () = assert!(ZX_DEFAULT_VMAR_RIGHTS == 0x8003);

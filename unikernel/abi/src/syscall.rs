@@ -70,11 +70,21 @@ pub enum Syscall {
     TimerCancel = 44,
     /// Write a whole line to the console (ours).
     ConsoleWrite = 60,
+    /// `zx_object_wait_async`.
+    ObjectWaitAsync = 61,
+    /// `zx_port_create`.
+    PortCreate = 62,
+    /// `zx_port_queue`.
+    PortQueue = 63,
+    /// `zx_port_wait`.
+    PortWait = 64,
+    /// `zx_port_cancel`.
+    PortCancel = 65,
 }
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 33] = [
+    pub const ALL: [Syscall; 38] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -108,6 +118,11 @@ impl Syscall {
         Syscall::TimerSet,
         Syscall::TimerCancel,
         Syscall::ObjectWaitMany,
+        Syscall::ObjectWaitAsync,
+        Syscall::PortCreate,
+        Syscall::PortQueue,
+        Syscall::PortWait,
+        Syscall::PortCancel,
     ];
 
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.

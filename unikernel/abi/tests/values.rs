@@ -147,6 +147,11 @@ fn syscall_numbers_are_ours_and_fixed() {
         (Syscall::TimerCancel, 44),
         (Syscall::ObjectWaitMany, 34),
         (Syscall::ConsoleWrite, 60),
+        (Syscall::ObjectWaitAsync, 61),
+        (Syscall::PortCreate, 62),
+        (Syscall::PortQueue, 63),
+        (Syscall::PortWait, 64),
+        (Syscall::PortCancel, 65),
     ];
     // Every call of the first round keeps its number; new calls add numbers.
     for (call, number) in expected {
@@ -170,4 +175,23 @@ fn status_names_are_zircon_names() {
     assert_eq!(ZX_ERR_ACCESS_DENIED.name(), "ZX_ERR_ACCESS_DENIED");
     assert_eq!(ZX_ERR_BAD_SYSCALL.name(), "ZX_ERR_BAD_SYSCALL");
     assert_eq!(Status(-99).name(), "ZX_ERR_<unknown>");
+}
+
+/// `zx_port_packet_t` as the era lays it out: key 0, type 8, status 12,
+/// the union at 16 (`zx_packet_signal_t`: trigger 16, observed 20, count 24).
+#[test]
+fn port_packet_layout_is_the_eras() {
+    let p = PortPacket::signal(0x1122_3344_5566_7788, ZX_PKT_TYPE_SIGNAL_REP, 0xA, 0xB, 7);
+    let b = p.as_bytes();
+    assert_eq!(b.len(), 48);
+    assert_eq!(&b[0..8], &0x1122_3344_5566_7788u64.to_ne_bytes());
+    assert_eq!(&b[8..12], &ZX_PKT_TYPE_SIGNAL_REP.to_ne_bytes());
+    assert_eq!(&b[12..16], &0i32.to_ne_bytes());
+    assert_eq!(&b[16..20], &0xAu32.to_ne_bytes());
+    assert_eq!(&b[20..24], &0xBu32.to_ne_bytes());
+    assert_eq!(&b[24..32], &7u64.to_ne_bytes());
+    assert_eq!(PortPacket::from_bytes(b), p);
+    assert_eq!((ZX_PKT_TYPE_USER, ZX_PKT_TYPE_SIGNAL_ONE), (0, 1));
+    assert_eq!((ZX_WAIT_ASYNC_ONCE, ZX_WAIT_ASYNC_REPEATING), (0, 1));
+    assert_eq!(ZX_DEFAULT_PORT_RIGHTS, 0x800F);
 }

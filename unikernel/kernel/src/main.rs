@@ -22,6 +22,7 @@ mod latency;
 mod layout;
 mod mm;
 mod objects;
+mod ports;
 mod power;
 mod sched;
 mod symbols;

@@ -116,8 +116,8 @@ type Args = [u64; 8];
 type Handler = fn(&Caller, &Args) -> u64;
 
 /// Handlers by syscall number.
-static HANDLERS: [Option<Handler>; 64] = {
-    let mut t: [Option<Handler>; 64] = [None; 64];
+static HANDLERS: [Option<Handler>; 72] = {
+    let mut t: [Option<Handler>; 72] = [None; 72];
     t[Syscall::Null as usize] = Some(sys_null);
     t[Syscall::HandleClose as usize] = Some(sys_handle_close);
     t[Syscall::HandleDuplicate as usize] = Some(sys_handle_duplicate);
@@ -151,6 +151,11 @@ static HANDLERS: [Option<Handler>; 64] = {
     t[Syscall::TimerCreate as usize] = Some(sys_timer_create);
     t[Syscall::TimerSet as usize] = Some(sys_timer_set);
     t[Syscall::TimerCancel as usize] = Some(sys_timer_cancel);
+    t[Syscall::ObjectWaitAsync as usize] = Some(sys_object_wait_async);
+    t[Syscall::PortCreate as usize] = Some(sys_port_create);
+    t[Syscall::PortQueue as usize] = Some(sys_port_queue);
+    t[Syscall::PortWait as usize] = Some(sys_port_wait);
+    t[Syscall::PortCancel as usize] = Some(sys_port_cancel);
     t
 };
 
@@ -756,6 +761,54 @@ fn sys_timer_set(c: &Caller, a: &Args) -> u64 {
 
 fn sys_timer_cancel(c: &Caller, a: &Args) -> u64 {
     result(crate::timers::cancel(c.table, handle(a[0])))
+}
+
+fn sys_object_wait_async(c: &Caller, a: &Args) -> u64 {
+    result(crate::ports::wait_async(
+        c.table,
+        handle(a[0]),
+        handle(a[1]),
+        a[2],
+        a[3] as Signals,
+        a[4] as u32,
+    ))
+}
+
+fn sys_port_create(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        c.probe::<Handle>(a[1])?;
+        let h = crate::ports::create(c.table, a[0] as u32)?;
+        c.put_handle(a[1], h)
+    })())
+}
+
+fn sys_port_queue(c: &Caller, a: &Args) -> u64 {
+    result((|| {
+        let mut packet = PortPacket::default();
+        c.copy_in_bytes(a[1], packet.as_bytes_mut())?;
+        crate::ports::queue(c.table, handle(a[0]), &packet)
+    })())
+}
+
+/// The packet pointer is checked before the wait (a bad one fails with
+/// nothing taken off the queue), written after it.
+fn sys_port_wait(c: &Caller, a: &Args) -> u64 {
+    let out = a[2];
+    result((|| {
+        c.probe::<PortPacket>(out)?;
+        let mut packet = PortPacket::default();
+        crate::ports::wait(c.table, handle(a[0]), a[1] as Time, &mut packet)?;
+        c.copy_out_bytes(out, packet.as_bytes())
+    })())
+}
+
+fn sys_port_cancel(c: &Caller, a: &Args) -> u64 {
+    result(crate::ports::cancel(
+        c.table,
+        handle(a[0]),
+        handle(a[1]),
+        a[2],
+    ))
 }
 
 /// The longest line a task may write at once.

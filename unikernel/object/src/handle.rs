@@ -58,6 +58,8 @@ pub enum Object<K> {
     /// A VMAR (an id in the object space). Closing its last handle does
     /// not destroy it: its parent holds it until `vmar_destroy`.
     Vmar(SlabId),
+    /// A port (an id in the object space).
+    Port(SlabId),
     /// A kernel-owned object (thread, task).
     Kernel(K),
 }
@@ -101,6 +103,8 @@ pub struct HandleTable<K> {
     pub(crate) committed_pages: u64,
     /// Mappings charged to this table now.
     pub(crate) mappings: u32,
+    /// Async waits charged to this table now ([`crate::port`]).
+    pub(crate) async_waits: u32,
     /// Being torn down ([`crate::ObjectSpace::destroy_table_step`]): no
     /// handle goes in any more.
     pub(crate) closing: bool,
@@ -118,6 +122,7 @@ impl<K> HandleTable<K> {
             quota,
             committed_pages: 0,
             mappings: 0,
+            async_waits: 0,
             closing: false,
         }
     }

@@ -1,5 +1,6 @@
 //! The object layer: handle tables with rights, VMOs with one-way
-//! copy-on-write children, events and signals with observers, and VMARs
+//! copy-on-write children, events and signals with observers, ports with
+//! async waits, and VMARs
 //! with their mappings, resolving translation faults for the MMU layer. Pure logic over a [`Platform`]
 //! (frame allocator, MMU, waker); `no_std` + `alloc`; proven on the host.
 //!
@@ -17,6 +18,7 @@ pub mod handle;
 pub mod mapping;
 pub mod mem;
 pub mod platform;
+pub mod port;
 pub mod regions;
 pub mod space;
 pub mod syscalls;
@@ -28,6 +30,10 @@ pub use mapping::{Access, Mapping, MappingInfo, VmCounters};
 pub use platform::{
     CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
     Platform, WaiterId, Waker, CACHE_ROUND_PAGES, PAGE_BYTES,
+};
+pub use port::{
+    PortId, PortStart, PortWaitToken, MAX_ASYNC_WAITS_PER_OBJECT, MAX_ASYNC_WAITS_PER_TABLE,
+    MAX_PORT_USER_PACKETS,
 };
 pub use space::{
     MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS,

@@ -61,7 +61,11 @@ pub(crate) struct Waiter {
     pub table: TableId,
     pub handle: Handle,
     pub mask: Signals,
+    /// The thread to wake (0 for an async wait).
     pub waiter: WaiterId,
+    /// An async wait's item ([`crate::port`]): its port gets a packet
+    /// instead of a thread being woken.
+    pub item: Option<SlabId>,
 }
 
 /// All of the object layer's state, over a [`Platform`].
@@ -74,6 +78,8 @@ pub struct ObjectSpace<P: Platform> {
     pub(crate) mappings: Slab<Mapping>,
     pub(crate) vmars: Slab<Vmar>,
     pub(crate) waiters: Slab<Waiter>,
+    pub(crate) ports: Slab<crate::port::Port>,
+    pub(crate) port_items: Slab<crate::port::PortItem>,
     pub(crate) counters: Cell<VmCounters>,
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
@@ -110,6 +116,8 @@ impl<P: Platform> ObjectSpace<P> {
             mappings: Slab::default(),
             vmars: Slab::default(),
             waiters: Slab::default(),
+            ports: Slab::default(),
+            port_items: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
             out_hint: None,
@@ -259,6 +267,7 @@ impl<P: Platform> ObjectSpace<P> {
             Object::Vmo(id) => self.vmos[*id].handles += 1,
             Object::Event(id) => self.events[*id].handles += 1,
             Object::Vmar(id) => self.vmars[*id].handles += 1,
+            Object::Port(id) => self.ports[*id].handles += 1,
             Object::Kernel(k) => self.events[k.signals()].handles += 1,
         }
         self.tables[table].insert_reserved(Entry { object, rights })
@@ -310,6 +319,15 @@ impl<P: Platform> ObjectSpace<P> {
             }
             Object::Vmar(id) => {
                 self.vmar_release(id);
+                None
+            }
+            Object::Port(id) => {
+                self.port_handle_closed(id, table, handle);
+                let p = &mut self.ports[id];
+                p.handles -= 1;
+                if p.handles == 0 {
+                    self.port_destroy(id);
+                }
                 None
             }
             Object::Kernel(k) => {
@@ -393,6 +411,7 @@ impl<P: Platform> ObjectSpace<P> {
             Object::Vmo(id) => self.cancel_waits_via(Waitable::Vmo(*id), table, handle),
             Object::Event(id) => self.cancel_waits_via(Waitable::Event(*id), table, handle),
             Object::Kernel(k) => self.cancel_waits_via(Waitable::Event(k.signals()), table, handle),
+            Object::Port(id) => self.port_handle_closed(*id, table, handle),
             Object::Vmar(_) => {}
         }
     }
@@ -482,7 +501,8 @@ impl<P: Platform> ObjectSpace<P> {
             Object::Vmo(id) => Waitable::Vmo(id),
             Object::Event(id) => Waitable::Event(id),
             Object::Kernel(ref k) => Waitable::Event(k.signals()),
-            Object::Vmar(_) => return Err(ZX_ERR_NOT_SUPPORTED),
+            // Neither has state a task can wait for.
+            Object::Vmar(_) | Object::Port(_) => return Err(ZX_ERR_NOT_SUPPORTED),
         };
         if e.rights & right == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
@@ -497,7 +517,14 @@ impl<P: Platform> ObjectSpace<P> {
         }
     }
 
-    fn waiters_of(&mut self, w: Waitable) -> &mut Vec<WaitToken> {
+    pub(crate) fn waiter_list(&self, w: Waitable) -> &[WaitToken] {
+        match w {
+            Waitable::Vmo(id) => &self.vmos[id].waiters,
+            Waitable::Event(id) => &self.events[id].waiters,
+        }
+    }
+
+    pub(crate) fn waiters_of(&mut self, w: Waitable) -> &mut Vec<WaitToken> {
         match w {
             Waitable::Vmo(id) => &mut self.vmos[id].waiters,
             Waitable::Event(id) => &mut self.events[id].waiters,
@@ -512,7 +539,7 @@ impl<P: Platform> ObjectSpace<P> {
             Object::Vmo(id) => Ok(self.vmo_signals(id)),
             Object::Event(id) => Ok(self.events[id].signals),
             Object::Kernel(ref k) => Ok(self.events[k.signals()].signals),
-            Object::Vmar(_) => Err(ZX_ERR_NOT_SUPPORTED),
+            Object::Vmar(_) | Object::Port(_) => Err(ZX_ERR_NOT_SUPPORTED),
         }
     }
 
@@ -581,6 +608,7 @@ impl<P: Platform> ObjectSpace<P> {
             handle,
             mask,
             waiter,
+            item: None,
         }));
         self.waiters_of(w).push(token);
         Ok(WaitStart::Pending(token))
@@ -597,19 +625,31 @@ impl<P: Platform> ObjectSpace<P> {
         Some(self.signals_of(w.object))
     }
 
-    /// Wakes the waiters whose mask meets the object's signals now.
+    /// Wakes the waiters whose mask meets the object's signals now, and
+    /// gives their packets to the async waits it meets (a REPEATING one
+    /// stays registered).
     pub(crate) fn notify(&mut self, w: Waitable) {
         let now = self.signals_of(w);
         let mut i = 0;
         while i < self.waiters_of(w).len() {
             let token = self.waiters_of(w)[i];
-            if self.waiters[token.0].mask & now != 0 {
-                self.waiters_of(w).swap_remove(i);
-                let waiter = self.waiters.remove(token.0).expect("registered waiter");
-                self.platform.wake(waiter.waiter, now);
-            } else {
+            let waiter = &self.waiters[token.0];
+            if waiter.mask & now == 0 {
                 i += 1;
+                continue;
             }
+            if let Some(item) = waiter.item {
+                if !self.async_wait_fire(item, now) {
+                    i += 1;
+                    continue;
+                }
+                self.waiters_of(w).swap_remove(i);
+                self.waiters.remove(token.0);
+                continue;
+            }
+            self.waiters_of(w).swap_remove(i);
+            let waiter = self.waiters.remove(token.0).expect("registered waiter");
+            self.platform.wake(waiter.waiter, now);
         }
     }
 
@@ -622,8 +662,12 @@ impl<P: Platform> ObjectSpace<P> {
             if wt.table == table && wt.handle == handle {
                 self.waiters_of(w).swap_remove(i);
                 let waiter = self.waiters.remove(token.0).expect("registered waiter");
-                self.platform
-                    .wake(waiter.waiter, now | ZX_SIGNAL_HANDLE_CLOSED);
+                match waiter.item {
+                    Some(item) => self.async_wait_handle_closed(item),
+                    None => self
+                        .platform
+                        .wake(waiter.waiter, now | ZX_SIGNAL_HANDLE_CLOSED),
+                }
             } else {
                 i += 1;
             }
@@ -646,6 +690,8 @@ impl<P: Platform> ObjectSpace<P> {
             ),
             // A VMAR is not waitable.
             Object::Vmar(id) => (self.vmar_koid(*id), ZX_OBJ_TYPE_VMAR, 0),
+            // Nor is a port (the era's ports have no WAIT right).
+            Object::Port(id) => (self.ports[*id].koid, ZX_OBJ_TYPE_PORT, 0),
             Object::Kernel(k) => (k.koid(), k.obj_type(), ZX_OBJ_PROP_WAITABLE),
         };
         Ok(ZxInfoHandleBasic {

@@ -333,6 +333,18 @@ pub fn run(filter: &str) -> Result<(), Status> {
     if "signal_wakeup".contains(filter) {
         wake_up()?;
     }
+    let port = zx::Port::create()?;
+    let packet = zx::Packet::from_user_packet(1, 0, zx::UserPacket::default());
+    bench("port_queue_wait", 2000, &mut || {
+        timed(2000, || {
+            port.queue(&packet)?;
+            port.wait(Time::INFINITE).map(drop)
+        })
+    })?;
+    drop(port);
+    if "signal_port_wait".contains(filter) {
+        signal_to_port_wait()?;
+    }
     if "nanosleep_1ms_lateness".contains(filter) {
         sleep_lateness()?;
     }
@@ -402,6 +414,53 @@ fn wake_up() -> Result<(), Status> {
     drop(other);
     thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
     drop(event);
+    Vmar::root_self().unmap(stack_addr, 16 * PAGE)
+}
+
+/// The thread of the port benchmark: takes a packet from its port (the
+/// first handle), then clears `USER_0` and sets `USER_1` on the event (the
+/// second), forever; a closed port ends it.
+extern "C" fn port_ponger(port: u64, e: u64) -> ! {
+    let port =
+        core::mem::ManuallyDrop::new(zx::Port::from(zx::Handle::from_raw(port as abi::Handle)));
+    let e = core::mem::ManuallyDrop::new(Event::from(zx::Handle::from_raw(e as abi::Handle)));
+    loop {
+        if port.wait(Time::INFINITE).is_err() {
+            Thread::exit();
+        }
+        let _ = e.signal_handle(Signals::USER_0, Signals::USER_1);
+    }
+}
+
+/// Signal → packet → `port_wait` return in another thread: as
+/// [`wake_up`], but each thread waits in `port_wait` on its own port,
+/// which a REPEATING async wait on the shared event feeds (`USER_0` to the
+/// other thread's port, `USER_1` to ours).
+fn signal_to_port_wait() -> Result<(), Status> {
+    use zx::{Port, WaitAsyncOpts};
+    let event = Event::create()?;
+    let (mine, theirs) = (Port::create()?, Port::create()?);
+    event.wait_async_handle(&mine, 1, Signals::USER_1, WaitAsyncOpts::Repeating)?;
+    event.wait_async_handle(&theirs, 0, Signals::USER_0, WaitAsyncOpts::Repeating)?;
+    let stack = Vmo::create(16 * PAGE)?;
+    let stack_addr = Vmar::root_self().map(0, &stack, 0, 16 * PAGE, VmarFlags::RW)?;
+    let thread = Thread::create(&Task::self_handle())?;
+    thread.start(
+        port_ponger,
+        stack_addr + 16 * PAGE,
+        theirs.raw_handle() as u64,
+        event.raw_handle() as u64,
+    )?;
+    const ROUND_TRIPS: u64 = 200;
+    bench("signal_port_wait", 2 * ROUND_TRIPS, &mut || {
+        timed(ROUND_TRIPS, || {
+            event.signal_handle(Signals::USER_1, Signals::USER_0)?;
+            mine.wait(Time::INFINITE).map(drop)
+        })
+    })?;
+    // Closing the port the thread waits on ends its wait and the thread.
+    drop(theirs);
+    thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
     Vmar::root_self().unmap(stack_addr, 16 * PAGE)
 }
 

@@ -1,5 +1,6 @@
 //! `mode=run`: a short, human-readable demonstration of copy-on-write
-//! through real mappings, with the kernel's fault and copy counters.
+//! through real mappings, with the kernel's fault and copy counters; then
+//! the port demo ([`crate::port_demo`]).
 
 use crate::println;
 use zx::{AsHandleRef, Status, Vmar, VmarFlags, Vmo, VmoChildOptions};
@@ -93,5 +94,5 @@ pub fn run() -> Result<(), Status> {
     );
     let total = counters(&parent)?;
     show_delta("whole demo", &c0, &total);
-    Ok(())
+    crate::port_demo::run()
 }

@@ -12,6 +12,7 @@ mod bench;
 mod demo;
 mod harness;
 mod out;
+mod port_demo;
 mod stress;
 mod suites;
 

@@ -231,6 +231,24 @@ pub trait AsHandleRef {
         (Status::ok(st), Signals(observed))
     }
 
+    /// `zx_object_wait_async`: a packet with `key` on `port` when one of
+    /// `signals` is asserted (now or later).
+    fn wait_async_handle(
+        &self,
+        port: &crate::Port,
+        key: u64,
+        signals: Signals,
+        options: crate::WaitAsyncOpts,
+    ) -> Result<(), Status> {
+        crate::object_wait_async_raw(
+            self.raw_handle(),
+            port.raw_handle(),
+            key,
+            signals.0,
+            options.into_raw(),
+        )
+    }
+
     /// `zx_object_signal`: clears then sets user signals.
     fn signal_handle(&self, clear: Signals, set: Signals) -> Result<(), Status> {
         // SAFETY: only values are passed.

@@ -1,6 +1,6 @@
 //! The task side of the unikernel's syscalls, shaped like Fuchsia's
 //! `fuchsia-zircon`: typed handles that close on drop, `Vmo`, `Vmar`,
-//! `Event`, `Task`, `Time`, `Duration`, and `Status` with Zircon's names.
+//! `Event`, `Task`, `Timer`, `Port`, `Time`, `Duration`, and `Status` with Zircon's names.
 
 #![no_std]
 
@@ -8,6 +8,7 @@ pub mod sys;
 
 mod handle;
 mod object;
+mod port;
 mod task;
 mod thread;
 mod time;
@@ -18,6 +19,9 @@ mod vmo;
 pub use abi;
 pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
 pub use object::{object_wait_many, object_wait_many_raw, Event, WaitItem};
+pub use port::{
+    object_wait_async_raw, Packet, PacketContents, Port, SignalPacket, UserPacket, WaitAsyncOpts,
+};
 pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
 pub use thread::{Thread, ThreadEntry};
 pub use time::{Duration, Time};
@@ -58,6 +62,8 @@ impl Status {
     pub const TIMED_OUT: Status = Status(abi::ZX_ERR_TIMED_OUT);
     /// `ZX_ERR_CANCELED`.
     pub const CANCELED: Status = Status(abi::ZX_ERR_CANCELED);
+    /// `ZX_ERR_SHOULD_WAIT`.
+    pub const SHOULD_WAIT: Status = Status(abi::ZX_ERR_SHOULD_WAIT);
     /// `ZX_ERR_NOT_FOUND`.
     pub const NOT_FOUND: Status = Status(abi::ZX_ERR_NOT_FOUND);
     /// `ZX_ERR_UNAVAILABLE`.

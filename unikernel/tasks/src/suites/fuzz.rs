@@ -51,6 +51,7 @@ const DEFINED: &[Status] = &[
     Status::TIMED_OUT,
     Status::CANCELED,
     Status::NOT_FOUND,
+    Status::SHOULD_WAIT,
     Status::UNAVAILABLE,
     Status::ACCESS_DENIED,
 ];
@@ -725,6 +726,49 @@ impl Fuzz {
                 a[1] = count;
                 a[2] = self.deadline();
             }
+            Syscall::ObjectWaitAsync => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = u64::from(self.handle(true));
+                a[2] = self.rng.below(4);
+                a[3] = if self.rng.one_in(2) {
+                    self.rng.next() & 0xffff_ffff
+                } else {
+                    self.rng.next() & 0xff00_0008
+                };
+                a[4] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    self.rng.below(2)
+                };
+            }
+            Syscall::PortCreate => {
+                a[0] = if self.rng.one_in(4) {
+                    self.rng.next()
+                } else {
+                    0
+                };
+                let (p, out) = self.out_ptr(4, false);
+                a[1] = p;
+                harvest = out;
+            }
+            Syscall::PortQueue => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = if self.rng.one_in(2) {
+                    self.in_ptr()
+                } else {
+                    self.out_ptr(48, true).0
+                };
+            }
+            Syscall::PortWait => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = self.deadline();
+                a[2] = self.out_ptr(48, true).0;
+            }
+            Syscall::PortCancel => {
+                a[0] = u64::from(self.handle(true));
+                a[1] = u64::from(self.handle(true));
+                a[2] = self.rng.below(4);
+            }
             Syscall::TaskExit | Syscall::ThreadExit => unreachable!("not callable"),
         }
         if call == Syscall::HandleClose || call == Syscall::HandleReplace {
@@ -762,6 +806,7 @@ impl Fuzz {
                 | Syscall::VmoCreateChild
                 | Syscall::VmarAllocate
                 | Syscall::EventCreate
+                | Syscall::PortCreate
                 | Syscall::TaskCreate
                 | Syscall::ThreadCreate => {
                     let Some(h) = self.read_scratch::<u32>(harvest) else {

@@ -8,6 +8,7 @@ mod handles;
 mod isolation;
 mod kill;
 mod latency;
+mod ports;
 mod reaping;
 mod smoke;
 mod timer;
@@ -40,6 +41,7 @@ pub static SUITES: &[&Suite] = &[
     &kill::SUITE,
     &timer::SUITE,
     &wait_many::SUITE,
+    &ports::SUITE,
     &fuzz::SUITE,
 ];
 

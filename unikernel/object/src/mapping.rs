@@ -183,17 +183,21 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Whether every VMO's mapping list holds exactly its live mappings,
-    /// each at the slot its record names (for tests).
+    /// each at the slot its record names, the populated ones first; and
+    /// every child list likewise (for tests).
     pub fn mapping_lists_consistent(&self) -> bool {
         let listed: usize = self.vmos.ids().map(|v| self.vmos[v].mappings.len()).sum();
         listed == self.mappings.len()
             && self.vmos.ids().all(|v| {
-                self.vmos[v].mappings.iter().enumerate().all(|(i, &m)| {
-                    self.mappings
-                        .get(m)
-                        .is_some_and(|r| r.vmo == v && r.vmo_slot as usize == i)
-                })
+                let pm = self.vmos[v].populated_mappings as usize;
+                pm <= self.vmos[v].mappings.len()
+                    && self.vmos[v].mappings.iter().enumerate().all(|(i, &m)| {
+                        self.mappings.get(m).is_some_and(|r| {
+                            r.vmo == v && r.vmo_slot as usize == i && r.populated == (i < pm)
+                        })
+                    })
             })
+            && self.child_lists_consistent()
     }
 
     /// The layer's counters so far.
@@ -210,24 +214,66 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Adds mapping `id` to its VMO's mapping list (room reserved) and
-    /// records where it went.
+    /// records where it went (among the populated ones if it is: a split
+    /// of a populated mapping).
     pub(crate) fn vmo_list_add(&mut self, id: MappingId) {
-        let vmo = self.mappings[id].vmo;
+        let m = &self.mappings[id];
+        let (vmo, populated) = (m.vmo, m.populated);
         let list = &mut self.vmos[vmo].mappings;
         debug_assert!(list.len() < list.capacity(), "room reserved");
         let slot = list.len() as u32;
         list.push(id);
         self.mappings[id].vmo_slot = slot;
+        if populated {
+            self.mapping_list_populate(vmo, slot);
+        }
     }
 
-    /// Removes the entry at `slot` of `vmo`'s mapping list in O(1): the
-    /// last entry moves into the hole and its mapping learns its new slot.
+    /// Removes the entry at `slot` of `vmo`'s mapping list in O(1): a
+    /// populated entry first trades places with the last populated one,
+    /// then the last entry moves into the hole and its mapping learns its
+    /// new slot.
     pub(crate) fn vmo_list_remove(&mut self, vmo: VmoId, slot: u32) {
+        let slot = if slot < self.vmos[vmo].populated_mappings {
+            self.mapping_list_unpopulate(vmo, slot)
+        } else {
+            slot
+        };
         let list = &mut self.vmos[vmo].mappings;
         list.swap_remove(slot as usize);
         if let Some(&moved) = list.get(slot as usize) {
             self.mappings[moved].vmo_slot = slot;
         }
+    }
+
+    /// Moves the unpopulated entry at `slot` of `vmo`'s mapping list
+    /// among the populated ones (its mapping just became populated).
+    fn mapping_list_populate(&mut self, vmo: VmoId, slot: u32) {
+        let v = &self.vmos[vmo];
+        let (was, line) = (v.watched(), v.populated_mappings);
+        debug_assert!(slot >= line);
+        self.mappings_swap(vmo, slot, line);
+        self.vmos[vmo].populated_mappings = line + 1;
+        self.vmo_watch_update(vmo, was);
+    }
+
+    /// Moves the populated entry at `slot` of `vmo`'s mapping list past
+    /// the populated ones; returns its new slot.
+    fn mapping_list_unpopulate(&mut self, vmo: VmoId, slot: u32) -> u32 {
+        let v = &self.vmos[vmo];
+        let (was, line) = (v.watched(), v.populated_mappings);
+        debug_assert!(slot < line);
+        self.mappings_swap(vmo, slot, line - 1);
+        self.vmos[vmo].populated_mappings = line - 1;
+        self.vmo_watch_update(vmo, was);
+        line - 1
+    }
+
+    /// Mapping `id` was just marked populated (it was not).
+    #[inline]
+    fn mapping_now_populated(&mut self, id: MappingId) {
+        let m = &self.mappings[id];
+        self.mapping_list_populate(m.vmo, m.vmo_slot);
     }
 
     /// [`Mmu::unmap`], counted.
@@ -280,6 +326,11 @@ impl<P: Platform> ObjectSpace<P> {
             // Nothing is mapped: the mapping is as populated as it was.
             self.mappings[id].populated = was_populated;
             return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        if !was_populated {
+            // The claim marked it: it joins its VMO's populated mappings
+            // (once per mapping, not per fault).
+            self.mapping_now_populated(id);
         }
         if access == Access::Write {
             if let Err(at) = self.vmos[vmo].find(page) {
@@ -337,7 +388,9 @@ impl<P: Platform> ObjectSpace<P> {
                 // Only the nearest page shows; a deeper level's page may be hidden.
                 if self.vmos[level].pages[i].1.paddr() == paddr {
                     // Marked first: a failure part-way leaves translations to remove.
-                    self.mappings[id].populated = true;
+                    if !core::mem::replace(&mut self.mappings[id].populated, true) {
+                        self.mapping_now_populated(id);
+                    }
                     self.mmu_map(m.vaddr + (p - m.first_page) * PAGE_SIZE, paddr, perms)?;
                 }
             }

@@ -81,9 +81,19 @@ impl SlabId {
     }
 }
 
-/// A vector of objects with reusable slots and generation-checked ids.
+/// Bytes of one [`Slab`] chunk (at most; a chunk holds at least one slot).
+pub const SLAB_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Objects with reusable slots and generation-checked ids, stored in
+/// fixed-size chunks of at most [`SLAB_CHUNK_BYTES`]: growing the slab
+/// allocates one more chunk (and one pointer in the chunk list), never
+/// one block as large as the whole table, so the number of live objects is
+/// bounded by memory, not by the largest contiguous free block. A chunk,
+/// once allocated, is kept (its slots are reused through the free list).
 pub struct Slab<T> {
-    slots: Vec<Slot<T>>,
+    chunks: Vec<Vec<Slot<T>>>,
+    /// Slots made so far (all chunks full but the last).
+    made: usize,
     free: Option<u32>,
     len: usize,
 }
@@ -91,7 +101,8 @@ pub struct Slab<T> {
 impl<T> Default for Slab<T> {
     fn default() -> Self {
         Slab {
-            slots: Vec::new(),
+            chunks: Vec::new(),
+            made: 0,
             free: None,
             len: 0,
         }
@@ -99,32 +110,82 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
+    /// log2 of the slots per chunk: the largest power of two whose slots
+    /// fit in [`SLAB_CHUNK_BYTES`].
+    const SHIFT: u32 = {
+        let size = core::mem::size_of::<Slot<T>>();
+        let n = if size == 0 {
+            SLAB_CHUNK_BYTES
+        } else {
+            SLAB_CHUNK_BYTES / size
+        };
+        if n <= 1 {
+            0
+        } else {
+            usize::BITS - 1 - n.leading_zeros()
+        }
+    };
+    const PER_CHUNK: usize = 1 << Self::SHIFT;
+    const MASK: usize = Self::PER_CHUNK - 1;
+
+    #[inline]
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let i = index as usize;
+        self.chunks.get(i >> Self::SHIFT)?.get(i & Self::MASK)
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+        let i = index as usize;
+        self.chunks.get_mut(i >> Self::SHIFT)?.get_mut(i & Self::MASK)
+    }
+
+    /// Capacity of the chunks allocated so far, in slots.
+    fn capacity(&self) -> usize {
+        self.chunks.len() << Self::SHIFT
+    }
+
+    /// Allocates chunks until `n` new slots fit (nothing changes on failure
+    /// but chunks added, which are empty and stay for later use).
+    fn grow_for(&mut self, mem: &Mem, n: usize) -> Result<(), Status> {
+        let want = self.made.saturating_add(n);
+        if want > u32::MAX as usize {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let chunks = want.div_ceil(Self::PER_CHUNK);
+        // The injection point counts once per reservation, whether or not it allocates.
+        let more = chunks.saturating_sub(self.chunks.len());
+        mem.reserve(&mut self.chunks, more)?;
+        while self.capacity() < want {
+            let mut chunk = Vec::new();
+            chunk
+                .try_reserve_exact(Self::PER_CHUNK)
+                .map_err(|_| ZX_ERR_NO_MEMORY)?;
+            self.chunks.push(chunk);
+        }
+        Ok(())
+    }
+
     /// Ensures the next [`Slab::insert_reserved`] cannot allocate.
     pub fn reserve(&mut self, mem: &Mem) -> Result<(), Status> {
         if self.free.is_some() {
             // Still count the reservation so failure injection is position-stable.
             return mem.reserve(&mut Vec::<T>::new(), 0);
         }
-        if self.slots.len() >= u32::MAX as usize {
-            return Err(ZX_ERR_NO_MEMORY);
-        }
-        mem.reserve(&mut self.slots, 1)
+        self.grow_for(mem, 1)
     }
 
     /// Ensures the next `n` [`Slab::insert_reserved`] calls cannot allocate.
     pub fn reserve_n(&mut self, mem: &Mem, n: usize) -> Result<(), Status> {
-        if self.slots.len().saturating_add(n) > u32::MAX as usize {
-            return Err(ZX_ERR_NO_MEMORY);
-        }
         // Free slots may be reused, but room for `n` new ones is always enough.
-        mem.reserve(&mut self.slots, n)
+        self.grow_for(mem, n)
     }
 
     /// Inserts after a successful [`Slab::reserve`] or [`Slab::reserve_n`].
     pub fn insert_reserved(&mut self, value: T) -> SlabId {
         self.len += 1;
         if let Some(index) = self.free {
-            let slot = &mut self.slots[index as usize];
+            let slot = self.slot_mut(index).expect("free list in range");
             let Slot::Free { generation, next } = *slot else {
                 unreachable!("free list points at a used slot")
             };
@@ -133,14 +194,16 @@ impl<T> Slab<T> {
             self.free = next;
             SlabId { index, generation }
         } else {
-            debug_assert!(self.slots.len() < self.slots.capacity());
-            let index = self.slots.len() as u32;
-            self.slots.push(Slot::Used {
+            let index = self.made;
+            let chunk = &mut self.chunks[index >> Self::SHIFT];
+            debug_assert!(chunk.len() < chunk.capacity(), "room reserved");
+            chunk.push(Slot::Used {
                 generation: 0,
                 value,
             });
+            self.made += 1;
             SlabId {
-                index,
+                index: index as u32,
                 generation: 0,
             }
         }
@@ -155,7 +218,7 @@ impl<T> Slab<T> {
     /// The object at `id`, if it is still there.
     #[inline]
     pub fn get(&self, id: SlabId) -> Option<&T> {
-        match self.slots.get(id.index as usize) {
+        match self.slot(id.index) {
             Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
             _ => None,
         }
@@ -164,7 +227,7 @@ impl<T> Slab<T> {
     /// The object at `id`, mutably, if it is still there.
     #[inline]
     pub fn get_mut(&mut self, id: SlabId) -> Option<&mut T> {
-        match self.slots.get_mut(id.index as usize) {
+        match self.slot_mut(id.index) {
             Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
             _ => None,
         }
@@ -172,14 +235,15 @@ impl<T> Slab<T> {
 
     /// Removes and returns the object at `id`.
     pub fn remove(&mut self, id: SlabId) -> Option<T> {
-        let slot = self.slots.get_mut(id.index as usize)?;
+        let free = self.free;
+        let slot = self.slot_mut(id.index)?;
         match slot {
             Slot::Used { generation, .. } if *generation == id.generation => {
                 let old = core::mem::replace(
                     slot,
                     Slot::Free {
                         generation: id.generation,
-                        next: self.free,
+                        next: free,
                     },
                 );
                 self.free = Some(id.index);
@@ -203,15 +267,24 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Bytes of chunk memory the slab holds (for tests).
+    pub fn chunk_bytes(&self) -> usize {
+        self.capacity() * core::mem::size_of::<Slot<T>>()
+    }
+
     /// Ids of all objects (for teardown and invariants).
     pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Used { generation, .. } => Some(SlabId {
-                index: i as u32,
-                generation: *generation,
-            }),
-            Slot::Free { .. } => None,
-        })
+        self.chunks
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Used { generation, .. } => Some(SlabId {
+                    index: i as u32,
+                    generation: *generation,
+                }),
+                Slot::Free { .. } => None,
+            })
     }
 }
 

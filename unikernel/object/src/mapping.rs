@@ -89,6 +89,8 @@ pub(crate) struct Fault {
     page_va: u64,
     /// Whether the mapping is executable.
     executable: bool,
+    /// Whether the mapping is writable.
+    writable: bool,
     /// Whether the mapping was marked populated before this fault.
     was_populated: bool,
 }
@@ -117,6 +119,7 @@ impl Fault {
             page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
             page_va,
             executable: m.executable(),
+            writable: m.writable(),
             was_populated,
         })
     }
@@ -320,40 +323,74 @@ impl<P: Platform> ObjectSpace<P> {
             page,
             page_va,
             executable,
+            writable,
             was_populated,
         } = fault;
-        if page >= self.vmos[vmo].size {
-            // Nothing is mapped: the mapping is as populated as it was.
-            self.mappings[id].populated = was_populated;
-            return Err(ZX_ERR_OUT_OF_RANGE);
-        }
         if !was_populated {
             // The claim marked it: it joins its VMO's populated mappings
             // (once per mapping, not per fault).
             self.mapping_now_populated(id);
         }
-        if access == Access::Write {
-            if let Err(at) = self.vmos[vmo].find(page) {
-                // The copy-on-write (or zero-fill) fault: the VMO gets its own
-                // page, mapped writable here. This mapping's translation of
-                // the page is replaced (break-before-make in `Mmu::map`),
-                // not unmapped first.
-                let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+        // One lookup of the VMO for the size, the page's place and (a
+        // load) its own frame.
+        let v = &self.vmos[vmo];
+        if page >= v.size {
+            // Nothing is mapped: the mapping is as populated as it was.
+            if !was_populated {
+                let slot = self.mappings[id].vmo_slot;
+                self.mapping_list_unpopulate(vmo, slot);
+            }
+            self.mappings[id].populated = was_populated;
+            return Err(ZX_ERR_OUT_OF_RANGE);
+        }
+        let own = if access == Access::Write {
+            match v.find(page) {
+                Ok(i) => Some(v.pages[i].1),
+                Err(at) => {
+                    // The copy-on-write (or zero-fill) fault: the VMO gets
+                    // its own page, mapped writable here. This mapping's
+                    // translation of the page is replaced (break-before-make
+                    // in `Mmu::map`), not unmapped first.
+                    let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+                    let perms = MapPerms {
+                        write: true,
+                        execute: executable,
+                    };
+                    if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
+                        // No partial effect: the page the fault committed goes again.
+                        self.vmo_decommit_pages(vmo, page, page + 1);
+                        return Err(e);
+                    }
+                    self.count(|c| c.faults_resolved += 1);
+                    return Ok(());
+                }
+            }
+        } else {
+            v.own(page)
+        };
+        // What the mapping shows now: the VMO's own page (writable if the
+        // mapping is), else an ancestor's or the zero page (read-only).
+        let (paddr, perms) = match own {
+            Some(f) => (
+                f.paddr(),
+                MapPerms {
+                    write: writable,
+                    execute: executable,
+                },
+            ),
+            None => {
+                let shown = match v.parent {
+                    Some(link) if page < link.window => self.shown(link.id, page + link.offset),
+                    _ => None,
+                };
+                let paddr = shown.unwrap_or_else(|| self.platform.zero_page()).paddr();
                 let perms = MapPerms {
-                    write: true,
+                    write: false,
                     execute: executable,
                 };
-                if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
-                    // No partial effect: the page the fault committed goes again.
-                    self.vmo_decommit_pages(vmo, page, page + 1);
-                    return Err(e);
-                }
-                self.count(|c| c.faults_resolved += 1);
-                return Ok(());
+                (paddr, perms)
             }
-        }
-        let m = self.mappings[id];
-        let (paddr, perms) = self.translation(&m, page);
+        };
         self.mmu_map(page_va, paddr, perms)?;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {

@@ -192,12 +192,12 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Reserves what [`Self::vmo_insert_child`] needs.
     pub(crate) fn vmo_reserve_child(&mut self, parent: VmoId) -> Result<(), Status> {
-        if self.vmos[parent].depth + 1 > MAX_CHAIN_DEPTH {
+        let p = &mut self.vmos[parent];
+        if p.depth + 1 > MAX_CHAIN_DEPTH {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        self.vmos.reserve(&self.mem)?;
-        let mem = &self.mem;
-        mem.reserve(&mut self.vmos[parent].children, 1)
+        self.mem.reserve(&mut p.children, 1)?;
+        self.vmos.reserve(&self.mem)
     }
 
     /// Creates a one-way copy-on-write child: O(1), no page work.
@@ -213,6 +213,8 @@ impl<P: Platform> ObjectSpace<P> {
         let p = &self.vmos[parent];
         let window = size_pages.min(p.size.saturating_sub(offset_pages));
         let (parent_koid, depth) = (p.koid, p.depth + 1);
+        // A new child is not watched: it goes at the end of the list.
+        let slot = p.children.len() as u32;
         let id = self.vmos.insert_reserved(Vmo {
             koid,
             size: size_pages,
@@ -228,7 +230,7 @@ impl<P: Platform> ObjectSpace<P> {
             depth,
             children: Vec::new(),
             watched_children: 0,
-            parent_slot: 0,
+            parent_slot: slot,
             handles: 0,
             mappings: Vec::new(),
             populated_mappings: 0,
@@ -238,12 +240,8 @@ impl<P: Platform> ObjectSpace<P> {
             dead: false,
             next_dead: None,
         });
-        // Within the capacity reserved by `vmo_reserve_child`; a new child
-        // is not watched, so it goes at the end.
-        let children = &mut self.vmos[parent].children;
-        let slot = children.len() as u32;
-        children.push(id);
-        self.vmos[id].parent_slot = slot;
+        // Within the capacity reserved by `vmo_reserve_child`.
+        self.vmos[parent].children.push(id);
         id
     }
 
@@ -656,12 +654,10 @@ impl<P: Platform> ObjectSpace<P> {
             debug_assert_eq!(parent.children[slot as usize], id);
             debug_assert!(slot >= parent.watched_children);
             parent.children.swap_remove(slot as usize);
-            if let Some(&moved) = parent.children.get(slot as usize) {
-                self.vmos[moved].parent_slot = slot;
-            }
-            let parent = &self.vmos[link.id];
-            if parent.children.is_empty() {
-                self.notify(Waitable::Vmo(link.id));
+            match parent.children.get(slot as usize) {
+                Some(&moved) => self.vmos[moved].parent_slot = slot,
+                None if parent.children.is_empty() => self.notify(Waitable::Vmo(link.id)),
+                None => {}
             }
             id = link.id;
         }

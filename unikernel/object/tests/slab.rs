@@ -1,8 +1,9 @@
-//! The object tables grow in chunks: no allocation is ever as large as the
-//! table, so the number of live objects is bounded by memory, not by the
+//! The object tables grow in chunks: no allocation is larger than the first
+//! chunk ([`SLAB_CHUNK_BYTES`]), however large the table, so the number of
+//! live objects is bounded by memory, not by the
 //! largest contiguous free block.
 
-use object::mem::{Mem, Slab, SLAB_CHUNK_BYTES};
+use object::mem::{ChunkSlab, Mem, SLAB_CHUNK_BYTES};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,12 +35,12 @@ static ALLOC: Largest = Largest;
 #[test]
 fn a_large_slab_never_allocates_more_than_a_chunk_at_once() {
     let mem = Mem::default();
-    let mut slab: Slab<[u64; 6]> = Slab::default();
+    let mut slab: ChunkSlab<[u64; 6]> = ChunkSlab::default();
     let n = 300_000u64;
     LARGEST.store(0, Ordering::Relaxed);
     let ids: Vec<_> = (0..n).map(|i| slab.insert(&mem, [i; 6]).unwrap()).collect();
     // The id list above is one block of its own; measure the slab alone.
-    let mut slab2: Slab<[u64; 6]> = Slab::default();
+    let mut slab2: ChunkSlab<[u64; 6]> = ChunkSlab::default();
     LARGEST.store(0, Ordering::Relaxed);
     for i in 0..n {
         slab2.insert(&mem, [i; 6]).unwrap();
@@ -77,7 +78,7 @@ fn a_large_slab_never_allocates_more_than_a_chunk_at_once() {
 #[test]
 fn reserving_room_for_many_then_inserting_never_allocates() {
     let mem = Mem::default();
-    let mut slab: Slab<u32> = Slab::default();
+    let mut slab: ChunkSlab<u32> = ChunkSlab::default();
     slab.reserve_n(&mem, 100_000).unwrap();
     mem.fail_after(Some(0));
     // Inserting within the reservation does not consult `mem`.

@@ -8,6 +8,7 @@ mod handles;
 mod isolation;
 mod kill;
 mod latency;
+mod limits;
 mod reaping;
 mod smoke;
 mod timer;
@@ -41,6 +42,7 @@ pub static SUITES: &[&Suite] = &[
     &timer::SUITE,
     &wait_many::SUITE,
     &fuzz::SUITE,
+    &limits::SUITE,
 ];
 
 /// The `index`th test over all suites, in order.

@@ -281,10 +281,9 @@ impl<T> ChunkSlab<T> {
     /// fit in [`SLAB_CHUNK_BYTES`] (at least one).
     const SHIFT: u32 = {
         let size = core::mem::size_of::<Slot<T>>();
-        let n = if size == 0 {
-            SLAB_CHUNK_BYTES
-        } else {
-            SLAB_CHUNK_BYTES / size
+        let n = match SLAB_CHUNK_BYTES.checked_div(size) {
+            Some(n) => n,
+            None => SLAB_CHUNK_BYTES,
         };
         if n <= 1 {
             0
@@ -349,7 +348,9 @@ impl<T> ChunkSlab<T> {
         }
         let chunks = want.div_ceil(Self::PER_CHUNK);
         let more = chunks.saturating_sub(self.chunks.len()).max(1);
-        self.chunks.try_reserve(more).map_err(|_| ZX_ERR_NO_MEMORY)?;
+        self.chunks
+            .try_reserve(more)
+            .map_err(|_| ZX_ERR_NO_MEMORY)?;
         self.dir.try_reserve(more).map_err(|_| ZX_ERR_NO_MEMORY)?;
         if self.chunks.is_empty() {
             self.chunks.push(Vec::new());

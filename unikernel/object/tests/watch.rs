@@ -164,14 +164,30 @@ fn run(seed: u64, steps: usize) {
                 let a = rng.below(PAGES);
                 let n = 1 + rng.below(PAGES - a);
                 log.push(format!("commit {v} [{a}, +{n})"));
-                op(&mut s, t, vmos[v].handle, ZX_VMO_OP_COMMIT, a * PAGE, n * PAGE).unwrap();
+                op(
+                    &mut s,
+                    t,
+                    vmos[v].handle,
+                    ZX_VMO_OP_COMMIT,
+                    a * PAGE,
+                    n * PAGE,
+                )
+                .unwrap();
             }
             91..=94 if !open.is_empty() => {
                 let v = pick(&mut rng);
                 let a = rng.below(PAGES);
                 let n = 1 + rng.below(PAGES - a);
                 log.push(format!("decommit {v} [{a}, +{n})"));
-                op(&mut s, t, vmos[v].handle, ZX_VMO_OP_DECOMMIT, a * PAGE, n * PAGE).unwrap();
+                op(
+                    &mut s,
+                    t,
+                    vmos[v].handle,
+                    ZX_VMO_OP_DECOMMIT,
+                    a * PAGE,
+                    n * PAGE,
+                )
+                .unwrap();
             }
             95..=99 if open.len() > 3 => {
                 let v = pick(&mut rng);
@@ -186,7 +202,9 @@ fn run(seed: u64, steps: usize) {
         });
     }
     for m in maps.drain(..) {
-        s.task(t).vmar_unmap(root_h, m.addr, m.pages * PAGE).unwrap();
+        s.task(t)
+            .vmar_unmap(root_h, m.addr, m.pages * PAGE)
+            .unwrap();
     }
     for v in &vmos {
         if v.open {
@@ -223,10 +241,16 @@ fn a_fault_tells_only_populated_mappings_and_watched_children() {
     }
     s.platform().take_unmaps();
     store(&mut s, root, addrs[0], 1).unwrap();
-    assert!(s.platform().take_unmaps().is_empty(), "nothing else to tell");
+    assert!(
+        s.platform().take_unmaps().is_empty(),
+        "nothing else to tell"
+    );
     // A child that is mapped and touched becomes watched: a commit in the
     // parent unmaps that child's translation of the page.
-    let ca = s.task(t).vmar_map(root_h, RW, 0, children[250], 0, 4 * PAGE).unwrap();
+    let ca = s
+        .task(t)
+        .vmar_map(root_h, RW, 0, children[250], 0, 4 * PAGE)
+        .unwrap();
     load(&mut s, root, ca + PAGE).unwrap();
     assert!(s.mapping_lists_consistent());
     store(&mut s, root, addrs[0] + PAGE, 2).unwrap();

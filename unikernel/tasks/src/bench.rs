@@ -265,7 +265,8 @@ pub fn run(filter: &str) -> Result<(), Status> {
 }
 
 /// A benchmark as [`run`] filters it.
-type Bench<'a> = dyn Fn(&str, u64, &mut dyn FnMut() -> Result<i64, Status>) -> Result<(), Status> + 'a;
+type Bench<'a> =
+    dyn Fn(&str, u64, &mut dyn FnMut() -> Result<i64, Status>) -> Result<(), Status> + 'a;
 
 /// Other mappings of the faulting VMO (never touched) in the `_m` row.
 const SCALE_MAPPINGS: u64 = 4096;
@@ -285,7 +286,7 @@ fn scale(filter: &str, bench: &Bench) -> Result<(), Status> {
     let want = |name: &str| name.contains(filter);
     let root = Vmar::root_self();
     let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
-    let mut zero_fill = |name: &str| {
+    let zero_fill = |name: &str| {
         bench(name, FAULT_PAGES, &mut || {
             vmo.op_range(zx::VmoOp::DECOMMIT, 0, FAULT_PAGES * PAGE)?;
             let addr = root.map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;

@@ -3,8 +3,8 @@
 //! everything back: the same objects fit again.
 
 use super::util::*;
-use crate::harness::TestResult;
 use crate::harness::Suite;
+use crate::harness::TestResult;
 use crate::{check, check_eq, ok, tests};
 use zx::{AsHandleRef, Event, Signals, Status, Vmo, VmoOp};
 
@@ -25,7 +25,11 @@ const MAX_HELD: usize = 640;
 /// Commits VMOs of `size` bytes until that fails, keeping their handles in
 /// `held` from `n` on; the new count, or the failure's status if it is not
 /// `NO_MEMORY` (or there was no room left in `held`).
-fn commit_until_no_memory(held: &mut [abi::Handle], mut n: usize, size: u64) -> Result<usize, Status> {
+fn commit_until_no_memory(
+    held: &mut [abi::Handle],
+    mut n: usize,
+    size: u64,
+) -> Result<usize, Status> {
     loop {
         if n == held.len() {
             return Err(Status::BAD_STATE);
@@ -104,7 +108,8 @@ fn create_until_refused(held: &mut [abi::Handle]) -> (usize, Option<Status>) {
     (held.len(), None)
 }
 
-fn creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_again() -> TestResult {
+fn creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_again() -> TestResult
+{
     // The handles are kept in a VMO of their own (the stack is small).
     let store = ok!(Vmo::create(MAX_VMOS as u64 * 4));
     let addr = ok!(map_rw(&store, MAX_VMOS as u64 * 4));

@@ -81,6 +81,11 @@ pub const OPERATIONS: &[&str] = &[
     "boot_to_first_task",
     "irq_masked_max_stress",
     "sleep_1ms_late_stress",
+    "zero_fill_fault_m0",
+    "zero_fill_fault_m4096",
+    "zero_fill_fault_c2048",
+    "create_child_close_c2048",
+    "vmar_map_unmap_4k_vmo_n4096",
 ];
 
 /// Parses the `bench <name> ops=… reps=… min_ns=… median_ns=…` lines of a transcript.
@@ -213,7 +218,16 @@ impl Report {
             "create_child_1g" | "create_child_1t" => {
                 ("create_child_4k", self.median("create_child_4k"))
             }
-            "vmar_map_unmap_1g" => ("map_unmap_4k", self.median("vmar_map_unmap_4k")),
+            "vmar_map_unmap_1g" | "vmar_map_unmap_4k_vmo_n4096" => {
+                ("map_unmap_4k", self.median("vmar_map_unmap_4k"))
+            }
+            "zero_fill_fault_m0" => ("trap + zero", trap + self.median("kernel_page_zero_4k")),
+            // Measured the same way as their floor, without the other
+            // mappings or children.
+            "zero_fill_fault_m4096" | "zero_fill_fault_c2048" => {
+                ("zero_fill_m0", self.median("zero_fill_fault_m0"))
+            }
+            "create_child_close_c2048" => ("create_child_4k", self.median("create_child_4k")),
             "vmar_map_unmap_4k_n4096" => ("same, n=1", self.median("vmar_map_unmap_4k_n1")),
             "vmar_map_front_4k_n4096" => ("same, n=1", self.median("vmar_map_front_4k_n1")),
             "task_exit_h4094" => ("same, h=16", self.median("task_exit_h16")),
@@ -281,6 +295,26 @@ impl Report {
                 "task exit per handle, h=4094 / h=16",
                 m("task_exit_h4094") / m("task_exit_h16"),
                 1.2,
+            ),
+            t(
+                "zero-fill, 4096 other mappings / none",
+                m("zero_fill_fault_m4096") / m("zero_fill_fault_m0"),
+                1.2,
+            ),
+            t(
+                "zero-fill, parent of 2048 children / none",
+                m("zero_fill_fault_c2048") / m("zero_fill_fault_m0"),
+                1.2,
+            ),
+            t(
+                "create_child+close, 2048 siblings / none",
+                m("create_child_close_c2048") / m("create_child_4k"),
+                1.2,
+            ),
+            t(
+                "map+unmap 4K, VMO mapped 4096x / once",
+                m("vmar_map_unmap_4k_vmo_n4096") / m("vmar_map_unmap_4k"),
+                1.3,
             ),
             t("signal -> wake-up, guest ns", m("signal_wakeup"), 1500.0),
             t(

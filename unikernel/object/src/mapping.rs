@@ -89,6 +89,8 @@ pub(crate) struct Fault {
     page_va: u64,
     /// Whether the mapping is executable.
     executable: bool,
+    /// Whether the mapping is writable.
+    writable: bool,
     /// Whether the mapping was marked populated before this fault.
     was_populated: bool,
 }
@@ -117,6 +119,7 @@ impl Fault {
             page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
             page_va,
             executable: m.executable(),
+            writable: m.writable(),
             was_populated,
         })
     }
@@ -183,17 +186,21 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Whether every VMO's mapping list holds exactly its live mappings,
-    /// each at the slot its record names (for tests).
+    /// each at the slot its record names, the populated ones first; and
+    /// every child list likewise (for tests).
     pub fn mapping_lists_consistent(&self) -> bool {
         let listed: usize = self.vmos.ids().map(|v| self.vmos[v].mappings.len()).sum();
         listed == self.mappings.len()
             && self.vmos.ids().all(|v| {
-                self.vmos[v].mappings.iter().enumerate().all(|(i, &m)| {
-                    self.mappings
-                        .get(m)
-                        .is_some_and(|r| r.vmo == v && r.vmo_slot as usize == i)
-                })
+                let pm = self.vmos[v].populated_mappings as usize;
+                pm <= self.vmos[v].mappings.len()
+                    && self.vmos[v].mappings.iter().enumerate().all(|(i, &m)| {
+                        self.mappings.get(m).is_some_and(|r| {
+                            r.vmo == v && r.vmo_slot as usize == i && r.populated == (i < pm)
+                        })
+                    })
             })
+            && self.child_lists_consistent()
     }
 
     /// The layer's counters so far.
@@ -210,24 +217,66 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Adds mapping `id` to its VMO's mapping list (room reserved) and
-    /// records where it went.
+    /// records where it went (among the populated ones if it is: a split
+    /// of a populated mapping).
     pub(crate) fn vmo_list_add(&mut self, id: MappingId) {
-        let vmo = self.mappings[id].vmo;
+        let m = &self.mappings[id];
+        let (vmo, populated) = (m.vmo, m.populated);
         let list = &mut self.vmos[vmo].mappings;
         debug_assert!(list.len() < list.capacity(), "room reserved");
         let slot = list.len() as u32;
         list.push(id);
         self.mappings[id].vmo_slot = slot;
+        if populated {
+            self.mapping_list_populate(vmo, slot);
+        }
     }
 
-    /// Removes the entry at `slot` of `vmo`'s mapping list in O(1): the
-    /// last entry moves into the hole and its mapping learns its new slot.
+    /// Removes the entry at `slot` of `vmo`'s mapping list in O(1): a
+    /// populated entry first trades places with the last populated one,
+    /// then the last entry moves into the hole and its mapping learns its
+    /// new slot.
     pub(crate) fn vmo_list_remove(&mut self, vmo: VmoId, slot: u32) {
+        let slot = if slot < self.vmos[vmo].populated_mappings {
+            self.mapping_list_unpopulate(vmo, slot)
+        } else {
+            slot
+        };
         let list = &mut self.vmos[vmo].mappings;
         list.swap_remove(slot as usize);
         if let Some(&moved) = list.get(slot as usize) {
             self.mappings[moved].vmo_slot = slot;
         }
+    }
+
+    /// Moves the unpopulated entry at `slot` of `vmo`'s mapping list
+    /// among the populated ones (its mapping just became populated).
+    fn mapping_list_populate(&mut self, vmo: VmoId, slot: u32) {
+        let v = &self.vmos[vmo];
+        let (was, line) = (v.watched(), v.populated_mappings);
+        debug_assert!(slot >= line);
+        self.mappings_swap(vmo, slot, line);
+        self.vmos[vmo].populated_mappings = line + 1;
+        self.vmo_watch_update(vmo, was);
+    }
+
+    /// Moves the populated entry at `slot` of `vmo`'s mapping list past
+    /// the populated ones; returns its new slot.
+    fn mapping_list_unpopulate(&mut self, vmo: VmoId, slot: u32) -> u32 {
+        let v = &self.vmos[vmo];
+        let (was, line) = (v.watched(), v.populated_mappings);
+        debug_assert!(slot < line);
+        self.mappings_swap(vmo, slot, line - 1);
+        self.vmos[vmo].populated_mappings = line - 1;
+        self.vmo_watch_update(vmo, was);
+        line - 1
+    }
+
+    /// Mapping `id` was just marked populated (it was not).
+    #[inline]
+    fn mapping_now_populated(&mut self, id: MappingId) {
+        let m = &self.mappings[id];
+        self.mapping_list_populate(m.vmo, m.vmo_slot);
     }
 
     /// [`Mmu::unmap`], counted.
@@ -274,35 +323,74 @@ impl<P: Platform> ObjectSpace<P> {
             page,
             page_va,
             executable,
+            writable,
             was_populated,
         } = fault;
-        if page >= self.vmos[vmo].size {
+        if !was_populated {
+            // The claim marked it: it joins its VMO's populated mappings
+            // (once per mapping, not per fault).
+            self.mapping_now_populated(id);
+        }
+        // One lookup of the VMO for the size, the page's place and (a
+        // load) its own frame.
+        let v = &self.vmos[vmo];
+        if page >= v.size {
             // Nothing is mapped: the mapping is as populated as it was.
+            if !was_populated {
+                let slot = self.mappings[id].vmo_slot;
+                self.mapping_list_unpopulate(vmo, slot);
+            }
             self.mappings[id].populated = was_populated;
             return Err(ZX_ERR_OUT_OF_RANGE);
         }
-        if access == Access::Write {
-            if let Err(at) = self.vmos[vmo].find(page) {
-                // The copy-on-write (or zero-fill) fault: the VMO gets its own
-                // page, mapped writable here. This mapping's translation of
-                // the page is replaced (break-before-make in `Mmu::map`),
-                // not unmapped first.
-                let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+        let own = if access == Access::Write {
+            match v.find(page) {
+                Ok(i) => Some(v.pages[i].1),
+                Err(at) => {
+                    // The copy-on-write (or zero-fill) fault: the VMO gets
+                    // its own page, mapped writable here. This mapping's
+                    // translation of the page is replaced (break-before-make
+                    // in `Mmu::map`), not unmapped first.
+                    let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+                    let perms = MapPerms {
+                        write: true,
+                        execute: executable,
+                    };
+                    if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
+                        // No partial effect: the page the fault committed goes again.
+                        self.vmo_decommit_pages(vmo, page, page + 1);
+                        return Err(e);
+                    }
+                    self.count(|c| c.faults_resolved += 1);
+                    return Ok(());
+                }
+            }
+        } else {
+            v.own(page)
+        };
+        // What the mapping shows now: the VMO's own page (writable if the
+        // mapping is), else an ancestor's or the zero page (read-only).
+        let (paddr, perms) = match own {
+            Some(f) => (
+                f.paddr(),
+                MapPerms {
+                    write: writable,
+                    execute: executable,
+                },
+            ),
+            None => {
+                let shown = match v.parent {
+                    Some(link) if page < link.window => self.shown(link.id, page + link.offset),
+                    _ => None,
+                };
+                let paddr = shown.unwrap_or_else(|| self.platform.zero_page()).paddr();
                 let perms = MapPerms {
-                    write: true,
+                    write: false,
                     execute: executable,
                 };
-                if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
-                    // No partial effect: the page the fault committed goes again.
-                    self.vmo_decommit_pages(vmo, page, page + 1);
-                    return Err(e);
-                }
-                self.count(|c| c.faults_resolved += 1);
-                return Ok(());
+                (paddr, perms)
             }
-        }
-        let m = self.mappings[id];
-        let (paddr, perms) = self.translation(&m, page);
+        };
         self.mmu_map(page_va, paddr, perms)?;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {
@@ -337,7 +425,9 @@ impl<P: Platform> ObjectSpace<P> {
                 // Only the nearest page shows; a deeper level's page may be hidden.
                 if self.vmos[level].pages[i].1.paddr() == paddr {
                     // Marked first: a failure part-way leaves translations to remove.
-                    self.mappings[id].populated = true;
+                    if !core::mem::replace(&mut self.mappings[id].populated, true) {
+                        self.mapping_now_populated(id);
+                    }
                     self.mmu_map(m.vaddr + (p - m.first_page) * PAGE_SIZE, paddr, perms)?;
                 }
             }

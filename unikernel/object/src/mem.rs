@@ -30,7 +30,7 @@ impl Mem {
     }
 
     #[inline]
-    fn injected(&self) -> bool {
+    pub(crate) fn injected(&self) -> bool {
         match self.fail_after.get() {
             Some(0) => {
                 self.fail_after.set(None);
@@ -81,7 +81,10 @@ impl SlabId {
     }
 }
 
-/// A vector of objects with reusable slots and generation-checked ids.
+/// A vector of objects with reusable slots and generation-checked ids,
+/// grown by doubling one block (for tables whose lookups are hottest and
+/// whose size stays small; a table that grows with what tasks create is a
+/// [`ChunkSlab`]).
 pub struct Slab<T> {
     slots: Vec<Slot<T>>,
     free: Option<u32>,
@@ -224,6 +227,292 @@ impl<T> core::ops::Index<SlabId> for Slab<T> {
 }
 
 impl<T> core::ops::IndexMut<SlabId> for Slab<T> {
+    #[inline]
+    fn index_mut(&mut self, id: SlabId) -> &mut T {
+        self.get_mut(id).expect("stale slab id")
+    }
+}
+
+/// Bytes of a [`ChunkSlab`] chunk (at most; a chunk holds at least one slot).
+pub const SLAB_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A [`Slab`] stored in chunks of at most [`SLAB_CHUNK_BYTES`]: the first grows by doubling up
+/// to that size, and past it the slab allocates one more chunk (and one
+/// pointer in the chunk directory) at a time, never one block as large as
+/// the whole table, so the number of live objects is bounded by memory,
+/// not by the largest contiguous free block. A lookup is one bounds check
+/// and one more load (the chunk's base from the directory) than in a flat
+/// vector, with no branch more. Chunks once allocated are kept (their
+/// slots are reused through the free list).
+pub struct ChunkSlab<T> {
+    /// Base of each chunk: chunk `k` holds slots `[k << SHIFT, (k + 1) << SHIFT)`.
+    dir: Vec<*mut Slot<T>>,
+    /// The chunks (they own the memory `dir` points into; their lengths
+    /// are kept true so they drop what they hold). Elements are reached
+    /// only through `dir`, so no pointer in it is invalidated.
+    chunks: Vec<Vec<Slot<T>>>,
+    /// Slots made so far: slots `[0, made)` are initialised.
+    made: usize,
+    free: Option<u32>,
+    len: usize,
+}
+
+// SAFETY: the raw pointers in `dir` point into memory owned by `chunks`
+// and are used only through `&self` / `&mut self` like a `Vec<T>`'s own
+// pointer, so the slab is as thread-safe as a `Vec<T>`.
+unsafe impl<T: Send> Send for ChunkSlab<T> {}
+// SAFETY: as above; `&Slab` hands out only `&T`.
+unsafe impl<T: Sync> Sync for ChunkSlab<T> {}
+
+impl<T> Default for ChunkSlab<T> {
+    fn default() -> Self {
+        ChunkSlab {
+            dir: Vec::new(),
+            chunks: Vec::new(),
+            made: 0,
+            free: None,
+            len: 0,
+        }
+    }
+}
+
+impl<T> ChunkSlab<T> {
+    /// log2 of the slots per chunk: the largest power of two whose slots
+    /// fit in [`SLAB_CHUNK_BYTES`] (at least one).
+    const SHIFT: u32 = {
+        let size = core::mem::size_of::<Slot<T>>();
+        let n = match SLAB_CHUNK_BYTES.checked_div(size) {
+            Some(n) => n,
+            None => SLAB_CHUNK_BYTES,
+        };
+        if n <= 1 {
+            0
+        } else {
+            usize::BITS - 1 - n.leading_zeros()
+        }
+    };
+    const PER_CHUNK: usize = 1 << Self::SHIFT;
+    const MASK: usize = Self::PER_CHUNK - 1;
+
+    /// Where slot `i` is (it may be uninitialised past `made`).
+    #[inline(always)]
+    fn at(&self, i: usize) -> *mut Slot<T> {
+        debug_assert!(i < self.capacity());
+        // SAFETY: callers pass `i` below the capacity, so chunk `i >>
+        // SHIFT` exists and has room for entry `i & MASK`.
+        unsafe { (*self.dir.get_unchecked(i >> Self::SHIFT)).add(i & Self::MASK) }
+    }
+
+    #[inline(always)]
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let i = index as usize;
+        if i >= self.made {
+            return None;
+        }
+        // SAFETY: `i < made`: the slot is initialised, and the reference
+        // borrows `self`, which owns it.
+        Some(unsafe { &*self.at(i) })
+    }
+
+    #[inline(always)]
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+        let i = index as usize;
+        if i >= self.made {
+            return None;
+        }
+        // SAFETY: as in `slot`, and `&mut self` makes the access exclusive.
+        Some(unsafe { &mut *self.at(i) })
+    }
+
+    /// Capacity of the chunks allocated so far, in slots.
+    fn capacity(&self) -> usize {
+        match self.chunks.len() {
+            0 => 0,
+            1 => self.chunks[0].capacity().min(Self::PER_CHUNK),
+            n => n << Self::SHIFT,
+        }
+    }
+
+    /// Allocates until `n` new slots fit (on failure nothing changes but
+    /// capacity added, which stays for later use). One injection point.
+    fn grow_for(&mut self, mem: &Mem, n: usize) -> Result<(), Status> {
+        if mem.injected() {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let want = self.made.saturating_add(n);
+        if want > u32::MAX as usize {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        if want <= self.capacity() {
+            return Ok(());
+        }
+        let chunks = want.div_ceil(Self::PER_CHUNK);
+        let more = chunks.saturating_sub(self.chunks.len()).max(1);
+        self.chunks
+            .try_reserve(more)
+            .map_err(|_| ZX_ERR_NO_MEMORY)?;
+        self.dir.try_reserve(more).map_err(|_| ZX_ERR_NO_MEMORY)?;
+        if self.chunks.is_empty() {
+            self.chunks.push(Vec::new());
+            self.dir.push(core::ptr::null_mut());
+        }
+        // The first chunk doubles, up to its full size (it may move: its
+        // directory entry follows).
+        let first = &mut self.chunks[0];
+        let cap = first.capacity();
+        if cap < Self::PER_CHUNK {
+            let to = want.max(cap * 2).max(4).min(Self::PER_CHUNK);
+            first
+                .try_reserve_exact(to - first.len())
+                .map_err(|_| ZX_ERR_NO_MEMORY)?;
+            self.dir[0] = first.as_mut_ptr();
+        }
+        while self.chunks.len() < chunks {
+            let mut chunk = Vec::new();
+            chunk
+                .try_reserve_exact(Self::PER_CHUNK)
+                .map_err(|_| ZX_ERR_NO_MEMORY)?;
+            self.dir.push(chunk.as_mut_ptr());
+            self.chunks.push(chunk);
+        }
+        Ok(())
+    }
+
+    /// Ensures the next [`ChunkSlab::insert_reserved`] cannot allocate.
+    pub fn reserve(&mut self, mem: &Mem) -> Result<(), Status> {
+        if self.free.is_some() {
+            // Still count the reservation so failure injection is position-stable.
+            return mem.reserve(&mut Vec::<T>::new(), 0);
+        }
+        self.grow_for(mem, 1)
+    }
+
+    /// Ensures the next `n` [`ChunkSlab::insert_reserved`] calls cannot allocate.
+    pub fn reserve_n(&mut self, mem: &Mem, n: usize) -> Result<(), Status> {
+        // Free slots may be reused, but room for `n` new ones is always enough.
+        self.grow_for(mem, n)
+    }
+
+    /// Inserts after a successful [`ChunkSlab::reserve`] or [`ChunkSlab::reserve_n`].
+    pub fn insert_reserved(&mut self, value: T) -> SlabId {
+        self.len += 1;
+        if let Some(index) = self.free {
+            let slot = self.slot_mut(index).expect("free list in range");
+            let Slot::Free { generation, next } = *slot else {
+                unreachable!("free list points at a used slot")
+            };
+            let generation = generation.wrapping_add(1);
+            *slot = Slot::Used { generation, value };
+            self.free = next;
+            SlabId { index, generation }
+        } else {
+            let index = self.made;
+            debug_assert!(index < self.capacity(), "room reserved");
+            // SAFETY: room was reserved, so the slot lies in an allocated
+            // chunk; it is past `made`, so nothing is overwritten.
+            unsafe {
+                self.at(index).write(Slot::Used {
+                    generation: 0,
+                    value,
+                });
+                let chunk = &mut self.chunks[index >> Self::SHIFT];
+                // SAFETY: the chunk's entries up to this one are initialised.
+                chunk.set_len((index & Self::MASK) + 1);
+            }
+            self.made += 1;
+            SlabId {
+                index: index as u32,
+                generation: 0,
+            }
+        }
+    }
+
+    /// Reserves and inserts.
+    pub fn insert(&mut self, mem: &Mem, value: T) -> Result<SlabId, Status> {
+        self.reserve(mem)?;
+        Ok(self.insert_reserved(value))
+    }
+
+    /// The object at `id`, if it is still there.
+    #[inline]
+    pub fn get(&self, id: SlabId) -> Option<&T> {
+        match self.slot(id.index) {
+            Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The object at `id`, mutably, if it is still there.
+    #[inline]
+    pub fn get_mut(&mut self, id: SlabId) -> Option<&mut T> {
+        match self.slot_mut(id.index) {
+            Some(Slot::Used { generation, value }) if *generation == id.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the object at `id`.
+    pub fn remove(&mut self, id: SlabId) -> Option<T> {
+        let free = self.free;
+        let slot = self.slot_mut(id.index)?;
+        match slot {
+            Slot::Used { generation, .. } if *generation == id.generation => {
+                let old = core::mem::replace(
+                    slot,
+                    Slot::Free {
+                        generation: id.generation,
+                        next: free,
+                    },
+                );
+                self.free = Some(id.index);
+                self.len -= 1;
+                match old {
+                    Slot::Used { value, .. } => Some(value),
+                    Slot::Free { .. } => unreachable!(),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no objects.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of chunk memory the slab holds (for tests).
+    pub fn chunk_bytes(&self) -> usize {
+        self.capacity() * core::mem::size_of::<Slot<T>>()
+    }
+
+    /// Ids of all objects (for teardown and invariants).
+    pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
+        (0..self.made)
+            .map(|i| (i, self.slot(i as u32).expect("made")))
+            .filter_map(|(i, s)| match s {
+                Slot::Used { generation, .. } => Some(SlabId {
+                    index: i as u32,
+                    generation: *generation,
+                }),
+                Slot::Free { .. } => None,
+            })
+    }
+}
+
+impl<T> core::ops::Index<SlabId> for ChunkSlab<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, id: SlabId) -> &T {
+        self.get(id).expect("stale slab id")
+    }
+}
+
+impl<T> core::ops::IndexMut<SlabId> for ChunkSlab<T> {
     #[inline]
     fn index_mut(&mut self, id: SlabId) -> &mut T {
         self.get_mut(id).expect("stale slab id")

@@ -5,7 +5,7 @@
 
 use crate::handle::{Entry, HandleTable, Object, Quota};
 use crate::mapping::{Mapping, VmCounters};
-use crate::mem::{Mem, Slab, SlabId};
+use crate::mem::{ChunkSlab, Mem, Slab, SlabId};
 use crate::platform::{KernelObject, Platform, WaiterId};
 use crate::vmar::{Vmar, VmarId};
 use crate::vmo::Vmo;
@@ -72,10 +72,10 @@ pub(crate) struct Waiter {
 pub struct ObjectSpace<P: Platform> {
     pub(crate) platform: P,
     pub(crate) mem: Mem,
-    pub(crate) vmos: Slab<Vmo>,
+    pub(crate) vmos: ChunkSlab<Vmo>,
     pub(crate) events: Slab<Event>,
     pub(crate) tables: Slab<HandleTable<P::KernelObject>>,
-    pub(crate) mappings: Slab<Mapping>,
+    pub(crate) mappings: ChunkSlab<Mapping>,
     pub(crate) vmars: Slab<Vmar>,
     pub(crate) waiters: Slab<Waiter>,
     pub(crate) ports: Slab<crate::port::Port>,
@@ -110,10 +110,10 @@ impl<P: Platform> ObjectSpace<P> {
         ObjectSpace {
             platform,
             mem: Mem::default(),
-            vmos: Slab::default(),
+            vmos: ChunkSlab::default(),
             events: Slab::default(),
             tables: Slab::default(),
-            mappings: Slab::default(),
+            mappings: ChunkSlab::default(),
             vmars: Slab::default(),
             waiters: Slab::default(),
             ports: Slab::default(),

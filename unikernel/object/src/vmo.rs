@@ -40,10 +40,23 @@ pub(crate) struct Vmo {
     pub parent: Option<ParentLink>,
     pub parent_koid: Koid,
     pub depth: u32,
-    /// Live children (each exists only while it has a handle, a mapping or a child).
+    /// Live children (each exists only while it has a handle, a mapping or
+    /// a child). The first [`Vmo::watched_children`] are the *watched*
+    /// ones; each child knows its place ([`Vmo::parent_slot`]), so it
+    /// leaves the list in O(1).
     pub children: Vec<VmoId>,
+    /// How many of `children` (at its front) are watched: some translation
+    /// may show their pages ([`Vmo::watched`]).
+    pub watched_children: u32,
+    /// Where this VMO is in its parent's `children`.
+    pub parent_slot: u32,
     pub handles: u32,
+    /// Mappings of the VMO; the first [`Vmo::populated_mappings`] are the
+    /// populated ones (the only ones that can hold a translation). Each
+    /// mapping knows its place (`Mapping::vmo_slot`).
     pub mappings: Vec<MappingId>,
+    /// How many of `mappings` (at its front) are populated.
+    pub populated_mappings: u32,
     pub user_signals: Signals,
     pub waiters: Vec<WaitToken>,
     /// The table charged for this VMO's committed pages.
@@ -88,11 +101,20 @@ impl Vmo {
         }
     }
 
-    /// Whether anything but mapping `except` can show this VMO's pages:
-    /// another mapping, or a child.
+    /// Whether a translation may show this VMO's pages: it has a populated
+    /// mapping, or a watched child. A commit needs to tell only these.
+    #[inline]
+    pub(crate) fn watched(&self) -> bool {
+        self.populated_mappings > 0 || self.watched_children > 0
+    }
+
+    /// Whether anything but mapping `except` (populated, of this VMO, when
+    /// given) can have a translation of this VMO's pages: another populated
+    /// mapping, or a watched child. O(1), whatever the number of mappings
+    /// and children.
     #[inline]
     pub(crate) fn seen_elsewhere(&self, except: Option<MappingId>) -> bool {
-        !self.children.is_empty() || self.mappings.iter().any(|&m| Some(m) != except)
+        self.watched_children > 0 || self.populated_mappings > u32::from(except.is_some())
     }
 
     /// Indices into `pages` of own pages in `[a, b)`.
@@ -155,8 +177,11 @@ impl<P: Platform> ObjectSpace<P> {
             parent_koid: ZX_KOID_INVALID,
             depth: 0,
             children: Vec::new(),
+            watched_children: 0,
+            parent_slot: 0,
             handles: 0,
             mappings: Vec::new(),
+            populated_mappings: 0,
             user_signals: 0,
             waiters: Vec::new(),
             account,
@@ -167,12 +192,12 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Reserves what [`Self::vmo_insert_child`] needs.
     pub(crate) fn vmo_reserve_child(&mut self, parent: VmoId) -> Result<(), Status> {
-        if self.vmos[parent].depth + 1 > MAX_CHAIN_DEPTH {
+        let p = &mut self.vmos[parent];
+        if p.depth + 1 > MAX_CHAIN_DEPTH {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        self.vmos.reserve(&self.mem)?;
-        let mem = &self.mem;
-        mem.reserve(&mut self.vmos[parent].children, 1)
+        self.mem.reserve(&mut p.children, 1)?;
+        self.vmos.reserve(&self.mem)
     }
 
     /// Creates a one-way copy-on-write child: O(1), no page work.
@@ -188,6 +213,8 @@ impl<P: Platform> ObjectSpace<P> {
         let p = &self.vmos[parent];
         let window = size_pages.min(p.size.saturating_sub(offset_pages));
         let (parent_koid, depth) = (p.koid, p.depth + 1);
+        // A new child is not watched: it goes at the end of the list.
+        let slot = p.children.len() as u32;
         let id = self.vmos.insert_reserved(Vmo {
             koid,
             size: size_pages,
@@ -202,8 +229,11 @@ impl<P: Platform> ObjectSpace<P> {
             parent_koid,
             depth,
             children: Vec::new(),
+            watched_children: 0,
+            parent_slot: slot,
             handles: 0,
             mappings: Vec::new(),
+            populated_mappings: 0,
             user_signals: 0,
             waiters: Vec::new(),
             account,
@@ -511,12 +541,14 @@ impl<P: Platform> ObjectSpace<P> {
     /// [`Self::changed`], leaving mapping `except` of VMO `id` alone.
     pub(crate) fn changed_except(&self, id: VmoId, a: u64, b: u64, except: Option<MappingId>) {
         let v = &self.vmos[id];
-        for &m in &v.mappings {
+        // Only populated mappings and watched children can show anything:
+        // the rest of either list is never looked at.
+        for &m in &v.mappings[..v.populated_mappings as usize] {
             if Some(m) != except {
                 self.mappings[m].unmap_pages(self, a, b);
             }
         }
-        for &c in &v.children {
+        for &c in &v.children[..v.watched_children as usize] {
             let cv = &self.vmos[c];
             let link = cv.parent.expect("child has a parent");
             let ca = a.saturating_sub(link.offset);
@@ -599,7 +631,9 @@ impl<P: Platform> ObjectSpace<P> {
                 return;
             }
             debug_assert!(v.waiters.is_empty(), "waits go with their handles");
-            let (account, committed, parent) = (v.account, v.pages.len(), v.parent);
+            debug_assert!(!v.watched());
+            let (account, committed, parent, slot) =
+                (v.account, v.pages.len(), v.parent, v.parent_slot);
             self.uncharge(account, committed as u64);
             if self.defer_frees && committed > FREE_INLINE {
                 // Too many frames to free now: the VMO is gone for everyone,
@@ -616,15 +650,17 @@ impl<P: Platform> ObjectSpace<P> {
                 }
             }
             let Some(link) = parent else { return };
+            // Out of the parent's list in O(1): the child was not watched
+            // (no mapping, no child), so it sits past the watched ones, and
+            // so does the last entry that takes its place.
             let parent = &mut self.vmos[link.id];
-            let i = parent
-                .children
-                .iter()
-                .position(|&c| c == id)
-                .expect("child listed in parent");
-            parent.children.swap_remove(i);
-            if parent.children.is_empty() {
-                self.notify(Waitable::Vmo(link.id));
+            debug_assert_eq!(parent.children[slot as usize], id);
+            debug_assert!(slot >= parent.watched_children);
+            parent.children.swap_remove(slot as usize);
+            match parent.children.get(slot as usize) {
+                Some(&moved) => self.vmos[moved].parent_slot = slot,
+                None if parent.children.is_empty() => self.notify(Waitable::Vmo(link.id)),
+                None => {}
             }
             id = link.id;
         }
@@ -663,6 +699,90 @@ impl<P: Platform> ObjectSpace<P> {
     /// one go (the kernel does; host tests mostly do not).
     pub fn set_deferred_frees(&mut self, on: bool) {
         self.defer_frees = on;
+    }
+
+    /// Swaps entries `i` and `j` of `parent`'s child list, keeping each
+    /// child's `parent_slot` true.
+    fn children_swap(&mut self, parent: VmoId, i: u32, j: u32) {
+        if i == j {
+            return;
+        }
+        let list = &mut self.vmos[parent].children;
+        list.swap(i as usize, j as usize);
+        let (a, b) = (list[i as usize], list[j as usize]);
+        self.vmos[a].parent_slot = i;
+        self.vmos[b].parent_slot = j;
+    }
+
+    /// Swaps entries `i` and `j` of `vmo`'s mapping list, keeping each
+    /// mapping's `vmo_slot` true.
+    pub(crate) fn mappings_swap(&mut self, vmo: VmoId, i: u32, j: u32) {
+        if i == j {
+            return;
+        }
+        let list = &mut self.vmos[vmo].mappings;
+        list.swap(i as usize, j as usize);
+        let (a, b) = (list[i as usize], list[j as usize]);
+        // One of them may be a record just removed (`vmo_list_remove`).
+        for (m, slot) in [(a, i), (b, j)] {
+            if let Some(r) = self.mappings.get_mut(m) {
+                r.vmo_slot = slot;
+            }
+        }
+    }
+
+    /// After VMO `id`'s populated mappings or watched children changed
+    /// (it was watched before iff `was`): moves it across the watched line
+    /// of its parent's child list if it crossed, and so on up the chain.
+    /// O(1) per level, and only levels whose watched state changes.
+    pub(crate) fn vmo_watch_update(&mut self, mut id: VmoId, mut was: bool) {
+        loop {
+            let v = &self.vmos[id];
+            let now = v.watched();
+            if now == was {
+                return;
+            }
+            let Some(link) = v.parent else { return };
+            let slot = v.parent_slot;
+            let p = &self.vmos[link.id];
+            let parent_was = p.watched();
+            let line = p.watched_children;
+            if now {
+                self.children_swap(link.id, slot, line);
+                self.vmos[link.id].watched_children = line + 1;
+            } else {
+                self.children_swap(link.id, slot, line - 1);
+                self.vmos[link.id].watched_children = line - 1;
+            }
+            id = link.id;
+            was = parent_was;
+        }
+    }
+
+    /// Whether every VMO's child list holds exactly its live children, each
+    /// at the slot it names, with the watched ones first (for tests).
+    pub fn child_lists_consistent(&self) -> bool {
+        self.vmos.ids().all(|id| {
+            let v = &self.vmos[id];
+            if v.dead {
+                return true;
+            }
+            let parent_ok = match v.parent {
+                None => true,
+                Some(link) => self.vmos.get(link.id).is_some_and(|p| {
+                    let slot = v.parent_slot as usize;
+                    p.children.get(slot) == Some(&id)
+                        && (slot < p.watched_children as usize) == v.watched()
+                }),
+            };
+            parent_ok
+                && v.watched_children as usize <= v.children.len()
+                && v.children.iter().all(|&c| {
+                    self.vmos
+                        .get(c)
+                        .is_some_and(|cv| cv.parent.is_some_and(|l| l.id == id))
+                })
+        })
     }
 
     /// `ZX_INFO_VMO` for a VMO seen through a handle with `rights`.

@@ -577,6 +577,11 @@ fn real_apply(
 
 /// Every observable the model defines, for every open handle and mapping.
 fn check(s: &mut Space, t: TableId, root: Root, m: &Model, context: &dyn Fn() -> String) {
+    assert!(
+        s.mapping_lists_consistent(),
+        "mapping and child lists: {}",
+        context()
+    );
     for mm in &m.maps {
         let size = m.size(mm.vmo);
         for p in 0..mm.pages {

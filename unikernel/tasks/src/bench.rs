@@ -251,6 +251,8 @@ pub fn run(filter: &str) -> Result<(), Status> {
         })
     })?;
 
+    scale(filter, &bench)?;
+
     for (name, size) in [
         ("create_child_4k", PAGE),
         ("create_child_1g", 1 << 30),
@@ -350,6 +352,93 @@ pub fn run(filter: &str) -> Result<(), Status> {
     }
     if "irq_masked_max_stress sleep_1ms_late_stress".contains(filter) {
         under_stress()?;
+    }
+    Ok(())
+}
+
+/// A benchmark as [`run`] filters it.
+type Bench<'a> =
+    dyn Fn(&str, u64, &mut dyn FnMut() -> Result<i64, Status>) -> Result<(), Status> + 'a;
+
+/// Other mappings of the faulting VMO (never touched) in the `_m` row.
+const SCALE_MAPPINGS: u64 = 4096;
+/// Copy-on-write children of the faulting VMO (never mapped) in the `_c` row,
+/// and siblings of the child created and closed in `create_child_close_c2048`.
+const SCALE_CHILDREN: usize = 2048;
+
+/// Costs that must not grow with unrelated state (each against the same
+/// operation measured the same way without it, `…_m0` or the plain row):
+/// a zero-fill fault in a VMO with [`SCALE_MAPPINGS`] other mappings or
+/// [`SCALE_CHILDREN`] children; create_child + close beside
+/// [`SCALE_CHILDREN`] siblings; map + unmap of a VMO mapped
+/// [`SCALE_MAPPINGS`] times elsewhere. The faulting VMO is reused (its
+/// pages decommitted before each batch, outside the timing) in all three
+/// zero-fill rows alike, so they take frames the same way.
+fn scale(filter: &str, bench: &Bench) -> Result<(), Status> {
+    let want = |name: &str| name.contains(filter);
+    let root = Vmar::root_self();
+    let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
+    let zero_fill = |name: &str| {
+        bench(name, FAULT_PAGES, &mut || {
+            vmo.op_range(zx::VmoOp::DECOMMIT, 0, FAULT_PAGES * PAGE)?;
+            let addr = root.map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
+            touch_each_page(addr, poke)
+        })
+    };
+    zero_fill("zero_fill_fault_m0")?;
+    // The other mappings sit in a sub-VMAR of their own, so the root VMAR
+    // the faults and the map + unmap rows use holds one more entry only:
+    // these rows measure the VMO's lists, not the VMAR's (its own rows).
+    let others = |vmo: &Vmo, len: u64| -> Result<Vmar, Status> {
+        let flags = VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_WRITE);
+        let (region, _) = root.allocate(0, SCALE_MAPPINGS * len, flags)?;
+        for _ in 0..SCALE_MAPPINGS {
+            region.map(0, vmo, 0, len, VmarFlags::RW)?;
+        }
+        Ok(region)
+    };
+    if want("zero_fill_fault_m4096") {
+        let region = others(&vmo, FAULT_PAGES * PAGE)?;
+        zero_fill("zero_fill_fault_m4096")?;
+        region.destroy()?;
+    }
+    if want("zero_fill_fault_c2048") || want("create_child_close_c2048") {
+        let mut children = [0 as abi::Handle; SCALE_CHILDREN];
+        for slot in children.iter_mut() {
+            let c = vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 0, FAULT_PAGES * PAGE)?;
+            *slot = zx::Handle::from(c).into_raw();
+        }
+        zero_fill("zero_fill_fault_c2048")?;
+        // create_child + close beside the siblings, as `create_child_4k`
+        // does beside none (a parent of one written page, a 4 KiB child).
+        let parent = Vmo::create(PAGE)?;
+        parent.write(&[1], 0)?;
+        for slot in children.iter_mut() {
+            drop(Vmo::from(zx::Handle::from_raw(*slot)));
+            let c = parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
+            *slot = zx::Handle::from(c).into_raw();
+        }
+        bench("create_child_close_c2048", 200, &mut || {
+            timed(200, || {
+                parent
+                    .create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)
+                    .map(drop)
+            })
+        })?;
+        for &h in &children {
+            drop(Vmo::from(zx::Handle::from_raw(h)));
+        }
+    }
+    if want("vmar_map_unmap_4k_vmo_n4096") {
+        let one = Vmo::create(PAGE)?;
+        let region = others(&one, PAGE)?;
+        bench("vmar_map_unmap_4k_vmo_n4096", 200, &mut || {
+            timed(200, || {
+                let addr = root.map(0, &one, 0, PAGE, VmarFlags::RW)?;
+                root.unmap(addr, PAGE)
+            })
+        })?;
+        region.destroy()?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod isolation;
 mod kill;
 mod latency;
 mod ports;
+mod limits;
 mod reaping;
 mod smoke;
 mod timer;
@@ -43,6 +44,7 @@ pub static SUITES: &[&Suite] = &[
     &wait_many::SUITE,
     &ports::SUITE,
     &fuzz::SUITE,
+    &limits::SUITE,
 ];
 
 /// The `index`th test over all suites, in order.

@@ -33,7 +33,7 @@ pub static SUITE: Suite = Suite {
 };
 
 fn fail(what: &str) -> Failure {
-    Failure::Fail(format!("{what}"))
+    Failure::Fail(what.into())
 }
 
 /// Puts the ASID space back to the CPU's width when a test ends.

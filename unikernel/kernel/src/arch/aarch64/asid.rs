@@ -85,8 +85,8 @@ impl Allocator {
         self.rollovers += 1;
         self.used = [0; WORDS];
         self.next = 1;
-        for c in 0..MAX_CPUS {
-            let mut keep = ACTIVE[c].swap(0, Ordering::Relaxed);
+        for (c, active) in ACTIVE.iter().enumerate() {
+            let mut keep = active.swap(0, Ordering::Relaxed);
             // A CPU that has not switched since the last rollover still
             // runs what it was given then.
             if keep == 0 {

@@ -85,6 +85,23 @@ static META: [Meta; SLOTS] = [const {
 
 /// Per CPU: the domain whose table its TTBR0 holds.
 static CURRENT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(KERNEL) }; MAX_CPUS];
+/// Per CPU: `va >> SLOT_SHIFT` of the loaded task's slot, 0 for the kernel's
+/// table (the fault path's one compare).
+static OWN_HI: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+const _: () = assert!(MAX_CPUS.is_power_of_two());
+
+/// This CPU's index, bounded without a check (for the per-CPU arrays).
+#[inline(always)]
+fn cpu() -> usize {
+    cpu_index() & (MAX_CPUS - 1)
+}
+
+/// Records what CPU `cpu`'s TTBR0 holds now.
+fn set_current(cpu: usize, id: DomainId) {
+    CURRENT[cpu].store(id, Ordering::Relaxed);
+    let hi = slot_of_id(id).map_or(0, |slot| slot_base(slot) >> SLOT_SHIFT);
+    OWN_HI[cpu].store(hi, Ordering::Relaxed);
+}
 /// The kernel table's root (TTBR0 with ASID 0).
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 /// Generations for ids, so an id of an ended task never names its successor.
@@ -118,7 +135,7 @@ fn slot_of_id(id: DomainId) -> Option<usize> {
 /// The domain CPU `cpu`'s TTBR0 holds now.
 #[inline(always)]
 fn current() -> DomainId {
-    CURRENT[cpu_index()].load(Ordering::Relaxed)
+    CURRENT[cpu()].load(Ordering::Relaxed)
 }
 
 /// Whether a fault at `va` taken now (on this CPU's table) may be resolved
@@ -128,15 +145,21 @@ fn current() -> DomainId {
 /// touched from the wrong table): the fault must not map it here.
 #[inline(always)]
 pub fn may_resolve(va: u64) -> bool {
+    let hi = va >> SLOT_SHIFT;
+    if !((DOMAIN_BASE >> SLOT_SHIFT)..(DOMAIN_END >> SLOT_SHIFT)).contains(&hi) {
+        return true;
+    }
+    hi == OWN_HI[cpu()].load(Ordering::Relaxed) || may_resolve_slow(va)
+}
+
+/// [`may_resolve`] for a slot not the loaded task's: only a slot of no
+/// task, on the kernel's table.
+#[cold]
+#[inline(never)]
+fn may_resolve_slow(va: u64) -> bool {
     match slot_of(va) {
         None => true,
-        Some(slot) => {
-            let cur = current();
-            match slot_of_id(cur) {
-                Some(s) => s == slot,
-                None => META[slot].id.load(Ordering::Relaxed) == 0,
-            }
-        }
+        Some(slot) => slot_of_id(current()).is_none() && META[slot].id.load(Ordering::Relaxed) == 0,
     }
 }
 
@@ -151,11 +174,10 @@ pub fn belongs_to_another_task(va: u64) -> bool {
 /// The table that holds translations for `va`: its owner's, or the kernel's.
 #[inline(always)]
 pub(super) fn table_for(tables: &mut Tables, va: u64) -> &mut PageTable {
-    if let Some(slot) = slot_of(va) {
-        // Split borrow: the kernel's table when the slot has no task.
-        if tables.domains[slot].is_some() {
-            return tables.domains[slot].as_mut().expect("checked just above");
-        }
+    // Below the slots the subtraction wraps: no slot.
+    let slot = ((va >> SLOT_SHIFT).wrapping_sub(DOMAIN_BASE >> SLOT_SHIFT)) as usize;
+    if let Some(table) = tables.domains.get_mut(slot).and_then(Option::as_mut) {
+        return table;
     }
     &mut tables.kernel
 }
@@ -196,10 +218,10 @@ pub fn destroy(id: DomainId) -> usize {
             return 0;
         };
         m.id.store(0, Ordering::Release);
-        let cpu = cpu_index();
+        let cpu = cpu();
         if CURRENT[cpu].load(Ordering::Relaxed) == id {
             mmu::set_ttbr0(KERNEL_ROOT.load(Ordering::Relaxed), 0);
-            CURRENT[cpu].store(KERNEL, Ordering::Relaxed);
+            set_current(cpu, KERNEL);
         }
         asid::release(&m.ctx);
         m.root.store(0, Ordering::Relaxed);
@@ -214,7 +236,7 @@ pub fn switch_to(id: DomainId) {
     if id == ANY {
         return;
     }
-    let cpu = cpu_index();
+    let cpu = cpu();
     if CURRENT[cpu].load(Ordering::Relaxed) == id {
         return;
     }
@@ -228,13 +250,13 @@ fn switch_slow(id: DomainId, cpu: usize) {
         if m.id.load(Ordering::Acquire) == id {
             let asid = asid::activate(&m.ctx, cpu);
             mmu::set_ttbr0(m.root.load(Ordering::Relaxed), asid);
-            CURRENT[cpu].store(id, Ordering::Relaxed);
+            set_current(cpu, id);
             return;
         }
     }
     if CURRENT[cpu].load(Ordering::Relaxed) != KERNEL {
         mmu::set_ttbr0(KERNEL_ROOT.load(Ordering::Relaxed), 0);
-        CURRENT[cpu].store(KERNEL, Ordering::Relaxed);
+        set_current(cpu, KERNEL);
     }
 }
 

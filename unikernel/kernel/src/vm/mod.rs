@@ -49,7 +49,12 @@ pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
 /// (its task's, or the kernel's: [`domain`]), with interrupts masked.
 #[inline(always)]
 pub fn with_table_for<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
-    with_tables(|t| f(domain::table_for(t, va)))
+    // No closure of its own: the fault path's map stays inlined.
+    let mut space = SPACE.lock();
+    let Some(tables) = space.as_mut() else {
+        crate::power::fail("the page table is used before the MMU is on");
+    };
+    f(domain::table_for(tables, va))
 }
 
 /// Builds the kernel's translation tables and turns the MMU and caches on.

@@ -321,10 +321,23 @@ const USER_PAGE: [[u64; 2]; 2] = [
 /// entry is cleared and the TLB forgets it.
 #[cold]
 #[inline(never)]
-fn break_leaf(e: *mut u64, va: u64, mut tlb: TlbBatch) {
+fn break_leaf(e: *mut u64, va: u64, asid: Option<&core::sync::atomic::AtomicU64>) {
     write(e, 0);
+    let mut tlb = batch_for(asid);
     tlb.leaf(va);
     tlb.flush();
+}
+
+/// A batch of invalidations for a table whose ASID context is `asid`
+/// (`None`: the kernel's, global).
+#[inline(always)]
+fn batch_for(asid: Option<&core::sync::atomic::AtomicU64>) -> TlbBatch {
+    match asid {
+        // A task's table that never had an ASID has nothing tagged
+        // with one: the global form is correct (and rare).
+        Some(ctx) => TlbBatch::for_asid(ctx.load(core::sync::atomic::Ordering::Relaxed) as u16),
+        None => TlbBatch::new(),
+    }
 }
 
 impl PageTable {
@@ -387,12 +400,7 @@ impl PageTable {
     /// A batch of invalidations for this table's entries.
     #[inline(always)]
     fn tlb(&self) -> TlbBatch {
-        match self.asid {
-            // A task's table that never had an ASID has nothing tagged
-            // with one: the global form is correct (and rare).
-            Some(ctx) => TlbBatch::for_asid(ctx.load(core::sync::atomic::Ordering::Relaxed) as u16),
-            None => TlbBatch::new(),
-        }
+        batch_for(self.asid)
     }
 
     /// Frees a task's table: every table page below its own level-0
@@ -533,7 +541,7 @@ impl PageTable {
         };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
-            break_leaf(e, va, self.tlb());
+            break_leaf(e, va, self.asid);
         }
         write(e, desc);
         // The new entry is visible to later walks once the store completes.

@@ -68,6 +68,7 @@ pub const OPERATIONS: &[&str] = &[
     "vmar_map_unmap_1g",
     "wait_one_signaled_event",
     "signal_wakeup",
+    "signal_wakeup_across_tasks",
     "nanosleep_1ms_lateness",
     "boot_to_first_task",
     "irq_masked_max_stress",
@@ -246,6 +247,11 @@ impl Report {
                 1.1,
             ),
             t("signal -> wake-up, guest ns", m("signal_wakeup"), 1500.0),
+            t(
+                "wake-up across tasks / within a task",
+                m("signal_wakeup_across_tasks") / m("signal_wakeup"),
+                1.1,
+            ),
             t(
                 "1 ms nanosleep lateness, guest ns",
                 m("nanosleep_1ms_lateness"),

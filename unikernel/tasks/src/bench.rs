@@ -338,7 +338,7 @@ fn wake_up_across_tasks() -> Result<(), Status> {
                 let _ = e.signal_handle(Signals::USER_0, Signals::USER_1);
             }
         },
-        &mut [other.into()],
+        &mut [other],
     )?;
     const ROUND_TRIPS: u64 = 200;
     bench("signal_wakeup_across_tasks", 2 * ROUND_TRIPS, &mut || {

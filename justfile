@@ -72,12 +72,15 @@ test only="": build
         exec cargo test --workspace --exclude kernel --exclude zx --exclude tasks
     fi
     filter=()
+    # Read once: `vmm list | grep -q` could stop reading before vmm wrote
+    # everything, and vmm's broken pipe then failed the pipeline.
+    configs=$({{vmm}} list)
     if [ "$only" = self ]; then
-        for config in $({{vmm}} list); do filter+=(--skip "$config::"); done
-    elif {{vmm}} list | grep -qx -- "$only"; then
+        for config in $configs; do filter+=(--skip "$config::"); done
+    elif grep -qx -- "$only" <<<"$configs"; then
         filter=("$only::")
     else
-        echo "just test: \`$only\` is neither a configuration ($({{vmm}} list | paste -sd' ')) nor \`self\`" >&2
+        echo "just test: \`$only\` is neither a configuration ($(paste -sd' ' <<<"$configs")) nor \`self\`" >&2
         exit 2
     fi
     cargo test --workspace --exclude kernel --exclude zx --exclude tasks --exclude vmm-tests

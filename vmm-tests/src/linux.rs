@@ -56,12 +56,12 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         linux: "zero_fill_fault_thp_off",
-        ours: "zero_fill_fault",
+        ours: "zero_fill_fault_empty",
         what: "first write to an anonymous page, MADV_NOHUGEPAGE",
     },
     Row {
         linux: "zero_fill_fault_thp_default",
-        ours: "zero_fill_fault",
+        ours: "zero_fill_fault_empty",
         what: "the same with the kernel's THP default",
     },
     Row {
@@ -500,7 +500,7 @@ mod tests {
     #[test]
     fn every_row_of_ours_has_at_most_one_column_figure_and_it_is_the_first() {
         assert_eq!(
-            row_for("zero_fill_fault").unwrap().linux,
+            row_for("zero_fill_fault_empty").unwrap().linux,
             "zero_fill_fault_thp_off"
         );
         assert_eq!(row_for("create_child_4k"), None);

@@ -169,4 +169,7 @@ pub struct ZxInfoKernelCounters {
     /// The longest such interval since the previous read of these counters
     /// (each read starts a new window), in ns.
     pub irq_masked_recent_ns: u64,
+    /// Free frames zeroed ahead of time by the idle threads, ready for a
+    /// zero-fill fault (included in `free_frames`).
+    pub zeroed_frames: u64,
 }

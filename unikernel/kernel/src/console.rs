@@ -1,13 +1,80 @@
 //! The kernel console: `print!`/`println!`, a levelled log, and KTAP
-//! diagnostics. Every write is whole lines under one lock, so concurrent
-//! writers never interleave inside a line and the KTAP document parses.
+//! diagnostics. Every write goes whole into one ring under one lock, so
+//! concurrent writers never interleave inside a line and the KTAP document
+//! parses; the UART is fed from the ring a byte at a time, never waited
+//! for with interrupts masked.
 
 use crate::drivers::pl011::Pl011;
 use crate::sync::IrqMutex;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-static CONSOLE: IrqMutex<Option<Pl011>> = IrqMutex::new(None);
+static CONSOLE: IrqMutex<Console> = IrqMutex::new(Console {
+    uart: None,
+    ring: [0; RING],
+    head: 0,
+    len: 0,
+});
+
+/// Bytes of console output the kernel holds before the UART takes them.
+/// At 115200 baud (a real Pi 4) the UART sends ~11.5 bytes a millisecond:
+/// a writer that waited for it under the console lock would keep
+/// interrupts masked for ~44 ms per 512-byte line. Writers append whole
+/// lines here under the lock instead (microseconds) and then feed the UART
+/// a byte per lock hold, with interrupts on between bytes.
+const RING: usize = 8192;
+
+/// Room a writer makes (feeding the UART with interrupts on) before it
+/// takes the lock for its line: lines up to this long never wait for the
+/// UART under the lock, unless other writers filled the ring meanwhile.
+const ROOM: usize = RING / 2;
+
+struct Console {
+    uart: Option<Pl011>,
+    ring: [u8; RING],
+    /// Oldest byte not yet sent.
+    head: usize,
+    len: usize,
+}
+
+impl Console {
+    /// Sends the oldest held byte if the UART has room; whether it did.
+    fn send_one(&mut self) -> bool {
+        let Some(uart) = self.uart.as_ref() else {
+            return false;
+        };
+        if self.len == 0 || !uart.try_write_byte(self.ring[self.head]) {
+            return false;
+        }
+        self.head = (self.head + 1) % RING;
+        self.len -= 1;
+        true
+    }
+
+    fn push(&mut self, byte: u8) {
+        if self.len == RING {
+            // Output outran the UART by a whole ring: wait for it here
+            // (the line must stay whole) — rare, and bounded by the line.
+            while !self.send_one() {
+                core::hint::spin_loop();
+            }
+        }
+        self.ring[(self.head + self.len) % RING] = byte;
+        self.len += 1;
+    }
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for byte in s.bytes() {
+            if byte == b'\n' {
+                self.push(b'\r');
+            }
+            self.push(byte);
+        }
+        Ok(())
+    }
+}
 
 /// Makes `uart` the console. Called once, before the MMU is on, so
 /// without the lock (see [`write_fmt`]).
@@ -15,25 +82,52 @@ pub fn init(uart: Pl011) {
     debug_assert!(!crate::arch::mmu_and_caches_on());
     // SAFETY: before the MMU is on one CPU runs, with interrupts masked,
     // and nothing has taken the console lock (no lock can be taken yet).
-    unsafe { *CONSOLE.data_ptr() = Some(uart) };
+    unsafe { (*CONSOLE.data_ptr()).uart = Some(uart) };
 }
 
-/// Writes formatted text under the console lock; dropped before a console
-/// exists. Before the MMU is on it writes without the lock: no lock can
-/// be taken then (`sync`), and none is needed (one CPU runs, interrupts
+/// Writes formatted text as one piece (concurrent writers never
+/// interleave inside it); dropped before a console exists. Before the MMU
+/// is on it writes straight to the UART without the lock: no lock can be
+/// taken then (`sync`), and none is needed (one CPU runs, interrupts
 /// masked).
 pub fn write_fmt(args: fmt::Arguments) {
     if !crate::arch::mmu_and_caches_on() {
         // SAFETY: as above; nothing else touches the console meanwhile.
-        if let Some(uart) = unsafe { (*CONSOLE.data_ptr()).as_mut() } {
+        if let Some(uart) = unsafe { (*CONSOLE.data_ptr()).uart.as_mut() } {
             let _ = uart.write_fmt(args);
         }
         return;
     }
-    if let Some(uart) = CONSOLE.lock().as_mut() {
-        let _ = uart.write_fmt(args);
+    pump_until(|c| RING - c.len >= ROOM);
+    let _ = CONSOLE.lock().write_fmt(args);
+    pump_until(|c| c.len == 0);
+}
+
+/// Feeds the UART until `done` (or there is no UART), taking the console
+/// lock per burst of what the FIFO has room for: interrupts are on between
+/// bursts if the caller's were.
+fn pump_until(done: impl Fn(&Console) -> bool) {
+    loop {
+        let mut c = CONSOLE.lock();
+        if c.uart.is_none() || done(&c) {
+            return;
+        }
+        // As many bytes as the FIFO takes now, at most a FIFO's worth per
+        // hold: none of them waits, so the hold stays short.
+        let mut sent = 0;
+        while sent < BURST && c.send_one() {
+            sent += 1;
+        }
+        if sent == 0 {
+            drop(c);
+            core::hint::spin_loop();
+        }
     }
 }
+
+/// Bytes fed to the UART per hold of the console lock at most: the PL011's
+/// transmit FIFO depth.
+const BURST: usize = 32;
 
 /// Frees the console lock if this CPU was interrupted while holding it
 /// (a panic in the middle of a line), so the report can still be printed.
@@ -49,19 +143,33 @@ pub fn break_lock() {
     }
 }
 
-/// How long [`drain`] waits at most. A full 32-byte FIFO at 115200 baud
-/// empties in under 3 ms.
+/// How long [`drain`] waits for the UART to take a byte before it gives
+/// up. A full 32-byte FIFO at 115200 baud empties in under 3 ms.
 const DRAIN_LIMIT_MS: u64 = 20;
 
-/// Waits until the console UART has sent everything written to it, so a
-/// reset or power-off right after does not cut the last line off; gives up
-/// after [`DRAIN_LIMIT_MS`], and at once if the console lock is held (by the
-/// writer a panic interrupted). Returns whether the UART drained.
+/// Sends every held byte and waits until the console UART has sent
+/// everything, so a reset or power-off right after does not cut the last
+/// line off; gives up once the UART takes nothing for [`DRAIN_LIMIT_MS`]
+/// (a disabled UART never drains), and at once if the console lock is
+/// held (by the writer a panic interrupted). Returns whether it drained.
 pub fn drain() -> bool {
     let ticks = crate::arch::counter_frequency() * DRAIN_LIMIT_MS / 1000;
-    match CONSOLE.try_lock() {
-        Some(console) => console.as_ref().is_none_or(|uart| uart.drain_within(ticks)),
-        None => false,
+    let mut since = crate::arch::counter();
+    loop {
+        let Some(mut c) = CONSOLE.try_lock() else {
+            return false;
+        };
+        let Some(uart) = c.uart.as_ref() else {
+            return true;
+        };
+        if c.len == 0 {
+            return uart.drain_within(ticks);
+        }
+        if c.send_one() {
+            since = crate::arch::counter();
+        } else if crate::arch::counter().wrapping_sub(since) >= ticks {
+            return false;
+        }
     }
 }
 

@@ -226,21 +226,27 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
     let mut gic_v3 = None;
     let mut timer = None;
     let mut first_pl011 = None;
+    let mut aliases = None;
     let walked = nodes(blob, |chain| {
-        let node = chain[chain.len() - 1];
+        let node = &chain[chain.len() - 1];
         let mut keep = |list: Result<(), DtError>| {
             if let Err(e) = list {
                 error.get_or_insert(e);
             }
         };
-        let available = chain.iter().all(Node::is_available);
+        let available = node.available;
         match (chain.len(), node.name) {
-            (1, _) => root = Some(node),
-            (2, b"chosen") => chosen = Some(node),
-            (2, b"psci") if available => psci = Some(node),
+            (1, _) => root = Some(*node),
+            (2, b"chosen") => chosen = Some(*node),
+            (2, b"aliases") => aliases = Some(*node),
+            (2, b"psci") if available => psci = Some(*node),
             _ => {}
         }
-        if node.prop_str("device_type") == Some("memory") {
+        if node
+            .known
+            .device_type
+            .is_some_and(|t| t.split(|&b| b == 0).next() == Some(b"memory"))
+        {
             let list = if available {
                 &mut memory
             } else {
@@ -259,16 +265,23 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
         if !available {
             return ControlFlow::Continue(());
         }
-        if gic_v3.is_none() && node.is_compatible(GICV3_COMPATIBLE) {
+        // One pass over the node's compatible strings for all four.
+        let [is_gic_v3, is_gic_v2, is_timer, is_pl011] = node.compatible_with([
+            GICV3_COMPATIBLE,
+            GICV2_COMPATIBLE,
+            TIMER_COMPATIBLE,
+            &[PL011_COMPATIBLE],
+        ]);
+        if gic_v3.is_none() && is_gic_v3 {
             gic_v3 = Some((reg(chain).next(), reg(chain).nth(1)));
         }
-        if gic_v2.is_none() && node.is_compatible(GICV2_COMPATIBLE) {
+        if gic_v2.is_none() && is_gic_v2 {
             gic_v2 = Some((reg(chain).next(), reg(chain).nth(1)));
         }
-        if timer.is_none() && node.is_compatible(TIMER_COMPATIBLE) {
-            timer = timer_ppis(&node);
+        if timer.is_none() && is_timer {
+            timer = timer_ppis(node);
         }
-        if first_pl011.is_none() && node.is_compatible(&[PL011_COMPATIBLE]) {
+        if first_pl011.is_none() && is_pl011 {
             first_pl011 = reg(chain).next();
         }
         ControlFlow::<()>::Continue(())
@@ -299,15 +312,13 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
             path
         } else {
             // An alias, e.g. the Pi's `serial1`.
-            at_path(blob, "/aliases", |chain| {
-                chain[chain.len() - 1].prop_str(path)
-            })?
+            aliases?.prop_str(path)?
         };
         at_path(blob, path, |chain| {
             (chain[chain.len() - 1].is_compatible(&[PL011_COMPATIBLE])
-                && chain.iter().all(Node::is_available))
-            .then(|| reg(chain).next())
-            .flatten()
+                && chain[chain.len() - 1].available)
+                .then(|| reg(chain).next())
+                .flatten()
         })
     });
     let uart = stdout_uart.or(first_pl011);
@@ -360,7 +371,11 @@ const FDT_NOP: u32 = 4;
 const OFF_DT_STRUCT: usize = 8;
 const OFF_DT_STRINGS: usize = 12;
 
-/// A node of the structure block: its name and where its properties start.
+/// A node of the structure block: its name, where its properties start,
+/// and the properties the kernel reads from most nodes, found in the one
+/// pass over them that the walk makes anyway ([`scan_props`]). (Before
+/// the MMU is on every load goes to memory: looking each property up
+/// again, for every node and each of its ancestors, was most of the boot.)
 #[derive(Clone, Copy)]
 struct Node<'a> {
     blob: &'a [u8],
@@ -368,6 +383,116 @@ struct Node<'a> {
     name: &'a [u8],
     /// Offset of the first token after the name.
     props: usize,
+    /// Its commonly read properties.
+    known: Known<'a>,
+    /// Whether it and every ancestor are available (DTSpec 2.3.4).
+    available: bool,
+}
+
+/// The properties [`scan_props`] keeps, by name.
+#[derive(Clone, Copy, Default)]
+struct Known<'a> {
+    status: Option<&'a [u8]>,
+    device_type: Option<&'a [u8]>,
+    compatible: Option<&'a [u8]>,
+    reg: Option<&'a [u8]>,
+    ranges: Option<&'a [u8]>,
+    interrupts: Option<&'a [u8]>,
+    address_cells: Option<&'a [u8]>,
+    size_cells: Option<&'a [u8]>,
+}
+
+/// The names of [`Known`]'s fields, in a property's `kind` order.
+const KNOWN_NAMES: [&[u8]; 8] = [
+    b"status",
+    b"device_type",
+    b"compatible",
+    b"reg",
+    b"ranges",
+    b"interrupts",
+    b"#address-cells",
+    b"#size-cells",
+];
+/// A property name that is none of [`KNOWN_NAMES`].
+const UNKNOWN: u8 = u8::MAX;
+
+/// Which of [`KNOWN_NAMES`] the name at each strings-block offset is:
+/// trees share one copy of each name, so a walk compares each distinct
+/// name once. Direct-mapped; an entry is (offset + 1, kind), 0 when empty.
+struct NameKinds([(u32, u8); 64]);
+
+impl NameKinds {
+    fn new() -> Self {
+        Self([(0, 0); 64])
+    }
+
+    /// The kind of the property named at `nameoff` in the strings block.
+    fn kind(&mut self, blob: &[u8], strings: usize, nameoff: u32) -> Option<u8> {
+        let slot = &mut self.0[(nameoff as usize ^ (nameoff as usize >> 6)) % 64];
+        if slot.0 == nameoff.wrapping_add(1) {
+            return Some(slot.1);
+        }
+        let name = c_str(blob, strings + nameoff as usize)?;
+        let kind = KNOWN_NAMES
+            .iter()
+            .position(|&k| k == name)
+            .map_or(UNKNOWN, |k| k as u8);
+        *slot = (nameoff.wrapping_add(1), kind);
+        Some(kind)
+    }
+}
+
+/// One pass over the properties starting at `at`: fills in `k` with the
+/// [`Known`] ones (the first of each name); returns where they end.
+fn scan_props<'a>(
+    blob: &'a [u8],
+    mut at: usize,
+    strings: usize,
+    kinds: &mut NameKinds,
+    k: &mut Known<'a>,
+) -> Option<usize> {
+    *k = Known::default();
+    loop {
+        match be32(blob, at)? {
+            FDT_NOP => at += 4,
+            FDT_PROP => {
+                let len = be32(blob, at + 4)? as usize;
+                let kind = kinds.kind(blob, strings, be32(blob, at + 8)?)?;
+                let value = blob.get(at + 12..at + 12 + len)?;
+                let field = match kind {
+                    0 => &mut k.status,
+                    1 => &mut k.device_type,
+                    2 => &mut k.compatible,
+                    3 => &mut k.reg,
+                    4 => &mut k.ranges,
+                    5 => &mut k.interrupts,
+                    6 => &mut k.address_cells,
+                    7 => &mut k.size_cells,
+                    _ => {
+                        at = (at + 12 + len).next_multiple_of(4);
+                        continue;
+                    }
+                };
+                field.get_or_insert(value);
+                at = (at + 12 + len).next_multiple_of(4);
+            }
+            // Properties come before child nodes.
+            _ => return Some(at),
+        }
+    }
+}
+
+/// Whether a `status` value (or its absence) means available: absent,
+/// `"okay"` or `"ok"`. `"disabled"`, `"reserved"`, `"fail"` and
+/// `"fail-sss"` are not.
+fn status_available(status: Option<&[u8]>) -> bool {
+    match status {
+        None => true,
+        Some(value) => {
+            let value = value.strip_suffix(&[0]).unwrap_or(value);
+            value == b"okay" || value == b"ok"
+        }
+    }
 }
 
 /// Big-endian 32-bit word at `at`.
@@ -413,38 +538,39 @@ impl<'a> Node<'a> {
 
     /// Whether `compatible` lists one of `any`.
     fn is_compatible(&self, any: &[&str]) -> bool {
-        self.prop("compatible").is_some_and(|list| {
-            list.split(|&b| b == 0)
-                .any(|c| any.iter().any(|a| a.as_bytes() == c))
-        })
+        let [hit] = self.compatible_with([any]);
+        hit
     }
 
-    /// Whether the node is in use (DTSpec 2.3.4): no `status`, or
-    /// `"okay"` (`"ok"` in older trees). `"disabled"`, `"reserved"`,
-    /// `"fail"` and `"fail-sss"` are not.
-    fn is_available(&self) -> bool {
-        match self.prop("status") {
-            None => true,
-            Some(value) => {
-                let value = value.strip_suffix(&[0]).unwrap_or(value);
-                value == b"okay" || value == b"ok"
+    /// For each list of `lists`, whether `compatible` names one of its
+    /// strings: one pass over the node's strings for all of them.
+    fn compatible_with<const N: usize>(&self, lists: [&[&str]; N]) -> [bool; N] {
+        let mut hits = [false; N];
+        let Some(compatible) = self.known.compatible else {
+            return hits;
+        };
+        for c in compatible.split(|&b| b == 0).filter(|c| !c.is_empty()) {
+            for (hit, list) in hits.iter_mut().zip(lists) {
+                *hit |= list.iter().any(|a| a.as_bytes() == c);
             }
         }
+        hits
     }
 
-    /// A one-cell property, or `default` (DTSpec 2.3.5: two address cells, one size cell).
-    fn cells(&self, name: &str, default: usize) -> usize {
-        self.prop(name)
+    /// A one-cell property's value, or `default` (DTSpec 2.3.5: two
+    /// address cells, one size cell).
+    fn cells(value: Option<&[u8]>, default: usize) -> usize {
+        value
             .and_then(|v| v.try_into().ok())
             .map_or(default, |v| u32::from_be_bytes(v) as usize)
     }
 
     fn address_cells(&self) -> usize {
-        self.cells("#address-cells", 2)
+        Self::cells(self.known.address_cells, 2)
     }
 
     fn size_cells(&self) -> usize {
-        self.cells("#size-cells", 1)
+        Self::cells(self.known.size_cells, 1)
     }
 }
 
@@ -456,7 +582,11 @@ fn nodes<'a, R>(blob: &'a [u8], mut visit: impl FnMut(&[Node<'a>]) -> ControlFlo
         blob,
         name: &[],
         props: 0,
+        known: Known::default(),
+        available: true,
     }; MAX_DEPTH];
+    let mut kinds = NameKinds::new();
+    let strings = be32(blob, OFF_DT_STRINGS)? as usize;
     let mut open = 0usize;
     let mut at = be32(blob, OFF_DT_STRUCT)? as usize;
     loop {
@@ -466,15 +596,20 @@ fn nodes<'a, R>(blob: &'a [u8], mut visit: impl FnMut(&[Node<'a>]) -> ControlFlo
             FDT_BEGIN_NODE => {
                 let name = c_str(blob, at)?;
                 at = (at + name.len() + 1).next_multiple_of(4);
-                if let Some(slot) = chain.get_mut(open) {
-                    *slot = Node {
-                        blob,
-                        name,
-                        props: at,
-                    };
+                if open < MAX_DEPTH {
+                    // Filled in where it lies: a node is too big to copy
+                    // around for every node of the tree.
+                    let parent_available = open.checked_sub(1).is_none_or(|p| chain[p].available);
+                    let node = &mut chain[open];
+                    node.name = name;
+                    node.props = at;
+                    at = scan_props(blob, at, strings, &mut kinds, &mut node.known)?;
+                    node.available = parent_available && status_available(node.known.status);
                     if let ControlFlow::Break(result) = visit(&chain[..=open]) {
                         return Some(result);
                     }
+                } else {
+                    at = scan_props(blob, at, strings, &mut kinds, &mut Known::default())?;
                 }
                 open += 1;
             }
@@ -526,7 +661,7 @@ fn reg<'c>(chain: &'c [Node<'_>]) -> impl Iterator<Item = PhysRange> + 'c {
     let address_cells = parent.map_or(2, |p| p.address_cells());
     let size_cells = parent.map_or(1, |p| p.size_cells());
     let entry = (address_cells + size_cells) * 4;
-    let value = node.prop("reg").unwrap_or(&[]);
+    let value = node.known.reg.unwrap_or(&[]);
     let chunks = if entry == 0 {
         [].chunks_exact(1)
     } else {
@@ -555,7 +690,7 @@ fn translate(chain: &[Node], addr: u64) -> Option<u64> {
 /// `ranges`: entries of (child address, parent address, size); an empty
 /// `ranges` is the identity.
 fn through_ranges(bus: &Node, parent: &Node, addr: u64) -> Option<u64> {
-    let ranges = bus.prop("ranges")?;
+    let ranges = bus.known.ranges?;
     if ranges.is_empty() {
         return Some(addr);
     }
@@ -593,7 +728,7 @@ fn timer_ppis(node: &Node) -> Option<TimerInfo> {
     const CELLS: usize = 3;
     const NONSECURE_PHYSICAL: usize = 1;
     const VIRTUAL: usize = 2;
-    let value = node.prop("interrupts")?;
+    let value = node.known.interrupts?;
     let cell = |i: usize| -> Option<u32> {
         let bytes = value.get(i * 4..i * 4 + 4)?;
         Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))

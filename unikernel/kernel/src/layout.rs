@@ -7,6 +7,7 @@ unsafe extern "C" {
     static __image_end: u8;
     static __text_end: u8;
     static __rodata_end: u8;
+    static __bss_end: u8;
     static __boot_stack_guard: u8;
     static __boot_stack_bottom: u8;
     static __emergency_stack_guard: u8;
@@ -41,6 +42,18 @@ pub fn rodata() -> Range<u64> {
 /// Data, BSS and the stacks with their guards: read and write.
 pub fn data() -> Range<u64> {
     addr(&raw const __rodata_end)..addr(&raw const __image_end)
+}
+
+/// What the kernel writes before the MMU is on, with the caches off (so
+/// what must be invalidated before cacheable accesses read it, `boot.s`
+/// and `mmu::enable`), in an image that has not moved: data and BSS (the
+/// boot map's tables among them), and the boot stack. Text and rodata are
+/// never written; the emergency stack is only used with the MMU on.
+pub fn written_before_mmu() -> [Range<u64>; 2] {
+    [
+        addr(&raw const __rodata_end)..addr(&raw const __bss_end),
+        addr(&raw const __boot_stack_bottom)..addr(&raw const __emergency_stack_guard),
+    ]
 }
 
 /// The unmapped guard regions below the boot and emergency stacks.

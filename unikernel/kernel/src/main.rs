@@ -97,7 +97,7 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
         warn!("break=premmu: taking a lock before the MMU is on");
         sync::lock_before_mmu_on_purpose();
     }
-    vm::enable_mmu(&platform);
+    vm::enable_mmu(&platform, load_address != layout::image().start);
     // The MMU and caches are on: locks work from here.
 
     if let Some(word) = unknown {

@@ -12,7 +12,6 @@ use crate::objects;
 use crate::sched;
 use crate::task::{self, StartHandles, MAX_START_HANDLES};
 use abi::*;
-use alloc::vec::Vec;
 use object::TableId;
 
 /// Who is calling: its handle table and where its memory is.
@@ -81,6 +80,18 @@ impl Caller {
     /// call with a bad out-pointer has no effect.
     fn probe<T: Copy + Default>(&self, addr: u64) -> Result<(), Status> {
         self.put(addr, T::default())
+    }
+
+    /// [`Self::probe`] for a call on `handle`: a bad handle is reported
+    /// before a bad pointer (Zircon looks the handle up first and writes
+    /// its results last).
+    fn probe_for<T: Copy + Default>(&self, handle: Handle, addr: u64) -> Result<(), Status> {
+        self.probe::<T>(addr).map_err(|e| {
+            match objects::with(|s| s.entry(self.table, handle).map(drop)) {
+                Err(bad) => bad,
+                Ok(()) => e,
+            }
+        })
     }
 
     /// Writes a new handle to `out`; if that fails, closes it, so a bad
@@ -172,7 +183,7 @@ fn sys_handle_close(c: &Caller, a: &Args) -> u64 {
 
 fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<Handle>(a[2])?;
+        c.probe_for::<Handle>(handle(a[0]), a[2])?;
         let h = objects::with(|s| {
             s.task(c.table)
                 .handle_duplicate(handle(a[0]), a[1] as Rights)
@@ -183,7 +194,10 @@ fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
 
 fn sys_handle_replace(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<Handle>(a[2])?;
+        // "handle is always invalidated": a bad `out` too closes it.
+        c.probe_for::<Handle>(handle(a[0]), a[2]).inspect_err(|_| {
+            sched::wait::handle_close(c.table, handle(a[0]));
+        })?;
         let h = objects::with(|s| s.task(c.table).handle_replace(handle(a[0]), a[1] as Rights))?;
         c.put_handle(a[2], h)
     })())
@@ -199,7 +213,7 @@ fn sys_vmo_create(c: &Caller, a: &Args) -> u64 {
 
 fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<Handle>(a[4])?;
+        c.probe_for::<Handle>(handle(a[0]), a[4])?;
         let h = objects::with(|s| {
             s.task(c.table)
                 .vmo_create_child(handle(a[0]), a[1] as u32, a[2], a[3])
@@ -292,7 +306,7 @@ fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
 
 fn sys_vmo_get_size(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<u64>(a[1])?;
+        c.probe_for::<u64>(handle(a[0]), a[1])?;
         let size = objects::with(|s| s.task(c.table).vmo_get_size(handle(a[0])))?;
         c.put(a[1], size)
     })())
@@ -320,25 +334,40 @@ fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
         let pages = offset.checked_add(size).map_or(0, |end| {
             end.div_ceil(PAGE_SIZE).saturating_sub(offset / PAGE_SIZE)
         });
-        let entries = (buf_size / 8).min(pages) as usize;
-        if entries > 0 && !c.owns(buf, entries as u64 * 8) {
+        let entries = (buf_size / 8).min(pages);
+        if entries > 0 && !c.owns(buf, entries * 8) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let mut addrs: Vec<u64> = Vec::new();
-        addrs
-            .try_reserve_exact(entries)
-            .map_err(|_| ZX_ERR_NO_MEMORY)?;
-        addrs.resize(entries, 0);
-        objects::with(|s| {
-            s.task(c.table)
-                .vmo_op_range(h, op, offset, size, &mut addrs)
-        })?;
-        // SAFETY: a u64 slice viewed as bytes.
-        let bytes =
-            unsafe { core::slice::from_raw_parts(addrs.as_ptr().cast::<u8>(), addrs.len() * 8) };
-        c.copy_out_bytes(buf, bytes)
+        // The whole call's checks first (handle, right, size, range, then
+        // a buffer too small for the range), with no buffer: a range that
+        // passes them all reports BUFFER_TOO_SMALL here.
+        match objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
+            Err(ZX_ERR_BUFFER_TOO_SMALL) if entries == pages => {}
+            r => return r,
+        }
+        // Then in rounds of LOOKUP_ROUND pages, each under the object lock
+        // once and copied out after it: neither the lock hold nor any
+        // kernel allocation grows with the range.
+        let first = offset / PAGE_SIZE;
+        let mut round = [0u64; LOOKUP_ROUND];
+        let mut done = 0;
+        while done < pages {
+            let n = (pages - done).min(LOOKUP_ROUND as u64);
+            let out = &mut round[..n as usize];
+            let at = (first + done) * PAGE_SIZE;
+            objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, n * PAGE_SIZE, out))?;
+            // SAFETY: a u64 slice viewed as bytes.
+            let bytes =
+                unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8) };
+            c.copy_out_bytes(buf + done * 8, bytes)?;
+            done += n;
+        }
+        Ok(())
     })())
 }
+
+/// Pages `ZX_VMO_OP_LOOKUP` looks up per hold of the object lock.
+const LOOKUP_ROUND: usize = 256;
 
 /// A cache op of `zx_vmo_op_range`, in bounded rounds: each round finds
 /// a few committed pages under the object lock, and the maintenance runs
@@ -408,6 +437,7 @@ fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
     let out = a[6];
     result((|| {
         if !c.owns(out, size_of::<u64>() as u64) {
+            objects::with(|s| s.entry(c.table, handle(a[0])).map(drop))?;
             return Err(ZX_ERR_INVALID_ARGS);
         }
         // The address is stored through the object layer in the same step
@@ -453,8 +483,8 @@ fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
 
 fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<Handle>(a[4])?;
-        c.probe::<u64>(a[5])?;
+        c.probe_for::<Handle>(handle(a[0]), a[4])?;
+        c.probe_for::<u64>(handle(a[0]), a[5])?;
         let (h, addr) = objects::with(|s| {
             s.task(c.table)
                 .vmar_allocate(handle(a[0]), a[1] as VmOptions, a[2], a[3])
@@ -483,12 +513,12 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
     result((|| {
         for out in [actual_out, avail_out] {
             if out != 0 {
-                c.probe::<usize>(out)?;
+                c.probe_for::<usize>(h, out)?;
             }
         }
         let mut kbuf = [0u8; 256];
         let want = (buf_size as usize).min(kbuf.len());
-        let (actual, avail, len) = match topic {
+        let record = (|| match topic {
             ZX_INFO_TASK_END => {
                 let info = objects::with(|s| {
                     let e = s.entry(c.table, h)?;
@@ -500,7 +530,7 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     }
                     Ok(task::end_info(s, object::KernelObject::signals(k)))
                 })?;
-                put_record(&mut kbuf[..want], info)?
+                put_record(&mut kbuf[..want], info)
             }
             ZX_INFO_KERNEL_COUNTERS => {
                 let counters = objects::with(|s| {
@@ -518,17 +548,27 @@ fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
                     free_frames: crate::mm::frame::free_frames() as u64,
                     irq_masked_longest_ns: masked_longest,
                     irq_masked_recent_ns: masked_recent,
+                    zeroed_frames: crate::mm::frame::zeroed_frames() as u64,
                 };
-                put_record(&mut kbuf[..want], info)?
+                put_record(&mut kbuf[..want], info)
             }
-            _ => {
-                let (actual, avail) = objects::with(|s| {
-                    s.task(c.table).object_get_info(h, topic, &mut kbuf[..want])
-                })?;
-                (actual, avail, want)
+            _ => objects::with(|s| s.task(c.table).object_get_info(h, topic, &mut kbuf[..want])),
+        })();
+        let (actual, avail, len) = match record {
+            // One record that does not fit: none returned, one available
+            // (the page: "avail will be larger than actual").
+            Err(ZX_ERR_BUFFER_TOO_SMALL) => {
+                if actual_out != 0 {
+                    c.put(actual_out, 0usize)?;
+                }
+                if avail_out != 0 {
+                    c.put(avail_out, 1usize)?;
+                }
+                return Err(ZX_ERR_BUFFER_TOO_SMALL);
             }
+            r => r?,
         };
-        c.copy_out_bytes(buf, &kbuf[..len.min(want)])?;
+        c.copy_out_bytes(buf, &kbuf[..len])?;
         if actual_out != 0 {
             c.put(actual_out, actual)?;
         }
@@ -553,7 +593,7 @@ fn put_record<T: Copy>(buf: &mut [u8], record: T) -> Result<(usize, usize, usize
 fn sys_object_wait_one(c: &Caller, a: &Args) -> u64 {
     let (h, signals, deadline, observed_out) = (handle(a[0]), a[1] as Signals, a[2] as Time, a[3]);
     if observed_out != 0 {
-        if let Err(e) = c.probe::<Signals>(observed_out) {
+        if let Err(e) = c.probe_for::<Signals>(h, observed_out) {
             return status(e);
         }
     }
@@ -642,7 +682,7 @@ fn sys_task_create(c: &Caller, a: &Args) -> u64 {
 
 fn sys_thread_create(c: &Caller, a: &Args) -> u64 {
     result((|| {
-        c.probe::<Handle>(a[2])?;
+        c.probe_for::<Handle>(handle(a[0]), a[2])?;
         let h = task::thread_create(c.table, handle(a[0]), a[1] as u32)?;
         c.put_handle(a[2], h)
     })())

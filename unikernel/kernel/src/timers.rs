@@ -29,8 +29,10 @@ use object::SignalsId;
 /// Most timers fired by one interrupt.
 pub const FIRE_PER_IRQ: usize = 16;
 
-/// A timer handle's rights: the era's `ZX_DEFAULT_TIMER_RIGHTS`.
-pub const TIMER_RIGHTS: Rights = ZX_DEFAULT_TIMER_RIGHTS;
+/// A timer handle's rights: the era's `ZX_DEFAULT_TIMER_RIGHTS` plus READ,
+/// which `zx_timer_create.md` lists ("DUPLICATE, TRANSFER, READ and
+/// WRITE") and the era's header leaves out: the page wins.
+pub const TIMER_RIGHTS: Rights = ZX_DEFAULT_TIMER_RIGHTS | ZX_RIGHT_READ;
 
 /// The counter value at which the next armed timer must fire (`u64::MAX`:
 /// none). Read by the scheduler when it programs the virtual timer.

@@ -17,6 +17,7 @@ pub mod handle;
 pub mod mapping;
 pub mod mem;
 pub mod platform;
+pub mod regions;
 pub mod space;
 pub mod syscalls;
 pub mod vmar;

@@ -161,33 +161,24 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(())
     }
 
-    /// One bounded part of a table's teardown: visits at most `budget`
-    /// handle slots, closing the handles there (each close may cascade, and
-    /// needs no allocation). `Ok(true)` once every handle is closed and the
-    /// table is gone. From the first step on the table takes no new handle
-    /// (`ZX_ERR_BAD_STATE`), so the slots are visited once each, top down:
-    /// the whole teardown is O(slots), and between steps the caller may drop
-    /// the lock (handles closed meanwhile by other means are simply gone).
+    /// One bounded part of a table's teardown: closes at most `budget`
+    /// handles (each close may cascade, and needs no allocation).
+    /// `Ok(true)` once every handle is closed and the table is gone. From
+    /// the first step on the table takes no new handle
+    /// (`ZX_ERR_BAD_STATE`); each step takes the handles from the table's
+    /// list of open ones, so the whole teardown is O(open handles), however
+    /// many slots the table has, and between steps the caller may drop the
+    /// lock (handles closed meanwhile by other means are simply gone).
     pub fn destroy_table_step(&mut self, table: TableId, budget: usize) -> Result<bool, Status> {
         let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
-        if !t.closing {
-            t.closing = true;
-            t.closing_below = t.slot_count();
-        }
+        t.closing = true;
         let mut left = budget;
-        loop {
-            let t = &mut self.tables[table];
-            if t.closing_below == 0 {
-                break;
-            }
+        while let Some(h) = self.tables[table].any_handle() {
             if left == 0 {
                 return Ok(false);
             }
             left -= 1;
-            t.closing_below -= 1;
-            if let Some(h) = t.handle_at(t.closing_below) {
-                self.close(table, h)?;
-            }
+            self.close(table, h)?;
         }
         self.tables.remove(table);
         Ok(true)
@@ -534,6 +525,11 @@ impl<P: Platform> ObjectSpace<P> {
         clear_mask: Signals,
         set_mask: Signals,
     ) -> Result<(), Status> {
+        // The right first: a VMAR (no SIGNAL right ever) is ACCESS_DENIED,
+        // the page's status, not NOT_SUPPORTED, which it does not list.
+        if self.entry(table, handle)?.rights & ZX_RIGHT_SIGNAL == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
         let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
         let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
         let allowed = if is_event {

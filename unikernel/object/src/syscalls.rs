@@ -269,22 +269,23 @@ impl<P: Platform> Task<'_, P> {
     }
 
     /// `zx_object_get_info` for `topic`, copied into `buffer` as the task
-    /// sees it; returns (actual, avail) record counts.
+    /// sees it; returns (actual, avail) record counts and the bytes written
+    /// (only the record's: the rest of `buffer` is not the caller's to lose).
     pub fn object_get_info(
         &self,
         handle: Handle,
         topic: InfoTopic,
         buffer: &mut [u8],
-    ) -> Result<(usize, usize), Status> {
+    ) -> Result<(usize, usize, usize), Status> {
         let copy = |bytes: &[u8], buffer: &mut [u8]| {
             let out = buffer
                 .get_mut(..bytes.len())
                 .ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
             out.copy_from_slice(bytes);
-            Ok((1, 1))
+            Ok((1, 1, bytes.len()))
         };
         match topic {
-            ZX_INFO_HANDLE_VALID => self.space.entry(self.table, handle).map(|_| (0, 0)),
+            ZX_INFO_HANDLE_VALID => self.space.entry(self.table, handle).map(|_| (0, 0, 0)),
             ZX_INFO_HANDLE_BASIC => copy(
                 self.object_get_info_handle_basic(handle)?.as_bytes(),
                 buffer,

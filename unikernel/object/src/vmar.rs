@@ -16,9 +16,9 @@ use crate::handle::Object;
 use crate::mapping::{Access, Fault, Mapping, MappingInfo};
 use crate::mem::SlabId;
 use crate::platform::{Frame, Platform};
+use crate::regions::RegionTree;
 use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
-use alloc::vec::Vec;
 
 /// A VMAR's id inside the object space.
 pub type VmarId = SlabId;
@@ -31,18 +31,7 @@ pub(crate) enum Child {
 }
 
 /// One child of a VMAR and the range it occupies.
-#[derive(Copy, Clone, Debug)]
-pub(crate) struct Region {
-    pub base: u64,
-    pub size: u64,
-    pub child: Child,
-}
-
-impl Region {
-    fn end(&self) -> u64 {
-        self.base + self.size
-    }
-}
+pub(crate) type Region = crate::regions::Region<Child>;
 
 /// Pages a teardown step unmaps from a large populated mapping at once.
 pub const TRIM_PAGES: u64 = 256;
@@ -70,7 +59,7 @@ pub(crate) struct Vmar {
     pub flags: VmOptions,
     pub parent: Option<VmarId>,
     /// Sub-VMARs and mappings, sorted by base, disjoint.
-    pub children: Vec<Region>,
+    pub children: RegionTree<Child>,
     pub handles: u32,
     /// Gone from its parent, with nothing inside.
     pub destroyed: bool,
@@ -88,18 +77,21 @@ impl Vmar {
         self.base + self.size
     }
 
-    /// Index of the child with this exact base.
-    fn child_at(&self, base: u64) -> usize {
-        self.children
-            .binary_search_by_key(&base, |r| r.base)
-            .expect("child listed in its VMAR")
+    /// The first child overlapping `[a, b)`.
+    fn first_overlapping(&self, a: u64, b: u64) -> Option<Region> {
+        self.children.first_ending_after(a).filter(|r| r.base < b)
     }
 
-    /// Indices of the children overlapping `[a, b)`.
-    fn overlapping(&self, a: u64, b: u64) -> core::ops::Range<usize> {
-        let lo = self.children.partition_point(|r| r.end() <= a);
-        let hi = self.children.partition_point(|r| r.base < b);
-        lo..hi.max(lo)
+    /// The last child overlapping `[a, b)`.
+    fn last_overlapping(&self, a: u64, b: u64) -> Option<Region> {
+        self.children.last_before(b).filter(|r| r.end() > a)
+    }
+
+    /// The children overlapping `[a, b)`, in order (O(log n) each).
+    fn overlapping(&self, a: u64, b: u64) -> impl Iterator<Item = Region> + '_ {
+        core::iter::successors(self.first_overlapping(a, b), move |r| {
+            self.first_overlapping(r.end(), b)
+        })
     }
 }
 
@@ -201,7 +193,7 @@ impl<P: Platform> ObjectSpace<P> {
             size,
             flags: ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX,
             parent: None,
-            children: Vec::new(),
+            children: RegionTree::new(),
             handles: 0,
             destroyed: false,
             dying: false,
@@ -273,40 +265,24 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Chooses where `size` bytes go in `vmar`: at `offset` if `specific`,
-    /// else the lowest gap that fits (first fit). Returns the base and the
-    /// child index to insert at.
-    fn place(
-        &self,
-        vmar: VmarId,
-        specific: bool,
-        offset: u64,
-        size: u64,
-    ) -> Result<(u64, usize), Status> {
+    /// else the lowest gap that fits (first fit, O(log n) through the
+    /// gaps the region tree keeps). Returns the base.
+    fn place(&self, vmar: VmarId, specific: bool, offset: u64, size: u64) -> Result<u64, Status> {
         let v = &self.vmars[vmar];
         if !specific {
             if offset != 0 || size > v.size {
                 return Err(ZX_ERR_INVALID_ARGS);
             }
-            let mut cursor = v.base;
-            for (i, r) in v.children.iter().enumerate() {
-                if r.base - cursor >= size {
-                    return Ok((cursor, i));
-                }
-                cursor = r.end();
-            }
-            if v.end() - cursor >= size {
-                return Ok((cursor, v.children.len()));
-            }
-            return Err(ZX_ERR_NO_MEMORY);
+            return v
+                .children
+                .first_fit(v.base, v.end(), size)
+                .ok_or(ZX_ERR_NO_MEMORY);
         }
         let base = self.specific_range(vmar, offset, size)?;
-        let at = v.children.partition_point(|r| r.base < base);
-        let overlaps_before = at > 0 && v.children[at - 1].end() > base;
-        let overlaps_after = at < v.children.len() && v.children[at].base < base + size;
-        if overlaps_before || overlaps_after {
+        if v.first_overlapping(base, base + size).is_some() {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        Ok((base, at))
+        Ok(base)
     }
 
     /// Checks a `ZX_VM_SPECIFIC` request: the VMAR allows it, `offset` is
@@ -344,10 +320,10 @@ impl<P: Platform> ObjectSpace<P> {
         if options & ZX_VM_CAN_MAP_RWX & !p.flags != 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        let (base, at) = self.place(parent, options & ZX_VM_SPECIFIC != 0, offset, size)?;
+        let base = self.place(parent, options & ZX_VM_SPECIFIC != 0, offset, size)?;
         self.vmars.reserve(&self.mem)?;
         let mem = &self.mem;
-        mem.reserve(&mut self.vmars[parent].children, 1)?;
+        self.vmars[parent].children.reserve(mem, 1)?;
         let koid = self.new_koid();
         let account = self.vmars[parent].account;
         let id = self.vmars.insert_reserved(Vmar {
@@ -356,21 +332,16 @@ impl<P: Platform> ObjectSpace<P> {
             size,
             flags: options & (ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX),
             parent: Some(parent),
-            children: Vec::new(),
+            children: RegionTree::new(),
             handles: 0,
             destroyed: false,
             dying: false,
             teardown_at: None,
             account,
         });
-        self.vmars[parent].children.insert(
-            at,
-            Region {
-                base,
-                size,
-                child: Child::Vmar(id),
-            },
-        );
+        self.vmars[parent]
+            .children
+            .insert_reserved(base, size, Child::Vmar(id));
         Ok((id, base))
     }
 
@@ -450,16 +421,13 @@ impl<P: Platform> ObjectSpace<P> {
             self.check_no_vmar_in(vmar, base, base + len)?;
             (base, self.straddlers(vmar, base, base + len))
         } else {
-            (
-                self.place(vmar, specific, vmar_offset, len)?.0,
-                [None, None],
-            )
+            (self.place(vmar, specific, vmar_offset, len)?, [None, None])
         };
         // Reserve for the new record and any splits, then change things.
         let n = 1 + splits.iter().flatten().count();
         self.mappings.reserve_n(&self.mem, n)?;
         let mem = &self.mem;
-        mem.reserve(&mut self.vmars[vmar].children, n)?;
+        self.vmars[vmar].children.reserve(mem, n)?;
         let split_vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
         self.reserve_vmo_mappings(&[Some(vmo), split_vmos[0], split_vmos[1]])?;
         let new = NewMapping {
@@ -492,16 +460,9 @@ impl<P: Platform> ObjectSpace<P> {
             vmo_slot: 0,
         });
         self.vmo_list_add(id);
-        let children = &mut self.vmars[vmar].children;
-        let at = children.partition_point(|r| r.base < base);
-        children.insert(
-            at,
-            Region {
-                base,
-                size: len,
-                child: Child::Mapping(id),
-            },
-        );
+        self.vmars[vmar]
+            .children
+            .insert_reserved(base, len, Child::Mapping(id));
         if options & ZX_VM_MAP_RANGE != 0 && perms != 0 {
             if let Err(e) = self.mapping_populate(id) {
                 self.remove_mapping(id);
@@ -620,12 +581,17 @@ impl<P: Platform> ObjectSpace<P> {
         if addr < v.base || end > v.end() {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let range = v.overlapping(addr, end);
-        if range.is_empty() {
-            return Err(ZX_ERR_NOT_FOUND);
+        let first = v.first_overlapping(addr, end).ok_or(ZX_ERR_NOT_FOUND)?;
+        if first.base == addr && first.end() == end {
+            // The usual case: one child, the whole range; nothing to split.
+            return Ok(Unmapping {
+                vmar,
+                start: addr,
+                end,
+            });
         }
-        for r in &v.children[range] {
-            if matches!(r.child, Child::Vmar(_)) && (r.base < addr || r.end() > end) {
+        for r in v.overlapping(addr, end) {
+            if matches!(r.value, Child::Vmar(_)) && (r.base < addr || r.end() > end) {
                 return Err(ZX_ERR_INVALID_ARGS);
             }
         }
@@ -646,17 +612,18 @@ impl<P: Platform> ObjectSpace<P> {
     /// and a VMAR torn down meanwhile ends the unmap.
     pub fn vmar_unmap_step(&mut self, u: &mut Unmapping, budget: &mut usize) -> bool {
         loop {
+            if u.start >= u.end {
+                return true;
+            }
             let Some(v) = self.vmars.get(u.vmar) else {
                 return true;
             };
             if v.destroyed {
                 return true;
             }
-            let range = v.overlapping(u.start, u.end);
-            if range.is_empty() {
+            let Some(r) = v.last_overlapping(u.start, u.end) else {
                 return true;
-            }
-            let r = v.children[range.end - 1];
+            };
             if r.base < u.start {
                 // Placed since, across the start: nothing of ours is below it.
                 return true;
@@ -669,7 +636,7 @@ impl<P: Platform> ObjectSpace<P> {
             if *budget == 0 {
                 return false;
             }
-            match r.child {
+            match r.value {
                 Child::Mapping(m) => {
                     *budget -= 1;
                     if self.remove_mapping_step(m, budget) {
@@ -713,11 +680,11 @@ impl<P: Platform> ObjectSpace<P> {
         }
         // In address order, the first problem wins, as in Zircon.
         let mut cursor = addr;
-        for r in &v.children[v.overlapping(addr, end)] {
+        for r in v.overlapping(addr, end) {
             if r.base > cursor {
                 return Err(ZX_ERR_NOT_FOUND);
             }
-            let Child::Mapping(m) = r.child else {
+            let Child::Mapping(m) = r.value else {
                 return Err(ZX_ERR_INVALID_ARGS);
             };
             if perms & !self.mappings[m].max_perms != 0 {
@@ -730,9 +697,10 @@ impl<P: Platform> ObjectSpace<P> {
         }
         self.reserve_splits(vmar, addr, end)?;
         self.split_ends_reserved(vmar, addr, end);
-        let range = self.vmars[vmar].overlapping(addr, end);
-        for i in range {
-            let Child::Mapping(m) = self.vmars[vmar].children[i].child else {
+        let mut next = self.vmars[vmar].first_overlapping(addr, end);
+        while let Some(r) = next {
+            next = self.vmars[vmar].first_overlapping(r.end(), end);
+            let Child::Mapping(m) = r.value else {
                 unreachable!("checked: only mappings in the range")
             };
             let rec = &mut self.mappings[m];
@@ -796,8 +764,8 @@ impl<P: Platform> ObjectSpace<P> {
                 return false;
             }
             *budget -= 1;
-            if let Some(r) = self.vmars[cur].children.last().copied() {
-                match r.child {
+            if let Some(r) = self.vmars[cur].children.last() {
+                match r.value {
                     Child::Mapping(m) => {
                         self.remove_mapping_step(m, budget);
                     }
@@ -815,15 +783,8 @@ impl<P: Platform> ObjectSpace<P> {
             let parent = v.parent.take();
             let (base, handles) = (v.base, v.handles);
             if let Some(p) = parent {
-                let pv = &mut self.vmars[p];
-                // Under a dying parent it is the last child (the walk went
-                // down the last one, and nothing new goes in): O(1).
-                if pv.children.last().is_some_and(|r| r.base == base) {
-                    pv.children.pop();
-                } else {
-                    let i = pv.child_at(base);
-                    pv.children.remove(i);
-                }
+                let gone = self.vmars[p].children.remove(base);
+                debug_assert!(gone.is_some(), "child listed in its VMAR");
             }
             if handles == 0 {
                 self.vmars.remove(cur);
@@ -888,12 +849,8 @@ impl<P: Platform> ObjectSpace<P> {
             if vaddr < v.base || vaddr >= v.end() {
                 return None;
             }
-            let i = v.children.partition_point(|r| r.base <= vaddr);
-            let r = v.children[..i].last()?;
-            if vaddr >= r.end() {
-                return None;
-            }
-            match r.child {
+            let r = v.children.containing(vaddr)?;
+            match r.value {
                 Child::Mapping(m) => return Some(m),
                 Child::Vmar(c) => cur = c,
             }
@@ -902,10 +859,8 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// The mapping child of `vmar` that has `x` strictly inside (so a split at `x`).
     fn straddler(&self, vmar: VmarId, x: u64) -> Option<MappingId> {
-        let v = &self.vmars[vmar];
-        let i = v.children.partition_point(|r| r.base < x);
-        let r = v.children[..i].last()?;
-        match r.child {
+        let r = self.vmars[vmar].children.last_before(x)?;
+        match r.value {
             Child::Mapping(m) if r.end() > x => Some(m),
             _ => None,
         }
@@ -919,9 +874,8 @@ impl<P: Platform> ObjectSpace<P> {
     /// `ZX_ERR_INVALID_ARGS` if a sub-VMAR overlaps `[a, b)`.
     fn check_no_vmar_in(&self, vmar: VmarId, a: u64, b: u64) -> Result<(), Status> {
         let v = &self.vmars[vmar];
-        if v.children[v.overlapping(a, b)]
-            .iter()
-            .any(|r| matches!(r.child, Child::Vmar(_)))
+        if v.overlapping(a, b)
+            .any(|r| matches!(r.value, Child::Vmar(_)))
         {
             return Err(ZX_ERR_INVALID_ARGS);
         }
@@ -937,7 +891,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         self.mappings.reserve_n(&self.mem, n)?;
         let mem = &self.mem;
-        mem.reserve(&mut self.vmars[vmar].children, n)?;
+        self.vmars[vmar].children.reserve(mem, n)?;
         let vmos = splits.map(|m| m.map(|m| self.mappings[m].vmo));
         self.reserve_vmo_mappings(&[vmos[0], vmos[1]])?;
         // A split is one more mapping: charged last, as nothing can fail after.
@@ -975,17 +929,10 @@ impl<P: Platform> ObjectSpace<P> {
         let id = self.mappings.insert_reserved(right);
         // Within reserved capacity: the VMO stays mapped throughout.
         self.vmo_list_add(id);
-        let v = &mut self.vmars[old.vmar];
-        let i = v.child_at(old.vaddr);
-        v.children[i].size = left * PAGE_SIZE;
-        v.children.insert(
-            i + 1,
-            Region {
-                base: at,
-                size: right.len(),
-                child: Child::Mapping(id),
-            },
-        );
+        let children = &mut self.vmars[old.vmar].children;
+        let listed = children.set_size(old.vaddr, left * PAGE_SIZE);
+        debug_assert!(listed, "mapping listed in its VMAR");
+        children.insert_reserved(at, right.len(), Child::Mapping(id));
     }
 
     /// Splits the mappings straddling `a` and `b`, so every child
@@ -1027,9 +974,10 @@ impl<P: Platform> ObjectSpace<P> {
         let keep = rec.pages - TRIM_PAGES;
         self.mmu_unmap(rec.vaddr + keep * PAGE_SIZE, TRIM_PAGES * PAGE_SIZE);
         self.mappings[m].pages = keep;
-        let v = &mut self.vmars[rec.vmar];
-        let i = v.child_at(rec.vaddr);
-        v.children[i].size = keep * PAGE_SIZE;
+        let listed = self.vmars[rec.vmar]
+            .children
+            .set_size(rec.vaddr, keep * PAGE_SIZE);
+        debug_assert!(listed, "mapping listed in its VMAR");
         false
     }
 
@@ -1040,9 +988,8 @@ impl<P: Platform> ObjectSpace<P> {
         if rec.populated {
             self.mmu_unmap(rec.vaddr, rec.len());
         }
-        let v = &mut self.vmars[rec.vmar];
-        let i = v.child_at(rec.vaddr);
-        v.children.remove(i);
+        let gone = self.vmars[rec.vmar].children.remove(rec.vaddr);
+        debug_assert!(gone.is_some(), "mapping listed in its VMAR");
         debug_assert_eq!(self.vmos[rec.vmo].mappings[rec.vmo_slot as usize], m);
         self.vmo_list_remove(rec.vmo, rec.vmo_slot);
         self.uncharge_mapping(rec.vmar);

@@ -410,24 +410,27 @@ impl<P: Platform> ObjectSpace<P> {
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
         self.charge(account, 1)?;
-        let Some(frame) = self.platform.alloc() else {
-            self.uncharge(account, 1);
-            return Err(ZX_ERR_NO_MEMORY);
-        };
         // The VMO has no page here: it showed its ancestors'.
         let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
             _ => None,
+        };
+        // A page to copy into, or a zero page (the platform may have one
+        // zeroed ahead of time).
+        let frame = match shown {
+            Some(_) => self.platform.alloc(),
+            None => self.platform.alloc_zeroed(),
+        };
+        let Some(frame) = frame else {
+            self.uncharge(account, 1);
+            return Err(ZX_ERR_NO_MEMORY);
         };
         match shown {
             Some(src) => {
                 self.platform.copy(src, frame);
                 self.count(|c| c.pages_copied += 1);
             }
-            None => {
-                self.platform.zero(frame);
-                self.count(|c| c.pages_zero_filled += 1);
-            }
+            None => self.count(|c| c.pages_zero_filled += 1),
         }
         // Mappings that showed the old page must fault again.
         if others {

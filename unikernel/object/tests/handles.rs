@@ -3,7 +3,8 @@
 mod common;
 use abi::*;
 use common::*;
-use object::Quota;
+use object::handle::CHUNK;
+use object::{Quota, MAX_HANDLES_PER_TABLE};
 
 #[test]
 fn handle_values_have_the_fixed_low_bits_and_are_never_invalid() {
@@ -225,4 +226,109 @@ fn replace_works_with_the_handle_quota_full() {
     let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
     assert_ne!(r, h);
     assert_eq!(s.task(t).vmo_get_size(r), Ok(PAGE));
+}
+
+// ---- chunks and teardown ----
+
+fn big_table(s: &mut Space, max: u32) -> object::TableId {
+    s.create_table(Quota {
+        max_handles: max,
+        ..Quota::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn the_table_grows_one_chunk_at_a_time_and_reuses_freed_slots() {
+    let (mut s, _) = setup();
+    let t = big_table(&mut s, 4096);
+    let e = s.task(t).event_create(0).unwrap();
+    let mut hs = vec![e];
+    for _ in 1..1000 {
+        hs.push(s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap());
+    }
+    let table = s.table(t).unwrap();
+    assert_eq!(
+        (table.slot_count(), table.chunk_count()),
+        (1000, 1000usize.div_ceil(CHUNK))
+    );
+    for h in hs.drain(1..) {
+        s.task(t).handle_close(h).unwrap();
+    }
+    for _ in 1..1000 {
+        hs.push(s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap());
+    }
+    let table = s.table(t).unwrap();
+    assert_eq!((table.slot_count(), table.chunk_count()), (1000, 4));
+    // Every value still names the event, in whichever chunk it lives.
+    for &h in &hs {
+        assert!(s.task(t).object_get_info_handle_basic(h).is_ok());
+    }
+    assert_eq!(s.table(t).unwrap().handles().count(), 1000);
+}
+
+#[test]
+fn a_full_table_spans_its_chunks_and_every_value_is_distinct() {
+    let (mut s, _) = setup();
+    let t = big_table(&mut s, MAX_HANDLES_PER_TABLE);
+    let e = s.task(t).event_create(0).unwrap();
+    let mut hs = std::collections::HashSet::from([e]);
+    loop {
+        match s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS) {
+            Ok(h) => assert!(hs.insert(h)),
+            Err(st) => {
+                assert_eq!(st, ZX_ERR_NO_MEMORY);
+                break;
+            }
+        }
+    }
+    assert_eq!(hs.len(), MAX_HANDLES_PER_TABLE as usize);
+    let table = s.table(t).unwrap();
+    assert_eq!(table.chunk_count(), MAX_HANDLES_PER_TABLE as usize / CHUNK);
+    s.destroy_table(t).unwrap();
+    assert_eq!(s.event_count(), 0);
+}
+
+#[test]
+fn a_failed_chunk_allocation_changes_nothing() {
+    let (mut s, _) = setup();
+    let t = big_table(&mut s, 4096);
+    let e = s.task(t).event_create(0).unwrap();
+    for _ in 1..CHUNK {
+        s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    }
+    // The next handle needs a second chunk.
+    s.mem().fail_after(Some(0));
+    assert_eq!(
+        s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS),
+        Err(ZX_ERR_NO_MEMORY)
+    );
+    assert_eq!(s.table(t).unwrap().len(), CHUNK as u32);
+    s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let table = s.table(t).unwrap();
+    assert_eq!((table.len(), table.chunk_count()), (CHUNK as u32 + 1, 2));
+}
+
+#[test]
+fn teardown_steps_visit_only_open_handles() {
+    // A table that once held 4,000 handles and now holds 16 ends in 16
+    // steps of one handle: the slots once used are not walked.
+    let (mut s, _) = setup();
+    let t = big_table(&mut s, 4096);
+    let e = s.task(t).event_create(0).unwrap();
+    let hs: Vec<_> = (1..4000)
+        .map(|_| s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap())
+        .collect();
+    // Keep a spread of 15 duplicates plus the event itself.
+    for (i, &h) in hs.iter().enumerate() {
+        if i % 267 != 0 {
+            s.task(t).handle_close(h).unwrap();
+        }
+    }
+    assert_eq!(s.table(t).unwrap().len(), 16);
+    for step in 0..16 {
+        assert_eq!(s.destroy_table_step(t, 1), Ok(step == 15), "step {step}");
+    }
+    assert!(s.table(t).is_none());
+    assert_eq!(s.event_count(), 0);
 }

@@ -196,7 +196,7 @@ fn get_info_copies_the_record_and_rejects_a_small_buffer() {
     let mut buf = [0u8; 112];
     assert_eq!(
         s.task(t).object_get_info(h, ZX_INFO_VMO, &mut buf),
-        Ok((1, 1))
+        Ok((1, 1, size_of::<ZxInfoVmo>()))
     );
     assert_eq!(&buf[88..96], &PAGE.to_ne_bytes());
     assert_eq!(

@@ -123,6 +123,58 @@ fn touch_each_page(addr: u64, touch: fn(u64)) -> Result<i64, Status> {
     t
 }
 
+/// Frames the kernel's idle threads have zeroed ahead of time, now.
+fn zeroed_frames() -> Result<u64, Status> {
+    Ok(zx::kernel_counters(&*Vmar::root_self())?.zeroed_frames)
+}
+
+/// Sleeps (so the idle thread runs and zeroes frames) until at least
+/// `want` frames are pre-zeroed.
+fn warm_pool(want: u64) -> Result<(), Status> {
+    for _ in 0..1000 {
+        if zeroed_frames()? >= want {
+            return Ok(());
+        }
+        Time::after(zx::Duration::from_micros(100)).sleep();
+    }
+    Err(Status::TIMED_OUT)
+}
+
+/// Most pages the drain before [`zero_fill_pool_empty`]'s timed faults
+/// may take.
+const DRAIN_PAGES: u64 = 4096;
+
+/// Zero-fill faults with no pre-zeroed frame left (faults outrunning the
+/// idle thread): untimed faults empty the pools first, without sleeping,
+/// then [`FAULT_PAGES`] more are timed.
+fn zero_fill_pool_empty() -> Result<i64, Status> {
+    let pages = DRAIN_PAGES + FAULT_PAGES;
+    let vmo = Vmo::create(pages * PAGE)?;
+    let addr = Vmar::root_self().map(0, &vmo, 0, pages * PAGE, VmarFlags::RW)?;
+    let mut page = addr;
+    let end = addr + DRAIN_PAGES * PAGE;
+    loop {
+        let left = zeroed_frames()?;
+        if left == 0 {
+            break;
+        }
+        for _ in 0..left {
+            if page == end {
+                return Err(Status::BAD_STATE);
+            }
+            poke(page);
+            page += PAGE;
+        }
+    }
+    let t = timed(FAULT_PAGES, || {
+        poke(page);
+        page += PAGE;
+        Ok(())
+    });
+    unmap(addr, pages * PAGE)?;
+    t
+}
+
 fn unmap(addr: u64, len: u64) -> Result<(), Status> {
     Vmar::root_self().unmap(addr, len)
 }
@@ -173,11 +225,19 @@ pub fn run(filter: &str) -> Result<(), Status> {
         })
     })?;
 
-    bench("zero_fill_fault", FAULT_PAGES, &mut || {
+    bench("zero_fill_fault_warm", FAULT_PAGES, &mut || {
+        // The idle thread zeroes frames ahead while this task sleeps.
+        warm_pool(2 * FAULT_PAGES)?;
         let vmo = Vmo::create(FAULT_PAGES * PAGE)?;
         let addr = Vmar::root_self().map(0, &vmo, 0, FAULT_PAGES * PAGE, VmarFlags::RW)?;
         touch_each_page(addr, poke)
     })?;
+
+    bench(
+        "zero_fill_fault_empty",
+        FAULT_PAGES,
+        &mut zero_fill_pool_empty,
+    )?;
 
     bench("cow_fault", FAULT_PAGES, &mut || {
         let (_parent, _child, addr) = mapped_child()?;
@@ -238,6 +298,26 @@ pub fn run(filter: &str) -> Result<(), Status> {
                 vmar.unmap(addr, size)
             })
         })?;
+    }
+
+    // Placement among many mappings: the same map+unmap in a sub-VMAR
+    // already holding `n` one-page mappings (of another VMO), the new one
+    // going past all of them, or into the free first page in front.
+    for (name, n, front) in [
+        ("vmar_map_unmap_4k_n1", 1, false),
+        ("vmar_map_unmap_4k_n4096", 4096, false),
+        ("vmar_map_front_4k_n1", 1, true),
+        ("vmar_map_front_4k_n4096", 4096, true),
+    ] {
+        if name.contains(filter) {
+            map_among(name, n, front)?;
+        }
+    }
+
+    for (name, h) in [("task_exit_h16", 16), ("task_exit_h4094", 4094)] {
+        if name.contains(filter) {
+            bench(name, h, &mut || task_exit_with(h))?;
+        }
     }
 
     let event = Event::create()?;
@@ -359,4 +439,66 @@ fn sleep_lateness() -> Result<(), Status> {
         deadline.sleep();
         Ok(now() - deadline.into_nanos())
     })
+}
+
+/// map+unmap of one page by default placement in a sub-VMAR holding `n`
+/// one-page mappings packed from its second page (`front`: the first page
+/// is free, so the new mapping goes in front of all) or from its first.
+fn map_among(name: &str, n: u64, front: bool) -> Result<(), Status> {
+    let filler = Vmo::create(PAGE)?;
+    let vmo = Vmo::create(PAGE)?;
+    let flags = VmarFlags(crate::stress::CAN_MAP_RW.0 | abi::ZX_VM_CAN_MAP_SPECIFIC);
+    let (vmar, base) = Vmar::root_self().allocate(0, (n + 2) * PAGE, flags)?;
+    let specific = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_SPECIFIC);
+    let first = u64::from(front);
+    for i in 0..n {
+        vmar.map((first + i) * PAGE, &filler, 0, PAGE, specific)?;
+    }
+    let expect = if front { 0 } else { n * PAGE };
+    let result = bench(name, 200, &mut || {
+        timed(200, || {
+            let addr = vmar.map(0, &vmo, 0, PAGE, VmarFlags::RW)?;
+            if addr - base != expect {
+                return Err(Status::INTERNAL);
+            }
+            vmar.unmap(addr, PAGE)
+        })
+    });
+    vmar.destroy()?;
+    result
+}
+
+/// Guest ns for a task holding `h` handles to end: from telling it to
+/// exit until it is joined (its handle table torn down on the way).
+fn task_exit_with(h: u64) -> Result<i64, Status> {
+    let ready = Event::create()?;
+    let theirs = ready.duplicate_handle(zx::Rights::SAME_RIGHTS)?;
+    let task = Task::create(holder, h, &mut [theirs])?;
+    ready.wait_handle(Signals::USER_0 | Signals::TASK_TERMINATED, Time::INFINITE)?;
+    let start = now();
+    ready.signal_handle(Signals::NONE, Signals::USER_1)?;
+    task.join()?;
+    let took = now() - start;
+    if task.end()? != zx::TaskEnd::Exited(0) {
+        return Err(Status::INTERNAL);
+    }
+    Ok(took)
+}
+
+/// A task that holds `h` handles (its VMAR and itself, the event `h0`,
+/// and duplicates of that event), signals `USER_0`, waits for `USER_1`,
+/// and exits.
+extern "C" fn holder(h: u64, h0: abi::Handle, _: abi::Handle, _: u32, _: u32) -> ! {
+    let ready = Event::from(zx::Handle::from_raw(h0));
+    let run = || -> Result<(), Status> {
+        for _ in 3..h {
+            core::mem::forget(ready.duplicate_handle(zx::Rights::SAME_RIGHTS)?);
+        }
+        ready.signal_handle(Signals::NONE, Signals::USER_0)?;
+        ready.wait_handle(Signals::USER_1, Time::INFINITE)?;
+        Ok(())
+    };
+    let code = if run().is_ok() { 0 } else { 1 };
+    let _ = ready.signal_handle(Signals::NONE, Signals::USER_0);
+    zx::exit(code)
 }

@@ -310,9 +310,22 @@ fn bless_one(config: &Config, run: &Run) -> Result<String, String> {
         expected::display_path(config.name)
     );
     if run.transcript.exit != Exit::Code(0) {
+        let failed: Vec<String> = run
+            .parsed
+            .document
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.tests
+                    .iter()
+                    .filter(|t| matches!(t.outcome, vmm_tests::ktap::Outcome::Fail(_)))
+                    .map(move |t| format!("{}.{}", s.name, t.name))
+            })
+            .collect();
         summary.push_str(&format!(
-            " (note: {}; some tests fail)",
-            run.transcript.exit
+            " (note: {}; some tests fail: {})",
+            run.transcript.exit,
+            failed.join(", ")
         ));
     }
     Ok(summary)

@@ -104,6 +104,15 @@ impl Pl011 {
         self.regs.dr.set(u32::from(byte));
     }
 
+    /// Sends one byte if the transmit FIFO has room; returns whether it did.
+    pub fn try_write_byte(&self, byte: u8) -> bool {
+        if self.regs.fr.is_set(FR::TXFF) {
+            return false;
+        }
+        self.regs.dr.set(u32::from(byte));
+        true
+    }
+
     /// Waits until everything queued has left the UART.
     pub fn flush(&self) {
         while self.regs.fr.is_set(FR::BUSY) {

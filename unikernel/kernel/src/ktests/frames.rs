@@ -25,6 +25,18 @@ pub static SUITE: Suite = Suite {
             name: "never_hands_out_reserved_memory",
             run: never_hands_out_reserved_memory,
         },
+        Test {
+            name: "pool_zeroes_a_dirty_frame_before_handing_it_out",
+            run: pool_zeroes_a_dirty_frame_before_handing_it_out,
+        },
+        Test {
+            name: "pool_frames_count_as_free_and_drain_back",
+            run: pool_frames_count_as_free_and_drain_back,
+        },
+        Test {
+            name: "exhaustion_takes_the_pool_frames_too",
+            run: exhaustion_takes_the_pool_frames_too,
+        },
     ],
 };
 
@@ -49,7 +61,9 @@ fn frames_are_aligned_and_distinct() -> TestResult {
 }
 
 fn zeroed_frame_is_zero() -> TestResult {
-    // Dirty a frame, free it, and get it back zeroed (freed frames are reused first).
+    // Dirty a frame, free it, and get it back zeroed (freed frames are
+    // reused first; with the pools empty it is zeroed on the spot).
+    frame::drain_pools();
     let Some(f) = frame::alloc() else {
         return Err(crate::ktest::Failure::Fail("allocation failed".into()));
     };
@@ -133,5 +147,90 @@ fn never_hands_out_reserved_memory() -> TestResult {
     });
     check_eq!(bad, None);
     check_eq!(outside, None);
+    Ok(())
+}
+
+/// Whether every byte of the frame is zero.
+fn all_zero(f: Frame) -> bool {
+    // SAFETY: the caller owns the frame; it is identity-mapped RAM.
+    let bytes = unsafe { core::slice::from_raw_parts(f.addr() as *const u8, PAGE_SIZE as usize) };
+    bytes.iter().all(|&b| b == 0)
+}
+
+fn pool_zeroes_a_dirty_frame_before_handing_it_out() -> TestResult {
+    frame::drain_pools();
+    let Some(f) = frame::alloc() else {
+        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+    };
+    // SAFETY: the frame is ours.
+    unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0xa5, PAGE_SIZE as usize) };
+    // SAFETY: the frame is ours and no longer used.
+    unsafe { frame::free(f) };
+    // The idle thread's step takes the freed frame (the free list's head)
+    // and zeroes it into this CPU's pool; the pool hands it out next.
+    check!(frame::refill_step());
+    check_eq!(frame::zeroed_frames(), 1);
+    let Some(g) = frame::alloc_zeroed() else {
+        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+    };
+    let zero = all_zero(g);
+    // SAFETY: the frame is ours and no longer used.
+    unsafe { frame::free(g) };
+    check_eq!(g, f);
+    check_eq!(frame::zeroed_frames(), 0);
+    check!(
+        zero,
+        "a pool frame was handed out with the bytes it had when freed"
+    );
+    Ok(())
+}
+
+fn pool_frames_count_as_free_and_drain_back() -> TestResult {
+    frame::drain_pools();
+    let free = frame::free_frames();
+    let mut filled = 0;
+    while filled < frame::POOL_FRAMES && frame::refill_step() {
+        filled += 1;
+        check_eq!(frame::free_frames(), free);
+    }
+    check_eq!(filled, frame::POOL_FRAMES.min(free));
+    check_eq!(frame::zeroed_frames(), filled);
+    // Full: a step does nothing.
+    check!(!frame::refill_step());
+    // Every pool frame is zero, and taking one is an allocation.
+    let mut taken = alloc::vec::Vec::new();
+    for _ in 0..filled {
+        let Some(f) = frame::alloc_zeroed() else {
+            return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+        };
+        taken.push(f);
+    }
+    check_eq!(frame::zeroed_frames(), 0);
+    check_eq!(frame::free_frames(), free - filled);
+    let nonzero = taken.iter().filter(|&&f| !all_zero(f)).count();
+    for f in taken {
+        // SAFETY: ours, unused.
+        unsafe { frame::free(f) };
+    }
+    check_eq!(nonzero, 0);
+    for _ in 0..8 {
+        check!(frame::refill_step());
+    }
+    frame::drain_pools();
+    check_eq!(frame::zeroed_frames(), 0);
+    check_eq!(frame::free_frames(), free);
+    Ok(())
+}
+
+fn exhaustion_takes_the_pool_frames_too() -> TestResult {
+    frame::drain_pools();
+    for _ in 0..16 {
+        check!(frame::refill_step());
+    }
+    let free = frame::free_frames();
+    // Every free frame, the pool's included, is handed out before `None`.
+    check_eq!(drain_all(|_| {}), free);
+    check_eq!(frame::zeroed_frames(), 0);
+    check_eq!(frame::free_frames(), free);
     Ok(())
 }

@@ -4,10 +4,24 @@
 //! set up per frame at boot); freed frames go on an intrusive list threaded
 //! through their first word. RAM is identity-mapped, so a frame's physical
 //! address is also where the kernel reads and writes it.
+//!
+//! Each CPU also keeps a pool of up to [`POOL_FRAMES`] frames zeroed ahead
+//! of time: its idle thread moves one free frame at a time into the pool,
+//! zeroing it with `DC ZVA` ([`refill_step`], one short IRQs-masked step
+//! per frame, so an interrupt waits at most one frame's zeroing), and
+//! [`alloc_zeroed`] takes from the pool first, so a zero-fill fault skips
+//! the zeroing while the pool lasts. Pool frames count as free, and
+//! [`alloc`] takes them too once the free list and the never-used ranges
+//! are exhausted: the pool never makes memory run out earlier.
+//!
+//! Lock order: a CPU's pool, then the allocator ([`refill_step`]); no path
+//! holds the allocator while taking a pool.
 
 use super::{MAX_FREE_RANGES, PAGE_SIZE};
 use crate::devicetree::RangeList;
+use crate::sched::MAX_CPUS;
 use crate::sync::IrqMutex;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The physical address of a 4 KiB frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,19 +80,29 @@ pub fn init(ranges: RangeList<MAX_FREE_RANGES>) {
 /// (Always inlined: it is on the fault path.)
 #[inline(always)]
 pub fn alloc() -> Option<Frame> {
-    let mut a = FRAMES.lock();
-    if a.free_head != 0 {
-        let frame = Frame(a.free_head);
-        // SAFETY: a frame on the free list is ours and its first word holds
-        // the next entry.
-        a.free_head = unsafe { frame.as_mut_ptr().read() };
-        a.free_frames -= 1;
-        return Some(frame);
-    }
-    a.bump()
+    let frame = {
+        let mut a = FRAMES.lock();
+        a.pop()
+    };
+    // The allocator's lock is released before a pool's is taken (lock order).
+    frame.or_else(take_from_any_pool)
 }
 
 impl Allocator {
+    /// A frame from the free list, else a never-used one.
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Frame> {
+        if self.free_head != 0 {
+            let frame = Frame(self.free_head);
+            // SAFETY: a frame on the free list is ours and its first word
+            // holds the next entry.
+            self.free_head = unsafe { frame.as_mut_ptr().read() };
+            self.free_frames -= 1;
+            return Some(frame);
+        }
+        self.bump()
+    }
+
     /// The next never-used frame, once the free list is empty.
     #[inline(never)]
     fn bump(&mut self) -> Option<Frame> {
@@ -100,12 +124,127 @@ impl Allocator {
     }
 }
 
-/// A zero-filled frame, or `None` when RAM is exhausted.
+/// A zero-filled frame, or `None` when RAM is exhausted: from this CPU's
+/// pool if it has one, else a free frame zeroed now. (Always inlined: it
+/// is on the zero-fill fault path.)
+#[inline(always)]
 pub fn alloc_zeroed() -> Option<Frame> {
+    if let Some(frame) = take_zeroed() {
+        return Some(frame);
+    }
     let frame = alloc()?;
     // SAFETY: the frame was just allocated to us; it is identity-mapped RAM.
     unsafe { crate::arch::page::zero(frame.addr() as *mut u8) };
     Some(frame)
+}
+
+/// Pre-zeroed frames each CPU's pool holds at most: 2 MiB, enough for a
+/// burst of faults (a few hundred pages) between idle periods.
+pub const POOL_FRAMES: usize = 512;
+
+/// One CPU's pre-zeroed frames (a stack: their contents are zeros, so no
+/// list can be threaded through them).
+struct Pool {
+    frames: [u64; POOL_FRAMES],
+    len: usize,
+}
+
+static POOLS: [IrqMutex<Pool>; MAX_CPUS] = [const {
+    IrqMutex::new(Pool {
+        frames: [0; POOL_FRAMES],
+        len: 0,
+    })
+}; MAX_CPUS];
+
+/// Frames in all pools. Changed under a pool's lock, and, when a frame
+/// moves from the allocator into a pool, under the allocator's lock too,
+/// so [`free_frames`] (which reads it under the allocator's lock) never
+/// counts a moving frame twice or not at all.
+static ZEROED: AtomicUsize = AtomicUsize::new(0);
+
+/// This CPU's pool. Before the scheduler sets the CPU index every pool is
+/// empty ([`take_zeroed`] looks at [`ZEROED`] first), so an unset index
+/// only ever reaches an empty pool.
+#[inline(always)]
+fn this_pool() -> &'static IrqMutex<Pool> {
+    &POOLS[crate::arch::context::cpu_index() % MAX_CPUS]
+}
+
+/// A frame from this CPU's pool, if it has one.
+#[inline(always)]
+fn take_zeroed() -> Option<Frame> {
+    // No lock at all while every pool is empty (before the first idle
+    // period, or when faults outrun the idle thread); a stale non-zero
+    // read only costs the lock below.
+    if ZEROED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut pool = this_pool().lock();
+    pool.pop()
+}
+
+impl Pool {
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Frame> {
+        let len = self.len.checked_sub(1)?;
+        self.len = len;
+        ZEROED.fetch_sub(1, Ordering::Relaxed);
+        Some(Frame(self.frames[len]))
+    }
+}
+
+/// A pool frame from any CPU, once the allocator itself has none left:
+/// memory runs out only when the pools are empty too.
+#[cold]
+#[inline(never)]
+fn take_from_any_pool() -> Option<Frame> {
+    POOLS.iter().find_map(|pool| pool.lock().pop())
+}
+
+/// The idle thread's step: moves one free frame into this CPU's pool,
+/// zeroed, and says whether it did (false: the pool is full or no frame is
+/// free). IRQs are masked for this one frame only.
+pub fn refill_step() -> bool {
+    let mut pool = this_pool().lock();
+    if pool.len == POOL_FRAMES {
+        return false;
+    }
+    let frame = {
+        let mut a = FRAMES.lock();
+        let frame = a.pop();
+        if frame.is_some() {
+            ZEROED.fetch_add(1, Ordering::Relaxed);
+        }
+        frame
+    };
+    let Some(frame) = frame else {
+        return false;
+    };
+    // SAFETY: the frame left the allocator and is not in the pool yet:
+    // only this function reaches it, and it is identity-mapped RAM.
+    unsafe { crate::arch::page::zero(frame.addr() as *mut u8) };
+    let len = pool.len;
+    pool.frames[len] = frame.addr();
+    pool.len = len + 1;
+    true
+}
+
+/// Pre-zeroed frames in all CPUs' pools now (`zeroed_frames` of
+/// `ZX_INFO_KERNEL_COUNTERS`).
+pub fn zeroed_frames() -> usize {
+    ZEROED.load(Ordering::Relaxed)
+}
+
+/// Gives every pool's frames back to the allocator, for tests and the
+/// benchmark of faults with the pools empty. The idle thread refills them
+/// when it next runs.
+pub fn drain_pools() {
+    for pool in &POOLS {
+        while let Some(frame) = pool.lock().pop() {
+            // SAFETY: the frame was in a pool: free, and nobody else's.
+            unsafe { free(frame) };
+        }
+    }
 }
 
 /// Gives a frame back.
@@ -122,9 +261,10 @@ pub unsafe fn free(frame: Frame) {
     a.free_frames += 1;
 }
 
-/// How many frames are free now.
+/// How many frames are free now, pre-zeroed ones in the pools included.
 pub fn free_frames() -> usize {
-    FRAMES.lock().free_frames
+    let a = FRAMES.lock();
+    a.free_frames + ZEROED.load(Ordering::Relaxed)
 }
 
 /// How many frames the allocator manages.

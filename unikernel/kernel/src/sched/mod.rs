@@ -30,7 +30,8 @@
 //! therefore seen, not lost.
 //!
 //! The boot path becomes thread 0 ([`init`]); each CPU has an idle thread
-//! that sits in `wfi` with IRQs enabled.
+//! that fills the CPU's pool of pre-zeroed frames (`mm::frame`), one frame
+//! per IRQs-masked step, then sits in `wfi` with IRQs enabled.
 
 pub mod deadline;
 pub mod sleep;
@@ -472,9 +473,13 @@ extern "C" fn thread_start(slot: usize) -> ! {
 
 fn idle_loop() {
     loop {
-        // An interrupt that makes a thread runnable switches away from here
-        // on its way out (`irq_exit`).
-        arch::wait_for_interrupt();
+        // Zero free frames for this CPU's pool, one per IRQs-masked step,
+        // until it is full; then sleep. An interrupt that makes a thread
+        // runnable switches away from here on its way out (`irq_exit`),
+        // between steps or out of `wfi`.
+        if !crate::mm::frame::refill_step() {
+            arch::wait_for_interrupt();
+        }
     }
 }
 

@@ -204,11 +204,17 @@ impl Thread {
     }
 }
 
+/// Most threads one task may have at once (records, started or not): one
+/// task cannot take every thread slot and kernel stack from the others.
+pub const MAX_THREADS_PER_TASK: u32 = 256;
+
 /// Every thread record, and each task's list of them.
 struct Threads {
     slots: Slots<Thread>,
     /// Per task slot: the first thread of its list.
     first: [Option<Id>; MAX_TASKS],
+    /// Per task slot: how many threads its list holds.
+    count: [u32; MAX_TASKS],
 }
 
 impl Threads {
@@ -220,6 +226,9 @@ impl Threads {
         if !is_alive(task) {
             return Err(ZX_ERR_BAD_STATE);
         }
+        if self.count[task.slot as usize] >= MAX_THREADS_PER_TASK {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
         let head = self.first[task.slot as usize];
         let id = self.slots.insert(Thread {
             prev: None,
@@ -230,12 +239,14 @@ impl Threads {
             t.prev = Some(id);
         }
         self.first[task.slot as usize] = Some(id);
+        self.count[task.slot as usize] += 1;
         Ok(id)
     }
 
     /// Removes a thread's record and takes it off its task's list.
     fn unlink(&mut self, id: Id) -> Option<Thread> {
         let t = self.slots.remove(id)?;
+        self.count[t.task.slot as usize] -= 1;
         match t.prev {
             Some(p) => {
                 if let Some(p) = self.slots.get_mut(p) {
@@ -289,6 +300,7 @@ static THREAD_KILLS: AtomicU32 = AtomicU32::new(0);
 static THREADS: IrqMutex<Threads> = IrqMutex::new(Threads {
     slots: Slots::new(),
     first: [None; MAX_TASKS],
+    count: [0; MAX_TASKS],
 });
 
 /// A kernel-owned object in a handle table.
@@ -873,10 +885,8 @@ fn killed(rec: &UserRecord) -> bool {
 /// Killing what has already ended is `ZX_OK`. A task or thread killing
 /// itself does not return to task code.
 pub fn kill(table: TableId, handle: Handle) -> Result<(), Status> {
-    let (object, rights) = kernel_object(table, handle, 0)?;
-    if matches!(object, KObject::Timer { .. }) {
-        return Err(ZX_ERR_WRONG_TYPE);
-    }
+    let (object, rights) =
+        kernel_object(table, handle, 0, |k| !matches!(k, KObject::Timer { .. }))?;
     if rights & ZX_RIGHT_DESTROY == 0 {
         return Err(ZX_ERR_ACCESS_DENIED);
     }
@@ -963,7 +973,9 @@ pub fn thread_start(
     arg1: u64,
     arg2: u64,
 ) -> Result<(), Status> {
-    let (thread, _) = kernel_object(table, thread_handle, ZX_RIGHT_WRITE)?;
+    let (thread, _) = kernel_object(table, thread_handle, ZX_RIGHT_WRITE, |k| {
+        matches!(k, KObject::Thread { .. })
+    })?;
     let KObject::Thread { id, .. } = thread else {
         return Err(ZX_ERR_WRONG_TYPE);
     };
@@ -1021,16 +1033,23 @@ pub fn thread_start(
 }
 
 /// The kernel object `handle` names, with its rights checked.
+/// The kernel object `handle` names if it is of the kind `is` accepts and
+/// the handle has `right` (a wrong type is reported before a missing
+/// right, as Zircon's handle lookup does).
 fn kernel_object(
     table: TableId,
     handle: Handle,
     right: Rights,
+    is: fn(&KObject) -> bool,
 ) -> Result<(KObject, Rights), Status> {
     objects::with(|s| {
         let e = s.entry(table, handle)?;
         let object::Object::Kernel(k) = &e.object else {
             return Err(ZX_ERR_WRONG_TYPE);
         };
+        if !is(k) {
+            return Err(ZX_ERR_WRONG_TYPE);
+        }
         if e.rights & right != right {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
@@ -1039,7 +1058,7 @@ fn kernel_object(
 }
 
 fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> {
-    match kernel_object(table, handle, right)?.0 {
+    match kernel_object(table, handle, right, |k| matches!(k, KObject::Task { .. }))?.0 {
         KObject::Task { id, .. } => Ok(id),
         KObject::Thread { .. } | KObject::Timer { .. } => Err(ZX_ERR_WRONG_TYPE),
     }

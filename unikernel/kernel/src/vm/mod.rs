@@ -62,7 +62,9 @@ pub fn with_table_for<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
 /// Runs before the MMU is on, so it takes no lock: the tables come from
 /// the boot pool inside the image ([`PageTable::new_boot`]), not the frame
 /// allocator, and the table is published only once the MMU is on.
-pub fn enable_mmu(platform: &Platform) {
+/// `relocated`: `boot.s` moved the image (so all of it was written with
+/// the caches off).
+pub fn enable_mmu(platform: &Platform, relocated: bool) {
     let Some(mut table) = PageTable::new_boot() else {
         crate::power::fail("no boot pool page for the root translation table");
     };
@@ -77,7 +79,7 @@ pub fn enable_mmu(platform: &Platform) {
     // SAFETY: `table` identity-maps all RAM (the image, its stack and the
     // heap included) and the console, so execution continues unchanged;
     // the MMU is still off.
-    unsafe { mmu::enable(&table) };
+    unsafe { mmu::enable(&table, relocated) };
     domain::set_kernel_root(table.root());
     // Locks work from here on.
     *SPACE.lock() = Some(Tables {

@@ -33,6 +33,10 @@ pub static SUITE: Suite = Suite {
         lookup_into_a_bad_buffer_is_invalid_args,
         wait_with_a_bad_observed_is_invalid_args,
         get_info_into_bad_pointers_is_invalid_args,
+        get_info_into_a_small_buffer_says_one_record_is_available,
+        get_info_writes_only_the_record_and_handle_valid_takes_a_null_buffer,
+        a_bad_handle_is_reported_before_a_bad_out,
+        wrong_type_is_reported_before_a_missing_right,
         duplicate_and_replace_with_a_bad_out_are_invalid_args,
         event_create_with_a_bad_out_is_invalid_args,
         vmar_map_with_a_bad_out_leaves_no_mapping,
@@ -440,7 +444,140 @@ fn duplicate_and_replace_with_a_bad_out_are_invalid_args() -> TestResult {
         ),
         Status::INVALID_ARGS
     );
-    drop(Handle::from_raw(dup));
+    // "handle is always invalidated", a bad `out` too.
+    check_eq!(
+        call(Syscall::HandleClose, [u64::from(dup), 0, 0, 0, 0, 0, 0, 0]),
+        Status::BAD_HANDLE
+    );
+    Ok(())
+}
+
+/// The page: "If the buffer is insufficiently large, avail will be larger
+/// than actual": a single-record topic into a too-small buffer reports
+/// none returned, one available.
+fn get_info_into_a_small_buffer_says_one_record_is_available() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let (mut actual, mut avail) = (77usize, 77usize);
+    let mut buf = [0u8; 4];
+    for topic in [abi::ZX_INFO_HANDLE_BASIC, abi::ZX_INFO_VMO] {
+        check_eq!(
+            call(
+                Syscall::ObjectGetInfo,
+                [
+                    h(&vmo),
+                    u64::from(topic),
+                    buf.as_mut_ptr() as u64,
+                    buf.len() as u64,
+                    &raw mut actual as u64,
+                    &raw mut avail as u64,
+                    0,
+                    0
+                ]
+            ),
+            Status::BUFFER_TOO_SMALL,
+            "topic {topic}"
+        );
+        check_eq!((actual, avail), (0, 1), "topic {topic}");
+    }
+    Ok(())
+}
+
+/// Bytes of the buffer past the record are the caller's: untouched. And
+/// ZX_INFO_HANDLE_VALID returns no record: "buffer may be NULL".
+fn get_info_writes_only_the_record_and_handle_valid_takes_a_null_buffer() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let mut buf = [0xaau8; 128];
+    let (mut actual, mut avail) = (0usize, 0usize);
+    check_eq!(
+        call(
+            Syscall::ObjectGetInfo,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_INFO_HANDLE_BASIC),
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                &raw mut actual as u64,
+                &raw mut avail as u64,
+                0,
+                0
+            ]
+        ),
+        Status::OK
+    );
+    check_eq!((actual, avail), (1, 1));
+    let n = size_of::<abi::ZxInfoHandleBasic>();
+    check!(
+        buf[n..].iter().all(|&b| b == 0xaa),
+        "bytes past the record written"
+    );
+    check_eq!(
+        call(
+            Syscall::ObjectGetInfo,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_INFO_HANDLE_VALID),
+                0,
+                64,
+                0,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::OK
+    );
+    Ok(())
+}
+
+/// Zircon looks the handle up before it writes results: a bad handle with a
+/// bad out-pointer is BAD_HANDLE.
+fn a_bad_handle_is_reported_before_a_bad_out() -> TestResult {
+    let bad = u64::from(abi::ZX_HANDLE_INVALID);
+    let cases = [
+        (
+            Syscall::HandleDuplicate,
+            [bad, u64::from(abi::ZX_RIGHT_SAME_RIGHTS), 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            Syscall::HandleReplace,
+            [bad, u64::from(abi::ZX_RIGHT_SAME_RIGHTS), 0, 0, 0, 0, 0, 0],
+        ),
+        (Syscall::VmoCreateChild, [bad, 1, 0, PAGE, 0, 0, 0, 0]),
+        (Syscall::VmoGetSize, [bad, 0, 0, 0, 0, 0, 0, 0]),
+        (Syscall::VmarAllocate, [bad, 0, 0, PAGE, 0, 0, 0, 0]),
+        (Syscall::VmarMap, [bad, 1, 0, bad, 0, PAGE, 0, 0]),
+        (Syscall::ThreadCreate, [bad, 0, 0, 0, 0, 0, 0, 0]),
+        (Syscall::ObjectWaitOne, [bad, 1, 0, 8, 0, 0, 0, 0]),
+        (
+            Syscall::ObjectGetInfo,
+            [bad, u64::from(abi::ZX_INFO_VMO), 0, 0, 8, 0, 0, 0],
+        ),
+    ];
+    for (n, a) in cases {
+        check_eq!(call(n, a), Status::BAD_HANDLE, "{n:?}");
+    }
+    Ok(())
+}
+
+/// Zircon's handle lookup: "wrong type takes precedence over access
+/// denied": a thread call on a task handle without WRITE, and the reverse.
+fn wrong_type_is_reported_before_a_missing_right() -> TestResult {
+    let task = ok!(zx::Task::self_handle().duplicate_handle(Rights::DUPLICATE | Rights::TRANSFER));
+    let thread = ok!(zx::Thread::create(&zx::Task::self_handle()));
+    let thread = ok!(thread.duplicate_handle(Rights::DUPLICATE | Rights::TRANSFER));
+    let mut out = 0u32;
+    let o = &raw mut out as u64;
+    check_eq!(
+        call(
+            Syscall::ThreadStart,
+            [h(&task), text_addr(), 0, 0, 0, 0, 0, 0]
+        ),
+        Status::WRONG_TYPE
+    );
+    check_eq!(
+        call(Syscall::ThreadCreate, [h(&thread), 0, o, 0, 0, 0, 0, 0]),
+        Status::WRONG_TYPE
+    );
     Ok(())
 }
 

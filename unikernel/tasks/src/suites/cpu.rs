@@ -3,12 +3,13 @@
 //! explicitly; reset values differ between QEMU's EL1 entry and a drop
 //! from EL2): `WFE`, the virtual counter, unaligned loads, `DC ZVA` and
 //! cache maintenance of its own code run; `WFI`, the physical counter, the
-//! timers, the PMU and the interrupt mask end the task.
+//! timers, the PMU and the interrupt mask end the task. The kernel's own
+//! page and bulk copies use `q` registers and must leave the task's intact.
 
 use crate::harness::{run_in_task, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use core::arch::asm;
-use zx::TaskEnd;
+use zx::{AsHandleRef, Status, TaskEnd, Vmar, VmarFlags, Vmo, VmoChildOptions};
 
 pub static SUITE: Suite = Suite {
     name: "el0_cpu",
@@ -23,6 +24,7 @@ pub static SUITE: Suite = Suite {
         unaligned_load_works,
         dc_zva_zeroes_a_block,
         cache_maintenance_of_own_code_runs,
+        simd_registers_survive_kernel_page_and_large_copies,
     ],
 };
 
@@ -198,4 +200,121 @@ fn cache_maintenance_of_own_code_runs() -> TestResult {
             zx::exit(1);
         }
     })
+}
+
+const PAGE: u64 = 4096;
+
+/// The 32 `q` registers' worth of bytes.
+#[repr(C, align(16))]
+struct VRegs([u8; 512]);
+
+/// With v0–v31 holding a pattern, one asm block takes a copy-on-write
+/// fault (the kernel's page copy), a 4 KiB `vmo_write` and a `vmo_read`
+/// that faults half-way into an unmapped page (the kernel's `q`-register
+/// usercopy, and its fault exit), then stores v0–v31: they must be as loaded.
+fn simd_registers_survive_kernel_page_and_large_copies() -> TestResult {
+    let vmar = Vmar::root_self();
+    // A copy-on-write child of a written page, mapped: its first write copies.
+    let parent = ok!(Vmo::create(PAGE));
+    ok!(parent.write(&[0x5a; PAGE as usize], 0));
+    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let cow = ok!(vmar.map(0, &child, 0, PAGE, VmarFlags::RW));
+    // Two pages of buffer, then a hole where a third was.
+    let buf_vmo = ok!(Vmo::create(3 * PAGE));
+    let buf = ok!(vmar.map(0, &buf_vmo, 0, 3 * PAGE, VmarFlags::RW));
+    ok!(vmar.unmap(buf + 2 * PAGE, PAGE));
+    for i in 0..PAGE {
+        // SAFETY: the first page of `buf` is mapped read-write and ours.
+        unsafe { ((buf + i) as *mut u8).write_volatile((i * 13 + 1) as u8) };
+    }
+    let io = ok!(Vmo::create(2 * PAGE));
+    let mut pattern = VRegs([0; 512]);
+    for (i, b) in pattern.0.iter_mut().enumerate() {
+        *b = (i * 7 + 3) as u8 | 1;
+    }
+    let mut seen = VRegs([0; 512]);
+    let (written, read): (u64, u64);
+    // SAFETY: loads and stores 512 bytes of our own buffers; the store to
+    // `cow` hits our read-write mapping; the syscalls get our handle and
+    // buffers (the read's tail is unmapped on purpose: the kernel fails
+    // it). Every register the block changes is declared.
+    unsafe {
+        asm!(
+            "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
+            "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
+            "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
+            "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
+            "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
+            "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
+            "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
+            "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
+            "strb {one:w}, [{cow}]",
+            "mov x0, {h}",
+            "mov x1, {buf}",
+            "mov x2, #0",
+            "mov x3, #4096",
+            "mov x16, #{nr_write}",
+            "svc #0",
+            "mov {written}, x0",
+            "mov x0, {h}",
+            "add x1, {buf}, #1, lsl #12",
+            "add x1, x1, #2048",
+            "mov x2, #0",
+            "mov x3, #4096",
+            "mov x16, #{nr_read}",
+            "svc #0",
+            "mov {read}, x0",
+            "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
+            "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
+            "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
+            "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
+            "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
+            "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
+            "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
+            "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
+            p = inout(reg) pattern.0.as_ptr() => _,
+            o = inout(reg) seen.0.as_mut_ptr() => _,
+            one = in(reg) 1u64,
+            cow = in(reg) cow,
+            h = in(reg) io.raw_handle() as u64,
+            buf = in(reg) buf,
+            nr_write = const abi::Syscall::VmoWrite as u64,
+            nr_read = const abi::Syscall::VmoRead as u64,
+            written = out(reg) written,
+            read = out(reg) read,
+            out("x0") _, out("x1") _, out("x2") _, out("x3") _, out("x16") _,
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+            out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+            out("v12") _, out("v13") _, out("v14") _, out("v15") _,
+            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
+            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
+            options(nostack),
+        );
+    }
+    let seen = core::hint::black_box(&seen);
+    let differ = (0..32)
+        .filter(|r| seen.0[r * 16..r * 16 + 16] != pattern.0[r * 16..r * 16 + 16])
+        .count();
+    check_eq!(differ, 0);
+    // The copies did their work: the child's page, the written data.
+    check_eq!(Status(abi::Status(written as i32)), Status::OK);
+    check!(
+        Status(abi::Status(read as i32)) != Status::OK,
+        "a read into a hole succeeded"
+    );
+    let mut page = [0u8; 2];
+    ok!(child.read(&mut page, 0));
+    check_eq!(page, [1, 0x5a]);
+    let mut back = [0u8; PAGE as usize];
+    ok!(io.read(&mut back, 0));
+    let wrong = (0..PAGE as usize)
+        .filter(|&i| back[i] != (i * 13 + 1) as u8)
+        .count();
+    check_eq!(wrong, 0);
+    ok!(vmar.unmap(cow, PAGE));
+    ok!(vmar.unmap(buf, 2 * PAGE));
+    Ok(())
 }

@@ -22,6 +22,7 @@ pub static SUITE: Suite = Suite {
         thread_create_in_an_ended_task_is_bad_state,
         ended_threads_and_tasks_leave_no_kernel_heap,
         churn_of_threads_and_tasks_returns_heap_and_frames,
+        one_task_taking_its_most_threads_leaves_others_theirs,
     ],
 };
 
@@ -400,5 +401,44 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
         end.1
     );
     check_eq!(end, start, "(heap bytes, free frames)");
+    Ok(())
+}
+
+/// The kernel's per-task thread limit (`MAX_THREADS_PER_TASK`).
+const MAX_THREADS_PER_TASK: usize = 256;
+
+/// A task that creates threads until the kernel refuses gets
+/// `ZX_ERR_NO_MEMORY` at its own limit, not at the system's: another task
+/// can still create and run threads meanwhile, and closing them gives the
+/// limit back.
+fn one_task_taking_its_most_threads_leaves_others_theirs() -> TestResult {
+    let me = Task::self_handle();
+    let mut held: [Option<Thread>; MAX_THREADS_PER_TASK] = [const { None }; MAX_THREADS_PER_TASK];
+    let mut n = 0;
+    let last = loop {
+        check!(n < MAX_THREADS_PER_TASK, "more threads than the limit");
+        match Thread::create(&me) {
+            Ok(t) => held[n] = Some(t),
+            Err(e) => break e,
+        }
+        n += 1;
+    };
+    check_eq!(last, Status::NO_MEMORY);
+    // This test's own thread counts too.
+    check_eq!(n, MAX_THREADS_PER_TASK - 1);
+    let other = ok!(crate::harness::run_in_task(|| {
+        let t = Thread::create(&Task::self_handle());
+        zx::exit(if t.is_ok() { 0 } else { 1 })
+    }));
+    check_eq!(
+        other,
+        TaskEnd::Exited(0),
+        "another task could not create a thread"
+    );
+    held[n - 1] = None;
+    check!(
+        Thread::create(&me).is_ok(),
+        "a closed thread did not give its place back"
+    );
     Ok(())
 }

@@ -27,6 +27,7 @@ pub static SUITE: Suite = Suite {
         decommit_on_a_child_shows_the_parent_again,
         object_signal_works_on_any_object_with_the_signal_right,
         vmar_map_needs_the_map_right,
+        timer_handles_have_read_as_the_page_says,
         tasks_report_the_process_type,
     ],
 };
@@ -205,6 +206,24 @@ fn object_signal_works_on_any_object_with_the_signal_right() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     ok!(vmo.signal_handle(Signals::NONE, Signals::USER_1));
     check!(signals(&vmo).contains(Signals::USER_1), "vmo");
+    // A VMAR handle never has SIGNAL: the page's ACCESS_DENIED.
+    check_eq!(
+        zx::Vmar::root_self().signal_handle(Signals::NONE, Signals::USER_0),
+        Err(Status::ACCESS_DENIED)
+    );
+    Ok(())
+}
+
+/// Row "timer rights": a new timer's handle has the page's DUPLICATE,
+/// TRANSFER, READ and WRITE, and the era's header's default set (which
+/// lacks READ) besides.
+fn timer_handles_have_read_as_the_page_says() -> TestResult {
+    let t = ok!(zx::Timer::create());
+    let rights = ok!(t.basic_info()).rights;
+    let page =
+        abi::ZX_RIGHT_DUPLICATE | abi::ZX_RIGHT_TRANSFER | abi::ZX_RIGHT_READ | abi::ZX_RIGHT_WRITE;
+    check_eq!(rights & page, page);
+    check_eq!(rights, abi::ZX_DEFAULT_TIMER_RIGHTS | abi::ZX_RIGHT_READ);
     Ok(())
 }
 

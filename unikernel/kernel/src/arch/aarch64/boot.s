@@ -8,9 +8,10 @@
 // loads or stores (real cores cannot use the exclusive monitor on the
 // Device memory that all data accesses are then), no `DC ZVA` (it faults
 // on Device memory). What is written here is read later with the caches
-// on, so the image's whole range is invalidated to the point of coherency
-// first (no dirty line left by earlier software can be evicted over it
-// later) and again before the MMU comes on (`mmu::enable`).
+// on, so the range written (the whole image if it moves, else its data,
+// BSS and stacks) is invalidated to the point of coherency first (no
+// dirty line left by earlier software can be evicted over it later) and
+// again before the MMU comes on (`mmu::enable`).
 
 .section .text.boot, "ax"
 .global _start
@@ -38,19 +39,30 @@ primary_entry:
     adr     x21, _start             // load address, reported to Rust
     ldr     x2, link_image_start
     ldr     x3, link_image_end
-    // Drop whatever the caches hold for the image's link range: clean
-    // lines are stale once the copy and BSS zeroing below write memory
-    // directly, dirty ones would be written back over them.
+    // Drop whatever the caches hold for what is written below with the
+    // caches off: clean lines would be stale once memory is written
+    // directly, dirty ones would be written back over it. That is the
+    // whole link range if the image moves; else only data, BSS and the
+    // boot stack (the loader cleaned the image it loaded to the point of
+    // coherency, as the arm64 boot protocol asks, and text and rodata are
+    // never written).
     mrs     x4, ctr_el0
     ubfx    x4, x4, #16, #4         // DminLine: log2 of words per line
     mov     x5, #4
     lsl     x4, x5, x4              // line size in bytes
-    mov     x5, x2
-5:  dc      ivac, x5
-    add     x5, x5, x4
-    cmp     x5, x3
-    b.lo    5b
-    dsb     sy
+    cmp     x21, x2
+    b.ne    5f
+    // Data and BSS, and the boot stack (`layout::written_before_mmu`).
+    ldr     x5, link_rodata_end
+    ldr     x3, link_bss_end
+    bl      dcache_inval_range
+    ldr     x5, link_boot_stack_bottom
+    ldr     x3, link_boot_stack_top
+    bl      dcache_inval_range
+    b       7f
+5:  mov     x5, x2
+    bl      dcache_inval_range
+7:  dsb     sy
     cmp     x21, x2
     b.eq    relocated
     ldr     x3, link_bss_start
@@ -109,10 +121,20 @@ relocated:
     add     x1, x1, :lo12:__bss_start
     adrp    x2, __bss_end
     add     x2, x2, :lo12:__bss_end
-1:  cmp     x1, x2
+    // 64 bytes per iteration while that much is left, then 16 at a time.
+    sub     x3, x2, #64
+1:  cmp     x1, x3
+    b.hi    6f
+    stp     xzr, xzr, [x1]
+    stp     xzr, xzr, [x1, #16]
+    stp     xzr, xzr, [x1, #32]
+    stp     xzr, xzr, [x1, #48]
+    add     x1, x1, #64
+    b       1b
+6:  cmp     x1, x2
     b.hs    2f
     stp     xzr, xzr, [x1], #16
-    b       1b
+    b       6b
 
 2:  adrp    x1, __boot_stack_top
     add     x1, x1, :lo12:__boot_stack_top
@@ -137,6 +159,14 @@ park:
     wfe
     b       park
 
+    // `DC IVAC` of each line of [x5, x3), x4 the line size; clobbers x5.
+dcache_inval_range:
+8:  dc      ivac, x5
+    add     x5, x5, x4
+    cmp     x5, x3
+    b.lo    8b
+    ret
+
     // Link-time addresses, read PC-relatively before the image is in place.
     .balign 8
 link_image_start:
@@ -145,5 +175,13 @@ link_image_end:
     .quad   __image_end
 link_bss_start:
     .quad   __bss_start
+link_rodata_end:
+    .quad   __rodata_end
+link_bss_end:
+    .quad   __bss_end
+link_boot_stack_bottom:
+    .quad   __boot_stack_bottom
+link_boot_stack_top:
+    .quad   __boot_stack_top
 link_relocated:
     .quad   relocated

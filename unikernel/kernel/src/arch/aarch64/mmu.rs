@@ -482,13 +482,16 @@ impl PageTable {
         while done < len {
             let (v, p) = (va + done, pa + done);
             let block = span(2);
-            let level = if blocks && v % block == 0 && p % block == 0 && len - done >= block {
-                2
+            let result = if blocks && v % block == 0 && p % block == 0 && len - done >= block {
+                self.map_one(v, p, 2, attrs).map(|()| block)
             } else {
-                3
+                // Pages up to the end of this level-3 table: one walk for
+                // all of them (the boot map's pages around the image).
+                let run = (len - done).min(block - v % block);
+                self.map_run(v, p, run, attrs)
             };
-            match self.map_one(v, p, level, attrs) {
-                Ok(()) => done += span(level),
+            match result {
+                Ok(mapped) => done += mapped,
                 Err(e) => {
                     self.unmap(va, done);
                     return Err(e);
@@ -496,6 +499,23 @@ impl PageTable {
             }
         }
         Ok(())
+    }
+
+    /// Maps `len` bytes of pages at `va`, all in one level-3 table; says
+    /// how many it mapped (all of them, or none on an error).
+    fn map_run(&mut self, va: u64, pa: u64, len: u64, attrs: Attrs) -> Result<u64, MapError> {
+        let table = self.table_for(va, 3)?;
+        let mut done = 0;
+        while done < len {
+            let e = entry(table, va + done, 3);
+            if is_valid(read(e)) {
+                self.unmap(va, done);
+                return Err(MapError::AlreadyMapped);
+            }
+            write(e, attrs.leaf(pa + done, 3));
+            done += PAGE_SIZE;
+        }
+        Ok(len)
     }
 
     /// Maps one page (level 3) or block (level 2) at `va`.
@@ -814,18 +834,31 @@ pub fn set_ttbr0(root: u64, asid: u16) {
 
 /// Turns on translation with `table` as TTBR0, and the caches.
 ///
-/// Everything the kernel wrote before (BSS, the boot stack, the boot
-/// map's tables, all inside the image) was written with the caches off,
-/// straight to memory: the image's range is invalidated first, so no stale
-/// line hides it from the cacheable accesses and table walks that follow.
-/// The device tree was written by the loader, which cleaned it, and is
-/// never written by the kernel.
+/// Everything the kernel wrote before (data, BSS, the boot stack, the boot
+/// map's tables: `layout::written_before_mmu`; the whole image if `boot.s`
+/// moved it, `relocated`) was written with the caches off, straight to
+/// memory: those ranges are invalidated first, so no stale line
+/// (speculatively loaded meanwhile, or left where a hypervisor made the
+/// accesses cacheable) hides them from the cacheable accesses and table
+/// walks that follow. Text and rodata of an image that did not move were
+/// never written: the loader cleaned them to the point of coherency (the
+/// arm64 boot protocol), so any line still cached matches memory; the
+/// emergency stack and the guards are never touched with the caches off.
+/// The device tree
+/// was written by the loader, which cleaned it, and is never written by
+/// the kernel.
 ///
 /// # Safety
 /// `table` must map the code, stack and data the kernel is using at their
 /// current (identity) addresses; the MMU and caches must be off.
-pub unsafe fn enable(table: &PageTable) {
-    invalidate_dcache_to_poc(crate::layout::image());
+pub unsafe fn enable(table: &PageTable, relocated: bool) {
+    if relocated {
+        invalidate_dcache_to_poc(crate::layout::image());
+    } else {
+        for range in crate::layout::written_before_mmu() {
+            invalidate_dcache_to_poc(range);
+        }
+    }
     MAIR_EL1.set(mair());
     let ips = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange);
     TCR_EL1.write(

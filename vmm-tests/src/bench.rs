@@ -77,6 +77,7 @@ pub const OPERATIONS: &[&str] = &[
     "signal_wakeup",
     "port_queue_wait",
     "signal_port_wait",
+    "signal_wakeup_across_tasks",
     "nanosleep_1ms_lateness",
     "boot_to_first_task",
     "irq_masked_max_stress",
@@ -326,6 +327,11 @@ impl Report {
                 "signal -> packet -> port_wait return, guest ns",
                 m("signal_port_wait"),
                 1500.0,
+            ),
+            t(
+                "wake-up across tasks / within a task",
+                m("signal_wakeup_across_tasks") / m("signal_wakeup"),
+                1.1,
             ),
             t(
                 "1 ms nanosleep lateness, guest ns",

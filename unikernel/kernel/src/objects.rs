@@ -80,7 +80,7 @@ impl FrameAllocator for KernelPlatform {
 impl Mmu for KernelPlatform {
     #[inline]
     fn unmap(&self, vaddr: u64, len: u64) {
-        crate::vm::with_page_table(|t| t.unmap(vaddr, len));
+        crate::vm::with_table_for(vaddr, |t| t.unmap(vaddr, len));
     }
 
     #[inline(always)]
@@ -90,8 +90,10 @@ impl Mmu for KernelPlatform {
             // fetches see it (through its identity alias).
             crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
         }
-        crate::vm::with_page_table(|t| t.map_user_page(vaddr, paddr, perms.write, perms.execute))
-            .map_err(|_| abi::ZX_ERR_NO_MEMORY)
+        crate::vm::with_table_for(vaddr, |t| {
+            t.map_user_page(vaddr, paddr, perms.write, perms.execute)
+        })
+        .map_err(|_| abi::ZX_ERR_NO_MEMORY)
     }
 }
 

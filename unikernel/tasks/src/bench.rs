@@ -347,6 +347,9 @@ pub fn run(filter: &str) -> Result<(), Status> {
     if "signal_port_wait".contains(filter) {
         signal_to_port_wait()?;
     }
+    if "signal_wakeup_across_tasks".contains(filter) {
+        wake_up_across_tasks()?;
+    }
     if "nanosleep_1ms_lateness".contains(filter) {
         sleep_lateness()?;
     }
@@ -551,6 +554,33 @@ fn signal_to_port_wait() -> Result<(), Status> {
     drop(theirs);
     thread.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
     Vmar::root_self().unmap(stack_addr, 16 * PAGE)
+}
+
+/// [`wake_up`] with the other thread in another task: each hand-over also
+/// switches translation tables (`TTBR0_EL1` with the other task's ASID).
+fn wake_up_across_tasks() -> Result<(), Status> {
+    let event = Event::create()?;
+    let other = event.duplicate_handle(zx::Rights::SAME_RIGHTS)?;
+    let task = crate::harness::spawn_with(
+        |hs| {
+            let e = Event::from(zx::Handle::from_raw(hs[0]));
+            // Killed when the benchmark is over.
+            while e.wait_handle(Signals::USER_0, Time::INFINITE).is_ok() {
+                let _ = e.signal_handle(Signals::USER_0, Signals::USER_1);
+            }
+        },
+        &mut [other],
+    )?;
+    const ROUND_TRIPS: u64 = 200;
+    bench("signal_wakeup_across_tasks", 2 * ROUND_TRIPS, &mut || {
+        timed(ROUND_TRIPS, || {
+            event.signal_handle(Signals::USER_1, Signals::USER_0)?;
+            event.wait_handle(Signals::USER_1, Time::INFINITE).map(drop)
+        })
+    })?;
+    task.kill()?;
+    task.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE)?;
+    Ok(())
 }
 
 /// How late a 1 ms `nanosleep` wakes, past its deadline.

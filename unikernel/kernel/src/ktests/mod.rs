@@ -4,6 +4,7 @@ mod board;
 mod boot;
 mod cache;
 mod devicetree;
+mod domain;
 mod exceptions;
 mod frames;
 mod gic;
@@ -27,6 +28,7 @@ pub static SUITES: &[&Suite] = &[
     &heap::SUITE,
     &frames::SUITE,
     &mmu::SUITE,
+    &domain::SUITE,
     &cache::SUITE,
     &vm::SUITE,
     &timer::SUITE,

@@ -645,6 +645,7 @@ fn detached_prepared_thread_frees_slot_stack_and_heap() -> TestResult {
     let spawn_one = || {
         sched::spawn_detached_prepared(
             "ktest-prepared",
+            crate::vm::domain::KERNEL,
             |top| {
                 TOP.store(top, Ordering::SeqCst);
                 // SAFETY: the top reserve of the fresh stack is the caller's.

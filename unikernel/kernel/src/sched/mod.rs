@@ -42,6 +42,7 @@ use crate::arch::{self, timer};
 use crate::devicetree::Platform;
 use crate::sync::{IrqMutex, IrqSpinRaw};
 use crate::time;
+use crate::vm::domain::{self, DomainId};
 use crate::vm::kstack::KernelStack;
 use abi::{Signals, Status, ZX_ERR_NO_MEMORY};
 use alloc::alloc::{alloc, Layout};
@@ -145,6 +146,8 @@ struct Thread {
     /// Killed ([`kill`]): every wait ends at once, now and later.
     killed: bool,
     cpu: usize,
+    /// The translation table it runs on (`vm::domain`).
+    domain: DomainId,
 }
 
 struct Slot {
@@ -413,6 +416,8 @@ fn reschedule(mut s: Guard) -> Guard {
     s.cpus[cpu].prev = Some(cur);
     s.stats.switches += 1;
     s.program_timer(cpu);
+    // Another task's thread: its table and ASID (no TLB maintenance).
+    domain::switch_to(s.thread(next).domain);
     let from: *mut Context = &mut s.thread(cur).context;
     let to: *const Context = &s.thread(next).context;
     // The lock stays held across the switch; the resumed thread releases it.
@@ -515,6 +520,8 @@ pub fn init(platform: &Platform) {
         };
         s.thread(idle).state = State::Ready;
         s.thread(idle).detached = true;
+        // It touches no task memory: it keeps whatever table is loaded.
+        s.thread(idle).domain = domain::ANY;
         let slice_start = timer::now();
         let slice_end = slice_start.saturating_add(s.slice_ticks);
         let c = &mut s.cpus[BOOT_CPU];
@@ -549,6 +556,7 @@ fn make_thread(
         detached: false,
         killed: false,
         cpu,
+        domain: domain::KERNEL,
     })
 }
 
@@ -588,6 +596,7 @@ pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<Jo
 /// Returns its id (for [`kill`]); `ZX_ERR_NO_MEMORY` if there is no room.
 pub fn spawn_detached_prepared<F: FnOnce() + Send + 'static>(
     name: &'static str,
+    domain: DomainId,
     prepare: impl FnOnce(u64),
     f: F,
 ) -> Result<ThreadId, Status> {
@@ -597,7 +606,8 @@ pub fn spawn_detached_prepared<F: FnOnce() + Send + 'static>(
     // Mapping a stack takes the page table's lock: not under the scheduler's.
     let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
     prepare(stack.top());
-    let thread = make_thread(name, context::cpu_index(), Some(stack), Some(entry))?;
+    let mut thread = make_thread(name, context::cpu_index(), Some(stack), Some(entry))?;
+    thread.domain = domain;
     let inserted = with_sched(|mut s| {
         let r = s.insert(thread).map(|slot| {
             let t = s.thread(slot);

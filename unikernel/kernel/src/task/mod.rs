@@ -28,13 +28,15 @@ use crate::arch::exception::TrapFrame;
 use crate::objects::{self, Space};
 use crate::sched;
 use crate::sync::IrqMutex;
+use crate::vm::domain::{self, DomainId};
 use abi::*;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use object::{KernelObject, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
 
-/// Each task's sub-VMAR: 64 GiB of the root VMAR.
-pub const TASK_VMAR_SIZE: u64 = 64 << 30;
+/// Each task's sub-VMAR: 64 GiB of the root VMAR, exactly its domain's
+/// slot (`vm::domain`).
+pub const TASK_VMAR_SIZE: u64 = domain::SLOT_SIZE;
 /// Each task's first thread gets a stack of this size...
 pub const STACK_SIZE: u64 = 64 << 10;
 /// ...with this much unmapped address space below it.
@@ -167,6 +169,8 @@ struct Task {
     /// Threads started and not yet exited.
     threads: u32,
     ended: bool,
+    /// Its translation table (`vm::domain`): its sub-VMAR is that slot.
+    domain: DomainId,
 }
 
 /// A thread of a task, from its creation (or its task's start, for the
@@ -472,9 +476,10 @@ fn build(
     }
     let table = s.create_table(QUOTA)?;
     let mut made_vmar = None;
+    let mut made_domain = None;
     let result = (|| {
-        let (vmar, base) =
-            s.vmar_create_child(objects::root_vmar(), VMAR_FLAGS, 0, TASK_VMAR_SIZE)?;
+        let (dom, vmar, base) = domain_and_vmar(s)?;
+        made_domain = Some(dom);
         made_vmar = Some(vmar);
         s.vmar_set_account(vmar, table)?;
         let vmar_handle = s.install_vmar(table, vmar, object::vmar_rights(VMAR_FLAGS))?;
@@ -520,6 +525,7 @@ fn build(
             signals,
             threads: 0,
             ended: false,
+            domain: dom,
         };
         Ok((task, moved, stack_top, handle))
     })();
@@ -528,9 +534,41 @@ fn build(
         if let Some(vmar) = made_vmar {
             s.vmar_destroy_id(vmar).ok();
         }
+        if let Some(dom) = made_domain {
+            domain::destroy(dom);
+        }
         s.destroy_table(table).ok();
     }
     result
+}
+
+/// A new domain and the sub-VMAR that is its slot. A slot whose range the
+/// root VMAR has given to something else (kernel tests place VMARs there)
+/// is passed over; a few tries, then `ZX_ERR_NO_MEMORY`.
+fn domain_and_vmar(s: &mut Space) -> Result<(DomainId, VmarId, u64), Status> {
+    const TRIES: usize = 4;
+    let root = objects::root_vmar();
+    let (root_base, _) = s.vmar_range(root).ok_or(ZX_ERR_BAD_STATE)?;
+    let mut passed = [usize::MAX; TRIES];
+    for attempt in 0..TRIES {
+        let (dom, base) = domain::create(|slot| passed.contains(&slot))?;
+        match s.vmar_create_child(
+            root,
+            VMAR_FLAGS | ZX_VM_SPECIFIC,
+            base - root_base,
+            TASK_VMAR_SIZE,
+        ) {
+            Ok((vmar, at)) => {
+                debug_assert_eq!(at, base);
+                return Ok((dom, vmar, base));
+            }
+            Err(_) => {
+                domain::destroy(dom);
+                passed[attempt] = domain::slot_of(base).unwrap_or(usize::MAX);
+            }
+        }
+    }
+    Err(ZX_ERR_NO_MEMORY)
 }
 
 /// Maps a stack with a guard gap below it in `vmar`; returns its top.
@@ -564,14 +602,15 @@ fn spawn_thread(
     (table, vmar): (TableId, (u64, u64)),
     tpidrro: u64,
 ) -> Result<(), Status> {
-    {
+    let dom = {
         let mut tasks = TASKS.lock();
         let t = tasks
             .get_mut(task)
             .filter(|t| !t.ended)
             .ok_or(ZX_ERR_BAD_STATE)?;
         t.threads += 1;
-    }
+        t.domain
+    };
     let record = UserRecord {
         table,
         task: task.raw(),
@@ -583,6 +622,7 @@ fn spawn_thread(
     // no heap for its entry: all it needs is on its own stack.
     let spawned = sched::spawn_detached_prepared(
         "task",
+        dom,
         // SAFETY: `top` ends the fresh stack of a thread not yet running.
         |top| unsafe { el0::prepare(top, entry, sp, args, record) },
         || el0::enter_prepared(),
@@ -613,7 +653,7 @@ fn spawn_thread(
 /// Ends task `id` (once): its sub-VMAR and handle table go, how it ended is
 /// recorded, and `ZX_TASK_TERMINATED` is asserted.
 pub fn end(id: Id, how: ZxInfoTaskEnd) {
-    let (table, vmar, signals) = {
+    let (table, vmar, signals, dom) = {
         let mut tasks = TASKS.lock();
         let Some(t) = tasks.get_mut(id) else { return };
         if t.ended {
@@ -621,7 +661,7 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         }
         t.ended = true;
         set_alive(id, false);
-        (t.table, t.vmar, t.signals)
+        (t.table, t.vmar, t.signals, t.domain)
     };
     // However many mappings and handles, in bounded steps (the sub-VMAR
     // was marked dying by nobody else: a task never holds it twice).
@@ -630,6 +670,9 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         |s, (), budget| s.vmar_destroy_step(vmar, budget),
     )
     .ok();
+    // Its mappings are gone: its table, ASID and TLB entries go too (a
+    // thread of it still in the kernel runs on the kernel's table).
+    domain::destroy(dom);
     objects::in_steps(|s, budget| s.destroy_table_step(table, *budget).unwrap_or(true));
     objects::with(|s| {
         s.kernel_set_payload(signals, end_payload(&how));

@@ -68,6 +68,14 @@ fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
             "beyond the task range (it ends at {:#x})",
             USER_REGION.end
         ));
+    } else if crate::vm::domain::belongs_to_another_task(far) {
+        // Never described through the other task's mappings: a report
+        // names the address, not what another task keeps there.
+        line.push_fmt(format_args!(
+            "it belongs to another task's region ({:#x}..{:#x}, not in this task's view)",
+            far & !(crate::vm::domain::SLOT_SIZE - 1),
+            (far & !(crate::vm::domain::SLOT_SIZE - 1)) + crate::vm::domain::SLOT_SIZE
+        ));
     } else {
         match crate::vm::fault::describe(far) {
             None => line.push_fmt(format_args!("nothing is mapped there")),

@@ -5,7 +5,7 @@
 use super::USER_REGION;
 use crate::arch::esr::{Esr, ExceptionClass};
 use crate::mm::PAGE_SIZE;
-use abi::{Status, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
+use abi::{Status, ZX_ERR_ACCESS_DENIED, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
 use core::sync::atomic::{AtomicU64, Ordering};
 use object::Access;
 
@@ -35,7 +35,8 @@ const FSC_PERMISSION: u8 = 0b00_1100;
 
 /// Resolves an abort at `far` described by `esr`. `Ok` means the access
 /// can be retried; an error says why it cannot (`ZX_ERR_NOT_FOUND`: no
-/// mapping, or not a fault on task memory at all).
+/// mapping, or not a fault on task memory at all; `ZX_ERR_ACCESS_DENIED`:
+/// another task's memory, see `vm::domain`).
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     let class = esr.class();
     if class == ExceptionClass::INSTRUCTION_ABORT_SAME
@@ -71,6 +72,11 @@ fn resolve_as(esr: Esr, far: u64, access: Access) -> Result<(), Status> {
         _ => return Err(ZX_ERR_NOT_FOUND),
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    // Another task's slot: its translations are in its own table, never
+    // this one's (protection domains).
+    if !super::domain::may_resolve(far) {
+        return Err(ZX_ERR_ACCESS_DENIED);
+    }
     let page = far & !(PAGE_SIZE - 1);
     // A fault taken while this CPU holds the object space's lock is a kernel
     // bug (user memory touched under the lock); say so instead of deadlocking.

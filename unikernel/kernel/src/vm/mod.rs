@@ -1,7 +1,9 @@
 //! The one address space: the kernel's identity map of RAM with W^X for its
 //! own image, the MMIO it uses as device memory, kernel stacks with guards,
-//! and the root VMAR for tasks, disjoint from all of them.
+//! and the root VMAR for tasks, disjoint from all of them. Each task sees
+//! it through its own table ([`domain`]).
 
+pub mod domain;
 pub mod fault;
 pub mod kstack;
 
@@ -10,6 +12,7 @@ use crate::devicetree::{GicInfo, PhysRange, Platform};
 use crate::layout;
 use crate::mm::PAGE_SIZE;
 use crate::sync::IrqMutex;
+use alloc::vec::Vec;
 use core::ops::Range;
 
 /// The root VMAR: the only range tasks may use, `[1 TiB, 128 TiB)`, above
@@ -18,16 +21,40 @@ pub const USER_REGION: Range<u64> = (1 << 40)..(128 << 40);
 /// Where kernel thread stacks are mapped, each in its own guarded slot.
 pub const KERNEL_STACK_REGION: Range<u64> = (256 << 30)..(257 << 30);
 
-static SPACE: IrqMutex<Option<PageTable>> = IrqMutex::new(None);
+/// Every translation table: the kernel's and each live task's.
+pub struct Tables {
+    kernel: PageTable,
+    /// By slot ([`domain::SLOTS`]); empty until [`init`].
+    domains: Vec<Option<PageTable>>,
+}
 
-/// Runs `f` on the page table, with interrupts masked.
+static SPACE: IrqMutex<Option<Tables>> = IrqMutex::new(None);
+
 #[inline(always)]
-pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
+fn with_tables<R>(f: impl FnOnce(&mut Tables) -> R) -> R {
     let mut space = SPACE.lock();
-    let Some(table) = space.as_mut() else {
+    let Some(tables) = space.as_mut() else {
         crate::power::fail("the page table is used before the MMU is on");
     };
-    f(table)
+    f(tables)
+}
+
+/// Runs `f` on the kernel's page table, with interrupts masked.
+#[inline(always)]
+pub fn with_page_table<R>(f: impl FnOnce(&mut PageTable) -> R) -> R {
+    with_tables(|t| f(&mut t.kernel))
+}
+
+/// Runs `f` on the table that holds translations for task address `va`
+/// (its task's, or the kernel's: [`domain`]), with interrupts masked.
+#[inline(always)]
+pub fn with_table_for<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
+    // No closure of its own: the fault path's map stays inlined.
+    let mut space = SPACE.lock();
+    let Some(tables) = space.as_mut() else {
+        crate::power::fail("the page table is used before the MMU is on");
+    };
+    f(domain::table_for(tables, va))
 }
 
 /// Builds the kernel's translation tables and turns the MMU and caches on.
@@ -53,13 +80,32 @@ pub fn enable_mmu(platform: &Platform, relocated: bool) {
     // heap included) and the console, so execution continues unchanged;
     // the MMU is still off.
     unsafe { mmu::enable(&table, relocated) };
+    domain::set_kernel_root(table.root());
     // Locks work from here on.
-    *SPACE.lock() = Some(table);
+    *SPACE.lock() = Some(Tables {
+        kernel: table,
+        domains: Vec::new(),
+    });
 }
 
-/// Once the frame allocator exists: later table pages come from it.
+/// Once the frame allocator and the heap exist: later table pages come
+/// from the frames, and tasks' tables can be made.
 pub fn init() {
-    with_page_table(PageTable::take_tables_from_frames);
+    let mut domains = Vec::new();
+    if domains.try_reserve_exact(domain::SLOTS).is_err() {
+        crate::power::fail("no memory for the task table slots");
+    }
+    domains.resize_with(domain::SLOTS, || None);
+    with_tables(|t| {
+        t.kernel.take_tables_from_frames();
+        // The image's level-1 table exists before any task's table copies
+        // the level-0 entry that names it.
+        if t.kernel.ensure_level1(domain::IMAGE_RANGE.start).is_err() {
+            crate::power::fail("no frame for the EL0 image's level-1 table");
+        }
+        t.kernel.share_level0(domain::SHARED_L0);
+        t.domains = domains;
+    });
 }
 
 fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError> {

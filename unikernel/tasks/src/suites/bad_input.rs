@@ -100,7 +100,11 @@ fn with_another_tasks_stack(f: fn(u64) -> TestResult) -> TestResult {
             }
             let _ = event.signal_handle(Signals::NONE, Signals::USER_0);
             let _ = event.wait_handle(Signals::USER_1, Time::after(Duration::from_seconds(10)));
-            core::hint::black_box(&word);
+            // The kernel did not write it on the other task's behalf (and
+            // that task cannot reach it: protection domains).
+            if core::hint::black_box(&word).iter().any(|&b| b != 0x5a) {
+                zx::exit(1);
+            }
         },
         &mut [
             ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS)),
@@ -153,10 +157,6 @@ fn vmo_create_out_into_another_tasks_stack_is_invalid_args() -> TestResult {
             call(Syscall::VmoCreate, [PAGE, 0, addr, 0, 0, 0, 0, 0]),
             Status::INVALID_ARGS
         );
-        // The other task's memory is readable by address (one address
-        // space), and the kernel did not write it.
-        // SAFETY: the helper keeps this stack array alive until signalled.
-        check_eq!(unsafe { peek(addr) }, 0x5a);
         Ok(())
     })
 }
@@ -216,8 +216,6 @@ fn vmo_read_into_another_tasks_stack_is_invalid_args() -> TestResult {
             call(Syscall::VmoRead, [h(&vmo), addr, 0, 16, 0, 0, 0, 0]),
             Status::INVALID_ARGS
         );
-        // SAFETY: the helper keeps this stack array alive until signalled.
-        check_eq!(unsafe { peek(addr) }, 0x5a);
         Ok(())
     })
 }

@@ -1,6 +1,10 @@
 //! A task that touches kernel memory, touches unmapped memory, writes a
 //! read-only mapping or executes data is ended with a fault; the kernel and
-//! other tasks go on, and its handles close and its mappings go.
+//! other tasks go on, and its handles close and its mappings go. A task
+//! that touches another live task's stack or mappings by address (one
+//! address space: it can know them) faults too, and the other task's data
+//! is unchanged (protection domains: each task has its own view); what two
+//! tasks share is what each maps itself, and the image.
 
 use super::util::*;
 use crate::harness::{
@@ -28,7 +32,15 @@ pub static SUITE: Suite = Suite {
         executing_the_images_data_faults,
         executing_kernel_memory_faults,
         an_undefined_instruction_ends_the_task,
-        a_task_reads_another_tasks_memory_by_address,
+        reading_another_tasks_mapping_faults,
+        writing_another_tasks_mapping_faults,
+        executing_another_tasks_mapping_faults,
+        reading_another_tasks_stack_faults,
+        writing_another_tasks_stack_faults,
+        a_task_still_reads_the_shared_image,
+        a_vmo_mapped_by_two_tasks_shows_the_same_bytes,
+        a_copy_on_write_child_mapped_in_another_task_stays_private,
+        a_finished_tasks_addresses_fault_in_the_next_task,
         exit_code_is_reported,
         faulted_task_handles_close_so_zero_children_fires,
         faulted_task_mappings_go,
@@ -176,20 +188,213 @@ fn an_undefined_instruction_ends_the_task() -> TestResult {
     Ok(())
 }
 
-fn a_task_reads_another_tasks_memory_by_address() -> TestResult {
-    // One address space: a helper task reads this task's VMO mapping.
+fn reading_another_tasks_mapping_faults() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     ok!(vmo.write(&[0x2a], 5));
-    let addr = ok!(map(&vmo, PAGE, VmarFlags::PERM_READ));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    // Touched here first: this task's table has the translation.
+    // SAFETY: this task's own read-write mapping.
+    check_eq!(unsafe { peek(addr + 5) }, 0x2a);
     let end = ok!(run_in_task_arg(
         |addr| {
-            // SAFETY: the creator's mapping is readable and outlives this task.
+            // SAFETY: another task's mapping: the read faults.
             let b = unsafe { peek(addr + 5) };
             zx::exit(i64::from(b));
         },
         addr
     ));
-    check_eq!(end, TaskEnd::Exited(0x2a));
+    check!(faulted_at(end, DATA_ABORT, addr + 5), "{end:?}");
+    // SAFETY: as above.
+    check_eq!(unsafe { peek(addr + 5) }, 0x2a);
+    Ok(())
+}
+
+fn writing_another_tasks_mapping_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[0x11], 0));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    // SAFETY: this task's own read-write mapping.
+    check_eq!(unsafe { peek(addr) }, 0x11);
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: another task's mapping: the write faults.
+            unsafe { poke(addr, 0x77) };
+        },
+        addr
+    ));
+    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    check_eq!(byte_at(&vmo, 0), Ok(0x11));
+    // SAFETY: as above.
+    check_eq!(unsafe { peek(addr) }, 0x11);
+    Ok(())
+}
+
+fn executing_another_tasks_mapping_faults() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&RET, 0));
+    let addr = ok!(map(
+        &vmo,
+        PAGE,
+        VmarFlags::PERM_READ | VmarFlags::PERM_EXECUTE
+    ));
+    // SAFETY: this task's own executable mapping holding `ret`.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
+    f();
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: another task's code: the instruction fetch faults.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
+            f();
+        },
+        addr
+    ));
+    check!(faulted_at(end, INSTRUCTION_ABORT, addr), "{end:?}");
+    // Still runs here.
+    f();
+    Ok(())
+}
+
+fn reading_another_tasks_stack_faults() -> TestResult {
+    let word = core::hint::black_box([0x5au8; 64]);
+    let addr = word.as_ptr() as u64;
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: another task's stack: the read faults.
+            let b = unsafe { peek(addr) };
+            zx::exit(i64::from(b));
+        },
+        addr
+    ));
+    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    check!(core::hint::black_box(&word).iter().all(|&b| b == 0x5a));
+    Ok(())
+}
+
+fn writing_another_tasks_stack_faults() -> TestResult {
+    let word = core::hint::black_box([0x5au8; 64]);
+    let addr = word.as_ptr() as u64 + 8;
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: another task's stack: the write faults.
+            unsafe { poke(addr, 0) };
+        },
+        addr
+    ));
+    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    check!(
+        core::hint::black_box(&word).iter().all(|&b| b == 0x5a),
+        "the other task wrote this task's stack"
+    );
+    Ok(())
+}
+
+fn a_task_still_reads_the_shared_image() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        // SAFETY: the image's read-only data is in every task's view.
+        let b = unsafe { peek(rodata_addr()) };
+        zx::exit(i64::from(b));
+    }));
+    // RODATA_WORDS[0] is 0x0102_0304_0506_0708, little-endian.
+    check_eq!(end, TaskEnd::Exited(0x08));
+    Ok(())
+}
+
+fn a_vmo_mapped_by_two_tasks_shows_the_same_bytes() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[0x11], 0));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    // SAFETY: this task's own mapping.
+    check_eq!(unsafe { peek(addr) }, 0x11);
+    let end = ok!(run_in_task_with(
+        |hs| {
+            let vmo = Vmo::from(Handle::from_raw(hs[0]));
+            // Its own mapping of the same VMO, in its own sub-VMAR.
+            let Ok(mine) = map_rw(&vmo, PAGE) else {
+                zx::exit(1);
+            };
+            // SAFETY: this task's own read-write mapping.
+            let b = unsafe { peek(mine) };
+            // SAFETY: as above.
+            unsafe { poke(mine, 0x22) };
+            zx::exit(i64::from(b));
+        },
+        &mut [ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS))]
+    ));
+    check_eq!(end, TaskEnd::Exited(0x11));
+    // The other task's write, through this task's own mapping.
+    // SAFETY: this task's own mapping.
+    check_eq!(unsafe { peek(addr) }, 0x22);
+    Ok(())
+}
+
+fn a_copy_on_write_child_mapped_in_another_task_stays_private() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    ok!(parent.write(&[0x11], 0));
+    let addr = ok!(map_rw(&parent, PAGE));
+    // SAFETY: this task's own mapping.
+    check_eq!(unsafe { peek(addr) }, 0x11);
+    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let end = ok!(run_in_task_with(
+        |hs| {
+            let child = Vmo::from(Handle::from_raw(hs[0]));
+            let Ok(mine) = map_rw(&child, PAGE) else {
+                zx::exit(1);
+            };
+            // SAFETY: this task's own mapping of the child.
+            let b = unsafe { peek(mine) };
+            // SAFETY: as above: the write copies the page.
+            unsafe { poke(mine, 0x33) };
+            // SAFETY: as above.
+            let after = unsafe { peek(mine) };
+            zx::exit(i64::from(b) | (i64::from(after) << 8));
+        },
+        &mut [ok!(child.duplicate_handle(Rights::SAME_RIGHTS))]
+    ));
+    // The child showed the parent's page, then its own copy.
+    check_eq!(end, TaskEnd::Exited(0x3311));
+    // SAFETY: this task's own mapping.
+    check_eq!(unsafe { peek(addr) }, 0x11);
+    check_eq!(byte_at(&child, 0), Ok(0x33));
+    Ok(())
+}
+
+/// A task maps and touches a page, then ends; the next task (which takes
+/// the same slot and, freed, the same ASID) reads that address: it faults
+/// (nothing of its own is mapped there), never seeing the first task's page
+/// through a stale translation.
+fn a_finished_tasks_addresses_fault_in_the_next_task() -> TestResult {
+    let note = ok!(Vmo::create(8));
+    let end = ok!(run_in_task_with(
+        |hs| {
+            let note = Vmo::from(Handle::from_raw(hs[0]));
+            let Ok(vmo) = Vmo::create(PAGE) else {
+                zx::exit(1)
+            };
+            let Ok(addr) = map_rw(&vmo, PAGE) else {
+                zx::exit(1)
+            };
+            // SAFETY: this task's own mapping.
+            unsafe { poke(addr, 0x44) };
+            // SAFETY: as above.
+            if unsafe { peek(addr) } != 0x44 || note.write(&addr.to_le_bytes(), 0).is_err() {
+                zx::exit(1);
+            }
+        },
+        &mut [ok!(note.duplicate_handle(Rights::SAME_RIGHTS))]
+    ));
+    check_eq!(end, TaskEnd::Exited(0));
+    let mut raw_addr = [0u8; 8];
+    ok!(note.read(&mut raw_addr, 0));
+    let addr = u64::from_le_bytes(raw_addr);
+    let end = ok!(run_in_task_arg(
+        |addr| {
+            // SAFETY: nothing of this task is mapped there: the read faults.
+            let b = unsafe { peek(addr) };
+            zx::exit(i64::from(b));
+        },
+        addr
+    ));
+    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
     Ok(())
 }
 

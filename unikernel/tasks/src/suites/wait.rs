@@ -174,14 +174,20 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
     // thread in that task (on a stack it maps) which closes the handle.
     let event = ok!(Event::create());
     let go = ok!(Event::create());
-    let vmo = ok!(Vmo::create(8));
+    let vmo = ok!(Vmo::create(16));
     let task: Task = ok!(spawn_with(
         |hs| {
             let event = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(hs[0])));
             let go = Event::from(Handle::from_raw(hs[1]));
             let vmo = Vmo::from(Handle::from_raw(hs[2]));
-            // Tell the test which value the event has here.
+            // Tell the test which value the event has here, and where a
+            // stack for a second thread lies in this task's own memory (the
+            // test's memory is not in this task's view).
             let _ = vmo.write(&u64::from(hs[0]).to_le_bytes(), 0);
+            let top = Vmo::create(16 * PAGE)
+                .and_then(|stack| map_rw(&stack, 16 * PAGE))
+                .map_or(0, |addr| addr + 16 * PAGE);
+            let _ = vmo.write(&top.to_le_bytes(), 8);
             let _ = go.signal_handle(Signals::NONE, Signals::USER_0);
             let (st, observed) = event.wait_handle_observed(Signals::USER_0, Time::INFINITE);
             let code = match st {
@@ -201,9 +207,10 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
     let mut value = [0u8; 8];
     ok!(vmo.read(&mut value, 0));
     let value = u64::from_le_bytes(value);
-    // A stack for the second thread, in this task's memory (one address space).
-    let stack = ok!(Vmo::create(16 * PAGE));
-    let stack_addr = ok!(map_rw(&stack, 16 * PAGE));
+    let mut top = [0u8; 8];
+    ok!(vmo.read(&mut top, 8));
+    let stack_top = u64::from_le_bytes(top);
+    check!(stack_top != 0, "the helper could not map a stack");
     let mut thread = 0u32;
     // SAFETY: `thread` is a valid place for a handle.
     let st = unsafe {
@@ -230,7 +237,7 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
             [
                 u64::from(thread.raw_handle()),
                 close_later as *const () as u64,
-                stack_addr + 16 * PAGE,
+                stack_top,
                 value,
                 0,
                 0,
@@ -254,7 +261,7 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
             [
                 u64::from(thread.raw_handle()),
                 close_later as *const () as u64,
-                stack_addr + 16 * PAGE,
+                stack_top,
                 0,
                 0,
                 0,
@@ -264,7 +271,6 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
         )
     };
     check_eq!(st, Status::BAD_STATE);
-    ok!(unmap(stack_addr, 16 * PAGE));
     Ok(())
 }
 

@@ -1,6 +1,11 @@
 //! Stage-1 translation for the EL1&0 regime: 4 KiB granule, 48-bit virtual
-//! addresses, four levels, TTBR0 only (TTBR1 walks disabled). One table
-//! serves the kernel and every task (DESIGN.md: one address space).
+//! addresses, four levels, TTBR0 only (TTBR1 walks disabled), 16-bit
+//! ASIDs where the CPU has them (else 8). The kernel's table (ASID 0, every
+//! entry global) serves kernel threads; each task has its own table
+//! (`vm::domain`, DESIGN.md: one address space, a view per task) whose
+//! level-0 entries for the kernel and the EL0 image point at the kernel
+//! table's own subtrees, and whose task entries are not global (tagged
+//! with the task's ASID).
 //!
 //! The kernel's own tables are built before the MMU is on, before any lock
 //! exists, from a pool of pages inside the image ([`PageTable::new_boot`]);
@@ -25,7 +30,7 @@ register_bitfields! {u64,
         PXN OFFSET(53) NUMBITS(1) [],
         /// Output address bits 47:12: the next table, or the page or block.
         OUTPUT OFFSET(12) NUMBITS(36) [],
-        /// Not global (ASID-tagged). Unused: one address space.
+        /// Not global: tagged with the ASID (a task's own pages).
         NG OFFSET(11) NUMBITS(1) [],
         /// Access flag; set, so no access-flag faults.
         AF OFFSET(10) NUMBITS(1) [],
@@ -286,6 +291,14 @@ pub struct PageTable {
     /// come in runs through one region, so most walks end here at once.
     /// Cleared whenever a table page is unhooked.
     l3_hint: (u64, u64),
+    /// OR-ed into every leaf: `DESC::NG` in a task's table, else 0.
+    ng: u64,
+    /// A task's table: its ASID context (`vm::domain`), whose low 16 bits
+    /// tag its TLB entries; `None` for the kernel's (global entries).
+    asid: Option<&'static core::sync::atomic::AtomicU64>,
+    /// Level-0 entries below this index are shared between the kernel's
+    /// table and every task's: never unhooked, never freed by a task's.
+    shared_l0: usize,
 }
 
 /// [`PageTable::l3_hint`] when there is none (no VA has these top bits).
@@ -308,11 +321,23 @@ const USER_PAGE: [[u64; 2]; 2] = [
 /// entry is cleared and the TLB forgets it.
 #[cold]
 #[inline(never)]
-fn break_leaf(e: *mut u64, va: u64) {
+fn break_leaf(e: *mut u64, va: u64, asid: Option<&core::sync::atomic::AtomicU64>) {
     write(e, 0);
-    let mut tlb = TlbBatch::new();
+    let mut tlb = batch_for(asid);
     tlb.leaf(va);
     tlb.flush();
+}
+
+/// A batch of invalidations for a table whose ASID context is `asid`
+/// (`None`: the kernel's, global).
+#[inline(always)]
+fn batch_for(asid: Option<&core::sync::atomic::AtomicU64>) -> TlbBatch {
+    match asid {
+        // A task's table that never had an ASID has nothing tagged
+        // with one: the global form is correct (and rare).
+        Some(ctx) => TlbBatch::for_asid(ctx.load(core::sync::atomic::Ordering::Relaxed) as u16),
+        None => TlbBatch::new(),
+    }
 }
 
 impl PageTable {
@@ -325,7 +350,92 @@ impl PageTable {
             source: TableSource::BootPool,
             table_pages: 1,
             l3_hint: NO_HINT,
+            ng: 0,
+            asid: None,
+            shared_l0: 0,
         })
+    }
+
+    /// A task's table: a fresh level-0 table whose first `shared_l0`
+    /// entries are `kernel`'s (the kernel and the EL0 image: the subtrees
+    /// are shared, not copied, so later changes below them show in both),
+    /// with task pages tagged by the ASID in `asid`'s low 16 bits. `None`
+    /// if no frame is free. `kernel` must hold a table for each of those
+    /// entries that will ever be used (the kernel's are never unhooked).
+    pub fn new_domain(
+        kernel: &PageTable,
+        shared_l0: usize,
+        asid: &'static core::sync::atomic::AtomicU64,
+    ) -> Option<Self> {
+        let root = frame::alloc_zeroed()?.addr();
+        for i in 0..shared_l0 {
+            let k = (kernel.root as *mut u64).wrapping_add(i);
+            write((root as *mut u64).wrapping_add(i), read(k));
+        }
+        // The copies reach memory before TTBR0 can name this table.
+        barrier::dsb(barrier::ISHST);
+        Some(Self {
+            root,
+            source: TableSource::Frames,
+            table_pages: 1,
+            l3_hint: NO_HINT,
+            ng: DESC::NG::SET.value,
+            asid: Some(asid),
+            shared_l0,
+        })
+    }
+
+    /// Makes sure the level-1 table covering `va` exists (so a task's
+    /// table made later shares it).
+    pub fn ensure_level1(&mut self, va: u64) -> Result<(), MapError> {
+        self.table_for(va, 1).map(|_| ())
+    }
+
+    /// Level-0 entries below `n` are shared with tasks' tables from now
+    /// on: their level-1 tables are never unhooked.
+    pub fn share_level0(&mut self, n: usize) {
+        self.shared_l0 = n;
+    }
+
+    /// A batch of invalidations for this table's entries.
+    #[inline(always)]
+    fn tlb(&self) -> TlbBatch {
+        batch_for(self.asid)
+    }
+
+    /// Frees a task's table: every table page below its own level-0
+    /// entries, and the root. The caller has invalidated its ASID on every
+    /// CPU and no CPU's TTBR0 names it any more. Returns the pages freed.
+    pub fn free_domain(self) -> usize {
+        debug_assert!(self.asid.is_some());
+        fn free_below(table: u64, level: usize) -> usize {
+            let mut n = 0;
+            for i in 0..ENTRIES {
+                let d = read((table as *mut u64).wrapping_add(i));
+                if is_table(d, level) {
+                    n += free_below(output(d), level + 1);
+                    // SAFETY: a table page of this hierarchy (none is
+                    // shared below a task's own level-0 entries), unreachable
+                    // now and flushed from every TLB.
+                    unsafe { frame::free(Frame::from_addr(output(d))) };
+                    n += 1;
+                }
+            }
+            n
+        }
+        let mut n = 0;
+        for i in self.shared_l0..ENTRIES {
+            let d = read((self.root as *mut u64).wrapping_add(i));
+            if is_table(d, 0) {
+                n += free_below(output(d), 1);
+                // SAFETY: as above.
+                unsafe { frame::free(Frame::from_addr(output(d))) };
+                n += 1;
+            }
+        }
+        // SAFETY: as above: the root, named by no TTBR0.
+        unsafe { frame::free(Frame::from_addr(self.root)) };
+        n + 1
     }
 
     /// From now on new table pages come from the frame allocator (once it
@@ -415,14 +525,14 @@ impl PageTable {
         if is_valid(read(e)) {
             return Err(MapError::AlreadyMapped);
         }
-        write(e, attrs.leaf(pa, level));
+        write(e, attrs.leaf(pa, level) | self.ng);
         Ok(())
     }
 
     /// Maps one page where nothing is mapped, or replaces what is mapped at
     /// `va` (break-before-make), then makes the change visible.
     pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
-        self.set_page(va, attrs.leaf(pa, 3))
+        self.set_page(va, attrs.leaf(pa, 3) | self.ng)
     }
 
     /// [`Self::map_page`] for a task page: the descriptor comes from a
@@ -436,7 +546,7 @@ impl PageTable {
         execute: bool,
     ) -> Result<(), MapError> {
         let template = USER_PAGE[write as usize][execute as usize];
-        self.set_page(va, template | DESC::OUTPUT.val(pa >> 12).value)
+        self.set_page(va, template | self.ng | DESC::OUTPUT.val(pa >> 12).value)
     }
 
     /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
@@ -451,7 +561,7 @@ impl PageTable {
         };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
-            break_leaf(e, va);
+            break_leaf(e, va, self.asid);
         }
         write(e, desc);
         // The new entry is visible to later walks once the store completes.
@@ -519,7 +629,7 @@ impl PageTable {
     /// or outside it), frees table pages left empty, and invalidates the
     /// TLB. Returns how many leaf entries went.
     pub fn unmap(&mut self, va: u64, len: u64) -> usize {
-        let mut tlb = TlbBatch::new();
+        let mut tlb = self.tlb();
         let mut freed = FreedTables::new();
         let removed = self.visit(
             self.root,
@@ -539,8 +649,9 @@ impl PageTable {
     /// Changes the attributes of every page mapped in `[va, va + len)`
     /// (break-before-make). Returns how many entries changed.
     pub fn protect(&mut self, va: u64, len: u64, attrs: Attrs) -> usize {
-        let mut tlb = TlbBatch::new();
+        let mut tlb = self.tlb();
         let mut freed = FreedTables::new();
+        let ng = self.ng;
         let changed = self.visit(
             self.root,
             0,
@@ -548,7 +659,7 @@ impl PageTable {
             va.saturating_add(len),
             &mut tlb,
             &mut freed,
-            &mut |d, level| Some(attrs.leaf(output(d), level)),
+            &mut |d, level| Some(attrs.leaf(output(d), level) | ng),
         );
         tlb.flush();
         self.table_pages -= freed.release();
@@ -581,7 +692,9 @@ impl PageTable {
             if is_table(d, level) {
                 let child = output(d);
                 count += self.visit(child, level + 1, va, end.min(next), tlb, freed, replace);
-                if table_is_empty(child) {
+                // Level-1 tables the kernel's table shares with every
+                // task's stay.
+                if (level > 0 || index(va, 0) >= self.shared_l0) && table_is_empty(child) {
                     self.l3_hint = NO_HINT;
                     write(e, 0);
                     tlb.table(va);
@@ -700,6 +813,25 @@ fn invalidate_dcache_to_poc(range: core::ops::Range<u64>) {
     barrier::dsb(barrier::SY);
 }
 
+/// The ASIDs this CPU has: 16 bits if `ID_AA64MMFR0_EL1.ASIDBits` says so
+/// (Cortex-A72), else 8.
+pub fn asid_bits() -> u32 {
+    if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == 0b0010 {
+        16
+    } else {
+        8
+    }
+}
+
+/// Makes `root` (with `asid` tagging its non-global entries) this CPU's
+/// translation table. No TLB maintenance: entries of other ASIDs stay
+/// and cannot match.
+#[inline(always)]
+pub fn set_ttbr0(root: u64, asid: u16) {
+    TTBR0_EL1.set(root | (u64::from(asid) << 48));
+    barrier::isb(barrier::SY);
+}
+
 /// Turns on translation with `table` as TTBR0, and the caches.
 ///
 /// Everything the kernel wrote before (data, BSS, the boot stack, the boot
@@ -736,6 +868,12 @@ pub unsafe fn enable(table: &PageTable, relocated: bool) {
             + TCR_EL1::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
             + TCR_EL1::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
             + TCR_EL1::EPD1::DisableTTBR1Walks
+            + TCR_EL1::A1::TTBR0
+            + if asid_bits() == 16 {
+                TCR_EL1::AS::ASID16Bits
+            } else {
+                TCR_EL1::AS::ASID8Bits
+            }
             + TCR_EL1::IPS.val(ips),
     );
     TTBR0_EL1.set_baddr(table.root());

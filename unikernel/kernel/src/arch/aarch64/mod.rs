@@ -1,6 +1,7 @@
 //! aarch64: boot, exceptions, power, and the CPU primitives the generic
 //! kernel uses.
 
+pub mod asid;
 pub mod backtrace;
 pub mod boot;
 pub mod cache;

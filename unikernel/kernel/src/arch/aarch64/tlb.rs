@@ -1,6 +1,13 @@
 //! TLB maintenance for the one EL1&0 translation regime, correct on
 //! hardware (inner-shareable broadcast, barriers on both sides), not only
-//! under TCG.
+//! under TCG, and ready for several CPUs: every invalidation is the `IS`
+//! form followed by `DSB ISH`.
+//!
+//! A batch belongs to one translation table. The kernel's table (ASID 0:
+//! its entries are global, and its subtrees are shared by every task's
+//! table) invalidates for every ASID (`VAAE1IS`, `VAALE1IS`,
+//! `VMALLE1IS`); a task's table (protection domains, `vm::domain`) only
+//! for its own ASID (`VAE1IS`, `VALE1IS`, `ASIDE1IS`).
 
 use aarch64_cpu::asm::barrier;
 
@@ -12,15 +19,25 @@ pub struct TlbBatch {
     pages: [(u64, bool); RANGE_THRESHOLD],
     count: usize,
     everything: bool,
+    /// The ASID the entries are tagged with, in bits 63:48 of a `TLBI`
+    /// operand; 0: global entries (every ASID).
+    asid: u64,
 }
 
 impl TlbBatch {
-    /// Nothing to invalidate yet.
+    /// Nothing to invalidate yet, for the kernel's table (every ASID).
     pub const fn new() -> Self {
+        Self::for_asid(0)
+    }
+
+    /// Nothing to invalidate yet, for a table whose entries carry `asid`
+    /// (0: the kernel's, global).
+    pub const fn for_asid(asid: u16) -> Self {
         Self {
             pages: [(0, false); RANGE_THRESHOLD],
             count: 0,
             everything: false,
+            asid: (asid as u64) << 48,
         }
     }
 
@@ -58,18 +75,33 @@ impl TlbBatch {
         }
         // Make the table writes visible to every walker before invalidating.
         barrier::dsb(barrier::ISHST);
+        let asid = self.asid;
         if self.everything {
-            // SAFETY: TLB invalidation only drops cached translations.
-            unsafe { core::arch::asm!("tlbi vmalle1is", options(nostack)) };
+            if asid == 0 {
+                // SAFETY: TLB invalidation only drops cached translations.
+                unsafe { core::arch::asm!("tlbi vmalle1is", options(nostack)) };
+            } else {
+                // SAFETY: as above.
+                unsafe { core::arch::asm!("tlbi aside1is, {}", in(reg) asid, options(nostack)) };
+            }
         } else {
             for &(va, walk) in &self.pages[..self.count] {
-                let operand = (va >> 12) & ((1 << 44) - 1);
+                let operand = ((va >> 12) & ((1 << 44) - 1)) | asid;
                 // SAFETY: TLB invalidation only drops cached translations.
                 unsafe {
-                    if walk {
-                        core::arch::asm!("tlbi vae1is, {}", in(reg) operand, options(nostack));
-                    } else {
-                        core::arch::asm!("tlbi vale1is, {}", in(reg) operand, options(nostack));
+                    match (asid == 0, walk) {
+                        (true, true) => {
+                            core::arch::asm!("tlbi vaae1is, {}", in(reg) operand, options(nostack))
+                        }
+                        (true, false) => {
+                            core::arch::asm!("tlbi vaale1is, {}", in(reg) operand, options(nostack))
+                        }
+                        (false, true) => {
+                            core::arch::asm!("tlbi vae1is, {}", in(reg) operand, options(nostack))
+                        }
+                        (false, false) => {
+                            core::arch::asm!("tlbi vale1is, {}", in(reg) operand, options(nostack))
+                        }
                     }
                 }
             }
@@ -85,6 +117,27 @@ impl Drop for TlbBatch {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Invalidates every cached translation tagged with `asid` (not 0), on
+/// every CPU: its owner ended, or it is about to be given to another.
+pub fn invalidate_asid(asid: u16) {
+    barrier::dsb(barrier::ISHST);
+    let operand = u64::from(asid) << 48;
+    // SAFETY: TLB invalidation only drops cached translations.
+    unsafe { core::arch::asm!("tlbi aside1is, {}", in(reg) operand, options(nostack)) };
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}
+
+/// Invalidates every cached translation of every ASID on every CPU (a new
+/// ASID generation begins).
+pub fn invalidate_all() {
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB invalidation only drops cached translations.
+    unsafe { core::arch::asm!("tlbi vmalle1is", options(nostack)) };
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
 }
 
 /// Invalidates every cached translation on this CPU (used once, when the MMU comes on).

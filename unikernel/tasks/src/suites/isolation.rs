@@ -510,6 +510,27 @@ extern "C" fn late_entry(_: u64, _: u64) -> ! {
 /// ended. Preemption between the start and the exit could let it run
 /// earlier, harmlessly: it then sees `EXITING` unset.
 fn a_thread_started_just_before_its_task_exits_never_runs() -> TestResult {
+    // A preemption between the helper's EXITING store and its exit lets
+    // the thread run legitimately, task alive: rare, but a loaded host
+    // made it happen once. A thread that runs after its task ended runs
+    // every time, so only three in a row fail.
+    let mut ran_late = 0;
+    for _ in 0..3 {
+        if !start_just_before_exit()? {
+            return Ok(());
+        }
+        ran_late += 1;
+    }
+    check!(
+        ran_late < 3,
+        "a thread of an ended task ran task code (three times in a row)"
+    );
+    Ok(())
+}
+
+/// One try of the case above: whether the late thread ran task code once
+/// its task was exiting.
+fn start_just_before_exit() -> Result<bool, crate::harness::Failure> {
     EXITING.store(false, Ordering::SeqCst);
     RAN_LATE.store(false, Ordering::SeqCst);
     let end = ok!(run_in_task(|| {
@@ -527,9 +548,5 @@ fn a_thread_started_just_before_its_task_exits_never_runs() -> TestResult {
     check_eq!(end, TaskEnd::Exited(5));
     // The left-behind thread is ready now: give it the CPU.
     Duration::from_millis(2).sleep();
-    check!(
-        !RAN_LATE.load(Ordering::SeqCst),
-        "a thread of an ended task ran task code"
-    );
-    Ok(())
+    Ok(RAN_LATE.load(Ordering::SeqCst))
 }

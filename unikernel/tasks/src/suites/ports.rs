@@ -382,6 +382,12 @@ fn one_waiting_thread_is_released_per_packet() -> TestResult {
     }
     Duration::from_millis(2).sleep();
     ok!(port.queue(&user(1, 0)));
+    // One reader takes it (however slowly a loaded host runs us); then,
+    // a while later, still only one has returned.
+    let deadline = after_ms(5000);
+    while RELEASED.load(Ordering::SeqCst) == 0 && Time::get_monotonic() < deadline {
+        Duration::from_micros(100).sleep();
+    }
     Duration::from_millis(5).sleep();
     check_eq!(RELEASED.load(Ordering::SeqCst), 1, "one packet, one thread");
     ok!(port.queue(&user(2, 0)));

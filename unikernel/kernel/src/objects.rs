@@ -178,7 +178,7 @@ fn with_locked<R>(f: impl FnOnce(&mut Space) -> R) -> R {
 /// visited) one step of a long operation does under the lock: with each
 /// unit a few hundred instructions, a step stays far below the masked-time
 /// bound (DESIGN.md, "Bounded latency").
-pub const STEP_BUDGET: usize = 64;
+pub const STEP_BUDGET: usize = 24;
 
 /// Runs a long operation in bounded steps: `step` gets the object space
 /// and a budget of [`STEP_BUDGET`] units and says whether it is done;

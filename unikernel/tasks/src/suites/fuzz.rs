@@ -8,6 +8,11 @@
 //! regions it allocated itself, so it always reaches its count. At the end
 //! it closes every handle it made and checks that the kernel still works.
 //!
+//! Two victim tasks live beside it, each with a page of a known pattern
+//! mapped in its own sub-VMAR; the fuzzer aims pointers at those pages too
+//! (protection domains, and the kernel's copy rules, must keep them out of
+//! reach), and each victim checks its page when the run is over.
+//!
 //! The seed is the boot's `seed=` (a fixed default if none), so a run can
 //! be replayed: `just run virt-gicv2 mode=test test=fuzz seed=N`.
 
@@ -129,6 +134,8 @@ struct Fuzz {
     /// duplicated, replaced or transferred.
     root: u32,
     root_base: u64,
+    /// The victims' pattern pages (in other tasks' sub-VMARs).
+    victims: [u64; VICTIMS],
     arena: u32,
     arena_base: u64,
     scratch: u64,
@@ -324,7 +331,9 @@ impl Fuzz {
             5 => text_addr() + self.rng.below(64),
             6 => rodata_addr(),
             7 => data_addr(),
-            // Another task's range: just below this task's sub-VMAR.
+            // Another task's range: a victim's pattern page, or just
+            // below this task's sub-VMAR.
+            8 if self.rng.one_in(2) => self.rng.pick(&self.victims) + self.rng.below(PAGE),
             8 => self.root_base - PAGE * (1 + self.rng.below(1024)),
             // This task's stack guard: inside its range, never mapped.
             _ => self.root_base + self.rng.below(PAGE),
@@ -883,6 +892,56 @@ impl Fuzz {
     }
 }
 
+/// Victim tasks alive during the run.
+const VICTIMS: usize = 2;
+/// The victims' pattern byte at offset `i` of their page.
+fn pattern(i: usize) -> u8 {
+    (i as u8).wrapping_mul(31) ^ 0xa5
+}
+/// How a victim exits if its page changed.
+const VICTIM_CORRUPTED: i64 = 77;
+
+/// A victim: maps a page of [`pattern`], writes its address into the VMO
+/// `h[0]`, signals `USER_0` on the event `h[1]`, waits for `USER_1` there,
+/// then checks its page.
+fn victim(h: [abi::Handle; 4]) {
+    let report = Vmo::from(zx::Handle::from_raw(h[0]));
+    let event = Event::from(zx::Handle::from_raw(h[1]));
+    let Ok(page) = Vmo::create(PAGE) else { return };
+    let Ok(addr) = map_rw(&page, PAGE) else {
+        return;
+    };
+    // SAFETY: a fresh read-write mapping of one page, this task's own.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, PAGE as usize) };
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = pattern(i);
+    }
+    if report.write(&addr.to_le_bytes(), 0).is_err()
+        || event.signal_handle(Signals::NONE, Signals::USER_0).is_err()
+    {
+        return;
+    }
+    let _ = event.wait_handle(Signals::USER_1, Time::INFINITE);
+    if bytes.iter().enumerate().any(|(i, &b)| b != pattern(i)) {
+        zx::exit(VICTIM_CORRUPTED);
+    }
+}
+
+/// Starts a victim; its task, the event that ends it, its page's address.
+fn start_victim() -> Result<(zx::Task, Event, u64), Status> {
+    let report = Vmo::create(8)?;
+    let event = Event::create()?;
+    let mut theirs: [zx::Handle; 2] = [
+        report.duplicate_handle(zx::Rights::SAME_RIGHTS)?.into(),
+        event.duplicate_handle(zx::Rights::SAME_RIGHTS)?.into(),
+    ];
+    let task = crate::harness::spawn_with(victim, &mut theirs)?;
+    event.wait_handle(Signals::USER_0 | Signals::TASK_TERMINATED, Time::INFINITE)?;
+    let mut addr = [0u8; 8];
+    report.read(&mut addr, 0)?;
+    Ok((task, event, u64::from_le_bytes(addr)))
+}
+
 fn random_syscalls_return_defined_statuses() -> TestResult {
     let boot_seed = crate::harness::seed();
     let seed = if boot_seed == 0 {
@@ -897,6 +956,7 @@ fn random_syscalls_return_defined_statuses() -> TestResult {
     // Only the mapping keeps the scratch VMO: no handle to resize it by.
     drop(scratch_vmo);
     let word = 0u64;
+    let v = [ok!(start_victim()), ok!(start_victim())];
     let mut f = Fuzz {
         rng: Rng::from_seed(seed),
         table: [0; TABLE],
@@ -906,6 +966,7 @@ fn random_syscalls_return_defined_statuses() -> TestResult {
         maps_at: 0,
         root: root.raw_handle(),
         root_base: root_info.base,
+        victims: [v[0].2, v[1].2],
         arena: 0,
         arena_base: 0,
         scratch,
@@ -959,6 +1020,14 @@ fn random_syscalls_return_defined_statuses() -> TestResult {
         return Err(Failure::Fail(why));
     }
     check_eq!(calls, CALLS);
+    for (task, event, addr) in &v {
+        ok!(event.signal_handle(Signals::NONE, Signals::USER_1));
+        let end = ok!(task.join());
+        check!(
+            end != zx::TaskEnd::Exited(VICTIM_CORRUPTED),
+            "the victim's page at {addr:#x} changed"
+        );
+    }
     for &h in closed.iter().chain(core::iter::once(&arena)) {
         check!(h == 0 || !valid(h), "handle {h:#x} still open");
     }

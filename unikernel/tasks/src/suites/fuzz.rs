@@ -932,8 +932,8 @@ fn start_victim() -> Result<(zx::Task, Event, u64), Status> {
     let report = Vmo::create(8)?;
     let event = Event::create()?;
     let mut theirs: [zx::Handle; 2] = [
-        report.duplicate_handle(zx::Rights::SAME_RIGHTS)?.into(),
-        event.duplicate_handle(zx::Rights::SAME_RIGHTS)?.into(),
+        report.duplicate_handle(zx::Rights::SAME_RIGHTS)?,
+        event.duplicate_handle(zx::Rights::SAME_RIGHTS)?,
     ];
     let task = crate::harness::spawn_with(victim, &mut theirs)?;
     event.wait_handle(Signals::USER_0 | Signals::TASK_TERMINATED, Time::INFINITE)?;

@@ -124,6 +124,9 @@ impl<T> Slab<T> {
     }
 
     /// Inserts after a successful [`Slab::reserve`] or [`Slab::reserve_n`].
+    /// Inline: the value is then built in its slot, not moved there through
+    /// a `memcpy` call (a waiter record, once ports grew it, took one).
+    #[inline]
     pub fn insert_reserved(&mut self, value: T) -> SlabId {
         self.len += 1;
         if let Some(index) = self.free {

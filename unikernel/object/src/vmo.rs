@@ -307,8 +307,11 @@ impl<P: Platform> ObjectSpace<P> {
             return Ok(());
         }
         let first = offset / PAGE_SIZE;
-        let end = (offset + data.len() as u64).div_ceil(PAGE_SIZE);
-        self.vmo_commit_pages(id, first, end)?;
+        let last = offset + data.len() as u64;
+        let end = last.div_ceil(PAGE_SIZE);
+        // Pages the write covers whole need no zeros or copy first.
+        let whole = offset.div_ceil(PAGE_SIZE)..last / PAGE_SIZE;
+        self.vmo_commit_pages_filling(id, first, end, None, whole)?;
         let mut done = 0usize;
         while done < data.len() {
             let pos = offset + done as u64;
@@ -330,14 +333,29 @@ impl<P: Platform> ObjectSpace<P> {
         self.vmo_commit_pages_except(id, a, b, None)
     }
 
-    /// [`Self::vmo_commit_pages`], leaving the translations of mapping
-    /// `except` alone (a fault is about to replace them).
+    /// [`Self::vmo_commit_pages_filling`] with every new page filled.
     pub(crate) fn vmo_commit_pages_except(
         &mut self,
         id: VmoId,
         a: u64,
         b: u64,
         except: Option<MappingId>,
+    ) -> Result<(), Status> {
+        self.vmo_commit_pages_filling(id, a, b, except, 0..0)
+    }
+
+    /// [`Self::vmo_commit_pages`], leaving the translations of mapping
+    /// `except` alone (a fault is about to replace them), and leaving the
+    /// new pages in `unfilled` as they come from the allocator: the caller
+    /// overwrites them whole in the same lock hold (a `vmo_write`), so
+    /// nobody sees them before.
+    pub(crate) fn vmo_commit_pages_filling(
+        &mut self,
+        id: VmoId,
+        a: u64,
+        b: u64,
+        except: Option<MappingId>,
+        unfilled: core::ops::Range<u64>,
     ) -> Result<(), Status> {
         let v = &self.vmos[id];
         let have = v.owned_range(a, b).len() as u64;
@@ -387,6 +405,9 @@ impl<P: Platform> ObjectSpace<P> {
         }
         let fresh: &[(u64, Frame)] = if need_usize == 1 { &one } else { &many };
         for &(p, f) in fresh {
+            if unfilled.contains(&p) {
+                continue;
+            }
             if let Some(src) = self.shown(id, p) {
                 self.platform.copy(src, f);
                 self.count(|c| c.pages_copied += 1);

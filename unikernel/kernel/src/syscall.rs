@@ -318,36 +318,10 @@ fn sys_vmo_get_size(c: &Caller, a: &Args) -> u64 {
 }
 
 fn sys_vmo_set_size(c: &Caller, a: &Args) -> u64 {
-    let (h, size) = (handle(a[0]), a[1]);
-    // A shrink goes down SHRINK_PIECE pages per hold of the object lock,
-    // interrupts on and preemptible between them: each piece unmaps and
-    // frees what lies past its new end (a populated 256 MiB VMO set to 0
-    // was 65,536 entries and frames in one hold). A grow, or a size the
-    // checks refuse, is one call; so is the first piece, which makes every
-    // check before anything changes.
-    let target = size.checked_next_multiple_of(PAGE_SIZE);
-    result((|| loop {
-        let done = objects::with(|s| {
-            let mut t = s.task(c.table);
-            let cur = t.vmo_get_size(h)?;
-            match target {
-                Some(target) if target < cur => {
-                    let next = target.max(cur - cur.min(SHRINK_PIECE * PAGE_SIZE));
-                    t.vmo_set_size(h, next)?;
-                    Ok(next == target)
-                }
-                _ => t.vmo_set_size(h, size).map(|()| true),
-            }
-        })?;
-        if done {
-            return Ok(());
-        }
-        crate::latency::preempt_point();
-    })())
+    result(objects::with(|s| {
+        s.task(c.table).vmo_set_size(handle(a[0]), a[1])
+    }))
 }
-
-/// Pages a `vmo_set_size` shrink takes off per hold of the object lock.
-const SHRINK_PIECE: u64 = 512;
 
 fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
     let (h, op, offset, size, buf, buf_size) = (handle(a[0]), a[1] as u32, a[2], a[3], a[4], a[5]);
@@ -479,55 +453,20 @@ fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
             root: objects::root_vmar(),
             addr: out,
         };
-        // ZX_VM_MAP_RANGE's translations are made after the map, in pieces
-        // of POPULATE_PIECE pages, interrupts on and preemptible between
-        // them (64 MiB in one hold masked IRQs for 5.5 ms). The object
-        // layer still refuses it with ZX_VM_SPECIFIC_OVERWRITE.
-        let options = a[1] as VmOptions;
-        let populate = options & ZX_VM_MAP_RANGE != 0
-            && options & ZX_VM_SPECIFIC_OVERWRITE == 0
-            && options & ZX_VM_PERM_MASK != 0;
-        let map_options = if populate {
-            options & !ZX_VM_MAP_RANGE
-        } else {
-            options
-        };
-        let (len, root) = (a[5], objects::root_vmar());
-        let base = objects::with(|s| {
+        objects::with(|s| {
             s.task(c.table).vmar_map_out(
                 handle(a[0]),
-                map_options,
+                a[1] as VmOptions,
                 a[2],
                 handle(a[3]),
                 a[4],
-                len,
+                a[5],
                 out,
             )
-        })?;
-        if !populate {
-            return Ok(());
-        }
-        let mut at = base;
-        while at < base + len {
-            let pages = ((base + len - at) / PAGE_SIZE).min(POPULATE_PIECE);
-            if let Err(e) = objects::with(|s| s.populate_at(root, at, pages)) {
-                // As a map that fails: the mapping goes again.
-                let _ = objects::start_in_steps(
-                    |s| s.task(c.table).vmar_unmap_begin(handle(a[0]), base, len),
-                    |s, u, budget| s.vmar_unmap_step(u, budget),
-                );
-                return Err(e);
-            }
-            at += pages * PAGE_SIZE;
-            crate::latency::preempt_point();
-        }
-        Ok(())
+        })
+        .map(drop)
     })())
 }
-
-/// Pages of a `ZX_VM_MAP_RANGE` mapping given translations per hold of the
-/// object lock.
-const POPULATE_PIECE: u64 = 128;
 
 /// `vmar_unmap` and `vmar_destroy` check and start under the lock, then
 /// remove what the range or VMAR holds in bounded steps (see

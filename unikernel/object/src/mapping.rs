@@ -407,36 +407,10 @@ impl<P: Platform> ObjectSpace<P> {
     /// nothing stay unmapped, so no zero page is mapped here.
     pub(crate) fn mapping_populate(&mut self, id: MappingId) -> Result<(), Status> {
         let m = self.mappings[id];
-        self.mapping_populate_pages(id, m.first_page, m.first_page + m.pages)
-    }
-
-    /// `ZX_VM_MAP_RANGE` in pieces: [`Self::mapping_populate`] for the
-    /// `pages` pages of the mapping that holds `vaddr` from there on (a
-    /// caller that dropped the lock since the map finds whatever mapping is
-    /// there now: making its translations is what a fault would do).
-    /// Nothing mapped there: nothing to do.
-    pub fn populate_at(&mut self, root: VmarId, vaddr: u64, pages: u64) -> Result<(), Status> {
-        let Some(id) = self.find_mapping(root, vaddr) else {
-            return Ok(());
-        };
-        let m = self.mappings[id];
-        let first = m.first_page + (vaddr - m.vaddr) / PAGE_SIZE;
-        let end = first.saturating_add(pages).min(m.first_page + m.pages);
-        self.mapping_populate_pages(id, first, end)
-    }
-
-    /// [`Self::mapping_populate`] for VMO pages `[first, end)` of mapping `id`.
-    fn mapping_populate_pages(
-        &mut self,
-        id: MappingId,
-        first: u64,
-        end: u64,
-    ) -> Result<(), Status> {
-        let m = self.mappings[id];
-        let end = end.min(self.vmos[m.vmo].size);
+        let end = (m.first_page + m.pages).min(self.vmos[m.vmo].size);
         // Walk the chain: a page shown at `p` is some ancestor's own page.
         let mut level = m.vmo;
-        let (mut lo, mut hi) = (first, end);
+        let (mut lo, mut hi) = (m.first_page, end);
         // Offset from the mapped VMO's page index to `level`'s.
         let mut shift = 0u64;
         loop {

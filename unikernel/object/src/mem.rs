@@ -63,6 +63,31 @@ enum Slot<T> {
     Free { generation: u32, next: Option<u32> },
 }
 
+impl<T> Slot<T> {
+    /// Puts `value` in this free slot (the free list points at it); returns
+    /// the slot's new generation and the free list's next entry.
+    #[inline]
+    fn fill(&mut self, value: T) -> (u32, Option<u32>) {
+        let Slot::Free { generation, next } = *self else {
+            unreachable!("free list points at a used slot")
+        };
+        let generation = generation.wrapping_add(1);
+        *self = Slot::Used { generation, value };
+        (generation, next)
+    }
+
+    /// The id of this slot, at `index`, if it holds an object.
+    fn id(&self, index: u32) -> Option<SlabId> {
+        match self {
+            Slot::Used { generation, .. } => Some(SlabId {
+                index,
+                generation: *generation,
+            }),
+            Slot::Free { .. } => None,
+        }
+    }
+}
+
 /// An index into a [`Slab`] with the slot's generation, so stale ids miss.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SlabId {
@@ -130,12 +155,7 @@ impl<T> Slab<T> {
     pub fn insert_reserved(&mut self, value: T) -> SlabId {
         self.len += 1;
         if let Some(index) = self.free {
-            let slot = &mut self.slots[index as usize];
-            let Slot::Free { generation, next } = *slot else {
-                unreachable!("free list points at a used slot")
-            };
-            let generation = generation.wrapping_add(1);
-            *slot = Slot::Used { generation, value };
+            let (generation, next) = self.slots[index as usize].fill(value);
             self.free = next;
             SlabId { index, generation }
         } else {
@@ -211,13 +231,10 @@ impl<T> Slab<T> {
 
     /// Ids of all objects (for teardown and invariants).
     pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Used { generation, .. } => Some(SlabId {
-                index: i as u32,
-                generation: *generation,
-            }),
-            Slot::Free { .. } => None,
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.id(i as u32))
     }
 }
 
@@ -401,11 +418,7 @@ impl<T> ChunkSlab<T> {
         self.len += 1;
         if let Some(index) = self.free {
             let slot = self.slot_mut(index).expect("free list in range");
-            let Slot::Free { generation, next } = *slot else {
-                unreachable!("free list points at a used slot")
-            };
-            let generation = generation.wrapping_add(1);
-            *slot = Slot::Used { generation, value };
+            let (generation, next) = slot.fill(value);
             self.free = next;
             SlabId { index, generation }
         } else {
@@ -495,15 +508,7 @@ impl<T> ChunkSlab<T> {
 
     /// Ids of all objects (for teardown and invariants).
     pub fn ids(&self) -> impl Iterator<Item = SlabId> + '_ {
-        (0..self.made)
-            .map(|i| (i, self.slot(i as u32).expect("made")))
-            .filter_map(|(i, s)| match s {
-                Slot::Used { generation, .. } => Some(SlabId {
-                    index: i as u32,
-                    generation: *generation,
-                }),
-                Slot::Free { .. } => None,
-            })
+        (0..self.made as u32).filter_map(|i| self.slot(i).expect("made").id(i))
     }
 }
 

@@ -5,12 +5,16 @@
 //! time, never by copying one contiguous block), freed slots go on a free
 //! list, and open handles are linked in a list of their own, so a task's
 //! end closes its handles in O(open handles), whatever the table once held.
+//!
+//! Below the table, the object space's handle operations: tables made and
+//! torn down, handles looked up (with Zircon's order of checks), installed,
+//! closed, duplicated, replaced and moved between tables.
 
 use crate::mem::{Mem, SlabId};
-use abi::{
-    Handle, Rights, Status, ZX_ERR_BAD_HANDLE, ZX_ERR_BAD_STATE, ZX_ERR_NO_MEMORY,
-    ZX_HANDLE_FIXED_BITS_MASK,
-};
+use crate::platform::{KernelObject, Platform};
+use crate::signals::Waitable;
+use crate::space::{ObjectSpace, TableId, VmoId};
+use abi::*;
 use alloc::vec::Vec;
 
 /// Slot index bits in a handle value; a table holds at most `1 << 14` handles.
@@ -315,5 +319,295 @@ impl<K> HandleTable<K> {
                 Slot::Used { generation, .. } => Some(self.encode(i as u32, *generation)),
                 Slot::Free { .. } => None,
             })
+    }
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// Creates an empty handle table (one per task).
+    pub fn create_table(&mut self, quota: Quota) -> Result<TableId, Status> {
+        let secret = self.next_secret();
+        self.tables
+            .insert(&self.mem, HandleTable::new(quota, secret))
+    }
+
+    /// Closes every handle of a table and removes it (a task ended): the
+    /// whole teardown at once, [`Self::destroy_table_step`] until done.
+    pub fn destroy_table(&mut self, table: TableId) -> Result<(), Status> {
+        while !self.destroy_table_step(table, usize::MAX)? {}
+        Ok(())
+    }
+
+    /// One bounded part of a table's teardown: closes at most `budget`
+    /// handles (each close may cascade, and needs no allocation).
+    /// `Ok(true)` once every handle is closed and the table is gone. From
+    /// the first step on the table takes no new handle
+    /// (`ZX_ERR_BAD_STATE`); each step takes the handles from the table's
+    /// list of open ones, so the whole teardown is O(open handles), however
+    /// many slots the table has, and between steps the caller may drop the
+    /// lock (handles closed meanwhile by other means are simply gone).
+    pub fn destroy_table_step(&mut self, table: TableId, budget: usize) -> Result<bool, Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        t.closing = true;
+        let mut left = budget;
+        while let Some(h) = self.tables[table].any_handle() {
+            if left == 0 {
+                return Ok(false);
+            }
+            left -= 1;
+            self.close(table, h)?;
+        }
+        self.tables.remove(table);
+        Ok(true)
+    }
+
+    /// A table, for inspection.
+    pub fn table(&self, table: TableId) -> Option<&HandleTable<P::KernelObject>> {
+        self.tables.get(table)
+    }
+
+    /// Committed pages charged to a table.
+    pub fn committed_pages(&self, table: TableId) -> Option<u64> {
+        self.tables.get(table).map(|t| t.committed_pages)
+    }
+
+    pub(crate) fn table_ref(
+        &self,
+        table: TableId,
+    ) -> Result<&HandleTable<P::KernelObject>, Status> {
+        self.tables.get(table).ok_or(ZX_ERR_BAD_STATE)
+    }
+
+    /// The entry of `handle` in `table`.
+    pub fn entry(&self, table: TableId, handle: Handle) -> Result<&Entry<P::KernelObject>, Status> {
+        self.table_ref(table)?.get(handle)
+    }
+
+    /// Resolves a handle to a VMO with `rights`: the Zircon order of checks
+    /// (bad handle, wrong type, access denied).
+    pub(crate) fn vmo_handle(
+        &self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<(VmoId, Rights), Status> {
+        let e = self.entry(table, handle)?;
+        let Object::Vmo(id) = e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if e.rights & rights != rights {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok((id, e.rights))
+    }
+
+    /// The VMO a handle names (no right needed: for the kernel's own mappings
+    /// through [`ObjectSpace::vmar_map_vmo`]).
+    pub fn vmo_of(&self, table: TableId, handle: Handle) -> Result<VmoId, Status> {
+        self.vmo_handle(table, handle, 0).map(|(id, _)| id)
+    }
+
+    /// Puts a new handle to `object` in `table`, taking one reference.
+    /// Reserve first; nothing changes on failure.
+    pub(crate) fn install(
+        &mut self,
+        table: TableId,
+        object: Object<P::KernelObject>,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        self.reserve_handle(table)?;
+        Ok(self.install_reserved(table, object, rights))
+    }
+
+    /// Reserves room for one more handle in `table` (quota and memory), so
+    /// a following [`Self::install_reserved`] cannot fail.
+    pub(crate) fn reserve_handle(&mut self, table: TableId) -> Result<(), Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        t.reserve(&self.mem)
+    }
+
+    pub(crate) fn install_reserved(
+        &mut self,
+        table: TableId,
+        object: Object<P::KernelObject>,
+        rights: Rights,
+    ) -> Handle {
+        match &object {
+            Object::Vmo(id) => self.vmos[*id].handles += 1,
+            Object::Event(id) => self.events[*id].handles += 1,
+            Object::Vmar(id) => self.vmars[*id].handles += 1,
+            Object::Port(id) => self.ports[*id].handles += 1,
+            Object::Kernel(k) => self.events[k.signals()].handles += 1,
+        }
+        self.tables[table].insert_reserved(Entry { object, rights })
+    }
+
+    /// Installs a handle to a kernel-owned object (thread, task).
+    pub fn install_kernel_object(
+        &mut self,
+        table: TableId,
+        object: P::KernelObject,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        self.install(table, Object::Kernel(object), rights)
+    }
+
+    /// Closes a handle: cancels waits through it, drops its reference, and
+    /// returns the kernel object it named, if any, for the kernel to drop.
+    pub fn close(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<Option<P::KernelObject>, Status> {
+        let t = self.tables.get_mut(table).ok_or(ZX_ERR_BAD_STATE)?;
+        let entry = t.remove(handle)?;
+        Ok(self.release_handle_ref(table, handle, entry.object))
+    }
+
+    fn release_handle_ref(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        object: Object<P::KernelObject>,
+    ) -> Option<P::KernelObject> {
+        match object {
+            Object::Vmo(id) => {
+                self.cancel_waits_via(Waitable::Vmo(id), table, handle);
+                self.vmos[id].handles -= 1;
+                self.vmo_maybe_destroy(id);
+                None
+            }
+            Object::Event(id) => {
+                self.cancel_waits_via(Waitable::Event(id), table, handle);
+                let e = &mut self.events[id];
+                e.handles -= 1;
+                if e.handles == 0 {
+                    self.events.remove(id);
+                }
+                None
+            }
+            Object::Vmar(id) => {
+                self.vmar_release(id);
+                None
+            }
+            Object::Port(id) => {
+                self.port_handle_closed(id, table, handle);
+                let p = &mut self.ports[id];
+                p.handles -= 1;
+                if p.handles == 0 {
+                    self.port_destroy(id);
+                }
+                None
+            }
+            Object::Kernel(k) => {
+                let id = k.signals();
+                self.cancel_waits_via(Waitable::Event(id), table, handle);
+                self.kernel_signals_release(id);
+                self.kernel_release_if_unreferenced(&k);
+                Some(k)
+            }
+        }
+    }
+
+    /// Duplicates `handle` with a subset of its rights (needs DUPLICATE).
+    pub fn duplicate(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(table, handle)?;
+        if e.rights & ZX_RIGHT_DUPLICATE == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let new_rights = subset_rights(e.rights, rights)?;
+        let object = e.object.clone();
+        self.install(table, object, new_rights)
+    }
+
+    /// Replaces `handle` with one with a subset of its rights (needs no right).
+    /// The old handle is always invalidated (zx_handle_replace.md), on a
+    /// rights error too; replacing never allocates.
+    pub fn replace(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(table, handle)?;
+        let new_rights = match subset_rights(e.rights, rights) {
+            Ok(r) => r,
+            Err(status) => {
+                self.close(table, handle)?;
+                return Err(status);
+            }
+        };
+        let entry = self.tables[table].remove(handle)?;
+        self.cancel_waits_via_object(&entry.object, table, handle);
+        // The slot just freed is reused under a new generation, so this
+        // cannot allocate or hit the handle quota; the object reference
+        // moves from the old handle to the new one.
+        Ok(self.tables[table].insert_reserved(Entry {
+            object: entry.object,
+            rights: new_rights,
+        }))
+    }
+
+    /// Moves a handle to another table (needs TRANSFER); its value changes.
+    pub fn transfer(
+        &mut self,
+        from: TableId,
+        handle: Handle,
+        to: TableId,
+    ) -> Result<Handle, Status> {
+        let e = self.entry(from, handle)?;
+        if e.rights & ZX_RIGHT_TRANSFER == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        self.reserve_handle(to)?;
+        let entry = self.tables[from].remove(handle)?;
+        self.cancel_waits_via_object(&entry.object, from, handle);
+        Ok(self.tables[to].insert_reserved(entry))
+    }
+
+    /// `ZX_INFO_HANDLE_BASIC` for a handle.
+    pub fn info_handle_basic(
+        &self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<ZxInfoHandleBasic, Status> {
+        let e = self.entry(table, handle)?;
+        let (koid, obj_type, props) = match &e.object {
+            Object::Vmo(id) => (self.vmos[*id].koid, ZX_OBJ_TYPE_VMO, ZX_OBJ_PROP_WAITABLE),
+            Object::Event(id) => (
+                self.events[*id].koid,
+                ZX_OBJ_TYPE_EVENT,
+                ZX_OBJ_PROP_WAITABLE,
+            ),
+            // A VMAR is not waitable.
+            Object::Vmar(id) => (self.vmar_koid(*id), ZX_OBJ_TYPE_VMAR, 0),
+            // Nor is a port (the era's ports have no WAIT right).
+            Object::Port(id) => (self.ports[*id].koid, ZX_OBJ_TYPE_PORT, 0),
+            Object::Kernel(k) => (k.koid(), k.obj_type(), ZX_OBJ_PROP_WAITABLE),
+        };
+        Ok(ZxInfoHandleBasic {
+            koid,
+            rights: e.rights,
+            obj_type,
+            related_koid: 0,
+            props,
+            padding: 0,
+        })
+    }
+}
+
+/// The rights a duplicate or replacement gets: `ZX_RIGHT_SAME_RIGHTS`, or a
+/// subset of `have` (anything more is `ZX_ERR_INVALID_ARGS`).
+pub(crate) fn subset_rights(have: Rights, want: Rights) -> Result<Rights, Status> {
+    if want == ZX_RIGHT_SAME_RIGHTS {
+        Ok(have)
+    } else if want & !have != 0 {
+        Err(ZX_ERR_INVALID_ARGS)
+    } else {
+        Ok(want)
     }
 }

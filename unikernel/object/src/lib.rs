@@ -20,6 +20,7 @@ pub mod mem;
 pub mod platform;
 pub mod port;
 pub mod regions;
+pub mod signals;
 pub mod space;
 pub mod syscalls;
 pub mod vmar;
@@ -35,9 +36,8 @@ pub use port::{
     PortId, PortStart, PortWaitToken, MAX_ASYNC_WAITS_PER_OBJECT, MAX_ASYNC_WAITS_PER_TABLE,
     MAX_PORT_USER_PACKETS,
 };
-pub use space::{
-    MappingId, ObjectSpace, SignalsId, TableId, VmoId, WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS,
-};
+pub use signals::{WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS};
+pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId};
 pub use syscalls::Task;
 pub use vmar::{vmar_rights, OutPtr, Unmapping, VmarId};
 pub use vmo::MAX_CHAIN_DEPTH;

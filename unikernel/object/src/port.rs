@@ -35,7 +35,8 @@
 use crate::handle::Object;
 use crate::mem::SlabId;
 use crate::platform::{Platform, WaiterId};
-use crate::space::{ObjectSpace, TableId, WaitToken, Waitable, Waiter};
+use crate::signals::{WaitToken, Waitable, Waiter};
+use crate::space::{ObjectSpace, TableId};
 use abi::*;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;

@@ -5,7 +5,8 @@
 use crate::handle::Object;
 use crate::platform::{CacheOp, CacheSpan, CACHE_ROUND_PAGES};
 use crate::platform::{Platform, WaiterId};
-use crate::space::{ObjectSpace, TableId, VmoId, WaitStart};
+use crate::signals::WaitStart;
+use crate::space::{ObjectSpace, TableId, VmoId};
 use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, Unmapping, VmarId};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;

@@ -7,7 +7,8 @@
 //! touches no page, so it costs the same for a 4 KiB or a 1 TiB parent.
 
 use crate::platform::{CacheSpan, Frame, Platform, CACHE_ROUND_PAGES, PAGE_BYTES};
-use crate::space::{MappingId, ObjectSpace, TableId, VmoId, WaitToken, Waitable};
+use crate::signals::{WaitToken, Waitable};
+use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
 use alloc::vec::Vec;
 use core::cell::Cell;

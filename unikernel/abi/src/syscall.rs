@@ -125,9 +125,35 @@ impl Syscall {
         Syscall::PortCancel,
     ];
 
+    /// One more than the largest syscall number.
+    pub const COUNT: usize = {
+        let mut max = 0;
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as usize > max {
+                max = Self::ALL[i] as usize;
+            }
+            i += 1;
+        }
+        max + 1
+    };
+
+    /// [`Self::ALL`] by number: `None` where no syscall has that number.
+    const BY_NUMBER: [Option<Syscall>; Self::COUNT] = {
+        let mut t = [None; Self::COUNT];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            t[Self::ALL[i] as usize] = Some(Self::ALL[i]);
+            i += 1;
+        }
+        t
+    };
+
     /// Decodes the number in `x16`; `None` means `ZX_ERR_BAD_SYSCALL`.
     pub fn from_number(n: u64) -> Option<Syscall> {
-        Self::ALL.iter().copied().find(|s| *s as u64 == n)
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| Self::BY_NUMBER.get(n).copied().flatten())
     }
 
     /// The number tasks put in `x16`.

@@ -382,6 +382,21 @@ impl<P: Platform> ObjectSpace<P> {
         self.table_ref(table)?.get(handle)
     }
 
+    /// The entry of `handle` in `table` if the handle carries `right`, else
+    /// `ZX_ERR_ACCESS_DENIED` (a bad handle first).
+    pub(crate) fn entry_with_right(
+        &self,
+        table: TableId,
+        handle: Handle,
+        right: Rights,
+    ) -> Result<&Entry<P::KernelObject>, Status> {
+        let e = self.entry(table, handle)?;
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(e)
+    }
+
     /// Resolves a handle to a VMO with `rights`: the Zircon order of checks
     /// (bad handle, wrong type, access denied).
     pub(crate) fn vmo_handle(
@@ -515,10 +530,7 @@ impl<P: Platform> ObjectSpace<P> {
         handle: Handle,
         rights: Rights,
     ) -> Result<Handle, Status> {
-        let e = self.entry(table, handle)?;
-        if e.rights & ZX_RIGHT_DUPLICATE == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
+        let e = self.entry_with_right(table, handle, ZX_RIGHT_DUPLICATE)?;
         let new_rights = subset_rights(e.rights, rights)?;
         let object = e.object.clone();
         self.install(table, object, new_rights)
@@ -559,10 +571,7 @@ impl<P: Platform> ObjectSpace<P> {
         handle: Handle,
         to: TableId,
     ) -> Result<Handle, Status> {
-        let e = self.entry(from, handle)?;
-        if e.rights & ZX_RIGHT_TRANSFER == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
+        self.entry_with_right(from, handle, ZX_RIGHT_TRANSFER)?;
         self.reserve_handle(to)?;
         let entry = self.tables[from].remove(handle)?;
         self.cancel_waits_via_object(&entry.object, from, handle);

@@ -69,15 +69,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// each handle to the object holds another.
     pub fn kernel_signals_create(&mut self) -> Result<(SignalsId, Koid), Status> {
         self.events.reserve(&self.mem)?;
-        let koid = self.new_koid();
-        let id = self.events.insert_reserved(Event {
-            koid,
-            signals: 0,
-            handles: 1,
-            waiters: Vec::new(),
-            payload: [0; KERNEL_PAYLOAD_WORDS],
-        });
-        Ok((id, koid))
+        Ok(self.insert_event(1))
     }
 
     /// Drops one reference to a kernel object's signal state; it goes with the last.
@@ -127,15 +119,22 @@ impl<P: Platform> ObjectSpace<P> {
         }
         self.reserve_handle(table)?;
         self.events.reserve(&self.mem)?;
+        let (id, _) = self.insert_event(0);
+        Ok(self.install_reserved(table, Object::Event(id), ZX_DEFAULT_EVENT_RIGHTS))
+    }
+
+    /// New signal state with a fresh koid and `handles` references, in the
+    /// room `events.reserve` made.
+    fn insert_event(&mut self, handles: u32) -> (SignalsId, Koid) {
         let koid = self.new_koid();
         let id = self.events.insert_reserved(Event {
             koid,
             signals: 0,
-            handles: 0,
+            handles,
             waiters: Vec::new(),
             payload: [0; KERNEL_PAYLOAD_WORDS],
         });
-        Ok(self.install_reserved(table, Object::Event(id), ZX_DEFAULT_EVENT_RIGHTS))
+        (id, koid)
     }
 
     /// The current signals of the object a handle names (no right needed:
@@ -161,9 +160,7 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<(), Status> {
         // The right first: a VMAR (no SIGNAL right ever) is ACCESS_DENIED,
         // the page's status, not NOT_SUPPORTED, which it does not list.
-        if self.entry(table, handle)?.rights & ZX_RIGHT_SIGNAL == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
+        self.entry_with_right(table, handle, ZX_RIGHT_SIGNAL)?;
         let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
         let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
         let allowed = if is_event {

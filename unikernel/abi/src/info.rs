@@ -1,6 +1,7 @@
 //! `zx_object_get_info` topics and records, in Zircon's field order.
 
 use crate::{Koid, ObjType, Rights};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// An info topic (`zx_object_info_topic_t`).
 pub type InfoTopic = u32;
@@ -28,7 +29,9 @@ pub const ZX_INFO_VMO_VIA_MAPPING: u32 = 1 << 4;
 pub const ZX_INFO_VMO_CREATE_RESIZABLE: u32 = 1 << 0;
 
 /// `zx_info_handle_basic_t`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ZxInfoHandleBasic {
     /// The object's koid.
@@ -46,7 +49,9 @@ pub struct ZxInfoHandleBasic {
 }
 
 /// `zx_info_vmo_t` (the ZX_INFO_VMO section's layout, with `create_options` and `cache_policy`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ZxInfoVmo {
     /// The VMO's koid.
@@ -80,7 +85,9 @@ pub struct ZxInfoVmo {
 }
 
 /// `zx_info_vmar_t`: where a VMAR lies.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ZxInfoVmar {
     /// Base address of the region.
@@ -92,28 +99,6 @@ pub struct ZxInfoVmar {
 const _: () = assert!(core::mem::size_of::<ZxInfoHandleBasic>() == 32);
 const _: () = assert!(core::mem::size_of::<ZxInfoVmar>() == 16);
 const _: () = assert!(core::mem::size_of::<ZxInfoVmo>() == 112);
-
-macro_rules! as_bytes {
-    ($t:ty) => {
-        impl $t {
-            /// The record's bytes, as copied out to a task's buffer.
-            pub fn as_bytes(&self) -> &[u8] {
-                // SAFETY: the struct is `repr(C)`, made only of integers and
-                // byte arrays, with every padding byte an explicit field, so
-                // all its bytes are initialised; the slice borrows `self`.
-                unsafe {
-                    core::slice::from_raw_parts(
-                        (self as *const Self).cast::<u8>(),
-                        core::mem::size_of::<Self>(),
-                    )
-                }
-            }
-        }
-    };
-}
-as_bytes!(ZxInfoHandleBasic);
-as_bytes!(ZxInfoVmo);
-as_bytes!(ZxInfoVmar);
 
 /// Ours: how a task ended ([`ZxInfoTaskEnd`]).
 pub const ZX_INFO_TASK_END: InfoTopic = 1000;
@@ -131,7 +116,9 @@ pub const ZX_TASK_KILLED: u32 = 3;
 
 /// Ours: how a task ended, for `ZX_INFO_TASK_END`.
 #[repr(C)]
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct ZxInfoTaskEnd {
     /// `ZX_TASK_RUNNING`, `ZX_TASK_EXITED`, `ZX_TASK_FAULTED` or `ZX_TASK_KILLED`.
     pub state: u32,
@@ -150,7 +137,9 @@ pub struct ZxInfoTaskEnd {
 /// Ours: counters of the kernel's fault and copy work and its memory in
 /// use, for `ZX_INFO_KERNEL_COUNTERS` (on any handle; they are global).
 #[repr(C)]
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct ZxInfoKernelCounters {
     /// Translation faults taken on task memory.
     pub translation_faults: u64,

@@ -136,6 +136,8 @@ const _: () = assert!(ZX_VM_PERM_MASK << ZX_VM_CAN_MAP_SHIFT == ZX_VM_CAN_MAP_RW
 /// What the kernel asks of the EL0 image's first task (`x0` at its entry;
 /// `h0` is a VMO holding an [`El0Boot`]).
 pub mod el0 {
+    use zerocopy::{FromBytes, Immutable, IntoBytes};
+
     /// Count the EL0 test suites the filter selects; exit with the count.
     pub const MODE_COUNT: u64 = 0;
     /// Run the selected EL0 suites as KTAP subtests; exit 0 if all passed.
@@ -150,7 +152,7 @@ pub mod el0 {
 
     /// The boot parameters the kernel hands the EL0 image's first task.
     #[repr(C)]
-    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable)]
     pub struct El0Boot {
         /// `seed=` from the bootargs.
         pub seed: u64,

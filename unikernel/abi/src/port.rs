@@ -2,6 +2,7 @@
 //! `zx_object_wait_async`, the era's values.
 
 use crate::{Signals, Status};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `zx_port_create` option: the port may be bound to interrupts (there
 /// are no interrupt objects here, so it changes nothing).
@@ -32,7 +33,9 @@ pub const ZX_PKT_TYPE_SIGNAL_REP: u32 = 2;
 
 /// `zx_port_packet_t`: 48 bytes, the union as four words.
 #[repr(C)]
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct PortPacket {
     /// The key: the caller's for user packets, the registration's for signals.
     pub key: u64,
@@ -101,35 +104,6 @@ impl PortPacket {
             // (six words, no padding); volatile keeps the compiler from
             // turning the loop back into a `memcpy` call.
             unsafe { to.add(i).write_volatile(from.add(i).read_volatile()) };
-        }
-    }
-
-    /// The packet as bytes, for copying out.
-    pub fn as_bytes(&self) -> &[u8; 48] {
-        // SAFETY: a `repr(C)` record of integers, 48 bytes without padding
-        // (asserted above); every byte is initialised.
-        unsafe { &*(self as *const Self).cast::<[u8; 48]>() }
-    }
-
-    /// The packet as bytes, for copying in.
-    pub fn as_bytes_mut(&mut self) -> &mut [u8; 48] {
-        // SAFETY: as for `as_bytes`; every bit pattern is a valid packet.
-        unsafe { &mut *(self as *mut Self).cast::<[u8; 48]>() }
-    }
-
-    /// A packet from its bytes.
-    pub fn from_bytes(bytes: &[u8; 48]) -> Self {
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-            u64::from_ne_bytes(w)
-        };
-        let w1 = word(1);
-        PortPacket {
-            key: word(0),
-            packet_type: w1 as u32,
-            status: (w1 >> 32) as u32 as i32,
-            payload: [word(2), word(3), word(4), word(5)],
         }
     }
 }

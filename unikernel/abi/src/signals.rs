@@ -1,5 +1,7 @@
 //! Signals (`zx_signals_t`), Zircon's values.
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 /// A set of signals.
 pub type Signals = u32;
 
@@ -46,7 +48,9 @@ pub const ZX_WAIT_MANY_MAX_ITEMS: usize = 64;
 
 /// `zx_wait_item_t`: one item of `zx_object_wait_many`.
 #[repr(C)]
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct WaitItem {
     /// The handle to wait on.
     pub handle: crate::Handle,

@@ -1,6 +1,7 @@
 //! The ABI's numbers are Zircon's (DESIGN.md "Values") or, for syscalls, ours and distinct.
 
 use abi::*;
+use zerocopy::{FromBytes, IntoBytes};
 
 #[test]
 fn status_codes_have_zircon_values() {
@@ -190,7 +191,7 @@ fn port_packet_layout_is_the_eras() {
     assert_eq!(&b[16..20], &0xAu32.to_ne_bytes());
     assert_eq!(&b[20..24], &0xBu32.to_ne_bytes());
     assert_eq!(&b[24..32], &7u64.to_ne_bytes());
-    assert_eq!(PortPacket::from_bytes(b), p);
+    assert_eq!(PortPacket::read_from_bytes(b).ok(), Some(p));
     assert_eq!((ZX_PKT_TYPE_USER, ZX_PKT_TYPE_SIGNAL_ONE), (0, 1));
     assert_eq!((ZX_WAIT_ASYNC_ONCE, ZX_WAIT_ASYNC_REPEATING), (0, 1));
     assert_eq!(ZX_DEFAULT_PORT_RIGHTS, 0x800F);

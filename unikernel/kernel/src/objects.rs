@@ -5,7 +5,10 @@
 //!
 //! Lock order: this lock, then the page table's (`vm::with_page_table`).
 
+pub mod wait;
+
 use crate::mm::frame;
+use crate::sched;
 use crate::sync::IrqMutex;
 use abi::{Signals, Status};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -97,19 +100,11 @@ impl Mmu for KernelPlatform {
     }
 }
 
-static WAKER: spin::Once<fn(WaiterId, Signals)> = spin::Once::new();
-
-/// Registers the scheduler's wake-up function for ended waits.
-pub fn register_waker(wake: fn(WaiterId, Signals)) {
-    WAKER.call_once(|| wake);
-}
-
 impl Waker for KernelPlatform {
+    /// Ends thread `waiter`'s wait with `observed` (its wait slot, see
+    /// [`wait`]).
     fn wake(&self, waiter: WaiterId, observed: Signals) {
-        // Waits are only ever begun by the scheduler, after it registered.
-        if let Some(wake) = WAKER.get() {
-            wake(waiter, observed);
-        }
+        sched::wake_with_signals(sched::ThreadId::from_raw(waiter), observed);
     }
 }
 

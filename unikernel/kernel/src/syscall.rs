@@ -1,9 +1,12 @@
 //! The syscall layer: `svc #0` with the number in `x16`, arguments in
-//! `x0`–`x7`, the status (or value) back in `x0`. Each handler decodes its
-//! arguments, copies user memory in and out only where the task rules allow
-//! (copy-out into the caller's sub-VMAR; copy-in from it or the EL0 image's
-//! read-only part), with fault recovery and never under the object lock,
-//! and makes one call into the object layer (or the scheduler).
+//! `x0`–`x7`, the status (or value) back in `x0`. Each handler takes the
+//! syscall's arguments named and typed (the table converts the registers)
+//! and returns a `Result`, turned into `x0` in one place; it copies user
+//! memory in and out only where the task rules allow (copy-out into the
+//! caller's sub-VMAR; copy-in from it or the EL0 image's read-only part),
+//! with fault recovery and never under the object lock, and makes one call
+//! into the object layer (or the scheduler), which checks handles and
+//! rights.
 
 use crate::arch::el0::UserRecord;
 use crate::arch::exception::TrapFrame;
@@ -12,7 +15,8 @@ use crate::objects;
 use crate::sched;
 use crate::task::{self, StartHandles, MAX_START_HANDLES};
 use abi::*;
-use object::TableId;
+use object::{KernelObject, TableId};
+use zerocopy::{Immutable, IntoBytes};
 
 /// Who is calling: its handle table and where its memory is.
 struct Caller {
@@ -69,23 +73,24 @@ impl Caller {
     }
 
     /// Writes a plain value (an integer or a `repr(C)` record) to `addr`.
-    fn put<T: Copy>(&self, addr: u64, value: T) -> Result<(), Status> {
-        // SAFETY: `T` is plain data; its bytes are read for the copy.
-        let bytes =
-            unsafe { core::slice::from_raw_parts((&raw const value).cast::<u8>(), size_of::<T>()) };
-        self.copy_out_bytes(addr, bytes)
+    fn put<T: IntoBytes + Immutable>(&self, addr: u64, value: T) -> Result<(), Status> {
+        self.copy_out_bytes(addr, value.as_bytes())
     }
 
     /// Checks that `addr` can take a `T` before anything is done, so a
     /// call with a bad out-pointer has no effect.
-    fn probe<T: Copy + Default>(&self, addr: u64) -> Result<(), Status> {
+    fn probe<T: IntoBytes + Immutable + Default>(&self, addr: u64) -> Result<(), Status> {
         self.put(addr, T::default())
     }
 
     /// [`Self::probe`] for a call on `handle`: a bad handle is reported
     /// before a bad pointer (Zircon looks the handle up first and writes
     /// its results last).
-    fn probe_for<T: Copy + Default>(&self, handle: Handle, addr: u64) -> Result<(), Status> {
+    fn probe_for<T: IntoBytes + Immutable + Default>(
+        &self,
+        handle: Handle,
+        addr: u64,
+    ) -> Result<(), Status> {
         self.probe::<T>(addr).map_err(|e| {
             match objects::with(|s| s.entry(self.table, handle).map(drop)) {
                 Err(bad) => bad,
@@ -94,12 +99,15 @@ impl Caller {
         })
     }
 
+    /// Closes one of the caller's handles, whatever it names (an undo).
+    fn close(&self, handle: Handle) {
+        objects::with(|s| s.task(self.table).handle_close(handle)).ok();
+    }
+
     /// Writes a new handle to `out`; if that fails, closes it, so a bad
     /// pointer leaves nothing behind.
     fn put_handle(&self, out: u64, handle: Handle) -> Result<(), Status> {
-        self.put(out, handle).inspect_err(|_| {
-            sched::wait::handle_close(self.table, handle);
-        })
+        self.put(out, handle).inspect_err(|_| self.close(handle))
     }
 }
 
@@ -108,55 +116,135 @@ fn status(s: Status) -> u64 {
     s.0 as i64 as u64
 }
 
-fn result(r: Result<(), Status>) -> u64 {
-    status(r.err().unwrap_or(ZX_OK))
+/// `Ok` for `ZX_OK`, else the status as an error.
+fn ok_or_status(s: Status) -> Result<(), Status> {
+    if s == ZX_OK {
+        Ok(())
+    } else {
+        Err(s)
+    }
 }
 
+/// A syscall's argument registers, `x0`–`x7`.
 type Args = [u64; 8];
-type Handler = fn(&Caller, &Args) -> u64;
+
+/// One argument register as the type a handler's parameter declares: the
+/// ABI's 32-bit types (handles, rights, signals, options) take the
+/// register's low half, as Zircon's C ABI does.
+trait FromReg {
+    fn from_reg(r: u64) -> Self;
+}
+
+impl FromReg for u64 {
+    #[inline(always)]
+    fn from_reg(r: u64) -> Self {
+        r
+    }
+}
+
+impl FromReg for u32 {
+    #[inline(always)]
+    fn from_reg(r: u64) -> Self {
+        r as u32
+    }
+}
+
+impl FromReg for i64 {
+    #[inline(always)]
+    fn from_reg(r: u64) -> Self {
+        r as i64
+    }
+}
+
+impl FromReg for usize {
+    #[inline(always)]
+    fn from_reg(r: u64) -> Self {
+        r as usize
+    }
+}
+
+/// What a handler returns, as `x0`: a status, or the value of the one
+/// call that returns a value instead (`clock_get_monotonic`).
+trait IntoX0 {
+    fn into_x0(self) -> u64;
+}
+
+impl IntoX0 for Result<(), Status> {
+    #[inline(always)]
+    fn into_x0(self) -> u64 {
+        status(self.err().unwrap_or(ZX_OK))
+    }
+}
+
+impl IntoX0 for Time {
+    #[inline(always)]
+    fn into_x0(self) -> u64 {
+        self as u64
+    }
+}
+
+/// A handler as the table holds it: the registers in, `x0` out.
+type Entry = fn(&Caller, &Args) -> u64;
+
+/// The table of handlers by syscall number: `Call => handler(registers)`
+/// passes those argument registers, each converted to the type of the
+/// handler's parameter in its place, and turns the result into `x0`.
+macro_rules! handlers {
+    ($($call:ident => $handler:ident($($reg:literal),*);)*) => {{
+        let mut t: [Option<Entry>; Syscall::COUNT] = [None; Syscall::COUNT];
+        $(
+            t[Syscall::$call as usize] = Some({
+                #[allow(unused_variables)] // by the calls without arguments
+                fn entry(c: &Caller, a: &Args) -> u64 {
+                    $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
+                }
+                entry
+            });
+        )*
+        t
+    }};
+}
 
 /// Handlers by syscall number.
-static HANDLERS: [Option<Handler>; 72] = {
-    let mut t: [Option<Handler>; 72] = [None; 72];
-    t[Syscall::Null as usize] = Some(sys_null);
-    t[Syscall::HandleClose as usize] = Some(sys_handle_close);
-    t[Syscall::HandleDuplicate as usize] = Some(sys_handle_duplicate);
-    t[Syscall::HandleReplace as usize] = Some(sys_handle_replace);
-    t[Syscall::VmoCreate as usize] = Some(sys_vmo_create);
-    t[Syscall::VmoCreateChild as usize] = Some(sys_vmo_create_child);
-    t[Syscall::VmoRead as usize] = Some(sys_vmo_read);
-    t[Syscall::VmoWrite as usize] = Some(sys_vmo_write);
-    t[Syscall::VmoGetSize as usize] = Some(sys_vmo_get_size);
-    t[Syscall::VmoSetSize as usize] = Some(sys_vmo_set_size);
-    t[Syscall::VmoOpRange as usize] = Some(sys_vmo_op_range);
-    t[Syscall::VmarMap as usize] = Some(sys_vmar_map);
-    t[Syscall::VmarUnmap as usize] = Some(sys_vmar_unmap);
-    t[Syscall::VmarProtect as usize] = Some(sys_vmar_protect);
-    t[Syscall::VmarAllocate as usize] = Some(sys_vmar_allocate);
-    t[Syscall::VmarDestroy as usize] = Some(sys_vmar_destroy);
-    t[Syscall::ObjectGetInfo as usize] = Some(sys_object_get_info);
-    t[Syscall::ObjectWaitOne as usize] = Some(sys_object_wait_one);
-    t[Syscall::ObjectWaitMany as usize] = Some(sys_object_wait_many);
-    t[Syscall::ObjectSignal as usize] = Some(sys_object_signal);
-    t[Syscall::EventCreate as usize] = Some(sys_event_create);
-    t[Syscall::Nanosleep as usize] = Some(sys_nanosleep);
-    t[Syscall::ClockGetMonotonic as usize] = Some(sys_clock_get_monotonic);
-    t[Syscall::TaskCreate as usize] = Some(sys_task_create);
-    t[Syscall::ThreadCreate as usize] = Some(sys_thread_create);
-    t[Syscall::ThreadStart as usize] = Some(sys_thread_start);
-    t[Syscall::TaskExit as usize] = Some(sys_task_exit);
-    t[Syscall::ThreadExit as usize] = Some(sys_thread_exit);
-    t[Syscall::ConsoleWrite as usize] = Some(sys_console_write);
-    t[Syscall::TaskKill as usize] = Some(sys_task_kill);
-    t[Syscall::TimerCreate as usize] = Some(sys_timer_create);
-    t[Syscall::TimerSet as usize] = Some(sys_timer_set);
-    t[Syscall::TimerCancel as usize] = Some(sys_timer_cancel);
-    t[Syscall::ObjectWaitAsync as usize] = Some(sys_object_wait_async);
-    t[Syscall::PortCreate as usize] = Some(sys_port_create);
-    t[Syscall::PortQueue as usize] = Some(sys_port_queue);
-    t[Syscall::PortWait as usize] = Some(sys_port_wait);
-    t[Syscall::PortCancel as usize] = Some(sys_port_cancel);
-    t
+static HANDLERS: [Option<Entry>; Syscall::COUNT] = handlers! {
+    Null => sys_null();
+    HandleClose => sys_handle_close(0);
+    HandleDuplicate => sys_handle_duplicate(0, 1, 2);
+    HandleReplace => sys_handle_replace(0, 1, 2);
+    VmoCreate => sys_vmo_create(0, 1, 2);
+    VmoCreateChild => sys_vmo_create_child(0, 1, 2, 3, 4);
+    VmoRead => sys_vmo_read(0, 1, 2, 3);
+    VmoWrite => sys_vmo_write(0, 1, 2, 3);
+    VmoGetSize => sys_vmo_get_size(0, 1);
+    VmoSetSize => sys_vmo_set_size(0, 1);
+    VmoOpRange => sys_vmo_op_range(0, 1, 2, 3, 4, 5);
+    VmarMap => sys_vmar_map(0, 1, 2, 3, 4, 5, 6);
+    VmarUnmap => sys_vmar_unmap(0, 1, 2);
+    VmarProtect => sys_vmar_protect(0, 1, 2, 3);
+    VmarAllocate => sys_vmar_allocate(0, 1, 2, 3, 4, 5);
+    VmarDestroy => sys_vmar_destroy(0);
+    ObjectGetInfo => sys_object_get_info(0, 1, 2, 3, 4, 5);
+    ObjectWaitOne => sys_object_wait_one(0, 1, 2, 3);
+    ObjectWaitMany => sys_object_wait_many(0, 1, 2);
+    ObjectSignal => sys_object_signal(0, 1, 2);
+    EventCreate => sys_event_create(0, 1);
+    Nanosleep => sys_nanosleep(0);
+    ClockGetMonotonic => sys_clock_get_monotonic();
+    TaskCreate => sys_task_create(0, 1, 2, 3, 4);
+    ThreadCreate => sys_thread_create(0, 1, 2);
+    ThreadStart => sys_thread_start(0, 1, 2, 3, 4);
+    TaskExit => sys_task_exit(0);
+    ThreadExit => sys_thread_exit();
+    ConsoleWrite => sys_console_write(0, 1);
+    TaskKill => sys_task_kill(0);
+    TimerCreate => sys_timer_create(0, 1, 2);
+    TimerSet => sys_timer_set(0, 1, 2);
+    TimerCancel => sys_timer_cancel(0);
+    ObjectWaitAsync => sys_object_wait_async(0, 1, 2, 3, 4);
+    PortCreate => sys_port_create(0, 1);
+    PortQueue => sys_port_queue(0, 1);
+    PortWait => sys_port_wait(0, 1, 2);
+    PortCancel => sys_port_cancel(0, 1, 2);
 };
 
 /// Handles `svc #0` from EL0: the result goes in the frame's `x0`.
@@ -171,60 +259,47 @@ pub fn dispatch(frame: &mut TrapFrame, record: &UserRecord) {
     frame.x[0] = result;
 }
 
-fn handle(a: u64) -> Handle {
-    a as Handle
+fn sys_null(_: &Caller) -> Result<(), Status> {
+    Ok(())
 }
 
-fn sys_null(_: &Caller, _: &Args) -> u64 {
-    status(ZX_OK)
-}
-
-fn sys_handle_close(c: &Caller, a: &Args) -> u64 {
-    let st = sched::wait::handle_close(c.table, handle(a[0]));
+fn sys_handle_close(c: &Caller, h: Handle) -> Result<(), Status> {
+    let closed = objects::with(|s| s.task(c.table).handle_close(h));
     // The last handle of a large VMO leaves its frames to free in steps.
     objects::reclaim();
-    status(st)
+    closed
 }
 
-fn sys_handle_duplicate(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe_for::<Handle>(handle(a[0]), a[2])?;
-        let h = objects::with(|s| {
-            s.task(c.table)
-                .handle_duplicate(handle(a[0]), a[1] as Rights)
-        })?;
-        c.put_handle(a[2], h)
-    })())
+fn sys_handle_duplicate(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result<(), Status> {
+    c.probe_for::<Handle>(h, out)?;
+    let dup = objects::with(|s| s.task(c.table).handle_duplicate(h, rights))?;
+    c.put_handle(out, dup)
 }
 
-fn sys_handle_replace(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        // "handle is always invalidated": a bad `out` too closes it.
-        c.probe_for::<Handle>(handle(a[0]), a[2]).inspect_err(|_| {
-            sched::wait::handle_close(c.table, handle(a[0]));
-        })?;
-        let h = objects::with(|s| s.task(c.table).handle_replace(handle(a[0]), a[1] as Rights))?;
-        c.put_handle(a[2], h)
-    })())
+fn sys_handle_replace(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result<(), Status> {
+    // "handle is always invalidated": a bad `out` too closes it.
+    c.probe_for::<Handle>(h, out).inspect_err(|_| c.close(h))?;
+    let new = objects::with(|s| s.task(c.table).handle_replace(h, rights))?;
+    c.put_handle(out, new)
 }
 
-fn sys_vmo_create(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe::<Handle>(a[2])?;
-        let h = objects::with(|s| s.task(c.table).vmo_create(a[0], a[1] as u32))?;
-        c.put_handle(a[2], h)
-    })())
+fn sys_vmo_create(c: &Caller, size: u64, options: u32, out: u64) -> Result<(), Status> {
+    c.probe::<Handle>(out)?;
+    let h = objects::with(|s| s.task(c.table).vmo_create(size, options))?;
+    c.put_handle(out, h)
 }
 
-fn sys_vmo_create_child(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe_for::<Handle>(handle(a[0]), a[4])?;
-        let h = objects::with(|s| {
-            s.task(c.table)
-                .vmo_create_child(handle(a[0]), a[1] as u32, a[2], a[3])
-        })?;
-        c.put_handle(a[4], h)
-    })())
+fn sys_vmo_create_child(
+    c: &Caller,
+    h: Handle,
+    options: u32,
+    offset: u64,
+    size: u64,
+    out: u64,
+) -> Result<(), Status> {
+    c.probe_for::<Handle>(h, out)?;
+    let child = objects::with(|s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
+    c.put_handle(out, child)
 }
 
 /// Bytes moved per round of `vmo_read`/`vmo_write` through the kernel.
@@ -246,23 +321,10 @@ fn bounce() -> spin::MutexGuard<'static, [u8; CHUNK]> {
     }
 }
 
-/// Checks a `vmo_read`/`vmo_write` range against the VMO's size and the
-/// handle's right, so a failure comes before any byte moves.
-fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Result<(), Status> {
-    objects::with(|s| {
-        let e = s.entry(c.table, h)?;
-        if !matches!(e.object, object::Object::Vmo(_)) {
-            return Err(ZX_ERR_WRONG_TYPE);
-        }
-        if e.rights & right == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        let size = s.task(c.table).vmo_get_size(h)?;
-        match offset.checked_add(len) {
-            Some(end) if end <= size => Ok(()),
-            _ => Err(ZX_ERR_OUT_OF_RANGE),
-        }
-    })
+/// Checks a `vmo_read`/`vmo_write` (or COMMIT/DECOMMIT) call before any
+/// byte moves: the object layer's handle, type, right and range checks.
+fn check_range(c: &Caller, h: Handle, right: Rights, offset: u64, len: u64) -> Result<(), Status> {
+    objects::with(|s| s.task(c.table).vmo_check_range(h, right, offset, len))
 }
 
 /// `vmo_read` and `vmo_write` move a chunk per round: the object lock is
@@ -272,103 +334,95 @@ fn check_rw(c: &Caller, h: Handle, offset: u64, len: u64, right: Rights) -> Resu
 /// shrunk, a handle closed or a buffer unmapped meanwhile fails the call
 /// with that round's status; the reference pages leave the bytes moved by
 /// a failed call undefined.
-fn sys_vmo_read(c: &Caller, a: &Args) -> u64 {
-    let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
-    result((|| {
-        check_rw(c, h, offset, len, ZX_RIGHT_READ)?;
-        if len > 0 && !c.owns(buf, len) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        let mut bounce = bounce();
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(CHUNK as u64) as usize;
-            objects::with(|s| s.task(c.table).vmo_read(h, &mut bounce[..n], offset + done))?;
-            c.copy_out_bytes(buf + done, &bounce[..n])?;
-            done += n as u64;
-            crate::latency::preempt_point();
-        }
-        Ok(())
-    })())
+fn sys_vmo_read(c: &Caller, h: Handle, buf: u64, offset: u64, len: u64) -> Result<(), Status> {
+    check_range(c, h, ZX_RIGHT_READ, offset, len)?;
+    if len > 0 && !c.owns(buf, len) {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    let mut bounce = bounce();
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(CHUNK as u64) as usize;
+        objects::with(|s| s.task(c.table).vmo_read(h, &mut bounce[..n], offset + done))?;
+        c.copy_out_bytes(buf + done, &bounce[..n])?;
+        done += n as u64;
+        crate::latency::preempt_point();
+    }
+    Ok(())
 }
 
-fn sys_vmo_write(c: &Caller, a: &Args) -> u64 {
-    let (h, buf, offset, len) = (handle(a[0]), a[1], a[2], a[3]);
-    result((|| {
-        check_rw(c, h, offset, len, ZX_RIGHT_WRITE)?;
-        let mut bounce = bounce();
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(CHUNK as u64) as usize;
-            c.copy_in_bytes(buf + done, &mut bounce[..n])?;
-            objects::with(|s| s.task(c.table).vmo_write(h, &bounce[..n], offset + done))?;
-            done += n as u64;
-            crate::latency::preempt_point();
-        }
-        Ok(())
-    })())
+fn sys_vmo_write(c: &Caller, h: Handle, buf: u64, offset: u64, len: u64) -> Result<(), Status> {
+    check_range(c, h, ZX_RIGHT_WRITE, offset, len)?;
+    let mut bounce = bounce();
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(CHUNK as u64) as usize;
+        c.copy_in_bytes(buf + done, &mut bounce[..n])?;
+        objects::with(|s| s.task(c.table).vmo_write(h, &bounce[..n], offset + done))?;
+        done += n as u64;
+        crate::latency::preempt_point();
+    }
+    Ok(())
 }
 
-fn sys_vmo_get_size(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe_for::<u64>(handle(a[0]), a[1])?;
-        let size = objects::with(|s| s.task(c.table).vmo_get_size(handle(a[0])))?;
-        c.put(a[1], size)
-    })())
+fn sys_vmo_get_size(c: &Caller, h: Handle, out: u64) -> Result<(), Status> {
+    c.probe_for::<u64>(h, out)?;
+    let size = objects::with(|s| s.task(c.table).vmo_get_size(h))?;
+    c.put(out, size)
 }
 
-fn sys_vmo_set_size(c: &Caller, a: &Args) -> u64 {
-    result(objects::with(|s| {
-        s.task(c.table).vmo_set_size(handle(a[0]), a[1])
-    }))
+fn sys_vmo_set_size(c: &Caller, h: Handle, size: u64) -> Result<(), Status> {
+    objects::with(|s| s.task(c.table).vmo_set_size(h, size))
 }
 
-fn sys_vmo_op_range(c: &Caller, a: &Args) -> u64 {
-    let (h, op, offset, size, buf, buf_size) = (handle(a[0]), a[1] as u32, a[2], a[3], a[4], a[5]);
-    result((|| {
-        if object::CacheOp::from_op(op).is_some() {
-            return vmo_cache_op(c, h, op, offset, size);
-        }
-        if (op == ZX_VMO_OP_COMMIT || op == ZX_VMO_OP_DECOMMIT) && size > 0 {
-            return op_range_in_pieces(c, h, op, offset, size);
-        }
-        if op != ZX_VMO_OP_LOOKUP {
-            return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
-        }
-        // As many entries as the range needs, or as the buffer holds if fewer.
-        let pages = offset.checked_add(size).map_or(0, |end| {
-            end.div_ceil(PAGE_SIZE).saturating_sub(offset / PAGE_SIZE)
-        });
-        let entries = (buf_size / 8).min(pages);
-        if entries > 0 && !c.owns(buf, entries * 8) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        // The whole call's checks first (handle, right, size, range, then
-        // a buffer too small for the range), with no buffer: a range that
-        // passes them all reports BUFFER_TOO_SMALL here.
-        match objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
-            Err(ZX_ERR_BUFFER_TOO_SMALL) if entries == pages => {}
-            r => return r,
-        }
-        // Then in rounds of LOOKUP_ROUND pages, each under the object lock
-        // once and copied out after it: neither the lock hold nor any
-        // kernel allocation grows with the range.
-        let first = offset / PAGE_SIZE;
-        let mut round = [0u64; LOOKUP_ROUND];
-        let mut done = 0;
-        while done < pages {
-            let n = (pages - done).min(LOOKUP_ROUND as u64);
-            let out = &mut round[..n as usize];
-            let at = (first + done) * PAGE_SIZE;
-            objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, n * PAGE_SIZE, out))?;
-            // SAFETY: a u64 slice viewed as bytes.
-            let bytes =
-                unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<u8>(), out.len() * 8) };
-            c.copy_out_bytes(buf + done * 8, bytes)?;
-            done += n;
-        }
-        Ok(())
-    })())
+fn sys_vmo_op_range(
+    c: &Caller,
+    h: Handle,
+    op: u32,
+    offset: u64,
+    size: u64,
+    buf: u64,
+    buf_size: u64,
+) -> Result<(), Status> {
+    if object::CacheOp::from_op(op).is_some() {
+        return vmo_cache_op(c, h, op, offset, size);
+    }
+    if (op == ZX_VMO_OP_COMMIT || op == ZX_VMO_OP_DECOMMIT) && size > 0 {
+        return op_range_in_pieces(c, h, op, offset, size);
+    }
+    if op != ZX_VMO_OP_LOOKUP {
+        return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
+    }
+    // As many entries as the range needs, or as the buffer holds if fewer.
+    let pages = offset.checked_add(size).map_or(0, |end| {
+        end.div_ceil(PAGE_SIZE).saturating_sub(offset / PAGE_SIZE)
+    });
+    let entries = (buf_size / 8).min(pages);
+    if entries > 0 && !c.owns(buf, entries * 8) {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    // The whole call's checks first (handle, right, size, range, then
+    // a buffer too small for the range), with no buffer: a range that
+    // passes them all reports BUFFER_TOO_SMALL here.
+    match objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
+        Err(ZX_ERR_BUFFER_TOO_SMALL) if entries == pages => {}
+        r => return r,
+    }
+    // Then in rounds of LOOKUP_ROUND pages, each under the object lock
+    // once and copied out after it: neither the lock hold nor any
+    // kernel allocation grows with the range.
+    let first = offset / PAGE_SIZE;
+    let mut round = [0u64; LOOKUP_ROUND];
+    let mut done = 0;
+    while done < pages {
+        let n = (pages - done).min(LOOKUP_ROUND as u64);
+        let out = &mut round[..n as usize];
+        let at = (first + done) * PAGE_SIZE;
+        objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, n * PAGE_SIZE, out))?;
+        c.copy_out_bytes(buf + done * 8, out.as_bytes())?;
+        done += n;
+    }
+    Ok(())
 }
 
 /// Pages `ZX_VMO_OP_LOOKUP` looks up per hold of the object lock.
@@ -423,7 +477,7 @@ fn op_range_in_pieces(
     offset: u64,
     size: u64,
 ) -> Result<(), Status> {
-    check_rw(c, h, offset, size, ZX_RIGHT_WRITE)?;
+    check_range(c, h, ZX_RIGHT_WRITE, offset, size)?;
     let end = offset + size;
     let mut at = offset;
     while at < end {
@@ -438,49 +492,55 @@ fn op_range_in_pieces(
     Ok(())
 }
 
-fn sys_vmar_map(c: &Caller, a: &Args) -> u64 {
-    let out = a[6];
-    result((|| {
-        if !c.owns(out, size_of::<u64>() as u64) {
-            objects::with(|s| s.entry(c.table, handle(a[0])).map(drop))?;
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        // The address is stored through the object layer in the same step
-        // as the mapping, as the task's own store would go: a failure, a
-        // bad out-pointer's included, leaves every mapping as it was (even
-        // one in the range a ZX_VM_SPECIFIC_OVERWRITE would replace).
-        let out = object::OutPtr {
-            root: objects::root_vmar(),
-            addr: out,
-        };
-        objects::with(|s| {
-            s.task(c.table).vmar_map_out(
-                handle(a[0]),
-                a[1] as VmOptions,
-                a[2],
-                handle(a[3]),
-                a[4],
-                a[5],
-                out,
-            )
-        })
-        .map(drop)
-    })())
+/// The handler has the syscall's seven arguments.
+#[allow(clippy::too_many_arguments)]
+fn sys_vmar_map(
+    c: &Caller,
+    vmar: Handle,
+    options: VmOptions,
+    vmar_offset: u64,
+    vmo: Handle,
+    vmo_offset: u64,
+    len: u64,
+    out: u64,
+) -> Result<(), Status> {
+    if !c.owns(out, size_of::<u64>() as u64) {
+        objects::with(|s| s.entry(c.table, vmar).map(drop))?;
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    // The address is stored through the object layer in the same step
+    // as the mapping, as the task's own store would go: a failure, a
+    // bad out-pointer's included, leaves every mapping as it was (even
+    // one in the range a ZX_VM_SPECIFIC_OVERWRITE would replace).
+    let out = object::OutPtr {
+        root: objects::root_vmar(),
+        addr: out,
+    };
+    objects::with(|s| {
+        s.task(c.table)
+            .vmar_map_out(vmar, options, vmar_offset, vmo, vmo_offset, len, out)
+    })
+    .map(drop)
 }
 
 /// `vmar_unmap` and `vmar_destroy` check and start under the lock, then
 /// remove what the range or VMAR holds in bounded steps (see
 /// `ObjectSpace::vmar_unmap_step`): however many mappings there are, the
 /// lock is never held for more than one step.
-fn sys_vmar_unmap(c: &Caller, a: &Args) -> u64 {
-    result(objects::start_in_steps(
-        |s| s.task(c.table).vmar_unmap_begin(handle(a[0]), a[1], a[2]),
+fn sys_vmar_unmap(c: &Caller, vmar: Handle, addr: u64, len: u64) -> Result<(), Status> {
+    objects::start_in_steps(
+        |s| s.task(c.table).vmar_unmap_begin(vmar, addr, len),
         |s, u, budget| s.vmar_unmap_step(u, budget),
-    ))
+    )
 }
 
-fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
-    let (h, options, addr, len) = (handle(a[0]), a[1] as VmOptions, a[2], a[3]);
+fn sys_vmar_protect(
+    c: &Caller,
+    vmar: Handle,
+    options: VmOptions,
+    addr: u64,
+    len: u64,
+) -> Result<(), Status> {
     // The new permissions in one hold; the old translations go in pieces,
     // interrupts on and preemptible between them (a populated 256 MiB
     // range is 65,536 entries). A page touched meanwhile faults back in
@@ -490,344 +550,300 @@ fn sys_vmar_protect(c: &Caller, a: &Args) -> u64 {
         objects::with(|s| s.unmap_translations(at, n));
         at + n
     };
-    result((|| {
-        if !objects::with(|s| s.task(c.table).vmar_protect_begin(h, options, addr, len))? {
-            return Ok(());
-        }
-        let mut at = piece(addr);
-        while at < addr + len {
-            crate::latency::preempt_point();
-            at = piece(at);
-        }
-        Ok(())
-    })())
+    if !objects::with(|s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
+        return Ok(());
+    }
+    let mut at = piece(addr);
+    while at < addr + len {
+        crate::latency::preempt_point();
+        at = piece(at);
+    }
+    Ok(())
 }
 
 /// Bytes of translations `vmar_protect` drops per hold of the object lock.
 const PROTECT_PIECE: u64 = 512 * PAGE_SIZE;
 
-fn sys_vmar_allocate(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe_for::<Handle>(handle(a[0]), a[4])?;
-        c.probe_for::<u64>(handle(a[0]), a[5])?;
-        let (h, addr) = objects::with(|s| {
-            s.task(c.table)
-                .vmar_allocate(handle(a[0]), a[1] as VmOptions, a[2], a[3])
-        })?;
-        let undo = |_: &Status| {
-            objects::with(|s| {
-                s.task(c.table).vmar_destroy(h).ok();
-                s.task(c.table).handle_close(h).ok();
-            });
-        };
-        c.put(a[5], addr).inspect_err(undo)?;
-        c.put(a[4], h).inspect_err(undo)
-    })())
+fn sys_vmar_allocate(
+    c: &Caller,
+    parent: Handle,
+    options: VmOptions,
+    offset: u64,
+    size: u64,
+    child_out: u64,
+    addr_out: u64,
+) -> Result<(), Status> {
+    c.probe_for::<Handle>(parent, child_out)?;
+    c.probe_for::<u64>(parent, addr_out)?;
+    let (h, addr) =
+        objects::with(|s| s.task(c.table).vmar_allocate(parent, options, offset, size))?;
+    let undo = |_: &Status| {
+        objects::with(|s| {
+            s.task(c.table).vmar_destroy(h).ok();
+            s.task(c.table).handle_close(h).ok();
+        });
+    };
+    c.put(addr_out, addr).inspect_err(undo)?;
+    c.put(child_out, h).inspect_err(undo)
 }
 
-fn sys_vmar_destroy(c: &Caller, a: &Args) -> u64 {
-    result(objects::start_in_steps(
-        |s| s.task(c.table).vmar_destroy_begin(handle(a[0])),
+fn sys_vmar_destroy(c: &Caller, vmar: Handle) -> Result<(), Status> {
+    objects::start_in_steps(
+        |s| s.task(c.table).vmar_destroy_begin(vmar),
         |s, vmar, budget| s.vmar_destroy_step(*vmar, budget),
-    ))
+    )
 }
 
-fn sys_object_get_info(c: &Caller, a: &Args) -> u64 {
-    let (h, topic, buf, buf_size, actual_out, avail_out) =
-        (handle(a[0]), a[1] as InfoTopic, a[2], a[3], a[4], a[5]);
-    result((|| {
-        for out in [actual_out, avail_out] {
-            if out != 0 {
-                c.probe_for::<usize>(h, out)?;
-            }
+fn sys_object_get_info(
+    c: &Caller,
+    h: Handle,
+    topic: InfoTopic,
+    buf: u64,
+    buf_size: usize,
+    actual_out: u64,
+    avail_out: u64,
+) -> Result<(), Status> {
+    for out in [actual_out, avail_out] {
+        if out != 0 {
+            c.probe_for::<usize>(h, out)?;
         }
-        let mut kbuf = [0u8; 256];
-        let want = (buf_size as usize).min(kbuf.len());
-        let record = (|| match topic {
-            ZX_INFO_TASK_END => {
-                let info = objects::with(|s| {
-                    let e = s.entry(c.table, h)?;
-                    let object::Object::Kernel(k) = &e.object else {
-                        return Err(ZX_ERR_WRONG_TYPE);
-                    };
-                    if e.rights & ZX_RIGHT_INSPECT == 0 {
-                        return Err(ZX_ERR_ACCESS_DENIED);
-                    }
-                    Ok(task::end_info(s, object::KernelObject::signals(k)))
-                })?;
-                put_record(&mut kbuf[..want], info)
-            }
-            ZX_INFO_KERNEL_COUNTERS => {
-                let counters = objects::with(|s| {
-                    s.entry(c.table, h)?;
-                    Ok::<_, Status>(s.vm_counters())
-                })?;
-                let faults = crate::vm::fault::counts();
-                let (masked_longest, masked_recent) = crate::latency::longest_ns();
-                let info = ZxInfoKernelCounters {
-                    translation_faults: faults.translation,
-                    permission_faults: faults.permission,
-                    pages_copied: counters.pages_copied,
-                    pages_zero_filled: counters.pages_zero_filled,
-                    heap_in_use: crate::mm::heap::stats().allocated_bytes as u64,
-                    free_frames: crate::mm::frame::free_frames() as u64,
-                    irq_masked_longest_ns: masked_longest,
-                    irq_masked_recent_ns: masked_recent,
-                    zeroed_frames: crate::mm::frame::zeroed_frames() as u64,
-                };
-                put_record(&mut kbuf[..want], info)
-            }
-            _ => objects::with(|s| s.task(c.table).object_get_info(h, topic, &mut kbuf[..want])),
-        })();
-        let (actual, avail, len) = match record {
-            // One record that does not fit: none returned, one available
-            // (the page: "avail will be larger than actual").
-            Err(ZX_ERR_BUFFER_TOO_SMALL) => {
-                if actual_out != 0 {
-                    c.put(actual_out, 0usize)?;
-                }
-                if avail_out != 0 {
-                    c.put(avail_out, 1usize)?;
-                }
-                return Err(ZX_ERR_BUFFER_TOO_SMALL);
-            }
-            r => r?,
-        };
+    }
+    let mut kbuf = [0u8; 256];
+    let want = buf_size.min(kbuf.len());
+    let (actual, avail, len) = match info_record(c, h, topic, &mut kbuf[..want]) {
+        // One record that does not fit: none returned, one available
+        // (the page: "avail will be larger than actual").
+        Err(ZX_ERR_BUFFER_TOO_SMALL) => (0, 1, None),
+        r => {
+            let (actual, avail, len) = r?;
+            (actual, avail, Some(len))
+        }
+    };
+    if let Some(len) = len {
         c.copy_out_bytes(buf, &kbuf[..len])?;
-        if actual_out != 0 {
-            c.put(actual_out, actual)?;
-        }
-        if avail_out != 0 {
-            c.put(avail_out, avail)?;
-        }
-        Ok(())
-    })())
-}
-
-/// Copies one record into `buf`: (actual, avail, bytes) or BUFFER_TOO_SMALL.
-fn put_record<T: Copy>(buf: &mut [u8], record: T) -> Result<(usize, usize, usize), Status> {
-    let n = size_of::<T>();
-    let out = buf.get_mut(..n).ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
-    // SAFETY: `T` is a plain `repr(C)` record; its bytes are read.
-    out.copy_from_slice(unsafe {
-        core::slice::from_raw_parts((&raw const record).cast::<u8>(), n)
-    });
-    Ok((1, 1, n))
-}
-
-fn sys_object_wait_one(c: &Caller, a: &Args) -> u64 {
-    let (h, signals, deadline, observed_out) = (handle(a[0]), a[1] as Signals, a[2] as Time, a[3]);
-    if observed_out != 0 {
-        if let Err(e) = c.probe_for::<Signals>(h, observed_out) {
-            return status(e);
-        }
     }
-    let (st, observed) = sched::wait::object_wait_one(c.table, h, signals, deadline);
-    if observed_out != 0 {
-        if let Err(e) = c.put(observed_out, observed) {
-            return status(e);
-        }
+    if actual_out != 0 {
+        c.put(actual_out, actual)?;
     }
-    status(st)
+    if avail_out != 0 {
+        c.put(avail_out, avail)?;
+    }
+    len.map(drop).ok_or(ZX_ERR_BUFFER_TOO_SMALL)
 }
 
-fn sys_object_wait_many(c: &Caller, a: &Args) -> u64 {
-    let (ptr, count, deadline) = (a[0], a[1], a[2] as Time);
-    result((|| {
-        if count > ZX_WAIT_MANY_MAX_ITEMS as u64 {
-            return Err(ZX_ERR_OUT_OF_RANGE);
+/// `topic`'s record for `h` in `buf`: (actual, avail, bytes written), or
+/// `ZX_ERR_BUFFER_TOO_SMALL`. The kernel's own topics here, the object
+/// layer's there.
+fn info_record(
+    c: &Caller,
+    h: Handle,
+    topic: InfoTopic,
+    buf: &mut [u8],
+) -> Result<(usize, usize, usize), Status> {
+    match topic {
+        ZX_INFO_TASK_END => {
+            let info = objects::with(|s| {
+                let signals = s
+                    .task(c.table)
+                    .kernel_object(h, ZX_RIGHT_INSPECT)?
+                    .signals();
+                Ok::<_, Status>(task::end_info(s, signals))
+            })?;
+            object::put_record(buf, &info)
         }
-        let count = count as usize;
-        let mut items = [WaitItem::default(); ZX_WAIT_MANY_MAX_ITEMS];
-        let items = &mut items[..count];
-        let len = count * size_of::<WaitItem>();
-        // SAFETY: `WaitItem` is a plain `repr(C)` record of three u32s.
-        let bytes =
-            unsafe { core::slice::from_raw_parts_mut(items.as_mut_ptr().cast::<u8>(), len) };
-        c.copy_in_bytes(ptr, bytes)?;
-        // The results go back to the same place: check it takes them now,
-        // so a bad pointer fails before any wait.
-        c.copy_out_bytes(ptr, bytes)?;
-        let st = sched::wait::object_wait_many(c.table, items, deadline);
-        if matches!(st, ZX_OK | ZX_ERR_TIMED_OUT | ZX_ERR_CANCELED) {
-            // SAFETY: as above.
-            let bytes = unsafe { core::slice::from_raw_parts(items.as_ptr().cast::<u8>(), len) };
-            c.copy_out_bytes(ptr, bytes)?;
+        ZX_INFO_KERNEL_COUNTERS => {
+            let counters = objects::with(|s| {
+                s.entry(c.table, h)?;
+                Ok::<_, Status>(s.vm_counters())
+            })?;
+            let faults = crate::vm::fault::counts();
+            let (masked_longest, masked_recent) = crate::latency::longest_ns();
+            let info = ZxInfoKernelCounters {
+                translation_faults: faults.translation,
+                permission_faults: faults.permission,
+                pages_copied: counters.pages_copied,
+                pages_zero_filled: counters.pages_zero_filled,
+                heap_in_use: crate::mm::heap::stats().allocated_bytes as u64,
+                free_frames: crate::mm::frame::free_frames() as u64,
+                irq_masked_longest_ns: masked_longest,
+                irq_masked_recent_ns: masked_recent,
+                zeroed_frames: crate::mm::frame::zeroed_frames() as u64,
+            };
+            object::put_record(buf, &info)
         }
-        if st == ZX_OK {
-            Ok(())
-        } else {
-            Err(st)
-        }
-    })())
+        _ => objects::with(|s| s.task(c.table).object_get_info(h, topic, buf)),
+    }
 }
 
-fn sys_object_signal(c: &Caller, a: &Args) -> u64 {
-    status(sched::wait::object_signal(
-        c.table,
-        handle(a[0]),
-        a[1] as Signals,
-        a[2] as Signals,
-    ))
+fn sys_object_wait_one(
+    c: &Caller,
+    h: Handle,
+    signals: Signals,
+    deadline: Time,
+    observed_out: u64,
+) -> Result<(), Status> {
+    if observed_out != 0 {
+        c.probe_for::<Signals>(h, observed_out)?;
+    }
+    let (st, observed) = objects::wait::object_wait_one(c.table, h, signals, deadline);
+    if observed_out != 0 {
+        c.put(observed_out, observed)?;
+    }
+    ok_or_status(st)
 }
 
-fn sys_event_create(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe::<Handle>(a[1])?;
-        let h = sched::wait::event_create(c.table, a[0] as u32)?;
-        c.put_handle(a[1], h)
-    })())
+fn sys_object_wait_many(c: &Caller, ptr: u64, count: u64, deadline: Time) -> Result<(), Status> {
+    if count > ZX_WAIT_MANY_MAX_ITEMS as u64 {
+        return Err(ZX_ERR_OUT_OF_RANGE);
+    }
+    let mut items = [WaitItem::default(); ZX_WAIT_MANY_MAX_ITEMS];
+    let items = &mut items[..count as usize];
+    c.copy_in_bytes(ptr, items.as_mut_bytes())?;
+    // The results go back to the same place: check it takes them now,
+    // so a bad pointer fails before any wait.
+    c.copy_out_bytes(ptr, items.as_bytes())?;
+    let st = objects::wait::object_wait_many(c.table, items, deadline);
+    if matches!(st, ZX_OK | ZX_ERR_TIMED_OUT | ZX_ERR_CANCELED) {
+        c.copy_out_bytes(ptr, items.as_bytes())?;
+    }
+    ok_or_status(st)
 }
 
-fn sys_nanosleep(_: &Caller, a: &Args) -> u64 {
-    status(sched::sleep::nanosleep(a[0] as Time))
+fn sys_object_signal(c: &Caller, h: Handle, clear: Signals, set: Signals) -> Result<(), Status> {
+    objects::with(|s| s.task(c.table).object_signal(h, clear, set))
 }
 
-fn sys_clock_get_monotonic(_: &Caller, _: &Args) -> u64 {
-    sched::sleep::clock_get_monotonic() as u64
+fn sys_event_create(c: &Caller, options: u32, out: u64) -> Result<(), Status> {
+    c.probe::<Handle>(out)?;
+    let h = objects::with(|s| s.task(c.table).event_create(options))?;
+    c.put_handle(out, h)
 }
 
-fn sys_task_create(c: &Caller, a: &Args) -> u64 {
-    let (entry, arg, handles_ptr, count, out) = (a[0], a[1], a[2], a[3] as usize, a[4]);
-    result((|| {
-        if count > MAX_START_HANDLES {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        c.probe::<Handle>(out)?;
-        let mut raw = [0u8; MAX_START_HANDLES * 4];
-        c.copy_in_bytes(handles_ptr, &mut raw[..count * 4])?;
-        let mut from = [ZX_HANDLE_INVALID; MAX_START_HANDLES];
-        for (i, h) in from.iter_mut().enumerate().take(count) {
-            *h = u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
-        }
-        let h = task::create(c.table, entry, arg, &StartHandles { count, from })?;
-        c.put_handle(out, h)
-    })())
+fn sys_nanosleep(_: &Caller, deadline: Time) -> Result<(), Status> {
+    ok_or_status(sched::sleep::nanosleep(deadline))
 }
 
-fn sys_thread_create(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe_for::<Handle>(handle(a[0]), a[2])?;
-        let h = task::thread_create(c.table, handle(a[0]), a[1] as u32)?;
-        c.put_handle(a[2], h)
-    })())
+fn sys_clock_get_monotonic(_: &Caller) -> Time {
+    sched::sleep::clock_get_monotonic()
 }
 
-fn sys_thread_start(c: &Caller, a: &Args) -> u64 {
-    result(task::thread_start(
-        c.table,
-        handle(a[0]),
-        a[1],
-        a[2],
-        a[3],
-        a[4],
-    ))
+fn sys_task_create(
+    c: &Caller,
+    entry: u64,
+    arg: u64,
+    handles: u64,
+    count: usize,
+    out: u64,
+) -> Result<(), Status> {
+    if count > MAX_START_HANDLES {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    c.probe::<Handle>(out)?;
+    let mut from = [ZX_HANDLE_INVALID; MAX_START_HANDLES];
+    c.copy_in_bytes(handles, from[..count].as_mut_bytes())?;
+    let h = task::create(c.table, entry, arg, &StartHandles { count, from })?;
+    c.put_handle(out, h)
+}
+
+fn sys_thread_create(c: &Caller, task: Handle, options: u32, out: u64) -> Result<(), Status> {
+    c.probe_for::<Handle>(task, out)?;
+    let h = task::thread_create(c.table, task, options)?;
+    c.put_handle(out, h)
+}
+
+fn sys_thread_start(
+    c: &Caller,
+    thread: Handle,
+    entry: u64,
+    stack: u64,
+    arg1: u64,
+    arg2: u64,
+) -> Result<(), Status> {
+    task::thread_start(c.table, thread, entry, stack, arg1, arg2)
 }
 
 /// `task_exit` and `thread_exit` run with IRQs masked, as they did before
 /// syscalls ran unmasked: nothing may switch to a thread woken by the
 /// task's end before the exiting thread is off the CPU for good (its
 /// teardown steps still let interrupts in between them).
-fn sys_task_exit(_: &Caller, a: &Args) -> u64 {
+fn sys_task_exit(_: &Caller, code: i64) -> Result<(), Status> {
     crate::arch::irq_save();
-    task::exit_current_task(a[0] as i64)
+    task::exit_current_task(code)
 }
 
-fn sys_thread_exit(_: &Caller, _: &Args) -> u64 {
+fn sys_thread_exit(_: &Caller) -> Result<(), Status> {
     crate::arch::irq_save();
     task::exit_current_thread()
 }
 
-fn sys_task_kill(c: &Caller, a: &Args) -> u64 {
-    result(task::kill(c.table, handle(a[0])))
+fn sys_task_kill(c: &Caller, h: Handle) -> Result<(), Status> {
+    task::kill(c.table, h)
 }
 
-fn sys_timer_create(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe::<Handle>(a[2])?;
-        let h = crate::timers::create(c.table, a[0] as u32, a[1] as u32)?;
-        c.put_handle(a[2], h)
-    })())
+fn sys_timer_create(c: &Caller, options: u32, clock_id: u32, out: u64) -> Result<(), Status> {
+    c.probe::<Handle>(out)?;
+    let h = crate::timers::create(c.table, options, clock_id)?;
+    c.put_handle(out, h)
 }
 
-fn sys_timer_set(c: &Caller, a: &Args) -> u64 {
-    result(crate::timers::set(
-        c.table,
-        handle(a[0]),
-        a[1] as Time,
-        a[2] as i64,
-    ))
+fn sys_timer_set(c: &Caller, h: Handle, deadline: Time, slack: i64) -> Result<(), Status> {
+    crate::timers::set(c.table, h, deadline, slack)
 }
 
-fn sys_timer_cancel(c: &Caller, a: &Args) -> u64 {
-    result(crate::timers::cancel(c.table, handle(a[0])))
+fn sys_timer_cancel(c: &Caller, h: Handle) -> Result<(), Status> {
+    crate::timers::cancel(c.table, h)
 }
 
-fn sys_object_wait_async(c: &Caller, a: &Args) -> u64 {
-    result(crate::ports::wait_async(
-        c.table,
-        handle(a[0]),
-        handle(a[1]),
-        a[2],
-        a[3] as Signals,
-        a[4] as u32,
-    ))
+fn sys_object_wait_async(
+    c: &Caller,
+    h: Handle,
+    port: Handle,
+    key: u64,
+    signals: Signals,
+    options: u32,
+) -> Result<(), Status> {
+    crate::ports::wait_async(c.table, h, port, key, signals, options)
 }
 
-fn sys_port_create(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        c.probe::<Handle>(a[1])?;
-        let h = crate::ports::create(c.table, a[0] as u32)?;
-        c.put_handle(a[1], h)
-    })())
+fn sys_port_create(c: &Caller, options: u32, out: u64) -> Result<(), Status> {
+    c.probe::<Handle>(out)?;
+    let h = crate::ports::create(c.table, options)?;
+    c.put_handle(out, h)
 }
 
-fn sys_port_queue(c: &Caller, a: &Args) -> u64 {
-    result((|| {
-        let mut packet = PortPacket::default();
-        c.copy_in_bytes(a[1], packet.as_bytes_mut())?;
-        crate::ports::queue(c.table, handle(a[0]), &packet)
-    })())
+fn sys_port_queue(c: &Caller, port: Handle, packet: u64) -> Result<(), Status> {
+    let mut p = PortPacket::default();
+    c.copy_in_bytes(packet, p.as_mut_bytes())?;
+    crate::ports::queue(c.table, port, &p)
 }
 
 /// The packet pointer is checked before the wait (a bad one fails with
 /// nothing taken off the queue), written after it.
-fn sys_port_wait(c: &Caller, a: &Args) -> u64 {
-    let out = a[2];
-    result((|| {
-        c.probe::<PortPacket>(out)?;
-        let mut packet = PortPacket::default();
-        crate::ports::wait(c.table, handle(a[0]), a[1] as Time, &mut packet)?;
-        c.copy_out_bytes(out, packet.as_bytes())
-    })())
+fn sys_port_wait(c: &Caller, port: Handle, deadline: Time, out: u64) -> Result<(), Status> {
+    c.probe::<PortPacket>(out)?;
+    let mut packet = PortPacket::default();
+    crate::ports::wait(c.table, port, deadline, &mut packet)?;
+    c.copy_out_bytes(out, packet.as_bytes())
 }
 
-fn sys_port_cancel(c: &Caller, a: &Args) -> u64 {
-    result(crate::ports::cancel(
-        c.table,
-        handle(a[0]),
-        handle(a[1]),
-        a[2],
-    ))
+fn sys_port_cancel(c: &Caller, port: Handle, source: Handle, key: u64) -> Result<(), Status> {
+    crate::ports::cancel(c.table, port, source, key)
 }
 
 /// The longest line a task may write at once.
 const CONSOLE_LINE_MAX: usize = 512;
 
-fn sys_console_write(c: &Caller, a: &Args) -> u64 {
-    let (ptr, len) = (a[0], a[1] as usize);
-    result((|| {
-        if len > CONSOLE_LINE_MAX {
-            return Err(ZX_ERR_OUT_OF_RANGE);
-        }
-        let mut buf = [0u8; CONSOLE_LINE_MAX];
-        c.copy_in_bytes(ptr, &mut buf[..len])?;
-        let text = buf[..len].strip_suffix(b"\n").unwrap_or(&buf[..len]);
-        let line = core::str::from_utf8(text).map_err(|_| ZX_ERR_INVALID_ARGS)?;
-        if line.contains('\n') {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        crate::println!("{line}");
-        Ok(())
-    })())
+fn sys_console_write(c: &Caller, ptr: u64, len: usize) -> Result<(), Status> {
+    if len > CONSOLE_LINE_MAX {
+        return Err(ZX_ERR_OUT_OF_RANGE);
+    }
+    let mut buf = [0u8; CONSOLE_LINE_MAX];
+    c.copy_in_bytes(ptr, &mut buf[..len])?;
+    let text = buf[..len].strip_suffix(b"\n").unwrap_or(&buf[..len]);
+    let line = core::str::from_utf8(text).map_err(|_| ZX_ERR_INVALID_ARGS)?;
+    if line.contains('\n') {
+        return Err(ZX_ERR_INVALID_ARGS);
+    }
+    crate::println!("{line}");
+    Ok(())
 }

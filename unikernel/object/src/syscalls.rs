@@ -10,6 +10,7 @@ use crate::space::{ObjectSpace, TableId, VmoId};
 use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, Unmapping, VmarId};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
+use zerocopy::{Immutable, IntoBytes};
 
 /// A task's view of the object space: its handle table.
 pub struct Task<'a, P: Platform> {
@@ -128,6 +129,41 @@ impl<P: Platform> Task<'_, P> {
     pub fn vmo_write(&mut self, handle: Handle, buffer: &[u8], offset: u64) -> Result<(), Status> {
         let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
         self.space.vmo_write_bytes(id, offset, buffer)
+    }
+
+    /// The checks of a `zx_vmo_read` or `zx_vmo_write` of `len` bytes at
+    /// `offset` (or of a COMMIT or DECOMMIT of that range), for a caller
+    /// that moves the bytes in rounds after them: the handle, its type,
+    /// `right`, then the range within the VMO's size.
+    pub fn vmo_check_range(
+        &self,
+        handle: Handle,
+        right: Rights,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, right)?;
+        match offset.checked_add(len) {
+            Some(end) if end <= self.space.vmos[id].size * PAGE_SIZE => Ok(()),
+            _ => Err(ZX_ERR_OUT_OF_RANGE),
+        }
+    }
+
+    /// The kernel-owned object `handle` names, with the checks of a call
+    /// on one: bad handle, wrong type, then `rights` (access denied).
+    pub fn kernel_object(
+        &self,
+        handle: Handle,
+        rights: Rights,
+    ) -> Result<&P::KernelObject, Status> {
+        let e = self.space.entry(self.table, handle)?;
+        let Object::Kernel(k) = &e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if e.rights & rights != rights {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(k)
     }
 
     /// `zx_vmo_get_size`.
@@ -278,21 +314,11 @@ impl<P: Platform> Task<'_, P> {
         topic: InfoTopic,
         buffer: &mut [u8],
     ) -> Result<(usize, usize, usize), Status> {
-        let copy = |bytes: &[u8], buffer: &mut [u8]| {
-            let out = buffer
-                .get_mut(..bytes.len())
-                .ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
-            out.copy_from_slice(bytes);
-            Ok((1, 1, bytes.len()))
-        };
         match topic {
             ZX_INFO_HANDLE_VALID => self.space.entry(self.table, handle).map(|_| (0, 0, 0)),
-            ZX_INFO_HANDLE_BASIC => copy(
-                self.object_get_info_handle_basic(handle)?.as_bytes(),
-                buffer,
-            ),
-            ZX_INFO_VMO => copy(self.object_get_info_vmo(handle)?.as_bytes(), buffer),
-            ZX_INFO_VMAR => copy(self.object_get_info_vmar(handle)?.as_bytes(), buffer),
+            ZX_INFO_HANDLE_BASIC => put_record(buffer, &self.object_get_info_handle_basic(handle)?),
+            ZX_INFO_VMO => put_record(buffer, &self.object_get_info_vmo(handle)?),
+            ZX_INFO_VMAR => put_record(buffer, &self.object_get_info_vmar(handle)?),
             _ => {
                 self.space.entry(self.table, handle)?;
                 Err(ZX_ERR_NOT_SUPPORTED)
@@ -491,4 +517,18 @@ impl<P: Platform> Task<'_, P> {
             len: v.size,
         })
     }
+}
+
+/// Copies one `zx_object_get_info` record into `buffer`: (actual, avail,
+/// bytes written) or `ZX_ERR_BUFFER_TOO_SMALL`.
+pub fn put_record<T: IntoBytes + Immutable>(
+    buffer: &mut [u8],
+    record: &T,
+) -> Result<(usize, usize, usize), Status> {
+    let bytes = record.as_bytes();
+    let out = buffer
+        .get_mut(..bytes.len())
+        .ok_or(ZX_ERR_BUFFER_TOO_SMALL)?;
+    out.copy_from_slice(bytes);
+    Ok((1, 1, bytes.len()))
 }

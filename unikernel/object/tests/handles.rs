@@ -332,3 +332,35 @@ fn teardown_steps_visit_only_open_handles() {
     assert!(s.table(t).is_none());
     assert_eq!(s.event_count(), 0);
 }
+
+/// A call on a kernel-owned object checks the handle, then that it names
+/// one, then the rights.
+#[test]
+fn kernel_object_checks_handle_type_then_rights() {
+    let (mut s, t) = setup();
+    let (task, h) = kernel_object(&mut s, t, ZX_RIGHT_INSPECT | ZX_RIGHT_WAIT);
+    let (other, no_inspect) = kernel_object(&mut s, t, ZX_RIGHT_WAIT);
+    let e = s.task(t).event_create(0).unwrap();
+    let mut task_view = s.task(t);
+    let koid = |r: Result<&TestTask, Status>| r.map(|k| k.koid);
+    assert_eq!(
+        koid(task_view.kernel_object(h ^ 0x40, ZX_RIGHT_INSPECT)),
+        Err(ZX_ERR_BAD_HANDLE)
+    );
+    assert_eq!(
+        koid(task_view.kernel_object(e, ZX_RIGHT_INSPECT)),
+        Err(ZX_ERR_WRONG_TYPE)
+    );
+    assert_eq!(
+        koid(task_view.kernel_object(no_inspect, ZX_RIGHT_INSPECT)),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    assert_eq!(
+        koid(task_view.kernel_object(h, ZX_RIGHT_INSPECT)),
+        Ok(task.koid)
+    );
+    assert_eq!(
+        koid(task_view.kernel_object(no_inspect, 0)),
+        Ok(task.koid + 1)
+    );
+}

@@ -251,3 +251,43 @@ fn reads_find_the_right_pages_after_pages_around_the_last_one_found_go() {
     assert_eq!(byte(&mut s, t, h, 2 * PAGE), 9);
     assert_eq!(byte(&mut s, t, h, 4 * PAGE), 5);
 }
+
+/// The checks the kernel makes before moving a `vmo_read`/`vmo_write` in
+/// rounds, in Zircon's order: handle, type, right, then the range.
+#[test]
+fn vmo_check_range_reports_handle_type_right_then_range() {
+    let (mut s, t) = setup();
+    let v = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
+    let e = s.task(t).event_create(0).unwrap();
+    let read_only = s.task(t).handle_duplicate(v, ZX_RIGHT_READ).unwrap();
+    let far = 3 * PAGE;
+    let bad = v ^ 0x40;
+    let check =
+        |s: &mut Space, h, right, offset, len| s.task(t).vmo_check_range(h, right, offset, len);
+    assert_eq!(
+        check(&mut s, bad, ZX_RIGHT_WRITE, far, 1),
+        Err(ZX_ERR_BAD_HANDLE)
+    );
+    assert_eq!(
+        check(&mut s, e, ZX_RIGHT_WRITE, far, 1),
+        Err(ZX_ERR_WRONG_TYPE)
+    );
+    assert_eq!(
+        check(&mut s, read_only, ZX_RIGHT_WRITE, far, 1),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    assert_eq!(
+        check(&mut s, read_only, ZX_RIGHT_READ, far, 1),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
+    assert_eq!(
+        check(&mut s, v, ZX_RIGHT_READ, 1, u64::MAX),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
+    assert_eq!(
+        check(&mut s, v, ZX_RIGHT_WRITE, PAGE, PAGE + 1),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
+    assert_eq!(check(&mut s, v, ZX_RIGHT_WRITE, PAGE, PAGE), Ok(()));
+    assert_eq!(check(&mut s, v, ZX_RIGHT_READ, 2 * PAGE, 0), Ok(()));
+}

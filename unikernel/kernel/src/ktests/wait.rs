@@ -3,7 +3,8 @@
 //! wake-ups; `nanosleep`; `event_create` and `object_signal`.
 
 use crate::ktest::{Failure, Suite, Test, TestResult};
-use crate::sched::{self, sleep, wait};
+use crate::objects::wait;
+use crate::sched::{self, sleep};
 use crate::time::{self, Time, ZX_TIME_INFINITE, ZX_TIME_INFINITE_PAST};
 use crate::{check, check_eq, objects};
 use abi::*;
@@ -80,6 +81,25 @@ fn failed(what: &str, status: Status) -> Failure {
     Failure::Fail(format!("{what}: {status:?}"))
 }
 
+/// `zx_object_signal` as the syscall makes it: one call into the object layer.
+fn signal(table: TableId, handle: Handle, clear: Signals, set: Signals) -> Status {
+    objects::with(|s| s.task(table).object_signal(handle, clear, set))
+        .err()
+        .unwrap_or(ZX_OK)
+}
+
+/// `zx_handle_close`, likewise.
+fn close(table: TableId, handle: Handle) -> Status {
+    objects::with(|s| s.task(table).handle_close(handle))
+        .err()
+        .unwrap_or(ZX_OK)
+}
+
+/// `zx_event_create`, likewise.
+fn event_create(table: TableId, options: u32) -> Result<Handle, Status> {
+    objects::with(|s| s.task(table).event_create(options))
+}
+
 /// A handle table for one test (like a task's); closing it closes every
 /// handle in it.
 struct Table(TableId);
@@ -92,7 +112,7 @@ impl Table {
     }
 
     fn event(&self) -> Result<Handle, Failure> {
-        wait::event_create(self.0, 0).map_err(|e| failed("event_create", e))
+        event_create(self.0, 0).map_err(|e| failed("event_create", e))
     }
 }
 
@@ -134,7 +154,7 @@ fn waiter(
 fn wait_with_a_10ms_deadline_times_out_no_earlier() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_2), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_2), ZX_OK);
     let deadline = time::deadline_after(time::msec(10));
     let (status, observed) = wait::object_wait_one(t.0, e, ZX_EVENT_SIGNALED, deadline);
     let now = time::now();
@@ -147,7 +167,7 @@ fn wait_with_a_10ms_deadline_times_out_no_earlier() -> TestResult {
 fn active_signal_satisfies_the_wait_at_once() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
     let switches = sched::stats().switches;
     let (status, observed) = wait::object_wait_one(
         t.0,
@@ -164,12 +184,12 @@ fn active_signal_satisfies_the_wait_at_once() -> TestResult {
 fn infinite_past_polls() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_3), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_3), ZX_OK);
     let (status, observed) = wait::object_wait_one(t.0, e, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE_PAST);
     check_eq!(status, ZX_ERR_TIMED_OUT);
     check_eq!(observed, ZX_USER_SIGNAL_3);
     // The registration is gone: a later signal wakes nobody.
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
     let (status, observed) = wait::object_wait_one(t.0, e, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE_PAST);
     check_eq!(status, ZX_OK);
     check_eq!(observed, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_3);
@@ -193,7 +213,7 @@ fn zero_children_wakes_the_waiter_before_its_deadline() -> TestResult {
     let table = t.0;
     let closer = sched::spawn("ktest-closer", move || {
         sleep::nanosleep(time::deadline_after(PAUSE));
-        wait::handle_close(table, child);
+        close(table, child);
     })
     .map_err(|e| failed("spawn", e))?;
     closer.join();
@@ -214,7 +234,7 @@ fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
     let e = t.event()?;
     let d = objects::with(|s| s.task(t.0).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS))
         .map_err(|s| failed("duplicate", s))?;
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_5), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_5), ZX_OK);
     let deadline = time::deadline_after(LONG);
     let (w, seen) = waiter(t.0, d, ZX_EVENT_SIGNALED, deadline)?;
     // Close only once the waiter waits (on a loaded host it may not have
@@ -224,7 +244,7 @@ fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
         sleep::nanosleep(time::deadline_after(PAUSE));
         pauses += 1;
     }
-    check_eq!(wait::handle_close(t.0, d), ZX_OK);
+    check_eq!(close(t.0, d), ZX_OK);
     w.join();
     let seen = *seen.lock();
     check_eq!(seen.status, Some(ZX_ERR_CANCELED));
@@ -249,7 +269,7 @@ fn wait_without_the_wait_right_is_access_denied() -> TestResult {
 fn wait_on_a_bad_handle_is_bad_handle() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    check_eq!(wait::handle_close(t.0, e), ZX_OK);
+    check_eq!(close(t.0, e), ZX_OK);
     let (status, _) = wait::object_wait_one(t.0, e, ZX_EVENT_SIGNALED, ZX_TIME_INFINITE);
     check_eq!(status, ZX_ERR_BAD_HANDLE);
     Ok(())
@@ -262,12 +282,12 @@ fn signal_wakes_only_waiters_whose_mask_matches() -> TestResult {
     let (a, seen_a) = waiter(t.0, e, ZX_USER_SIGNAL_0, deadline)?;
     let (b, seen_b) = waiter(t.0, e, ZX_USER_SIGNAL_1, deadline)?;
     sleep::nanosleep(time::deadline_after(PAUSE));
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_0), ZX_OK);
     a.join();
     // Give the other waiter every chance to (wrongly) finish.
     sleep::nanosleep(time::deadline_after(PAUSE));
     let b_early = seen_b.lock().status;
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_1), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_1), ZX_OK);
     b.join();
     let (seen_a, seen_b) = (*seen_a.lock(), *seen_b.lock());
     check_eq!(seen_a.status, Some(ZX_OK));
@@ -283,7 +303,7 @@ fn event_signaled_ends_an_infinite_wait() -> TestResult {
     let e = t.event()?;
     let (w, seen) = waiter(t.0, e, ZX_EVENT_SIGNALED, ZX_TIME_INFINITE)?;
     sleep::nanosleep(time::deadline_after(PAUSE));
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_EVENT_SIGNALED), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_EVENT_SIGNALED), ZX_OK);
     w.join();
     let seen = *seen.lock();
     check_eq!(seen.status, Some(ZX_OK));
@@ -295,11 +315,11 @@ fn object_signal_rejects_bits_it_does_not_own() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
     check_eq!(
-        wait::object_signal(t.0, e, 0, ZX_SIGNAL_HANDLE_CLOSED),
+        signal(t.0, e, 0, ZX_SIGNAL_HANDLE_CLOSED),
         ZX_ERR_INVALID_ARGS
     );
-    check_eq!(wait::object_signal(t.0, e, 1 << 4, 0), ZX_ERR_INVALID_ARGS);
-    check_eq!(wait::event_create(t.0, 1), Err(ZX_ERR_INVALID_ARGS));
+    check_eq!(signal(t.0, e, 1 << 4, 0), ZX_ERR_INVALID_ARGS);
+    check_eq!(event_create(t.0, 1), Err(ZX_ERR_INVALID_ARGS));
     Ok(())
 }
 
@@ -333,7 +353,7 @@ fn wake_between_registering_and_blocking_is_not_lost() -> TestResult {
     while !registered.load(Ordering::Relaxed) {
         sched::yield_now();
     }
-    check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_4), ZX_OK);
+    check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_4), ZX_OK);
     w.join();
     let Some((registered_ok, outcome, cancelled)) = *result.lock() else {
         return Err(Failure::Fail("the racer recorded nothing".into()));

@@ -35,7 +35,6 @@
 
 pub mod deadline;
 pub mod sleep;
-pub mod wait;
 
 use crate::arch::context::{self, Context};
 use crate::arch::{self, timer};
@@ -531,7 +530,6 @@ pub fn init(platform: &Platform) {
         c.slice_start = slice_start;
         c.slice_end = slice_end;
     }
-    wait::init();
     timer::init(timer_info.virtual_ppi, on_timer);
     arch::irq_enable();
 }

@@ -4,10 +4,10 @@
 
 use super::{image, StartHandles};
 use crate::objects;
-use crate::sched;
 use abi::el0::{El0Boot, FILTER_MAX};
 use abi::*;
 use object::{Quota, TableId};
+use zerocopy::IntoBytes;
 
 static KERNEL_TABLE: spin::Once<TableId> = spin::Once::new();
 /// `El0Boot::flags` of every run of the first task.
@@ -46,10 +46,7 @@ pub fn run_first_task(
     let n = filter.len().min(FILTER_MAX);
     boot.filter[..n].copy_from_slice(&filter.as_bytes()[..n]);
     boot.filter_len = n as u64;
-    // SAFETY: El0Boot is plain `repr(C)` data.
-    let bytes = unsafe {
-        core::slice::from_raw_parts((&raw const boot).cast::<u8>(), size_of::<El0Boot>())
-    };
+    let bytes = boot.as_bytes();
     let vmo = objects::with(|s| {
         let h = s.task(table).vmo_create(bytes.len() as u64, 0)?;
         s.task(table).vmo_write(h, bytes, 0).map(|()| h)
@@ -59,11 +56,11 @@ pub fn run_first_task(
     let task = match super::start_first(table, mode, &StartHandles { count: 1, from }) {
         Ok(h) => h,
         Err(e) => {
-            sched::wait::handle_close(table, vmo);
+            objects::with(|s| s.task(table).handle_close(vmo)).ok();
             return Err(e);
         }
     };
-    let (st, _) = sched::wait::object_wait_one(table, task, ZX_TASK_TERMINATED, ZX_TIME_INFINITE);
+    let (st, _) = objects::wait::object_wait_one(table, task, ZX_TASK_TERMINATED, ZX_TIME_INFINITE);
     let info = objects::with(|s| {
         let e = s.entry(table, task)?;
         let object::Object::Kernel(k) = &e.object else {
@@ -71,7 +68,7 @@ pub fn run_first_task(
         };
         Ok(super::end_info(s, object::KernelObject::signals(k)))
     });
-    sched::wait::handle_close(table, task);
+    objects::with(|s| s.task(table).handle_close(task)).ok();
     if st != ZX_OK {
         return Err(st);
     }

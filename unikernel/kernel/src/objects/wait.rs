@@ -1,35 +1,29 @@
-//! The kernel halves of `zx_object_wait_one` and of the calls that make
-//! something to wait for (`zx_event_create`, `zx_object_signal`,
-//! `zx_handle_close`). Each takes the caller's handle table, as the
-//! syscall layer will pass it; kernel threads pass a table of their own.
+//! The kernel halves of `zx_object_wait_one` and `zx_object_wait_many`:
+//! the object layer's observers plus the scheduler's wait slot. Each takes
+//! the caller's handle table, as the syscall layer passes it; kernel
+//! threads pass a table of their own.
 //!
-//! A wait is the object layer's observer plus the scheduler's wait slot:
-//! [`super::wait_prepare`] clears the slot and arms the deadline, the object
-//! layer registers the waiter (or reports the signals already active), and
-//! [`super::wait_block`] sleeps only while the slot is empty. The object
-//! layer calls its waker — [`wake`] — under its lock when a signal change
-//! matches the mask or the handle is closed; the timer fills the slot when
-//! the deadline passes. Afterwards `wait_cancel` tells which came first:
-//! a registration still present means the waker never ran.
+//! [`sched::wait_prepare`] clears the slot and arms the deadline, the
+//! object layer registers the waiter (or reports the signals already
+//! active), and [`sched::wait_block`] sleeps only while the slot is empty.
+//! The object layer calls its waker (`KernelPlatform`'s, which fills the
+//! slot through [`sched::wake_with_signals`]) under its lock when a signal
+//! change matches the mask or the handle is closed; the timer fills the
+//! slot when the deadline passes. Afterwards `wait_cancel` tells which came
+//! first: a registration still present means the waker never ran.
+//!
+//! The calls that only change signals or handles (`zx_object_signal`,
+//! `zx_event_create`, `zx_handle_close`) block nobody: they are one call
+//! into the object layer, with no part here.
 
-use super::ThreadId;
 use crate::objects;
+use crate::sched;
 use crate::time::{self, Time};
 use abi::{
     Handle, Signals, Status, WaitItem, ZX_ERR_CANCELED, ZX_ERR_TIMED_OUT, ZX_OK,
     ZX_SIGNAL_HANDLE_CLOSED, ZX_WAIT_MANY_MAX_ITEMS,
 };
-use object::{TableId, WaitStart, WaitToken, WaiterId};
-
-/// Connects the object layer's waker to the scheduler.
-pub(super) fn init() {
-    objects::register_waker(wake);
-}
-
-/// The object layer's waker: thread `waiter`'s wait ended with `observed`.
-fn wake(waiter: WaiterId, observed: Signals) {
-    super::wake_with_signals(ThreadId::from_raw(waiter), observed);
-}
+use object::{TableId, WaitStart, WaitToken};
 
 /// `zx_object_wait_one`: waits until the object `handle` names asserts one
 /// of `signals`, or `deadline` passes. Returns the status and the signals
@@ -46,14 +40,14 @@ pub fn object_wait_one(
 ) -> (Status, Signals) {
     let deadline_ticks = time::deadline_to_ticks(deadline);
     let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
-    let me = super::wait_prepare(if poll { None } else { deadline_ticks });
+    let me = sched::wait_prepare(if poll { None } else { deadline_ticks });
     let token = match objects::with(|space| space.wait_begin(table, handle, signals, me.raw())) {
         Err(status) => {
-            super::wait_abandon();
+            sched::wait_abandon();
             return (status, 0);
         }
         Ok(WaitStart::Satisfied(observed)) => {
-            super::wait_abandon();
+            sched::wait_abandon();
             return (ZX_OK, observed);
         }
         Ok(WaitStart::Pending(token)) => token,
@@ -61,7 +55,7 @@ pub fn object_wait_one(
     if !poll {
         // The waker ran (it removed the registration under the object lock
         // before filling our slot): no need to ask the object layer again.
-        if let Some(observed) = super::wait_block_for_signals().signals {
+        if let Some(observed) = sched::wait_block_for_signals().signals {
             return if observed & ZX_SIGNAL_HANDLE_CLOSED != 0 {
                 (ZX_ERR_CANCELED, observed)
             } else {
@@ -71,15 +65,15 @@ pub fn object_wait_one(
     }
     // Still registered: the waker never ran, so the deadline ended it.
     if let Some(observed) = objects::with(|space| space.wait_cancel(token)) {
-        super::wait_abandon();
+        sched::wait_abandon();
         return (ZX_ERR_TIMED_OUT, observed);
     }
     // The waker ran (under the object lock, before `wait_cancel` got it), so
     // the slot holds its signals.
-    let observed = super::wait_outcome()
+    let observed = sched::wait_outcome()
         .signals
         .expect("a finished registration has called the waker");
-    super::wait_abandon();
+    sched::wait_abandon();
     if observed & ZX_SIGNAL_HANDLE_CLOSED != 0 {
         (ZX_ERR_CANCELED, observed)
     } else {
@@ -101,7 +95,7 @@ pub fn object_wait_many(table: TableId, items: &mut [WaitItem], deadline: Time) 
     let mut tokens: [Option<WaitToken>; ZX_WAIT_MANY_MAX_ITEMS] = [None; ZX_WAIT_MANY_MAX_ITEMS];
     let deadline_ticks = time::deadline_to_ticks(deadline);
     let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
-    let me = super::wait_prepare(if poll { None } else { deadline_ticks });
+    let me = sched::wait_prepare(if poll { None } else { deadline_ticks });
     let mut satisfied = false;
     let mut failed = None;
     for (i, item) in items.iter().enumerate() {
@@ -116,9 +110,9 @@ pub fn object_wait_many(table: TableId, items: &mut [WaitItem], deadline: Time) 
         }
     }
     if failed.is_none() && !satisfied && !poll {
-        super::wait_block();
+        sched::wait_block();
     }
-    super::wait_abandon();
+    sched::wait_abandon();
     // One hold of the lock: cancel what is left and read every item.
     objects::with(|space| {
         for token in tokens.iter().take(items.len()).flatten() {
@@ -147,31 +141,4 @@ pub fn object_wait_many(table: TableId, items: &mut [WaitItem], deadline: Time) 
             ZX_ERR_TIMED_OUT
         }
     })
-}
-
-/// `zx_event_create`: `options` must be 0.
-pub fn event_create(table: TableId, options: u32) -> Result<Handle, Status> {
-    objects::with(|space| space.event_create(table, options))
-}
-
-/// `zx_object_signal`: clears then sets user signals (and
-/// `ZX_EVENT_SIGNALED` on an event); wakes the waiters it satisfies.
-pub fn object_signal(
-    table: TableId,
-    handle: Handle,
-    clear_mask: Signals,
-    set_mask: Signals,
-) -> Status {
-    match objects::with(|space| space.object_signal(table, handle, clear_mask, set_mask)) {
-        Ok(()) => ZX_OK,
-        Err(status) => status,
-    }
-}
-
-/// `zx_handle_close`: waits through the handle end with `ZX_ERR_CANCELED`.
-pub fn handle_close(table: TableId, handle: Handle) -> Status {
-    match objects::with(|space| space.task(table).handle_close(handle)) {
-        Ok(()) => ZX_OK,
-        Err(status) => status,
-    }
 }

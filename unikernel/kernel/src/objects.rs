@@ -1,7 +1,9 @@
 //! The kernel's one object space: every VMO, VMAR, event and handle table,
 //! behind one lock (DESIGN.md: a syscall is argument decoding plus one call
 //! into the object layer). The object layer reaches frames, page tables and
-//! the scheduler through [`KernelPlatform`].
+//! the scheduler through [`KernelPlatform`]; the kernel's own objects it
+//! holds (tasks, threads, timers) are the task module's, which implements
+//! `object::Platform` for it, so this module names none of them.
 //!
 //! Lock order: this lock, then the page table's (`vm::with_page_table`).
 
@@ -105,14 +107,6 @@ impl Waker for KernelPlatform {
     /// [`wait`]).
     fn wake(&self, waiter: WaiterId, observed: Signals) {
         sched::wake_with_signals(sched::ThreadId::from_raw(waiter), observed);
-    }
-}
-
-impl object::Platform for KernelPlatform {
-    type KernelObject = crate::task::KObject;
-
-    fn kernel_object_unreferenced(&self, object: &Self::KernelObject) -> bool {
-        crate::task::unreferenced(object)
     }
 }
 

@@ -756,7 +756,7 @@ fn thread_died(signals: Option<SignalsId>) {
 /// kernel done with it? A thread never started is: it dies (its record
 /// goes, and the caller drops the kernel's reference to its signals).
 /// A timer is: its last handle closed, it is disarmed and freed.
-pub fn unreferenced(object: &KObject) -> bool {
+fn unreferenced(object: &KObject) -> bool {
     match object {
         KObject::Thread { id, .. } => THREADS.lock().unlink_unstarted(*id).is_some(),
         KObject::Timer { id, .. } => {
@@ -764,6 +764,17 @@ pub fn unreferenced(object: &KObject) -> bool {
             true
         }
         KObject::Task { .. } => false,
+    }
+}
+
+/// The kernel objects a handle names are [`KObject`]s, and [`unreferenced`]
+/// answers for them: declared here, beside them, so the object space
+/// (`objects`) need not know the task module.
+impl object::Platform for objects::KernelPlatform {
+    type KernelObject = KObject;
+
+    fn kernel_object_unreferenced(&self, object: &KObject) -> bool {
+        unreferenced(object)
     }
 }
 

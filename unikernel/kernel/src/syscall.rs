@@ -186,27 +186,37 @@ impl IntoX0 for Time {
 /// A handler as the table holds it: the registers in, `x0` out.
 type Entry = fn(&Caller, &Args) -> u64;
 
-/// The table of handlers by syscall number: `Call => handler(registers)`
-/// passes those argument registers, each converted to the type of the
-/// handler's parameter in its place, and turns the result into `x0`.
+/// The table of handlers by syscall number, [`HANDLERS`]: `Call =>
+/// handler(registers)` passes those argument registers, each converted to
+/// the type of the handler's parameter in its place, and turns the result
+/// into `x0`. Each entry is `entries::<handler>::entry`, so symbols,
+/// backtraces and `just profile` still name the syscall.
 macro_rules! handlers {
-    ($($call:ident => $handler:ident($($reg:literal),*);)*) => {{
-        let mut t: [Option<Entry>; Syscall::COUNT] = [None; Syscall::COUNT];
-        $(
-            t[Syscall::$call as usize] = Some({
-                #[allow(unused_variables)] // by the calls without arguments
-                fn entry(c: &Caller, a: &Args) -> u64 {
-                    $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
+    ($($call:ident => $handler:ident($($reg:literal),*);)*) => {
+        /// The table's entries, one module per handler.
+        mod entries {
+            $(
+                pub mod $handler {
+                    use super::super::*;
+
+                    #[allow(unused_variables)] // by the calls without arguments
+                    pub fn entry(c: &Caller, a: &Args) -> u64 {
+                        $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
+                    }
                 }
-                entry
-            });
-        )*
-        t
-    }};
+            )*
+        }
+
+        /// Handlers by syscall number.
+        static HANDLERS: [Option<Entry>; Syscall::COUNT] = {
+            let mut t: [Option<Entry>; Syscall::COUNT] = [None; Syscall::COUNT];
+            $(t[Syscall::$call as usize] = Some(entries::$handler::entry);)*
+            t
+        };
+    };
 }
 
-/// Handlers by syscall number.
-static HANDLERS: [Option<Entry>; Syscall::COUNT] = handlers! {
+handlers! {
     Null => sys_null();
     HandleClose => sys_handle_close(0);
     HandleDuplicate => sys_handle_duplicate(0, 1, 2);
@@ -245,7 +255,7 @@ static HANDLERS: [Option<Entry>; Syscall::COUNT] = handlers! {
     PortQueue => sys_port_queue(0, 1);
     PortWait => sys_port_wait(0, 1, 2);
     PortCancel => sys_port_cancel(0, 1, 2);
-};
+}
 
 /// Handles `svc #0` from EL0: the result goes in the frame's `x0`.
 pub fn dispatch(frame: &mut TrapFrame, record: &UserRecord) {

@@ -186,31 +186,25 @@ impl IntoX0 for Time {
 /// A handler as the table holds it: the registers in, `x0` out.
 type Entry = fn(&Caller, &Args) -> u64;
 
-/// The table of handlers by syscall number, [`HANDLERS`]: `Call =>
-/// handler(registers)` passes those argument registers, each converted to
-/// the type of the handler's parameter in its place, and turns the result
-/// into `x0`. Each entry is `entries::<handler>::entry`, so symbols,
-/// backtraces and `just profile` still name the syscall.
+/// The table of handlers by syscall number: `Call => handler(registers)`
+/// passes those argument registers, each converted to the type of the
+/// handler's parameter in its place, and turns the result into `x0`. Each
+/// handler is inlined into its entry, so a syscall costs one indirect
+/// call, as when the table held the handlers themselves.
 macro_rules! handlers {
     ($($call:ident => $handler:ident($($reg:literal),*);)*) => {
-        /// The table's entries, one module per handler.
-        mod entries {
-            $(
-                pub mod $handler {
-                    use super::super::*;
-
-                    #[allow(unused_variables)] // by the calls without arguments
-                    pub fn entry(c: &Caller, a: &Args) -> u64 {
-                        $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
-                    }
-                }
-            )*
-        }
-
         /// Handlers by syscall number.
         static HANDLERS: [Option<Entry>; Syscall::COUNT] = {
             let mut t: [Option<Entry>; Syscall::COUNT] = [None; Syscall::COUNT];
-            $(t[Syscall::$call as usize] = Some(entries::$handler::entry);)*
+            $(
+                t[Syscall::$call as usize] = Some({
+                    #[allow(unused_variables)] // by the calls without arguments
+                    fn entry(c: &Caller, a: &Args) -> u64 {
+                        $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
+                    }
+                    entry
+                });
+            )*
             t
         };
     };
@@ -733,6 +727,9 @@ fn sys_nanosleep(_: &Caller, deadline: Time) -> Result<(), Status> {
     ok_or_status(sched::sleep::nanosleep(deadline))
 }
 
+/// Kept out of line: `just profile` (ci/profile.py) cuts the timed regions
+/// of a benchmark at this symbol.
+#[inline(never)]
 fn sys_clock_get_monotonic(_: &Caller) -> Time {
     sched::sleep::clock_get_monotonic()
 }

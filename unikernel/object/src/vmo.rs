@@ -117,6 +117,28 @@ impl Vmo {
         self.watched_children > 0 || self.populated_mappings > u32::from(except.is_some())
     }
 
+    /// The end of a piece of `[from, end)` that holds at most `n` (at least
+    /// one) own pages: past `from`, and `end` when the rest holds no more.
+    /// Bounds the work of a piece of DECOMMIT however sparse the range.
+    pub(crate) fn piece_after(&self, from: u64, end: u64, n: usize) -> u64 {
+        let i = self.pages.partition_point(|&(p, _)| p < from);
+        match self.pages.get(i.saturating_add(n.max(1))) {
+            Some(&(p, _)) if p < end => p,
+            _ => end,
+        }
+    }
+
+    /// The start of a piece of `[lo, end)` that ends at `end` and holds at
+    /// most `n` (at least one) own pages: `lo` when the range holds no more.
+    /// Bounds the frames a piece of a shrink frees however sparse the VMO.
+    pub(crate) fn piece_before(&self, lo: u64, end: u64, n: usize) -> u64 {
+        let hi = self.pages.partition_point(|&(p, _)| p < end);
+        match hi.checked_sub(n.max(1)) {
+            Some(i) => self.pages[i].0.max(lo),
+            None => lo,
+        }
+    }
+
     /// Indices into `pages` of own pages in `[a, b)`.
     pub(crate) fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
         let lo = self.pages.partition_point(|&(p, _)| p < a);

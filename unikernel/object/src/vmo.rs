@@ -147,6 +147,78 @@ impl Vmo {
     }
 }
 
+/// Who a call or fault acts for: the table a VMO's new pages are charged
+/// to once the table that created it has gone ([`ObjectSpace::charge_vmo`]).
+/// [`ObjectSpace::task`] sets it for a syscall; [`ObjectSpace::vmar_fault`]
+/// for a fault, whose mapping is then the one in `fault_hint` (so the fault
+/// path stores one tag, nothing more).
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Actor {
+    /// A fault, through the mapping in `fault_hint`: the task its VMAR is
+    /// charged to.
+    Fault,
+    /// A syscall of this table's task.
+    Table(TableId),
+}
+
+impl<P: Platform> ObjectSpace<P> {
+    /// Charges `pages` new pages of VMO `id` to the table that created it.
+    /// Once that table has gone, the table the call or fault acts for
+    /// ([`Actor`]) takes the VMO over, charged for the pages it holds as
+    /// well: a VMO that outlives its creator is no way around a quota.
+    /// `ZX_ERR_NO_MEMORY` past the quota, or with no live table to charge.
+    /// `account` is the VMO's, as the caller has it at hand (after an
+    /// adoption the VMO's `account` is the heir: undo through that).
+    #[inline(always)]
+    pub(crate) fn charge_vmo(
+        &mut self,
+        id: VmoId,
+        account: TableId,
+        pages: u64,
+    ) -> Result<(), Status> {
+        match self.tables.get_mut(account) {
+            Some(t) => charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages),
+            None => self.vmo_adopt(id, pages),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn vmo_adopt(&mut self, id: VmoId, pages: u64) -> Result<(), Status> {
+        let heir = match self.actor {
+            Actor::Table(t) => Some(t),
+            Actor::Fault => self
+                .fault_hint
+                .and_then(|(_, m)| self.mappings.get(m))
+                .and_then(|m| self.vmars.get(m.vmar))
+                .and_then(|v| v.account),
+        }
+        .ok_or(ZX_ERR_NO_MEMORY)?;
+        let held = self.vmos[id].pages.len() as u64;
+        let t = self.tables.get_mut(heir).ok_or(ZX_ERR_NO_MEMORY)?;
+        if t.closing {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let pages = held.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
+        charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages)?;
+        self.vmos[id].account = heir;
+        Ok(())
+    }
+}
+
+/// Adds `pages` to a table's `committed` pages, up to `max`; else
+/// `ZX_ERR_NO_MEMORY`.
+#[inline(always)]
+fn charge_pages(committed: &mut u64, max: u64, pages: u64) -> Result<(), Status> {
+    match committed.checked_add(pages) {
+        Some(total) if total <= max => {
+            *committed = total;
+            Ok(())
+        }
+        _ => Err(ZX_ERR_NO_MEMORY),
+    }
+}
+
 /// Most frames a destroyed VMO frees at once when frees are deferred
 /// ([`ObjectSpace::set_deferred_frees`]); more wait for `reclaim_step`.
 pub const FREE_INLINE: usize = 64;
@@ -385,9 +457,8 @@ impl<P: Platform> ObjectSpace<P> {
         if need == 0 {
             return Ok(());
         }
-        let account = v.account;
         let need_usize = usize::try_from(need).map_err(|_| ZX_ERR_NO_MEMORY)?;
-        self.charge(account, need)?;
+        self.charge_vmo(id, v.account, need)?;
         // One page (a fault) needs no list on the heap.
         let mut one = [(0, Frame::new(0))];
         let mut many: Vec<(u64, Frame)> = Vec::new();
@@ -398,7 +469,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         .and_then(|()| self.mem.reserve(&mut self.vmos[id].pages, need_usize));
         if let Err(e) = reserved {
-            self.uncharge(account, need);
+            self.uncharge(self.vmos[id].account, need);
             return Err(e);
         }
         // Allocate a frame for each gap page, copying what the VMO showed.
@@ -419,7 +490,7 @@ impl<P: Platform> ObjectSpace<P> {
                     for &(_, f) in &many {
                         self.platform.free(f);
                     }
-                    self.uncharge(account, need);
+                    self.uncharge(self.vmos[id].account, need);
                     return Err(ZX_ERR_NO_MEMORY);
                 }
             }
@@ -482,7 +553,7 @@ impl<P: Platform> ObjectSpace<P> {
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
-        self.charge(account, 1)?;
+        self.charge_vmo(id, account, 1)?;
         // The VMO has no page here: it showed its ancestors'.
         let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
@@ -495,7 +566,7 @@ impl<P: Platform> ObjectSpace<P> {
             None => self.platform.alloc_zeroed(),
         };
         let Some(frame) = frame else {
-            self.uncharge(account, 1);
+            self.uncharge(self.vmos[id].account, 1);
             return Err(ZX_ERR_NO_MEMORY);
         };
         match shown {

@@ -234,9 +234,11 @@ impl<P: Platform> Task<'_, P> {
         let (id, _) = self.space.vmo_handle(self.table, handle, need)?;
         if size == 0 {
             // An empty range holds no page: nothing to commit or decommit
-            // (the page at `offset` is not in it).
+            // (the page at `offset` is not in it), but it must start inside
+            // the VMO or at its end, as for a read of no bytes.
             return match op {
                 ZX_VMO_OP_LOOKUP => Err(ZX_ERR_INVALID_ARGS),
+                _ if offset > self.space.vmos[id].size * PAGE_SIZE => Err(ZX_ERR_OUT_OF_RANGE),
                 _ => Ok(()),
             };
         }
@@ -563,7 +565,9 @@ impl<P: Platform> Task<'_, P> {
 
     /// `zx_object_get_info(ZX_INFO_VMAR)`.
     pub fn object_get_info_vmar(&self, handle: Handle) -> Result<ZxInfoVmar, Status> {
-        let vmar = self.space.vmar_handle(self.table, handle, 0)?;
+        let vmar = self
+            .space
+            .vmar_handle(self.table, handle, ZX_RIGHT_INSPECT)?;
         let v = &self.space.vmars[vmar];
         Ok(ZxInfoVmar {
             base: v.base,

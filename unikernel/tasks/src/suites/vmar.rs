@@ -14,6 +14,7 @@ pub static SUITE: Suite = Suite {
     name: "vmar",
     tests: tests![
         own_sub_vmar_is_64_gib_inside_the_root_range,
+        info_vmar_needs_inspect_and_a_vmar,
         own_sub_vmar_handle_is_a_vmar_with_map_rights,
         map_gives_a_page_aligned_address_inside_the_vmar,
         map_of_zero_length_is_invalid_args,
@@ -92,6 +93,25 @@ fn kernel_counters() -> Result<abi::ZxInfoKernelCounters, Status> {
     };
     me().get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
     Ok(c)
+}
+
+/// `ZX_INFO_VMAR` (zx_object_get_info.md, RIGHTS): a VMAR handle with
+/// `ZX_RIGHT_INSPECT`; a sub-VMAR's own base and length.
+fn info_vmar_needs_inspect_and_a_vmar() -> TestResult {
+    let (sub, base) = ok!(me().allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ));
+    let info = ok!(sub.info());
+    check_eq!((info.base, info.len), (base, 4 * PAGE));
+    let all = ok!(sub.basic_info()).rights;
+    let blind = ok!(sub.duplicate(Rights(all & !abi::ZX_RIGHT_INSPECT)));
+    check_eq!(blind.info().map(|_| ()), Err(Status::ACCESS_DENIED));
+    let vmo = ok!(Vmo::create(PAGE));
+    let mut buf = [0u8; 16];
+    check_eq!(
+        vmo.get_info_raw(abi::ZX_INFO_VMAR, &mut buf).map(|_| ()),
+        Err(Status::WRONG_TYPE)
+    );
+    ok!(sub.destroy());
+    Ok(())
 }
 
 fn own_sub_vmar_is_64_gib_inside_the_root_range() -> TestResult {

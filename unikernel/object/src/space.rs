@@ -84,7 +84,7 @@ pub struct ObjectSpace<P: Platform> {
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
     pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
-    /// Who the current call or fault acts for (see [`ObjectSpace::charge_vmo`]).
+    /// The task the current syscall acts for (see [`ObjectSpace::charge_vmo`]).
     pub(crate) actor: crate::vmo::Actor,
     /// The mapping the last stored result (`vmar_map`'s out-pointer) went
     /// through, to try first (the same reasoning as `fault_hint`).
@@ -122,7 +122,7 @@ impl<P: Platform> ObjectSpace<P> {
             port_items: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
-            actor: crate::vmo::Actor::Fault,
+            actor: None,
             out_hint: None,
             defer_frees: false,
             dead_vmos: None,

@@ -20,7 +20,7 @@ pub struct Task<'a, P: Platform> {
 impl<P: Platform> ObjectSpace<P> {
     /// The façade for the task owning `table`.
     pub fn task(&mut self, table: TableId) -> Task<'_, P> {
-        self.actor = crate::vmo::Actor::Table(table);
+        self.actor = Some(table);
         Task { space: self, table }
     }
 }

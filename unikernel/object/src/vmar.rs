@@ -835,7 +835,6 @@ impl<P: Platform> ObjectSpace<P> {
     /// no frame, quota or table page → `ZX_ERR_NO_MEMORY` (nothing changed).
     pub fn vmar_fault(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<(), Status> {
         let fault = self.fault_claim(root, vaddr, access)?;
-        self.actor = crate::vmo::Actor::Fault;
         self.mapping_fault(fault, access)
     }
 

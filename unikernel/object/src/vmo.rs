@@ -147,19 +147,11 @@ impl Vmo {
     }
 }
 
-/// Who a call or fault acts for: the table a VMO's new pages are charged
-/// to once the table that created it has gone ([`ObjectSpace::charge_vmo`]).
-/// [`ObjectSpace::task`] sets it for a syscall; [`ObjectSpace::vmar_fault`]
-/// for a fault, whose mapping is then the one in `fault_hint` (so the fault
-/// path stores one tag, nothing more).
-#[derive(Copy, Clone, Debug)]
-pub(crate) enum Actor {
-    /// A fault, through the mapping in `fault_hint`: the task its VMAR is
-    /// charged to.
-    Fault,
-    /// A syscall of this table's task.
-    Table(TableId),
-}
+/// The task a syscall acts for ([`ObjectSpace::task`] sets it): whom a VMO
+/// is charged to once the table that created it has gone
+/// ([`ObjectSpace::charge_vmo`]). A fault names its mapping instead, so the
+/// fault path stores nothing for this.
+pub(crate) type Actor = Option<TableId>;
 
 impl<P: Platform> ObjectSpace<P> {
     /// Charges `pages` new pages of VMO `id` to the table that created it.
@@ -168,28 +160,31 @@ impl<P: Platform> ObjectSpace<P> {
     /// well: a VMO that outlives its creator is no way around a quota.
     /// `ZX_ERR_NO_MEMORY` past the quota, or with no live table to charge.
     /// `account` is the VMO's, as the caller has it at hand (after an
-    /// adoption the VMO's `account` is the heir: undo through that).
+    /// adoption the VMO's `account` is the heir: undo through that);
+    /// `fault` is the mapping a fault came through (its task is the heir),
+    /// `None` in a syscall (the caller is).
     #[inline(always)]
     pub(crate) fn charge_vmo(
         &mut self,
         id: VmoId,
         account: TableId,
         pages: u64,
+        fault: Option<MappingId>,
     ) -> Result<(), Status> {
         match self.tables.get_mut(account) {
             Some(t) => charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages),
-            None => self.vmo_adopt(id, pages),
+            None => self.vmo_adopt(id, pages, fault),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn vmo_adopt(&mut self, id: VmoId, pages: u64) -> Result<(), Status> {
-        let heir = match self.actor {
-            Actor::Table(t) => Some(t),
-            Actor::Fault => self
-                .fault_hint
-                .and_then(|(_, m)| self.mappings.get(m))
+    fn vmo_adopt(&mut self, id: VmoId, pages: u64, fault: Option<MappingId>) -> Result<(), Status> {
+        let heir = match fault {
+            None => self.actor,
+            Some(m) => self
+                .mappings
+                .get(m)
                 .and_then(|m| self.vmars.get(m.vmar))
                 .and_then(|v| v.account),
         }
@@ -458,7 +453,7 @@ impl<P: Platform> ObjectSpace<P> {
             return Ok(());
         }
         let need_usize = usize::try_from(need).map_err(|_| ZX_ERR_NO_MEMORY)?;
-        self.charge_vmo(id, v.account, need)?;
+        self.charge_vmo(id, v.account, need, None)?;
         // One page (a fault) needs no list on the heap.
         let mut one = [(0, Frame::new(0))];
         let mut many: Vec<(u64, Frame)> = Vec::new();
@@ -553,7 +548,7 @@ impl<P: Platform> ObjectSpace<P> {
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
-        self.charge_vmo(id, account, 1)?;
+        self.charge_vmo(id, account, 1, except)?;
         // The VMO has no page here: it showed its ancestors'.
         let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),

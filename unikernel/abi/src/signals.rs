@@ -42,9 +42,9 @@ pub const ZX_TIMER_SIGNALED: Signals = 1 << 3;
 /// [`ZX_TASK_TERMINATED`], `ZX_OBJECT_SIGNAL_3`).
 pub const ZX_THREAD_TERMINATED: Signals = ZX_TASK_TERMINATED;
 
-/// Most items of one `zx_object_wait_many` (the era's header: 64; its
-/// page's "8" is older text).
-pub const ZX_WAIT_MANY_MAX_ITEMS: usize = 64;
+/// Most items of one `zx_object_wait_many`: its page's 8 (the era's header
+/// said 16, with a note to lower it again; later headers 64).
+pub const ZX_WAIT_MANY_MAX_ITEMS: usize = 8;
 
 /// `zx_wait_item_t`: one item of `zx_object_wait_many`.
 #[repr(C)]

@@ -88,6 +88,10 @@ impl Mmu for KernelPlatform {
         crate::vm::with_table_for(vaddr, |t| t.unmap(vaddr, len));
     }
 
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+        crate::vm::with_table_for(vaddr, |t| t.unmap_some(vaddr, len, max))
+    }
+
     #[inline(always)]
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
         if perms.execute {

@@ -376,8 +376,19 @@ fn sys_vmo_get_size(c: &Caller, h: Handle, out: u64) -> Result<(), Status> {
 }
 
 fn sys_vmo_set_size(c: &Caller, h: Handle, size: u64) -> Result<(), Status> {
-    objects::with(|s| s.task(c.table).vmo_set_size(h, size))
+    // A shrink goes down SHRINK_PIECE own pages per hold of the object
+    // lock (an empty stretch at once), interrupts on and preemptible
+    // between them: each piece is a whole resize to a size between, so
+    // every state a piece leaves is one a resize could. A grow, or a call
+    // the checks refuse, is the first piece.
+    while !objects::with(|s| s.task(c.table).vmo_set_size_piece(h, size, SHRINK_PIECE))? {
+        crate::latency::preempt_point();
+    }
+    Ok(())
 }
+
+/// Own pages a `vmo_set_size` shrink frees per hold of the object lock.
+const SHRINK_PIECE: usize = 512;
 
 fn sys_vmo_op_range(
     c: &Caller,
@@ -485,8 +496,19 @@ fn op_range_in_pieces(
     let end = offset + size;
     let mut at = offset;
     while at < end {
-        let next = ((at / OP_PIECE + 1) * OP_PIECE).min(end);
-        objects::with(|s| s.task(c.table).vmo_op_range(h, op, at, next - at, &mut []))?;
+        // A COMMIT piece is OP_PIECE of the range; a DECOMMIT piece frees
+        // as many own pages, however far apart (a sparse 64 TiB range is
+        // a few pieces, not 2^28).
+        let next = objects::with(|s| {
+            let mut t = s.task(c.table);
+            let next = if op == ZX_VMO_OP_DECOMMIT {
+                t.vmo_decommit_piece_end(h, at, end, (OP_PIECE / PAGE_SIZE) as usize)?
+            } else {
+                ((at / OP_PIECE + 1) * OP_PIECE).min(end)
+            };
+            t.vmo_op_range(h, op, at, next - at, &mut [])?;
+            Ok::<_, Status>(next)
+        })?;
         at = next;
         crate::latency::preempt_point();
     }
@@ -520,12 +542,44 @@ fn sys_vmar_map(
         root: objects::root_vmar(),
         addr: out,
     };
-    objects::with(|s| {
-        s.task(c.table)
-            .vmar_map_out(vmar, options, vmar_offset, vmo, vmo_offset, len, out)
-    })
-    .map(drop)
+    let root = out.root;
+    let (_, populate) = objects::with(|s| {
+        s.task(c.table).vmar_map_out_unpopulated(
+            vmar,
+            options,
+            vmar_offset,
+            vmo,
+            vmo_offset,
+            len,
+            out,
+        )
+    })?;
+    // ZX_VM_MAP_RANGE's translations come after the map, POPULATE_PIECE
+    // own pages of the VMO chain per hold, interrupts on and
+    // preemptible between them (64 MiB in one hold masked IRQs for
+    // 5.5 ms). One that fails takes the mapping away again, as a map
+    // that fails leaves none.
+    let Some(mut p) = populate else {
+        return Ok(());
+    };
+    loop {
+        match objects::with(|s| s.populate_step(root, &mut p, POPULATE_PIECE)) {
+            Ok(true) => return Ok(()),
+            Ok(false) => crate::latency::preempt_point(),
+            Err(e) => {
+                let mut undo = objects::with(|s| s.populate_undo(root, &p));
+                if let Some(u) = undo.as_mut() {
+                    objects::in_steps(|s, budget| s.vmar_unmap_step(u, budget));
+                }
+                return Err(e);
+            }
+        }
+    }
 }
+
+/// Own pages of a `ZX_VM_MAP_RANGE` mapping's chain given translations per
+/// hold of the object lock.
+const POPULATE_PIECE: usize = 128;
 
 /// `vmar_unmap` and `vmar_destroy` check and start under the lock, then
 /// remove what the range or VMAR holds in bounded steps (see
@@ -547,13 +601,12 @@ fn sys_vmar_protect(
 ) -> Result<(), Status> {
     // The new permissions in one hold; the old translations go in pieces,
     // interrupts on and preemptible between them (a populated 256 MiB
-    // range is 65,536 entries). A page touched meanwhile faults back in
-    // with the new permissions or keeps an old entry the next piece drops.
-    let piece = |at: u64| {
-        let n = (addr + len - at).min(PROTECT_PIECE);
-        objects::with(|s| s.unmap_translations(at, n));
-        at + n
-    };
+    // range is 65,536 entries). Each piece drops PROTECT_PIECE entries,
+    // however far apart: a huge sparse range is a few pieces, not one per
+    // stretch of address. A page touched meanwhile faults back in with the
+    // new permissions or keeps an old entry a later piece drops.
+    let piece =
+        |at: u64| objects::with(|s| s.unmap_translations_some(at, addr + len - at, PROTECT_PIECE));
     if !objects::with(|s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
         return Ok(());
     }
@@ -565,8 +618,8 @@ fn sys_vmar_protect(
     Ok(())
 }
 
-/// Bytes of translations `vmar_protect` drops per hold of the object lock.
-const PROTECT_PIECE: u64 = 512 * PAGE_SIZE;
+/// Translations `vmar_protect` drops per hold of the object lock.
+const PROTECT_PIECE: usize = 512;
 
 fn sys_vmar_allocate(
     c: &Caller,

@@ -189,11 +189,12 @@ pub fn set(
     deadline: Time,
     slack: i64,
 ) -> Result<(), Status> {
+    // Before the handle, as the era's kernel checked it.
+    if slack < 0 {
+        return Err(ZX_ERR_OUT_OF_RANGE);
+    }
     objects::with(|s| {
         let id = timer_of(s, table, handle)?;
-        if slack < 0 {
-            return Err(ZX_ERR_OUT_OF_RANGE);
-        }
         let mut timers = TIMERS.lock();
         let Some(t) = timers.get(id) else {
             return Err(ZX_ERR_BAD_HANDLE);

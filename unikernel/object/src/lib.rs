@@ -27,7 +27,7 @@ pub mod vmar;
 pub mod vmo;
 
 pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
-pub use mapping::{Access, Mapping, MappingInfo, VmCounters};
+pub use mapping::{Access, Mapping, MappingInfo, Populate, VmCounters};
 pub use platform::{
     CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
     Platform, WaiterId, Waker, CACHE_ROUND_PAGES, PAGE_BYTES,

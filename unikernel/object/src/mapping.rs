@@ -404,41 +404,130 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// `ZX_VM_MAP_RANGE`: maps every page of mapping `id` that its VMO shows
     /// a frame for (own or an ancestor's), as a fault would. Pages showing
-    /// nothing stay unmapped, so no zero page is mapped here.
+    /// nothing stay unmapped, so no zero page is mapped here. All at once:
+    /// [`Self::populate_step`] does it in bounded pieces.
     pub(crate) fn mapping_populate(&mut self, id: MappingId) -> Result<(), Status> {
+        let mut p = Populate::new(&self.mappings[id]);
+        while !self.populate_level(id, &mut p, usize::MAX)? {}
+        Ok(())
+    }
+
+    /// A piece of [`Self::mapping_populate`] for the mapping `p` was made
+    /// for: at most `budget` (at least one) own pages of the chain looked
+    /// at. `Ok(true)` once done, or once no mapping of that VMO starts at
+    /// that address any more (the lock may have been dropped since the
+    /// map: a mapping that went, or was cut, is populated no further).
+    pub fn populate_step(
+        &mut self,
+        root: VmarId,
+        p: &mut Populate,
+        budget: usize,
+    ) -> Result<bool, Status> {
+        match self.find_mapping(root, p.vaddr) {
+            Some(id) if self.mappings[id].vaddr == p.vaddr && self.mappings[id].vmo == p.vmo => {
+                self.populate_level(id, p, budget.max(1))
+            }
+            _ => Ok(true),
+        }
+    }
+
+    /// Starts removing the mapping `p` was made for, as a map whose
+    /// translations failed goes ([`Self::vmar_unmap_step`] goes on); `None`
+    /// once it went already.
+    pub fn populate_undo(&mut self, root: VmarId, p: &Populate) -> Option<crate::Unmapping> {
+        let id = self.find_mapping(root, p.vaddr)?;
         let m = self.mappings[id];
-        let end = (m.first_page + m.pages).min(self.vmos[m.vmo].size);
-        // Walk the chain: a page shown at `p` is some ancestor's own page.
+        if m.vaddr != p.vaddr || m.vmo != p.vmo {
+            return None;
+        }
+        self.vmar_unmap_begin(m.vmar, m.vaddr, m.len()).ok()
+    }
+
+    /// Maps what level `p.level` of mapping `id`'s chain shows, from
+    /// `p.next` on, at most `budget` own pages of it; moves `p` on.
+    fn populate_level(
+        &mut self,
+        id: MappingId,
+        p: &mut Populate,
+        mut budget: usize,
+    ) -> Result<bool, Status> {
+        let m = self.mappings[id];
+        // The mapped pages that level shows, in its own page indices: each
+        // link up offsets them and cuts them at the child's window.
         let mut level = m.vmo;
-        let (mut lo, mut hi) = (m.first_page, end);
+        let mut lo = m.first_page;
+        let mut hi = (m.first_page + m.pages).min(self.vmos[m.vmo].size);
         // Offset from the mapped VMO's page index to `level`'s.
         let mut shift = 0u64;
-        loop {
-            if lo >= hi {
-                break;
-            }
-            let v = &self.vmos[level];
-            let range = v.owned_range(lo, hi);
-            for i in range {
-                let p = self.vmos[level].pages[i].0 - shift;
-                let (paddr, perms) = self.translation(&m, p);
-                // Only the nearest page shows; a deeper level's page may be hidden.
-                if self.vmos[level].pages[i].1.paddr() == paddr {
-                    // Marked first: a failure part-way leaves translations to remove.
-                    if !core::mem::replace(&mut self.mappings[id].populated, true) {
-                        self.mapping_now_populated(id);
-                    }
-                    self.mmu_map(m.vaddr + (p - m.first_page) * PAGE_SIZE, paddr, perms)?;
-                }
-            }
-            let v = &self.vmos[level];
-            let Some(link) = v.parent else { break };
-            hi = hi.min(link.window);
+        for _ in 0..p.level {
+            let Some(link) = self.vmos[level].parent else {
+                return Ok(true);
+            };
+            hi = hi.min(link.window) + link.offset;
             lo += link.offset;
-            hi += link.offset;
             shift += link.offset;
             level = link.id;
         }
-        Ok(())
+        if lo >= hi {
+            // Nothing shown from here, and a level up shows no more.
+            return Ok(true);
+        }
+        let range = self.vmos[level].owned_range(lo.max(p.next.saturating_add(shift)), hi);
+        for i in range {
+            if budget == 0 {
+                p.next = self.vmos[level].pages[i].0 - shift;
+                return Ok(false);
+            }
+            budget -= 1;
+            let (own, frame) = self.vmos[level].pages[i];
+            let page = own - shift;
+            let (paddr, perms) = self.translation(&m, page);
+            // Only the nearest page shows; a deeper level's page may be hidden.
+            if frame.paddr() == paddr {
+                // Marked first: a failure part-way leaves translations to remove.
+                if !core::mem::replace(&mut self.mappings[id].populated, true) {
+                    self.mapping_now_populated(id);
+                }
+                self.mmu_map(m.vaddr + (page - m.first_page) * PAGE_SIZE, paddr, perms)?;
+            }
+        }
+        Ok(self.populate_up(p, level))
+    }
+
+    /// Moves `p` to the level above `level`; whether there is none.
+    fn populate_up(&self, p: &mut Populate, level: VmoId) -> bool {
+        p.level += 1;
+        p.next = 0;
+        self.vmos[level].parent.is_none()
+    }
+}
+
+/// Where a `ZX_VM_MAP_RANGE`'s translations stand between pieces
+/// ([`ObjectSpace::populate_step`]): the chain is walked level by level,
+/// each level's own pages in order.
+#[derive(Copy, Clone, Debug)]
+pub struct Populate {
+    /// The mapping, by where it starts and what it maps.
+    vaddr: u64,
+    vmo: VmoId,
+    /// Links up from the mapped VMO.
+    level: u32,
+    /// The next page to look at, as a page index of the mapped VMO.
+    next: u64,
+}
+
+impl Populate {
+    pub(crate) fn new(m: &Mapping) -> Self {
+        Self::at(m.vaddr, m.vmo)
+    }
+
+    /// For the mapping of `vmo` that starts at `vaddr`.
+    pub(crate) fn at(vaddr: u64, vmo: VmoId) -> Self {
+        Self {
+            vaddr,
+            vmo,
+            level: 0,
+            next: 0,
+        }
     }
 }

@@ -141,6 +141,11 @@ pub trait Mmu {
     /// Removes translations for `[vaddr, vaddr + len)` (page aligned), with
     /// the TLB maintenance that implies, before the call returns.
     fn unmap(&self, vaddr: u64, len: u64);
+    /// [`Self::unmap`] of at most `max` translations (at least one): returns
+    /// where it stopped, `vaddr + len` once the range holds none. Its cost
+    /// grows with the translations removed, not with `len`, so a caller
+    /// can take a huge sparse range in bounded pieces.
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64;
     /// Maps the page at `vaddr` (page aligned) to `paddr`, replacing whatever
     /// translation is there. `Err(ZX_ERR_NO_MEMORY)` if a table page is unavailable.
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status>;

@@ -43,6 +43,8 @@ pub struct ObjectSpace<P: Platform> {
     /// The mapping the last fault under a root VMAR found, to try first:
     /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
     pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// The task the current syscall acts for (see [`ObjectSpace::charge_vmo`]).
+    pub(crate) actor: crate::vmo::Actor,
     /// The mapping the last stored result (`vmar_map`'s out-pointer) went
     /// through, to try first (the same reasoning as `fault_hint`).
     pub(crate) out_hint: Option<(crate::vmar::VmarId, MappingId)>,
@@ -79,6 +81,7 @@ impl<P: Platform> ObjectSpace<P> {
             port_items: Slab::default(),
             counters: Cell::new(VmCounters::default()),
             fault_hint: None,
+            actor: None,
             out_hint: None,
             defer_frees: false,
             dead_vmos: None,
@@ -112,22 +115,6 @@ impl<P: Platform> ObjectSpace<P> {
     /// Number of live VMOs (including ones alive only through children or mappings).
     pub fn vmo_count(&self) -> usize {
         self.vmos.len() - self.dead_count
-    }
-
-    /// Charges `pages` committed pages to the table that created a VMO.
-    /// A table that is gone is not charged.
-    pub(crate) fn charge(&mut self, account: TableId, pages: u64) -> Result<(), Status> {
-        if let Some(t) = self.tables.get_mut(account) {
-            let total = t
-                .committed_pages
-                .checked_add(pages)
-                .ok_or(ZX_ERR_NO_MEMORY)?;
-            if total > t.quota.max_committed_pages {
-                return Err(ZX_ERR_NO_MEMORY);
-            }
-            t.committed_pages = total;
-        }
-        Ok(())
     }
 
     pub(crate) fn uncharge(&mut self, account: TableId, pages: u64) {

@@ -3,6 +3,7 @@
 //! memory, and calls these; host tests call them like Zircon's core tests.
 
 use crate::handle::Object;
+use crate::mapping::Populate;
 use crate::platform::{CacheOp, CacheSpan, CACHE_ROUND_PAGES};
 use crate::platform::{Platform, WaiterId};
 use crate::signals::WaitStart;
@@ -21,6 +22,7 @@ pub struct Task<'a, P: Platform> {
 impl<P: Platform> ObjectSpace<P> {
     /// The façade for the task owning `table`.
     pub fn task(&mut self, table: TableId) -> Task<'_, P> {
+        self.actor = Some(table);
         Task { space: self, table }
     }
 }
@@ -174,13 +176,51 @@ impl<P: Platform> Task<'_, P> {
 
     /// `zx_vmo_set_size`: rounded up to pages; needs WRITE; a shrink frees pages.
     pub fn vmo_set_size(&mut self, handle: Handle, size: u64) -> Result<(), Status> {
+        while !self.vmo_set_size_piece(handle, size, usize::MAX)? {}
+        Ok(())
+    }
+
+    /// A piece of `zx_vmo_set_size`: all of a grow or of a call that fails;
+    /// a shrink goes down from the top by at most `own` (at least one) own
+    /// pages per piece (an empty stretch in one). `Ok(true)` once the size
+    /// is `size`: each piece is a whole `vmo_set_size` to a size between,
+    /// so a caller may drop the lock between pieces.
+    pub fn vmo_set_size_piece(
+        &mut self,
+        handle: Handle,
+        size: u64,
+        own: usize,
+    ) -> Result<bool, Status> {
         let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
         if !self.space.vmos[id].resizable {
             return Err(ZX_ERR_UNAVAILABLE);
         }
         let pages = checked_size_pages(size)?;
-        self.space.vmo_resize(id, pages);
-        Ok(())
+        let v = &self.space.vmos[id];
+        let next = if pages < v.size {
+            v.piece_before(pages, v.size, own)
+        } else {
+            pages
+        };
+        self.space.vmo_resize(id, next);
+        Ok(next == pages)
+    }
+
+    /// Where a piece of a DECOMMIT of bytes `[from, end)` of the VMO should
+    /// end so it frees at most `own` (at least one) own pages: past `from`,
+    /// at most `end`. A piece's work then grows with what it frees, not with
+    /// its length. Needs WRITE, as the DECOMMIT does.
+    pub fn vmo_decommit_piece_end(
+        &self,
+        handle: Handle,
+        from: u64,
+        end: u64,
+        own: usize,
+    ) -> Result<u64, Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
+        let last = pages_for(end).ok_or(ZX_ERR_OUT_OF_RANGE)?;
+        let piece = self.space.vmos[id].piece_after(from / PAGE_SIZE, last, own);
+        Ok(piece.saturating_mul(PAGE_SIZE).min(end))
     }
 
     /// `zx_vmo_op_range`: COMMIT, DECOMMIT (need WRITE; a zero size does
@@ -231,9 +271,11 @@ impl<P: Platform> Task<'_, P> {
         let (id, _) = self.space.vmo_handle(self.table, handle, need)?;
         if size == 0 {
             // An empty range holds no page: nothing to commit or decommit
-            // (the page at `offset` is not in it).
+            // (the page at `offset` is not in it), but it must start inside
+            // the VMO or at its end, as for a read of no bytes.
             return match op {
                 ZX_VMO_OP_LOOKUP => Err(ZX_ERR_INVALID_ARGS),
+                _ if offset > self.space.vmos[id].size * PAGE_SIZE => Err(ZX_ERR_OUT_OF_RANGE),
                 _ => Ok(()),
             };
         }
@@ -445,6 +487,46 @@ impl<P: Platform> Task<'_, P> {
         )
     }
 
+    /// [`Self::vmar_map_out`] that leaves a `ZX_VM_MAP_RANGE`'s translations
+    /// to the caller: with them, it gives where they start, for
+    /// [`ObjectSpace::populate_step`] to make in bounded pieces after the
+    /// call (the lock may be dropped between them; the mapping is whole and
+    /// usable from the start, as a fault would make any of them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_map_out_unpopulated(
+        &mut self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+        out: OutPtr,
+    ) -> Result<(u64, Option<Populate>), Status> {
+        // With ZX_VM_SPECIFIC_OVERWRITE, or no permission, the option stays
+        // for the map's own checks (which refuse the one, ignore the other).
+        let later = options & ZX_VM_MAP_RANGE != 0
+            && options & ZX_VM_SPECIFIC_OVERWRITE == 0
+            && options & ZX_VM_PERM_MASK != 0;
+        let options = if later {
+            options & !ZX_VM_MAP_RANGE
+        } else {
+            options
+        };
+        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
+        let base = self.space.vmar_map_vmo_out(
+            vmar,
+            options,
+            vmar_offset,
+            vmo,
+            vmo_offset,
+            len,
+            max_perms,
+            Some(out),
+        )?;
+        Ok((base, later.then(|| Populate::at(base, vmo))))
+    }
+
     /// `zx_vmar_unmap`: removes mappings (splitting partial ones) and
     /// destroys sub-VMARs in `[addr, addr + len)`.
     pub fn vmar_unmap(&mut self, vmar: Handle, addr: u64, len: u64) -> Result<(), Status> {
@@ -510,7 +592,9 @@ impl<P: Platform> Task<'_, P> {
 
     /// `zx_object_get_info(ZX_INFO_VMAR)`.
     pub fn object_get_info_vmar(&self, handle: Handle) -> Result<ZxInfoVmar, Status> {
-        let vmar = self.space.vmar_handle(self.table, handle, 0)?;
+        let vmar = self
+            .space
+            .vmar_handle(self.table, handle, ZX_RIGHT_INSPECT)?;
         let v = &self.space.vmars[vmar];
         Ok(ZxInfoVmar {
             base: v.base,

@@ -739,6 +739,14 @@ impl<P: Platform> ObjectSpace<P> {
         self.mmu_unmap(vaddr, len);
     }
 
+    /// [`Self::unmap_translations`] of at most `max` of them: returns where
+    /// it stopped (`vaddr + len` once none is left), after a cost that grows
+    /// with what it removed, not with `len` ([`crate::Mmu::unmap_some`]).
+    pub fn unmap_translations_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+        self.count(|c| c.mmu_unmaps += 1);
+        self.platform.unmap_some(vaddr, len, max)
+    }
+
     /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes
     /// (translations first), and the VMAR leaves its parent; all at once
     /// ([`Self::vmar_destroy_begin`], then [`Self::vmar_destroy_step`]).

@@ -118,11 +118,100 @@ impl Vmo {
         self.watched_children > 0 || self.populated_mappings > u32::from(except.is_some())
     }
 
+    /// The end of a piece of `[from, end)` that holds at most `n` (at least
+    /// one) own pages: past `from`, and `end` when the rest holds no more.
+    /// Bounds the work of a piece of DECOMMIT however sparse the range.
+    pub(crate) fn piece_after(&self, from: u64, end: u64, n: usize) -> u64 {
+        let i = self.pages.partition_point(|&(p, _)| p < from);
+        match self.pages.get(i.saturating_add(n.max(1))) {
+            Some(&(p, _)) if p < end => p,
+            _ => end,
+        }
+    }
+
+    /// The start of a piece of `[lo, end)` that ends at `end` and holds at
+    /// most `n` (at least one) own pages: `lo` when the range holds no more.
+    /// Bounds the frames a piece of a shrink frees however sparse the VMO.
+    pub(crate) fn piece_before(&self, lo: u64, end: u64, n: usize) -> u64 {
+        let hi = self.pages.partition_point(|&(p, _)| p < end);
+        match hi.checked_sub(n.max(1)) {
+            Some(i) => self.pages[i].0.max(lo),
+            None => lo,
+        }
+    }
+
     /// Indices into `pages` of own pages in `[a, b)`.
     pub(crate) fn owned_range(&self, a: u64, b: u64) -> core::ops::Range<usize> {
         let lo = self.pages.partition_point(|&(p, _)| p < a);
         let hi = self.pages.partition_point(|&(p, _)| p < b);
         lo..hi
+    }
+}
+
+/// The task a syscall acts for ([`ObjectSpace::task`] sets it): whom a VMO
+/// is charged to once the table that created it has gone
+/// ([`ObjectSpace::charge_vmo`]). A fault names its mapping instead, so the
+/// fault path stores nothing for this.
+pub(crate) type Actor = Option<TableId>;
+
+impl<P: Platform> ObjectSpace<P> {
+    /// Charges `pages` new pages of VMO `id` to the table that created it.
+    /// Once that table has gone, the table the call or fault acts for
+    /// ([`Actor`]) takes the VMO over, charged for the pages it holds as
+    /// well: a VMO that outlives its creator is no way around a quota.
+    /// `ZX_ERR_NO_MEMORY` past the quota, or with no live table to charge.
+    /// `account` is the VMO's, as the caller has it at hand (after an
+    /// adoption the VMO's `account` is the heir: undo through that);
+    /// `fault` is the mapping a fault came through (its task is the heir),
+    /// `None` in a syscall (the caller is).
+    #[inline(always)]
+    pub(crate) fn charge_vmo(
+        &mut self,
+        id: VmoId,
+        account: TableId,
+        pages: u64,
+        fault: Option<MappingId>,
+    ) -> Result<(), Status> {
+        match self.tables.get_mut(account) {
+            Some(t) => charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages),
+            None => self.vmo_adopt(id, pages, fault),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn vmo_adopt(&mut self, id: VmoId, pages: u64, fault: Option<MappingId>) -> Result<(), Status> {
+        let heir = match fault {
+            None => self.actor,
+            Some(m) => self
+                .mappings
+                .get(m)
+                .and_then(|m| self.vmars.get(m.vmar))
+                .and_then(|v| v.account),
+        }
+        .ok_or(ZX_ERR_NO_MEMORY)?;
+        let held = self.vmos[id].pages.len() as u64;
+        let t = self.tables.get_mut(heir).ok_or(ZX_ERR_NO_MEMORY)?;
+        if t.closing {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        let pages = held.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
+        charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages)?;
+        self.vmos[id].account = heir;
+        Ok(())
+    }
+}
+
+/// Adds `pages` to a table's `committed` pages, up to `max`; else
+/// `ZX_ERR_NO_MEMORY`.
+#[inline(always)]
+fn charge_pages(committed: &mut u64, max: u64, pages: u64) -> Result<(), Status> {
+    match committed.checked_add(pages) {
+        Some(total) if total <= max => {
+            *committed = total;
+            Ok(())
+        }
+        _ => Err(ZX_ERR_NO_MEMORY),
     }
 }
 
@@ -364,9 +453,8 @@ impl<P: Platform> ObjectSpace<P> {
         if need == 0 {
             return Ok(());
         }
-        let account = v.account;
         let need_usize = usize::try_from(need).map_err(|_| ZX_ERR_NO_MEMORY)?;
-        self.charge(account, need)?;
+        self.charge_vmo(id, v.account, need, None)?;
         // One page (a fault) needs no list on the heap.
         let mut one = [(0, Frame::new(0))];
         let mut many: Vec<(u64, Frame)> = Vec::new();
@@ -377,7 +465,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         .and_then(|()| self.mem.reserve(&mut self.vmos[id].pages, need_usize));
         if let Err(e) = reserved {
-            self.uncharge(account, need);
+            self.uncharge(self.vmos[id].account, need);
             return Err(e);
         }
         // Allocate a frame for each gap page, copying what the VMO showed.
@@ -398,7 +486,7 @@ impl<P: Platform> ObjectSpace<P> {
                     for &(_, f) in &many {
                         self.platform.free(f);
                     }
-                    self.uncharge(account, need);
+                    self.uncharge(self.vmos[id].account, need);
                     return Err(ZX_ERR_NO_MEMORY);
                 }
             }
@@ -461,7 +549,7 @@ impl<P: Platform> ObjectSpace<P> {
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
-        self.charge(account, 1)?;
+        self.charge_vmo(id, account, 1, except)?;
         // The VMO has no page here: it showed its ancestors'.
         let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
@@ -474,7 +562,7 @@ impl<P: Platform> ObjectSpace<P> {
             None => self.platform.alloc_zeroed(),
         };
         let Some(frame) = frame else {
-            self.uncharge(account, 1);
+            self.uncharge(self.vmos[id].account, 1);
             return Err(ZX_ERR_NO_MEMORY);
         };
         match shown {

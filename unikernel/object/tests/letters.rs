@@ -241,12 +241,21 @@ fn zero_length_commit_at_an_unaligned_offset_commits_nothing() {
 }
 
 #[test]
-fn zero_length_commit_and_decommit_are_ok_whatever_the_offset() {
+fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() {
+    // The era's kernel (`TrimRange`): an offset past the size is out of
+    // range whatever the length; an empty range up to the end does nothing.
     let (mut s, t) = setup();
     let h = filled_vmo(&mut s, t, 1);
     for op_ in [ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT] {
-        for offset in [0, 1, PAGE, PAGE + 1, 1 << 40, u64::MAX] {
+        for offset in [0, 1, PAGE] {
             assert_eq!(op(&mut s, t, h, op_, offset, 0), Ok(()), "{op_} {offset}");
+        }
+        for offset in [PAGE + 1, 1 << 40, u64::MAX] {
+            assert_eq!(
+                op(&mut s, t, h, op_, offset, 0),
+                Err(ZX_ERR_OUT_OF_RANGE),
+                "{op_} {offset}"
+            );
         }
     }
     assert_eq!(committed_pages(&mut s, t, h), 1);

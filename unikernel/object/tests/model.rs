@@ -371,8 +371,8 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
         Op::Commit { h, offset, len } => {
             let v = m.handles[h].0;
             if len == 0 {
-                // An empty range: nothing to do, whatever the offset.
-                return Ok(());
+                // An empty range does nothing, if it starts by the end.
+                return m.range(v, offset, 0);
             }
             m.range(v, offset, len)?;
             for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {
@@ -383,8 +383,8 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), Status> {
         Op::Decommit { h, offset, len } => {
             let v = m.handles[h].0;
             if len == 0 {
-                // An empty range: nothing to do, whatever the offset.
-                return Ok(());
+                // An empty range does nothing, if it starts by the end.
+                return m.range(v, offset, 0);
             }
             m.range(v, offset, len)?;
             for p in offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE) {

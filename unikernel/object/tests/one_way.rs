@@ -308,3 +308,67 @@ fn commit_of_a_huge_sparse_range_fails_cleanly() {
     );
     assert_eq!(s.platform().live_frames(), 0);
 }
+
+/// A table whose VMOs may commit `pages` pages.
+fn small_table(s: &mut Space, pages: u64) -> object::TableId {
+    s.create_table(object::Quota {
+        max_handles: 16,
+        max_committed_pages: pages,
+        max_mappings: 1 << 15,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_vmo_outliving_its_creator_is_charged_to_the_task_that_grows_it() {
+    let (mut s, _) = setup();
+    let creator = small_table(&mut s, 8);
+    let heir = small_table(&mut s, 4);
+    let v = s.task(creator).vmo_create(16 * PAGE, 0).unwrap();
+    put(&mut s, creator, v, 0, 1);
+    let theirs = s.task(creator).handle_transfer(v, heir).unwrap();
+    s.destroy_table(creator).unwrap();
+    // The heir pays for the page it takes over and the ones it adds: four
+    // in all, its whole quota, and no more.
+    assert_eq!(
+        op(&mut s, heir, theirs, ZX_VMO_OP_COMMIT, PAGE, 3 * PAGE),
+        Ok(())
+    );
+    assert_eq!(
+        op(&mut s, heir, theirs, ZX_VMO_OP_COMMIT, 4 * PAGE, PAGE),
+        Err(ZX_ERR_NO_MEMORY)
+    );
+    assert_eq!(committed_pages(&mut s, heir, theirs), 4);
+    // Its own VMOs share that quota now; freeing pages gives it back.
+    let own = s.task(heir).vmo_create(PAGE, 0).unwrap();
+    assert_eq!(
+        op(&mut s, heir, own, ZX_VMO_OP_COMMIT, 0, PAGE),
+        Err(ZX_ERR_NO_MEMORY)
+    );
+    op(&mut s, heir, theirs, ZX_VMO_OP_DECOMMIT, 0, 16 * PAGE).unwrap();
+    assert_eq!(op(&mut s, heir, own, ZX_VMO_OP_COMMIT, 0, PAGE), Ok(()));
+}
+
+#[test]
+fn a_vmo_outliving_its_creator_is_charged_for_faults_to_the_faulting_task() {
+    let (mut s, _, root, _) = setup_vmar();
+    let creator = small_table(&mut s, 8);
+    let heir = small_table(&mut s, 2);
+    let rights = object::vmar_rights(ZX_VM_CAN_MAP_RWX);
+    let r = s.install_vmar(heir, root, rights).unwrap();
+    s.vmar_set_account(root, heir).unwrap();
+    let v = s.task(creator).vmo_create(4 * PAGE, 0).unwrap();
+    let theirs = s.task(creator).handle_transfer(v, heir).unwrap();
+    s.destroy_table(creator).unwrap();
+    let a = s
+        .task(heir)
+        .vmar_map(r, RW, 0, theirs, 0, 4 * PAGE)
+        .unwrap();
+    // The last call was another task's: the faults are still the heir's.
+    let bystander = small_table(&mut s, 64);
+    s.task(bystander).vmo_create(PAGE, 0).unwrap();
+    store(&mut s, root, a, 1).unwrap();
+    store(&mut s, root, a + PAGE, 1).unwrap();
+    assert_eq!(store(&mut s, root, a + 2 * PAGE, 1), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(committed_pages(&mut s, heir, theirs), 2);
+}

@@ -450,17 +450,19 @@ fn scale(filter: &str, bench: &Bench) -> Result<(), Status> {
 /// thread sleeps 1 ms at a time: the longest IRQs-masked interval the
 /// kernel saw during them, and how late a sleep woke meanwhile (the worst
 /// of them, and each call's own as `…_write`, `…_read`, `…_commit`,
-/// `…_protect`, `…_unmap`, `…_exit`).
+/// `…_protect`, `…_shrink`, `…_map_range`, `…_unmap`, `…_exit`).
 fn under_stress() -> Result<(), Status> {
     use crate::stress::{self, FULL};
     type Call<'a> = &'a dyn Fn() -> Result<stress::Figures, Status>;
-    let parts: [(&str, Call); 6] = [
+    let parts: [(&str, Call); 8] = [
         ("write", &|| stress::huge_write(FULL)),
         ("read", &|| stress::huge_read(FULL)),
         ("commit", &|| stress::huge_commit(FULL)),
         // Too short for the EL0 suite's wake-up count on a loaded host
         // (~0.7 ms); exact here.
         ("protect", &|| stress::huge_protect(FULL)),
+        ("shrink", &|| stress::huge_shrink(FULL)),
+        ("map_range", &|| stress::huge_map_range(FULL)),
         ("unmap", &|| stress::destroy_many_mappings(FULL)),
         ("exit", &|| stress::exit_with_many_handles(FULL)),
     ];

@@ -202,6 +202,39 @@ pub fn huge_protect(size: Size) -> Result<Figures, Status> {
     f
 }
 
+/// Commits `bytes` of a fresh VMO and maps them populated (MAP_RANGE),
+/// then sets its size to 0 (measured): every translation and frame goes.
+pub fn huge_shrink(size: Size) -> Result<Figures, Status> {
+    let bytes = size.bytes;
+    let vmo = Vmo::create(bytes)?;
+    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
+    let root = Vmar::root_self();
+    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
+    let addr = root.map(0, &vmo, 0, bytes, flags)?;
+    let f = measure(size, || vmo.set_size(0));
+    root.unmap(addr, bytes)?;
+    f
+}
+
+/// Commits `bytes` of a fresh VMO, then maps them populated (MAP_RANGE:
+/// every translation made by the call, measured).
+pub fn huge_map_range(size: Size) -> Result<Figures, Status> {
+    let bytes = size.bytes;
+    let vmo = Vmo::create(bytes)?;
+    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
+    let root = Vmar::root_self();
+    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
+    let mut addr = 0;
+    let f = measure(size, || {
+        addr = root.map(0, &vmo, 0, bytes, flags)?;
+        Ok(())
+    });
+    if addr != 0 {
+        root.unmap(addr, bytes)?;
+    }
+    f
+}
+
 /// Maps one page `n` times in a fresh sub-VMAR, then destroys the VMAR
 /// (measured). The mappings go at given offsets: default placement is a
 /// first-fit scan of the VMAR (O(n) per map until issue 14's gap tree).

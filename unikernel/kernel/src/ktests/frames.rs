@@ -30,6 +30,10 @@ pub static SUITE: Suite = Suite {
             run: pool_zeroes_a_dirty_frame_before_handing_it_out,
         },
         Test {
+            name: "idle_step_zeroes_a_few_dirty_frames_at_once",
+            run: idle_step_zeroes_a_few_dirty_frames_at_once,
+        },
+        Test {
             name: "pool_frames_count_as_free_and_drain_back",
             run: pool_frames_count_as_free_and_drain_back,
         },
@@ -182,6 +186,44 @@ fn pool_zeroes_a_dirty_frame_before_handing_it_out() -> TestResult {
         zero,
         "a pool frame was handed out with the bytes it had when freed"
     );
+    Ok(())
+}
+
+/// The idle thread's step takes up to `REFILL_BATCH` frames, never more,
+/// and zeroes every one of them.
+fn idle_step_zeroes_a_few_dirty_frames_at_once() -> TestResult {
+    frame::drain_pools();
+    let mut dirty = alloc::vec::Vec::new();
+    for _ in 0..frame::REFILL_BATCH {
+        let Some(f) = frame::alloc() else {
+            return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+        };
+        // SAFETY: the frame is ours.
+        unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0x5a, PAGE_SIZE as usize) };
+        dirty.push(f);
+    }
+    for &f in &dirty {
+        // SAFETY: the frame is ours and no longer used.
+        unsafe { frame::free(f) };
+    }
+    // The freed frames are the free list's head: one step takes them all.
+    check_eq!(frame::refill(usize::MAX), frame::REFILL_BATCH);
+    check_eq!(frame::zeroed_frames(), frame::REFILL_BATCH);
+    let mut taken = alloc::vec::Vec::new();
+    for _ in 0..frame::REFILL_BATCH {
+        let Some(f) = frame::alloc_zeroed() else {
+            return Err(crate::ktest::Failure::Fail("allocation failed".into()));
+        };
+        taken.push(f);
+    }
+    let nonzero = taken.iter().filter(|&&f| !all_zero(f)).count();
+    let same = taken.iter().all(|f| dirty.contains(f));
+    for f in taken {
+        // SAFETY: ours, unused.
+        unsafe { frame::free(f) };
+    }
+    check!(same, "the step did not take the freed frames");
+    check_eq!(nonzero, 0);
     Ok(())
 }
 

@@ -62,6 +62,10 @@ pub static SUITE: Suite = Suite {
             run: protect_changes_permissions,
         },
         Test {
+            name: "bounded_unmap_stops_at_its_budget_and_skips_holes",
+            run: bounded_unmap_stops_at_its_budget_and_skips_holes,
+        },
+        Test {
             name: "large_unmap_invalidates_every_page",
             run: large_unmap_invalidates_every_page,
         },
@@ -275,6 +279,37 @@ fn protect_changes_permissions() -> TestResult {
     })();
     unmap_scratch(SCRATCH, f);
     result
+}
+
+/// `unmap_some` stops at its leaf budget and says where, passes over
+/// absent tables whatever their span, and frees tables it empties.
+fn bounded_unmap_stops_at_its_budget_and_skips_holes() -> TestResult {
+    // Pages 0-2, then one 2 MiB table and one 1 GiB table further on.
+    const AT: [u64; 5] = [0, 1, 2, 600, 5000];
+    let len = 1 << 30;
+    let free = frame::free_frames();
+    let frames: alloc::vec::Vec<_> = AT
+        .iter()
+        .map(|i| map_scratch(SCRATCH + i * PAGE_SIZE, Attrs::KERNEL_DATA))
+        .collect::<Result<_, _>>()?;
+    let end = SCRATCH + len;
+    let mut stops = alloc::vec::Vec::new();
+    let mut at = SCRATCH;
+    while at < end && stops.len() < AT.len() {
+        at = with_page_table(|t| t.unmap_some(at, end - at, 2));
+        stops.push(at);
+    }
+    for f in frames {
+        // SAFETY: its mapping is gone (checked below).
+        unsafe { frame::free(f) };
+    }
+    let page = |i: u64| SCRATCH + i * PAGE_SIZE;
+    check_eq!(stops, alloc::vec![page(2), page(5000), end]);
+    for i in AT {
+        check!(attrs_at(page(i)).is_none(), "page {i} still mapped");
+    }
+    check_eq!(frame::free_frames(), free);
+    Ok(())
 }
 
 fn large_unmap_invalidates_every_page() -> TestResult {

@@ -472,11 +472,11 @@ extern "C" fn thread_start(slot: usize) -> ! {
 
 fn idle_loop() {
     loop {
-        // Zero free frames for this CPU's pool, one per IRQs-masked step,
-        // until it is full; then sleep. An interrupt that makes a thread
-        // runnable switches away from here on its way out (`irq_exit`),
-        // between steps or out of `wfi`.
-        if !crate::mm::frame::refill_step() {
+        // Zero free frames for this CPU's pool, a few per IRQs-masked
+        // step, until it is full; then sleep. An interrupt that makes a
+        // thread runnable switches away from here on its way out
+        // (`irq_exit`), between steps or out of `wfi`.
+        if crate::mm::frame::refill(crate::mm::frame::REFILL_BATCH) == 0 {
             arch::wait_for_interrupt();
         }
     }

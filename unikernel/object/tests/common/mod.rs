@@ -155,6 +155,21 @@ impl Mmu for Fake {
             pt.remove(&va);
         }
     }
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+        assert!(vaddr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
+        let end = vaddr + len;
+        let mut pt = self.page_table.borrow_mut();
+        let gone: Vec<u64> = pt.range(vaddr..end).map(|(&va, _)| va).collect();
+        let max = max.max(1);
+        let stop = gone.get(max).copied().unwrap_or(end);
+        if stop > vaddr {
+            self.unmaps.borrow_mut().push((vaddr, stop - vaddr));
+        }
+        for va in gone.into_iter().take(max) {
+            pt.remove(&va);
+        }
+        stop
+    }
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
         assert!(vaddr.is_multiple_of(PAGE_SIZE) && paddr.is_multiple_of(PAGE_SIZE));
         match self.map_fail_after.get() {

@@ -222,15 +222,34 @@ impl Fuzz {
             0..=10 => self.live(),
             11 | 12 => self.arena,
             13 => self.rng.pick(&self.stale),
-            // Forged: a live value with a bit flipped, or any value.
-            14 => self.live() ^ (1 << self.rng.below(32)),
-            15 => self.rng.next() as u32 | 3,
+            // Forged: a live value with a bit flipped, or any value; one
+            // that names a handle the fuzzer does not own (the victims',
+            // the harness's) stays forged, so no call closes those.
+            14 => {
+                let h = self.live() ^ (1 << self.rng.below(32));
+                self.forged(h)
+            }
+            15 => {
+                let h = self.rng.next() as u32 | 3;
+                self.forged(h)
+            }
             16 => 0,
             17 => u32::MAX,
             _ if root_ok => self.root,
             _ => self.live(),
         };
         if h == self.root && !root_ok {
+            FORGED_HANDLE
+        } else {
+            h
+        }
+    }
+
+    /// `h`, unless it is a live handle of this task that is not the
+    /// fuzzer's: then [`FORGED_HANDLE`].
+    fn forged(&self, h: u32) -> u32 {
+        let own = h == self.arena || h == self.root || self.table.contains(&h);
+        if !own && valid(h) {
             FORGED_HANDLE
         } else {
             h

@@ -167,6 +167,12 @@ fn negative_slack_is_out_of_range() -> TestResult {
         Err(Status::OUT_OF_RANGE)
     );
     check!(!signalled(&t), "a refused set fired");
+    // Checked before the handle, as the era's kernel did.
+    let bad = core::mem::ManuallyDrop::new(Timer::from(zx::Handle::invalid()));
+    check_eq!(
+        bad.set(Time::from_nanos(0), Duration::from_nanos(-1)),
+        Err(Status::OUT_OF_RANGE)
+    );
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub static SUITE: Suite = Suite {
     name: "vmar",
     tests: tests![
         own_sub_vmar_is_64_gib_inside_the_root_range,
+        info_vmar_needs_inspect_and_a_vmar,
         own_sub_vmar_handle_is_a_vmar_with_map_rights,
         map_gives_a_page_aligned_address_inside_the_vmar,
         map_of_zero_length_is_invalid_args,
@@ -58,6 +59,15 @@ pub static SUITE: Suite = Suite {
         allocate_with_a_permission_the_parent_lacks_is_access_denied,
         allocate_of_zero_or_unaligned_size_is_invalid_args,
         allocate_with_an_offset_but_not_specific_is_invalid_args,
+        allocate_specific_places_the_region_and_refuses_an_overlap,
+        allocate_specific_without_can_map_specific_is_access_denied,
+        allocate_may_ask_can_map_specific_of_a_parent_without_it,
+        allocate_beyond_the_parent_is_invalid_args_and_a_full_parent_no_memory,
+        allocate_needs_the_parent_handles_rights_for_its_permissions,
+        map_into_a_full_vmar_is_no_memory,
+        map_needs_the_vmar_handles_rights_for_its_permissions,
+        protect_over_a_sub_vmar_is_invalid_args,
+        protect_needs_the_vmar_handles_rights_and_its_permissions,
         destroy_unmaps_everything_inside,
         operations_on_a_destroyed_vmar_are_bad_state,
         closing_a_vmar_handle_keeps_the_region_and_its_mappings,
@@ -92,6 +102,25 @@ fn kernel_counters() -> Result<abi::ZxInfoKernelCounters, Status> {
     };
     me().get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
     Ok(c)
+}
+
+/// `ZX_INFO_VMAR` (zx_object_get_info.md, RIGHTS): a VMAR handle with
+/// `ZX_RIGHT_INSPECT`; a sub-VMAR's own base and length.
+fn info_vmar_needs_inspect_and_a_vmar() -> TestResult {
+    let (sub, base) = ok!(me().allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ));
+    let info = ok!(sub.info());
+    check_eq!((info.base, info.len), (base, 4 * PAGE));
+    let all = ok!(sub.basic_info()).rights;
+    let blind = ok!(sub.duplicate(Rights(all & !abi::ZX_RIGHT_INSPECT)));
+    check_eq!(blind.info().map(|_| ()), Err(Status::ACCESS_DENIED));
+    let vmo = ok!(Vmo::create(PAGE));
+    let mut buf = [0u8; 16];
+    check_eq!(
+        vmo.get_info_raw(abi::ZX_INFO_VMAR, &mut buf).map(|_| ()),
+        Err(Status::WRONG_TYPE)
+    );
+    ok!(sub.destroy());
+    Ok(())
 }
 
 fn own_sub_vmar_is_64_gib_inside_the_root_range() -> TestResult {
@@ -726,5 +755,153 @@ fn vmar_cannot_be_waited_on() -> TestResult {
         sub.wait_handle(Signals(!0), Time::INFINITE_PAST),
         Err(Status::NOT_SUPPORTED)
     );
+    Ok(())
+}
+
+/// A handle to `vmar` without `drop` among its rights.
+fn without(vmar: &Vmar, drop: abi::Rights) -> Result<Vmar, Status> {
+    let all = vmar.basic_info()?.rights;
+    vmar.duplicate(Rights(all & !drop))
+}
+
+fn allocate_specific_places_the_region_and_refuses_an_overlap() -> TestResult {
+    let (sub, base) = ok!(region(16));
+    let (inner, at) = ok!(sub.allocate(4 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC));
+    check_eq!(at, base + 4 * PAGE);
+    check_eq!(ok!(inner.info()).len, 2 * PAGE);
+    // Overlapping it, or a mapping, is refused; beside it is fine.
+    check!(sub.allocate(5 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC).is_err());
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(sub.map(8 * PAGE, &vmo, 0, PAGE, RW | SPECIFIC));
+    check!(sub.allocate(7 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC).is_err());
+    check_eq!(
+        ok!(sub.allocate(6 * PAGE, PAGE, CAN_RW | SPECIFIC)).1,
+        base + 6 * PAGE
+    );
+    // Unaligned, or past the parent's end.
+    check_eq!(
+        sub.allocate(PAGE + 1, PAGE, CAN_RW | SPECIFIC).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        sub.allocate(15 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC)
+            .map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    ok!(sub.destroy());
+    Ok(())
+}
+
+fn allocate_specific_without_can_map_specific_is_access_denied() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 16 * PAGE, CAN_RW));
+    check_eq!(
+        sub.allocate(4 * PAGE, PAGE, CAN_RW | SPECIFIC).map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "It is NOT an error if the parent does not have ZX_VM_CAN_MAP_SPECIFIC."
+fn allocate_may_ask_can_map_specific_of_a_parent_without_it() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 16 * PAGE, CAN_RW));
+    let (inner, at) = ok!(sub.allocate(0, 4 * PAGE, CAN_RW_SPECIFIC));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        inner.map(2 * PAGE, &vmo, 0, PAGE, RW | SPECIFIC),
+        Ok(at + 2 * PAGE)
+    );
+    ok!(sub.destroy());
+    Ok(())
+}
+
+fn allocate_beyond_the_parent_is_invalid_args_and_a_full_parent_no_memory() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    check_eq!(
+        sub.allocate(0, 8 * PAGE, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    let (_whole, _) = ok!(sub.allocate(0, 4 * PAGE, CAN_RW));
+    check_eq!(
+        sub.allocate(0, PAGE, CAN_RW).map(drop),
+        Err(Status::NO_MEMORY)
+    );
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// RIGHTS: CAN_MAP_READ / WRITE / EXECUTE need READ / WRITE / EXECUTE on
+/// the parent handle.
+fn allocate_needs_the_parent_handles_rights_for_its_permissions() -> TestResult {
+    let (sub, _) = ok!(region(16));
+    let no_write = ok!(without(&sub, abi::ZX_RIGHT_WRITE));
+    check_eq!(
+        no_write.allocate(0, PAGE, CAN_RW).map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    check!(no_write.allocate(0, PAGE, VmarFlags::CAN_MAP_READ).is_ok());
+    let no_read = ok!(without(&sub, abi::ZX_RIGHT_READ));
+    check_eq!(
+        no_read.allocate(0, PAGE, VmarFlags::CAN_MAP_READ).map(drop),
+        Err(Status::ACCESS_DENIED)
+    );
+    ok!(sub.destroy());
+    Ok(())
+}
+
+fn map_into_a_full_vmar_is_no_memory() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    ok!(sub.map(0, &vmo, 0, 4 * PAGE, RW));
+    check_eq!(sub.map(0, &vmo, 0, PAGE, RW), Err(Status::NO_MEMORY));
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// vmar_map's RIGHTS: each permission needs the matching right on the
+/// VMAR handle, as on the VMO handle.
+fn map_needs_the_vmar_handles_rights_for_its_permissions() -> TestResult {
+    let (sub, _) = ok!(region(16));
+    let vmo = ok!(Vmo::create(PAGE));
+    let no_write = ok!(without(&sub, abi::ZX_RIGHT_WRITE));
+    check_eq!(
+        no_write.map(0, &vmo, 0, PAGE, RW),
+        Err(Status::ACCESS_DENIED)
+    );
+    check!(no_write.map(0, &vmo, 0, PAGE, R).is_ok());
+    let no_read = ok!(without(&sub, abi::ZX_RIGHT_READ));
+    check_eq!(no_read.map(0, &vmo, 0, PAGE, R), Err(Status::ACCESS_DENIED));
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "some subrange of the requested range is occupied by a subregion".
+fn protect_over_a_sub_vmar_is_invalid_args() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    ok!(sub.map(0, &vmo, 0, 2 * PAGE, RW | SPECIFIC));
+    let (_inner, _) = ok!(sub.allocate(2 * PAGE, 2 * PAGE, CAN_RW | SPECIFIC));
+    check_eq!(sub.protect(base, 4 * PAGE, R), Err(Status::INVALID_ARGS));
+    // The mapping kept its permissions: a store still works.
+    // SAFETY: the first page is mapped read-write.
+    unsafe { (base as *mut u8).write_volatile(1) };
+    ok!(sub.destroy());
+    Ok(())
+}
+
+fn protect_needs_the_vmar_handles_rights_and_its_permissions() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(sub.map(0, &vmo, 0, PAGE, R | SPECIFIC));
+    let no_write = ok!(without(&sub, abi::ZX_RIGHT_WRITE));
+    check_eq!(no_write.protect(base, PAGE, RW), Err(Status::ACCESS_DENIED));
+    check!(sub.protect(base, PAGE, RW).is_ok());
+    // A VMAR that may not map writable: "the VMAR itself does not allow".
+    let (ro, ro_base) = ok!(me().allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ));
+    ok!(ro.map(0, &vmo, 0, PAGE, R));
+    check_eq!(ro.protect(ro_base, PAGE, RW), Err(Status::ACCESS_DENIED));
+    ok!(ro.destroy());
+    ok!(sub.destroy());
     Ok(())
 }

@@ -45,9 +45,10 @@ pub static SUITE: Suite = Suite {
         unknown_op_is_invalid_args,
         zero_length_commit_at_an_unaligned_offset_commits_nothing,
         zero_length_decommit_at_an_unaligned_offset_keeps_a_childs_page,
-        zero_length_commit_and_decommit_are_ok_past_the_end,
+        zero_length_commit_and_decommit_are_ok_up_to_the_end_only,
         cache_ops_succeed_and_change_no_byte_and_commit_nothing,
         cache_ops_over_a_huge_sparse_range_succeed,
+        decommit_and_shrink_of_the_largest_sparse_vmo_go_by_its_pages,
         cache_op_of_size_zero_is_invalid_args,
         cache_op_past_the_end_is_out_of_range,
         cache_ops_need_read_and_invalidate_needs_write,
@@ -448,12 +449,22 @@ fn zero_length_decommit_at_an_unaligned_offset_keeps_a_childs_page() -> TestResu
     Ok(())
 }
 
-fn zero_length_commit_and_decommit_are_ok_past_the_end() -> TestResult {
+/// An empty range commits and decommits nothing; like a read of no bytes
+/// it may start anywhere up to the end, and past it is out of range (as
+/// the era's kernel, which checked `offset` against the size first).
+fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     ok!(vmo.write(&[1], 0));
     for op in [VmoOp::COMMIT, VmoOp::DECOMMIT] {
-        for offset in [PAGE + 1, 1 << 40, u64::MAX] {
+        for offset in [0, 1, PAGE - 1, PAGE] {
             check_eq!(vmo.op_range(op, offset, 0), Ok(()), "{op:?} at {offset:#x}");
+        }
+        for offset in [PAGE + 1, 1 << 40, u64::MAX] {
+            check_eq!(
+                vmo.op_range(op, offset, 0),
+                Err(Status::OUT_OF_RANGE),
+                "{op:?} at {offset:#x}"
+            );
         }
     }
     check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
@@ -498,6 +509,29 @@ fn cache_ops_over_a_huge_sparse_range_succeed() -> TestResult {
     }
     check_eq!(ok!(vmo.info()).committed_bytes, 40 * PAGE);
     check_eq!(byte_at(&vmo, (39 * (size / 40)) & !(PAGE - 1)), Ok(40));
+    Ok(())
+}
+
+/// A DECOMMIT or a shrink over 64 TiB costs what its pages cost: both go
+/// in pieces of own pages, so neither steps through 2^34 empty pages (as
+/// pieces of the range did, which never ended for a task).
+fn decommit_and_shrink_of_the_largest_sparse_vmo_go_by_its_pages() -> TestResult {
+    let size = abi::ZX_MAX_VMO_SIZE;
+    let vmo = ok!(Vmo::create(size));
+    let at = [0, 1000 * PAGE, size / 2, size - PAGE];
+    let fill = |v: &Vmo| at.iter().try_for_each(|&a| v.write(&[7], a));
+    ok!(fill(&vmo));
+    check_eq!(ok!(vmo.info()).committed_bytes, 4 * PAGE);
+    ok!(vmo.op_range(VmoOp::DECOMMIT, 0, size));
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    check_eq!(byte_at(&vmo, size / 2), Ok(0));
+    ok!(fill(&vmo));
+    ok!(vmo.set_size(PAGE));
+    check_eq!(vmo.get_size(), Ok(PAGE));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    check_eq!(byte_at(&vmo, 0), Ok(7));
+    ok!(vmo.set_size(size));
+    check_eq!(byte_at(&vmo, size - PAGE), Ok(0));
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub static SUITE: Suite = Suite {
         vmar_map_needs_the_map_right,
         timer_handles_have_read_as_the_page_says,
         tasks_report_the_process_type,
+        wait_many_takes_at_most_eight_items,
     ],
 };
 
@@ -246,5 +247,33 @@ fn tasks_report_the_process_type() -> TestResult {
     check_eq!(ok!(me.basic_info()).obj_type, abi::ZX_OBJ_TYPE_PROCESS);
     let h = ok!(me.duplicate_handle(Rights::SAME_RIGHTS));
     check_eq!(ok!(h.basic_info()).obj_type, abi::ZX_OBJ_TYPE_PROCESS);
+    Ok(())
+}
+
+/// Row "wait_many items": the page's `ZX_WAIT_MANY_MAX_ITEMS` of 8, not the
+/// era's header's 16 or today's 64: eight items wait, nine are refused.
+fn wait_many_takes_at_most_eight_items() -> TestResult {
+    check_eq!(abi::ZX_WAIT_MANY_MAX_ITEMS, 8);
+    let events: [Event; 9] = core::array::from_fn(|_| Event::create().expect("an event"));
+    ok!(events[7].signal_handle(Signals::NONE, Signals::USER_0));
+    let mut raw: [abi::WaitItem; 9] = core::array::from_fn(|i| abi::WaitItem {
+        handle: events[i].raw_handle(),
+        waitfor: abi::ZX_USER_SIGNAL_0,
+        pending: 0,
+    });
+    for (count, want) in [
+        (8u64, Status::OK),
+        (9, Status::OUT_OF_RANGE),
+        (16, Status::OUT_OF_RANGE),
+    ] {
+        // SAFETY: `raw` holds nine items, readable and writable.
+        let st =
+            unsafe { zx::object_wait_many_raw(raw.as_mut_ptr() as u64, count, zx::Time::INFINITE) };
+        check_eq!(st, want, "{count} items");
+    }
+    check_eq!(
+        raw[7].pending & abi::ZX_USER_SIGNAL_0,
+        abi::ZX_USER_SIGNAL_0
+    );
     Ok(())
 }

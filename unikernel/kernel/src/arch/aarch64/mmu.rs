@@ -629,13 +629,33 @@ impl PageTable {
     /// or outside it), frees table pages left empty, and invalidates the
     /// TLB. Returns how many leaf entries went.
     pub fn unmap(&mut self, va: u64, len: u64) -> usize {
+        let end = va.saturating_add(len);
+        let mut left = usize::MAX;
+        self.unmap_leaves(va, end, &mut left);
+        usize::MAX - left
+    }
+
+    /// [`Self::unmap`] of at most `max` leaf entries (at least one): returns
+    /// where it stopped, `va + len` once the range holds no leaf. Its cost
+    /// grows with the leaves removed and the tables it passes through, not
+    /// with the length of the range, so a huge sparse range goes in few
+    /// calls.
+    pub fn unmap_some(&mut self, va: u64, len: u64, max: usize) -> u64 {
+        let mut left = max.max(1);
+        self.unmap_leaves(va, va.saturating_add(len), &mut left)
+    }
+
+    /// Unmaps leaves of `[va, end)` while `left` lasts; returns where it
+    /// stopped (`end` if it did not).
+    fn unmap_leaves(&mut self, va: u64, end: u64, left: &mut usize) -> u64 {
         let mut tlb = self.tlb();
         let mut freed = FreedTables::new();
-        let removed = self.visit(
+        let stopped = self.visit(
             self.root,
             0,
             va,
-            va.saturating_add(len),
+            end,
+            left,
             &mut tlb,
             &mut freed,
             &mut |_, _| None,
@@ -643,7 +663,7 @@ impl PageTable {
         tlb.flush();
         // Table pages go back only after no walker can still hold them.
         self.table_pages -= freed.release();
-        removed
+        stopped
     }
 
     /// Changes the attributes of every page mapped in `[va, va + len)`
@@ -652,24 +672,28 @@ impl PageTable {
         let mut tlb = self.tlb();
         let mut freed = FreedTables::new();
         let ng = self.ng;
-        let changed = self.visit(
+        let mut left = usize::MAX;
+        self.visit(
             self.root,
             0,
             va,
             va.saturating_add(len),
+            &mut left,
             &mut tlb,
             &mut freed,
             &mut |d, level| Some(attrs.leaf(output(d), level) | ng),
         );
         tlb.flush();
         self.table_pages -= freed.release();
-        changed
+        usize::MAX - left
     }
 
     /// Walks the leaves of `[start, end)` below `table` (at `level`). Each
-    /// valid leaf is cleared; `replace` may give a new descriptor for it,
-    /// written after the TLB invalidation (break-before-make). Tables left
-    /// empty are unhooked and queued for freeing. Returns the leaves visited.
+    /// valid leaf is cleared, while `left` (counted down per leaf) lasts;
+    /// `replace` may give a new descriptor for it, written after the TLB
+    /// invalidation (break-before-make). Tables left empty are unhooked and
+    /// queued for freeing. Returns where it stopped: `end`, or the first
+    /// leaf it found with `left` at zero.
     #[allow(clippy::too_many_arguments)]
     fn visit(
         &mut self,
@@ -677,11 +701,12 @@ impl PageTable {
         level: usize,
         start: u64,
         end: u64,
+        left: &mut usize,
         tlb: &mut TlbBatch,
         freed: &mut FreedTables,
         replace: &mut dyn FnMut(u64, usize) -> Option<u64>,
-    ) -> usize {
-        let mut count = 0;
+    ) -> u64 {
+        let mut stopped = end;
         let mut va = start;
         let mut rewrites: [(u64, u64); 8] = [(0, 0); 8];
         let mut pending = 0;
@@ -691,7 +716,19 @@ impl PageTable {
             let d = read(e);
             if is_table(d, level) {
                 let child = output(d);
-                count += self.visit(child, level + 1, va, end.min(next), tlb, freed, replace);
+                let at = self.visit(
+                    child,
+                    level + 1,
+                    va,
+                    end.min(next),
+                    left,
+                    tlb,
+                    freed,
+                    replace,
+                );
+                if at < end.min(next) {
+                    stopped = at;
+                }
                 // Level-1 tables the kernel's table shares with every
                 // task's stay.
                 if (level > 0 || index(va, 0) >= self.shared_l0) && table_is_empty(child) {
@@ -700,10 +737,17 @@ impl PageTable {
                     tlb.table(va);
                     freed.push(child, tlb);
                 }
+                if stopped < end {
+                    break;
+                }
             } else if is_valid(d) {
+                if *left == 0 {
+                    stopped = va;
+                    break;
+                }
+                *left -= 1;
                 write(e, 0);
                 tlb.leaf(va);
-                count += 1;
                 if let Some(new) = replace(d, level) {
                     if pending == rewrites.len() {
                         tlb.flush();
@@ -729,7 +773,7 @@ impl PageTable {
             barrier::dsb(barrier::ISHST);
             barrier::isb(barrier::SY);
         }
-        count
+        stopped
     }
 }
 

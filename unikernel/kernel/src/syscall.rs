@@ -268,7 +268,7 @@ fn sys_null(_: &Caller) -> Result<(), Status> {
 }
 
 fn sys_handle_close(c: &Caller, h: Handle) -> Result<(), Status> {
-    let closed = objects::with(|s| s.task(c.table).handle_close(h));
+    let closed = objects::with(move |s| s.task(c.table).handle_close(h));
     // The last handle of a large VMO leaves its frames to free in steps.
     objects::reclaim();
     closed
@@ -276,20 +276,20 @@ fn sys_handle_close(c: &Caller, h: Handle) -> Result<(), Status> {
 
 fn sys_handle_duplicate(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result<(), Status> {
     c.probe_for::<Handle>(h, out)?;
-    let dup = objects::with(|s| s.task(c.table).handle_duplicate(h, rights))?;
+    let dup = objects::with(move |s| s.task(c.table).handle_duplicate(h, rights))?;
     c.put_handle(out, dup)
 }
 
 fn sys_handle_replace(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result<(), Status> {
     // "handle is always invalidated": a bad `out` too closes it.
     c.probe_for::<Handle>(h, out).inspect_err(|_| c.close(h))?;
-    let new = objects::with(|s| s.task(c.table).handle_replace(h, rights))?;
+    let new = objects::with(move |s| s.task(c.table).handle_replace(h, rights))?;
     c.put_handle(out, new)
 }
 
 fn sys_vmo_create(c: &Caller, size: u64, options: u32, out: u64) -> Result<(), Status> {
     c.probe::<Handle>(out)?;
-    let h = objects::with(|s| s.task(c.table).vmo_create(size, options))?;
+    let h = objects::with(move |s| s.task(c.table).vmo_create(size, options))?;
     c.put_handle(out, h)
 }
 
@@ -302,7 +302,7 @@ fn sys_vmo_create_child(
     out: u64,
 ) -> Result<(), Status> {
     c.probe_for::<Handle>(h, out)?;
-    let child = objects::with(|s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
+    let child = objects::with(move |s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
     c.put_handle(out, child)
 }
 
@@ -328,7 +328,7 @@ fn bounce() -> spin::MutexGuard<'static, [u8; CHUNK]> {
 /// Checks a `vmo_read`/`vmo_write` (or COMMIT/DECOMMIT) call before any
 /// byte moves: the object layer's handle, type, right and range checks.
 fn check_range(c: &Caller, h: Handle, right: Rights, offset: u64, len: u64) -> Result<(), Status> {
-    objects::with(|s| s.task(c.table).vmo_check_range(h, right, offset, len))
+    objects::with(move |s| s.task(c.table).vmo_check_range(h, right, offset, len))
 }
 
 /// `vmo_read` and `vmo_write` move a chunk per round: the object lock is
@@ -371,7 +371,7 @@ fn sys_vmo_write(c: &Caller, h: Handle, buf: u64, offset: u64, len: u64) -> Resu
 
 fn sys_vmo_get_size(c: &Caller, h: Handle, out: u64) -> Result<(), Status> {
     c.probe_for::<u64>(h, out)?;
-    let size = objects::with(|s| s.task(c.table).vmo_get_size(h))?;
+    let size = objects::with(move |s| s.task(c.table).vmo_get_size(h))?;
     c.put(out, size)
 }
 
@@ -381,7 +381,7 @@ fn sys_vmo_set_size(c: &Caller, h: Handle, size: u64) -> Result<(), Status> {
     // between them: each piece is a whole resize to a size between, so
     // every state a piece leaves is one a resize could. A grow, or a call
     // the checks refuse, is the first piece.
-    while !objects::with(|s| s.task(c.table).vmo_set_size_piece(h, size, SHRINK_PIECE))? {
+    while !objects::with(move |s| s.task(c.table).vmo_set_size_piece(h, size, SHRINK_PIECE))? {
         crate::latency::preempt_point();
     }
     Ok(())
@@ -406,7 +406,7 @@ fn sys_vmo_op_range(
         return op_range_in_pieces(c, h, op, offset, size);
     }
     if op != ZX_VMO_OP_LOOKUP {
-        return objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
+        return objects::with(move |s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut []));
     }
     // As many entries as the range needs, or as the buffer holds if fewer.
     let pages = offset.checked_add(size).map_or(0, |end| {
@@ -419,7 +419,7 @@ fn sys_vmo_op_range(
     // The whole call's checks first (handle, right, size, range, then
     // a buffer too small for the range), with no buffer: a range that
     // passes them all reports BUFFER_TOO_SMALL here.
-    match objects::with(|s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
+    match objects::with(move |s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
         Err(ZX_ERR_BUFFER_TOO_SMALL) if entries == pages => {}
         r => return r,
     }
@@ -499,7 +499,7 @@ fn op_range_in_pieces(
         // A COMMIT piece is OP_PIECE of the range; a DECOMMIT piece frees
         // as many own pages, however far apart (a sparse 64 TiB range is
         // a few pieces, not 2^28).
-        let next = objects::with(|s| {
+        let next = objects::with(move |s| {
             let mut t = s.task(c.table);
             let next = if op == ZX_VMO_OP_DECOMMIT {
                 t.vmo_decommit_piece_end(h, at, end, (OP_PIECE / PAGE_SIZE) as usize)?
@@ -543,7 +543,7 @@ fn sys_vmar_map(
         addr: out,
     };
     let root = out.root;
-    let (_, populate) = objects::with(|s| {
+    let (_, populate) = objects::with(move |s| {
         s.task(c.table).vmar_map_out_unpopulated(
             vmar,
             options,
@@ -587,7 +587,7 @@ const POPULATE_PIECE: usize = 128;
 /// lock is never held for more than one step.
 fn sys_vmar_unmap(c: &Caller, vmar: Handle, addr: u64, len: u64) -> Result<(), Status> {
     objects::start_in_steps(
-        |s| s.task(c.table).vmar_unmap_begin(vmar, addr, len),
+        move |s| s.task(c.table).vmar_unmap_begin(vmar, addr, len),
         |s, u, budget| s.vmar_unmap_step(u, budget),
     )
 }
@@ -607,7 +607,7 @@ fn sys_vmar_protect(
     // new permissions or keeps an old entry a later piece drops.
     let piece =
         |at: u64| objects::with(|s| s.unmap_translations_some(at, addr + len - at, PROTECT_PIECE));
-    if !objects::with(|s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
+    if !objects::with(move |s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
         return Ok(());
     }
     let mut at = piece(addr);
@@ -633,7 +633,7 @@ fn sys_vmar_allocate(
     c.probe_for::<Handle>(parent, child_out)?;
     c.probe_for::<u64>(parent, addr_out)?;
     let (h, addr) =
-        objects::with(|s| s.task(c.table).vmar_allocate(parent, options, offset, size))?;
+        objects::with(move |s| s.task(c.table).vmar_allocate(parent, options, offset, size))?;
     let undo = |_: &Status| {
         objects::with(|s| {
             s.task(c.table).vmar_destroy(h).ok();
@@ -646,7 +646,7 @@ fn sys_vmar_allocate(
 
 fn sys_vmar_destroy(c: &Caller, vmar: Handle) -> Result<(), Status> {
     objects::start_in_steps(
-        |s| s.task(c.table).vmar_destroy_begin(vmar),
+        move |s| s.task(c.table).vmar_destroy_begin(vmar),
         |s, vmar, budget| s.vmar_destroy_step(*vmar, budget),
     )
 }
@@ -767,12 +767,12 @@ fn sys_object_wait_many(c: &Caller, ptr: u64, count: u64, deadline: Time) -> Res
 }
 
 fn sys_object_signal(c: &Caller, h: Handle, clear: Signals, set: Signals) -> Result<(), Status> {
-    objects::with(|s| s.task(c.table).object_signal(h, clear, set))
+    objects::with(move |s| s.task(c.table).object_signal(h, clear, set))
 }
 
 fn sys_event_create(c: &Caller, options: u32, out: u64) -> Result<(), Status> {
     c.probe::<Handle>(out)?;
-    let h = objects::with(|s| s.task(c.table).event_create(options))?;
+    let h = objects::with(move |s| s.task(c.table).event_create(options))?;
     c.put_handle(out, h)
 }
 

@@ -68,6 +68,8 @@ pub enum Syscall {
     TimerSet = 43,
     /// `zx_timer_cancel`.
     TimerCancel = 44,
+    /// `zx_system_get_num_cpus`.
+    SystemGetNumCpus = 45,
     /// Write a whole line to the console (ours).
     ConsoleWrite = 60,
     /// `zx_object_wait_async`.
@@ -84,7 +86,7 @@ pub enum Syscall {
 
 impl Syscall {
     /// Every syscall, for decoding and tests.
-    pub const ALL: [Syscall; 38] = [
+    pub const ALL: [Syscall; 39] = [
         Syscall::Null,
         Syscall::HandleClose,
         Syscall::HandleDuplicate,
@@ -123,6 +125,7 @@ impl Syscall {
         Syscall::PortQueue,
         Syscall::PortWait,
         Syscall::PortCancel,
+        Syscall::SystemGetNumCpus,
     ];
 
     /// One more than the largest syscall number.

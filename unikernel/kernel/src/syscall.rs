@@ -176,6 +176,13 @@ impl IntoX0 for Result<(), Status> {
     }
 }
 
+impl IntoX0 for u32 {
+    #[inline(always)]
+    fn into_x0(self) -> u64 {
+        u64::from(self)
+    }
+}
+
 impl IntoX0 for Time {
     #[inline(always)]
     fn into_x0(self) -> u64 {
@@ -249,6 +256,7 @@ handlers! {
     PortQueue => sys_port_queue(0, 1);
     PortWait => sys_port_wait(0, 1, 2);
     PortCancel => sys_port_cancel(0, 1, 2);
+    SystemGetNumCpus => sys_system_get_num_cpus();
 }
 
 /// Handles `svc #0` from EL0: the result goes in the frame's `x0`.
@@ -785,6 +793,11 @@ fn sys_nanosleep(_: &Caller, deadline: Time) -> Result<(), Status> {
 #[inline(never)]
 fn sys_clock_get_monotonic(_: &Caller) -> Time {
     sched::sleep::clock_get_monotonic()
+}
+
+/// `zx_system_get_num_cpus`: the CPUs the kernel runs on (it cannot fail).
+fn sys_system_get_num_cpus(_: &Caller) -> u32 {
+    sched::cpus_online()
 }
 
 fn sys_task_create(

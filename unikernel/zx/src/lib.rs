@@ -22,7 +22,9 @@ pub use object::{object_wait_many, object_wait_many_raw, Event, WaitItem};
 pub use port::{
     object_wait_async_raw, Packet, PacketContents, Port, SignalPacket, UserPacket, WaitAsyncOpts,
 };
-pub use task::{console_write, exit, kernel_counters, null_syscall, Task, TaskEnd};
+pub use task::{
+    console_write, exit, kernel_counters, null_syscall, system_get_num_cpus, Task, TaskEnd,
+};
 pub use thread::{Thread, ThreadEntry};
 pub use time::{Duration, Time};
 pub use timer::{Timer, TimerSlack};

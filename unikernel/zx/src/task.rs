@@ -148,6 +148,12 @@ pub fn null_syscall() -> Status {
     Status(unsafe { sys::status(Syscall::Null, [0; 8]) })
 }
 
+/// `zx_system_get_num_cpus`: how many CPUs the system runs on.
+pub fn system_get_num_cpus() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sys::call(Syscall::SystemGetNumCpus, [0; 8]) as u32 }
+}
+
 /// `TPIDRRO_EL0`: the kernel keeps the calling task's own handles there for
 /// each of its threads: its sub-VMAR (low half) and itself (high half).
 fn self_handles() -> u64 {

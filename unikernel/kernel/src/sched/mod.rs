@@ -48,12 +48,20 @@ use alloc::alloc::{alloc, Layout};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use deadline::DeadlineQueue;
 
 /// CPUs the scheduler has room for. Only the boot CPU runs today.
 pub const MAX_CPUS: usize = 4;
 /// The boot CPU's index.
 const BOOT_CPU: usize = 0;
+/// CPUs that have come up and run threads (`zx_system_get_num_cpus`).
+static CPUS_ONLINE: AtomicU32 = AtomicU32::new(0);
+
+/// How many CPUs run threads: fixed once they are all up, at boot.
+pub fn cpus_online() -> u32 {
+    CPUS_ONLINE.load(Ordering::Relaxed)
+}
 /// How long a thread runs before another runnable thread gets the CPU.
 pub const TIME_SLICE: time::Duration = time::msec(5);
 /// How long a thread keeps the CPU it was just given before a deadline's
@@ -488,6 +496,7 @@ fn idle_loop() {
 pub fn init(platform: &Platform) {
     time::init();
     context::init_cpu(BOOT_CPU);
+    CPUS_ONLINE.fetch_add(1, Ordering::Relaxed);
     let Some(gic) = platform.gic else {
         crate::power::fail("no interrupt controller in the device tree");
     };

@@ -14,6 +14,7 @@ use zx::{AsHandleRef, Status, TaskEnd, Vmar, VmarFlags, Vmo, VmoChildOptions};
 pub static SUITE: Suite = Suite {
     name: "el0_cpu",
     tests: tests![
+        system_get_num_cpus_counts_the_cpus_running,
         wfi_ends_the_task,
         wfe_runs,
         virtual_counter_is_readable,
@@ -316,5 +317,18 @@ fn simd_registers_survive_kernel_page_and_large_copies() -> TestResult {
     check_eq!(wrong, 0);
     ok!(vmar.unmap(cow, PAGE));
     ok!(vmar.unmap(buf, 2 * PAGE));
+    Ok(())
+}
+
+/// `zx_system_get_num_cpus` (it cannot fail): at least the one running
+/// this, no more than the kernel brings up, the same on every call, and
+/// arguments change nothing.
+fn system_get_num_cpus_counts_the_cpus_running() -> TestResult {
+    let n = zx::system_get_num_cpus();
+    check!((1..=4).contains(&n), "{n} CPUs");
+    // SAFETY: the call takes no arguments and writes nothing.
+    let junk = unsafe { zx::sys::call(abi::Syscall::SystemGetNumCpus, [u64::MAX; 8]) };
+    check_eq!(junk, u64::from(n));
+    check_eq!(zx::system_get_num_cpus(), n);
     Ok(())
 }

@@ -639,7 +639,7 @@ impl Fuzz {
                     (Time::get_monotonic().into_nanos() + self.rng.below(50_000) as i64) as u64
                 };
             }
-            Syscall::ClockGetMonotonic => {}
+            Syscall::ClockGetMonotonic | Syscall::SystemGetNumCpus => {}
             Syscall::TaskCreate => {
                 a[0] = self.entry();
                 a[1] = self.rng.next();
@@ -816,6 +816,14 @@ impl Fuzz {
                 )));
             }
             self.last_time = t;
+            return Ok(());
+        }
+        if call == Syscall::SystemGetNumCpus {
+            self.count(0);
+            // Fixed at boot, whatever the arguments.
+            if r == 0 || r > 64 || r != u64::from(zx::system_get_num_cpus()) {
+                return Err(format(format_args!("call {i}: {r} CPUs")));
+            }
             return Ok(());
         }
         let st = Status(abi::Status(r as i32));

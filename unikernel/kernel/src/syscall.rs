@@ -283,7 +283,6 @@ fn sys_handle_close(c: &Caller, h: Handle) -> Result<(), Status> {
 }
 
 fn sys_handle_duplicate(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result<(), Status> {
-    c.probe_for::<Handle>(h, out)?;
     let dup = objects::with(move |s| s.task(c.table).handle_duplicate(h, rights))?;
     c.put_handle(out, dup)
 }
@@ -296,7 +295,6 @@ fn sys_handle_replace(c: &Caller, h: Handle, rights: Rights, out: u64) -> Result
 }
 
 fn sys_vmo_create(c: &Caller, size: u64, options: u32, out: u64) -> Result<(), Status> {
-    c.probe::<Handle>(out)?;
     let h = objects::with(move |s| s.task(c.table).vmo_create(size, options))?;
     c.put_handle(out, h)
 }
@@ -378,7 +376,6 @@ fn sys_vmo_write(c: &Caller, h: Handle, buf: u64, offset: u64, len: u64) -> Resu
 }
 
 fn sys_vmo_get_size(c: &Caller, h: Handle, out: u64) -> Result<(), Status> {
-    c.probe_for::<u64>(h, out)?;
     let size = objects::with(move |s| s.task(c.table).vmo_get_size(h))?;
     c.put(out, size)
 }
@@ -421,15 +418,16 @@ fn sys_vmo_op_range(
         end.div_ceil(PAGE_SIZE).saturating_sub(offset / PAGE_SIZE)
     });
     let entries = (buf_size / 8).min(pages);
-    if entries > 0 && !c.owns(buf, entries * 8) {
-        return Err(ZX_ERR_INVALID_ARGS);
-    }
     // The whole call's checks first (handle, right, size, range, then
     // a buffer too small for the range), with no buffer: a range that
-    // passes them all reports BUFFER_TOO_SMALL here.
+    // passes them all reports BUFFER_TOO_SMALL here. Then the buffer's
+    // address.
     match objects::with(move |s| s.task(c.table).vmo_op_range(h, op, offset, size, &mut [])) {
         Err(ZX_ERR_BUFFER_TOO_SMALL) if entries == pages => {}
         r => return r,
+    }
+    if !c.owns(buf, entries * 8) {
+        return Err(ZX_ERR_INVALID_ARGS);
     }
     // Then in rounds of LOOKUP_ROUND pages, each under the object lock
     // once and copied out after it: neither the lock hold nor any
@@ -538,17 +536,20 @@ fn sys_vmar_map(
     len: u64,
     out: u64,
 ) -> Result<(), Status> {
-    if !c.owns(out, size_of::<u64>() as u64) {
-        objects::with(|s| s.entry(c.table, vmar).map(drop))?;
-        return Err(ZX_ERR_INVALID_ARGS);
-    }
     // The address is stored through the object layer in the same step
     // as the mapping, as the task's own store would go: a failure, a
     // bad out-pointer's included, leaves every mapping as it was (even
-    // one in the range a ZX_VM_SPECIFIC_OVERWRITE would replace).
+    // one in the range a ZX_VM_SPECIFIC_OVERWRITE would replace). An
+    // out-pointer outside the caller's own sub-VMAR goes in as address 0,
+    // which nothing maps: the map's own checks come first (as Zircon
+    // writes its result last), then that is INVALID_ARGS.
     let out = object::OutPtr {
         root: objects::root_vmar(),
-        addr: out,
+        addr: if c.owns(out, size_of::<u64>() as u64) {
+            out
+        } else {
+            0
+        },
     };
     let root = out.root;
     let (_, populate) = objects::with(move |s| {
@@ -638,8 +639,6 @@ fn sys_vmar_allocate(
     child_out: u64,
     addr_out: u64,
 ) -> Result<(), Status> {
-    c.probe_for::<Handle>(parent, child_out)?;
-    c.probe_for::<u64>(parent, addr_out)?;
     let (h, addr) =
         objects::with(move |s| s.task(c.table).vmar_allocate(parent, options, offset, size))?;
     let undo = |_: &Status| {
@@ -668,11 +667,6 @@ fn sys_object_get_info(
     actual_out: u64,
     avail_out: u64,
 ) -> Result<(), Status> {
-    for out in [actual_out, avail_out] {
-        if out != 0 {
-            c.probe_for::<usize>(h, out)?;
-        }
-    }
     let mut kbuf = [0u8; 256];
     let want = buf_size.min(kbuf.len());
     let (actual, avail, len) = match info_record(c, h, topic, &mut kbuf[..want]) {
@@ -819,7 +813,6 @@ fn sys_task_create(
 }
 
 fn sys_thread_create(c: &Caller, task: Handle, options: u32, out: u64) -> Result<(), Status> {
-    c.probe_for::<Handle>(task, out)?;
     let h = task::thread_create(c.table, task, options)?;
     c.put_handle(out, h)
 }
@@ -884,16 +877,27 @@ fn sys_port_create(c: &Caller, options: u32, out: u64) -> Result<(), Status> {
     c.put_handle(out, h)
 }
 
+/// A port call's handle checks (`right` on a port), reported before a bad
+/// packet pointer's INVALID_ARGS, as the era's kernel looked the handle up
+/// first.
+fn port_first(c: &Caller, port: Handle, right: Rights, e: Status) -> Status {
+    objects::with(|s| s.port_check(c.table, port, right))
+        .err()
+        .unwrap_or(e)
+}
+
 fn sys_port_queue(c: &Caller, port: Handle, packet: u64) -> Result<(), Status> {
     let mut p = PortPacket::default();
-    c.copy_in_bytes(packet, p.as_mut_bytes())?;
+    c.copy_in_bytes(packet, p.as_mut_bytes())
+        .map_err(|e| port_first(c, port, ZX_RIGHT_WRITE, e))?;
     crate::ports::queue(c.table, port, &p)
 }
 
 /// The packet pointer is checked before the wait (a bad one fails with
 /// nothing taken off the queue), written after it.
 fn sys_port_wait(c: &Caller, port: Handle, deadline: Time, out: u64) -> Result<(), Status> {
-    c.probe::<PortPacket>(out)?;
+    c.probe::<PortPacket>(out)
+        .map_err(|e| port_first(c, port, ZX_RIGHT_READ, e))?;
     let mut packet = PortPacket::default();
     crate::ports::wait(c.table, port, deadline, &mut packet)?;
     c.copy_out_bytes(out, packet.as_bytes())

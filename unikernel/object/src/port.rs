@@ -167,6 +167,13 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// The port `handle` names, with `right`.
     #[inline]
+    /// Whether `handle` is a port with `right`: the checks a port call
+    /// makes first, for a caller that must report them before a bad
+    /// pointer.
+    pub fn port_check(&self, table: TableId, handle: Handle, right: Rights) -> Result<(), Status> {
+        self.port_handle(table, handle, right).map(drop)
+    }
+
     fn port_handle(&self, table: TableId, handle: Handle, right: Rights) -> Result<PortId, Status> {
         let e = self.entry(table, handle)?;
         let Object::Port(id) = e.object else {

@@ -36,6 +36,7 @@ pub static SUITE: Suite = Suite {
         get_info_into_a_small_buffer_says_one_record_is_available,
         get_info_writes_only_the_record_and_handle_valid_takes_a_null_buffer,
         a_bad_handle_is_reported_before_a_bad_out,
+        a_wrong_type_missing_right_or_bad_argument_is_reported_before_a_bad_out,
         wrong_type_is_reported_before_a_missing_right,
         duplicate_and_replace_with_a_bad_out_are_invalid_args,
         event_create_with_a_bad_out_is_invalid_args,
@@ -556,6 +557,81 @@ fn a_bad_handle_is_reported_before_a_bad_out() -> TestResult {
     for (n, a) in cases {
         check_eq!(call(n, a), Status::BAD_HANDLE, "{n:?}");
     }
+    Ok(())
+}
+
+/// Zircon writes a call's results last: every other error of the call
+/// (wrong type, missing right, a bad size, a bad second handle) comes
+/// before the INVALID_ARGS of an out-pointer it cannot write, and the call
+/// leaves nothing behind.
+fn a_wrong_type_missing_right_or_bad_argument_is_reported_before_a_bad_out() -> TestResult {
+    let event = ok!(Event::create());
+    let vmo = ok!(Vmo::create(PAGE));
+    let no_dup = ok!(vmo.duplicate_handle(Rights::READ | Rights::TRANSFER));
+    let me = u64::from(Vmar::root_self().raw_handle());
+    let bad = u64::from(abi::ZX_HANDLE_INVALID);
+    let cases = [
+        (
+            Syscall::VmoGetSize,
+            [h(&event), 0, 0, 0, 0, 0, 0, 0],
+            Status::WRONG_TYPE,
+        ),
+        (
+            Syscall::HandleDuplicate,
+            [
+                h(&no_dup),
+                u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            Status::ACCESS_DENIED,
+        ),
+        (
+            Syscall::VmoCreate,
+            [u64::MAX, 0, 0, 0, 0, 0, 0, 0],
+            Status::OUT_OF_RANGE,
+        ),
+        (
+            Syscall::VmarMap,
+            [me, 1, 0, bad, 0, PAGE, 0, 0],
+            Status::BAD_HANDLE,
+        ),
+        (
+            Syscall::VmarMap,
+            [me, 1, 0, h(&event), 0, PAGE, 0, 0],
+            Status::WRONG_TYPE,
+        ),
+        (
+            Syscall::VmarAllocate,
+            [h(&vmo), 0, 0, PAGE, 0, 0, 0, 0],
+            Status::WRONG_TYPE,
+        ),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), u64::from(abi::ZX_INFO_VMAR), 0, 0, 8, 0, 0, 0],
+            Status::WRONG_TYPE,
+        ),
+    ];
+    let before = ok!(vmo.info()).num_mappings;
+    for (n, a, want) in cases {
+        check_eq!(call(n, a), want, "{n:?}");
+    }
+    check_eq!(ok!(vmo.info()).num_mappings, before);
+    // A good call with a bad out-pointer is still INVALID_ARGS, and leaves
+    // no mapping.
+    check_eq!(
+        call(Syscall::VmoCreate, [PAGE, 0, 0, 0, 0, 0, 0, 0]),
+        Status::INVALID_ARGS
+    );
+    check_eq!(
+        call(Syscall::VmarMap, [me, 1, 0, h(&vmo), 0, PAGE, 0, 0]),
+        Status::INVALID_ARGS
+    );
+    check_eq!(ok!(vmo.info()).num_mappings, before);
     Ok(())
 }
 

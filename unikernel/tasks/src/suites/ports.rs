@@ -263,6 +263,13 @@ fn port_queue_from_a_bad_pointer_is_invalid_args() -> TestResult {
     let (_vmar, unmapped) = ok!(unmapped_own_addr());
     check_eq!(queue_raw(port.raw_handle(), unmapped), Status::INVALID_ARGS);
     check_eq!(poll(&port), Err(Status::TIMED_OUT));
+    // The handle's errors come first, as the era's kernel looked it up
+    // before reading the packet.
+    let e = ok!(Event::create());
+    let ro = ok!(port.duplicate_handle(Rights::READ));
+    check_eq!(queue_raw(FORGED_HANDLE, 0), Status::BAD_HANDLE);
+    check_eq!(queue_raw(e.raw_handle(), 0), Status::WRONG_TYPE);
+    check_eq!(queue_raw(ro.raw_handle(), 0), Status::ACCESS_DENIED);
     Ok(())
 }
 
@@ -316,6 +323,21 @@ fn port_wait_into_a_bad_pointer_is_invalid_args_and_keeps_the_packet() -> TestRe
         Status::INVALID_ARGS
     );
     check_eq!(ok!(poll(&port)).key(), 9);
+    // The handle's errors come first.
+    let e = ok!(Event::create());
+    let wo = ok!(port.duplicate_handle(Rights::WRITE));
+    check_eq!(
+        wait_raw(FORGED_HANDLE, Time::from_nanos(0), 0),
+        Status::BAD_HANDLE
+    );
+    check_eq!(
+        wait_raw(e.raw_handle(), Time::from_nanos(0), 0),
+        Status::WRONG_TYPE
+    );
+    check_eq!(
+        wait_raw(wo.raw_handle(), Time::from_nanos(0), 0),
+        Status::ACCESS_DENIED
+    );
     Ok(())
 }
 

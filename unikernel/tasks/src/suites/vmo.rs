@@ -395,6 +395,24 @@ fn lookup_without_read_right_is_access_denied() -> TestResult {
         wo.lookup(0, PAGE, &mut [0u64; 1]),
         Err(Status::ACCESS_DENIED)
     );
+    // Before a bad buffer pointer, too.
+    // SAFETY: the kernel refuses the call before it writes anything.
+    let st = unsafe {
+        zx::sys::call(
+            abi::Syscall::VmoOpRange,
+            [
+                u64::from(wo.raw_handle()),
+                u64::from(abi::ZX_VMO_OP_LOOKUP),
+                0,
+                PAGE,
+                8,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check_eq!(Status(abi::Status(st as i32)), Status::ACCESS_DENIED);
     Ok(())
 }
 

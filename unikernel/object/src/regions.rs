@@ -156,7 +156,33 @@ pub struct RegionTree<V> {
     /// Inner levels above the leaves (0: the root is a leaf).
     height: usize,
     len: usize,
+    /// The finger: the leaf the last change went to (`NONE` after a
+    /// change of the tree's shape), so that the next change or lookup
+    /// nearby (the unmap right after a map) starts there, not at the root.
+    finger: Finger,
+    /// The path from the root to the finger's leaf (levels below
+    /// `height`), written by [`Self::descend`]; the leaf's index in its
+    /// parent and the parents' indices only change with the tree's shape.
+    path: Path,
 }
+
+/// The leaf of the last change, and the regions just outside it.
+#[derive(Copy, Clone)]
+struct Finger {
+    /// The leaf, or `NONE`.
+    leaf: u32,
+    /// The end of the last region before the leaf (0: none, as no region
+    /// ends at 0).
+    prev_hi: u64,
+    /// The base of the first region after the leaf (`u64::MAX`: none).
+    next_lo: u64,
+}
+
+const NO_FINGER: Finger = Finger {
+    leaf: NONE,
+    prev_hi: 0,
+    next_lo: u64::MAX,
+};
 
 impl<V: Copy> Default for RegionTree<V> {
     fn default() -> Self {
@@ -187,8 +213,10 @@ const NO_PATH: Path = [const { MaybeUninit::uninit() }; MAX_DEPTH];
 
 /// Level `d` of a path [`RegionTree::descend`] wrote.
 fn step(path: &Path, d: usize) -> (u32, usize) {
-    // SAFETY: callers read only levels below the height `descend` went
-    // through, and it wrote each of them.
+    // SAFETY: callers read only levels below the height, after a
+    // `descend` at that height (which wrote each of them): a change either
+    // descends first or uses the finger, which `descend` set and every
+    // change of the height (`grow`, the root's collapse) clears.
     let (n, i) = unsafe { path[d].assume_init() };
     (n, i as usize)
 }
@@ -204,6 +232,8 @@ impl<V: Copy> RegionTree<V> {
             height: 0,
             root_gap: 0,
             len: 0,
+            finger: NO_FINGER,
+            path: NO_PATH,
         }
     }
 
@@ -267,17 +297,51 @@ impl<V: Copy> RegionTree<V> {
     }
 
     /// Descends to the leaf where a region with base `key` is or would
-    /// go, recording the path; returns the leaf.
-    fn descend(&self, key: u64, path: &mut Path) -> u32 {
+    /// go, recording the path in `self.path`; the leaf becomes the finger,
+    /// and is returned.
+    fn descend(&mut self, key: u64) -> u32 {
         let mut n = self.root;
-        for slot in path.iter_mut().take(self.height) {
-            let items = self.node(n).items();
+        let (mut prev_hi, mut next_lo) = (0, u64::MAX);
+        for slot in self.path.iter_mut().take(self.height) {
+            let items = self.nodes[n as usize].items();
             // The last entry starting at or below `key`, else the first.
             let i = items[1..].partition_point(|it| it.lo <= key);
+            // The nearest subtrees on either side are the deepest ones.
+            if i > 0 {
+                prev_hi = items[i - 1].hi;
+            }
+            if let Some(next) = items.get(i + 1) {
+                next_lo = next.lo;
+            }
             slot.write((n, i as u32));
             n = items[i].node();
         }
+        self.finger = Finger {
+            leaf: n,
+            prev_hi,
+            next_lo,
+        };
         n
+    }
+
+    /// The finger's leaf if a region `[base, end)` would lie in it (every
+    /// region starting in `[base, end)` is there, and one put there keeps
+    /// the order); `end == base` asks only for a region starting at `base`.
+    #[inline]
+    fn fingered(&self, base: u64, end: u64) -> Option<u32> {
+        let f = &self.finger;
+        (f.leaf != NONE && f.prev_hi <= base && base < f.next_lo && end <= f.next_lo)
+            .then_some(f.leaf)
+    }
+
+    /// The leaf for a change at `[base, end)`: the finger's, else a
+    /// descent (which moves the finger there).
+    #[inline]
+    fn leaf_for(&mut self, base: u64, end: u64) -> u32 {
+        match self.fingered(base, end) {
+            Some(leaf) => leaf,
+            None => self.descend(base),
+        }
     }
 
     /// Sets entry `i` of `parent` to the summary of its child `child`.
@@ -434,17 +498,20 @@ impl<V: Copy> RegionTree<V> {
             }
             return;
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
+        let leaf = self.leaf_for(base, base + size);
         let at = self.node(leaf).items().partition_point(|it| it.lo < base);
         let mut carry = self.insert_in(leaf, at, item);
         let mut change = match carry {
             None => Change::Inserted { at },
-            Some(_) => Change::Rebuilt,
+            Some(_) => {
+                // A split: the paths to leaves change.
+                self.finger = NO_FINGER;
+                Change::Rebuilt
+            }
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
+            let (p, i) = step(&self.path, d);
             self.update(p, i, child, &mut change);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
@@ -463,6 +530,7 @@ impl<V: Copy> RegionTree<V> {
         let old = self.root;
         let left = self.node(old).summary(old);
         let r = self.alloc();
+        self.finger = NO_FINGER;
         let root = self.node_mut(r);
         root.items[0] = left;
         root.items[1] = right;
@@ -489,16 +557,16 @@ impl<V: Copy> RegionTree<V> {
             if self.len == 0 {
                 self.release(root);
                 self.root = NONE;
+                self.finger = NO_FINGER;
             }
             return Some(gone);
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
-        let at = self
-            .node(leaf)
-            .items()
-            .iter()
-            .position(|it| it.lo == base)?;
+        let leaf = self.leaf_for(base, base);
+        let items = self.node(leaf).items();
+        let at = items.partition_point(|it| it.lo < base);
+        if items.get(at)?.lo != base {
+            return None;
+        }
         let item = self.node_mut(leaf).remove(at);
         let gone = item.region();
         self.len -= 1;
@@ -508,8 +576,10 @@ impl<V: Copy> RegionTree<V> {
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
+            let (p, i) = step(&self.path, d);
             if (self.node(child).len as usize) < MIN {
+                // Entries move between nodes: the paths to leaves change.
+                self.finger = NO_FINGER;
                 self.rebalance(p, i);
                 change = Change::Rebuilt;
             } else {
@@ -523,6 +593,7 @@ impl<V: Copy> RegionTree<V> {
             self.root = self.node(root).items[0].node();
             self.height -= 1;
             self.release(root);
+            self.finger = NO_FINGER;
             change = Change::Rebuilt;
         }
         self.update_root(&change);
@@ -565,11 +636,12 @@ impl<V: Copy> RegionTree<V> {
         if self.root == NONE {
             return false;
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
-        let Some(at) = self.node(leaf).items().iter().position(|it| it.lo == base) else {
+        let leaf = self.leaf_for(base, base);
+        let items = self.node(leaf).items();
+        let at = items.partition_point(|it| it.lo < base);
+        if items.get(at).is_none_or(|it| it.lo != base) {
             return false;
-        };
+        }
         let old = self.node(leaf).items[at];
         self.node_mut(leaf).items[at].hi = base + size;
         let mut change = Change::Updated {
@@ -578,7 +650,7 @@ impl<V: Copy> RegionTree<V> {
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
+            let (p, i) = step(&self.path, d);
             self.update(p, i, child, &mut change);
             child = p;
         }
@@ -591,6 +663,17 @@ impl<V: Copy> RegionTree<V> {
     fn last_where(&self, before: impl Fn(u64) -> bool) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        let f = &self.finger;
+        if f.leaf != NONE && (f.next_lo == u64::MAX || !before(f.next_lo)) {
+            // Nothing after the finger's leaf is accepted: the answer is in
+            // it, or (if none of it is) before it, or there is none.
+            let items = self.node(f.leaf).items();
+            match items.partition_point(|it| before(it.lo)) {
+                0 if f.prev_hi == 0 => return None,
+                0 => {}
+                c => return Some(items[c - 1].region()),
+            }
         }
         let mut n = self.root;
         for _ in 0..self.height {
@@ -620,6 +703,19 @@ impl<V: Copy> RegionTree<V> {
     pub fn first_ending_after(&self, x: u64) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        let f = &self.finger;
+        if f.leaf != NONE && f.prev_hi <= x {
+            // Nothing before the finger's leaf ends above `x`: the answer
+            // is in it, or (if none of it does) after it, or there is none.
+            let items = self.node(f.leaf).items();
+            let c = items.partition_point(|it| it.hi <= x);
+            if let Some(it) = items.get(c) {
+                return Some(it.region());
+            }
+            if f.next_lo == u64::MAX {
+                return None;
+            }
         }
         let mut n = self.root;
         for _ in 0..self.height {
@@ -705,6 +801,31 @@ impl<V: Copy> RegionTree<V> {
         }
         if self.height > 0 && self.node(self.root).summary(self.root).gap != self.root_gap {
             return Err("stale root gap");
+        }
+        if self.finger.leaf != NONE {
+            // The path leads to the finger's leaf, whose neighbours are
+            // the ones recorded.
+            let (mut n, mut prev_hi, mut next_lo) = (self.root, 0, u64::MAX);
+            for d in 0..self.height {
+                let (p, i) = step(&self.path, d);
+                let items = self.node(p).items();
+                if p != n || i >= items.len() {
+                    return Err("finger path");
+                }
+                if i > 0 {
+                    prev_hi = items[i - 1].hi;
+                }
+                if let Some(next) = items.get(i + 1) {
+                    next_lo = next.lo;
+                }
+                n = items[i].node();
+            }
+            if n != self.finger.leaf
+                || prev_hi != self.finger.prev_hi
+                || next_lo != self.finger.next_lo
+            {
+                return Err("stale finger");
+            }
         }
         Ok(())
     }

@@ -85,16 +85,35 @@ impl<V: Copy> Item<V> {
     }
 }
 
-/// A node; a free one keeps the next free node's index in `len`.
+/// A node: its entries are `slots[start..start + len]`, with room on
+/// either side, so an entry goes in or out by moving the entries on the
+/// shorter side only (none at either end once there is room there: a
+/// mapping placed in front of all the others moves nothing). A free node
+/// keeps the next free node's index in `len`.
 struct Node<V> {
+    start: u32,
     len: u32,
-    items: [Item<V>; B],
+    slots: [Item<V>; B],
 }
 
 impl<V: Copy> Node<V> {
     #[inline]
     fn items(&self) -> &[Item<V>] {
-        &self.items[..self.len as usize]
+        let s = self.start as usize;
+        &self.slots[s..s + self.len as usize]
+    }
+
+    #[inline]
+    fn items_mut(&mut self) -> &mut [Item<V>] {
+        let s = self.start as usize;
+        &mut self.slots[s..s + self.len as usize]
+    }
+
+    /// Moves the entries to the front of `slots` (before a merge appends).
+    fn to_front(&mut self) {
+        let s = self.start as usize;
+        self.slots.copy_within(s..s + self.len as usize, 0);
+        self.start = 0;
     }
 
     /// The summary entry of this node as a child `me`: its first base,
@@ -117,11 +136,24 @@ impl<V: Copy> Node<V> {
 
     #[inline]
     fn insert(&mut self, at: usize, item: Item<V>) {
-        let n = self.len as usize;
+        let (s, n) = (self.start as usize, self.len as usize);
         debug_assert!(n < B && at <= n);
-        self.items.copy_within(at..n, at + 1);
+        let slot = if s > 0 && (at < n - at || s + n == B) {
+            // The entries before `at` move down one.
+            if at > 0 {
+                self.slots.copy_within(s..s + at, s - 1);
+            }
+            self.start -= 1;
+            s - 1 + at
+        } else {
+            // The entries from `at` move up one.
+            if at < n {
+                self.slots.copy_within(s + at..s + n, s + at + 1);
+            }
+            s + at
+        };
         // Field by field: a whole-entry copy here was a `memcpy` call.
-        let slot = &mut self.items[at];
+        let slot = &mut self.slots[slot];
         slot.lo = item.lo;
         slot.hi = item.hi;
         slot.gap = item.gap;
@@ -131,15 +163,24 @@ impl<V: Copy> Node<V> {
 
     #[inline]
     fn remove(&mut self, at: usize) -> Item<V> {
-        let n = self.len as usize;
-        let slot = &self.items[at];
+        let (s, n) = (self.start as usize, self.len as usize);
+        let slot = &self.slots[s + at];
         let item = Item {
             lo: slot.lo,
             hi: slot.hi,
             gap: slot.gap,
             link: slot.link,
         };
-        self.items.copy_within(at + 1..n, at);
+        if at < n - 1 - at {
+            // The entries before `at` move up one.
+            if at > 0 {
+                self.slots.copy_within(s..s + at, s + 1);
+            }
+            self.start += 1;
+        } else if at + 1 < n {
+            // The entries after `at` move down one.
+            self.slots.copy_within(s + at + 1..s + n, s + at);
+        }
         self.len -= 1;
         item
     }
@@ -267,6 +308,7 @@ impl<V: Copy> RegionTree<V> {
             self.free = self.nodes[n as usize].len;
             self.free_count -= 1;
             self.nodes[n as usize].len = 0;
+            self.nodes[n as usize].start = 0;
             return n;
         }
         debug_assert!(
@@ -274,8 +316,9 @@ impl<V: Copy> RegionTree<V> {
             "node not reserved"
         );
         self.nodes.push(Node {
+            start: 0,
             len: 0,
-            items: [Item::FILLER; B],
+            slots: [Item::FILLER; B],
         });
         (self.nodes.len() - 1) as u32
     }
@@ -347,29 +390,31 @@ impl<V: Copy> RegionTree<V> {
     /// Sets entry `i` of `parent` to the summary of its child `child`.
     fn refresh(&mut self, parent: u32, i: usize, child: u32) {
         let s = self.node(child).summary(child);
-        self.node_mut(parent).items[i] = s;
+        self.node_mut(parent).items_mut()[i] = s;
     }
 
     /// Sets entry `i` of `parent` to the summary of `child` after `change`
     /// in it; `change` becomes the change this makes in `parent`.
-    fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) {
-        let old = self.node(parent).items[i];
-        let gap = self.node(child).gap_after(old.gap, change);
-        let items = self.node(child).items();
-        let summary = match gap {
-            Some(gap) => Item {
-                lo: items[0].lo,
-                hi: items[items.len() - 1].hi,
-                gap,
-                link: Link::Node(child),
-            },
-            None => self.node(child).summary(child),
+    /// Returns whether the entry changed (if not, nothing above does).
+    #[inline]
+    fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) -> bool {
+        let slot = self.node(parent).start as usize + i;
+        let e = &self.node(parent).slots[slot];
+        let old = (e.lo, e.hi, e.gap);
+        let c = self.node(child);
+        let items = c.items();
+        let (lo, hi) = (items[0].lo, items[items.len() - 1].hi);
+        let gap = match c.gap_after(old.2, change) {
+            Some(gap) => gap,
+            None => c.summary(child).gap,
         };
-        self.node_mut(parent).items[i] = summary;
-        *change = Change::Updated {
-            at: i,
-            old: (old.lo, old.hi, old.gap),
-        };
+        // Only the bounds and the gap: the link stays.
+        let e = &mut self.node_mut(parent).slots[slot];
+        e.lo = lo;
+        e.hi = hi;
+        e.gap = gap;
+        *change = Change::Updated { at: i, old };
+        (lo, hi, gap) != old
     }
 
     /// After a change at the root: its largest gap, kept for first fit
@@ -457,9 +502,10 @@ impl<V: Copy> RegionTree<V> {
             return None;
         }
         let r = self.alloc();
-        let upper = self.node(n).items;
+        // A full node starts at its first slot.
+        let upper = self.node(n).slots;
         let right = self.node_mut(r);
-        right.items[..B - MIN].copy_from_slice(&upper[MIN..]);
+        right.slots[..B - MIN].copy_from_slice(&upper[MIN..]);
         right.len = (B - MIN) as u32;
         self.node_mut(n).len = MIN as u32;
         if at <= MIN {
@@ -512,10 +558,13 @@ impl<V: Copy> RegionTree<V> {
         let mut child = leaf;
         for d in (0..self.height).rev() {
             let (p, i) = step(&self.path, d);
-            self.update(p, i, child, &mut change);
+            let changed = self.update(p, i, child, &mut change);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
                 change = Change::Rebuilt;
+            } else if !changed {
+                // Nothing above changes.
+                return;
             }
             child = p;
         }
@@ -532,8 +581,8 @@ impl<V: Copy> RegionTree<V> {
         let r = self.alloc();
         self.finger = NO_FINGER;
         let root = self.node_mut(r);
-        root.items[0] = left;
-        root.items[1] = right;
+        root.slots[0] = left;
+        root.slots[1] = right;
         root.len = 2;
         self.root = r;
         self.height += 1;
@@ -582,15 +631,16 @@ impl<V: Copy> RegionTree<V> {
                 self.finger = NO_FINGER;
                 self.rebalance(p, i);
                 change = Change::Rebuilt;
-            } else {
-                self.update(p, i, child, &mut change);
+            } else if !self.update(p, i, child, &mut change) {
+                // Nothing above changes (no node above lost an entry).
+                return Some(gone);
             }
             child = p;
         }
         let root = self.root;
         if self.node(root).len == 1 {
             // An inner root with one entry: its child is the root.
-            self.root = self.node(root).items[0].node();
+            self.root = self.node(root).items()[0].node();
             self.height -= 1;
             self.release(root);
             self.finger = NO_FINGER;
@@ -610,9 +660,10 @@ impl<V: Copy> RegionTree<V> {
         };
         let (ln, rn) = (self.node(l).len as usize, self.node(r).len as usize);
         if ln + rn <= B {
-            let moved = self.node(r).items;
+            let (moved, rs) = (self.node(r).slots, self.node(r).start as usize);
             let left = self.node_mut(l);
-            left.items[ln..ln + rn].copy_from_slice(&moved[..rn]);
+            left.to_front();
+            left.slots[ln..ln + rn].copy_from_slice(&moved[rs..rs + rn]);
             left.len = (ln + rn) as u32;
             self.release(r);
             self.node_mut(p).remove(li + 1);
@@ -642,8 +693,8 @@ impl<V: Copy> RegionTree<V> {
         if items.get(at).is_none_or(|it| it.lo != base) {
             return false;
         }
-        let old = self.node(leaf).items[at];
-        self.node_mut(leaf).items[at].hi = base + size;
+        let old = self.node(leaf).items()[at];
+        self.node_mut(leaf).items_mut()[at].hi = base + size;
         let mut change = Change::Updated {
             at,
             old: (old.lo, old.hi, old.gap),
@@ -651,7 +702,9 @@ impl<V: Copy> RegionTree<V> {
         let mut child = leaf;
         for d in (0..self.height).rev() {
             let (p, i) = step(&self.path, d);
-            self.update(p, i, child, &mut change);
+            if !self.update(p, i, child, &mut change) {
+                return true;
+            }
             child = p;
         }
         self.update_root(&change);
@@ -833,7 +886,7 @@ impl<V: Copy> RegionTree<V> {
     fn check_node(&self, n: u32, depth: usize, count: &mut usize) -> Result<(), &'static str> {
         let node = self.node(n);
         let len = node.len as usize;
-        if len == 0 || len > B || (n != self.root && len < MIN) {
+        if len == 0 || node.start as usize + len > B || (n != self.root && len < MIN) {
             return Err("node fill");
         }
         let items = node.items();

@@ -134,7 +134,7 @@ impl<V: Copy> Node<V> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, at: usize, item: Item<V>) {
         let (s, n) = (self.start as usize, self.len as usize);
         debug_assert!(n < B && at <= n);
@@ -161,7 +161,7 @@ impl<V: Copy> Node<V> {
         self.len += 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, at: usize) -> Item<V> {
         let (s, n) = (self.start as usize, self.len as usize);
         let slot = &self.slots[s + at];
@@ -396,7 +396,7 @@ impl<V: Copy> RegionTree<V> {
     /// Sets entry `i` of `parent` to the summary of `child` after `change`
     /// in it; `change` becomes the change this makes in `parent`.
     /// Returns whether the entry changed (if not, nothing above does).
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) -> bool {
         let slot = self.node(parent).start as usize + i;
         let e = &self.node(parent).slots[slot];

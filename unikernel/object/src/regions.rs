@@ -217,13 +217,30 @@ struct Finger {
     prev_hi: u64,
     /// The base of the first region after the leaf (`u64::MAX`: none).
     next_lo: u64,
+    /// The index in the leaf of the entry the last change inserted or
+    /// resized (`NONE` after a removal): the lookups of the unmap right
+    /// after a map find their region there without a search.
+    at: u32,
 }
 
 const NO_FINGER: Finger = Finger {
     leaf: NONE,
     prev_hi: 0,
     next_lo: u64::MAX,
+    at: NONE,
 };
+
+impl Finger {
+    /// The whole of a tree that is one leaf, `at` its last change.
+    fn root(leaf: u32, at: usize) -> Finger {
+        Finger {
+            leaf,
+            prev_hi: 0,
+            next_lo: u64::MAX,
+            at: at as u32,
+        }
+    }
+}
 
 impl<V: Copy> Default for RegionTree<V> {
     fn default() -> Self {
@@ -363,6 +380,7 @@ impl<V: Copy> RegionTree<V> {
             leaf: n,
             prev_hi,
             next_lo,
+            at: NONE,
         };
         n
     }
@@ -375,6 +393,24 @@ impl<V: Copy> RegionTree<V> {
         let f = &self.finger;
         (f.leaf != NONE && f.prev_hi <= base && base < f.next_lo && end <= f.next_lo)
             .then_some(f.leaf)
+    }
+
+    /// The finger's entry, if there is one.
+    #[inline]
+    fn finger_entry(&self) -> Option<&Item<V>> {
+        let f = &self.finger;
+        if f.at == NONE {
+            return None;
+        }
+        self.node(f.leaf).items().get(f.at as usize)
+    }
+
+    /// The index of the finger's entry in its leaf if it starts at `base`.
+    #[inline]
+    fn finger_at(&self, base: u64) -> Option<usize> {
+        self.finger_entry()
+            .filter(|it| it.lo == base)
+            .map(|_| self.finger.at as usize)
     }
 
     /// The leaf for a change at `[base, end)`: the finger's, else a
@@ -532,6 +568,7 @@ impl<V: Copy> RegionTree<V> {
             self.node_mut(n).insert(0, item);
             self.root = n;
             self.height = 0;
+            self.finger = Finger::root(n, 0);
             return;
         }
         if self.height == 0 {
@@ -541,6 +578,8 @@ impl<V: Copy> RegionTree<V> {
             if let Some(right) = self.insert_in(root, at, item) {
                 self.grow(right);
                 self.update_root(&Change::Rebuilt);
+            } else {
+                self.finger = Finger::root(root, at);
             }
             return;
         }
@@ -548,7 +587,10 @@ impl<V: Copy> RegionTree<V> {
         let at = self.node(leaf).items().partition_point(|it| it.lo < base);
         let mut carry = self.insert_in(leaf, at, item);
         let mut change = match carry {
-            None => Change::Inserted { at },
+            None => {
+                self.finger.at = at as u32;
+                Change::Inserted { at }
+            }
             Some(_) => {
                 // A split: the paths to leaves change.
                 self.finger = NO_FINGER;
@@ -596,13 +638,17 @@ impl<V: Copy> RegionTree<V> {
         if self.height == 0 {
             // One leaf (a small VMAR): a sorted array.
             let root = self.root;
-            let at = self
-                .node(root)
-                .items()
-                .iter()
-                .position(|it| it.lo == base)?;
+            let at = match self.finger_at(base) {
+                Some(at) => at,
+                None => self
+                    .node(root)
+                    .items()
+                    .iter()
+                    .position(|it| it.lo == base)?,
+            };
             let gone = self.node_mut(root).remove(at).region();
             self.len -= 1;
+            self.finger = Finger::root(root, NONE as usize);
             if self.len == 0 {
                 self.release(root);
                 self.root = NONE;
@@ -610,12 +656,20 @@ impl<V: Copy> RegionTree<V> {
             }
             return Some(gone);
         }
-        let leaf = self.leaf_for(base, base);
-        let items = self.node(leaf).items();
-        let at = items.partition_point(|it| it.lo < base);
-        if items.get(at)?.lo != base {
-            return None;
-        }
+        let at = match self.finger_at(base) {
+            Some(at) => at,
+            None => {
+                let leaf = self.leaf_for(base, base);
+                let items = self.node(leaf).items();
+                let at = items.partition_point(|it| it.lo < base);
+                if items.get(at)?.lo != base {
+                    return None;
+                }
+                at
+            }
+        };
+        let leaf = self.finger.leaf;
+        self.finger.at = NONE;
         let item = self.node_mut(leaf).remove(at);
         let gone = item.region();
         self.len -= 1;
@@ -693,6 +747,7 @@ impl<V: Copy> RegionTree<V> {
         if items.get(at).is_none_or(|it| it.lo != base) {
             return false;
         }
+        self.finger.at = at as u32;
         let old = self.node(leaf).items()[at];
         self.node_mut(leaf).items_mut()[at].hi = base + size;
         let mut change = Change::Updated {
@@ -716,6 +771,12 @@ impl<V: Copy> RegionTree<V> {
     fn last_where(&self, before: impl Fn(u64) -> bool) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        if let Some(it) = self.finger_entry() {
+            // The last change's entry, if the next region is not accepted.
+            if before(it.lo) && !before(it.hi) {
+                return Some(it.region());
+            }
         }
         let f = &self.finger;
         if f.leaf != NONE && (f.next_lo == u64::MAX || !before(f.next_lo)) {
@@ -756,6 +817,12 @@ impl<V: Copy> RegionTree<V> {
     pub fn first_ending_after(&self, x: u64) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        if let Some(it) = self.finger_entry() {
+            // The last change's entry, if it holds `x`.
+            if it.lo <= x && x < it.hi {
+                return Some(it.region());
+            }
         }
         let f = &self.finger;
         if f.leaf != NONE && f.prev_hi <= x {
@@ -878,6 +945,10 @@ impl<V: Copy> RegionTree<V> {
                 || next_lo != self.finger.next_lo
             {
                 return Err("stale finger");
+            }
+            let at = self.finger.at;
+            if at != NONE && at >= self.node(n).len {
+                return Err("finger entry");
             }
         }
         Ok(())

@@ -5,7 +5,12 @@
 //! first-fit placement are O(log n), each level a scan of one node.
 //!
 //! A tree of up to [`B`] regions is one leaf: a sorted array, as cheap as
-//! the sorted `Vec` it replaces. Nodes come from the tree's slab (a freed
+//! the sorted `Vec` it replaces. The tree keeps a finger: the leaf of the
+//! last change, its path, the regions just outside it and the entry the
+//! change made, so a change or lookup next to the last one (the unmap right
+//! after a map) starts there instead of at the root; any change of the
+//! tree's shape drops it. A node keeps room on both sides of its entries,
+//! so an insertion or removal moves only the entries on its shorter side. Nodes come from the tree's slab (a freed
 //! node goes on its free list), and growth is reserved before a change
 //! ([`RegionTree::reserve`]), so an insertion never allocates and a
 //! removal never needs memory.
@@ -110,7 +115,7 @@ impl<V: Copy> Node<V> {
     }
 
     /// Moves the entries to the front of `slots` (before a merge appends).
-    fn to_front(&mut self) {
+    fn pack_to_start(&mut self) {
         let s = self.start as usize;
         self.slots.copy_within(s..s + self.len as usize, 0);
         self.start = 0;
@@ -716,7 +721,7 @@ impl<V: Copy> RegionTree<V> {
         if ln + rn <= B {
             let (moved, rs) = (self.node(r).slots, self.node(r).start as usize);
             let left = self.node_mut(l);
-            left.to_front();
+            left.pack_to_start();
             left.slots[ln..ln + rn].copy_from_slice(&moved[rs..rs + rn]);
             left.len = (ln + rn) as u32;
             self.release(r);

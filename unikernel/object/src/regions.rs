@@ -5,7 +5,12 @@
 //! first-fit placement are O(log n), each level a scan of one node.
 //!
 //! A tree of up to [`B`] regions is one leaf: a sorted array, as cheap as
-//! the sorted `Vec` it replaces. Nodes come from the tree's slab (a freed
+//! the sorted `Vec` it replaces. The tree keeps a finger: the leaf of the
+//! last change, its path, the regions just outside it and the entry the
+//! change made, so a change or lookup next to the last one (the unmap right
+//! after a map) starts there instead of at the root; any change of the
+//! tree's shape drops it. A node keeps room on both sides of its entries,
+//! so an insertion or removal moves only the entries on its shorter side. Nodes come from the tree's slab (a freed
 //! node goes on its free list), and growth is reserved before a change
 //! ([`RegionTree::reserve`]), so an insertion never allocates and a
 //! removal never needs memory.
@@ -85,16 +90,35 @@ impl<V: Copy> Item<V> {
     }
 }
 
-/// A node; a free one keeps the next free node's index in `len`.
+/// A node: its entries are `slots[start..start + len]`, with room on
+/// either side, so an entry goes in or out by moving the entries on the
+/// shorter side only (none at either end once there is room there: a
+/// mapping placed in front of all the others moves nothing). A free node
+/// keeps the next free node's index in `len`.
 struct Node<V> {
+    start: u32,
     len: u32,
-    items: [Item<V>; B],
+    slots: [Item<V>; B],
 }
 
 impl<V: Copy> Node<V> {
     #[inline]
     fn items(&self) -> &[Item<V>] {
-        &self.items[..self.len as usize]
+        let s = self.start as usize;
+        &self.slots[s..s + self.len as usize]
+    }
+
+    #[inline]
+    fn items_mut(&mut self) -> &mut [Item<V>] {
+        let s = self.start as usize;
+        &mut self.slots[s..s + self.len as usize]
+    }
+
+    /// Moves the entries to the front of `slots` (before a merge appends).
+    fn pack_to_start(&mut self) {
+        let s = self.start as usize;
+        self.slots.copy_within(s..s + self.len as usize, 0);
+        self.start = 0;
     }
 
     /// The summary entry of this node as a child `me`: its first base,
@@ -115,13 +139,26 @@ impl<V: Copy> Node<V> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, at: usize, item: Item<V>) {
-        let n = self.len as usize;
+        let (s, n) = (self.start as usize, self.len as usize);
         debug_assert!(n < B && at <= n);
-        self.items.copy_within(at..n, at + 1);
+        let slot = if s > 0 && (at < n - at || s + n == B) {
+            // The entries before `at` move down one.
+            if at > 0 {
+                self.slots.copy_within(s..s + at, s - 1);
+            }
+            self.start -= 1;
+            s - 1 + at
+        } else {
+            // The entries from `at` move up one.
+            if at < n {
+                self.slots.copy_within(s + at..s + n, s + at + 1);
+            }
+            s + at
+        };
         // Field by field: a whole-entry copy here was a `memcpy` call.
-        let slot = &mut self.items[at];
+        let slot = &mut self.slots[slot];
         slot.lo = item.lo;
         slot.hi = item.hi;
         slot.gap = item.gap;
@@ -129,17 +166,26 @@ impl<V: Copy> Node<V> {
         self.len += 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, at: usize) -> Item<V> {
-        let n = self.len as usize;
-        let slot = &self.items[at];
+        let (s, n) = (self.start as usize, self.len as usize);
+        let slot = &self.slots[s + at];
         let item = Item {
             lo: slot.lo,
             hi: slot.hi,
             gap: slot.gap,
             link: slot.link,
         };
-        self.items.copy_within(at + 1..n, at);
+        if at < n - 1 - at {
+            // The entries before `at` move up one.
+            if at > 0 {
+                self.slots.copy_within(s..s + at, s + 1);
+            }
+            self.start += 1;
+        } else if at + 1 < n {
+            // The entries after `at` move down one.
+            self.slots.copy_within(s + at + 1..s + n, s + at);
+        }
         self.len -= 1;
         item
     }
@@ -156,6 +202,49 @@ pub struct RegionTree<V> {
     /// Inner levels above the leaves (0: the root is a leaf).
     height: usize,
     len: usize,
+    /// The finger: the leaf the last change went to (`NONE` after a
+    /// change of the tree's shape), so that the next change or lookup
+    /// nearby (the unmap right after a map) starts there, not at the root.
+    finger: Finger,
+    /// The path from the root to the finger's leaf (levels below
+    /// `height`), written by [`Self::descend`]; the leaf's index in its
+    /// parent and the parents' indices only change with the tree's shape.
+    path: Path,
+}
+
+/// The leaf of the last change, and the regions just outside it.
+#[derive(Copy, Clone)]
+struct Finger {
+    /// The leaf, or `NONE`.
+    leaf: u32,
+    /// The end of the last region before the leaf (0: none, as no region
+    /// ends at 0).
+    prev_hi: u64,
+    /// The base of the first region after the leaf (`u64::MAX`: none).
+    next_lo: u64,
+    /// The index in the leaf of the entry the last change inserted or
+    /// resized (`NONE` after a removal): the lookups of the unmap right
+    /// after a map find their region there without a search.
+    at: u32,
+}
+
+const NO_FINGER: Finger = Finger {
+    leaf: NONE,
+    prev_hi: 0,
+    next_lo: u64::MAX,
+    at: NONE,
+};
+
+impl Finger {
+    /// The whole of a tree that is one leaf, `at` its last change.
+    fn root(leaf: u32, at: usize) -> Finger {
+        Finger {
+            leaf,
+            prev_hi: 0,
+            next_lo: u64::MAX,
+            at: at as u32,
+        }
+    }
 }
 
 impl<V: Copy> Default for RegionTree<V> {
@@ -187,8 +276,10 @@ const NO_PATH: Path = [const { MaybeUninit::uninit() }; MAX_DEPTH];
 
 /// Level `d` of a path [`RegionTree::descend`] wrote.
 fn step(path: &Path, d: usize) -> (u32, usize) {
-    // SAFETY: callers read only levels below the height `descend` went
-    // through, and it wrote each of them.
+    // SAFETY: callers read only levels below the height, after a
+    // `descend` at that height (which wrote each of them): a change either
+    // descends first or uses the finger, which `descend` set and every
+    // change of the height (`grow`, the root's collapse) clears.
     let (n, i) = unsafe { path[d].assume_init() };
     (n, i as usize)
 }
@@ -204,6 +295,8 @@ impl<V: Copy> RegionTree<V> {
             height: 0,
             root_gap: 0,
             len: 0,
+            finger: NO_FINGER,
+            path: NO_PATH,
         }
     }
 
@@ -237,6 +330,7 @@ impl<V: Copy> RegionTree<V> {
             self.free = self.nodes[n as usize].len;
             self.free_count -= 1;
             self.nodes[n as usize].len = 0;
+            self.nodes[n as usize].start = 0;
             return n;
         }
         debug_assert!(
@@ -244,8 +338,9 @@ impl<V: Copy> RegionTree<V> {
             "node not reserved"
         );
         self.nodes.push(Node {
+            start: 0,
             len: 0,
-            items: [Item::FILLER; B],
+            slots: [Item::FILLER; B],
         });
         (self.nodes.len() - 1) as u32
     }
@@ -267,45 +362,100 @@ impl<V: Copy> RegionTree<V> {
     }
 
     /// Descends to the leaf where a region with base `key` is or would
-    /// go, recording the path; returns the leaf.
-    fn descend(&self, key: u64, path: &mut Path) -> u32 {
+    /// go, recording the path in `self.path`; the leaf becomes the finger,
+    /// and is returned.
+    fn descend(&mut self, key: u64) -> u32 {
         let mut n = self.root;
-        for slot in path.iter_mut().take(self.height) {
-            let items = self.node(n).items();
+        let (mut prev_hi, mut next_lo) = (0, u64::MAX);
+        for slot in self.path.iter_mut().take(self.height) {
+            let items = self.nodes[n as usize].items();
             // The last entry starting at or below `key`, else the first.
             let i = items[1..].partition_point(|it| it.lo <= key);
+            // The nearest subtrees on either side are the deepest ones.
+            if i > 0 {
+                prev_hi = items[i - 1].hi;
+            }
+            if let Some(next) = items.get(i + 1) {
+                next_lo = next.lo;
+            }
             slot.write((n, i as u32));
             n = items[i].node();
         }
+        self.finger = Finger {
+            leaf: n,
+            prev_hi,
+            next_lo,
+            at: NONE,
+        };
         n
+    }
+
+    /// The finger's leaf if a region `[base, end)` would lie in it (every
+    /// region starting in `[base, end)` is there, and one put there keeps
+    /// the order); `end == base` asks only for a region starting at `base`.
+    #[inline]
+    fn fingered(&self, base: u64, end: u64) -> Option<u32> {
+        let f = &self.finger;
+        (f.leaf != NONE && f.prev_hi <= base && base < f.next_lo && end <= f.next_lo)
+            .then_some(f.leaf)
+    }
+
+    /// The finger's entry, if there is one.
+    #[inline]
+    fn finger_entry(&self) -> Option<&Item<V>> {
+        let f = &self.finger;
+        if f.at == NONE {
+            return None;
+        }
+        self.node(f.leaf).items().get(f.at as usize)
+    }
+
+    /// The index of the finger's entry in its leaf if it starts at `base`.
+    #[inline]
+    fn finger_at(&self, base: u64) -> Option<usize> {
+        self.finger_entry()
+            .filter(|it| it.lo == base)
+            .map(|_| self.finger.at as usize)
+    }
+
+    /// The leaf for a change at `[base, end)`: the finger's, else a
+    /// descent (which moves the finger there).
+    #[inline]
+    fn leaf_for(&mut self, base: u64, end: u64) -> u32 {
+        match self.fingered(base, end) {
+            Some(leaf) => leaf,
+            None => self.descend(base),
+        }
     }
 
     /// Sets entry `i` of `parent` to the summary of its child `child`.
     fn refresh(&mut self, parent: u32, i: usize, child: u32) {
         let s = self.node(child).summary(child);
-        self.node_mut(parent).items[i] = s;
+        self.node_mut(parent).items_mut()[i] = s;
     }
 
     /// Sets entry `i` of `parent` to the summary of `child` after `change`
     /// in it; `change` becomes the change this makes in `parent`.
-    fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) {
-        let old = self.node(parent).items[i];
-        let gap = self.node(child).gap_after(old.gap, change);
-        let items = self.node(child).items();
-        let summary = match gap {
-            Some(gap) => Item {
-                lo: items[0].lo,
-                hi: items[items.len() - 1].hi,
-                gap,
-                link: Link::Node(child),
-            },
-            None => self.node(child).summary(child),
+    /// Returns whether the entry changed (if not, nothing above does).
+    #[inline(always)]
+    fn update(&mut self, parent: u32, i: usize, child: u32, change: &mut Change) -> bool {
+        let slot = self.node(parent).start as usize + i;
+        let e = &self.node(parent).slots[slot];
+        let old = (e.lo, e.hi, e.gap);
+        let c = self.node(child);
+        let items = c.items();
+        let (lo, hi) = (items[0].lo, items[items.len() - 1].hi);
+        let gap = match c.gap_after(old.2, change) {
+            Some(gap) => gap,
+            None => c.summary(child).gap,
         };
-        self.node_mut(parent).items[i] = summary;
-        *change = Change::Updated {
-            at: i,
-            old: (old.lo, old.hi, old.gap),
-        };
+        // Only the bounds and the gap: the link stays.
+        let e = &mut self.node_mut(parent).slots[slot];
+        e.lo = lo;
+        e.hi = hi;
+        e.gap = gap;
+        *change = Change::Updated { at: i, old };
+        (lo, hi, gap) != old
     }
 
     /// After a change at the root: its largest gap, kept for first fit
@@ -393,9 +543,10 @@ impl<V: Copy> RegionTree<V> {
             return None;
         }
         let r = self.alloc();
-        let upper = self.node(n).items;
+        // A full node starts at its first slot.
+        let upper = self.node(n).slots;
         let right = self.node_mut(r);
-        right.items[..B - MIN].copy_from_slice(&upper[MIN..]);
+        right.slots[..B - MIN].copy_from_slice(&upper[MIN..]);
         right.len = (B - MIN) as u32;
         self.node_mut(n).len = MIN as u32;
         if at <= MIN {
@@ -422,6 +573,7 @@ impl<V: Copy> RegionTree<V> {
             self.node_mut(n).insert(0, item);
             self.root = n;
             self.height = 0;
+            self.finger = Finger::root(n, 0);
             return;
         }
         if self.height == 0 {
@@ -431,24 +583,35 @@ impl<V: Copy> RegionTree<V> {
             if let Some(right) = self.insert_in(root, at, item) {
                 self.grow(right);
                 self.update_root(&Change::Rebuilt);
+            } else {
+                self.finger = Finger::root(root, at);
             }
             return;
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
+        let leaf = self.leaf_for(base, base + size);
         let at = self.node(leaf).items().partition_point(|it| it.lo < base);
         let mut carry = self.insert_in(leaf, at, item);
         let mut change = match carry {
-            None => Change::Inserted { at },
-            Some(_) => Change::Rebuilt,
+            None => {
+                self.finger.at = at as u32;
+                Change::Inserted { at }
+            }
+            Some(_) => {
+                // A split: the paths to leaves change.
+                self.finger = NO_FINGER;
+                Change::Rebuilt
+            }
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
-            self.update(p, i, child, &mut change);
+            let (p, i) = step(&self.path, d);
+            let changed = self.update(p, i, child, &mut change);
             if let Some(right) = carry {
                 carry = self.insert_in(p, i + 1, right);
                 change = Change::Rebuilt;
+            } else if !changed {
+                // Nothing above changes.
+                return;
             }
             child = p;
         }
@@ -463,9 +626,10 @@ impl<V: Copy> RegionTree<V> {
         let old = self.root;
         let left = self.node(old).summary(old);
         let r = self.alloc();
+        self.finger = NO_FINGER;
         let root = self.node_mut(r);
-        root.items[0] = left;
-        root.items[1] = right;
+        root.slots[0] = left;
+        root.slots[1] = right;
         root.len = 2;
         self.root = r;
         self.height += 1;
@@ -479,26 +643,38 @@ impl<V: Copy> RegionTree<V> {
         if self.height == 0 {
             // One leaf (a small VMAR): a sorted array.
             let root = self.root;
-            let at = self
-                .node(root)
-                .items()
-                .iter()
-                .position(|it| it.lo == base)?;
+            let at = match self.finger_at(base) {
+                Some(at) => at,
+                None => self
+                    .node(root)
+                    .items()
+                    .iter()
+                    .position(|it| it.lo == base)?,
+            };
             let gone = self.node_mut(root).remove(at).region();
             self.len -= 1;
+            self.finger = Finger::root(root, NONE as usize);
             if self.len == 0 {
                 self.release(root);
                 self.root = NONE;
+                self.finger = NO_FINGER;
             }
             return Some(gone);
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
-        let at = self
-            .node(leaf)
-            .items()
-            .iter()
-            .position(|it| it.lo == base)?;
+        let at = match self.finger_at(base) {
+            Some(at) => at,
+            None => {
+                let leaf = self.leaf_for(base, base);
+                let items = self.node(leaf).items();
+                let at = items.partition_point(|it| it.lo < base);
+                if items.get(at)?.lo != base {
+                    return None;
+                }
+                at
+            }
+        };
+        let leaf = self.finger.leaf;
+        self.finger.at = NONE;
         let item = self.node_mut(leaf).remove(at);
         let gone = item.region();
         self.len -= 1;
@@ -508,21 +684,25 @@ impl<V: Copy> RegionTree<V> {
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
+            let (p, i) = step(&self.path, d);
             if (self.node(child).len as usize) < MIN {
+                // Entries move between nodes: the paths to leaves change.
+                self.finger = NO_FINGER;
                 self.rebalance(p, i);
                 change = Change::Rebuilt;
-            } else {
-                self.update(p, i, child, &mut change);
+            } else if !self.update(p, i, child, &mut change) {
+                // Nothing above changes (no node above lost an entry).
+                return Some(gone);
             }
             child = p;
         }
         let root = self.root;
         if self.node(root).len == 1 {
             // An inner root with one entry: its child is the root.
-            self.root = self.node(root).items[0].node();
+            self.root = self.node(root).items()[0].node();
             self.height -= 1;
             self.release(root);
+            self.finger = NO_FINGER;
             change = Change::Rebuilt;
         }
         self.update_root(&change);
@@ -539,9 +719,10 @@ impl<V: Copy> RegionTree<V> {
         };
         let (ln, rn) = (self.node(l).len as usize, self.node(r).len as usize);
         if ln + rn <= B {
-            let moved = self.node(r).items;
+            let (moved, rs) = (self.node(r).slots, self.node(r).start as usize);
             let left = self.node_mut(l);
-            left.items[ln..ln + rn].copy_from_slice(&moved[..rn]);
+            left.pack_to_start();
+            left.slots[ln..ln + rn].copy_from_slice(&moved[rs..rs + rn]);
             left.len = (ln + rn) as u32;
             self.release(r);
             self.node_mut(p).remove(li + 1);
@@ -565,21 +746,25 @@ impl<V: Copy> RegionTree<V> {
         if self.root == NONE {
             return false;
         }
-        let mut path = NO_PATH;
-        let leaf = self.descend(base, &mut path);
-        let Some(at) = self.node(leaf).items().iter().position(|it| it.lo == base) else {
+        let leaf = self.leaf_for(base, base);
+        let items = self.node(leaf).items();
+        let at = items.partition_point(|it| it.lo < base);
+        if items.get(at).is_none_or(|it| it.lo != base) {
             return false;
-        };
-        let old = self.node(leaf).items[at];
-        self.node_mut(leaf).items[at].hi = base + size;
+        }
+        self.finger.at = at as u32;
+        let old = self.node(leaf).items()[at];
+        self.node_mut(leaf).items_mut()[at].hi = base + size;
         let mut change = Change::Updated {
             at,
             old: (old.lo, old.hi, old.gap),
         };
         let mut child = leaf;
         for d in (0..self.height).rev() {
-            let (p, i) = step(&path, d);
-            self.update(p, i, child, &mut change);
+            let (p, i) = step(&self.path, d);
+            if !self.update(p, i, child, &mut change) {
+                return true;
+            }
             child = p;
         }
         self.update_root(&change);
@@ -591,6 +776,23 @@ impl<V: Copy> RegionTree<V> {
     fn last_where(&self, before: impl Fn(u64) -> bool) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        if let Some(it) = self.finger_entry() {
+            // The last change's entry, if the next region is not accepted.
+            if before(it.lo) && !before(it.hi) {
+                return Some(it.region());
+            }
+        }
+        let f = &self.finger;
+        if f.leaf != NONE && (f.next_lo == u64::MAX || !before(f.next_lo)) {
+            // Nothing after the finger's leaf is accepted: the answer is in
+            // it, or (if none of it is) before it, or there is none.
+            let items = self.node(f.leaf).items();
+            match items.partition_point(|it| before(it.lo)) {
+                0 if f.prev_hi == 0 => return None,
+                0 => {}
+                c => return Some(items[c - 1].region()),
+            }
         }
         let mut n = self.root;
         for _ in 0..self.height {
@@ -620,6 +822,25 @@ impl<V: Copy> RegionTree<V> {
     pub fn first_ending_after(&self, x: u64) -> Option<Region<V>> {
         if self.root == NONE {
             return None;
+        }
+        if let Some(it) = self.finger_entry() {
+            // The last change's entry, if it holds `x`.
+            if it.lo <= x && x < it.hi {
+                return Some(it.region());
+            }
+        }
+        let f = &self.finger;
+        if f.leaf != NONE && f.prev_hi <= x {
+            // Nothing before the finger's leaf ends above `x`: the answer
+            // is in it, or (if none of it does) after it, or there is none.
+            let items = self.node(f.leaf).items();
+            let c = items.partition_point(|it| it.hi <= x);
+            if let Some(it) = items.get(c) {
+                return Some(it.region());
+            }
+            if f.next_lo == u64::MAX {
+                return None;
+            }
         }
         let mut n = self.root;
         for _ in 0..self.height {
@@ -706,13 +927,42 @@ impl<V: Copy> RegionTree<V> {
         if self.height > 0 && self.node(self.root).summary(self.root).gap != self.root_gap {
             return Err("stale root gap");
         }
+        if self.finger.leaf != NONE {
+            // The path leads to the finger's leaf, whose neighbours are
+            // the ones recorded.
+            let (mut n, mut prev_hi, mut next_lo) = (self.root, 0, u64::MAX);
+            for d in 0..self.height {
+                let (p, i) = step(&self.path, d);
+                let items = self.node(p).items();
+                if p != n || i >= items.len() {
+                    return Err("finger path");
+                }
+                if i > 0 {
+                    prev_hi = items[i - 1].hi;
+                }
+                if let Some(next) = items.get(i + 1) {
+                    next_lo = next.lo;
+                }
+                n = items[i].node();
+            }
+            if n != self.finger.leaf
+                || prev_hi != self.finger.prev_hi
+                || next_lo != self.finger.next_lo
+            {
+                return Err("stale finger");
+            }
+            let at = self.finger.at;
+            if at != NONE && at >= self.node(n).len {
+                return Err("finger entry");
+            }
+        }
         Ok(())
     }
 
     fn check_node(&self, n: u32, depth: usize, count: &mut usize) -> Result<(), &'static str> {
         let node = self.node(n);
         let len = node.len as usize;
-        if len == 0 || len > B || (n != self.root && len < MIN) {
+        if len == 0 || node.start as usize + len > B || (n != self.root && len < MIN) {
             return Err("node fill");
         }
         let items = node.items();

@@ -213,3 +213,137 @@ fn a_failed_reservation_is_reported_and_a_small_tree_needs_one_node() {
     }
     t.check().unwrap();
 }
+
+/// Changes and lookups next to the last one, as a map and then the unmap
+/// of the same place make them: the finger (the leaf of the last change)
+/// answers most of them, and must never answer for a region removed or
+/// moved to another leaf by a split or a merge. Every query is checked
+/// against the model and the tree's invariants (the finger's path and
+/// neighbours included) after every change.
+fn differential_near(seed: u64, steps: usize, max: usize) {
+    let mut rng = Rng(seed);
+    let mem = Mem::default();
+    let mut t = RegionTree::new();
+    let mut m = Model::default();
+    let mut v = 0;
+    let mut at = LO;
+    for _ in 0..steps {
+        let grow = m.0.len() < max && (m.0.len() < max / 2 || rng.below(2) == 0);
+        // A place near the last one (a few pages either side).
+        let near = |rng: &mut Rng, at: u64| {
+            let d = rng.below(64) * 0x1000;
+            let x = if rng.below(2) == 0 {
+                at + d
+            } else {
+                at.saturating_sub(d)
+            };
+            x.clamp(LO, HI - 0x1000)
+        };
+        match rng.below(8) {
+            0..=2 if grow => {
+                let base = near(&mut rng, at);
+                let size = 0x1000 * (1 + rng.below(2));
+                if m.free(base, size) {
+                    v += 1;
+                    insert(&mut t, &mut m, &mem, base, size, v);
+                    at = base;
+                }
+            }
+            3 if grow => {
+                let size = 0x1000 * (1 + rng.below(2));
+                if let Some(base) = m.first_fit(size) {
+                    assert_eq!(t.first_fit(LO, HI, size), Some(base));
+                    v += 1;
+                    insert(&mut t, &mut m, &mem, base, size, v);
+                    at = base;
+                }
+            }
+            4 if !m.0.is_empty() => {
+                let x = near(&mut rng, at);
+                if let Some(r) = m.containing(x) {
+                    let i = m.0.iter().position(|q| q.base == r.base).unwrap();
+                    let r = &mut m.0[i];
+                    if r.size > 0x1000 {
+                        r.size -= 0x1000;
+                        assert!(t.set_size(r.base, r.size));
+                    }
+                }
+            }
+            _ if !m.0.is_empty() => {
+                // The region nearest a place near the last one goes.
+                let x = near(&mut rng, at);
+                let i = m.0.partition_point(|r| r.base < x).min(m.0.len() - 1);
+                let r = m.0.remove(i);
+                assert_eq!(t.remove(r.base), Some(r));
+                assert_eq!(t.remove(r.base), None);
+                at = r.base;
+            }
+            _ => {}
+        }
+        t.check().unwrap();
+        for _ in 0..3 {
+            let x = near(&mut rng, at) + rng.below(3) * 0x800;
+            assert_eq!(t.last_before(x), m.last_before(x), "last_before {x:#x}");
+            assert_eq!(t.containing(x), m.containing(x), "containing {x:#x}");
+            assert_eq!(
+                t.first_ending_after(x),
+                m.first_ending_after(x),
+                "first_ending_after {x:#x}"
+            );
+        }
+        if rng.below(50) == 0 {
+            same(&t, &m, &mut rng);
+        }
+    }
+    same(&t, &m, &mut rng);
+    assert!(t.iter().eq(m.0.iter().copied()));
+}
+
+#[test]
+fn changes_and_lookups_next_to_the_last_change_match_a_sorted_vec() {
+    for seed in 1..6 {
+        differential_near(seed * 0x2545_F491, 8000, 1500);
+    }
+    for seed in 1..20 {
+        differential_near(seed * 0x9E37_79B9, 1500, 100);
+    }
+}
+
+#[test]
+fn map_and_unmap_among_packed_regions_from_the_finger() {
+    let mem = Mem::default();
+    for front in [false, true] {
+        let mut t = RegionTree::new();
+        let mut m = Model::default();
+        let n = 4096;
+        let first = u64::from(front);
+        for i in 0..n {
+            insert(
+                &mut t,
+                &mut m,
+                &mem,
+                LO + (first + i) * 0x1000,
+                0x1000,
+                i as u32,
+            );
+        }
+        let want = if front { LO } else { LO + n * 0x1000 };
+        for k in 0..100u32 {
+            let base = t.first_fit(LO, HI, 0x1000).unwrap();
+            assert_eq!(base, want);
+            insert(&mut t, &mut m, &mem, base, 0x1000, 10_000 + k);
+            t.check().unwrap();
+            let r = t.first_ending_after(base).unwrap();
+            assert_eq!(r.value, 10_000 + k);
+            assert_eq!(t.last_before(base + 0x1000), Some(r));
+            assert_eq!(t.remove(base), Some(r));
+            m.0.retain(|q| q.base != base);
+            t.check().unwrap();
+            assert_eq!(t.containing(base), None);
+            let x = base + 0x800;
+            assert_eq!(t.first_ending_after(x), m.first_ending_after(x));
+            assert_eq!(t.last_before(x), m.last_before(x));
+        }
+        assert!(t.iter().eq(m.0.iter().copied()));
+    }
+}

@@ -51,8 +51,8 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use deadline::DeadlineQueue;
 
-/// CPUs the scheduler has room for. Only the boot CPU runs today.
-pub const MAX_CPUS: usize = 4;
+/// CPUs the scheduler has room for (the arch code's per-CPU tables).
+pub use crate::arch::context::MAX_CPUS;
 /// The boot CPU's index.
 const BOOT_CPU: usize = 0;
 /// How long a thread runs before another runnable thread gets the CPU.

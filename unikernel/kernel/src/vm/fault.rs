@@ -33,8 +33,9 @@ pub fn counts() -> FaultCounts {
 /// data abort, from EL0 or EL1). `Ok` means the access can be retried; an
 /// error says why it cannot (`ZX_ERR_NOT_FOUND`: no mapping, or not a
 /// fault on task memory at all; `ZX_ERR_ACCESS_DENIED`: another task's
-/// memory, see `vm::domain`). The fault path.
-#[inline]
+/// memory, see `vm::domain`). The fault path, inlined into the abort
+/// handlers.
+#[inline(always)]
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     let access = if esr.is_instruction_abort() {
         Access::Execute

@@ -99,48 +99,34 @@ stack_overflow:
 // The frame is filled and emptied in parts, so each way in saves only what
 // it must: x2–x18 (x0/x1 are saved by the vector), x19–x29 (preserved by
 // the Rust handlers, so only a frame someone reads needs them), and x30
-// with the interrupted context's SP_EL0, ELR and SPSR.
+// with the interrupted context's SP_EL0, ELR and SPSR. Register xN sits at
+// X + 8 * N, and `XREGS op, a, b, ...` stores or loads that list (`stp` or
+// `ldp` taking registers two at a time).
+.macro XREGS op, a, b, rest:vararg
+    \op     x\a, x\b, [sp, #{X} + 8 * \a]
+.ifnb \rest
+    XREGS \op, \rest
+.endif
+.endm
+
 .macro SAVE_X2_X18
-    stp     x2, x3, [sp, #{X} + 16]
-    stp     x4, x5, [sp, #{X} + 32]
-    stp     x6, x7, [sp, #{X} + 48]
-    stp     x8, x9, [sp, #{X} + 64]
-    stp     x10, x11, [sp, #{X} + 80]
-    stp     x12, x13, [sp, #{X} + 96]
-    stp     x14, x15, [sp, #{X} + 112]
-    stp     x16, x17, [sp, #{X} + 128]
-    str     x18, [sp, #{X} + 144]
+    XREGS   stp, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
+    str     x18, [sp, #{X} + 8 * 18]
 .endm
 
 .macro RESTORE_X0_X18
-    ldr     x18, [sp, #{X} + 144]
-    ldp     x16, x17, [sp, #{X} + 128]
-    ldp     x14, x15, [sp, #{X} + 112]
-    ldp     x12, x13, [sp, #{X} + 96]
-    ldp     x10, x11, [sp, #{X} + 80]
-    ldp     x8, x9, [sp, #{X} + 64]
-    ldp     x6, x7, [sp, #{X} + 48]
-    ldp     x4, x5, [sp, #{X} + 32]
-    ldp     x2, x3, [sp, #{X} + 16]
-    ldp     x0, x1, [sp, #{X}]
+    ldr     x18, [sp, #{X} + 8 * 18]
+    XREGS   ldp, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
 .endm
 
 .macro SAVE_X19_X29
-    str     x19, [sp, #{X} + 152]
-    stp     x20, x21, [sp, #{X} + 160]
-    stp     x22, x23, [sp, #{X} + 176]
-    stp     x24, x25, [sp, #{X} + 192]
-    stp     x26, x27, [sp, #{X} + 208]
-    stp     x28, x29, [sp, #{X} + 224]
+    str     x19, [sp, #{X} + 8 * 19]
+    XREGS   stp, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29
 .endm
 
 .macro RESTORE_X19_X29
-    ldp     x28, x29, [sp, #{X} + 224]
-    ldp     x26, x27, [sp, #{X} + 208]
-    ldp     x24, x25, [sp, #{X} + 192]
-    ldp     x22, x23, [sp, #{X} + 176]
-    ldp     x20, x21, [sp, #{X} + 160]
-    ldr     x19, [sp, #{X} + 152]
+    XREGS   ldp, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29
+    ldr     x19, [sp, #{X} + 8 * 19]
 .endm
 
 // Uses x2 and x3 (saved already).

@@ -37,7 +37,7 @@ pub fn counts() -> FaultCounts {
 /// handlers.
 #[inline(always)]
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
-    let access = if esr.is_instruction_abort() {
+    let access = if esr.abort_is_fetch() {
         Access::Execute
     } else if esr.write_not_read() {
         Access::Write
@@ -47,9 +47,11 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     if !USER_REGION.contains(&far) {
         return Err(ZX_ERR_NOT_FOUND);
     }
-    let counter = match esr.fault_kind() {
-        Some(FaultKind::Translation) => &TRANSLATION_FAULTS,
-        Some(FaultKind::Permission) => &PERMISSION_FAULTS,
+    const TRANSLATION: u64 = FaultKind::Translation as u64;
+    const PERMISSION: u64 = FaultKind::Permission as u64;
+    let counter = match esr.fault_kind_bits() {
+        TRANSLATION => &TRANSLATION_FAULTS,
+        PERMISSION => &PERMISSION_FAULTS,
         _ => return Err(ZX_ERR_NOT_FOUND),
     };
     counter.fetch_add(1, Ordering::Relaxed);

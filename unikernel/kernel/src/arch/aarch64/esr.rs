@@ -26,6 +26,15 @@ register_bitfields! {u64,
     ]
 }
 
+/// The one `EC` bit in which a data abort differs from an instruction
+/// abort taken from the same EL.
+pub const EC_DATA_ABORT_BIT: u64 = Class::DataAbortLowerEL as u64 ^ Class::InstrAbortLowerEL as u64;
+const _: () = assert!(
+    EC_DATA_ABORT_BIT.is_power_of_two()
+        && Class::DataAbortCurrentEL as u64 ^ Class::InstrAbortCurrentEL as u64
+            == EC_DATA_ABORT_BIT
+);
+
 /// The whole fault status code (`DFSC`/`IFSC`, `ISS` bits 5:0).
 const FSC_MASK: u64 = (ABORT_ISS::FSC_KIND.mask << ABORT_ISS::FSC_KIND.shift)
     | (ABORT_ISS::FSC_LEVEL.mask << ABORT_ISS::FSC_LEVEL.shift);
@@ -36,9 +45,15 @@ pub struct Esr(pub u64);
 
 impl Esr {
     /// The exception class, if it is one aarch64-cpu names.
-    #[inline(always)]
     pub fn class(self) -> Option<Class> {
         ESR_EL1::EC.read_as_enum(self.0)
+    }
+
+    /// Whether the exception class is `class`: one compare, for the fault
+    /// path ([`Self::class`] goes through aarch64-cpu's whole table).
+    #[inline(always)]
+    pub fn is(self, class: Class) -> bool {
+        ESR_EL1::EC.read(self.0) == class as u64
     }
 
     /// The exception class as a number.
@@ -54,24 +69,27 @@ impl Esr {
     /// Whether the class is an instruction or data abort (so `ISS` is
     /// [`ABORT_ISS`]).
     pub fn is_abort(self) -> bool {
-        matches!(
-            self.class(),
-            Some(
-                Class::InstrAbortLowerEL
-                    | Class::InstrAbortCurrentEL
-                    | Class::DataAbortLowerEL
-                    | Class::DataAbortCurrentEL
-            )
-        )
+        self.is_instruction_abort() || self.is_data_abort()
     }
 
     /// Whether the class is an instruction abort (from any EL).
     #[inline(always)]
     pub fn is_instruction_abort(self) -> bool {
-        matches!(
-            self.class(),
-            Some(Class::InstrAbortLowerEL | Class::InstrAbortCurrentEL)
-        )
+        self.is(Class::InstrAbortLowerEL) || self.is(Class::InstrAbortCurrentEL)
+    }
+
+    /// For an abort (unchecked): whether it was an instruction fetch. Tests
+    /// the one bit ([`EC_DATA_ABORT_BIT`]) that tells the two aborts apart:
+    /// the fault path's test.
+    #[inline(always)]
+    pub fn abort_is_fetch(self) -> bool {
+        ESR_EL1::EC.read(self.0) & EC_DATA_ABORT_BIT == 0
+    }
+
+    /// Whether the class is a data abort (from any EL).
+    #[inline(always)]
+    pub fn is_data_abort(self) -> bool {
+        self.is(Class::DataAbortLowerEL) || self.is(Class::DataAbortCurrentEL)
     }
 
     /// The fault status code of an abort (`DFSC`/`IFSC`).
@@ -79,11 +97,12 @@ impl Esr {
         self.is_abort().then_some((self.0 & FSC_MASK) as u8)
     }
 
-    /// For an abort: the kind of fault (its status code without the level),
-    /// unchecked.
+    /// For an abort (unchecked): its fault status code without the level,
+    /// an `ABORT_ISS::FSC_KIND::Value` as a number (for a `match` on the
+    /// fault path, which the enum's conversion would slow).
     #[inline(always)]
-    pub fn fault_kind(self) -> Option<ABORT_ISS::FSC_KIND::Value> {
-        ABORT_ISS::FSC_KIND.read_as_enum(self.0)
+    pub fn fault_kind_bits(self) -> u64 {
+        ABORT_ISS::FSC_KIND.read(self.0)
     }
 
     /// For a data abort: the `WnR` bit (the access was a write), unchecked.
@@ -94,10 +113,7 @@ impl Esr {
 
     /// For a data abort: whether the access was a write (`WnR`).
     pub fn is_write(self) -> bool {
-        matches!(
-            self.class(),
-            Some(Class::DataAbortLowerEL | Class::DataAbortCurrentEL)
-        ) && self.write_not_read()
+        self.is_data_abort() && self.write_not_read()
     }
 
     /// The class in words.

@@ -12,7 +12,7 @@
 use super::el0::UserRecord;
 use super::esr::{fault_status_name, Class, Esr};
 use crate::sync::IrqMutex;
-use aarch64_cpu::registers::{ESR_EL1, VBAR_EL1};
+use aarch64_cpu::registers::{ESR_EL1, SPSR_EL1, VBAR_EL1};
 use core::mem::size_of;
 use tock_registers::interfaces::{Readable, Writeable};
 
@@ -100,6 +100,8 @@ const _: () = assert!(
 
 /// Assembles the vector table with its Rust handlers instantiated for the
 /// kernel's [`Hooks`] implementation `$hooks`. Invoked once, by the kernel.
+/// (`vectors.s` is named from the crate's root: a relative `include_str!`
+/// in a macro resolves from the file that invokes it.)
 macro_rules! bind_vectors {
     ($hooks:ty) => {
         core::arch::global_asm!(
@@ -114,8 +116,8 @@ macro_rules! bind_vectors {
             EC_SHIFT = const $crate::arch::exception::EC_SHIFT,
             EC_BITS = const $crate::arch::exception::EC_BITS,
             EC_SVC64 = const $crate::arch::esr::Class::SVC64 as u64,
+            EC_DABT_LOWER = const $crate::arch::esr::Class::DataAbortLowerEL as u64,
             EC_IABT_LOWER = const $crate::arch::esr::Class::InstrAbortLowerEL as u64,
-            EC_ABORT_DATA = const $crate::arch::exception::EC_ABORT_DATA,
             HANDLE_SYSCALL = sym $crate::arch::exception::handle_syscall::<$hooks>,
             HANDLE_EL0_ABORT = sym $crate::arch::exception::handle_el0_abort::<$hooks>,
             EL0_ABORT_UNRESOLVED = sym $crate::arch::exception::el0_abort_unresolved::<$hooks>,
@@ -129,10 +131,6 @@ pub(crate) use bind_vectors;
 pub const EC_SHIFT: usize = ESR_EL1::EC.shift;
 /// `ESR_EL1.EC`'s width.
 pub const EC_BITS: u64 = ESR_EL1::EC.mask.count_ones() as u64;
-/// The EC bit that tells a data abort from an instruction abort (same EL
-/// origin otherwise).
-pub const EC_ABORT_DATA: u64 = Class::DataAbortLowerEL as u64 ^ Class::InstrAbortLowerEL as u64;
-const _: () = assert!(EC_ABORT_DATA.is_power_of_two());
 
 /// Which of the 16 vectors was taken (in table order), or the stack
 /// overflow the SP_ELx vectors' entry found.
@@ -326,7 +324,7 @@ pub extern "C" fn handle_exception<H: Hooks>(frame: &mut TrapFrame, vector: u64)
     let from_unmasked = matches!(
         vector,
         Vector::LowerA64Sync | Vector::LowerA64Irq | Vector::CurrentSpxIrq
-    ) || (vector == Vector::CurrentSpxSync && frame.spsr & SPSR_I == 0);
+    ) || (vector == Vector::CurrentSpxSync && !SPSR_EL1::I.is_set(frame.spsr));
     if from_unmasked {
         crate::latency::masked_begin();
     }
@@ -342,9 +340,6 @@ pub extern "C" fn handle_exception<H: Hooks>(frame: &mut TrapFrame, vector: u64)
         crate::latency::masked_end();
     }
 }
-
-/// `SPSR_EL1.I`: the interrupted context had IRQs masked.
-const SPSR_I: u64 = 1 << 7;
 
 /// A synchronous exception from EL0 that is neither `svc` nor an abort
 /// (those take their own ways in): an undefined instruction, a misaligned
@@ -372,7 +367,7 @@ fn el0_irq<H: Hooks>() {
 /// a kernel test [`catch`]es; anything else is fatal.
 fn el1_sync<H: Hooks>(frame: &mut TrapFrame, vector: Vector) {
     let esr = Esr(frame.esr);
-    let data_abort = esr.class() == Some(Class::DataAbortCurrentEL);
+    let data_abort = esr.is(Class::DataAbortCurrentEL);
     if !super::mmu_and_caches_on() {
         // Before the MMU is on nothing below may run (it takes locks): the
         // report alone, then the end.

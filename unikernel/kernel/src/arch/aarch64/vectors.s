@@ -35,8 +35,8 @@
     b       exception_common
 .endm
 
-// Synchronous exceptions from EL0 check for `svc` and aborts (instruction
-// and data, which differ only in EC bit 2) first: both are handled by Rust
+// Synchronous exceptions from EL0 check for `svc` and aborts (data, then
+// instruction: one way for both) first: both are handled by Rust
 // code that preserves the callee-saved registers (x19–x29), so these are
 // neither saved nor restored (a syscall is a function call as far as the
 // task is concerned; a resolved fault is invisible to it).
@@ -48,7 +48,8 @@
     ubfx    x0, x0, #{EC_SHIFT}, #{EC_BITS}
     cmp     x0, #{EC_SVC64}
     b.eq    svc_entry
-    and     x0, x0, #~{EC_ABORT_DATA}
+    cmp     x0, #{EC_DABT_LOWER}
+    b.eq    abort_entry
     cmp     x0, #{EC_IABT_LOWER}
     b.eq    abort_entry
     mov     x0, #\kind

@@ -23,6 +23,9 @@ register_bitfields! {u64,
         ],
         /// The fault status code's level bits (for the kinds that have one).
         FSC_LEVEL OFFSET(0) NUMBITS(2) [],
+        /// The whole fault status code: kind and level, or one of the
+        /// codes without a level.
+        FSC OFFSET(0) NUMBITS(6) [],
     ]
 }
 
@@ -34,10 +37,6 @@ const _: () = assert!(
         && Class::DataAbortCurrentEL as u64 ^ Class::InstrAbortCurrentEL as u64
             == EC_DATA_ABORT_BIT
 );
-
-/// The whole fault status code (`DFSC`/`IFSC`, `ISS` bits 5:0).
-const FSC_MASK: u64 = (ABORT_ISS::FSC_KIND.mask << ABORT_ISS::FSC_KIND.shift)
-    | (ABORT_ISS::FSC_LEVEL.mask << ABORT_ISS::FSC_LEVEL.shift);
 
 /// An `ESR_ELx` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +93,7 @@ impl Esr {
 
     /// The fault status code of an abort (`DFSC`/`IFSC`).
     pub fn fault_status(self) -> Option<u8> {
-        self.is_abort().then_some((self.0 & FSC_MASK) as u8)
+        self.is_abort().then_some(ABORT_ISS::FSC.read(self.0) as u8)
     }
 
     /// For an abort (unchecked): its fault status code without the level,
@@ -152,7 +151,7 @@ impl Esr {
 
 /// A fault status code in words, with its translation level where it has one.
 pub fn fault_status_name(fsc: u8) -> (&'static str, Option<u8>) {
-    let level = Some(fsc & 0b11);
+    let level = Some(ABORT_ISS::FSC_LEVEL.read(u64::from(fsc)) as u8);
     match fsc {
         0b00_0000..=0b00_0011 => ("address size fault", level),
         0b00_0100..=0b00_0111 => ("translation fault", level),

@@ -31,6 +31,7 @@ mod syscall;
 mod task;
 mod time;
 mod timers;
+mod trap;
 mod vm;
 
 use bootargs::{BootArgs, Mode};

@@ -10,7 +10,7 @@ use zx::{
 
 /// Repetitions of each batch.
 const REPS: usize = 7;
-const PAGE: u64 = 4096;
+const PAGE: u64 = abi::PAGE_SIZE;
 
 fn now() -> i64 {
     Time::get_monotonic().into_nanos()

@@ -6,7 +6,7 @@ use crate::println;
 use zx::{AsHandleRef, Status, Vmar, VmarFlags, Vmo, VmoChildOptions};
 
 const PAGES: u64 = 4;
-const PAGE: u64 = 4096;
+const PAGE: u64 = abi::PAGE_SIZE;
 
 fn counters(vmo: &Vmo) -> Result<abi::ZxInfoKernelCounters, Status> {
     zx::kernel_counters(vmo)

@@ -1,7 +1,7 @@
 //! Stage-1 translation: the kernel's W^X map, guards, and page-table
 //! map / unmap / protect with the TLB kept right.
 
-use crate::arch::esr::ExceptionClass;
+use crate::arch::esr::Class;
 use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::arch::mmu::{Attrs, MapError};
 use crate::ktest::{Failure, Suite, Test, TestResult};
@@ -140,7 +140,7 @@ fn writing_kernel_text_faults() -> TestResult {
     // which is not called afterwards, would change.
     let caught = catch(|| probe_store(target as u64, 0));
     let c = caught.ok_or_else(|| fail("the write to text did not fault"))?;
-    check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
+    check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
     check!(c.esr.is_write());
     check_eq!(c.esr.fault_status().map(|f| f & !3), Some(0b00_1100)); // permission fault
     check_eq!(c.far, target as u64);
@@ -160,7 +160,7 @@ fn executing_data_faults() -> TestResult {
         unsafe { core::arch::asm!("blr {t}", t = in(reg) target, clobber_abi("C")) };
     });
     let c = caught.ok_or_else(|| fail("the branch into data did not fault"))?;
-    check_eq!(c.esr.class(), ExceptionClass::INSTRUCTION_ABORT_SAME);
+    check_eq!(c.esr.class(), Some(Class::InstrAbortCurrentEL));
     check_eq!(c.esr.fault_status().map(|f| f & !3), Some(0b00_1100));
     check_eq!(c.far, target);
     Ok(())
@@ -251,7 +251,7 @@ fn unmapped_page_faults_at_its_address() -> TestResult {
         probe_load(SCRATCH);
     });
     let c = caught.ok_or_else(|| fail("no fault after unmap"))?;
-    check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
+    check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
     check_eq!(c.esr.fault_status().map(|f| f & !3), Some(0b00_0100)); // translation fault
     check_eq!(c.far, SCRATCH);
     Ok(())

@@ -3,7 +3,7 @@
 //! every change to what a page shows visible at once through every mapping.
 //! The accesses are the kernel's own (EL1), until EL0 tasks exist.
 
-use crate::arch::esr::ExceptionClass;
+use crate::arch::esr::Class;
 use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::ktest::{Failure, Suite, Test, TestResult};
 use crate::mm::PAGE_SIZE;
@@ -306,7 +306,7 @@ fn shrink_makes_mapped_pages_past_the_end_fault() -> TestResult {
         let c =
             faults(addr, false).ok_or_else(|| Failure::Fail(format!("page {i} still readable")))?;
         check_eq!(c.far, addr);
-        check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
+        check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
     }
     Ok(())
 }
@@ -415,7 +415,7 @@ fn access_outside_any_mapping_faults() -> TestResult {
     fx.unmap(m, 1)?;
     let c = faults(m, false).ok_or_else(|| Failure::Fail("no fault".into()))?;
     check_eq!(c.far, m);
-    check_eq!(c.esr.class(), ExceptionClass::DATA_ABORT_SAME);
+    check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
     Ok(())
 }
 

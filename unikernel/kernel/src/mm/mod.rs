@@ -6,8 +6,9 @@ pub mod heap;
 
 use crate::devicetree::{PhysRange, Platform, RangeList};
 
-/// The translation granule and the unit of physical allocation.
-pub const PAGE_SIZE: u64 = 4096;
+/// The translation granule and the unit of physical allocation: the ABI's
+/// page, the one page size everything uses.
+pub use abi::PAGE_SIZE;
 
 /// The most free ranges RAM splits into around the holes cut from it.
 pub const MAX_FREE_RANGES: usize = 32;

@@ -51,8 +51,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use deadline::DeadlineQueue;
 
-/// CPUs the scheduler has room for. Only the boot CPU runs today.
-pub const MAX_CPUS: usize = 4;
+/// CPUs the scheduler has room for (the arch code's per-CPU tables).
+pub use crate::arch::context::MAX_CPUS;
 /// The boot CPU's index.
 const BOOT_CPU: usize = 0;
 /// CPUs that have come up and run threads (`zx_system_get_num_cpus`).

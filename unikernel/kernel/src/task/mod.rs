@@ -625,7 +625,7 @@ fn spawn_thread(
         dom,
         // SAFETY: `top` ends the fresh stack of a thread not yet running.
         |top| unsafe { el0::prepare(top, entry, sp, args, record) },
-        || el0::enter_prepared(),
+        || el0::enter_prepared::<crate::trap::Kernel>(),
     );
     match spawned {
         Ok(tid) => {

@@ -4,8 +4,8 @@
 //! shown only where a reader asks for detail: as KTAP diagnostics inside
 //! the test that caused it (`mode=test`), or with `loglevel=debug`.
 
-use crate::arch::esr::{Esr, ExceptionClass};
-use crate::arch::exception::{report, TrapFrame, VectorKind};
+use crate::arch::esr::{Class, Esr};
+use crate::arch::exception::{report, TrapFrame, Vector};
 use crate::console::{diag, LineBuf};
 use crate::vm::USER_REGION;
 use abi::{ZX_VM_PERM_EXECUTE, ZX_VM_PERM_READ, ZX_VM_PERM_WRITE};
@@ -16,7 +16,11 @@ pub fn task_fault(task: u64, frame: &TrapFrame) {
         return;
     }
     diag(format_args!("{}", in_words(task, frame).as_str()));
-    report(frame, VectorKind::LOWER_A64_SYNC);
+    report(
+        frame,
+        Vector::LowerA64Sync,
+        crate::vm::fault::describe(frame.far),
+    );
 }
 
 /// The access an abort made.
@@ -34,13 +38,13 @@ fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
     let mut line = LineBuf::new();
     line.push_fmt(format_args!("task {task:#x} faulted: "));
     let access = match class {
-        ExceptionClass::DATA_ABORT_LOWER if esr.is_write() => Access::Write,
-        ExceptionClass::DATA_ABORT_LOWER => Access::Read,
-        ExceptionClass::INSTRUCTION_ABORT_LOWER => Access::Execute,
+        Some(Class::DataAbortLowerEL) if esr.is_write() => Access::Write,
+        Some(Class::DataAbortLowerEL) => Access::Read,
+        Some(Class::InstrAbortLowerEL) => Access::Execute,
         _ => {
             line.push_fmt(format_args!(
                 "{} at pc {:#x}{}; it is ended",
-                class.name(),
+                esr.class_name(),
                 frame.elr,
                 crate::symbols::Name::at(frame.elr)
             ));

@@ -3,7 +3,7 @@
 //! fault on a copy-on-write page gets the private copy mapped writable.
 
 use super::USER_REGION;
-use crate::arch::esr::{Esr, ExceptionClass};
+use crate::arch::esr::{Esr, ABORT_ISS::FSC_KIND::Value as FaultKind};
 use crate::mm::PAGE_SIZE;
 use abi::{Status, ZX_ERR_ACCESS_DENIED, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -29,46 +29,29 @@ pub fn counts() -> FaultCounts {
     }
 }
 
-/// Fault status codes, without their level bits.
-const FSC_TRANSLATION: u8 = 0b00_0100;
-const FSC_PERMISSION: u8 = 0b00_1100;
-
-/// Resolves an abort at `far` described by `esr`. `Ok` means the access
-/// can be retried; an error says why it cannot (`ZX_ERR_NOT_FOUND`: no
-/// mapping, or not a fault on task memory at all; `ZX_ERR_ACCESS_DENIED`:
-/// another task's memory, see `vm::domain`).
+/// Resolves the abort at `far` that `esr` describes (an instruction or
+/// data abort, from EL0 or EL1). `Ok` means the access can be retried; an
+/// error says why it cannot (`ZX_ERR_NOT_FOUND`: no mapping, or not a
+/// fault on task memory at all; `ZX_ERR_ACCESS_DENIED`: another task's
+/// memory, see `vm::domain`). The fault path, inlined into the abort
+/// handlers.
+#[inline(always)]
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
-    let class = esr.class();
-    if class == ExceptionClass::INSTRUCTION_ABORT_SAME
-        || class == ExceptionClass::INSTRUCTION_ABORT_LOWER
-    {
-        resolve_as(esr, far, Access::Execute)
-    } else if class.is_abort() {
-        resolve_data_abort(esr, far)
-    } else {
-        Err(ZX_ERR_NOT_FOUND)
-    }
-}
-
-/// [`resolve`] for a data abort (from EL0 or EL1): the fault path.
-#[inline]
-pub fn resolve_data_abort(esr: Esr, far: u64) -> Result<(), Status> {
-    let access = if esr.write_not_read() {
+    let access = if esr.abort_is_fetch() {
+        Access::Execute
+    } else if esr.write_not_read() {
         Access::Write
     } else {
         Access::Read
     };
-    resolve_as(esr, far, access)
-}
-
-#[inline(always)]
-fn resolve_as(esr: Esr, far: u64, access: Access) -> Result<(), Status> {
     if !USER_REGION.contains(&far) {
         return Err(ZX_ERR_NOT_FOUND);
     }
-    let counter = match esr.abort_status() & !0b11 {
-        FSC_TRANSLATION => &TRANSLATION_FAULTS,
-        FSC_PERMISSION => &PERMISSION_FAULTS,
+    const TRANSLATION: u64 = FaultKind::Translation as u64;
+    const PERMISSION: u64 = FaultKind::Permission as u64;
+    let counter = match esr.fault_kind_bits() {
+        TRANSLATION => &TRANSLATION_FAULTS,
+        PERMISSION => &PERMISSION_FAULTS,
         _ => return Err(ZX_ERR_NOT_FOUND),
     };
     counter.fetch_add(1, Ordering::Relaxed);

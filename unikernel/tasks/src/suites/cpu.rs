@@ -203,7 +203,7 @@ fn cache_maintenance_of_own_code_runs() -> TestResult {
     })
 }
 
-const PAGE: u64 = 4096;
+const PAGE: u64 = abi::PAGE_SIZE;
 
 /// The 32 `q` registers' worth of bytes.
 #[repr(C, align(16))]

@@ -16,7 +16,7 @@ pub static SUITE: Suite = Suite {
     ],
 };
 
-const PAGE: u64 = 4096;
+const PAGE: u64 = abi::PAGE_SIZE;
 /// Most VMOs one round of the memory test holds (the guests have at most
 /// 2 GiB, the table's committed-page quota is 1 GiB: 4 MiB VMOs reach
 /// either in fewer than 512, and the 64 KiB ones fill what is left of one).

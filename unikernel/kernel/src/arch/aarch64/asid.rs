@@ -12,9 +12,9 @@
 //! to a task. The width comes from the CPU (`mmu::asid_bits`); a test may
 //! narrow it ([`set_limit_for_test`]) to force rollovers.
 
+use super::context::MAX_CPUS;
 use super::mmu;
 use super::tlb;
-use crate::sched::MAX_CPUS;
 use crate::sync::IrqMutex;
 use core::sync::atomic::{AtomicU64, Ordering};
 

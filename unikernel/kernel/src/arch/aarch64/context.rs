@@ -112,6 +112,10 @@ pub fn init_cpu(index: usize) {
     TPIDR_EL1.set(index as u64);
 }
 
+/// CPUs the kernel has room for: the size of every per-CPU table, the
+/// scheduler's included. Only the boot CPU runs today.
+pub const MAX_CPUS: usize = 4;
+
 /// The index of the CPU this runs on (from `TPIDR_EL1`).
 #[inline]
 pub fn cpu_index() -> usize {

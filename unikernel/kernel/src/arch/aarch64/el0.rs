@@ -3,7 +3,7 @@
 //! stack empty but for that record, so every exception from EL0 saves its
 //! frame right below it and finds it there.
 
-use super::exception::TrapFrame;
+use super::exception::{Hooks, TrapFrame};
 use crate::layout;
 use aarch64_cpu::registers::{SPSR_EL1, TPIDRRO_EL0, TPIDR_EL0};
 use core::mem::size_of;
@@ -89,8 +89,9 @@ pub unsafe fn prepare(top: u64, entry: u64, sp: u64, args: [u64; 6], record: Use
 /// Starts the current kernel thread in the task code [`prepare`] set up at
 /// the top of its stack. Never returns; the thread comes back into the
 /// kernel only through exceptions. It holds no heap: its whole state is on
-/// its stack, which the scheduler frees when it exits.
-pub fn enter_prepared() -> ! {
+/// its stack, which the scheduler frees when it exits. `H` is the kernel's
+/// [`Hooks`], asked whether the task ended before the thread got here.
+pub fn enter_prepared<H: Hooks>() -> ! {
     // The way to EL0 is taken with IRQs masked, as every return from an
     // exception is: an IRQ between `exception_return`'s writes of ELR/SPSR
     // and its `eret` would overwrite both and send the `eret` back into the
@@ -104,7 +105,7 @@ pub fn enter_prepared() -> ! {
     // task between here and the `eret`; every later way back to EL0 after a
     // switch asks again.
     let rec = record();
-    crate::task::leave_if_ended(rec);
+    H::leave_if_ended(rec);
     let top = layout::kernel_stack_around(super::current_sp()).end;
     let frame = top - USER_RECORD_SIZE - size_of::<TrapFrame>() as u64;
     TPIDRRO_EL0.set(rec.tpidrro);

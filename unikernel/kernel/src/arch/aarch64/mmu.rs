@@ -17,6 +17,7 @@ use super::tlb::{self, TlbBatch};
 use crate::mm::frame::{self, Frame};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, MAIR_EL1, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
+use abi::{PAGE_SHIFT, PAGE_SIZE};
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_bitfields;
 use tock_registers::registers::InMemoryRegister;
@@ -52,11 +53,20 @@ register_bitfields! {u64,
     ]
 }
 
-/// Bytes mapped by one page.
-pub const PAGE_SIZE: u64 = 4096;
 const ENTRIES: usize = 512;
+/// Bits of VA each level's index takes (`ENTRIES` = 2^9).
+const INDEX_BITS: u32 = ENTRIES.trailing_zeros();
 /// VA bit where each level's index starts, level 0 first.
-const LEVEL_SHIFT: [u32; 4] = [39, 30, 21, 12];
+const LEVEL_SHIFT: [u32; 4] = [
+    PAGE_SHIFT + 3 * INDEX_BITS,
+    PAGE_SHIFT + 2 * INDEX_BITS,
+    PAGE_SHIFT + INDEX_BITS,
+    PAGE_SHIFT,
+];
+const _: () = assert!(
+    DESC::OUTPUT.shift == PAGE_SHIFT as usize,
+    "descriptors hold page frame numbers"
+);
 /// Bytes one entry spans at each level.
 const fn span(level: usize) -> u64 {
     1 << LEVEL_SHIFT[level]
@@ -155,17 +165,21 @@ impl Attrs {
             | DESC::AF::SET.value
             | pxn.value
             | uxn.value
-            | DESC::OUTPUT.val(pa >> 12).value
+            | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value
     }
 
     /// The attributes a leaf descriptor encodes.
     pub fn of_leaf(desc: u64) -> Self {
         let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(desc);
-        let ap = d.read(DESC::AP);
-        let user = ap & 1 == 1;
+        let (user, write) = match d.read_as_enum(DESC::AP) {
+            Some(DESC::AP::Value::ReadWriteEl1) => (false, true),
+            Some(DESC::AP::Value::ReadOnlyEl1) => (false, false),
+            Some(DESC::AP::Value::ReadWriteEl1El0) => (true, true),
+            Some(DESC::AP::Value::ReadOnlyEl1El0) | None => (true, false),
+        };
         Self {
-            device: d.read(DESC::ATTR) == 1,
-            write: ap & 0b10 == 0,
+            device: d.matches_all(DESC::ATTR::Device),
+            write,
             execute: if user {
                 !d.is_set(DESC::UXN)
             } else {
@@ -178,21 +192,22 @@ impl Attrs {
 
 fn table_descriptor(pa: u64) -> u64 {
     let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(0);
-    d.write(DESC::VALID::SET + DESC::TYPE::TableOrPage + DESC::OUTPUT.val(pa >> 12));
+    d.write(DESC::VALID::SET + DESC::TYPE::TableOrPage + DESC::OUTPUT.val(pa >> PAGE_SHIFT));
     d.get()
 }
 
 fn is_valid(desc: u64) -> bool {
-    desc & 1 == 1
+    DESC::VALID.is_set(desc)
 }
 
 fn is_table(desc: u64, level: usize) -> bool {
-    level < 3 && is_valid(desc) && (desc >> 1) & 1 == 1
+    level < 3
+        && is_valid(desc)
+        && DESC::TYPE.read_as_enum(desc) == Some(DESC::TYPE::Value::TableOrPage)
 }
 
 fn output(desc: u64) -> u64 {
-    let d: InMemoryRegister<u64, DESC::Register> = InMemoryRegister::new(desc);
-    d.read(DESC::OUTPUT) << 12
+    DESC::OUTPUT.read(desc) << PAGE_SHIFT
 }
 
 fn index(va: u64, level: usize) -> usize {
@@ -232,6 +247,9 @@ pub const BOOT_TABLE_PAGES: usize = 32;
 /// One table page.
 #[repr(C, align(4096))]
 struct TablePage([u64; ENTRIES]);
+const _: () = assert!(
+    align_of::<TablePage>() as u64 == PAGE_SIZE && size_of::<TablePage>() as u64 == PAGE_SIZE
+);
 
 /// The boot map's table pages: in BSS, so zeroed by `boot.s` (no `DC ZVA`,
 /// which faults on the Device memory that all data is with the MMU off).
@@ -546,7 +564,10 @@ impl PageTable {
         execute: bool,
     ) -> Result<(), MapError> {
         let template = USER_PAGE[write as usize][execute as usize];
-        self.set_page(va, template | self.ng | DESC::OUTPUT.val(pa >> 12).value)
+        self.set_page(
+            va,
+            template | self.ng | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value,
+        )
     }
 
     /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
@@ -860,7 +881,7 @@ fn invalidate_dcache_to_poc(range: core::ops::Range<u64>) {
 /// The ASIDs this CPU has: 16 bits if `ID_AA64MMFR0_EL1.ASIDBits` says so
 /// (Cortex-A72), else 8.
 pub fn asid_bits() -> u32 {
-    if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == 0b0010 {
+    if ID_AA64MMFR0_EL1.matches_all(ID_AA64MMFR0_EL1::ASIDBits::Bits_16) {
         16
     } else {
         8
@@ -872,7 +893,7 @@ pub fn asid_bits() -> u32 {
 /// and cannot match.
 #[inline(always)]
 pub fn set_ttbr0(root: u64, asid: u16) {
-    TTBR0_EL1.set(root | (u64::from(asid) << 48));
+    TTBR0_EL1.write(TTBR0_EL1::BADDR.val(root >> 1) + TTBR0_EL1::ASID.val(u64::from(asid)));
     barrier::isb(barrier::SY);
 }
 

@@ -102,15 +102,18 @@ pub fn is_lock_check(elr: u64) -> bool {
     unsafe { (elr as *const u32).read_volatile() == (&raw const lock_check_instruction).read() }
 }
 
-/// `DAIF.I`: IRQs masked.
-const DAIF_I: u64 = 1 << 7;
+/// Whether a `DAIF` value has IRQs masked (`DAIF.I`).
+#[inline(always)]
+fn masked_in(daif: u64) -> bool {
+    DAIF::I.is_set(daif)
+}
 
 /// Masks IRQ and FIQ and returns the previous `DAIF` for [`irq_restore`].
 /// Going from unmasked to masked starts a masked interval ([`crate::latency`]).
 #[inline(always)]
 pub fn irq_save() -> u64 {
     let daif = irq_mask_save();
-    if daif & DAIF_I == 0 {
+    if !masked_in(daif) {
         crate::latency::masked_begin();
     }
     daif
@@ -120,7 +123,7 @@ pub fn irq_save() -> u64 {
 /// began if that unmasks IRQs.
 #[inline(always)]
 pub fn irq_restore(daif: u64) {
-    if daif & DAIF_I == 0 {
+    if !masked_in(daif) {
         crate::latency::masked_end();
     }
     irq_unmask_restore(daif);
@@ -133,7 +136,7 @@ pub fn irq_restore(daif: u64) {
 #[inline(always)]
 pub fn irq_mask_save() -> u64 {
     let daif = DAIF.get();
-    if daif & DAIF_I == 0 {
+    if !masked_in(daif) {
         // SAFETY: masking interrupts on this CPU is always sound.
         unsafe { core::arch::asm!("msr daifset, #3", options(nomem, nostack)) };
     }
@@ -144,7 +147,7 @@ pub fn irq_mask_save() -> u64 {
 /// nothing changed since).
 #[inline(always)]
 pub fn irq_unmask_restore(daif: u64) {
-    if daif & DAIF_I == 0 {
+    if !masked_in(daif) {
         DAIF.set(daif);
     }
 }
@@ -152,7 +155,7 @@ pub fn irq_unmask_restore(daif: u64) {
 /// Whether a `DAIF` value has IRQs unmasked.
 #[inline(always)]
 pub fn irqs_unmasked_in(daif: u64) -> bool {
-    daif & DAIF_I == 0
+    !masked_in(daif)
 }
 
 /// Unmasks IRQs on this CPU.
@@ -188,7 +191,7 @@ pub fn irq_mask_for_return() {
 /// Whether IRQs are masked on this CPU.
 #[inline(always)]
 pub fn irqs_masked() -> bool {
-    DAIF.get() & DAIF_I != 0
+    masked_in(DAIF.get())
 }
 
 /// Unmasks IRQs for a moment and masks them again: an interrupt pending

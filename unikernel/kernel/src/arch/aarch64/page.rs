@@ -6,10 +6,11 @@
 //! (a cache block per instruction, the block size from `DCZID_EL0`) where
 //! the CPU allows it (`DCZID_EL0.DZP` clear), else `STP XZR` pairs.
 
+use abi::PAGE_SIZE;
 use core::sync::atomic::Ordering;
 
-/// Bytes in a page.
-pub const PAGE: usize = 4096;
+/// Bytes in a page, as an address width.
+const PAGE: usize = PAGE_SIZE as usize;
 
 core::arch::global_asm!(
     ".section .text.page_ops, \"ax\"",
@@ -19,13 +20,13 @@ core::arch::global_asm!(
     // x0 = dst, x1 = src, both page-aligned. The kernel is soft-float, so
     // v0–v7 hold the running thread's (EL0) values: they are saved on the
     // stack first and restored last. 64 bytes per LD1/ST1 of four
-    // registers, 512 bytes per iteration, 8 iterations.
+    // registers, 512 bytes per iteration, PAGE_SIZE / 512 iterations.
     "page_copy:",
     "    sub     sp, sp, #128",
     "    mov     x3, sp",
     "    st1     {{v0.16b, v1.16b, v2.16b, v3.16b}}, [x3], #64",
     "    st1     {{v4.16b, v5.16b, v6.16b, v7.16b}}, [x3]",
-    "    mov     x2, #8",
+    "    mov     x2, #{COPY_ITERATIONS}",
     "1:  ld1     {{v0.16b, v1.16b, v2.16b, v3.16b}}, [x1], #64",
     "    ld1     {{v4.16b, v5.16b, v6.16b, v7.16b}}, [x1], #64",
     "    st1     {{v0.16b, v1.16b, v2.16b, v3.16b}}, [x0], #64",
@@ -53,7 +54,7 @@ core::arch::global_asm!(
     // x0 = page, x1 = DC ZVA block size in bytes (a power of two, at most
     // 512): eight blocks per iteration, two instructions per block.
     "page_zero_dczva:",
-    "    add     x2, x0, #4096",
+    "    add     x2, x0, #{PAGE}",
     "2:  dc      zva, x0",
     "    add     x0, x0, x1",
     "    dc      zva, x0",
@@ -77,7 +78,7 @@ core::arch::global_asm!(
     // The same for blocks of 1 KiB or 2 KiB (the architecture allows them):
     // one block per iteration.
     "page_zero_dczva_large:",
-    "    add     x2, x0, #4096",
+    "    add     x2, x0, #{PAGE}",
     "4:  dc      zva, x0",
     "    add     x0, x0, x1",
     "    cmp     x0, x2",
@@ -85,7 +86,7 @@ core::arch::global_asm!(
     "    ret",
     ".global page_zero_stp",
     "page_zero_stp:",
-    "    mov     x2, #16",
+    "    mov     x2, #{STP_ITERATIONS}",
     "3:  stp     xzr, xzr, [x0, #0]",
     "    stp     xzr, xzr, [x0, #16]",
     "    stp     xzr, xzr, [x0, #32]",
@@ -106,6 +107,9 @@ core::arch::global_asm!(
     "    subs    x2, x2, #1",
     "    b.ne    3b",
     "    ret",
+    PAGE = const PAGE_SIZE,
+    COPY_ITERATIONS = const PAGE_SIZE / 512,
+    STP_ITERATIONS = const PAGE_SIZE / 256,
 );
 
 unsafe extern "C" {

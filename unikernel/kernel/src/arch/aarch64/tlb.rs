@@ -10,6 +10,7 @@
 //! for its own ASID (`VAE1IS`, `VALE1IS`, `ASIDE1IS`).
 
 use aarch64_cpu::asm::barrier;
+use abi::PAGE_SHIFT;
 
 /// Past this many pages one `TLBI VMALLE1IS` is cheaper than one per page.
 pub const RANGE_THRESHOLD: usize = 32;
@@ -86,7 +87,7 @@ impl TlbBatch {
             }
         } else {
             for &(va, walk) in &self.pages[..self.count] {
-                let operand = ((va >> 12) & ((1 << 44) - 1)) | asid;
+                let operand = ((va >> PAGE_SHIFT) & ((1 << 44) - 1)) | asid;
                 // SAFETY: TLB invalidation only drops cached translations.
                 unsafe {
                     match (asid == 0, walk) {

@@ -1,12 +1,18 @@
-// The exception vector table: 16 entries of 128 bytes. Each entry saves
+// The exception vector table: 16 slots of 128 bytes. Each slot saves
 // x0/x1, puts its index in x0 and branches to the common path, which saves
-// a whole `TrapFrame`, calls `handle_exception(frame, kind)` and restores
+// a whole `TrapFrame`, calls `handle_exception(frame, vector)` and restores
 // the frame (the handler may change ELR, SPSR and registers) before `eret`.
+// Synchronous exceptions from EL0 take shorter ways for `svc` and aborts.
+//
+// Every offset into the frame is a `const` operand from `offset_of!` on
+// `TrapFrame` (exception.rs), every Rust handler a `sym` operand; each slot
+// begins with `.org` at its own place, so a slot that grew past 128 bytes
+// fails to assemble instead of shifting the slots after it.
 
 .macro VECTOR kind
-    .balign 0x80
+    .org    \kind * 0x80
     sub     sp, sp, #{FRAME_SIZE}
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #{X}]
     mov     x0, #\kind
     b       exception_common
 .endm
@@ -17,37 +23,40 @@
 // into the guard below. The test needs a register: SP and x0 are swapped by
 // arithmetic, tested, and swapped back.
 .macro VECTOR_SPX kind
-    .balign 0x80
+    .org    \kind * 0x80
     sub     sp, sp, #{FRAME_SIZE}
     add     sp, sp, x0              // sp = sp + x0
     sub     x0, sp, x0              // x0 = sp
     tbz     x0, #{STACK_SHIFT}, stack_overflow
     sub     x0, sp, x0              // x0 = x0
     sub     sp, sp, x0              // sp = sp
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #{X}]
     mov     x0, #\kind
     b       exception_common
 .endm
 
-// Synchronous exceptions from EL0 check for `svc` and data aborts first:
-// both are handled by Rust code that preserves the callee-saved registers
-// (x19–x29), so these are neither saved nor restored (a syscall is a
-// function call as far as the task is concerned; a resolved fault is
-// invisible to it).
+// Synchronous exceptions from EL0 check for `svc` and aborts (data, then
+// instruction: one way for both) first: both are handled by Rust
+// code that preserves the callee-saved registers (x19–x29), so these are
+// neither saved nor restored (a syscall is a function call as far as the
+// task is concerned; a resolved fault is invisible to it).
 .macro VECTOR_EL0_SYNC kind
-    .balign 0x80
+    .org    \kind * 0x80
     sub     sp, sp, #{FRAME_SIZE}
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #{X}]
     mrs     x0, esr_el1
-    ubfx    x0, x0, #{EC_SHIFT}, #6
+    ubfx    x0, x0, #{EC_SHIFT}, #{EC_BITS}
     cmp     x0, #{EC_SVC64}
     b.eq    svc_entry
     cmp     x0, #{EC_DABT_LOWER}
+    b.eq    abort_entry
+    cmp     x0, #{EC_IABT_LOWER}
     b.eq    abort_entry
     mov     x0, #\kind
     b       exception_common
 .endm
 
+// The table must start its section: `.org` counts from the section's start.
 .section .text.vectors, "ax"
 .balign 0x800
 .global exception_vectors
@@ -68,6 +77,7 @@ exception_vectors:
     VECTOR 13   //                      IRQ
     VECTOR 14   //                      FIQ
     VECTOR 15   //                      SError
+    .org    16 * 0x80
 
 // SP ran into a guard (x0 holds the overflowed SP, sp holds SP + x0). Restore
 // both, keep the overflowed SP and x0 in the EL0 thread registers (the run is
@@ -83,77 +93,63 @@ stack_overflow:
     mov     sp, x0
     mrs     x0, tpidrro_el0
     sub     sp, sp, #{FRAME_SIZE}
-    stp     x0, x1, [sp, #0]
+    stp     x0, x1, [sp, #{X}]
     mov     x0, #{STACK_OVERFLOW}
     b       exception_common
 
 // The frame is filled and emptied in parts, so each way in saves only what
 // it must: x2–x18 (x0/x1 are saved by the vector), x19–x29 (preserved by
 // the Rust handlers, so only a frame someone reads needs them), and x30
-// with the interrupted context's SP_EL0, ELR and SPSR.
+// with the interrupted context's SP_EL0, ELR and SPSR. Register xN sits at
+// X + 8 * N, and `XREGS op, a, b, ...` stores or loads that list (`stp` or
+// `ldp` taking registers two at a time).
+.macro XREGS op, a, b, rest:vararg
+    \op     x\a, x\b, [sp, #{X} + 8 * \a]
+.ifnb \rest
+    XREGS \op, \rest
+.endif
+.endm
+
 .macro SAVE_X2_X18
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    str     x18, [sp, #144]
+    XREGS   stp, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
+    str     x18, [sp, #{X} + 8 * 18]
 .endm
 
 .macro RESTORE_X0_X18
-    ldr     x18, [sp, #144]
-    ldp     x16, x17, [sp, #128]
-    ldp     x14, x15, [sp, #112]
-    ldp     x12, x13, [sp, #96]
-    ldp     x10, x11, [sp, #80]
-    ldp     x8, x9, [sp, #64]
-    ldp     x6, x7, [sp, #48]
-    ldp     x4, x5, [sp, #32]
-    ldp     x2, x3, [sp, #16]
-    ldp     x0, x1, [sp, #0]
+    ldr     x18, [sp, #{X} + 8 * 18]
+    XREGS   ldp, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
 .endm
 
 .macro SAVE_X19_X29
-    str     x19, [sp, #152]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
+    str     x19, [sp, #{X} + 8 * 19]
+    XREGS   stp, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29
 .endm
 
 .macro RESTORE_X19_X29
-    ldp     x28, x29, [sp, #224]
-    ldp     x26, x27, [sp, #208]
-    ldp     x24, x25, [sp, #192]
-    ldp     x22, x23, [sp, #176]
-    ldp     x20, x21, [sp, #160]
-    ldr     x19, [sp, #152]
+    XREGS   ldp, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29
+    ldr     x19, [sp, #{X} + 8 * 19]
 .endm
 
 // Uses x2 and x3 (saved already).
 .macro SAVE_X30_AND_CONTEXT
     mrs     x2, sp_el0
-    stp     x30, x2, [sp, #240]
+    stp     x30, x2, [sp, #{X30}]
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+    stp     x2, x3, [sp, #{ELR}]
 .endm
 
 // Uses x2 and x3 (restored after).
 .macro RESTORE_X30_AND_CONTEXT
-    ldp     x2, x3, [sp, #256]
+    ldp     x2, x3, [sp, #{ELR}]
     msr     elr_el1, x2
     msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #240]
+    ldp     x30, x2, [sp, #{X30}]
     msr     sp_el0, x2
 .endm
 
-// A data abort from EL0: most are resolved (a page is mapped) and the task
-// goes on. Resolving one neither blocks nor switches threads and takes no
+// An abort from EL0, data or instruction: most are resolved (a page is
+// mapped) and the task goes on. Resolving one neither blocks nor switches threads and takes no
 // exception (interrupts stay masked), so SP_EL0, ELR and SPSR still hold
 // the task's values afterwards and are not saved. One that is not resolved
 // ends the task with a full report, so the rest of the frame is filled in
@@ -161,28 +157,28 @@ stack_overflow:
 // them, and so do the system registers.
 abort_entry:
     SAVE_X2_X18
-    str     x30, [sp, #240]
+    str     x30, [sp, #{X30}]
     mrs     x0, esr_el1
     mrs     x1, far_el1
-    stp     x0, x1, [sp, #272]
-    bl      handle_el0_abort
-    tbnz    w0, #0, 1f
-    ldr     x30, [sp, #240]
+    stp     x0, x1, [sp, #{ESR}]
+    bl      {HANDLE_EL0_ABORT}
+    tbnz    w0, #0, 1f          // Resolution::NotResolved
+    ldr     x30, [sp, #{X30}]
     RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
     eret
 1:  SAVE_X19_X29
-    ldr     x30, [sp, #240]
+    ldr     x30, [sp, #{X30}]
     SAVE_X30_AND_CONTEXT
     mov     x0, sp
-    bl      el0_abort_unresolved
+    bl      {EL0_ABORT_UNRESOLVED}
     brk     #0                      // not reached: the task's thread is gone
 
 svc_entry:
     SAVE_X2_X18
     SAVE_X30_AND_CONTEXT
     mov     x0, sp
-    bl      handle_syscall
+    bl      {HANDLE_SYSCALL}
     RESTORE_X30_AND_CONTEXT
     RESTORE_X0_X18
     add     sp, sp, #{FRAME_SIZE}
@@ -194,11 +190,11 @@ exception_common:
     SAVE_X30_AND_CONTEXT
     mrs     x2, esr_el1
     mrs     x3, far_el1
-    stp     x2, x3, [sp, #272]
+    stp     x2, x3, [sp, #{ESR}]
 
     mov     x1, x0
     mov     x0, sp
-    bl      handle_exception
+    bl      {HANDLE_EXCEPTION}
 
 .global exception_return
 exception_return:

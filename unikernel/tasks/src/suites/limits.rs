@@ -84,11 +84,21 @@ fn committing_vmos_until_no_memory_then_closing_them_gives_every_frame_back() ->
     check!(first >= 1 << 22, "only {first} bytes could be committed");
     kernel_works()?;
     // Every frame came back (the destroyed VMOs' frames are freed in steps
-    // by the calls after): as many bytes fit again.
-    let second = ok!(round(&mut held));
+    // by the calls after): as many bytes fit again. What an earlier test
+    // left ending (a killed task, a helper thread past its last call) may
+    // still hold its kernel stack for a moment, so a short round is tried
+    // again after a pause; a leak stays short every time.
+    let mut second = 0;
+    for _ in 0..3 {
+        second = ok!(round(&mut held));
+        if second >= first {
+            break;
+        }
+        zx::Duration::from_millis(20).sleep();
+    }
     check!(
         second >= first,
-        "the first round committed {first} bytes, the second only {second}"
+        "the first round committed {first} bytes, the second only {second} (three tries)"
     );
     kernel_works()
 }

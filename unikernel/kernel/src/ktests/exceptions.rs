@@ -2,36 +2,18 @@
 
 use crate::arch::esr::ExceptionClass;
 use crate::arch::exception::catch;
-use crate::ktest::{Suite, Test, TestResult};
-use crate::{check, check_eq};
+use crate::ktest::{Suite, TestResult};
+use crate::{check, check_eq, tests};
 
 pub static SUITE: Suite = Suite {
     name: "exceptions",
-    tests: &[
-        Test {
-            name: "undefined_instruction_is_reported",
-            run: undefined_instruction_is_reported,
-        },
-        Test {
-            name: "data_abort_is_reported",
-            run: data_abort_is_reported,
-        },
-        Test {
-            name: "brk_is_reported",
-            run: brk_is_reported,
-        },
-        Test {
-            name: "svc_is_reported",
-            run: svc_is_reported,
-        },
-        Test {
-            name: "execution_resumes_after_a_caught_exception",
-            run: execution_resumes_after_a_caught_exception,
-        },
-        Test {
-            name: "embedded_symbols_name_the_faulting_function",
-            run: embedded_symbols_name_the_faulting_function,
-        },
+    tests: tests![
+        undefined_instruction_is_reported,
+        data_abort_is_reported,
+        brk_is_reported,
+        svc_is_reported,
+        execution_resumes_after_a_caught_exception,
+        embedded_symbols_name_the_faulting_function,
     ],
 };
 

@@ -1,46 +1,22 @@
 //! The frame allocator: alignment, zeroing, exhaustion, and what it never hands out.
 
 use crate::devicetree::PhysRange;
-use crate::ktest::{Suite, Test, TestResult};
+use crate::ktest::{Suite, TestResult};
 use crate::mm::frame::{self, Frame};
 use crate::mm::PAGE_SIZE;
-use crate::{boot_info, check, check_eq, layout};
+use crate::{boot_info, check, check_eq, layout, tests};
 
 pub static SUITE: Suite = Suite {
     name: "frames",
-    tests: &[
-        Test {
-            name: "frames_are_aligned_and_distinct",
-            run: frames_are_aligned_and_distinct,
-        },
-        Test {
-            name: "zeroed_frame_is_zero",
-            run: zeroed_frame_is_zero,
-        },
-        Test {
-            name: "exhaustion_returns_none_and_frees_cleanly",
-            run: exhaustion_returns_none_and_frees_cleanly,
-        },
-        Test {
-            name: "never_hands_out_reserved_memory",
-            run: never_hands_out_reserved_memory,
-        },
-        Test {
-            name: "pool_zeroes_a_dirty_frame_before_handing_it_out",
-            run: pool_zeroes_a_dirty_frame_before_handing_it_out,
-        },
-        Test {
-            name: "idle_step_zeroes_a_few_dirty_frames_at_once",
-            run: idle_step_zeroes_a_few_dirty_frames_at_once,
-        },
-        Test {
-            name: "pool_frames_count_as_free_and_drain_back",
-            run: pool_frames_count_as_free_and_drain_back,
-        },
-        Test {
-            name: "exhaustion_takes_the_pool_frames_too",
-            run: exhaustion_takes_the_pool_frames_too,
-        },
+    tests: tests![
+        frames_are_aligned_and_distinct,
+        zeroed_frame_is_zero,
+        exhaustion_returns_none_and_frees_cleanly,
+        never_hands_out_reserved_memory,
+        pool_zeroes_a_dirty_frame_before_handing_it_out,
+        idle_step_zeroes_a_few_dirty_frames_at_once,
+        pool_frames_count_as_free_and_drain_back,
+        exhaustion_takes_the_pool_frames_too,
     ],
 };
 

@@ -5,10 +5,10 @@
 
 use crate::arch::esr::ExceptionClass;
 use crate::arch::exception::{catch, probe_load, probe_store};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::PAGE_SIZE;
 use crate::vm::fault;
-use crate::{arch, boot_info, check, check_eq, objects};
+use crate::{arch, boot_info, check, check_eq, objects, tests};
 use abi::*;
 use alloc::format;
 use alloc::vec;
@@ -17,59 +17,20 @@ use object::{Quota, TableId};
 
 pub static SUITE: Suite = Suite {
     name: "vm",
-    tests: &[
-        Test {
-            name: "mappings_agree_with_vmo_read_write_in_every_order",
-            run: mappings_agree_with_vmo_read_write_in_every_order,
-        },
-        Test {
-            name: "parent_write_shows_through_child_until_child_writes",
-            run: parent_write_shows_through_child_until_child_writes,
-        },
-        Test {
-            name: "child_decommit_shows_parent_page_through_existing_mapping",
-            run: child_decommit_shows_parent_page_through_existing_mapping,
-        },
-        Test {
-            name: "shrink_makes_mapped_pages_past_the_end_fault",
-            run: shrink_makes_mapped_pages_past_the_end_fault,
-        },
-        Test {
-            name: "mapped_child_keeps_zero_children_inactive",
-            run: mapped_child_keeps_zero_children_inactive,
-        },
-        Test {
-            name: "reading_child_pages_copies_nothing",
-            run: reading_child_pages_copies_nothing,
-        },
-        Test {
-            name: "writing_read_pages_takes_one_permission_fault_each",
-            run: writing_read_pages_takes_one_permission_fault_each,
-        },
-        Test {
-            name: "writing_untouched_pages_takes_one_translation_fault_and_copy_each",
-            run: writing_untouched_pages_takes_one_translation_fault_and_copy_each,
-        },
-        Test {
-            name: "access_outside_any_mapping_faults",
-            run: access_outside_any_mapping_faults,
-        },
-        Test {
-            name: "write_to_read_only_mapping_faults",
-            run: write_to_read_only_mapping_faults,
-        },
-        Test {
-            name: "mapping_past_the_vmo_end_faults",
-            run: mapping_past_the_vmo_end_faults,
-        },
-        Test {
-            name: "unmap_removes_translations",
-            run: unmap_removes_translations,
-        },
-        Test {
-            name: "random_access_through_overlapping_clones_matches_vmo_read",
-            run: random_access_through_overlapping_clones_matches_vmo_read,
-        },
+    tests: tests![
+        mappings_agree_with_vmo_read_write_in_every_order,
+        parent_write_shows_through_child_until_child_writes,
+        child_decommit_shows_parent_page_through_existing_mapping,
+        shrink_makes_mapped_pages_past_the_end_fault,
+        mapped_child_keeps_zero_children_inactive,
+        reading_child_pages_copies_nothing,
+        writing_read_pages_takes_one_permission_fault_each,
+        writing_untouched_pages_takes_one_translation_fault_and_copy_each,
+        access_outside_any_mapping_faults,
+        write_to_read_only_mapping_faults,
+        mapping_past_the_vmo_end_faults,
+        unmap_removes_translations,
+        random_access_through_overlapping_clones_matches_vmo_read,
     ],
 };
 

@@ -2,10 +2,10 @@
 //! VMOs, woken by signals, deadlines and closed handles, with no lost
 //! wake-ups; `nanosleep`; `event_create` and `object_signal`.
 
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::sched::{self, sleep, wait};
 use crate::time::{self, Time, ZX_TIME_INFINITE, ZX_TIME_INFINITE_PAST};
-use crate::{check, check_eq, objects};
+use crate::{check, check_eq, objects, tests};
 use abi::*;
 use alloc::format;
 use alloc::sync::Arc;
@@ -15,59 +15,20 @@ use object::{Quota, TableId, WaitStart};
 
 pub static SUITE: Suite = Suite {
     name: "wait",
-    tests: &[
-        Test {
-            name: "wait_with_a_10ms_deadline_times_out_no_earlier",
-            run: wait_with_a_10ms_deadline_times_out_no_earlier,
-        },
-        Test {
-            name: "active_signal_satisfies_the_wait_at_once",
-            run: active_signal_satisfies_the_wait_at_once,
-        },
-        Test {
-            name: "infinite_past_polls",
-            run: infinite_past_polls,
-        },
-        Test {
-            name: "zero_children_wakes_the_waiter_before_its_deadline",
-            run: zero_children_wakes_the_waiter_before_its_deadline,
-        },
-        Test {
-            name: "closing_the_waited_handle_cancels_the_wait",
-            run: closing_the_waited_handle_cancels_the_wait,
-        },
-        Test {
-            name: "wait_without_the_wait_right_is_access_denied",
-            run: wait_without_the_wait_right_is_access_denied,
-        },
-        Test {
-            name: "wait_on_a_bad_handle_is_bad_handle",
-            run: wait_on_a_bad_handle_is_bad_handle,
-        },
-        Test {
-            name: "signal_wakes_only_waiters_whose_mask_matches",
-            run: signal_wakes_only_waiters_whose_mask_matches,
-        },
-        Test {
-            name: "event_signaled_ends_an_infinite_wait",
-            run: event_signaled_ends_an_infinite_wait,
-        },
-        Test {
-            name: "object_signal_rejects_bits_it_does_not_own",
-            run: object_signal_rejects_bits_it_does_not_own,
-        },
-        Test {
-            name: "wake_between_registering_and_blocking_is_not_lost",
-            run: wake_between_registering_and_blocking_is_not_lost,
-        },
-        Test {
-            name: "nanosleep_without_a_future_deadline_only_yields",
-            run: nanosleep_without_a_future_deadline_only_yields,
-        },
-        Test {
-            name: "timed_out_waits_report_their_lateness",
-            run: timed_out_waits_report_their_lateness,
-        },
+    tests: tests![
+        wait_with_a_10ms_deadline_times_out_no_earlier,
+        active_signal_satisfies_the_wait_at_once,
+        infinite_past_polls,
+        zero_children_wakes_the_waiter_before_its_deadline,
+        closing_the_waited_handle_cancels_the_wait,
+        wait_without_the_wait_right_is_access_denied,
+        wait_on_a_bad_handle_is_bad_handle,
+        signal_wakes_only_waiters_whose_mask_matches,
+        event_signaled_ends_an_infinite_wait,
+        object_signal_rejects_bits_it_does_not_own,
+        wake_between_registering_and_blocking_is_not_lost,
+        nanosleep_without_a_future_deadline_only_yields,
+        timed_out_waits_report_their_lateness,
     ],
 };
 

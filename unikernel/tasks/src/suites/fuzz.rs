@@ -71,12 +71,9 @@ struct Rng(u64);
 
 impl Rng {
     /// A generator whose whole state depends on every bit of `seed`
-    /// (splitmix64; xorshift's state must not be zero).
+    /// (scrambled by splitmix64; xorshift's state must not be zero).
     fn from_seed(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)).max(1))
+        Rng(testkit::SplitMix64(seed).next_u64().max(1))
     }
     fn next(&mut self) -> u64 {
         let mut x = self.0;

@@ -1,8 +1,13 @@
-//! Helpers the suites share: signal polls, mappings, raw calls, and
+//! Helpers the suites share: signal polls, mappings, raw calls, helper threads that act later, and
 //! addresses the kernel must refuse.
 
+use crate::harness::TestResult;
+use crate::{check_eq, ok};
+use abi::Syscall;
 use core::sync::atomic::AtomicU64;
-use zx::{AsHandleRef, Signals, Status, Time, Vmar, VmarFlags, Vmo};
+use zx::{
+    AsHandleRef, Duration, Signals, Status, Task, TaskEnd, Thread, Time, Vmar, VmarFlags, Vmo,
+};
 
 /// An address in kernel memory (the QEMU `virt` kernel image's start).
 pub const KERNEL_ADDR: u64 = 0x4008_0000;
@@ -141,4 +146,62 @@ pub fn valid(h: abi::Handle) -> bool {
     handle
         .get_info_raw(abi::ZX_INFO_HANDLE_VALID, &mut [])
         .is_ok()
+}
+
+/// Defines a thread entry `fn(deadline, handle)` that sleeps until
+/// `deadline`, makes one syscall with `handle` in `x0` (the given
+/// instructions set the rest and `x16`), then exits the thread. It needs no
+/// stack: a helper thread of a test, acting on the test's objects later.
+macro_rules! later_entry {
+    ($(#[$doc:meta])* $name:ident, [$($call:literal),+ $(,)?] $(, $($operand:tt)+)?) => {
+        $(#[$doc])*
+        #[unsafe(naked)]
+        pub extern "C" fn $name(_deadline: u64, _handle: u64) -> ! {
+            core::arch::naked_asm!(
+                "mov x19, x1",
+                "mov x16, #{nanosleep}",
+                "svc #0",
+                "mov x0, x19",
+                $($call,)+
+                "svc #0",
+                "mov x16, #{thread_exit}",
+                "svc #0",
+                "b .",
+                nanosleep = const abi::Syscall::Nanosleep as u64,
+                thread_exit = const abi::Syscall::ThreadExit as u64,
+                $($($operand)+)?
+            )
+        }
+    };
+}
+pub(crate) use later_entry;
+
+later_entry!(
+    /// Sleeps until the deadline in `x0`, then closes the handle in `x1`.
+    close_later_entry,
+    ["mov x16, #{close}"],
+    close = const Syscall::HandleClose as u64,
+);
+
+/// A thread of this task running `entry(deadline, handle)` (an entry like
+/// [`close_later_entry`], acting on `handle` once `deadline` has passed).
+pub fn helper_thread(
+    entry: zx::ThreadEntry,
+    deadline: Time,
+    h: abi::Handle,
+) -> Result<Thread, Status> {
+    let t = Thread::create(&Task::self_handle())?;
+    t.start(entry, 0, deadline.into_nanos() as u64, u64::from(h))?;
+    Ok(t)
+}
+
+/// Starts `f(handle)` in a helper task, lets it block for 2 ms, and kills
+/// it: fails unless it was still running then and ends killed.
+pub fn kill_while_blocked(f: fn([abi::Handle; 4]), handle: zx::Handle) -> TestResult {
+    let task = ok!(crate::harness::spawn_with(f, &mut [handle]));
+    Duration::from_millis(2).sleep();
+    check_eq!(ok!(task.end()), TaskEnd::Running);
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    Ok(())
 }

@@ -47,22 +47,11 @@ fn rpi4_tree_translates_bus_addresses() -> TestResult {
 
 fn rpi4_tree_names_gic400_and_no_psci() -> TestResult {
     let p = rpi4()?;
-    check_eq!(
-        p.gic,
-        Some(GicInfo::V2 {
-            distributor: PhysRange::new(0xff84_1000, 0x1000),
-            cpu_interface: PhysRange::new(0xff84_2000, 0x2000),
-        })
-    );
-    check_eq!(
-        p.timer,
-        Some(TimerInfo {
-            physical_ppi: 14,
-            virtual_ppi: 11
-        })
-    );
-    check_eq!(p.psci, None);
-    Ok(())
+    super::devicetree::gicv2_timer_and_no_psci(
+        &p,
+        PhysRange::new(0xff84_1000, 0x1000),
+        PhysRange::new(0xff84_2000, 0x2000),
+    )
 }
 
 /// `stdout-path` names the mini UART (alias `serial1`); the kernel's console

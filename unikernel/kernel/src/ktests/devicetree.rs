@@ -187,11 +187,25 @@ fn disabled_uart_is_never_the_console() -> TestResult {
 /// names no PSCI (QEMU leaves that to the EL3 firmware).
 fn secure_tree_gives_gic_and_timer() -> TestResult {
     let p = parsed(VIRT_SECURE)?;
+    gicv2_timer_and_no_psci(
+        &p,
+        PhysRange::new(0x0800_0000, 0x1_0000),
+        PhysRange::new(0x0801_0000, 0x1_0000),
+    )
+}
+
+/// Fails unless `p` names a GICv2 with these two frames, the architectural
+/// timer PPIs (14 physical, 11 virtual) and no PSCI.
+pub(super) fn gicv2_timer_and_no_psci(
+    p: &crate::devicetree::Platform,
+    distributor: PhysRange,
+    cpu_interface: PhysRange,
+) -> TestResult {
     check_eq!(
         p.gic,
         Some(GicInfo::V2 {
-            distributor: PhysRange::new(0x0800_0000, 0x1_0000),
-            cpu_interface: PhysRange::new(0x0801_0000, 0x1_0000),
+            distributor,
+            cpu_interface
         })
     );
     check_eq!(

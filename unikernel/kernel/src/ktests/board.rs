@@ -4,7 +4,7 @@
 
 use crate::arch::mmu::Attrs;
 use crate::board::{self, rpi4, Board, Source};
-use crate::devicetree::{parse, GicInfo, PhysRange, TimerInfo};
+use crate::devicetree::{parse, GicInfo, PhysRange};
 use crate::ktest::{Failure, Suite, TestResult};
 use crate::vm::with_page_table;
 use crate::{boot_info, check, check_eq, layout, tests};

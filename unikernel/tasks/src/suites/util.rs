@@ -52,6 +52,15 @@ pub fn map(vmo: &Vmo, len: u64, flags: VmarFlags) -> Result<u64, Status> {
     Vmar::root_self().map(0, vmo, 0, len, flags)
 }
 
+/// A one-page VMO holding `bytes` at `offset`, mapped read-write here: the
+/// VMO and the mapping's address.
+pub fn mapped_page_with(bytes: &[u8], offset: u64) -> Result<(Vmo, u64), Status> {
+    let vmo = Vmo::create(PAGE)?;
+    vmo.write(bytes, offset)?;
+    let addr = map_rw(&vmo, PAGE)?;
+    Ok((vmo, addr))
+}
+
 /// Maps `len` bytes of `vmo` read-write.
 pub fn map_rw(vmo: &Vmo, len: u64) -> Result<u64, Status> {
     map(vmo, len, VmarFlags::RW)
@@ -69,6 +78,17 @@ pub fn unmap(addr: u64, len: u64) -> Result<(), Status> {
 pub unsafe fn peek(addr: u64) -> u8 {
     // SAFETY: forwarded to the caller.
     unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
+/// Calls the code at `addr` as an `extern "C" fn()`.
+///
+/// # Safety
+/// `addr` must hold such a function, executable here (or the test expects
+/// the task to fault).
+pub unsafe fn call(addr: u64) {
+    // SAFETY: forwarded to the caller.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
+    f();
 }
 
 /// Writes a byte through a pointer.

@@ -392,9 +392,7 @@ fn map_range_maps_committed_pages_without_faults() -> TestResult {
 }
 
 fn mapping_keeps_the_vmo_alive_after_its_handle_closes() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(b"alive", 0));
-    let addr = ok!(map_rw(&vmo, PAGE));
+    let (vmo, addr) = ok!(mapped_page_with(b"alive", 0));
     drop(vmo);
     // SAFETY: the mapping is read-write test scratch.
     unsafe {

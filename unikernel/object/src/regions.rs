@@ -186,6 +186,7 @@ type Path = [MaybeUninit<(u32, u32)>; MAX_DEPTH];
 const NO_PATH: Path = [const { MaybeUninit::uninit() }; MAX_DEPTH];
 
 /// Level `d` of a path [`RegionTree::descend`] wrote.
+#[allow(unsafe_code)]
 fn step(path: &Path, d: usize) -> (u32, usize) {
     // SAFETY: callers read only levels below the height `descend` went
     // through, and it wrote each of them.

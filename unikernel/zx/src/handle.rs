@@ -104,6 +104,45 @@ impl Signals {
     pub const USER_ALL: Signals = Signals(abi::ZX_USER_SIGNAL_ALL);
 }
 
+/// The record of one `zx_object_get_info` topic.
+///
+/// # Safety
+/// The type must be plain old data: integers (or arrays of them) with no
+/// padding, so that any bytes the kernel writes make a valid value.
+pub unsafe trait InfoRecord: Default {
+    /// Its topic.
+    const TOPIC: abi::InfoTopic;
+}
+
+macro_rules! info_records {
+    ($($record:ty = $topic:expr),* $(,)?) => {$(
+        // SAFETY: an abi info struct: `repr(C)` integers without padding.
+        unsafe impl InfoRecord for $record {
+            const TOPIC: abi::InfoTopic = $topic;
+        }
+    )*};
+}
+
+info_records!(
+    abi::ZxInfoHandleBasic = abi::ZX_INFO_HANDLE_BASIC,
+    abi::ZxInfoVmar = abi::ZX_INFO_VMAR,
+    abi::ZxInfoVmo = abi::ZX_INFO_VMO,
+    abi::ZxInfoTaskEnd = abi::ZX_INFO_TASK_END,
+    abi::ZxInfoKernelCounters = abi::ZX_INFO_KERNEL_COUNTERS,
+);
+
+/// `zx_object_get_info` on `h` for the topic whose record is `T`.
+pub fn info_record<T: InfoRecord>(h: &(impl AsHandleRef + ?Sized)) -> Result<T, Status> {
+    let mut info = T::default();
+    // SAFETY: `T` is plain old data (`InfoRecord`'s contract), so its
+    // bytes may be viewed and written as bytes.
+    let buf = unsafe {
+        core::slice::from_raw_parts_mut((&raw mut info).cast::<u8>(), core::mem::size_of::<T>())
+    };
+    h.get_info_raw(T::TOPIC, buf)?;
+    Ok(info)
+}
+
 /// An owned handle; closed when dropped.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Handle(abi::Handle);
@@ -294,16 +333,7 @@ pub trait AsHandleRef {
 
     /// `ZX_INFO_HANDLE_BASIC`.
     fn basic_info(&self) -> Result<abi::ZxInfoHandleBasic, Status> {
-        let mut info = abi::ZxInfoHandleBasic::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoHandleBasic>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_HANDLE_BASIC, buf)?;
-        Ok(info)
+        info_record(self)
     }
 
     /// `zx_handle_duplicate` with `rights`.

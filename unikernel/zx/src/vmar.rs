@@ -148,15 +148,6 @@ impl Vmar {
 
     /// `ZX_INFO_VMAR`: base and length.
     pub fn info(&self) -> Result<abi::ZxInfoVmar, Status> {
-        let mut info = abi::ZxInfoVmar::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoVmar>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_VMAR, buf)?;
-        Ok(info)
+        crate::handle::info_record(self)
     }
 }

@@ -244,15 +244,6 @@ impl Vmo {
 
     /// `ZX_INFO_VMO`.
     pub fn info(&self) -> Result<abi::ZxInfoVmo, Status> {
-        let mut info = abi::ZxInfoVmo::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoVmo>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_VMO, buf)?;
-        Ok(info)
+        crate::handle::info_record(self)
     }
 }

@@ -55,6 +55,12 @@ impl Table {
     fn event(&self) -> Result<Handle, Failure> {
         wait::event_create(self.0, 0).map_err(|e| failed("event_create", e))
     }
+
+    /// A duplicate of `h` with `rights`.
+    fn duplicate(&self, h: Handle, rights: Rights) -> Result<Handle, Failure> {
+        objects::with(|s| s.task(self.0).handle_duplicate(h, rights))
+            .map_err(|s| failed("duplicate", s))
+    }
 }
 
 impl Drop for Table {
@@ -173,8 +179,7 @@ fn zero_children_wakes_the_waiter_before_its_deadline() -> TestResult {
 fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    let d = objects::with(|s| s.task(t.0).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS))
-        .map_err(|s| failed("duplicate", s))?;
+    let d = t.duplicate(e, ZX_RIGHT_SAME_RIGHTS)?;
     check_eq!(wait::object_signal(t.0, e, 0, ZX_USER_SIGNAL_5), ZX_OK);
     let deadline = time::deadline_after(LONG);
     let (w, seen) = waiter(t.0, d, ZX_EVENT_SIGNALED, deadline)?;
@@ -200,8 +205,7 @@ fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
 fn wait_without_the_wait_right_is_access_denied() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    let d = objects::with(|s| s.task(t.0).handle_duplicate(e, ZX_RIGHT_SIGNAL))
-        .map_err(|s| failed("duplicate", s))?;
+    let d = t.duplicate(e, ZX_RIGHT_SIGNAL)?;
     let (status, _) = wait::object_wait_one(t.0, d, ZX_EVENT_SIGNALED, time::deadline_after(PAUSE));
     check_eq!(status, ZX_ERR_ACCESS_DENIED);
     Ok(())

@@ -33,7 +33,7 @@ fn main() {
 /// Builds the tasks crate and copies its ELF to `$OUT_DIR/tasks.elf`.
 fn build_el0_image(manifest: &Path) {
     let unikernel = manifest.join("..");
-    for dir in ["tasks", "zx", "abi"] {
+    for dir in ["tasks", "zx", "abi", "testkit"] {
         println!("cargo:rerun-if-changed={}", unikernel.join(dir).display());
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));

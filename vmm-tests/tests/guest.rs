@@ -245,27 +245,27 @@ fn main() {
             })
         },
     ));
-    trials.push(Trial::test(
-        "harness::lock_before_mmu_stops_the_boot",
-        lock_before_mmu_stops_the_boot,
-    ));
-    trials.push(Trial::test("churn::full_size", churn_full_size));
-    trials.push(Trial::test(
-        "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
-        rpi4_relocates,
-    ));
-    trials.push(Trial::test(
-        "rpi4::boots_from_atags_without_a_device_tree",
-        rpi4_boots_from_atags,
-    ));
-    trials.push(Trial::test(
-        "rpi4::sdcard_image_has_the_boot_files",
-        rpi4_sdcard,
-    ));
-    trials.push(Trial::test(
-        "rpi4::failed_run_resets_through_the_watchdog",
-        rpi4_watchdog_reset,
-    ));
+    let plain: [PlainTrial; 6] = [
+        (
+            "harness::lock_before_mmu_stops_the_boot",
+            lock_before_mmu_stops_the_boot,
+        ),
+        ("churn::full_size", churn_full_size),
+        (
+            "rpi4::image_loaded_at_2mib_moves_to_its_link_address",
+            rpi4_relocates,
+        ),
+        (
+            "rpi4::boots_from_atags_without_a_device_tree",
+            rpi4_boots_from_atags,
+        ),
+        ("rpi4::sdcard_image_has_the_boot_files", rpi4_sdcard),
+        (
+            "rpi4::failed_run_resets_through_the_watchdog",
+            rpi4_watchdog_reset,
+        ),
+    ];
+    trials.extend(plain.map(|(name, run)| Trial::test(name, run)));
     trials.push(Trial::test(
         "bench::every_operation_is_measured_under_icount",
         || {
@@ -294,13 +294,7 @@ fn run_mode_tells_a_story() -> Result<(), Failed> {
     let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
     let settings = Settings::from_env()?;
     let bootargs = qemu::RUN_BOOTARGS;
-    let t = qemu::boot(
-        config,
-        settings.image_for(config),
-        bootargs,
-        settings.timeout,
-    )?;
-    let run = Run::new(config.name, bootargs, t);
+    let run = boot_run(config, settings.image_for(config), bootargs, &settings)?;
     let fail = |why: String| Failed::from(format!("mode=run: {why}\n{}", run.context()));
     let out = &run.transcript.stdout;
     let lines: Vec<&str> = out.lines().collect();
@@ -412,12 +406,25 @@ fn churn_full_size() -> Result<(), Failed> {
 fn boot_and_expect(config: &Config, image: &Path, wanted: &str) -> Result<(), Failed> {
     let settings = Settings::from_env()?;
     let bootargs = qemu::RUN_BOOTARGS;
-    let t = qemu::boot(config, image, bootargs, settings.timeout)?;
-    let run = Run::new(config.name, bootargs, t);
+    let run = boot_run(config, image, bootargs, &settings)?;
     if run.transcript.exit != Exit::Code(0) || !run.transcript.stdout.contains(wanted) {
         return Err(format!("expected `{wanted}` and status 0\n{}", run.context()).into());
     }
     Ok(())
+}
+
+/// A trial that is one function: its name and the function.
+type PlainTrial = (&'static str, fn() -> Result<(), Failed>);
+
+/// Boots `image` on `config` with `bootargs` (within `settings.timeout`).
+fn boot_run(
+    config: &Config,
+    image: &Path,
+    bootargs: &str,
+    settings: &Settings,
+) -> Result<Run, Failed> {
+    let t = qemu::boot(config, image, bootargs, settings.timeout)?;
+    Ok(Run::new(config.name, bootargs, t))
 }
 
 fn raspi4b() -> Result<&'static Config, Failed> {
@@ -517,13 +524,7 @@ fn rpi4_watchdog_reset() -> Result<(), Failed> {
     // `boot` selects two quick suites (boot, mmu.boot_stack_…): the break
     // comes after the first.
     let bootargs = "mode=test test=boot break=panic fatal=reset";
-    let t = qemu::boot(
-        config,
-        settings.image_for(config),
-        bootargs,
-        settings.timeout,
-    )?;
-    let run = Run::new(config.name, bootargs, t);
+    let run = boot_run(config, settings.image_for(config), bootargs, &settings)?;
     let said = run.transcript.stdout.contains("run ended with status 3");
     match run.transcript.exit {
         Exit::Code(_) if said => Ok(()),

@@ -1,111 +1,31 @@
-//! The in-kernel test runner: suites of plain functions, reported as one
-//! KTAP version 1 document with a nested subtest per suite.
+//! The in-kernel test runner: suites of plain functions (registered with
+//! `tests!`, checked with `check!`, from `testkit`, which the tasks' harness
+//! shares), reported as one KTAP version 1 document with a nested subtest
+//! per suite.
 
 use crate::bootargs::{BootArgs, Break};
 use crate::console::set_ktap_depth;
 use crate::println;
 use alloc::string::String;
 
-/// Why a test did not pass.
-#[derive(Debug)]
-pub enum Failure {
-    /// It failed, for this reason.
-    Fail(String),
-    /// It does not apply here, for this reason.
-    Skip(&'static str),
-}
+/// Why a test did not pass: it failed (the text says why) or was skipped.
+pub type Failure = testkit::Failure<String>;
 
 /// What a test returns.
-pub type TestResult = Result<(), Failure>;
+pub type TestResult = testkit::TestResult<String>;
 
-/// One test.
-pub struct Test {
-    /// Its name, unique in its suite.
-    pub name: &'static str,
-    /// The test itself.
-    pub run: fn() -> TestResult,
-}
-
-/// A named group of tests: one nested KTAP subtest.
-pub struct Suite {
-    /// Its name, unique in the run.
-    pub name: &'static str,
-    /// Its tests, in the order they run.
-    pub tests: &'static [Test],
-}
+/// A named group of tests (`tests![…]`): one nested KTAP subtest.
+pub type Suite = testkit::Suite<String>;
 
 /// The check that closes every suite.
 const LEAK_CHECK: &str = "no_frames_leaked";
-
-/// Fails the test unless `cond` holds.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            return Err($crate::ktest::Failure::Fail(alloc::format!(
-                "{}:{}: check failed: {}", file!(), line!(), stringify!($cond)
-            )));
-        }
-    };
-    ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
-            return Err($crate::ktest::Failure::Fail(alloc::format!(
-                "{}:{}: {}", file!(), line!(), format_args!($($arg)+)
-            )));
-        }
-    };
-}
-
-/// Fails the test unless the two values are equal.
-#[macro_export]
-macro_rules! check_eq {
-    ($left:expr, $right:expr) => {
-        match (&$left, &$right) {
-            (l, r) => {
-                if l != r {
-                    return Err($crate::ktest::Failure::Fail(alloc::format!(
-                        "{}:{}: {} == {} failed: {:?} != {:?}",
-                        file!(),
-                        line!(),
-                        stringify!($left),
-                        stringify!($right),
-                        l,
-                        r
-                    )));
-                }
-            }
-        }
-    };
-}
-
-/// Whether the test named `suite.test` is selected by the filter.
-fn selected(filter: Option<&str>, suite: &Suite, test: &Test) -> bool {
-    filter.is_none_or(|f| {
-        let full_len = suite.name.len() + 1 + test.name.len();
-        // Match `f` against "suite.test" without allocating.
-        (0..=full_len.saturating_sub(f.len())).any(|at| {
-            f.bytes().enumerate().all(|(i, b)| {
-                let j = at + i;
-                let c = if j < suite.name.len() {
-                    suite.name.as_bytes()[j]
-                } else if j == suite.name.len() {
-                    b'.'
-                } else {
-                    test.name.as_bytes()[j - suite.name.len() - 1]
-                };
-                b == c
-            })
-        })
-    })
-}
 
 /// Runs the selected tests of `suites`, printing KTAP, then `el0_suites`
 /// more suites through `el0` (given the number of its first suite); true
 /// if none failed.
 pub fn run(suites: &[&Suite], args: &BootArgs, el0_suites: u64, el0: &dyn Fn(u64) -> bool) -> bool {
-    let filter = args.test_filter;
-    let count = |s: &Suite| s.tests.iter().filter(|t| selected(filter, s, t)).count();
-    let chosen = suites.iter().filter(|s| count(s) > 0);
+    let filter = args.test_filter.unwrap_or("");
+    let chosen = suites.iter().filter(|s| s.selected(filter) > 0);
 
     println!("KTAP version 1");
     let kernel_suites = chosen.clone().count();
@@ -120,11 +40,11 @@ pub fn run(suites: &[&Suite], args: &BootArgs, el0_suites: u64, el0: &dyn Fn(u64
         println!("    # Subtest: {}", suite.name);
         // Every suite ends with a check that it gave back every frame it
         // took (page-table pages included).
-        println!("    1..{}", count(suite) + 1);
+        println!("    1..{}", suite.selected(filter) + 1);
         let frames_before = crate::mm::frame::free_frames();
         let mut suite_ok = true;
         let mut n = 0;
-        let tests = suite.tests.iter().filter(|t| selected(filter, suite, t));
+        let tests = suite.tests.iter().filter(|t| suite.selects(filter, t));
         for test in tests {
             n += 1;
             match (test.run)() {

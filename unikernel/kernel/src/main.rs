@@ -18,6 +18,8 @@ mod drivers;
 mod kbench;
 mod ktest;
 mod ktests;
+// The checks and the registration macro tests use (`crate::check`, …).
+use testkit::{check, check_eq, tests};
 mod latency;
 mod layout;
 mod mm;

@@ -9,8 +9,14 @@
 //! memory is `Vec` growth through `try_reserve` ([`mem`]), done before any
 //! state changes, so a failing call returns `ZX_ERR_NO_MEMORY` and leaves
 //! everything as it was. Per-table [`Quota`]s bound handles and committed pages.
+//!
+//! Safe Rust but for three places, each allowed by name: [`mem::ChunkSlab`]'s
+//! chunk directory (raw slot pointers, so a slot never moves), the region
+//! tree's uninitialised descent path (`regions.rs`) and the counters
+//! updated in place on the fault path (`mapping.rs`).
 #![no_std]
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

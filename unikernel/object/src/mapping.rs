@@ -208,6 +208,7 @@ impl<P: Platform> ObjectSpace<P> {
         self.counters.get()
     }
 
+    #[allow(unsafe_code)]
     pub(crate) fn count(&self, f: impl FnOnce(&mut VmCounters)) {
         // SAFETY: the object space is used by one thread at a time (it sits
         // behind the kernel's lock) and no reference into the cell outlives

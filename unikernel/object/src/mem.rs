@@ -104,6 +104,17 @@ impl SlabId {
     pub fn generation(self) -> u32 {
         self.generation
     }
+    /// As one word: the generation above the index.
+    pub fn raw(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+    /// From one word made by [`SlabId::raw`].
+    pub fn from_raw(raw: u64) -> Self {
+        SlabId {
+            index: raw as u32,
+            generation: (raw >> 32) as u32,
+        }
+    }
 }
 
 /// A vector of objects with reusable slots and generation-checked ids,
@@ -118,15 +129,38 @@ pub struct Slab<T> {
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Slab<T> {
+    /// An empty slab (allocates nothing; usable in a `static`).
+    pub const fn new() -> Self {
         Slab {
             slots: Vec::new(),
             free: None,
             len: 0,
         }
     }
-}
 
-impl<T> Slab<T> {
+    /// The id the next [`Slab::insert_reserved`] gives, for a value that
+    /// must know its id before it is inserted.
+    pub fn next_id(&self) -> SlabId {
+        match self.free {
+            Some(index) => match self.slots[index as usize] {
+                Slot::Free { generation, .. } => SlabId {
+                    index,
+                    generation: generation.wrapping_add(1),
+                },
+                Slot::Used { .. } => unreachable!("free list points at a used slot"),
+            },
+            None => SlabId {
+                index: self.slots.len() as u32,
+                generation: 0,
+            },
+        }
+    }
+
     /// Ensures the next [`Slab::insert_reserved`] cannot allocate.
     pub fn reserve(&mut self, mem: &Mem) -> Result<(), Status> {
         if self.free.is_some() {
@@ -280,8 +314,10 @@ pub struct ChunkSlab<T> {
 // SAFETY: the raw pointers in `dir` point into memory owned by `chunks`
 // and are used only through `&self` / `&mut self` like a `Vec<T>`'s own
 // pointer, so the slab is as thread-safe as a `Vec<T>`.
+#[allow(unsafe_code)]
 unsafe impl<T: Send> Send for ChunkSlab<T> {}
 // SAFETY: as above; `&Slab` hands out only `&T`.
+#[allow(unsafe_code)]
 unsafe impl<T: Sync> Sync for ChunkSlab<T> {}
 
 impl<T> Default for ChunkSlab<T> {
@@ -296,6 +332,8 @@ impl<T> Default for ChunkSlab<T> {
     }
 }
 
+// Slots are reached through the chunk directory's raw pointers.
+#[allow(unsafe_code)]
 impl<T> ChunkSlab<T> {
     /// log2 of the slots per chunk: the largest power of two whose slots
     /// fit in [`SLAB_CHUNK_BYTES`] (at least one).

@@ -275,6 +275,7 @@ type Path = [MaybeUninit<(u32, u32)>; MAX_DEPTH];
 const NO_PATH: Path = [const { MaybeUninit::uninit() }; MAX_DEPTH];
 
 /// Level `d` of a path [`RegionTree::descend`] wrote.
+#[allow(unsafe_code)]
 fn step(path: &Path, d: usize) -> (u32, usize) {
     // SAFETY: callers read only levels below the height, after a
     // `descend` at that height (which wrote each of them): a change either

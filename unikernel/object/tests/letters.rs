@@ -6,7 +6,7 @@
 mod common;
 use abi::*;
 use common::*;
-use object::{CacheOp, CacheSpan, OutPtr, TableId, CACHE_ROUND_PAGES, PAGE_BYTES};
+use object::{CacheOp, CacheSpan, OutPtr, CACHE_ROUND_PAGES, PAGE_BYTES};
 
 const B: u64 = ROOT_VMAR_BASE;
 
@@ -284,14 +284,6 @@ const CACHE_OPS: [(u32, CacheOp); 4] = [
     (ZX_VMO_OP_CACHE_CLEAN, CacheOp::Clean),
     (ZX_VMO_OP_CACHE_CLEAN_INVALIDATE, CacheOp::CleanInvalidate),
 ];
-
-fn lookup(s: &mut Space, t: TableId, h: Handle, page: u64) -> u64 {
-    let mut out = [0u64; 1];
-    s.task(t)
-        .vmo_op_range(h, ZX_VMO_OP_LOOKUP, page * PAGE, PAGE, &mut out)
-        .unwrap();
-    out[0]
-}
 
 #[test]
 fn cache_ops_cover_exactly_the_committed_bytes_of_the_range() {

@@ -9,14 +9,6 @@ use object::{Access, MapPerms};
 const VA: u64 = 1 << 40;
 const VB: u64 = 2 << 40;
 
-fn lookup(s: &mut Space, t: object::TableId, h: Handle, page: u64) -> u64 {
-    let mut out = [0u64; 1];
-    s.task(t)
-        .vmo_op_range(h, ZX_VMO_OP_LOOKUP, page * PAGE, PAGE, &mut out)
-        .unwrap();
-    out[0]
-}
-
 #[test]
 fn mapping_needs_the_map_right() {
     let (mut s, t, _, r) = setup_vmar();

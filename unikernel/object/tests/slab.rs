@@ -3,7 +3,7 @@
 //! live objects is bounded by memory, not by the
 //! largest contiguous free block.
 
-use object::mem::{ChunkSlab, Mem, SLAB_CHUNK_BYTES};
+use object::mem::{ChunkSlab, Mem, Slab, SlabId, SLAB_CHUNK_BYTES};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -87,4 +87,38 @@ fn reserving_room_for_many_then_inserting_never_allocates() {
     }
     assert!(mem.failure_pending());
     assert_eq!(slab.reserve(&mem), Err(abi::ZX_ERR_NO_MEMORY));
+}
+
+#[test]
+fn next_id_is_the_id_the_next_insert_gives() {
+    let mem = Mem::default();
+    let mut slab: Slab<u8> = Slab::new();
+    let mut ids = Vec::new();
+    for v in 0..4 {
+        slab.reserve(&mem).unwrap();
+        let next = slab.next_id();
+        let id = slab.insert_reserved(v);
+        assert_eq!(next, id);
+        ids.push(id);
+    }
+    // A freed slot is reused first, with the next generation.
+    slab.remove(ids[1]).unwrap();
+    slab.reserve(&mem).unwrap();
+    let next = slab.next_id();
+    assert_eq!((next.index(), next.generation()), (ids[1].index(), 1));
+    assert_eq!(slab.insert_reserved(9), next);
+    assert_eq!(slab.get(ids[1]), None);
+    assert_eq!(slab.get(next), Some(&9));
+}
+
+#[test]
+fn a_slab_id_survives_its_one_word_form() {
+    let mem = Mem::default();
+    let mut slab: Slab<u8> = Slab::new();
+    let a = slab.insert(&mem, 1).unwrap();
+    slab.remove(a).unwrap();
+    let b = slab.insert(&mem, 2).unwrap();
+    assert_eq!(SlabId::from_raw(b.raw()), b);
+    assert_eq!(b.raw(), (1 << 32) | u64::from(b.index()));
+    assert_eq!(slab.get(SlabId::from_raw(a.raw())), None);
 }

@@ -1,6 +1,7 @@
 //! The EL0 test runner: each test runs in a fresh task, started and awaited
 //! here, and is reported as one KTAP line (DESIGN.md's test contract). A
-//! test that faults fails alone; the next one runs.
+//! test that faults fails alone; the next one runs. Suites, `tests!` and
+//! the checks come from `testkit`, which the kernel's harness shares.
 
 use crate::out::{format, Line};
 use crate::println;
@@ -49,137 +50,22 @@ pub fn churn_full() -> bool {
     FLAGS.load(Ordering::Relaxed) & abi::el0::FLAG_CHURN_FULL != 0
 }
 
-/// Why a test did not pass.
-pub enum Failure {
-    /// It failed; the line says why.
-    Fail(Line),
-    /// It does not apply here.
-    Skip(&'static str),
-}
+/// Why a test did not pass: it failed (the line says why) or does not apply here.
+pub type Failure = testkit::Failure<Line>;
 
 /// What a test returns.
-pub type TestResult = Result<(), Failure>;
+pub type TestResult = testkit::TestResult<Line>;
 
 /// One test: a function run in a fresh task.
-pub struct Test {
-    /// Its name, unique in its suite.
-    pub name: &'static str,
-    /// The test.
-    pub run: fn() -> TestResult,
-}
+pub type Test = testkit::Test<Line>;
 
-/// A suite: one nested KTAP subtest.
-pub struct Suite {
-    /// Its name.
-    pub name: &'static str,
-    /// Its tests.
-    pub tests: &'static [Test],
-}
+/// A suite (`tests![…]`): one nested KTAP subtest.
+pub type Suite = testkit::Suite<Line>;
 
-/// Fails the test unless `cond` holds.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            return Err($crate::harness::Failure::Fail($crate::out::format(format_args!(
-                "{}:{}: check failed: {}", file!(), line!(), stringify!($cond)
-            ))));
-        }
-    };
-    ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
-            return Err($crate::harness::Failure::Fail($crate::out::format(format_args!(
-                "{}:{}: {}", file!(), line!(), format_args!($($arg)+)
-            ))));
-        }
-    };
-}
-
-/// Fails the test unless the two values are equal.
-#[macro_export]
-macro_rules! check_eq {
-    ($left:expr, $right:expr) => {
-        match (&$left, &$right) {
-            (l, r) => {
-                if l != r {
-                    return Err($crate::harness::Failure::Fail($crate::out::format(
-                        format_args!(
-                            "{}:{}: {} == {}: {:?} != {:?}",
-                            file!(),
-                            line!(),
-                            stringify!($left),
-                            stringify!($right),
-                            l,
-                            r
-                        ),
-                    )));
-                }
-            }
-        }
-    };
-    ($left:expr, $right:expr, $($arg:tt)+) => {
-        match (&$left, &$right) {
-            (l, r) => {
-                if l != r {
-                    return Err($crate::harness::Failure::Fail($crate::out::format(
-                        format_args!(
-                            "{}:{}: {} == {}: {:?} != {:?} ({})",
-                            file!(),
-                            line!(),
-                            stringify!($left),
-                            stringify!($right),
-                            l,
-                            r,
-                            format_args!($($arg)+)
-                        ),
-                    )));
-                }
-            }
-        }
-    };
-}
-
-/// Unwraps a `Result<T, zx::Status>`, failing the test with the status.
-#[macro_export]
-macro_rules! ok {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(status) => {
-                return Err($crate::harness::Failure::Fail($crate::out::format(
-                    format_args!(
-                        "{}:{}: {} failed: {:?}",
-                        file!(),
-                        line!(),
-                        stringify!($e),
-                        status
-                    ),
-                )));
-            }
-        }
-    };
-}
-
-/// Whether `suite.test` contains `filter`.
-fn selected(filter: &str, suite: &Suite, test: &Test) -> bool {
-    if filter.is_empty() {
-        return true;
+impl testkit::Reason for Line {
+    fn from_args(args: core::fmt::Arguments) -> Self {
+        format(args)
     }
-    let name = format(format_args!("{}.{}", suite.name, test.name));
-    name.as_str().contains(filter)
-}
-
-fn count(filter: &str, suite: &Suite) -> usize {
-    suite
-        .tests
-        .iter()
-        .filter(|t| selected(filter, suite, t))
-        .count()
-}
-
-/// How many suites the filter selects.
-pub fn selected_suites(suites: &[&Suite], filter: &str) -> usize {
-    suites.iter().filter(|s| count(filter, s) > 0).count()
 }
 
 /// Exit codes of a test task.
@@ -195,7 +81,7 @@ pub fn run(suites: &'static [&'static Suite], filter: &str, first: u64) -> bool 
     let mut number = first;
     let mut index = 0u64;
     for suite in suites {
-        let n = count(filter, suite);
+        let n = suite.selected(filter);
         if n == 0 {
             index += suite.tests.len() as u64;
             continue;
@@ -208,7 +94,7 @@ pub fn run(suites: &'static [&'static Suite], filter: &str, first: u64) -> bool 
         for test in suite.tests {
             let this = index;
             index += 1;
-            if !selected(filter, suite, test) {
+            if !suite.selects(filter, test) {
                 continue;
             }
             k += 1;
@@ -433,14 +319,6 @@ extern "C" fn helper_entry(
     let f: fn() = unsafe { core::mem::transmute(f as usize) };
     f();
     zx::exit(0)
-}
-
-/// A suite's test list from its functions' names: `tests![a, b]`.
-#[macro_export]
-macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        &[$($crate::harness::Test { name: stringify!($name), run: $name }),*]
-    };
 }
 
 /// Runs `f(arg)` in a helper task and says how it ended (the argument

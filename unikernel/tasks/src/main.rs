@@ -16,6 +16,9 @@ mod port_demo;
 mod stress;
 mod suites;
 
+// The checks and the registration macro suites use (`crate::check`, …).
+use testkit::{check, check_eq, ok, tests};
+
 use abi::el0::{El0Boot, MODE_BENCH, MODE_COUNT, MODE_RUN, MODE_TEST};
 use zx::{Handle, Vmo};
 
@@ -45,7 +48,7 @@ pub extern "C" fn _start(
     harness::set_flags(params.flags);
     let filter = params.filter();
     match mode {
-        MODE_COUNT => zx::exit(harness::selected_suites(suites::SUITES, filter) as i64),
+        MODE_COUNT => zx::exit(testkit::selected_suites(suites::SUITES, filter) as i64),
         MODE_TEST => {
             let ok = harness::run(suites::SUITES, filter, params.first_suite);
             zx::exit(if ok { 0 } else { 1 })

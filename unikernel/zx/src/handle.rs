@@ -4,9 +4,39 @@ use crate::sys;
 use crate::{Status, Time};
 use abi::Syscall;
 
-/// Handle rights (`ZX_RIGHT_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rights(pub abi::Rights);
+/// A set of bits: a newtype over a mask with `bits`, `contains` and `|`.
+macro_rules! bit_set {
+    ($(#[$doc:meta])* $name:ident($raw:ty)) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name(pub $raw);
+
+        impl $name {
+            /// The raw bits.
+            pub const fn bits(self) -> $raw {
+                self.0
+            }
+
+            /// Whether every bit of `other` is set here.
+            pub const fn contains(self, other: $name) -> bool {
+                self.0 & other.0 == other.0
+            }
+        }
+
+        impl core::ops::BitOr for $name {
+            type Output = $name;
+            fn bitor(self, rhs: $name) -> $name {
+                $name(self.0 | rhs.0)
+            }
+        }
+    };
+}
+pub(crate) use bit_set;
+
+bit_set!(
+    /// Handle rights (`ZX_RIGHT_*`).
+    Rights(abi::Rights)
+);
 
 impl Rights {
     /// No rights.
@@ -37,23 +67,6 @@ impl Rights {
     pub const DESTROY: Rights = Rights(abi::ZX_RIGHT_DESTROY);
     /// `ZX_RIGHT_SAME_RIGHTS`.
     pub const SAME_RIGHTS: Rights = Rights(abi::ZX_RIGHT_SAME_RIGHTS);
-
-    /// The raw bits.
-    pub const fn bits(self) -> abi::Rights {
-        self.0
-    }
-
-    /// Whether every right of `other` is here.
-    pub const fn contains(self, other: Rights) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl core::ops::BitOr for Rights {
-    type Output = Rights;
-    fn bitor(self, rhs: Rights) -> Rights {
-        Rights(self.0 | rhs.0)
-    }
 }
 
 impl core::ops::Sub for Rights {
@@ -63,9 +76,10 @@ impl core::ops::Sub for Rights {
     }
 }
 
-/// Object signals (`ZX_*_SIGNAL*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signals(pub abi::Signals);
+bit_set!(
+    /// Object signals (`ZX_*_SIGNAL*`).
+    Signals(abi::Signals)
+);
 
 impl Signals {
     /// No signals.
@@ -88,23 +102,45 @@ impl Signals {
     pub const USER_1: Signals = Signals(abi::ZX_USER_SIGNAL_1);
     /// `ZX_USER_SIGNAL_ALL`.
     pub const USER_ALL: Signals = Signals(abi::ZX_USER_SIGNAL_ALL);
-
-    /// The raw bits.
-    pub const fn bits(self) -> abi::Signals {
-        self.0
-    }
-
-    /// Whether every signal of `other` is here.
-    pub const fn contains(self, other: Signals) -> bool {
-        self.0 & other.0 == other.0
-    }
 }
 
-impl core::ops::BitOr for Signals {
-    type Output = Signals;
-    fn bitor(self, rhs: Signals) -> Signals {
-        Signals(self.0 | rhs.0)
-    }
+/// The record of one `zx_object_get_info` topic.
+///
+/// # Safety
+/// The type must be plain old data: integers (or arrays of them) with no
+/// padding, so that any bytes the kernel writes make a valid value.
+pub unsafe trait InfoRecord: Default {
+    /// Its topic.
+    const TOPIC: abi::InfoTopic;
+}
+
+macro_rules! info_records {
+    ($($record:ty = $topic:expr),* $(,)?) => {$(
+        // SAFETY: an abi info struct: `repr(C)` integers without padding.
+        unsafe impl InfoRecord for $record {
+            const TOPIC: abi::InfoTopic = $topic;
+        }
+    )*};
+}
+
+info_records!(
+    abi::ZxInfoHandleBasic = abi::ZX_INFO_HANDLE_BASIC,
+    abi::ZxInfoVmar = abi::ZX_INFO_VMAR,
+    abi::ZxInfoVmo = abi::ZX_INFO_VMO,
+    abi::ZxInfoTaskEnd = abi::ZX_INFO_TASK_END,
+    abi::ZxInfoKernelCounters = abi::ZX_INFO_KERNEL_COUNTERS,
+);
+
+/// `zx_object_get_info` on `h` for the topic whose record is `T`.
+pub fn info_record<T: InfoRecord>(h: &(impl AsHandleRef + ?Sized)) -> Result<T, Status> {
+    let mut info = T::default();
+    // SAFETY: `T` is plain old data (`InfoRecord`'s contract), so its
+    // bytes may be viewed and written as bytes.
+    let buf = unsafe {
+        core::slice::from_raw_parts_mut((&raw mut info).cast::<u8>(), core::mem::size_of::<T>())
+    };
+    h.get_info_raw(T::TOPIC, buf)?;
+    Ok(info)
 }
 
 /// An owned handle; closed when dropped.
@@ -297,16 +333,7 @@ pub trait AsHandleRef {
 
     /// `ZX_INFO_HANDLE_BASIC`.
     fn basic_info(&self) -> Result<abi::ZxInfoHandleBasic, Status> {
-        let mut info = abi::ZxInfoHandleBasic::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoHandleBasic>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_HANDLE_BASIC, buf)?;
-        Ok(info)
+        info_record(self)
     }
 
     /// `zx_handle_duplicate` with `rights`.

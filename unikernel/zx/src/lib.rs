@@ -17,7 +17,7 @@ mod vmar;
 mod vmo;
 
 pub use abi;
-pub use handle::{AsHandleRef, Handle, HandleBased, Rights, Signals};
+pub use handle::{info_record, AsHandleRef, Handle, HandleBased, InfoRecord, Rights, Signals};
 pub use object::{object_wait_many, object_wait_many_raw, Event, WaitItem};
 pub use port::{
     object_wait_async_raw, Packet, PacketContents, Port, SignalPacket, UserPacket, WaitAsyncOpts,

@@ -90,15 +90,7 @@ impl Task {
 
     /// How the task ended (`ZX_INFO_TASK_END`).
     pub fn end(&self) -> Result<TaskEnd, Status> {
-        let mut info = abi::ZxInfoTaskEnd::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoTaskEnd>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_TASK_END, buf)?;
+        let info: abi::ZxInfoTaskEnd = crate::handle::info_record(self)?;
         Ok(match info.state {
             abi::ZX_TASK_EXITED => TaskEnd::Exited(info.code),
             abi::ZX_TASK_KILLED => TaskEnd::Killed,
@@ -180,14 +172,5 @@ impl Task {
 /// The kernel's fault, copy and memory counters (`ZX_INFO_KERNEL_COUNTERS`), read
 /// through any valid handle.
 pub fn kernel_counters(any: &impl AsHandleRef) -> Result<abi::ZxInfoKernelCounters, Status> {
-    let mut info = abi::ZxInfoKernelCounters::default();
-    // SAFETY: a plain-old-data struct viewed as bytes.
-    let buf = unsafe {
-        core::slice::from_raw_parts_mut(
-            (&raw mut info).cast::<u8>(),
-            core::mem::size_of::<abi::ZxInfoKernelCounters>(),
-        )
-    };
-    any.get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
-    Ok(info)
+    crate::handle::info_record(any)
 }

@@ -1,6 +1,6 @@
 //! Virtual memory address regions.
 
-use crate::handle::handle_type;
+use crate::handle::{bit_set, handle_type};
 use crate::sys;
 use crate::{AsHandleRef, Handle, Status, Vmo};
 use abi::Syscall;
@@ -10,9 +10,10 @@ handle_type!(
     Vmar
 );
 
-/// `ZX_VM_*` options for map, protect and allocate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VmarFlags(pub u32);
+bit_set!(
+    /// `ZX_VM_*` options for map, protect and allocate.
+    VmarFlags(u32)
+);
 
 impl VmarFlags {
     /// `ZX_VM_PERM_READ`.
@@ -37,13 +38,6 @@ impl VmarFlags {
     pub const MAP_RANGE: VmarFlags = VmarFlags(abi::ZX_VM_MAP_RANGE);
     /// Read and write.
     pub const RW: VmarFlags = VmarFlags(abi::ZX_VM_PERM_READ | abi::ZX_VM_PERM_WRITE);
-}
-
-impl core::ops::BitOr for VmarFlags {
-    type Output = VmarFlags;
-    fn bitor(self, rhs: VmarFlags) -> VmarFlags {
-        VmarFlags(self.0 | rhs.0)
-    }
 }
 
 impl Vmar {
@@ -154,15 +148,6 @@ impl Vmar {
 
     /// `ZX_INFO_VMAR`: base and length.
     pub fn info(&self) -> Result<abi::ZxInfoVmar, Status> {
-        let mut info = abi::ZxInfoVmar::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoVmar>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_VMAR, buf)?;
-        Ok(info)
+        crate::handle::info_record(self)
     }
 }

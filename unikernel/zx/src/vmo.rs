@@ -1,6 +1,6 @@
 //! Virtual memory objects.
 
-use crate::handle::handle_type;
+use crate::handle::{bit_set, handle_type};
 use crate::sys;
 use crate::{AsHandleRef, Handle, Status};
 use abi::Syscall;
@@ -21,16 +21,17 @@ impl VmoOptions {
     pub const NON_RESIZABLE: VmoOptions = VmoOptions(abi::ZX_VMO_NON_RESIZABLE);
 }
 
-/// `zx_vmo_create_child` options, late-2018 values (README, "Which Zircon").
-///
-/// Bit 0 here is the era's **one-way** copy-on-write, not today's
-/// `ZX_VMO_CHILD_SNAPSHOT` (which has the same value): a child keeps seeing
-/// its parent's later writes to every page it has not copied itself. Today's
-/// other child options (`SNAPSHOT_AT_LEAST_ON_WRITE`, `SLICE`, `RESIZABLE`,
-/// `NO_WRITE`, `REFERENCE`, `SNAPSHOT_MODIFIED`) do not exist here and are
-/// `ZX_ERR_INVALID_ARGS`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VmoChildOptions(pub u32);
+bit_set!(
+    /// `zx_vmo_create_child` options, late-2018 values (README, "Which Zircon").
+    ///
+    /// Bit 0 here is the era's **one-way** copy-on-write, not today's
+    /// `ZX_VMO_CHILD_SNAPSHOT` (which has the same value): a child keeps seeing
+    /// its parent's later writes to every page it has not copied itself. Today's
+    /// other child options (`SNAPSHOT_AT_LEAST_ON_WRITE`, `SLICE`, `RESIZABLE`,
+    /// `NO_WRITE`, `REFERENCE`, `SNAPSHOT_MODIFIED`) do not exist here and are
+    /// `ZX_ERR_INVALID_ARGS`.
+    VmoChildOptions(u32)
+);
 
 impl VmoChildOptions {
     /// `ZX_VMO_CHILD_COPY_ON_WRITE` (bit 0): a one-way copy-on-write child.
@@ -48,13 +49,6 @@ impl VmoChildOptions {
     /// era): the child cannot change size. Children resize by default here;
     /// today's Zircon makes them fixed-size unless `ZX_VMO_CHILD_RESIZABLE`.
     pub const NON_RESIZEABLE: VmoChildOptions = VmoChildOptions(abi::ZX_VMO_CHILD_NON_RESIZEABLE);
-}
-
-impl core::ops::BitOr for VmoChildOptions {
-    type Output = VmoChildOptions;
-    fn bitor(self, rhs: VmoChildOptions) -> VmoChildOptions {
-        VmoChildOptions(self.0 | rhs.0)
-    }
 }
 
 /// `zx_vmo_op_range` operations.
@@ -250,15 +244,6 @@ impl Vmo {
 
     /// `ZX_INFO_VMO`.
     pub fn info(&self) -> Result<abi::ZxInfoVmo, Status> {
-        let mut info = abi::ZxInfoVmo::default();
-        // SAFETY: a plain-old-data struct viewed as bytes.
-        let buf = unsafe {
-            core::slice::from_raw_parts_mut(
-                (&raw mut info).cast::<u8>(),
-                core::mem::size_of::<abi::ZxInfoVmo>(),
-            )
-        };
-        self.get_info_raw(abi::ZX_INFO_VMO, buf)?;
-        Ok(info)
+        crate::handle::info_record(self)
     }
 }

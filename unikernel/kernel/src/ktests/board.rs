@@ -4,10 +4,10 @@
 
 use crate::arch::mmu::Attrs;
 use crate::board::{self, rpi4, Board, Source};
-use crate::devicetree::{parse, GicInfo, PhysRange, TimerInfo};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::devicetree::{parse, GicInfo, PhysRange};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::vm::with_page_table;
-use crate::{boot_info, check, check_eq, layout};
+use crate::{boot_info, check, check_eq, layout, tests};
 
 /// QEMU `raspi4b`'s tree from Debian's `bcm2711-rpi-4-b.dtb`
 /// (`-M raspi4b,dumpdtb=…`), compacted by dtc.
@@ -17,51 +17,18 @@ static VIRT_GICV2: &[u8] = include_bytes!("../../fixtures/virt-gicv2.dtb");
 
 pub static SUITE: Suite = Suite {
     name: "board",
-    tests: &[
-        Test {
-            name: "rpi4_tree_translates_bus_addresses",
-            run: rpi4_tree_translates_bus_addresses,
-        },
-        Test {
-            name: "rpi4_tree_names_gic400_and_no_psci",
-            run: rpi4_tree_names_gic400_and_no_psci,
-        },
-        Test {
-            name: "rpi4_console_is_uart0_not_the_mini_uart",
-            run: rpi4_console_is_uart0_not_the_mini_uart,
-        },
-        Test {
-            name: "rpi4_memreserve_keeps_the_spin_table",
-            run: rpi4_memreserve_keeps_the_spin_table,
-        },
-        Test {
-            name: "identifies_boards_by_root_compatible",
-            run: identifies_boards_by_root_compatible,
-        },
-        Test {
-            name: "atag_fallback_uses_the_bcm2711_map",
-            run: atag_fallback_uses_the_bcm2711_map,
-        },
-        Test {
-            name: "atag_reader_rejects_other_data",
-            run: atag_reader_rejects_other_data,
-        },
-        Test {
-            name: "live_board_matches_the_tree",
-            run: live_board_matches_the_tree,
-        },
-        Test {
-            name: "live_image_runs_at_its_link_address",
-            run: live_image_runs_at_its_link_address,
-        },
-        Test {
-            name: "live_board_mmio_is_device_memory",
-            run: live_board_mmio_is_device_memory,
-        },
-        Test {
-            name: "live_console_pins_are_uart0",
-            run: live_console_pins_are_uart0,
-        },
+    tests: tests![
+        rpi4_tree_translates_bus_addresses,
+        rpi4_tree_names_gic400_and_no_psci,
+        rpi4_console_is_uart0_not_the_mini_uart,
+        rpi4_memreserve_keeps_the_spin_table,
+        identifies_boards_by_root_compatible,
+        atag_fallback_uses_the_bcm2711_map,
+        atag_reader_rejects_other_data,
+        live_board_matches_the_tree,
+        live_image_runs_at_its_link_address,
+        live_board_mmio_is_device_memory,
+        live_console_pins_are_uart0,
     ],
 };
 
@@ -80,22 +47,11 @@ fn rpi4_tree_translates_bus_addresses() -> TestResult {
 
 fn rpi4_tree_names_gic400_and_no_psci() -> TestResult {
     let p = rpi4()?;
-    check_eq!(
-        p.gic,
-        Some(GicInfo::V2 {
-            distributor: PhysRange::new(0xff84_1000, 0x1000),
-            cpu_interface: PhysRange::new(0xff84_2000, 0x2000),
-        })
-    );
-    check_eq!(
-        p.timer,
-        Some(TimerInfo {
-            physical_ppi: 14,
-            virtual_ppi: 11
-        })
-    );
-    check_eq!(p.psci, None);
-    Ok(())
+    super::devicetree::gicv2_timer_and_no_psci(
+        &p,
+        PhysRange::new(0xff84_1000, 0x1000),
+        PhysRange::new(0xff84_2000, 0x2000),
+    )
 }
 
 /// `stdout-path` names the mini UART (alias `serial1`); the kernel's console

@@ -1,8 +1,8 @@
 //! Boot: exception level, the EL2 drop, the image header, the vectors.
 
 use crate::arch;
-use crate::ktest::{Failure, Suite, Test, TestResult};
-use crate::{boot_info, check, check_eq, layout};
+use crate::ktest::{Failure, Suite, TestResult};
+use crate::{boot_info, check, check_eq, layout, tests};
 use aarch64_cpu::registers::{
     CNTKCTL_EL1, CNTPCT_EL0, CNTVCT_EL0, CPACR_EL1, MDSCR_EL1, SCTLR_EL1, TTBR0_EL1, VBAR_EL1,
 };
@@ -10,35 +10,14 @@ use tock_registers::interfaces::Readable;
 
 pub static SUITE: Suite = Suite {
     name: "boot",
-    tests: &[
-        Test {
-            name: "runs_at_el1",
-            run: runs_at_el1,
-        },
-        Test {
-            name: "el2_drop_zeroes_virtual_counter_offset",
-            run: el2_drop_zeroes_virtual_counter_offset,
-        },
-        Test {
-            name: "image_header_is_arm64_image",
-            run: image_header_is_arm64_image,
-        },
-        Test {
-            name: "vectors_are_installed",
-            run: vectors_are_installed,
-        },
-        Test {
-            name: "bss_starts_zeroed",
-            run: bss_starts_zeroed,
-        },
-        Test {
-            name: "el1_system_registers_are_set_explicitly",
-            run: el1_system_registers_are_set_explicitly,
-        },
-        Test {
-            name: "kernel_map_was_built_before_any_lock",
-            run: kernel_map_was_built_before_any_lock,
-        },
+    tests: tests![
+        runs_at_el1,
+        el2_drop_zeroes_virtual_counter_offset,
+        image_header_is_arm64_image,
+        vectors_are_installed,
+        bss_starts_zeroed,
+        el1_system_registers_are_set_explicitly,
+        kernel_map_was_built_before_any_lock,
     ],
 };
 

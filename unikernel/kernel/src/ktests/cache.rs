@@ -2,26 +2,17 @@
 //! line of a range is reached, and no op loses data.
 
 use crate::arch::cache::{each_line, line_sizes, maintain};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::{frame, PAGE_SIZE};
-use crate::{check, check_eq};
+use crate::{check, check_eq, tests};
 use object::CacheOp;
 
 pub static SUITE: Suite = Suite {
     name: "cache",
-    tests: &[
-        Test {
-            name: "line_sizes_are_powers_of_two_of_at_least_four_words",
-            run: line_sizes_are_powers_of_two_of_at_least_four_words,
-        },
-        Test {
-            name: "each_line_reaches_every_line_an_unaligned_range_touches",
-            run: each_line_reaches_every_line_an_unaligned_range_touches,
-        },
-        Test {
-            name: "no_cache_op_changes_a_byte",
-            run: no_cache_op_changes_a_byte,
-        },
+    tests: tests![
+        line_sizes_are_powers_of_two_of_at_least_four_words,
+        each_line_reaches_every_line_an_unaligned_range_touches,
+        no_cache_op_changes_a_byte,
     ],
 };
 

@@ -3,8 +3,8 @@
 
 use crate::arch::power::Conduit;
 use crate::devicetree::{parse, DtError, GicInfo, PhysRange, TimerInfo};
-use crate::ktest::{Suite, Test, TestResult};
-use crate::{boot_info, check, check_eq, layout};
+use crate::ktest::{Suite, TestResult};
+use crate::{boot_info, check, check_eq, layout, tests};
 
 /// `qemu-system-aarch64 -M virt,dumpdtb=… -cpu cortex-a72 -m 256M`, compacted by dtc.
 static VIRT_GICV2: &[u8] = include_bytes!("../../fixtures/virt-gicv2.dtb");
@@ -24,63 +24,21 @@ static VIRT_SECURE_RESERVED: &[u8] = include_bytes!("../../fixtures/virt-secure-
 
 pub static SUITE: Suite = Suite {
     name: "devicetree",
-    tests: &[
-        Test {
-            name: "parses_gicv2_regions",
-            run: parses_gicv2_regions,
-        },
-        Test {
-            name: "parses_gicv3_regions",
-            run: parses_gicv3_regions,
-        },
-        Test {
-            name: "parses_psci_conduit",
-            run: parses_psci_conduit,
-        },
-        Test {
-            name: "parses_memory_and_timer",
-            run: parses_memory_and_timer,
-        },
-        Test {
-            name: "parses_console_from_stdout_path",
-            run: parses_console_from_stdout_path,
-        },
-        Test {
-            name: "disabled_memory_is_not_ram",
-            run: disabled_memory_is_not_ram,
-        },
-        Test {
-            name: "disabled_memory_inside_ram_is_reserved",
-            run: disabled_memory_inside_ram_is_reserved,
-        },
-        Test {
-            name: "reserved_memory_children_are_reserved",
-            run: reserved_memory_children_are_reserved,
-        },
-        Test {
-            name: "disabled_uart_is_never_the_console",
-            run: disabled_uart_is_never_the_console,
-        },
-        Test {
-            name: "secure_tree_gives_gic_and_timer",
-            run: secure_tree_gives_gic_and_timer,
-        },
-        Test {
-            name: "rejects_a_corrupt_blob",
-            run: rejects_a_corrupt_blob,
-        },
-        Test {
-            name: "live_gic_matches_cpu_features",
-            run: live_gic_matches_cpu_features,
-        },
-        Test {
-            name: "live_memory_holds_the_kernel",
-            run: live_memory_holds_the_kernel,
-        },
-        Test {
-            name: "live_bootargs_reach_the_kernel",
-            run: live_bootargs_reach_the_kernel,
-        },
+    tests: tests![
+        parses_gicv2_regions,
+        parses_gicv3_regions,
+        parses_psci_conduit,
+        parses_memory_and_timer,
+        parses_console_from_stdout_path,
+        disabled_memory_is_not_ram,
+        disabled_memory_inside_ram_is_reserved,
+        reserved_memory_children_are_reserved,
+        disabled_uart_is_never_the_console,
+        secure_tree_gives_gic_and_timer,
+        rejects_a_corrupt_blob,
+        live_gic_matches_cpu_features,
+        live_memory_holds_the_kernel,
+        live_bootargs_reach_the_kernel,
     ],
 };
 
@@ -229,11 +187,25 @@ fn disabled_uart_is_never_the_console() -> TestResult {
 /// names no PSCI (QEMU leaves that to the EL3 firmware).
 fn secure_tree_gives_gic_and_timer() -> TestResult {
     let p = parsed(VIRT_SECURE)?;
+    gicv2_timer_and_no_psci(
+        &p,
+        PhysRange::new(0x0800_0000, 0x1_0000),
+        PhysRange::new(0x0801_0000, 0x1_0000),
+    )
+}
+
+/// Fails unless `p` names a GICv2 with these two frames, the architectural
+/// timer PPIs (14 physical, 11 virtual) and no PSCI.
+pub(super) fn gicv2_timer_and_no_psci(
+    p: &crate::devicetree::Platform,
+    distributor: PhysRange,
+    cpu_interface: PhysRange,
+) -> TestResult {
     check_eq!(
         p.gic,
         Some(GicInfo::V2 {
-            distributor: PhysRange::new(0x0800_0000, 0x1_0000),
-            cpu_interface: PhysRange::new(0x0801_0000, 0x1_0000),
+            distributor,
+            cpu_interface
         })
     );
     check_eq!(

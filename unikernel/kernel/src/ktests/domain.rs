@@ -4,31 +4,19 @@
 
 use crate::arch::asid;
 use crate::arch::exception::{catch, probe_load};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::{frame, PAGE_SIZE};
 use crate::vm::domain::{self, DomainId};
-use crate::{arch, check, check_eq};
+use crate::{arch, check, check_eq, tests};
 use alloc::format;
 
 pub static SUITE: Suite = Suite {
     name: "domain",
-    tests: &[
-        Test {
-            name: "a_thousand_domains_roll_asids_over_in_a_tiny_space",
-            run: a_thousand_domains_roll_asids_over_in_a_tiny_space,
-        },
-        Test {
-            name: "an_unmapped_page_faults_at_once_under_the_same_asid",
-            run: an_unmapped_page_faults_at_once_under_the_same_asid,
-        },
-        Test {
-            name: "a_reused_asid_never_shows_its_previous_owners_pages",
-            run: a_reused_asid_never_shows_its_previous_owners_pages,
-        },
-        Test {
-            name: "a_domains_tables_are_freed_with_it",
-            run: a_domains_tables_are_freed_with_it,
-        },
+    tests: tests![
+        a_thousand_domains_roll_asids_over_in_a_tiny_space,
+        an_unmapped_page_faults_at_once_under_the_same_asid,
+        a_reused_asid_never_shows_its_previous_owners_pages,
+        a_domains_tables_are_freed_with_it,
     ],
 };
 

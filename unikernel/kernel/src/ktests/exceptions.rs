@@ -1,41 +1,30 @@
 //! The vectors catch and report synchronous exceptions with the right class.
 
 use crate::arch::esr::Class;
-use crate::arch::exception::catch;
-use crate::ktest::{Suite, Test, TestResult};
-use crate::{check, check_eq};
+use crate::arch::exception::{catch, Caught};
+use crate::ktest::{Failure, Suite, TestResult};
+use crate::{check, check_eq, tests};
 
 pub static SUITE: Suite = Suite {
     name: "exceptions",
-    tests: &[
-        Test {
-            name: "undefined_instruction_is_reported",
-            run: undefined_instruction_is_reported,
-        },
-        Test {
-            name: "data_abort_is_reported",
-            run: data_abort_is_reported,
-        },
-        Test {
-            name: "brk_is_reported",
-            run: brk_is_reported,
-        },
-        Test {
-            name: "svc_is_reported",
-            run: svc_is_reported,
-        },
-        Test {
-            name: "execution_resumes_after_a_caught_exception",
-            run: execution_resumes_after_a_caught_exception,
-        },
-        Test {
-            name: "embedded_symbols_name_the_faulting_function",
-            run: embedded_symbols_name_the_faulting_function,
-        },
+    tests: tests![
+        undefined_instruction_is_reported,
+        data_abort_is_reported,
+        brk_is_reported,
+        svc_is_reported,
+        execution_resumes_after_a_caught_exception,
+        embedded_symbols_name_the_faulting_function,
     ],
 };
 
 /// A function of its own that faults, for the symbol table to name.
+#[inline(never)]
+/// What `f` raised, caught by the probe; a failure if it raised nothing.
+fn caught(f: impl FnOnce()) -> Result<Caught, Failure> {
+    catch(f).ok_or_else(|| Failure::Fail("no exception was caught".into()))
+}
+
+/// Out of line, so that the report can name it.
 #[inline(never)]
 fn undefined_instruction_here() {
     // SAFETY: `udf` traps; the probe skips it and execution continues.
@@ -51,11 +40,7 @@ fn embedded_symbols_name_the_faulting_function() -> TestResult {
         kernel_table_present(),
         "no kernel symbol table: the image was not made by `just image`"
     );
-    let Some(c) = catch(undefined_instruction_here) else {
-        return Err(crate::ktest::Failure::Fail(
-            "no exception was caught".into(),
-        ));
-    };
+    let c = caught(undefined_instruction_here)?;
     let mut named = crate::console::LineBuf::new();
     named.push_fmt(format_args!("{}", Name::at(c.elr)));
     check!(
@@ -74,15 +59,10 @@ fn embedded_symbols_name_the_faulting_function() -> TestResult {
 }
 
 fn undefined_instruction_is_reported() -> TestResult {
-    let caught = catch(|| {
+    let c = caught(|| {
         // SAFETY: `udf` traps; the probe skips it and execution continues.
         unsafe { core::arch::asm!("udf #0x42", options(nomem, nostack)) };
-    });
-    let Some(c) = caught else {
-        return Err(crate::ktest::Failure::Fail(
-            "no exception was caught".into(),
-        ));
-    };
+    })?;
     check_eq!(c.esr.class(), Some(Class::Unknown));
     check!(
         crate::layout::image().contains(&c.elr),
@@ -98,18 +78,13 @@ fn undefined_instruction_is_reported() -> TestResult {
 const UNBACKED: u64 = 1 << 52;
 
 fn data_abort_is_reported() -> TestResult {
-    let caught = catch(|| {
+    let c = caught(|| {
         let _value: u64;
         // SAFETY: the load aborts; the probe skips it and execution continues.
         unsafe {
             core::arch::asm!("ldr {v}, [{a}]", a = in(reg) UNBACKED, v = out(reg) _value, options(nostack, readonly))
         };
-    });
-    let Some(c) = caught else {
-        return Err(crate::ktest::Failure::Fail(
-            "no exception was caught".into(),
-        ));
-    };
+    })?;
     check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
     check_eq!(c.far, UNBACKED);
     check!(!c.esr.is_write());
@@ -118,30 +93,20 @@ fn data_abort_is_reported() -> TestResult {
 }
 
 fn brk_is_reported() -> TestResult {
-    let caught = catch(|| {
+    let c = caught(|| {
         // SAFETY: `brk` traps; the probe skips it and execution continues.
         unsafe { core::arch::asm!("brk #0x77", options(nomem, nostack)) };
-    });
-    let Some(c) = caught else {
-        return Err(crate::ktest::Failure::Fail(
-            "no exception was caught".into(),
-        ));
-    };
+    })?;
     check_eq!(c.esr.class(), Some(Class::Brk64));
     check_eq!(c.esr.iss() & 0xffff, 0x77);
     Ok(())
 }
 
 fn svc_is_reported() -> TestResult {
-    let caught = catch(|| {
+    let c = caught(|| {
         // SAFETY: `svc` at EL1 traps to EL1's own vector; the probe returns past it.
         unsafe { core::arch::asm!("svc #0x5", options(nomem, nostack)) };
-    });
-    let Some(c) = caught else {
-        return Err(crate::ktest::Failure::Fail(
-            "no exception was caught".into(),
-        ));
-    };
+    })?;
     check_eq!(c.esr.class(), Some(Class::SVC64));
     check_eq!(c.esr.iss() & 0xffff, 5);
     Ok(())

@@ -1,46 +1,22 @@
 //! The frame allocator: alignment, zeroing, exhaustion, and what it never hands out.
 
 use crate::devicetree::PhysRange;
-use crate::ktest::{Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::frame::{self, Frame};
 use crate::mm::PAGE_SIZE;
-use crate::{boot_info, check, check_eq, layout};
+use crate::{boot_info, check, check_eq, layout, tests};
 
 pub static SUITE: Suite = Suite {
     name: "frames",
-    tests: &[
-        Test {
-            name: "frames_are_aligned_and_distinct",
-            run: frames_are_aligned_and_distinct,
-        },
-        Test {
-            name: "zeroed_frame_is_zero",
-            run: zeroed_frame_is_zero,
-        },
-        Test {
-            name: "exhaustion_returns_none_and_frees_cleanly",
-            run: exhaustion_returns_none_and_frees_cleanly,
-        },
-        Test {
-            name: "never_hands_out_reserved_memory",
-            run: never_hands_out_reserved_memory,
-        },
-        Test {
-            name: "pool_zeroes_a_dirty_frame_before_handing_it_out",
-            run: pool_zeroes_a_dirty_frame_before_handing_it_out,
-        },
-        Test {
-            name: "idle_step_zeroes_a_few_dirty_frames_at_once",
-            run: idle_step_zeroes_a_few_dirty_frames_at_once,
-        },
-        Test {
-            name: "pool_frames_count_as_free_and_drain_back",
-            run: pool_frames_count_as_free_and_drain_back,
-        },
-        Test {
-            name: "exhaustion_takes_the_pool_frames_too",
-            run: exhaustion_takes_the_pool_frames_too,
-        },
+    tests: tests![
+        frames_are_aligned_and_distinct,
+        zeroed_frame_is_zero,
+        exhaustion_returns_none_and_frees_cleanly,
+        never_hands_out_reserved_memory,
+        pool_zeroes_a_dirty_frame_before_handing_it_out,
+        idle_step_zeroes_a_few_dirty_frames_at_once,
+        pool_frames_count_as_free_and_drain_back,
+        exhaustion_takes_the_pool_frames_too,
     ],
 };
 
@@ -68,16 +44,9 @@ fn zeroed_frame_is_zero() -> TestResult {
     // Dirty a frame, free it, and get it back zeroed (freed frames are
     // reused first; with the pools empty it is zeroed on the spot).
     frame::drain_pools();
-    let Some(f) = frame::alloc() else {
-        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
-    };
-    // SAFETY: the frame is ours.
-    unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0xa5, PAGE_SIZE as usize) };
-    // SAFETY: the frame is ours and no longer used.
-    unsafe { frame::free(f) };
-    let Some(g) = frame::alloc_zeroed() else {
-        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
-    };
+    let f = got(frame::alloc())?;
+    dirty_and_free(f);
+    let g = got(frame::alloc_zeroed())?;
     check_eq!(g, f);
     // SAFETY: the frame is ours and identity-mapped.
     let bytes = unsafe { core::slice::from_raw_parts(g.addr() as *const u8, PAGE_SIZE as usize) };
@@ -154,6 +123,19 @@ fn never_hands_out_reserved_memory() -> TestResult {
     Ok(())
 }
 
+/// The frame an allocation gave, or a failure.
+fn got(frame: Option<Frame>) -> Result<Frame, Failure> {
+    frame.ok_or_else(|| Failure::Fail("allocation failed".into()))
+}
+
+/// Fills `f`, a frame of ours no longer used, with 0xa5 and frees it.
+fn dirty_and_free(f: Frame) {
+    // SAFETY: the frame is ours.
+    unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0xa5, PAGE_SIZE as usize) };
+    // SAFETY: the frame is ours and no longer used.
+    unsafe { frame::free(f) };
+}
+
 /// Whether every byte of the frame is zero.
 fn all_zero(f: Frame) -> bool {
     // SAFETY: the caller owns the frame; it is identity-mapped RAM.
@@ -163,20 +145,13 @@ fn all_zero(f: Frame) -> bool {
 
 fn pool_zeroes_a_dirty_frame_before_handing_it_out() -> TestResult {
     frame::drain_pools();
-    let Some(f) = frame::alloc() else {
-        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
-    };
-    // SAFETY: the frame is ours.
-    unsafe { core::ptr::write_bytes(f.addr() as *mut u8, 0xa5, PAGE_SIZE as usize) };
-    // SAFETY: the frame is ours and no longer used.
-    unsafe { frame::free(f) };
+    let f = got(frame::alloc())?;
+    dirty_and_free(f);
     // The idle thread's step takes the freed frame (the free list's head)
     // and zeroes it into this CPU's pool; the pool hands it out next.
     check!(frame::refill_step());
     check_eq!(frame::zeroed_frames(), 1);
-    let Some(g) = frame::alloc_zeroed() else {
-        return Err(crate::ktest::Failure::Fail("allocation failed".into()));
-    };
+    let g = got(frame::alloc_zeroed())?;
     let zero = all_zero(g);
     // SAFETY: the frame is ours and no longer used.
     unsafe { frame::free(g) };
@@ -242,9 +217,7 @@ fn pool_frames_count_as_free_and_drain_back() -> TestResult {
     // Every pool frame is zero, and taking one is an allocation.
     let mut taken = alloc::vec::Vec::new();
     for _ in 0..filled {
-        let Some(f) = frame::alloc_zeroed() else {
-            return Err(crate::ktest::Failure::Fail("allocation failed".into()));
-        };
+        let f = got(frame::alloc_zeroed())?;
         taken.push(f);
     }
     check_eq!(frame::zeroed_frames(), 0);

@@ -3,43 +3,22 @@
 
 use crate::arch::gic::{self, IntId, Trigger};
 use crate::arch::{self, timer};
-use crate::ktest::{Failure, Suite, Test, TestResult};
-use crate::{boot_info, check, check_eq, time};
+use crate::ktest::{Failure, Suite, TestResult};
+use crate::{boot_info, check, check_eq, tests, time};
 use aarch64_cpu::registers::{CNTP_CTL_EL0, CNTP_CVAL_EL0};
 use core::sync::atomic::{AtomicU64, Ordering};
 use tock_registers::interfaces::Writeable;
 
 pub static SUITE: Suite = Suite {
     name: "gic",
-    tests: &[
-        Test {
-            name: "version_matches_the_device_tree",
-            run: version_matches_the_device_tree,
-        },
-        Test {
-            name: "virtual_timer_is_routed_to_intid_27",
-            run: virtual_timer_is_routed_to_intid_27,
-        },
-        Test {
-            name: "sgi_reaches_its_handler_once",
-            run: sgi_reaches_its_handler_once,
-        },
-        Test {
-            name: "disabled_interrupt_waits_until_enabled",
-            run: disabled_interrupt_waits_until_enabled,
-        },
-        Test {
-            name: "interrupt_without_handler_is_counted",
-            run: interrupt_without_handler_is_counted,
-        },
-        Test {
-            name: "nothing_pending_dispatches_nothing",
-            run: nothing_pending_dispatches_nothing,
-        },
-        Test {
-            name: "setting_a_priority_keeps_its_neighbours",
-            run: setting_a_priority_keeps_its_neighbours,
-        },
+    tests: tests![
+        version_matches_the_device_tree,
+        virtual_timer_is_routed_to_intid_27,
+        sgi_reaches_its_handler_once,
+        disabled_interrupt_waits_until_enabled,
+        interrupt_without_handler_is_counted,
+        nothing_pending_dispatches_nothing,
+        setting_a_priority_keeps_its_neighbours,
     ],
 };
 

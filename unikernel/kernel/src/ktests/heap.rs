@@ -1,34 +1,19 @@
 //! The kernel heap: allocation, release, and failure as a status.
 
-use crate::ktest::{Suite, Test, TestResult};
+use crate::ktest::{Suite, TestResult};
 use crate::mm::heap::stats;
-use crate::{boot_info, check, check_eq};
+use crate::{boot_info, check, check_eq, tests};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 pub static SUITE: Suite = Suite {
     name: "heap",
-    tests: &[
-        Test {
-            name: "box_is_allocated_and_released",
-            run: box_is_allocated_and_released,
-        },
-        Test {
-            name: "vec_grows_and_releases",
-            run: vec_grows_and_releases,
-        },
-        Test {
-            name: "many_small_allocations_are_released",
-            run: many_small_allocations_are_released,
-        },
-        Test {
-            name: "oversized_try_reserve_fails_cleanly",
-            run: oversized_try_reserve_fails_cleanly,
-        },
-        Test {
-            name: "allocations_lie_inside_the_heap",
-            run: allocations_lie_inside_the_heap,
-        },
+    tests: tests![
+        box_is_allocated_and_released,
+        vec_grows_and_releases,
+        many_small_allocations_are_released,
+        oversized_try_reserve_fails_cleanly,
+        allocations_lie_inside_the_heap,
     ],
 };
 

@@ -4,87 +4,33 @@
 use crate::arch::esr::Class;
 use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::arch::mmu::{Attrs, MapError};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::{frame, PAGE_SIZE};
 use crate::vm::kstack::KernelStack;
 use crate::vm::{with_page_table, USER_REGION};
-use crate::{boot_info, check, check_eq, layout};
+use crate::{boot_info, check, check_eq, layout, tests};
 
 pub static SUITE: Suite = Suite {
     name: "mmu",
-    tests: &[
-        Test {
-            name: "kernel_text_is_read_only_and_executable",
-            run: kernel_text_is_read_only_and_executable,
-        },
-        Test {
-            name: "rodata_is_read_only_and_never_executed",
-            run: rodata_is_read_only_and_never_executed,
-        },
-        Test {
-            name: "data_and_heap_are_never_executed",
-            run: data_and_heap_are_never_executed,
-        },
-        Test {
-            name: "writing_kernel_text_faults",
-            run: writing_kernel_text_faults,
-        },
-        Test {
-            name: "executing_data_faults",
-            run: executing_data_faults,
-        },
-        Test {
-            name: "boot_stack_guard_is_unmapped",
-            run: boot_stack_guard_is_unmapped,
-        },
-        Test {
-            name: "all_ram_is_identity_mapped",
-            run: all_ram_is_identity_mapped,
-        },
-        Test {
-            name: "console_is_device_memory",
-            run: console_is_device_memory,
-        },
-        Test {
-            name: "kernel_pages_are_never_user_accessible",
-            run: kernel_pages_are_never_user_accessible,
-        },
-        Test {
-            name: "map_then_unmap_frees_table_pages",
-            run: map_then_unmap_frees_table_pages,
-        },
-        Test {
-            name: "unmapped_page_faults_at_its_address",
-            run: unmapped_page_faults_at_its_address,
-        },
-        Test {
-            name: "protect_changes_permissions",
-            run: protect_changes_permissions,
-        },
-        Test {
-            name: "bounded_unmap_stops_at_its_budget_and_skips_holes",
-            run: bounded_unmap_stops_at_its_budget_and_skips_holes,
-        },
-        Test {
-            name: "large_unmap_invalidates_every_page",
-            run: large_unmap_invalidates_every_page,
-        },
-        Test {
-            name: "map_over_a_mapping_fails_without_effect",
-            run: map_over_a_mapping_fails_without_effect,
-        },
-        Test {
-            name: "kernel_stack_has_an_unmapped_guard",
-            run: kernel_stack_has_an_unmapped_guard,
-        },
-        Test {
-            name: "map_page_after_its_table_went_builds_a_new_one",
-            run: map_page_after_its_table_went_builds_a_new_one,
-        },
-        Test {
-            name: "user_page_descriptors_match_their_attributes",
-            run: user_page_descriptors_match_their_attributes,
-        },
+    tests: tests![
+        kernel_text_is_read_only_and_executable,
+        rodata_is_read_only_and_never_executed,
+        data_and_heap_are_never_executed,
+        writing_kernel_text_faults,
+        executing_data_faults,
+        boot_stack_guard_is_unmapped,
+        all_ram_is_identity_mapped,
+        console_is_device_memory,
+        kernel_pages_are_never_user_accessible,
+        map_then_unmap_frees_table_pages,
+        unmapped_page_faults_at_its_address,
+        protect_changes_permissions,
+        bounded_unmap_stops_at_its_budget_and_skips_holes,
+        large_unmap_invalidates_every_page,
+        map_over_a_mapping_fails_without_effect,
+        kernel_stack_has_an_unmapped_guard,
+        map_page_after_its_table_went_builds_a_new_one,
+        user_page_descriptors_match_their_attributes,
     ],
 };
 

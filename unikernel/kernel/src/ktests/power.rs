@@ -1,23 +1,14 @@
 //! PSCI, through the conduit the device tree names.
 
-use crate::ktest::{Failure, Suite, Test, TestResult};
-use crate::{boot_info, check, check_eq};
+use crate::ktest::{Failure, Suite, TestResult};
+use crate::{boot_info, check, check_eq, tests};
 
 pub static SUITE: Suite = Suite {
     name: "power",
-    tests: &[
-        Test {
-            name: "psci_answers_version",
-            run: psci_answers_version,
-        },
-        Test {
-            name: "psci_conduit_follows_entry_level",
-            run: psci_conduit_follows_entry_level,
-        },
-        Test {
-            name: "uart_drain_waits_for_busy_and_is_bounded",
-            run: uart_drain_waits_for_busy_and_is_bounded,
-        },
+    tests: tests![
+        psci_answers_version,
+        psci_conduit_follows_entry_level,
+        uart_drain_waits_for_busy_and_is_bounded,
     ],
 };
 

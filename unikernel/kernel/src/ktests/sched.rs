@@ -3,11 +3,11 @@
 //! and many timer expirations without a lost interrupt.
 
 use crate::arch::timer;
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::sched::deadline::DeadlineQueue;
 use crate::sched::{self, sleep};
 use crate::sync::IrqMutex;
-use crate::{boot_info, check, check_eq, time};
+use crate::{boot_info, check, check_eq, tests, time};
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -15,79 +15,25 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub static SUITE: Suite = Suite {
     name: "sched",
-    tests: &[
-        Test {
-            name: "deadline_queue_pops_earliest_first",
-            run: deadline_queue_pops_earliest_first,
-        },
-        Test {
-            name: "deadline_queue_breaks_ties_in_insertion_order",
-            run: deadline_queue_breaks_ties_in_insertion_order,
-        },
-        Test {
-            name: "deadline_queue_cancel_removes_only_that_key",
-            run: deadline_queue_cancel_removes_only_that_key,
-        },
-        Test {
-            name: "deadline_queue_reinsert_moves_the_deadline",
-            run: deadline_queue_reinsert_moves_the_deadline,
-        },
-        Test {
-            name: "deadline_queue_keeps_what_is_not_due",
-            run: deadline_queue_keeps_what_is_not_due,
-        },
-        Test {
-            name: "spawned_thread_runs_and_is_joined",
-            run: spawned_thread_runs_and_is_joined,
-        },
-        Test {
-            name: "each_thread_runs_on_its_own_stack",
-            run: each_thread_runs_on_its_own_stack,
-        },
-        Test {
-            name: "thread_ids_are_never_reused",
-            run: thread_ids_are_never_reused,
-        },
-        Test {
-            name: "yield_lets_a_waiting_thread_run",
-            run: yield_lets_a_waiting_thread_run,
-        },
-        Test {
-            name: "busy_thread_cannot_starve_another",
-            run: busy_thread_cannot_starve_another,
-        },
-        Test {
-            name: "fp_simd_state_is_per_thread",
-            run: fp_simd_state_is_per_thread,
-        },
-        Test {
-            name: "sleeping_thread_wakes_no_earlier_than_its_deadline",
-            run: sleeping_thread_wakes_no_earlier_than_its_deadline,
-        },
-        Test {
-            name: "hundred_sleepers_wake_in_deadline_order",
-            run: hundred_sleepers_wake_in_deadline_order,
-        },
-        Test {
-            name: "ten_thousand_timer_expirations_none_lost",
-            run: ten_thousand_timer_expirations_none_lost,
-        },
-        Test {
-            name: "exited_threads_free_their_resources",
-            run: exited_threads_free_their_resources,
-        },
-        Test {
-            name: "kill_ends_a_wait_without_deadline",
-            run: kill_ends_a_wait_without_deadline,
-        },
-        Test {
-            name: "a_killed_thread_s_later_waits_end_at_once",
-            run: a_killed_thread_s_later_waits_end_at_once,
-        },
-        Test {
-            name: "detached_prepared_thread_frees_slot_stack_and_heap",
-            run: detached_prepared_thread_frees_slot_stack_and_heap,
-        },
+    tests: tests![
+        deadline_queue_pops_earliest_first,
+        deadline_queue_breaks_ties_in_insertion_order,
+        deadline_queue_cancel_removes_only_that_key,
+        deadline_queue_reinsert_moves_the_deadline,
+        deadline_queue_keeps_what_is_not_due,
+        spawned_thread_runs_and_is_joined,
+        each_thread_runs_on_its_own_stack,
+        thread_ids_are_never_reused,
+        yield_lets_a_waiting_thread_run,
+        busy_thread_cannot_starve_another,
+        fp_simd_state_is_per_thread,
+        sleeping_thread_wakes_no_earlier_than_its_deadline,
+        hundred_sleepers_wake_in_deadline_order,
+        ten_thousand_timer_expirations_none_lost,
+        exited_threads_free_their_resources,
+        kill_ends_a_wait_without_deadline,
+        a_killed_thread_s_later_waits_end_at_once,
+        detached_prepared_thread_frees_slot_stack_and_heap,
     ],
 };
 

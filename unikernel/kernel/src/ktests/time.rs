@@ -1,38 +1,20 @@
 //! Monotonic time: exact conversions between counter ticks and nanoseconds,
 //! deadlines that never fire early, and a clock that never runs backwards.
 
-use crate::ktest::{Suite, Test, TestResult};
+use crate::ktest::{Suite, TestResult};
 use crate::sched::sleep;
 use crate::time::{self, ZX_TIME_INFINITE, ZX_TIME_INFINITE_PAST};
-use crate::{arch, check, check_eq};
+use crate::{arch, check, check_eq, tests};
 
 pub static SUITE: Suite = Suite {
     name: "time",
-    tests: &[
-        Test {
-            name: "ticks_to_ns_is_exact_for_a_century",
-            run: ticks_to_ns_is_exact_for_a_century,
-        },
-        Test {
-            name: "deadline_ticks_are_the_first_tick_not_before_it",
-            run: deadline_ticks_are_the_first_tick_not_before_it,
-        },
-        Test {
-            name: "monotonic_clock_never_runs_backwards",
-            run: monotonic_clock_never_runs_backwards,
-        },
-        Test {
-            name: "clock_follows_the_virtual_counter",
-            run: clock_follows_the_virtual_counter,
-        },
-        Test {
-            name: "deadline_after_clamps_to_infinite",
-            run: deadline_after_clamps_to_infinite,
-        },
-        Test {
-            name: "infinite_deadlines_have_no_tick",
-            run: infinite_deadlines_have_no_tick,
-        },
+    tests: tests![
+        ticks_to_ns_is_exact_for_a_century,
+        deadline_ticks_are_the_first_tick_not_before_it,
+        monotonic_clock_never_runs_backwards,
+        clock_follows_the_virtual_counter,
+        deadline_after_clamps_to_infinite,
+        infinite_deadlines_have_no_tick,
     ],
 };
 

@@ -1,24 +1,15 @@
 //! The generic timer's counter, as the kernel reads it.
 
 use crate::arch;
-use crate::ktest::{Suite, Test, TestResult};
-use crate::{boot_info, check, check_eq};
+use crate::ktest::{Suite, TestResult};
+use crate::{boot_info, check, check_eq, tests};
 
 pub static SUITE: Suite = Suite {
     name: "timer",
-    tests: &[
-        Test {
-            name: "frequency_is_known",
-            run: frequency_is_known,
-        },
-        Test {
-            name: "counter_advances",
-            run: counter_advances,
-        },
-        Test {
-            name: "virtual_timer_ppi_is_11",
-            run: virtual_timer_ppi_is_11,
-        },
+    tests: tests![
+        frequency_is_known,
+        counter_advances,
+        virtual_timer_ppi_is_11,
     ],
 };
 

@@ -5,10 +5,10 @@
 
 use crate::arch::esr::Class;
 use crate::arch::exception::{catch, probe_load, probe_store};
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::PAGE_SIZE;
 use crate::vm::fault;
-use crate::{arch, boot_info, check, check_eq, objects};
+use crate::{arch, boot_info, check, check_eq, objects, tests};
 use abi::*;
 use alloc::format;
 use alloc::vec;
@@ -17,59 +17,20 @@ use object::{Quota, TableId};
 
 pub static SUITE: Suite = Suite {
     name: "vm",
-    tests: &[
-        Test {
-            name: "mappings_agree_with_vmo_read_write_in_every_order",
-            run: mappings_agree_with_vmo_read_write_in_every_order,
-        },
-        Test {
-            name: "parent_write_shows_through_child_until_child_writes",
-            run: parent_write_shows_through_child_until_child_writes,
-        },
-        Test {
-            name: "child_decommit_shows_parent_page_through_existing_mapping",
-            run: child_decommit_shows_parent_page_through_existing_mapping,
-        },
-        Test {
-            name: "shrink_makes_mapped_pages_past_the_end_fault",
-            run: shrink_makes_mapped_pages_past_the_end_fault,
-        },
-        Test {
-            name: "mapped_child_keeps_zero_children_inactive",
-            run: mapped_child_keeps_zero_children_inactive,
-        },
-        Test {
-            name: "reading_child_pages_copies_nothing",
-            run: reading_child_pages_copies_nothing,
-        },
-        Test {
-            name: "writing_read_pages_takes_one_permission_fault_each",
-            run: writing_read_pages_takes_one_permission_fault_each,
-        },
-        Test {
-            name: "writing_untouched_pages_takes_one_translation_fault_and_copy_each",
-            run: writing_untouched_pages_takes_one_translation_fault_and_copy_each,
-        },
-        Test {
-            name: "access_outside_any_mapping_faults",
-            run: access_outside_any_mapping_faults,
-        },
-        Test {
-            name: "write_to_read_only_mapping_faults",
-            run: write_to_read_only_mapping_faults,
-        },
-        Test {
-            name: "mapping_past_the_vmo_end_faults",
-            run: mapping_past_the_vmo_end_faults,
-        },
-        Test {
-            name: "unmap_removes_translations",
-            run: unmap_removes_translations,
-        },
-        Test {
-            name: "random_access_through_overlapping_clones_matches_vmo_read",
-            run: random_access_through_overlapping_clones_matches_vmo_read,
-        },
+    tests: tests![
+        mappings_agree_with_vmo_read_write_in_every_order,
+        parent_write_shows_through_child_until_child_writes,
+        child_decommit_shows_parent_page_through_existing_mapping,
+        shrink_makes_mapped_pages_past_the_end_fault,
+        mapped_child_keeps_zero_children_inactive,
+        reading_child_pages_copies_nothing,
+        writing_read_pages_takes_one_permission_fault_each,
+        writing_untouched_pages_takes_one_translation_fault_and_copy_each,
+        access_outside_any_mapping_faults,
+        write_to_read_only_mapping_faults,
+        mapping_past_the_vmo_end_faults,
+        unmap_removes_translations,
+        random_access_through_overlapping_clones_matches_vmo_read,
     ],
 };
 
@@ -358,27 +319,41 @@ fn reading_child_pages_copies_nothing() -> TestResult {
     Ok(())
 }
 
+/// Writes `value` into each of the `N` pages mapped at `cm`, logs the time
+/// per page as `what`, and says what that took: permission faults,
+/// translation faults and pages copied.
+fn write_each_page(cm: u64, value: u8, what: &str) -> (u64, u64, u64) {
+    let faults_before = fault::counts();
+    let copies_before = objects::with(|s| s.vm_counters()).pages_copied;
+    let start = crate::time::now();
+    for i in 0..N {
+        poke(cm + i * PAGE_SIZE + 1, value);
+    }
+    let per_fault = (crate::time::now() - start) as u64 / N;
+    crate::info!("{what}: {per_fault} ns each");
+    let faults_after = fault::counts();
+    let copied = objects::with(|s| s.vm_counters()).pages_copied - copies_before;
+    (
+        faults_after.permission - faults_before.permission,
+        faults_after.translation - faults_before.translation,
+        copied,
+    )
+}
+
 fn writing_read_pages_takes_one_permission_fault_each() -> TestResult {
     let fx = Fixture::new()?;
     let (_, c, cm) = parent_and_mapped_child(&fx)?;
     for i in 0..N {
         check_eq!(peek(cm + i * PAGE_SIZE), i as u8 + 1);
     }
-    let faults_before = fault::counts();
-    let copies_before = objects::with(|s| s.vm_counters()).pages_copied;
-    let start = crate::time::now();
-    for i in 0..N {
-        poke(cm + i * PAGE_SIZE + 1, 0xaa);
-    }
-    let per_fault = (crate::time::now() - start) as u64 / N;
-    crate::info!("copy-on-write fault (permission fault, copy, remap): {per_fault} ns each");
-    let faults_after = fault::counts();
-    check_eq!(faults_after.permission - faults_before.permission, N);
-    check_eq!(faults_after.translation, faults_before.translation);
-    check_eq!(
-        objects::with(|s| s.vm_counters()).pages_copied - copies_before,
-        N
+    let (permission, translation, copied) = write_each_page(
+        cm,
+        0xaa,
+        "copy-on-write fault (permission fault, copy, remap)",
     );
+    check_eq!(permission, N);
+    check_eq!(translation, 0);
+    check_eq!(copied, N);
     check_eq!(fx.committed_pages(c)?, N);
     for i in 0..N {
         check_eq!(peek(cm + i * PAGE_SIZE), i as u8 + 1);
@@ -389,21 +364,14 @@ fn writing_read_pages_takes_one_permission_fault_each() -> TestResult {
 fn writing_untouched_pages_takes_one_translation_fault_and_copy_each() -> TestResult {
     let fx = Fixture::new()?;
     let (_, c, cm) = parent_and_mapped_child(&fx)?;
-    let faults_before = fault::counts();
-    let copies_before = objects::with(|s| s.vm_counters()).pages_copied;
-    let start = crate::time::now();
-    for i in 0..N {
-        poke(cm + i * PAGE_SIZE + 1, 0xbb);
-    }
-    let per_fault = (crate::time::now() - start) as u64 / N;
-    crate::info!("copy-on-write fault (translation fault, copy, map): {per_fault} ns each");
-    let faults_after = fault::counts();
-    check_eq!(faults_after.translation - faults_before.translation, N);
-    check_eq!(faults_after.permission, faults_before.permission);
-    check_eq!(
-        objects::with(|s| s.vm_counters()).pages_copied - copies_before,
-        N
+    let (permission, translation, copied) = write_each_page(
+        cm,
+        0xbb,
+        "copy-on-write fault (translation fault, copy, map)",
     );
+    check_eq!(translation, N);
+    check_eq!(permission, 0);
+    check_eq!(copied, N);
     check_eq!(fx.committed_pages(c)?, N);
     Ok(())
 }

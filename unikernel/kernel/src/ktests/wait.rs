@@ -2,11 +2,11 @@
 //! VMOs, woken by signals, deadlines and closed handles, with no lost
 //! wake-ups; `nanosleep`; `event_create` and `object_signal`.
 
-use crate::ktest::{Failure, Suite, Test, TestResult};
+use crate::ktest::{Failure, Suite, TestResult};
 use crate::objects::wait;
 use crate::sched::{self, sleep};
 use crate::time::{self, Time, ZX_TIME_INFINITE, ZX_TIME_INFINITE_PAST};
-use crate::{check, check_eq, objects};
+use crate::{check, check_eq, objects, tests};
 use abi::*;
 use alloc::format;
 use alloc::sync::Arc;
@@ -16,59 +16,20 @@ use object::{Quota, TableId, WaitStart};
 
 pub static SUITE: Suite = Suite {
     name: "wait",
-    tests: &[
-        Test {
-            name: "wait_with_a_10ms_deadline_times_out_no_earlier",
-            run: wait_with_a_10ms_deadline_times_out_no_earlier,
-        },
-        Test {
-            name: "active_signal_satisfies_the_wait_at_once",
-            run: active_signal_satisfies_the_wait_at_once,
-        },
-        Test {
-            name: "infinite_past_polls",
-            run: infinite_past_polls,
-        },
-        Test {
-            name: "zero_children_wakes_the_waiter_before_its_deadline",
-            run: zero_children_wakes_the_waiter_before_its_deadline,
-        },
-        Test {
-            name: "closing_the_waited_handle_cancels_the_wait",
-            run: closing_the_waited_handle_cancels_the_wait,
-        },
-        Test {
-            name: "wait_without_the_wait_right_is_access_denied",
-            run: wait_without_the_wait_right_is_access_denied,
-        },
-        Test {
-            name: "wait_on_a_bad_handle_is_bad_handle",
-            run: wait_on_a_bad_handle_is_bad_handle,
-        },
-        Test {
-            name: "signal_wakes_only_waiters_whose_mask_matches",
-            run: signal_wakes_only_waiters_whose_mask_matches,
-        },
-        Test {
-            name: "event_signaled_ends_an_infinite_wait",
-            run: event_signaled_ends_an_infinite_wait,
-        },
-        Test {
-            name: "object_signal_rejects_bits_it_does_not_own",
-            run: object_signal_rejects_bits_it_does_not_own,
-        },
-        Test {
-            name: "wake_between_registering_and_blocking_is_not_lost",
-            run: wake_between_registering_and_blocking_is_not_lost,
-        },
-        Test {
-            name: "nanosleep_without_a_future_deadline_only_yields",
-            run: nanosleep_without_a_future_deadline_only_yields,
-        },
-        Test {
-            name: "timed_out_waits_report_their_lateness",
-            run: timed_out_waits_report_their_lateness,
-        },
+    tests: tests![
+        wait_with_a_10ms_deadline_times_out_no_earlier,
+        active_signal_satisfies_the_wait_at_once,
+        infinite_past_polls,
+        zero_children_wakes_the_waiter_before_its_deadline,
+        closing_the_waited_handle_cancels_the_wait,
+        wait_without_the_wait_right_is_access_denied,
+        wait_on_a_bad_handle_is_bad_handle,
+        signal_wakes_only_waiters_whose_mask_matches,
+        event_signaled_ends_an_infinite_wait,
+        object_signal_rejects_bits_it_does_not_own,
+        wake_between_registering_and_blocking_is_not_lost,
+        nanosleep_without_a_future_deadline_only_yields,
+        timed_out_waits_report_their_lateness,
     ],
 };
 
@@ -113,6 +74,12 @@ impl Table {
 
     fn event(&self) -> Result<Handle, Failure> {
         event_create(self.0, 0).map_err(|e| failed("event_create", e))
+    }
+
+    /// A duplicate of `h` with `rights`.
+    fn duplicate(&self, h: Handle, rights: Rights) -> Result<Handle, Failure> {
+        objects::with(|s| s.task(self.0).handle_duplicate(h, rights))
+            .map_err(|s| failed("duplicate", s))
     }
 }
 
@@ -232,8 +199,7 @@ fn zero_children_wakes_the_waiter_before_its_deadline() -> TestResult {
 fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    let d = objects::with(|s| s.task(t.0).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS))
-        .map_err(|s| failed("duplicate", s))?;
+    let d = t.duplicate(e, ZX_RIGHT_SAME_RIGHTS)?;
     check_eq!(signal(t.0, e, 0, ZX_USER_SIGNAL_5), ZX_OK);
     let deadline = time::deadline_after(LONG);
     let (w, seen) = waiter(t.0, d, ZX_EVENT_SIGNALED, deadline)?;
@@ -259,8 +225,7 @@ fn closing_the_waited_handle_cancels_the_wait() -> TestResult {
 fn wait_without_the_wait_right_is_access_denied() -> TestResult {
     let t = Table::new()?;
     let e = t.event()?;
-    let d = objects::with(|s| s.task(t.0).handle_duplicate(e, ZX_RIGHT_SIGNAL))
-        .map_err(|s| failed("duplicate", s))?;
+    let d = t.duplicate(e, ZX_RIGHT_SIGNAL)?;
     let (status, _) = wait::object_wait_one(t.0, d, ZX_EVENT_SIGNALED, time::deadline_after(PAUSE));
     check_eq!(status, ZX_ERR_ACCESS_DENIED);
     Ok(())

@@ -30,8 +30,8 @@ use crate::sched;
 use crate::sync::IrqMutex;
 use crate::vm::domain::{self, DomainId};
 use abi::*;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
+use object::mem::{Mem, Slab, SlabId};
 use object::{KernelObject, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
 
 /// Each task's sub-VMAR: 64 GiB of the root VMAR, exactly its domain's
@@ -63,98 +63,61 @@ const QUOTA: object::Quota = object::Quota {
 const VMAR_FLAGS: VmOptions =
     ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_WRITE | ZX_VM_CAN_MAP_EXECUTE | ZX_VM_CAN_MAP_SPECIFIC;
 
-/// A generation-checked slot number. Word-aligned, so a [`KObject`] moves
-/// as whole words (an odd-sized move is a `memcpy` call on the handle
-/// close path).
+/// A generation-checked slot number (a [`Slab`] id). Word-aligned, so a
+/// [`KObject`] moves as whole words (an odd-sized move is a `memcpy` call
+/// on the handle close path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(8))]
-pub struct Id {
-    slot: u32,
-    generation: u32,
-}
+pub struct Id(SlabId);
 
 impl Id {
     /// As one word.
     pub fn raw(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.slot)
+        self.0.raw()
     }
 
     /// From one word.
     pub fn from_raw(raw: u64) -> Self {
-        Self {
-            slot: raw as u32,
-            generation: (raw >> 32) as u32,
-        }
+        Self(SlabId::from_raw(raw))
+    }
+
+    /// The slot: an index into the per-task arrays.
+    fn slot(self) -> usize {
+        self.0.index() as usize
     }
 }
 
-/// Slots with generations, grown fallibly.
-struct Slots<T> {
-    items: Vec<(u32, Option<T>)>,
-    free: Vec<u32>,
-}
+/// A [`Slab`] of tasks or threads, named by [`Id`]s. Its growth can fail
+/// (`ZX_ERR_NO_MEMORY`) but no failure is injected here.
+struct Slots<T>(Slab<T>);
 
 impl<T> Slots<T> {
     const fn new() -> Self {
-        Self {
-            items: Vec::new(),
-            free: Vec::new(),
-        }
+        Self(Slab::new())
     }
 
-    /// Takes an empty slot for a value to come ([`Self::fill`]).
-    fn vacant(&mut self) -> Result<Id, Status> {
-        if let Some(slot) = self.free.pop() {
-            let entry = &mut self.items[slot as usize];
-            entry.0 = entry.0.wrapping_add(1);
-            return Ok(Id {
-                slot,
-                generation: entry.0,
-            });
-        }
-        // Room to free every slot later without allocating.
-        self.items.try_reserve(1).map_err(|_| ZX_ERR_NO_MEMORY)?;
-        self.free
-            .try_reserve(self.items.len() + 1 - self.free.len())
-            .map_err(|_| ZX_ERR_NO_MEMORY)?;
-        self.items.push((0, None));
-        Ok(Id {
-            slot: self.items.len() as u32 - 1,
-            generation: 0,
-        })
+    /// Makes room for one value, and says the id it will get
+    /// ([`Self::insert_reserved`]) while nothing else is inserted.
+    fn reserve(&mut self) -> Result<Id, Status> {
+        self.0.reserve(&Mem::default())?;
+        Ok(Id(self.0.next_id()))
     }
 
-    /// Puts the value in a slot from [`Self::vacant`].
-    fn fill(&mut self, id: Id, value: T) {
-        self.items[id.slot as usize].1 = Some(value);
-    }
-
-    /// Gives back a slot from [`Self::vacant`] that was never filled.
-    fn release_vacant(&mut self, id: Id) {
-        self.free.push(id.slot);
+    /// Inserts after [`Self::reserve`].
+    fn insert_reserved(&mut self, value: T) -> Id {
+        Id(self.0.insert_reserved(value))
     }
 
     fn insert(&mut self, value: T) -> Result<Id, Status> {
-        let id = self.vacant()?;
-        self.fill(id, value);
-        Ok(id)
+        self.0.insert(&Mem::default(), value).map(Id)
     }
 
     fn get_mut(&mut self, id: Id) -> Option<&mut T> {
-        match self.items.get_mut(id.slot as usize) {
-            Some((generation, Some(v))) if *generation == id.generation => Some(v),
-            _ => None,
-        }
+        self.0.get_mut(id.0)
     }
 
     fn remove(&mut self, id: Id) -> Option<T> {
-        let entry = self.items.get_mut(id.slot as usize)?;
-        if entry.0 != id.generation {
-            return None;
-        }
-        let v = entry.1.take()?;
-        self.free.push(id.slot);
-        Some(v)
+        self.0.remove(id.0)
     }
 }
 
@@ -226,10 +189,10 @@ impl Threads {
         if !is_alive(task) {
             return Err(ZX_ERR_BAD_STATE);
         }
-        if self.count[task.slot as usize] >= MAX_THREADS_PER_TASK {
+        if self.count[task.slot()] >= MAX_THREADS_PER_TASK {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        let head = self.first[task.slot as usize];
+        let head = self.first[task.slot()];
         let id = self.slots.insert(Thread {
             prev: None,
             next: head,
@@ -238,22 +201,22 @@ impl Threads {
         if let Some(t) = head.and_then(|h| self.slots.get_mut(h)) {
             t.prev = Some(id);
         }
-        self.first[task.slot as usize] = Some(id);
-        self.count[task.slot as usize] += 1;
+        self.first[task.slot()] = Some(id);
+        self.count[task.slot()] += 1;
         Ok(id)
     }
 
     /// Removes a thread's record and takes it off its task's list.
     fn unlink(&mut self, id: Id) -> Option<Thread> {
         let t = self.slots.remove(id)?;
-        self.count[t.task.slot as usize] -= 1;
+        self.count[t.task.slot()] -= 1;
         match t.prev {
             Some(p) => {
                 if let Some(p) = self.slots.get_mut(p) {
                     p.next = t.next;
                 }
             }
-            None => self.first[t.task.slot as usize] = t.next,
+            None => self.first[t.task.slot()] = t.next,
         }
         if let Some(n) = t.next.and_then(|n| self.slots.get_mut(n)) {
             n.prev = t.prev;
@@ -280,17 +243,17 @@ static ALIVE: [AtomicU32; MAX_TASKS] = [const { AtomicU32::new(0) }; MAX_TASKS];
 
 fn set_alive(id: Id, alive: bool) {
     let value = if alive {
-        id.generation.wrapping_add(1)
+        id.0.generation().wrapping_add(1)
     } else {
         0
     };
-    ALIVE[id.slot as usize].store(value, Ordering::Release);
+    ALIVE[id.slot()].store(value, Ordering::Release);
 }
 
 fn is_alive(id: Id) -> bool {
     ALIVE
-        .get(id.slot as usize)
-        .is_some_and(|a| a.load(Ordering::Acquire) == id.generation.wrapping_add(1))
+        .get(id.slot())
+        .is_some_and(|a| a.load(Ordering::Acquire) == id.0.generation().wrapping_add(1))
 }
 /// Threads killed by `zx_task_kill` on a thread handle and not yet exited:
 /// while it is zero (almost always), the return to EL0 asks only whether
@@ -405,24 +368,19 @@ pub fn create(
     }
     let (id, moved, stack_top, handle, rec, vmar_handle) = {
         let mut tasks = TASKS.lock();
-        let id = tasks.vacant()?;
-        if id.slot as usize >= MAX_TASKS {
-            tasks.release_vacant(id);
+        // The task's id is its slot's, known before it is built: the lock
+        // is held until it is inserted.
+        let id = tasks.reserve()?;
+        if id.slot() >= MAX_TASKS {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        match objects::with(|s| build(s, table, id, handles)) {
-            Ok((task, moved, stack_top, handle)) => {
-                let rec = (task.table, task.vmar_range);
-                let vmar_handle = task.self_handles;
-                tasks.fill(id, task);
-                set_alive(id, true);
-                (id, moved, stack_top, handle, rec, vmar_handle)
-            }
-            Err(e) => {
-                tasks.release_vacant(id);
-                return Err(e);
-            }
-        }
+        let (task, moved, stack_top, handle) = objects::with(|s| build(s, table, id, handles))?;
+        let rec = (task.table, task.vmar_range);
+        let vmar_handle = task.self_handles;
+        let inserted = tasks.insert_reserved(task);
+        debug_assert_eq!(inserted, id);
+        set_alive(id, true);
+        (id, moved, stack_top, handle, rec, vmar_handle)
     };
     let mut args = [arg, 0, 0, 0, 0, 0];
     for (a, h) in args[1..].iter_mut().zip(moved) {
@@ -705,7 +663,7 @@ fn end_threads(task: Id) {
             let mut threads = THREADS.lock();
             let at = match cursor {
                 Cursor::At(id) if threads.slots.get_mut(id).is_some() => Some(id),
-                _ => threads.first[task.slot as usize],
+                _ => threads.first[task.slot()],
             };
             let Some(at) = at else { break };
             let Some(t) = threads.slots.get_mut(at) else {

@@ -286,6 +286,15 @@ pub fn cow_child(space: &mut Space, t: TableId, h: Handle, offset: u64, size: u6
         .unwrap()
 }
 
+/// The physical address backing page `page` of `h` (`ZX_VMO_OP_LOOKUP`).
+pub fn lookup(s: &mut Space, t: TableId, h: Handle, page: u64) -> u64 {
+    let mut out = [0u64; 1];
+    s.task(t)
+        .vmo_op_range(h, ZX_VMO_OP_LOOKUP, page * PAGE, PAGE, &mut out)
+        .unwrap();
+    out[0]
+}
+
 pub fn info(space: &mut Space, t: TableId, h: Handle) -> ZxInfoVmo {
     space.task(t).object_get_info_vmo(h).unwrap()
 }

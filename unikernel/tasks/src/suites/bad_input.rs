@@ -65,6 +65,27 @@ fn call(n: Syscall, a: [u64; 8]) -> Status {
     unsafe { raw(n, a) }
 }
 
+/// Fails unless `f(p)` is `ZX_ERR_INVALID_ARGS` for every `p` of `ptrs`
+/// (`what` names the argument `p` stands for).
+fn each_invalid_args(
+    ptrs: impl IntoIterator<Item = u64>,
+    what: &str,
+    mut f: impl FnMut(u64) -> Status,
+) -> TestResult {
+    for p in ptrs {
+        check_eq!(f(p), Status::INVALID_ARGS, "{what} {p:#x}");
+    }
+    Ok(())
+}
+
+/// `zx_task_create(entry, 0, handles, count, out)`, every argument raw.
+fn task_create(entry: u64, handles: u64, count: u64, out: u64) -> Status {
+    call(
+        Syscall::TaskCreate,
+        [entry, 0, handles, count, out, 0, 0, 0],
+    )
+}
+
 fn h(x: &impl AsHandleRef) -> u64 {
     u64::from(x.raw_handle())
 }
@@ -128,13 +149,9 @@ fn with_another_tasks_stack(f: fn(u64) -> TestResult) -> TestResult {
 }
 
 fn vmo_create_with_a_refused_out_is_invalid_args() -> TestResult {
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(Syscall::VmoCreate, [PAGE, 0, p, 0, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "out {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "out", |p| {
+        call(Syscall::VmoCreate, [PAGE, 0, p, 0, 0, 0, 0, 0])
+    })?;
     // The image's data is unchanged (nothing was written there).
     check_eq!(
         DATA_WORD.load(core::sync::atomic::Ordering::Relaxed),
@@ -199,13 +216,9 @@ fn vmo_read_into_refused_memory_is_invalid_args() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     ok!(vmo.write(&[1; 16], 0));
     let (_region, unmapped) = ok!(unmapped_own_addr());
-    for p in ok!(refused_outs(unmapped)) {
-        check_eq!(
-            call(Syscall::VmoRead, [h(&vmo), p, 0, 16, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "buffer {p:#x}"
-        );
-    }
+    each_invalid_args(ok!(refused_outs(unmapped)), "buffer", |p| {
+        call(Syscall::VmoRead, [h(&vmo), p, 0, 16, 0, 0, 0, 0])
+    })?;
     Ok(())
 }
 
@@ -249,13 +262,11 @@ fn vmo_write_from_refused_memory_is_invalid_args_and_writes_nothing() -> TestRes
     let (_region, unmapped) = ok!(unmapped_own_addr());
     let info = ok!(Vmar::root_self().info());
     let f = foreign_in_ptrs();
-    for p in [f[0], f[1], f[2], f[3], unmapped, info.base + info.len - 2] {
-        check_eq!(
-            call(Syscall::VmoWrite, [h(&vmo), p, 0, 8, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "buffer {p:#x}"
-        );
-    }
+    each_invalid_args(
+        [f[0], f[1], f[2], f[3], unmapped, info.base + info.len - 2],
+        "buffer",
+        |p| call(Syscall::VmoWrite, [h(&vmo), p, 0, 8, 0, 0, 0, 0]),
+    )?;
     check_eq!(ok!(vmo.info()).committed_bytes, 0);
     Ok(())
 }
@@ -297,63 +308,51 @@ fn vmo_write_from_the_images_read_only_part_works() -> TestResult {
 
 fn get_size_with_a_bad_out_is_invalid_args() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(Syscall::VmoGetSize, [h(&vmo), p, 0, 0, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "out {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "out", |p| {
+        call(Syscall::VmoGetSize, [h(&vmo), p, 0, 0, 0, 0, 0, 0])
+    })?;
     Ok(())
 }
 
 fn lookup_into_a_bad_buffer_is_invalid_args() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(
-                Syscall::VmoOpRange,
-                [
-                    h(&vmo),
-                    u64::from(abi::ZX_VMO_OP_LOOKUP),
-                    0,
-                    PAGE,
-                    p,
-                    8,
-                    0,
-                    0
-                ]
-            ),
-            Status::INVALID_ARGS,
-            "buffer {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "buffer", |p| {
+        call(
+            Syscall::VmoOpRange,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_VMO_OP_LOOKUP),
+                0,
+                PAGE,
+                p,
+                8,
+                0,
+                0,
+            ],
+        )
+    })?;
     Ok(())
 }
 
 fn wait_with_a_bad_observed_is_invalid_args() -> TestResult {
     let event = ok!(Event::create());
     ok!(event.signal_handle(Signals::NONE, Signals::USER_0));
-    for p in foreign_out_ptrs().into_iter().skip(1) {
-        check_eq!(
-            call(
-                Syscall::ObjectWaitOne,
-                [
-                    h(&event),
-                    u64::from(abi::ZX_USER_SIGNAL_0),
-                    0,
-                    p,
-                    0,
-                    0,
-                    0,
-                    0
-                ]
-            ),
-            Status::INVALID_ARGS,
-            "observed {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs().into_iter().skip(1), "observed", |p| {
+        call(
+            Syscall::ObjectWaitOne,
+            [
+                h(&event),
+                u64::from(abi::ZX_USER_SIGNAL_0),
+                0,
+                p,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    })?;
     // Null means "not wanted".
     check_eq!(
         call(
@@ -409,25 +408,21 @@ fn get_info_into_bad_pointers_is_invalid_args() -> TestResult {
 
 fn duplicate_and_replace_with_a_bad_out_are_invalid_args() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(
-                Syscall::HandleDuplicate,
-                [
-                    h(&vmo),
-                    u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
-                    p,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0
-                ]
-            ),
-            Status::INVALID_ARGS,
-            "out {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "out", |p| {
+        call(
+            Syscall::HandleDuplicate,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                p,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    })?;
     let dup = ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS)).into_raw();
     check_eq!(
         call(
@@ -658,13 +653,9 @@ fn wrong_type_is_reported_before_a_missing_right() -> TestResult {
 }
 
 fn event_create_with_a_bad_out_is_invalid_args() -> TestResult {
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(Syscall::EventCreate, [0, p, 0, 0, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "out {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "out", |p| {
+        call(Syscall::EventCreate, [0, p, 0, 0, 0, 0, 0, 0])
+    })?;
     Ok(())
 }
 
@@ -781,16 +772,9 @@ fn task_create_with_a_bad_handle_list_moves_nothing() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     let mut out = 0u32;
     let entry = text_addr();
-    for p in foreign_in_ptrs() {
-        check_eq!(
-            call(
-                Syscall::TaskCreate,
-                [entry, 0, p, 1, &raw mut out as u64, 0, 0, 0]
-            ),
-            Status::INVALID_ARGS,
-            "list {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_in_ptrs(), "list", |p| {
+        task_create(entry, p, 1, &raw mut out as u64)
+    })?;
     check_eq!(out, 0);
     check!(valid(vmo.raw_handle()));
     Ok(())
@@ -800,16 +784,9 @@ fn task_create_with_a_bad_out_starts_nothing_and_moves_nothing() -> TestResult {
     let parent = ok!(Vmo::create(PAGE));
     let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
     let list = [child.raw_handle()];
-    for p in foreign_out_ptrs() {
-        check_eq!(
-            call(
-                Syscall::TaskCreate,
-                [text_addr(), 0, list.as_ptr() as u64, 1, p, 0, 0, 0]
-            ),
-            Status::INVALID_ARGS,
-            "out {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_out_ptrs(), "out", |p| {
+        task_create(text_addr(), list.as_ptr() as u64, 1, p)
+    })?;
     check!(valid(child.raw_handle()), "the handle moved");
     drop(child);
     check!(zero_children(&parent));
@@ -822,19 +799,7 @@ fn task_create_with_an_entry_outside_the_text_is_invalid_args() -> TestResult {
     let mut out = 0u32;
     for entry in [0, KERNEL_ADDR, rodata_addr(), data_addr(), NON_CANONICAL] {
         check_eq!(
-            call(
-                Syscall::TaskCreate,
-                [
-                    entry,
-                    0,
-                    list.as_ptr() as u64,
-                    1,
-                    &raw mut out as u64,
-                    0,
-                    0,
-                    0
-                ]
-            ),
+            task_create(entry, list.as_ptr() as u64, 1, &raw mut out as u64),
             Status::INVALID_ARGS,
             "entry {entry:#x}"
         );
@@ -848,36 +813,12 @@ fn task_create_with_more_than_four_handles_is_invalid_args() -> TestResult {
     let list = [vmo.raw_handle(); 5];
     let mut out = 0u32;
     check_eq!(
-        call(
-            Syscall::TaskCreate,
-            [
-                text_addr(),
-                0,
-                list.as_ptr() as u64,
-                5,
-                &raw mut out as u64,
-                0,
-                0,
-                0
-            ]
-        ),
+        task_create(text_addr(), list.as_ptr() as u64, 5, &raw mut out as u64),
         Status::INVALID_ARGS
     );
     // The same handle twice is refused too.
     check_eq!(
-        call(
-            Syscall::TaskCreate,
-            [
-                text_addr(),
-                0,
-                list.as_ptr() as u64,
-                2,
-                &raw mut out as u64,
-                0,
-                0,
-                0
-            ]
-        ),
+        task_create(text_addr(), list.as_ptr() as u64, 2, &raw mut out as u64),
         Status::INVALID_ARGS
     );
     check!(valid(vmo.raw_handle()));
@@ -885,13 +826,9 @@ fn task_create_with_more_than_four_handles_is_invalid_args() -> TestResult {
 }
 
 fn console_write_of_refused_or_bad_text_fails() -> TestResult {
-    for p in foreign_in_ptrs() {
-        check_eq!(
-            call(Syscall::ConsoleWrite, [p, 8, 0, 0, 0, 0, 0, 0]),
-            Status::INVALID_ARGS,
-            "text {p:#x}"
-        );
-    }
+    each_invalid_args(foreign_in_ptrs(), "text", |p| {
+        call(Syscall::ConsoleWrite, [p, 8, 0, 0, 0, 0, 0, 0])
+    })?;
     let long = [b'#'; 600];
     check_eq!(
         call(

@@ -71,12 +71,9 @@ struct Rng(u64);
 
 impl Rng {
     /// A generator whose whole state depends on every bit of `seed`
-    /// (splitmix64; xorshift's state must not be zero).
+    /// (scrambled by splitmix64; xorshift's state must not be zero).
     fn from_seed(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)).max(1))
+        Rng(testkit::SplitMix64(seed).next_u64().max(1))
     }
     fn next(&mut self) -> u64 {
         let mut x = self.0;
@@ -308,15 +305,37 @@ impl Fuzz {
         let k = self.rng.below(20);
         match k {
             0..=9 => {
-                let at = if self.rng.one_in(4) {
-                    self.rng.below(SCRATCH_LEN - size.min(SCRATCH_LEN))
-                } else {
-                    self.rng.below(SCRATCH_LEN / 8 - 1) * 8
-                };
+                let at = self.either(
+                    4,
+                    |f| f.rng.below(SCRATCH_LEN - size.min(SCRATCH_LEN)),
+                    |f| f.rng.below(SCRATCH_LEN / 8 - 1) * 8,
+                );
                 (self.scratch + at, Out::Scratch(self.scratch + at))
             }
             10 | 11 if arena_ok => (self.arena_ptr(), Out::Elsewhere),
             _ => (self.foreign_ptr(), Out::Elsewhere),
+        }
+    }
+
+    /// An out-pointer (see [`out_ptr`](Self::out_ptr), never the arena) for
+    /// a value the step reads back after the call: `harvest` says where.
+    fn harvested_out(&mut self, size: u64, harvest: &mut Out) -> u64 {
+        let (p, out) = self.out_ptr(size, false);
+        *harvest = out;
+        p
+    }
+
+    /// One time in `n` what `rare` draws, else what `usual` draws.
+    fn either(
+        &mut self,
+        n: u64,
+        rare: impl FnOnce(&mut Self) -> u64,
+        usual: impl FnOnce(&mut Self) -> u64,
+    ) -> u64 {
+        if self.rng.one_in(n) {
+            rare(self)
+        } else {
+            usual(self)
         }
     }
 
@@ -362,11 +381,7 @@ impl Fuzz {
     /// An entry for a task or thread: [`exit_at_once`], or an address that
     /// is not in the image's text (so nothing else of the image ever runs).
     fn entry(&mut self) -> u64 {
-        let e = if self.rng.one_in(2) {
-            exit_at_once as *const () as u64
-        } else {
-            self.foreign_ptr()
-        };
+        let e = self.either(2, |_| exit_at_once as *const () as u64, |f| f.foreign_ptr());
         let text = text_addr();
         if e != exit_at_once as *const () as u64 && e.abs_diff(text) < 4096 {
             0
@@ -457,34 +472,20 @@ impl Fuzz {
             Syscall::HandleDuplicate | Syscall::HandleReplace => {
                 a[0] = u64::from(self.handle(false));
                 a[1] = self.rights();
-                let (p, out) = self.out_ptr(4, false);
-                a[2] = p;
-                harvest = out;
+                a[2] = self.harvested_out(4, &mut harvest);
                 touched[0] = a[0] as u32;
             }
             Syscall::VmoCreate => {
                 a[0] = self.size();
-                a[1] = if self.rng.one_in(4) {
-                    self.rng.next() & 0xff
-                } else {
-                    self.rng.below(2)
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[2] = p;
-                harvest = out;
+                a[1] = self.either(4, |f| f.rng.next() & 0xff, |f| f.rng.below(2));
+                a[2] = self.harvested_out(4, &mut harvest);
             }
             Syscall::VmoCreateChild => {
                 a[0] = u64::from(self.handle(true));
-                a[1] = if self.rng.one_in(4) {
-                    self.rng.next() & 0xff
-                } else {
-                    1 + 2 * self.rng.below(2)
-                };
+                a[1] = self.either(4, |f| f.rng.next() & 0xff, |f| 1 + 2 * f.rng.below(2));
                 a[2] = self.offset();
                 a[3] = self.size();
-                let (p, out) = self.out_ptr(4, false);
-                a[4] = p;
-                harvest = out;
+                a[4] = self.harvested_out(4, &mut harvest);
             }
             Syscall::VmoRead => {
                 a[0] = u64::from(self.handle(true));
@@ -508,17 +509,9 @@ impl Fuzz {
             }
             Syscall::VmoOpRange => {
                 a[0] = u64::from(self.handle(true));
-                a[1] = if self.rng.one_in(8) {
-                    self.rng.next() & 0xffff_ffff
-                } else {
-                    self.rng.below(7)
-                };
+                a[1] = self.either(8, |f| f.rng.next() & 0xffff_ffff, |f| f.rng.below(7));
                 a[2] = self.offset();
-                a[3] = if self.rng.one_in(2) {
-                    self.rng.below(8) * PAGE
-                } else {
-                    self.size().min(64 * PAGE)
-                };
+                a[3] = self.either(2, |f| f.rng.below(8) * PAGE, |f| f.size().min(64 * PAGE));
                 a[5] = self.len();
                 a[4] = self.out_ptr(a[5], true).0;
             }
@@ -534,14 +527,8 @@ impl Fuzz {
                     + self.rng.below(2) * self.rng.below(PAGE);
                 a[3] = u64::from(self.handle(true));
                 a[4] = self.offset();
-                a[5] = if self.rng.one_in(4) {
-                    self.len()
-                } else {
-                    (1 + self.rng.below(8)) * PAGE
-                };
-                let (p, out) = self.out_ptr(8, false);
-                a[6] = p;
-                harvest = out;
+                a[5] = self.either(4, |f| f.len(), |f| (1 + f.rng.below(8)) * PAGE);
+                a[6] = self.harvested_out(8, &mut harvest);
             }
             Syscall::VmarUnmap => {
                 a[0] = u64::from(self.vmar_handle());
@@ -557,19 +544,9 @@ impl Fuzz {
             Syscall::VmarAllocate => {
                 a[0] = u64::from(self.handle(true));
                 a[1] = self.rng.next() & 0x3ff;
-                a[2] = if self.rng.one_in(2) {
-                    0
-                } else {
-                    self.rng.below(ARENA_LEN / PAGE) * PAGE
-                };
-                a[3] = if self.rng.one_in(4) {
-                    self.size()
-                } else {
-                    (1 + self.rng.below(16)) * PAGE
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[4] = p;
-                harvest = out;
+                a[2] = self.either(2, |_| 0, |f| f.rng.below(ARENA_LEN / PAGE) * PAGE);
+                a[3] = self.either(4, |f| f.size(), |f| (1 + f.rng.below(16)) * PAGE);
+                a[4] = self.harvested_out(4, &mut harvest);
                 a[5] = self.out_ptr(8, false).0;
             }
             Syscall::VmarDestroy => {
@@ -581,63 +558,37 @@ impl Fuzz {
                     self.rng
                         .pick(&[1u32, 2, 7, 23, 1000, 1001, 0, 3, 0xffff_ffff]),
                 );
-                a[3] = if self.rng.one_in(2) {
-                    self.rng.below(160)
-                } else {
-                    self.len()
-                };
+                a[3] = self.either(2, |f| f.rng.below(160), |f| f.len());
                 a[2] = self.out_ptr(a[3], true).0;
-                a[4] = if self.rng.one_in(3) {
-                    0
-                } else {
-                    self.out_ptr(8, true).0
-                };
-                a[5] = if self.rng.one_in(3) {
-                    0
-                } else {
-                    self.out_ptr(8, true).0
-                };
+                a[4] = self.either(3, |_| 0, |f| f.out_ptr(8, true).0);
+                a[5] = self.either(3, |_| 0, |f| f.out_ptr(8, true).0);
             }
             Syscall::ObjectWaitOne => {
                 a[0] = u64::from(self.handle(true));
-                a[1] = if self.rng.one_in(2) {
-                    self.rng.next() & 0xffff_ffff
-                } else {
-                    self.rng.next() & 0xff00_0008
-                };
+                a[1] = self.either(
+                    2,
+                    |f| f.rng.next() & 0xffff_ffff,
+                    |f| f.rng.next() & 0xff00_0008,
+                );
                 a[2] = self.deadline();
-                a[3] = if self.rng.one_in(4) {
-                    0
-                } else {
-                    self.out_ptr(4, true).0
-                };
+                a[3] = self.either(4, |_| 0, |f| f.out_ptr(4, true).0);
             }
             Syscall::ObjectSignal => {
                 a[0] = u64::from(self.handle(true));
-                let mask = if self.rng.one_in(4) {
-                    0xffff_ffff
-                } else {
-                    0xff00_0008
-                };
+                let mask = self.either(4, |_| 0xffff_ffff, |_| 0xff00_0008);
                 a[1] = self.rng.next() & mask;
                 a[2] = self.rng.next() & mask;
             }
             Syscall::EventCreate => {
-                a[0] = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    0
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[1] = p;
-                harvest = out;
+                a[0] = self.either(4, |f| f.rng.next(), |_| 0);
+                a[1] = self.harvested_out(4, &mut harvest);
             }
             Syscall::Nanosleep => {
-                a[0] = if self.rng.one_in(2) {
-                    (-(self.rng.below(1000) as i64)) as u64
-                } else {
-                    (Time::get_monotonic().into_nanos() + self.rng.below(50_000) as i64) as u64
-                };
+                a[0] = self.either(
+                    2,
+                    |f| (-(f.rng.below(1000) as i64)) as u64,
+                    |f| (Time::get_monotonic().into_nanos() + f.rng.below(50_000) as i64) as u64,
+                );
             }
             Syscall::ClockGetMonotonic | Syscall::SystemGetNumCpus => {}
             Syscall::TaskCreate => {
@@ -652,30 +603,14 @@ impl Fuzz {
                     // SAFETY: the scratch mapping's last 64 bytes hold the list.
                     unsafe { core::ptr::write_volatile((at + 4 * k as u64) as *mut u32, h) };
                 }
-                a[2] = if self.rng.one_in(4) {
-                    self.foreign_ptr()
-                } else {
-                    at
-                };
-                a[3] = if self.rng.one_in(8) {
-                    self.rng.next()
-                } else {
-                    count
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[4] = p;
-                harvest = out;
+                a[2] = self.either(4, |f| f.foreign_ptr(), |_| at);
+                a[3] = self.either(8, |f| f.rng.next(), |_| count);
+                a[4] = self.harvested_out(4, &mut harvest);
             }
             Syscall::ThreadCreate => {
                 a[0] = u64::from(self.handle(false));
-                a[1] = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    0
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[2] = p;
-                harvest = out;
+                a[1] = self.either(4, |f| f.rng.next(), |_| 0);
+                a[2] = self.harvested_out(4, &mut harvest);
             }
             Syscall::ThreadStart => {
                 a[0] = u64::from(self.handle(false));
@@ -704,39 +639,21 @@ impl Fuzz {
                 a[0] = u64::from(if h == own { FORGED_HANDLE } else { h });
             }
             Syscall::TimerCreate => {
-                a[0] = if self.rng.one_in(3) {
-                    self.rng.next()
-                } else {
-                    self.rng.below(3)
-                };
-                a[1] = if self.rng.one_in(3) {
-                    self.rng.next()
-                } else {
-                    0
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[2] = p;
-                harvest = out;
+                a[0] = self.either(3, |f| f.rng.next(), |f| f.rng.below(3));
+                a[1] = self.either(3, |f| f.rng.next(), |_| 0);
+                a[2] = self.harvested_out(4, &mut harvest);
             }
             Syscall::TimerSet => {
                 a[0] = u64::from(self.handle(false));
                 a[1] = self.deadline();
-                a[2] = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    self.rng.below(100_000)
-                };
+                a[2] = self.either(4, |f| f.rng.next(), |f| f.rng.below(100_000));
             }
             Syscall::TimerCancel => {
                 a[0] = u64::from(self.handle(false));
             }
             Syscall::ObjectWaitMany => {
                 // Items in the scratch mapping: live handles or junk.
-                let count = if self.rng.one_in(8) {
-                    self.rng.next() & 0xffff
-                } else {
-                    self.rng.below(70)
-                };
+                let count = self.either(8, |f| f.rng.next() & 0xffff, |f| f.rng.below(70));
                 let (p, _) = self.out_ptr(12 * count.min(70), true);
                 let end = p.checked_add(12 * count.min(64));
                 if p >= self.scratch && end.is_some_and(|e| e <= self.scratch + SCRATCH_LEN - 64) {
@@ -758,34 +675,20 @@ impl Fuzz {
                 a[0] = u64::from(self.handle(true));
                 a[1] = u64::from(self.handle(true));
                 a[2] = self.rng.below(4);
-                a[3] = if self.rng.one_in(2) {
-                    self.rng.next() & 0xffff_ffff
-                } else {
-                    self.rng.next() & 0xff00_0008
-                };
-                a[4] = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    self.rng.below(2)
-                };
+                a[3] = self.either(
+                    2,
+                    |f| f.rng.next() & 0xffff_ffff,
+                    |f| f.rng.next() & 0xff00_0008,
+                );
+                a[4] = self.either(4, |f| f.rng.next(), |f| f.rng.below(2));
             }
             Syscall::PortCreate => {
-                a[0] = if self.rng.one_in(4) {
-                    self.rng.next()
-                } else {
-                    0
-                };
-                let (p, out) = self.out_ptr(4, false);
-                a[1] = p;
-                harvest = out;
+                a[0] = self.either(4, |f| f.rng.next(), |_| 0);
+                a[1] = self.harvested_out(4, &mut harvest);
             }
             Syscall::PortQueue => {
                 a[0] = u64::from(self.handle(true));
-                a[1] = if self.rng.one_in(2) {
-                    self.in_ptr()
-                } else {
-                    self.out_ptr(48, true).0
-                };
+                a[1] = self.either(2, |f| f.in_ptr(), |f| f.out_ptr(48, true).0);
             }
             Syscall::PortWait => {
                 a[0] = u64::from(self.handle(true));

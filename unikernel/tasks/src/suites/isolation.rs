@@ -58,6 +58,33 @@ fn faulted_at(end: TaskEnd, class: u8, addr: u64) -> bool {
     end.fault_class() == Some(class) && matches!(end, TaskEnd::Faulted { far, .. } if far == addr)
 }
 
+/// Runs `f(addr)` in a helper task; fails unless the task faulted there,
+/// with exception class `class`.
+fn faults_at(f: fn(u64), addr: u64, class: u8) -> TestResult {
+    let end = ok!(run_in_task_arg(f, addr));
+    check!(faulted_at(end, class, addr), "{end:?}");
+    Ok(())
+}
+
+/// In a helper task: reads the byte at `addr` and exits with it.
+fn read_at(addr: u64) {
+    // SAFETY: the test expects the read to fault.
+    let b = unsafe { peek(addr) };
+    zx::exit(i64::from(b));
+}
+
+/// In a helper task: writes 0x77 to the byte at `addr`.
+fn write_at(addr: u64) {
+    // SAFETY: the test expects the write to fault.
+    unsafe { poke(addr, 0x77) };
+}
+
+/// In a helper task: calls the code at `addr`.
+fn call_at(addr: u64) {
+    // SAFETY: the test expects the instruction fetch to fault.
+    unsafe { call(addr) };
+}
+
 fn reading_kernel_memory_faults() -> TestResult {
     let end = ok!(run_in_task(|| {
         // SAFETY: deliberately reads kernel memory; the kernel ends this task.
@@ -108,14 +135,8 @@ fn writing_below_the_stack_hits_the_guard() -> TestResult {
 fn writing_a_read_only_mapping_faults() -> TestResult {
     let vmo = ok!(Vmo::create(PAGE));
     let addr = ok!(map(&vmo, PAGE, VmarFlags::PERM_READ));
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: the mapping is read-only; the store faults.
-            unsafe { poke(addr, 1) };
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    // The mapping is read-only; the store faults.
+    faults_at(write_at, addr, DATA_ABORT)?;
     check_eq!(byte_at(&vmo, 0), Ok(0));
     Ok(())
 }
@@ -143,27 +164,16 @@ fn writing_the_images_read_only_data_faults() -> TestResult {
 const RET: [u8; 4] = 0xd65f_03c0u32.to_le_bytes();
 
 fn executing_a_data_mapping_faults() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(&RET, 0));
-    let addr = ok!(map_rw(&vmo, PAGE));
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: deliberately jumps into a mapping without execute
-            // permission; the instruction fetch faults.
-            let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
-            f();
-        },
-        addr
-    ));
-    check!(faulted_at(end, INSTRUCTION_ABORT, addr), "{end:?}");
+    let (_vmo, addr) = ok!(mapped_page_with(&RET, 0));
+    // The mapping has no execute permission: the instruction fetch faults.
+    faults_at(call_at, addr, INSTRUCTION_ABORT)?;
     Ok(())
 }
 
 fn executing_the_images_data_faults() -> TestResult {
     let end = ok!(run_in_task(|| {
         // SAFETY: deliberately jumps into the image's data (never executable).
-        let f: extern "C" fn() = unsafe { core::mem::transmute(data_addr() as usize) };
-        f();
+        unsafe { call(data_addr()) };
     }));
     check!(faulted_at(end, INSTRUCTION_ABORT, data_addr()), "{end:?}");
     Ok(())
@@ -172,8 +182,7 @@ fn executing_the_images_data_faults() -> TestResult {
 fn executing_kernel_memory_faults() -> TestResult {
     let end = ok!(run_in_task(|| {
         // SAFETY: deliberately jumps into kernel text; EL0 may not fetch there.
-        let f: extern "C" fn() = unsafe { core::mem::transmute(KERNEL_ADDR as usize) };
-        f();
+        unsafe { call(KERNEL_ADDR) };
     }));
     check!(faulted_at(end, INSTRUCTION_ABORT, KERNEL_ADDR), "{end:?}");
     Ok(())
@@ -189,40 +198,23 @@ fn an_undefined_instruction_ends_the_task() -> TestResult {
 }
 
 fn reading_another_tasks_mapping_faults() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(&[0x2a], 5));
-    let addr = ok!(map_rw(&vmo, PAGE));
+    let (_vmo, addr) = ok!(mapped_page_with(&[0x2a], 5));
     // Touched here first: this task's table has the translation.
     // SAFETY: this task's own read-write mapping.
     check_eq!(unsafe { peek(addr + 5) }, 0x2a);
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: another task's mapping: the read faults.
-            let b = unsafe { peek(addr + 5) };
-            zx::exit(i64::from(b));
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr + 5), "{end:?}");
+    // Another task's mapping: the read faults.
+    faults_at(read_at, addr + 5, DATA_ABORT)?;
     // SAFETY: as above.
     check_eq!(unsafe { peek(addr + 5) }, 0x2a);
     Ok(())
 }
 
 fn writing_another_tasks_mapping_faults() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(&[0x11], 0));
-    let addr = ok!(map_rw(&vmo, PAGE));
+    let (vmo, addr) = ok!(mapped_page_with(&[0x11], 0));
     // SAFETY: this task's own read-write mapping.
     check_eq!(unsafe { peek(addr) }, 0x11);
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: another task's mapping: the write faults.
-            unsafe { poke(addr, 0x77) };
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    // Another task's mapping: the write faults.
+    faults_at(write_at, addr, DATA_ABORT)?;
     check_eq!(byte_at(&vmo, 0), Ok(0x11));
     // SAFETY: as above.
     check_eq!(unsafe { peek(addr) }, 0x11);
@@ -238,34 +230,19 @@ fn executing_another_tasks_mapping_faults() -> TestResult {
         VmarFlags::PERM_READ | VmarFlags::PERM_EXECUTE
     ));
     // SAFETY: this task's own executable mapping holding `ret`.
-    let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
-    f();
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: another task's code: the instruction fetch faults.
-            let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
-            f();
-        },
-        addr
-    ));
-    check!(faulted_at(end, INSTRUCTION_ABORT, addr), "{end:?}");
-    // Still runs here.
-    f();
+    unsafe { call(addr) };
+    // Another task's code: the instruction fetch faults.
+    faults_at(call_at, addr, INSTRUCTION_ABORT)?;
+    // SAFETY: as above: it still runs here.
+    unsafe { call(addr) };
     Ok(())
 }
 
 fn reading_another_tasks_stack_faults() -> TestResult {
     let word = core::hint::black_box([0x5au8; 64]);
     let addr = word.as_ptr() as u64;
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: another task's stack: the read faults.
-            let b = unsafe { peek(addr) };
-            zx::exit(i64::from(b));
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    // Another task's stack: the read faults.
+    faults_at(read_at, addr, DATA_ABORT)?;
     check!(core::hint::black_box(&word).iter().all(|&b| b == 0x5a));
     Ok(())
 }
@@ -273,14 +250,8 @@ fn reading_another_tasks_stack_faults() -> TestResult {
 fn writing_another_tasks_stack_faults() -> TestResult {
     let word = core::hint::black_box([0x5au8; 64]);
     let addr = word.as_ptr() as u64 + 8;
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: another task's stack: the write faults.
-            unsafe { poke(addr, 0) };
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    // Another task's stack: the write faults.
+    faults_at(write_at, addr, DATA_ABORT)?;
     check!(
         core::hint::black_box(&word).iter().all(|&b| b == 0x5a),
         "the other task wrote this task's stack"
@@ -299,23 +270,28 @@ fn a_task_still_reads_the_shared_image() -> TestResult {
     Ok(())
 }
 
+/// In a helper task: maps the VMO `hs[0]` read-write in the task's own
+/// sub-VMAR (exits with 1 if it cannot), reads its first byte, then writes
+/// `value` there; the VMO, the mapping's address and the byte read.
+fn swap_first_byte(hs: [abi::Handle; 4], value: u8) -> (Vmo, u64, u8) {
+    let vmo = Vmo::from(Handle::from_raw(hs[0]));
+    let Ok(mine) = map_rw(&vmo, PAGE) else {
+        zx::exit(1);
+    };
+    // SAFETY: this task's own read-write mapping.
+    let b = unsafe { peek(mine) };
+    // SAFETY: as above.
+    unsafe { poke(mine, value) };
+    (vmo, mine, b)
+}
+
 fn a_vmo_mapped_by_two_tasks_shows_the_same_bytes() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(&[0x11], 0));
-    let addr = ok!(map_rw(&vmo, PAGE));
+    let (vmo, addr) = ok!(mapped_page_with(&[0x11], 0));
     // SAFETY: this task's own mapping.
     check_eq!(unsafe { peek(addr) }, 0x11);
     let end = ok!(run_in_task_with(
         |hs| {
-            let vmo = Vmo::from(Handle::from_raw(hs[0]));
-            // Its own mapping of the same VMO, in its own sub-VMAR.
-            let Ok(mine) = map_rw(&vmo, PAGE) else {
-                zx::exit(1);
-            };
-            // SAFETY: this task's own read-write mapping.
-            let b = unsafe { peek(mine) };
-            // SAFETY: as above.
-            unsafe { poke(mine, 0x22) };
+            let (_vmo, _, b) = swap_first_byte(hs, 0x22);
             zx::exit(i64::from(b));
         },
         &mut [ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS))]
@@ -328,23 +304,15 @@ fn a_vmo_mapped_by_two_tasks_shows_the_same_bytes() -> TestResult {
 }
 
 fn a_copy_on_write_child_mapped_in_another_task_stays_private() -> TestResult {
-    let parent = ok!(Vmo::create(PAGE));
-    ok!(parent.write(&[0x11], 0));
-    let addr = ok!(map_rw(&parent, PAGE));
+    let (parent, addr) = ok!(mapped_page_with(&[0x11], 0));
     // SAFETY: this task's own mapping.
     check_eq!(unsafe { peek(addr) }, 0x11);
     let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
     let end = ok!(run_in_task_with(
         |hs| {
-            let child = Vmo::from(Handle::from_raw(hs[0]));
-            let Ok(mine) = map_rw(&child, PAGE) else {
-                zx::exit(1);
-            };
+            // The write copies the child's page.
+            let (_child, mine, b) = swap_first_byte(hs, 0x33);
             // SAFETY: this task's own mapping of the child.
-            let b = unsafe { peek(mine) };
-            // SAFETY: as above: the write copies the page.
-            unsafe { poke(mine, 0x33) };
-            // SAFETY: as above.
             let after = unsafe { peek(mine) };
             zx::exit(i64::from(b) | (i64::from(after) << 8));
         },
@@ -386,15 +354,8 @@ fn a_finished_tasks_addresses_fault_in_the_next_task() -> TestResult {
     let mut raw_addr = [0u8; 8];
     ok!(note.read(&mut raw_addr, 0));
     let addr = u64::from_le_bytes(raw_addr);
-    let end = ok!(run_in_task_arg(
-        |addr| {
-            // SAFETY: nothing of this task is mapped there: the read faults.
-            let b = unsafe { peek(addr) };
-            zx::exit(i64::from(b));
-        },
-        addr
-    ));
-    check!(faulted_at(end, DATA_ABORT, addr), "{end:?}");
+    // Nothing of this task is mapped there: the read faults.
+    faults_at(read_at, addr, DATA_ABORT)?;
     Ok(())
 }
 

@@ -5,13 +5,12 @@
 //! does not return.
 
 use super::reaping::{
-    blocker_not_ended, gated_task, settle, start_blockers, start_in, terminated, BLOCKERS,
-    WAIT_RETURNED,
+    check_blockers_ended, check_none_returned, gated_task, none_returned_yet, settle,
+    start_blockers, start_in, terminated, wait_returned, BLOCKERS,
 };
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
-use core::sync::atomic::Ordering;
 use zx::{
     AsHandleRef, Duration, Event, HandleBased, Rights, Signals, Status, Task, TaskEnd, Thread, Vmo,
 };
@@ -47,15 +46,9 @@ extern "C" fn kill_self_entry(_handle: u64, _: u64) -> ! {
     core::arch::naked_asm!(
         "mov x16, #{kill}",
         "svc #0",
-        "adrp x9, {flag}",
-        "mov w10, #1",
-        "strb w10, [x9, :lo12:{flag}]",
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
+        "b {returned}",
         kill = const Syscall::TaskKill as u64,
-        flag = sym WAIT_RETURNED,
-        thread_exit = const Syscall::ThreadExit as u64,
+        returned = sym wait_returned,
     )
 }
 
@@ -65,12 +58,8 @@ fn task_kill(h: abi::Handle) -> Result<(), Status> {
     Status::ok(unsafe { zx::sys::status(Syscall::TaskKill, [u64::from(h), 0, 0, 0, 0, 0, 0, 0]) })
 }
 
-fn ended(h: &impl AsHandleRef, within: Duration) -> bool {
-    terminated(h, within)
-}
-
 fn kill_ends_a_task_blocked_in_every_wait() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     // Its first thread waits on the gate (wait_one on an event), which
     // nobody opens; the others sleep and wait, finite and infinite.
     let gate = ok!(Event::create());
@@ -79,13 +68,7 @@ fn kill_ends_a_task_blocked_in_every_wait() -> TestResult {
     check_eq!(ok!(task.end()), TaskEnd::Running);
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
-    let stuck = blocker_not_ended(&threads);
-    check!(stuck.is_none(), "blocker {stuck:?} never ended");
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "a killed wait returned to task code"
-    );
-    Ok(())
+    check_blockers_ended(&threads)
 }
 
 fn kill_stops_a_thread_spinning_in_el0() -> TestResult {
@@ -93,11 +76,11 @@ fn kill_stops_a_thread_spinning_in_el0() -> TestResult {
     let task = ok!(gated_task(&gate));
     let spinner = ok!(start_in(&task, spin_entry, 0));
     settle();
-    check!(!ended(&spinner, Duration::from_millis(0)));
+    check!(!terminated(&spinner, Duration::from_millis(0)));
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
     check!(
-        ended(&spinner, Duration::from_millis(100)),
+        terminated(&spinner, Duration::from_millis(100)),
         "a thread spinning in EL0 went on after its task was killed"
     );
     Ok(())
@@ -134,7 +117,7 @@ fn a_task_killing_itself_does_not_return() -> TestResult {
 }
 
 fn kill_of_a_blocked_thread_ends_only_that_thread() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
     for (entry, arg) in BLOCKERS {
@@ -143,21 +126,18 @@ fn kill_of_a_blocked_thread_ends_only_that_thread() -> TestResult {
         settle();
         ok!(victim.kill());
         check!(
-            ended(&victim, Duration::from_millis(100)),
+            terminated(&victim, Duration::from_millis(100)),
             "a killed blocked thread never ended"
         );
         check!(
-            !ended(&other, Duration::from_millis(1)),
+            !terminated(&other, Duration::from_millis(1)),
             "its sibling ended too"
         );
         check_eq!(ok!(task.end()), TaskEnd::Running);
         // Killing it again, ended, is OK.
         ok!(victim.kill());
     }
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "a killed wait returned to task code"
-    );
+    check_none_returned("a killed wait")?;
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
     Ok(())
@@ -170,7 +150,7 @@ fn kill_of_a_spinning_thread_stops_it() -> TestResult {
     settle();
     ok!(spinner.kill());
     check!(
-        ended(&spinner, Duration::from_millis(100)),
+        terminated(&spinner, Duration::from_millis(100)),
         "a killed thread spinning in EL0 went on"
     );
     check_eq!(ok!(task.end()), TaskEnd::Running);
@@ -184,10 +164,10 @@ fn kill_of_a_thread_never_started_ends_it() -> TestResult {
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
     let thread = ok!(Thread::create(&task));
-    check!(!ended(&thread, Duration::from_millis(0)));
+    check!(!terminated(&thread, Duration::from_millis(0)));
     ok!(thread.kill());
     check!(
-        ended(&thread, Duration::from_millis(0)),
+        terminated(&thread, Duration::from_millis(0)),
         "it did not end at once"
     );
     check_eq!(
@@ -199,20 +179,16 @@ fn kill_of_a_thread_never_started_ends_it() -> TestResult {
 }
 
 fn a_thread_killing_itself_does_not_return() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     // A thread of this very task, given its own handle.
     let me = Task::self_handle();
     let thread = ok!(Thread::create(&me));
     ok!(thread.start(kill_self_entry, 0, u64::from(thread.raw_handle()), 0));
     check!(
-        ended(&thread, Duration::from_millis(100)),
+        terminated(&thread, Duration::from_millis(100)),
         "a thread that killed itself did not end"
     );
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "task_kill on the caller's own thread returned"
-    );
-    Ok(())
+    check_none_returned("task_kill on the caller's own thread")
 }
 
 fn kill_on_a_non_task_is_wrong_type() -> TestResult {
@@ -249,7 +225,7 @@ fn kill_without_destroy_is_access_denied() -> TestResult {
     let thread = ok!(Thread::create(&task));
     let weak_thread = ok!(thread.duplicate(Rights(all) - Rights::DESTROY));
     check_eq!(weak_thread.kill(), Err(Status::ACCESS_DENIED));
-    check!(!ended(&thread, Duration::from_millis(0)));
+    check!(!terminated(&thread, Duration::from_millis(0)));
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
     Ok(())

@@ -75,54 +75,18 @@ static LATER_PACKET: PortPacket = PortPacket {
     payload: [1, 2, 3, 4],
 };
 
-/// Sleeps until the deadline in `x0`, then queues [`LATER_PACKET`] on the
-/// port in `x1`, then exits the thread (no stack needed).
-#[unsafe(naked)]
-extern "C" fn queue_later_entry(_deadline: u64, _port: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x19, x1",
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "mov x0, x19",
+later_entry!(
+    /// Sleeps until the deadline in `x0`, then queues [`LATER_PACKET`] on the
+    /// port in `x1`, then exits the thread.
+    queue_later_entry,
+    [
         "adrp x1, {packet}",
         "add x1, x1, :lo12:{packet}",
         "mov x16, #{queue}",
-        "svc #0",
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        nanosleep = const Syscall::Nanosleep as u64,
-        queue = const Syscall::PortQueue as u64,
-        packet = sym LATER_PACKET,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
-
-/// Sleeps until the deadline in `x0`, then closes the handle in `x1`.
-#[unsafe(naked)]
-extern "C" fn close_later_entry(_deadline: u64, _handle: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x19, x1",
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "mov x0, x19",
-        "mov x16, #{close}",
-        "svc #0",
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        nanosleep = const Syscall::Nanosleep as u64,
-        close = const Syscall::HandleClose as u64,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
-
-/// A thread of this task running `entry(deadline, handle)`.
-fn helper(entry: zx::ThreadEntry, deadline: Time, h: abi::Handle) -> Result<Thread, Status> {
-    let t = Thread::create(&Task::self_handle())?;
-    t.start(entry, 0, deadline.into_nanos() as u64, u64::from(h))?;
-    Ok(t)
-}
+    ],
+    queue = const Syscall::PortQueue as u64,
+    packet = sym LATER_PACKET,
+);
 
 /// The packet `port_wait` returns at once, if any.
 fn poll(port: &Port) -> Result<Packet, Status> {
@@ -366,7 +330,11 @@ fn port_wait_times_out_at_its_deadline() -> TestResult {
 
 fn port_wait_forever_is_woken_by_a_queue_from_another_thread() -> TestResult {
     let port = ok!(Port::create());
-    let _t = ok!(helper(queue_later_entry, after_ms(2), port.raw_handle()));
+    let _t = ok!(helper_thread(
+        queue_later_entry,
+        after_ms(2),
+        port.raw_handle()
+    ));
     let p = ok!(port.wait(Time::INFINITE));
     check_eq!(p.key(), LATER_PACKET.key);
     check_eq!(p.0, LATER_PACKET);
@@ -430,7 +398,7 @@ fn closing_the_port_during_port_wait_is_canceled() -> TestResult {
     let raw_port = port.raw_handle();
     // The helper closes it: forget ours so it is not closed twice.
     core::mem::forget(port);
-    let _t = ok!(helper(close_later_entry, after_ms(2), raw_port));
+    let _t = ok!(helper_thread(close_later_entry, after_ms(2), raw_port));
     let mut p = PortPacket::default();
     check_eq!(
         wait_raw(raw_port, after_ms(5000), &raw mut p as u64),
@@ -772,14 +740,8 @@ fn port_wait_forever(hs: [abi::Handle; 4]) {
 
 fn kill_ends_a_task_blocked_in_port_wait() -> TestResult {
     let port = ok!(Port::create());
-    let task = ok!(crate::harness::spawn_with(
-        port_wait_forever,
-        &mut [ok!(port.duplicate_handle(Rights::SAME_RIGHTS))]
-    ));
-    Duration::from_millis(2).sleep();
-    check_eq!(ok!(task.end()), TaskEnd::Running);
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    let reader = ok!(port.duplicate_handle(Rights::SAME_RIGHTS));
+    kill_while_blocked(port_wait_forever, reader)?;
     // The killed reader took nothing: a packet queued now is ours.
     ok!(port.queue(&user(6, 0)));
     check_eq!(ok!(poll(&port)).key(), 6);

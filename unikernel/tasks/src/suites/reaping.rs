@@ -27,30 +27,14 @@ pub static SUITE: Suite = Suite {
 };
 
 /// Set by a blocking entry if its wait ever returns to task code.
-pub(super) static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
+static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
 
-/// A thread entry that sleeps until `ZX_TIME_INFINITE`. None of these
+/// A thread entry that sleeps until the deadline in `x0`. None of these
 /// entries touch the stack, so a thread can run them in another task
 /// without a stack there; if the call returns, they note it and exit.
 #[unsafe(naked)]
-extern "C" fn sleep_forever_entry(_: u64, _: u64) -> ! {
+extern "C" fn sleep_entry(_deadline: u64, _: u64) -> ! {
     core::arch::naked_asm!(
-        "mov x0, #-1",
-        "lsr x0, x0, #1",
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "b {returned}",
-        nanosleep = const Syscall::Nanosleep as u64,
-        returned = sym wait_returned,
-    )
-}
-
-/// Sleeps until a deadline far in the future (finite).
-#[unsafe(naked)]
-extern "C" fn sleep_long_entry(_: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x0, #-1",
-        "lsr x0, x0, #2",
         "mov x16, #{nanosleep}",
         "svc #0",
         "b {returned}",
@@ -80,7 +64,7 @@ extern "C" fn wait_self_entry(_deadline: u64, _: u64) -> ! {
 
 /// Notes that a wait returned to task code, then exits the thread.
 #[unsafe(naked)]
-extern "C" fn wait_returned() -> ! {
+pub(super) extern "C" fn wait_returned() -> ! {
     core::arch::naked_asm!(
         "adrp x9, {flag}",
         "mov w10, #1",
@@ -107,8 +91,8 @@ const INFINITE: u64 = i64::MAX as u64;
 
 /// The blocked threads a churn task gets: entry and first argument.
 pub(super) const BLOCKERS: [(zx::ThreadEntry, u64); 4] = [
-    (sleep_forever_entry, 0),
-    (sleep_long_entry, 0),
+    (sleep_entry, INFINITE),
+    (sleep_entry, FAR),
     (wait_self_entry, INFINITE),
     (wait_self_entry, FAR),
 ];
@@ -151,10 +135,33 @@ pub(super) fn start_blockers(task: &Task) -> Result<[Thread; BLOCKERS.len()], St
 }
 
 /// The first of [`start_blockers`]' threads that has not ended within 100 ms.
-pub(super) fn blocker_not_ended(threads: &[Thread]) -> Option<usize> {
+fn blocker_not_ended(threads: &[Thread]) -> Option<usize> {
     threads
         .iter()
         .position(|t| !terminated(t, Duration::from_millis(100)))
+}
+
+/// Forgets any earlier call that returned to task code (a test's start).
+pub(super) fn none_returned_yet() {
+    WAIT_RETURNED.store(false, Ordering::SeqCst);
+}
+
+/// Fails if, since [`none_returned_yet`], a call (`what`) that should have
+/// ended its thread returned to task code instead.
+pub(super) fn check_none_returned(what: &str) -> TestResult {
+    check!(
+        !WAIT_RETURNED.load(Ordering::SeqCst),
+        "{what} returned to task code"
+    );
+    Ok(())
+}
+
+/// Fails unless every one of [`start_blockers`]' threads ended without
+/// its wait returning to task code.
+pub(super) fn check_blockers_ended(threads: &[Thread]) -> TestResult {
+    let stuck = blocker_not_ended(threads);
+    check!(stuck.is_none(), "blocker {stuck:?} never ended");
+    check_none_returned("a killed wait")
 }
 
 /// Gives threads that are on their way out the CPU.
@@ -180,10 +187,10 @@ extern "C" fn exit_now_entry(
 }
 
 fn a_task_end_ends_its_thread_sleeping_forever() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
-    let thread = ok!(start_in(&task, sleep_forever_entry, 0));
+    let thread = ok!(start_in(&task, sleep_entry, INFINITE));
     settle();
     check!(!terminated(&thread, Duration::from_millis(0)));
     ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
@@ -192,27 +199,17 @@ fn a_task_end_ends_its_thread_sleeping_forever() -> TestResult {
         terminated(&thread, Duration::from_millis(100)),
         "the sleeping thread of an ended task never ended"
     );
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "a killed wait returned to task code"
-    );
-    Ok(())
+    check_none_returned("a killed wait")
 }
 
 fn a_task_end_ends_threads_blocked_in_every_wait() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     let gate = ok!(Event::create());
     let task = ok!(gated_task(&gate));
     let threads = ok!(start_blockers(&task));
     ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
     check_eq!(ok!(task.join()), TaskEnd::Exited(0));
-    let stuck = blocker_not_ended(&threads);
-    check!(stuck.is_none(), "blocker {stuck:?} never ended");
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "a killed wait returned to task code"
-    );
-    Ok(())
+    check_blockers_ended(&threads)
 }
 
 /// Kernel heap in use and free frames (`ZX_INFO_KERNEL_COUNTERS`).
@@ -368,7 +365,7 @@ fn churn_batch(tasks: bool, round: usize) -> Result<(), Status> {
 }
 
 fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
-    WAIT_RETURNED.store(false, Ordering::SeqCst);
+    none_returned_yet();
     // Warm-up batches: every table reaches the size the churn needs.
     settle();
     for round in 0..4 {
@@ -386,10 +383,7 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
     for round in 0..batches {
         ok!(churn_batch(round < task_batches, round));
     }
-    check!(
-        !WAIT_RETURNED.load(Ordering::SeqCst),
-        "a killed wait returned to task code"
-    );
+    check_none_returned("a killed wait")?;
     let end = ok!(usage_back_to(start));
     crate::println!(
         "    # churn: {} threads, {} tasks; heap {} -> {} bytes, free frames {} -> {}",

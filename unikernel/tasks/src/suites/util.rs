@@ -1,8 +1,13 @@
-//! Helpers the suites share: signal polls, mappings, raw calls, and
+//! Helpers the suites share: signal polls, mappings, raw calls, helper threads that act later, and
 //! addresses the kernel must refuse.
 
+use crate::harness::TestResult;
+use crate::{check_eq, ok};
+use abi::Syscall;
 use core::sync::atomic::AtomicU64;
-use zx::{AsHandleRef, Signals, Status, Time, Vmar, VmarFlags, Vmo};
+use zx::{
+    AsHandleRef, Duration, Signals, Status, Task, TaskEnd, Thread, Time, Vmar, VmarFlags, Vmo,
+};
 
 /// An address in kernel memory (the QEMU `virt` kernel image's start).
 pub const KERNEL_ADDR: u64 = 0x4008_0000;
@@ -47,6 +52,15 @@ pub fn map(vmo: &Vmo, len: u64, flags: VmarFlags) -> Result<u64, Status> {
     Vmar::root_self().map(0, vmo, 0, len, flags)
 }
 
+/// A one-page VMO holding `bytes` at `offset`, mapped read-write here: the
+/// VMO and the mapping's address.
+pub fn mapped_page_with(bytes: &[u8], offset: u64) -> Result<(Vmo, u64), Status> {
+    let vmo = Vmo::create(PAGE)?;
+    vmo.write(bytes, offset)?;
+    let addr = map_rw(&vmo, PAGE)?;
+    Ok((vmo, addr))
+}
+
 /// Maps `len` bytes of `vmo` read-write.
 pub fn map_rw(vmo: &Vmo, len: u64) -> Result<u64, Status> {
     map(vmo, len, VmarFlags::RW)
@@ -64,6 +78,17 @@ pub fn unmap(addr: u64, len: u64) -> Result<(), Status> {
 pub unsafe fn peek(addr: u64) -> u8 {
     // SAFETY: forwarded to the caller.
     unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
+/// Calls the code at `addr` as an `extern "C" fn()`.
+///
+/// # Safety
+/// `addr` must hold such a function, executable here (or the test expects
+/// the task to fault).
+pub unsafe fn call(addr: u64) {
+    // SAFETY: forwarded to the caller.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(addr as usize) };
+    f();
 }
 
 /// Writes a byte through a pointer.
@@ -141,4 +166,62 @@ pub fn valid(h: abi::Handle) -> bool {
     handle
         .get_info_raw(abi::ZX_INFO_HANDLE_VALID, &mut [])
         .is_ok()
+}
+
+/// Defines a thread entry `fn(deadline, handle)` that sleeps until
+/// `deadline`, makes one syscall with `handle` in `x0` (the given
+/// instructions set the rest and `x16`), then exits the thread. It needs no
+/// stack: a helper thread of a test, acting on the test's objects later.
+macro_rules! later_entry {
+    ($(#[$doc:meta])* $name:ident, [$($call:literal),+ $(,)?] $(, $($operand:tt)+)?) => {
+        $(#[$doc])*
+        #[unsafe(naked)]
+        pub extern "C" fn $name(_deadline: u64, _handle: u64) -> ! {
+            core::arch::naked_asm!(
+                "mov x19, x1",
+                "mov x16, #{nanosleep}",
+                "svc #0",
+                "mov x0, x19",
+                $($call,)+
+                "svc #0",
+                "mov x16, #{thread_exit}",
+                "svc #0",
+                "b .",
+                nanosleep = const abi::Syscall::Nanosleep as u64,
+                thread_exit = const abi::Syscall::ThreadExit as u64,
+                $($($operand)+)?
+            )
+        }
+    };
+}
+pub(crate) use later_entry;
+
+later_entry!(
+    /// Sleeps until the deadline in `x0`, then closes the handle in `x1`.
+    close_later_entry,
+    ["mov x16, #{close}"],
+    close = const Syscall::HandleClose as u64,
+);
+
+/// A thread of this task running `entry(deadline, handle)` (an entry like
+/// [`close_later_entry`], acting on `handle` once `deadline` has passed).
+pub fn helper_thread(
+    entry: zx::ThreadEntry,
+    deadline: Time,
+    h: abi::Handle,
+) -> Result<Thread, Status> {
+    let t = Thread::create(&Task::self_handle())?;
+    t.start(entry, 0, deadline.into_nanos() as u64, u64::from(h))?;
+    Ok(t)
+}
+
+/// Starts `f(handle)` in a helper task, lets it block for 2 ms, and kills
+/// it: fails unless it was still running then and ends killed.
+pub fn kill_while_blocked(f: fn([abi::Handle; 4]), handle: zx::Handle) -> TestResult {
+    let task = ok!(crate::harness::spawn_with(f, &mut [handle]));
+    Duration::from_millis(2).sleep();
+    check_eq!(ok!(task.end()), TaskEnd::Running);
+    ok!(task.kill());
+    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    Ok(())
 }

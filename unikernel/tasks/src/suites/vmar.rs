@@ -91,19 +91,6 @@ fn region(pages: u64) -> Result<(Vmar, u64), Status> {
     me().allocate(0, pages * PAGE, CAN_RW_SPECIFIC)
 }
 
-fn kernel_counters() -> Result<abi::ZxInfoKernelCounters, Status> {
-    let mut c = abi::ZxInfoKernelCounters::default();
-    // SAFETY: a plain-old-data struct viewed as bytes.
-    let buf = unsafe {
-        core::slice::from_raw_parts_mut(
-            (&raw mut c).cast::<u8>(),
-            core::mem::size_of::<abi::ZxInfoKernelCounters>(),
-        )
-    };
-    me().get_info_raw(abi::ZX_INFO_KERNEL_COUNTERS, buf)?;
-    Ok(c)
-}
-
 /// `ZX_INFO_VMAR` (zx_object_get_info.md, RIGHTS): a VMAR handle with
 /// `ZX_RIGHT_INSPECT`; a sub-VMAR's own base and length.
 fn info_vmar_needs_inspect_and_a_vmar() -> TestResult {
@@ -385,11 +372,11 @@ fn map_range_maps_committed_pages_without_faults() -> TestResult {
     }
     let addr = ok!(me().map(0, &vmo, 0, 4 * PAGE, R | VmarFlags::MAP_RANGE));
     let mut seen = [0u64; 5];
-    seen[0] = ok!(kernel_counters()).translation_faults;
+    seen[0] = ok!(zx::kernel_counters(&*me())).translation_faults;
     for p in 0..4 {
         // SAFETY: the mapping is readable.
         check_eq!(unsafe { peek(addr + p * PAGE + 9) }, p as u8 + 1);
-        seen[p as usize + 1] = ok!(kernel_counters()).translation_faults;
+        seen[p as usize + 1] = ok!(zx::kernel_counters(&*me())).translation_faults;
     }
     check_eq!(
         seen[4],
@@ -401,9 +388,7 @@ fn map_range_maps_committed_pages_without_faults() -> TestResult {
 }
 
 fn mapping_keeps_the_vmo_alive_after_its_handle_closes() -> TestResult {
-    let vmo = ok!(Vmo::create(PAGE));
-    ok!(vmo.write(b"alive", 0));
-    let addr = ok!(map_rw(&vmo, PAGE));
+    let (vmo, addr) = ok!(mapped_page_with(b"alive", 0));
     drop(vmo);
     // SAFETY: the mapping is read-write test scratch.
     unsafe {

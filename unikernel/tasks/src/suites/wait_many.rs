@@ -3,12 +3,13 @@
 //! item, `ZX_ERR_CANCELED` when a handle is closed during the wait,
 //! deadlines as `wait_one`, errors with no partial state.
 
+use super::util::{close_later_entry, helper_thread, kill_while_blocked, later_entry};
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
 use zx::{
     object_wait_many, object_wait_many_raw, AsHandleRef, Duration, Event, Handle, HandleBased,
-    Rights, Signals, Status, Task, TaskEnd, Thread, Time, Timer, WaitItem,
+    Rights, Signals, Status, Time, Timer, WaitItem,
 };
 
 pub static SUITE: Suite = Suite {
@@ -63,60 +64,23 @@ fn an_item_already_signalled_returns_at_once_with_every_pending() -> TestResult 
     Ok(())
 }
 
-/// Sleeps until the deadline in `x0`, then signals `USER_0` on the handle
-/// in `x1`, then exits the thread (no stack needed).
-#[unsafe(naked)]
-extern "C" fn signal_later_entry(_deadline: u64, _handle: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x19, x1",
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "mov x0, x19",
-        "mov x1, #0",
-        "mov x2, #{user0}",
-        "mov x16, #{signal}",
-        "svc #0",
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        nanosleep = const Syscall::Nanosleep as u64,
-        signal = const Syscall::ObjectSignal as u64,
-        user0 = const abi::ZX_USER_SIGNAL_0,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
-
-/// Sleeps until the deadline in `x0`, then closes the handle in `x1`.
-#[unsafe(naked)]
-extern "C" fn close_later_entry(_deadline: u64, _handle: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x19, x1",
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "mov x0, x19",
-        "mov x16, #{close}",
-        "svc #0",
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        nanosleep = const Syscall::Nanosleep as u64,
-        close = const Syscall::HandleClose as u64,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
-
-/// A thread of this task running `entry(deadline, handle)`.
-fn helper(entry: zx::ThreadEntry, deadline: Time, h: abi::Handle) -> Result<Thread, Status> {
-    let me = Task::self_handle();
-    let t = Thread::create(&me)?;
-    t.start(entry, 0, deadline.into_nanos() as u64, u64::from(h))?;
-    Ok(t)
-}
+later_entry!(
+    /// Sleeps until the deadline in `x0`, then signals `USER_0` on the handle
+    /// in `x1`, then exits the thread.
+    signal_later_entry,
+    ["mov x1, #0", "mov x2, #{user0}", "mov x16, #{signal}"],
+    signal = const Syscall::ObjectSignal as u64,
+    user0 = const abi::ZX_USER_SIGNAL_0,
+);
 
 fn a_signal_during_the_wait_ends_it() -> TestResult {
     let a = ok!(Event::create());
     let b = ok!(Event::create());
-    let _t = ok!(helper(signal_later_entry, after_ms(2), b.raw_handle()));
+    let _t = ok!(helper_thread(
+        signal_later_entry,
+        after_ms(2),
+        b.raw_handle()
+    ));
     let mut items = [none(&a, Signals::USER_0), none(&b, Signals::USER_0)];
     check_eq!(object_wait_many(&mut items, after_ms(5000)), Ok(false));
     check_eq!(items[0].pending, Signals::NONE);
@@ -181,7 +145,7 @@ fn closing_a_handle_during_the_wait_is_canceled() -> TestResult {
     let raw_b = b.raw_handle();
     // The helper closes it: forget ours so it is not closed twice.
     core::mem::forget(b);
-    let _t = ok!(helper(close_later_entry, after_ms(2), raw_b));
+    let _t = ok!(helper_thread(close_later_entry, after_ms(2), raw_b));
     let mut raw = [
         abi::WaitItem {
             handle: a.raw_handle(),
@@ -214,7 +178,7 @@ fn the_most_items_with_the_last_signalled() -> TestResult {
             .as_ref()
             .map_or(&invalid as &dyn AsHandleRef, |e| e)
     });
-    let _t = ok!(helper(
+    let _t = ok!(helper_thread(
         signal_later_entry,
         after_ms(2),
         events[N - 1].raw_handle()
@@ -325,7 +289,11 @@ fn a_failed_call_leaves_no_registration() -> TestResult {
     );
     core::mem::forget(bad);
     let other = ok!(Event::create());
-    let _t = ok!(helper(signal_later_entry, after_ms(1), a.raw_handle()));
+    let _t = ok!(helper_thread(
+        signal_later_entry,
+        after_ms(1),
+        a.raw_handle()
+    ));
     // A wait on another object must run to its deadline.
     let deadline = after_ms(10);
     check_eq!(
@@ -346,13 +314,8 @@ fn wait_many_forever(hs: [abi::Handle; 4]) {
 
 fn kill_ends_a_task_blocked_in_wait_many() -> TestResult {
     let e = ok!(Event::create());
-    let task = ok!(crate::harness::spawn_with(
+    kill_while_blocked(
         wait_many_forever,
-        &mut [ok!(e.duplicate_handle(Rights::SAME_RIGHTS))]
-    ));
-    Duration::from_millis(2).sleep();
-    check_eq!(ok!(task.end()), TaskEnd::Running);
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
-    Ok(())
+        ok!(e.duplicate_handle(Rights::SAME_RIGHTS)),
+    )
 }

@@ -513,18 +513,10 @@ impl<P: Platform> Task<'_, P> {
         } else {
             options
         };
-        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
-        let base = self.space.vmar_map_vmo_out(
-            vmar,
-            options,
-            vmar_offset,
-            vmo,
-            vmo_offset,
-            len,
-            max_perms,
-            Some(out),
-        )?;
-        Ok((base, later.then(|| Populate::at(base, vmo))))
+        let base = self.vmar_map_out(vmar, options, vmar_offset, vmo, vmo_offset, len, out)?;
+        // The handle was good for the map, in this same lock hold.
+        let (id, _) = self.space.vmo_handle(self.table, vmo, 0)?;
+        Ok((base, later.then(|| Populate::at(base, id))))
     }
 
     /// `zx_vmar_unmap`: removes mappings (splitting partial ones) and

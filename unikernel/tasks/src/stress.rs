@@ -187,46 +187,53 @@ pub fn huge_commit(size: Size) -> Result<Figures, Status> {
     measure(size, || vmo.op_range(zx::VmoOp::COMMIT, 0, bytes))
 }
 
-/// Commits `bytes` of a fresh VMO and maps them populated (MAP_RANGE),
-/// then protects the whole mapping read-only (measured): every
-/// translation goes.
+/// A fresh VMO of `bytes`, every page committed.
+fn committed_vmo(bytes: u64) -> Result<Vmo, Status> {
+    let vmo = Vmo::create(bytes)?;
+    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
+    Ok(vmo)
+}
+
+/// Read-write, every translation made by the map (`ZX_VM_MAP_RANGE`).
+const RW_RANGE: VmarFlags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
+
+/// Maps all of a committed VMO of `size.bytes` populated, then measures
+/// `call(vmo, address)`; unmaps after.
+fn on_populated(
+    size: Size,
+    call: impl FnOnce(&Vmo, u64) -> Result<(), Status>,
+) -> Result<Figures, Status> {
+    let vmo = committed_vmo(size.bytes)?;
+    let root = Vmar::root_self();
+    let addr = root.map(0, &vmo, 0, size.bytes, RW_RANGE)?;
+    let f = measure(size, || call(&vmo, addr));
+    root.unmap(addr, size.bytes)?;
+    f
+}
+
+/// Protects a populated mapping read-only (measured): every translation
+/// goes.
 pub fn huge_protect(size: Size) -> Result<Figures, Status> {
-    let bytes = size.bytes;
-    let vmo = Vmo::create(bytes)?;
-    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
-    let root = Vmar::root_self();
-    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
-    let addr = root.map(0, &vmo, 0, bytes, flags)?;
-    let f = measure(size, || root.protect(addr, bytes, VmarFlags::PERM_READ));
-    root.unmap(addr, bytes)?;
-    f
+    on_populated(size, |_, addr| {
+        Vmar::root_self().protect(addr, size.bytes, VmarFlags::PERM_READ)
+    })
 }
 
-/// Commits `bytes` of a fresh VMO and maps them populated (MAP_RANGE),
-/// then sets its size to 0 (measured): every translation and frame goes.
+/// Sets a populated mapping's VMO's size to 0 (measured): every
+/// translation and frame goes.
 pub fn huge_shrink(size: Size) -> Result<Figures, Status> {
-    let bytes = size.bytes;
-    let vmo = Vmo::create(bytes)?;
-    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
-    let root = Vmar::root_self();
-    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
-    let addr = root.map(0, &vmo, 0, bytes, flags)?;
-    let f = measure(size, || vmo.set_size(0));
-    root.unmap(addr, bytes)?;
-    f
+    on_populated(size, |vmo, _| vmo.set_size(0))
 }
 
-/// Commits `bytes` of a fresh VMO, then maps them populated (MAP_RANGE:
-/// every translation made by the call, measured).
+/// Maps a committed VMO populated (MAP_RANGE: every translation made by
+/// the call, measured).
 pub fn huge_map_range(size: Size) -> Result<Figures, Status> {
     let bytes = size.bytes;
-    let vmo = Vmo::create(bytes)?;
-    vmo.op_range(zx::VmoOp::COMMIT, 0, bytes)?;
+    let vmo = committed_vmo(bytes)?;
     let root = Vmar::root_self();
-    let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_MAP_RANGE);
     let mut addr = 0;
     let f = measure(size, || {
-        addr = root.map(0, &vmo, 0, bytes, flags)?;
+        addr = root.map(0, &vmo, 0, bytes, RW_RANGE)?;
         Ok(())
     });
     if addr != 0 {

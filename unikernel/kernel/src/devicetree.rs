@@ -150,15 +150,15 @@ pub enum DtError {
 
 /// The platform as the device tree describes it.
 #[derive(Clone, Debug)]
-pub struct Platform<'a> {
+pub struct Hardware<'a> {
     /// The board's model string.
     pub model: &'a str,
-    /// The root's `compatible` strings, NUL-separated (see [`Platform::is_compatible`]).
+    /// The root's `compatible` strings, NUL-separated (see [`Hardware::is_compatible`]).
     pub compatible: &'a str,
     /// RAM: the available memory nodes.
     pub memory: RangeList<8>,
     /// `/memreserve/` entries, `/reserved-memory` children, and disabled
-    /// memory nodes that overlap [`Platform::memory`].
+    /// memory nodes that overlap [`Hardware::memory`].
     pub reserved: RangeList<16>,
     /// `/chosen/bootargs`.
     pub bootargs: &'a str,
@@ -177,7 +177,7 @@ pub struct Platform<'a> {
     pub blob: PhysRange,
 }
 
-impl Platform<'_> {
+impl Hardware<'_> {
     /// Whether the root node lists `compatible` among its compatible strings.
     pub fn is_compatible(&self, compatible: &str) -> bool {
         self.compatible
@@ -196,7 +196,7 @@ const PL011_COMPATIBLE: &str = "arm,pl011";
 /// # Safety
 /// `addr` must point at readable memory holding a device tree (its header
 /// is checked), which stays untouched for the kernel's lifetime.
-pub unsafe fn parse_at(addr: u64) -> Result<Platform<'static>, DtError> {
+pub unsafe fn parse_at(addr: u64) -> Result<Hardware<'static>, DtError> {
     // SAFETY: the caller vouches that a header is readable at `addr`.
     let fdt = unsafe { Fdt::from_ptr(addr as *const u8) }.map_err(|_| DtError::BadBlob)?;
     // SAFETY: the header checked out; the blob is `total_size` bytes long.
@@ -205,7 +205,7 @@ pub unsafe fn parse_at(addr: u64) -> Result<Platform<'static>, DtError> {
 }
 
 /// Parses a device tree blob that lives at physical address `addr`.
-pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
+pub fn parse(blob: &[u8], addr: u64) -> Result<Hardware<'_>, DtError> {
     let fdt = Fdt::new(blob).map_err(|_| DtError::BadBlob)?;
     let blob = blob.get(..fdt.total_size()).ok_or(DtError::BadBlob)?;
 
@@ -344,7 +344,7 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Platform<'_>, DtError> {
         .and_then(|v| core::str::from_utf8(v).ok())
         .unwrap_or("");
 
-    Ok(Platform {
+    Ok(Hardware {
         model,
         compatible,
         memory,

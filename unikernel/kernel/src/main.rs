@@ -37,12 +37,12 @@ mod trap;
 mod vm;
 
 use bootargs::{BootArgs, Mode};
-use devicetree::{PhysRange, Platform};
+use devicetree::{Hardware, PhysRange};
 
 /// What boot found, for the rest of the kernel and its tests.
 pub struct BootInfo {
     /// The platform from the device tree.
-    pub platform: Platform<'static>,
+    pub platform: Hardware<'static>,
     /// The exception level the kernel was entered at (1 or 2).
     pub entry_el: u8,
     /// The kernel's command line.
@@ -201,7 +201,7 @@ fn run_tasks(args: &BootArgs, mode: u64) -> u32 {
 }
 
 /// Splits free RAM between the heap and the frame allocator; returns the heap's range.
-fn init_memory(platform: &Platform) -> PhysRange {
+fn init_memory(platform: &Hardware) -> PhysRange {
     let image = PhysRange {
         start: layout::image().start,
         end: layout::image().end,

@@ -14,20 +14,20 @@ use abi::*;
 use zerocopy::{Immutable, IntoBytes};
 
 /// A task's view of the object space: its handle table.
-pub struct Task<'a, P: Platform> {
+pub struct TaskView<'a, P: Platform> {
     space: &'a mut ObjectSpace<P>,
     table: TableId,
 }
 
 impl<P: Platform> ObjectSpace<P> {
     /// The façade for the task owning `table`.
-    pub fn task(&mut self, table: TableId) -> Task<'_, P> {
+    pub fn task(&mut self, table: TableId) -> TaskView<'_, P> {
         self.actor = Some(table);
-        Task { space: self, table }
+        TaskView { space: self, table }
     }
 }
 
-impl<P: Platform> Task<'_, P> {
+impl<P: Platform> TaskView<'_, P> {
     /// The table this view acts on.
     pub fn table(&self) -> TableId {
         self.table

@@ -2,11 +2,11 @@
 //! device tree's root `compatible`, or an ATAG list where the Pi's loader
 //! passed no device tree), how its console comes up, the MMIO only board
 //! code drives, and how it resets without PSCI. Everything else in the
-//! kernel is generic and learns the board from the [`Platform`].
+//! kernel is generic and learns the board from the [`Hardware`].
 
 pub mod rpi4;
 
-use crate::devicetree::{self, PhysRange, Platform};
+use crate::devicetree::{self, Hardware, PhysRange};
 use crate::drivers::pl011::Pl011;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -38,7 +38,7 @@ static FROM_ATAGS: AtomicU8 = AtomicU8::new(0);
 const FDT_MAGIC: u32 = 0xd00d_feed;
 
 /// The board a platform describes.
-pub fn identify(platform: &Platform) -> Board {
+pub fn identify(platform: &Hardware) -> Board {
     if rpi4::COMPATIBLE.iter().any(|c| platform.is_compatible(c)) {
         Board::Rpi4
     } else {
@@ -53,7 +53,7 @@ pub fn identify(platform: &Platform) -> Board {
 /// # Safety
 /// `handoff` must be the boot loader's `x0`, with the MMU off: readable
 /// memory holding what the loader left there, which the kernel never writes.
-pub unsafe fn discover(handoff: u64) -> Option<Platform<'static>> {
+pub unsafe fn discover(handoff: u64) -> Option<Hardware<'static>> {
     let ptr = handoff as *const u32;
     // SAFETY: the caller vouches that x0 points at readable memory; the
     // first word tells a device tree from an ATAG list.
@@ -108,7 +108,7 @@ pub fn source() -> Source {
 /// # Safety
 /// Runs once, before anything else drives the UART or the Pi's GPIO, with
 /// their registers reachable as device memory (MMU off, or mapped).
-pub unsafe fn console(platform: &Platform) -> Option<Pl011> {
+pub unsafe fn console(platform: &Hardware) -> Option<Pl011> {
     let uart = platform.uart?;
     match current() {
         // SAFETY: the caller's contract, for the UART the platform names.

@@ -7,7 +7,7 @@
 //! follow the VPU's), so the kernel takes the pins for it (ALT0) and
 //! programs its divisors from `init_uart_clock=48000000` (config.txt).
 
-use crate::devicetree::{GicInfo, PhysRange, Platform, RangeList, TimerInfo};
+use crate::devicetree::{GicInfo, Hardware, PhysRange, RangeList, TimerInfo};
 use crate::drivers::pl011::{LineConfig, Pl011};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::ReadWrite;
@@ -177,7 +177,7 @@ const ATAG_SPAN: u64 = 0x1000;
 /// # Safety
 /// `addr` must point at readable memory, up to the end of its 4 KiB page,
 /// that nothing writes for the kernel's lifetime.
-pub unsafe fn platform_from_atags_at(addr: u64) -> Option<Platform<'static>> {
+pub unsafe fn platform_from_atags_at(addr: u64) -> Option<Hardware<'static>> {
     let len = ATAG_SPAN - (addr % ATAG_SPAN);
     // SAFETY: the caller vouches for the bytes up to the end of the page.
     let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) };
@@ -186,7 +186,7 @@ pub unsafe fn platform_from_atags_at(addr: u64) -> Option<Platform<'static>> {
 
 /// Parses the ATAG list in `bytes` (at physical `addr`); `None` unless it
 /// starts with `ATAG_CORE`.
-pub fn platform_from_atags(bytes: &[u8], addr: u64) -> Option<Platform<'_>> {
+pub fn platform_from_atags(bytes: &[u8], addr: u64) -> Option<Hardware<'_>> {
     let word = |at: usize| -> Option<u32> {
         let b = bytes.get(at..at + 4)?;
         Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -226,7 +226,7 @@ pub fn platform_from_atags(bytes: &[u8], addr: u64) -> Option<Platform<'_>> {
     }
     let mut reserved = RangeList::new();
     reserved.push(SPIN_TABLE_PAGE).ok()?;
-    Some(Platform {
+    Some(Hardware {
         model: FALLBACK_MODEL,
         compatible: FALLBACK_COMPATIBLE,
         memory,

@@ -32,7 +32,7 @@ pub static SUITE: Suite = Suite {
     ],
 };
 
-fn rpi4() -> Result<crate::devicetree::Platform<'static>, Failure> {
+fn rpi4() -> Result<crate::devicetree::Hardware<'static>, Failure> {
     parse(RPI4B, 0x0800_0000).map_err(|e| Failure::Fail(alloc::format!("{e:?}")))
 }
 

@@ -108,7 +108,7 @@ fn parses_console_from_stdout_path() -> TestResult {
     Ok(())
 }
 
-fn parsed(blob: &[u8]) -> Result<crate::devicetree::Platform<'_>, crate::ktest::Failure> {
+fn parsed(blob: &[u8]) -> Result<crate::devicetree::Hardware<'_>, crate::ktest::Failure> {
     parse(blob, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))
 }
 
@@ -197,7 +197,7 @@ fn secure_tree_gives_gic_and_timer() -> TestResult {
 /// Fails unless `p` names a GICv2 with these two frames, the architectural
 /// timer PPIs (14 physical, 11 virtual) and no PSCI.
 pub(super) fn gicv2_timer_and_no_psci(
-    p: &crate::devicetree::Platform,
+    p: &crate::devicetree::Hardware,
     distributor: PhysRange,
     cpu_interface: PhysRange,
 ) -> TestResult {

@@ -4,7 +4,7 @@
 pub mod frame;
 pub mod heap;
 
-use crate::devicetree::{PhysRange, Platform, RangeList};
+use crate::devicetree::{Hardware, PhysRange, RangeList};
 
 /// The translation granule and the unit of physical allocation: the ABI's
 /// page, the one page size everything uses.
@@ -15,7 +15,7 @@ pub const MAX_FREE_RANGES: usize = 32;
 
 /// RAM that nobody else claims: the device tree's memory minus the kernel
 /// image, the device tree blob and every reserved range, cut to whole pages.
-pub fn available_ram(platform: &Platform, image: PhysRange) -> RangeList<MAX_FREE_RANGES> {
+pub fn available_ram(platform: &Hardware, image: PhysRange) -> RangeList<MAX_FREE_RANGES> {
     let mut free = RangeList::<MAX_FREE_RANGES>::new();
     for m in platform.memory.as_slice() {
         let start = m.start.next_multiple_of(PAGE_SIZE);

@@ -38,7 +38,7 @@ pub mod sleep;
 
 use crate::arch::context::{self, Context};
 use crate::arch::{self, timer};
-use crate::devicetree::Platform;
+use crate::devicetree::Hardware;
 use crate::sync::{IrqMutex, IrqSpinRaw};
 use crate::time;
 use crate::vm::domain::{self, DomainId};
@@ -493,7 +493,7 @@ fn idle_loop() {
 /// Brings up threads on the boot CPU: the boot path becomes thread 0, an
 /// idle thread is created, the GIC and the virtual timer are initialised,
 /// and IRQs are unmasked. Call once, after the heap exists.
-pub fn init(platform: &Platform) {
+pub fn init(platform: &Hardware) {
     time::init();
     context::init_cpu(BOOT_CPU);
     CPUS_ONLINE.fetch_add(1, Ordering::Relaxed);

@@ -8,7 +8,7 @@ pub mod fault;
 pub mod kstack;
 
 use crate::arch::mmu::{self, Attrs, MapError, PageTable};
-use crate::devicetree::{GicInfo, PhysRange, Platform};
+use crate::devicetree::{GicInfo, Hardware, PhysRange};
 use crate::layout;
 use crate::mm::PAGE_SIZE;
 use crate::sync::IrqMutex;
@@ -64,7 +64,7 @@ pub fn with_table_for<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
 /// allocator, and the table is published only once the MMU is on.
 /// `relocated`: `boot.s` moved the image (so all of it was written with
 /// the caches off).
-pub fn enable_mmu(platform: &Platform, relocated: bool) {
+pub fn enable_mmu(platform: &Hardware, relocated: bool) {
     let Some(mut table) = PageTable::new_boot() else {
         crate::power::fail("no boot pool page for the root translation table");
     };
@@ -108,7 +108,7 @@ pub fn init() {
     });
 }
 
-fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError> {
+fn map_kernel(table: &mut PageTable, platform: &Hardware) -> Result<(), MapError> {
     let image = layout::image();
     for m in platform.memory.as_slice() {
         let start = m.start & !(PAGE_SIZE - 1);
@@ -160,7 +160,7 @@ fn map_kernel(table: &mut PageTable, platform: &Platform) -> Result<(), MapError
 
 /// The MMIO ranges the kernel drives: the device tree's console and GIC,
 /// and what board code drives (the Pi's GPIO and watchdog).
-fn devices(platform: &Platform) -> impl Iterator<Item = PhysRange> {
+fn devices(platform: &Hardware) -> impl Iterator<Item = PhysRange> {
     let gic = match platform.gic {
         Some(GicInfo::V2 {
             distributor,

@@ -221,6 +221,21 @@ pub fn try_with<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
     space.as_mut().map(f)
 }
 
+/// [`try_with`] from an exception handler, which runs with IRQs masked
+/// already (the fault path): the lock is taken without saving or masking
+/// them again.
+#[inline(always)]
+pub fn try_with_masked<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
+    // SAFETY: `raw` is used only to take the lock, which `make_guard_unchecked`
+    // then owns and releases.
+    if !unsafe { SPACE.raw() }.try_lock_masked() {
+        return None;
+    }
+    // SAFETY: this CPU holds the lock (just taken).
+    let mut space = unsafe { SPACE.make_guard_unchecked() };
+    space.as_mut().map(f)
+}
+
 /// The root VMAR.
 pub fn root_vmar() -> VmarId {
     *ROOT_VMAR

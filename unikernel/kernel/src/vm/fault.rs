@@ -63,8 +63,11 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     let page = far & !(PAGE_SIZE - 1);
     // A fault taken while this CPU holds the object space's lock is a kernel
     // bug (user memory touched under the lock); say so instead of deadlocking.
-    crate::objects::try_with(|space| space.vmar_fault(crate::objects::root_vmar(), page, access))
-        .unwrap_or(Err(ZX_ERR_BAD_STATE))
+    // The exception entry masked IRQs: the lock need not.
+    crate::objects::try_with_masked(|space| {
+        space.vmar_fault(crate::objects::root_vmar(), page, access)
+    })
+    .unwrap_or(Err(ZX_ERR_BAD_STATE))
 }
 
 /// Describes the mapping around `far` for a fault report.

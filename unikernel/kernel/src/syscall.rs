@@ -307,7 +307,15 @@ fn sys_vmo_create_child(
     size: u64,
     out: u64,
 ) -> Result<(), Status> {
-    c.probe_for::<Handle>(h, out)?;
+    // The out-pointer is checked before the child exists (making and then
+    // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but a
+    // bad handle, a wrong type or a missing right is reported before it.
+    c.probe::<Handle>(out).map_err(|e| {
+        let need = ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ;
+        objects::with(|s| s.task(c.table).vmo_check_range(h, need, 0, 0))
+            .err()
+            .unwrap_or(e)
+    })?;
     let child = objects::with(move |s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
     c.put_handle(out, child)
 }

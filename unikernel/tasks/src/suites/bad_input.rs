@@ -572,6 +572,16 @@ fn a_wrong_type_missing_right_or_bad_argument_is_reported_before_a_bad_out() -> 
             Status::WRONG_TYPE,
         ),
         (
+            Syscall::VmoCreateChild,
+            [h(&event), 1, 0, PAGE, 0, 0, 0, 0],
+            Status::WRONG_TYPE,
+        ),
+        (
+            Syscall::VmoCreateChild,
+            [h(&no_dup), 1, 0, PAGE, 0, 0, 0, 0],
+            Status::ACCESS_DENIED,
+        ),
+        (
             Syscall::HandleDuplicate,
             [
                 h(&no_dup),

@@ -91,12 +91,19 @@ impl Caller {
         handle: Handle,
         addr: u64,
     ) -> Result<(), Status> {
-        self.probe::<T>(addr).map_err(|e| {
-            match objects::with(|s| s.entry(self.table, handle).map(drop)) {
-                Err(bad) => bad,
-                Ok(()) => e,
-            }
-        })
+        self.probe::<T>(addr)
+            .map_err(|e| self.checks_first(e, |s| s.entry(self.table, handle).map(drop)))
+    }
+
+    /// The status of a call whose pointer failed with `e`: the call's own
+    /// `checks` (its handle, type, rights) come first when one fails, as
+    /// Zircon looks the handle up before it copies anything.
+    fn checks_first(
+        &self,
+        e: Status,
+        checks: impl FnOnce(&mut objects::Space) -> Result<(), Status>,
+    ) -> Status {
+        objects::with(checks).err().unwrap_or(e)
     }
 
     /// Closes one of the caller's handles, whatever it names (an undo).
@@ -310,12 +317,9 @@ fn sys_vmo_create_child(
     // The out-pointer is checked before the child exists (making and then
     // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but a
     // bad handle, a wrong type or a missing right is reported before it.
-    c.probe::<Handle>(out).map_err(|e| {
-        let need = ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ;
-        objects::with(|s| s.task(c.table).vmo_check_range(h, need, 0, 0))
-            .err()
-            .unwrap_or(e)
-    })?;
+    let need = ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ;
+    c.probe::<Handle>(out)
+        .map_err(|e| c.checks_first(e, |s| s.task(c.table).vmo_check_range(h, need, 0, 0)))?;
     let child = objects::with(move |s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
     c.put_handle(out, child)
 }
@@ -885,19 +889,10 @@ fn sys_port_create(c: &Caller, options: u32, out: u64) -> Result<(), Status> {
     c.put_handle(out, h)
 }
 
-/// A port call's handle checks (`right` on a port), reported before a bad
-/// packet pointer's INVALID_ARGS, as the era's kernel looked the handle up
-/// first.
-fn port_first(c: &Caller, port: Handle, right: Rights, e: Status) -> Status {
-    objects::with(|s| s.port_check(c.table, port, right))
-        .err()
-        .unwrap_or(e)
-}
-
 fn sys_port_queue(c: &Caller, port: Handle, packet: u64) -> Result<(), Status> {
     let mut p = PortPacket::default();
     c.copy_in_bytes(packet, p.as_mut_bytes())
-        .map_err(|e| port_first(c, port, ZX_RIGHT_WRITE, e))?;
+        .map_err(|e| c.checks_first(e, |s| s.port_check(c.table, port, ZX_RIGHT_WRITE)))?;
     crate::ports::queue(c.table, port, &p)
 }
 
@@ -905,7 +900,7 @@ fn sys_port_queue(c: &Caller, port: Handle, packet: u64) -> Result<(), Status> {
 /// nothing taken off the queue), written after it.
 fn sys_port_wait(c: &Caller, port: Handle, deadline: Time, out: u64) -> Result<(), Status> {
     c.probe::<PortPacket>(out)
-        .map_err(|e| port_first(c, port, ZX_RIGHT_READ, e))?;
+        .map_err(|e| c.checks_first(e, |s| s.port_check(c.table, port, ZX_RIGHT_READ)))?;
     let mut packet = PortPacket::default();
     crate::ports::wait(c.table, port, deadline, &mut packet)?;
     c.copy_out_bytes(out, packet.as_bytes())

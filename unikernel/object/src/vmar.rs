@@ -733,15 +733,11 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(unmap)
     }
 
-    /// Drops the translations of `[vaddr, vaddr + len)` (counted as an
-    /// unmap): what faults back in gets what its mapping says now.
-    pub fn unmap_translations(&self, vaddr: u64, len: u64) {
-        self.mmu_unmap(vaddr, len);
-    }
-
-    /// [`Self::unmap_translations`] of at most `max` of them: returns where
-    /// it stopped (`vaddr + len` once none is left), after a cost that grows
-    /// with what it removed, not with `len` ([`crate::Mmu::unmap_some`]).
+    /// Drops at most `max` translations of `[vaddr, vaddr + len)` (counted
+    /// as an unmap): what faults back in gets what its mapping says now.
+    /// Returns where it stopped (`vaddr + len` once none is left), after a
+    /// cost that grows with what it removed, not with `len`
+    /// ([`crate::Mmu::unmap_some`]).
     pub fn unmap_translations_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
         self.count(|c| c.mmu_unmaps += 1);
         self.platform.unmap_some(vaddr, len, max)

@@ -59,6 +59,9 @@ pub struct Config {
     pub dtb: Option<&'static str>,
     /// The image it boots.
     pub board: Board,
+    /// `-smp`: how many CPUs (`None`: QEMU's default, one on `virt`; the
+    /// `raspi4b` machine always has four).
+    pub smp: Option<&'static str>,
 }
 
 /// Debian's Pi 4 device tree, fetched by `ci/setup` (see [`RPI4_FIRMWARE_DIR`]).
@@ -77,6 +80,7 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::Virt,
+        smp: None,
     },
     Config {
         name: "virt-gicv3",
@@ -85,6 +89,7 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::Virt,
+        smp: None,
     },
     Config {
         name: "virt-el2",
@@ -93,6 +98,7 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::Virt,
+        smp: None,
     },
     // The GIC with its Security Extensions, as on a real Pi 4: our stub
     // (images/armstub) runs at secure EL3, puts every interrupt in Group 1
@@ -106,6 +112,7 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::VirtArmstub,
+        smp: None,
     },
     // Entered at EL2 on core 0 (the others wait on the spin table), GIC-400
     // without Security Extensions, no PSCI.
@@ -116,12 +123,32 @@ pub const CONFIGS: &[Config] = &[
         memory: "2G",
         dtb: Some(RPI4_DTB),
         board: Board::Rpi4,
+        smp: None,
     },
     // No semihosting (see WITHOUT_SEMIHOSTING): the run ends with PSCI
     // SYSTEM_OFF and the verdict comes from the console alone, as under KVM
     // or on a board. `-cpu max` has a 1 GHz counter (not 62.5 MHz) and the
     // newest architecture features; `pauth-impdef` keeps TCG's pointer
     // authentication cheap.
+    // Four CPUs (MTTCG): every suite, with tasks' threads spread over them.
+    Config {
+        name: "virt-gicv2-smp4",
+        machine: "virt",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+        board: Board::Virt,
+        smp: Some("4"),
+    },
+    Config {
+        name: "virt-gicv3-smp4",
+        machine: "virt,gic-version=3",
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+        board: Board::Virt,
+        smp: Some("4"),
+    },
     Config {
         name: "virt-nosemi",
         machine: "virt,gic-version=3",
@@ -129,6 +156,7 @@ pub const CONFIGS: &[Config] = &[
         memory: "256M",
         dtb: None,
         board: Board::Virt,
+        smp: None,
     },
 ];
 
@@ -395,6 +423,10 @@ impl Config {
         .collect();
         if !self.semihosting() {
             args.retain(|a| a != "-semihosting");
+        }
+        if let Some(smp) = self.smp {
+            args.push("-smp".into());
+            args.push(smp.into());
         }
         if let Some(dtb) = self.dtb {
             args.push("-dtb".into());

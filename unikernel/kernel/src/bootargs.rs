@@ -49,6 +49,9 @@ pub struct BootArgs<'a> {
     pub reset_on_failure: bool,
     /// `churn=full`: the EL0 churn test runs at its full size.
     pub churn_full: bool,
+    /// `cpus=<n>` (n ≥ 1): start at most n CPUs, the boot CPU included
+    /// (default: every CPU the device tree lists).
+    pub cpus: Option<usize>,
 }
 
 impl<'a> BootArgs<'a> {
@@ -64,6 +67,7 @@ impl<'a> BootArgs<'a> {
             breakage: None,
             reset_on_failure: false,
             churn_full: false,
+            cpus: None,
         };
         let mut unknown = None;
         for word in cmdline.split_ascii_whitespace() {
@@ -85,6 +89,9 @@ impl<'a> BootArgs<'a> {
                 ("break", "premmu") => set(&mut args.breakage, Some(Break::PreMmu)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
                 ("churn", "full") => set(&mut args.churn_full, true),
+                ("cpus", n) => n
+                    .parse()
+                    .is_ok_and(|n: usize| n >= 1 && set(&mut args.cpus, Some(n))),
                 _ => false,
             };
             if !understood && unknown.is_none() {

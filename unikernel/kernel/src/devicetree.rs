@@ -137,6 +137,56 @@ pub struct TimerInfo {
     pub virtual_ppi: u32,
 }
 
+/// How a secondary CPU is started (its node's `enable-method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnableMethod {
+    /// PSCI `CPU_ON` through the `/psci` conduit (QEMU `virt`).
+    Psci,
+    /// The spin table: write the entry to `cpu-release-addr`, then `sev`
+    /// (the Pi 4's firmware, QEMU `raspi4b`).
+    SpinTable {
+        /// Where the CPU waits for its entry address (physical).
+        release_addr: u64,
+    },
+    /// None the kernel knows (or none given): the CPU stays off.
+    Unknown,
+}
+
+/// One `/cpus/cpu@…` node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuNode {
+    /// Its `reg`: the MPIDR affinity fields (Aff3 in bits 39:32).
+    pub mpidr: u64,
+    /// How to start it.
+    pub enable: EnableMethod,
+}
+
+/// The CPUs the device tree lists, in its order (at most [`MAX_CPU_NODES`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuList {
+    nodes: [Option<CpuNode>; MAX_CPU_NODES],
+    /// Available CPU nodes beyond [`MAX_CPU_NODES`], left out.
+    pub left_out: usize,
+}
+
+/// How many CPU nodes the kernel keeps.
+pub const MAX_CPU_NODES: usize = 8;
+
+impl CpuList {
+    /// Adds a CPU after those listed (counted in `left_out` if full).
+    pub fn push(&mut self, node: CpuNode) {
+        match self.nodes.iter_mut().find(|n| n.is_none()) {
+            Some(slot) => *slot = Some(node),
+            None => self.left_out += 1,
+        }
+    }
+
+    /// The CPU nodes, in device-tree order.
+    pub fn iter(&self) -> impl Iterator<Item = CpuNode> + '_ {
+        self.nodes.iter().map_while(|n| *n)
+    }
+}
+
 /// Why a device tree could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DtError {
@@ -173,6 +223,8 @@ pub struct Hardware<'a> {
     pub timer: Option<TimerInfo>,
     /// How to reach PSCI.
     pub psci: Option<Conduit>,
+    /// The available CPU nodes.
+    pub cpus: CpuList,
     /// The blob itself.
     pub blob: PhysRange,
 }
@@ -227,6 +279,7 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Hardware<'_>, DtError> {
     let mut timer = None;
     let mut first_pl011 = None;
     let mut aliases = None;
+    let mut cpus = CpuList::default();
     let walked = nodes(blob, |chain| {
         let node = &chain[chain.len() - 1];
         let mut keep = |list: Result<(), DtError>| {
@@ -264,6 +317,11 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Hardware<'_>, DtError> {
         }
         if !available {
             return ControlFlow::Continue(());
+        }
+        if chain.len() == 3 && chain[1].name == b"cpus" {
+            if let Some(cpu) = cpu_node(chain) {
+                cpus.push(cpu);
+            }
         }
         // One pass over the node's compatible strings for all four.
         let [is_gic_v3, is_gic_v2, is_timer, is_pl011] = node.compatible_with([
@@ -355,6 +413,7 @@ pub fn parse(blob: &[u8], addr: u64) -> Result<Hardware<'_>, DtError> {
         gic,
         timer,
         psci,
+        cpus,
         blob: PhysRange::new(addr, fdt.total_size() as u64),
     })
 }
@@ -720,6 +779,30 @@ fn cells(bytes: &[u8]) -> Option<u64> {
     Some(bytes.chunks_exact(4).fold(0, |acc, c| {
         (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
     }))
+}
+
+/// A `/cpus` child whose `device_type` is `cpu`: its MPIDR (`reg`, in the
+/// parent's address cells) and enable method.
+fn cpu_node(chain: &[Node]) -> Option<CpuNode> {
+    let node = &chain[2];
+    let is_cpu = node
+        .known
+        .device_type
+        .is_some_and(|t| t.split(|&b| b == 0).next() == Some(b"cpu"));
+    if !is_cpu {
+        return None;
+    }
+    let address_cells = chain[1].address_cells();
+    let mpidr = cells(node.known.reg?.get(..address_cells * 4)?)?;
+    let enable = match node.prop_str("enable-method") {
+        Some("psci") => EnableMethod::Psci,
+        Some("spin-table") => match node.prop("cpu-release-addr").and_then(cells) {
+            Some(release_addr) => EnableMethod::SpinTable { release_addr },
+            None => EnableMethod::Unknown,
+        },
+        _ => EnableMethod::Unknown,
+    };
+    Some(CpuNode { mpidr, enable })
 }
 
 /// The timer node lists four interrupts, each `<type number flags>`: secure

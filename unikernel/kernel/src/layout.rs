@@ -20,6 +20,14 @@ pub const KERNEL_STACK_SIZE: u64 = 1 << KERNEL_STACK_SHIFT;
 /// log2 of [`KERNEL_STACK_SIZE`]: the SP bit the exception entry tests.
 pub const KERNEL_STACK_SHIFT: u32 = 16;
 
+/// log2 of each CPU's share of the emergency stack, from its top down:
+/// a quarter of it each ([`crate::arch::context::MAX_CPUS`] = 4).
+pub const EMERGENCY_SHARE_SHIFT: u32 = KERNEL_STACK_SHIFT - 2;
+const _: () = assert!(
+    (crate::arch::context::MAX_CPUS as u64) << EMERGENCY_SHARE_SHIFT <= KERNEL_STACK_SIZE,
+    "every CPU has its own share of the emergency stack"
+);
+
 fn addr(symbol: *const u8) -> u64 {
     symbol as u64
 }

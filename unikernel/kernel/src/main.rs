@@ -27,6 +27,7 @@ mod objects;
 mod ports;
 mod power;
 mod sched;
+mod smp;
 mod symbols;
 mod sync;
 mod syscall;
@@ -120,6 +121,8 @@ extern "C" fn kernel_entry(dtb: u64, entry_el: u64, load_address: u64) -> ! {
     print_banner(boot_info());
     // From here on the boot path is thread 0, and interrupts are on.
     sched::init(&boot_info().platform);
+    let cpus = smp::start_secondaries(&boot_info().platform, args.cpus);
+    println!("  cpus:        {cpus} running");
 
     let el0_flags = if args.churn_full {
         abi::el0::FLAG_CHURN_FULL

@@ -228,13 +228,39 @@ pub fn try_with<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
 pub fn try_with_masked<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
     // SAFETY: `raw` is used only to take the lock, which `make_guard_unchecked`
     // then owns and releases.
-    if !unsafe { SPACE.raw() }.try_lock_masked() {
+    if !unsafe { SPACE.raw() }.try_lock_masked() && !lock_masked_slow() {
         return None;
     }
     // SAFETY: this CPU holds the lock (just taken).
     let mut space = unsafe { SPACE.make_guard_unchecked() };
     space.as_mut().map(f)
 }
+
+/// [`try_with_masked`]'s lock was busy: another CPU holds it (wait for it),
+/// or this one does (a kernel bug: give up). Which one is told by time:
+/// no hold lasts anywhere near [`HOLD_LIMIT`] (holds are bounded steps,
+/// DESIGN.md), so a lock still busy then is this CPU's own. True once
+/// taken.
+#[cold]
+#[inline(never)]
+fn lock_masked_slow() -> bool {
+    let limit = crate::time::duration_to_ticks(HOLD_LIMIT);
+    let start = crate::arch::counter();
+    loop {
+        core::hint::spin_loop();
+        // SAFETY: as in `try_with_masked`.
+        if unsafe { SPACE.raw() }.try_lock_masked() {
+            return true;
+        }
+        if crate::arch::counter().wrapping_sub(start) > limit {
+            return false;
+        }
+    }
+}
+
+/// How long [`lock_masked_slow`] waits before it takes the lock for its
+/// own CPU's.
+const HOLD_LIMIT: crate::time::Duration = crate::time::msec(1000);
 
 /// The root VMAR.
 pub fn root_vmar() -> VmarId {

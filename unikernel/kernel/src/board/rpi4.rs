@@ -7,7 +7,9 @@
 //! follow the VPU's), so the kernel takes the pins for it (ALT0) and
 //! programs its divisors from `init_uart_clock=48000000` (config.txt).
 
-use crate::devicetree::{GicInfo, Hardware, PhysRange, RangeList, TimerInfo};
+use crate::devicetree::{
+    CpuList, CpuNode, EnableMethod, GicInfo, Hardware, PhysRange, RangeList, TimerInfo,
+};
 use crate::drivers::pl011::{LineConfig, Pl011};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::ReadWrite;
@@ -240,9 +242,26 @@ pub fn platform_from_atags(bytes: &[u8], addr: u64) -> Option<Hardware<'_>> {
         }),
         timer: Some(TIMER),
         psci: None,
+        cpus: pi4_cpus(),
         // The list itself, up to and including ATAG_NONE.
         blob: PhysRange::new(addr, at as u64 + 8),
     })
+}
+
+/// The Pi 4's four cores as its device tree lists them: MPIDR 0–3, each
+/// waiting on its spin-table word (0xd8 + 8 × core) for an entry address.
+fn pi4_cpus() -> CpuList {
+    const SPIN_TABLE: u64 = 0xd8;
+    let mut cpus = CpuList::default();
+    for core in 0..4 {
+        cpus.push(CpuNode {
+            mpidr: core,
+            enable: EnableMethod::SpinTable {
+                release_addr: SPIN_TABLE + 8 * core,
+            },
+        });
+    }
+    cpus
 }
 
 /// Whether GPIO 14 and 15 are routed to UART0 (ALT0), as [`console`] leaves them.

@@ -152,7 +152,11 @@ struct Thread {
     detached: bool,
     /// Killed ([`kill`]): every wait ends at once, now and later.
     killed: bool,
+    /// The CPU it runs on, or last ran or was queued on.
     cpu: usize,
+    /// Never moved to another CPU: idle threads, the boot path, and the
+    /// kernel threads a pinned thread starts ([`Scheduler::inherit_pinning`]).
+    pinned: bool,
     /// The translation table it runs on (`vm::domain`).
     domain: DomainId,
 }
@@ -206,6 +210,8 @@ pub struct Stats {
     pub deadline_expirations: u64,
     /// Threads alive (not yet exited), idle threads included.
     pub live_threads: usize,
+    /// Threads an idle CPU took from another CPU's run queue.
+    pub migrations: u64,
 }
 
 struct Scheduler {
@@ -218,6 +224,9 @@ struct Scheduler {
     deadlines: DeadlineQueue,
     slice_ticks: u64,
     grace_ticks: u64,
+    /// CPUs online; above 1, wake-ups look for an idle CPU and idle CPUs
+    /// take work from busy ones.
+    online: usize,
     stats: Stats,
 }
 
@@ -229,11 +238,13 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     deadlines: DeadlineQueue::new(),
     slice_ticks: 0,
     grace_ticks: 0,
+    online: 0,
     stats: Stats {
         switches: 0,
         preemptions: 0,
         deadline_expirations: 0,
         live_threads: 0,
+        migrations: 0,
     },
 });
 
@@ -327,7 +338,36 @@ impl Scheduler {
         self.free.push(slot);
     }
 
-    /// Makes a blocked thread runnable; the caller has recorded why.
+    /// A new kernel thread started by a pinned thread (the boot path, and
+    /// so the kernel's tests) is pinned to the same CPU, as threads inherit
+    /// their creator's CPU affinity on Linux; a task's threads run anywhere.
+    fn inherit_pinning(&mut self, slot: usize) {
+        let me = self.current();
+        let pinned = self.thread(me).pinned;
+        let t = self.thread(slot);
+        if t.domain == domain::KERNEL {
+            t.pinned = pinned;
+        }
+    }
+
+    /// Whether CPU `cpu` runs its idle thread with nothing queued.
+    fn is_idle(&self, cpu: usize) -> bool {
+        let c = &self.cpus[cpu];
+        c.online && c.current == c.idle && c.run_queue.is_empty()
+    }
+
+    /// An idle CPU, if there is one (and more than one CPU).
+    fn idle_cpu(&self) -> Option<usize> {
+        if self.online < 2 {
+            return None;
+        }
+        (0..MAX_CPUS).find(|&c| self.is_idle(c))
+    }
+
+    /// Makes a blocked thread runnable; the caller has recorded why. It
+    /// goes to the CPU it last ran on if that one is idle, else to an idle
+    /// CPU if there is one, else back to its own; another CPU is told by
+    /// an SGI ([`KICK_SGI`]).
     fn make_ready(&mut self, slot: usize) {
         let t = self.thread(slot);
         if t.state != State::Blocked {
@@ -335,7 +375,13 @@ impl Scheduler {
             return;
         }
         t.state = State::Ready;
-        let cpu = t.cpu;
+        let (last, pinned) = (t.cpu, t.pinned);
+        let cpu = if pinned || self.is_idle(last) {
+            last
+        } else {
+            self.idle_cpu().unwrap_or(last)
+        };
+        self.thread(slot).cpu = cpu;
         let c = &mut self.cpus[cpu];
         // Ahead of the threads that were preempted (in the order they
         // woke): a woken thread typically runs briefly and blocks again,
@@ -354,6 +400,50 @@ impl Scheduler {
         }
         if cpu == context::cpu_index() {
             self.program_timer(cpu);
+        } else {
+            // It switches, or times the running thread's slice.
+            arch::gic::send_sgi(KICK_SGI, cpu);
+        }
+    }
+
+    /// Takes a thread that waits in another CPU's run queue for CPU `cpu`
+    /// (whose own queue is empty): from the longest queue, its first
+    /// thread that may move.
+    fn steal(&mut self, cpu: usize) -> Option<usize> {
+        let victim = (0..MAX_CPUS)
+            .filter(|&v| v != cpu && self.cpus[v].online)
+            .max_by_key(|&v| self.cpus[v].run_queue.len())?;
+        let at = (0..self.cpus[victim].run_queue.len())
+            .find(|&i| !self.thread(self.cpus[victim].run_queue[i]).pinned)?;
+        let v = &mut self.cpus[victim];
+        let slot = v.run_queue.remove(at)?;
+        if at < v.woken_ahead {
+            v.woken_ahead -= 1;
+        }
+        self.stats.migrations += 1;
+        self.thread(slot).cpu = cpu;
+        Some(slot)
+    }
+
+    /// Whether a run queue other than `cpu`'s holds a thread that may move.
+    fn work_elsewhere(&self, cpu: usize) -> bool {
+        self.online > 1
+            && (0..MAX_CPUS).any(|v| {
+                v != cpu
+                    && self.cpus[v]
+                        .run_queue
+                        .iter()
+                        .any(|&t| self.slots[t].thread.as_ref().is_some_and(|t| !t.pinned))
+            })
+    }
+
+    /// Tells an idle CPU, if any, that CPU `cpu` has threads waiting.
+    fn kick_idle_for(&mut self, cpu: usize) {
+        if self.cpus[cpu].run_queue.is_empty() {
+            return;
+        }
+        if let Some(idle) = self.idle_cpu() {
+            arch::gic::send_sgi(KICK_SGI, idle);
         }
     }
 
@@ -408,7 +498,18 @@ fn reschedule(mut s: Guard) -> Guard {
     let slice_start = timer::now();
     let slice_end = slice_start.saturating_add(s.slice_ticks);
     let c = &mut s.cpus[cpu];
-    let next = c.run_queue.pop_front().unwrap_or(c.idle);
+    let next = match c.run_queue.pop_front() {
+        Some(next) => next,
+        None => {
+            let idle = c.idle;
+            if s.online > 1 {
+                s.steal(cpu).unwrap_or(idle)
+            } else {
+                idle
+            }
+        }
+    };
+    let c = &mut s.cpus[cpu];
     c.woken_ahead = c.woken_ahead.saturating_sub(1);
     c.need_resched = false;
     c.slice_start = slice_start;
@@ -423,6 +524,10 @@ fn reschedule(mut s: Guard) -> Guard {
     s.cpus[cpu].prev = Some(cur);
     s.stats.switches += 1;
     s.program_timer(cpu);
+    if s.online > 1 {
+        // What is still queued here may run on an idle CPU meanwhile.
+        s.kick_idle_for(cpu);
+    }
     // Another task's thread: its table and ASID (no TLB maintenance).
     domain::switch_to(s.thread(next).domain);
     let from: *mut Context = &mut s.thread(cur).context;
@@ -435,7 +540,8 @@ fn reschedule(mut s: Guard) -> Guard {
     unsafe { context::switch(from, to) };
     // SAFETY: whoever switched back to this thread holds the lock for us.
     let mut s = unsafe { SCHED.make_guard_unchecked() };
-    s.finish_switch(cpu);
+    // It may resume on another CPU than it left.
+    s.finish_switch(context::cpu_index());
     s
 }
 
@@ -500,11 +606,13 @@ pub fn init(platform: &Hardware) {
     let Some(gic) = platform.gic else {
         crate::power::fail("no interrupt controller in the device tree");
     };
+    let cpus = platform.cpus.iter().count().max(1);
     // SAFETY: the device tree names these GIC regions; the MMU is off (or
     // maps them as device memory) and no other code drives the GIC.
-    if let Err(e) = unsafe { arch::gic::init(gic) } {
+    if let Err(e) = unsafe { arch::gic::init(gic, cpus) } {
         crate::power::fail(&alloc::format!("GIC: {e:?}"));
     }
+    init_kick();
     let Some(timer_info) = platform.timer else {
         crate::power::fail("no timer node in the device tree");
     };
@@ -523,6 +631,8 @@ pub fn init(platform: &Hardware) {
         };
         s.thread(boot).state = State::Running;
         s.thread(boot).detached = true;
+        // The boot path (the kernel's tests, power-off) stays on the boot CPU.
+        s.thread(boot).pinned = true;
         let Ok(idle) = s.insert(idle) else {
             crate::power::fail("no memory for the idle thread");
         };
@@ -532,15 +642,96 @@ pub fn init(platform: &Hardware) {
         s.thread(idle).domain = domain::ANY;
         let slice_start = timer::now();
         let slice_end = slice_start.saturating_add(s.slice_ticks);
+        s.thread(idle).pinned = true;
         let c = &mut s.cpus[BOOT_CPU];
         c.online = true;
         c.current = boot;
         c.idle = idle;
         c.slice_start = slice_start;
         c.slice_end = slice_end;
+        s.online = 1;
     }
     timer::init(timer_info.virtual_ppi, on_timer);
     arch::irq_enable();
+}
+
+/// The SGI that tells a CPU to look at its run queue and its table: a
+/// thread was queued for it, another CPU has threads waiting, a thread it
+/// runs was killed, or the task whose table it runs ended.
+pub const KICK_SGI: arch::gic::IntId = arch::gic::IntId::sgi(1);
+
+/// This CPU takes [`KICK_SGI`].
+fn init_kick() {
+    arch::gic::set_handler(KICK_SGI, Some(on_kick));
+    arch::gic::configure(KICK_SGI, arch::gic::DEFAULT_PRIORITY, arch::gic::Trigger::Edge);
+    arch::gic::enable(KICK_SGI);
+}
+
+/// [`KICK_SGI`]'s handler (IRQs masked): leave a dead task's table, and
+/// switch on the way out of the interrupt if there is work (`irq_exit`).
+fn on_kick(_: arch::gic::IntId) {
+    domain::leave_if_gone();
+    let mut s = SCHED.lock();
+    let cpu = context::cpu_index();
+    let c = &s.cpus[cpu];
+    if c.current == c.idle && (!c.run_queue.is_empty() || s.work_elsewhere(cpu)) {
+        s.cpus[cpu].need_resched = true;
+    }
+    s.program_timer(cpu);
+}
+
+/// Makes the idle thread of secondary CPU `cpu`, which will run on the
+/// stack it returns the top of from the CPU's first instruction on (the
+/// CPU's boot path is its idle thread, as the boot CPU's is thread 0).
+/// The CPU counts once [`cpu_online`] has run on it.
+pub fn prepare_cpu(cpu: usize) -> Result<u64, Status> {
+    let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
+    let top = stack.top();
+    let idle = make_thread("idle", cpu, Some(stack), None)?;
+    with_sched(|mut s| {
+        let r = s.insert(idle).map(|idle| {
+            let t = s.thread(idle);
+            t.state = State::Running;
+            t.detached = true;
+            t.pinned = true;
+            t.domain = domain::ANY;
+            let c = &mut s.cpus[cpu];
+            c.current = idle;
+            c.idle = idle;
+        });
+        (s, r)
+    })
+    .map_err(|(status, _idle)| status)?;
+    Ok(top)
+}
+
+/// On secondary CPU `cpu`, on the stack [`prepare_cpu`] gave it: its GIC
+/// interface, its kick SGI and its timer; then it takes threads. Returns
+/// with IRQs still masked.
+pub fn cpu_online(cpu: usize, timer_ppi: u32) {
+    arch::gic::init_cpu();
+    init_kick();
+    timer::init(timer_ppi, on_timer);
+    let daif = arch::irq_save();
+    {
+        let mut s = SCHED.lock();
+        let slice_start = timer::now();
+        let slice_end = slice_start.saturating_add(s.slice_ticks);
+        let c = &mut s.cpus[cpu];
+        c.online = true;
+        c.slice_start = slice_start;
+        c.slice_end = slice_end;
+        s.online += 1;
+        CPUS_ONLINE.fetch_add(1, Ordering::Relaxed);
+    }
+    arch::irq_restore(daif);
+}
+
+/// The secondary CPU's boot path goes on as its idle thread.
+pub fn run_idle() -> ! {
+    arch::irq_enable();
+    idle_loop();
+    unreachable!("the idle loop never ends")
 }
 
 /// A thread, not yet in a slot or queue, that will run `entry` on `stack`
@@ -563,6 +754,7 @@ fn make_thread(
         detached: false,
         killed: false,
         cpu,
+        pinned: false,
         domain: domain::KERNEL,
     })
 }
@@ -584,6 +776,7 @@ pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<Jo
     let thread = make_thread(name, context::cpu_index(), Some(stack), Some(entry))?;
     let inserted = with_sched(|mut s| {
         let r = s.insert(thread).map(|slot| {
+            s.inherit_pinning(slot);
             let id = s.thread(slot).id;
             s.make_ready(slot);
             JoinHandle { id, joined: false }
@@ -617,6 +810,7 @@ pub fn spawn_detached_prepared<F: FnOnce() + Send + 'static>(
     thread.domain = domain;
     let inserted = with_sched(|mut s| {
         let r = s.insert(thread).map(|slot| {
+            s.inherit_pinning(slot);
             let t = s.thread(slot);
             t.detached = true;
             let id = t.id;
@@ -855,8 +1049,14 @@ pub fn kill(id: ThreadId) -> bool {
                 let t = s.thread(slot);
                 t.killed = true;
                 t.wait.killed = true;
+                let (running, cpu) = (t.state == State::Running, t.cpu);
                 s.deadlines.cancel(slot);
                 s.make_ready(slot);
+                // On another CPU (in a task, say): the interrupt takes it
+                // off its way, and the way back to the task asks.
+                if running && cpu != context::cpu_index() {
+                    arch::gic::send_sgi(KICK_SGI, cpu);
+                }
                 true
             }
             None => false,

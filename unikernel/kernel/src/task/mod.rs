@@ -632,11 +632,13 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
     // thread of it still in the kernel runs on the kernel's table).
     domain::destroy(dom);
     objects::in_steps(|s, budget| s.destroy_table_step(table, *budget).unwrap_or(true));
+    // Its threads first: whoever sees the task terminated (on another CPU
+    // at once) sees every thread never started terminated too.
+    end_threads(id);
     objects::with(|s| {
         s.kernel_set_payload(signals, end_payload(&how));
         s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
     });
-    end_threads(id);
 }
 
 /// Where [`end_threads`] goes on in a task's list.

@@ -85,6 +85,9 @@ static META: [Meta; SLOTS] = [const {
 
 /// Per CPU: the domain whose table its TTBR0 holds.
 static CURRENT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(KERNEL) }; MAX_CPUS];
+/// Per CPU: the domain it is about to load (KERNEL: none), while it checks
+/// the domain is alive ([`switch_slow`]).
+static CLAIM: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(KERNEL) }; MAX_CPUS];
 /// Per CPU: `va >> SLOT_SHIFT` of the loaded task's slot, 0 for the kernel's
 /// table (the fault path's one compare).
 static OWN_HI: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
@@ -110,6 +113,11 @@ static NEXT_GENERATION: AtomicU32 = AtomicU32::new(1);
 /// Records the kernel table's root (once the MMU is on).
 pub(super) fn set_kernel_root(root: u64) {
     KERNEL_ROOT.store(root, Ordering::Relaxed);
+}
+
+/// The kernel table's root (for a secondary CPU's first TTBR0).
+pub fn kernel_root() -> u64 {
+    KERNEL_ROOT.load(Ordering::Relaxed)
 }
 
 /// The slot `va` lies in, if it is in the slots' range.
@@ -202,31 +210,84 @@ pub fn create(skip: impl Fn(usize) -> bool) -> Result<(DomainId, u64), Status> {
     })
 }
 
-/// Ends domain `id` (its task ended; its mappings are gone): this CPU
-/// leaves its table if it runs it, its ASID is invalidated everywhere and
-/// freed, its table pages go back. Returns how many table pages went.
+/// Ends domain `id` (its task ended; its mappings are gone): every CPU
+/// leaves its table, its ASID is invalidated everywhere and freed, its
+/// table pages go back. Returns how many table pages went.
 pub fn destroy(id: DomainId) -> usize {
     let Some(slot) = slot_of_id(id) else {
         return 0;
     };
+    let m = &META[slot];
+    // Dead first: no CPU loads it from here on. The slot stays taken (no
+    // new domain gets it) until its table is gone.
+    let live = with_tables(|t| {
+        let live = m.id.load(Ordering::Relaxed) == id && t.domains[slot].is_some();
+        if live {
+            m.id.store(0, Ordering::SeqCst);
+        }
+        live
+    });
+    if !live {
+        return 0;
+    }
+    // No CPU may walk the table once its pages are free: every CPU that
+    // runs it (a thread of the task not yet out, or an idle thread that
+    // kept it) moves to the kernel's table first. Waited for outside the
+    // tables' lock, which such a CPU may be spinning on.
+    leave_everywhere(id);
     with_tables(|t| {
-        let m = &META[slot];
-        if m.id.load(Ordering::Relaxed) != id {
-            return 0;
-        }
-        let Some(table) = t.domains[slot].take() else {
-            return 0;
-        };
-        m.id.store(0, Ordering::Release);
-        let cpu = cpu();
-        if CURRENT[cpu].load(Ordering::Relaxed) == id {
-            mmu::set_ttbr0(KERNEL_ROOT.load(Ordering::Relaxed), 0);
-            set_current(cpu, KERNEL);
-        }
         asid::release(&m.ctx);
         m.root.store(0, Ordering::Relaxed);
-        table.free_domain()
+        t.domains[slot].take().map_or(0, |table| table.free_domain())
     })
+}
+
+/// Makes every CPU whose TTBR0 holds ended domain `id` load the kernel's
+/// table: this one at once, the others through an SGI ([`leave_if_gone`]
+/// runs in its handler), and waits until none does. While waiting this CPU
+/// also answers such a request itself: two CPUs ending tasks the other
+/// runs must not wait for each other.
+fn leave_everywhere(id: DomainId) {
+    leave_if_gone();
+    for c in (0..MAX_CPUS).filter(|&c| c != cpu()) {
+        let mut kicked = false;
+        loop {
+            let runs = CURRENT[c].load(Ordering::SeqCst) == id;
+            if !runs && CLAIM[c].load(Ordering::SeqCst) != id {
+                break;
+            }
+            // Once it runs the table it can only leave it (the domain is
+            // dead: no CPU loads it again), so one SGI does.
+            if runs && !kicked {
+                crate::arch::gic::send_sgi(crate::sched::KICK_SGI, c);
+                kicked = true;
+            }
+            leave_if_gone();
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// If this CPU's TTBR0 holds a domain that has ended, loads the kernel's
+/// table instead (IRQs masked: an interrupt handler, or a switch).
+pub fn leave_if_gone() {
+    let cpu = cpu();
+    let id = CURRENT[cpu].load(Ordering::Relaxed);
+    let Some(slot) = slot_of_id(id) else {
+        return;
+    };
+    if META[slot].id.load(Ordering::Acquire) != id {
+        mmu::set_ttbr0(KERNEL_ROOT.load(Ordering::Relaxed), 0);
+        set_current_release(cpu, KERNEL);
+    }
+}
+
+/// [`set_current`], published with release order: a CPU waiting in
+/// [`leave_everywhere`] sees the new TTBR0 in effect once it sees this.
+fn set_current_release(cpu: usize, id: DomainId) {
+    let hi = slot_of_id(id).map_or(0, |slot| slot_base(slot) >> SLOT_SHIFT);
+    OWN_HI[cpu].store(hi, Ordering::Relaxed);
+    CURRENT[cpu].store(id, Ordering::Release);
 }
 
 /// Makes this CPU run the table of `id` (IRQs masked: the scheduler's
@@ -247,12 +308,19 @@ pub fn switch_to(id: DomainId) {
 fn switch_slow(id: DomainId, cpu: usize) {
     if let Some(slot) = slot_of_id(id) {
         let m = &META[slot];
-        if m.id.load(Ordering::Acquire) == id {
+        // Claim it, then check it is alive: [`destroy`] marks it dead, then
+        // reads the claims (both sequentially consistent), so either it
+        // sees this claim and waits for this CPU to leave the table, or
+        // this sees the domain dead and never loads it.
+        CLAIM[cpu].store(id, Ordering::SeqCst);
+        if m.id.load(Ordering::SeqCst) == id {
             let asid = asid::activate(&m.ctx, cpu);
             mmu::set_ttbr0(m.root.load(Ordering::Relaxed), asid);
-            set_current(cpu, id);
+            set_current_release(cpu, id);
+            CLAIM[cpu].store(KERNEL, Ordering::Release);
             return;
         }
+        CLAIM[cpu].store(KERNEL, Ordering::Release);
     }
     if CURRENT[cpu].load(Ordering::Relaxed) != KERNEL {
         mmu::set_ttbr0(KERNEL_ROOT.load(Ordering::Relaxed), 0);

@@ -394,7 +394,19 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
         start.1,
         end.1
     );
-    check_eq!(end, start, "(heap bytes, free frames)");
+    // Every frame comes back. The heap may keep a little more: with
+    // several CPUs, how many threads are alive at once (the size the
+    // scheduler's tables grow to, and keep) is up to timing, and a churn
+    // may reach a new peak after the warm-up. Less than a byte per task
+    // churned: no leak per thread or per task fits in that.
+    let tasks = (task_batches * (BATCH / 4)) as u64;
+    check_eq!(end.1, start.1, "free frames");
+    check!(
+        end.0 >= start.0 && end.0 - start.0 < tasks,
+        "heap bytes {} -> {}: more than the tables' growth",
+        start.0,
+        end.0
+    );
     Ok(())
 }
 

@@ -22,6 +22,14 @@ core::arch::global_asm!(
     TEXT_OFFSET = const TEXT_OFFSET,
     IMAGE_FLAGS = const IMAGE_FLAGS,
     AFF_MASK = const AFF_MASK,
+    START = sym super::smp::START,
+    SLOT_MPIDR = const super::smp::layout::SLOT_MPIDR,
+    SLOT_ROOT = const super::smp::layout::SLOT_ROOT,
+    SLOT_STACK = const super::smp::layout::SLOT_STACK,
+    SLOT_BOOT_STACK_TOP = const super::smp::layout::SLOT_BOOT_STACK_TOP,
+    SLOT_SIZE = const super::smp::layout::SLOT_SIZE,
+    MAX_CPUS = const super::context::MAX_CPUS,
+    MPIDR_AFF = const super::smp::MPIDR_AFF,
 );
 
 /// `SCTLR_EL1` bits that are RES1 on an Armv8.0 core (ARM DDI 0487,

@@ -159,6 +159,51 @@ park:
     wfe
     b       park
 
+// A secondary CPU enters here (PSCI CPU_ON, or the spin table's jump), at
+// EL2 or EL1, MMU and caches off, with nothing in its registers that it
+// trusts. It finds its start slot by MPIDR (`smp::START`, which the boot
+// CPU cleaned to the point of coherency), sets the EL1 registers as the
+// boot CPU did, turns its MMU on with the kernel's table and continues on
+// the guarded kernel stack of its idle thread. Until then it writes only
+// its slot's small stack (the boot CPU invalidated it); no lock, no
+// exclusive, as before the boot CPU's MMU was on.
+.global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    mrs     x1, mpidr_el1
+    ldr     x2, mpidr_aff_mask
+    and     x1, x1, x2
+    adrp    x19, {START}
+    add     x19, x19, :lo12:{START}
+    mov     x20, #0
+1:  ldr     x2, [x19, #{SLOT_MPIDR}]
+    ldr     x3, [x19, #{SLOT_STACK}]
+    cmp     x2, x1
+    ccmp    x3, #0, #4, eq          // ours only if the boot CPU filled it in
+    b.ne    2f
+    add     x19, x19, #{SLOT_SIZE}
+    add     x20, x20, #1
+    cmp     x20, #{MAX_CPUS}
+    b.lo    1b
+    b       park                    // no slot names this CPU: stay parked
+2:  add     x1, x19, #{SLOT_BOOT_STACK_TOP}
+    msr     spsel, #1
+    mov     sp, x1
+    mrs     x21, CurrentEL
+    lsr     x21, x21, #2
+    cmp     x21, #2
+    b.ne    3f
+    adr     x0, 3f
+    bl      el2_to_el1
+    eret
+3:  bl      el1_setup
+    ldr     x0, [x19, #{SLOT_ROOT}]
+    bl      secondary_mmu_on
+    ldr     x1, [x19, #{SLOT_STACK}]
+    mov     sp, x1
+    mov     x0, x20
+    b       secondary_main
+
     // `DC IVAC` of each line of [x5, x3), x4 the line size; clobbers x5.
 dcache_inval_range:
 8:  dc      ivac, x5
@@ -185,3 +230,5 @@ link_boot_stack_top:
     .quad   __boot_stack_top
 link_relocated:
     .quad   relocated
+mpidr_aff_mask:
+    .quad   {MPIDR_AFF}

@@ -113,6 +113,8 @@ macro_rules! bind_vectors {
             ESR = const $crate::arch::exception::offsets::ESR,
             STACK_SHIFT = const $crate::layout::KERNEL_STACK_SHIFT,
             STACK_OVERFLOW = const $crate::arch::exception::Vector::StackOverflow as u64,
+            CPU_MASK = const $crate::arch::context::MAX_CPUS - 1,
+            EMERGENCY_SHIFT = const $crate::layout::EMERGENCY_SHARE_SHIFT,
             EC_SHIFT = const $crate::arch::exception::EC_SHIFT,
             EC_BITS = const $crate::arch::exception::EC_BITS,
             EC_SVC64 = const $crate::arch::esr::Class::SVC64 as u64,

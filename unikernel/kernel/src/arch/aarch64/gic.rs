@@ -20,6 +20,7 @@ use arm_gic::gicv2::{GicV2, SgiTarget as SgiTargetV2, SgiTargetListFilter};
 use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget as SgiTargetV3, SgiTargetGroup};
 pub use arm_gic::{IntId, Trigger};
 use arm_gic::{InterruptGroup, UniqueMmioPointer};
+use super::context::{cpu_index, MAX_CPUS};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -34,13 +35,14 @@ const PRIORITY_MASK_ALL: u8 = 0xff;
 /// INTIDs below this are SGIs, PPIs and SPIs; 1020–1023 are special.
 const INTID_LIMIT: usize = 1020;
 
-/// The CPUs the GICv3 driver manages redistributors for. Single core for
-/// now; SMP passes the device tree's CPU count here and calls the per-CPU
-/// half ([`GicV3::init_cpu`]) on each secondary.
-const CPU_COUNT: usize = 1;
+/// Per CPU (by index): how an SGI names it. GICv2: its CPU interface's
+/// bit in `GICD_SGIR`'s target list, as its banked `GICD_ITARGETSR0` reads;
+/// GICv3: its MPIDR affinity (Aff3 in bits 39:32).
+static SGI_TARGET: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// The boot CPU's index (its redistributor's position and its SGI target bit).
-const BOOT_CPU: usize = 0;
+/// `GICD_ITARGETSR0`'s offset in the distributor: for SGIs and PPIs each
+/// byte reads as the CPU interface's own bit (banked, read-only).
+const GICD_ITARGETSR0: usize = 0x800;
 
 /// Bits of `GICC_IAR` that hold the INTID; bits 12:10 name an SGI's source CPU.
 const GICV2_IAR_INTID_MASK: u32 = 0x3ff;
@@ -107,13 +109,14 @@ pub enum GicError {
     Redistributor(arm_gic::gicv3::GicError),
 }
 
-/// Initialises the distributor and this CPU's interface: every interrupt
-/// disabled, priority mask open, forwarding on.
+/// Initialises the distributor and the boot CPU's interface: every
+/// interrupt disabled, priority mask open, forwarding on. `cpus`: how many
+/// CPUs may come up (GICv3: the redistributors set up here).
 ///
 /// # Safety
 /// `info` must describe the GIC's MMIO regions; they are device memory
 /// (MMU off, or mapped as device memory) and nothing else drives them.
-pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
+pub unsafe fn init(info: GicInfo, cpus: usize) -> Result<(), GicError> {
     let driver = match info {
         GicInfo::V2 {
             distributor,
@@ -126,6 +129,7 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
                     cpu_interface.start as *mut arm_gic::gicv2::registers::Gicc,
                 )
             };
+            let _ = cpus;
             // Every implemented interrupt off (arm-gic's `enable_all_interrupts`
             // would also write the registers of the 1020 - N it lacks).
             let spis = gic
@@ -164,16 +168,82 @@ pub unsafe fn init(info: GicInfo) -> Result<(), GicError> {
                 NonNull::new(redistributors.start as *mut arm_gic::gicv3::registers::GicrSgi)
                     .expect("the device tree gives a non-zero GICR");
             // SAFETY: the caller vouches for the redistributors' region.
-            let mut gic =
-                unsafe { GicV3::new(gicd, gicr, CPU_COUNT) }.map_err(GicError::Redistributor)?;
-            gic.setup(BOOT_CPU);
+            let mut gic = unsafe { GicV3::new(gicd, gicr, cpus.clamp(1, MAX_CPUS)) }
+                .map_err(GicError::Redistributor)?;
+            gic.setup(cpu_index());
             GicCpuInterface::set_priority_mask(PRIORITY_MASK_ALL);
             Driver::V3(gic, PriorityBytes(distributor.start as *mut u8))
         }
     };
     VERSION.store(info.version(), Ordering::Relaxed);
     *GIC.lock() = Some(driver);
+    record_sgi_target();
     Ok(())
+}
+
+/// Brings up a secondary CPU's side of the GIC (its CPU interface, and on
+/// GICv3 its redistributor): its SGIs and PPIs disabled, priority mask
+/// open, forwarding on. After [`init`], on the CPU itself.
+pub fn init_cpu() {
+    with_gic(|gic| match gic {
+        Driver::V2(g, _) => {
+            // SGIs and PPIs are banked per CPU: this CPU's copies off.
+            for intid in IntId::private() {
+                let _ = g.enable_interrupt(intid, false);
+            }
+            // Its banked `GICD_IGROUPR0` and its CPU interface; the
+            // distributor-wide writes repeat the boot CPU's, unchanged.
+            g.setup();
+            g.enable_group0(true);
+            g.set_priority_mask(PRIORITY_MASK_ALL);
+        }
+        Driver::V3(g, _) => {
+            let cpu = cpu_index();
+            g.init_cpu(cpu);
+            if let Ok(mut r) = g.redistributor(cpu) {
+                r.configure_default_settings();
+            }
+            GicCpuInterface::enable_group1(true);
+            GicCpuInterface::set_priority_mask(PRIORITY_MASK_ALL);
+        }
+    });
+    record_sgi_target();
+}
+
+/// Records how an SGI names this CPU (see [`SGI_TARGET`]).
+fn record_sgi_target() {
+    let target = with_gic(|gic| match gic {
+        Driver::V2(_, distributor) => {
+            // SAFETY: `init`'s caller vouched for the distributor's MMIO;
+            // ITARGETSR0 lies inside it and reading it has no effect.
+            let bits = unsafe {
+                distributor
+                    .0
+                    .wrapping_add(GICD_ITARGETSR0)
+                    .read_volatile()
+            };
+            u64::from(bits)
+        }
+        Driver::V3(..) => {
+            super::smp::own_mpidr()
+        }
+    });
+    SGI_TARGET[cpu_index()].store(target, Ordering::Relaxed);
+}
+
+/// Raises SGI `intid` on CPU `cpu` (an index [`init`] or [`init_cpu`] ran on).
+pub fn send_sgi(intid: IntId, cpu: usize) {
+    let target = SGI_TARGET[cpu].load(Ordering::Relaxed);
+    with_gic(|gic| match gic {
+        Driver::V2(g, _) => g.send_sgi(
+            intid,
+            SgiTargetV2::List {
+                target_list_filter: SgiTargetListFilter::CPUTargetList,
+                target_list: target as u16,
+            },
+        ),
+        Driver::V3(..) => send_sgi_v3(intid, target),
+    })
 }
 
 /// The GIC version in use: 2 or 3, or 0 before [`init`].
@@ -196,7 +266,7 @@ pub fn configure(intid: IntId, priority: u8, trigger: Trigger) {
             g.set_trigger(intid, trigger);
         }
         Driver::V3(g, _) => {
-            let cpu = Some(BOOT_CPU);
+            let cpu = Some(cpu_index());
             g.set_interrupt_priority(intid, cpu, priority)
                 .expect("a valid INTID");
             g.set_trigger(intid, cpu, trigger).expect("a valid INTID");
@@ -232,7 +302,7 @@ fn set_enabled(intid: IntId, enable: bool) {
             let _ = g.enable_interrupt(intid, enable);
         }
         Driver::V3(g, _) => g
-            .enable_interrupt(intid, Some(BOOT_CPU), enable)
+            .enable_interrupt(intid, Some(cpu_index()), enable)
             .expect("a valid INTID"),
     })
 }
@@ -254,18 +324,23 @@ pub fn send_sgi_to_self(intid: IntId) {
                 target_list: 0,
             },
         ),
-        Driver::V3(..) => GicCpuInterface::send_sgi(
-            intid,
-            SgiTargetV3::List {
-                affinity3: 0,
-                affinity2: 0,
-                affinity1: 0,
-                target_list: 1 << BOOT_CPU,
-            },
-            SgiTargetGroup::CurrentGroup1,
-        )
-        .expect("an SGI"),
+        Driver::V3(..) => send_sgi_v3(intid, SGI_TARGET[cpu_index()].load(Ordering::Relaxed)),
     })
+}
+
+/// A GICv3 SGI to the CPU whose affinity is `target` (see [`SGI_TARGET`]).
+fn send_sgi_v3(intid: IntId, target: u64) {
+    GicCpuInterface::send_sgi(
+        intid,
+        SgiTargetV3::List {
+            affinity3: (target >> 32) as u8,
+            affinity2: (target >> 16) as u8,
+            affinity1: (target >> 8) as u8,
+            target_list: 1 << (target & 0xf),
+        },
+        SgiTargetGroup::CurrentGroup1,
+    )
+    .expect("an SGI")
 }
 
 /// Interrupts acknowledged since boot.

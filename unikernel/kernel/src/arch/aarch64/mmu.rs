@@ -924,6 +924,27 @@ pub unsafe fn enable(table: &PageTable, relocated: bool) {
             invalidate_dcache_to_poc(range);
         }
     }
+    // SAFETY: as this function's own contract.
+    unsafe { turn_on(table.root()) };
+}
+
+/// Turns a secondary CPU's MMU and caches on with the kernel's table,
+/// whose root is `root`, set up as [`enable`] set up the boot CPU's.
+///
+/// # Safety
+/// As [`enable`], on a secondary CPU entered with the MMU off, after the
+/// boot CPU enabled its own (the table is complete and written back).
+/// Runs before this CPU's MMU is on: no lock, no atomic read-modify-write.
+pub unsafe fn enable_secondary(root: u64) {
+    // SAFETY: the caller upholds `turn_on`'s contract.
+    unsafe { turn_on(root) };
+}
+
+/// The translation registers, then the MMU and caches, as on every CPU.
+///
+/// # Safety
+/// `root` identity-maps the code running and its stack; the MMU is off.
+unsafe fn turn_on(root: u64) {
     MAIR_EL1.set(mair());
     let ips = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange);
     TCR_EL1.write(
@@ -941,7 +962,7 @@ pub unsafe fn enable(table: &PageTable, relocated: bool) {
             }
             + TCR_EL1::IPS.val(ips),
     );
-    TTBR0_EL1.set_baddr(table.root());
+    TTBR0_EL1.set_baddr(root);
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
     tlb::invalidate_all_local();

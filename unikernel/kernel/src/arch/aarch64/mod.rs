@@ -14,6 +14,7 @@ pub mod mmu;
 pub mod page;
 pub mod power;
 pub mod semihosting;
+pub mod smp;
 pub mod timer;
 pub mod tlb;
 pub mod usercopy;

@@ -81,7 +81,7 @@ exception_vectors:
 
 // SP ran into a guard (x0 holds the overflowed SP, sp holds SP + x0). Restore
 // both, keep the overflowed SP and x0 in the EL0 thread registers (the run is
-// ending), and report from the emergency stack.
+// ending), and report from this CPU's share of the emergency stack.
 stack_overflow:
     sub     x0, sp, x0              // x0 = x0
     sub     sp, sp, x0              // sp = overflowed sp
@@ -91,6 +91,10 @@ stack_overflow:
     adrp    x0, __emergency_stack_top
     add     x0, x0, :lo12:__emergency_stack_top
     mov     sp, x0
+    mrs     x0, tpidr_el1           // this CPU's index: its own share of it
+    and     x0, x0, #{CPU_MASK}
+    lsl     x0, x0, #{EMERGENCY_SHIFT}
+    sub     sp, sp, x0
     mrs     x0, tpidrro_el0
     sub     sp, sp, #{FRAME_SIZE}
     stp     x0, x1, [sp, #{X}]

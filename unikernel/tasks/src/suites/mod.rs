@@ -12,6 +12,7 @@ mod limits;
 mod ports;
 mod reaping;
 mod smoke;
+mod smp;
 mod timer;
 mod util;
 mod vmar;
@@ -45,6 +46,7 @@ pub static SUITES: &[&Suite] = &[
     &ports::SUITE,
     &fuzz::SUITE,
     &limits::SUITE,
+    &smp::SUITE,
 ];
 
 /// The `index`th test over all suites, in order.

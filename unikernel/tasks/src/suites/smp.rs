@@ -1,0 +1,587 @@
+//! Every CPU at once: threads of one task on different CPUs racing on the
+//! same memory, faults, unmaps and protects, waits and wake-ups, and a
+//! task ended while its threads run elsewhere. On one CPU the same tests
+//! run (and pass) with the threads taking turns; with several they race
+//! for real, and each repeats enough times that a missing TLB invalidation
+//! or lock shows.
+
+use super::util::{map_rw, page_is, unmap, PAGE};
+use crate::harness::{spawn_with, Suite, TestResult};
+use crate::{check, check_eq, ok, tests};
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+use zx::{
+    AsHandleRef, Duration, Event, Handle, Signals, Status, Task, TaskEnd, Thread, Time, Vmar,
+    VmarFlags, Vmo, VmoChildOptions,
+};
+
+pub static SUITE: Suite = Suite {
+    name: "smp",
+    tests: tests![
+        threads_on_every_cpu_count_exactly_through_one_lock,
+        concurrent_copy_on_write_faults_on_one_page_make_one_copy,
+        concurrent_zero_fill_faults_on_one_page_make_one_page,
+        an_unmapped_page_is_never_read_after_its_frame_is_reused,
+        protect_to_read_only_stops_a_writer_on_another_cpu,
+        wait_on_one_cpu_and_signal_from_another,
+        simd_registers_survive_moving_between_cpus,
+        a_killed_task_s_threads_on_other_cpus_stop,
+    ],
+};
+
+/// Threads per test beside the test's own: one per other CPU, at least one.
+fn helpers() -> usize {
+    (zx::system_get_num_cpus() as usize).clamp(2, 4) - 1
+}
+
+/// Stack bytes for each helper thread.
+const STACK: u64 = 16 * PAGE;
+
+/// Memory the test's threads share: a page of control words and a stack
+/// per helper, mapped here; the VMO keeps it alive.
+struct Shared {
+    _vmo: Vmo,
+    base: u64,
+}
+
+impl Shared {
+    fn new() -> Result<Self, Status> {
+        let vmo = Vmo::create(PAGE + 4 * STACK)?;
+        let base = map_rw(&vmo, PAGE + 4 * STACK)?;
+        Ok(Self { _vmo: vmo, base })
+    }
+
+    /// Control word `i` of the first page.
+    fn word(&self, i: usize) -> &'static AtomicU64 {
+        assert!(i < (PAGE / 8) as usize);
+        // SAFETY: the page is mapped read-write for as long as the test
+        // runs (its helpers end before `Shared` is dropped) and holds only
+        // these words.
+        unsafe { &*((self.base + 8 * i as u64) as *const AtomicU64) }
+    }
+
+    /// Starts helper `n` of this task at `entry(base, n)` on its own stack.
+    fn start(&self, entry: zx::ThreadEntry, n: usize) -> Result<Thread, Status> {
+        let thread = Thread::create(&Task::self_handle())?;
+        let top = self.base + PAGE + (n as u64 + 1) * STACK;
+        thread.start(entry, top, self.base, n as u64)?;
+        Ok(thread)
+    }
+}
+
+/// The words [`Shared`] holds, by index.
+const GO: usize = 0;
+const DONE: usize = 1;
+const STOP: usize = 2;
+const TARGET: usize = 3;
+const COUNT: usize = 4;
+const LOCK: usize = 5;
+const BAD: usize = 6;
+
+fn word(base: u64, i: usize) -> &'static AtomicU64 {
+    // SAFETY: `base` is a `Shared` page, mapped while its helpers run.
+    unsafe { &*((base + 8 * i as u64) as *const AtomicU64) }
+}
+
+/// Waits until `cond` holds, yielding now and then; false after 10 s.
+fn spin_until(cond: impl Fn() -> bool) -> bool {
+    let deadline = Time::after(Duration::from_seconds(10));
+    let mut spins = 0u32;
+    while !cond() {
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(1024) {
+            if Time::get_monotonic() > deadline {
+                return false;
+            }
+            // Let a helper that shares this CPU run.
+            Time::from_nanos(0).sleep();
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// Waits for every helper thread to end.
+fn join<'a>(threads: impl IntoIterator<Item = &'a Option<Thread>>) -> TestResult {
+    for t in threads.into_iter().flatten() {
+        ok!(t.wait_handle(
+            Signals::THREAD_TERMINATED,
+            Time::after(Duration::from_seconds(10))
+        ));
+    }
+    Ok(())
+}
+
+fn exit_thread() -> ! {
+    Thread::exit()
+}
+
+const LOCKED_ROUNDS: u64 = 20_000;
+
+/// A test-and-set lock built from the exclusive monitor.
+fn with_lock(lock: &AtomicU64, f: impl FnOnce()) {
+    while lock
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    f();
+    lock.store(0, Ordering::Release);
+}
+
+extern "C" fn count_entry(base: u64, _: u64) -> ! {
+    count_rounds(base);
+    exit_thread()
+}
+
+/// Adds `LOCKED_ROUNDS` to the count, one read-modify-write of plain loads
+/// and stores at a time under the lock, and as many atomic increments.
+fn count_rounds(base: u64) {
+    for _ in 0..LOCKED_ROUNDS {
+        with_lock(word(base, LOCK), || {
+            let c = word(base, COUNT);
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        });
+        word(base, TARGET).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Every CPU increments one counter under a lock made of exclusives, and
+/// another with atomic adds: none is lost (the exclusive monitor and the
+/// barriers work across CPUs; QEMU's exclusives are real atomics with
+/// MTTCG).
+fn threads_on_every_cpu_count_exactly_through_one_lock() -> TestResult {
+    let shared = ok!(Shared::new());
+    let n = helpers();
+    let mut threads = [const { None }; 3];
+    for (i, t) in threads.iter_mut().enumerate().take(n) {
+        *t = Some(ok!(shared.start(count_entry, i)));
+    }
+    count_rounds(shared.base);
+    join(&threads)?;
+    let all = (n as u64 + 1) * LOCKED_ROUNDS;
+    check_eq!(shared.word(COUNT).load(Ordering::SeqCst), all);
+    check_eq!(shared.word(TARGET).load(Ordering::SeqCst), all);
+    Ok(())
+}
+
+/// Rounds of the fault races.
+const FAULT_ROUNDS: u64 = 40;
+
+/// Helper `n` of a fault race: for each round, waits for `GO`, writes its
+/// byte into the page at `TARGET`, and counts itself `DONE`.
+extern "C" fn fault_entry(base: u64, n: u64) -> ! {
+    for round in 1..=FAULT_ROUNDS {
+        if !spin_until(|| word(base, GO).load(Ordering::Acquire) >= round) {
+            word(base, BAD).store(1, Ordering::Relaxed);
+            break;
+        }
+        let page = word(base, TARGET).load(Ordering::Acquire);
+        // SAFETY: `TARGET` holds this round's page, mapped read-write
+        // until every helper has counted itself done.
+        unsafe { ((page + 1 + n) as *mut u8).write_volatile(0xc0 + n as u8) };
+        word(base, DONE).fetch_add(1, Ordering::AcqRel);
+    }
+    exit_thread()
+}
+
+/// Runs the fault race: each round `fresh` gives a page (its VMO and its
+/// mapping), every thread writes its own byte of it at the same moment,
+/// and `check` looks at the VMO afterwards.
+fn fault_race(
+    fresh: impl Fn() -> Result<(Vmo, Option<Vmo>, u64), Status>,
+    check_round: impl Fn(&Vmo, Option<&Vmo>) -> TestResult,
+) -> TestResult {
+    let shared = ok!(Shared::new());
+    let n = helpers();
+    let mut threads = [const { None }; 3];
+    for (i, t) in threads.iter_mut().enumerate().take(n) {
+        *t = Some(ok!(shared.start(fault_entry, i)));
+    }
+    for round in 1..=FAULT_ROUNDS {
+        let (vmo, parent, page) = ok!(fresh());
+        shared.word(TARGET).store(page, Ordering::Release);
+        shared.word(DONE).store(0, Ordering::Release);
+        shared.word(GO).store(round, Ordering::Release);
+        check!(
+            spin_until(|| shared.word(DONE).load(Ordering::Acquire) == n as u64),
+            "round {round}: the helpers did not finish"
+        );
+        ok!(unmap(page, PAGE));
+        check_round(&vmo, parent.as_ref())?;
+    }
+    join(&threads)?;
+    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
+/// Every helper's byte, and nothing else changed, in `vmo`'s first page
+/// (which held `fill`).
+fn all_bytes_there(vmo: &Vmo, fill: u8) -> TestResult {
+    let mut page = [0u8; PAGE as usize];
+    ok!(vmo.read(&mut page, 0));
+    for n in 0..helpers() {
+        check_eq!(page[1 + n], 0xc0 + n as u8, "helper {n}'s write");
+    }
+    let others = page
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| !(1..=helpers()).contains(&i) && b != fill)
+        .count();
+    check_eq!(others, 0, "bytes nobody wrote");
+    Ok(())
+}
+
+/// Threads on several CPUs write one page of a copy-on-write child at
+/// once: one copy is made, every write lands in it, the parent keeps its
+/// bytes.
+fn concurrent_copy_on_write_faults_on_one_page_make_one_copy() -> TestResult {
+    fault_race(
+        || {
+            let parent = Vmo::create(PAGE)?;
+            super::util::fill_page(&parent, 0, 0x11)?;
+            let child = parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
+            let page = map_rw(&child, PAGE)?;
+            Ok((child, Some(parent), page))
+        },
+        |child, parent| {
+            all_bytes_there(child, 0x11)?;
+            check!(ok!(page_is(parent.unwrap(), 0, 0x11)), "the parent changed");
+            Ok(())
+        },
+    )
+}
+
+/// Threads on several CPUs write one untouched page at once: one zeroed
+/// frame is committed and every write lands in it.
+fn concurrent_zero_fill_faults_on_one_page_make_one_page() -> TestResult {
+    fault_race(
+        || {
+            let vmo = Vmo::create(PAGE)?;
+            let page = map_rw(&vmo, PAGE)?;
+            Ok((vmo, None, page))
+        },
+        |vmo, _| all_bytes_there(vmo, 0),
+    )
+}
+
+/// Tasks run by the two tests below, each one round.
+const TLB_ROUNDS: usize = 12;
+
+/// A thread of the helper task that reads the page at `page` until the
+/// task ends: a byte that is not the page's own ends the task with 1.
+extern "C" fn reader_entry(page: u64, _: u64) -> ! {
+    loop {
+        // SAFETY: the page is mapped until the task's main thread unmaps
+        // it; after that this read faults, which ends the task (the
+        // test's expectation).
+        let b = unsafe { (page as *const u8).read_volatile() };
+        if b != 0xaa {
+            zx::exit(1);
+        }
+    }
+}
+
+/// A thread of the helper task that writes the page at `page` until the
+/// task ends.
+extern "C" fn writer_entry(page: u64, _: u64) -> ! {
+    let mut i = 0u64;
+    loop {
+        i = i.wrapping_add(1);
+        // SAFETY: writable until the main thread protects it read-only;
+        // the write after that faults, which ends the task (expected).
+        unsafe { (page as *mut u64).write_volatile(i) };
+    }
+}
+
+/// Maps a page holding 0xaa, starts `entry(page)` on a stack of its own
+/// in this task, gives it a moment to reach its loop, and returns the
+/// page's VMO, the page and the stack's VMO.
+fn page_and_thread(entry: zx::ThreadEntry) -> Result<(Vmo, u64, Vmo), Status> {
+    let vmo = Vmo::create(PAGE)?;
+    super::util::fill_page(&vmo, 0, 0xaa)?;
+    let page = map_rw(&vmo, PAGE)?;
+    let stack = Vmo::create(STACK)?;
+    let stack_base = map_rw(&stack, STACK)?;
+    let thread = Thread::create(&Task::self_handle())?;
+    thread.start(entry, stack_base + STACK, page, 0)?;
+    // The thread holds the task alive; its handle may go.
+    drop(thread);
+    // Give it time to reach its loop (on its own CPU, or this one's turn).
+    Duration::from_millis(2).sleep();
+    Ok((vmo, page, stack))
+}
+
+/// In a helper task: a thread reads a page in a loop while the main
+/// thread unmaps it, closes the VMO (its frame is free) and writes 64
+/// fresh pages with another byte (likely reusing the frame). Once the
+/// unmap has returned the reader must fault, never read the new owner's
+/// byte (a TLB entry left on its CPU would show it).
+fn unmap_then_reuse(_: [abi::Handle; 4]) {
+    let Ok((vmo, page, _stack)) = page_and_thread(reader_entry) else {
+        zx::exit(2);
+    };
+    if unmap(page, PAGE).is_err() {
+        zx::exit(3);
+    }
+    drop(vmo);
+    if let Ok(other) = Vmo::create(64 * PAGE) {
+        for p in 0..64 {
+            let _ = super::util::fill_page(&other, p, 0xbb);
+        }
+    }
+    // The reader's next read faults and ends the task; this exit is only
+    // reached if it never does.
+    Duration::from_millis(20).sleep();
+    zx::exit(0)
+}
+
+fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
+    for round in 0..TLB_ROUNDS {
+        let task = ok!(spawn_with(unmap_then_reuse, &mut []));
+        let end = ok!(task.join());
+        check!(
+            matches!(end, TaskEnd::Faulted { .. }),
+            "round {round}: the task ended {end:?}, not by the reader's fault"
+        );
+    }
+    Ok(())
+}
+
+/// In a helper task: a thread writes a page in a loop while the main
+/// thread protects it read-only, then reads it twice a moment apart: once
+/// protect has returned no write may land (the writer faults instead).
+fn protect_under_a_writer(_: [abi::Handle; 4]) {
+    let Ok((_vmo, page, _stack)) = page_and_thread(writer_entry) else {
+        zx::exit(2);
+    };
+    if Vmar::root_self().protect(page, PAGE, VmarFlags::PERM_READ).is_err() {
+        zx::exit(3);
+    }
+    // SAFETY: the page stays mapped readable.
+    let before = unsafe { (page as *const u64).read_volatile() };
+    Duration::from_millis(5).sleep();
+    // SAFETY: as above.
+    let after = unsafe { (page as *const u64).read_volatile() };
+    zx::exit(if before == after { 0 } else { 1 })
+}
+
+fn protect_to_read_only_stops_a_writer_on_another_cpu() -> TestResult {
+    for round in 0..TLB_ROUNDS {
+        let task = ok!(spawn_with(protect_under_a_writer, &mut []));
+        let end = ok!(task.join());
+        check!(
+            matches!(end, TaskEnd::Faulted { .. }),
+            "round {round}: the task ended {end:?}, not by the writer's fault"
+        );
+    }
+    Ok(())
+}
+
+/// Ping-pong rounds across CPUs.
+const PING_PONGS: u64 = 2_000;
+
+/// Helper of the ping-pong: waits on event `ping` (handle in word
+/// `TARGET`), signals `pong` (word `COUNT`), `PING_PONGS` times; odd rounds
+/// wait with a far deadline, even ones with none.
+extern "C" fn pong_entry(base: u64, _: u64) -> ! {
+    let ping = word(base, TARGET).load(Ordering::Acquire) as abi::Handle;
+    let pong = word(base, COUNT).load(Ordering::Acquire) as abi::Handle;
+    let ping = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(ping)));
+    let pong = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(pong)));
+    for i in 0..PING_PONGS {
+        let deadline = if i % 2 == 1 {
+            Time::after(Duration::from_seconds(10))
+        } else {
+            Time::INFINITE
+        };
+        if ping.wait_handle(Signals::USER_0, deadline).is_err()
+            || ping.signal_handle(Signals::USER_0, Signals::NONE).is_err()
+            || pong.signal_handle(Signals::NONE, Signals::USER_0).is_err()
+        {
+            word(base, BAD).store(1, Ordering::Relaxed);
+            break;
+        }
+    }
+    exit_thread()
+}
+
+/// Two threads hand a signal back and forth thousands of times, waiting
+/// with and without deadlines: with one on each CPU every wake-up crosses
+/// CPUs, and none is lost (a lost one hangs the test until its deadline).
+/// A wait nobody satisfies still ends at its deadline.
+fn wait_on_one_cpu_and_signal_from_another() -> TestResult {
+    let shared = ok!(Shared::new());
+    let ping = ok!(Event::create());
+    let pong = ok!(Event::create());
+    shared
+        .word(TARGET)
+        .store(u64::from(ping.raw_handle()), Ordering::Release);
+    shared
+        .word(COUNT)
+        .store(u64::from(pong.raw_handle()), Ordering::Release);
+    let helper = ok!(shared.start(pong_entry, 0));
+    for i in 0..PING_PONGS {
+        ok!(ping.signal_handle(Signals::NONE, Signals::USER_0));
+        let deadline = if i % 2 == 0 {
+            Time::after(Duration::from_seconds(10))
+        } else {
+            Time::INFINITE
+        };
+        check!(
+            pong.wait_handle(Signals::USER_0, deadline).is_ok(),
+            "round {i}: no pong"
+        );
+        ok!(pong.signal_handle(Signals::USER_0, Signals::NONE));
+    }
+    join(&[Some(helper)])?;
+    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    // Nobody signals this one: its deadline ends it.
+    let start = Time::get_monotonic();
+    check_eq!(
+        ping.wait_handle(Signals::USER_1, Time::after(Duration::from_millis(2)))
+            .err(),
+        Some(Status::TIMED_OUT)
+    );
+    check!(Time::get_monotonic() >= start + Duration::from_millis(2));
+    Ok(())
+}
+
+/// Rounds of load, sleep, compare in the SIMD test.
+const SIMD_ROUNDS: u64 = 200;
+
+/// Loads v0–v31 with a pattern of its own (`seed`), then sleeps and
+/// yields many times (a wake-up may land it on any CPU) and compares the
+/// registers with the pattern each round; a difference counts in `BAD`.
+extern "C" fn simd_entry(base: u64, seed: u64) -> ! {
+    simd_rounds(base, seed);
+    exit_thread()
+}
+
+fn simd_rounds(base: u64, seed: u64) {
+    let mut pattern = [0u8; 512];
+    for (i, b) in pattern.iter_mut().enumerate() {
+        *b = (i as u64 * 31 + seed * 97 + 5) as u8;
+    }
+    for round in 0..SIMD_ROUNDS {
+        let mut seen = [0u8; 512];
+        // SAFETY: loads and stores 512 bytes of the two local buffers; the
+        // syscall in between is a sleep (x0: its deadline); every register
+        // the block changes is declared.
+        unsafe {
+            asm!(
+                "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
+                "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
+                "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
+                "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
+                "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
+                "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
+                "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
+                "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
+                "mov x0, {deadline}",
+                "mov x16, #{nanosleep}",
+                "svc #0",
+                "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
+                "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
+                "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
+                "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
+                "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
+                "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
+                "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
+                "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
+                p = inout(reg) pattern.as_ptr() => _,
+                o = inout(reg) seen.as_mut_ptr() => _,
+                // Odd rounds sleep a moment, even ones only yield.
+                deadline = in(reg) if round % 2 == 1 {
+                    Time::after(Duration::from_micros(50)).into_nanos() as u64
+                } else {
+                    0
+                },
+                nanosleep = const abi::Syscall::Nanosleep as u64,
+                out("x0") _, out("x16") _,
+                out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+                out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+                out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+                out("v12") _, out("v13") _, out("v14") _, out("v15") _,
+                out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+                out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+                out("v24") _, out("v25") _, out("v26") _, out("v27") _,
+                out("v28") _, out("v29") _, out("v30") _, out("v31") _,
+                options(nostack),
+            );
+        }
+        if core::hint::black_box(&seen)[..] != pattern[..] {
+            word(base, BAD).fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Threads with different v0–v31 sleep and wake hundreds of times each
+/// (and so move between CPUs): each finds its own registers every time.
+fn simd_registers_survive_moving_between_cpus() -> TestResult {
+    let shared = ok!(Shared::new());
+    let n = helpers();
+    let mut threads = [const { None }; 3];
+    for (i, t) in threads.iter_mut().enumerate().take(n) {
+        *t = Some(ok!(shared.start(simd_entry, i)));
+    }
+    simd_rounds(shared.base, 7);
+    join(&threads)?;
+    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
+/// Helper-task thread: adds one to its own word of the shared VMO mapped
+/// at `counters` forever.
+extern "C" fn spinner_entry(counters: u64, n: u64) -> ! {
+    let c = word(counters, n as usize);
+    loop {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// In a helper task: maps the VMO `h0` (counters), starts a spinner per
+/// other CPU, each on its own stack, and spins too.
+fn spinners(hs: [abi::Handle; 4]) {
+    let vmo = Vmo::from(Handle::from_raw(hs[0]));
+    let Ok(counters) = map_rw(&vmo, PAGE + 4 * STACK) else {
+        zx::exit(2);
+    };
+    for n in 0..helpers() {
+        let Ok(t) = Thread::create(&Task::self_handle()) else {
+            zx::exit(3);
+        };
+        let top = counters + PAGE + (n as u64 + 1) * STACK;
+        if t.start(spinner_entry, top, counters, n as u64 + 1).is_err() {
+            zx::exit(4);
+        }
+    }
+    spinner_entry(counters, 0)
+}
+
+/// A task whose threads spin on every CPU is killed: once it is seen
+/// terminated none of them runs task code again (their counters, in a VMO
+/// this test also maps, stand still).
+fn a_killed_task_s_threads_on_other_cpus_stop() -> TestResult {
+    for _ in 0..4 {
+        let vmo = ok!(Vmo::create(PAGE + 4 * STACK));
+        let here = ok!(map_rw(&vmo, PAGE));
+        let dup = ok!(vmo.duplicate_handle(zx::Rights::SAME_RIGHTS));
+        let task = ok!(spawn_with(spinners, &mut [dup.into()]));
+        let n = helpers() + 1;
+        let counter = |i: usize| word(here, i).load(Ordering::Relaxed);
+        check!(
+            spin_until(|| (0..n).all(|i| counter(i) > 0)),
+            "the spinners did not all start"
+        );
+        ok!(task.kill());
+        check_eq!(ok!(task.join()), TaskEnd::Killed);
+        let before: [u64; 4] = core::array::from_fn(|i| if i < n { counter(i) } else { 0 });
+        Duration::from_millis(5).sleep();
+        let after: [u64; 4] = core::array::from_fn(|i| if i < n { counter(i) } else { 0 });
+        check_eq!(before, after, "counters moved after the task ended");
+        ok!(unmap(here, PAGE));
+    }
+    Ok(())
+}

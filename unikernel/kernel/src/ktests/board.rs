@@ -22,6 +22,7 @@ pub static SUITE: Suite = Suite {
         rpi4_tree_names_gic400_and_no_psci,
         rpi4_console_is_uart0_not_the_mini_uart,
         rpi4_memreserve_keeps_the_spin_table,
+        rpi4_tree_lists_four_cpus_on_the_spin_table,
         identifies_boards_by_root_compatible,
         atag_fallback_uses_the_bcm2711_map,
         atag_reader_rejects_other_data,
@@ -38,6 +39,29 @@ fn rpi4() -> Result<crate::devicetree::Hardware<'static>, Failure> {
 
 /// The tree's peripherals sit at bus 0x7e00_0000 and the ARM-local ones at
 /// bus 0x4000_0000; `/soc`'s `ranges` put them at 0xfe00_0000 / 0xff80_0000.
+/// The Pi's four cores, MPIDR 0–3, each released through its spin-table
+/// word (0xd8 + 8 × core), as the ATAG fallback also assumes.
+fn rpi4_tree_lists_four_cpus_on_the_spin_table() -> TestResult {
+    use crate::devicetree::{CpuNode, EnableMethod};
+    let p = rpi4()?;
+    let cpus: alloc::vec::Vec<CpuNode> = p.cpus.iter().collect();
+    let want: alloc::vec::Vec<CpuNode> = (0..4)
+        .map(|core| CpuNode {
+            mpidr: core,
+            enable: EnableMethod::SpinTable {
+                release_addr: 0xd8 + 8 * core,
+            },
+        })
+        .collect();
+    check_eq!(cpus, want);
+    check_eq!(p.cpus.left_out, 0);
+    let bytes: alloc::vec::Vec<u8> = atag_list().iter().flat_map(|w| w.to_le_bytes()).collect();
+    let atags = rpi4::platform_from_atags(&bytes, 0x100)
+        .ok_or_else(|| Failure::Fail("ATAG list rejected".into()))?;
+    check_eq!(atags.cpus.iter().collect::<alloc::vec::Vec<_>>(), want);
+    Ok(())
+}
+
 fn rpi4_tree_translates_bus_addresses() -> TestResult {
     let p = rpi4()?;
     check_eq!(p.uart, Some(PhysRange::new(0xfe20_1000, 0x200)));

@@ -28,6 +28,7 @@ pub static SUITE: Suite = Suite {
         parses_gicv2_regions,
         parses_gicv3_regions,
         parses_psci_conduit,
+        parses_cpus_and_their_enable_method,
         parses_memory_and_timer,
         parses_console_from_stdout_path,
         disabled_memory_is_not_ram,
@@ -67,6 +68,35 @@ fn parses_gicv3_regions() -> TestResult {
         })
     );
     check_eq!(p.gic.map(|g| g.version()), Some(3));
+    Ok(())
+}
+
+/// `virt` lists its one CPU (QEMU's default) without an enable method
+/// (QEMU writes `enable-method = "psci"` only for more than one); the live
+/// tree lists the CPU this runs on, and with several CPUs a way to start
+/// each of the others.
+fn parses_cpus_and_their_enable_method() -> TestResult {
+    use crate::devicetree::{CpuNode, EnableMethod};
+    for blob in [VIRT_GICV2, VIRT_EL2] {
+        let p = parse(blob, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))?;
+        let cpus: alloc::vec::Vec<CpuNode> = p.cpus.iter().collect();
+        check_eq!(
+            cpus,
+            [CpuNode {
+                mpidr: 0,
+                enable: EnableMethod::Unknown
+            }]
+        );
+    }
+    // The secure tree has no PSCI node: its CPUs start no other way.
+    let p = parse(VIRT_SECURE, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))?;
+    check!(p.cpus.iter().all(|c| c.enable != EnableMethod::Psci || p.psci.is_none()));
+    let own = crate::arch::smp::own_mpidr();
+    let live = &boot_info().platform.cpus;
+    check!(live.iter().any(|c| c.mpidr == own));
+    if live.iter().count() > 1 {
+        check!(live.iter().all(|c| c.enable != EnableMethod::Unknown));
+    }
     Ok(())
 }
 

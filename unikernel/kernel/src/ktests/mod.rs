@@ -12,6 +12,7 @@ mod heap;
 mod mmu;
 mod power;
 mod sched;
+mod smp;
 mod time;
 mod timer;
 mod vm;
@@ -35,6 +36,7 @@ pub static SUITES: &[&Suite] = &[
     &gic::SUITE,
     &time::SUITE,
     &sched::SUITE,
+    &smp::SUITE,
     &wait::SUITE,
     &power::SUITE,
 ];

@@ -787,6 +787,34 @@ pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<Jo
     inserted.map_err(|(status, _thread)| status)
 }
 
+/// Starts a kernel thread running `f` pinned to CPU `cpu` (it never moves;
+/// `ZX_ERR_INVALID_ARGS` if that CPU is not online).
+pub fn spawn_on(
+    cpu: usize,
+    name: &'static str,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle, Status> {
+    if cpu >= MAX_CPUS {
+        return Err(abi::ZX_ERR_INVALID_ARGS);
+    }
+    let entry: Entry = try_box(f)?;
+    let stack = KernelStack::new().map_err(|_| ZX_ERR_NO_MEMORY)?;
+    let mut thread = make_thread(name, cpu, Some(stack), Some(entry))?;
+    thread.pinned = true;
+    let inserted = with_sched(|mut s| {
+        if !s.cpus[cpu].online {
+            return (s, Err((abi::ZX_ERR_INVALID_ARGS, thread)));
+        }
+        let r = s.insert(thread).map(|slot| {
+            let id = s.thread(slot).id;
+            s.make_ready(slot);
+            JoinHandle { id, joined: false }
+        });
+        (s, r)
+    });
+    inserted.map_err(|(status, _thread)| status)
+}
+
 /// Starts a detached kernel thread on this CPU that runs `f` once
 /// `prepare(top)` has written the top [`crate::arch::el0::ENTRY_RESERVE`]
 /// bytes of its new stack (which end at `top`; the thread's own calls never
@@ -909,6 +937,11 @@ pub fn current_id() -> ThreadId {
         let id = s.thread(me).id;
         (s, id)
     })
+}
+
+/// The CPU the calling thread runs on now.
+pub fn current_cpu() -> usize {
+    with_sched(|s| (s, context::cpu_index()))
 }
 
 /// The calling thread's name.

@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub static SUITE: Suite = Suite {
-    name: "smp",
+    name: "cpus",
     tests: tests![
         every_listed_cpu_is_up,
         a_thread_pinned_to_a_cpu_runs_there,

@@ -270,8 +270,10 @@ fn concurrent_zero_fill_faults_on_one_page_make_one_page() -> TestResult {
 const TLB_ROUNDS: usize = 12;
 
 /// A thread of the helper task that reads the page at `page` until the
-/// task ends: a byte that is not the page's own ends the task with 1.
-extern "C" fn reader_entry(page: u64, _: u64) -> ! {
+/// task ends, counting its reads in the word at `alive`: a byte that is
+/// not the page's own ends the task with 1.
+extern "C" fn reader_entry(page: u64, alive: u64) -> ! {
+    let alive = word(alive, 0);
     loop {
         // SAFETY: the page is mapped until the task's main thread unmaps
         // it; after that this read faults, which ends the task (the
@@ -280,37 +282,55 @@ extern "C" fn reader_entry(page: u64, _: u64) -> ! {
         if b != 0xaa {
             zx::exit(1);
         }
+        alive.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A thread of the helper task that writes the page at `page` until the
-/// task ends.
-extern "C" fn writer_entry(page: u64, _: u64) -> ! {
+/// task ends, counting its writes in the word at `alive`.
+extern "C" fn writer_entry(page: u64, alive: u64) -> ! {
+    let alive = word(alive, 0);
     let mut i = 0u64;
     loop {
         i = i.wrapping_add(1);
         // SAFETY: writable until the main thread protects it read-only;
         // the write after that faults, which ends the task (expected).
         unsafe { (page as *mut u64).write_volatile(i) };
+        alive.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Maps a page holding 0xaa, starts `entry(page)` on a stack of its own
-/// in this task, gives it a moment to reach its loop, and returns the
-/// page's VMO, the page and the stack's VMO.
+/// Maps a page holding 0xaa, starts `entry(page, alive)` on a stack of its
+/// own in this task and waits until it has been round its loop (`alive`,
+/// the first word of a page of its own, counts): the page's VMO, the page
+/// and the memory that keeps the rest alive.
 fn page_and_thread(entry: zx::ThreadEntry) -> Result<(Vmo, u64, Vmo), Status> {
     let vmo = Vmo::create(PAGE)?;
     super::util::fill_page(&vmo, 0, 0xaa)?;
     let page = map_rw(&vmo, PAGE)?;
-    let stack = Vmo::create(STACK)?;
-    let stack_base = map_rw(&stack, STACK)?;
+    let own = Vmo::create(PAGE + STACK)?;
+    let base = map_rw(&own, PAGE + STACK)?;
     let thread = Thread::create(&Task::self_handle())?;
-    thread.start(entry, stack_base + STACK, page, 0)?;
+    thread.start(entry, base + PAGE + STACK, page, base)?;
     // The thread holds the task alive; its handle may go.
     drop(thread);
-    // Give it time to reach its loop (on its own CPU, or this one's turn).
-    Duration::from_millis(2).sleep();
-    Ok((vmo, page, stack))
+    if !spin_until(|| word(base, 0).load(Ordering::Relaxed) > 0) {
+        return Err(Status::TIMED_OUT);
+    }
+    Ok((vmo, page, own))
+}
+
+/// Waits up to a second for the helper thread to fault (which ends the
+/// task), checking `still` every millisecond: exits 1 if it fails.
+fn await_the_fault(still: impl Fn() -> bool) -> ! {
+    for _ in 0..1000 {
+        Duration::from_millis(1).sleep();
+        if !still() {
+            zx::exit(1);
+        }
+    }
+    // The helper never faulted: it was not running, or nothing stopped it.
+    zx::exit(0)
 }
 
 /// In a helper task: a thread reads a page in a loop while the main
@@ -319,7 +339,7 @@ fn page_and_thread(entry: zx::ThreadEntry) -> Result<(Vmo, u64, Vmo), Status> {
 /// unmap has returned the reader must fault, never read the new owner's
 /// byte (a TLB entry left on its CPU would show it).
 fn unmap_then_reuse(_: [abi::Handle; 4]) {
-    let Ok((vmo, page, _stack)) = page_and_thread(reader_entry) else {
+    let Ok((vmo, page, _own)) = page_and_thread(reader_entry) else {
         zx::exit(2);
     };
     if unmap(page, PAGE).is_err() {
@@ -331,10 +351,8 @@ fn unmap_then_reuse(_: [abi::Handle; 4]) {
             let _ = super::util::fill_page(&other, p, 0xbb);
         }
     }
-    // The reader's next read faults and ends the task; this exit is only
-    // reached if it never does.
-    Duration::from_millis(20).sleep();
-    zx::exit(0)
+    // The reader ends the task with 1 itself if it reads a wrong byte.
+    await_the_fault(|| true)
 }
 
 fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
@@ -350,21 +368,19 @@ fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
 }
 
 /// In a helper task: a thread writes a page in a loop while the main
-/// thread protects it read-only, then reads it twice a moment apart: once
-/// protect has returned no write may land (the writer faults instead).
+/// thread protects it read-only, then watches the page: once protect has
+/// returned no write may land (the writer faults instead).
 fn protect_under_a_writer(_: [abi::Handle; 4]) {
-    let Ok((_vmo, page, _stack)) = page_and_thread(writer_entry) else {
+    let Ok((_vmo, page, _own)) = page_and_thread(writer_entry) else {
         zx::exit(2);
     };
     if Vmar::root_self().protect(page, PAGE, VmarFlags::PERM_READ).is_err() {
         zx::exit(3);
     }
     // SAFETY: the page stays mapped readable.
-    let before = unsafe { (page as *const u64).read_volatile() };
-    Duration::from_millis(5).sleep();
-    // SAFETY: as above.
-    let after = unsafe { (page as *const u64).read_volatile() };
-    zx::exit(if before == after { 0 } else { 1 })
+    let read = || unsafe { (page as *const u64).read_volatile() };
+    let before = read();
+    await_the_fault(|| read() == before)
 }
 
 fn protect_to_read_only_stops_a_writer_on_another_cpu() -> TestResult {

@@ -391,8 +391,8 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
         ok!(churn_batch(round < task_batches, round));
     }
     check_none_returned("a killed wait")?;
-    let tasks = (task_batches * (BATCH / 4)) as u64;
-    let back = |now: (u64, u64)| now.1 == start.1 && now.0 >= start.0 && now.0 - start.0 < tasks;
+    let threads = (batches * BATCH) as u64;
+    let back = |now: (u64, u64)| now.1 == start.1 && now.0 >= start.0 && now.0 - start.0 < threads;
     let end = ok!(usage_until(back));
     crate::println!(
         "    # churn: {} threads, {} tasks; heap {} -> {} bytes, free frames {} -> {}",
@@ -406,11 +406,11 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
     // Every frame comes back. The heap may keep a little more: with
     // several CPUs, how many threads are alive at once (the size the
     // scheduler's tables grow to, and keep) is up to timing, and a churn
-    // may reach a new peak after the warm-up. Less than a byte per task
+    // may reach a new peak after the warm-up. Less than a byte per thread
     // churned: no leak per thread or per task fits in that.
     check_eq!(end.1, start.1, "free frames");
     check!(
-        end.0 >= start.0 && end.0 - start.0 < tasks,
+        end.0 >= start.0 && end.0 - start.0 < threads,
         "heap bytes {} -> {}: more than the tables' growth",
         start.0,
         end.0

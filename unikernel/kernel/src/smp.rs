@@ -52,7 +52,10 @@ pub fn start_secondaries(platform: &Hardware, limit: Option<usize>) -> usize {
             if limit < MAX_CPUS {
                 crate::info!("smp: cpus={limit}: CPU {:#x} stays off", cpu.mpidr);
             } else {
-                crate::warn!("smp: CPU {:#x} left out: room for {MAX_CPUS} CPUs", cpu.mpidr);
+                crate::warn!(
+                    "smp: CPU {:#x} left out: room for {MAX_CPUS} CPUs",
+                    cpu.mpidr
+                );
             }
             continue;
         }
@@ -66,7 +69,10 @@ pub fn start_secondaries(platform: &Hardware, limit: Option<usize>) -> usize {
             },
             EnableMethod::SpinTable { release_addr } => Start::SpinTable(release_addr),
             EnableMethod::Unknown => {
-                crate::warn!("smp: CPU {:#x} has no enable method the kernel knows", cpu.mpidr);
+                crate::warn!(
+                    "smp: CPU {:#x} has no enable method the kernel knows",
+                    cpu.mpidr
+                );
                 continue;
             }
         };
@@ -93,8 +99,15 @@ fn start_one(index: usize, mpidr: u64, how: Start) -> bool {
     // SAFETY: the stack is the fresh idle thread's, used by nothing else;
     // the root is the kernel's table; a release address comes from the
     // device tree (or the Pi's known spin table), in RAM the kernel maps.
-    let started =
-        unsafe { smp::start_cpu(index, mpidr, crate::vm::domain::kernel_root(), stack_top, how) };
+    let started = unsafe {
+        smp::start_cpu(
+            index,
+            mpidr,
+            crate::vm::domain::kernel_root(),
+            stack_top,
+            how,
+        )
+    };
     if let Err(e) = started {
         crate::warn!("smp: CPU {mpidr:#x} did not start: {e:?}");
         STATE[index].store(ABANDONED, Ordering::SeqCst);
@@ -106,19 +119,19 @@ fn start_one(index: usize, mpidr: u64, how: Start) -> bool {
             ONLINE => return true,
             // Arrived: it finishes coming up however long that takes.
             ARRIVED => {}
-            _ if crate::arch::counter() >= deadline => {
-                if STATE[index]
+            // Still not arrived: give up on it, unless it arrives now. Its
+            // idle thread and stack stay: it may still arrive, on that
+            // stack, and park.
+            _ if crate::arch::counter() >= deadline
+                && STATE[index]
                     .compare_exchange(STARTING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-                {
-                    // Its idle thread and stack stay: it may still arrive,
-                    // on that stack, and park.
-                    crate::warn!(
-                        "smp: CPU {mpidr:#x} did not come up within {} ms; going on without it",
-                        START_TIMEOUT / time::msec(1)
-                    );
-                    return false;
-                }
+                    .is_ok() =>
+            {
+                crate::warn!(
+                    "smp: CPU {mpidr:#x} did not come up within {} ms; going on without it",
+                    START_TIMEOUT / time::msec(1)
+                );
+                return false;
             }
             _ => {}
         }

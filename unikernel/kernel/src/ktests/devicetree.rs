@@ -89,8 +89,12 @@ fn parses_cpus_and_their_enable_method() -> TestResult {
         );
     }
     // The secure tree has no PSCI node: its CPUs start no other way.
-    let p = parse(VIRT_SECURE, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))?;
-    check!(p.cpus.iter().all(|c| c.enable != EnableMethod::Psci || p.psci.is_none()));
+    let p =
+        parse(VIRT_SECURE, 0).map_err(|e| crate::ktest::Failure::Fail(alloc::format!("{e:?}")))?;
+    check!(p
+        .cpus
+        .iter()
+        .all(|c| c.enable != EnableMethod::Psci || p.psci.is_none()));
     let own = crate::arch::smp::own_mpidr();
     let live = &boot_info().platform.cpus;
     check!(live.iter().any(|c| c.mpidr == own));

@@ -29,7 +29,11 @@ fn expected_cpus() -> usize {
 
 fn every_listed_cpu_is_up() -> TestResult {
     check_eq!(sched::cpus_online() as usize, expected_cpus());
-    check_eq!(sched::current_cpu(), 0, "the boot path runs on the boot CPU");
+    check_eq!(
+        sched::current_cpu(),
+        0,
+        "the boot path runs on the boot CPU"
+    );
     Ok(())
 }
 
@@ -59,8 +63,11 @@ fn a_thread_blocked_on_another_cpu_is_woken_from_here() -> TestResult {
             let me = sched::wait_prepare(None);
             id_out.store(me.raw(), Ordering::SeqCst);
             let outcome = sched::wait_block();
-            let signals = outcome.signals.map_or(0, |s| u64::from(s));
-            seen_out.store(signals | ((sched::current_cpu() as u64) << 32), Ordering::SeqCst);
+            let signals = outcome.signals.map_or(0, u64::from);
+            seen_out.store(
+                signals | ((sched::current_cpu() as u64) << 32),
+                Ordering::SeqCst,
+            );
         })
         .map_err(|e| Failure::Fail(format!("spawn_on({cpu}): {e:?}")))?;
         // Wait until it has blocked on its CPU.
@@ -72,10 +79,8 @@ fn a_thread_blocked_on_another_cpu_is_woken_from_here() -> TestResult {
             check!(tries < 1_000_000, "the thread on CPU {cpu} never blocked");
             core::hint::spin_loop();
         }
-        let woken = sched::wake_with_signals(
-            sched::ThreadId::from_raw(id.load(Ordering::SeqCst)),
-            0x40,
-        );
+        let woken =
+            sched::wake_with_signals(sched::ThreadId::from_raw(id.load(Ordering::SeqCst)), 0x40);
         check!(woken);
         t.join();
         check_eq!(seen.load(Ordering::SeqCst), 0x40 | ((cpu as u64) << 32));

@@ -663,7 +663,11 @@ pub const KICK_SGI: arch::gic::IntId = arch::gic::IntId::sgi(1);
 /// This CPU takes [`KICK_SGI`].
 fn init_kick() {
     arch::gic::set_handler(KICK_SGI, Some(on_kick));
-    arch::gic::configure(KICK_SGI, arch::gic::DEFAULT_PRIORITY, arch::gic::Trigger::Edge);
+    arch::gic::configure(
+        KICK_SGI,
+        arch::gic::DEFAULT_PRIORITY,
+        arch::gic::Trigger::Edge,
+    );
     arch::gic::enable(KICK_SGI);
 }
 

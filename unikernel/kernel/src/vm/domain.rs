@@ -238,7 +238,9 @@ pub fn destroy(id: DomainId) -> usize {
     with_tables(|t| {
         asid::release(&m.ctx);
         m.root.store(0, Ordering::Relaxed);
-        t.domains[slot].take().map_or(0, |table| table.free_domain())
+        t.domains[slot]
+            .take()
+            .map_or(0, |table| table.free_domain())
     })
 }
 

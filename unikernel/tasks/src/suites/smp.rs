@@ -72,7 +72,6 @@ impl Shared {
 /// The words [`Shared`] holds, by index.
 const GO: usize = 0;
 const DONE: usize = 1;
-const STOP: usize = 2;
 const TARGET: usize = 3;
 const COUNT: usize = 4;
 const LOCK: usize = 5;
@@ -374,7 +373,10 @@ fn protect_under_a_writer(_: [abi::Handle; 4]) {
     let Ok((_vmo, page, _own)) = page_and_thread(writer_entry) else {
         zx::exit(2);
     };
-    if Vmar::root_self().protect(page, PAGE, VmarFlags::PERM_READ).is_err() {
+    if Vmar::root_self()
+        .protect(page, PAGE, VmarFlags::PERM_READ)
+        .is_err()
+    {
         zx::exit(3);
     }
     // SAFETY: the page stays mapped readable.
@@ -584,7 +586,7 @@ fn a_killed_task_s_threads_on_other_cpus_stop() -> TestResult {
         let vmo = ok!(Vmo::create(PAGE + 4 * STACK));
         let here = ok!(map_rw(&vmo, PAGE));
         let dup = ok!(vmo.duplicate_handle(zx::Rights::SAME_RIGHTS));
-        let task = ok!(spawn_with(spinners, &mut [dup.into()]));
+        let task = ok!(spawn_with(spinners, &mut [dup]));
         let n = helpers() + 1;
         let counter = |i: usize| word(here, i).load(Ordering::Relaxed);
         check!(

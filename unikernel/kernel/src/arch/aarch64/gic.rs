@@ -14,13 +14,13 @@
 //! GICv3 uses Group 1 and the `ICC_*` system registers (after an EL2 entry,
 //! `boot.rs` has set `ICC_SRE_EL2` so EL1 may use them).
 
+use super::context::{cpu_index, MAX_CPUS};
 use crate::devicetree::GicInfo;
 use crate::sync::IrqMutex;
 use arm_gic::gicv2::{GicV2, SgiTarget as SgiTargetV2, SgiTargetListFilter};
 use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget as SgiTargetV3, SgiTargetGroup};
 pub use arm_gic::{IntId, Trigger};
 use arm_gic::{InterruptGroup, UniqueMmioPointer};
-use super::context::{cpu_index, MAX_CPUS};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -216,17 +216,10 @@ fn record_sgi_target() {
         Driver::V2(_, distributor) => {
             // SAFETY: `init`'s caller vouched for the distributor's MMIO;
             // ITARGETSR0 lies inside it and reading it has no effect.
-            let bits = unsafe {
-                distributor
-                    .0
-                    .wrapping_add(GICD_ITARGETSR0)
-                    .read_volatile()
-            };
+            let bits = unsafe { distributor.0.wrapping_add(GICD_ITARGETSR0).read_volatile() };
             u64::from(bits)
         }
-        Driver::V3(..) => {
-            super::smp::own_mpidr()
-        }
+        Driver::V3(..) => super::smp::own_mpidr(),
     });
     SGI_TARGET[cpu_index()].store(target, Ordering::Relaxed);
 }

@@ -114,7 +114,11 @@ pub unsafe fn start_cpu(
     // Out to memory, where the CPU reads it with its MMU off; its boot
     // stack out of every cache, so no line is written back over it.
     let base = slot as *const Slot as u64;
-    super::cache::maintain(object::CacheOp::CleanInvalidate, base, size_of::<Slot>() as u64);
+    super::cache::maintain(
+        object::CacheOp::CleanInvalidate,
+        base,
+        size_of::<Slot>() as u64,
+    );
     let entry = secondary_entry as *const () as u64;
     match how {
         Start::Psci(conduit) => {

@@ -218,6 +218,22 @@ fn usage() -> Result<(u64, u64), Status> {
     Ok((c.heap_in_use, c.free_frames))
 }
 
+/// The usage once it holds still (two readings 5 ms apart agree, within a
+/// second): threads of earlier tests may still be giving their stacks back
+/// on other CPUs, and a start taken mid-way would not be come back to.
+fn quiet_usage() -> Result<(u64, u64), Status> {
+    let mut last = usage()?;
+    for _ in 0..200 {
+        Duration::from_millis(5).sleep();
+        let now = usage()?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
 /// Waits (a millisecond at a time, up to a second: on a loaded machine the
 /// CPUs that ran the threads may give their stacks back late) for the
 /// usage to come back to `start` while threads on their way out finish;
@@ -252,7 +268,7 @@ fn a_thread_never_started_dies_with_its_last_handle() -> TestResult {
     for _ in 0..200 {
         ok!(round());
     }
-    let start = ok!(usage());
+    let start = ok!(quiet_usage());
     for _ in 0..2000 {
         ok!(round());
     }
@@ -301,7 +317,7 @@ fn ended_threads_and_tasks_leave_no_kernel_heap() -> TestResult {
         ok!(round());
     }
     settle();
-    let start = ok!(usage());
+    let start = ok!(quiet_usage());
     for _ in 0..200 {
         ok!(round());
     }
@@ -379,7 +395,7 @@ fn churn_of_threads_and_tasks_returns_heap_and_frames() -> TestResult {
         ok!(churn_batch(true, round));
     }
     settle();
-    let start = ok!(usage());
+    let start = ok!(quiet_usage());
     let divisor = if crate::harness::churn_full() {
         1
     } else {

@@ -445,26 +445,24 @@ static EXITING: AtomicBool = AtomicBool::new(false);
 /// Set by [`late_entry`] if it runs once its task is exiting.
 static RAN_LATE: AtomicBool = AtomicBool::new(false);
 
-/// A thread's entry that notes whether it ran after its task began to
-/// exit, then exits; it touches no stack, so it runs to the end even in a
-/// task whose memory is gone (the image's data is shared by all tasks).
-#[unsafe(naked)]
-extern "C" fn late_entry(_: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "adrp x9, {exiting}",
-        "ldrb w10, [x9, :lo12:{exiting}]",
-        "cbz w10, 1f",
-        "adrp x9, {ran_late}",
-        "mov w10, #1",
-        "strb w10, [x9, :lo12:{ran_late}]",
-        "1: mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        exiting = sym EXITING,
-        ran_late = sym RAN_LATE,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
+stackless_entry!(
+    /// A thread's entry that notes whether it ran after its task began to
+    /// exit, then exits; it touches no stack, so it runs to the end even in a
+    /// task whose memory is gone (the image's data is shared by all tasks).
+    late_entry:
+    "adrp x9, {exiting}",
+    "ldrb w10, [x9, :lo12:{exiting}]",
+    "cbz w10, 1f",
+    "adrp x9, {ran_late}",
+    "mov w10, #1",
+    "strb w10, [x9, :lo12:{ran_late}]",
+    "1: mov x16, #{thread_exit}",
+    "svc #0",
+    "b .",
+    exiting = sym EXITING,
+    ran_late = sym RAN_LATE,
+    thread_exit = const Syscall::ThreadExit as u64,
+);
 
 /// A thread started just before its task exits has not run yet (starting
 /// does not switch to it): it must never reach task code once the task has

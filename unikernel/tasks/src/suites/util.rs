@@ -168,6 +168,20 @@ pub fn valid(h: abi::Handle) -> bool {
         .is_ok()
 }
 
+/// Defines `extern "C" fn $name(u64, u64) -> !`, a thread entry written as
+/// a naked function's instructions and operands. It must touch no stack, so
+/// that a thread can run it in any task, one with no stack mapped included.
+macro_rules! stackless_entry {
+    ($(#[$doc:meta])* $vis:vis $name:ident: $($asm:tt)+) => {
+        $(#[$doc])*
+        #[unsafe(naked)]
+        $vis extern "C" fn $name(_: u64, _: u64) -> ! {
+            core::arch::naked_asm!($($asm)+)
+        }
+    };
+}
+pub(crate) use stackless_entry;
+
 /// Defines a thread entry `fn(deadline, handle)` that sleeps until
 /// `deadline`, makes one syscall with `handle` in `x0` (the given
 /// instructions set the rest and `x16`), then exits the thread. It needs no
@@ -221,6 +235,11 @@ pub fn kill_while_blocked(f: fn([abi::Handle; 4]), handle: zx::Handle) -> TestRe
     let task = ok!(crate::harness::spawn_with(f, &mut [handle]));
     Duration::from_millis(2).sleep();
     check_eq!(ok!(task.end()), TaskEnd::Running);
+    kill_and_join(&task)
+}
+
+/// Kills `task`: fails unless the kill succeeds and the task ends killed.
+pub fn kill_and_join(task: &Task) -> TestResult {
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
     Ok(())

@@ -8,7 +8,7 @@ use super::reaping::{
     check_blockers_ended, check_none_returned, gated, none_returned_yet, open_gate, settle,
     start_blockers, start_in, terminated, wait_returned, BLOCKERS,
 };
-use super::util::{kill_and_join, stackless_entry};
+use super::util::{closed, kill_and_join, refuses_bad_handles, stackless_entry};
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
@@ -188,14 +188,7 @@ fn kill_on_a_non_task_is_wrong_type() -> TestResult {
 }
 
 fn kill_on_a_bad_handle_is_bad_handle() -> TestResult {
-    for h in [0, u32::MAX, 0x1234_5673] {
-        check_eq!(task_kill(h), Err(Status::BAD_HANDLE));
-    }
-    let event = ok!(Event::create());
-    let stale = event.raw_handle();
-    drop(event);
-    check_eq!(task_kill(stale), Err(Status::BAD_HANDLE));
-    Ok(())
+    refuses_bad_handles(task_kill, closed(ok!(Event::create())))
 }
 
 fn kill_without_destroy_is_access_denied() -> TestResult {

@@ -37,6 +37,25 @@ pub fn text_addr() -> u64 {
     text_addr as *const () as u64
 }
 
+/// Closes `object`: its handle value, now stale.
+pub fn closed(object: impl AsHandleRef) -> abi::Handle {
+    let h = object.raw_handle();
+    drop(object);
+    h
+}
+
+/// Fails unless `call` refuses with `BAD_HANDLE` the handle values no task
+/// holds (0, `u32::MAX`, a forged one) and `stale`, one it held and closed.
+pub fn refuses_bad_handles(
+    call: impl Fn(abi::Handle) -> Result<(), Status>,
+    stale: abi::Handle,
+) -> TestResult {
+    for h in [0, u32::MAX, 0x1234_5673, stale] {
+        check_eq!(call(h), Err(Status::BAD_HANDLE), "handle {h:#x}");
+    }
+    Ok(())
+}
+
 /// The signals active on `h` now (needs WAIT).
 pub fn signals(h: &impl AsHandleRef) -> Signals {
     h.wait_handle_observed(Signals(!0), Time::INFINITE_PAST).1

@@ -351,9 +351,7 @@ fn a_finished_tasks_addresses_fault_in_the_next_task() -> TestResult {
         &mut [ok!(note.duplicate_handle(Rights::SAME_RIGHTS))]
     ));
     check_eq!(end, TaskEnd::Exited(0));
-    let mut raw_addr = [0u8; 8];
-    ok!(note.read(&mut raw_addr, 0));
-    let addr = u64::from_le_bytes(raw_addr);
+    let addr = ok!(word_at(&note, 0));
     // Nothing of this task is mapped there: the read faults.
     faults_at(read_at, addr, DATA_ABORT)?;
     Ok(())

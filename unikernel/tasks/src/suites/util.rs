@@ -127,6 +127,13 @@ pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
     Ok(b[0])
 }
 
+/// The little-endian word of `vmo` at `offset`.
+pub fn word_at(vmo: &Vmo, offset: u64) -> Result<u64, Status> {
+    let mut w = [0u8; 8];
+    vmo.read(&mut w, offset)?;
+    Ok(u64::from_le_bytes(w))
+}
+
 /// Fills the page of `vmo` at `page` with `value` through `vmo_write`.
 pub fn fill_page(vmo: &Vmo, page: u64, value: u8) -> Result<(), Status> {
     vmo.write(&[value; PAGE as usize], page * PAGE)

@@ -364,8 +364,7 @@ fn exit_code_is_reported() -> TestResult {
 }
 
 fn faulted_task_handles_close_so_zero_children_fires() -> TestResult {
-    let parent = ok!(Vmo::create(PAGE));
-    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let (parent, child) = ok!(page_and_child());
     let end = ok!(run_in_task_with(
         |_| {
             // SAFETY: deliberately reads kernel memory while holding the child.
@@ -374,17 +373,14 @@ fn faulted_task_handles_close_so_zero_children_fires() -> TestResult {
         &mut [child.into()]
     ));
     check_eq!(end.fault_class(), Some(DATA_ABORT));
-    check!(
-        zero_children(&parent),
-        "the ended task's child handle stayed open"
-    );
-    check_eq!(ok!(parent.info()).num_children, 0);
-    Ok(())
+    childless(
+        &parent,
+        format_args!("the ended task's child handle stayed open"),
+    )
 }
 
 fn faulted_task_mappings_go() -> TestResult {
-    let parent = ok!(Vmo::create(PAGE));
-    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let (parent, child) = ok!(page_and_child());
     let end = ok!(run_in_task_with(
         |hs| {
             let child = Vmo::from(Handle::from_raw(hs[0]));

@@ -2,7 +2,7 @@
 //! addresses the kernel must refuse.
 
 use crate::harness::TestResult;
-use crate::{check_eq, ok};
+use crate::{check, check_eq, ok};
 use abi::Syscall;
 use core::sync::atomic::AtomicU64;
 use zx::{
@@ -66,6 +66,14 @@ pub fn zero_children(vmo: &Vmo) -> bool {
     signals(vmo).contains(Signals::VMO_ZERO_CHILDREN)
 }
 
+/// Fails, saying `why`, unless `vmo` has no children: both its
+/// `ZERO_CHILDREN` signal and its info's `num_children` say so.
+pub fn childless(vmo: &Vmo, why: core::fmt::Arguments) -> TestResult {
+    check!(zero_children(vmo), "{why}");
+    check_eq!(ok!(vmo.info()).num_children, 0, "{why}");
+    Ok(())
+}
+
 /// Maps `len` bytes of `vmo` from offset 0 in the task's own sub-VMAR.
 pub fn map(vmo: &Vmo, len: u64, flags: VmarFlags) -> Result<u64, Status> {
     Vmar::root_self().map(0, vmo, 0, len, flags)
@@ -125,6 +133,13 @@ pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
     let mut b = [0u8; 1];
     vmo.read(&mut b, offset)?;
     Ok(b[0])
+}
+
+/// A one-page VMO and a copy-on-write child of all of it.
+pub fn page_and_child() -> Result<(Vmo, Vmo), Status> {
+    let parent = Vmo::create(PAGE)?;
+    let child = parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
+    Ok((parent, child))
 }
 
 /// The little-endian word of `vmo` at `offset`.

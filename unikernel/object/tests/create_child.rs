@@ -228,10 +228,12 @@ fn child_size_is_rounded_up_to_a_page() {
 fn child_rights_are_the_parent_handles_plus_write() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    let ro = s
-        .task(t)
-        .handle_duplicate(p, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP)
-        .unwrap();
+    let ro = dup(
+        &mut s,
+        t,
+        p,
+        ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP,
+    );
     let c = cow_child(&mut s, t, ro, 0, PAGE);
     let basic = s.task(t).object_get_info_handle_basic(c).unwrap();
     assert_eq!(
@@ -330,8 +332,7 @@ fn commit_on_a_child_copies_the_parent_page() {
 
 #[test]
 fn commit_on_a_child_without_a_parent_page_is_zero_filled() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let c = cow_child(&mut s, t, p, 0, PAGE);
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, PAGE).unwrap();
     put(&mut s, t, p, 0, 0x55);
@@ -360,7 +361,7 @@ fn lookup_on_a_child_shows_parent_pages_where_the_child_has_not_written() {
 fn create_child_without_duplicate_right_is_access_denied() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    let h = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
+    let h = dup(&mut s, t, p, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t)
             .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
@@ -372,7 +373,7 @@ fn create_child_without_duplicate_right_is_access_denied() {
 fn create_child_without_read_right_is_access_denied() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    let h = s.task(t).handle_duplicate(p, ZX_RIGHT_DUPLICATE).unwrap();
+    let h = dup(&mut s, t, p, ZX_RIGHT_DUPLICATE);
     assert_eq!(
         s.task(t)
             .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),

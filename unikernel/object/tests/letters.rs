@@ -175,8 +175,7 @@ fn map_out_of_memory_for_the_out_page_maps_nothing() {
 
 #[test]
 fn create_child_whose_rounded_size_overflows_the_offset_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let opts = ZX_VMO_CHILD_COPY_ON_WRITE;
     // 2^64 - 4096 + 1 fits; rounded up to a page it does not.
     assert_eq!(
@@ -263,9 +262,8 @@ fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() {
 
 #[test]
 fn zero_length_op_range_still_checks_the_handle_and_right() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         op(&mut s, t, ro, ZX_VMO_OP_DECOMMIT, 0, 0),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -363,8 +361,8 @@ fn cache_op_past_the_end_is_out_of_range_and_does_nothing() {
 fn cache_ops_need_the_rights_the_page_names() {
     let (mut s, t) = setup();
     let h = filled_vmo(&mut s, t, 1);
-    let read_only = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    let write_only = s.task(t).handle_duplicate(h, ZX_RIGHT_WRITE).unwrap();
+    let read_only = dup(&mut s, t, h, ZX_RIGHT_READ);
+    let write_only = dup(&mut s, t, h, ZX_RIGHT_WRITE);
     for (code, _) in CACHE_OPS {
         let (ok, denied) = if code == ZX_VMO_OP_CACHE_INVALIDATE {
             (write_only, read_only)

@@ -164,7 +164,7 @@ fn commit_gives_the_nearest_ancestors_page() {
 fn commit_and_decommit_need_write() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    let ro = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
+    let ro = dup(&mut s, t, p, ZX_RIGHT_READ);
     assert_eq!(
         op(&mut s, t, ro, ZX_VMO_OP_COMMIT, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -179,7 +179,7 @@ fn commit_and_decommit_need_write() {
 fn lookup_needs_read() {
     let (mut s, t) = setup();
     let p = filled_vmo(&mut s, t, 1);
-    let wo = s.task(t).handle_duplicate(p, ZX_RIGHT_WRITE).unwrap();
+    let wo = dup(&mut s, t, p, ZX_RIGHT_WRITE);
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t)
@@ -202,8 +202,7 @@ fn lookup_returns_page_aligned_physical_addresses_of_committed_pages() {
 
 #[test]
 fn lookup_of_a_page_shown_by_none_is_no_memory() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t)
@@ -270,8 +269,7 @@ fn unknown_op_is_invalid_args() {
 
 #[test]
 fn commit_past_the_end_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     assert_eq!(
         op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 2 * PAGE),
         Err(ZX_ERR_OUT_OF_RANGE)

@@ -40,8 +40,7 @@ fn signal_clears_then_sets() {
 
 #[test]
 fn user_signals_work_on_a_vmo_alongside_zero_children() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     s.task(t).object_signal(v, 0, ZX_USER_SIGNAL_7).unwrap();
     assert_eq!(
         s.task(t).object_signals(v),
@@ -51,8 +50,7 @@ fn user_signals_work_on_a_vmo_alongside_zero_children() {
 
 #[test]
 fn signaling_a_non_user_bit_on_a_vmo_is_invalid_args() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     assert_eq!(
         s.task(t).object_signal(v, ZX_VMO_ZERO_CHILDREN, 0),
         Err(ZX_ERR_INVALID_ARGS)
@@ -67,7 +65,7 @@ fn signaling_a_non_user_bit_on_a_vmo_is_invalid_args() {
 fn signal_without_the_signal_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_WAIT).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_WAIT);
     assert_eq!(
         s.task(t).object_signal(d, 0, ZX_USER_SIGNAL_0),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -76,8 +74,7 @@ fn signal_without_the_signal_right_is_access_denied() {
 
 #[test]
 fn wait_on_an_active_signal_is_satisfied_at_once() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     assert_eq!(
         s.task(t).object_wait_begin(v, ZX_VMO_ZERO_CHILDREN, 1),
         Ok(WaitStart::Satisfied(ZX_VMO_ZERO_CHILDREN))
@@ -128,7 +125,7 @@ fn cancelled_wait_is_never_woken_and_reports_current_signals() {
 fn closing_the_waited_handle_wakes_with_handle_closed() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_SAME_RIGHTS);
     s.task(t)
         .object_wait_begin(d, ZX_EVENT_SIGNALED, 9)
         .unwrap();
@@ -144,8 +141,7 @@ fn closing_the_waited_handle_wakes_with_handle_closed() {
 
 #[test]
 fn wait_for_zero_children_is_woken_when_the_last_child_goes() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     let c = cow_child(&mut s, t, v, 0, PAGE);
     let g = cow_child(&mut s, t, c, 0, PAGE);
     s.task(t)
@@ -161,7 +157,7 @@ fn wait_for_zero_children_is_woken_when_the_last_child_goes() {
 fn wait_without_the_wait_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SIGNAL).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_SIGNAL);
     assert_eq!(
         s.task(t).object_wait_begin(d, ZX_EVENT_SIGNALED, 1),
         Err(ZX_ERR_ACCESS_DENIED)

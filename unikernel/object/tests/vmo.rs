@@ -13,8 +13,7 @@ fn create_rounds_size_up_to_a_page() {
 
 #[test]
 fn create_has_default_vmo_rights() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     let basic = s.task(t).object_get_info_handle_basic(h).unwrap();
     assert_eq!(basic.rights, ZX_DEFAULT_VMO_RIGHTS);
     assert_eq!(basic.obj_type, ZX_OBJ_TYPE_VMO);
@@ -59,8 +58,7 @@ fn write_then_read_at_any_byte_offset_round_trips() {
 
 #[test]
 fn zero_length_read_and_write_at_the_end_succeed() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(s.task(t).vmo_read(h, &mut [], PAGE), Ok(()));
     assert_eq!(s.task(t).vmo_write(h, &[], PAGE), Ok(()));
     assert_eq!(committed_pages(&mut s, t, h), 0);
@@ -68,8 +66,7 @@ fn zero_length_read_and_write_at_the_end_succeed() {
 
 #[test]
 fn zero_length_access_past_the_end_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_read(h, &mut [], PAGE + 1),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -78,8 +75,7 @@ fn zero_length_access_past_the_end_is_out_of_range() {
 
 #[test]
 fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_write(h, &[1, 2], PAGE - 1),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -93,8 +89,7 @@ fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
 
 #[test]
 fn overflowing_offset_plus_length_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_read(h, &mut [0; 2], u64::MAX),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -103,10 +98,9 @@ fn overflowing_offset_plus_length_is_out_of_range() {
 
 #[test]
 fn read_needs_read_and_write_needs_write() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    let wo = s.task(t).handle_duplicate(h, ZX_RIGHT_WRITE).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
+    let wo = dup(&mut s, t, h, ZX_RIGHT_WRITE);
     assert_eq!(s.task(t).vmo_write(ro, &[1], 0), Err(ZX_ERR_ACCESS_DENIED));
     assert_eq!(
         s.task(t).vmo_read(wo, &mut [0], 0),
@@ -151,9 +145,8 @@ fn set_size_on_a_non_resizable_vmo_is_unavailable() {
 
 #[test]
 fn set_size_needs_write() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).vmo_set_size(ro, 2 * PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -162,8 +155,7 @@ fn set_size_needs_write() {
 
 #[test]
 fn set_size_beyond_the_largest_vmo_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_set_size(h, ZX_MAX_VMO_SIZE + PAGE),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -178,7 +170,7 @@ fn info_vmo_reports_size_committed_children_and_rights() {
     s.task(t).vmo_set_size(h, 5 * PAGE).unwrap();
     let _a = cow_child(&mut s, t, h, 0, PAGE);
     let _b = cow_child(&mut s, t, h, 0, PAGE);
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     let i = info(&mut s, t, ro);
     assert_eq!(i.size_bytes, 5 * PAGE);
     assert_eq!(i.committed_bytes, 2 * PAGE);
@@ -259,7 +251,7 @@ fn vmo_check_range_reports_handle_type_right_then_range() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
     let e = s.task(t).event_create(0).unwrap();
-    let read_only = s.task(t).handle_duplicate(v, ZX_RIGHT_READ).unwrap();
+    let read_only = dup(&mut s, t, v, ZX_RIGHT_READ);
     let far = 3 * PAGE;
     let bad = v ^ 0x40;
     let check =

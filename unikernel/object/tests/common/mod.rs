@@ -248,6 +248,18 @@ pub fn setup() -> (Space, TableId) {
     (space, t)
 }
 
+/// An object space with one task table holding a one-page VMO.
+pub fn setup_vmo() -> (Space, TableId, Handle) {
+    let (mut space, t) = setup();
+    let h = space.task(t).vmo_create(PAGE, 0).unwrap();
+    (space, t, h)
+}
+
+/// A duplicate of `h` (in `t`) with `rights`.
+pub fn dup(space: &mut Space, t: TableId, h: Handle, rights: Rights) -> Handle {
+    space.task(t).handle_duplicate(h, rights).unwrap()
+}
+
 pub const PAGE: u64 = PAGE_SIZE;
 
 /// Reads `len` bytes at `offset`.

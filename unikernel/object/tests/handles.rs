@@ -54,8 +54,7 @@ fn closing_a_handle_twice_is_bad_handle() {
 
 #[test]
 fn duplicate_with_same_rights_names_the_same_object() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     let d = dup(&mut s, t, h, ZX_RIGHT_SAME_RIGHTS);
     let (bh, bd) = (
         s.task(t).object_get_info_handle_basic(h).unwrap(),
@@ -180,8 +179,7 @@ fn handle_quota_exhaustion_is_no_memory() {
 
 #[test]
 fn destroying_a_table_closes_its_handles_and_frees_pages() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     let _c = cow_child(&mut s, t, h, 0, PAGE);
     s.task(t).event_create(0).unwrap();
     s.destroy_table(t).unwrap();

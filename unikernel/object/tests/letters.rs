@@ -221,8 +221,7 @@ fn sizes_that_round_up_past_64_bits_are_out_of_range() {
 
 #[test]
 fn zero_length_decommit_at_an_unaligned_offset_keeps_the_childs_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
     put(&mut s, t, c, 0, 0xc0);
     assert_eq!(op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0x10, 0), Ok(()));
@@ -243,8 +242,7 @@ fn zero_length_commit_at_an_unaligned_offset_commits_nothing() {
 fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() {
     // The era's kernel (`TrimRange`): an offset past the size is out of
     // range whatever the length; an empty range up to the end does nothing.
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     for op_ in [ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT] {
         for offset in [0, 1, PAGE] {
             assert_eq!(op(&mut s, t, h, op_, offset, 0), Ok(()), "{op_} {offset}");
@@ -315,8 +313,7 @@ fn cache_ops_cover_exactly_the_committed_bytes_of_the_range() {
 
 #[test]
 fn cache_ops_leave_the_pages_a_child_only_shows_alone() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
     put(&mut s, t, c, PAGE, 9);
     let own = lookup(&mut s, t, c, 1);
@@ -332,8 +329,7 @@ fn cache_ops_leave_the_pages_a_child_only_shows_alone() {
 
 #[test]
 fn cache_op_of_size_zero_is_invalid_args() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     for (code, _) in CACHE_OPS {
         assert_eq!(op(&mut s, t, h, code, 0, 0), Err(ZX_ERR_INVALID_ARGS));
     }
@@ -342,8 +338,7 @@ fn cache_op_of_size_zero_is_invalid_args() {
 
 #[test]
 fn cache_op_past_the_end_is_out_of_range_and_does_nothing() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     for (code, _) in CACHE_OPS {
         assert_eq!(
             op(&mut s, t, h, code, PAGE, 2 * PAGE),
@@ -359,8 +354,7 @@ fn cache_op_past_the_end_is_out_of_range_and_does_nothing() {
 
 #[test]
 fn cache_ops_need_the_rights_the_page_names() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     let read_only = dup(&mut s, t, h, ZX_RIGHT_READ);
     let write_only = dup(&mut s, t, h, ZX_RIGHT_WRITE);
     for (code, _) in CACHE_OPS {

@@ -255,6 +255,13 @@ pub fn setup_vmo() -> (Space, TableId, Handle) {
     (space, t, h)
 }
 
+/// An object space with one task table holding a [`filled_vmo`] of `pages`.
+pub fn setup_filled(pages: u64) -> (Space, TableId, Handle) {
+    let (mut space, t) = setup();
+    let h = filled_vmo(&mut space, t, pages);
+    (space, t, h)
+}
+
 /// A duplicate of `h` (in `t`) with `rights`.
 pub fn dup(space: &mut Space, t: TableId, h: Handle, rights: Rights) -> Handle {
     space.task(t).handle_duplicate(h, rights).unwrap()

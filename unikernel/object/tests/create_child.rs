@@ -6,8 +6,7 @@ use common::*;
 
 #[test]
 fn create_child_makes_a_new_vmo_whose_parent_is_the_source() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     let (pi, ci) = (info(&mut s, t, p), info(&mut s, t, c));
     assert_ne!(pi.koid, ci.koid);
     assert_eq!(ci.parent_koid, pi.koid);
@@ -17,8 +16,7 @@ fn create_child_makes_a_new_vmo_whose_parent_is_the_source() {
 
 #[test]
 fn create_child_returns_one_handle_of_the_requested_size() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 5 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 5 * PAGE);
     assert_eq!(s.task(t).vmo_get_size(c), Ok(5 * PAGE));
     assert_eq!(s.table(t).unwrap().len(), 2);
 }
@@ -66,8 +64,7 @@ fn cow_child_shows_what_the_parent_shows() {
 
 #[test]
 fn child_write_brings_in_a_copy_of_only_the_written_page() {
-    let (mut s, t, p) = setup_filled(3);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, _, c) = setup_child(3, 3 * PAGE);
     put(&mut s, t, c, PAGE + 10, 0xaa);
     assert_eq!(committed_pages(&mut s, t, c), 1);
     // The rest of the copied page is the parent's contents.
@@ -77,8 +74,7 @@ fn child_write_brings_in_a_copy_of_only_the_written_page() {
 
 #[test]
 fn child_copy_diverges_from_parent_both_ways() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     put(&mut s, t, c, 0, 0xcc);
     assert_eq!(byte(&mut s, t, p, 0), 1);
     put(&mut s, t, p, 1, 0xdd);
@@ -87,8 +83,7 @@ fn child_copy_diverges_from_parent_both_ways() {
 
 #[test]
 fn child_reads_zeros_beyond_the_parent_size() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, _, c) = setup_child(1, 3 * PAGE);
     assert_eq!(
         read(&mut s, t, c, PAGE, 2 * PAGE as usize),
         vec![0; 2 * PAGE as usize]
@@ -97,8 +92,7 @@ fn child_reads_zeros_beyond_the_parent_size() {
 
 #[test]
 fn child_write_beyond_the_parent_size_allocates_a_zero_filled_page() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(1, 2 * PAGE);
     put(&mut s, t, c, PAGE + 7, 9);
     assert_eq!(committed_pages(&mut s, t, c), 1);
     let page = read(&mut s, t, c, PAGE, PAGE as usize);
@@ -199,8 +193,7 @@ fn child_may_extend_beyond_the_parent_size() {
 
 #[test]
 fn child_size_is_rounded_up_to_a_page() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, PAGE + 1);
+    let (mut s, t, p, c) = setup_child(1, PAGE + 1);
     assert_eq!(s.task(t).vmo_get_size(c), Ok(2 * PAGE));
     let z = cow_child(&mut s, t, p, 0, 0);
     assert_eq!(s.task(t).vmo_get_size(z), Ok(0));
@@ -239,8 +232,7 @@ fn creating_a_child_makes_zero_children_inactive() {
 
 #[test]
 fn zero_children_is_active_again_when_the_last_child_is_closed() {
-    let (mut s, t, p) = setup_filled(1);
-    let a = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, a) = setup_child(1, PAGE);
     let b = cow_child(&mut s, t, p, 0, PAGE);
     s.task(t).handle_close(a).unwrap();
     assert!(!zero_children(&mut s, t, p));
@@ -275,8 +267,7 @@ fn commit_on_a_child_never_commits_the_parent() {
 
 #[test]
 fn decommit_on_a_child_never_decommits_the_parent() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 7);
     op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0, 2 * PAGE).unwrap();
     assert_eq!(committed_pages(&mut s, t, c), 0);
@@ -285,8 +276,7 @@ fn decommit_on_a_child_never_decommits_the_parent() {
 
 #[test]
 fn decommitted_child_page_shows_the_parent_again_still_copy_on_write() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     put(&mut s, t, c, 0, 7);
     op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0, PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, 0), 1);
@@ -297,8 +287,7 @@ fn decommitted_child_page_shows_the_parent_again_still_copy_on_write() {
 
 #[test]
 fn commit_on_a_child_copies_the_parent_page() {
-    let (mut s, t, p) = setup_filled(1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, PAGE).unwrap();
     assert_eq!(committed_pages(&mut s, t, c), 1);
     // A parent write is no longer visible: the child has its own copy.
@@ -317,8 +306,7 @@ fn commit_on_a_child_without_a_parent_page_is_zero_filled() {
 
 #[test]
 fn lookup_on_a_child_shows_parent_pages_where_the_child_has_not_written() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     let mut parent_pages = [0u64; 2];
     s.task(t)
         .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut parent_pages)

@@ -221,8 +221,7 @@ fn sizes_that_round_up_past_64_bits_are_out_of_range() {
 
 #[test]
 fn zero_length_decommit_at_an_unaligned_offset_keeps_the_childs_page() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 0xc0);
     assert_eq!(op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0x10, 0), Ok(()));
     assert_eq!(byte(&mut s, t, c, 0), 0xc0);
@@ -313,8 +312,7 @@ fn cache_ops_cover_exactly_the_committed_bytes_of_the_range() {
 
 #[test]
 fn cache_ops_leave_the_pages_a_child_only_shows_alone() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, PAGE, 9);
     let own = lookup(&mut s, t, c, 1);
     for (code, cache) in CACHE_OPS {

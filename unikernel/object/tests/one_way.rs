@@ -17,8 +17,7 @@ fn window_is_limited_by_the_parent_size_at_creation() {
 
 #[test]
 fn parent_shrink_narrows_the_window_and_regrowth_does_not_reopen_it() {
-    let (mut s, t, p) = setup_filled(3);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, p, c) = setup_child(3, 3 * PAGE);
     s.task(t).vmo_set_size(p, PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, 2 * PAGE), 0);
     s.task(t).vmo_set_size(p, 3 * PAGE).unwrap();
@@ -29,8 +28,7 @@ fn parent_shrink_narrows_the_window_and_regrowth_does_not_reopen_it() {
 
 #[test]
 fn child_shrink_closes_its_window_for_good() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     s.task(t).vmo_set_size(c, PAGE).unwrap();
     s.task(t).vmo_set_size(c, 2 * PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, PAGE), 0);
@@ -59,8 +57,7 @@ fn middle_page_hides_the_grandparent_page() {
 
 #[test]
 fn reads_never_commit_or_copy() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 4 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 4 * PAGE);
     let frames = s.platform().live_frames();
     read(&mut s, t, c, 0, 4 * PAGE as usize);
     assert_eq!(committed_pages(&mut s, t, c), 0);
@@ -83,8 +80,7 @@ fn parent_writes_are_visible_at_once_in_children_that_have_not_copied() {
 
 #[test]
 fn child_keeps_showing_a_parent_that_has_no_handles() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     s.task(t).handle_close(p).unwrap();
     assert_eq!(s.vmo_count(), 2);
     assert_eq!(byte(&mut s, t, c, PAGE), 2);
@@ -92,8 +88,7 @@ fn child_keeps_showing_a_parent_that_has_no_handles() {
 
 #[test]
 fn closing_the_last_child_of_a_handleless_parent_frees_both() {
-    let (mut s, t, p) = setup_filled(2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 1);
     s.task(t).handle_close(p).unwrap();
     assert_eq!(s.platform().live_frames(), 3);
@@ -104,8 +99,7 @@ fn closing_the_last_child_of_a_handleless_parent_frees_both() {
 
 #[test]
 fn shrink_frees_pages_past_the_end_at_once() {
-    let (mut s, t, p) = setup_filled(4);
-    let _c = cow_child(&mut s, t, p, 0, 4 * PAGE);
+    let (mut s, t, p, _c) = setup_child(4, 4 * PAGE);
     s.task(t).vmo_set_size(p, PAGE).unwrap();
     assert_eq!(s.platform().live_frames(), 1);
     assert_eq!(committed_pages(&mut s, t, p), 1);
@@ -128,8 +122,7 @@ fn decommit_on_a_root_vmo_reads_back_zeros() {
 
 #[test]
 fn closing_a_middle_clone_keeps_zero_children_inactive_while_the_grandchild_lives() {
-    let (mut s, t, p) = setup_filled(1);
-    let m = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, m) = setup_child(1, PAGE);
     let g = cow_child(&mut s, t, m, 0, PAGE);
     s.task(t).handle_close(m).unwrap();
     assert!(!zero_children(&mut s, t, p));

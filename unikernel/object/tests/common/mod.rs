@@ -262,6 +262,14 @@ pub fn setup_filled(pages: u64) -> (Space, TableId, Handle) {
     (space, t, h)
 }
 
+/// A [`setup_filled`] parent of `pages` and a copy-on-write child of its
+/// first `len` bytes: `(space, t, parent, child)`.
+pub fn setup_child(pages: u64, len: u64) -> (Space, TableId, Handle, Handle) {
+    let (mut space, t, p) = setup_filled(pages);
+    let c = cow_child(&mut space, t, p, 0, len);
+    (space, t, p, c)
+}
+
 /// A duplicate of `h` (in `t`) with `rights`.
 pub fn dup(space: &mut Space, t: TableId, h: Handle, rights: Rights) -> Handle {
     space.task(t).handle_duplicate(h, rights).unwrap()

@@ -130,9 +130,7 @@ pub unsafe fn poke(addr: u64, value: u8) {
 
 /// One byte of `vmo` at `offset`, through `vmo_read`.
 pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
-    let mut b = [0u8; 1];
-    vmo.read(&mut b, offset)?;
-    Ok(b[0])
+    Ok(bytes_at::<1>(vmo, offset)?[0])
 }
 
 /// A one-page VMO and a copy-on-write child of all of it.
@@ -142,11 +140,16 @@ pub fn page_and_child() -> Result<(Vmo, Vmo), Status> {
     Ok((parent, child))
 }
 
+/// The `N` bytes of `vmo` at `offset`.
+pub fn bytes_at<const N: usize>(vmo: &Vmo, offset: u64) -> Result<[u8; N], Status> {
+    let mut b = [0u8; N];
+    vmo.read(&mut b, offset)?;
+    Ok(b)
+}
+
 /// The little-endian word of `vmo` at `offset`.
 pub fn word_at(vmo: &Vmo, offset: u64) -> Result<u64, Status> {
-    let mut w = [0u8; 8];
-    vmo.read(&mut w, offset)?;
-    Ok(u64::from_le_bytes(w))
+    Ok(u64::from_le_bytes(bytes_at(vmo, offset)?))
 }
 
 /// Fills the page of `vmo` at `page` with `value` through `vmo_write`.

@@ -147,6 +147,14 @@ pub fn bytes_at<const N: usize>(vmo: &Vmo, offset: u64) -> Result<[u8; N], Statu
     Ok(b)
 }
 
+/// The physical addresses of the `N` pages of `vmo` that `len` bytes at
+/// `offset` touch (`ZX_VMO_OP_LOOKUP`).
+pub fn paddrs<const N: usize>(vmo: &Vmo, offset: u64, len: u64) -> Result<[u64; N], Status> {
+    let mut addrs = [0u64; N];
+    vmo.lookup(offset, len, &mut addrs)?;
+    Ok(addrs)
+}
+
 /// The little-endian word of `vmo` at `offset`.
 pub fn word_at(vmo: &Vmo, offset: u64) -> Result<u64, Status> {
     Ok(u64::from_le_bytes(bytes_at(vmo, offset)?))

@@ -470,14 +470,12 @@ fn child_decommit_shows_the_parents_page_again_still_copy_on_write() -> TestResu
 
 fn child_lookup_shows_the_parents_pages_where_unmodified() -> TestResult {
     let p = ok!(parent(2));
-    let mut pa = [0u64; 2];
-    ok!(p.lookup(0, 2 * PAGE, &mut pa));
+    let pa = ok!(paddrs::<2>(&p, 0, 2 * PAGE));
     let c = ok!(p.create_child(COW, 0, 2 * PAGE));
-    let mut ca = [0u64; 2];
-    ok!(c.lookup(0, 2 * PAGE, &mut ca));
+    let ca = ok!(paddrs::<2>(&c, 0, 2 * PAGE));
     check_eq!(ca, pa);
     ok!(c.write(&[1], PAGE));
-    ok!(c.lookup(0, 2 * PAGE, &mut ca));
+    let ca = ok!(paddrs::<2>(&c, 0, 2 * PAGE));
     check_eq!(ca[0], pa[0]);
     check!(ca[1] != pa[1] && ca[1] != 0 && ca[1] % PAGE == 0);
     Ok(())
@@ -561,8 +559,7 @@ fn parent_without_handles_still_shows_through_the_child() -> TestResult {
     drop(c);
     check!(ok!(page_is(&gc, 0, 1)));
     check!(ok!(page_is(&gc, 1, 2)));
-    let mut a = [0u64; 2];
-    ok!(gc.lookup(0, 2 * PAGE, &mut a));
+    let a = ok!(paddrs::<2>(&gc, 0, 2 * PAGE));
     check!(a[0] != 0 && a[1] != 0);
     Ok(())
 }

@@ -174,6 +174,16 @@ fn closing_the_last_event_handle_destroys_it() {
 
 const TASK_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
 
+/// A space whose table `t` holds the one handle `h` to a kernel object
+/// (see [`kernel_object`]), and how many events the space had before it:
+/// `(s, t, before, task, h)`.
+fn setup_kernel_object() -> (Space, object::TableId, usize, TestTask, Handle) {
+    let (mut s, t) = setup();
+    let before = s.event_count();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    (s, t, before, task, h)
+}
+
 #[test]
 fn kernel_object_handle_can_be_waited_on_until_the_kernel_signals_it() {
     let (mut s, t) = setup();
@@ -200,9 +210,7 @@ fn closing_a_waited_kernel_object_handle_cancels_the_wait() {
 
 #[test]
 fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.close(t, h).unwrap();
     // The kernel still holds its reference: it can signal, and a new handle sees it.
     s.kernel_signal(task.signals, 0, ZX_TASK_TERMINATED);
@@ -217,9 +225,7 @@ fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
 
 #[test]
 fn a_kernel_object_the_kernel_is_done_with_goes_with_its_last_handle() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.platform().done_with.borrow_mut().push(task.koid);
     let dup = s.duplicate(t, h, ZX_RIGHT_SAME_RIGHTS).unwrap();
     s.close(t, h).unwrap();
@@ -233,9 +239,7 @@ fn a_kernel_object_the_kernel_is_done_with_goes_with_its_last_handle() {
 
 #[test]
 fn a_kernel_object_the_kernel_keeps_outlives_its_last_handle() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.close(t, h).unwrap();
     assert_eq!(*s.platform().asked_unreferenced.borrow(), vec![task.koid]);
     assert_eq!(s.event_count(), before + 1);

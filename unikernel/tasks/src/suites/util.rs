@@ -1,5 +1,6 @@
-//! Helpers the suites share: signal polls, mappings, raw calls, helper threads that act later, and
-//! addresses the kernel must refuse.
+//! Helpers the suites share: signal polls, reads and lookups, mappings, raw calls, stack-free
+//! thread entries, helper threads that act later, and handles and addresses the kernel must
+//! refuse.
 
 use crate::harness::TestResult;
 use crate::{check, check_eq, ok};
@@ -133,13 +134,6 @@ pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
     Ok(bytes_at::<1>(vmo, offset)?[0])
 }
 
-/// A one-page VMO and a copy-on-write child of all of it.
-pub fn page_and_child() -> Result<(Vmo, Vmo), Status> {
-    let parent = Vmo::create(PAGE)?;
-    let child = parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
-    Ok((parent, child))
-}
-
 /// The `N` bytes of `vmo` at `offset`.
 pub fn bytes_at<const N: usize>(vmo: &Vmo, offset: u64) -> Result<[u8; N], Status> {
     let mut b = [0u8; N];
@@ -158,6 +152,13 @@ pub fn paddrs<const N: usize>(vmo: &Vmo, offset: u64, len: u64) -> Result<[u64; 
 /// The little-endian word of `vmo` at `offset`.
 pub fn word_at(vmo: &Vmo, offset: u64) -> Result<u64, Status> {
     Ok(u64::from_le_bytes(bytes_at(vmo, offset)?))
+}
+
+/// A one-page VMO and a copy-on-write child of all of it.
+pub fn page_and_child() -> Result<(Vmo, Vmo), Status> {
+    let parent = Vmo::create(PAGE)?;
+    let child = parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
+    Ok((parent, child))
 }
 
 /// Fills the page of `vmo` at `page` with `value` through `vmo_write`.

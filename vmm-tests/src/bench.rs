@@ -16,7 +16,8 @@ pub fn boot_and_report(
     config: &crate::qemu::Config,
     settings: &crate::Settings,
 ) -> Result<Report, String> {
-    let transcript = crate::qemu::boot_with(
+    let transcript = crate::qemu::boot_on(
+        crate::qemu::Accel::Tcg,
         config,
         settings.image_for(config),
         BENCH_BOOTARGS,

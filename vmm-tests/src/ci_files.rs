@@ -28,6 +28,13 @@ fn runs(job: &Yaml) -> Vec<String> {
         .collect()
 }
 
+/// Where the step running `run` stands among `runs`.
+fn step(runs: &[String], run: &str) -> usize {
+    runs.iter()
+        .position(|r| r == run)
+        .unwrap_or_else(|| panic!("no step runs `{run}`"))
+}
+
 /// The `uses:` actions of a job's steps.
 fn uses(job: &Yaml) -> Vec<&Yaml> {
     job["steps"]
@@ -45,14 +52,8 @@ fn workflow_lints_once_on_debian() {
     let lint = &w["jobs"]["lint"];
     assert_eq!(lint["container"].as_str(), Some("debian:bookworm"));
     let runs = runs(lint);
-    let setup = runs
-        .iter()
-        .position(|r| r == "./ci/setup")
-        .expect("ci/setup");
-    let clippy = runs
-        .iter()
-        .position(|r| r == "just clippy")
-        .expect("just clippy");
+    let setup = step(&runs, "./ci/setup");
+    let clippy = step(&runs, "just clippy");
     assert!(setup < clippy);
     assert!(runs.iter().any(|r| r.contains("rustup")));
 }
@@ -80,14 +81,8 @@ fn workflow_matrix_is_every_configuration_and_self() {
     );
 
     let runs = runs(guest);
-    let setup = runs
-        .iter()
-        .position(|r| r == "./ci/setup")
-        .expect("ci/setup");
-    let test = runs
-        .iter()
-        .position(|r| r == "just test ${{ matrix.config }}")
-        .expect("just test <config>");
+    let setup = step(&runs, "./ci/setup");
+    let test = step(&runs, "just test ${{ matrix.config }}");
     assert!(setup < test);
 
     let upload = uses(guest)
@@ -140,13 +135,15 @@ fn apt_tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-/// Runs `ci/apt-source` over `root`: its stdout, or its stderr if it failed.
-fn apt_source(root: &Path) -> Result<String, String> {
+/// Runs `ci/apt-source` over a scratch tree holding `files` (see
+/// [`apt_tree`]): its stdout, or its stderr if it failed.
+fn apt_source(name: &str, files: &[(&str, &str)]) -> Result<String, String> {
+    let root = apt_tree(name, files);
     let out = Command::new(crate::workspace_root().join("ci/apt-source"))
-        .env("APT_ROOT", root)
+        .env("APT_ROOT", &root)
         .output()
         .expect("ci/apt-source runs");
-    let _ = std::fs::remove_dir_all(root);
+    let _ = std::fs::remove_dir_all(&root);
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -170,18 +167,17 @@ fn apt_source_reads_deb822_stanzas() {
         Suites: bookworm-security\n\
         Components: main\n\
         Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
-    let root = apt_tree("deb822", &[("sources.list.d/debian.sources", debian)]);
     assert_eq!(
-        apt_source(&root),
+        apt_source("deb822", &[("sources.list.d/debian.sources", debian)]),
         Ok(format!("http://mirror.example/debian\t{KEY}\n"))
     );
     // Only `bookworm` itself counts: a security-only machine has no mirror.
     let security_only = &debian[debian.find("\n\nTypes").unwrap() + 2..];
-    let root = apt_tree(
+    let why = apt_source(
         "security",
         &[("sources.list.d/debian.sources", security_only)],
-    );
-    let why = apt_source(&root).unwrap_err();
+    )
+    .unwrap_err();
     assert!(
         why.contains("no enabled 'deb' source for Debian bookworm"),
         "{why}"
@@ -205,10 +201,9 @@ fn apt_source_skips_disabled_and_source_only_stanzas() {
         URIs: https://on.example/debian http://second.example/debian\n\
         Suites: bookworm\n\
         Components: main\n";
-    let root = apt_tree("disabled", &[("sources.list.d/debian.sources", sources)]);
     // No Signed-By: none is named in the backports source either.
     assert_eq!(
-        apt_source(&root),
+        apt_source("disabled", &[("sources.list.d/debian.sources", sources)]),
         Ok("https://on.example/debian\t\n".into())
     );
 }
@@ -219,15 +214,13 @@ fn apt_source_reads_one_line_sources() {
         deb-src http://src.example/debian bookworm main\n\
         deb http://security.example/debian-security bookworm-security main\n\
         deb [arch=amd64 signed-by=/etc/apt/keyrings/mirror.gpg] http://mirror.example/debian bookworm main non-free-firmware\n";
-    let root = apt_tree("one-line", &[("sources.list", list)]);
     assert_eq!(
-        apt_source(&root),
+        apt_source("one-line", &[("sources.list", list)]),
         Ok("http://mirror.example/debian\t/etc/apt/keyrings/mirror.gpg\n".into())
     );
     let plain = "deb http://plain.example/debian/ bookworm main\n";
-    let root = apt_tree("plain", &[("sources.list.d/extra.list", plain)]);
     assert_eq!(
-        apt_source(&root),
+        apt_source("plain", &[("sources.list.d/extra.list", plain)]),
         Ok("http://plain.example/debian/\t\n".into())
     );
 }
@@ -237,34 +230,32 @@ fn apt_source_prefers_deb822_and_ignores_its_own_backports_file() {
     let ours = "Types: deb\nURIs: http://ours.example/debian\nSuites: bookworm\nComponents: non-free-firmware\n";
     let list = "deb http://list.example/debian bookworm main\n";
     let deb822 = "Types: deb\nURIs: http://deb822.example/debian\nSuites: bookworm\nComponents: main\nSigned-By: /k.gpg\n";
-    let root = apt_tree(
-        "both",
-        &[
-            ("sources.list.d/project-backports.sources", ours),
-            ("sources.list", list),
-            ("sources.list.d/debian.sources", deb822),
-        ],
-    );
     assert_eq!(
-        apt_source(&root),
+        apt_source(
+            "both",
+            &[
+                ("sources.list.d/project-backports.sources", ours),
+                ("sources.list", list),
+                ("sources.list.d/debian.sources", deb822),
+            ],
+        ),
         Ok("http://deb822.example/debian\t/k.gpg\n".into())
     );
-    let root = apt_tree(
-        "ours-only",
-        &[
-            ("sources.list.d/project-backports.sources", ours),
-            ("sources.list", list),
-        ],
-    );
     assert_eq!(
-        apt_source(&root),
+        apt_source(
+            "ours-only",
+            &[
+                ("sources.list.d/project-backports.sources", ours),
+                ("sources.list", list),
+            ],
+        ),
         Ok("http://list.example/debian\t\n".into())
     );
 }
 
 #[test]
 fn apt_source_without_any_source_stops_with_a_reason() {
-    let why = apt_source(&apt_tree("empty", &[])).unwrap_err();
+    let why = apt_source("empty", &[]).unwrap_err();
     assert!(
         why.contains("no enabled 'deb' source for Debian bookworm")
             && why.contains("add your mirror"),
@@ -272,7 +263,7 @@ fn apt_source_without_any_source_stops_with_a_reason() {
     );
     let inline = "Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\nComponents: main\n\
         Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n abc\n -----END PGP PUBLIC KEY BLOCK-----\n";
-    let why = apt_source(&apt_tree("inline", &[("sources.list.d/d.sources", inline)])).unwrap_err();
+    let why = apt_source("inline", &[("sources.list.d/d.sources", inline)]).unwrap_err();
     assert!(why.contains("key inline"), "{why}");
 }
 

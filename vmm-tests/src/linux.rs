@@ -409,8 +409,15 @@ pub fn boot_and_measure(
         .ok_or_else(|| Error::Failed(format!("{} is not UTF-8", cpio.display())))?;
     let mut extra: Vec<&str> = crate::bench::ICOUNT.to_vec();
     extra.extend(["-initrd", cpio]);
-    let transcript = crate::qemu::boot_with(config, &vmlinuz, CMDLINE, &extra, settings.timeout)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+    let transcript = crate::qemu::boot_on(
+        crate::qemu::Accel::Tcg,
+        config,
+        &vmlinuz,
+        CMDLINE,
+        &extra,
+        settings.timeout,
+    )
+    .map_err(|e| Error::Failed(e.to_string()))?;
     let console_tail = || {
         format!(
             "\n--- Linux console (last 30 lines) ---\n{}\n{}",

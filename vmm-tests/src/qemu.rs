@@ -557,21 +557,11 @@ pub fn boot(
     bootargs: &str,
     timeout: Duration,
 ) -> Result<Transcript, BootError> {
-    boot_with(config, image, bootargs, &[], timeout)
+    boot_on(Accel::Tcg, config, image, bootargs, &[], timeout)
 }
 
-/// [`boot`] with extra QEMU arguments (e.g. `-icount` for benchmarks).
-pub fn boot_with(
-    config: &Config,
-    image: &Path,
-    bootargs: &str,
-    extra: &[&str],
-    timeout: Duration,
-) -> Result<Transcript, BootError> {
-    boot_on(Accel::Tcg, config, image, bootargs, extra, timeout)
-}
-
-/// [`boot_with`] on the accelerator `accel`.
+/// [`boot`] on the accelerator `accel` with extra QEMU arguments (e.g.
+/// `-icount` for benchmarks, under [`Accel::Tcg`]).
 pub fn boot_on(
     accel: Accel,
     config: &Config,

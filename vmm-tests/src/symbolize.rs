@@ -614,6 +614,13 @@ mod tests {
     }
 
     /// The address of the function whose demangled name is `name`.
+    /// Checks that the return address `addr` is code described as
+    /// `prefix` followed by the rest of its source line.
+    fn assert_describes(s: &Symbolizer, addr: u64, prefix: &str) {
+        let named = s.describe(addr, true).expect("a code address");
+        assert!(named.starts_with(prefix), "{named}");
+    }
+
     fn address_of(symbolizer: &Symbolizer, name: &str) -> u64 {
         symbolizer
             .elves
@@ -646,12 +653,10 @@ mod tests {
     fn a_kernel_return_address_resolves_to_its_function_and_line() {
         let s = built();
         let entry = address_of(&s, "kernel_entry");
-        let named = s
-            .describe(entry + 0x40, true)
-            .expect("kernel_entry is code");
-        assert!(
-            named.starts_with("kernel_entry+0x40 (unikernel/kernel/src/main.rs:"),
-            "{named}"
+        assert_describes(
+            &s,
+            entry + 0x40,
+            "kernel_entry+0x40 (unikernel/kernel/src/main.rs:",
         );
     }
 
@@ -660,10 +665,10 @@ mod tests {
         let s = built();
         let helper = address_of(&s, "tasks::harness::helper_entry");
         assert!(helper >= 1 << 40, "the EL0 image is linked at 1 TiB");
-        let named = s.describe(helper + 8, true).expect("helper_entry is code");
-        assert!(
-            named.starts_with("tasks::harness::helper_entry+0x8 (unikernel/tasks/src/harness.rs:"),
-            "{named}"
+        assert_describes(
+            &s,
+            helper + 8,
+            "tasks::harness::helper_entry+0x8 (unikernel/tasks/src/harness.rs:",
         );
     }
 
@@ -681,35 +686,19 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         let smoke = "tasks::suites::smoke::touching_kernel_memory_ends_the_task+0x4 (unikernel/tasks/src/suites/smoke.rs:";
         // The words line's pc, ELR, x30 and both frames; the address stays.
-        assert!(
-            lines[0].contains(&format!("at pc {pc:#x} {smoke}")),
-            "{}",
-            lines[0]
-        );
-        assert!(
-            lines[2].contains(&format!("ELR {pc:#018x} {smoke}")),
-            "{}",
-            lines[2]
-        );
-        assert!(
-            lines[4].contains(&format!(
+        let says = |i: usize, what: &str| assert!(lines[i].contains(what), "{}", lines[i]);
+        says(0, &format!("at pc {pc:#x} {smoke}"));
+        says(2, &format!("ELR {pc:#018x} {smoke}"));
+        says(
+            4,
+            &format!(
                 "x30 {x30:#018x} tasks::harness::helper_entry+0x8 (unikernel/tasks/src/harness.rs:"
-            )),
-            "{}",
-            lines[4]
+            ),
         );
-        assert!(
-            lines[6].contains(&format!("#0  {pc:#018x} {smoke}")),
-            "{}",
-            lines[6]
-        );
+        says(6, &format!("#0  {pc:#018x} {smoke}"));
         assert!(lines[6].ends_with("(faulting instruction)"), "{}", lines[6]);
-        assert!(
-            lines[7].contains("#1  ")
-                && lines[7].contains(" kernel_entry+0x40 (unikernel/kernel/src/main.rs:"),
-            "{}",
-            lines[7]
-        );
+        says(7, "#1  ");
+        says(7, " kernel_entry+0x40 (unikernel/kernel/src/main.rs:");
         // Not code addresses, or no code there: unchanged.
         for i in [1, 3, 5, 8] {
             assert_eq!(lines[i], report.lines().nth(i).unwrap());

@@ -145,11 +145,7 @@ impl Run {
             }
         }
         let seen = doc.test_ids();
-        let unexpected: Vec<&str> = seen
-            .iter()
-            .filter(|id| !expected.contains(id))
-            .map(String::as_str)
-            .collect();
+        let unexpected = not_in(&seen, expected);
         if !unexpected.is_empty() {
             problems.push(format!(
                 "{} test(s) not in {}: {} (new tests? run `just bless`)",
@@ -158,11 +154,7 @@ impl Run {
                 unexpected.join(", ")
             ));
         }
-        let missing: Vec<&str> = expected
-            .iter()
-            .filter(|id| !seen.contains(id))
-            .map(String::as_str)
-            .collect();
+        let missing = not_in(expected, &seen);
         if !missing.is_empty() {
             problems.push(format!(
                 "{} expected test(s) missing from the transcript: {}",
@@ -283,6 +275,14 @@ pub fn test_bootargs(extra: &str) -> String {
     }
 }
 
+/// The ids of `ids` that `other` does not hold, in order.
+fn not_in<'a>(ids: &'a [String], other: &[String]) -> Vec<&'a str> {
+    ids.iter()
+        .filter(|id| !other.contains(id))
+        .map(String::as_str)
+        .collect()
+}
+
 /// The last `n` lines of `text`, each ending in a newline.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
@@ -337,6 +337,34 @@ ok 2 timer
         r.expect_err("expected the run to fail")
     }
 
+    /// [`PASSING`] up to (not including) the first `line`.
+    fn passing_until(line: &str) -> &'static str {
+        &PASSING[..PASSING.find(line).expect("a line of PASSING")]
+    }
+
+    /// The timer suite's first line: cut there, the heap suite is complete.
+    const TIMER_SUITE: &str = "    KTAP version 1\n    # Subtest: timer";
+
+    /// [`PASSING`] with `heap.vec_grows` (and so its suite) not ok, the test
+    /// line ending in `note`.
+    fn vec_grows_fails(note: &str) -> String {
+        PASSING
+            .replace(
+                "    ok 2 vec_grows",
+                &format!("    not ok 2 vec_grows{note}"),
+            )
+            .replace("ok 1 heap", "not ok 1 heap")
+    }
+
+    /// Checks that `r`'s document verdict against [`expected`] is a failure
+    /// whose message says each of `says`.
+    fn fails_saying(r: &Run, says: &[&str]) {
+        let msg = failure(r.document_verdict(&expected()));
+        for said in says {
+            assert!(msg.contains(said), "no {said:?} in: {msg}");
+        }
+    }
+
     #[test]
     fn clean_run_passes() {
         let r = run(PASSING, Exit::Code(0));
@@ -350,9 +378,10 @@ ok 2 timer
 
     #[test]
     fn nonzero_exit_fails_the_run() {
-        let msg = failure(run(PASSING, Exit::Code(1)).document_verdict(&expected()));
-        assert!(msg.contains("QEMU exited with status 1"), "{msg}");
-        assert!(msg.contains("ok 2 timer"), "{msg}");
+        fails_saying(
+            &run(PASSING, Exit::Code(1)),
+            &["QEMU exited with status 1", "ok 2 timer"],
+        );
     }
 
     #[test]
@@ -371,37 +400,28 @@ ok 2 timer
             msg.contains("too small") && msg.contains("# at heap.rs:3"),
             "{msg}"
         );
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("1 guest test(s) failed: heap.vec_grows"),
-            "{msg}"
-        );
+        fails_saying(&r, &["1 guest test(s) failed: heap.vec_grows"]);
     }
 
     #[test]
     fn exit_zero_with_failed_tests_fails_the_run() {
-        let text = PASSING
-            .replace("    ok 2 vec_grows", "    not ok 2 vec_grows")
-            .replace("ok 1 heap", "not ok 1 heap");
-        let msg = failure(run(&text, Exit::Code(0)).document_verdict(&expected()));
-        assert!(msg.contains("status 0 although"), "{msg}");
+        let text = vec_grows_fails("");
+        fails_saying(&run(&text, Exit::Code(0)), &["status 0 although"]);
     }
 
     #[test]
     fn crash_fails_the_run_and_the_tests_that_did_not_report() {
         // `break=panic`: a panic message, then semihosting exit 1.
-        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
-        let text = format!(
-            "{}panicked at kernel/src/test.rs:9: boom\n",
-            &PASSING[..cut]
-        );
+        let cut = passing_until("    ok 2 vec_grows");
+        let text = format!("{}panicked at kernel/src/test.rs:9: boom\n", cut);
         let r = run(&text, Exit::Code(1));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("status 1"), "{msg}");
-        assert!(msg.contains("malformed or incomplete"), "{msg}");
-        assert!(
-            msg.contains("panicked at kernel/src/test.rs:9: boom"),
-            "{msg}"
+        fails_saying(
+            &r,
+            &[
+                "status 1",
+                "malformed or incomplete",
+                "panicked at kernel/src/test.rs:9: boom",
+            ],
         );
         assert_eq!(r.test_verdict("heap.box_alloc"), TestVerdict::Pass);
         let TestVerdict::Fail(msg) = r.test_verdict("heap.vec_grows") else {
@@ -413,28 +433,23 @@ ok 2 timer
 
     #[test]
     fn hang_fails_the_run_with_the_timeout() {
-        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
-        let r = run(&PASSING[..cut], Exit::TimedOut(Duration::from_secs(10)));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("timed out after 10 s"), "{msg}");
-        assert!(msg.contains("ok 1 box_alloc"), "{msg}");
+        let cut = passing_until("    ok 2 vec_grows");
+        let r = run(cut, Exit::TimedOut(Duration::from_secs(10)));
+        fails_saying(&r, &["timed out after 10 s", "ok 1 box_alloc"]);
     }
 
     #[test]
     fn early_stop_with_status_zero_fails_the_run() {
-        let cut = PASSING
-            .find("    KTAP version 1\n    # Subtest: timer")
-            .unwrap();
-        let r = run(&PASSING[..cut], Exit::Code(0));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("transcript ended after 1 of 2 suites"),
-            "{msg}"
+        stopped_after_heap(
+            run(passing_until(TIMER_SUITE), Exit::Code(0)),
+            "missing from the transcript: timer.frequency",
         );
-        assert!(
-            msg.contains("missing from the transcript: timer.frequency"),
-            "{msg}"
-        );
+    }
+
+    /// Checks a run that stopped after the heap suite, with QEMU's status 0:
+    /// it fails saying so and `says`, and fails the timer suite's test.
+    fn stopped_after_heap(r: Run, says: &str) {
+        fails_saying(&r, &["transcript ended after 1 of 2 suites", says]);
         assert!(matches!(
             r.test_verdict("timer.frequency"),
             TestVerdict::Fail(_)
@@ -467,15 +482,16 @@ ok 2 timer
     #[test]
     fn suite_not_ok_without_failed_test_fails_the_run() {
         let text = PASSING.replace("ok 1 heap", "not ok 1 heap # setup failed");
-        let msg = failure(run(&text, Exit::Code(1)).document_verdict(&expected()));
-        assert!(msg.contains("suite `heap` reported not ok"), "{msg}");
+        fails_saying(
+            &run(&text, Exit::Code(1)),
+            &["suite `heap` reported not ok"],
+        );
     }
 
     #[test]
     fn empty_transcript_fails_everything() {
         let r = run("", Exit::Code(0));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("no `KTAP version 1`"), "{msg}");
+        fails_saying(&r, &["no `KTAP version 1`"]);
         assert!(matches!(
             r.test_verdict("heap.box_alloc"),
             TestVerdict::Fail(_)
@@ -524,80 +540,53 @@ ok 2 timer
             &format!("{PASSING}# run ended with status 3\n"),
             Exit::Code(0),
         );
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("the guest said `run ended with status 3`"),
-            "{msg}"
-        );
+        fails_saying(&r, &["the guest said `run ended with status 3`"]);
     }
 
     #[test]
     fn without_semihosting_a_failed_test_fails_although_qemu_exits_zero() {
-        let text = PASSING
-            .replace("    ok 2 vec_grows", "    not ok 2 vec_grows # too small")
-            .replace("ok 1 heap", "not ok 1 heap");
+        let text = vec_grows_fails(" # too small");
         let r = nosemi(&format!("{text}# run ended with status 1\n"), Exit::Code(0));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("1 guest test(s) failed: heap.vec_grows"),
-            "{msg}"
-        );
+        fails_saying(&r, &["1 guest test(s) failed: heap.vec_grows"]);
         assert!(
             matches!(r.test_verdict("heap.vec_grows"), TestVerdict::Fail(m) if m.contains("too small"))
         );
         // Even a kernel that claimed success cannot hide a failed test.
         let r = nosemi(&format!("{text}# run ended with status 0\n"), Exit::Code(0));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("status 0` although 1 guest test(s) failed"),
-            "{msg}"
-        );
+        fails_saying(&r, &["status 0` although 1 guest test(s) failed"]);
     }
 
     #[test]
     fn without_semihosting_an_early_power_off_fails() {
         // `break=early`: PSCI SYSTEM_OFF mid-run, QEMU exits 0, no end line.
-        let cut = PASSING
-            .find("    KTAP version 1\n    # Subtest: timer")
-            .unwrap();
-        let r = nosemi(&PASSING[..cut], Exit::Code(0));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(
-            msg.contains("without printing `run ended with status N`"),
-            "{msg}"
+        stopped_after_heap(
+            nosemi(passing_until(TIMER_SUITE), Exit::Code(0)),
+            "without printing `run ended with status N`",
         );
-        assert!(
-            msg.contains("transcript ended after 1 of 2 suites"),
-            "{msg}"
-        );
-        assert!(matches!(
-            r.test_verdict("timer.frequency"),
-            TestVerdict::Fail(_)
-        ));
         // A complete document is not enough without the end line.
-        let msg = failure(nosemi(PASSING, Exit::Code(0)).document_verdict(&expected()));
-        assert!(msg.contains("stopped before the end of the run"), "{msg}");
+        fails_saying(
+            &nosemi(PASSING, Exit::Code(0)),
+            &["stopped before the end of the run"],
+        );
     }
 
     #[test]
     fn without_semihosting_a_panic_or_hang_fails() {
-        let cut = PASSING.find("    ok 2 vec_grows").unwrap();
-        let panicked = format!(
-            "{}kernel panic: boom\n# run ended with status 3\n",
-            &PASSING[..cut]
-        );
+        let cut = passing_until("    ok 2 vec_grows");
+        let panicked = format!("{}kernel panic: boom\n# run ended with status 3\n", cut);
         let r = nosemi(&panicked, Exit::Code(0));
         let msg = failure(r.document_verdict(&expected()));
         assert!(
             msg.contains("status 3") && msg.contains("malformed or incomplete"),
             "{msg}"
         );
-        let r = nosemi(&PASSING[..cut], Exit::TimedOut(Duration::from_secs(10)));
-        let msg = failure(r.document_verdict(&expected()));
-        assert!(msg.contains("timed out after 10 s"), "{msg}");
+        let r = nosemi(cut, Exit::TimedOut(Duration::from_secs(10)));
+        fails_saying(&r, &["timed out after 10 s"]);
         // QEMU failing on its own is not a power-off.
-        let msg = failure(nosemi(PASSING, Exit::Code(1)).document_verdict(&expected()));
-        assert!(msg.contains("QEMU exited with status 1, not 0"), "{msg}");
+        fails_saying(
+            &nosemi(PASSING, Exit::Code(1)),
+            &["QEMU exited with status 1, not 0"],
+        );
     }
 
     #[test]

@@ -6,9 +6,7 @@ use common::*;
 
 #[test]
 fn create_child_makes_a_new_vmo_whose_parent_is_the_source() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     let (pi, ci) = (info(&mut s, t, p), info(&mut s, t, c));
     assert_ne!(pi.koid, ci.koid);
     assert_eq!(ci.parent_koid, pi.koid);
@@ -18,17 +16,14 @@ fn create_child_makes_a_new_vmo_whose_parent_is_the_source() {
 
 #[test]
 fn create_child_returns_one_handle_of_the_requested_size() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 5 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 5 * PAGE);
     assert_eq!(s.task(t).vmo_get_size(c), Ok(5 * PAGE));
     assert_eq!(s.table(t).unwrap().len(), 2);
 }
 
 #[test]
 fn options_without_a_child_type_are_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t).vmo_create_child(p, 0, 0, PAGE),
         Err(ZX_ERR_INVALID_ARGS)
@@ -37,8 +32,7 @@ fn options_without_a_child_type_are_invalid_args() {
 
 #[test]
 fn non_resizeable_modifier_alone_is_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_NON_RESIZEABLE, 0, PAGE),
@@ -48,8 +42,7 @@ fn non_resizeable_modifier_alone_is_invalid_args() {
 
 #[test]
 fn unknown_option_bits_are_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE | 1 << 7, 0, PAGE),
@@ -59,8 +52,7 @@ fn unknown_option_bits_are_invalid_args() {
 
 #[test]
 fn cow_child_shows_what_the_parent_shows() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 3);
+    let (mut s, t, p) = setup_filled(3);
     let c = cow_child(&mut s, t, p, PAGE, 2 * PAGE);
     assert_eq!(read(&mut s, t, c, 0, 2 * PAGE as usize), {
         let mut v = vec![2u8; PAGE as usize];
@@ -72,9 +64,7 @@ fn cow_child_shows_what_the_parent_shows() {
 
 #[test]
 fn child_write_brings_in_a_copy_of_only_the_written_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 3);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, _, c) = setup_child(3, 3 * PAGE);
     put(&mut s, t, c, PAGE + 10, 0xaa);
     assert_eq!(committed_pages(&mut s, t, c), 1);
     // The rest of the copied page is the parent's contents.
@@ -84,9 +74,7 @@ fn child_write_brings_in_a_copy_of_only_the_written_page() {
 
 #[test]
 fn child_copy_diverges_from_parent_both_ways() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     put(&mut s, t, c, 0, 0xcc);
     assert_eq!(byte(&mut s, t, p, 0), 1);
     put(&mut s, t, p, 1, 0xdd);
@@ -95,9 +83,7 @@ fn child_copy_diverges_from_parent_both_ways() {
 
 #[test]
 fn child_reads_zeros_beyond_the_parent_size() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, _, c) = setup_child(1, 3 * PAGE);
     assert_eq!(
         read(&mut s, t, c, PAGE, 2 * PAGE as usize),
         vec![0; 2 * PAGE as usize]
@@ -106,9 +92,7 @@ fn child_reads_zeros_beyond_the_parent_size() {
 
 #[test]
 fn child_write_beyond_the_parent_size_allocates_a_zero_filled_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(1, 2 * PAGE);
     put(&mut s, t, c, PAGE + 7, 9);
     assert_eq!(committed_pages(&mut s, t, c), 1);
     let page = read(&mut s, t, c, PAGE, PAGE as usize);
@@ -117,8 +101,7 @@ fn child_write_beyond_the_parent_size_allocates_a_zero_filled_page() {
 
 #[test]
 fn non_resizeable_child_cannot_change_size() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     let c = s
         .task(t)
         .vmo_create_child(
@@ -146,8 +129,7 @@ fn child_of_a_non_resizable_vmo_is_resizable_by_default() {
 
 #[test]
 fn unaligned_offset_is_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 1, PAGE),
@@ -157,8 +139,7 @@ fn unaligned_offset_is_invalid_args() {
 
 #[test]
 fn offset_plus_size_overflowing_u64_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, u64::MAX - PAGE + 1, 2 * PAGE),
@@ -168,8 +149,7 @@ fn offset_plus_size_overflowing_u64_is_out_of_range() {
 
 #[test]
 fn size_rounding_past_u64_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 0, u64::MAX),
@@ -179,8 +159,7 @@ fn size_rounding_past_u64_is_out_of_range() {
 
 #[test]
 fn size_beyond_the_largest_vmo_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         s.task(t)
             .vmo_create_child(p, ZX_VMO_CHILD_COPY_ON_WRITE, 0, ZX_MAX_VMO_SIZE + 1),
@@ -194,8 +173,7 @@ fn size_beyond_the_largest_vmo_is_out_of_range() {
 
 #[test]
 fn child_may_start_beyond_the_parent_size_and_shows_zeros() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     let c = cow_child(&mut s, t, p, 10 * PAGE, PAGE);
     assert_eq!(read(&mut s, t, c, 0, PAGE as usize), vec![0; PAGE as usize]);
     // Growing the parent later does not open a window that was empty.
@@ -206,8 +184,7 @@ fn child_may_start_beyond_the_parent_size_and_shows_zeros() {
 
 #[test]
 fn child_may_extend_beyond_the_parent_size() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let c = cow_child(&mut s, t, p, PAGE, 4 * PAGE);
     assert_eq!(byte(&mut s, t, c, 0), 2);
     assert_eq!(byte(&mut s, t, c, PAGE), 0);
@@ -216,9 +193,7 @@ fn child_may_extend_beyond_the_parent_size() {
 
 #[test]
 fn child_size_is_rounded_up_to_a_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, PAGE + 1);
+    let (mut s, t, p, c) = setup_child(1, PAGE + 1);
     assert_eq!(s.task(t).vmo_get_size(c), Ok(2 * PAGE));
     let z = cow_child(&mut s, t, p, 0, 0);
     assert_eq!(s.task(t).vmo_get_size(z), Ok(0));
@@ -226,12 +201,13 @@ fn child_size_is_rounded_up_to_a_page() {
 
 #[test]
 fn child_rights_are_the_parent_handles_plus_write() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let ro = s
-        .task(t)
-        .handle_duplicate(p, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP)
-        .unwrap();
+    let (mut s, t, p) = setup_filled(1);
+    let ro = dup(
+        &mut s,
+        t,
+        p,
+        ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ | ZX_RIGHT_MAP,
+    );
     let c = cow_child(&mut s, t, ro, 0, PAGE);
     let basic = s.task(t).object_get_info_handle_basic(c).unwrap();
     assert_eq!(
@@ -248,8 +224,7 @@ fn child_rights_are_the_parent_handles_plus_write() {
 
 #[test]
 fn creating_a_child_makes_zero_children_inactive() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert!(zero_children(&mut s, t, p));
     let _c = cow_child(&mut s, t, p, 0, PAGE);
     assert!(!zero_children(&mut s, t, p));
@@ -257,9 +232,7 @@ fn creating_a_child_makes_zero_children_inactive() {
 
 #[test]
 fn zero_children_is_active_again_when_the_last_child_is_closed() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let a = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, a) = setup_child(1, PAGE);
     let b = cow_child(&mut s, t, p, 0, PAGE);
     s.task(t).handle_close(a).unwrap();
     assert!(!zero_children(&mut s, t, p));
@@ -294,9 +267,7 @@ fn commit_on_a_child_never_commits_the_parent() {
 
 #[test]
 fn decommit_on_a_child_never_decommits_the_parent() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 7);
     op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0, 2 * PAGE).unwrap();
     assert_eq!(committed_pages(&mut s, t, c), 0);
@@ -305,9 +276,7 @@ fn decommit_on_a_child_never_decommits_the_parent() {
 
 #[test]
 fn decommitted_child_page_shows_the_parent_again_still_copy_on_write() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     put(&mut s, t, c, 0, 7);
     op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0, PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, 0), 1);
@@ -318,9 +287,7 @@ fn decommitted_child_page_shows_the_parent_again_still_copy_on_write() {
 
 #[test]
 fn commit_on_a_child_copies_the_parent_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let c = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, c) = setup_child(1, PAGE);
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, PAGE).unwrap();
     assert_eq!(committed_pages(&mut s, t, c), 1);
     // A parent write is no longer visible: the child has its own copy.
@@ -330,8 +297,7 @@ fn commit_on_a_child_copies_the_parent_page() {
 
 #[test]
 fn commit_on_a_child_without_a_parent_page_is_zero_filled() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let c = cow_child(&mut s, t, p, 0, PAGE);
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, PAGE).unwrap();
     put(&mut s, t, p, 0, 0x55);
@@ -340,9 +306,7 @@ fn commit_on_a_child_without_a_parent_page_is_zero_filled() {
 
 #[test]
 fn lookup_on_a_child_shows_parent_pages_where_the_child_has_not_written() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     let mut parent_pages = [0u64; 2];
     s.task(t)
         .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 2 * PAGE, &mut parent_pages)
@@ -358,9 +322,8 @@ fn lookup_on_a_child_shows_parent_pages_where_the_child_has_not_written() {
 
 #[test]
 fn create_child_without_duplicate_right_is_access_denied() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let h = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, p) = setup_filled(1);
+    let h = dup(&mut s, t, p, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t)
             .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
@@ -370,9 +333,8 @@ fn create_child_without_duplicate_right_is_access_denied() {
 
 #[test]
 fn create_child_without_read_right_is_access_denied() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let h = s.task(t).handle_duplicate(p, ZX_RIGHT_DUPLICATE).unwrap();
+    let (mut s, t, p) = setup_filled(1);
+    let h = dup(&mut s, t, p, ZX_RIGHT_DUPLICATE);
     assert_eq!(
         s.task(t)
             .vmo_create_child(h, ZX_VMO_CHILD_COPY_ON_WRITE, 0, PAGE),
@@ -403,8 +365,7 @@ fn create_child_of_a_bad_handle_is_bad_handle() {
 
 #[test]
 fn create_child_out_of_memory_is_no_memory_and_changes_nothing() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     for n in 0..3 {
         s.mem().fail_after(Some(n));
         let r = s

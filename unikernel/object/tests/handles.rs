@@ -47,17 +47,15 @@ fn closing_handle_invalid_is_ok() {
 
 #[test]
 fn closing_a_handle_twice_is_bad_handle() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     s.task(t).handle_close(h).unwrap();
     assert_eq!(s.task(t).handle_close(h), Err(ZX_ERR_BAD_HANDLE));
 }
 
 #[test]
 fn duplicate_with_same_rights_names_the_same_object() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let (mut s, t, h) = setup_filled(1);
+    let d = dup(&mut s, t, h, ZX_RIGHT_SAME_RIGHTS);
     let (bh, bd) = (
         s.task(t).object_get_info_handle_basic(h).unwrap(),
         s.task(t).object_get_info_handle_basic(d).unwrap(),
@@ -70,12 +68,8 @@ fn duplicate_with_same_rights_names_the_same_object() {
 
 #[test]
 fn duplicate_with_fewer_rights_gets_exactly_those() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s
-        .task(t)
-        .handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE)
-        .unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let d = dup(&mut s, t, h, ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE);
     assert_eq!(
         s.task(t).object_get_info_handle_basic(d).unwrap().rights,
         ZX_RIGHT_READ | ZX_RIGHT_DUPLICATE
@@ -84,17 +78,15 @@ fn duplicate_with_fewer_rights_gets_exactly_those() {
 
 #[test]
 fn duplicate_with_no_rights_is_allowed() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let d = dup(&mut s, t, h, 0);
     assert_eq!(s.task(t).object_get_info_handle_basic(d).unwrap().rights, 0);
 }
 
 #[test]
 fn duplicate_asking_for_more_rights_is_invalid_args() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_DUPLICATE).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let d = dup(&mut s, t, h, ZX_RIGHT_DUPLICATE);
     assert_eq!(
         s.task(t)
             .handle_duplicate(d, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ),
@@ -104,9 +96,8 @@ fn duplicate_asking_for_more_rights_is_invalid_args() {
 
 #[test]
 fn duplicate_without_the_duplicate_right_is_access_denied() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let d = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).handle_duplicate(d, ZX_RIGHT_READ),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -115,9 +106,8 @@ fn duplicate_without_the_duplicate_right_is_access_denied() {
 
 #[test]
 fn replace_needs_no_right_and_invalidates_the_old_handle() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let none = s.task(t).handle_duplicate(h, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let none = dup(&mut s, t, h, 0);
     let r = s
         .task(t)
         .handle_replace(none, ZX_RIGHT_SAME_RIGHTS)
@@ -128,8 +118,7 @@ fn replace_needs_no_right_and_invalidates_the_old_handle() {
 
 #[test]
 fn replace_with_fewer_rights_gets_exactly_those() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
     assert_eq!(
         s.task(t).object_get_info_handle_basic(r).unwrap().rights,
@@ -140,9 +129,8 @@ fn replace_with_fewer_rights_gets_exactly_those() {
 
 #[test]
 fn replace_asking_for_more_rights_is_invalid_args_and_invalidates_the_handle() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let d = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).handle_replace(d, ZX_RIGHT_WRITE),
         Err(ZX_ERR_INVALID_ARGS)
@@ -165,7 +153,7 @@ fn transfer_needs_the_transfer_right() {
     let (mut s, t) = setup();
     let u = s.create_table(Quota::default()).unwrap();
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let d = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(s.task(t).handle_transfer(d, u), Err(ZX_ERR_ACCESS_DENIED));
 }
 
@@ -191,8 +179,7 @@ fn handle_quota_exhaustion_is_no_memory() {
 
 #[test]
 fn destroying_a_table_closes_its_handles_and_frees_pages() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     let _c = cow_child(&mut s, t, h, 0, PAGE);
     s.task(t).event_create(0).unwrap();
     s.destroy_table(t).unwrap();

@@ -175,8 +175,7 @@ fn map_out_of_memory_for_the_out_page_maps_nothing() {
 
 #[test]
 fn create_child_whose_rounded_size_overflows_the_offset_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let opts = ZX_VMO_CHILD_COPY_ON_WRITE;
     // 2^64 - 4096 + 1 fits; rounded up to a page it does not.
     assert_eq!(
@@ -222,9 +221,7 @@ fn sizes_that_round_up_past_64_bits_are_out_of_range() {
 
 #[test]
 fn zero_length_decommit_at_an_unaligned_offset_keeps_the_childs_page() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 0xc0);
     assert_eq!(op(&mut s, t, c, ZX_VMO_OP_DECOMMIT, 0x10, 0), Ok(()));
     assert_eq!(byte(&mut s, t, c, 0), 0xc0);
@@ -244,8 +241,7 @@ fn zero_length_commit_at_an_unaligned_offset_commits_nothing() {
 fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() {
     // The era's kernel (`TrimRange`): an offset past the size is out of
     // range whatever the length; an empty range up to the end does nothing.
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     for op_ in [ZX_VMO_OP_COMMIT, ZX_VMO_OP_DECOMMIT] {
         for offset in [0, 1, PAGE] {
             assert_eq!(op(&mut s, t, h, op_, offset, 0), Ok(()), "{op_} {offset}");
@@ -263,9 +259,8 @@ fn zero_length_commit_and_decommit_are_ok_up_to_the_end_only() {
 
 #[test]
 fn zero_length_op_range_still_checks_the_handle_and_right() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         op(&mut s, t, ro, ZX_VMO_OP_DECOMMIT, 0, 0),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -317,9 +312,7 @@ fn cache_ops_cover_exactly_the_committed_bytes_of_the_range() {
 
 #[test]
 fn cache_ops_leave_the_pages_a_child_only_shows_alone() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, PAGE, 9);
     let own = lookup(&mut s, t, c, 1);
     for (code, cache) in CACHE_OPS {
@@ -334,8 +327,7 @@ fn cache_ops_leave_the_pages_a_child_only_shows_alone() {
 
 #[test]
 fn cache_op_of_size_zero_is_invalid_args() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     for (code, _) in CACHE_OPS {
         assert_eq!(op(&mut s, t, h, code, 0, 0), Err(ZX_ERR_INVALID_ARGS));
     }
@@ -344,8 +336,7 @@ fn cache_op_of_size_zero_is_invalid_args() {
 
 #[test]
 fn cache_op_past_the_end_is_out_of_range_and_does_nothing() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     for (code, _) in CACHE_OPS {
         assert_eq!(
             op(&mut s, t, h, code, PAGE, 2 * PAGE),
@@ -361,10 +352,9 @@ fn cache_op_past_the_end_is_out_of_range_and_does_nothing() {
 
 #[test]
 fn cache_ops_need_the_rights_the_page_names() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
-    let read_only = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    let write_only = s.task(t).handle_duplicate(h, ZX_RIGHT_WRITE).unwrap();
+    let (mut s, t, h) = setup_filled(1);
+    let read_only = dup(&mut s, t, h, ZX_RIGHT_READ);
+    let write_only = dup(&mut s, t, h, ZX_RIGHT_WRITE);
     for (code, _) in CACHE_OPS {
         let (ok, denied) = if code == ZX_VMO_OP_CACHE_INVALIDATE {
             (write_only, read_only)

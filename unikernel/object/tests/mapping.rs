@@ -13,10 +13,7 @@ const VB: u64 = 2 << 40;
 fn mapping_needs_the_map_right() {
     let (mut s, t, _, r) = setup_vmar();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s
-        .task(t)
-        .handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_WRITE)
-        .unwrap();
+    let d = dup(&mut s, t, v, ZX_RIGHT_READ | ZX_RIGHT_WRITE);
     assert_eq!(
         s.task(t).vmar_map(r, ZX_VM_PERM_READ, 0, d, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -27,10 +24,7 @@ fn mapping_needs_the_map_right() {
 fn writable_mapping_needs_the_write_right() {
     let (mut s, t, _, r) = setup_vmar();
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let d = s
-        .task(t)
-        .handle_duplicate(v, ZX_RIGHT_READ | ZX_RIGHT_MAP)
-        .unwrap();
+    let d = dup(&mut s, t, v, ZX_RIGHT_READ | ZX_RIGHT_MAP);
     assert_eq!(
         s.task(t).vmar_map(r, RW, 0, d, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)

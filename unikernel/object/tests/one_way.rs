@@ -6,8 +6,7 @@ use common::*;
 
 #[test]
 fn window_is_limited_by_the_parent_size_at_creation() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let c = cow_child(&mut s, t, p, PAGE, 3 * PAGE);
     // Child pages [0, 1) show the parent; growing the parent does not widen it.
     s.task(t).vmo_set_size(p, 4 * PAGE).unwrap();
@@ -18,9 +17,7 @@ fn window_is_limited_by_the_parent_size_at_creation() {
 
 #[test]
 fn parent_shrink_narrows_the_window_and_regrowth_does_not_reopen_it() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 3);
-    let c = cow_child(&mut s, t, p, 0, 3 * PAGE);
+    let (mut s, t, p, c) = setup_child(3, 3 * PAGE);
     s.task(t).vmo_set_size(p, PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, 2 * PAGE), 0);
     s.task(t).vmo_set_size(p, 3 * PAGE).unwrap();
@@ -31,9 +28,7 @@ fn parent_shrink_narrows_the_window_and_regrowth_does_not_reopen_it() {
 
 #[test]
 fn child_shrink_closes_its_window_for_good() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 2 * PAGE);
     s.task(t).vmo_set_size(c, PAGE).unwrap();
     s.task(t).vmo_set_size(c, 2 * PAGE).unwrap();
     assert_eq!(byte(&mut s, t, c, PAGE), 0);
@@ -42,8 +37,7 @@ fn child_shrink_closes_its_window_for_good() {
 
 #[test]
 fn grandparent_page_shows_through_a_chain() {
-    let (mut s, t) = setup();
-    let g = filled_vmo(&mut s, t, 3);
+    let (mut s, t, g) = setup_filled(3);
     let p = cow_child(&mut s, t, g, PAGE, 2 * PAGE);
     let c = cow_child(&mut s, t, p, PAGE, PAGE);
     assert_eq!(byte(&mut s, t, c, 0), 3);
@@ -53,8 +47,7 @@ fn grandparent_page_shows_through_a_chain() {
 
 #[test]
 fn middle_page_hides_the_grandparent_page() {
-    let (mut s, t) = setup();
-    let g = filled_vmo(&mut s, t, 1);
+    let (mut s, t, g) = setup_filled(1);
     let p = cow_child(&mut s, t, g, 0, PAGE);
     let c = cow_child(&mut s, t, p, 0, PAGE);
     put(&mut s, t, p, 0, 0x11);
@@ -64,9 +57,7 @@ fn middle_page_hides_the_grandparent_page() {
 
 #[test]
 fn reads_never_commit_or_copy() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 4 * PAGE);
+    let (mut s, t, _, c) = setup_child(2, 4 * PAGE);
     let frames = s.platform().live_frames();
     read(&mut s, t, c, 0, 4 * PAGE as usize);
     assert_eq!(committed_pages(&mut s, t, c), 0);
@@ -89,9 +80,7 @@ fn parent_writes_are_visible_at_once_in_children_that_have_not_copied() {
 
 #[test]
 fn child_keeps_showing_a_parent_that_has_no_handles() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     s.task(t).handle_close(p).unwrap();
     assert_eq!(s.vmo_count(), 2);
     assert_eq!(byte(&mut s, t, c, PAGE), 2);
@@ -99,9 +88,7 @@ fn child_keeps_showing_a_parent_that_has_no_handles() {
 
 #[test]
 fn closing_the_last_child_of_a_handleless_parent_frees_both() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
-    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    let (mut s, t, p, c) = setup_child(2, 2 * PAGE);
     put(&mut s, t, c, 0, 1);
     s.task(t).handle_close(p).unwrap();
     assert_eq!(s.platform().live_frames(), 3);
@@ -112,9 +99,7 @@ fn closing_the_last_child_of_a_handleless_parent_frees_both() {
 
 #[test]
 fn shrink_frees_pages_past_the_end_at_once() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 4);
-    let _c = cow_child(&mut s, t, p, 0, 4 * PAGE);
+    let (mut s, t, p, _c) = setup_child(4, 4 * PAGE);
     s.task(t).vmo_set_size(p, PAGE).unwrap();
     assert_eq!(s.platform().live_frames(), 1);
     assert_eq!(committed_pages(&mut s, t, p), 1);
@@ -122,8 +107,7 @@ fn shrink_frees_pages_past_the_end_at_once() {
 
 #[test]
 fn decommit_frees_pages_at_once() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 4);
+    let (mut s, t, p) = setup_filled(4);
     op(&mut s, t, p, ZX_VMO_OP_DECOMMIT, PAGE, 2 * PAGE).unwrap();
     assert_eq!(s.platform().live_frames(), 2);
     assert_eq!(byte(&mut s, t, p, PAGE), 0);
@@ -131,17 +115,14 @@ fn decommit_frees_pages_at_once() {
 
 #[test]
 fn decommit_on_a_root_vmo_reads_back_zeros() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     op(&mut s, t, p, ZX_VMO_OP_DECOMMIT, 0, PAGE).unwrap();
     assert_eq!(read(&mut s, t, p, 0, PAGE as usize), vec![0; PAGE as usize]);
 }
 
 #[test]
 fn closing_a_middle_clone_keeps_zero_children_inactive_while_the_grandchild_lives() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let m = cow_child(&mut s, t, p, 0, PAGE);
+    let (mut s, t, p, m) = setup_child(1, PAGE);
     let g = cow_child(&mut s, t, m, 0, PAGE);
     s.task(t).handle_close(m).unwrap();
     assert!(!zero_children(&mut s, t, p));
@@ -151,8 +132,7 @@ fn closing_a_middle_clone_keeps_zero_children_inactive_while_the_grandchild_live
 
 #[test]
 fn commit_gives_the_nearest_ancestors_page() {
-    let (mut s, t) = setup();
-    let g = filled_vmo(&mut s, t, 1);
+    let (mut s, t, g) = setup_filled(1);
     let p = cow_child(&mut s, t, g, 0, PAGE);
     let c = cow_child(&mut s, t, p, 0, PAGE);
     op(&mut s, t, c, ZX_VMO_OP_COMMIT, 0, PAGE).unwrap();
@@ -162,9 +142,8 @@ fn commit_gives_the_nearest_ancestors_page() {
 
 #[test]
 fn commit_and_decommit_need_write() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let ro = s.task(t).handle_duplicate(p, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, p) = setup_filled(1);
+    let ro = dup(&mut s, t, p, ZX_RIGHT_READ);
     assert_eq!(
         op(&mut s, t, ro, ZX_VMO_OP_COMMIT, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -177,9 +156,8 @@ fn commit_and_decommit_need_write() {
 
 #[test]
 fn lookup_needs_read() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
-    let wo = s.task(t).handle_duplicate(p, ZX_RIGHT_WRITE).unwrap();
+    let (mut s, t, p) = setup_filled(1);
+    let wo = dup(&mut s, t, p, ZX_RIGHT_WRITE);
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t)
@@ -190,8 +168,7 @@ fn lookup_needs_read() {
 
 #[test]
 fn lookup_returns_page_aligned_physical_addresses_of_committed_pages() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let mut out = [0u64; 2];
     s.task(t)
         .vmo_op_range(p, ZX_VMO_OP_LOOKUP, 10, PAGE, &mut out)
@@ -202,8 +179,7 @@ fn lookup_returns_page_aligned_physical_addresses_of_committed_pages() {
 
 #[test]
 fn lookup_of_a_page_shown_by_none_is_no_memory() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t)
@@ -214,8 +190,7 @@ fn lookup_of_a_page_shown_by_none_is_no_memory() {
 
 #[test]
 fn lookup_of_zero_bytes_is_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t).vmo_op_range(p, ZX_VMO_OP_LOOKUP, 0, 0, &mut out),
@@ -225,8 +200,7 @@ fn lookup_of_zero_bytes_is_invalid_args() {
 
 #[test]
 fn lookup_past_the_end_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     let mut out = [0u64; 2];
     assert_eq!(
         s.task(t)
@@ -237,8 +211,7 @@ fn lookup_past_the_end_is_out_of_range() {
 
 #[test]
 fn lookup_into_a_too_small_buffer_is_buffer_too_small() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 2);
+    let (mut s, t, p) = setup_filled(2);
     let mut out = [0u64; 1];
     assert_eq!(
         s.task(t)
@@ -249,8 +222,7 @@ fn lookup_into_a_too_small_buffer_is_buffer_too_small() {
 
 #[test]
 fn lock_and_unlock_are_not_supported() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(
         op(&mut s, t, p, ZX_VMO_OP_LOCK, 0, PAGE),
         Err(ZX_ERR_NOT_SUPPORTED)
@@ -263,15 +235,13 @@ fn lock_and_unlock_are_not_supported() {
 
 #[test]
 fn unknown_op_is_invalid_args() {
-    let (mut s, t) = setup();
-    let p = filled_vmo(&mut s, t, 1);
+    let (mut s, t, p) = setup_filled(1);
     assert_eq!(op(&mut s, t, p, 42, 0, PAGE), Err(ZX_ERR_INVALID_ARGS));
 }
 
 #[test]
 fn commit_past_the_end_is_out_of_range() {
-    let (mut s, t) = setup();
-    let p = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, p) = setup_vmo();
     assert_eq!(
         op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 2 * PAGE),
         Err(ZX_ERR_OUT_OF_RANGE)

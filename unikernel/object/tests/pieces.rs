@@ -48,10 +48,7 @@ fn a_shrink_piece_checks_as_set_size_does() {
         s.task(t).vmo_set_size_piece(h, u64::MAX, 1),
         Err(ZX_ERR_OUT_OF_RANGE)
     );
-    let ro = s
-        .task(t)
-        .handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_TRANSFER)
-        .unwrap();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ | ZX_RIGHT_TRANSFER);
     assert_eq!(
         s.task(t).vmo_set_size_piece(ro, 0, 1),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -97,10 +94,7 @@ fn a_decommit_piece_ends_after_n_own_pages_however_far_apart() {
         s.task(t).vmo_decommit_piece_end(h, 0, 100 * PAGE, 1),
         Ok(100 * PAGE)
     );
-    let ro = s
-        .task(t)
-        .handle_duplicate(h, ZX_RIGHT_READ | ZX_RIGHT_TRANSFER)
-        .unwrap();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ | ZX_RIGHT_TRANSFER);
     assert_eq!(
         s.task(t).vmo_decommit_piece_end(ro, 0, end, 2),
         Err(ZX_ERR_ACCESS_DENIED)

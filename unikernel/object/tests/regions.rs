@@ -71,19 +71,24 @@ fn insert(t: &mut RegionTree<u32>, m: &mut Model, mem: &Mem, base: u64, size: u6
     });
 }
 
+/// The tree answers the lookups at `x` as the model does.
+fn lookups_agree(t: &RegionTree<u32>, m: &Model, x: u64) {
+    assert_eq!(t.last_before(x), m.last_before(x), "last_before {x:#x}");
+    assert_eq!(t.containing(x), m.containing(x), "containing {x:#x}");
+    assert_eq!(
+        t.first_ending_after(x),
+        m.first_ending_after(x),
+        "first_ending_after {x:#x}"
+    );
+}
+
 fn same(t: &RegionTree<u32>, m: &Model, rng: &mut Rng) {
     t.check().unwrap();
     assert_eq!(t.len(), m.0.len());
     assert_eq!(t.last(), m.0.last().copied());
     for _ in 0..8 {
         let x = LO + rng.below(HI - LO + 0x2000) - 0x1000;
-        assert_eq!(t.last_before(x), m.last_before(x), "last_before {x:#x}");
-        assert_eq!(t.containing(x), m.containing(x), "containing {x:#x}");
-        assert_eq!(
-            t.first_ending_after(x),
-            m.first_ending_after(x),
-            "first_ending_after {x:#x}"
-        );
+        lookups_agree(t, m, x);
         let size = 0x1000 << rng.below(12);
         assert_eq!(
             t.first_fit(LO, HI, size),
@@ -97,12 +102,20 @@ fn same(t: &RegionTree<u32>, m: &Model, rng: &mut Rng) {
     }
 }
 
+/// What a differential run starts from: its random numbers, the memory the
+/// tree takes its nodes from, an empty tree and its empty model.
+fn start(seed: u64) -> (Rng, Mem, RegionTree<u32>, Model) {
+    (
+        Rng(seed),
+        Mem::default(),
+        RegionTree::new(),
+        Model::default(),
+    )
+}
+
 /// Random changes at `max` regions at most, the model checked after each.
 fn differential(seed: u64, steps: usize, max: usize) {
-    let mut rng = Rng(seed);
-    let mem = Mem::default();
-    let mut t = RegionTree::new();
-    let mut m = Model::default();
+    let (mut rng, mem, mut t, mut m) = start(seed);
     let mut v = 0;
     for step in 0..steps {
         let grow = m.0.len() < max && (m.0.len() < max / 2 || rng.below(2) == 0);
@@ -221,10 +234,7 @@ fn a_failed_reservation_is_reported_and_a_small_tree_needs_one_node() {
 /// against the model and the tree's invariants (the finger's path and
 /// neighbours included) after every change.
 fn differential_near(seed: u64, steps: usize, max: usize) {
-    let mut rng = Rng(seed);
-    let mem = Mem::default();
-    let mut t = RegionTree::new();
-    let mut m = Model::default();
+    let (mut rng, mem, mut t, mut m) = start(seed);
     let mut v = 0;
     let mut at = LO;
     for _ in 0..steps {
@@ -283,13 +293,7 @@ fn differential_near(seed: u64, steps: usize, max: usize) {
         t.check().unwrap();
         for _ in 0..3 {
             let x = near(&mut rng, at) + rng.below(3) * 0x800;
-            assert_eq!(t.last_before(x), m.last_before(x), "last_before {x:#x}");
-            assert_eq!(t.containing(x), m.containing(x), "containing {x:#x}");
-            assert_eq!(
-                t.first_ending_after(x),
-                m.first_ending_after(x),
-                "first_ending_after {x:#x}"
-            );
+            lookups_agree(&t, &m, x);
         }
         if rng.below(50) == 0 {
             same(&t, &m, &mut rng);

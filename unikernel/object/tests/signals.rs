@@ -40,8 +40,7 @@ fn signal_clears_then_sets() {
 
 #[test]
 fn user_signals_work_on_a_vmo_alongside_zero_children() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     s.task(t).object_signal(v, 0, ZX_USER_SIGNAL_7).unwrap();
     assert_eq!(
         s.task(t).object_signals(v),
@@ -51,8 +50,7 @@ fn user_signals_work_on_a_vmo_alongside_zero_children() {
 
 #[test]
 fn signaling_a_non_user_bit_on_a_vmo_is_invalid_args() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     assert_eq!(
         s.task(t).object_signal(v, ZX_VMO_ZERO_CHILDREN, 0),
         Err(ZX_ERR_INVALID_ARGS)
@@ -67,7 +65,7 @@ fn signaling_a_non_user_bit_on_a_vmo_is_invalid_args() {
 fn signal_without_the_signal_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_WAIT).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_WAIT);
     assert_eq!(
         s.task(t).object_signal(d, 0, ZX_USER_SIGNAL_0),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -76,8 +74,7 @@ fn signal_without_the_signal_right_is_access_denied() {
 
 #[test]
 fn wait_on_an_active_signal_is_satisfied_at_once() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     assert_eq!(
         s.task(t).object_wait_begin(v, ZX_VMO_ZERO_CHILDREN, 1),
         Ok(WaitStart::Satisfied(ZX_VMO_ZERO_CHILDREN))
@@ -128,7 +125,7 @@ fn cancelled_wait_is_never_woken_and_reports_current_signals() {
 fn closing_the_waited_handle_wakes_with_handle_closed() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_SAME_RIGHTS);
     s.task(t)
         .object_wait_begin(d, ZX_EVENT_SIGNALED, 9)
         .unwrap();
@@ -144,8 +141,7 @@ fn closing_the_waited_handle_wakes_with_handle_closed() {
 
 #[test]
 fn wait_for_zero_children_is_woken_when_the_last_child_goes() {
-    let (mut s, t) = setup();
-    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, v) = setup_vmo();
     let c = cow_child(&mut s, t, v, 0, PAGE);
     let g = cow_child(&mut s, t, c, 0, PAGE);
     s.task(t)
@@ -161,7 +157,7 @@ fn wait_for_zero_children_is_woken_when_the_last_child_goes() {
 fn wait_without_the_wait_right_is_access_denied() {
     let (mut s, t) = setup();
     let e = s.task(t).event_create(0).unwrap();
-    let d = s.task(t).handle_duplicate(e, ZX_RIGHT_SIGNAL).unwrap();
+    let d = dup(&mut s, t, e, ZX_RIGHT_SIGNAL);
     assert_eq!(
         s.task(t).object_wait_begin(d, ZX_EVENT_SIGNALED, 1),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -177,6 +173,16 @@ fn closing_the_last_event_handle_destroys_it() {
 }
 
 const TASK_RIGHTS: Rights = ZX_RIGHTS_BASIC | ZX_RIGHT_SIGNAL;
+
+/// A space whose table `t` holds the one handle `h` to a kernel object
+/// (see [`kernel_object`]), and how many events the space had before it:
+/// `(s, t, before, task, h)`.
+fn setup_kernel_object() -> (Space, object::TableId, usize, TestTask, Handle) {
+    let (mut s, t) = setup();
+    let before = s.event_count();
+    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    (s, t, before, task, h)
+}
 
 #[test]
 fn kernel_object_handle_can_be_waited_on_until_the_kernel_signals_it() {
@@ -204,9 +210,7 @@ fn closing_a_waited_kernel_object_handle_cancels_the_wait() {
 
 #[test]
 fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.close(t, h).unwrap();
     // The kernel still holds its reference: it can signal, and a new handle sees it.
     s.kernel_signal(task.signals, 0, ZX_TASK_TERMINATED);
@@ -221,9 +225,7 @@ fn kernel_object_signals_outlive_its_handles_until_the_kernel_releases_them() {
 
 #[test]
 fn a_kernel_object_the_kernel_is_done_with_goes_with_its_last_handle() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.platform().done_with.borrow_mut().push(task.koid);
     let dup = s.duplicate(t, h, ZX_RIGHT_SAME_RIGHTS).unwrap();
     s.close(t, h).unwrap();
@@ -237,9 +239,7 @@ fn a_kernel_object_the_kernel_is_done_with_goes_with_its_last_handle() {
 
 #[test]
 fn a_kernel_object_the_kernel_keeps_outlives_its_last_handle() {
-    let (mut s, t) = setup();
-    let before = s.event_count();
-    let (task, h) = kernel_object(&mut s, t, TASK_RIGHTS);
+    let (mut s, t, before, task, h) = setup_kernel_object();
     s.close(t, h).unwrap();
     assert_eq!(*s.platform().asked_unreferenced.borrow(), vec![task.koid]);
     assert_eq!(s.event_count(), before + 1);

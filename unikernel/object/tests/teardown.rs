@@ -20,10 +20,28 @@ fn task_vmar(s: &mut Space, root: VmarId, quota: Quota) -> (TableId, VmarId, Han
     (u, sub, h, base)
 }
 
+/// A space, its root VMAR, a task-like table `u` with a sub-VMAR `sub`
+/// (see [`task_vmar`], under the default quota: its handle `h` and base),
+/// and a one-page VMO in `u`: `(s, root, u, sub, h, base, vmo)`.
+fn task_vmar_and_vmo() -> (Space, VmarId, TableId, VmarId, Handle, u64, Handle) {
+    let (mut s, _, root, _) = setup_vmar();
+    let (u, sub, h, base) = task_vmar(&mut s, root, Quota::default());
+    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
+    (s, root, u, sub, h, base, vmo)
+}
+
 /// Maps page `i` of nothing in particular: one page of `vmo` at page `i` of `vmar`.
 fn map_page(s: &mut Space, t: TableId, vmar: Handle, vmo: Handle, i: u64) -> Result<u64, Status> {
     s.task(t)
         .vmar_map(vmar, RW | ZX_VM_SPECIFIC, i * PAGE, vmo, 0, PAGE)
+}
+
+/// A sub-VMAR of `parent` (a handle in `t`) at `offset`, `pages` long,
+/// that can map anything: its handle and base.
+fn sub_vmar(s: &mut Space, t: TableId, parent: Handle, offset: u64, pages: u64) -> (Handle, u64) {
+    s.task(t)
+        .vmar_allocate(parent, SUB_FLAGS | ZX_VM_SPECIFIC, offset, pages * PAGE)
+        .unwrap()
 }
 
 fn mappings_charged(s: &Space, t: TableId) -> u32 {
@@ -110,9 +128,7 @@ fn removing_mappings_of_a_much_mapped_vmo_costs_the_same_per_mapping() {
 
 #[test]
 fn vmar_destroy_steps_do_at_most_their_budget() {
-    let (mut s, _t, root, _) = setup_vmar();
-    let (u, sub, h, base) = task_vmar(&mut s, root, Quota::default());
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
+    let (mut s, root, u, sub, h, base, vmo) = task_vmar_and_vmo();
     // Mappings directly in the sub-VMAR, and in nested sub-VMARs.
     for i in 0..40 {
         let va = map_page(&mut s, u, h, vmo, 1000 + i).unwrap();
@@ -121,10 +137,7 @@ fn vmar_destroy_steps_do_at_most_their_budget() {
     let mut inner = h;
     for d in 0..5u64 {
         let size = 256 - 20 * d;
-        let (c, addr) = s
-            .task(u)
-            .vmar_allocate(inner, SUB_FLAGS | ZX_VM_SPECIFIC, 0, size * PAGE)
-            .unwrap();
+        let (c, addr) = sub_vmar(&mut s, u, inner, 0, size);
         for i in 0..10 {
             let va = map_page(&mut s, u, c, vmo, size - 20 + i).unwrap();
             touch(&mut s, root, va, PAGE);
@@ -160,9 +173,7 @@ fn vmar_destroy_steps_do_at_most_their_budget() {
 
 #[test]
 fn a_vmar_being_destroyed_takes_nothing_new() {
-    let (mut s, t, root, _) = setup_vmar();
-    let (u, _sub, h, _) = task_vmar(&mut s, root, Quota::default());
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
+    let (mut s, _, u, _, h, _, vmo) = task_vmar_and_vmo();
     for i in 0..4 {
         map_page(&mut s, u, h, vmo, i).unwrap();
     }
@@ -177,22 +188,13 @@ fn a_vmar_being_destroyed_takes_nothing_new() {
         s.task(u).vmar_unmap(h, ROOT_VMAR_BASE, PAGE),
         Err(ZX_ERR_BAD_STATE)
     );
-    let _ = t;
 }
 
 #[test]
 fn mappings_made_between_steps_in_a_part_not_yet_reached_go_too() {
-    let (mut s, _t, root, _) = setup_vmar();
-    let (u, sub, h, _) = task_vmar(&mut s, root, Quota::default());
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
-    let (low, _) = s
-        .task(u)
-        .vmar_allocate(h, SUB_FLAGS | ZX_VM_SPECIFIC, 0, 64 * PAGE)
-        .unwrap();
-    let (high, _) = s
-        .task(u)
-        .vmar_allocate(h, SUB_FLAGS | ZX_VM_SPECIFIC, 1 << 20, 64 * PAGE)
-        .unwrap();
+    let (mut s, _, u, sub, h, _, vmo) = task_vmar_and_vmo();
+    let (low, _) = sub_vmar(&mut s, u, h, 0, 64);
+    let (high, _) = sub_vmar(&mut s, u, h, 1 << 20, 64);
     for i in 0..8 {
         map_page(&mut s, u, high, vmo, i).unwrap();
     }
@@ -213,13 +215,8 @@ fn mappings_made_between_steps_in_a_part_not_yet_reached_go_too() {
 
 #[test]
 fn interleaved_teardowns_of_nested_vmars_both_finish() {
-    let (mut s, _t, root, _) = setup_vmar();
-    let (u, sub, h, _) = task_vmar(&mut s, root, Quota::default());
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
-    let (inner, _) = s
-        .task(u)
-        .vmar_allocate(h, SUB_FLAGS | ZX_VM_SPECIFIC, 0, 64 * PAGE)
-        .unwrap();
+    let (mut s, _, u, sub, h, _, vmo) = task_vmar_and_vmo();
+    let (inner, _) = sub_vmar(&mut s, u, h, 0, 64);
     for i in 0..20 {
         map_page(&mut s, u, inner, vmo, i).unwrap();
         map_page(&mut s, u, h, vmo, 100 + i).unwrap();

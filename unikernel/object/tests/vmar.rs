@@ -143,10 +143,7 @@ fn allocate_with_perm_or_unknown_options_is_invalid_args() {
 #[test]
 fn allocate_can_map_without_the_parents_right_is_access_denied() {
     let (mut s, t, _, r) = setup_vmar();
-    let weak = s
-        .task(t)
-        .handle_duplicate(r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ)
-        .unwrap();
+    let weak = dup(&mut s, t, r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).vmar_allocate(weak, ZX_VM_CAN_MAP_WRITE, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -512,10 +509,7 @@ fn map_needs_the_vmar_to_allow_each_permission() {
 #[test]
 fn map_needs_the_vmar_handle_rights_for_each_permission() {
     let (mut s, t, _, r) = setup_vmar();
-    let weak = s
-        .task(t)
-        .handle_duplicate(r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ)
-        .unwrap();
+    let weak = dup(&mut s, t, r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ);
     let v = vmo(&mut s, t, 1);
     assert_eq!(
         s.task(t).vmar_map(weak, RW, 0, v, 0, PAGE),
@@ -528,10 +522,7 @@ fn map_needs_the_vmar_handle_rights_for_each_permission() {
 fn map_execute_needs_the_vmo_execute_right() {
     let (mut s, t, _, r) = setup_vmar();
     let v = vmo(&mut s, t, 1);
-    let d = s
-        .task(t)
-        .handle_duplicate(v, ZX_RIGHT_MAP | ZX_RIGHT_READ | ZX_RIGHT_WRITE)
-        .unwrap();
+    let d = dup(&mut s, t, v, ZX_RIGHT_MAP | ZX_RIGHT_READ | ZX_RIGHT_WRITE);
     assert_eq!(
         s.task(t).vmar_map(r, R | ZX_VM_PERM_EXECUTE, 0, d, 0, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -1049,10 +1040,7 @@ fn protect_up_to_the_map_time_rights_then_back() {
 fn protect_beyond_the_vmo_rights_at_map_time_is_access_denied() {
     let (mut s, t, _, r) = setup_vmar();
     let v = filled_vmo(&mut s, t, 1);
-    let ro = s
-        .task(t)
-        .handle_duplicate(v, ZX_RIGHT_MAP | ZX_RIGHT_READ)
-        .unwrap();
+    let ro = dup(&mut s, t, v, ZX_RIGHT_MAP | ZX_RIGHT_READ);
     let a = s.task(t).vmar_map(r, R, 0, ro, 0, PAGE).unwrap();
     // Closing the handle does not matter: the rights were kept at map time.
     s.task(t).handle_close(ro).unwrap();
@@ -1067,10 +1055,7 @@ fn protect_without_the_vmar_handle_right_is_access_denied() {
     let (mut s, t, _, r) = setup_vmar();
     let v = vmo(&mut s, t, 1);
     let a = s.task(t).vmar_map(r, RW, 0, v, 0, PAGE).unwrap();
-    let weak = s
-        .task(t)
-        .handle_duplicate(r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ)
-        .unwrap();
+    let weak = dup(&mut s, t, r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).vmar_protect(weak, RW, a, PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -1226,7 +1211,7 @@ fn destroy_of_a_deep_nest_does_not_recurse() {
 fn a_destroyed_vmar_goes_with_its_last_handle() {
     let (mut s, t, _, r) = setup_vmar();
     let (h, _) = s.task(t).vmar_allocate(r, 0, 0, PAGE).unwrap();
-    let d = s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    let d = dup(&mut s, t, h, ZX_RIGHT_SAME_RIGHTS);
     s.task(t).vmar_destroy(h).unwrap();
     assert_eq!(s.vmar_count(), 2);
     s.task(t).handle_close(h).unwrap();

@@ -13,8 +13,7 @@ fn create_rounds_size_up_to_a_page() {
 
 #[test]
 fn create_has_default_vmo_rights() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     let basic = s.task(t).object_get_info_handle_basic(h).unwrap();
     assert_eq!(basic.rights, ZX_DEFAULT_VMO_RIGHTS);
     assert_eq!(basic.obj_type, ZX_OBJ_TYPE_VMO);
@@ -59,8 +58,7 @@ fn write_then_read_at_any_byte_offset_round_trips() {
 
 #[test]
 fn zero_length_read_and_write_at_the_end_succeed() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(s.task(t).vmo_read(h, &mut [], PAGE), Ok(()));
     assert_eq!(s.task(t).vmo_write(h, &[], PAGE), Ok(()));
     assert_eq!(committed_pages(&mut s, t, h), 0);
@@ -68,8 +66,7 @@ fn zero_length_read_and_write_at_the_end_succeed() {
 
 #[test]
 fn zero_length_access_past_the_end_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_read(h, &mut [], PAGE + 1),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -78,8 +75,7 @@ fn zero_length_access_past_the_end_is_out_of_range() {
 
 #[test]
 fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_write(h, &[1, 2], PAGE - 1),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -93,8 +89,7 @@ fn access_crossing_the_end_is_out_of_range_and_writes_nothing() {
 
 #[test]
 fn overflowing_offset_plus_length_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_read(h, &mut [0; 2], u64::MAX),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -103,10 +98,9 @@ fn overflowing_offset_plus_length_is_out_of_range() {
 
 #[test]
 fn read_needs_read_and_write_needs_write() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
-    let wo = s.task(t).handle_duplicate(h, ZX_RIGHT_WRITE).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
+    let wo = dup(&mut s, t, h, ZX_RIGHT_WRITE);
     assert_eq!(s.task(t).vmo_write(ro, &[1], 0), Err(ZX_ERR_ACCESS_DENIED));
     assert_eq!(
         s.task(t).vmo_read(wo, &mut [0], 0),
@@ -125,8 +119,7 @@ fn vmo_ops_on_an_event_are_wrong_type() {
 
 #[test]
 fn set_size_rounds_up_and_grows_with_zeros() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     s.task(t).vmo_set_size(h, PAGE + 1).unwrap();
     assert_eq!(s.task(t).vmo_get_size(h), Ok(2 * PAGE));
     assert_eq!(byte(&mut s, t, h, PAGE), 0);
@@ -134,8 +127,7 @@ fn set_size_rounds_up_and_grows_with_zeros() {
 
 #[test]
 fn shrink_then_grow_reads_zeros_where_data_was() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     s.task(t).vmo_set_size(h, PAGE).unwrap();
     s.task(t).vmo_set_size(h, 2 * PAGE).unwrap();
     assert_eq!(byte(&mut s, t, h, PAGE), 0);
@@ -151,9 +143,8 @@ fn set_size_on_a_non_resizable_vmo_is_unavailable() {
 
 #[test]
 fn set_size_needs_write() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let (mut s, t, h) = setup_vmo();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     assert_eq!(
         s.task(t).vmo_set_size(ro, 2 * PAGE),
         Err(ZX_ERR_ACCESS_DENIED)
@@ -162,8 +153,7 @@ fn set_size_needs_write() {
 
 #[test]
 fn set_size_beyond_the_largest_vmo_is_out_of_range() {
-    let (mut s, t) = setup();
-    let h = s.task(t).vmo_create(PAGE, 0).unwrap();
+    let (mut s, t, h) = setup_vmo();
     assert_eq!(
         s.task(t).vmo_set_size(h, ZX_MAX_VMO_SIZE + PAGE),
         Err(ZX_ERR_OUT_OF_RANGE)
@@ -173,12 +163,11 @@ fn set_size_beyond_the_largest_vmo_is_out_of_range() {
 
 #[test]
 fn info_vmo_reports_size_committed_children_and_rights() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 2);
+    let (mut s, t, h) = setup_filled(2);
     s.task(t).vmo_set_size(h, 5 * PAGE).unwrap();
     let _a = cow_child(&mut s, t, h, 0, PAGE);
     let _b = cow_child(&mut s, t, h, 0, PAGE);
-    let ro = s.task(t).handle_duplicate(h, ZX_RIGHT_READ).unwrap();
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ);
     let i = info(&mut s, t, ro);
     assert_eq!(i.size_bytes, 5 * PAGE);
     assert_eq!(i.committed_bytes, 2 * PAGE);
@@ -191,8 +180,7 @@ fn info_vmo_reports_size_committed_children_and_rights() {
 
 #[test]
 fn get_info_copies_the_record_and_rejects_a_small_buffer() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 1);
+    let (mut s, t, h) = setup_filled(1);
     let mut buf = [0u8; 112];
     assert_eq!(
         s.task(t).object_get_info(h, ZX_INFO_VMO, &mut buf),
@@ -211,8 +199,7 @@ fn get_info_copies_the_record_and_rejects_a_small_buffer() {
 
 #[test]
 fn closing_the_last_handle_frees_every_page() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 3);
+    let (mut s, t, h) = setup_filled(3);
     assert_eq!(s.platform().live_frames(), 3);
     s.task(t).handle_close(h).unwrap();
     assert_eq!(s.platform().live_frames(), 0);
@@ -236,8 +223,7 @@ fn write_out_of_frames_is_no_memory_and_writes_nothing() {
 /// and go around it must not confuse them.
 #[test]
 fn reads_find_the_right_pages_after_pages_around_the_last_one_found_go() {
-    let (mut s, t) = setup();
-    let h = filled_vmo(&mut s, t, 6);
+    let (mut s, t, h) = setup_filled(6);
     assert_eq!(byte(&mut s, t, h, 2 * PAGE), 3);
     assert_eq!(byte(&mut s, t, h, 3 * PAGE), 4);
     s.task(t)
@@ -259,35 +245,23 @@ fn vmo_check_range_reports_handle_type_right_then_range() {
     let (mut s, t) = setup();
     let v = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
     let e = s.task(t).event_create(0).unwrap();
-    let read_only = s.task(t).handle_duplicate(v, ZX_RIGHT_READ).unwrap();
+    let read_only = dup(&mut s, t, v, ZX_RIGHT_READ);
     let far = 3 * PAGE;
     let bad = v ^ 0x40;
-    let check =
-        |s: &mut Space, h, right, offset, len| s.task(t).vmo_check_range(h, right, offset, len);
-    assert_eq!(
-        check(&mut s, bad, ZX_RIGHT_WRITE, far, 1),
-        Err(ZX_ERR_BAD_HANDLE)
-    );
-    assert_eq!(
-        check(&mut s, e, ZX_RIGHT_WRITE, far, 1),
-        Err(ZX_ERR_WRONG_TYPE)
-    );
-    assert_eq!(
-        check(&mut s, read_only, ZX_RIGHT_WRITE, far, 1),
-        Err(ZX_ERR_ACCESS_DENIED)
-    );
-    assert_eq!(
-        check(&mut s, read_only, ZX_RIGHT_READ, far, 1),
-        Err(ZX_ERR_OUT_OF_RANGE)
-    );
-    assert_eq!(
-        check(&mut s, v, ZX_RIGHT_READ, 1, u64::MAX),
-        Err(ZX_ERR_OUT_OF_RANGE)
-    );
-    assert_eq!(
-        check(&mut s, v, ZX_RIGHT_WRITE, PAGE, PAGE + 1),
-        Err(ZX_ERR_OUT_OF_RANGE)
-    );
-    assert_eq!(check(&mut s, v, ZX_RIGHT_WRITE, PAGE, PAGE), Ok(()));
-    assert_eq!(check(&mut s, v, ZX_RIGHT_READ, 2 * PAGE, 0), Ok(()));
+    for (h, right, offset, len, want) in [
+        (bad, ZX_RIGHT_WRITE, far, 1, Err(ZX_ERR_BAD_HANDLE)),
+        (e, ZX_RIGHT_WRITE, far, 1, Err(ZX_ERR_WRONG_TYPE)),
+        (read_only, ZX_RIGHT_WRITE, far, 1, Err(ZX_ERR_ACCESS_DENIED)),
+        (read_only, ZX_RIGHT_READ, far, 1, Err(ZX_ERR_OUT_OF_RANGE)),
+        (v, ZX_RIGHT_READ, 1, u64::MAX, Err(ZX_ERR_OUT_OF_RANGE)),
+        (v, ZX_RIGHT_WRITE, PAGE, PAGE + 1, Err(ZX_ERR_OUT_OF_RANGE)),
+        (v, ZX_RIGHT_WRITE, PAGE, PAGE, Ok(())),
+        (v, ZX_RIGHT_READ, 2 * PAGE, 0, Ok(())),
+    ] {
+        assert_eq!(
+            s.task(t).vmo_check_range(h, right, offset, len),
+            want,
+            "handle {h:#x}, right {right:#x}, {len:#x} bytes at {offset:#x}"
+        );
+    }
 }

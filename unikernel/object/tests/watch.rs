@@ -147,35 +147,17 @@ fn run(seed: u64, steps: usize) {
                     .vmo_write(vmos[v].handle, &counter.to_le_bytes(), page * PAGE)
                     .unwrap();
             }
-            87..=90 if !open.is_empty() => {
+            87..=94 if !open.is_empty() => {
+                let (what, code) = if kind <= 90 {
+                    ("commit", ZX_VMO_OP_COMMIT)
+                } else {
+                    ("decommit", ZX_VMO_OP_DECOMMIT)
+                };
                 let v = pick(&mut rng);
                 let a = rng.below(PAGES);
                 let n = 1 + rng.below(PAGES - a);
-                log.push(format!("commit {v} [{a}, +{n})"));
-                op(
-                    &mut s,
-                    t,
-                    vmos[v].handle,
-                    ZX_VMO_OP_COMMIT,
-                    a * PAGE,
-                    n * PAGE,
-                )
-                .unwrap();
-            }
-            91..=94 if !open.is_empty() => {
-                let v = pick(&mut rng);
-                let a = rng.below(PAGES);
-                let n = 1 + rng.below(PAGES - a);
-                log.push(format!("decommit {v} [{a}, +{n})"));
-                op(
-                    &mut s,
-                    t,
-                    vmos[v].handle,
-                    ZX_VMO_OP_DECOMMIT,
-                    a * PAGE,
-                    n * PAGE,
-                )
-                .unwrap();
+                log.push(format!("{what} {v} [{a}, +{n})"));
+                op(&mut s, t, vmos[v].handle, code, a * PAGE, n * PAGE).unwrap();
             }
             95..=99 if open.len() > 3 => {
                 let v = pick(&mut rng);

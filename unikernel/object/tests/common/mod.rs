@@ -248,6 +248,33 @@ pub fn setup() -> (Space, TableId) {
     (space, t)
 }
 
+/// An object space with one task table holding a one-page VMO.
+pub fn setup_vmo() -> (Space, TableId, Handle) {
+    let (mut space, t) = setup();
+    let h = space.task(t).vmo_create(PAGE, 0).unwrap();
+    (space, t, h)
+}
+
+/// An object space with one task table holding a [`filled_vmo`] of `pages`.
+pub fn setup_filled(pages: u64) -> (Space, TableId, Handle) {
+    let (mut space, t) = setup();
+    let h = filled_vmo(&mut space, t, pages);
+    (space, t, h)
+}
+
+/// A [`setup_filled`] parent of `pages` and a copy-on-write child of its
+/// first `len` bytes: `(space, t, parent, child)`.
+pub fn setup_child(pages: u64, len: u64) -> (Space, TableId, Handle, Handle) {
+    let (mut space, t, p) = setup_filled(pages);
+    let c = cow_child(&mut space, t, p, 0, len);
+    (space, t, p, c)
+}
+
+/// A duplicate of `h` (in `t`) with `rights`.
+pub fn dup(space: &mut Space, t: TableId, h: Handle, rights: Rights) -> Handle {
+    space.task(t).handle_duplicate(h, rights).unwrap()
+}
+
 pub const PAGE: u64 = PAGE_SIZE;
 
 /// Reads `len` bytes at `offset`.

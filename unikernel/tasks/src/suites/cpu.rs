@@ -92,34 +92,30 @@ fn virtual_counter_is_readable() -> TestResult {
     })
 }
 
+/// Reads the system register `$reg` in a task: fails unless the kernel
+/// traps the read and ends the task (`EC_SYSREG`).
+macro_rules! reading_ends_the_task {
+    ($reg:literal) => {
+        ends_with_class(
+            || {
+                // SAFETY: a register read; the kernel traps it.
+                unsafe { asm!(concat!("mrs {}, ", $reg), out(reg) _, options(nomem, nostack)) }
+            },
+            EC_SYSREG,
+        )
+    };
+}
+
 fn physical_counter_ends_the_task() -> TestResult {
-    ends_with_class(
-        || {
-            // SAFETY: a register read; the kernel traps it.
-            unsafe { asm!("mrs {}, cntpct_el0", out(reg) _, options(nomem, nostack)) }
-        },
-        EC_SYSREG,
-    )
+    reading_ends_the_task!("cntpct_el0")
 }
 
 fn virtual_timer_registers_end_the_task() -> TestResult {
-    ends_with_class(
-        || {
-            // SAFETY: a register read; the kernel traps it.
-            unsafe { asm!("mrs {}, cntv_ctl_el0", out(reg) _, options(nomem, nostack)) }
-        },
-        EC_SYSREG,
-    )
+    reading_ends_the_task!("cntv_ctl_el0")
 }
 
 fn performance_counters_end_the_task() -> TestResult {
-    ends_with_class(
-        || {
-            // SAFETY: a register read; the kernel traps it.
-            unsafe { asm!("mrs {}, pmccntr_el0", out(reg) _, options(nomem, nostack)) }
-        },
-        EC_SYSREG,
-    )
+    reading_ends_the_task!("pmccntr_el0")
 }
 
 fn masking_interrupts_ends_the_task() -> TestResult {

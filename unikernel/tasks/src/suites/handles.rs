@@ -179,9 +179,7 @@ fn closing_one_handle_keeps_the_object_for_the_others() -> TestResult {
     ok!(vmo.write(b"kept", 0));
     let dup = ok!(vmo.duplicate(Rights::SAME_RIGHTS));
     drop(vmo);
-    let mut back = [0u8; 4];
-    ok!(dup.read(&mut back, 0));
-    check_eq!(&back, b"kept");
+    check_eq!(ok!(bytes_at(&dup, 0)), *b"kept");
     Ok(())
 }
 
@@ -202,9 +200,7 @@ fn task_create_moves_handles_into_the_new_task() -> TestResult {
     ));
     check_eq!(end, TaskEnd::Exited(0));
     check!(!valid(moved), "the moved handle is still here");
-    let mut back = [0u8; 5];
-    ok!(vmo.read(&mut back, 0));
-    check_eq!(&back, b"moved");
+    check_eq!(ok!(bytes_at(&vmo, 0)), *b"moved");
     Ok(())
 }
 

@@ -351,9 +351,7 @@ fn a_finished_tasks_addresses_fault_in_the_next_task() -> TestResult {
         &mut [ok!(note.duplicate_handle(Rights::SAME_RIGHTS))]
     ));
     check_eq!(end, TaskEnd::Exited(0));
-    let mut raw_addr = [0u8; 8];
-    ok!(note.read(&mut raw_addr, 0));
-    let addr = u64::from_le_bytes(raw_addr);
+    let addr = ok!(word_at(&note, 0));
     // Nothing of this task is mapped there: the read faults.
     faults_at(read_at, addr, DATA_ABORT)?;
     Ok(())
@@ -366,8 +364,7 @@ fn exit_code_is_reported() -> TestResult {
 }
 
 fn faulted_task_handles_close_so_zero_children_fires() -> TestResult {
-    let parent = ok!(Vmo::create(PAGE));
-    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let (parent, child) = ok!(page_and_child());
     let end = ok!(run_in_task_with(
         |_| {
             // SAFETY: deliberately reads kernel memory while holding the child.
@@ -376,17 +373,14 @@ fn faulted_task_handles_close_so_zero_children_fires() -> TestResult {
         &mut [child.into()]
     ));
     check_eq!(end.fault_class(), Some(DATA_ABORT));
-    check!(
-        zero_children(&parent),
-        "the ended task's child handle stayed open"
-    );
-    check_eq!(ok!(parent.info()).num_children, 0);
-    Ok(())
+    childless(
+        &parent,
+        format_args!("the ended task's child handle stayed open"),
+    )
 }
 
 fn faulted_task_mappings_go() -> TestResult {
-    let parent = ok!(Vmo::create(PAGE));
-    let child = ok!(parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let (parent, child) = ok!(page_and_child());
     let end = ok!(run_in_task_with(
         |hs| {
             let child = Vmo::from(Handle::from_raw(hs[0]));
@@ -445,26 +439,24 @@ static EXITING: AtomicBool = AtomicBool::new(false);
 /// Set by [`late_entry`] if it runs once its task is exiting.
 static RAN_LATE: AtomicBool = AtomicBool::new(false);
 
-/// A thread's entry that notes whether it ran after its task began to
-/// exit, then exits; it touches no stack, so it runs to the end even in a
-/// task whose memory is gone (the image's data is shared by all tasks).
-#[unsafe(naked)]
-extern "C" fn late_entry(_: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "adrp x9, {exiting}",
-        "ldrb w10, [x9, :lo12:{exiting}]",
-        "cbz w10, 1f",
-        "adrp x9, {ran_late}",
-        "mov w10, #1",
-        "strb w10, [x9, :lo12:{ran_late}]",
-        "1: mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        exiting = sym EXITING,
-        ran_late = sym RAN_LATE,
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
+stackless_entry!(
+    /// A thread's entry that notes whether it ran after its task began to
+    /// exit, then exits; it touches no stack, so it runs to the end even in a
+    /// task whose memory is gone (the image's data is shared by all tasks).
+    late_entry:
+    "adrp x9, {exiting}",
+    "ldrb w10, [x9, :lo12:{exiting}]",
+    "cbz w10, 1f",
+    "adrp x9, {ran_late}",
+    "mov w10, #1",
+    "strb w10, [x9, :lo12:{ran_late}]",
+    "1: mov x16, #{thread_exit}",
+    "svc #0",
+    "b .",
+    exiting = sym EXITING,
+    ran_late = sym RAN_LATE,
+    thread_exit = const Syscall::ThreadExit as u64,
+);
 
 /// A thread started just before its task exits has not run yet (starting
 /// does not switch to it): it must never reach task code once the task has

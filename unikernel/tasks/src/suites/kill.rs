@@ -5,15 +5,14 @@
 //! does not return.
 
 use super::reaping::{
-    check_blockers_ended, check_none_returned, gated_task, none_returned_yet, settle,
+    check_blockers_ended, check_none_returned, gated, none_returned_yet, open_gate, settle,
     start_blockers, start_in, terminated, wait_returned, BLOCKERS,
 };
+use super::util::{closed, kill_and_join, refuses_bad_handles, stackless_entry};
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
-use zx::{
-    AsHandleRef, Duration, Event, HandleBased, Rights, Signals, Status, Task, TaskEnd, Thread, Vmo,
-};
+use zx::{AsHandleRef, Duration, Event, HandleBased, Rights, Status, Task, TaskEnd, Thread, Vmo};
 
 pub static SUITE: Suite = Suite {
     name: "kill",
@@ -34,23 +33,23 @@ pub static SUITE: Suite = Suite {
     ],
 };
 
-/// Spins in EL0 forever, touching neither memory nor the stack.
-#[unsafe(naked)]
-extern "C" fn spin_entry(_: u64, _: u64) -> ! {
-    core::arch::naked_asm!("1:", "add x1, x1, #1", "b 1b")
-}
+stackless_entry!(
+    /// Spins in EL0 forever, touching neither memory nor the stack.
+    spin_entry:
+    "1:",
+    "add x1, x1, #1",
+    "b 1b",
+);
 
-/// `zx_task_kill(x0)`; if it returns, notes it and exits the thread.
-#[unsafe(naked)]
-extern "C" fn kill_self_entry(_handle: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x16, #{kill}",
-        "svc #0",
-        "b {returned}",
-        kill = const Syscall::TaskKill as u64,
-        returned = sym wait_returned,
-    )
-}
+stackless_entry!(
+    /// `zx_task_kill(x0)`; if it returns, notes it and exits the thread.
+    kill_self_entry:
+    "mov x16, #{kill}",
+    "svc #0",
+    "b {returned}",
+    kill = const Syscall::TaskKill as u64,
+    returned = sym wait_returned,
+);
 
 /// `zx_task_kill` on a raw handle value.
 fn task_kill(h: abi::Handle) -> Result<(), Status> {
@@ -62,23 +61,19 @@ fn kill_ends_a_task_blocked_in_every_wait() -> TestResult {
     none_returned_yet();
     // Its first thread waits on the gate (wait_one on an event), which
     // nobody opens; the others sleep and wait, finite and infinite.
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     let threads = ok!(start_blockers(&task));
     check_eq!(ok!(task.end()), TaskEnd::Running);
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    kill_and_join(&task)?;
     check_blockers_ended(&threads)
 }
 
 fn kill_stops_a_thread_spinning_in_el0() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     let spinner = ok!(start_in(&task, spin_entry, 0));
     settle();
     check!(!terminated(&spinner, Duration::from_millis(0)));
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
+    kill_and_join(&task)?;
     check!(
         terminated(&spinner, Duration::from_millis(100)),
         "a thread spinning in EL0 went on after its task was killed"
@@ -87,22 +82,17 @@ fn kill_stops_a_thread_spinning_in_el0() -> TestResult {
 }
 
 fn killing_an_ended_task_is_ok_and_keeps_its_end() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    let (gate, task) = ok!(gated());
+    open_gate(&gate, &task)?;
     ok!(task.kill());
     check_eq!(ok!(task.end()), TaskEnd::Exited(0));
     Ok(())
 }
 
 fn killing_a_task_twice_is_ok() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     ok!(task.kill());
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
-    Ok(())
+    kill_and_join(&task)
 }
 
 fn a_task_killing_itself_does_not_return() -> TestResult {
@@ -118,8 +108,7 @@ fn a_task_killing_itself_does_not_return() -> TestResult {
 
 fn kill_of_a_blocked_thread_ends_only_that_thread() -> TestResult {
     none_returned_yet();
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     for (entry, arg) in BLOCKERS {
         let victim = ok!(start_in(&task, entry, arg));
         let other = ok!(start_in(&task, entry, arg));
@@ -138,14 +127,11 @@ fn kill_of_a_blocked_thread_ends_only_that_thread() -> TestResult {
         ok!(victim.kill());
     }
     check_none_returned("a killed wait")?;
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
-    Ok(())
+    kill_and_join(&task)
 }
 
 fn kill_of_a_spinning_thread_stops_it() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (gate, task) = ok!(gated());
     let spinner = ok!(start_in(&task, spin_entry, 0));
     settle();
     ok!(spinner.kill());
@@ -155,14 +141,11 @@ fn kill_of_a_spinning_thread_stops_it() -> TestResult {
     );
     check_eq!(ok!(task.end()), TaskEnd::Running);
     // The task goes on: its first thread still waits at the gate.
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
-    Ok(())
+    open_gate(&gate, &task)
 }
 
 fn kill_of_a_thread_never_started_ends_it() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     let thread = ok!(Thread::create(&task));
     check!(!terminated(&thread, Duration::from_millis(0)));
     ok!(thread.kill());
@@ -205,19 +188,11 @@ fn kill_on_a_non_task_is_wrong_type() -> TestResult {
 }
 
 fn kill_on_a_bad_handle_is_bad_handle() -> TestResult {
-    for h in [0, u32::MAX, 0x1234_5673] {
-        check_eq!(task_kill(h), Err(Status::BAD_HANDLE));
-    }
-    let event = ok!(Event::create());
-    let stale = event.raw_handle();
-    drop(event);
-    check_eq!(task_kill(stale), Err(Status::BAD_HANDLE));
-    Ok(())
+    refuses_bad_handles(task_kill, closed(ok!(Event::create())))
 }
 
 fn kill_without_destroy_is_access_denied() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     let all = ok!(task.basic_info()).rights;
     let weak = ok!(task.duplicate(Rights(all) - Rights::DESTROY));
     check_eq!(weak.kill(), Err(Status::ACCESS_DENIED));
@@ -226,14 +201,11 @@ fn kill_without_destroy_is_access_denied() -> TestResult {
     let weak_thread = ok!(thread.duplicate(Rights(all) - Rights::DESTROY));
     check_eq!(weak_thread.kill(), Err(Status::ACCESS_DENIED));
     check!(!terminated(&thread, Duration::from_millis(0)));
-    ok!(task.kill());
-    check_eq!(ok!(task.join()), TaskEnd::Killed);
-    Ok(())
+    kill_and_join(&task)
 }
 
 fn task_and_thread_handles_carry_destroy() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (_gate, task) = ok!(gated());
     let thread = ok!(Thread::create(&task));
     check!(Rights(ok!(task.basic_info()).rights).contains(Rights::DESTROY));
     check!(Rights(ok!(thread.basic_info()).rights).contains(Rights::DESTROY));

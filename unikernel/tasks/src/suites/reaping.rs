@@ -4,6 +4,7 @@
 //! of threads and tasks brings heap-in-use and free frames back to where
 //! they started (`ZX_INFO_KERNEL_COUNTERS`).
 
+use super::util::stackless_entry;
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
@@ -29,62 +30,54 @@ pub static SUITE: Suite = Suite {
 /// Set by a blocking entry if its wait ever returns to task code.
 static WAIT_RETURNED: AtomicBool = AtomicBool::new(false);
 
-/// A thread entry that sleeps until the deadline in `x0`. None of these
-/// entries touch the stack, so a thread can run them in another task
-/// without a stack there; if the call returns, they note it and exit.
-#[unsafe(naked)]
-extern "C" fn sleep_entry(_deadline: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x16, #{nanosleep}",
-        "svc #0",
-        "b {returned}",
-        nanosleep = const Syscall::Nanosleep as u64,
-        returned = sym wait_returned,
-    )
-}
+stackless_entry!(
+    /// A thread entry that sleeps until the deadline in `x0`. Like every
+    /// entry here, a thread can run it in another task (it needs no stack);
+    /// if the call returns, it notes it and exits.
+    sleep_entry:
+    "mov x16, #{nanosleep}",
+    "svc #0",
+    "b {returned}",
+    nanosleep = const Syscall::Nanosleep as u64,
+    returned = sym wait_returned,
+);
 
-/// `object_wait_one` on its own task's handle for `USER_0`, which nobody
-/// asserts, until the deadline in `x0` (`ZX_TIME_INFINITE` or far).
-#[unsafe(naked)]
-extern "C" fn wait_self_entry(_deadline: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x2, x0",
-        "mrs x0, tpidrro_el0",
-        "lsr x0, x0, #32",
-        "mov x1, #{user0}",
-        "mov x3, #0",
-        "mov x16, #{wait_one}",
-        "svc #0",
-        "b {returned}",
-        user0 = const abi::ZX_USER_SIGNAL_0,
-        wait_one = const Syscall::ObjectWaitOne as u64,
-        returned = sym wait_returned,
-    )
-}
+stackless_entry!(
+    /// `object_wait_one` on its own task's handle for `USER_0`, which nobody
+    /// asserts, until the deadline in `x0` (`ZX_TIME_INFINITE` or far).
+    wait_self_entry:
+    "mov x2, x0",
+    "mrs x0, tpidrro_el0",
+    "lsr x0, x0, #32",
+    "mov x1, #{user0}",
+    "mov x3, #0",
+    "mov x16, #{wait_one}",
+    "svc #0",
+    "b {returned}",
+    user0 = const abi::ZX_USER_SIGNAL_0,
+    wait_one = const Syscall::ObjectWaitOne as u64,
+    returned = sym wait_returned,
+);
 
-/// Notes that a wait returned to task code, then exits the thread.
-#[unsafe(naked)]
-pub(super) extern "C" fn wait_returned() -> ! {
-    core::arch::naked_asm!(
-        "adrp x9, {flag}",
-        "mov w10, #1",
-        "strb w10, [x9, :lo12:{flag}]",
-        "b {exit}",
-        flag = sym WAIT_RETURNED,
-        exit = sym exit_entry,
-    )
-}
+stackless_entry!(
+    /// Notes that a wait returned to task code, then exits the thread.
+    pub(super) wait_returned:
+    "adrp x9, {flag}",
+    "mov w10, #1",
+    "strb w10, [x9, :lo12:{flag}]",
+    "b {exit}",
+    flag = sym WAIT_RETURNED,
+    exit = sym exit_entry,
+);
 
-/// Exits the thread at once.
-#[unsafe(naked)]
-extern "C" fn exit_entry(_: u64, _: u64) -> ! {
-    core::arch::naked_asm!(
-        "mov x16, #{thread_exit}",
-        "svc #0",
-        "b .",
-        thread_exit = const Syscall::ThreadExit as u64,
-    )
-}
+stackless_entry!(
+    /// Exits the thread at once.
+    exit_entry:
+    "mov x16, #{thread_exit}",
+    "svc #0",
+    "b .",
+    thread_exit = const Syscall::ThreadExit as u64,
+);
 
 const FAR: u64 = (i64::MAX as u64) >> 1;
 const INFINITE: u64 = i64::MAX as u64;
@@ -110,6 +103,21 @@ pub(super) fn gated_task(gate: &Event) -> Result<Task, Status> {
         wait_then_exit,
         &mut [gate.duplicate_handle(Rights::SAME_RIGHTS)?],
     )
+}
+
+/// A new gate and a [`gated_task`] waiting at it.
+pub(super) fn gated() -> Result<(Event, Task), Status> {
+    let gate = Event::create()?;
+    let task = gated_task(&gate)?;
+    Ok((gate, task))
+}
+
+/// Opens `gate`, which lets a [`gated_task`] exit: fails unless it ends
+/// with status 0.
+pub(super) fn open_gate(gate: &Event, task: &Task) -> TestResult {
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    Ok(())
 }
 
 /// Starts a thread of `task` at `entry(arg)` with no stack.
@@ -188,13 +196,11 @@ extern "C" fn exit_now_entry(
 
 fn a_task_end_ends_its_thread_sleeping_forever() -> TestResult {
     none_returned_yet();
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (gate, task) = ok!(gated());
     let thread = ok!(start_in(&task, sleep_entry, INFINITE));
     settle();
     check!(!terminated(&thread, Duration::from_millis(0)));
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    open_gate(&gate, &task)?;
     check!(
         terminated(&thread, Duration::from_millis(100)),
         "the sleeping thread of an ended task never ended"
@@ -204,11 +210,9 @@ fn a_task_end_ends_its_thread_sleeping_forever() -> TestResult {
 
 fn a_task_end_ends_threads_blocked_in_every_wait() -> TestResult {
     none_returned_yet();
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (gate, task) = ok!(gated());
     let threads = ok!(start_blockers(&task));
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    open_gate(&gate, &task)?;
     check_blockers_ended(&threads)
 }
 
@@ -255,6 +259,21 @@ fn usage_until(done: impl Fn((u64, u64)) -> bool) -> Result<(u64, u64), Status> 
     Ok(now)
 }
 
+/// Runs `round` `n` times: fails unless kernel heap in use and free frames
+/// come back to where they were before.
+fn usage_unchanged_by(n: usize, mut round: impl FnMut() -> Result<(), Status>) -> TestResult {
+    let start = ok!(quiet_usage());
+    for _ in 0..n {
+        ok!(round());
+    }
+    check_eq!(
+        ok!(usage_back_to(start)),
+        start,
+        "(heap bytes, free frames)"
+    );
+    Ok(())
+}
+
 fn a_thread_never_started_dies_with_its_last_handle() -> TestResult {
     let me = Task::self_handle();
     let round = || -> Result<(), Status> {
@@ -268,24 +287,13 @@ fn a_thread_never_started_dies_with_its_last_handle() -> TestResult {
     for _ in 0..200 {
         ok!(round());
     }
-    let start = ok!(quiet_usage());
-    for _ in 0..2000 {
-        ok!(round());
-    }
-    check_eq!(
-        ok!(usage_back_to(start)),
-        start,
-        "(heap bytes, free frames)"
-    );
-    Ok(())
+    usage_unchanged_by(2000, round)
 }
 
 fn a_thread_never_started_dies_with_its_task() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
+    let (gate, task) = ok!(gated());
     let thread = ok!(Thread::create(&task));
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    open_gate(&gate, &task)?;
     check!(
         terminated(&thread, Duration::from_millis(0)),
         "a thread never started outlived its task"
@@ -295,10 +303,8 @@ fn a_thread_never_started_dies_with_its_task() -> TestResult {
 }
 
 fn thread_create_in_an_ended_task_is_bad_state() -> TestResult {
-    let gate = ok!(Event::create());
-    let task = ok!(gated_task(&gate));
-    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
-    check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    let (gate, task) = ok!(gated());
+    open_gate(&gate, &task)?;
     check_eq!(Thread::create(&task).map(drop), Err(Status::BAD_STATE));
     Ok(())
 }
@@ -317,16 +323,7 @@ fn ended_threads_and_tasks_leave_no_kernel_heap() -> TestResult {
         ok!(round());
     }
     settle();
-    let start = ok!(quiet_usage());
-    for _ in 0..200 {
-        ok!(round());
-    }
-    check_eq!(
-        ok!(usage_back_to(start)),
-        start,
-        "(heap bytes, free frames)"
-    );
-    Ok(())
+    usage_unchanged_by(200, round)
 }
 
 /// Threads and tasks alive at once in the churn.

@@ -3,6 +3,7 @@
 //! re-set de-asserting `ZX_TIMER_SIGNALED`, coalescing of overlapping
 //! windows, options, clocks, types and rights.
 
+use super::util::{closed, refuses_bad_handles};
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use abi::Syscall;
@@ -59,26 +60,47 @@ fn fired_at(t: &Timer) -> Result<i64, Status> {
     Ok(now())
 }
 
+/// Sets `t` to `deadline` with `slack` (both in ns).
+fn set_at(t: &Timer, deadline: i64, slack: i64) -> Result<(), Status> {
+    t.set(Time::from_nanos(deadline), Duration::from_nanos(slack))
+}
+
+/// Sets `t` to `n` ms from now, with no slack.
+fn set_in_ms(t: &Timer, n: i64) -> Result<(), Status> {
+    t.set(
+        Time::after(Duration::from_millis(n)),
+        Duration::from_nanos(0),
+    )
+}
+
+/// Fails unless a timer seen to fire at `at` fired by `latest`, give or
+/// take [`LATENCY`].
+fn fired_by(at: i64, latest: i64) -> TestResult {
+    check!(
+        at <= latest + LATENCY.into_nanos(),
+        "fired {} ns after it should have",
+        at - latest
+    );
+    Ok(())
+}
+
 fn ms(n: i64) -> i64 {
     Duration::from_millis(n).into_nanos()
 }
 
 fn a_timer_fires_at_or_after_its_deadline() -> TestResult {
-    let t = ok!(Timer::create());
+    fires_at_its_deadline(&ok!(Timer::create()), "signalled before its deadline")
+}
+
+/// Sets `t` to 3 ms from now: fails if it is signalled before then
+/// (`early` says what that means), or does not fire at or after then.
+fn fires_at_its_deadline(t: &Timer, early: &str) -> TestResult {
     let deadline = now() + ms(3);
-    ok!(t.set(Time::from_nanos(deadline), Duration::from_nanos(0)));
-    check!(
-        !signalled(&t) || now() >= deadline,
-        "signalled before its deadline"
-    );
-    let at = ok!(fired_at(&t));
+    ok!(set_at(t, deadline, 0));
+    check!(!signalled(t) || now() >= deadline, "{early}");
+    let at = ok!(fired_at(t));
     check!(at >= deadline, "fired {} ns early", deadline - at);
-    check!(
-        at <= deadline + LATENCY.into_nanos(),
-        "fired {} ns late",
-        at - deadline
-    );
-    Ok(())
+    fired_by(at, deadline)
 }
 
 fn a_new_timer_is_not_signalled() -> TestResult {
@@ -91,14 +113,11 @@ fn a_new_timer_is_not_signalled() -> TestResult {
 
 fn cancel_deasserts_and_disarms() -> TestResult {
     let t = ok!(Timer::create());
-    ok!(t.set(Time::from_nanos(0), Duration::from_nanos(0)));
+    ok!(set_at(&t, 0, 0));
     check!(signalled(&t));
     ok!(t.cancel());
     check!(!signalled(&t), "cancel left TIMER_SIGNALED asserted");
-    ok!(t.set(
-        Time::after(Duration::from_millis(2)),
-        Duration::from_nanos(0)
-    ));
+    ok!(set_in_ms(&t, 2));
     ok!(t.cancel());
     Duration::from_millis(5).sleep();
     check!(!signalled(&t), "a cancelled timer fired");
@@ -107,27 +126,16 @@ fn cancel_deasserts_and_disarms() -> TestResult {
 
 fn set_again_deasserts_and_rearms() -> TestResult {
     let t = ok!(Timer::create());
-    ok!(t.set(Time::from_nanos(0), Duration::from_nanos(0)));
+    ok!(set_at(&t, 0, 0));
     check!(signalled(&t));
-    let deadline = now() + ms(3);
-    ok!(t.set(Time::from_nanos(deadline), Duration::from_nanos(0)));
-    check!(
-        !signalled(&t) || now() >= deadline,
-        "set left TIMER_SIGNALED asserted"
-    );
-    let at = ok!(fired_at(&t));
-    check!(at >= deadline);
-    Ok(())
+    fires_at_its_deadline(&t, "set left TIMER_SIGNALED asserted")
 }
 
 fn set_replaces_a_pending_deadline() -> TestResult {
     let t = ok!(Timer::create());
-    ok!(t.set(
-        Time::after(Duration::from_millis(1)),
-        Duration::from_nanos(0)
-    ));
+    ok!(set_in_ms(&t, 1));
     let later = now() + ms(5000);
-    ok!(t.set(Time::from_nanos(later), Duration::from_nanos(0)));
+    ok!(set_at(&t, later, 0));
     Duration::from_millis(5).sleep();
     check!(!signalled(&t), "the replaced deadline fired");
     ok!(t.cancel());
@@ -138,7 +146,7 @@ fn a_deadline_of_zero_or_in_the_past_fires_at_once() -> TestResult {
     let t = ok!(Timer::create());
     for d in [0, -5, i64::MIN, now() - ms(1)] {
         ok!(t.cancel());
-        ok!(t.set(Time::from_nanos(d), Duration::from_nanos(0)));
+        ok!(set_at(&t, d, 0));
         check!(signalled(&t), "deadline {d} did not fire at once");
     }
     Ok(())
@@ -146,7 +154,7 @@ fn a_deadline_of_zero_or_in_the_past_fires_at_once() -> TestResult {
 
 fn an_infinite_deadline_never_fires() -> TestResult {
     let t = ok!(Timer::create());
-    ok!(t.set(Time::from_nanos(i64::MAX), Duration::from_nanos(0)));
+    ok!(set_at(&t, i64::MAX, 0));
     ok!(t.set(Time::from_nanos(i64::MAX), Duration::from_millis(1)));
     Duration::from_millis(3).sleep();
     check!(!signalled(&t));
@@ -235,15 +243,8 @@ fn set_and_cancel_on_a_non_timer_are_wrong_type() -> TestResult {
 }
 
 fn set_and_cancel_on_a_bad_handle_are_bad_handle() -> TestResult {
-    for h in [0, u32::MAX, 0x1234_5673] {
-        check_eq!(raw_set(h), Err(Status::BAD_HANDLE));
-        check_eq!(raw_cancel(h), Err(Status::BAD_HANDLE));
-    }
-    let t = ok!(Timer::create());
-    let stale = t.raw_handle();
-    drop(t);
-    check_eq!(raw_set(stale), Err(Status::BAD_HANDLE));
-    Ok(())
+    refuses_bad_handles(raw_set, closed(ok!(Timer::create())))?;
+    refuses_bad_handles(raw_cancel, closed(ok!(Timer::create())))
 }
 
 fn default_rights_and_type() -> TestResult {
@@ -270,51 +271,44 @@ fn set_and_cancel_need_write() -> TestResult {
     check_eq!(ro.cancel(), Err(Status::ACCESS_DENIED));
     check!(!signalled(&t));
     // A waiter without WRITE still sees it fire.
-    ok!(t.set(Time::from_nanos(0), Duration::from_nanos(0)));
+    ok!(set_at(&t, 0, 0));
     check!(signalled(&ro));
     Ok(())
 }
 
+/// A new timer with `kind` of slack, set to `in_ms` from now with `slack_ms`
+/// of slack: its deadline and slack (in ns), and when it was seen to fire.
+fn fire_with_slack(kind: TimerSlack, in_ms: i64, slack_ms: i64) -> Result<(i64, i64, i64), Status> {
+    let t = Timer::create_with_slack(kind)?;
+    let (deadline, slack) = (now() + ms(in_ms), ms(slack_ms));
+    set_at(&t, deadline, slack)?;
+    Ok((deadline, slack, fired_at(&t)?))
+}
+
 fn early_slack_fires_within_deadline_minus_slack_and_deadline() -> TestResult {
-    let t = ok!(Timer::create_with_slack(TimerSlack::Early));
-    let (deadline, slack) = (now() + ms(20), ms(10));
-    ok!(t.set(Time::from_nanos(deadline), Duration::from_nanos(slack)));
-    let at = ok!(fired_at(&t));
+    let (deadline, slack, at) = ok!(fire_with_slack(TimerSlack::Early, 20, 10));
     check!(
         at >= deadline - slack,
         "fired {} ns before its window",
         deadline - slack - at
     );
-    check!(
-        at <= deadline + LATENCY.into_nanos(),
-        "fired {} ns after its deadline",
-        at - deadline
-    );
-    Ok(())
+    fired_by(at, deadline)
 }
 
 fn late_slack_fires_within_deadline_and_deadline_plus_slack() -> TestResult {
-    let t = ok!(Timer::create_with_slack(TimerSlack::Late));
-    let (deadline, slack) = (now() + ms(5), ms(5));
-    ok!(t.set(Time::from_nanos(deadline), Duration::from_nanos(slack)));
-    let at = ok!(fired_at(&t));
+    let (deadline, slack, at) = ok!(fire_with_slack(TimerSlack::Late, 5, 5));
     check!(
         at >= deadline,
         "a LATE timer fired {} ns early",
         deadline - at
     );
-    check!(at <= deadline + slack + LATENCY.into_nanos());
-    Ok(())
+    fired_by(at, deadline + slack)
 }
 
 fn center_slack_fires_within_deadline_plus_minus_slack() -> TestResult {
-    let t = ok!(Timer::create());
-    let (deadline, slack) = (now() + ms(10), ms(5));
-    ok!(t.set(Time::from_nanos(deadline), Duration::from_nanos(slack)));
-    let at = ok!(fired_at(&t));
+    let (deadline, slack, at) = ok!(fire_with_slack(TimerSlack::Center, 10, 5));
     check!(at >= deadline - slack);
-    check!(at <= deadline + slack + LATENCY.into_nanos());
-    Ok(())
+    fired_by(at, deadline + slack)
 }
 
 fn overlapping_windows_fire_in_one_interrupt() -> TestResult {
@@ -329,7 +323,7 @@ fn overlapping_windows_fire_in_one_interrupt() -> TestResult {
         let b = ok!(Timer::create());
         let d = now() + ms(5);
         ok!(b.set(Time::from_nanos(d + ms(2000)), Duration::from_millis(3000)));
-        ok!(a.set(Time::from_nanos(d), Duration::from_nanos(0)));
+        ok!(set_at(&a, d, 0));
         ok!(fired_at(&a));
         fired_with_a = signalled(&b);
         check!(now() < d + ms(2000), "too slow to tell");
@@ -347,7 +341,7 @@ fn a_window_that_has_not_opened_waits() -> TestResult {
     let d = now() + ms(5);
     // C may fire from d + 3 s on: not with A.
     ok!(c.set(Time::from_nanos(d + ms(4000)), Duration::from_millis(1000)));
-    ok!(a.set(Time::from_nanos(d), Duration::from_nanos(0)));
+    ok!(set_at(&a, d, 0));
     ok!(fired_at(&a));
     check!(!signalled(&c), "a timer fired before its window opened");
     ok!(c.cancel());
@@ -356,10 +350,7 @@ fn a_window_that_has_not_opened_waits() -> TestResult {
 
 fn closing_the_last_handle_cancels_the_timer() -> TestResult {
     let t = ok!(Timer::create());
-    ok!(t.set(
-        Time::after(Duration::from_millis(2)),
-        Duration::from_nanos(0)
-    ));
+    ok!(set_in_ms(&t, 2));
     drop(t);
     // An event made now may take the timer's old signal state slot; a
     // timer still armed would assert bit 3 (EVENT_SIGNALED) on it.
@@ -379,10 +370,7 @@ fn closing_the_last_handle_cancels_the_timer() -> TestResult {
     // A duplicate keeps it armed.
     let t = ok!(Timer::create());
     let dup = ok!(t.duplicate(Rights::SAME_RIGHTS));
-    ok!(t.set(
-        Time::after(Duration::from_millis(1)),
-        Duration::from_nanos(0)
-    ));
+    ok!(set_in_ms(&t, 1));
     drop(t);
     ok!(fired_at(&dup));
     Ok(())
@@ -395,7 +383,7 @@ fn many_timers_due_at_once_all_fire() -> TestResult {
     let d = now() + ms(3);
     for t in timers.iter_mut() {
         let timer = ok!(Timer::create());
-        ok!(timer.set(Time::from_nanos(d), Duration::from_nanos(0)));
+        ok!(set_at(&timer, d, 0));
         *t = Some(timer);
     }
     for (i, t) in timers.iter().enumerate() {

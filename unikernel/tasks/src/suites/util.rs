@@ -1,8 +1,9 @@
-//! Helpers the suites share: signal polls, mappings, raw calls, helper threads that act later, and
-//! addresses the kernel must refuse.
+//! Helpers the suites share: signal polls, reads and lookups, mappings, raw calls, stack-free
+//! thread entries, helper threads that act later, and handles and addresses the kernel must
+//! refuse.
 
 use crate::harness::TestResult;
-use crate::{check_eq, ok};
+use crate::{check, check_eq, ok};
 use abi::Syscall;
 use core::sync::atomic::AtomicU64;
 use zx::{
@@ -37,6 +38,25 @@ pub fn text_addr() -> u64 {
     text_addr as *const () as u64
 }
 
+/// Closes `object`: its handle value, now stale.
+pub fn closed(object: impl AsHandleRef) -> abi::Handle {
+    let h = object.raw_handle();
+    drop(object);
+    h
+}
+
+/// Fails unless `call` refuses with `BAD_HANDLE` the handle values no task
+/// holds (0, `u32::MAX`, a forged one) and `stale`, one it held and closed.
+pub fn refuses_bad_handles(
+    call: impl Fn(abi::Handle) -> Result<(), Status>,
+    stale: abi::Handle,
+) -> TestResult {
+    for h in [0, u32::MAX, 0x1234_5673, stale] {
+        check_eq!(call(h), Err(Status::BAD_HANDLE), "handle {h:#x}");
+    }
+    Ok(())
+}
+
 /// The signals active on `h` now (needs WAIT).
 pub fn signals(h: &impl AsHandleRef) -> Signals {
     h.wait_handle_observed(Signals(!0), Time::INFINITE_PAST).1
@@ -45,6 +65,14 @@ pub fn signals(h: &impl AsHandleRef) -> Signals {
 /// Whether `ZX_VMO_ZERO_CHILDREN` is active on `vmo`.
 pub fn zero_children(vmo: &Vmo) -> bool {
     signals(vmo).contains(Signals::VMO_ZERO_CHILDREN)
+}
+
+/// Fails, saying `why`, unless `vmo` has no children: both its
+/// `ZERO_CHILDREN` signal and its info's `num_children` say so.
+pub fn childless(vmo: &Vmo, why: core::fmt::Arguments) -> TestResult {
+    check!(zero_children(vmo), "{why}");
+    check_eq!(ok!(vmo.info()).num_children, 0, "{why}");
+    Ok(())
 }
 
 /// Maps `len` bytes of `vmo` from offset 0 in the task's own sub-VMAR.
@@ -103,9 +131,34 @@ pub unsafe fn poke(addr: u64, value: u8) {
 
 /// One byte of `vmo` at `offset`, through `vmo_read`.
 pub fn byte_at(vmo: &Vmo, offset: u64) -> Result<u8, Status> {
-    let mut b = [0u8; 1];
+    Ok(bytes_at::<1>(vmo, offset)?[0])
+}
+
+/// The `N` bytes of `vmo` at `offset`.
+pub fn bytes_at<const N: usize>(vmo: &Vmo, offset: u64) -> Result<[u8; N], Status> {
+    let mut b = [0u8; N];
     vmo.read(&mut b, offset)?;
-    Ok(b[0])
+    Ok(b)
+}
+
+/// The physical addresses of the `N` pages of `vmo` that `len` bytes at
+/// `offset` touch (`ZX_VMO_OP_LOOKUP`).
+pub fn paddrs<const N: usize>(vmo: &Vmo, offset: u64, len: u64) -> Result<[u64; N], Status> {
+    let mut addrs = [0u64; N];
+    vmo.lookup(offset, len, &mut addrs)?;
+    Ok(addrs)
+}
+
+/// The little-endian word of `vmo` at `offset`.
+pub fn word_at(vmo: &Vmo, offset: u64) -> Result<u64, Status> {
+    Ok(u64::from_le_bytes(bytes_at(vmo, offset)?))
+}
+
+/// A one-page VMO and a copy-on-write child of all of it.
+pub fn page_and_child() -> Result<(Vmo, Vmo), Status> {
+    let parent = Vmo::create(PAGE)?;
+    let child = parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
+    Ok((parent, child))
 }
 
 /// Fills the page of `vmo` at `page` with `value` through `vmo_write`.
@@ -168,6 +221,20 @@ pub fn valid(h: abi::Handle) -> bool {
         .is_ok()
 }
 
+/// Defines `extern "C" fn $name(u64, u64) -> !`, a thread entry written as
+/// a naked function's instructions and operands. It must touch no stack, so
+/// that a thread can run it in any task, one with no stack mapped included.
+macro_rules! stackless_entry {
+    ($(#[$doc:meta])* $vis:vis $name:ident: $($asm:tt)+) => {
+        $(#[$doc])*
+        #[unsafe(naked)]
+        $vis extern "C" fn $name(_: u64, _: u64) -> ! {
+            core::arch::naked_asm!($($asm)+)
+        }
+    };
+}
+pub(crate) use stackless_entry;
+
 /// Defines a thread entry `fn(deadline, handle)` that sleeps until
 /// `deadline`, makes one syscall with `handle` in `x0` (the given
 /// instructions set the rest and `x16`), then exits the thread. It needs no
@@ -221,6 +288,11 @@ pub fn kill_while_blocked(f: fn([abi::Handle; 4]), handle: zx::Handle) -> TestRe
     let task = ok!(crate::harness::spawn_with(f, &mut [handle]));
     Duration::from_millis(2).sleep();
     check_eq!(ok!(task.end()), TaskEnd::Running);
+    kill_and_join(&task)
+}
+
+/// Kills `task`: fails unless the kill succeeds and the task ends killed.
+pub fn kill_and_join(task: &Task) -> TestResult {
     ok!(task.kill());
     check_eq!(ok!(task.join()), TaskEnd::Killed);
     Ok(())

@@ -329,15 +329,13 @@ fn op_range_past_the_end_is_out_of_range() -> TestResult {
 fn lookup_gives_distinct_page_aligned_addresses() -> TestResult {
     let vmo = ok!(Vmo::create(4 * PAGE));
     ok!(vmo.op_range(VmoOp::COMMIT, 0, 4 * PAGE));
-    let mut addrs = [0u64; 4];
-    ok!(vmo.lookup(0, 4 * PAGE, &mut addrs));
+    let addrs = ok!(paddrs::<4>(&vmo, 0, 4 * PAGE));
     for (i, a) in addrs.iter().enumerate() {
         check!(*a != 0 && a % PAGE == 0, "page {i} at {a:#x}");
         check!(!addrs[..i].contains(a), "page {i} at {a:#x} twice");
     }
     // The same pages on a second look.
-    let mut again = [0u64; 4];
-    ok!(vmo.lookup(0, 4 * PAGE, &mut again));
+    let again = ok!(paddrs::<4>(&vmo, 0, 4 * PAGE));
     check_eq!(addrs, again);
     Ok(())
 }
@@ -419,14 +417,11 @@ fn lookup_without_read_right_is_access_denied() -> TestResult {
 fn lookup_at_an_unaligned_offset_gives_the_containing_page() -> TestResult {
     let vmo = ok!(Vmo::create(3 * PAGE));
     ok!(vmo.op_range(VmoOp::COMMIT, 0, 3 * PAGE));
-    let mut all = [0u64; 3];
-    ok!(vmo.lookup(0, 3 * PAGE, &mut all));
+    let all = ok!(paddrs::<3>(&vmo, 0, 3 * PAGE));
     // Two bytes straddling the first page boundary: pages 0 and 1.
-    let mut two = [0u64; 2];
-    ok!(vmo.lookup(PAGE - 1, 2, &mut two));
+    let two = ok!(paddrs::<2>(&vmo, PAGE - 1, 2));
     check_eq!(two, [all[0], all[1]]);
-    let mut one = [0u64; 1];
-    ok!(vmo.lookup(2 * PAGE + 100, 1, &mut one));
+    let one = ok!(paddrs::<1>(&vmo, 2 * PAGE + 100, 1));
     check_eq!(one[0], all[2]);
     Ok(())
 }
@@ -635,9 +630,7 @@ fn vmo_read_into_a_mapping_of_the_same_vmo_works() -> TestResult {
     // SAFETY: the first page of the mapping is readable.
     let src = unsafe { core::slice::from_raw_parts(addr as *const u8, 6) };
     check_eq!(vmo.write(src, 100), Ok(()));
-    let mut back = [0u8; 6];
-    ok!(vmo.read(&mut back, 100));
-    check_eq!(&back, b"source");
+    check_eq!(ok!(bytes_at(&vmo, 100)), *b"source");
     ok!(unmap(addr, 2 * PAGE));
     Ok(())
 }

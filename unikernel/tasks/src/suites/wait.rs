@@ -2,6 +2,7 @@
 //! `object_signal`, `nanosleep`, the monotonic clock, task termination,
 //! and a wait cancelled by closing its handle (from a second thread).
 
+use super::reaping::gated;
 use super::util::*;
 use crate::harness::{spawn_with, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
@@ -135,20 +136,13 @@ fn object_signal_of_other_bits_on_an_event_is_invalid_args() -> TestResult {
 }
 
 fn task_handle_is_signalled_terminated_when_it_ends() -> TestResult {
-    let event = ok!(Event::create());
-    let task = ok!(spawn_with(
-        |hs| {
-            let event = Event::from(Handle::from_raw(hs[0]));
-            let _ = event.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(10)));
-        },
-        &mut [ok!(event.duplicate_handle(Rights::SAME_RIGHTS))]
-    ));
+    let (gate, task) = ok!(gated());
     check_eq!(
         task.wait_handle(Signals::TASK_TERMINATED, Time::INFINITE_PAST),
         Err(Status::TIMED_OUT)
     );
     check_eq!(ok!(task.end()), TaskEnd::Running);
-    ok!(event.signal_handle(Signals::NONE, Signals::USER_0));
+    ok!(gate.signal_handle(Signals::NONE, Signals::USER_0));
     let observed = ok!(task.wait_handle(
         Signals::TASK_TERMINATED,
         Time::after(Duration::from_seconds(10))
@@ -204,12 +198,8 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
         ]
     ));
     ok!(go.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(10))));
-    let mut value = [0u8; 8];
-    ok!(vmo.read(&mut value, 0));
-    let value = u64::from_le_bytes(value);
-    let mut top = [0u8; 8];
-    ok!(vmo.read(&mut top, 8));
-    let stack_top = u64::from_le_bytes(top);
+    let value = ok!(word_at(&vmo, 0));
+    let stack_top = ok!(word_at(&vmo, 8));
     check!(stack_top != 0, "the helper could not map a stack");
     let mut thread = 0u32;
     // SAFETY: `thread` is a valid place for a handle.
@@ -230,23 +220,27 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
     };
     check_eq!(st, Status::OK);
     let thread = Handle::from_raw(thread);
-    // SAFETY: the entry is this image's code; the stack is mapped and unused.
-    let st = unsafe {
-        raw(
-            Syscall::ThreadStart,
-            [
-                u64::from(thread.raw_handle()),
-                close_later as *const () as u64,
-                stack_top,
-                value,
-                0,
-                0,
-                0,
-                0,
-            ],
-        )
+    // `zx_thread_start` of the thread at `close_later(arg)` on that stack.
+    let start = |arg: u64| {
+        // SAFETY: the entry is this image's code; the stack is mapped and
+        // unused (a second start is refused before it is touched).
+        unsafe {
+            raw(
+                Syscall::ThreadStart,
+                [
+                    u64::from(thread.raw_handle()),
+                    close_later as *const () as u64,
+                    stack_top,
+                    arg,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        }
     };
-    check_eq!(st, Status::OK);
+    check_eq!(start(value), Status::OK);
     let end = ok!(task.join());
     check_eq!(
         end,
@@ -254,23 +248,7 @@ fn closing_the_handle_cancels_a_wait() -> TestResult {
         "2: no HANDLE_CLOSED, 3: not CANCELED"
     );
     // Starting the thread again is refused.
-    // SAFETY: as above.
-    let st = unsafe {
-        raw(
-            Syscall::ThreadStart,
-            [
-                u64::from(thread.raw_handle()),
-                close_later as *const () as u64,
-                stack_top,
-                0,
-                0,
-                0,
-                0,
-                0,
-            ],
-        )
-    };
-    check_eq!(st, Status::BAD_STATE);
+    check_eq!(start(0), Status::BAD_STATE);
     Ok(())
 }
 

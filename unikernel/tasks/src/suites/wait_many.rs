@@ -254,24 +254,29 @@ fn a_bad_handle_fails_with_no_pending_written() -> TestResult {
     Ok(())
 }
 
+/// `object_wait_many` without a deadline on `USER_0` of a new event and of
+/// `second`.
+fn wait_for_a_new_event_and(second: &dyn AsHandleRef) -> Result<bool, Status> {
+    let a = Event::create()?;
+    object_wait_many(
+        &mut [none(&a, Signals::USER_0), none(second, Signals::USER_0)],
+        Time::INFINITE,
+    )
+}
+
 fn an_item_without_wait_is_access_denied() -> TestResult {
-    let a = ok!(Event::create());
     let b = ok!(Event::create());
     let no_wait = ok!(b.duplicate(Rights::DUPLICATE | Rights::TRANSFER | Rights::SIGNAL));
-    let mut items = [none(&a, Signals::USER_0), none(&no_wait, Signals::USER_0)];
     check_eq!(
-        object_wait_many(&mut items, Time::INFINITE),
+        wait_for_a_new_event_and(&no_wait),
         Err(Status::ACCESS_DENIED)
     );
     Ok(())
 }
 
 fn an_item_that_cannot_be_waited_on_is_not_supported() -> TestResult {
-    let a = ok!(Event::create());
-    let vmar = zx::Vmar::root_self();
-    let mut items = [none(&a, Signals::USER_0), none(&*vmar, Signals::USER_0)];
     check_eq!(
-        object_wait_many(&mut items, Time::INFINITE),
+        wait_for_a_new_event_and(&*zx::Vmar::root_self()),
         Err(Status::NOT_SUPPORTED)
     );
     Ok(())

@@ -177,8 +177,7 @@ fn op_5_is_lookup() -> TestResult {
     check_eq!(VmoOp::LOOKUP, VmoOp(5));
     let vmo = ok!(Vmo::create(2 * PAGE));
     ok!(vmo.op_range(VmoOp::COMMIT, 0, 2 * PAGE));
-    let mut addrs = [0u64; 2];
-    ok!(vmo.lookup(0, 2 * PAGE, &mut addrs));
+    let addrs = ok!(paddrs::<2>(&vmo, 0, 2 * PAGE));
     for a in addrs {
         check!(a != 0 && a % PAGE == 0, "address {a:#x}");
     }

@@ -82,27 +82,40 @@ impl FrameAllocator for KernelPlatform {
     }
 }
 
+/// A task's table pages are charged to it: the table's own count of its
+/// pages says how many an unmap freed (the kernel's table reports none).
 impl Mmu for KernelPlatform {
     #[inline]
-    fn unmap(&self, vaddr: u64, len: u64) {
-        crate::vm::with_table_for(vaddr, |t| t.unmap(vaddr, len));
+    fn unmap(&self, vaddr: u64, len: u64) -> u64 {
+        crate::vm::with_table_for(vaddr, |t| {
+            let before = t.table_pages();
+            t.unmap(vaddr, len);
+            t.charged_freed_since(before)
+        })
     }
 
-    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
-        crate::vm::with_table_for(vaddr, |t| t.unmap_some(vaddr, len, max))
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64) {
+        crate::vm::with_table_for(vaddr, |t| {
+            let before = t.table_pages();
+            let stopped = t.unmap_some(vaddr, len, max);
+            (stopped, t.charged_freed_since(before))
+        })
     }
 
     #[inline(always)]
-    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms, tables: u64) -> Result<u64, Status> {
         if perms.execute {
             // The page may have been written as data: make instruction
             // fetches see it (through its identity alias).
             crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
         }
         crate::vm::with_table_for(vaddr, |t| {
-            t.map_user_page(vaddr, paddr, perms.write, perms.execute)
+            t.map_user_page_charged(vaddr, paddr, perms.write, perms.execute, tables)
         })
-        .map_err(|_| abi::ZX_ERR_NO_MEMORY)
+        .map_err(|e| match e {
+            crate::arch::mmu::MapError::NeedsTables => object::MAP_NEEDS_TABLES,
+            _ => abi::ZX_ERR_NO_MEMORY,
+        })
     }
 }
 

@@ -626,8 +626,10 @@ fn sys_vmar_protect(
     // however far apart: a huge sparse range is a few pieces, not one per
     // stretch of address. A page touched meanwhile faults back in with the
     // new permissions or keeps an old entry a later piece drops.
-    let piece =
-        |at: u64| objects::with(|s| s.unmap_translations_some(at, addr + len - at, PROTECT_PIECE));
+    let root = objects::root_vmar();
+    let piece = |at: u64| {
+        objects::with(|s| s.unmap_translations_some(root, at, addr + len - at, PROTECT_PIECE))
+    };
     if !objects::with(move |s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
         return Ok(());
     }

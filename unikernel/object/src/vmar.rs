@@ -664,7 +664,7 @@ impl<P: Platform> ObjectSpace<P> {
         len: u64,
     ) -> Result<(), Status> {
         if self.vmar_protect_begin(vmar, perms, addr, len)? {
-            self.mmu_unmap(addr, len);
+            self.mmu_unmap(vmar, addr, len);
         }
         Ok(())
     }
@@ -737,10 +737,33 @@ impl<P: Platform> ObjectSpace<P> {
     /// as an unmap): what faults back in gets what its mapping says now.
     /// Returns where it stopped (`vaddr + len` once none is left), after a
     /// cost that grows with what it removed, not with `len`
-    /// ([`crate::Mmu::unmap_some`]).
-    pub fn unmap_translations_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+    /// ([`crate::Mmu::unmap_some`]). The table pages that go are given
+    /// back to the account of the VMAR holding `vaddr` under `root` (the
+    /// caller's range lies in one task's VMARs, which share one account).
+    pub fn unmap_translations_some(&self, root: VmarId, vaddr: u64, len: u64, max: usize) -> u64 {
         self.count(|c| c.mmu_unmaps += 1);
-        self.platform.unmap_some(vaddr, len, max)
+        let (stopped, freed) = self.platform.unmap_some(vaddr, len, max);
+        if freed != 0 {
+            self.uncharge_tables(self.vmar_at(root, vaddr), freed);
+        }
+        stopped
+    }
+
+    /// The innermost VMAR under `root` whose range holds `vaddr` (`root`
+    /// itself if none below it does).
+    fn vmar_at(&self, root: VmarId, vaddr: u64) -> VmarId {
+        let mut cur = root;
+        while let Some(r) = self
+            .vmars
+            .get(cur)
+            .and_then(|v| v.children.containing(vaddr))
+        {
+            match r.value {
+                Child::Vmar(c) => cur = c,
+                Child::Mapping(_) => break,
+            }
+        }
+        cur
     }
 
     /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes
@@ -865,6 +888,7 @@ impl<P: Platform> ObjectSpace<P> {
             perms: m.perms,
             vmo_koid: self.vmos[m.vmo].koid,
             vmo_offset: m.first_page * PAGE_SIZE,
+            vmo_size: self.vmos[m.vmo].size * PAGE_SIZE,
         })
     }
 
@@ -999,7 +1023,11 @@ impl<P: Platform> ObjectSpace<P> {
         }
         *budget = budget.saturating_sub(TRIM_COST);
         let keep = rec.pages - TRIM_PAGES;
-        self.mmu_unmap(rec.vaddr + keep * PAGE_SIZE, TRIM_PAGES * PAGE_SIZE);
+        self.mmu_unmap(
+            rec.vmar,
+            rec.vaddr + keep * PAGE_SIZE,
+            TRIM_PAGES * PAGE_SIZE,
+        );
         self.mappings[m].pages = keep;
         let listed = self.vmars[rec.vmar]
             .children
@@ -1013,7 +1041,7 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn remove_mapping(&mut self, m: MappingId) {
         let rec = self.mappings.remove(m).expect("live mapping");
         if rec.populated {
-            self.mmu_unmap(rec.vaddr, rec.len());
+            self.mmu_unmap(rec.vmar, rec.vaddr, rec.len());
         }
         let gone = self.vmars[rec.vmar].children.remove(rec.vaddr);
         debug_assert!(gone.is_some(), "mapping listed in its VMAR");

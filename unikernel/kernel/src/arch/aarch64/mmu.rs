@@ -236,6 +236,9 @@ pub enum MapError {
     NoMemory,
     /// Something is mapped there already.
     AlreadyMapped,
+    /// A task's table would need more new table pages than the map was
+    /// allowed (its quota): nothing was changed.
+    NeedsTables,
 }
 
 /// How many table pages the kernel's boot map may take: the root, one
@@ -317,6 +320,11 @@ pub struct PageTable {
     /// Level-0 entries below this index are shared between the kernel's
     /// table and every task's: never unhooked, never freed by a task's.
     shared_l0: usize,
+    /// Frames taken for the table pages a charged map is about to hook
+    /// (all of them first, so a map that cannot have them all changes
+    /// nothing); [`Self::new_table_page`] hands them out first.
+    stash: [u64; 3],
+    stashed: usize,
 }
 
 /// [`PageTable::l3_hint`] when there is none (no VA has these top bits).
@@ -371,6 +379,8 @@ impl PageTable {
             ng: 0,
             asid: None,
             shared_l0: 0,
+            stash: [0; 3],
+            stashed: 0,
         })
     }
 
@@ -400,6 +410,8 @@ impl PageTable {
             ng: DESC::NG::SET.value,
             asid: Some(asid),
             shared_l0,
+            stash: [0; 3],
+            stashed: 0,
         })
     }
 
@@ -464,6 +476,10 @@ impl PageTable {
 
     /// A zeroed page for a new table.
     fn new_table_page(&mut self) -> Option<u64> {
+        if self.stashed > 0 {
+            self.stashed -= 1;
+            return Some(self.stash[self.stashed]);
+        }
         match self.source {
             TableSource::BootPool => boot_pool_page(),
             TableSource::Frames => frame::alloc_zeroed().map(Frame::addr),
@@ -478,6 +494,22 @@ impl PageTable {
     /// How many table pages it holds, the root included.
     pub fn table_pages(&self) -> usize {
         self.table_pages
+    }
+
+    /// Whether its table pages are charged to a task: a task's table's
+    /// are (the task's quota, through the object layer), the kernel's not.
+    fn charged(&self) -> bool {
+        self.asid.is_some()
+    }
+
+    /// How many charged table pages went since it held `before`
+    /// ([`Self::table_pages`]): 0 for the kernel's table.
+    pub fn charged_freed_since(&self, before: usize) -> u64 {
+        if self.charged() {
+            before.saturating_sub(self.table_pages) as u64
+        } else {
+            0
+        }
     }
 
     /// Maps `[va, va + len)` to `[pa, pa + len)`, with 2 MiB blocks where
@@ -550,11 +582,12 @@ impl PageTable {
     /// Maps one page where nothing is mapped, or replaces what is mapped at
     /// `va` (break-before-make), then makes the change visible.
     pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
-        self.set_page(va, attrs.leaf(pa, 3) | self.ng)
+        self.set_page(va, attrs.leaf(pa, 3) | self.ng, u64::MAX)
+            .map(|_| ())
     }
 
     /// [`Self::map_page`] for a task page: the descriptor comes from a
-    /// table built at compile time (this is the fault path's map).
+    /// table built at compile time.
     #[inline]
     pub fn map_user_page(
         &mut self,
@@ -563,22 +596,41 @@ impl PageTable {
         write: bool,
         execute: bool,
     ) -> Result<(), MapError> {
+        self.map_user_page_charged(va, pa, write, execute, u64::MAX)
+            .map(|_| ())
+    }
+
+    /// [`Self::map_user_page`] making at most `tables` new table pages in
+    /// a task's table (its quota's room; the kernel's table takes any):
+    /// returns how many it made there, or [`MapError::NeedsTables`] with
+    /// nothing changed. This is the fault path's map.
+    #[inline]
+    pub fn map_user_page_charged(
+        &mut self,
+        va: u64,
+        pa: u64,
+        write: bool,
+        execute: bool,
+        tables: u64,
+    ) -> Result<u64, MapError> {
         let template = USER_PAGE[write as usize][execute as usize];
         self.set_page(
             va,
             template | self.ng | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value,
+            tables,
         )
     }
 
     /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
-    /// something is there), then makes it visible.
+    /// something is there), then makes it visible; at most `tables` new
+    /// charged table pages on the way, and says how many.
     #[inline]
-    fn set_page(&mut self, va: u64, desc: u64) -> Result<(), MapError> {
+    fn set_page(&mut self, va: u64, desc: u64, tables: u64) -> Result<u64, MapError> {
         let region = va >> LEVEL_SHIFT[2];
-        let table = if self.l3_hint.0 == region {
-            self.l3_hint.1
+        let (table, made) = if self.l3_hint.0 == region {
+            (self.l3_hint.1, 0)
         } else {
-            self.l3_table(va)?
+            self.l3_table(va, tables)?
         };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
@@ -588,16 +640,58 @@ impl PageTable {
         // The new entry is visible to later walks once the store completes.
         barrier::dsb(barrier::ISHST);
         barrier::isb(barrier::SY);
-        Ok(())
+        Ok(made)
     }
 
-    /// The level-3 table for `va`, created if need be; remembered in the hint.
+    /// The level-3 table for `va`, created if need be; remembered in the
+    /// hint. In a task's table at most `tables` new pages, all or none:
+    /// their frames are taken before any is hooked. Returns the table and
+    /// how many charged pages it made.
     #[cold]
     #[inline(never)]
-    fn l3_table(&mut self, va: u64) -> Result<u64, MapError> {
+    fn l3_table(&mut self, va: u64, tables: u64) -> Result<(u64, u64), MapError> {
+        let mut made = 0;
+        if self.charged() {
+            let missing = self.missing_tables(va, 3)?;
+            if missing as u64 > tables {
+                return Err(MapError::NeedsTables);
+            }
+            debug_assert_eq!(self.stashed, 0);
+            for _ in 0..missing {
+                let Some(page) = frame::alloc_zeroed() else {
+                    for &page in &self.stash[..self.stashed] {
+                        // SAFETY: a frame just taken and never hooked.
+                        unsafe { frame::free(Frame::from_addr(page)) };
+                    }
+                    self.stashed = 0;
+                    return Err(MapError::NoMemory);
+                };
+                self.stash[self.stashed] = page.addr();
+                self.stashed += 1;
+            }
+            made = missing as u64;
+        }
         let table = self.table_for(va, 3)?;
+        debug_assert_eq!(self.stashed, 0, "every stashed page hooked");
         self.l3_hint = (va >> LEVEL_SHIFT[2], table);
-        Ok(table)
+        Ok((table, made))
+    }
+
+    /// How many tables [`Self::table_for`] would create for `va` at
+    /// `level`.
+    fn missing_tables(&self, va: u64, level: usize) -> Result<usize, MapError> {
+        let mut table = self.root;
+        for l in 0..level {
+            let d = read(entry(table, va, l));
+            if is_table(d, l) {
+                table = output(d);
+            } else if is_valid(d) {
+                return Err(MapError::AlreadyMapped);
+            } else {
+                return Ok(level - l);
+            }
+        }
+        Ok(0)
     }
 
     /// The table at `level` whose entries cover `va`, creating the tables

@@ -6,7 +6,10 @@ use super::util::*;
 use crate::harness::Suite;
 use crate::harness::TestResult;
 use crate::{check, check_eq, ok, tests};
-use zx::{AsHandleRef, Event, Signals, Status, TaskEnd, Vmar, VmarFlags, Vmo, VmoOp};
+use zx::{
+    AsHandleRef, Event, Handle, HandleBased, Rights, Signals, Status, Task, TaskEnd, Time, Vmar,
+    VmarFlags, Vmo, VmoOp,
+};
 
 pub static SUITE: Suite = Suite {
     name: "limits",
@@ -14,6 +17,7 @@ pub static SUITE: Suite = Suite {
         committing_vmos_until_no_memory_then_closing_them_gives_every_frame_back,
         creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_again,
         a_tasks_translation_tables_count_against_its_quota,
+        a_task_at_its_child_limit_gets_no_memory_others_still_create_and_ended_children_give_slots_back,
     ],
 };
 
@@ -242,5 +246,92 @@ fn a_tasks_translation_tables_count_against_its_quota() -> TestResult {
         "the helper should fault at offset {:#x} of its sub-VMAR: {end:?}",
         FRESH[1]
     );
+    kernel_works()
+}
+
+/// Most children the child-limit test holds (the limit, with room over).
+const MAX_CHILDREN: usize = abi::TASK_MAX_LIVE_CHILDREN as usize + 8;
+
+/// In a child task: waits until the event in `hs[0]` is signalled, exits.
+fn wait_then_exit(hs: [abi::Handle; 4]) {
+    let go = Event::from(Handle::from_raw(hs[0]));
+    let _ = go.wait_handle(Signals::USER_0, Time::INFINITE);
+}
+
+/// In a helper task: once the event in `hs[0]` is signalled, creates one
+/// child (which exits at once) and exits with 0 if that worked, else the
+/// status.
+fn create_one_when_told(hs: [abi::Handle; 4]) {
+    let go = Event::from(Handle::from_raw(hs[0]));
+    let _ = go.wait_handle(Signals::USER_0, Time::INFINITE);
+    let code = match crate::harness::run_in_task(|| {}) {
+        Ok(TaskEnd::Exited(0)) => 0,
+        Ok(_) => 1,
+        Err(e) => i64::from(e.into_raw()),
+    };
+    zx::exit(code)
+}
+
+/// Creates children waiting on `go` into `held` until that fails; how
+/// many, and the status it stopped on.
+fn children_until_refused(
+    held: &mut [Option<Task>; MAX_CHILDREN],
+    go: &Event,
+) -> Result<(usize, Option<Status>), Status> {
+    for (n, slot) in held.iter_mut().enumerate() {
+        let dup = go.duplicate(Rights::SAME_RIGHTS)?;
+        match crate::harness::spawn_with(wait_then_exit, &mut [dup.into()]) {
+            Ok(task) => *slot = Some(task),
+            Err(e) => return Ok((n, Some(e))),
+        }
+    }
+    Ok((held.len(), None))
+}
+
+/// Lets every held child go and waits for each to end; closes them.
+fn end_children(held: &mut [Option<Task>; MAX_CHILDREN], go: &Event) -> TestResult {
+    ok!(go.signal_handle(Signals::NONE, Signals::USER_0));
+    for task in held.iter_mut().filter_map(Option::take) {
+        check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    }
+    ok!(go.signal_handle(Signals::USER_0, Signals::NONE));
+    Ok(())
+}
+
+fn a_task_at_its_child_limit_gets_no_memory_others_still_create_and_ended_children_give_slots_back(
+) -> TestResult {
+    let limit = abi::TASK_MAX_LIVE_CHILDREN as usize;
+    let go = ok!(Event::create());
+    let tell = ok!(Event::create());
+    // Another task, made first (it counts among this one's children).
+    let other = ok!(crate::harness::spawn_with(
+        create_one_when_told,
+        &mut [ok!(tell.duplicate(Rights::SAME_RIGHTS)).into()]
+    ));
+    let mut held: [Option<Task>; MAX_CHILDREN] = [const { None }; MAX_CHILDREN];
+    let (n, stop) = ok!(children_until_refused(&mut held, &go));
+    check_eq!(stop, Some(Status::NO_MEMORY), "after {n} children");
+    check_eq!(n + 1, limit, "children besides the other task");
+    // At its limit, this task takes no child; the other task still can.
+    ok!(tell.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(other.join()), TaskEnd::Exited(0));
+    drop(other);
+    // The other task has ended: one child may come in its place.
+    let dup = ok!(go.duplicate(Rights::SAME_RIGHTS));
+    held[n] = Some(ok!(crate::harness::spawn_with(
+        wait_then_exit,
+        &mut [dup.into()]
+    )));
+    let dup = ok!(go.duplicate(Rights::SAME_RIGHTS));
+    check_eq!(
+        crate::harness::spawn_with(wait_then_exit, &mut [dup.into()]).err(),
+        Some(Status::NO_MEMORY)
+    );
+    end_children(&mut held, &go)?;
+    // Ended and closed, they give every slot back: as many again.
+    let (again, stop) = ok!(children_until_refused(&mut held, &go));
+    check_eq!(stop, Some(Status::NO_MEMORY));
+    check_eq!(again, limit);
+    end_children(&mut held, &go)?;
     kernel_works()
 }

@@ -564,17 +564,47 @@ fn sys_vmar_map(
         },
     };
     let root = out.root;
-    let (_, populate) = objects::with(move |s| {
-        s.task(c.table).vmar_map_out_unpopulated(
-            vmar,
-            options,
-            vmar_offset,
-            vmo,
-            vmo_offset,
-            len,
-            out,
-        )
-    })?;
+    // A ZX_VM_SPECIFIC_OVERWRITE replaces what it covers all at once, in
+    // one hold (no other map, unmap or protect, and no fault, sees it half
+    // done). The old mappings' translations are what can be many: they go
+    // first, OVERWRITE_PIECE a hold, interrupts on and preemptible between
+    // (dropping one is always safe: a page touched meanwhile faults back
+    // through the old mapping). The map's hold then drops what came back
+    // meanwhile if that is at most OVERWRITE_PIECE, else goes round again.
+    let overwrite_range = move |s: &mut objects::Space| {
+        s.task(c.table)
+            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
+    };
+    let (_, populate) = loop {
+        if let Some((base, end)) = objects::with(overwrite_range) {
+            let mut at = base;
+            while at < end {
+                at = objects::with(|s| {
+                    s.unmap_translations_some(root, at, end - at, OVERWRITE_PIECE)
+                });
+                crate::latency::preempt_point();
+            }
+        }
+        let mapped = objects::with(move |s| {
+            if let Some((base, end)) = overwrite_range(s) {
+                if s.unmap_translations_some(root, base, end - base, OVERWRITE_PIECE) < end {
+                    return None;
+                }
+            }
+            Some(s.task(c.table).vmar_map_out_unpopulated(
+                vmar,
+                options,
+                vmar_offset,
+                vmo,
+                vmo_offset,
+                len,
+                out,
+            ))
+        });
+        if let Some(mapped) = mapped {
+            break mapped?;
+        }
+    };
     // ZX_VM_MAP_RANGE's translations come after the map, POPULATE_PIECE
     // own pages of the VMO chain per hold, interrupts on and
     // preemptible between them (64 MiB in one hold masked IRQs for
@@ -597,6 +627,10 @@ fn sys_vmar_map(
         }
     }
 }
+
+/// Translations a `ZX_VM_SPECIFIC_OVERWRITE` drops per hold of the object
+/// lock before its map (and at most in the map's own hold).
+const OVERWRITE_PIECE: usize = 512;
 
 /// Own pages of a `ZX_VM_MAP_RANGE` mapping's chain given translations per
 /// hold of the object lock.

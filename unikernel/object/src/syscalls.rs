@@ -487,6 +487,23 @@ impl<P: Platform> TaskView<'_, P> {
         )
     }
 
+    /// [`ObjectSpace::vmar_overwrite_range`] of a `zx_vmar_map` (no error:
+    /// `None` where the map itself would fail).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_overwrite_range(
+        &self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+    ) -> Option<(u64, u64)> {
+        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo).ok()?;
+        self.space
+            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+    }
+
     /// [`Self::vmar_map_out`] that leaves a `ZX_VM_MAP_RANGE`'s translations
     /// to the caller: with them, it gives where they start, for
     /// [`ObjectSpace::populate_step`] to make in bounded pieces after the

@@ -394,27 +394,7 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<u64, Status> {
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
-        if options & !MAP_OPTIONS != 0
-            || !perms_valid(perms)
-            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
-        {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        if perms & !max_perms != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
-        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
-            return Err(ZX_ERR_NOT_SUPPORTED);
-        }
-        self.live_vmar(vmar)?;
-        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)?;
         let specific = overwrite || options & ZX_VM_SPECIFIC != 0;
         let (base, splits) = if overwrite {
             let base = self.specific_range(vmar, vmar_offset, len)?;
@@ -476,6 +456,75 @@ impl<P: Platform> ObjectSpace<P> {
             done += n;
         }
         Ok(base)
+    }
+
+    /// The checks of [`Self::vmar_map_vmo_out`] before it places anything,
+    /// in Zircon's order.
+    fn map_checks(
+        &self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+    ) -> Result<(), Status> {
+        let perms = options & ZX_VM_PERM_MASK;
+        let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
+        if options & !MAP_OPTIONS != 0
+            || !perms_valid(perms)
+            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
+        {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if perms & !max_perms != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
+            return Err(ZX_ERR_NOT_SUPPORTED);
+        }
+        self.live_vmar(vmar)?;
+        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        Ok(())
+    }
+
+    /// For a `ZX_VM_SPECIFIC_OVERWRITE` map that passes the map's checks
+    /// up to its placement: the range it replaces, if a mapping there has
+    /// translations. The caller may drop them first, in bounded pieces
+    /// ([`Self::unmap_translations_some`]; dropping one is always safe: the
+    /// page faults back through what is mapped then), so that the map
+    /// itself, all or nothing in one hold, finds (almost) none left.
+    /// `None` otherwise (the map's own checks say why it fails, if it does).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_overwrite_range(
+        &self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+    ) -> Option<(u64, u64)> {
+        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+            return None;
+        }
+        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)
+            .ok()?;
+        let base = self.specific_range(vmar, vmar_offset, len).ok()?;
+        let end = base + len;
+        self.check_no_vmar_in(vmar, base, end).ok()?;
+        let v = &self.vmars[vmar];
+        v.overlapping(base, end)
+            .any(|r| matches!(r.value, Child::Mapping(m) if self.mappings[m].populated))
+            .then_some((base, end))
     }
 
     /// Resolves where the 8 bytes at `out` go, as a store there would after

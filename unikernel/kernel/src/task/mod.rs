@@ -54,11 +54,12 @@ pub const MAX_START_HANDLES: usize = 4;
 /// end and a commit's walk of a VMO's mappings have to visit.
 pub const MAX_MAPPINGS: u32 = 1 << 14;
 /// Per-task quotas. Committed pages (VMO pages and the translation-table
-/// pages of the task's own table) up to 128 MiB: half of a 256 MiB guest,
-/// so one task alone cannot take every frame.
+/// pages of the task's own table) up to 160 MiB: less than a 256 MiB guest
+/// has free, so one task alone cannot take every frame, and more than the
+/// largest benchmark holds (two 64 MiB VMOs).
 const QUOTA: object::Quota = object::Quota {
     max_handles: 4096,
-    max_committed_pages: 1 << 15,
+    max_committed_pages: 160 << 8,
     max_mappings: MAX_MAPPINGS,
 };
 /// The sub-VMAR's permissions.

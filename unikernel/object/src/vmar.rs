@@ -1046,16 +1046,22 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Removes every mapping and destroys every sub-VMAR in `[a, b)` of
-    /// `vmar` (splits reserved; no sub-VMAR partly inside).
+    /// `vmar` (splits reserved; no sub-VMAR partly inside), in one go: each
+    /// mapping whole, with one unmap of its range (the trims of
+    /// [`Self::remove_mapping_step`] are for bounded steps, and cost a walk
+    /// and a tree update per [`TRIM_PAGES`] where there are no translations
+    /// left, as after a `ZX_VM_SPECIFIC_OVERWRITE` dropped them first).
     fn unmap_reserved(&mut self, vmar: VmarId, a: u64, b: u64) {
         self.split_ends_reserved(vmar, a, b);
-        let mut u = Unmapping {
-            vmar,
-            start: a,
-            end: b,
-        };
-        let mut all = UNBOUNDED;
-        self.vmar_unmap_step(&mut u, &mut all);
+        while let Some(r) = self.vmars[vmar].last_overlapping(a, b) {
+            match r.value {
+                Child::Mapping(m) => self.remove_mapping(m),
+                Child::Vmar(c) => {
+                    let mut all = UNBOUNDED;
+                    self.vmar_destroy_step(c, &mut all);
+                }
+            }
+        }
     }
 
     /// One bounded part of removing mapping `m` (one unit of `budget` was

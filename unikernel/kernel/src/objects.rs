@@ -103,19 +103,40 @@ impl Mmu for KernelPlatform {
     }
 
     #[inline(always)]
-    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms, tables: u64) -> Result<u64, Status> {
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
         if perms.execute {
             // The page may have been written as data: make instruction
             // fetches see it (through its identity alias).
             crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
         }
         crate::vm::with_table_for(vaddr, |t| {
+            t.map_user_page(vaddr, paddr, perms.write, perms.execute)
+        })
+        .map_err(map_status)
+    }
+
+    #[inline(never)]
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status> {
+        // The instruction cache was seen to by the `map` that came first.
+        crate::vm::with_table_for(vaddr, |t| {
             t.map_user_page_charged(vaddr, paddr, perms.write, perms.execute, tables)
         })
-        .map_err(|e| match e {
-            crate::arch::mmu::MapError::NeedsTables => object::MAP_NEEDS_TABLES,
-            _ => abi::ZX_ERR_NO_MEMORY,
-        })
+        .map_err(map_status)
+    }
+}
+
+/// The status of a failed map.
+#[cold]
+fn map_status(e: crate::arch::mmu::MapError) -> Status {
+    match e {
+        crate::arch::mmu::MapError::NeedsTables => object::MAP_NEEDS_TABLES,
+        _ => abi::ZX_ERR_NO_MEMORY,
     }
 }
 

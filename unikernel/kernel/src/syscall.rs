@@ -571,12 +571,22 @@ fn sys_vmar_map(
     // (dropping one is always safe: a page touched meanwhile faults back
     // through the old mapping). The map's hold then drops what came back
     // meanwhile if that is at most OVERWRITE_PIECE, else goes round again.
+    // (Other maps ask nothing more: one hold, as before.)
+    let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
     let overwrite_range = move |s: &mut objects::Space| {
+        if !overwrite {
+            return None;
+        }
         s.task(c.table)
             .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
     };
     let (_, populate) = loop {
-        if let Some((base, end)) = objects::with(overwrite_range) {
+        let range = if overwrite {
+            objects::with(overwrite_range)
+        } else {
+            None
+        };
+        if let Some((base, end)) = range {
             let mut at = base;
             while at < end {
                 at = objects::with(|s| {

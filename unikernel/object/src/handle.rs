@@ -110,8 +110,6 @@ pub struct HandleTable<K> {
     /// table pages. A cell, so that the unmaps of a `&self` walk (a VMO's
     /// change unmapping it from every mapping) can give table pages back.
     pub(crate) committed_pages: core::cell::Cell<u64>,
-    /// Of those, translation-table pages.
-    pub(crate) table_pages: core::cell::Cell<u64>,
     /// Mappings charged to this table now.
     pub(crate) mappings: u32,
     /// Async waits charged to this table now ([`crate::port`]).
@@ -119,6 +117,9 @@ pub struct HandleTable<K> {
     /// Being torn down ([`crate::ObjectSpace::destroy_table_step`]): no
     /// handle goes in any more.
     pub(crate) closing: bool,
+    /// Of [`Self::committed_pages`], translation-table pages (beside
+    /// `closing`, in what was padding: the table's size stays).
+    pub(crate) table_pages: core::cell::Cell<u32>,
 }
 
 impl<K> HandleTable<K> {
@@ -132,10 +133,10 @@ impl<K> HandleTable<K> {
             secret: secret & VALUE_MASK,
             quota,
             committed_pages: core::cell::Cell::new(0),
-            table_pages: core::cell::Cell::new(0),
             mappings: 0,
             async_waits: 0,
             closing: false,
+            table_pages: core::cell::Cell::new(0),
         }
     }
 
@@ -380,7 +381,9 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Of [`Self::committed_pages`], the translation-table pages.
     pub fn table_pages(&self, table: TableId) -> Option<u64> {
-        self.tables.get(table).map(|t| t.table_pages.get())
+        self.tables
+            .get(table)
+            .map(|t| u64::from(t.table_pages.get()))
     }
 
     pub(crate) fn table_ref(

@@ -306,28 +306,27 @@ impl<P: Platform> ObjectSpace<P> {
         perms: MapPerms,
     ) -> Result<(), Status> {
         self.count(|c| c.mmu_maps += 1);
-        match self.platform.map(vaddr, paddr, perms, 0) {
-            Ok(_) => Ok(()),
-            Err(MAP_NEEDS_TABLES) => self.mmu_map_charged(id, vaddr, paddr, perms),
-            Err(e) => Err(e),
+        match self.platform.map(vaddr, paddr, perms) {
+            Ok(()) => Ok(()),
+            Err(e) => self.mmu_map_charged(e, id, vaddr),
         }
     }
 
-    /// [`Self::mmu_map`] that needs table pages.
+    /// [`Self::mmu_map`] of mapping `id` at `vaddr` that failed with `e`:
+    /// again with table pages if that was what it needed. What it maps is
+    /// found again ([`Self::translation`]: what the fault or populate asked
+    /// for), so the hot path keeps nothing live for this rare case.
     #[cold]
     #[inline(never)]
-    fn mmu_map_charged(
-        &self,
-        id: MappingId,
-        vaddr: u64,
-        paddr: u64,
-        perms: MapPerms,
-    ) -> Result<(), Status> {
-        let vmar = self.mappings[id].vmar;
-        match self
-            .platform
-            .map(vaddr, paddr, perms, self.table_room(vmar))
-        {
+    fn mmu_map_charged(&self, e: Status, id: MappingId, vaddr: u64) -> Result<(), Status> {
+        if e != MAP_NEEDS_TABLES {
+            return Err(e);
+        }
+        let m = &self.mappings[id];
+        let (paddr, perms) = self.translation(m, m.first_page + (vaddr - m.vaddr) / PAGE_SIZE);
+        let vmar = m.vmar;
+        let room = self.table_room(vmar);
+        match self.platform.map_with_tables(vaddr, paddr, perms, room) {
             Ok(made) => {
                 self.charge_tables(vmar, made);
                 Ok(())

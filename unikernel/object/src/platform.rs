@@ -160,11 +160,20 @@ pub trait Mmu {
     /// bounded pieces.
     fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64);
     /// Maps the page at `vaddr` (page aligned) to `paddr`, replacing whatever
-    /// translation is there, making at most `tables` charged table pages on
-    /// the way. Returns how many it made. [`MAP_NEEDS_TABLES`] if it needed
-    /// more, `ZX_ERR_NO_MEMORY` if no frame was free for one: either way
-    /// nothing changed.
-    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms, tables: u64) -> Result<u64, Status>;
+    /// translation is there, making no charged table page on the way:
+    /// [`MAP_NEEDS_TABLES`] if it needs one (then
+    /// [`Self::map_with_tables`]), `ZX_ERR_NO_MEMORY` if no frame was free
+    /// for a table page; either way nothing changed.
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status>;
+    /// [`Self::map`] making at most `tables` charged table pages; returns
+    /// how many it made ([`MAP_NEEDS_TABLES`] if it needed more).
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status>;
 }
 
 /// Identifies a blocked thread to the kernel's scheduler.

@@ -152,7 +152,7 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn charge_tables(&self, vmar: VmarId, pages: u64) {
         if let Some(Some(t)) = self.account_table(vmar) {
             t.committed_pages.set(t.committed_pages.get() + pages);
-            t.table_pages.set(t.table_pages.get() + pages);
+            t.table_pages.set(t.table_pages.get() + pages as u32);
         }
     }
 
@@ -163,10 +163,10 @@ impl<P: Platform> ObjectSpace<P> {
     #[cold]
     pub(crate) fn uncharge_tables(&self, vmar: VmarId, pages: u64) {
         if let Some(Some(t)) = self.account_table(vmar) {
-            let n = pages.min(t.table_pages.get());
+            let n = pages.min(u64::from(t.table_pages.get()));
             t.committed_pages
                 .set(t.committed_pages.get().saturating_sub(n));
-            t.table_pages.set(t.table_pages.get() - n);
+            t.table_pages.set(t.table_pages.get() - n as u32);
         }
     }
 

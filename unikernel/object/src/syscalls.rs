@@ -499,6 +499,9 @@ impl<P: Platform> TaskView<'_, P> {
         vmo_offset: u64,
         len: u64,
     ) -> Option<(u64, u64)> {
+        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+            return None;
+        }
         let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo).ok()?;
         self.space
             .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)

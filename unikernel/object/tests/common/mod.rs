@@ -197,7 +197,16 @@ impl Mmu for Fake {
         }
         (stop, before - self.tables_in(&pt, vaddr, end))
     }
-    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms, tables: u64) -> Result<u64, Status> {
+    fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+        self.map_with_tables(vaddr, paddr, perms, 0).map(drop)
+    }
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status> {
         assert!(vaddr.is_multiple_of(PAGE_SIZE) && paddr.is_multiple_of(PAGE_SIZE));
         let need = if self.tables_charged.get() {
             let region = vaddr / TABLE_SPAN * TABLE_SPAN;

@@ -320,27 +320,18 @@ pub struct PageTable {
     /// Level-0 entries below this index are shared between the kernel's
     /// table and every task's: never unhooked, never freed by a task's.
     shared_l0: usize,
-    /// Frames taken for the table pages a charged map is about to hook
-    /// (all of them first, so a map that cannot have them all changes
-    /// nothing); [`Self::new_table_page`] hands them out first.
-    stash: [u64; 3],
-    stashed: usize,
 }
 
 /// [`PageTable::l3_hint`] when there is none (no VA has these top bits).
 const NO_HINT: (u64, u64) = (u64::MAX, 0);
 
 /// Level-3 descriptors of task pages without their address, by
-/// `[write][execute]`.
-const USER_PAGE: [[u64; 2]; 2] = [
-    [
-        Attrs::user(false, false).leaf(0, 3),
-        Attrs::user(false, true).leaf(0, 3),
-    ],
-    [
-        Attrs::user(true, false).leaf(0, 3),
-        Attrs::user(true, true).leaf(0, 3),
-    ],
+/// `2 * write + execute`.
+const USER_PAGE: [u64; 4] = [
+    Attrs::user(false, false).leaf(0, 3),
+    Attrs::user(false, true).leaf(0, 3),
+    Attrs::user(true, false).leaf(0, 3),
+    Attrs::user(true, true).leaf(0, 3),
 ];
 
 /// The first half of break-before-make for the leaf entry `e` of `va`: the
@@ -379,8 +370,6 @@ impl PageTable {
             ng: 0,
             asid: None,
             shared_l0: 0,
-            stash: [0; 3],
-            stashed: 0,
         })
     }
 
@@ -410,8 +399,6 @@ impl PageTable {
             ng: DESC::NG::SET.value,
             asid: Some(asid),
             shared_l0,
-            stash: [0; 3],
-            stashed: 0,
         })
     }
 
@@ -476,10 +463,6 @@ impl PageTable {
 
     /// A zeroed page for a new table.
     fn new_table_page(&mut self) -> Option<u64> {
-        if self.stashed > 0 {
-            self.stashed -= 1;
-            return Some(self.stash[self.stashed]);
-        }
         match self.source {
             TableSource::BootPool => boot_pool_page(),
             TableSource::Frames => frame::alloc_zeroed().map(Frame::addr),
@@ -580,14 +563,17 @@ impl PageTable {
     }
 
     /// Maps one page where nothing is mapped, or replaces what is mapped at
-    /// `va` (break-before-make), then makes the change visible.
+    /// `va` (break-before-make), then makes the change visible. In a task's
+    /// table it makes no table page ([`MapError::NeedsTables`]).
     pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
-        self.set_page(va, attrs.leaf(pa, 3) | self.ng, u64::MAX)
-            .map(|_| ())
+        self.set_page(va, attrs.leaf(pa, 3) | self.ng)
     }
 
     /// [`Self::map_page`] for a task page: the descriptor comes from a
-    /// table built at compile time.
+    /// table built at compile time (this is the fault path's map). In a
+    /// task's table it makes no table page: one that needs some is
+    /// [`MapError::NeedsTables`], with nothing changed
+    /// ([`Self::map_user_page_charged`] then).
     #[inline]
     pub fn map_user_page(
         &mut self,
@@ -596,15 +582,17 @@ impl PageTable {
         write: bool,
         execute: bool,
     ) -> Result<(), MapError> {
-        self.map_user_page_charged(va, pa, write, execute, u64::MAX)
-            .map(|_| ())
+        let template = USER_PAGE[2 * write as usize + execute as usize];
+        self.set_page(
+            va,
+            template | self.ng | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value,
+        )
     }
 
     /// [`Self::map_user_page`] making at most `tables` new table pages in
     /// a task's table (its quota's room; the kernel's table takes any):
     /// returns how many it made there, or [`MapError::NeedsTables`] with
-    /// nothing changed. This is the fault path's map.
-    #[inline]
+    /// nothing changed.
     pub fn map_user_page_charged(
         &mut self,
         va: u64,
@@ -613,24 +601,21 @@ impl PageTable {
         execute: bool,
         tables: u64,
     ) -> Result<u64, MapError> {
-        let template = USER_PAGE[write as usize][execute as usize];
-        self.set_page(
-            va,
-            template | self.ng | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value,
-            tables,
-        )
+        // The tables first (remembered in the hint, which the map finds).
+        let (_, made) = self.l3_table(va, tables)?;
+        self.map_user_page(va, pa, write, execute)?;
+        Ok(made)
     }
 
     /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
-    /// something is there), then makes it visible; at most `tables` new
-    /// charged table pages on the way, and says how many.
+    /// something is there), then makes it visible.
     #[inline]
-    fn set_page(&mut self, va: u64, desc: u64, tables: u64) -> Result<u64, MapError> {
+    fn set_page(&mut self, va: u64, desc: u64) -> Result<(), MapError> {
         let region = va >> LEVEL_SHIFT[2];
-        let (table, made) = if self.l3_hint.0 == region {
-            (self.l3_hint.1, 0)
+        let table = if self.l3_hint.0 == region {
+            self.l3_hint.1
         } else {
-            self.l3_table(va, tables)?
+            self.l3_table(va, 0)?.0
         };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
@@ -640,7 +625,7 @@ impl PageTable {
         // The new entry is visible to later walks once the store completes.
         barrier::dsb(barrier::ISHST);
         barrier::isb(barrier::SY);
-        Ok(made)
+        Ok(())
     }
 
     /// The level-3 table for `va`, created if need be; remembered in the
@@ -650,31 +635,50 @@ impl PageTable {
     #[cold]
     #[inline(never)]
     fn l3_table(&mut self, va: u64, tables: u64) -> Result<(u64, u64), MapError> {
-        let mut made = 0;
-        if self.charged() {
+        let (table, made) = if self.charged() {
             let missing = self.missing_tables(va, 3)?;
             if missing as u64 > tables {
                 return Err(MapError::NeedsTables);
             }
-            debug_assert_eq!(self.stashed, 0);
-            for _ in 0..missing {
+            let mut pages = [0u64; 3];
+            for i in 0..missing {
                 let Some(page) = frame::alloc_zeroed() else {
-                    for &page in &self.stash[..self.stashed] {
+                    for &page in &pages[..i] {
                         // SAFETY: a frame just taken and never hooked.
                         unsafe { frame::free(Frame::from_addr(page)) };
                     }
-                    self.stashed = 0;
                     return Err(MapError::NoMemory);
                 };
-                self.stash[self.stashed] = page.addr();
-                self.stashed += 1;
+                pages[i] = page.addr();
             }
-            made = missing as u64;
-        }
-        let table = self.table_for(va, 3)?;
-        debug_assert_eq!(self.stashed, 0, "every stashed page hooked");
+            (self.hook_tables(va, &pages[..missing]), missing as u64)
+        } else {
+            (self.table_for(va, 3)?, 0)
+        };
         self.l3_hint = (va >> LEVEL_SHIFT[2], table);
         Ok((table, made))
+    }
+
+    /// The level-3 table for `va`, hooking `pages` (zeroed, as many as
+    /// [`Self::missing_tables`] said) as the tables missing on the way.
+    fn hook_tables(&mut self, va: u64, pages: &[u64]) -> u64 {
+        let mut table = self.root;
+        let mut pages = pages.iter();
+        for l in 0..3 {
+            let e = entry(table, va, l);
+            let d = read(e);
+            table = if is_table(d, l) {
+                output(d)
+            } else {
+                let page = *pages.next().expect("a page for each missing table");
+                self.table_pages += 1;
+                // As in `table_for`: the zeroes first.
+                barrier::dsb(barrier::ISHST);
+                write(e, table_descriptor(page));
+                page
+            };
+        }
+        table
     }
 
     /// How many tables [`Self::table_for`] would create for `va` at

@@ -42,7 +42,7 @@ fn map(
 
 #[test]
 fn faults_charge_table_pages_and_unmaps_give_them_back() {
-    let (mut s, root, u, hv, base) = task(100);
+    let (mut s, root, u, hv, _) = task(100);
     let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
     let a = map(&mut s, u, hv, vmo, 0, 0).unwrap();
     let b = map(&mut s, u, hv, vmo, TABLE_SPAN, 0).unwrap();
@@ -101,7 +101,7 @@ fn map_range_past_the_quota_is_no_memory_and_leaves_no_mapping() {
 
 #[test]
 fn a_protect_piece_and_a_decommit_give_back_the_tables_they_free() {
-    let (mut s, root, u, hv, base) = task(100);
+    let (mut s, root, u, hv, _) = task(100);
     let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
     let a = map(&mut s, u, hv, vmo, 0, 0).unwrap();
     store(&mut s, root, a, 1).unwrap();
@@ -121,7 +121,6 @@ fn a_protect_piece_and_a_decommit_give_back_the_tables_they_free() {
         .unwrap();
     assert_eq!((s.committed_pages(u), s.table_pages(u)), (Some(0), Some(0)));
     assert_eq!(s.platform().pte(a), None);
-    let _ = base;
 }
 
 #[test]

@@ -566,42 +566,15 @@ fn sys_vmar_map(
     let root = out.root;
     // A ZX_VM_SPECIFIC_OVERWRITE replaces what it covers all at once, in
     // one hold (no other map, unmap or protect, and no fault, sees it half
-    // done). The old mappings' translations are what can be many: they go
-    // first, OVERWRITE_PIECE a hold, interrupts on and preemptible between
+    // done). The old mappings' translations are what can be many: the map
+    // drops at most OVERWRITE_PIECE of them in its hold and is
+    // ZX_ERR_SHOULD_WAIT, nothing else changed, if more are left; they go
+    // then, OVERWRITE_PIECE a hold, interrupts on and preemptible between
     // (dropping one is always safe: a page touched meanwhile faults back
-    // through the old mapping). The map's hold then drops what came back
-    // meanwhile if that is at most OVERWRITE_PIECE, else goes round again.
-    // (Other maps ask nothing more: one hold, as before.)
-    let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
-    let overwrite_range = move |s: &mut objects::Space| {
-        if !overwrite {
-            return None;
-        }
-        s.task(c.table)
-            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
-    };
+    // through the old mapping), and the map is made again.
     let (_, populate) = loop {
-        let range = if overwrite {
-            objects::with(overwrite_range)
-        } else {
-            None
-        };
-        if let Some((base, end)) = range {
-            let mut at = base;
-            while at < end {
-                at = objects::with(|s| {
-                    s.unmap_translations_some(root, at, end - at, OVERWRITE_PIECE)
-                });
-                crate::latency::preempt_point();
-            }
-        }
-        let mapped = objects::with(move |s| {
-            if let Some((base, end)) = overwrite_range(s) {
-                if s.unmap_translations_some(root, base, end - base, OVERWRITE_PIECE) < end {
-                    return None;
-                }
-            }
-            Some(s.task(c.table).vmar_map_out_unpopulated(
+        match objects::with(move |s| {
+            s.task(c.table).vmar_map_out_unpopulated(
                 vmar,
                 options,
                 vmar_offset,
@@ -609,10 +582,12 @@ fn sys_vmar_map(
                 vmo_offset,
                 len,
                 out,
-            ))
-        });
-        if let Some(mapped) = mapped {
-            break mapped?;
+            )
+        }) {
+            Err(ZX_ERR_SHOULD_WAIT) => {
+                drop_overwritten(c, (vmar, options, vmar_offset, vmo, vmo_offset, len))
+            }
+            mapped => break mapped?,
         }
     };
     // ZX_VM_MAP_RANGE's translations come after the map, POPULATE_PIECE
@@ -638,9 +613,28 @@ fn sys_vmar_map(
     }
 }
 
-/// Translations a `ZX_VM_SPECIFIC_OVERWRITE` drops per hold of the object
-/// lock before its map (and at most in the map's own hold).
-const OVERWRITE_PIECE: usize = 512;
+/// Drops the translations of what a `ZX_VM_SPECIFIC_OVERWRITE` (its
+/// handles, options, offsets and length) replaces, in pieces of
+/// `object::OVERWRITE_PIECE` a hold, preemptible between.
+#[cold]
+#[inline(never)]
+fn drop_overwritten(c: &Caller, (vmar, options, vmar_offset, vmo, vmo_offset, len): MapArgs) {
+    let root = objects::root_vmar();
+    let range = objects::with(|s| {
+        s.task(c.table)
+            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
+    });
+    let Some((mut at, end)) = range else { return };
+    while at < end {
+        at = objects::with(|s| {
+            s.unmap_translations_some(root, at, end - at, object::OVERWRITE_PIECE)
+        });
+        crate::latency::preempt_point();
+    }
+}
+
+/// A `vmar_map`'s handles, options, offsets and length.
+type MapArgs = (Handle, VmOptions, u64, Handle, u64, u64);
 
 /// Own pages of a `ZX_VM_MAP_RANGE` mapping's chain given translations per
 /// hold of the object lock.

@@ -33,6 +33,11 @@ pub(crate) enum Child {
 /// One child of a VMAR and the range it occupies.
 pub(crate) type Region = crate::regions::Region<Child>;
 
+/// Translations a `ZX_VM_SPECIFIC_OVERWRITE` drops in the map's own hold
+/// (more are dropped before it, this many a hold: see
+/// [`crate::TaskView::vmar_map_out_unpopulated`]).
+pub const OVERWRITE_PIECE: usize = 512;
+
 /// Pages a teardown step unmaps from a large populated mapping at once.
 pub const TRIM_PAGES: u64 = 256;
 /// Budget units such a trim costs beyond the one every removal takes.
@@ -460,6 +465,7 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// The checks of [`Self::vmar_map_vmo_out`] before it places anything,
     /// in Zircon's order.
+    #[inline(always)]
     fn map_checks(
         &self,
         vmar: VmarId,

@@ -30,6 +30,11 @@ pub const ZX_HANDLE_INVALID: Handle = 0;
 /// Bits that are set in every valid handle value (Zircon's `ZX_HANDLE_FIXED_BITS_MASK`).
 pub const ZX_HANDLE_FIXED_BITS_MASK: Handle = 0x3;
 
+/// Ours: most live tasks one task may have created (the rest of the
+/// 2,016 sub-VMAR slots stay for the others); one more `task_create` is
+/// `ZX_ERR_NO_MEMORY`, as for a task's other limits.
+pub const TASK_MAX_LIVE_CHILDREN: u32 = 64;
+
 /// A kernel object id (`zx_koid_t`).
 pub type Koid = u64;
 /// The koid no object has.

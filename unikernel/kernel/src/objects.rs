@@ -82,14 +82,24 @@ impl FrameAllocator for KernelPlatform {
     }
 }
 
+/// A task's table pages are charged to it: the table's own count of its
+/// pages says how many an unmap freed (the kernel's table reports none).
 impl Mmu for KernelPlatform {
     #[inline]
-    fn unmap(&self, vaddr: u64, len: u64) {
-        crate::vm::with_table_for(vaddr, |t| t.unmap(vaddr, len));
+    fn unmap(&self, vaddr: u64, len: u64) -> u64 {
+        crate::vm::with_table_for(vaddr, |t| {
+            let before = t.table_pages();
+            t.unmap(vaddr, len);
+            t.charged_freed_since(before)
+        })
     }
 
-    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
-        crate::vm::with_table_for(vaddr, |t| t.unmap_some(vaddr, len, max))
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64) {
+        crate::vm::with_table_for(vaddr, |t| {
+            let before = t.table_pages();
+            let stopped = t.unmap_some(vaddr, len, max);
+            (stopped, t.charged_freed_since(before))
+        })
     }
 
     #[inline(always)]
@@ -102,7 +112,31 @@ impl Mmu for KernelPlatform {
         crate::vm::with_table_for(vaddr, |t| {
             t.map_user_page(vaddr, paddr, perms.write, perms.execute)
         })
-        .map_err(|_| abi::ZX_ERR_NO_MEMORY)
+        .map_err(map_status)
+    }
+
+    #[inline(never)]
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status> {
+        // The instruction cache was seen to by the `map` that came first.
+        crate::vm::with_table_for(vaddr, |t| {
+            t.map_user_page_charged(vaddr, paddr, perms.write, perms.execute, tables)
+        })
+        .map_err(map_status)
+    }
+}
+
+/// The status of a failed map.
+#[cold]
+fn map_status(e: crate::arch::mmu::MapError) -> Status {
+    match e {
+        crate::arch::mmu::MapError::NeedsTables => object::MAP_NEEDS_TABLES,
+        _ => abi::ZX_ERR_NO_MEMORY,
     }
 }
 

@@ -564,17 +564,32 @@ fn sys_vmar_map(
         },
     };
     let root = out.root;
-    let (_, populate) = objects::with(move |s| {
-        s.task(c.table).vmar_map_out_unpopulated(
-            vmar,
-            options,
-            vmar_offset,
-            vmo,
-            vmo_offset,
-            len,
-            out,
-        )
-    })?;
+    // A ZX_VM_SPECIFIC_OVERWRITE replaces what it covers all at once, in
+    // one hold (no other map, unmap or protect, and no fault, sees it half
+    // done). The old mappings' translations are what can be many: the map
+    // drops at most OVERWRITE_PIECE of them in its hold and is
+    // ZX_ERR_SHOULD_WAIT, nothing else changed, if more are left; they go
+    // then, OVERWRITE_PIECE a hold, interrupts on and preemptible between
+    // (dropping one is always safe: a page touched meanwhile faults back
+    // through the old mapping), and the map is made again.
+    let (_, populate) = loop {
+        match objects::with(move |s| {
+            s.task(c.table).vmar_map_out_unpopulated(
+                vmar,
+                options,
+                vmar_offset,
+                vmo,
+                vmo_offset,
+                len,
+                out,
+            )
+        }) {
+            Err(ZX_ERR_SHOULD_WAIT) => {
+                drop_overwritten(c, (vmar, options, vmar_offset, vmo, vmo_offset, len))
+            }
+            mapped => break mapped?,
+        }
+    };
     // ZX_VM_MAP_RANGE's translations come after the map, POPULATE_PIECE
     // own pages of the VMO chain per hold, interrupts on and
     // preemptible between them (64 MiB in one hold masked IRQs for
@@ -597,6 +612,29 @@ fn sys_vmar_map(
         }
     }
 }
+
+/// Drops the translations of what a `ZX_VM_SPECIFIC_OVERWRITE` (its
+/// handles, options, offsets and length) replaces, in pieces of
+/// `object::OVERWRITE_PIECE` a hold, preemptible between.
+#[cold]
+#[inline(never)]
+fn drop_overwritten(c: &Caller, (vmar, options, vmar_offset, vmo, vmo_offset, len): MapArgs) {
+    let root = objects::root_vmar();
+    let range = objects::with(|s| {
+        s.task(c.table)
+            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
+    });
+    let Some((mut at, end)) = range else { return };
+    while at < end {
+        at = objects::with(|s| {
+            s.unmap_translations_some(root, at, end - at, object::OVERWRITE_PIECE)
+        });
+        crate::latency::preempt_point();
+    }
+}
+
+/// A `vmar_map`'s handles, options, offsets and length.
+type MapArgs = (Handle, VmOptions, u64, Handle, u64, u64);
 
 /// Own pages of a `ZX_VM_MAP_RANGE` mapping's chain given translations per
 /// hold of the object lock.
@@ -626,8 +664,10 @@ fn sys_vmar_protect(
     // however far apart: a huge sparse range is a few pieces, not one per
     // stretch of address. A page touched meanwhile faults back in with the
     // new permissions or keeps an old entry a later piece drops.
-    let piece =
-        |at: u64| objects::with(|s| s.unmap_translations_some(at, addr + len - at, PROTECT_PIECE));
+    let root = objects::root_vmar();
+    let piece = |at: u64| {
+        objects::with(|s| s.unmap_translations_some(root, at, addr + len - at, PROTECT_PIECE))
+    };
     if !objects::with(move |s| s.task(c.table).vmar_protect_begin(vmar, options, addr, len))? {
         return Ok(());
     }

@@ -34,7 +34,9 @@ const VALUE_MASK: u32 = u32::MAX >> 2;
 pub struct Quota {
     /// Most handles open at once (capped at [`MAX_HANDLES_PER_TABLE`]).
     pub max_handles: u32,
-    /// Most pages committed by VMOs this table created.
+    /// Most pages charged to this table: pages committed by VMOs it
+    /// created, and the translation-table pages its mappings needed
+    /// ([`crate::Mmu::map`]).
     pub max_committed_pages: u64,
     /// Most mappings at once in the VMARs charged to this table (see
     /// [`crate::ObjectSpace::vmar_set_account`]); splits count too.
@@ -104,7 +106,10 @@ pub struct HandleTable<K> {
     count: u32,
     secret: u32,
     pub(crate) quota: Quota,
-    pub(crate) committed_pages: u64,
+    /// Pages charged against [`Quota::max_committed_pages`]: VMO pages and
+    /// table pages. A cell, so that the unmaps of a `&self` walk (a VMO's
+    /// change unmapping it from every mapping) can give table pages back.
+    pub(crate) committed_pages: core::cell::Cell<u64>,
     /// Mappings charged to this table now.
     pub(crate) mappings: u32,
     /// Async waits charged to this table now ([`crate::port`]).
@@ -112,6 +117,9 @@ pub struct HandleTable<K> {
     /// Being torn down ([`crate::ObjectSpace::destroy_table_step`]): no
     /// handle goes in any more.
     pub(crate) closing: bool,
+    /// Of [`Self::committed_pages`], translation-table pages (beside
+    /// `closing`, in what was padding: the table's size stays).
+    pub(crate) table_pages: core::cell::Cell<u32>,
 }
 
 impl<K> HandleTable<K> {
@@ -124,10 +132,11 @@ impl<K> HandleTable<K> {
             count: 0,
             secret: secret & VALUE_MASK,
             quota,
-            committed_pages: 0,
+            committed_pages: core::cell::Cell::new(0),
             mappings: 0,
             async_waits: 0,
             closing: false,
+            table_pages: core::cell::Cell::new(0),
         }
     }
 
@@ -365,9 +374,16 @@ impl<P: Platform> ObjectSpace<P> {
         self.tables.get(table)
     }
 
-    /// Committed pages charged to a table.
+    /// Pages charged to a table: VMO pages and translation-table pages.
     pub fn committed_pages(&self, table: TableId) -> Option<u64> {
-        self.tables.get(table).map(|t| t.committed_pages)
+        self.tables.get(table).map(|t| t.committed_pages.get())
+    }
+
+    /// Of [`Self::committed_pages`], the translation-table pages.
+    pub fn table_pages(&self, table: TableId) -> Option<u64> {
+        self.tables
+            .get(table)
+            .map(|t| u64::from(t.table_pages.get()))
     }
 
     pub(crate) fn table_ref(

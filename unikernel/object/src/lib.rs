@@ -36,7 +36,7 @@ pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
 pub use mapping::{Access, Mapping, MappingInfo, Populate, VmCounters};
 pub use platform::{
     CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
-    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, PAGE_BYTES,
+    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, MAP_NEEDS_TABLES, PAGE_BYTES,
 };
 pub use port::{
     PortId, PortStart, PortWaitToken, MAX_ASYNC_WAITS_PER_OBJECT, MAX_ASYNC_WAITS_PER_TABLE,
@@ -45,5 +45,5 @@ pub use port::{
 pub use signals::{WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS};
 pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId};
 pub use syscalls::{put_record, TaskView};
-pub use vmar::{vmar_rights, OutPtr, Unmapping, VmarId};
+pub use vmar::{vmar_rights, OutPtr, Unmapping, VmarId, OVERWRITE_PIECE};
 pub use vmo::MAX_CHAIN_DEPTH;

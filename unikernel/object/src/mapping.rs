@@ -6,7 +6,7 @@
 //! Records are created, split, trimmed and removed only by the VMAR code
 //! ([`crate::vmar`]), which keeps each VMAR's sorted child list in step.
 
-use crate::platform::{MapPerms, Platform};
+use crate::platform::{MapPerms, Platform, MAP_NEEDS_TABLES};
 use crate::space::{MappingId, ObjectSpace, VmoId};
 use crate::vmar::VmarId;
 use abi::*;
@@ -44,6 +44,7 @@ impl Mapping {
         let hi = b.min(self.first_page + self.pages);
         if lo < hi && self.populated {
             space.mmu_unmap(
+                self.vmar,
                 self.vaddr + (lo - self.first_page) * PAGE_SIZE,
                 (hi - lo) * PAGE_SIZE,
             );
@@ -160,6 +161,8 @@ pub struct MappingInfo {
     pub vmo_koid: Koid,
     /// Byte offset in the VMO of the mapping's first page.
     pub vmo_offset: u64,
+    /// The VMO's size in bytes now.
+    pub vmo_size: u64,
 }
 
 /// What the layer has done, for tests and benchmarks.
@@ -280,16 +283,57 @@ impl<P: Platform> ObjectSpace<P> {
         self.mapping_list_populate(m.vmo, m.vmo_slot);
     }
 
-    /// [`Mmu::unmap`], counted.
-    pub(crate) fn mmu_unmap(&self, vaddr: u64, len: u64) {
+    /// [`Mmu::unmap`] in `vmar`, counted; the table pages it freed go
+    /// back to `vmar`'s account.
+    pub(crate) fn mmu_unmap(&self, vmar: VmarId, vaddr: u64, len: u64) {
         self.count(|c| c.mmu_unmaps += 1);
-        self.platform.unmap(vaddr, len);
+        let freed = self.platform.unmap(vaddr, len);
+        if freed != 0 {
+            self.uncharge_tables(vmar, freed);
+        }
     }
 
-    /// [`Mmu::map`], counted.
-    pub(crate) fn mmu_map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+    /// [`Mmu::map`] for mapping `id`, counted. First without table pages
+    /// (almost every map finds its tables there); one that needs some asks
+    /// again with the room the mapping's account has left, and is charged
+    /// for what it made: `ZX_ERR_NO_MEMORY` past the quota.
+    #[inline(always)]
+    pub(crate) fn mmu_map(
+        &self,
+        id: MappingId,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+    ) -> Result<(), Status> {
         self.count(|c| c.mmu_maps += 1);
-        self.platform.map(vaddr, paddr, perms)
+        match self.platform.map(vaddr, paddr, perms) {
+            Ok(()) => Ok(()),
+            Err(e) => self.mmu_map_charged(e, id, vaddr),
+        }
+    }
+
+    /// [`Self::mmu_map`] of mapping `id` at `vaddr` that failed with `e`:
+    /// again with table pages if that was what it needed. What it maps is
+    /// found again ([`Self::translation`]: what the fault or populate asked
+    /// for), so the hot path keeps nothing live for this rare case.
+    #[cold]
+    #[inline(never)]
+    fn mmu_map_charged(&self, e: Status, id: MappingId, vaddr: u64) -> Result<(), Status> {
+        if e != MAP_NEEDS_TABLES {
+            return Err(e);
+        }
+        let m = &self.mappings[id];
+        let (paddr, perms) = self.translation(m, m.first_page + (vaddr - m.vaddr) / PAGE_SIZE);
+        let vmar = m.vmar;
+        let room = self.table_room(vmar);
+        match self.platform.map_with_tables(vaddr, paddr, perms, room) {
+            Ok(made) => {
+                self.charge_tables(vmar, made);
+                Ok(())
+            }
+            Err(MAP_NEEDS_TABLES) => Err(ZX_ERR_NO_MEMORY),
+            Err(e) => Err(e),
+        }
     }
 
     /// What mapping `m` should translate VMO page `page` to now: the frame
@@ -357,7 +401,7 @@ impl<P: Platform> ObjectSpace<P> {
                         write: true,
                         execute: executable,
                     };
-                    if let Err(e) = self.mmu_map(page_va, frame.paddr(), perms) {
+                    if let Err(e) = self.mmu_map(id, page_va, frame.paddr(), perms) {
                         // No partial effect: the page the fault committed goes again.
                         self.vmo_decommit_pages(vmo, page, page + 1);
                         return Err(e);
@@ -392,7 +436,7 @@ impl<P: Platform> ObjectSpace<P> {
                 (paddr, perms)
             }
         };
-        self.mmu_map(page_va, paddr, perms)?;
+        self.mmu_map(id, page_va, paddr, perms)?;
         let zero = paddr == self.platform.zero_page().paddr();
         self.count(|c| {
             c.faults_resolved += 1;
@@ -489,7 +533,12 @@ impl<P: Platform> ObjectSpace<P> {
                 if !core::mem::replace(&mut self.mappings[id].populated, true) {
                     self.mapping_now_populated(id);
                 }
-                self.mmu_map(m.vaddr + (page - m.first_page) * PAGE_SIZE, paddr, perms)?;
+                self.mmu_map(
+                    id,
+                    m.vaddr + (page - m.first_page) * PAGE_SIZE,
+                    paddr,
+                    perms,
+                )?;
             }
         }
         Ok(self.populate_up(p, level))

@@ -126,6 +126,11 @@ pub struct MapPerms {
     pub execute: bool,
 }
 
+/// What [`Mmu::map`] returns when it would need more translation-table
+/// pages than it was allowed: nothing was changed; the caller asks again
+/// with the room its quota leaves ([`Mmu::map`]).
+pub const MAP_NEEDS_TABLES: Status = abi::ZX_ERR_SHOULD_WAIT;
+
 /// The MMU side of mapping bookkeeping.
 ///
 /// The object layer calls this whenever the page a mapped VMO offset shows
@@ -137,18 +142,38 @@ pub struct MapPerms {
 /// One-way copy-on-write never needs a downgrade to read-only: a writable
 /// translation only ever maps a VMO's own page, and an own page changes only
 /// by being removed (DECOMMIT, shrink, the VMO going), which unmaps it.
+///
+/// Translation-table pages a task's mappings need are charged to that task
+/// (the quota of the table its VMAR is charged to, with its VMO pages):
+/// `map` says how many it made, `unmap` and `unmap_some` how many they
+/// freed. An MMU that keeps some translations in tables no task is charged
+/// for (the kernel's) reports none made or freed there.
 pub trait Mmu {
     /// Removes translations for `[vaddr, vaddr + len)` (page aligned), with
-    /// the TLB maintenance that implies, before the call returns.
-    fn unmap(&self, vaddr: u64, len: u64);
+    /// the TLB maintenance that implies, before the call returns. Returns
+    /// how many charged table pages went with them.
+    fn unmap(&self, vaddr: u64, len: u64) -> u64;
     /// [`Self::unmap`] of at most `max` translations (at least one): returns
-    /// where it stopped, `vaddr + len` once the range holds none. Its cost
-    /// grows with the translations removed, not with `len`, so a caller
-    /// can take a huge sparse range in bounded pieces.
-    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64;
+    /// where it stopped, `vaddr + len` once the range holds none, and how
+    /// many charged table pages went. Its cost grows with the translations
+    /// removed, not with `len`, so a caller can take a huge sparse range in
+    /// bounded pieces.
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64);
     /// Maps the page at `vaddr` (page aligned) to `paddr`, replacing whatever
-    /// translation is there. `Err(ZX_ERR_NO_MEMORY)` if a table page is unavailable.
+    /// translation is there, making no charged table page on the way:
+    /// [`MAP_NEEDS_TABLES`] if it needs one (then
+    /// [`Self::map_with_tables`]), `ZX_ERR_NO_MEMORY` if no frame was free
+    /// for a table page; either way nothing changed.
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status>;
+    /// [`Self::map`] making at most `tables` charged table pages; returns
+    /// how many it made ([`MAP_NEEDS_TABLES`] if it needed more).
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status>;
 }
 
 /// Identifies a blocked thread to the kernel's scheduler.

@@ -118,8 +118,55 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     pub(crate) fn uncharge(&mut self, account: TableId, pages: u64) {
-        if let Some(t) = self.tables.get_mut(account) {
-            t.committed_pages -= pages;
+        if let Some(t) = self.tables.get(account) {
+            t.committed_pages.set(t.committed_pages.get() - pages);
+        }
+    }
+
+    /// The table `vmar`'s mappings are charged to, if it is still there
+    /// (`Some(None)` once it has gone; `None` for the kernel's own VMARs).
+    fn account_table(&self, vmar: VmarId) -> Option<Option<&HandleTable<P::KernelObject>>> {
+        let account = self.vmars.get(vmar)?.account?;
+        Some(self.tables.get(account))
+    }
+
+    /// How many translation-table pages a map in `vmar` may still take:
+    /// what is left of its account's quota (none once the account has
+    /// gone; any number for the kernel's own VMARs, whose translations
+    /// live in the kernel's table, which charges none).
+    #[cold]
+    pub(crate) fn table_room(&self, vmar: VmarId) -> u64 {
+        match self.account_table(vmar) {
+            None => u64::MAX,
+            Some(None) => 0,
+            Some(Some(t)) => t
+                .quota
+                .max_committed_pages
+                .saturating_sub(t.committed_pages.get()),
+        }
+    }
+
+    /// Charges `pages` translation-table pages a map in `vmar` made to its
+    /// account (within [`Self::table_room`], so the quota holds).
+    #[cold]
+    pub(crate) fn charge_tables(&self, vmar: VmarId, pages: u64) {
+        if let Some(Some(t)) = self.account_table(vmar) {
+            t.committed_pages.set(t.committed_pages.get() + pages);
+            t.table_pages.set(t.table_pages.get() + pages as u32);
+        }
+    }
+
+    /// Gives back `pages` translation-table pages an unmap in `vmar`
+    /// freed. Saturating: every table page of a task's table is charged
+    /// to the one account all VMARs in its slot share, so this is exact
+    /// there; elsewhere nothing is charged and nothing is freed.
+    #[cold]
+    pub(crate) fn uncharge_tables(&self, vmar: VmarId, pages: u64) {
+        if let Some(Some(t)) = self.account_table(vmar) {
+            let n = pages.min(u64::from(t.table_pages.get()));
+            t.committed_pages
+                .set(t.committed_pages.get().saturating_sub(n));
+            t.table_pages.set(t.table_pages.get() - n as u32);
         }
     }
 

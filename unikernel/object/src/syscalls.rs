@@ -487,11 +487,64 @@ impl<P: Platform> TaskView<'_, P> {
         )
     }
 
+    /// Whether a `ZX_VM_SPECIFIC_OVERWRITE` may be made in this hold: it
+    /// drops at most [`crate::OVERWRITE_PIECE`] translations of what it
+    /// replaces, and says no if more are left (the caller drops them in
+    /// bounded pieces, [`Self::vmar_overwrite_range`], and asks again).
+    #[cold]
+    #[inline(never)]
+    fn overwrite_ready(
+        &self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+    ) -> bool {
+        let Some((base, end)) =
+            self.vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
+        else {
+            return true;
+        };
+        let Ok((id, _)) = self.space.vmar_of(self.table, vmar) else {
+            return true;
+        };
+        self.space
+            .unmap_translations_some(id, base, end - base, crate::OVERWRITE_PIECE)
+            >= end
+    }
+
+    /// [`ObjectSpace::vmar_overwrite_range`] of a `zx_vmar_map` (no error:
+    /// `None` where the map itself would fail).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_overwrite_range(
+        &self,
+        vmar: Handle,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: Handle,
+        vmo_offset: u64,
+        len: u64,
+    ) -> Option<(u64, u64)> {
+        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+            return None;
+        }
+        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo).ok()?;
+        self.space
+            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+    }
+
     /// [`Self::vmar_map_out`] that leaves a `ZX_VM_MAP_RANGE`'s translations
     /// to the caller: with them, it gives where they start, for
     /// [`ObjectSpace::populate_step`] to make in bounded pieces after the
     /// call (the lock may be dropped between them; the mapping is whole and
     /// usable from the start, as a fault would make any of them).
+    /// A `ZX_VM_SPECIFIC_OVERWRITE` over more than [`crate::OVERWRITE_PIECE`]
+    /// translations is `ZX_ERR_SHOULD_WAIT` with nothing changed (some of
+    /// them dropped, which is always safe): the caller drops the rest in
+    /// bounded pieces ([`Self::vmar_overwrite_range`],
+    /// [`ObjectSpace::unmap_translations_some`]) and asks again.
     #[allow(clippy::too_many_arguments)]
     pub fn vmar_map_out_unpopulated(
         &mut self,
@@ -513,6 +566,11 @@ impl<P: Platform> TaskView<'_, P> {
         } else {
             options
         };
+        if options & ZX_VM_SPECIFIC_OVERWRITE != 0
+            && !self.overwrite_ready(vmar, options, vmar_offset, vmo, vmo_offset, len)
+        {
+            return Err(ZX_ERR_SHOULD_WAIT);
+        }
         let base = self.vmar_map_out(vmar, options, vmar_offset, vmo, vmo_offset, len, out)?;
         // The handle was good for the map, in this same lock hold.
         let (id, _) = self.space.vmo_handle(self.table, vmo, 0)?;

@@ -33,6 +33,11 @@ pub(crate) enum Child {
 /// One child of a VMAR and the range it occupies.
 pub(crate) type Region = crate::regions::Region<Child>;
 
+/// Translations a `ZX_VM_SPECIFIC_OVERWRITE` drops in the map's own hold
+/// (more are dropped before it, this many a hold: see
+/// [`crate::TaskView::vmar_map_out_unpopulated`]).
+pub const OVERWRITE_PIECE: usize = 512;
+
 /// Pages a teardown step unmaps from a large populated mapping at once.
 pub const TRIM_PAGES: u64 = 256;
 /// Budget units such a trim costs beyond the one every removal takes.
@@ -394,27 +399,7 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<u64, Status> {
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
-        if options & !MAP_OPTIONS != 0
-            || !perms_valid(perms)
-            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
-        {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        if perms & !max_perms != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
-        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
-            return Err(ZX_ERR_NOT_SUPPORTED);
-        }
-        self.live_vmar(vmar)?;
-        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)?;
         let specific = overwrite || options & ZX_VM_SPECIFIC != 0;
         let (base, splits) = if overwrite {
             let base = self.specific_range(vmar, vmar_offset, len)?;
@@ -476,6 +461,76 @@ impl<P: Platform> ObjectSpace<P> {
             done += n;
         }
         Ok(base)
+    }
+
+    /// The checks of [`Self::vmar_map_vmo_out`] before it places anything,
+    /// in Zircon's order.
+    #[inline(always)]
+    fn map_checks(
+        &self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+    ) -> Result<(), Status> {
+        let perms = options & ZX_VM_PERM_MASK;
+        let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
+        if options & !MAP_OPTIONS != 0
+            || !perms_valid(perms)
+            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
+        {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if perms & !max_perms != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
+        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
+            return Err(ZX_ERR_NOT_SUPPORTED);
+        }
+        self.live_vmar(vmar)?;
+        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        Ok(())
+    }
+
+    /// For a `ZX_VM_SPECIFIC_OVERWRITE` map that passes the map's checks
+    /// up to its placement: the range it replaces, if a mapping there has
+    /// translations. The caller may drop them first, in bounded pieces
+    /// ([`Self::unmap_translations_some`]; dropping one is always safe: the
+    /// page faults back through what is mapped then), so that the map
+    /// itself, all or nothing in one hold, finds (almost) none left.
+    /// `None` otherwise (the map's own checks say why it fails, if it does).
+    #[allow(clippy::too_many_arguments)]
+    pub fn vmar_overwrite_range(
+        &self,
+        vmar: VmarId,
+        options: VmOptions,
+        vmar_offset: u64,
+        vmo: VmoId,
+        vmo_offset: u64,
+        len: u64,
+        max_perms: VmOptions,
+    ) -> Option<(u64, u64)> {
+        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+            return None;
+        }
+        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)
+            .ok()?;
+        let base = self.specific_range(vmar, vmar_offset, len).ok()?;
+        let end = base + len;
+        self.check_no_vmar_in(vmar, base, end).ok()?;
+        let v = &self.vmars[vmar];
+        v.overlapping(base, end)
+            .any(|r| matches!(r.value, Child::Mapping(m) if self.mappings[m].populated))
+            .then_some((base, end))
     }
 
     /// Resolves where the 8 bytes at `out` go, as a store there would after
@@ -664,7 +719,7 @@ impl<P: Platform> ObjectSpace<P> {
         len: u64,
     ) -> Result<(), Status> {
         if self.vmar_protect_begin(vmar, perms, addr, len)? {
-            self.mmu_unmap(addr, len);
+            self.mmu_unmap(vmar, addr, len);
         }
         Ok(())
     }
@@ -737,10 +792,33 @@ impl<P: Platform> ObjectSpace<P> {
     /// as an unmap): what faults back in gets what its mapping says now.
     /// Returns where it stopped (`vaddr + len` once none is left), after a
     /// cost that grows with what it removed, not with `len`
-    /// ([`crate::Mmu::unmap_some`]).
-    pub fn unmap_translations_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+    /// ([`crate::Mmu::unmap_some`]). The table pages that go are given
+    /// back to the account of the VMAR holding `vaddr` under `root` (the
+    /// caller's range lies in one task's VMARs, which share one account).
+    pub fn unmap_translations_some(&self, root: VmarId, vaddr: u64, len: u64, max: usize) -> u64 {
         self.count(|c| c.mmu_unmaps += 1);
-        self.platform.unmap_some(vaddr, len, max)
+        let (stopped, freed) = self.platform.unmap_some(vaddr, len, max);
+        if freed != 0 {
+            self.uncharge_tables(self.vmar_at(root, vaddr), freed);
+        }
+        stopped
+    }
+
+    /// The innermost VMAR under `root` whose range holds `vaddr` (`root`
+    /// itself if none below it does).
+    fn vmar_at(&self, root: VmarId, vaddr: u64) -> VmarId {
+        let mut cur = root;
+        while let Some(r) = self
+            .vmars
+            .get(cur)
+            .and_then(|v| v.children.containing(vaddr))
+        {
+            match r.value {
+                Child::Vmar(c) => cur = c,
+                Child::Mapping(_) => break,
+            }
+        }
+        cur
     }
 
     /// `zx_vmar_destroy` on an id: every mapping and sub-VMAR inside goes
@@ -865,6 +943,7 @@ impl<P: Platform> ObjectSpace<P> {
             perms: m.perms,
             vmo_koid: self.vmos[m.vmo].koid,
             vmo_offset: m.first_page * PAGE_SIZE,
+            vmo_size: self.vmos[m.vmo].size * PAGE_SIZE,
         })
     }
 
@@ -973,16 +1052,22 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Removes every mapping and destroys every sub-VMAR in `[a, b)` of
-    /// `vmar` (splits reserved; no sub-VMAR partly inside).
+    /// `vmar` (splits reserved; no sub-VMAR partly inside), in one go: each
+    /// mapping whole, with one unmap of its range (the trims of
+    /// [`Self::remove_mapping_step`] are for bounded steps, and cost a walk
+    /// and a tree update per [`TRIM_PAGES`] where there are no translations
+    /// left, as after a `ZX_VM_SPECIFIC_OVERWRITE` dropped them first).
     fn unmap_reserved(&mut self, vmar: VmarId, a: u64, b: u64) {
         self.split_ends_reserved(vmar, a, b);
-        let mut u = Unmapping {
-            vmar,
-            start: a,
-            end: b,
-        };
-        let mut all = UNBOUNDED;
-        self.vmar_unmap_step(&mut u, &mut all);
+        while let Some(r) = self.vmars[vmar].last_overlapping(a, b) {
+            match r.value {
+                Child::Mapping(m) => self.remove_mapping(m),
+                Child::Vmar(c) => {
+                    let mut all = UNBOUNDED;
+                    self.vmar_destroy_step(c, &mut all);
+                }
+            }
+        }
     }
 
     /// One bounded part of removing mapping `m` (one unit of `budget` was
@@ -999,7 +1084,11 @@ impl<P: Platform> ObjectSpace<P> {
         }
         *budget = budget.saturating_sub(TRIM_COST);
         let keep = rec.pages - TRIM_PAGES;
-        self.mmu_unmap(rec.vaddr + keep * PAGE_SIZE, TRIM_PAGES * PAGE_SIZE);
+        self.mmu_unmap(
+            rec.vmar,
+            rec.vaddr + keep * PAGE_SIZE,
+            TRIM_PAGES * PAGE_SIZE,
+        );
         self.mappings[m].pages = keep;
         let listed = self.vmars[rec.vmar]
             .children
@@ -1013,7 +1102,7 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn remove_mapping(&mut self, m: MappingId) {
         let rec = self.mappings.remove(m).expect("live mapping");
         if rec.populated {
-            self.mmu_unmap(rec.vaddr, rec.len());
+            self.mmu_unmap(rec.vmar, rec.vaddr, rec.len());
         }
         let gone = self.vmars[rec.vmar].children.remove(rec.vaddr);
         debug_assert!(gone.is_some(), "mapping listed in its VMAR");

@@ -173,7 +173,7 @@ impl<P: Platform> ObjectSpace<P> {
         fault: Option<MappingId>,
     ) -> Result<(), Status> {
         match self.tables.get_mut(account) {
-            Some(t) => charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages),
+            Some(t) => charge_pages(&t.committed_pages, t.quota.max_committed_pages, pages),
             None => self.vmo_adopt(id, pages, fault),
         }
     }
@@ -196,7 +196,7 @@ impl<P: Platform> ObjectSpace<P> {
             return Err(ZX_ERR_NO_MEMORY);
         }
         let pages = held.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
-        charge_pages(&mut t.committed_pages, t.quota.max_committed_pages, pages)?;
+        charge_pages(&t.committed_pages, t.quota.max_committed_pages, pages)?;
         self.vmos[id].account = heir;
         Ok(())
     }
@@ -205,10 +205,14 @@ impl<P: Platform> ObjectSpace<P> {
 /// Adds `pages` to a table's `committed` pages, up to `max`; else
 /// `ZX_ERR_NO_MEMORY`.
 #[inline(always)]
-fn charge_pages(committed: &mut u64, max: u64, pages: u64) -> Result<(), Status> {
-    match committed.checked_add(pages) {
+pub(crate) fn charge_pages(
+    committed: &core::cell::Cell<u64>,
+    max: u64,
+    pages: u64,
+) -> Result<(), Status> {
+    match committed.get().checked_add(pages) {
         Some(total) if total <= max => {
-            *committed = total;
+            committed.set(total);
             Ok(())
         }
         _ => Err(ZX_ERR_NO_MEMORY),

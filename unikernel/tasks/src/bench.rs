@@ -450,11 +450,12 @@ fn scale(filter: &str, bench: &Bench) -> Result<(), Status> {
 /// thread sleeps 1 ms at a time: the longest IRQs-masked interval the
 /// kernel saw during them, and how late a sleep woke meanwhile (the worst
 /// of them, and each call's own as `…_write`, `…_read`, `…_commit`,
-/// `…_protect`, `…_shrink`, `…_map_range`, `…_unmap`, `…_exit`).
+/// `…_protect`, `…_shrink`, `…_map_range`, `…_overwrite`, `…_unmap`,
+/// `…_exit`).
 fn under_stress() -> Result<(), Status> {
     use crate::stress::{self, FULL};
     type Call<'a> = &'a dyn Fn() -> Result<stress::Figures, Status>;
-    let parts: [(&str, Call); 8] = [
+    let parts: [(&str, Call); 9] = [
         ("write", &|| stress::huge_write(FULL)),
         ("read", &|| stress::huge_read(FULL)),
         ("commit", &|| stress::huge_commit(FULL)),
@@ -463,6 +464,7 @@ fn under_stress() -> Result<(), Status> {
         ("protect", &|| stress::huge_protect(FULL)),
         ("shrink", &|| stress::huge_shrink(FULL)),
         ("map_range", &|| stress::huge_map_range(FULL)),
+        ("overwrite", &|| stress::huge_overwrite(FULL)),
         ("unmap", &|| stress::destroy_many_mappings(FULL)),
         ("exit", &|| stress::exit_with_many_handles(FULL)),
     ];

@@ -225,6 +225,22 @@ pub fn huge_shrink(size: Size) -> Result<Figures, Status> {
     on_populated(size, |vmo, _| vmo.set_size(0))
 }
 
+/// Maps a fresh VMO with `ZX_VM_SPECIFIC_OVERWRITE` over a populated
+/// mapping (measured): every old translation goes.
+pub fn huge_overwrite(size: Size) -> Result<Figures, Status> {
+    on_populated(size, |_, addr| {
+        let root = Vmar::root_self();
+        let base = root.info()?.base;
+        let fresh = Vmo::create(size.bytes)?;
+        let flags = VmarFlags(VmarFlags::RW.0 | abi::ZX_VM_SPECIFIC_OVERWRITE);
+        let at = root.map(addr - base, &fresh, 0, size.bytes, flags)?;
+        if at != addr {
+            return Err(Status::BAD_STATE);
+        }
+        Ok(())
+    })
+}
+
 /// Maps a committed VMO populated (MAP_RANGE: every translation made by
 /// the call, measured).
 pub fn huge_map_range(size: Size) -> Result<Figures, Status> {

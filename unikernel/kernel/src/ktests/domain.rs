@@ -123,8 +123,10 @@ fn an_unmapped_page_faults_at_once_under_the_same_asid() -> TestResult {
     let f = magic_frame()?;
     let (id, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
     let va = va_in(id)?;
-    crate::vm::with_table_for(va, |t| t.map_user_page(va, f.addr(), true, false))
-        .map_err(|e| fail(&format!("map: {e:?}")))?;
+    crate::vm::with_table_for(va, |t| {
+        t.map_user_page_charged(va, f.addr(), true, false, u64::MAX)
+    })
+    .map_err(|e| fail(&format!("map: {e:?}")))?;
     let (seen, caught) = in_domain(id, || {
         // The translation is in the TLB under this domain's ASID now...
         let seen = probe_load(va);
@@ -151,8 +153,10 @@ fn a_reused_asid_never_shows_its_previous_owners_pages() -> TestResult {
     let f = magic_frame()?;
     let (first, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
     let va = va_in(first)?;
-    crate::vm::with_table_for(va, |t| t.map_user_page(va, f.addr(), true, false))
-        .map_err(|e| fail(&format!("map: {e:?}")))?;
+    crate::vm::with_table_for(va, |t| {
+        t.map_user_page_charged(va, f.addr(), true, false, u64::MAX)
+    })
+    .map_err(|e| fail(&format!("map: {e:?}")))?;
     let seen = in_domain(first, || probe_load(va));
     let first_asid = domain::context_of(first).unwrap_or(0) & 0xffff;
     // It ends without unmapping: its table goes whole, its ASID is
@@ -185,8 +189,10 @@ fn a_domains_tables_are_freed_with_it() -> TestResult {
     check_eq!(domain::table_pages_of(id), Some(1));
     let va = va_in(id)?;
     let f = magic_frame()?;
-    crate::vm::with_table_for(va, |t| t.map_user_page(va, f.addr(), false, false))
-        .map_err(|e| fail(&format!("map: {e:?}")))?;
+    crate::vm::with_table_for(va, |t| {
+        t.map_user_page_charged(va, f.addr(), false, false, u64::MAX)
+    })
+    .map_err(|e| fail(&format!("map: {e:?}")))?;
     // Root, level 1, 2 and 3 of its own.
     check_eq!(domain::table_pages_of(id), Some(4));
     check_eq!(domain::destroy(id), 4);

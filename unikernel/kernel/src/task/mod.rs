@@ -53,10 +53,13 @@ pub const MAX_START_HANDLES: usize = 4;
 /// Most mappings a task may have at once (splits count): bounds what its
 /// end and a commit's walk of a VMO's mappings have to visit.
 pub const MAX_MAPPINGS: u32 = 1 << 14;
-/// Per-task quotas.
+/// Per-task quotas. Committed pages (VMO pages and the translation-table
+/// pages of the task's own table) up to 160 MiB: less than a 256 MiB guest
+/// has free, so one task alone cannot take every frame, and more than the
+/// largest benchmark holds (two 64 MiB VMOs).
 const QUOTA: object::Quota = object::Quota {
     max_handles: 4096,
-    max_committed_pages: 1 << 16,
+    max_committed_pages: 160 << 8,
     max_mappings: MAX_MAPPINGS,
 };
 /// The sub-VMAR's permissions.
@@ -134,6 +137,12 @@ struct Task {
     ended: bool,
     /// Its translation table (`vm::domain`): its sub-VMAR is that slot.
     domain: DomainId,
+    /// The task that created it (none for the first), whose live children
+    /// it counts among until it ends.
+    parent: Option<Id>,
+    /// Its own children that have not ended: at most
+    /// [`TASK_MAX_LIVE_CHILDREN`], so one task cannot take every slot.
+    children: u32,
 }
 
 /// A thread of a task, from its creation (or its task's start, for the
@@ -354,11 +363,26 @@ pub struct StartHandles {
     pub from: [Handle; MAX_START_HANDLES],
 }
 
-/// Creates a task whose first thread runs `entry(arg, handles…)` at EL0,
-/// moving `handles` from the caller's `table` (each needs TRANSFER), and
-/// returns a handle to it in `table`. Nothing is left behind on failure.
+/// `task_create` from the calling task (whose thread this runs on): a
+/// task whose first thread runs `entry(arg, handles…)` at EL0, moving
+/// `handles` from the caller's `table` (each needs TRANSFER); returns a
+/// handle to it in `table`. Nothing is left behind on failure. The caller
+/// may have [`TASK_MAX_LIVE_CHILDREN`] children that have not ended; one
+/// more is `ZX_ERR_NO_MEMORY` (every slot taken is `ZX_ERR_NO_RESOURCES`).
 pub fn create(
     table: TableId,
+    entry: u64,
+    arg: u64,
+    handles: &StartHandles,
+) -> Result<Handle, Status> {
+    let parent = Id::from_raw(el0::record().task);
+    create_task(table, Some(parent), entry, arg, handles)
+}
+
+/// [`create`] for `parent` (`None`: the kernel's first task).
+fn create_task(
+    table: TableId,
+    parent: Option<Id>,
     entry: u64,
     arg: u64,
     handles: &StartHandles,
@@ -368,17 +392,28 @@ pub fn create(
     }
     let (id, moved, stack_top, handle, rec, vmar_handle) = {
         let mut tasks = TASKS.lock();
+        if let Some(p) = parent {
+            // An ended parent's syscall does not get here (its threads leave).
+            let children = tasks.get_mut(p).map_or(0, |t| t.children);
+            if children >= TASK_MAX_LIVE_CHILDREN {
+                return Err(ZX_ERR_NO_MEMORY);
+            }
+        }
         // The task's id is its slot's, known before it is built: the lock
         // is held until it is inserted.
         let id = tasks.reserve()?;
         if id.slot() >= MAX_TASKS {
             return Err(ZX_ERR_NO_MEMORY);
         }
-        let (task, moved, stack_top, handle) = objects::with(|s| build(s, table, id, handles))?;
+        let (mut task, moved, stack_top, handle) = objects::with(|s| build(s, table, id, handles))?;
+        task.parent = parent;
         let rec = (task.table, task.vmar_range);
         let vmar_handle = task.self_handles;
         let inserted = tasks.insert_reserved(task);
         debug_assert_eq!(inserted, id);
+        if let Some(p) = parent.and_then(|p| tasks.get_mut(p)) {
+            p.children += 1;
+        }
         set_alive(id, true);
         (id, moved, stack_top, handle, rec, vmar_handle)
     };
@@ -484,6 +519,8 @@ fn build(
             threads: 0,
             ended: false,
             domain: dom,
+            parent: None,
+            children: 0,
         };
         Ok((task, moved, stack_top, handle))
     })();
@@ -611,7 +648,7 @@ fn spawn_thread(
 /// Ends task `id` (once): its sub-VMAR and handle table go, how it ended is
 /// recorded, and `ZX_TASK_TERMINATED` is asserted.
 pub fn end(id: Id, how: ZxInfoTaskEnd) {
-    let (table, vmar, signals, dom) = {
+    let (table, vmar, signals, dom, parent) = {
         let mut tasks = TASKS.lock();
         let Some(t) = tasks.get_mut(id) else { return };
         if t.ended {
@@ -619,7 +656,7 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         }
         t.ended = true;
         set_alive(id, false);
-        (t.table, t.vmar, t.signals, t.domain)
+        (t.table, t.vmar, t.signals, t.domain, t.parent)
     };
     // However many mappings and handles, in bounded steps (the sub-VMAR
     // was marked dying by nobody else: a task never holds it twice).
@@ -631,6 +668,13 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
     // Its mappings are gone: its table, ASID and TLB entries go too (a
     // thread of it still in the kernel runs on the kernel's table).
     domain::destroy(dom);
+    // Its slot is free: its parent may create another in its place (before
+    // anyone sees this task ended).
+    if let Some(p) = parent {
+        if let Some(p) = TASKS.lock().get_mut(p) {
+            p.children -= 1;
+        }
+    }
     objects::in_steps(|s, budget| s.destroy_table_step(table, *budget).unwrap_or(true));
     // Its threads first: whoever sees the task terminated (on another CPU
     // at once) sees every thread never started terminated too.
@@ -1038,5 +1082,5 @@ fn task_of(table: TableId, handle: Handle, right: Rights) -> Result<Id, Status> 
 /// Starts the EL0 image's first task from the kernel's own `table`, with
 /// `arg` and the handles given; returns the kernel's handle to it.
 pub fn start_first(table: TableId, arg: u64, handles: &StartHandles) -> Result<Handle, Status> {
-    create(table, image::get().entry, arg, handles)
+    create_task(table, None, image::get().entry, arg, handles)
 }

@@ -93,6 +93,9 @@ fn in_words(task: u64, frame: &TrapFrame) -> LineBuf {
                     Access::Read if !allowed(ZX_VM_PERM_READ) => {
                         "a read of a mapping without read permission"
                     }
+                    _ if m.vmo_offset + (far - m.base) < m.vmo_size => {
+                        "no memory for it (the task's quota of committed and table pages, or the free frames, ran out)"
+                    }
                     _ => "the mapping's VMO has no page there (past its end)",
                 };
                 line.push_fmt(format_args!(

@@ -33,7 +33,13 @@ pub struct Fake {
     pub done_with: RefCell<Vec<Koid>>,
     /// Koids the object layer asked about, in order.
     pub asked_unreferenced: RefCell<Vec<Koid>>,
+    /// Charged table pages, modelled as one per 2 MiB that holds a
+    /// translation (`tables_charged`), or none (the default).
+    pub tables_charged: Cell<bool>,
 }
+
+/// Bytes one modelled table page covers.
+pub const TABLE_SPAN: u64 = 2 << 20;
 
 impl Fake {
     pub fn live_frames(&self) -> usize {
@@ -145,20 +151,41 @@ impl FrameAllocator for Fake {
     }
 }
 
+impl Fake {
+    /// Modelled table pages `[vaddr, end)`'s 2 MiB regions hold now.
+    fn tables_in(&self, pt: &BTreeMap<u64, (u64, MapPerms)>, vaddr: u64, end: u64) -> u64 {
+        if !self.tables_charged.get() {
+            return 0;
+        }
+        let first = vaddr / TABLE_SPAN;
+        let last = (end - 1) / TABLE_SPAN;
+        (first..=last)
+            .filter(|r| {
+                pt.range(r * TABLE_SPAN..(r + 1) * TABLE_SPAN)
+                    .next()
+                    .is_some()
+            })
+            .count() as u64
+    }
+}
+
 impl Mmu for Fake {
-    fn unmap(&self, vaddr: u64, len: u64) {
+    fn unmap(&self, vaddr: u64, len: u64) -> u64 {
         assert!(vaddr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
         self.unmaps.borrow_mut().push((vaddr, len));
         let mut pt = self.page_table.borrow_mut();
+        let before = self.tables_in(&pt, vaddr, vaddr + len);
         let gone: Vec<u64> = pt.range(vaddr..vaddr + len).map(|(&va, _)| va).collect();
         for va in gone {
             pt.remove(&va);
         }
+        before - self.tables_in(&pt, vaddr, vaddr + len)
     }
-    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> u64 {
+    fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64) {
         assert!(vaddr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0);
         let end = vaddr + len;
         let mut pt = self.page_table.borrow_mut();
+        let before = self.tables_in(&pt, vaddr, end);
         let gone: Vec<u64> = pt.range(vaddr..end).map(|(&va, _)| va).collect();
         let max = max.max(1);
         let stop = gone.get(max).copied().unwrap_or(end);
@@ -168,10 +195,29 @@ impl Mmu for Fake {
         for va in gone.into_iter().take(max) {
             pt.remove(&va);
         }
-        stop
+        (stop, before - self.tables_in(&pt, vaddr, end))
     }
     fn map(&self, vaddr: u64, paddr: u64, perms: MapPerms) -> Result<(), Status> {
+        self.map_with_tables(vaddr, paddr, perms, 0).map(drop)
+    }
+    fn map_with_tables(
+        &self,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        tables: u64,
+    ) -> Result<u64, Status> {
         assert!(vaddr.is_multiple_of(PAGE_SIZE) && paddr.is_multiple_of(PAGE_SIZE));
+        let need = if self.tables_charged.get() {
+            let region = vaddr / TABLE_SPAN * TABLE_SPAN;
+            let pt = self.page_table.borrow();
+            u64::from(pt.range(region..region + TABLE_SPAN).next().is_none())
+        } else {
+            0
+        };
+        if need > tables {
+            return Err(MAP_NEEDS_TABLES);
+        }
         match self.map_fail_after.get() {
             Some(0) => {
                 self.map_fail_after.set(None);
@@ -190,7 +236,7 @@ impl Mmu for Fake {
         );
         self.maps.borrow_mut().push((vaddr, paddr, perms));
         self.page_table.borrow_mut().insert(vaddr, (paddr, perms));
-        Ok(())
+        Ok(need)
     }
 }
 

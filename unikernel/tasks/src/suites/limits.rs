@@ -6,13 +6,18 @@ use super::util::*;
 use crate::harness::Suite;
 use crate::harness::TestResult;
 use crate::{check, check_eq, ok, tests};
-use zx::{AsHandleRef, Event, Signals, Status, Vmo, VmoOp};
+use zx::{
+    AsHandleRef, Event, Handle, HandleBased, Rights, Signals, Status, Task, TaskEnd, Time, Vmar,
+    VmarFlags, Vmo, VmoOp,
+};
 
 pub static SUITE: Suite = Suite {
     name: "limits",
     tests: tests![
         committing_vmos_until_no_memory_then_closing_them_gives_every_frame_back,
         creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_again,
+        a_tasks_translation_tables_count_against_its_quota,
+        a_task_at_its_child_limit_gets_no_memory_others_still_create_and_ended_children_give_slots_back,
     ],
 };
 
@@ -140,4 +145,193 @@ fn creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_a
     check_eq!(counts[0], counts[1], "as many VMOs fit again");
     ok!(unmap(addr, MAX_VMOS as u64 * 4));
     Ok(())
+}
+
+/// Where the table-quota helper maps: 1 GiB-aligned offsets of its
+/// sub-VMAR far from anything else there, so each first map needs two
+/// new table pages (level 2 and level 3; the level-1 table exists).
+const FRESH: [u64; 3] = [16 << 30, 17 << 30, 18 << 30];
+/// A task's sub-VMAR (and so the offsets within one).
+const SLOT: u64 = 64 << 30;
+
+/// Commits pages of `vmo` from `at` on, `chunk` bytes at a time, until
+/// that fails with NO_MEMORY; where the first failing chunk began.
+fn commit_chunks(vmo: &Vmo, mut at: u64, chunk: u64) -> Result<u64, Status> {
+    loop {
+        match vmo.op_range(VmoOp::COMMIT, at, chunk) {
+            Ok(()) => at += chunk,
+            Err(Status::NO_MEMORY) => return Ok(at),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Exit codes of the helper: which step went wrong.
+const STEP_FILL: i64 = 10;
+const STEP_MAP_REFUSED: i64 = 11;
+const STEP_MAP_FITS: i64 = 12;
+const STEP_GIVEN_BACK: i64 = 13;
+const STEP_FAULT: i64 = 14;
+
+/// In a helper task: fills its quota with committed pages to the last
+/// page, then shows that table pages count against it. Ends by faulting
+/// on a page that needs table pages it cannot have.
+fn table_quota_helper() {
+    // The stack pages this runs on are committed first (a fault on a new
+    // one would not fit either).
+    let mut probe = [0u8; 16 << 10];
+    for b in probe.iter_mut().step_by(PAGE as usize) {
+        // SAFETY: a local array's byte.
+        unsafe { core::ptr::write_volatile(b, 1) };
+    }
+    core::hint::black_box(&probe);
+    let fail = |code| -> ! { zx::exit(code) };
+    let Ok(vmo) = Vmo::create(1 << 28) else {
+        fail(STEP_FILL)
+    };
+    let mut at = 0;
+    for chunk in [1 << 22, 1 << 16, PAGE] {
+        at = match commit_chunks(&vmo, at, chunk) {
+            Ok(at) => at,
+            Err(_) => fail(STEP_FILL),
+        };
+    }
+    // Full to the page. It is the quota, not memory, that said no.
+    let free = zx::kernel_counters(&vmo).map_or(0, |c| c.free_frames);
+    if free < 4096 {
+        fail(STEP_FILL);
+    }
+    let vmar = Vmar::root_self();
+    let map = |offset: u64, extra: VmarFlags| {
+        vmar.map(
+            offset,
+            &vmo,
+            0,
+            PAGE,
+            VmarFlags::PERM_READ | VmarFlags::SPECIFIC | extra,
+        )
+    };
+    let decommit_last = |n: u64| vmo.op_range(VmoOp::DECOMMIT, at - n * PAGE, n * PAGE);
+    // Room for one page: a map that needs two table pages is refused.
+    if decommit_last(1).is_err() || map(FRESH[0], VmarFlags::MAP_RANGE) != Err(Status::NO_MEMORY) {
+        fail(STEP_MAP_REFUSED);
+    }
+    // Room for two: it fits.
+    let Ok(addr) = decommit_last(2).and_then(|()| map(FRESH[0], VmarFlags::MAP_RANGE)) else {
+        fail(STEP_MAP_FITS)
+    };
+    // Its unmap gives both table pages back: two pages commit, a third not.
+    if vmar.unmap(addr, PAGE).is_err()
+        || vmo
+            .op_range(VmoOp::COMMIT, at - 2 * PAGE, 2 * PAGE)
+            .is_err()
+        || vmo.op_range(VmoOp::COMMIT, at, PAGE) != Err(Status::NO_MEMORY)
+    {
+        fail(STEP_GIVEN_BACK);
+    }
+    // Room for one again: a read fault that needs two table pages ends
+    // this task with a report.
+    let Ok(addr) = decommit_last(1).and_then(|()| map(FRESH[1], VmarFlags::PERM_READ)) else {
+        fail(STEP_FAULT)
+    };
+    // SAFETY: the test expects the read to fault.
+    unsafe { peek(addr) };
+    fail(STEP_FAULT);
+}
+
+fn a_tasks_translation_tables_count_against_its_quota() -> TestResult {
+    let end = ok!(crate::harness::run_in_task(table_quota_helper));
+    check!(
+        matches!(end, TaskEnd::Faulted { far, .. } if far % SLOT == FRESH[1]),
+        "the helper should fault at offset {:#x} of its sub-VMAR: {end:?}",
+        FRESH[1]
+    );
+    kernel_works()
+}
+
+/// Most children the child-limit test holds (the limit, with room over).
+const MAX_CHILDREN: usize = abi::TASK_MAX_LIVE_CHILDREN as usize + 8;
+
+/// In a child task: waits until the event in `hs[0]` is signalled, exits.
+fn wait_then_exit(hs: [abi::Handle; 4]) {
+    let go = Event::from(Handle::from_raw(hs[0]));
+    let _ = go.wait_handle(Signals::USER_0, Time::INFINITE);
+}
+
+/// In a helper task: once the event in `hs[0]` is signalled, creates one
+/// child (which exits at once) and exits with 0 if that worked, else the
+/// status.
+fn create_one_when_told(hs: [abi::Handle; 4]) {
+    let go = Event::from(Handle::from_raw(hs[0]));
+    let _ = go.wait_handle(Signals::USER_0, Time::INFINITE);
+    let code = match crate::harness::run_in_task(|| {}) {
+        Ok(TaskEnd::Exited(0)) => 0,
+        Ok(_) => 1,
+        Err(e) => i64::from(e.into_raw()),
+    };
+    zx::exit(code)
+}
+
+/// Creates children waiting on `go` into `held` until that fails; how
+/// many, and the status it stopped on.
+fn children_until_refused(
+    held: &mut [Option<Task>; MAX_CHILDREN],
+    go: &Event,
+) -> Result<(usize, Option<Status>), Status> {
+    for (n, slot) in held.iter_mut().enumerate() {
+        let dup = go.duplicate(Rights::SAME_RIGHTS)?;
+        match crate::harness::spawn_with(wait_then_exit, &mut [dup.into()]) {
+            Ok(task) => *slot = Some(task),
+            Err(e) => return Ok((n, Some(e))),
+        }
+    }
+    Ok((held.len(), None))
+}
+
+/// Lets every held child go and waits for each to end; closes them.
+fn end_children(held: &mut [Option<Task>; MAX_CHILDREN], go: &Event) -> TestResult {
+    ok!(go.signal_handle(Signals::NONE, Signals::USER_0));
+    for task in held.iter_mut().filter_map(Option::take) {
+        check_eq!(ok!(task.join()), TaskEnd::Exited(0));
+    }
+    ok!(go.signal_handle(Signals::USER_0, Signals::NONE));
+    Ok(())
+}
+
+fn a_task_at_its_child_limit_gets_no_memory_others_still_create_and_ended_children_give_slots_back(
+) -> TestResult {
+    let limit = abi::TASK_MAX_LIVE_CHILDREN as usize;
+    let go = ok!(Event::create());
+    let tell = ok!(Event::create());
+    // Another task, made first (it counts among this one's children).
+    let other = ok!(crate::harness::spawn_with(
+        create_one_when_told,
+        &mut [ok!(tell.duplicate(Rights::SAME_RIGHTS)).into()]
+    ));
+    let mut held: [Option<Task>; MAX_CHILDREN] = [const { None }; MAX_CHILDREN];
+    let (n, stop) = ok!(children_until_refused(&mut held, &go));
+    check_eq!(stop, Some(Status::NO_MEMORY), "after {n} children");
+    check_eq!(n + 1, limit, "children besides the other task");
+    // At its limit, this task takes no child; the other task still can.
+    ok!(tell.signal_handle(Signals::NONE, Signals::USER_0));
+    check_eq!(ok!(other.join()), TaskEnd::Exited(0));
+    drop(other);
+    // The other task has ended: one child may come in its place.
+    let dup = ok!(go.duplicate(Rights::SAME_RIGHTS));
+    held[n] = Some(ok!(crate::harness::spawn_with(
+        wait_then_exit,
+        &mut [dup.into()]
+    )));
+    let dup = ok!(go.duplicate(Rights::SAME_RIGHTS));
+    check_eq!(
+        crate::harness::spawn_with(wait_then_exit, &mut [dup.into()]).err(),
+        Some(Status::NO_MEMORY)
+    );
+    end_children(&mut held, &go)?;
+    // Ended and closed, they give every slot back: as many again.
+    let (again, stop) = ok!(children_until_refused(&mut held, &go));
+    check_eq!(stop, Some(Status::NO_MEMORY));
+    check_eq!(again, limit);
+    end_children(&mut held, &go)?;
+    kernel_works()
 }

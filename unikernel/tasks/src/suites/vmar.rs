@@ -30,6 +30,7 @@ pub static SUITE: Suite = Suite {
         map_specific_outside_the_vmar_is_invalid_args,
         map_specific_without_can_map_specific_is_access_denied,
         map_specific_overwrite_replaces_the_mapping,
+        map_specific_overwrite_of_a_populated_range_replaces_every_page_and_a_refused_one_none,
         map_specific_overwrite_with_map_range_is_invalid_args,
         map_without_map_right_is_access_denied,
         map_readable_without_vmo_read_right_is_access_denied,
@@ -286,6 +287,67 @@ fn map_specific_overwrite_replaces_the_mapping() -> TestResult {
     check_eq!(unsafe { peek(base + PAGE) }, 0xbb);
     check_eq!(ok!(a.info()).num_mappings, 1);
     check_eq!(ok!(b.info()).num_mappings, 1);
+    Ok(())
+}
+
+/// Pages of each populated mapping the overwrite test replaces: several
+/// of the kernel's 512-translation pieces.
+const OVERWRITE_PAGES: u64 = 1536;
+
+/// A committed VMO of `pages` pages, every byte `byte`, mapped populated
+/// at `offset` of `sub`.
+fn populated(sub: &Vmar, offset: u64, pages: u64, byte: u8) -> Result<Vmo, Status> {
+    let vmo = Vmo::create(pages * PAGE)?;
+    for p in 0..pages {
+        vmo.write(&[byte; PAGE as usize], p * PAGE)?;
+    }
+    sub.map(
+        offset,
+        &vmo,
+        0,
+        pages * PAGE,
+        RW | SPECIFIC | VmarFlags::MAP_RANGE,
+    )?;
+    Ok(vmo)
+}
+
+fn map_specific_overwrite_of_a_populated_range_replaces_every_page_and_a_refused_one_none(
+) -> TestResult {
+    let n = OVERWRITE_PAGES;
+    let (sub, base) = ok!(region(2 * n));
+    let a = ok!(populated(&sub, 0, n, 0xaa));
+    let c = ok!(populated(&sub, n * PAGE, n, 0xcc));
+    let b = ok!(Vmo::create((2 * n - 2) * PAGE));
+    ok!(b.write(&[0xbb; PAGE as usize], 0));
+    ok!(b.write(&[0xbb; PAGE as usize], (2 * n - 3) * PAGE));
+    // Refused (b is resizable): every old page still shows, nothing changed.
+    let overwrite = RW | VmarFlags::SPECIFIC_OVERWRITE;
+    let strict = VmarFlags(overwrite.bits() | abi::ZX_VM_REQUIRE_NON_RESIZABLE);
+    check_eq!(
+        sub.map(PAGE, &b, 0, (2 * n - 2) * PAGE, strict),
+        Err(Status::NOT_SUPPORTED)
+    );
+    // SAFETY: the region's pages are mapped readable throughout this test.
+    let at = |page: u64| unsafe { peek(base + page * PAGE) };
+    check_eq!(
+        (at(0), at(n - 1), at(n), at(2 * n - 1)),
+        (0xaa, 0xaa, 0xcc, 0xcc)
+    );
+    // All but the first and last page: both mappings split, the middle gone.
+    let addr = ok!(sub.map(PAGE, &b, 0, (2 * n - 2) * PAGE, overwrite));
+    check_eq!(addr, base + PAGE);
+    check_eq!((at(0), at(2 * n - 1)), (0xaa, 0xcc));
+    check_eq!((at(1), at(2 * n - 2)), (0xbb, 0xbb));
+    for page in (2..2 * n - 2).step_by(61) {
+        check_eq!(at(page), 0, "page {page} shows the new VMO's zeroes");
+    }
+    check_eq!(ok!(a.info()).num_mappings, 1);
+    check_eq!(ok!(c.info()).num_mappings, 1);
+    check_eq!(ok!(b.info()).num_mappings, 1);
+    // The old VMOs keep their bytes.
+    check_eq!(ok!(byte_at(&a, (n - 1) * PAGE)), 0xaa);
+    check_eq!(ok!(byte_at(&c, 0)), 0xcc);
+    ok!(sub.destroy());
     Ok(())
 }
 

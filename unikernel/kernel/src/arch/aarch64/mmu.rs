@@ -236,6 +236,9 @@ pub enum MapError {
     NoMemory,
     /// Something is mapped there already.
     AlreadyMapped,
+    /// A task's table would need more new table pages than the map was
+    /// allowed (its quota): nothing was changed.
+    NeedsTables,
 }
 
 /// How many table pages the kernel's boot map may take: the root, one
@@ -323,16 +326,12 @@ pub struct PageTable {
 const NO_HINT: (u64, u64) = (u64::MAX, 0);
 
 /// Level-3 descriptors of task pages without their address, by
-/// `[write][execute]`.
-const USER_PAGE: [[u64; 2]; 2] = [
-    [
-        Attrs::user(false, false).leaf(0, 3),
-        Attrs::user(false, true).leaf(0, 3),
-    ],
-    [
-        Attrs::user(true, false).leaf(0, 3),
-        Attrs::user(true, true).leaf(0, 3),
-    ],
+/// `2 * write + execute`.
+const USER_PAGE: [u64; 4] = [
+    Attrs::user(false, false).leaf(0, 3),
+    Attrs::user(false, true).leaf(0, 3),
+    Attrs::user(true, false).leaf(0, 3),
+    Attrs::user(true, true).leaf(0, 3),
 ];
 
 /// The first half of break-before-make for the leaf entry `e` of `va`: the
@@ -480,6 +479,22 @@ impl PageTable {
         self.table_pages
     }
 
+    /// Whether its table pages are charged to a task: a task's table's
+    /// are (the task's quota, through the object layer), the kernel's not.
+    fn charged(&self) -> bool {
+        self.asid.is_some()
+    }
+
+    /// How many charged table pages went since it held `before`
+    /// ([`Self::table_pages`]): 0 for the kernel's table.
+    pub fn charged_freed_since(&self, before: usize) -> u64 {
+        if self.charged() {
+            before.saturating_sub(self.table_pages) as u64
+        } else {
+            0
+        }
+    }
+
     /// Maps `[va, va + len)` to `[pa, pa + len)`, with 2 MiB blocks where
     /// both sides allow and `blocks` is set. Nothing may be mapped there
     /// yet. On failure nothing of the range stays mapped.
@@ -548,13 +563,17 @@ impl PageTable {
     }
 
     /// Maps one page where nothing is mapped, or replaces what is mapped at
-    /// `va` (break-before-make), then makes the change visible.
+    /// `va` (break-before-make), then makes the change visible. In a task's
+    /// table it makes no table page ([`MapError::NeedsTables`]).
     pub fn map_page(&mut self, va: u64, pa: u64, attrs: Attrs) -> Result<(), MapError> {
         self.set_page(va, attrs.leaf(pa, 3) | self.ng)
     }
 
     /// [`Self::map_page`] for a task page: the descriptor comes from a
-    /// table built at compile time (this is the fault path's map).
+    /// table built at compile time (this is the fault path's map). In a
+    /// task's table it makes no table page: one that needs some is
+    /// [`MapError::NeedsTables`], with nothing changed
+    /// ([`Self::map_user_page_charged`] then).
     #[inline]
     pub fn map_user_page(
         &mut self,
@@ -563,11 +582,29 @@ impl PageTable {
         write: bool,
         execute: bool,
     ) -> Result<(), MapError> {
-        let template = USER_PAGE[write as usize][execute as usize];
+        let template = USER_PAGE[2 * write as usize + execute as usize];
         self.set_page(
             va,
             template | self.ng | DESC::OUTPUT.val(pa >> PAGE_SHIFT).value,
         )
+    }
+
+    /// [`Self::map_user_page`] making at most `tables` new table pages in
+    /// a task's table (its quota's room; the kernel's table takes any):
+    /// returns how many it made there, or [`MapError::NeedsTables`] with
+    /// nothing changed.
+    pub fn map_user_page_charged(
+        &mut self,
+        va: u64,
+        pa: u64,
+        write: bool,
+        execute: bool,
+        tables: u64,
+    ) -> Result<u64, MapError> {
+        // The tables first (remembered in the hint, which the map finds).
+        let (_, made) = self.l3_table(va, tables)?;
+        self.map_user_page(va, pa, write, execute)?;
+        Ok(made)
     }
 
     /// Writes the level-3 descriptor `desc` for `va` (break-before-make if
@@ -578,7 +615,7 @@ impl PageTable {
         let table = if self.l3_hint.0 == region {
             self.l3_hint.1
         } else {
-            self.l3_table(va)?
+            self.l3_table(va, 0)?.0
         };
         let e = entry(table, va, 3);
         if is_valid(read(e)) {
@@ -591,13 +628,74 @@ impl PageTable {
         Ok(())
     }
 
-    /// The level-3 table for `va`, created if need be; remembered in the hint.
+    /// The level-3 table for `va`, created if need be; remembered in the
+    /// hint. In a task's table at most `tables` new pages, all or none:
+    /// their frames are taken before any is hooked. Returns the table and
+    /// how many charged pages it made.
     #[cold]
     #[inline(never)]
-    fn l3_table(&mut self, va: u64) -> Result<u64, MapError> {
-        let table = self.table_for(va, 3)?;
+    fn l3_table(&mut self, va: u64, tables: u64) -> Result<(u64, u64), MapError> {
+        let (table, made) = if self.charged() {
+            let missing = self.missing_tables(va, 3)?;
+            if missing as u64 > tables {
+                return Err(MapError::NeedsTables);
+            }
+            let mut pages = [0u64; 3];
+            for i in 0..missing {
+                let Some(page) = frame::alloc_zeroed() else {
+                    for &page in &pages[..i] {
+                        // SAFETY: a frame just taken and never hooked.
+                        unsafe { frame::free(Frame::from_addr(page)) };
+                    }
+                    return Err(MapError::NoMemory);
+                };
+                pages[i] = page.addr();
+            }
+            (self.hook_tables(va, &pages[..missing]), missing as u64)
+        } else {
+            (self.table_for(va, 3)?, 0)
+        };
         self.l3_hint = (va >> LEVEL_SHIFT[2], table);
-        Ok(table)
+        Ok((table, made))
+    }
+
+    /// The level-3 table for `va`, hooking `pages` (zeroed, as many as
+    /// [`Self::missing_tables`] said) as the tables missing on the way.
+    fn hook_tables(&mut self, va: u64, pages: &[u64]) -> u64 {
+        let mut table = self.root;
+        let mut pages = pages.iter();
+        for l in 0..3 {
+            let e = entry(table, va, l);
+            let d = read(e);
+            table = if is_table(d, l) {
+                output(d)
+            } else {
+                let page = *pages.next().expect("a page for each missing table");
+                self.table_pages += 1;
+                // As in `table_for`: the zeroes first.
+                barrier::dsb(barrier::ISHST);
+                write(e, table_descriptor(page));
+                page
+            };
+        }
+        table
+    }
+
+    /// How many tables [`Self::table_for`] would create for `va` at
+    /// `level`.
+    fn missing_tables(&self, va: u64, level: usize) -> Result<usize, MapError> {
+        let mut table = self.root;
+        for l in 0..level {
+            let d = read(entry(table, va, l));
+            if is_table(d, l) {
+                table = output(d);
+            } else if is_valid(d) {
+                return Err(MapError::AlreadyMapped);
+            } else {
+                return Ok(level - l);
+            }
+        }
+        Ok(0)
     }
 
     /// The table at `level` whose entries cover `va`, creating the tables

@@ -160,9 +160,10 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<(), Status> {
         // The right first: a VMAR (no SIGNAL right ever) is ACCESS_DENIED,
         // the page's status, not NOT_SUPPORTED, which it does not list.
-        self.entry_with_right(table, handle, ZX_RIGHT_SIGNAL)?;
-        let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
-        let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
+        // One lookup for the right, the waitable and its kind.
+        let e = self.entry_with_right(table, handle, ZX_RIGHT_SIGNAL)?;
+        let is_event = matches!(e.object, Object::Event(_));
+        let w = Self::waitable_of(&e.object)?;
         let allowed = if is_event {
             ZX_EVENT_SIGNAL_MASK
         } else {
@@ -264,17 +265,24 @@ impl<P: Platform> ObjectSpace<P> {
         right: Rights,
     ) -> Result<Waitable, Status> {
         let e = self.entry(table, handle)?;
-        let w = match e.object {
+        let w = Self::waitable_of(&e.object)?;
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(w)
+    }
+
+    /// What a task can wait on in `object`; `ZX_ERR_NOT_SUPPORTED` if it has
+    /// nothing.
+    #[inline(always)]
+    fn waitable_of(object: &Object<P::KernelObject>) -> Result<Waitable, Status> {
+        Ok(match *object {
             Object::Vmo(id) => Waitable::Vmo(id),
             Object::Event(id) => Waitable::Event(id),
             Object::Kernel(ref k) => Waitable::Event(k.signals()),
             // Neither has state a task can wait for.
             Object::Vmar(_) | Object::Port(_) => return Err(ZX_ERR_NOT_SUPPORTED),
-        };
-        if e.rights & right == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        Ok(w)
+        })
     }
 
     pub(crate) fn signals_of(&self, w: Waitable) -> Signals {

@@ -444,8 +444,14 @@ fn reschedule(mut s: Guard) -> Guard {
 fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
     let daif = arch::irq_save();
     let (s, r) = f(SCHED.lock());
+    // Asked while the lock is still held, so the common case (nothing
+    // exited) takes the lock once: a stack is left to free only after a
+    // dead thread switched away, which `finish_switch` records under it.
+    let dead = !s.dead_stacks.is_empty();
     drop(s);
-    reap();
+    if dead {
+        reap();
+    }
     arch::irq_restore(daif);
     r
 }

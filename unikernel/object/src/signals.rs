@@ -201,12 +201,13 @@ impl<P: Platform> ObjectSpace<P> {
             return Ok(WaitStart::Satisfied(now));
         }
         self.waiters.reserve(&self.mem)?;
-        let mem = &self.mem;
+        // One lookup of the object's list for the reservation and the push
+        // (the fields borrowed are disjoint from `waiters` and `mem`).
         let list = match w {
             Waitable::Vmo(id) => &mut self.vmos[id].waiters,
             Waitable::Event(id) => &mut self.events[id].waiters,
         };
-        mem.reserve(list, 1)?;
+        self.mem.reserve(list, 1)?;
         let token = WaitToken(self.waiters.insert_reserved(Waiter {
             object: w,
             table,
@@ -215,7 +216,7 @@ impl<P: Platform> ObjectSpace<P> {
             waiter,
             item: None,
         }));
-        self.waiters_of(w).push(token);
+        list.push(token);
         Ok(WaitStart::Pending(token))
     }
 
@@ -236,8 +237,16 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn notify(&mut self, w: Waitable) {
         let now = self.signals_of(w);
         let mut i = 0;
-        while i < self.waiters_of(w).len() {
-            let token = self.waiters_of(w)[i];
+        loop {
+            // The object's list, looked up once per waiter (a wake-up
+            // calls out, so it is not kept across iterations).
+            let list = match w {
+                Waitable::Vmo(id) => &mut self.vmos[id].waiters,
+                Waitable::Event(id) => &mut self.events[id].waiters,
+            };
+            let Some(&token) = list.get(i) else {
+                break;
+            };
             let waiter = &self.waiters[token.0];
             if waiter.mask & now == 0 {
                 i += 1;
@@ -252,7 +261,7 @@ impl<P: Platform> ObjectSpace<P> {
                 self.waiters.remove(token.0);
                 continue;
             }
-            self.waiters_of(w).swap_remove(i);
+            list.swap_remove(i);
             let waiter = self.waiters.remove(token.0).expect("registered waiter");
             self.platform.wake(waiter.waiter, now);
         }

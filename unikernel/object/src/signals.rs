@@ -195,6 +195,21 @@ impl<P: Platform> ObjectSpace<P> {
         mask: Signals,
         waiter: WaiterId,
     ) -> Result<WaitStart, Status> {
+        self.wait_begin_with(table, handle, mask, || waiter)
+    }
+
+    /// [`Self::wait_begin`] with the waiter named by `prepare`, which is
+    /// called only when a registration is made, once nothing can fail any
+    /// more (so a waiter prepares its wait only when it will block, inside
+    /// this hold of the object lock, and never has one to undo after an
+    /// error or a wait satisfied at once).
+    pub fn wait_begin_with(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        mask: Signals,
+        prepare: impl FnOnce() -> WaiterId,
+    ) -> Result<WaitStart, Status> {
         let w = self.waitable(table, handle, ZX_RIGHT_WAIT)?;
         let now = self.signals_of(w);
         if now & mask != 0 {
@@ -208,6 +223,7 @@ impl<P: Platform> ObjectSpace<P> {
             Waitable::Event(id) => &mut self.events[id].waiters,
         };
         self.mem.reserve(list, 1)?;
+        let waiter = prepare();
         let token = WaitToken(self.waiters.insert_reserved(Waiter {
             object: w,
             table,

@@ -443,7 +443,7 @@ fn reschedule(mut s: Guard) -> Guard {
 /// switch threads), restoring this thread's own interrupt mask afterwards.
 fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
     let daif = arch::irq_save();
-    let (s, r) = f(SCHED.lock());
+    let (s, r) = f(lock_masked());
     // Asked while the lock is still held, so the common case (nothing
     // exited) takes the lock once: a stack is left to free only after a
     // dead thread switched away, which `finish_switch` records under it.
@@ -454,6 +454,18 @@ fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
     }
     arch::irq_restore(daif);
     r
+}
+
+/// The scheduler's lock, for a caller that has masked IRQs itself (with
+/// `arch::irq_save`, which keeps the masked interval's record): the lock
+/// neither saves nor masks them again.
+#[inline(always)]
+fn lock_masked() -> Guard {
+    // SAFETY: `raw` is used only to take the lock, which the guard then
+    // owns and releases.
+    unsafe { SCHED.raw() }.lock_masked();
+    // SAFETY: this CPU holds the lock (just taken).
+    unsafe { SCHED.make_guard_unchecked() }
 }
 
 /// Frees the stacks of threads that have exited, one at a time, each
@@ -752,16 +764,16 @@ pub fn stats() -> Stats {
 pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
     with_sched(|mut s| {
         let me = s.current();
-        let killed = s.thread(me).killed;
-        s.thread(me).wait = WaitOutcome {
-            killed,
+        let t = s.thread(me);
+        t.wait = WaitOutcome {
+            killed: t.killed,
             ..WaitOutcome::default()
         };
+        let id = t.id;
         if let Some(t) = deadline_ticks {
             s.deadlines.insert(me, t);
             s.program_timer(context::cpu_index());
         }
-        let id = s.thread(me).id;
         (s, id)
     })
 }
@@ -770,33 +782,53 @@ pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
 /// that [`wait_prepare`] started; disarms the deadline and returns how the
 /// wait ended.
 pub fn wait_block() -> WaitOutcome {
-    block(false)
+    with_sched(|s| {
+        let (mut s, me) = block(s);
+        let outcome = s.thread(me).wait;
+        (s, outcome)
+    })
+}
+
+/// What [`wait_block_for_signals`] returns: the parts of the outcome a
+/// wait the object layer ends looks at (two registers, not a copy of the
+/// whole outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalsOutcome {
+    /// The object layer's waker ran with these signals.
+    pub signals: Option<Signals>,
+    /// The thread was killed.
+    pub killed: bool,
 }
 
 /// [`wait_block`] for a wait the object layer can end: if its waker ended
 /// it, the slot is also cleared (as [`wait_abandon`] would), in the same
 /// critical section.
-pub fn wait_block_for_signals() -> WaitOutcome {
-    block(true)
-}
-
-fn block(clear_if_signalled: bool) -> WaitOutcome {
-    with_sched(|mut s| {
-        let me = s.current();
-        while !s.thread(me).wait.ended() {
-            s.thread(me).state = State::Blocked;
-            s = reschedule(s);
-        }
-        s.deadlines.cancel(me);
-        let outcome = s.thread(me).wait;
-        if clear_if_signalled && outcome.signals.is_some() {
-            s.thread(me).wait = WaitOutcome {
-                killed: outcome.killed,
+pub fn wait_block_for_signals() -> SignalsOutcome {
+    with_sched(|s| {
+        let (mut s, me) = block(s);
+        let t = s.thread(me);
+        let (signals, killed) = (t.wait.signals, t.wait.killed);
+        if signals.is_some() {
+            t.wait = WaitOutcome {
+                killed,
                 ..WaitOutcome::default()
             };
         }
-        (s, outcome)
+        (s, SignalsOutcome { signals, killed })
     })
+}
+
+/// Blocks the calling thread until its wait has ended, and disarms its
+/// deadline; returns the guard and the thread's slot.
+#[inline(always)]
+fn block(mut s: Guard) -> (Guard, usize) {
+    let me = s.current();
+    while !s.thread(me).wait.ended() {
+        s.thread(me).state = State::Blocked;
+        s = reschedule(s);
+    }
+    s.deadlines.cancel(me);
+    (s, me)
 }
 
 /// Ends a prepared wait without blocking (it was satisfied at once).

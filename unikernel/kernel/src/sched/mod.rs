@@ -353,7 +353,26 @@ impl Scheduler {
             c.need_resched = true;
         }
         if cpu == context::cpu_index() {
-            self.program_timer(cpu);
+            self.arm_slice(cpu);
+        }
+    }
+
+    /// [`Self::program_timer`] after a thread was made ready on this CPU
+    /// (the only change since the timer was last programmed): the running
+    /// thread's slice end now counts too, unless this CPU idles (then a
+    /// switch is due and the timer stays as it is). The timer already holds
+    /// the earliest deadline (inserting one, or changing a timer object,
+    /// programs it; a cancelled one may leave it early, which only makes
+    /// `on_timer` program it again), so it only has to come no later than
+    /// the slice end: one read of the timer instead of the deadline queue.
+    #[inline(always)]
+    fn arm_slice(&mut self, cpu: usize) {
+        let c = &self.cpus[cpu];
+        if c.current == c.idle || c.need_resched {
+            return;
+        }
+        if timer::programmed().is_none_or(|t| t > c.slice_end) {
+            timer::program(c.slice_end);
         }
     }
 
@@ -380,21 +399,29 @@ impl Scheduler {
     }
 
     /// Cleans up after the switch that resumed this CPU's current thread.
+    #[inline(always)]
     fn finish_switch(&mut self, cpu: usize) {
         let Some(prev) = self.cpus[cpu].prev.take() else {
             return;
         };
+        if self.thread(prev).state == State::Dead {
+            self.finish_dead(prev);
+        }
+    }
+
+    /// The thread switched away from was dead: it has switched away for
+    /// good, so its stack can go (room for every thread's was reserved when
+    /// it was made).
+    #[cold]
+    #[inline(never)]
+    fn finish_dead(&mut self, prev: usize) {
         let t = self.thread(prev);
-        if t.state == State::Dead {
-            // It has switched away for good: its stack can go (room for
-            // every thread's was reserved when it was made).
-            let (stack, detached) = (t.stack.take(), t.detached);
-            if let Some(stack) = stack {
-                self.dead_stacks.push(stack);
-            }
-            if detached {
-                self.free_slot(prev);
-            }
+        let (stack, detached) = (t.stack.take(), t.detached);
+        if let Some(stack) = stack {
+            self.dead_stacks.push(stack);
+        }
+        if detached {
+            self.free_slot(prev);
         }
     }
 }

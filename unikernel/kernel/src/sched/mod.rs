@@ -445,15 +445,18 @@ fn reschedule(mut s: Guard) -> Guard {
         s.program_timer(cpu);
         return s;
     }
-    s.thread(next).state = State::Running;
+    // Each thread looked up once: its box stays where it is until it is
+    // dead and switched away from, so the pointers hold across the calls.
+    let t = s.thread(next);
+    t.state = State::Running;
+    let (next_domain, to) = (t.domain, &raw const t.context);
+    let from = &raw mut s.thread(cur).context;
     s.cpus[cpu].current = next;
     s.cpus[cpu].prev = Some(cur);
     s.stats.switches += 1;
     s.program_timer(cpu);
     // Another task's thread: its table and ASID (no TLB maintenance).
-    domain::switch_to(s.thread(next).domain);
-    let from: *mut Context = &mut s.thread(cur).context;
-    let to: *const Context = &s.thread(next).context;
+    domain::switch_to(next_domain);
     // The lock stays held across the switch; the resumed thread releases it.
     core::mem::forget(s);
     // SAFETY: IRQs are masked and the scheduler lock is held, so nobody else

@@ -478,12 +478,19 @@ fn reschedule(mut s: Guard) -> Guard {
 /// Runs `f` on the scheduler with IRQs masked for the whole call (it may
 /// switch threads), restoring this thread's own interrupt mask afterwards.
 fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
+    with_sched_then(f, true)
+}
+
+/// [`with_sched`], freeing dead threads' stacks afterwards only if
+/// `reap_dead` (else the next call that does frees them).
+#[inline(always)]
+fn with_sched_then<R>(f: impl FnOnce(Guard) -> (Guard, R), reap_dead: bool) -> R {
     let daif = arch::irq_save();
     let (s, r) = f(lock_masked());
     // Asked while the lock is still held, so the common case (nothing
     // exited) takes the lock once: a stack is left to free only after a
     // dead thread switched away, which `finish_switch` records under it.
-    let dead = !s.dead_stacks.is_empty();
+    let dead = reap_dead && !s.dead_stacks.is_empty();
     drop(s);
     if dead {
         reap();
@@ -797,21 +804,29 @@ pub fn stats() -> Stats {
 /// Starts a wait by the calling thread: clears its wait outcome and arms
 /// its deadline (`None`: no deadline). Call before registering with a
 /// waker; then [`wait_block`] or [`wait_abandon`].
+///
+/// It may run under the object lock (`wait_begin_with`, `port_wait_begin`
+/// call it there): it leaves dead threads' stacks to the next call that
+/// frees them ([`wait_block`] and the like), so unmapping one never
+/// lengthens that IRQs-masked hold.
 pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
-    with_sched(|mut s| {
-        let me = s.current();
-        let t = s.thread(me);
-        t.wait = WaitOutcome {
-            killed: t.killed,
-            ..WaitOutcome::default()
-        };
-        let id = t.id;
-        if let Some(t) = deadline_ticks {
-            s.deadlines.insert(me, t);
-            s.program_timer(context::cpu_index());
-        }
-        (s, id)
-    })
+    with_sched_then(
+        |mut s| {
+            let me = s.current();
+            let t = s.thread(me);
+            t.wait = WaitOutcome {
+                killed: t.killed,
+                ..WaitOutcome::default()
+            };
+            let id = t.id;
+            if let Some(t) = deadline_ticks {
+                s.deadlines.insert(me, t);
+                s.program_timer(context::cpu_index());
+            }
+            (s, id)
+        },
+        false,
+    )
 }
 
 /// Blocks the calling thread until a waker or its deadline ends the wait

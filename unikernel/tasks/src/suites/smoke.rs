@@ -76,7 +76,11 @@ fn out_parameters_land_exactly_at_every_alignment() -> TestResult {
     #[repr(align(16))]
     struct Buf([u8; 32]);
     for (len, number, args) in [
-        (4usize, abi::Syscall::ObjectWaitOne, [u64::from(abi::ZX_USER_SIGNAL_0), 0]),
+        (
+            4usize,
+            abi::Syscall::ObjectWaitOne,
+            [u64::from(abi::ZX_USER_SIGNAL_0), 0],
+        ),
         (8, abi::Syscall::VmoGetSize, [0, 0]),
     ] {
         for offset in 0..16 {

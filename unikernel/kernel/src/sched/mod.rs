@@ -365,11 +365,8 @@ impl Scheduler {
     /// `on_timer` program it again), so it only has to come no later than
     /// the slice end: one read of the timer instead of the deadline queue.
     /// Where no slice counts (this CPU idles, or a switch is due) the whole
-    /// timer is programmed as before. Leaving the timer as it was there
-    /// instead ended every call with the timer `program_timer` would have
-    /// set (checked on every call outside `on_timer`, which programs the
-    /// timer itself last) but made `just bench`'s `sleep_late_exit` wake a
-    /// whole slice late (5,005,232 ns): not yet explained.
+    /// timer is programmed as before: those paths are rare, and stay as
+    /// they were.
     #[inline(always)]
     fn arm_slice(&mut self, cpu: usize) {
         let c = &self.cpus[cpu];
@@ -439,10 +436,21 @@ fn reschedule(mut s: Guard) -> Guard {
     let cpu = context::cpu_index();
     let cur = s.cpus[cpu].current;
     let slice_start = timer::now();
-    let slice_end = slice_start.saturating_add(s.slice_ticks);
+    let (slice_ticks, grace_ticks) = (s.slice_ticks, s.grace_ticks);
     let c = &mut s.cpus[cpu];
     let next = c.run_queue.pop_front().unwrap_or(c.idle);
     c.woken_ahead = c.woken_ahead.saturating_sub(1);
+    // Other woken threads wait behind this one: it gets `WAKE_GRACE` to
+    // reach its next block, as `on_timer` gives a thread that has just got
+    // the CPU when a deadline wakes another, not a whole slice before they
+    // run (a sleeper woken just after a thread that then ran long, a
+    // task's exit, waited that thread's whole slice: 5 ms late).
+    let ticks = if c.woken_ahead > 0 {
+        grace_ticks
+    } else {
+        slice_ticks
+    };
+    let slice_end = slice_start.saturating_add(ticks);
     c.need_resched = false;
     c.slice_start = slice_start;
     c.slice_end = slice_end;

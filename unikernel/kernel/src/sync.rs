@@ -128,6 +128,28 @@ impl IrqSpinRaw {
 }
 
 impl IrqSpinRaw {
+    /// [`lock_api::RawMutex::lock`] for a caller that has masked IRQs
+    /// itself (and keeps the masked interval's record itself, as
+    /// `arch::irq_save` does): nothing to save or mask again. Unlocking
+    /// leaves the mask as it found it and records no interval.
+    #[inline(always)]
+    pub fn lock_masked(&self) {
+        debug_assert!(crate::arch::irqs_masked());
+        crate::arch::check_mmu_for_lock();
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        // SAFETY: this CPU now holds the lock. A masked `DAIF` makes the
+        // unlock leave the mask as it is and record no masked interval.
+        unsafe { *self.saved_daif.get() = MASKED_DAIF };
+    }
+}
+
+impl IrqSpinRaw {
     #[cold]
     #[inline(never)]
     fn try_lock_unmasked(&self) -> bool {

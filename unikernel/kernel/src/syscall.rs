@@ -15,23 +15,15 @@ use crate::objects;
 use crate::sched;
 use crate::task::{self, StartHandles, MAX_START_HANDLES};
 use abi::*;
-use object::{KernelObject, TableId};
+use object::KernelObject;
 use zerocopy::{Immutable, IntoBytes};
 
-/// Who is calling: its handle table and where its memory is.
-struct Caller {
-    table: TableId,
-    vmar: (u64, u64),
-}
+/// Who is calling: its handle table (`table`) and where its memory is
+/// (`vmar`). The thread's own record, borrowed where it lies (at the top
+/// of its kernel stack), not copied: a handler reads only what it needs.
+type Caller = UserRecord;
 
 impl Caller {
-    fn from_record(r: &UserRecord) -> Self {
-        Self {
-            table: r.table,
-            vmar: r.vmar,
-        }
-    }
-
     /// Whether `[addr, addr + len)` lies in the caller's sub-VMAR.
     fn owns(&self, addr: u64, len: u64) -> bool {
         let (base, size) = self.vmar;
@@ -207,17 +199,18 @@ type Entry = fn(&Caller, &Args) -> u64;
 /// call, as when the table held the handlers themselves.
 macro_rules! handlers {
     ($($call:ident => $handler:ident($($reg:literal),*);)*) => {
-        /// Handlers by syscall number.
-        static HANDLERS: [Option<Entry>; Syscall::COUNT] = {
-            let mut t: [Option<Entry>; Syscall::COUNT] = [None; Syscall::COUNT];
+        /// Handlers by syscall number; a number no call has gets
+        /// [`bad_syscall`] (so dispatch tests the bound only).
+        static HANDLERS: [Entry; Syscall::COUNT] = {
+            let mut t: [Entry; Syscall::COUNT] = [bad_syscall; Syscall::COUNT];
             $(
-                t[Syscall::$call as usize] = Some({
+                t[Syscall::$call as usize] = {
                     #[allow(unused_variables)] // by the calls without arguments
                     fn entry(c: &Caller, a: &Args) -> u64 {
                         $handler(c, $(FromReg::from_reg(a[$reg])),*).into_x0()
                     }
                     entry
-                });
+                };
             )*
             t
         };
@@ -266,16 +259,22 @@ handlers! {
     SystemGetNumCpus => sys_system_get_num_cpus();
 }
 
+/// The table's entry for a number that names no call.
+fn bad_syscall(_: &Caller, _: &Args) -> u64 {
+    status(ZX_ERR_BAD_SYSCALL)
+}
+
 /// Handles `svc #0` from EL0: the result goes in the frame's `x0`.
+#[inline(always)]
 pub fn dispatch(frame: &mut TrapFrame, record: &UserRecord) {
     let handler = usize::try_from(frame.x[16])
         .ok()
-        .and_then(|n| HANDLERS.get(n).copied().flatten());
-    let result = match (handler, frame.x.first_chunk::<8>()) {
-        (Some(h), Some(args)) => h(&Caller::from_record(record), args),
-        _ => status(ZX_ERR_BAD_SYSCALL),
+        .and_then(|n| HANDLERS.get(n).copied())
+        .unwrap_or(bad_syscall);
+    frame.x[0] = match frame.x.first_chunk::<8>() {
+        Some(args) => handler(record, args),
+        None => status(ZX_ERR_BAD_SYSCALL),
     };
-    frame.x[0] = result;
 }
 
 fn sys_null(_: &Caller) -> Result<(), Status> {

@@ -160,9 +160,10 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<(), Status> {
         // The right first: a VMAR (no SIGNAL right ever) is ACCESS_DENIED,
         // the page's status, not NOT_SUPPORTED, which it does not list.
-        self.entry_with_right(table, handle, ZX_RIGHT_SIGNAL)?;
-        let w = self.waitable(table, handle, ZX_RIGHT_SIGNAL)?;
-        let is_event = matches!(self.entry(table, handle)?.object, Object::Event(_));
+        // One lookup for the right, the waitable and its kind.
+        let e = self.entry_with_right(table, handle, ZX_RIGHT_SIGNAL)?;
+        let is_event = matches!(e.object, Object::Event(_));
+        let w = Self::waitable_of(&e.object)?;
         let allowed = if is_event {
             ZX_EVENT_SIGNAL_MASK
         } else {
@@ -194,18 +195,35 @@ impl<P: Platform> ObjectSpace<P> {
         mask: Signals,
         waiter: WaiterId,
     ) -> Result<WaitStart, Status> {
+        self.wait_begin_with(table, handle, mask, || waiter)
+    }
+
+    /// [`Self::wait_begin`] with the waiter named by `prepare`, which is
+    /// called only when a registration is made, once nothing can fail any
+    /// more (so a waiter prepares its wait only when it will block, inside
+    /// this hold of the object lock, and never has one to undo after an
+    /// error or a wait satisfied at once).
+    pub fn wait_begin_with(
+        &mut self,
+        table: TableId,
+        handle: Handle,
+        mask: Signals,
+        prepare: impl FnOnce() -> WaiterId,
+    ) -> Result<WaitStart, Status> {
         let w = self.waitable(table, handle, ZX_RIGHT_WAIT)?;
         let now = self.signals_of(w);
         if now & mask != 0 {
             return Ok(WaitStart::Satisfied(now));
         }
         self.waiters.reserve(&self.mem)?;
-        let mem = &self.mem;
+        // One lookup of the object's list for the reservation and the push
+        // (the fields borrowed are disjoint from `waiters` and `mem`).
         let list = match w {
             Waitable::Vmo(id) => &mut self.vmos[id].waiters,
             Waitable::Event(id) => &mut self.events[id].waiters,
         };
-        mem.reserve(list, 1)?;
+        self.mem.reserve(list, 1)?;
+        let waiter = prepare();
         let token = WaitToken(self.waiters.insert_reserved(Waiter {
             object: w,
             table,
@@ -214,7 +232,7 @@ impl<P: Platform> ObjectSpace<P> {
             waiter,
             item: None,
         }));
-        self.waiters_of(w).push(token);
+        list.push(token);
         Ok(WaitStart::Pending(token))
     }
 
@@ -235,8 +253,16 @@ impl<P: Platform> ObjectSpace<P> {
     pub(crate) fn notify(&mut self, w: Waitable) {
         let now = self.signals_of(w);
         let mut i = 0;
-        while i < self.waiters_of(w).len() {
-            let token = self.waiters_of(w)[i];
+        loop {
+            // The object's list, looked up once per waiter (a wake-up
+            // calls out, so it is not kept across iterations).
+            let list = match w {
+                Waitable::Vmo(id) => &mut self.vmos[id].waiters,
+                Waitable::Event(id) => &mut self.events[id].waiters,
+            };
+            let Some(&token) = list.get(i) else {
+                break;
+            };
             let waiter = &self.waiters[token.0];
             if waiter.mask & now == 0 {
                 i += 1;
@@ -251,7 +277,7 @@ impl<P: Platform> ObjectSpace<P> {
                 self.waiters.remove(token.0);
                 continue;
             }
-            self.waiters_of(w).swap_remove(i);
+            list.swap_remove(i);
             let waiter = self.waiters.remove(token.0).expect("registered waiter");
             self.platform.wake(waiter.waiter, now);
         }
@@ -264,17 +290,24 @@ impl<P: Platform> ObjectSpace<P> {
         right: Rights,
     ) -> Result<Waitable, Status> {
         let e = self.entry(table, handle)?;
-        let w = match e.object {
+        let w = Self::waitable_of(&e.object)?;
+        if e.rights & right == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(w)
+    }
+
+    /// What a task can wait on in `object`; `ZX_ERR_NOT_SUPPORTED` if it has
+    /// nothing.
+    #[inline(always)]
+    fn waitable_of(object: &Object<P::KernelObject>) -> Result<Waitable, Status> {
+        Ok(match *object {
             Object::Vmo(id) => Waitable::Vmo(id),
             Object::Event(id) => Waitable::Event(id),
             Object::Kernel(ref k) => Waitable::Event(k.signals()),
             // Neither has state a task can wait for.
             Object::Vmar(_) | Object::Port(_) => return Err(ZX_ERR_NOT_SUPPORTED),
-        };
-        if e.rights & right == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        Ok(w)
+        })
     }
 
     pub(crate) fn signals_of(&self, w: Waitable) -> Signals {

@@ -6,6 +6,8 @@
 //! [`sched::wait_prepare`] clears the slot and arms the deadline, the
 //! object layer registers the waiter (or reports the signals already
 //! active), and [`sched::wait_block`] sleeps only while the slot is empty.
+//! `zx_object_wait_one` prepares inside the registration's hold of the
+//! object lock, and only when it registers (`wait_begin_with`).
 //! The object layer calls its waker (`KernelPlatform`'s, which fills the
 //! slot through [`sched::wake_with_signals`]) under its lock when a signal
 //! change matches the mask or the handle is closed; the timer fills the
@@ -40,16 +42,15 @@ pub fn object_wait_one(
 ) -> (Status, Signals) {
     let deadline_ticks = time::deadline_to_ticks(deadline);
     let poll = deadline_ticks.is_some_and(|t| t <= crate::arch::timer::now());
-    let me = sched::wait_prepare(if poll { None } else { deadline_ticks });
-    let token = match objects::with(|space| space.wait_begin(table, handle, signals, me.raw())) {
-        Err(status) => {
-            sched::wait_abandon();
-            return (status, 0);
-        }
-        Ok(WaitStart::Satisfied(observed)) => {
-            sched::wait_abandon();
-            return (ZX_OK, observed);
-        }
+    // The wait is prepared only when it is registered, in the same hold of
+    // the object lock (no waker can come between the two; IRQs are masked
+    // there already, so the scheduler's lock adds no interval of its own):
+    // an error or signals already active leave nothing to abandon.
+    let prepare = || sched::wait_prepare(if poll { None } else { deadline_ticks }).raw();
+    let token = match objects::with(|space| space.wait_begin_with(table, handle, signals, prepare))
+    {
+        Err(status) => return (status, 0),
+        Ok(WaitStart::Satisfied(observed)) => return (ZX_OK, observed),
         Ok(WaitStart::Pending(token)) => token,
     };
     if !poll {

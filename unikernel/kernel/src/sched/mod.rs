@@ -399,10 +399,32 @@ impl Scheduler {
             c.need_resched = true;
         }
         if cpu == context::cpu_index() {
-            self.program_timer(cpu);
+            self.arm_slice(cpu);
         } else {
             // It switches, or times the running thread's slice.
             arch::gic::send_sgi(KICK_SGI, cpu);
+        }
+    }
+
+    /// [`Self::program_timer`] after a thread was made ready on this CPU
+    /// (the only change since the timer was last programmed): the running
+    /// thread's slice end now counts too. The timer already holds the
+    /// earliest deadline (inserting one, or changing a timer object,
+    /// programs it; a cancelled one may leave it early, which only makes
+    /// `on_timer` program it again), so it only has to come no later than
+    /// the slice end: one read of the timer instead of the deadline queue.
+    /// Where no slice counts (this CPU idles, or a switch is due) the whole
+    /// timer is programmed as before: those paths are rare, and stay as
+    /// they were.
+    #[inline(always)]
+    fn arm_slice(&mut self, cpu: usize) {
+        let c = &self.cpus[cpu];
+        if c.current == c.idle || c.need_resched {
+            self.program_timer(cpu);
+            return;
+        }
+        if timer::programmed().is_none_or(|t| t > c.slice_end) {
+            timer::program(c.slice_end);
         }
     }
 
@@ -470,21 +492,29 @@ impl Scheduler {
     }
 
     /// Cleans up after the switch that resumed this CPU's current thread.
+    #[inline(always)]
     fn finish_switch(&mut self, cpu: usize) {
         let Some(prev) = self.cpus[cpu].prev.take() else {
             return;
         };
+        if self.thread(prev).state == State::Dead {
+            self.finish_dead(prev);
+        }
+    }
+
+    /// The thread switched away from was dead: it has switched away for
+    /// good, so its stack can go (room for every thread's was reserved when
+    /// it was made).
+    #[cold]
+    #[inline(never)]
+    fn finish_dead(&mut self, prev: usize) {
         let t = self.thread(prev);
-        if t.state == State::Dead {
-            // It has switched away for good: its stack can go (room for
-            // every thread's was reserved when it was made).
-            let (stack, detached) = (t.stack.take(), t.detached);
-            if let Some(stack) = stack {
-                self.dead_stacks.push(stack);
-            }
-            if detached {
-                self.free_slot(prev);
-            }
+        let (stack, detached) = (t.stack.take(), t.detached);
+        if let Some(stack) = stack {
+            self.dead_stacks.push(stack);
+        }
+        if detached {
+            self.free_slot(prev);
         }
     }
 }
@@ -496,7 +526,7 @@ fn reschedule(mut s: Guard) -> Guard {
     let cpu = context::cpu_index();
     let cur = s.cpus[cpu].current;
     let slice_start = timer::now();
-    let slice_end = slice_start.saturating_add(s.slice_ticks);
+    let (slice_ticks, grace_ticks) = (s.slice_ticks, s.grace_ticks);
     let c = &mut s.cpus[cpu];
     let next = match c.run_queue.pop_front() {
         Some(next) => next,
@@ -511,6 +541,17 @@ fn reschedule(mut s: Guard) -> Guard {
     };
     let c = &mut s.cpus[cpu];
     c.woken_ahead = c.woken_ahead.saturating_sub(1);
+    // Other woken threads wait behind this one: it gets `WAKE_GRACE` to
+    // reach its next block, as `on_timer` gives a thread that has just got
+    // the CPU when a deadline wakes another, not a whole slice before they
+    // run (a sleeper woken just after a thread that then ran long, a
+    // task's exit, waited that thread's whole slice: 5 ms late).
+    let ticks = if c.woken_ahead > 0 {
+        grace_ticks
+    } else {
+        slice_ticks
+    };
+    let slice_end = slice_start.saturating_add(ticks);
     c.need_resched = false;
     c.slice_start = slice_start;
     c.slice_end = slice_end;
@@ -519,7 +560,12 @@ fn reschedule(mut s: Guard) -> Guard {
         s.program_timer(cpu);
         return s;
     }
-    s.thread(next).state = State::Running;
+    // Each thread looked up once: its box stays where it is until it is
+    // dead and switched away from, so the pointers hold across the calls.
+    let t = s.thread(next);
+    t.state = State::Running;
+    let (next_domain, to) = (t.domain, &raw const t.context);
+    let from = &raw mut s.thread(cur).context;
     s.cpus[cpu].current = next;
     s.cpus[cpu].prev = Some(cur);
     s.stats.switches += 1;
@@ -529,9 +575,7 @@ fn reschedule(mut s: Guard) -> Guard {
         s.kick_idle_for(cpu);
     }
     // Another task's thread: its table and ASID (no TLB maintenance).
-    domain::switch_to(s.thread(next).domain);
-    let from: *mut Context = &mut s.thread(cur).context;
-    let to: *const Context = &s.thread(next).context;
+    domain::switch_to(next_domain);
     // The lock stays held across the switch; the resumed thread releases it.
     core::mem::forget(s);
     // SAFETY: IRQs are masked and the scheduler lock is held, so nobody else
@@ -548,12 +592,37 @@ fn reschedule(mut s: Guard) -> Guard {
 /// Runs `f` on the scheduler with IRQs masked for the whole call (it may
 /// switch threads), restoring this thread's own interrupt mask afterwards.
 fn with_sched<R>(f: impl FnOnce(Guard) -> (Guard, R)) -> R {
+    with_sched_then(f, true)
+}
+
+/// [`with_sched`], freeing dead threads' stacks afterwards only if
+/// `reap_dead` (else the next call that does frees them).
+#[inline(always)]
+fn with_sched_then<R>(f: impl FnOnce(Guard) -> (Guard, R), reap_dead: bool) -> R {
     let daif = arch::irq_save();
-    let (s, r) = f(SCHED.lock());
+    let (s, r) = f(lock_masked());
+    // Asked while the lock is still held, so the common case (nothing
+    // exited) takes the lock once: a stack is left to free only after a
+    // dead thread switched away, which `finish_switch` records under it.
+    let dead = reap_dead && !s.dead_stacks.is_empty();
     drop(s);
-    reap();
+    if dead {
+        reap();
+    }
     arch::irq_restore(daif);
     r
+}
+
+/// The scheduler's lock, for a caller that has masked IRQs itself (with
+/// `arch::irq_save`, which keeps the masked interval's record): the lock
+/// neither saves nor masks them again.
+#[inline(always)]
+fn lock_masked() -> Guard {
+    // SAFETY: `raw` is used only to take the lock, which the guard then
+    // owns and releases.
+    unsafe { SCHED.raw() }.lock_masked();
+    // SAFETY: this CPU holds the lock (just taken).
+    unsafe { SCHED.make_guard_unchecked() }
 }
 
 /// Frees the stacks of threads that have exited, one at a time, each
@@ -974,54 +1043,82 @@ pub fn stats() -> Stats {
 /// Starts a wait by the calling thread: clears its wait outcome and arms
 /// its deadline (`None`: no deadline). Call before registering with a
 /// waker; then [`wait_block`] or [`wait_abandon`].
+///
+/// It may run under the object lock (`wait_begin_with`, `port_wait_begin`
+/// call it there): it leaves dead threads' stacks to the next call that
+/// frees them ([`wait_block`] and the like), so unmapping one never
+/// lengthens that IRQs-masked hold.
 pub fn wait_prepare(deadline_ticks: Option<u64>) -> ThreadId {
-    with_sched(|mut s| {
-        let me = s.current();
-        let killed = s.thread(me).killed;
-        s.thread(me).wait = WaitOutcome {
-            killed,
-            ..WaitOutcome::default()
-        };
-        if let Some(t) = deadline_ticks {
-            s.deadlines.insert(me, t);
-            s.program_timer(context::cpu_index());
-        }
-        let id = s.thread(me).id;
-        (s, id)
-    })
+    with_sched_then(
+        |mut s| {
+            let me = s.current();
+            let t = s.thread(me);
+            t.wait = WaitOutcome {
+                killed: t.killed,
+                ..WaitOutcome::default()
+            };
+            let id = t.id;
+            if let Some(t) = deadline_ticks {
+                s.deadlines.insert(me, t);
+                s.program_timer(context::cpu_index());
+            }
+            (s, id)
+        },
+        false,
+    )
 }
 
 /// Blocks the calling thread until a waker or its deadline ends the wait
 /// that [`wait_prepare`] started; disarms the deadline and returns how the
 /// wait ended.
 pub fn wait_block() -> WaitOutcome {
-    block(false)
+    with_sched(|s| {
+        let (mut s, me) = block(s);
+        let outcome = s.thread(me).wait;
+        (s, outcome)
+    })
+}
+
+/// What [`wait_block_for_signals`] returns: the parts of the outcome a
+/// wait the object layer ends looks at (two registers, not a copy of the
+/// whole outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalsOutcome {
+    /// The object layer's waker ran with these signals.
+    pub signals: Option<Signals>,
+    /// The thread was killed.
+    pub killed: bool,
 }
 
 /// [`wait_block`] for a wait the object layer can end: if its waker ended
 /// it, the slot is also cleared (as [`wait_abandon`] would), in the same
 /// critical section.
-pub fn wait_block_for_signals() -> WaitOutcome {
-    block(true)
-}
-
-fn block(clear_if_signalled: bool) -> WaitOutcome {
-    with_sched(|mut s| {
-        let me = s.current();
-        while !s.thread(me).wait.ended() {
-            s.thread(me).state = State::Blocked;
-            s = reschedule(s);
-        }
-        s.deadlines.cancel(me);
-        let outcome = s.thread(me).wait;
-        if clear_if_signalled && outcome.signals.is_some() {
-            s.thread(me).wait = WaitOutcome {
-                killed: outcome.killed,
+pub fn wait_block_for_signals() -> SignalsOutcome {
+    with_sched(|s| {
+        let (mut s, me) = block(s);
+        let t = s.thread(me);
+        let (signals, killed) = (t.wait.signals, t.wait.killed);
+        if signals.is_some() {
+            t.wait = WaitOutcome {
+                killed,
                 ..WaitOutcome::default()
             };
         }
-        (s, outcome)
+        (s, SignalsOutcome { signals, killed })
     })
+}
+
+/// Blocks the calling thread until its wait has ended, and disarms its
+/// deadline; returns the guard and the thread's slot.
+#[inline(always)]
+fn block(mut s: Guard) -> (Guard, usize) {
+    let me = s.current();
+    while !s.thread(me).wait.ended() {
+        s.thread(me).state = State::Blocked;
+        s = reschedule(s);
+    }
+    s.deadlines.cancel(me);
+    (s, me)
 }
 
 /// Ends a prepared wait without blocking (it was satisfied at once).

@@ -259,6 +259,7 @@ fn set_alive(id: Id, alive: bool) {
     ALIVE[id.slot()].store(value, Ordering::Release);
 }
 
+#[inline(always)]
 fn is_alive(id: Id) -> bool {
     ALIVE
         .get(id.slot())
@@ -795,6 +796,7 @@ fn reap_if_done(id: Id) {
 }
 
 /// Whether the current thread's task has ended.
+#[inline(always)]
 fn current_task_ended(rec: &UserRecord) -> bool {
     !is_alive(Id::from_raw(rec.task))
 }
@@ -871,8 +873,22 @@ pub fn fault(frame: &TrapFrame) -> ! {
 /// Called on the ways back to EL0 that may follow a thread switch (and on
 /// a thread's first entry): a thread of an ended task leaves instead.
 /// A thread killed by `zx_task_kill` on its handle leaves too.
+///
+/// Inlined into every syscall's return: the common answer (task alive, no
+/// thread kill pending anywhere) is two loads and no call.
+#[inline(always)]
 pub fn leave_if_ended(rec: &UserRecord) {
-    if current_task_ended(rec) || (THREAD_KILLS.load(Ordering::Acquire) != 0 && killed(rec)) {
+    if current_task_ended(rec) || THREAD_KILLS.load(Ordering::Acquire) != 0 {
+        leave_if_ended_or_killed(rec);
+    }
+}
+
+/// [`leave_if_ended`]'s rarer part: the task ended, or some thread kill
+/// is pending (this thread's, or another's).
+#[cold]
+#[inline(never)]
+fn leave_if_ended_or_killed(rec: &UserRecord) {
+    if current_task_ended(rec) || killed(rec) {
         // Leaving runs masked until another thread runs (the syscall
         // return masked IRQs without starting an interval).
         crate::latency::masked_begin();

@@ -3,7 +3,7 @@
 use super::util::bytes_at;
 use crate::harness::{run_in_task, Suite, Test, TestResult};
 use crate::{check, check_eq, ok};
-use zx::{Status, TaskEnd, Vmo};
+use zx::{AsHandleRef, Status, TaskEnd, Vmo};
 
 pub static SUITE: Suite = Suite {
     name: "el0_smoke",
@@ -15,6 +15,14 @@ pub static SUITE: Suite = Suite {
         Test {
             name: "unknown_syscall_is_bad_syscall",
             run: unknown_syscall_is_bad_syscall,
+        },
+        Test {
+            name: "an_unnamed_number_inside_the_table_is_bad_syscall",
+            run: an_unnamed_number_inside_the_table_is_bad_syscall,
+        },
+        Test {
+            name: "out_parameters_land_exactly_at_every_alignment",
+            run: out_parameters_land_exactly_at_every_alignment,
         },
         Test {
             name: "vmo_write_then_read_round_trips",
@@ -44,6 +52,67 @@ fn unknown_syscall_is_bad_syscall() -> TestResult {
     // SAFETY: no pointers are passed.
     let r = unsafe { zx::sys::call_raw(0xdead, [0; 8]) } as i32;
     check_eq!(Status(abi::Status(r)), Status::BAD_SYSCALL);
+    Ok(())
+}
+
+fn an_unnamed_number_inside_the_table_is_bad_syscall() -> TestResult {
+    // 4..9 lie between HandleReplace (3) and VmoCreate (10): the table's
+    // gaps answer BAD_SYSCALL as a number past its end does.
+    for n in 4..10 {
+        // SAFETY: no pointers are passed.
+        let r = unsafe { zx::sys::call_raw(n, [0; 8]) } as i32;
+        check_eq!(Status(abi::Status(r)), Status::BAD_SYSCALL);
+    }
+    Ok(())
+}
+
+/// A 4-byte (`object_wait_one`'s observed signals) and an 8-byte
+/// (`vmo_get_size`'s size) out-parameter written at every offset of a
+/// buffer: aligned ones take the kernel's one-store copy, the others its
+/// byte loop; each writes exactly its bytes, little-endian.
+fn out_parameters_land_exactly_at_every_alignment() -> TestResult {
+    let event = ok!(zx::Event::create());
+    ok!(event.signal_handle(zx::Signals::NONE, zx::Signals::USER_0));
+    let vmo = ok!(Vmo::create(0x0102_3000));
+    #[repr(align(16))]
+    struct Buf([u8; 32]);
+    for (len, number, args) in [
+        (
+            4usize,
+            abi::Syscall::ObjectWaitOne,
+            [u64::from(abi::ZX_USER_SIGNAL_0), 0],
+        ),
+        (8, abi::Syscall::VmoGetSize, [0, 0]),
+    ] {
+        for offset in 0..16 {
+            let mut buf = Buf([0xa5; 32]);
+            let out = buf.0.as_mut_ptr().wrapping_add(offset) as u64;
+            let call = match number {
+                abi::Syscall::ObjectWaitOne => {
+                    [event.raw_handle() as u64, args[0], args[1], out, 0, 0, 0, 0]
+                }
+                _ => [vmo.raw_handle() as u64, out, 0, 0, 0, 0, 0, 0],
+            };
+            // SAFETY: `out` points into `buf` with at least `len` bytes
+            // after it.
+            let r = unsafe { zx::sys::call_raw(number as u64, call) } as i32;
+            check_eq!(r, 0);
+            let buf = core::hint::black_box(&buf.0);
+            let want: u64 = if len == 4 {
+                u64::from(abi::ZX_USER_SIGNAL_0)
+            } else {
+                0x0102_3000
+            };
+            for (i, &b) in buf.iter().enumerate() {
+                let expected = if (offset..offset + len).contains(&i) {
+                    want.to_le_bytes()[i - offset]
+                } else {
+                    0xa5
+                };
+                check_eq!(b, expected);
+            }
+        }
+    }
     Ok(())
 }
 

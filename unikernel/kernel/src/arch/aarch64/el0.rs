@@ -50,6 +50,23 @@ pub fn record() -> &'static UserRecord {
     unsafe { &*record_ptr() }
 }
 
+/// The record of the thread whose exception from EL0 saved `frame`: a
+/// thread at EL0 has its kernel stack empty but for the record, so the
+/// frame its exception saved lies right below the record (one add, where
+/// [`record`] rounds the stack pointer up to the stack's end).
+#[inline(always)]
+pub fn record_above(frame: &TrapFrame) -> &'static UserRecord {
+    let rec = (frame as *const TrapFrame).wrapping_add(1) as *const UserRecord;
+    debug_assert_eq!(rec, record_ptr() as *const UserRecord);
+    // SAFETY: `frame` is the frame an exception from EL0 saved (the
+    // caller's promise, as `vectors.s`'s only frames from EL0 are): it ends
+    // where the record [`prepare`] wrote begins (`ENTRY_RESERVE`:
+    // `enter_prepared` starts the thread's EL0 life with SP_EL1 there, and
+    // every return to EL0 pops back to it). The record lives as long as
+    // the thread and is never written again.
+    unsafe { &*rec }
+}
+
 unsafe extern "C" {
     /// The exception exit in vectors.s: restores the frame at `sp`, `eret`s.
     fn exception_return() -> !;

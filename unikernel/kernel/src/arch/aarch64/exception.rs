@@ -284,7 +284,7 @@ pub extern "C" fn handle_syscall<H: Hooks>(frame: &mut TrapFrame) {
     // bounded (DESIGN.md, "Bounded latency"). An interrupt here may switch
     // threads; this one comes back to finish the call.
     super::irq_unmask_from_exception();
-    let record = super::el0::record();
+    let record = super::el0::record_above(frame);
     H::syscall(frame, record);
     // Masked before asking whether the task ended: nothing may switch to
     // another thread and end this task between the answer and the return.

@@ -54,6 +54,7 @@ pub fn disable() {
 }
 
 /// The compare value last programmed, if the timer is on.
+#[inline]
 pub fn programmed() -> Option<u64> {
     CNTV_CTL_EL0
         .is_set(CNTV_CTL_EL0::ENABLE)

@@ -25,11 +25,13 @@
 //! maintenance. Kernel threads run the kernel's table; the idle thread keeps
 //! whatever is loaded.
 //!
-//! For several CPUs (issue 15): the per-CPU state is [`CURRENT`] and the
-//! ASID allocator's (which keeps other CPUs' ASIDs across a rollover); all
-//! TLB maintenance is broadcast. What SMP must add: [`destroy`] moves only
-//! this CPU off the dying table; a task's end must first stop its threads
-//! on the other CPUs (the SGI of issue 15) before the table is freed.
+//! On several CPUs: the per-CPU state is [`CURRENT`] (the domain each CPU
+//! has loaded) and the ASID allocator's (which keeps other CPUs' ASIDs
+//! across a rollover); all TLB maintenance is broadcast. [`destroy`] marks
+//! the domain dead, then waits until no CPU has its table loaded (a CPU
+//! running one of its threads is sent the kick SGI and leaves it at once;
+//! [`leave_everywhere`]), and only then invalidates its ASID everywhere and
+//! frees its table.
 
 use super::{with_tables, Tables};
 use crate::arch::asid;

@@ -113,7 +113,7 @@ pub fn init_cpu(index: usize) {
 }
 
 /// CPUs the kernel has room for: the size of every per-CPU table, the
-/// scheduler's included. Only the boot CPU runs today.
+/// scheduler's included; CPUs past it stay off.
 pub const MAX_CPUS: usize = 4;
 
 /// The index of the CPU this runs on (from `TPIDR_EL1`).

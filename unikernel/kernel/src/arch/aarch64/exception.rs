@@ -299,11 +299,12 @@ pub extern "C" fn handle_syscall<H: Hooks>(frame: &mut TrapFrame) {
 /// frame and calls [`el0_abort_unresolved`].
 ///
 /// A resolved fault returns to the task without asking whether the task has
-/// ended ([`Hooks::leave_if_ended`]): a task ends only while its other
-/// threads are off the CPU (one CPU runs tasks), and a thread comes back
-/// onto it only through paths that ask (the IRQ and syscall returns, and
-/// its first entry); resolving a fault neither blocks nor switches threads
-/// (interrupts stay masked throughout).
+/// ended ([`Hooks::leave_if_ended`]): resolving a fault neither blocks nor
+/// switches threads (interrupts stay masked throughout), and a task that
+/// ends meanwhile on another CPU has sent this CPU the kick SGI, which is
+/// taken as soon as the return to EL0 unmasks interrupts; that IRQ's
+/// return asks. The task's table outlives the fault: it is freed only once
+/// no CPU has it loaded (`vm::domain::destroy`).
 pub extern "C" fn handle_el0_abort<H: Hooks>(esr: u64, far: u64) -> Resolution {
     // Resolving runs masked from entry to return: one measured interval.
     let start = super::counter();

@@ -53,7 +53,7 @@ image board="rpi4":
     "$objcopy" -O binary "$elf" "$img"
     echo "built $img ($(stat -c %s "$img") bytes) and $elf (ELF)"
 
-# Boot under QEMU (`vmm list` names the configurations: virt-gicv2, virt-gicv3, virt-el2, virt-secure, raspi4b, virt-nosemi), console on this terminal; ends on its own. `ACCEL=kvm just run`.
+# Boot under QEMU (`vmm list` names the configurations: virt-gicv2, virt-gicv3, virt-el2, virt-secure, raspi4b, virt-gicv2-smp4, virt-gicv3-smp4, virt-nosemi), console on this terminal; ends on its own. `ACCEL=kvm just run`.
 run config="virt-gicv2" *bootargs="mode=run": build
     {{vmm}} run {{config}} --accel {{accel}} --append "{{bootargs}}"
 

@@ -12,12 +12,37 @@ fn counters(vmo: &Vmo) -> Result<abi::ZxInfoKernelCounters, Status> {
     zx::kernel_counters(vmo)
 }
 
-fn show_delta(what: &str, before: &abi::ZxInfoKernelCounters, after: &abi::ZxInfoKernelCounters) {
-    println!(
-        "demo: {what}: +{} translation faults, +{} permission faults, +{} pages copied",
+/// Kernel fault and copy counts over one step: (translation faults,
+/// permission faults, pages copied).
+#[derive(Clone, Copy, Default)]
+struct Delta(u64, u64, u64);
+
+impl core::ops::AddAssign for Delta {
+    fn add_assign(&mut self, d: Delta) {
+        *self = Delta(self.0 + d.0, self.1 + d.1, self.2 + d.2);
+    }
+}
+
+/// The kernel's counts while `step` runs, and its result. The counters are
+/// the whole kernel's: read right around the step, with no printing inside
+/// (printing may touch a fresh page of this task's stack and count a
+/// fault that is not the step's).
+fn measured<R>(vmo: &Vmo, step: impl FnOnce() -> R) -> Result<(Delta, R), Status> {
+    let before = counters(vmo)?;
+    let r = step();
+    let after = counters(vmo)?;
+    let d = Delta(
         after.translation_faults - before.translation_faults,
         after.permission_faults - before.permission_faults,
-        after.pages_copied - before.pages_copied
+        after.pages_copied - before.pages_copied,
+    );
+    Ok((d, r))
+}
+
+fn show_delta(what: &str, d: Delta) {
+    println!(
+        "demo: {what}: +{} translation faults, +{} permission faults, +{} pages copied",
+        d.0, d.1, d.2
     );
 }
 
@@ -49,30 +74,37 @@ pub fn run() -> Result<(), Status> {
         peek(pmap + page * PAGE);
     }
 
-    let c0 = counters(&parent)?;
+    let mut total = Delta::default();
     let mut seen = [0u64; PAGES as usize];
-    for (page, s) in seen.iter_mut().enumerate() {
-        *s = peek(cmap + page as u64 * PAGE);
-    }
-    let c1 = counters(&parent)?;
+    let (d, ()) = measured(&parent, || {
+        for (page, s) in seen.iter_mut().enumerate() {
+            *s = peek(cmap + page as u64 * PAGE);
+        }
+    })?;
+    total += d;
     println!("demo: the child reads {seen:x?}: the parent's pages, shared read-only");
-    show_delta("reading 4 child pages", &c0, &c1);
+    show_delta("reading 4 child pages", d);
 
-    poke(cmap, 0xc0de);
-    let c2 = counters(&parent)?;
-    let (c, p) = (peek(cmap), peek(pmap));
+    let (d, (c, p)) = measured(&parent, || {
+        poke(cmap, 0xc0de);
+        (peek(cmap), peek(pmap))
+    })?;
+    total += d;
     println!("demo: the child writes page 0: child sees {c:#x}, parent still {p:#x}");
-    show_delta("first child write", &c1, &c2);
+    show_delta("first child write", d);
 
-    poke(pmap + PAGE, 0xbeef);
-    let c3 = counters(&parent)?;
-    let c = peek(cmap + PAGE);
+    let (d, c) = measured(&parent, || {
+        poke(pmap + PAGE, 0xbeef);
+        peek(cmap + PAGE)
+    })?;
+    total += d;
     println!(
         "demo: the parent writes page 1: child sees {c:#x} at once (it has not copied page 1)"
     );
-    show_delta("parent write", &c2, &c3);
+    show_delta("parent write", d);
 
-    poke(pmap, 0xfeed);
+    let (d, ()) = measured(&parent, || poke(pmap, 0xfeed))?;
+    total += d;
     println!(
         "demo: the parent writes page 0: child keeps its copy {:#x}, parent {:#x}",
         peek(cmap),
@@ -92,7 +124,6 @@ pub fn run() -> Result<(), Status> {
         "demo: child closed and unmapped: parent signals ZERO_CHILDREN ({:#x})",
         signals.bits()
     );
-    let total = counters(&parent)?;
-    show_delta("whole demo", &c0, &total);
+    show_delta("the writes and reads above", total);
     crate::port_demo::run()
 }

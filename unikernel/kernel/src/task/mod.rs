@@ -857,6 +857,13 @@ pub fn exit_current_task(code: i64) -> ! {
 /// A fault nobody could resolve in task code: report it, end the task.
 pub fn fault(frame: &TrapFrame) -> ! {
     let rec = el0::record();
+    if current_task_ended(rec) {
+        // The task ended on another CPU while this thread ran (killed, or
+        // another thread's fault): its mappings went before the kick
+        // reached this CPU, so the fault is the end's doing, not the
+        // task's. It already has its end; this thread only leaves.
+        exit_thread(rec)
+    }
     report::task_fault(rec.task, frame);
     let how = ZxInfoTaskEnd {
         state: ZX_TASK_FAULTED,

@@ -11,6 +11,8 @@ pub const ZX_INFO_HANDLE_VALID: InfoTopic = 1;
 pub const ZX_INFO_HANDLE_BASIC: InfoTopic = 2;
 /// Topic: [`ZxInfoVmar`].
 pub const ZX_INFO_VMAR: InfoTopic = 7;
+/// Topic: [`ZxInfoHandleCount`].
+pub const ZX_INFO_HANDLE_COUNT: InfoTopic = 19;
 /// Topic: [`ZxInfoVmo`].
 pub const ZX_INFO_VMO: InfoTopic = 23;
 
@@ -98,6 +100,19 @@ pub struct ZxInfoVmar {
 
 const _: () = assert!(core::mem::size_of::<ZxInfoHandleBasic>() == 32);
 const _: () = assert!(core::mem::size_of::<ZxInfoVmar>() == 16);
+
+/// `zx_info_handle_count_t`: how many handles refer to the object (a
+/// debugging aid, as the reference page says: it may change at once).
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ZxInfoHandleCount {
+    /// Outstanding handles to the object, in every task.
+    pub handle_count: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<ZxInfoHandleCount>() == 4);
 const _: () = assert!(core::mem::size_of::<ZxInfoVmo>() == 112);
 
 /// Ours: how a task ended ([`ZxInfoTaskEnd`]).

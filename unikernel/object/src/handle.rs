@@ -623,6 +623,28 @@ impl<P: Platform> ObjectSpace<P> {
             padding: 0,
         })
     }
+
+    /// `zx_object_get_info(ZX_INFO_HANDLE_COUNT)`: the handles to the
+    /// object `handle` names, in every table (mappings and the kernel's own
+    /// references do not count). Needs INSPECT.
+    pub fn info_handle_count(
+        &self,
+        table: TableId,
+        handle: Handle,
+    ) -> Result<ZxInfoHandleCount, Status> {
+        let e = self.entry(table, handle)?;
+        if e.rights & ZX_RIGHT_INSPECT == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        let handle_count = match &e.object {
+            Object::Vmo(id) => self.vmos[*id].handles,
+            Object::Event(id) => self.events[*id].handles,
+            Object::Vmar(id) => self.vmars[*id].handles,
+            Object::Port(id) => self.ports[*id].handles,
+            Object::Kernel(k) => self.events[k.signals()].handles,
+        };
+        Ok(ZxInfoHandleCount { handle_count })
+    }
 }
 
 /// The rights a duplicate or replacement gets: `ZX_RIGHT_SAME_RIGHTS`, or a

@@ -361,6 +361,9 @@ impl<P: Platform> TaskView<'_, P> {
             ZX_INFO_HANDLE_BASIC => put_record(buffer, &self.object_get_info_handle_basic(handle)?),
             ZX_INFO_VMO => put_record(buffer, &self.object_get_info_vmo(handle)?),
             ZX_INFO_VMAR => put_record(buffer, &self.object_get_info_vmar(handle)?),
+            ZX_INFO_HANDLE_COUNT => {
+                put_record(buffer, &self.space.info_handle_count(self.table, handle)?)
+            }
             _ => {
                 self.space.entry(self.table, handle)?;
                 Err(ZX_ERR_NOT_SUPPORTED)

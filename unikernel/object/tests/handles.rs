@@ -4,7 +4,7 @@ mod common;
 use abi::*;
 use common::*;
 use object::handle::CHUNK;
-use object::{Quota, MAX_HANDLES_PER_TABLE};
+use object::{Quota, TableId, MAX_HANDLES_PER_TABLE};
 
 #[test]
 fn handle_values_have_the_fixed_low_bits_and_are_never_invalid() {
@@ -347,4 +347,57 @@ fn kernel_object_checks_handle_type_then_rights() {
         Ok(task.koid)
     );
     assert_eq!(koid(task_view.kernel_object(no_inspect, 0)), Ok(other.koid));
+}
+
+/// `ZX_INFO_HANDLE_COUNT` through `object_get_info`.
+fn handle_count(s: &mut Space, t: TableId, h: Handle) -> Result<u32, Status> {
+    let mut buf = [0u8; 4];
+    s.task(t)
+        .object_get_info(h, ZX_INFO_HANDLE_COUNT, &mut buf)?;
+    Ok(u32::from_le_bytes(buf))
+}
+
+#[test]
+fn handle_count_follows_duplicates_replacements_and_closes_in_every_table() {
+    let (mut s, t, h) = setup_vmo();
+    let u = s.create_table(Quota::default()).unwrap();
+    assert_eq!(handle_count(&mut s, t, h), Ok(1));
+    let d = dup(&mut s, t, h, ZX_RIGHT_SAME_RIGHTS);
+    assert_eq!(handle_count(&mut s, t, h), Ok(2));
+    let moved = s.transfer(t, d, u).unwrap();
+    assert_eq!(handle_count(&mut s, t, h), Ok(2));
+    assert_eq!(handle_count(&mut s, u, moved), Ok(2));
+    let r = s.task(t).handle_replace(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
+    assert_eq!(handle_count(&mut s, t, r), Ok(2));
+    s.task(u).handle_close(moved).unwrap();
+    assert_eq!(handle_count(&mut s, t, r), Ok(1));
+}
+
+#[test]
+fn handle_count_counts_handles_of_every_kind_not_mappings() {
+    let (mut s, t, _, root) = setup_vmar();
+    assert_eq!(handle_count(&mut s, t, root), Ok(1));
+    let e = s.task(t).event_create(0).unwrap();
+    let _e2 = dup(&mut s, t, e, ZX_RIGHT_SAME_RIGHTS);
+    assert_eq!(handle_count(&mut s, t, e), Ok(2));
+    let p = s.port_create(t, 0).unwrap();
+    assert_eq!(handle_count(&mut s, t, p), Ok(1));
+    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    s.task(t)
+        .vmar_map(root, ZX_VM_PERM_READ, 0, v, 0, PAGE)
+        .unwrap();
+    assert_eq!(handle_count(&mut s, t, v), Ok(1));
+}
+
+#[test]
+fn handle_count_needs_inspect_and_a_record_s_room() {
+    let (mut s, t, h) = setup_vmo();
+    let blind = dup(&mut s, t, h, ZX_RIGHT_READ);
+    assert_eq!(handle_count(&mut s, t, blind), Err(ZX_ERR_ACCESS_DENIED));
+    assert_eq!(
+        s.task(t)
+            .object_get_info(h, ZX_INFO_HANDLE_COUNT, &mut [0; 3]),
+        Err(ZX_ERR_BUFFER_TOO_SMALL)
+    );
+    assert_eq!(handle_count(&mut s, t, 0x1234_5673), Err(ZX_ERR_BAD_HANDLE));
 }

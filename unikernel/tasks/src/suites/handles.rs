@@ -24,6 +24,8 @@ pub static SUITE: Suite = Suite {
         task_create_moves_handles_into_the_new_task,
         task_create_without_transfer_right_is_access_denied_and_moves_nothing,
         handle_values_mean_nothing_in_another_task,
+        handle_count_follows_duplicates_moves_and_closes,
+        handle_count_needs_inspect,
     ],
 };
 
@@ -231,5 +233,48 @@ fn handle_values_mean_nothing_in_another_task() -> TestResult {
         u64::from(vmo.raw_handle())
     ));
     check_eq!(end, TaskEnd::Exited(0));
+    Ok(())
+}
+
+/// `ZX_INFO_HANDLE_COUNT` on `h`.
+fn handle_count(h: &impl AsHandleRef) -> Result<u32, Status> {
+    zx::info_record::<abi::ZxInfoHandleCount>(h).map(|c| c.handle_count)
+}
+
+fn handle_count_follows_duplicates_moves_and_closes() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(handle_count(&vmo), Ok(1));
+    let dup = ok!(vmo.duplicate_handle(Rights::SAME_RIGHTS));
+    check_eq!(handle_count(&vmo), Ok(2));
+    // Moved into a gated task: still two handles, one in each task.
+    let gate = ok!(Event::create());
+    let task = ok!(crate::harness::spawn_with(
+        super::reaping::wait_then_exit,
+        &mut [ok!(gate.duplicate_handle(Rights::SAME_RIGHTS)), dup]
+    ));
+    check_eq!(handle_count(&vmo), Ok(2));
+    // Task handles count too (the task holds its own, besides ours).
+    let before = ok!(handle_count(&task));
+    let task_dup = ok!(task.duplicate_handle(Rights::SAME_RIGHTS));
+    check_eq!(handle_count(&task), Ok(before + 1));
+    drop(task_dup);
+    check_eq!(handle_count(&task), Ok(before));
+    check_eq!(handle_count(&gate), Ok(2));
+    super::reaping::open_gate(&gate, &task)?;
+    // The task's handles closed with it.
+    check_eq!(handle_count(&vmo), Ok(1));
+    check_eq!(handle_count(&gate), Ok(1));
+    // A mapping is no handle.
+    let at = ok!(Vmar::root_self().map(0, &vmo, 0, PAGE, zx::VmarFlags::PERM_READ));
+    check_eq!(handle_count(&vmo), Ok(1));
+    ok!(Vmar::root_self().unmap(at, PAGE));
+    Ok(())
+}
+
+fn handle_count_needs_inspect() -> TestResult {
+    let event = ok!(Event::create());
+    let blind = ok!(event.duplicate(Rights::WAIT | Rights::DUPLICATE));
+    check_eq!(handle_count(&blind), Err(Status::ACCESS_DENIED));
+    check_eq!(handle_count(&event), Ok(2));
     Ok(())
 }

@@ -92,7 +92,7 @@ pub(super) const BLOCKERS: [(zx::ThreadEntry, u64); 4] = [
 
 /// A helper task's first thread: waits for `USER_0` on the event it was
 /// given, then exits (so threads can be added to it first).
-fn wait_then_exit(hs: [abi::Handle; 4]) {
+pub(super) fn wait_then_exit(hs: [abi::Handle; 4]) {
     let event = Event::from(Handle::from_raw(hs[0]));
     let _ = event.wait_handle(Signals::USER_0, Time::INFINITE);
 }

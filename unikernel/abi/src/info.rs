@@ -9,6 +9,10 @@ pub type InfoTopic = u32;
 pub const ZX_INFO_HANDLE_VALID: InfoTopic = 1;
 /// Topic: [`ZxInfoHandleBasic`].
 pub const ZX_INFO_HANDLE_BASIC: InfoTopic = 2;
+/// Topic: [`ZxInfoProcess`] (a task).
+pub const ZX_INFO_PROCESS: InfoTopic = 3;
+/// Topic: [`ZxInfoThread`].
+pub const ZX_INFO_THREAD: InfoTopic = 10;
 /// Topic: [`ZxInfoVmar`].
 pub const ZX_INFO_VMAR: InfoTopic = 7;
 /// Topic: [`ZxInfoHandleCount`].
@@ -113,6 +117,64 @@ pub struct ZxInfoHandleCount {
 }
 
 const _: () = assert!(core::mem::size_of::<ZxInfoHandleCount>() == 4);
+
+/// `zx_info_process_t`, for a task.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ZxInfoProcess {
+    /// The exit code once `exited`: what `zx_process_exit` passed, -1 for a
+    /// task killed (by `zx_task_kill`, or by the kernel for a fault).
+    pub return_code: i64,
+    /// Whether it ever ran (always, here: a task starts as it is made).
+    pub started: u8,
+    /// Whether it has ended.
+    pub exited: u8,
+    /// Whether a debugger is attached (never, here).
+    pub debugger_attached: u8,
+    /// Explicit padding.
+    pub padding: [u8; 5],
+}
+
+const _: () = assert!(core::mem::size_of::<ZxInfoProcess>() == 16);
+
+/// `zx_info_thread_t`.
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ZxInfoThread {
+    /// One of the `ZX_THREAD_STATE_*` values.
+    pub state: u32,
+    /// `ZX_EXCEPTION_PORT_TYPE_NONE` (there are no exception ports).
+    pub wait_exception_port_type: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<ZxInfoThread>() == 8);
+
+/// Thread state: created, not started.
+pub const ZX_THREAD_STATE_NEW: u32 = 0x0000;
+/// Thread state: runs (or may run) task code.
+pub const ZX_THREAD_STATE_RUNNING: u32 = 0x0001;
+/// Thread state: suspended (`zx_task_suspend`; never, here).
+pub const ZX_THREAD_STATE_SUSPENDED: u32 = 0x0002;
+/// Thread state: blocked (only ever reported as one of the `BLOCKED_*`).
+pub const ZX_THREAD_STATE_BLOCKED: u32 = 0x0003;
+/// Thread state: being terminated, not yet stopped.
+pub const ZX_THREAD_STATE_DYING: u32 = 0x0004;
+/// Thread state: stopped for good.
+pub const ZX_THREAD_STATE_DEAD: u32 = 0x0005;
+/// Blocked in `zx_nanosleep`.
+pub const ZX_THREAD_STATE_BLOCKED_SLEEPING: u32 = 0x0203;
+/// Blocked in `zx_port_wait`.
+pub const ZX_THREAD_STATE_BLOCKED_PORT: u32 = 0x0403;
+/// Blocked in `zx_object_wait_one`.
+pub const ZX_THREAD_STATE_BLOCKED_WAIT_ONE: u32 = 0x0603;
+/// Blocked in `zx_object_wait_many`.
+pub const ZX_THREAD_STATE_BLOCKED_WAIT_MANY: u32 = 0x0703;
+/// `wait_exception_port_type`: none.
+pub const ZX_EXCEPTION_PORT_TYPE_NONE: u32 = 0;
 const _: () = assert!(core::mem::size_of::<ZxInfoVmo>() == 112);
 
 /// Ours: how a task ended ([`ZxInfoTaskEnd`]).

@@ -761,6 +761,22 @@ fn info_record(
             })?;
             object::put_record(buf, &info)
         }
+        ZX_INFO_PROCESS => {
+            let info = inspect_kernel(c, h, ZX_OBJ_TYPE_PROCESS, |s, k| {
+                task::process_info(s, k.signals())
+            })?;
+            object::put_record(buf, &info)
+        }
+        ZX_INFO_THREAD => {
+            let thread = inspect_kernel(c, h, ZX_OBJ_TYPE_THREAD, |_, k| match k {
+                task::KObject::Thread { id, .. } => Some(*id),
+                _ => None,
+            })?
+            .ok_or(ZX_ERR_WRONG_TYPE)?;
+            // Outside the object lock: it takes the thread table's and the
+            // scheduler's.
+            object::put_record(buf, &task::thread_info(thread))
+        }
         ZX_INFO_KERNEL_COUNTERS => {
             let counters = objects::with(|s| {
                 s.entry(c.table, h)?;
@@ -783,6 +799,30 @@ fn info_record(
         }
         _ => objects::with(|s| s.task(c.table).object_get_info(h, topic, buf)),
     }
+}
+
+/// `f` on the kernel object `h` names, under the object lock: it must be
+/// of `obj_type` (else `ZX_ERR_WRONG_TYPE`) and `h` must have INSPECT (else
+/// `ZX_ERR_ACCESS_DENIED`), as the reference page's RIGHTS say.
+fn inspect_kernel<R>(
+    c: &Caller,
+    h: Handle,
+    obj_type: ObjType,
+    f: impl FnOnce(&objects::Space, &task::KObject) -> R,
+) -> Result<R, Status> {
+    objects::with(|s| {
+        let e = s.entry(c.table, h)?;
+        let object::Object::Kernel(k) = &e.object else {
+            return Err(ZX_ERR_WRONG_TYPE);
+        };
+        if k.obj_type() != obj_type {
+            return Err(ZX_ERR_WRONG_TYPE);
+        }
+        if e.rights & ZX_RIGHT_INSPECT == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok(f(s, k))
+    })
 }
 
 fn sys_object_wait_one(

@@ -321,12 +321,17 @@ extern "C" fn helper_entry(
     zx::exit(0)
 }
 
-/// Runs `f(arg)` in a helper task and says how it ended (the argument
-/// travels in a VMO: a task's entry has room for one word, the function).
+/// Runs `f(arg)` in a helper task and says how it ended.
 pub fn run_in_task_arg(f: fn(u64), arg: u64) -> Result<TaskEnd, zx::Status> {
+    spawn_arg(f, arg)?.join()
+}
+
+/// Starts `f(arg)` in a helper task (the argument travels in a VMO: a
+/// task's entry has room for one word, the function).
+pub fn spawn_arg(f: fn(u64), arg: u64) -> Result<Task, zx::Status> {
     let vmo = Vmo::create(8)?;
     vmo.write(&arg.to_le_bytes(), 0)?;
-    Task::create(helper_entry_arg, f as usize as u64, &mut [vmo.into()])?.join()
+    Task::create(helper_entry_arg, f as usize as u64, &mut [vmo.into()])
 }
 
 extern "C" fn helper_entry_arg(

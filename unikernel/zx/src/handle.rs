@@ -127,6 +127,8 @@ info_records!(
     abi::ZxInfoHandleBasic = abi::ZX_INFO_HANDLE_BASIC,
     abi::ZxInfoVmar = abi::ZX_INFO_VMAR,
     abi::ZxInfoHandleCount = abi::ZX_INFO_HANDLE_COUNT,
+    abi::ZxInfoProcess = abi::ZX_INFO_PROCESS,
+    abi::ZxInfoThread = abi::ZX_INFO_THREAD,
     abi::ZxInfoVmo = abi::ZX_INFO_VMO,
     abi::ZxInfoTaskEnd = abi::ZX_INFO_TASK_END,
     abi::ZxInfoKernelCounters = abi::ZX_INFO_KERNEL_COUNTERS,

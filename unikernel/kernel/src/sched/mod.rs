@@ -1154,6 +1154,28 @@ pub fn is_blocked(id: ThreadId) -> bool {
     })
 }
 
+/// Task thread `id` as `ZX_INFO_THREAD` sees it: `None` if there is no
+/// such thread (it has exited), `Some(None)` if it runs or may run, and
+/// `Some(Some(n))` if it is blocked in syscall `n`.
+pub fn blocked_in_syscall(id: ThreadId) -> Option<Option<u64>> {
+    with_sched(|mut s| {
+        let state = s.lookup(id).map(|slot| {
+            let t = s.thread(slot);
+            match (&t.state, &t.stack) {
+                (State::Blocked, Some(stack)) => {
+                    // SAFETY: a blocked thread's stack lives while it is in
+                    // its slot, which it cannot leave while this CPU holds
+                    // the scheduler's lock; it runs nowhere meanwhile. Task
+                    // threads block only in syscalls.
+                    Some(unsafe { arch::el0::blocked_syscall_number(stack.top()) })
+                }
+                _ => None,
+            }
+        });
+        (s, state)
+    })
+}
+
 /// A waker's side: the wait of thread `id` ended with `signals` observed.
 /// False if there is no such thread.
 pub fn wake_with_signals(id: ThreadId, signals: Signals) -> bool {

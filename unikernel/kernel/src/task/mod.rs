@@ -356,6 +356,67 @@ pub fn end_info(space: &Space, signals: SignalsId) -> ZxInfoTaskEnd {
     }
 }
 
+/// `ZX_INFO_PROCESS` for the task whose signal state is `signals`.
+pub fn process_info(space: &Space, signals: SignalsId) -> ZxInfoProcess {
+    let end = end_info(space, signals);
+    ZxInfoProcess {
+        // The reference page: a killed process's return code is -1; a
+        // fault's end is the kernel's kill.
+        return_code: match end.state {
+            ZX_TASK_RUNNING => 0,
+            ZX_TASK_EXITED => end.code,
+            _ => -1,
+        },
+        // A task starts as it is made.
+        started: 1,
+        exited: u8::from(end.state != ZX_TASK_RUNNING),
+        ..Default::default()
+    }
+}
+
+/// `ZX_INFO_THREAD` for thread `id` (call with no lock held: it takes the
+/// thread table's, then the scheduler's).
+pub fn thread_info(id: Id) -> ZxInfoThread {
+    // Its record goes when it exits (or, never started, with its task).
+    let record = THREADS
+        .lock()
+        .slots
+        .get_mut(id)
+        .map(|t| (t.started, t.killed || !is_alive(t.task), t.running));
+    let state = match record {
+        None => ZX_THREAD_STATE_DEAD,
+        Some((false, ..)) => ZX_THREAD_STATE_NEW,
+        // Started, not yet given to the scheduler.
+        Some((true, _, None)) => ZX_THREAD_STATE_RUNNING,
+        Some((true, dying, Some(thread))) => match sched::blocked_in_syscall(thread) {
+            // Gone from the scheduler: it has exited.
+            None => ZX_THREAD_STATE_DEAD,
+            Some(_) if dying => ZX_THREAD_STATE_DYING,
+            Some(None) => ZX_THREAD_STATE_RUNNING,
+            Some(Some(n)) => blocked_state(n),
+        },
+    };
+    ZxInfoThread {
+        state,
+        wait_exception_port_type: ZX_EXCEPTION_PORT_TYPE_NONE,
+    }
+}
+
+/// The `ZX_THREAD_STATE_BLOCKED_*` for a thread blocked in syscall `n`.
+fn blocked_state(n: u64) -> u32 {
+    const SLEEP: u64 = Syscall::Nanosleep as u64;
+    const WAIT_ONE: u64 = Syscall::ObjectWaitOne as u64;
+    const WAIT_MANY: u64 = Syscall::ObjectWaitMany as u64;
+    const PORT_WAIT: u64 = Syscall::PortWait as u64;
+    match n {
+        SLEEP => ZX_THREAD_STATE_BLOCKED_SLEEPING,
+        WAIT_ONE => ZX_THREAD_STATE_BLOCKED_WAIT_ONE,
+        WAIT_MANY => ZX_THREAD_STATE_BLOCKED_WAIT_MANY,
+        PORT_WAIT => ZX_THREAD_STATE_BLOCKED_PORT,
+        _ => ZX_THREAD_STATE_BLOCKED,
+    }
+}
+
 /// Handles moved into a new task, and their values there.
 pub struct StartHandles {
     /// How many.

@@ -35,7 +35,7 @@ pub static SUITE: Suite = Suite {
 
 stackless_entry!(
     /// Spins in EL0 forever, touching neither memory nor the stack.
-    spin_entry:
+    pub(super) spin_entry:
     "1:",
     "add x1, x1, #1",
     "b 1b",

@@ -5,6 +5,7 @@ mod bad_input;
 mod cpu;
 mod fuzz;
 mod handles;
+mod info;
 mod isolation;
 mod kill;
 mod latency;
@@ -34,6 +35,7 @@ pub static SUITES: &[&Suite] = &[
     &vmar::SUITE,
     &wait::SUITE,
     &handles::SUITE,
+    &info::SUITE,
     &bad_input::SUITE,
     &isolation::SUITE,
     &which_zircon::SUITE,

@@ -34,7 +34,7 @@ stackless_entry!(
     /// A thread entry that sleeps until the deadline in `x0`. Like every
     /// entry here, a thread can run it in another task (it needs no stack);
     /// if the call returns, it notes it and exits.
-    sleep_entry:
+    pub(super) sleep_entry:
     "mov x16, #{nanosleep}",
     "svc #0",
     "b {returned}",
@@ -45,7 +45,7 @@ stackless_entry!(
 stackless_entry!(
     /// `object_wait_one` on its own task's handle for `USER_0`, which nobody
     /// asserts, until the deadline in `x0` (`ZX_TIME_INFINITE` or far).
-    wait_self_entry:
+    pub(super) wait_self_entry:
     "mov x2, x0",
     "mrs x0, tpidrro_el0",
     "lsr x0, x0, #32",
@@ -72,7 +72,7 @@ stackless_entry!(
 
 stackless_entry!(
     /// Exits the thread at once.
-    exit_entry:
+    pub(super) exit_entry:
     "mov x16, #{thread_exit}",
     "svc #0",
     "b .",

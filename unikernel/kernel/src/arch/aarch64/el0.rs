@@ -72,6 +72,21 @@ unsafe extern "C" {
     fn exception_return() -> !;
 }
 
+/// The syscall number (`x16`) in the frame the last exception from EL0
+/// saved at the top of the kernel stack that ends at `top`: for a task's
+/// thread blocked in the kernel, the call it is blocked in (it blocks only
+/// in syscalls, whose frame is always there).
+///
+/// # Safety
+/// `top` must be the end of a live kernel stack of a task's thread that
+/// is not running (its frame cannot change meanwhile).
+pub unsafe fn blocked_syscall_number(top: u64) -> u64 {
+    let frame = (top - ENTRY_RESERVE) as *const TrapFrame;
+    // SAFETY: the frame lies in the top `ENTRY_RESERVE` bytes of the live
+    // stack (the caller's promise); a stopped thread does not write it.
+    unsafe { (*frame).x[16] }
+}
+
 /// Writes what a new thread needs to enter task code at the top of its
 /// kernel stack (which ends at `top`): the record and the first exception
 /// frame, `entry(args…)` at EL0 with `sp` as its stack and interrupts

@@ -3,7 +3,7 @@
 //! its own object type, as the reference page's RIGHTS say.
 
 use super::kill::spin_entry;
-use super::reaping::{sleep_entry, start_in, terminated, wait_self_entry};
+use super::reaping::{gated, sleep_entry, start_in, terminated, wait_self_entry};
 use super::util::stackless_entry;
 use crate::harness::{spawn_arg, spawn_with, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
@@ -46,16 +46,6 @@ fn state_becomes(thread: &Thread, want: u32) -> Result<u32, Status> {
         now = thread_state(thread)?;
     }
     Ok(now)
-}
-
-/// A helper task blocked until its event (`hs[0]`) has `USER_0`.
-fn gated() -> Result<(Event, Task), Status> {
-    let gate = Event::create()?;
-    let task = spawn_with(
-        super::reaping::wait_then_exit,
-        &mut [gate.duplicate_handle(Rights::SAME_RIGHTS)?],
-    )?;
-    Ok((gate, task))
 }
 
 fn a_running_task_has_started_and_not_exited() -> TestResult {

@@ -1363,17 +1363,21 @@ fn concurrent_run(seed: u64, victims: [u64; VICTIMS], calls: u64) -> Result<(Tal
 /// A first run (same size, its own seed) grows the kernel's tables to what
 /// such a run needs (they keep their capacity: the heap in use stays
 /// higher after it, by some 200 KiB, and a frame); the run after it must
-/// give back all it took. Should that run have grown a table further, one
-/// more run decides: a leak shows in every run, growth to a high-water
-/// mark does not.
+/// give back all it took. A run may still grow a table a step further
+/// (up to three runs in a row after the warm-up, by 256 to 1,152 bytes;
+/// 20 runs in one boot grew once, by 608 bytes, and stayed there), so up
+/// to [`MEASURED_RUNS`] runs are made until one gives back all it took: a
+/// leak shows in every run, growth to a high-water mark does not.
 fn random_syscalls_from_every_cpu_at_once() -> TestResult {
+    /// Runs after the warm-up, at most.
+    const MEASURED_RUNS: usize = 5;
     let seed = run_seed();
     let v = [ok!(start_victim()), ok!(start_victim())];
     let victims = [v[0].2, v[1].2];
     let warm_up = thread_seed(seed, THREADS);
     concurrent_run(warm_up, victims, SMP_CALLS)?;
     let mut usage = ((0, 0), (0, 0));
-    for attempt in 0..2 {
+    for attempt in 0..MEASURED_RUNS {
         let start = ok!(super::reaping::quiet_usage());
         let (tally, ms) = concurrent_run(seed, victims, SMP_CALLS)?;
         if attempt == 0 {
@@ -1382,6 +1386,12 @@ fn random_syscalls_from_every_cpu_at_once() -> TestResult {
         usage = (start, ok!(super::reaping::usage_back_to(start)));
         if usage.0 == usage.1 {
             break;
+        }
+        if crate::harness::diagnostics() {
+            println!(
+                "    # fuzz: run {attempt}: (heap bytes, free frames) {:?} -> {:?}",
+                usage.0, usage.1
+            );
         }
     }
     check_eq!(

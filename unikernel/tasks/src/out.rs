@@ -4,6 +4,7 @@
 use core::fmt::{self, Write};
 
 /// A line being built.
+#[derive(Clone, Copy)]
 pub struct Line {
     buf: [u8; 240],
     len: usize,

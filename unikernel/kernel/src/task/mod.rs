@@ -134,7 +134,12 @@ struct Task {
     signals: SignalsId,
     /// Threads started and not yet exited.
     threads: u32,
+    /// [`end`] has begun: no thread starts any more.
     ended: bool,
+    /// [`end`] has finished: `ZX_TASK_TERMINATED` is asserted. Until then
+    /// the record and its reference to `signals` stay, even once every
+    /// thread has exited and every handle is closed (on other CPUs).
+    terminated: bool,
     /// Its translation table (`vm::domain`): its sub-VMAR is that slot.
     domain: DomainId,
     /// The task that created it (none for the first), whose live children
@@ -580,6 +585,7 @@ fn build(
             signals,
             threads: 0,
             ended: false,
+            terminated: false,
             domain: dom,
             parent: None,
             children: 0,
@@ -745,6 +751,12 @@ pub fn end(id: Id, how: ZxInfoTaskEnd) {
         s.kernel_set_payload(signals, end_payload(&how));
         s.kernel_signal(signals, 0, ZX_TASK_TERMINATED);
     });
+    // Its last thread may have exited meanwhile (and its last handle been
+    // closed): it left the reaping to this.
+    if let Some(t) = TASKS.lock().get_mut(id) {
+        t.terminated = true;
+    }
+    reap_if_done(id);
 }
 
 /// Where [`end_threads`] goes on in a task's list.
@@ -844,10 +856,13 @@ impl object::Platform for objects::KernelPlatform {
     }
 }
 
-/// Frees the task's record once it has ended and its last thread is gone.
+/// Frees the task's record once its end has finished and its last thread
+/// is gone (whichever comes last reaps).
 fn reap_if_done(id: Id) {
     let mut tasks = TASKS.lock();
-    let done = tasks.get_mut(id).is_some_and(|t| t.ended && t.threads == 0);
+    let done = tasks
+        .get_mut(id)
+        .is_some_and(|t| t.terminated && t.threads == 0);
     if done {
         if let Some(t) = tasks.remove(id) {
             drop(tasks);

@@ -21,11 +21,18 @@ use crate::harness::{Failure, Suite, TestResult};
 use crate::out::format;
 use crate::{check, check_eq, ok, println, tests};
 use abi::Syscall;
-use zx::{AsHandleRef, Event, Signals, Status, Time, Vmar, VmarFlags, Vmo, VmoChildOptions};
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
+use zx::{
+    AsHandleRef, Duration, Event, Signals, Status, Time, Vmar, VmarFlags, Vmo, VmoChildOptions,
+};
 
 pub static SUITE: Suite = Suite {
     name: "fuzz",
-    tests: tests![random_syscalls_return_defined_statuses],
+    tests: tests![
+        random_syscalls_return_defined_statuses,
+        random_syscalls_from_every_cpu_at_once,
+    ],
 };
 
 /// Calls per run.
@@ -117,24 +124,52 @@ enum Out {
     Scratch(u64),
 }
 
-struct Fuzz {
+/// Mappings remembered in the arena.
+const MAPS: usize = 16;
+
+/// What the fuzzing threads of a task share: the handles they made, the
+/// arena and the mappings in it. One thread closes, replaces, moves or
+/// destroys what another is using at that moment. Zeroed memory is an
+/// empty pool.
+#[repr(C)]
+struct Pool {
+    /// Handles made and still held (values; 0 = empty).
+    table: [AtomicU32; TABLE],
+    /// Addresses of mappings made in the arena.
+    maps: [AtomicU64; MAPS],
+    maps_at: AtomicUsize,
+    arena: AtomicU32,
+    arena_base: AtomicU64,
+}
+
+impl Pool {
+    const fn new() -> Self {
+        Pool {
+            table: [const { AtomicU32::new(0) }; TABLE],
+            maps: [const { AtomicU64::new(0) }; MAPS],
+            maps_at: AtomicUsize::new(0),
+            arena: AtomicU32::new(0),
+            arena_base: AtomicU64::new(0),
+        }
+    }
+
+    fn contains(&self, h: u32) -> bool {
+        self.table.iter().any(|s| s.load(Relaxed) == h)
+    }
+}
+
+struct Fuzz<'a> {
     rng: Rng,
-    /// Handles it made and still holds (values; 0 = empty).
-    table: [u32; TABLE],
+    pool: &'a Pool,
     /// Handles it closed (or lost), for stale-handle arguments.
     stale: [u32; 16],
     stale_at: usize,
-    /// Addresses of mappings it made in the arena.
-    maps: [u64; 16],
-    maps_at: usize,
     /// Its own sub-VMAR: never unmapped, protected, destroyed, closed,
     /// duplicated, replaced or transferred.
     root: u32,
     root_base: u64,
     /// The victims' pattern pages (in other tasks' sub-VMARs).
     victims: [u64; VICTIMS],
-    arena: u32,
-    arena_base: u64,
     scratch: u64,
     /// A word on its stack: copy-in only.
     stack_word: u64,
@@ -143,22 +178,25 @@ struct Fuzz {
     status_counts: [u64; 32],
 }
 
-impl Fuzz {
+impl Fuzz<'_> {
     // ---- handles -------------------------------------------------------
 
     fn keep(&mut self, h: u32) {
         if h == 0 {
             return;
         }
-        if let Some(slot) = self.table.iter_mut().find(|s| **s == 0) {
-            *slot = h;
-            self.made += 1;
+        self.made += 1;
+        let pool = self.pool;
+        if pool
+            .table
+            .iter()
+            .any(|s| s.compare_exchange(0, h, Relaxed, Relaxed).is_ok())
+        {
             return;
         }
         // Full: evict a random one to make room.
         let i = self.rng.below(TABLE as u64) as usize;
-        let old = core::mem::replace(&mut self.table[i], h);
-        self.made += 1;
+        let old = pool.table[i].swap(h, Relaxed);
         self.release(old);
     }
 
@@ -182,10 +220,8 @@ impl Fuzz {
 
     /// Records that `h` is gone (closed, replaced or moved away).
     fn forget(&mut self, h: u32) {
-        for slot in self.table.iter_mut() {
-            if *slot == h {
-                *slot = 0;
-            }
+        for slot in &self.pool.table {
+            let _ = slot.compare_exchange(h, 0, Relaxed, Relaxed);
         }
         self.stale[self.stale_at] = h;
         self.stale_at = (self.stale_at + 1) % self.stale.len();
@@ -193,23 +229,26 @@ impl Fuzz {
 
     /// Drops table entries that are no longer valid handles.
     fn revalidate(&mut self, h: u32) {
-        if h != 0 && self.table.contains(&h) && !valid(h) {
+        if h != 0 && self.pool.contains(h) && !valid(h) {
             self.forget(h);
         }
     }
 
     fn live(&mut self) -> u32 {
-        let n = self.table.iter().filter(|&&h| h != 0).count() as u64;
+        // A snapshot: other threads change the table meanwhile.
+        let mut live = [0u32; TABLE];
+        let mut n = 0;
+        for slot in &self.pool.table {
+            let h = slot.load(Relaxed);
+            if h != 0 {
+                live[n] = h;
+                n += 1;
+            }
+        }
         if n == 0 {
             return 0;
         }
-        let k = self.rng.below(n) as usize;
-        self.table
-            .iter()
-            .copied()
-            .filter(|&h| h != 0)
-            .nth(k)
-            .unwrap_or(0)
+        live[self.rng.below(n as u64) as usize]
     }
 
     /// A handle argument: mostly live ones, else stale, forged, invalid,
@@ -217,7 +256,7 @@ impl Fuzz {
     fn handle(&mut self, root_ok: bool) -> u32 {
         let h = match self.rng.below(20) {
             0..=10 => self.live(),
-            11 | 12 => self.arena,
+            11 | 12 => self.arena(),
             13 => self.rng.pick(&self.stale),
             // Forged: a live value with a bit flipped, or any value; one
             // that names a handle the fuzzer does not own (the victims',
@@ -245,7 +284,7 @@ impl Fuzz {
     /// `h`, unless it is a live handle of this task that is not the
     /// fuzzer's: then [`FORGED_HANDLE`].
     fn forged(&self, h: u32) -> u32 {
-        let own = h == self.arena || h == self.root || self.table.contains(&h);
+        let own = h == self.arena() || h == self.root || self.pool.contains(h);
         if !own && valid(h) {
             FORGED_HANDLE
         } else {
@@ -352,9 +391,9 @@ impl Fuzz {
 
     fn arena_ptr(&mut self) -> u64 {
         if self.rng.one_in(2) {
-            self.rng.pick(&self.maps) + self.rng.below(2 * PAGE)
+            self.map() + self.rng.below(2 * PAGE)
         } else {
-            self.arena_base + self.rng.below(ARENA_LEN)
+            self.arena_base() + self.rng.below(ARENA_LEN)
         }
     }
 
@@ -393,9 +432,9 @@ impl Fuzz {
     /// An address for unmap/protect: in the arena, a mapping, or anything.
     fn vaddr(&mut self) -> u64 {
         match self.rng.below(4) {
-            0 => self.rng.pick(&self.maps),
-            1 => self.arena_base + self.rng.below(ARENA_LEN / PAGE) * PAGE,
-            2 => self.arena_base + self.rng.below(ARENA_LEN),
+            0 => self.map(),
+            1 => self.arena_base() + self.rng.below(ARENA_LEN / PAGE) * PAGE,
+            2 => self.arena_base() + self.rng.below(ARENA_LEN),
             _ => self.foreign_ptr(),
         }
     }
@@ -758,8 +797,8 @@ impl Fuzz {
                 }
                 Syscall::VmarMap => {
                     if let Some(addr) = self.read_scratch::<u64>(harvest) {
-                        self.maps[self.maps_at] = addr;
-                        self.maps_at = (self.maps_at + 1) % self.maps.len();
+                        let at = self.pool.maps_at.fetch_add(1, Relaxed) % MAPS;
+                        self.pool.maps[at].store(addr, Relaxed);
                     }
                 }
                 _ => {}
@@ -768,7 +807,7 @@ impl Fuzz {
         for h in touched {
             self.revalidate(h);
         }
-        if call == Syscall::VmarDestroy && a[0] as u32 == self.arena && st == Status::OK {
+        if call == Syscall::VmarDestroy && a[0] as u32 == self.arena() && st == Status::OK {
             self.new_arena();
         }
         Ok(())
@@ -778,7 +817,7 @@ impl Fuzz {
     /// or anything else it holds (never its own sub-VMAR).
     fn vmar_handle(&mut self) -> u32 {
         if self.rng.one_in(2) {
-            self.arena
+            self.arena()
         } else {
             self.handle(false)
         }
@@ -789,9 +828,25 @@ impl Fuzz {
         self.status_counts[i] += 1;
     }
 
-    /// Replaces the arena (destroyed, or recycled) with a fresh one.
+    /// The arena's handle now (0 while another thread renews it).
+    fn arena(&self) -> u32 {
+        self.pool.arena.load(Relaxed)
+    }
+
+    fn arena_base(&self) -> u64 {
+        self.pool.arena_base.load(Relaxed)
+    }
+
+    /// One of the mappings remembered in the arena.
+    fn map(&mut self) -> u64 {
+        let i = self.rng.below(MAPS as u64) as usize;
+        self.pool.maps[i].load(Relaxed)
+    }
+
+    /// Replaces the arena (destroyed, or recycled) with a fresh one. If
+    /// another thread renews it at the same time, one new arena stays.
     fn new_arena(&mut self) {
-        let old = core::mem::replace(&mut self.arena, 0);
+        let old = self.pool.arena.swap(0, Relaxed);
         if old != 0 {
             let vmar = Vmar::from(zx::Handle::from_raw(old));
             let _ = vmar.destroy();
@@ -804,17 +859,29 @@ impl Fuzz {
         );
         let root = core::mem::ManuallyDrop::new(Vmar::from(zx::Handle::from_raw(self.root)));
         if let Ok((vmar, base)) = root.allocate(0, ARENA_LEN, flags) {
-            self.arena = zx::Handle::from(vmar).into_raw();
-            self.arena_base = base;
+            let h = zx::Handle::from(vmar).into_raw();
+            if self
+                .pool
+                .arena
+                .compare_exchange(0, h, Relaxed, Relaxed)
+                .is_ok()
+            {
+                self.pool.arena_base.store(base, Relaxed);
+                for m in &self.pool.maps {
+                    m.store(base, Relaxed);
+                }
+            } else {
+                let vmar = Vmar::from(zx::Handle::from_raw(h));
+                let _ = vmar.destroy();
+            }
         }
-        self.maps = [self.arena_base; 16];
     }
 
     /// Closes half the handles and renews the arena, so memory stays bounded.
     fn recycle(&mut self) {
         for i in 0..TABLE {
             if self.rng.one_in(2) {
-                let h = core::mem::replace(&mut self.table[i], 0);
+                let h = self.pool.table[i].swap(0, Relaxed);
                 self.release(h);
             }
         }
@@ -872,85 +939,144 @@ fn start_victim() -> Result<(zx::Task, Event, u64), Status> {
     Ok((task, event, u64::from_le_bytes(addr)))
 }
 
-fn random_syscalls_return_defined_statuses() -> TestResult {
-    let boot_seed = crate::harness::seed();
-    let seed = if boot_seed == 0 {
-        DEFAULT_SEED
-    } else {
-        boot_seed
-    };
-    let root = Vmar::root_self();
-    let root_info = ok!(root.info());
-    let scratch_vmo = ok!(Vmo::create(SCRATCH_LEN));
-    let scratch = ok!(map_rw(&scratch_vmo, SCRATCH_LEN));
-    // Only the mapping keeps the scratch VMO: no handle to resize it by.
-    drop(scratch_vmo);
-    let word = 0u64;
-    let v = [ok!(start_victim()), ok!(start_victim())];
-    let mut f = Fuzz {
-        rng: Rng::from_seed(seed),
-        table: [0; TABLE],
-        stale: [FORGED_HANDLE; 16],
-        stale_at: 0,
-        maps: [0; 16],
-        maps_at: 0,
-        root: root.raw_handle(),
-        root_base: root_info.base,
-        victims: [v[0].2, v[1].2],
-        arena: 0,
-        arena_base: 0,
-        scratch,
-        stack_word: &raw const word as u64,
-        last_time: 0,
+/// The run's seed: the boot's, or [`DEFAULT_SEED`].
+fn run_seed() -> u64 {
+    match crate::harness::seed() {
+        0 => DEFAULT_SEED,
+        boot => boot,
+    }
+}
+
+/// A fresh scratch mapping; only the mapping keeps its VMO (no handle to
+/// resize it by).
+fn new_scratch() -> Result<u64, Status> {
+    let vmo = Vmo::create(SCRATCH_LEN)?;
+    map_rw(&vmo, SCRATCH_LEN)
+}
+
+/// What one fuzzing thread did.
+#[derive(Clone, Copy)]
+struct Tally {
+    calls: u64,
+    made: u64,
+    status_counts: [u64; 32],
+}
+
+impl Tally {
+    const ZERO: Tally = Tally {
+        calls: 0,
         made: 0,
         status_counts: [0; 32],
     };
-    f.new_arena();
-    check!(f.arena != 0, "no arena");
-    let start = Time::get_monotonic();
-    let mut failure = None;
-    let mut calls = 0;
-    while calls < CALLS {
-        if let Err(why) = f.step(calls) {
-            failure = Some(why);
-            break;
-        }
-        calls += 1;
-        if calls % RECYCLE_EVERY == 0 {
-            f.recycle();
+
+    fn add(&mut self, other: &Tally) {
+        self.calls += other.calls;
+        self.made += other.made;
+        for (a, b) in self.status_counts.iter_mut().zip(&other.status_counts) {
+            *a += b;
         }
     }
-    let elapsed_ms = (Time::get_monotonic() - start).into_nanos() / 1_000_000;
-    // Close everything it made; then none of those values is a handle.
-    let mut closed = [0u32; TABLE];
-    for (i, slot) in f.table.iter_mut().enumerate() {
-        closed[i] = core::mem::replace(slot, 0);
-    }
-    for &h in &closed {
-        f.release(h);
-    }
-    let arena = core::mem::replace(&mut f.arena, 0);
-    f.release(arena);
-    let c = &f.status_counts;
-    if crate::harness::diagnostics() {
+
+    /// The `# fuzz:` diagnostic line (`what` names the run).
+    fn print(&self, what: &str, seed: u64, elapsed_ms: i64) {
+        if !crate::harness::diagnostics() {
+            return;
+        }
+        let c = &self.status_counts;
+        let named = c[0] + c[10] + c[11] + c[12] + c[30] + c[14] + c[13];
         println!(
-        "    # fuzz: seed {seed}, {calls} calls, {elapsed_ms} ms, {} handles; OK {}, INVALID_ARGS {}, BAD_HANDLE {}, WRONG_TYPE {}, ACCESS_DENIED {}, OUT_OF_RANGE {}, BAD_SYSCALL {}, other {}",
-        f.made,
-        c[0],
-        c[10],
-        c[11],
-        c[12],
-        c[30],
-        c[14],
-        c[13],
-        calls - c[0] - c[10] - c[11] - c[12] - c[30] - c[14] - c[13]
+            "    # fuzz: {what}seed {seed}, {} calls, {elapsed_ms} ms, {} handles; OK {}, INVALID_ARGS {}, BAD_HANDLE {}, WRONG_TYPE {}, ACCESS_DENIED {}, OUT_OF_RANGE {}, BAD_SYSCALL {}, other {}",
+            self.calls,
+            self.made,
+            c[0],
+            c[10],
+            c[11],
+            c[12],
+            c[30],
+            c[14],
+            c[13],
+            self.calls - named
         );
     }
-    if let Some(why) = failure {
-        return Err(Failure::Fail(why));
+}
+
+impl<'a> Fuzz<'a> {
+    /// A fuzzer drawing from `seed`, sharing `pool`, writing through
+    /// `scratch` (its own), aiming at the victims' pages at `victims`.
+    fn new(
+        pool: &'a Pool,
+        seed: u64,
+        scratch: u64,
+        victims: [u64; VICTIMS],
+        stack_word: &'a u64,
+    ) -> Result<Self, Status> {
+        let root = Vmar::root_self();
+        let root_info = root.info()?;
+        Ok(Fuzz {
+            rng: Rng::from_seed(seed),
+            pool,
+            stale: [FORGED_HANDLE; 16],
+            stale_at: 0,
+            root: root.raw_handle(),
+            root_base: root_info.base,
+            victims,
+            scratch,
+            stack_word: stack_word as *const u64 as u64,
+            last_time: 0,
+            made: 0,
+            status_counts: [0; 32],
+        })
     }
-    check_eq!(calls, CALLS);
-    for (task, event, addr) in &v {
+
+    /// Makes `calls` calls (recycling every [`RECYCLE_EVERY`]); what it
+    /// did, and why it stopped early if it did.
+    fn run(&mut self, calls: u64) -> (Tally, Option<crate::out::Line>) {
+        let mut failure = None;
+        let mut done = 0;
+        while done < calls {
+            if let Err(why) = self.step(done) {
+                failure = Some(why);
+                break;
+            }
+            done += 1;
+            if done % RECYCLE_EVERY == 0 {
+                self.recycle();
+            }
+        }
+        let tally = Tally {
+            calls: done,
+            made: self.made,
+            status_counts: self.status_counts,
+        };
+        (tally, failure)
+    }
+
+    /// Closes every handle in the pool and the arena (with no other thread
+    /// fuzzing); the values it closed.
+    fn close_all(&mut self) -> [u32; TABLE + 1] {
+        let mut closed = [0u32; TABLE + 1];
+        for (i, slot) in self.pool.table.iter().enumerate() {
+            closed[i] = slot.swap(0, Relaxed);
+        }
+        closed[TABLE] = self.pool.arena.swap(0, Relaxed);
+        for &h in &closed {
+            self.release(h);
+        }
+        closed
+    }
+}
+
+/// None of `closed` is a handle any more.
+fn all_closed(closed: &[u32]) -> TestResult {
+    for &h in closed {
+        check!(h == 0 || !valid(h), "handle {h:#x} still open");
+    }
+    Ok(())
+}
+
+/// Tells the victims to check their pages and waits for them.
+fn check_victims(v: &[(zx::Task, Event, u64); VICTIMS]) -> TestResult {
+    for (task, event, addr) in v {
         ok!(event.signal_handle(Signals::NONE, Signals::USER_1));
         let end = ok!(task.join());
         check!(
@@ -958,9 +1084,30 @@ fn random_syscalls_return_defined_statuses() -> TestResult {
             "the victim's page at {addr:#x} changed"
         );
     }
-    for &h in closed.iter().chain(core::iter::once(&arena)) {
-        check!(h == 0 || !valid(h), "handle {h:#x} still open");
+    Ok(())
+}
+
+fn random_syscalls_return_defined_statuses() -> TestResult {
+    let seed = run_seed();
+    let scratch = ok!(new_scratch());
+    let word = 0u64;
+    let v = [ok!(start_victim()), ok!(start_victim())];
+    let pool = Pool::new();
+    let mut f = ok!(Fuzz::new(&pool, seed, scratch, [v[0].2, v[1].2], &word));
+    f.new_arena();
+    check!(f.arena() != 0, "no arena");
+    let start = Time::get_monotonic();
+    let (tally, failure) = f.run(CALLS);
+    let elapsed_ms = (Time::get_monotonic() - start).into_nanos() / 1_000_000;
+    // Close everything it made; then none of those values is a handle.
+    let closed = f.close_all();
+    tally.print("", seed, elapsed_ms);
+    if let Some(why) = failure {
+        return Err(Failure::Fail(why));
     }
+    check_eq!(tally.calls, CALLS);
+    check_victims(&v)?;
+    all_closed(&closed)?;
     // The kernel still works for this task.
     check!(valid(f.root), "the fuzzer lost its own sub-VMAR handle");
     let vmo = ok!(Vmo::create(2 * PAGE));
@@ -979,5 +1126,279 @@ fn random_syscalls_return_defined_statuses() -> TestResult {
         event.wait_handle(Signals::USER_0, Time::INFINITE_PAST),
         Ok(Signals::USER_0)
     );
+    Ok(())
+}
+
+// ---- every CPU at once -------------------------------------------------
+
+/// Threads of the concurrent run: one per CPU on the 4-CPU configurations
+/// (on fewer CPUs they take turns, preempted mid-call).
+const THREADS: usize = 4;
+/// Calls of the concurrent run, over all its threads.
+const SMP_CALLS: u64 = 100_000;
+/// Stack bytes of each helper thread.
+const THREAD_STACK: u64 = 16 * PAGE;
+/// How long the run's task may take to end (the run takes seconds).
+const SMP_DEADLINE_S: i64 = 300;
+
+/// The memory the concurrent run's task shares with its threads and with
+/// the test that started it: its first page is a [`Board`], then a stack
+/// per helper thread.
+const BOARD_LEN: u64 = PAGE + (THREADS as u64 - 1) * THREAD_STACK;
+
+/// What one thread of the concurrent run reports (written once, when it
+/// stops; read by the test after the run's task ended).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Report {
+    tally: Tally,
+    /// 1 if it stopped on an undefined result (`why` says which).
+    failed: u64,
+    why: crate::out::Line,
+}
+
+/// The first page of the concurrent run's shared memory. Zeroed memory is
+/// a board before the run.
+#[repr(C)]
+struct Board {
+    seed: u64,
+    /// Calls over all the threads.
+    calls: u64,
+    victims: [u64; VICTIMS],
+    /// Each thread's scratch mapping.
+    scratch: [u64; THREADS],
+    /// Set once every thread exists: then they start.
+    go: AtomicU64,
+    elapsed_ms: AtomicU64,
+    pool: Pool,
+    reports: [Report; THREADS],
+}
+
+const _: () = assert!(size_of::<Board>() as u64 <= PAGE);
+
+/// The board at `base`.
+///
+/// # Safety
+///
+/// `base` is the start of a mapping of a [`BOARD_LEN`] VMO, mapped for as
+/// long as the reference is used.
+unsafe fn board(base: u64) -> &'static Board {
+    // SAFETY: the caller's contract; a `Board` is atomics and plain words
+    // (zeroed is valid), and `reports` is only written through
+    // `write_report`.
+    unsafe { &*(base as *const Board) }
+}
+
+/// Stores thread `n`'s report on the board at `base`.
+fn write_report(base: u64, n: usize, report: Report) {
+    let at = base + (core::mem::offset_of!(Board, reports) + n * size_of::<Report>()) as u64;
+    // SAFETY: the board's mapping lives as long as the run's task; only
+    // thread `n` writes `reports[n]`, and the test reads it after the task
+    // ended.
+    unsafe { core::ptr::write_volatile(at as *mut Report, report) };
+}
+
+/// Thread `n` of the concurrent run: its share of the calls with its own
+/// seed (the run's, mixed with `n`), on the pool every thread shares.
+fn fuzz_thread(base: u64, n: usize) {
+    // SAFETY: the run's task keeps the board mapped until it ends.
+    let b = unsafe { board(base) };
+    while b.go.load(Acquire) == 0 {
+        core::hint::spin_loop();
+    }
+    let word = 0u64;
+    let seed = thread_seed(b.seed, n);
+    let mut report = Report {
+        tally: Tally::ZERO,
+        failed: 0,
+        why: crate::out::Line::new(),
+    };
+    match Fuzz::new(&b.pool, seed, b.scratch[n], b.victims, &word) {
+        Ok(mut f) => {
+            let (tally, failure) =
+                f.run(b.calls / THREADS as u64 + (n == 0) as u64 * (b.calls % THREADS as u64));
+            report.tally = tally;
+            if let Some(why) = failure {
+                report.failed = 1;
+                report.why = why;
+            }
+        }
+        Err(e) => {
+            report.failed = 1;
+            report.why = format(format_args!("no fuzzer: {e:?}"));
+        }
+    }
+    write_report(base, n, report);
+}
+
+/// Thread `n`'s seed in a run seeded with `seed`.
+fn thread_seed(seed: u64, n: usize) -> u64 {
+    seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+extern "C" fn fuzz_helper_entry(base: u64, n: u64) -> ! {
+    fuzz_thread(base, n as usize);
+    zx::Thread::exit()
+}
+
+/// The concurrent run's task: `h[0]` is the board's VMO. Makes every
+/// handle it needs first (threads, scratch mappings, the arena), so
+/// nothing but fuzzer junk is made while the threads fuzz; then runs
+/// thread 0 itself, waits for the others, and closes what the pool holds.
+/// Anything the threads lost track of the task's end closes.
+fn fuzz_task(h: [abi::Handle; 4]) {
+    let vmo = Vmo::from(zx::Handle::from_raw(h[0]));
+    let Ok(base) = map_rw(&vmo, BOARD_LEN) else {
+        return;
+    };
+    drop(vmo);
+    // SAFETY: mapped just now, for the rest of this task.
+    let b = unsafe { board(base) };
+    let me = zx::Task::self_handle();
+    let mut threads = [const { None }; THREADS];
+    for (n, t) in threads.iter_mut().enumerate() {
+        let Ok(scratch) = new_scratch() else { return };
+        // SAFETY: thread `n` reads its scratch address only after `go`.
+        unsafe { (&raw const b.scratch[n]).cast_mut().write_volatile(scratch) };
+        if n > 0 {
+            let Ok(thread) = zx::Thread::create(&me) else {
+                return;
+            };
+            *t = Some(thread);
+        }
+    }
+    let word = 0u64;
+    let Ok(mut f0) = Fuzz::new(&b.pool, 0, b.scratch[0], b.victims, &word) else {
+        return;
+    };
+    f0.new_arena();
+    for (n, t) in threads.iter().enumerate() {
+        if let Some(t) = t {
+            let top = base + PAGE + n as u64 * THREAD_STACK;
+            if t.start(fuzz_helper_entry, top, base, n as u64).is_err() {
+                return;
+            }
+        }
+    }
+    let start = Time::get_monotonic();
+    b.go.store(1, Release);
+    fuzz_thread(base, 0);
+    let deadline = Time::after(Duration::from_seconds(SMP_DEADLINE_S));
+    for t in threads.iter().flatten() {
+        if t.wait_handle(Signals::THREAD_TERMINATED, deadline).is_err() {
+            // The test finds the report missing.
+            return;
+        }
+    }
+    let elapsed = (Time::get_monotonic() - start).into_nanos() / 1_000_000;
+    b.elapsed_ms.store(elapsed as u64, Relaxed);
+    let closed = f0.close_all();
+    if let Err(Failure::Fail(why)) = all_closed(&closed) {
+        // SAFETY: thread 0 (this one) wrote it; the others have ended.
+        let mut r: Report = unsafe { core::ptr::read_volatile(&b.reports[0]) };
+        r.failed = 1;
+        r.why = why;
+        write_report(base, 0, r);
+    }
+}
+
+/// One concurrent run seeded with `seed`, its threads' pointers aimed at
+/// the victims' pages too: what they did altogether, and how long it took.
+fn concurrent_run(seed: u64, victims: [u64; VICTIMS], calls: u64) -> Result<(Tally, i64), Failure> {
+    let vmo = ok!(Vmo::create(BOARD_LEN));
+    let base = ok!(map_rw(&vmo, BOARD_LEN));
+    let mut first = [0u8; 8 * (2 + VICTIMS)];
+    first[..8].copy_from_slice(&seed.to_le_bytes());
+    first[8..16].copy_from_slice(&calls.to_le_bytes());
+    for (k, v) in victims.iter().enumerate() {
+        first[16 + 8 * k..24 + 8 * k].copy_from_slice(&v.to_le_bytes());
+    }
+    ok!(vmo.write(&first, 0));
+    let mut theirs = [ok!(vmo.duplicate_handle(zx::Rights::SAME_RIGHTS))];
+    let task = ok!(crate::harness::spawn_with(fuzz_task, &mut theirs));
+    let ended = task.wait_handle(
+        Signals::TASK_TERMINATED,
+        Time::after(Duration::from_seconds(SMP_DEADLINE_S + 10)),
+    );
+    if ended.is_err() {
+        let _ = task.kill();
+        return Err(Failure::Fail(format(format_args!(
+            "seed {seed}: the run's task did not end"
+        ))));
+    }
+    let end = ok!(task.end());
+    check_eq!(end, zx::TaskEnd::Exited(0), "seed {seed}: the run's task");
+    // SAFETY: mapped above until the unmap below; the run's task has ended.
+    let b = unsafe { board(base) };
+    let mut total = Tally::ZERO;
+    let mut failure = None;
+    for (n, r) in b.reports.iter().enumerate() {
+        // SAFETY: written by the ended task's threads (or still zero).
+        let r: Report = unsafe { core::ptr::read_volatile(r) };
+        total.add(&r.tally);
+        if r.failed != 0 && failure.is_none() {
+            failure = Some(format(format_args!(
+                "seed {seed} thread {n} (seed {}): {}",
+                thread_seed(seed, n),
+                r.why.as_str()
+            )));
+        }
+    }
+    let elapsed_ms = b.elapsed_ms.load(Relaxed) as i64;
+    ok!(unmap(base, BOARD_LEN));
+    if let Some(why) = failure {
+        return Err(Failure::Fail(why));
+    }
+    check_eq!(total.calls, calls, "seed {seed}: calls made");
+    Ok((total, elapsed_ms))
+}
+
+/// [`THREADS`] threads of one task, on as many CPUs, make 100,000 random
+/// calls between them on handles, mappings and an arena they share: one
+/// closes, replaces, moves or destroys what another is calling on. Every
+/// call returns a defined status, every thread ends, the victims' pages
+/// stay whole, and once the run's task has ended the kernel's heap and
+/// free frames are back where they were.
+///
+/// A first run (same size, its own seed) grows the kernel's tables to what
+/// such a run needs (they keep their capacity: the heap in use stays
+/// higher after it, by some 200 KiB, and a frame); the run after it must
+/// give back all it took. A run may still grow a table a step further
+/// (up to three runs in a row after the warm-up, by 256 to 1,152 bytes;
+/// 20 runs in one boot grew once, by 608 bytes, and stayed there), so up
+/// to [`MEASURED_RUNS`] runs are made until one gives back all it took: a
+/// leak shows in every run, growth to a high-water mark does not.
+fn random_syscalls_from_every_cpu_at_once() -> TestResult {
+    /// Runs after the warm-up, at most.
+    const MEASURED_RUNS: usize = 5;
+    let seed = run_seed();
+    let v = [ok!(start_victim()), ok!(start_victim())];
+    let victims = [v[0].2, v[1].2];
+    let warm_up = thread_seed(seed, THREADS);
+    concurrent_run(warm_up, victims, SMP_CALLS)?;
+    let mut usage = ((0, 0), (0, 0));
+    for attempt in 0..MEASURED_RUNS {
+        let start = ok!(super::reaping::quiet_usage());
+        let (tally, ms) = concurrent_run(seed, victims, SMP_CALLS)?;
+        if attempt == 0 {
+            tally.print("4 threads, ", seed, ms);
+        }
+        usage = (start, ok!(super::reaping::usage_back_to(start)));
+        if usage.0 == usage.1 {
+            break;
+        }
+        if crate::harness::diagnostics() {
+            println!(
+                "    # fuzz: run {attempt}: (heap bytes, free frames) {:?} -> {:?}",
+                usage.0, usage.1
+            );
+        }
+    }
+    check_eq!(
+        usage.1,
+        usage.0,
+        "seed {seed}: (heap bytes, free frames) after the run"
+    );
+    check_victims(&v)?;
     Ok(())
 }

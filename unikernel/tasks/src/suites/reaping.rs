@@ -225,7 +225,7 @@ fn usage() -> Result<(u64, u64), Status> {
 /// The usage once it holds still (two readings 5 ms apart agree, within a
 /// second): threads of earlier tests may still be giving their stacks back
 /// on other CPUs, and a start taken mid-way would not be come back to.
-fn quiet_usage() -> Result<(u64, u64), Status> {
+pub(super) fn quiet_usage() -> Result<(u64, u64), Status> {
     let mut last = usage()?;
     for _ in 0..200 {
         Duration::from_millis(5).sleep();
@@ -242,7 +242,7 @@ fn quiet_usage() -> Result<(u64, u64), Status> {
 /// CPUs that ran the threads may give their stacks back late) for the
 /// usage to come back to `start` while threads on their way out finish;
 /// the usage last seen.
-fn usage_back_to(start: (u64, u64)) -> Result<(u64, u64), Status> {
+pub(super) fn usage_back_to(start: (u64, u64)) -> Result<(u64, u64), Status> {
     usage_until(|now| now == start)
 }
 

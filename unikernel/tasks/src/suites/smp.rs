@@ -26,6 +26,7 @@ pub static SUITE: Suite = Suite {
         wait_on_one_cpu_and_signal_from_another,
         simd_registers_survive_moving_between_cpus,
         a_killed_task_s_threads_on_other_cpus_stop,
+        a_kill_racing_the_last_handle_close_and_the_last_thread_exit,
     ],
 };
 
@@ -601,5 +602,84 @@ fn a_killed_task_s_threads_on_other_cpus_stop() -> TestResult {
         check_eq!(before, after, "counters moved after the task ended");
         ok!(unmap(here, PAGE));
     }
+    Ok(())
+}
+
+/// Rounds of the kill race below.
+const KILL_ROUNDS: u64 = 300;
+/// The words of that race's shared page: the round's spin count, the
+/// round the helper task reached.
+const SPINS: usize = 7;
+const RUNNING: usize = 8;
+
+/// In a helper task: maps the VMO `h0` (the test's control page), says it
+/// runs, spins as long as it was told, and exits (its only thread: the
+/// task ends).
+fn exit_after_spinning(hs: [abi::Handle; 4]) {
+    let vmo = Vmo::from(Handle::from_raw(hs[0]));
+    let Ok(base) = map_rw(&vmo, PAGE) else {
+        zx::exit(2);
+    };
+    let spins = word(base, SPINS).load(Ordering::Acquire);
+    word(base, RUNNING).fetch_add(1, Ordering::AcqRel);
+    for _ in 0..spins {
+        core::hint::spin_loop();
+    }
+    Thread::exit()
+}
+
+/// The closer of the kill race: each round, waits for `GO`, closes the
+/// handle in `TARGET`, and counts itself `DONE`.
+extern "C" fn closer_entry(base: u64, _: u64) -> ! {
+    for round in 1..=KILL_ROUNDS {
+        if !spin_until(|| word(base, GO).load(Ordering::Acquire) >= round) {
+            word(base, BAD).store(1, Ordering::Relaxed);
+            break;
+        }
+        let h = word(base, TARGET).load(Ordering::Acquire) as abi::Handle;
+        if Handle::from_raw(h).close().is_err() {
+            word(base, BAD).store(2, Ordering::Relaxed);
+        }
+        word(base, DONE).store(round, Ordering::Release);
+    }
+    exit_thread()
+}
+
+/// One CPU kills a task while another closes the last handle to it and
+/// the task's last thread exits by itself on a third: the kill ends the
+/// task, whichever comes first, and the task's record and signals go only
+/// once every one of them is done with it (the fuzzer found the kill
+/// reaching for signals already freed).
+fn a_kill_racing_the_last_handle_close_and_the_last_thread_exit() -> TestResult {
+    let shared = ok!(Shared::new());
+    let closer = ok!(shared.start(closer_entry, 0));
+    for round in 1..=KILL_ROUNDS {
+        // Spins of a few µs to a few hundred, so the exit falls before,
+        // during and after the kill.
+        shared
+            .word(SPINS)
+            .store((round * 7919) % 40_000, Ordering::Release);
+        let dup = ok!(shared._vmo.duplicate_handle(zx::Rights::SAME_RIGHTS));
+        let task = ok!(spawn_with(exit_after_spinning, &mut [dup]));
+        check!(
+            spin_until(|| shared.word(RUNNING).load(Ordering::Acquire) == round),
+            "round {round}: the helper task did not start"
+        );
+        let h = Handle::from(task).into_raw();
+        shared.word(TARGET).store(u64::from(h), Ordering::Release);
+        shared.word(GO).store(round, Ordering::Release);
+        // The closer owns the handle now: this only borrows its value.
+        let killed = core::mem::ManuallyDrop::new(Task::from(Handle::from_raw(h))).kill();
+        check!(
+            matches!(killed, Ok(()) | Err(Status::BAD_HANDLE)),
+            "round {round}: the kill returned {killed:?}"
+        );
+        check!(
+            spin_until(|| shared.word(DONE).load(Ordering::Acquire) == round),
+            "round {round}: the closer did not finish"
+        );
+    }
+    join(&[Some(closer)])?;
+    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
     Ok(())
 }

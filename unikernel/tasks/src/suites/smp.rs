@@ -5,10 +5,9 @@
 //! for real, and each repeats enough times that a missing TLB invalidation
 //! or lock shows.
 
-use super::util::{map_rw, page_is, unmap, PAGE};
+use super::util::{map_rw, page_is, unmap, vregs_kept_across, PAGE};
 use crate::harness::{spawn_with, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
-use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 use zx::{
     AsHandleRef, Duration, Event, Handle, Signals, Status, Task, TaskEnd, Thread, Time, Vmar,
@@ -488,28 +487,10 @@ fn simd_rounds(base: u64, seed: u64) {
         // syscall in between is a sleep (x0: its deadline); every register
         // the block changes is declared.
         unsafe {
-            asm!(
-                "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
-                "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
-                "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
-                "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
-                "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
-                "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
-                "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
-                "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
-                "mov x0, {deadline}",
-                "mov x16, #{nanosleep}",
-                "svc #0",
-                "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
-                "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
-                "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
-                "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
-                "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
-                "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
-                "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
-                "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
-                p = inout(reg) pattern.as_ptr() => _,
-                o = inout(reg) seen.as_mut_ptr() => _,
+            vregs_kept_across!(
+                load = pattern.as_ptr(),
+                store = seen.as_mut_ptr(),
+                ["mov x0, {deadline}", "mov x16, #{nanosleep}", "svc #0"],
                 // Odd rounds sleep a moment, even ones only yield.
                 deadline = in(reg) if round % 2 == 1 {
                     Time::after(Duration::from_micros(50)).into_nanos() as u64
@@ -518,15 +499,6 @@ fn simd_rounds(base: u64, seed: u64) {
                 },
                 nanosleep = const abi::Syscall::Nanosleep as u64,
                 out("x0") _, out("x16") _,
-                out("v0") _, out("v1") _, out("v2") _, out("v3") _,
-                out("v4") _, out("v5") _, out("v6") _, out("v7") _,
-                out("v8") _, out("v9") _, out("v10") _, out("v11") _,
-                out("v12") _, out("v13") _, out("v14") _, out("v15") _,
-                out("v16") _, out("v17") _, out("v18") _, out("v19") _,
-                out("v20") _, out("v21") _, out("v22") _, out("v23") _,
-                out("v24") _, out("v25") _, out("v26") _, out("v27") _,
-                out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-                options(nostack),
             );
         }
         if core::hint::black_box(&seen)[..] != pattern[..] {

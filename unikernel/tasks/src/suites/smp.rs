@@ -53,10 +53,7 @@ impl Shared {
     /// Control word `i` of the first page.
     fn word(&self, i: usize) -> &'static AtomicU64 {
         assert!(i < (PAGE / 8) as usize);
-        // SAFETY: the page is mapped read-write for as long as the test
-        // runs (its helpers end before `Shared` is dropped) and holds only
-        // these words.
-        unsafe { &*((self.base + 8 * i as u64) as *const AtomicU64) }
+        word(self.base, i)
     }
 
     /// Starts helper `n` of this task at `entry(base, n)` on its own stack.
@@ -65,6 +62,15 @@ impl Shared {
         let top = self.base + PAGE + (n as u64 + 1) * STACK;
         thread.start(entry, top, self.base, n as u64)?;
         Ok(thread)
+    }
+
+    /// Starts one helper per other CPU, helper `n` at `entry(base, n)`.
+    fn start_helpers(&self, entry: zx::ThreadEntry) -> Result<[Option<Thread>; 3], Status> {
+        let mut threads = [const { None }; 3];
+        for (n, t) in threads.iter_mut().enumerate().take(helpers()) {
+            *t = Some(self.start(entry, n)?);
+        }
+        Ok(threads)
     }
 }
 
@@ -152,10 +158,7 @@ fn count_rounds(base: u64) {
 fn threads_on_every_cpu_count_exactly_through_one_lock() -> TestResult {
     let shared = ok!(Shared::new());
     let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(count_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(count_entry));
     count_rounds(shared.base);
     join(&threads)?;
     let all = (n as u64 + 1) * LOCKED_ROUNDS;
@@ -193,10 +196,7 @@ fn fault_race(
 ) -> TestResult {
     let shared = ok!(Shared::new());
     let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(fault_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(fault_entry));
     for round in 1..=FAULT_ROUNDS {
         let (vmo, parent, page) = ok!(fresh());
         shared.word(TARGET).store(page, Ordering::Release);
@@ -353,16 +353,22 @@ fn unmap_then_reuse(_: [abi::Handle; 4]) {
     await_the_fault(|| true)
 }
 
-fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
+/// Runs `body` in a helper task `TLB_ROUNDS` times: each time the task
+/// must end by its helper thread's (the `who`'s) fault.
+fn ends_by_the_helper_s_fault(body: fn([abi::Handle; 4]), who: &str) -> TestResult {
     for round in 0..TLB_ROUNDS {
-        let task = ok!(spawn_with(unmap_then_reuse, &mut []));
+        let task = ok!(spawn_with(body, &mut []));
         let end = ok!(task.join());
         check!(
             matches!(end, TaskEnd::Faulted { .. }),
-            "round {round}: the task ended {end:?}, not by the reader's fault"
+            "round {round}: the task ended {end:?}, not by the {who}'s fault"
         );
     }
     Ok(())
+}
+
+fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
+    ends_by_the_helper_s_fault(unmap_then_reuse, "reader")
 }
 
 /// In a helper task: a thread writes a page in a loop while the main
@@ -385,15 +391,7 @@ fn protect_under_a_writer(_: [abi::Handle; 4]) {
 }
 
 fn protect_to_read_only_stops_a_writer_on_another_cpu() -> TestResult {
-    for round in 0..TLB_ROUNDS {
-        let task = ok!(spawn_with(protect_under_a_writer, &mut []));
-        let end = ok!(task.join());
-        check!(
-            matches!(end, TaskEnd::Faulted { .. }),
-            "round {round}: the task ended {end:?}, not by the writer's fault"
-        );
-    }
-    Ok(())
+    ends_by_the_helper_s_fault(protect_under_a_writer, "writer")
 }
 
 /// Ping-pong rounds across CPUs.
@@ -511,11 +509,7 @@ fn simd_rounds(base: u64, seed: u64) {
 /// (and so move between CPUs): each finds its own registers every time.
 fn simd_registers_survive_moving_between_cpus() -> TestResult {
     let shared = ok!(Shared::new());
-    let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(simd_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(simd_entry));
     simd_rounds(shared.base, 7);
     join(&threads)?;
     check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);

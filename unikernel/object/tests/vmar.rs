@@ -1199,7 +1199,7 @@ fn destroy_of_a_deep_nest_does_not_recurse() {
     }
     let v = vmo(&mut s, t, 1);
     let vid = s.vmo_of(t, v).unwrap();
-    s.vmar_map_vmo(cur, R, 0, vid, 0, PAGE, R).unwrap();
+    s.vmar_map_vmo(map_args(cur, R, 0, vid, PAGE), R).unwrap();
     s.task(t).vmar_destroy(top).unwrap();
     assert_eq!(s.mapping_count(), 0);
     s.task(t).handle_close(top).unwrap();

@@ -50,10 +50,9 @@ impl Shared {
         Ok(Self { _vmo: vmo, base })
     }
 
-    /// Control word `i` of the first page.
-    fn word(&self, i: usize) -> &'static AtomicU64 {
-        assert!(i < (PAGE / 8) as usize);
-        word(self.base, i)
+    /// The control words at the start of the first page.
+    fn control(&self) -> &'static Control {
+        control(self.base)
     }
 
     /// Starts helper `n` of this task at `entry(base, n)` on its own stack.
@@ -74,16 +73,35 @@ impl Shared {
     }
 }
 
-/// The words [`Shared`] holds, by index.
-const GO: usize = 0;
-const DONE: usize = 1;
-const TARGET: usize = 3;
-const COUNT: usize = 4;
-const LOCK: usize = 5;
-const BAD: usize = 6;
+/// The words at the start of a [`Shared`] page, through which a test and
+/// its helpers agree.
+#[repr(C)]
+struct Control {
+    /// The fault race's current round: its helpers may write.
+    go: AtomicU64,
+    /// How many helpers have written in this round.
+    done: AtomicU64,
+    /// The fault race's page; the atomically counted total; the ping event.
+    target: AtomicU64,
+    /// The total counted under the lock; the pong event.
+    count: AtomicU64,
+    /// The lock of `count`.
+    lock: AtomicU64,
+    /// Set, or counted, by a helper that saw something wrong.
+    bad: AtomicU64,
+}
 
+/// The [`Control`] words of the `Shared` page at `base`.
+fn control(base: u64) -> &'static Control {
+    // SAFETY: `base` is a `Shared` page, mapped read-write while its
+    // helpers run, and its first bytes hold only these words.
+    unsafe { &*(base as *const Control) }
+}
+
+/// Word `i` of the page at `base` (the helper-task tests' counters).
 fn word(base: u64, i: usize) -> &'static AtomicU64 {
-    // SAFETY: `base` is a `Shared` page, mapped while its helpers run.
+    // SAFETY: `base` is a page mapped read-write while the threads that
+    // use it run, and `i` is within it.
     unsafe { &*((base + 8 * i as u64) as *const AtomicU64) }
 }
 
@@ -142,12 +160,13 @@ extern "C" fn count_entry(base: u64, _: u64) -> ! {
 /// Adds `LOCKED_ROUNDS` to the count, one read-modify-write of plain loads
 /// and stores at a time under the lock, and as many atomic increments.
 fn count_rounds(base: u64) {
+    let ctl = control(base);
     for _ in 0..LOCKED_ROUNDS {
-        with_lock(word(base, LOCK), || {
-            let c = word(base, COUNT);
+        with_lock(&ctl.lock, || {
+            let c = &ctl.count;
             c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         });
-        word(base, TARGET).fetch_add(1, Ordering::Relaxed);
+        ctl.target.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -162,27 +181,27 @@ fn threads_on_every_cpu_count_exactly_through_one_lock() -> TestResult {
     count_rounds(shared.base);
     join(&threads)?;
     let all = (n as u64 + 1) * LOCKED_ROUNDS;
-    check_eq!(shared.word(COUNT).load(Ordering::SeqCst), all);
-    check_eq!(shared.word(TARGET).load(Ordering::SeqCst), all);
+    check_eq!(shared.control().count.load(Ordering::SeqCst), all);
+    check_eq!(shared.control().target.load(Ordering::SeqCst), all);
     Ok(())
 }
 
 /// Rounds of the fault races.
 const FAULT_ROUNDS: u64 = 40;
 
-/// Helper `n` of a fault race: for each round, waits for `GO`, writes its
-/// byte into the page at `TARGET`, and counts itself `DONE`.
+/// Helper `n` of a fault race: for each round, waits for `go`, writes its
+/// byte into the page at `target`, and counts itself `done`.
 extern "C" fn fault_entry(base: u64, n: u64) -> ! {
     for round in 1..=FAULT_ROUNDS {
-        if !spin_until(|| word(base, GO).load(Ordering::Acquire) >= round) {
-            word(base, BAD).store(1, Ordering::Relaxed);
+        if !spin_until(|| control(base).go.load(Ordering::Acquire) >= round) {
+            control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
-        let page = word(base, TARGET).load(Ordering::Acquire);
-        // SAFETY: `TARGET` holds this round's page, mapped read-write
+        let page = control(base).target.load(Ordering::Acquire);
+        // SAFETY: `target` holds this round's page, mapped read-write
         // until every helper has counted itself done.
         unsafe { ((page + 1 + n) as *mut u8).write_volatile(0xc0 + n as u8) };
-        word(base, DONE).fetch_add(1, Ordering::AcqRel);
+        control(base).done.fetch_add(1, Ordering::AcqRel);
     }
     exit_thread()
 }
@@ -199,18 +218,18 @@ fn fault_race(
     let threads = ok!(shared.start_helpers(fault_entry));
     for round in 1..=FAULT_ROUNDS {
         let (vmo, parent, page) = ok!(fresh());
-        shared.word(TARGET).store(page, Ordering::Release);
-        shared.word(DONE).store(0, Ordering::Release);
-        shared.word(GO).store(round, Ordering::Release);
+        shared.control().target.store(page, Ordering::Release);
+        shared.control().done.store(0, Ordering::Release);
+        shared.control().go.store(round, Ordering::Release);
         check!(
-            spin_until(|| shared.word(DONE).load(Ordering::Acquire) == n as u64),
+            spin_until(|| shared.control().done.load(Ordering::Acquire) == n as u64),
             "round {round}: the helpers did not finish"
         );
         ok!(unmap(page, PAGE));
         check_round(&vmo, parent.as_ref())?;
     }
     join(&threads)?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     Ok(())
 }
 
@@ -397,12 +416,12 @@ fn protect_to_read_only_stops_a_writer_on_another_cpu() -> TestResult {
 /// Ping-pong rounds across CPUs.
 const PING_PONGS: u64 = 2_000;
 
-/// Helper of the ping-pong: waits on event `ping` (handle in word
-/// `TARGET`), signals `pong` (word `COUNT`), `PING_PONGS` times; odd rounds
+/// Helper of the ping-pong: waits on event `ping` (handle in
+/// `target`), signals `pong` (`count`), `PING_PONGS` times; odd rounds
 /// wait with a far deadline, even ones with none.
 extern "C" fn pong_entry(base: u64, _: u64) -> ! {
-    let ping = word(base, TARGET).load(Ordering::Acquire) as abi::Handle;
-    let pong = word(base, COUNT).load(Ordering::Acquire) as abi::Handle;
+    let ping = control(base).target.load(Ordering::Acquire) as abi::Handle;
+    let pong = control(base).count.load(Ordering::Acquire) as abi::Handle;
     let ping = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(ping)));
     let pong = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(pong)));
     for i in 0..PING_PONGS {
@@ -415,7 +434,7 @@ extern "C" fn pong_entry(base: u64, _: u64) -> ! {
             || ping.signal_handle(Signals::USER_0, Signals::NONE).is_err()
             || pong.signal_handle(Signals::NONE, Signals::USER_0).is_err()
         {
-            word(base, BAD).store(1, Ordering::Relaxed);
+            control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
     }
@@ -431,10 +450,12 @@ fn wait_on_one_cpu_and_signal_from_another() -> TestResult {
     let ping = ok!(Event::create());
     let pong = ok!(Event::create());
     shared
-        .word(TARGET)
+        .control()
+        .target
         .store(u64::from(ping.raw_handle()), Ordering::Release);
     shared
-        .word(COUNT)
+        .control()
+        .count
         .store(u64::from(pong.raw_handle()), Ordering::Release);
     let helper = ok!(shared.start(pong_entry, 0));
     for i in 0..PING_PONGS {
@@ -451,7 +472,7 @@ fn wait_on_one_cpu_and_signal_from_another() -> TestResult {
         ok!(pong.signal_handle(Signals::USER_0, Signals::NONE));
     }
     join(&[Some(helper)])?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     // Nobody signals this one: its deadline ends it.
     let start = Time::get_monotonic();
     check_eq!(
@@ -468,7 +489,7 @@ const SIMD_ROUNDS: u64 = 200;
 
 /// Loads v0–v31 with a pattern of its own (`seed`), then sleeps and
 /// yields many times (a wake-up may land it on any CPU) and compares the
-/// registers with the pattern each round; a difference counts in `BAD`.
+/// registers with the pattern each round; a difference counts in `bad`.
 extern "C" fn simd_entry(base: u64, seed: u64) -> ! {
     simd_rounds(base, seed);
     exit_thread()
@@ -500,7 +521,7 @@ fn simd_rounds(base: u64, seed: u64) {
             );
         }
         if core::hint::black_box(&seen)[..] != pattern[..] {
-            word(base, BAD).fetch_add(1, Ordering::Relaxed);
+            control(base).bad.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -512,7 +533,7 @@ fn simd_registers_survive_moving_between_cpus() -> TestResult {
     let threads = ok!(shared.start_helpers(simd_entry));
     simd_rounds(shared.base, 7);
     join(&threads)?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     Ok(())
 }
 

@@ -482,6 +482,17 @@ pub fn map_at(
         .unwrap()
 }
 
+/// A new handle table with room for `max_handles` handles and
+/// `max_committed_pages` committed pages (mappings as by default).
+pub fn table_with(s: &mut Space, max_handles: u32, max_committed_pages: u64) -> TableId {
+    s.create_table(Quota {
+        max_handles,
+        max_committed_pages,
+        ..Quota::default()
+    })
+    .unwrap()
+}
+
 /// A `vmar_map` of `len` bytes of `vmo` from its start, at `vmar_offset`
 /// in `vmar` (handles or ids).
 pub fn map_args<R, O>(

@@ -71,48 +71,37 @@ pub const RPI4_DTB: &str = ".cache/rpi4/bcm2711-rpi-4-b.dtb";
 /// relative to the workspace root.
 pub const RPI4_FIRMWARE_DIR: &str = ".cache/rpi4";
 
+/// A QEMU `virt` configuration `name` with `-M machine`: a Cortex-A72,
+/// 256 MiB, QEMU's own device tree, `kernel.bin`, one CPU. The other
+/// `virt` configurations in [`CONFIGS`] change a field of it.
+const fn virt(name: &'static str, machine: &'static str) -> Config {
+    Config {
+        name,
+        machine,
+        cpu: "cortex-a72",
+        memory: "256M",
+        dtb: None,
+        board: Board::Virt,
+        smp: None,
+    }
+}
+
 /// Every configuration the harness boots.
 pub const CONFIGS: &[Config] = &[
-    Config {
-        name: "virt-gicv2",
-        machine: "virt",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: None,
-    },
-    Config {
-        name: "virt-gicv3",
-        machine: "virt,gic-version=3",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: None,
-    },
-    Config {
-        name: "virt-el2",
-        machine: "virt,gic-version=3,virtualization=on",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: None,
-    },
+    virt("virt-gicv2", "virt"),
+    virt("virt-gicv3", "virt,gic-version=3"),
+    virt("virt-el2", "virt,gic-version=3,virtualization=on"),
     // The GIC with its Security Extensions, as on a real Pi 4: our stub
     // (images/armstub) runs at secure EL3, puts every interrupt in Group 1
     // as the Pi firmware's armstub8 does and enters the kernel at
     // non-secure EL2, so the kernel sees the GIC's non-secure view. The tree
     // has secure RAM and a secure UART (disabled) and no PSCI.
     Config {
-        name: "virt-secure",
-        machine: "virt,secure=on,virtualization=on,gic-version=2",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
         board: Board::VirtArmstub,
-        smp: None,
+        ..virt(
+            "virt-secure",
+            "virt,secure=on,virtualization=on,gic-version=2",
+        )
     },
     // Entered at EL2 on core 0 (the others wait on the spin table), GIC-400
     // without Security Extensions, no PSCI.
@@ -125,38 +114,23 @@ pub const CONFIGS: &[Config] = &[
         board: Board::Rpi4,
         smp: None,
     },
+    // Four CPUs (MTTCG): every suite, with tasks' threads spread over them.
+    Config {
+        smp: Some("4"),
+        ..virt("virt-gicv2-smp4", "virt")
+    },
+    Config {
+        smp: Some("4"),
+        ..virt("virt-gicv3-smp4", "virt,gic-version=3")
+    },
     // No semihosting (see WITHOUT_SEMIHOSTING): the run ends with PSCI
     // SYSTEM_OFF and the verdict comes from the console alone, as under KVM
     // or on a board. `-cpu max` has a 1 GHz counter (not 62.5 MHz) and the
     // newest architecture features; `pauth-impdef` keeps TCG's pointer
     // authentication cheap.
-    // Four CPUs (MTTCG): every suite, with tasks' threads spread over them.
     Config {
-        name: "virt-gicv2-smp4",
-        machine: "virt",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: Some("4"),
-    },
-    Config {
-        name: "virt-gicv3-smp4",
-        machine: "virt,gic-version=3",
-        cpu: "cortex-a72",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: Some("4"),
-    },
-    Config {
-        name: "virt-nosemi",
-        machine: "virt,gic-version=3",
         cpu: "max,pauth-impdef=on",
-        memory: "256M",
-        dtb: None,
-        board: Board::Virt,
-        smp: None,
+        ..virt("virt-nosemi", "virt,gic-version=3")
     },
 ];
 

@@ -15,7 +15,7 @@ use crate::objects;
 use crate::sched;
 use crate::task::{self, StartHandles, MAX_START_HANDLES};
 use abi::*;
-use object::KernelObject;
+use object::{KernelObject, MapArgs};
 use zerocopy::{Immutable, IntoBytes};
 
 /// Who is calling: its handle table (`table`) and where its memory is
@@ -547,6 +547,14 @@ fn sys_vmar_map(
     len: u64,
     out: u64,
 ) -> Result<(), Status> {
+    let args = MapArgs {
+        vmar,
+        options,
+        vmar_offset,
+        vmo,
+        vmo_offset,
+        len,
+    };
     // The address is stored through the object layer in the same step
     // as the mapping, as the task's own store would go: a failure, a
     // bad out-pointer's included, leaves every mapping as it was (even
@@ -572,20 +580,8 @@ fn sys_vmar_map(
     // (dropping one is always safe: a page touched meanwhile faults back
     // through the old mapping), and the map is made again.
     let (_, populate) = loop {
-        match objects::with(move |s| {
-            s.task(c.table).vmar_map_out_unpopulated(
-                vmar,
-                options,
-                vmar_offset,
-                vmo,
-                vmo_offset,
-                len,
-                out,
-            )
-        }) {
-            Err(ZX_ERR_SHOULD_WAIT) => {
-                drop_overwritten(c, (vmar, options, vmar_offset, vmo, vmo_offset, len))
-            }
+        match objects::with(|s| s.task(c.table).vmar_map_out_unpopulated(&args, out)) {
+            Err(ZX_ERR_SHOULD_WAIT) => drop_overwritten(c, &args),
             mapped => break mapped?,
         }
     };
@@ -617,12 +613,9 @@ fn sys_vmar_map(
 /// `object::OVERWRITE_PIECE` a hold, preemptible between.
 #[cold]
 #[inline(never)]
-fn drop_overwritten(c: &Caller, (vmar, options, vmar_offset, vmo, vmo_offset, len): MapArgs) {
+fn drop_overwritten(c: &Caller, args: &MapArgs<Handle, Handle>) {
     let root = objects::root_vmar();
-    let range = objects::with(|s| {
-        s.task(c.table)
-            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
-    });
+    let range = objects::with(|s| s.task(c.table).vmar_overwrite_range(args));
     let Some((mut at, end)) = range else { return };
     while at < end {
         at = objects::with(|s| {
@@ -631,9 +624,6 @@ fn drop_overwritten(c: &Caller, (vmar, options, vmar_offset, vmo, vmo_offset, le
         crate::latency::preempt_point();
     }
 }
-
-/// A `vmar_map`'s handles, options, offsets and length.
-type MapArgs = (Handle, VmOptions, u64, Handle, u64, u64);
 
 /// Own pages of a `ZX_VM_MAP_RANGE` mapping's chain given translations per
 /// hold of the object lock.

@@ -45,5 +45,5 @@ pub use port::{
 pub use signals::{WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS};
 pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId};
 pub use syscalls::{put_record, TaskView};
-pub use vmar::{vmar_rights, OutPtr, Unmapping, VmarId, OVERWRITE_PIECE};
+pub use vmar::{vmar_rights, MapArgs, OutPtr, Unmapping, VmarId, OVERWRITE_PIECE};
 pub use vmo::MAX_CHAIN_DEPTH;

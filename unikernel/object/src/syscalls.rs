@@ -8,7 +8,9 @@ use crate::platform::{CacheOp, CacheSpan, CACHE_ROUND_PAGES};
 use crate::platform::{Platform, WaiterId};
 use crate::signals::WaitStart;
 use crate::space::{ObjectSpace, TableId, VmoId};
-use crate::vmar::{perms_allowed_by, rights_for_perms, vmar_rights, OutPtr, Unmapping, VmarId};
+use crate::vmar::{
+    perms_allowed_by, rights_for_perms, vmar_rights, MapArgs, OutPtr, Unmapping, VmarId,
+};
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
 use zerocopy::{Immutable, IntoBytes};
@@ -446,48 +448,46 @@ impl<P: Platform> TaskView<'_, P> {
         vmo_offset: u64,
         len: u64,
     ) -> Result<u64, Status> {
-        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
-        self.space
-            .vmar_map_vmo(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
-    }
-
-    /// The VMAR and VMO a `vmar_map` names (the VMO handle needs MAP), and
-    /// the permissions both handles allow: what protect may grant later is
-    /// fixed now.
-    fn map_handles(&self, vmar: Handle, vmo: Handle) -> Result<(VmarId, VmoId, VmOptions), Status> {
-        let (vmar, vmar_rights) = self.space.vmar_of(self.table, vmar)?;
-        let (vmo, vmo_rights) = self.space.vmo_handle(self.table, vmo, 0)?;
-        if vmo_rights & ZX_RIGHT_MAP == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        Ok((vmar, vmo, perms_allowed_by(vmo_rights & vmar_rights)))
-    }
-
-    /// [`Self::vmar_map`] that also stores the address at `out` in task
-    /// memory, in the same step (see [`ObjectSpace::vmar_map_vmo_out`]): a
-    /// failure, the store's included, changes no mapping.
-    #[allow(clippy::too_many_arguments)]
-    pub fn vmar_map_out(
-        &mut self,
-        vmar: Handle,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: Handle,
-        vmo_offset: u64,
-        len: u64,
-        out: OutPtr,
-    ) -> Result<u64, Status> {
-        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo)?;
-        self.space.vmar_map_vmo_out(
+        let args = MapArgs {
             vmar,
             options,
             vmar_offset,
             vmo,
             vmo_offset,
             len,
-            max_perms,
-            Some(out),
-        )
+        };
+        let (ids, max_perms) = self.map_handles(&args)?;
+        self.space.vmar_map_vmo_out(&ids, max_perms, None)
+    }
+
+    /// The VMAR and VMO a `vmar_map` names (the VMO handle needs MAP), and
+    /// the permissions both handles allow: what protect may grant later is
+    /// fixed now.
+    fn map_handles(
+        &self,
+        args: &MapArgs<Handle, Handle>,
+    ) -> Result<(MapArgs<VmarId, VmoId>, VmOptions), Status> {
+        let (vmar, vmar_rights) = self.space.vmar_of(self.table, args.vmar)?;
+        let (vmo, vmo_rights) = self.space.vmo_handle(self.table, args.vmo, 0)?;
+        if vmo_rights & ZX_RIGHT_MAP == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        Ok((
+            args.on(vmar, vmo),
+            perms_allowed_by(vmo_rights & vmar_rights),
+        ))
+    }
+
+    /// [`Self::vmar_map`] that also stores the address at `out` in task
+    /// memory, in the same step (see [`ObjectSpace::vmar_map_vmo_out`]): a
+    /// failure, the store's included, changes no mapping.
+    pub fn vmar_map_out(
+        &mut self,
+        args: &MapArgs<Handle, Handle>,
+        out: OutPtr,
+    ) -> Result<u64, Status> {
+        let (ids, max_perms) = self.map_handles(args)?;
+        self.space.vmar_map_vmo_out(&ids, max_perms, Some(out))
     }
 
     /// Whether a `ZX_VM_SPECIFIC_OVERWRITE` may be made in this hold: it
@@ -496,21 +496,11 @@ impl<P: Platform> TaskView<'_, P> {
     /// bounded pieces, [`Self::vmar_overwrite_range`], and asks again).
     #[cold]
     #[inline(never)]
-    fn overwrite_ready(
-        &self,
-        vmar: Handle,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: Handle,
-        vmo_offset: u64,
-        len: u64,
-    ) -> bool {
-        let Some((base, end)) =
-            self.vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len)
-        else {
+    fn overwrite_ready(&self, args: &MapArgs<Handle, Handle>) -> bool {
+        let Some((base, end)) = self.vmar_overwrite_range(args) else {
             return true;
         };
-        let Ok((id, _)) = self.space.vmar_of(self.table, vmar) else {
+        let Ok((id, _)) = self.space.vmar_of(self.table, args.vmar) else {
             return true;
         };
         self.space
@@ -520,22 +510,12 @@ impl<P: Platform> TaskView<'_, P> {
 
     /// [`ObjectSpace::vmar_overwrite_range`] of a `zx_vmar_map` (no error:
     /// `None` where the map itself would fail).
-    #[allow(clippy::too_many_arguments)]
-    pub fn vmar_overwrite_range(
-        &self,
-        vmar: Handle,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: Handle,
-        vmo_offset: u64,
-        len: u64,
-    ) -> Option<(u64, u64)> {
-        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+    pub fn vmar_overwrite_range(&self, args: &MapArgs<Handle, Handle>) -> Option<(u64, u64)> {
+        if args.options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
             return None;
         }
-        let (vmar, vmo, max_perms) = self.map_handles(vmar, vmo).ok()?;
-        self.space
-            .vmar_overwrite_range(vmar, options, vmar_offset, vmo, vmo_offset, len, max_perms)
+        let (ids, max_perms) = self.map_handles(args).ok()?;
+        self.space.vmar_overwrite_range(&ids, max_perms)
     }
 
     /// [`Self::vmar_map_out`] that leaves a `ZX_VM_MAP_RANGE`'s translations
@@ -548,35 +528,33 @@ impl<P: Platform> TaskView<'_, P> {
     /// them dropped, which is always safe): the caller drops the rest in
     /// bounded pieces ([`Self::vmar_overwrite_range`],
     /// [`ObjectSpace::unmap_translations_some`]) and asks again.
-    #[allow(clippy::too_many_arguments)]
     pub fn vmar_map_out_unpopulated(
         &mut self,
-        vmar: Handle,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: Handle,
-        vmo_offset: u64,
-        len: u64,
+        args: &MapArgs<Handle, Handle>,
         out: OutPtr,
     ) -> Result<(u64, Option<Populate>), Status> {
+        let options = args.options;
         // With ZX_VM_SPECIFIC_OVERWRITE, or no permission, the option stays
         // for the map's own checks (which refuse the one, ignore the other).
         let later = options & ZX_VM_MAP_RANGE != 0
             && options & ZX_VM_SPECIFIC_OVERWRITE == 0
             && options & ZX_VM_PERM_MASK != 0;
-        let options = if later {
-            options & !ZX_VM_MAP_RANGE
+        let without_range;
+        let args = if later {
+            without_range = MapArgs {
+                options: options & !ZX_VM_MAP_RANGE,
+                ..*args
+            };
+            &without_range
         } else {
-            options
+            args
         };
-        if options & ZX_VM_SPECIFIC_OVERWRITE != 0
-            && !self.overwrite_ready(vmar, options, vmar_offset, vmo, vmo_offset, len)
-        {
+        if options & ZX_VM_SPECIFIC_OVERWRITE != 0 && !self.overwrite_ready(args) {
             return Err(ZX_ERR_SHOULD_WAIT);
         }
-        let base = self.vmar_map_out(vmar, options, vmar_offset, vmo, vmo_offset, len, out)?;
+        let base = self.vmar_map_out(args, out)?;
         // The handle was good for the map, in this same lock hold.
-        let (id, _) = self.space.vmo_handle(self.table, vmo, 0)?;
+        let (id, _) = self.space.vmo_handle(self.table, args.vmo, 0)?;
         Ok((base, later.then(|| Populate::at(base, id))))
     }
 

@@ -154,6 +154,40 @@ fn perms_valid(perms: VmOptions) -> bool {
     perms & ZX_VM_PERM_READ != 0 || perms & (ZX_VM_PERM_WRITE | ZX_VM_PERM_EXECUTE) == 0
 }
 
+/// What a `zx_vmar_map` places, and where: on the task's handles
+/// (`MapArgs<Handle, Handle>`, as the call passes them) or on the objects
+/// they name (`MapArgs<VmarId, VmoId>`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MapArgs<R, O> {
+    /// The VMAR the mapping goes in.
+    pub vmar: R,
+    /// `ZX_VM_*` permissions and placement options.
+    pub options: VmOptions,
+    /// With `ZX_VM_SPECIFIC*`: where in the VMAR.
+    pub vmar_offset: u64,
+    /// The VMO mapped.
+    pub vmo: O,
+    /// Where in the VMO the mapping starts (page aligned).
+    pub vmo_offset: u64,
+    /// The mapping's length in bytes (page aligned).
+    pub len: u64,
+}
+
+impl<R, O> MapArgs<R, O> {
+    /// The same placement of `vmo` in `vmar` (the objects this one's
+    /// handles name).
+    pub fn on<R2, O2>(&self, vmar: R2, vmo: O2) -> MapArgs<R2, O2> {
+        MapArgs {
+            vmar,
+            options: self.options,
+            vmar_offset: self.vmar_offset,
+            vmo,
+            vmo_offset: self.vmo_offset,
+            len: self.len,
+        }
+    }
+}
+
 /// Where a call stores its result in task memory: `addr`, as seen under
 /// the VMAR `root` (the one the task's faults are resolved in).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -353,27 +387,12 @@ impl<P: Platform> ObjectSpace<P> {
     /// `zx_vmar_map` on ids (handle rights already reduced to `max_perms`,
     /// the `ZX_VM_PERM_*` bits both the VMO and the VMAR handle allow).
     /// Returns the mapping's base address.
-    #[allow(clippy::too_many_arguments)]
     pub fn vmar_map_vmo(
         &mut self,
-        vmar: VmarId,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: VmoId,
-        vmo_offset: u64,
-        len: u64,
+        args: MapArgs<VmarId, VmoId>,
         max_perms: VmOptions,
     ) -> Result<u64, Status> {
-        self.vmar_map_vmo_out(
-            vmar,
-            options,
-            vmar_offset,
-            vmo,
-            vmo_offset,
-            len,
-            max_perms,
-            None,
-        )
+        self.vmar_map_vmo_out(&args, max_perms, None)
     }
 
     /// [`Self::vmar_map_vmo`], also storing the mapping's address (8 bytes,
@@ -385,28 +404,27 @@ impl<P: Platform> ObjectSpace<P> {
     /// only effect, invisible to reads) before any mapping changes, and the
     /// store, after them, cannot fail. An `out` no mapping lets the task
     /// write, or past its VMO's end, is `ZX_ERR_INVALID_ARGS`.
-    #[allow(clippy::too_many_arguments)]
     pub fn vmar_map_vmo_out(
         &mut self,
-        vmar: VmarId,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: VmoId,
-        vmo_offset: u64,
-        len: u64,
+        args: &MapArgs<VmarId, VmoId>,
         max_perms: VmOptions,
         out: Option<OutPtr>,
     ) -> Result<u64, Status> {
+        let (vmar, options, vmo, len) = (args.vmar, args.options, args.vmo, args.len);
+        let first_page = args.vmo_offset / PAGE_SIZE;
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
-        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)?;
+        self.map_checks(args, max_perms)?;
         let specific = overwrite || options & ZX_VM_SPECIFIC != 0;
         let (base, splits) = if overwrite {
-            let base = self.specific_range(vmar, vmar_offset, len)?;
+            let base = self.specific_range(vmar, args.vmar_offset, len)?;
             self.check_no_vmar_in(vmar, base, base + len)?;
             (base, self.straddlers(vmar, base, base + len))
         } else {
-            (self.place(vmar, specific, vmar_offset, len)?, [None, None])
+            (
+                self.place(vmar, specific, args.vmar_offset, len)?,
+                [None, None],
+            )
         };
         // Reserve for the new record and any splits, then change things.
         let n = 1 + splits.iter().flatten().count();
@@ -419,7 +437,7 @@ impl<P: Platform> ObjectSpace<P> {
             base,
             end: base + len,
             vmo,
-            first_page: vmo_offset / PAGE_SIZE,
+            first_page,
             perms,
         };
         // Filled in place: a result moved by value here was two 52-byte
@@ -435,7 +453,7 @@ impl<P: Platform> ObjectSpace<P> {
         }
         let id = self.mappings.insert_reserved(Mapping {
             vmo,
-            first_page: vmo_offset / PAGE_SIZE,
+            first_page,
             pages: len / PAGE_SIZE,
             vaddr: base,
             perms,
@@ -468,13 +486,17 @@ impl<P: Platform> ObjectSpace<P> {
     #[inline(always)]
     fn map_checks(
         &self,
-        vmar: VmarId,
-        options: VmOptions,
-        vmo: VmoId,
-        vmo_offset: u64,
-        len: u64,
+        args: &MapArgs<VmarId, VmoId>,
         max_perms: VmOptions,
     ) -> Result<(), Status> {
+        let MapArgs {
+            vmar,
+            options,
+            vmo,
+            vmo_offset,
+            len,
+            ..
+        } = *args;
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
         if options & !MAP_OPTIONS != 0
@@ -508,24 +530,18 @@ impl<P: Platform> ObjectSpace<P> {
     /// page faults back through what is mapped then), so that the map
     /// itself, all or nothing in one hold, finds (almost) none left.
     /// `None` otherwise (the map's own checks say why it fails, if it does).
-    #[allow(clippy::too_many_arguments)]
     pub fn vmar_overwrite_range(
         &self,
-        vmar: VmarId,
-        options: VmOptions,
-        vmar_offset: u64,
-        vmo: VmoId,
-        vmo_offset: u64,
-        len: u64,
+        args: &MapArgs<VmarId, VmoId>,
         max_perms: VmOptions,
     ) -> Option<(u64, u64)> {
-        if options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
+        if args.options & ZX_VM_SPECIFIC_OVERWRITE == 0 {
             return None;
         }
-        self.map_checks(vmar, options, vmo, vmo_offset, len, max_perms)
-            .ok()?;
-        let base = self.specific_range(vmar, vmar_offset, len).ok()?;
-        let end = base + len;
+        self.map_checks(args, max_perms).ok()?;
+        let vmar = args.vmar;
+        let base = self.specific_range(vmar, args.vmar_offset, args.len).ok()?;
+        let end = base + args.len;
         self.check_no_vmar_in(vmar, base, end).ok()?;
         let v = &self.vmars[vmar];
         v.overlapping(base, end)
@@ -618,6 +634,22 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(())
     }
 
+    /// `vmar`, alive, and the end of `[addr, addr + len)`, a range of
+    /// whole pages inside it: the checks unmap and protect share
+    /// (`ZX_ERR_INVALID_ARGS` for a range that is not).
+    #[inline(always)]
+    fn range_in(&self, vmar: VmarId, addr: u64, len: u64) -> Result<(&Vmar, u64), Status> {
+        if len == 0 || !aligned(addr) || !aligned(len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        let v = self.live_vmar(vmar)?;
+        let end = addr.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        if addr < v.base || end > v.end() {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        Ok((v, end))
+    }
+
     /// Starts a `zx_vmar_unmap`: checks the request (every error comes from
     /// here) and splits the mappings straddling its ends. What is left to
     /// remove is then taken away by [`Self::vmar_unmap_step`], in bounded
@@ -628,14 +660,7 @@ impl<P: Platform> ObjectSpace<P> {
         addr: u64,
         len: u64,
     ) -> Result<Unmapping, Status> {
-        if len == 0 || !aligned(addr) || !aligned(len) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        let v = self.live_vmar(vmar)?;
-        let end = addr.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
-        if addr < v.base || end > v.end() {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
+        let (v, end) = self.range_in(vmar, addr, len)?;
         let first = v.first_overlapping(addr, end).ok_or(ZX_ERR_NOT_FOUND)?;
         if first.base == addr && first.end() == end {
             // The usual case: one child, the whole range; nothing to split.
@@ -744,14 +769,7 @@ impl<P: Platform> ObjectSpace<P> {
         if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        if len == 0 || !aligned(addr) || !aligned(len) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
-        let v = self.live_vmar(vmar)?;
-        let end = addr.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
-        if addr < v.base || end > v.end() {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
+        let (v, end) = self.range_in(vmar, addr, len)?;
         // In address order, the first problem wins, as in Zircon.
         let mut cursor = addr;
         for r in v.overlapping(addr, end) {

@@ -160,13 +160,7 @@ fn transfer_needs_the_transfer_right() {
 #[test]
 fn handle_quota_exhaustion_is_no_memory() {
     let (mut s, _) = setup();
-    let t = s
-        .create_table(Quota {
-            max_handles: 2,
-            max_committed_pages: 1,
-            max_mappings: 1 << 15,
-        })
-        .unwrap();
+    let t = table_with(&mut s, 2, 1);
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     s.task(t).handle_duplicate(h, ZX_RIGHT_SAME_RIGHTS).unwrap();
     assert_eq!(
@@ -202,13 +196,7 @@ fn handle_basic_info_reports_koid_rights_and_type() {
 #[test]
 fn replace_works_with_the_handle_quota_full() {
     let (mut s, _) = setup();
-    let t = s
-        .create_table(Quota {
-            max_handles: 1,
-            max_committed_pages: 1,
-            max_mappings: 1 << 15,
-        })
-        .unwrap();
+    let t = table_with(&mut s, 1, 1);
     let h = s.task(t).vmo_create(PAGE, 0).unwrap();
     let r = s.task(t).handle_replace(h, ZX_RIGHT_READ).unwrap();
     assert_ne!(r, h);

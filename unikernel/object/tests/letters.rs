@@ -33,12 +33,13 @@ fn map_overwrite_with_the_out_pointer_in_the_replaced_page_and_a_read_only_map_c
     map_at(&mut s, t, r, B + 4 * PAGE, old, 0, 2 * PAGE, RW);
     // The result would land in the page being replaced, now read-only.
     let got = s.task(t).vmar_map_out(
-        r,
-        ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
-        4 * PAGE,
-        new,
-        0,
-        PAGE,
+        &map_args(
+            r,
+            ZX_VM_PERM_READ | ZX_VM_SPECIFIC_OVERWRITE,
+            4 * PAGE,
+            new,
+            PAGE,
+        ),
         out(root, B + 4 * PAGE + 16),
     );
     assert_eq!(got, Err(ZX_ERR_INVALID_ARGS));
@@ -59,12 +60,7 @@ fn map_overwrite_with_the_out_pointer_past_the_new_vmo_end_changes_nothing() {
     map_at(&mut s, t, r, B + 4 * PAGE, old, 0, 2 * PAGE, RW);
     // Mapped over both pages, but the new VMO has one: the store would fault.
     let got = s.task(t).vmar_map_out(
-        r,
-        RW | ZX_VM_SPECIFIC_OVERWRITE,
-        4 * PAGE,
-        new,
-        0,
-        2 * PAGE,
+        &map_args(r, RW | ZX_VM_SPECIFIC_OVERWRITE, 4 * PAGE, new, 2 * PAGE),
         out(root, B + 5 * PAGE + 8),
     );
     assert_eq!(got, Err(ZX_ERR_INVALID_ARGS));
@@ -80,12 +76,7 @@ fn map_overwrite_with_the_out_pointer_in_the_replaced_page_stores_through_the_ne
     let new = s.task(t).vmo_create(PAGE, 0).unwrap();
     map_at(&mut s, t, r, B + 4 * PAGE, old, 0, PAGE, RW);
     let got = s.task(t).vmar_map_out(
-        r,
-        RW | ZX_VM_SPECIFIC_OVERWRITE,
-        4 * PAGE,
-        new,
-        0,
-        PAGE,
+        &map_args(r, RW | ZX_VM_SPECIFIC_OVERWRITE, 4 * PAGE, new, PAGE),
         out(root, B + 4 * PAGE + 16),
     );
     assert_eq!(got, Ok(B + 4 * PAGE));
@@ -106,12 +97,7 @@ fn map_stores_the_address_across_a_page_boundary_outside_the_range() {
     map_at(&mut s, t, r, B, buf, 0, 2 * PAGE, RW);
     let at = B + PAGE - 3;
     let got = s.task(t).vmar_map_out(
-        r,
-        ZX_VM_PERM_READ | ZX_VM_SPECIFIC,
-        8 * PAGE,
-        v,
-        0,
-        PAGE,
+        &map_args(r, ZX_VM_PERM_READ | ZX_VM_SPECIFIC, 8 * PAGE, v, PAGE),
         out(root, at),
     );
     assert_eq!(got, Ok(B + 8 * PAGE));
@@ -132,14 +118,16 @@ fn map_with_the_out_pointer_in_read_only_memory_maps_nothing() {
         };
         assert_eq!(
             s.task(t)
-                .vmar_map_out(r, options, offset, v, 0, PAGE, out(root, B + 8)),
+                .vmar_map_out(&map_args(r, options, offset, v, PAGE), out(root, B + 8)),
             Err(ZX_ERR_INVALID_ARGS)
         );
     }
     // Nor unmapped memory.
     assert_eq!(
-        s.task(t)
-            .vmar_map_out(r, ZX_VM_PERM_READ, 0, v, 0, PAGE, out(root, B + 64 * PAGE)),
+        s.task(t).vmar_map_out(
+            &map_args(r, ZX_VM_PERM_READ, 0, v, PAGE),
+            out(root, B + 64 * PAGE)
+        ),
         Err(ZX_ERR_INVALID_ARGS)
     );
     assert_eq!(info(&mut s, t, v).num_mappings, 0);
@@ -157,12 +145,7 @@ fn map_out_of_memory_for_the_out_page_maps_nothing() {
     s.platform().fail_after(Some(0));
     assert_eq!(
         s.task(t).vmar_map_out(
-            r,
-            RW | ZX_VM_SPECIFIC_OVERWRITE,
-            0,
-            new,
-            0,
-            PAGE,
+            &map_args(r, RW | ZX_VM_SPECIFIC_OVERWRITE, 0, new, PAGE),
             out(root, B + PAGE + 8)
         ),
         Err(ZX_ERR_NO_MEMORY)

@@ -252,13 +252,7 @@ fn commit_past_the_end_is_out_of_range() {
 #[test]
 fn commit_beyond_the_quota_is_no_memory_and_commits_nothing() {
     let (mut s, _) = setup();
-    let t = s
-        .create_table(object::Quota {
-            max_handles: 16,
-            max_committed_pages: 3,
-            max_mappings: 1 << 15,
-        })
-        .unwrap();
+    let t = small_table(&mut s, 3);
     let p = s.task(t).vmo_create(4 * PAGE, 0).unwrap();
     assert_eq!(
         op(&mut s, t, p, ZX_VMO_OP_COMMIT, 0, 4 * PAGE),
@@ -281,12 +275,7 @@ fn commit_of_a_huge_sparse_range_fails_cleanly() {
 
 /// A table whose VMOs may commit `pages` pages.
 fn small_table(s: &mut Space, pages: u64) -> object::TableId {
-    s.create_table(object::Quota {
-        max_handles: 16,
-        max_committed_pages: pages,
-        max_mappings: 1 << 15,
-    })
-    .unwrap()
+    table_with(s, 16, pages)
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn map_unpopulated(
     let out = out_page(s, t, root, r);
     let (a, p) = s
         .task(t)
-        .vmar_map_out_unpopulated(r, RW | ZX_VM_MAP_RANGE, 0, h, 0, len, out)
+        .vmar_map_out_unpopulated(&map_args(r, RW | ZX_VM_MAP_RANGE, 0, h, len), out)
         .unwrap();
     (a, p.expect("MAP_RANGE left to the caller"))
 }

@@ -40,12 +40,19 @@ fn map(
         .vmar_map(hv, RW | ZX_VM_SPECIFIC | extra, offset, vmo, 0, PAGE)
 }
 
+/// A new one-page VMO mapped twice in the sub-VMAR, at `a` in its first
+/// 2 MiB and at `b` in the next, neither touched yet: `(vmo, a, b)`.
+fn map_twice(s: &mut Space, u: TableId, hv: Handle) -> (Handle, u64, u64) {
+    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
+    let a = map(s, u, hv, vmo, 0, 0).unwrap();
+    let b = map(s, u, hv, vmo, TABLE_SPAN, 0).unwrap();
+    (vmo, a, b)
+}
+
 #[test]
 fn faults_charge_table_pages_and_unmaps_give_them_back() {
     let (mut s, root, u, hv, _) = task(100);
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
-    let a = map(&mut s, u, hv, vmo, 0, 0).unwrap();
-    let b = map(&mut s, u, hv, vmo, TABLE_SPAN, 0).unwrap();
+    let (_, a, b) = map_twice(&mut s, u, hv);
     assert_eq!(s.committed_pages(u), Some(0));
     store(&mut s, root, a, 1).unwrap();
     // The VMO's page and the table page of the first 2 MiB.
@@ -61,9 +68,7 @@ fn faults_charge_table_pages_and_unmaps_give_them_back() {
 #[test]
 fn a_fault_that_cannot_have_its_table_page_is_no_memory_and_maps_nothing() {
     let (mut s, root, u, hv, _) = task(2);
-    let vmo = s.task(u).vmo_create(PAGE, 0).unwrap();
-    let a = map(&mut s, u, hv, vmo, 0, 0).unwrap();
-    let b = map(&mut s, u, hv, vmo, TABLE_SPAN, 0).unwrap();
+    let (vmo, a, b) = map_twice(&mut s, u, hv);
     store(&mut s, root, a, 7).unwrap();
     // The quota is full: the page and one table page.
     assert_eq!(s.committed_pages(u), Some(2));

@@ -1199,7 +1199,7 @@ fn destroy_of_a_deep_nest_does_not_recurse() {
     }
     let v = vmo(&mut s, t, 1);
     let vid = s.vmo_of(t, v).unwrap();
-    s.vmar_map_vmo(cur, R, 0, vid, 0, PAGE, R).unwrap();
+    s.vmar_map_vmo(map_args(cur, R, 0, vid, PAGE), R).unwrap();
     s.task(t).vmar_destroy(top).unwrap();
     assert_eq!(s.mapping_count(), 0);
     s.task(t).handle_close(top).unwrap();
@@ -1310,12 +1310,7 @@ fn fault_with_no_table_page_is_no_memory_and_commits_nothing() {
 #[test]
 fn fault_over_the_commit_quota_is_no_memory() {
     let (mut s, _, root, _) = setup_vmar();
-    let quota = object::Quota {
-        max_handles: 16,
-        max_committed_pages: 1,
-        max_mappings: 1 << 15,
-    };
-    let u = s.create_table(quota).unwrap();
+    let u = table_with(&mut s, 16, 1);
     let ru = s
         .install_vmar(u, root, object::vmar_rights(ZX_VM_CAN_MAP_RWX))
         .unwrap();

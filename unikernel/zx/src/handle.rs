@@ -33,6 +33,19 @@ macro_rules! bit_set {
 }
 pub(crate) use bit_set;
 
+/// `pub const NAME: T = T(abi::ABI_NAME);` for each `NAME = ABI_NAME`,
+/// documented by the `abi` name: the values a wrapper type takes from
+/// `abi` as they are. Used inside the type's `impl`.
+macro_rules! abi_consts {
+    ($ty:ident; $($name:ident = $abi:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("`", stringify!($abi), "`.")]
+            pub const $name: $ty = $ty(abi::$abi);
+        )*
+    };
+}
+pub(crate) use abi_consts;
+
 bit_set!(
     /// Handle rights (`ZX_RIGHT_*`).
     Rights(abi::Rights)
@@ -41,28 +54,20 @@ bit_set!(
 impl Rights {
     /// No rights.
     pub const NONE: Rights = Rights(0);
-    /// `ZX_RIGHT_DUPLICATE`.
-    pub const DUPLICATE: Rights = Rights(abi::ZX_RIGHT_DUPLICATE);
-    /// `ZX_RIGHT_TRANSFER`.
-    pub const TRANSFER: Rights = Rights(abi::ZX_RIGHT_TRANSFER);
-    /// `ZX_RIGHT_READ`.
-    pub const READ: Rights = Rights(abi::ZX_RIGHT_READ);
-    /// `ZX_RIGHT_WRITE`.
-    pub const WRITE: Rights = Rights(abi::ZX_RIGHT_WRITE);
-    /// `ZX_RIGHT_EXECUTE`.
-    pub const EXECUTE: Rights = Rights(abi::ZX_RIGHT_EXECUTE);
-    /// `ZX_RIGHT_MAP`.
-    pub const MAP: Rights = Rights(abi::ZX_RIGHT_MAP);
-    /// `ZX_RIGHT_GET_PROPERTY`.
-    pub const GET_PROPERTY: Rights = Rights(abi::ZX_RIGHT_GET_PROPERTY);
-    /// `ZX_RIGHT_SET_PROPERTY`.
-    pub const SET_PROPERTY: Rights = Rights(abi::ZX_RIGHT_SET_PROPERTY);
-    /// `ZX_RIGHT_SIGNAL`.
-    pub const SIGNAL: Rights = Rights(abi::ZX_RIGHT_SIGNAL);
-    /// `ZX_RIGHT_WAIT`.
-    pub const WAIT: Rights = Rights(abi::ZX_RIGHT_WAIT);
-    /// `ZX_RIGHT_INSPECT`.
-    pub const INSPECT: Rights = Rights(abi::ZX_RIGHT_INSPECT);
+    abi_consts! {
+        Rights;
+        DUPLICATE = ZX_RIGHT_DUPLICATE,
+        TRANSFER = ZX_RIGHT_TRANSFER,
+        READ = ZX_RIGHT_READ,
+        WRITE = ZX_RIGHT_WRITE,
+        EXECUTE = ZX_RIGHT_EXECUTE,
+        MAP = ZX_RIGHT_MAP,
+        GET_PROPERTY = ZX_RIGHT_GET_PROPERTY,
+        SET_PROPERTY = ZX_RIGHT_SET_PROPERTY,
+        SIGNAL = ZX_RIGHT_SIGNAL,
+        WAIT = ZX_RIGHT_WAIT,
+        INSPECT = ZX_RIGHT_INSPECT,
+    }
     /// `ZX_RIGHT_DESTROY` (`zx_task_kill`).
     pub const DESTROY: Rights = Rights(abi::ZX_RIGHT_DESTROY);
     /// `ZX_RIGHT_SAME_RIGHTS`.
@@ -84,24 +89,23 @@ bit_set!(
 impl Signals {
     /// No signals.
     pub const NONE: Signals = Signals(0);
-    /// `ZX_VMO_ZERO_CHILDREN`.
-    pub const VMO_ZERO_CHILDREN: Signals = Signals(abi::ZX_VMO_ZERO_CHILDREN);
-    /// `ZX_EVENT_SIGNALED`.
-    pub const EVENT_SIGNALED: Signals = Signals(abi::ZX_EVENT_SIGNALED);
-    /// `ZX_SIGNAL_HANDLE_CLOSED`.
-    pub const HANDLE_CLOSED: Signals = Signals(abi::ZX_SIGNAL_HANDLE_CLOSED);
+    abi_consts! {
+        Signals;
+        VMO_ZERO_CHILDREN = ZX_VMO_ZERO_CHILDREN,
+        EVENT_SIGNALED = ZX_EVENT_SIGNALED,
+        HANDLE_CLOSED = ZX_SIGNAL_HANDLE_CLOSED,
+    }
     /// `ZX_TASK_TERMINATED`: the task has ended.
     pub const TASK_TERMINATED: Signals = Signals(abi::ZX_TASK_TERMINATED);
     /// `ZX_THREAD_TERMINATED`: the thread has ended (the same bit).
     pub const THREAD_TERMINATED: Signals = Signals(abi::ZX_THREAD_TERMINATED);
-    /// `ZX_TIMER_SIGNALED`.
-    pub const TIMER_SIGNALED: Signals = Signals(abi::ZX_TIMER_SIGNALED);
-    /// `ZX_USER_SIGNAL_0`.
-    pub const USER_0: Signals = Signals(abi::ZX_USER_SIGNAL_0);
-    /// `ZX_USER_SIGNAL_1`.
-    pub const USER_1: Signals = Signals(abi::ZX_USER_SIGNAL_1);
-    /// `ZX_USER_SIGNAL_ALL`.
-    pub const USER_ALL: Signals = Signals(abi::ZX_USER_SIGNAL_ALL);
+    abi_consts! {
+        Signals;
+        TIMER_SIGNALED = ZX_TIMER_SIGNALED,
+        USER_0 = ZX_USER_SIGNAL_0,
+        USER_1 = ZX_USER_SIGNAL_1,
+        USER_ALL = ZX_USER_SIGNAL_ALL,
+    }
 }
 
 /// The record of one `zx_object_get_info` topic.

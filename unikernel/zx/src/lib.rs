@@ -32,46 +32,33 @@ pub use vmar::{Vmar, VmarFlags};
 pub use vmo::{Vmo, VmoChildOptions, VmoOp, VmoOptions};
 
 use core::fmt;
+use handle::abi_consts;
 
 /// A Zircon status; `Debug` shows its name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Status(pub abi::Status);
 
 impl Status {
-    /// `ZX_OK`.
-    pub const OK: Status = Status(abi::ZX_OK);
-    /// `ZX_ERR_INTERNAL`.
-    pub const INTERNAL: Status = Status(abi::ZX_ERR_INTERNAL);
-    /// `ZX_ERR_NOT_SUPPORTED`.
-    pub const NOT_SUPPORTED: Status = Status(abi::ZX_ERR_NOT_SUPPORTED);
-    /// `ZX_ERR_NO_MEMORY`.
-    pub const NO_MEMORY: Status = Status(abi::ZX_ERR_NO_MEMORY);
-    /// `ZX_ERR_INVALID_ARGS`.
-    pub const INVALID_ARGS: Status = Status(abi::ZX_ERR_INVALID_ARGS);
-    /// `ZX_ERR_BAD_HANDLE`.
-    pub const BAD_HANDLE: Status = Status(abi::ZX_ERR_BAD_HANDLE);
-    /// `ZX_ERR_WRONG_TYPE`.
-    pub const WRONG_TYPE: Status = Status(abi::ZX_ERR_WRONG_TYPE);
-    /// `ZX_ERR_BAD_SYSCALL`.
-    pub const BAD_SYSCALL: Status = Status(abi::ZX_ERR_BAD_SYSCALL);
-    /// `ZX_ERR_OUT_OF_RANGE`.
-    pub const OUT_OF_RANGE: Status = Status(abi::ZX_ERR_OUT_OF_RANGE);
-    /// `ZX_ERR_BUFFER_TOO_SMALL`.
-    pub const BUFFER_TOO_SMALL: Status = Status(abi::ZX_ERR_BUFFER_TOO_SMALL);
-    /// `ZX_ERR_BAD_STATE`.
-    pub const BAD_STATE: Status = Status(abi::ZX_ERR_BAD_STATE);
-    /// `ZX_ERR_TIMED_OUT`.
-    pub const TIMED_OUT: Status = Status(abi::ZX_ERR_TIMED_OUT);
-    /// `ZX_ERR_CANCELED`.
-    pub const CANCELED: Status = Status(abi::ZX_ERR_CANCELED);
-    /// `ZX_ERR_SHOULD_WAIT`.
-    pub const SHOULD_WAIT: Status = Status(abi::ZX_ERR_SHOULD_WAIT);
-    /// `ZX_ERR_NOT_FOUND`.
-    pub const NOT_FOUND: Status = Status(abi::ZX_ERR_NOT_FOUND);
-    /// `ZX_ERR_UNAVAILABLE`.
-    pub const UNAVAILABLE: Status = Status(abi::ZX_ERR_UNAVAILABLE);
-    /// `ZX_ERR_ACCESS_DENIED`.
-    pub const ACCESS_DENIED: Status = Status(abi::ZX_ERR_ACCESS_DENIED);
+    abi_consts! {
+        Status;
+        OK = ZX_OK,
+        INTERNAL = ZX_ERR_INTERNAL,
+        NOT_SUPPORTED = ZX_ERR_NOT_SUPPORTED,
+        NO_MEMORY = ZX_ERR_NO_MEMORY,
+        INVALID_ARGS = ZX_ERR_INVALID_ARGS,
+        BAD_HANDLE = ZX_ERR_BAD_HANDLE,
+        WRONG_TYPE = ZX_ERR_WRONG_TYPE,
+        BAD_SYSCALL = ZX_ERR_BAD_SYSCALL,
+        OUT_OF_RANGE = ZX_ERR_OUT_OF_RANGE,
+        BUFFER_TOO_SMALL = ZX_ERR_BUFFER_TOO_SMALL,
+        BAD_STATE = ZX_ERR_BAD_STATE,
+        TIMED_OUT = ZX_ERR_TIMED_OUT,
+        CANCELED = ZX_ERR_CANCELED,
+        SHOULD_WAIT = ZX_ERR_SHOULD_WAIT,
+        NOT_FOUND = ZX_ERR_NOT_FOUND,
+        UNAVAILABLE = ZX_ERR_UNAVAILABLE,
+        ACCESS_DENIED = ZX_ERR_ACCESS_DENIED,
+    }
 
     /// `Ok(())` for `ZX_OK`, the status otherwise.
     pub fn ok(raw: abi::Status) -> Result<(), Status> {

@@ -1,6 +1,6 @@
 //! Virtual memory address regions.
 
-use crate::handle::{bit_set, handle_type};
+use crate::handle::{abi_consts, bit_set, handle_type};
 use crate::sys;
 use crate::{AsHandleRef, Handle, Status, Vmo};
 use abi::Syscall;
@@ -16,26 +16,19 @@ bit_set!(
 );
 
 impl VmarFlags {
-    /// `ZX_VM_PERM_READ`.
-    pub const PERM_READ: VmarFlags = VmarFlags(abi::ZX_VM_PERM_READ);
-    /// `ZX_VM_PERM_WRITE`.
-    pub const PERM_WRITE: VmarFlags = VmarFlags(abi::ZX_VM_PERM_WRITE);
-    /// `ZX_VM_PERM_EXECUTE`.
-    pub const PERM_EXECUTE: VmarFlags = VmarFlags(abi::ZX_VM_PERM_EXECUTE);
-    /// `ZX_VM_SPECIFIC`.
-    pub const SPECIFIC: VmarFlags = VmarFlags(abi::ZX_VM_SPECIFIC);
-    /// `ZX_VM_SPECIFIC_OVERWRITE`.
-    pub const SPECIFIC_OVERWRITE: VmarFlags = VmarFlags(abi::ZX_VM_SPECIFIC_OVERWRITE);
-    /// `ZX_VM_CAN_MAP_SPECIFIC`.
-    pub const CAN_MAP_SPECIFIC: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_SPECIFIC);
-    /// `ZX_VM_CAN_MAP_READ`.
-    pub const CAN_MAP_READ: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_READ);
-    /// `ZX_VM_CAN_MAP_WRITE`.
-    pub const CAN_MAP_WRITE: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_WRITE);
-    /// `ZX_VM_CAN_MAP_EXECUTE`.
-    pub const CAN_MAP_EXECUTE: VmarFlags = VmarFlags(abi::ZX_VM_CAN_MAP_EXECUTE);
-    /// `ZX_VM_MAP_RANGE`.
-    pub const MAP_RANGE: VmarFlags = VmarFlags(abi::ZX_VM_MAP_RANGE);
+    abi_consts! {
+        VmarFlags;
+        PERM_READ = ZX_VM_PERM_READ,
+        PERM_WRITE = ZX_VM_PERM_WRITE,
+        PERM_EXECUTE = ZX_VM_PERM_EXECUTE,
+        SPECIFIC = ZX_VM_SPECIFIC,
+        SPECIFIC_OVERWRITE = ZX_VM_SPECIFIC_OVERWRITE,
+        CAN_MAP_SPECIFIC = ZX_VM_CAN_MAP_SPECIFIC,
+        CAN_MAP_READ = ZX_VM_CAN_MAP_READ,
+        CAN_MAP_WRITE = ZX_VM_CAN_MAP_WRITE,
+        CAN_MAP_EXECUTE = ZX_VM_CAN_MAP_EXECUTE,
+        MAP_RANGE = ZX_VM_MAP_RANGE,
+    }
     /// Read and write.
     pub const RW: VmarFlags = VmarFlags(abi::ZX_VM_PERM_READ | abi::ZX_VM_PERM_WRITE);
 }

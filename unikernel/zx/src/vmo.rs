@@ -1,6 +1,6 @@
 //! Virtual memory objects.
 
-use crate::handle::{bit_set, handle_type};
+use crate::handle::{abi_consts, bit_set, handle_type};
 use crate::sys;
 use crate::{AsHandleRef, Handle, Status};
 use abi::Syscall;
@@ -56,20 +56,16 @@ impl VmoChildOptions {
 pub struct VmoOp(pub u32);
 
 impl VmoOp {
-    /// `ZX_VMO_OP_COMMIT`.
-    pub const COMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_COMMIT);
-    /// `ZX_VMO_OP_DECOMMIT`.
-    pub const DECOMMIT: VmoOp = VmoOp(abi::ZX_VMO_OP_DECOMMIT);
-    /// `ZX_VMO_OP_LOOKUP`.
-    pub const LOOKUP: VmoOp = VmoOp(abi::ZX_VMO_OP_LOOKUP);
-    /// `ZX_VMO_OP_CACHE_SYNC`.
-    pub const CACHE_SYNC: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_SYNC);
-    /// `ZX_VMO_OP_CACHE_INVALIDATE`.
-    pub const CACHE_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_INVALIDATE);
-    /// `ZX_VMO_OP_CACHE_CLEAN`.
-    pub const CACHE_CLEAN: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN);
-    /// `ZX_VMO_OP_CACHE_CLEAN_INVALIDATE`.
-    pub const CACHE_CLEAN_INVALIDATE: VmoOp = VmoOp(abi::ZX_VMO_OP_CACHE_CLEAN_INVALIDATE);
+    abi_consts! {
+        VmoOp;
+        COMMIT = ZX_VMO_OP_COMMIT,
+        DECOMMIT = ZX_VMO_OP_DECOMMIT,
+        LOOKUP = ZX_VMO_OP_LOOKUP,
+        CACHE_SYNC = ZX_VMO_OP_CACHE_SYNC,
+        CACHE_INVALIDATE = ZX_VMO_OP_CACHE_INVALIDATE,
+        CACHE_CLEAN = ZX_VMO_OP_CACHE_CLEAN,
+        CACHE_CLEAN_INVALIDATE = ZX_VMO_OP_CACHE_CLEAN_INVALIDATE,
+    }
 }
 
 fn out_handle(st: abi::Status, out: abi::Handle) -> Result<Handle, Status> {

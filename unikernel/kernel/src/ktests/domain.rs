@@ -68,7 +68,7 @@ fn a_thousand_domains_roll_asids_over_in_a_tiny_space() -> TestResult {
             if let Some(old) = live[k].take() {
                 domain::destroy(old);
             }
-            let (id, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
+            let id = new_domain()?;
             live[k] = Some(id);
             // Run each live domain once, as a scheduler would switch among them.
             for &d in live.iter().flatten() {
@@ -101,6 +101,23 @@ fn a_thousand_domains_roll_asids_over_in_a_tiny_space() -> TestResult {
     Ok(())
 }
 
+/// A new domain, not running.
+fn new_domain() -> Result<DomainId, Failure> {
+    domain::create(|_| false)
+        .map(|(id, _)| id)
+        .map_err(|e| fail(&format!("create: {e:?}")))
+}
+
+/// Maps frame `f` at `va` (writable or not) in the table of the domain
+/// whose slot holds `va`.
+fn map_frame(va: u64, f: &frame::Frame, write: bool) -> Result<(), Failure> {
+    crate::vm::with_table_for(va, |t| {
+        t.map_user_page_charged(va, f.addr(), write, false, u64::MAX)
+    })
+    .map(drop)
+    .map_err(|e| fail(&format!("map: {e:?}")))
+}
+
 /// A slot's address a test maps at (page 16 of the slot).
 fn va_in(id: DomainId) -> Result<u64, Failure> {
     let ctx_known = domain::context_of(id).is_some();
@@ -121,12 +138,9 @@ fn magic_frame() -> Result<frame::Frame, Failure> {
 
 fn an_unmapped_page_faults_at_once_under_the_same_asid() -> TestResult {
     let f = magic_frame()?;
-    let (id, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
+    let id = new_domain()?;
     let va = va_in(id)?;
-    crate::vm::with_table_for(va, |t| {
-        t.map_user_page_charged(va, f.addr(), true, false, u64::MAX)
-    })
-    .map_err(|e| fail(&format!("map: {e:?}")))?;
+    map_frame(va, &f, true)?;
     let (seen, caught) = in_domain(id, || {
         // The translation is in the TLB under this domain's ASID now...
         let seen = probe_load(va);
@@ -151,18 +165,15 @@ fn a_reused_asid_never_shows_its_previous_owners_pages() -> TestResult {
     // One ASID only: the second domain is given the first one's.
     let _limit = Limit::set(2);
     let f = magic_frame()?;
-    let (first, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
+    let first = new_domain()?;
     let va = va_in(first)?;
-    crate::vm::with_table_for(va, |t| {
-        t.map_user_page_charged(va, f.addr(), true, false, u64::MAX)
-    })
-    .map_err(|e| fail(&format!("map: {e:?}")))?;
+    map_frame(va, &f, true)?;
     let seen = in_domain(first, || probe_load(va));
     let first_asid = domain::context_of(first).unwrap_or(0) & 0xffff;
     // It ends without unmapping: its table goes whole, its ASID is
     // invalidated and given back.
     domain::destroy(first);
-    let (second, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
+    let second = new_domain()?;
     let same_va = va_in(second)? == va;
     let caught = in_domain(second, || {
         catch(|| {
@@ -185,14 +196,11 @@ fn a_reused_asid_never_shows_its_previous_owners_pages() -> TestResult {
 
 fn a_domains_tables_are_freed_with_it() -> TestResult {
     let free_before = frame::free_frames();
-    let (id, _) = domain::create(|_| false).map_err(|e| fail(&format!("create: {e:?}")))?;
+    let id = new_domain()?;
     check_eq!(domain::table_pages_of(id), Some(1));
     let va = va_in(id)?;
     let f = magic_frame()?;
-    crate::vm::with_table_for(va, |t| {
-        t.map_user_page_charged(va, f.addr(), false, false, u64::MAX)
-    })
-    .map_err(|e| fail(&format!("map: {e:?}")))?;
+    map_frame(va, &f, false)?;
     // Root, level 1, 2 and 3 of its own.
     check_eq!(domain::table_pages_of(id), Some(4));
     check_eq!(domain::destroy(id), 4);

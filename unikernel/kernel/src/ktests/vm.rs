@@ -96,6 +96,17 @@ impl Fixture {
         .map_err(|e| fail("vmar_map", e))
     }
 
+    /// A new VMO of `pages` pages mapped read-write, each page `i`
+    /// written with `i + 1` through the mapping: the VMO and the address.
+    fn mapped_and_written(&self, pages: u64) -> Result<(Handle, u64), Failure> {
+        let v = self.vmo(pages)?;
+        let m = self.map(v, pages, RW)?;
+        for i in 0..pages {
+            poke(m + i * PAGE_SIZE, i as u8 + 1);
+        }
+        Ok((v, m))
+    }
+
     fn unmap(&self, addr: u64, pages: u64) -> Result<(), Failure> {
         objects::with(|s| {
             s.task(self.table)
@@ -157,6 +168,15 @@ fn faults(addr: u64, write: bool) -> Option<crate::arch::exception::Caught> {
             probe_load(addr);
         }
     })
+}
+
+/// Fails unless reading `addr` takes a data abort at `addr` that nothing
+/// resolves (`what` names the access in the failure).
+fn read_faults_at(addr: u64, what: &str) -> TestResult {
+    let c = faults(addr, false).ok_or_else(|| Failure::Fail(format!("{what}: no fault")))?;
+    check_eq!(c.far, addr);
+    check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
+    Ok(())
 }
 
 /// Parent, child and grandchild, each mapped; in all six orders, each one
@@ -254,20 +274,12 @@ fn child_decommit_shows_parent_page_through_existing_mapping() -> TestResult {
 
 fn shrink_makes_mapped_pages_past_the_end_fault() -> TestResult {
     let fx = Fixture::new()?;
-    let v = fx.vmo(4)?;
-    let m = fx.map(v, 4, RW)?;
-    for i in 0..4 {
-        poke(m + i * PAGE_SIZE, i as u8 + 1);
-    }
+    let (v, m) = fx.mapped_and_written(4)?;
     objects::with(|s| s.task(fx.table).vmo_set_size(v, 2 * PAGE_SIZE))
         .map_err(|e| fail("set_size", e))?;
     check_eq!(peek(m + PAGE_SIZE), 2);
     for i in 2..4 {
-        let addr = m + i * PAGE_SIZE;
-        let c =
-            faults(addr, false).ok_or_else(|| Failure::Fail(format!("page {i} still readable")))?;
-        check_eq!(c.far, addr);
-        check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
+        read_faults_at(m + i * PAGE_SIZE, &format!("page {i}"))?;
     }
     Ok(())
 }
@@ -346,14 +358,9 @@ fn writing_read_pages_takes_one_permission_fault_each() -> TestResult {
     for i in 0..N {
         check_eq!(peek(cm + i * PAGE_SIZE), i as u8 + 1);
     }
-    let (permission, translation, copied) = write_each_page(
-        cm,
-        0xaa,
-        "copy-on-write fault (permission fault, copy, remap)",
-    );
-    check_eq!(permission, N);
-    check_eq!(translation, 0);
-    check_eq!(copied, N);
+    let label = "copy-on-write fault (permission fault, copy, remap)";
+    // (permission faults, translation faults, pages copied)
+    check_eq!(write_each_page(cm, 0xaa, label), (N, 0, N));
     check_eq!(fx.committed_pages(c)?, N);
     for i in 0..N {
         check_eq!(peek(cm + i * PAGE_SIZE), i as u8 + 1);
@@ -364,14 +371,9 @@ fn writing_read_pages_takes_one_permission_fault_each() -> TestResult {
 fn writing_untouched_pages_takes_one_translation_fault_and_copy_each() -> TestResult {
     let fx = Fixture::new()?;
     let (_, c, cm) = parent_and_mapped_child(&fx)?;
-    let (permission, translation, copied) = write_each_page(
-        cm,
-        0xbb,
-        "copy-on-write fault (translation fault, copy, map)",
-    );
-    check_eq!(translation, N);
-    check_eq!(permission, 0);
-    check_eq!(copied, N);
+    let label = "copy-on-write fault (translation fault, copy, map)";
+    // (permission faults, translation faults, pages copied)
+    check_eq!(write_each_page(cm, 0xbb, label), (0, N, N));
     check_eq!(fx.committed_pages(c)?, N);
     Ok(())
 }
@@ -381,10 +383,7 @@ fn access_outside_any_mapping_faults() -> TestResult {
     let v = fx.vmo(1)?;
     let m = fx.map(v, 1, RW)?;
     fx.unmap(m, 1)?;
-    let c = faults(m, false).ok_or_else(|| Failure::Fail("no fault".into()))?;
-    check_eq!(c.far, m);
-    check_eq!(c.esr.class(), Some(Class::DataAbortCurrentEL));
-    Ok(())
+    read_faults_at(m, "the unmapped page")
 }
 
 fn write_to_read_only_mapping_faults() -> TestResult {
@@ -415,14 +414,10 @@ fn mapping_past_the_vmo_end_faults() -> TestResult {
 
 fn unmap_removes_translations() -> TestResult {
     let fx = Fixture::new()?;
-    let v = fx.vmo(4)?;
-    let m = fx.map(v, 4, RW)?;
-    for i in 0..4 {
-        poke(m + i * PAGE_SIZE, 1);
-    }
+    let (_, m) = fx.mapped_and_written(4)?;
     fx.unmap(m + PAGE_SIZE, 2)?;
     check_eq!(peek(m), 1);
-    check_eq!(peek(m + 3 * PAGE_SIZE), 1);
+    check_eq!(peek(m + 3 * PAGE_SIZE), 4);
     check!(faults(m + PAGE_SIZE, false).is_some());
     check!(faults(m + 2 * PAGE_SIZE, false).is_some());
     let translated = crate::vm::with_page_table(|t| t.translate(m + PAGE_SIZE));

@@ -7,7 +7,7 @@
 use crate::objects::{self, Space};
 use crate::sync::IrqMutex;
 use abi::*;
-use object::TableId;
+use object::{MapArgs, TableId};
 
 static ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tasks.elf"));
 
@@ -156,15 +156,15 @@ fn map_segment(
     let id = s.vmo_of(table, vmo)?;
     let root = objects::root_vmar();
     let (base, _) = s.vmar_range(root).ok_or(ZX_ERR_BAD_STATE)?;
-    s.vmar_map_vmo(
-        root,
-        perms | ZX_VM_SPECIFIC,
-        start - base,
-        id,
-        0,
-        end - start,
-        perms,
-    )?;
+    let args = MapArgs {
+        vmar: root,
+        options: perms | ZX_VM_SPECIFIC,
+        vmar_offset: start - base,
+        vmo: id,
+        vmo_offset: 0,
+        len: end - start,
+    };
+    s.vmar_map_vmo(args, perms)?;
     // The mapping keeps the VMO alive.
     s.task(table).handle_close(vmo)
 }

@@ -32,7 +32,7 @@ use crate::vm::domain::{self, DomainId};
 use abi::*;
 use core::sync::atomic::{AtomicU32, Ordering};
 use object::mem::{Mem, Slab, SlabId};
-use object::{KernelObject, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
+use object::{KernelObject, MapArgs, SignalsId, TableId, VmarId, KERNEL_PAYLOAD_WORDS};
 
 /// Each task's sub-VMAR: 64 GiB of the root VMAR, exactly its domain's
 /// slot (`vm::domain`).
@@ -641,15 +641,15 @@ fn map_stack(s: &mut Space, table: TableId, vmar: VmarId) -> Result<u64, Status>
     let vmo = s.task(table).vmo_create(STACK_SIZE, ZX_VMO_NON_RESIZABLE)?;
     let id = s.vmo_of(table, vmo)?;
     let rw = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
-    let mapped = s.vmar_map_vmo(
-        region,
-        rw | ZX_VM_SPECIFIC,
-        STACK_GUARD,
-        id,
-        0,
-        STACK_SIZE,
-        rw,
-    );
+    let args = MapArgs {
+        vmar: region,
+        options: rw | ZX_VM_SPECIFIC,
+        vmar_offset: STACK_GUARD,
+        vmo: id,
+        vmo_offset: 0,
+        len: STACK_SIZE,
+    };
+    let mapped = s.vmar_map_vmo(args, rw);
     s.task(table).handle_close(vmo)?;
     mapped.map(|addr| addr + STACK_SIZE)
 }

@@ -482,6 +482,36 @@ pub fn map_at(
         .unwrap()
 }
 
+/// A new handle table with room for `max_handles` handles and
+/// `max_committed_pages` committed pages (mappings as by default).
+pub fn table_with(s: &mut Space, max_handles: u32, max_committed_pages: u64) -> TableId {
+    s.create_table(Quota {
+        max_handles,
+        max_committed_pages,
+        ..Quota::default()
+    })
+    .unwrap()
+}
+
+/// A `vmar_map` of `len` bytes of `vmo` from its start, at `vmar_offset`
+/// in `vmar` (handles or ids).
+pub fn map_args<R, O>(
+    vmar: R,
+    options: VmOptions,
+    vmar_offset: u64,
+    vmo: O,
+    len: u64,
+) -> MapArgs<R, O> {
+    MapArgs {
+        vmar,
+        options,
+        vmar_offset,
+        vmo,
+        vmo_offset: 0,
+        len,
+    }
+}
+
 /// Reads every page of `[va, va + len)` through the VMAR, so each gets a
 /// translation (a mapping that was never touched has nothing to unmap).
 pub fn touch(s: &mut Space, root: VmarId, va: u64, len: u64) {

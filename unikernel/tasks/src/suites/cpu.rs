@@ -6,6 +6,7 @@
 //! timers, the PMU and the interrupt mask end the task. The kernel's own
 //! page and bulk copies use `q` registers and must leave the task's intact.
 
+use super::util::vregs_kept_across;
 use crate::harness::{run_in_task, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use core::arch::asm;
@@ -236,41 +237,27 @@ fn simd_registers_survive_kernel_page_and_large_copies() -> TestResult {
     // buffers (the read's tail is unmapped on purpose: the kernel fails
     // it). Every register the block changes is declared.
     unsafe {
-        asm!(
-            "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
-            "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
-            "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
-            "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
-            "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
-            "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
-            "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
-            "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
-            "strb {one:w}, [{cow}]",
-            "mov x0, {h}",
-            "mov x1, {buf}",
-            "mov x2, #0",
-            "mov x3, #4096",
-            "mov x16, #{nr_write}",
-            "svc #0",
-            "mov {written}, x0",
-            "mov x0, {h}",
-            "add x1, {buf}, #1, lsl #12",
-            "add x1, x1, #2048",
-            "mov x2, #0",
-            "mov x3, #4096",
-            "mov x16, #{nr_read}",
-            "svc #0",
-            "mov {read}, x0",
-            "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
-            "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
-            "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
-            "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
-            "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
-            "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
-            "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
-            "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
-            p = inout(reg) pattern.0.as_ptr() => _,
-            o = inout(reg) seen.0.as_mut_ptr() => _,
+        vregs_kept_across!(
+            load = pattern.0.as_ptr(),
+            store = seen.0.as_mut_ptr(),
+            [
+                "strb {one:w}, [{cow}]",
+                "mov x0, {h}",
+                "mov x1, {buf}",
+                "mov x2, #0",
+                "mov x3, #4096",
+                "mov x16, #{nr_write}",
+                "svc #0",
+                "mov {written}, x0",
+                "mov x0, {h}",
+                "add x1, {buf}, #1, lsl #12",
+                "add x1, x1, #2048",
+                "mov x2, #0",
+                "mov x3, #4096",
+                "mov x16, #{nr_read}",
+                "svc #0",
+                "mov {read}, x0",
+            ],
             one = in(reg) 1u64,
             cow = in(reg) cow,
             h = in(reg) io.raw_handle() as u64,
@@ -280,15 +267,6 @@ fn simd_registers_survive_kernel_page_and_large_copies() -> TestResult {
             written = out(reg) written,
             read = out(reg) read,
             out("x0") _, out("x1") _, out("x2") _, out("x3") _, out("x16") _,
-            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
-            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
-            out("v8") _, out("v9") _, out("v10") _, out("v11") _,
-            out("v12") _, out("v13") _, out("v14") _, out("v15") _,
-            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
-            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
-            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
-            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-            options(nostack),
         );
     }
     let seen = core::hint::black_box(&seen);

@@ -5,10 +5,9 @@
 //! for real, and each repeats enough times that a missing TLB invalidation
 //! or lock shows.
 
-use super::util::{map_rw, page_is, unmap, PAGE};
+use super::util::{map_rw, page_is, unmap, vregs_kept_across, PAGE};
 use crate::harness::{spawn_with, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
-use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 use zx::{
     AsHandleRef, Duration, Event, Handle, Signals, Status, Task, TaskEnd, Thread, Time, Vmar,
@@ -52,13 +51,9 @@ impl Shared {
         Ok(Self { _vmo: vmo, base })
     }
 
-    /// Control word `i` of the first page.
-    fn word(&self, i: usize) -> &'static AtomicU64 {
-        assert!(i < (PAGE / 8) as usize);
-        // SAFETY: the page is mapped read-write for as long as the test
-        // runs (its helpers end before `Shared` is dropped) and holds only
-        // these words.
-        unsafe { &*((self.base + 8 * i as u64) as *const AtomicU64) }
+    /// The control words at the start of the first page.
+    fn control(&self) -> &'static Control {
+        control(self.base)
     }
 
     /// Starts helper `n` of this task at `entry(base, n)` on its own stack.
@@ -68,18 +63,46 @@ impl Shared {
         thread.start(entry, top, self.base, n as u64)?;
         Ok(thread)
     }
+
+    /// Starts one helper per other CPU, helper `n` at `entry(base, n)`.
+    fn start_helpers(&self, entry: zx::ThreadEntry) -> Result<[Option<Thread>; 3], Status> {
+        let mut threads = [const { None }; 3];
+        for (n, t) in threads.iter_mut().enumerate().take(helpers()) {
+            *t = Some(self.start(entry, n)?);
+        }
+        Ok(threads)
+    }
 }
 
-/// The words [`Shared`] holds, by index.
-const GO: usize = 0;
-const DONE: usize = 1;
-const TARGET: usize = 3;
-const COUNT: usize = 4;
-const LOCK: usize = 5;
-const BAD: usize = 6;
+/// The words at the start of a [`Shared`] page, through which a test and
+/// its helpers agree.
+#[repr(C)]
+struct Control {
+    /// The fault race's current round: its helpers may write.
+    go: AtomicU64,
+    /// How many helpers have written in this round.
+    done: AtomicU64,
+    /// The fault race's page; the atomically counted total; the ping event.
+    target: AtomicU64,
+    /// The total counted under the lock; the pong event.
+    count: AtomicU64,
+    /// The lock of `count`.
+    lock: AtomicU64,
+    /// Set, or counted, by a helper that saw something wrong.
+    bad: AtomicU64,
+}
 
+/// The [`Control`] words of the `Shared` page at `base`.
+fn control(base: u64) -> &'static Control {
+    // SAFETY: `base` is a `Shared` page, mapped read-write while its
+    // helpers run, and its first bytes hold only these words.
+    unsafe { &*(base as *const Control) }
+}
+
+/// Word `i` of the page at `base` (the helper-task tests' counters).
 fn word(base: u64, i: usize) -> &'static AtomicU64 {
-    // SAFETY: `base` is a `Shared` page, mapped while its helpers run.
+    // SAFETY: `base` is a page mapped read-write while the threads that
+    // use it run, and `i` is within it.
     unsafe { &*((base + 8 * i as u64) as *const AtomicU64) }
 }
 
@@ -138,12 +161,13 @@ extern "C" fn count_entry(base: u64, _: u64) -> ! {
 /// Adds `LOCKED_ROUNDS` to the count, one read-modify-write of plain loads
 /// and stores at a time under the lock, and as many atomic increments.
 fn count_rounds(base: u64) {
+    let ctl = control(base);
     for _ in 0..LOCKED_ROUNDS {
-        with_lock(word(base, LOCK), || {
-            let c = word(base, COUNT);
+        with_lock(&ctl.lock, || {
+            let c = &ctl.count;
             c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         });
-        word(base, TARGET).fetch_add(1, Ordering::Relaxed);
+        ctl.target.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -154,34 +178,31 @@ fn count_rounds(base: u64) {
 fn threads_on_every_cpu_count_exactly_through_one_lock() -> TestResult {
     let shared = ok!(Shared::new());
     let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(count_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(count_entry));
     count_rounds(shared.base);
     join(&threads)?;
     let all = (n as u64 + 1) * LOCKED_ROUNDS;
-    check_eq!(shared.word(COUNT).load(Ordering::SeqCst), all);
-    check_eq!(shared.word(TARGET).load(Ordering::SeqCst), all);
+    check_eq!(shared.control().count.load(Ordering::SeqCst), all);
+    check_eq!(shared.control().target.load(Ordering::SeqCst), all);
     Ok(())
 }
 
 /// Rounds of the fault races.
 const FAULT_ROUNDS: u64 = 40;
 
-/// Helper `n` of a fault race: for each round, waits for `GO`, writes its
-/// byte into the page at `TARGET`, and counts itself `DONE`.
+/// Helper `n` of a fault race: for each round, waits for `go`, writes its
+/// byte into the page at `target`, and counts itself `done`.
 extern "C" fn fault_entry(base: u64, n: u64) -> ! {
     for round in 1..=FAULT_ROUNDS {
-        if !spin_until(|| word(base, GO).load(Ordering::Acquire) >= round) {
-            word(base, BAD).store(1, Ordering::Relaxed);
+        if !spin_until(|| control(base).go.load(Ordering::Acquire) >= round) {
+            control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
-        let page = word(base, TARGET).load(Ordering::Acquire);
-        // SAFETY: `TARGET` holds this round's page, mapped read-write
+        let page = control(base).target.load(Ordering::Acquire);
+        // SAFETY: `target` holds this round's page, mapped read-write
         // until every helper has counted itself done.
         unsafe { ((page + 1 + n) as *mut u8).write_volatile(0xc0 + n as u8) };
-        word(base, DONE).fetch_add(1, Ordering::AcqRel);
+        control(base).done.fetch_add(1, Ordering::AcqRel);
     }
     exit_thread()
 }
@@ -195,24 +216,21 @@ fn fault_race(
 ) -> TestResult {
     let shared = ok!(Shared::new());
     let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(fault_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(fault_entry));
     for round in 1..=FAULT_ROUNDS {
         let (vmo, parent, page) = ok!(fresh());
-        shared.word(TARGET).store(page, Ordering::Release);
-        shared.word(DONE).store(0, Ordering::Release);
-        shared.word(GO).store(round, Ordering::Release);
+        shared.control().target.store(page, Ordering::Release);
+        shared.control().done.store(0, Ordering::Release);
+        shared.control().go.store(round, Ordering::Release);
         check!(
-            spin_until(|| shared.word(DONE).load(Ordering::Acquire) == n as u64),
+            spin_until(|| shared.control().done.load(Ordering::Acquire) == n as u64),
             "round {round}: the helpers did not finish"
         );
         ok!(unmap(page, PAGE));
         check_round(&vmo, parent.as_ref())?;
     }
     join(&threads)?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     Ok(())
 }
 
@@ -355,16 +373,22 @@ fn unmap_then_reuse(_: [abi::Handle; 4]) {
     await_the_fault(|| true)
 }
 
-fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
+/// Runs `body` in a helper task `TLB_ROUNDS` times: each time the task
+/// must end by its helper thread's (the `who`'s) fault.
+fn ends_by_the_helper_s_fault(body: fn([abi::Handle; 4]), who: &str) -> TestResult {
     for round in 0..TLB_ROUNDS {
-        let task = ok!(spawn_with(unmap_then_reuse, &mut []));
+        let task = ok!(spawn_with(body, &mut []));
         let end = ok!(task.join());
         check!(
             matches!(end, TaskEnd::Faulted { .. }),
-            "round {round}: the task ended {end:?}, not by the reader's fault"
+            "round {round}: the task ended {end:?}, not by the {who}'s fault"
         );
     }
     Ok(())
+}
+
+fn an_unmapped_page_is_never_read_after_its_frame_is_reused() -> TestResult {
+    ends_by_the_helper_s_fault(unmap_then_reuse, "reader")
 }
 
 /// In a helper task: a thread writes a page in a loop while the main
@@ -387,26 +411,18 @@ fn protect_under_a_writer(_: [abi::Handle; 4]) {
 }
 
 fn protect_to_read_only_stops_a_writer_on_another_cpu() -> TestResult {
-    for round in 0..TLB_ROUNDS {
-        let task = ok!(spawn_with(protect_under_a_writer, &mut []));
-        let end = ok!(task.join());
-        check!(
-            matches!(end, TaskEnd::Faulted { .. }),
-            "round {round}: the task ended {end:?}, not by the writer's fault"
-        );
-    }
-    Ok(())
+    ends_by_the_helper_s_fault(protect_under_a_writer, "writer")
 }
 
 /// Ping-pong rounds across CPUs.
 const PING_PONGS: u64 = 2_000;
 
-/// Helper of the ping-pong: waits on event `ping` (handle in word
-/// `TARGET`), signals `pong` (word `COUNT`), `PING_PONGS` times; odd rounds
+/// Helper of the ping-pong: waits on event `ping` (handle in
+/// `target`), signals `pong` (`count`), `PING_PONGS` times; odd rounds
 /// wait with a far deadline, even ones with none.
 extern "C" fn pong_entry(base: u64, _: u64) -> ! {
-    let ping = word(base, TARGET).load(Ordering::Acquire) as abi::Handle;
-    let pong = word(base, COUNT).load(Ordering::Acquire) as abi::Handle;
+    let ping = control(base).target.load(Ordering::Acquire) as abi::Handle;
+    let pong = control(base).count.load(Ordering::Acquire) as abi::Handle;
     let ping = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(ping)));
     let pong = core::mem::ManuallyDrop::new(Event::from(Handle::from_raw(pong)));
     for i in 0..PING_PONGS {
@@ -419,7 +435,7 @@ extern "C" fn pong_entry(base: u64, _: u64) -> ! {
             || ping.signal_handle(Signals::USER_0, Signals::NONE).is_err()
             || pong.signal_handle(Signals::NONE, Signals::USER_0).is_err()
         {
-            word(base, BAD).store(1, Ordering::Relaxed);
+            control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
     }
@@ -435,10 +451,12 @@ fn wait_on_one_cpu_and_signal_from_another() -> TestResult {
     let ping = ok!(Event::create());
     let pong = ok!(Event::create());
     shared
-        .word(TARGET)
+        .control()
+        .target
         .store(u64::from(ping.raw_handle()), Ordering::Release);
     shared
-        .word(COUNT)
+        .control()
+        .count
         .store(u64::from(pong.raw_handle()), Ordering::Release);
     let helper = ok!(shared.start(pong_entry, 0));
     for i in 0..PING_PONGS {
@@ -455,7 +473,7 @@ fn wait_on_one_cpu_and_signal_from_another() -> TestResult {
         ok!(pong.signal_handle(Signals::USER_0, Signals::NONE));
     }
     join(&[Some(helper)])?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     // Nobody signals this one: its deadline ends it.
     let start = Time::get_monotonic();
     check_eq!(
@@ -472,7 +490,7 @@ const SIMD_ROUNDS: u64 = 200;
 
 /// Loads v0–v31 with a pattern of its own (`seed`), then sleeps and
 /// yields many times (a wake-up may land it on any CPU) and compares the
-/// registers with the pattern each round; a difference counts in `BAD`.
+/// registers with the pattern each round; a difference counts in `bad`.
 extern "C" fn simd_entry(base: u64, seed: u64) -> ! {
     simd_rounds(base, seed);
     exit_thread()
@@ -489,28 +507,10 @@ fn simd_rounds(base: u64, seed: u64) {
         // syscall in between is a sleep (x0: its deadline); every register
         // the block changes is declared.
         unsafe {
-            asm!(
-                "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{p}], #64",
-                "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{p}], #64",
-                "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{p}], #64",
-                "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{p}], #64",
-                "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{p}], #64",
-                "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{p}], #64",
-                "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{p}], #64",
-                "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{p}], #64",
-                "mov x0, {deadline}",
-                "mov x16, #{nanosleep}",
-                "svc #0",
-                "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{o}], #64",
-                "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{o}], #64",
-                "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{o}], #64",
-                "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{o}], #64",
-                "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{o}], #64",
-                "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{o}], #64",
-                "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{o}], #64",
-                "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{o}], #64",
-                p = inout(reg) pattern.as_ptr() => _,
-                o = inout(reg) seen.as_mut_ptr() => _,
+            vregs_kept_across!(
+                load = pattern.as_ptr(),
+                store = seen.as_mut_ptr(),
+                ["mov x0, {deadline}", "mov x16, #{nanosleep}", "svc #0"],
                 // Odd rounds sleep a moment, even ones only yield.
                 deadline = in(reg) if round % 2 == 1 {
                     Time::after(Duration::from_micros(50)).into_nanos() as u64
@@ -519,19 +519,10 @@ fn simd_rounds(base: u64, seed: u64) {
                 },
                 nanosleep = const abi::Syscall::Nanosleep as u64,
                 out("x0") _, out("x16") _,
-                out("v0") _, out("v1") _, out("v2") _, out("v3") _,
-                out("v4") _, out("v5") _, out("v6") _, out("v7") _,
-                out("v8") _, out("v9") _, out("v10") _, out("v11") _,
-                out("v12") _, out("v13") _, out("v14") _, out("v15") _,
-                out("v16") _, out("v17") _, out("v18") _, out("v19") _,
-                out("v20") _, out("v21") _, out("v22") _, out("v23") _,
-                out("v24") _, out("v25") _, out("v26") _, out("v27") _,
-                out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-                options(nostack),
             );
         }
         if core::hint::black_box(&seen)[..] != pattern[..] {
-            word(base, BAD).fetch_add(1, Ordering::Relaxed);
+            control(base).bad.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -540,14 +531,10 @@ fn simd_rounds(base: u64, seed: u64) {
 /// (and so move between CPUs): each finds its own registers every time.
 fn simd_registers_survive_moving_between_cpus() -> TestResult {
     let shared = ok!(Shared::new());
-    let n = helpers();
-    let mut threads = [const { None }; 3];
-    for (i, t) in threads.iter_mut().enumerate().take(n) {
-        *t = Some(ok!(shared.start(simd_entry, i)));
-    }
+    let threads = ok!(shared.start_helpers(simd_entry));
     simd_rounds(shared.base, 7);
     join(&threads)?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     Ok(())
 }
 

@@ -263,6 +263,48 @@ macro_rules! later_entry {
 }
 pub(crate) use later_entry;
 
+/// One `asm!` block that loads v0–v31 from the 512 bytes at `load`, runs
+/// the given instructions, then stores v0–v31 to the 512 bytes at `store`:
+/// whatever the instructions make the kernel do, the stored registers must
+/// equal the loaded ones. Every `v` register is declared changed; the
+/// caller declares the rest and wraps the block in `unsafe`.
+macro_rules! vregs_kept_across {
+    (load = $load:expr, store = $store:expr, [$($insn:literal),+ $(,)?], $($operand:tt)+) => {
+        core::arch::asm!(
+            "ld1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{vregs_load}], #64",
+            "ld1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{vregs_load}], #64",
+            "ld1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{vregs_load}], #64",
+            "ld1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{vregs_load}], #64",
+            "ld1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{vregs_load}], #64",
+            "ld1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{vregs_load}], #64",
+            "ld1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{vregs_load}], #64",
+            "ld1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{vregs_load}], #64",
+            $($insn,)+
+            "st1 {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{vregs_store}], #64",
+            "st1 {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{vregs_store}], #64",
+            "st1 {{v8.16b, v9.16b, v10.16b, v11.16b}}, [{vregs_store}], #64",
+            "st1 {{v12.16b, v13.16b, v14.16b, v15.16b}}, [{vregs_store}], #64",
+            "st1 {{v16.16b, v17.16b, v18.16b, v19.16b}}, [{vregs_store}], #64",
+            "st1 {{v20.16b, v21.16b, v22.16b, v23.16b}}, [{vregs_store}], #64",
+            "st1 {{v24.16b, v25.16b, v26.16b, v27.16b}}, [{vregs_store}], #64",
+            "st1 {{v28.16b, v29.16b, v30.16b, v31.16b}}, [{vregs_store}], #64",
+            vregs_load = inout(reg) $load => _,
+            vregs_store = inout(reg) $store => _,
+            $($operand)+
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+            out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+            out("v12") _, out("v13") _, out("v14") _, out("v15") _,
+            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
+            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
+            options(nostack),
+        )
+    };
+}
+pub(crate) use vregs_kept_across;
+
 later_entry!(
     /// Sleeps until the deadline in `x0`, then closes the handle in `x1`.
     close_later_entry,

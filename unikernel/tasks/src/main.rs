@@ -74,11 +74,7 @@ pub extern "C" fn _start(
             }
             zx::exit(if t.failed == 0 && demo.is_ok() { 0 } else { 1 })
         }
-        // The rows that need several CPUs come last (none on one CPU).
-        MODE_BENCH => match bench::boot(filter, entered)
-            .and_then(|()| bench::run(filter))
-            .and_then(|()| bench_smp::run(filter))
-        {
+        MODE_BENCH => match bench::boot(filter, entered).and_then(|()| bench::run(filter)) {
             Ok(()) => zx::exit(0),
             Err(e) => {
                 println!("bench: failed: {e:?}");

@@ -87,7 +87,7 @@ test only="": build
     cargo test -p vmm-tests --lib --bins
     cargo test -p vmm-tests --test guest -- "${filter[@]}"
 
-# Benchmarks under -icount shift=0,sleep=off: a table, and JSON under target/bench/.
+# Benchmarks under -icount shift=0,sleep=off: a table, and JSON under target/bench/; the smp_ rows from a second boot on the config's -smp 4 sibling.
 bench config="virt-gicv2": build
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bench {{config}}
 

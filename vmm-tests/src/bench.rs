@@ -90,6 +90,76 @@ pub const OPERATIONS: &[&str] = &[
     "vmar_map_unmap_4k_vmo_n4096",
 ];
 
+/// The rows that need several CPUs (`unikernel/tasks/src/bench_smp.rs`),
+/// measured on the `-smp 4` sibling of the configuration ([`smp_config`]).
+pub const SMP_OPERATIONS: &[&str] = &[
+    "smp_zero_fill_cpus1",
+    "smp_zero_fill_cpus4",
+    "smp_map_unmap_cpus1",
+    "smp_map_unmap_cpus4",
+    "smp_ipi_wakeup",
+];
+
+/// Bootargs of the `-smp 4` benchmark run: the `smp_` rows only.
+pub const SMP_BENCH_BOOTARGS: &str = "mode=bench test=smp_ exit=semihosting";
+
+/// The `-smp 4` configuration whose boot gives `config`'s `smp_` rows, if
+/// there is one (`virt-gicv2` → `virt-gicv2-smp4`; an smp4 one is its own).
+pub fn smp_config(config: &str) -> Option<&'static crate::qemu::Config> {
+    let name = if config.ends_with("-smp4") {
+        config.to_string()
+    } else {
+        format!("{config}-smp4")
+    };
+    crate::qemu::config(&name).filter(|c| c.smp == Some("4"))
+}
+
+/// Boots `config` (an `-smp 4` one) in `mode=bench test=smp_` under
+/// deterministic time and returns its `smp_` rows; each of
+/// [`SMP_OPERATIONS`] must be there.
+pub fn boot_smp(
+    config: &crate::qemu::Config,
+    settings: &crate::Settings,
+) -> Result<Vec<Measurement>, String> {
+    let transcript = crate::qemu::boot_on(
+        crate::qemu::Accel::Tcg,
+        config,
+        settings.image_for(config),
+        SMP_BENCH_BOOTARGS,
+        ICOUNT,
+        settings.timeout,
+    )
+    .map_err(|e| e.to_string())?;
+    if transcript.exit != crate::qemu::Exit::Code(0) {
+        return Err(format!(
+            "the -smp 4 benchmark run failed ({}):\n{}",
+            transcript.exit,
+            crate::symbolize::annotate_for_image(settings.image_for(config), &transcript.stdout)
+        ));
+    }
+    smp_rows(&transcript.stdout)
+}
+
+/// The `smp_` rows of a transcript; every one of [`SMP_OPERATIONS`] must be there.
+pub fn smp_rows(transcript: &str) -> Result<Vec<Measurement>, String> {
+    let rows: Vec<Measurement> = parse(transcript)?
+        .into_iter()
+        .filter(|m| m.name.starts_with("smp_"))
+        .collect();
+    let missing: Vec<&str> = SMP_OPERATIONS
+        .iter()
+        .copied()
+        .filter(|op| !rows.iter().any(|m| m.name == *op))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "operations missing from the -smp 4 run: {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(rows)
+}
+
 /// Parses the `bench <name> ops=… reps=… min_ns=… median_ns=…` lines of a transcript.
 pub fn parse(transcript: &str) -> Result<Vec<Measurement>, String> {
     let mut out = Vec::new();
@@ -176,6 +246,22 @@ impl Report {
         })
     }
 
+    /// This report with the `smp_` rows of the `-smp 4` run
+    /// ([`boot_smp`]) after its own.
+    pub fn with_smp(mut self, rows: Vec<Measurement>) -> Self {
+        self.measurements
+            .retain(|m| !SMP_OPERATIONS.contains(&m.name.as_str()));
+        self.measurements.extend(rows);
+        self
+    }
+
+    /// Whether the report holds the `smp_` rows.
+    pub fn has_smp(&self) -> bool {
+        SMP_OPERATIONS
+            .iter()
+            .all(|op| self.measurements.iter().any(|m| m.name == *op))
+    }
+
     /// This report with the Linux side of the same run.
     pub fn with_linux(mut self, linux: Result<crate::linux::Run, crate::linux::Error>) -> Self {
         self.linux = linux;
@@ -233,6 +319,12 @@ impl Report {
             "vmar_map_unmap_4k_n4096" => ("same, n=1", self.median("vmar_map_unmap_4k_n1")),
             "vmar_map_front_4k_n4096" => ("same, n=1", self.median("vmar_map_front_4k_n1")),
             "task_exit_h4094" => ("same, h=16", self.median("task_exit_h16")),
+            // The same work on one CPU, in the same -smp 4 run.
+            "smp_zero_fill_cpus4" => ("same, 1 CPU", self.median("smp_zero_fill_cpus1")),
+            "smp_map_unmap_cpus4" => ("same, 1 CPU", self.median("smp_map_unmap_cpus1")),
+            "smp_zero_fill_cpus1" => ("zero_fill_warm", self.median("zero_fill_fault_warm")),
+            "smp_map_unmap_cpus1" => ("map_unmap_4k", self.median("vmar_map_unmap_4k")),
+            "smp_ipi_wakeup" => ("signal_wakeup", self.median("signal_wakeup")),
             _ => ("trap", trap),
         }
     }
@@ -246,7 +338,7 @@ impl Report {
             value,
             limit,
         };
-        vec![
+        let mut targets = vec![
             // Issue 14's limits. The earlier "1.5 x (trap + copy/zero)" rows
             // are gone: their floors fell (SIMD copy, pre-zeroed frames) while
             // the fault's bookkeeping did not; the table's ratio column
@@ -349,7 +441,28 @@ impl Report {
                 m("sleep_1ms_late_stress"),
                 150_000.0,
             ),
-        ]
+        ];
+        // Issue 15's, from the -smp 4 run when there was one.
+        if self.has_smp() {
+            targets.extend([
+                t(
+                    "zero-fill fault, 4 CPUs at once / 1 CPU",
+                    m("smp_zero_fill_cpus4") / m("smp_zero_fill_cpus1"),
+                    1.3,
+                ),
+                t(
+                    "map+unmap 4K, 4 CPUs at once / 1 CPU",
+                    m("smp_map_unmap_cpus4") / m("smp_map_unmap_cpus1"),
+                    1.3,
+                ),
+                t(
+                    "signal -> waiter on another CPU, guest ns",
+                    m("smp_ipi_wakeup"),
+                    2000.0,
+                ),
+            ]);
+        }
+        targets
     }
 
     /// The table a person reads.
@@ -738,6 +851,71 @@ mod tests {
         assert!(read.contains("\"linux_median_ns\": null"), "{read}");
         assert!(json.contains("\"version\": \"6.1.192-3\""), "{json}");
         assert!(json.contains("\"name\": \"futex_wakeup\""), "{json}");
+    }
+
+    /// A `-smp 4` transcript: the five `smp_` rows (medians 400, 500,
+    /// 2000, 2400, 1500) among a kernel floor it also prints.
+    fn smp_transcript() -> String {
+        let mut s = String::from("bench kernel_page_copy_4k ops=1 reps=7 min_ns=1 median_ns=1\n");
+        for (op, ns) in SMP_OPERATIONS.iter().zip([400, 500, 2000, 2400, 1500]) {
+            s.push_str(&format!(
+                "bench {op} ops=64 reps=7 min_ns={ns} median_ns={ns}\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn smp_rows_join_the_report_with_their_targets() {
+        let rows = smp_rows(&smp_transcript()).unwrap();
+        assert_eq!(rows.len(), SMP_OPERATIONS.len());
+        let r = Report::new(parse(&transcript()).unwrap()).unwrap();
+        assert!(!r.has_smp());
+        assert!(!r.targets().iter().any(|t| t.what.contains("4 CPUs")));
+        let r = r.with_smp(rows);
+        assert!(r.has_smp());
+        assert_eq!(r.floor("smp_zero_fill_cpus4"), ("same, 1 CPU", 400.0));
+        let targets = r.targets();
+        let zero = targets
+            .iter()
+            .find(|t| t.what.starts_with("zero-fill fault, 4 CPUs"))
+            .unwrap();
+        assert_eq!((zero.value, zero.met()), (1.25, true));
+        let map = targets
+            .iter()
+            .find(|t| t.what.starts_with("map+unmap 4K, 4 CPUs"))
+            .unwrap();
+        assert_eq!((map.value, map.met()), (1.2, true));
+        let ipi = targets
+            .iter()
+            .find(|t| t.what.contains("another CPU"))
+            .unwrap();
+        assert_eq!((ipi.value, ipi.limit, ipi.met()), (1500.0, 2000.0, true));
+        let table = r.table();
+        assert!(
+            table.lines().any(|l| l.starts_with("smp_ipi_wakeup ")),
+            "{table}"
+        );
+        assert!(r
+            .json("virt-gicv2")
+            .contains("\"name\": \"smp_map_unmap_cpus4\""));
+    }
+
+    #[test]
+    fn an_smp_run_missing_a_row_is_an_error() {
+        let t = smp_transcript().replace("smp_ipi_wakeup", "smp_other");
+        assert!(smp_rows(&t).unwrap_err().contains("smp_ipi_wakeup"));
+    }
+
+    #[test]
+    fn each_one_cpu_virt_configuration_has_an_smp4_sibling() {
+        assert_eq!(smp_config("virt-gicv2").unwrap().name, "virt-gicv2-smp4");
+        assert_eq!(smp_config("virt-gicv3").unwrap().name, "virt-gicv3-smp4");
+        assert_eq!(
+            smp_config("virt-gicv2-smp4").unwrap().name,
+            "virt-gicv2-smp4"
+        );
+        assert!(smp_config("virt-el2").is_none());
     }
 
     #[test]

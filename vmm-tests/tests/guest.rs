@@ -282,7 +282,14 @@ fn main() {
             let config =
                 qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
             let settings = Settings::from_env()?;
-            let report = vmm_tests::bench::boot_and_report(config, &settings)?;
+            let mut report = vmm_tests::bench::boot_and_report(config, &settings)?;
+            // And the rows that need four CPUs, on the -smp 4 sibling.
+            let smp = vmm_tests::bench::smp_config(config.name)
+                .ok_or("the self-test configuration has no -smp 4 sibling")?;
+            report = report.with_smp(vmm_tests::bench::boot_smp(smp, &settings)?);
+            if !report.has_smp() {
+                return Err("the smp_ rows are missing".into());
+            }
             if let Some(m) = report
                 .measurements
                 .iter()

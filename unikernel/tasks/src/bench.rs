@@ -356,7 +356,8 @@ pub fn run(filter: &str) -> Result<(), Status> {
     if "irq_masked_max_stress sleep_1ms_late_stress".contains(filter) {
         under_stress()?;
     }
-    Ok(())
+    // Rows that need several CPUs (none on one).
+    crate::bench_smp::run(filter)
 }
 
 /// A benchmark as [`run`] filters it.

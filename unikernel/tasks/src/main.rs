@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod bench;
+mod bench_smp;
 mod demo;
 mod harness;
 mod out;

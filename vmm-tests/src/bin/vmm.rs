@@ -355,7 +355,12 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     // A failed Linux run fails the bench, after our column is shown; a
     // Linux side that is not set up only says so.
     let linux_failed = matches!(linux, Err(vmm_tests::linux::Error::Failed(_)));
-    let report = report?.with_linux(linux);
+    let mut report = report?.with_linux(linux);
+    // The rows that need several CPUs, from the -smp 4 sibling's own boot.
+    match vmm_tests::bench::smp_config(name) {
+        Some(smp) => report = report.with_smp(vmm_tests::bench::boot_smp(smp, &settings)?),
+        None => println!("{name} has no -smp 4 configuration: no smp_ rows"),
+    }
     print!("{}", report.table());
     let dir = vmm_tests::workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -619,15 +619,15 @@ fn exit_after_spinning(hs: [abi::Handle; 4]) {
 /// handle in `TARGET`, and counts itself `DONE`.
 extern "C" fn closer_entry(base: u64, _: u64) -> ! {
     for round in 1..=KILL_ROUNDS {
-        if !spin_until(|| word(base, GO).load(Ordering::Acquire) >= round) {
-            word(base, BAD).store(1, Ordering::Relaxed);
+        if !spin_until(|| control(base).go.load(Ordering::Acquire) >= round) {
+            control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
-        let h = word(base, TARGET).load(Ordering::Acquire) as abi::Handle;
+        let h = control(base).target.load(Ordering::Acquire) as abi::Handle;
         if Handle::from_raw(h).close().is_err() {
-            word(base, BAD).store(2, Ordering::Relaxed);
+            control(base).bad.store(2, Ordering::Relaxed);
         }
-        word(base, DONE).store(round, Ordering::Release);
+        control(base).done.store(round, Ordering::Release);
     }
     exit_thread()
 }
@@ -643,18 +643,19 @@ fn a_kill_racing_the_last_handle_close_and_the_last_thread_exit() -> TestResult 
     for round in 1..=KILL_ROUNDS {
         // Spins of a few µs to a few hundred, so the exit falls before,
         // during and after the kill.
-        shared
-            .word(SPINS)
-            .store((round * 7919) % 40_000, Ordering::Release);
+        word(shared.base, SPINS).store((round * 7919) % 40_000, Ordering::Release);
         let dup = ok!(shared._vmo.duplicate_handle(zx::Rights::SAME_RIGHTS));
         let task = ok!(spawn_with(exit_after_spinning, &mut [dup]));
         check!(
-            spin_until(|| shared.word(RUNNING).load(Ordering::Acquire) == round),
+            spin_until(|| word(shared.base, RUNNING).load(Ordering::Acquire) == round),
             "round {round}: the helper task did not start"
         );
         let h = Handle::from(task).into_raw();
-        shared.word(TARGET).store(u64::from(h), Ordering::Release);
-        shared.word(GO).store(round, Ordering::Release);
+        shared
+            .control()
+            .target
+            .store(u64::from(h), Ordering::Release);
+        shared.control().go.store(round, Ordering::Release);
         // The closer owns the handle now: this only borrows its value.
         let killed = core::mem::ManuallyDrop::new(Task::from(Handle::from_raw(h))).kill();
         check!(
@@ -662,11 +663,11 @@ fn a_kill_racing_the_last_handle_close_and_the_last_thread_exit() -> TestResult 
             "round {round}: the kill returned {killed:?}"
         );
         check!(
-            spin_until(|| shared.word(DONE).load(Ordering::Acquire) == round),
+            spin_until(|| shared.control().done.load(Ordering::Acquire) == round),
             "round {round}: the closer did not finish"
         );
     }
     join(&[Some(closer)])?;
-    check_eq!(shared.word(BAD).load(Ordering::SeqCst), 0);
+    check_eq!(shared.control().bad.load(Ordering::SeqCst), 0);
     Ok(())
 }

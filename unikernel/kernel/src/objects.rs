@@ -281,7 +281,8 @@ fn lock_masked_slow() -> bool {
     let limit = crate::time::duration_to_ticks(HOLD_LIMIT);
     let start = crate::arch::counter();
     loop {
-        core::hint::spin_loop();
+        // SAFETY: `raw` is only used to look at the lock word.
+        unsafe { SPACE.raw() }.wait_until_free();
         // SAFETY: as in `try_with_masked`.
         if unsafe { SPACE.raw() }.try_lock_masked() {
             return true;

@@ -54,7 +54,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            core::hint::spin_loop();
+            crate::arch::wait_while_set(&self.locked);
         }
         // SAFETY: this CPU now holds the lock.
         unsafe {
@@ -141,7 +141,7 @@ impl IrqSpinRaw {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            core::hint::spin_loop();
+            crate::arch::wait_while_set(&self.locked);
         }
         // SAFETY: this CPU now holds the lock. A masked `DAIF` makes the
         // unlock leave the mask as it is and record no masked interval.
@@ -150,6 +150,13 @@ impl IrqSpinRaw {
 }
 
 impl IrqSpinRaw {
+    /// Waits (in `WFE`, see [`crate::arch::wait_while_set`]) until the lock
+    /// looks free; the caller then tries to take it.
+    #[inline(always)]
+    pub fn wait_until_free(&self) {
+        crate::arch::wait_while_set(&self.locked);
+    }
+
     #[cold]
     #[inline(never)]
     fn try_lock_unmasked(&self) -> bool {

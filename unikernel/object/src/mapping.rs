@@ -66,6 +66,11 @@ impl Mapping {
         self.vaddr + self.len()
     }
 
+    /// Whether `vaddr` lies in the mapping's virtual range.
+    pub fn contains(&self, vaddr: u64) -> bool {
+        self.vaddr <= vaddr && vaddr < self.end()
+    }
+
     /// Whether the mapping allows writes.
     pub fn writable(&self) -> bool {
         self.perms & ZX_VM_PERM_WRITE != 0

@@ -109,7 +109,7 @@ impl SlabId {
         (u64::from(self.generation) << 32) | u64::from(self.index)
     }
     /// From one word made by [`SlabId::raw`].
-    pub fn from_raw(raw: u64) -> Self {
+    pub const fn from_raw(raw: u64) -> Self {
         SlabId {
             index: raw as u32,
             generation: (raw >> 32) as u32,

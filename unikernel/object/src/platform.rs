@@ -229,4 +229,12 @@ pub trait Platform: FrameAllocator + Mmu + Waker {
     fn kernel_object_unreferenced(&self, _object: &Self::KernelObject) -> bool {
         false
     }
+
+    /// The CPU making this call, to pick its own hint of the last fault's
+    /// mapping (faults come in runs per thread, and each CPU runs its own):
+    /// any number, taken modulo [`crate::FAULT_HINTS`]. One CPU: 0.
+    #[inline(always)]
+    fn cpu(&self) -> usize {
+        0
+    }
 }

@@ -27,6 +27,18 @@ pub type VmoId = SlabId;
 /// A mapping's id.
 pub type MappingId = SlabId;
 
+/// Fault hints the space keeps: one per CPU up to this many (more CPUs
+/// share them, which costs only hint misses).
+pub const FAULT_HINTS: usize = 8;
+
+/// An empty fault hint: slot index `u32::MAX` is no live VMAR's (a slab
+/// never grows that far), so no root matches it. A sentinel rather than
+/// an `Option` keeps an entry 16 bytes (one shift to index).
+const NO_HINT: (crate::vmar::VmarId, MappingId) = (
+    crate::mem::SlabId::from_raw(u64::MAX),
+    crate::mem::SlabId::from_raw(u64::MAX),
+);
+
 /// All of the object layer's state, over a [`Platform`].
 pub struct ObjectSpace<P: Platform> {
     pub(crate) platform: P,
@@ -40,13 +52,15 @@ pub struct ObjectSpace<P: Platform> {
     pub(crate) ports: Slab<crate::port::Port>,
     pub(crate) port_items: Slab<crate::port::PortItem>,
     pub(crate) counters: Cell<VmCounters>,
-    /// The mapping the last fault under a root VMAR found, to try first:
-    /// faults come in runs on one mapping (see [`ObjectSpace::vmar_fault`]).
-    pub(crate) fault_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// Per CPU ([`crate::Platform::cpu`]), the mapping its last fault under
+    /// a root VMAR found, to try first: faults come in runs on one mapping
+    /// (see [`ObjectSpace::vmar_fault`]), and CPUs faulting at once each
+    /// have their own run. [`NO_HINT`] names no VMAR.
+    pub(crate) fault_hints: [(crate::vmar::VmarId, MappingId); FAULT_HINTS],
     /// The task the current syscall acts for (see [`ObjectSpace::charge_vmo`]).
     pub(crate) actor: crate::vmo::Actor,
     /// The mapping the last stored result (`vmar_map`'s out-pointer) went
-    /// through, to try first (the same reasoning as `fault_hint`).
+    /// through, to try first (the same reasoning as `fault_hints`).
     pub(crate) out_hint: Option<(crate::vmar::VmarId, MappingId)>,
     /// Whether destroyed VMOs with many pages free them in steps.
     pub(crate) defer_frees: bool,
@@ -80,7 +94,7 @@ impl<P: Platform> ObjectSpace<P> {
             ports: Slab::default(),
             port_items: Slab::default(),
             counters: Cell::new(VmCounters::default()),
-            fault_hint: None,
+            fault_hints: [NO_HINT; FAULT_HINTS],
             actor: None,
             out_hint: None,
             defer_frees: false,

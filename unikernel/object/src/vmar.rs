@@ -931,24 +931,24 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Finds the mapping of a fault ([`Self::find_mapping`]), trying the
-    /// last fault's mapping first, and claims the fault for it
+    /// last one this CPU's faults found first, and claims the fault for it
     /// ([`Fault::claim`]). The hint needs no invalidation: a mapping id is
     /// generation-checked, a live mapping never leaves its VMAR, a VMAR never
     /// changes parent, and destroying a VMAR removes every mapping under it;
     /// so a live mapping found under `root` once is under it still, and the
     /// one containing `vaddr` there is the one `find_mapping` would return.
     fn fault_claim(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<Fault, Status> {
-        if let Some((r, id)) = self.fault_hint {
-            if r == root {
-                if let Some(m) = self.mappings.get_mut(id) {
-                    if m.vaddr <= vaddr && vaddr < m.end() {
-                        return Fault::claim(id, m, vaddr, access);
-                    }
+        let slot = self.platform.cpu() % crate::FAULT_HINTS;
+        let (r, id) = self.fault_hints[slot];
+        if r == root {
+            if let Some(m) = self.mappings.get_mut(id) {
+                if m.contains(vaddr) {
+                    return Fault::claim(id, m, vaddr, access);
                 }
             }
         }
         let id = self.find_mapping(root, vaddr).ok_or(ZX_ERR_NOT_FOUND)?;
-        self.fault_hint = Some((root, id));
+        self.fault_hints[slot] = (root, id);
         Fault::claim(id, &mut self.mappings[id], vaddr, access)
     }
 

@@ -18,6 +18,7 @@ pub static SUITE: Suite = Suite {
         bss_starts_zeroed,
         el1_system_registers_are_set_explicitly,
         kernel_map_was_built_before_any_lock,
+        the_event_stream_ends_every_wfe_wait_within_200_us,
     ],
 };
 
@@ -123,5 +124,38 @@ fn kernel_map_was_built_before_any_lock() -> TestResult {
         "{used} boot table pages"
     );
     check!(arch::mmu_and_caches_on());
+    Ok(())
+}
+
+/// A lock waiter sleeps in `WFE` (`arch::wait_while_set`); the event
+/// stream bounds that sleep whatever the other CPUs do: it is on, at
+/// 10 kHz or slower but no slower than 5 kHz, and a `WFE` with no event
+/// pending returns within its period (QEMU's returns at once; a core
+/// with the stream off would wait here for good, and the run time out).
+fn the_event_stream_ends_every_wfe_wait_within_200_us() -> TestResult {
+    let ctl = CNTKCTL_EL1.get();
+    check_eq!(CNTKCTL_EL1::EVNTEN.read(ctl), 1);
+    let period_ticks = 2u64 << CNTKCTL_EL1::EVNTI.read(ctl);
+    let period_ns = period_ticks * 1_000_000_000 / arch::counter_frequency();
+    check!(
+        (100_000..=200_000).contains(&period_ns),
+        "event stream period {period_ns} ns"
+    );
+    // The shortest of 8 waits: a host that deschedules QEMU's vCPU may
+    // stretch one, not all.
+    let shortest = (0..8)
+        .map(|_| {
+            let start = arch::counter();
+            // SAFETY: `sevl; wfe` consumes any pending event; the second
+            // `wfe` then waits for the next one. Hints, no memory effects.
+            unsafe { core::arch::asm!("sevl", "wfe", "wfe", options(nomem, nostack)) };
+            arch::counter() - start
+        })
+        .min()
+        .unwrap_or(0);
+    check!(
+        shortest <= period_ticks + period_ticks / 2,
+        "WFE waited {shortest} ticks (period {period_ticks})"
+    );
     Ok(())
 }

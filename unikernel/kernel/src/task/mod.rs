@@ -854,6 +854,11 @@ impl object::Platform for objects::KernelPlatform {
     fn kernel_object_unreferenced(&self, object: &KObject) -> bool {
         unreferenced(object)
     }
+
+    #[inline(always)]
+    fn cpu(&self) -> usize {
+        crate::arch::context::cpu_index()
+    }
 }
 
 /// Frees the task's record once its end has finished and its last thread

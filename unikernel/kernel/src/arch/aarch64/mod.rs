@@ -253,6 +253,33 @@ pub fn counter() -> u64 {
     CNTVCT_EL0.get()
 }
 
+/// Waits until `flag` reads false, in `WFE` between reads: the read arms
+/// the exclusive monitor, so the store that clears the flag (another CPU
+/// releasing a lock) wakes this core, and the event stream
+/// ([`boot::cntkctl_el1`]) wakes it at least every ~130 µs whatever
+/// happens. A waiting core neither hammers the lock's cache line with
+/// exclusive stores nor, under QEMU's round-robin TCG (where `WFE` yields
+/// the turn), burns its turn while the holder waits for one. The caller
+/// then retries its atomic acquire, which may still lose the race.
+#[inline]
+pub fn wait_while_set(flag: &core::sync::atomic::AtomicBool) {
+    // SAFETY: `ldxrb` reads one byte of a live `AtomicBool` (atomic
+    // loads are what it allows); `sevl`/`wfe` only touch this core's event
+    // register. The first `wfe` consumes the local event `sevl` set, so a
+    // flag already clear costs no wait.
+    unsafe {
+        core::arch::asm!(
+            "sevl",
+            "2: wfe",
+            "ldxrb {v:w}, [{flag}]",
+            "cbnz {v:w}, 2b",
+            flag = in(reg) flag.as_ptr(),
+            v = out(reg) _,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+}
+
 /// Stops this CPU for good with interrupts masked.
 pub fn halt() -> ! {
     irq_save();

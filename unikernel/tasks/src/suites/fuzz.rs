@@ -593,10 +593,21 @@ impl Fuzz<'_> {
             }
             Syscall::ObjectGetInfo => {
                 a[0] = u64::from(self.handle(true));
-                a[1] = u64::from(
-                    self.rng
-                        .pick(&[1u32, 2, 7, 23, 1000, 1001, 0, 3, 0xffff_ffff]),
-                );
+                // Every topic the kernel answers, and some it does not.
+                a[1] = u64::from(self.rng.pick(&[
+                    abi::ZX_INFO_HANDLE_VALID,
+                    abi::ZX_INFO_HANDLE_BASIC,
+                    abi::ZX_INFO_PROCESS,
+                    abi::ZX_INFO_VMAR,
+                    abi::ZX_INFO_THREAD,
+                    abi::ZX_INFO_HANDLE_COUNT,
+                    abi::ZX_INFO_VMO,
+                    abi::ZX_INFO_TASK_END,
+                    abi::ZX_INFO_KERNEL_COUNTERS,
+                    0,
+                    4,
+                    0xffff_ffff,
+                ]));
                 a[3] = self.either(2, |f| f.rng.below(160), |f| f.len());
                 a[2] = self.out_ptr(a[3], true).0;
                 a[4] = self.either(3, |_| 0, |f| f.out_ptr(8, true).0);

@@ -3,8 +3,8 @@
 
 Boots `mode=bench test=<name>` on virt-gicv2 under `-icount shift=0` with
 QEMU's `-d exec,nochain,in_asm` trace, keeps only the timed regions (from
-one call of the kernel's clock syscall to the next, as `bench.rs` times
-them), and prints instructions per operation: per function, or with
+the clock call before a batch to the one after it, as `bench.rs` times
+them: the two EL0 call sites seen once per repetition), and prints instructions per operation: per function, or with
 `--stages`, per stage of the page-fault path (each instruction attributed
 through its inlining chain, which needs `llvm-symbolizer`).
 
@@ -49,6 +49,10 @@ STAGES = [
 ]
 
 
+# Where the kernel's text starts (virt's RAM base plus the image offset).
+KERNEL_BASE = 0x4008_0000
+
+
 def tool(name):
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True,
                              text=True, check=True).stdout.strip()
@@ -87,12 +91,51 @@ def trace(name):
     return log, lines[0]
 
 
-def timed_counts(log, clock):
+TRACE = re.compile(r"Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+
+
+def is_kernel(pc):
+    """Whether `pc` is kernel code (identity-mapped RAM; EL0 code lies
+    below it or above 1 TiB)."""
+    return KERNEL_BASE <= pc < 1 << 40
+
+
+def clock_callers(log, clock):
+    """The EL0 block that made each clock call, in trace order."""
+    callers, last = [], None
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = TRACE.match(line)
+            if m:
+                pc = int(m.group(1), 16)
+                if not is_kernel(pc):
+                    last = pc
+                elif pc == clock:
+                    callers.append(last)
+    return callers
+
+
+def region_marks(callers, reps):
+    """Which clock calls start a timed region and which end one. A
+    benchmark reads the clock at one place before its batch and at one
+    after, `reps` times each; other calls (a sleep's deadline, the boot
+    time) come from elsewhere, so the two callers seen exactly `reps`
+    times, the first of them first, are the start and the end."""
+    counts = collections.Counter(callers)
+    pair = [c for c in dict.fromkeys(callers) if counts[c] == reps]
+    if len(pair) != 2:
+        return None
+    return {i: pair[0] == c for i, c in enumerate(callers) if c in pair}
+
+
+def timed_counts(log, clock, reps):
     """Executions per PC inside the timed regions."""
+    marks = region_marks(clock_callers(log, clock), reps)
     blocks, counts, on = {}, collections.Counter(), False
-    # The first task's first clock call is its boot time, not a region.
+    # Without a clear pair of callers: every other call, after the first
+    # task's first (its boot time).
     entry_call = True
-    start, pcs = None, []
+    start, pcs, calls = None, [], 0
     with open(log, errors="replace") as f:
         for line in f:
             if line.startswith("IN:"):
@@ -105,14 +148,18 @@ def timed_counts(log, clock):
                 pcs.append(pc)
                 blocks[start] = list(pcs)
                 continue
-            m = re.match(r"Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/", line)
+            m = TRACE.match(line)
             if m:
                 pc = int(m.group(1), 16)
                 if pc == clock:
-                    if entry_call:
+                    calls += 1
+                    if marks is not None:
+                        on = marks.get(calls - 1, on)
+                    elif entry_call:
                         entry_call = False
                         continue
-                    on = not on
+                    else:
+                        on = not on
                 if on:
                     for p in blocks.get(pc, [pc]):
                         counts[p] += 1
@@ -131,7 +178,7 @@ def main():
     log, line = trace(argv[0])
     m = re.search(r"ops=(\d+) reps=(\d+)", line)
     ops = int(m.group(1)) * int(m.group(2))
-    counts = timed_counts(log, clock)
+    counts = timed_counts(log, clock, int(m.group(2)))
     print(line)
     by = collections.Counter()
     if "--stages" in sys.argv:

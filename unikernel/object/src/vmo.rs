@@ -18,6 +18,10 @@ use core::cell::Cell;
 /// `vmo_create_child` fails with `ZX_ERR_NO_MEMORY`.
 pub const MAX_CHAIN_DEPTH: u32 = 128;
 
+/// Entries a VMO's page list has room for when the fault path first makes
+/// it (at most the VMO's size).
+const FIRST_PAGE_LIST: usize = 16;
+
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct ParentLink {
     pub id: VmoId,
@@ -547,9 +551,16 @@ impl<P: Platform> ObjectSpace<P> {
         at: usize,
         except: Option<MappingId>,
     ) -> Result<Frame, Status> {
-        // Room in the page list first: nothing to undo if there is none.
+        // Room in the page list first: nothing to undo if there is none. A
+        // first list takes room for 16 pages (a Zircon page-list node's
+        // worth) or the whole VMO if smaller: faults come in runs, and the
+        // list's first doublings cost more than the faults they serve.
         let v = &mut self.vmos[id];
-        self.mem.reserve(&mut v.pages, 1)?;
+        let room = match v.pages.capacity() {
+            0 => (v.size as usize).clamp(1, FIRST_PAGE_LIST),
+            _ => 1,
+        };
+        self.mem.reserve(&mut v.pages, room)?;
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where one benchmark's guest instructions go: `just profile <name>`.
 
-Boots `mode=bench test=<name>` on virt-gicv2 under `-icount shift=0` with
+Boots `mode=bench test=<name>` on virt-gicv2 (virt-gicv2-smp4 for the
+`smp_` rows, where every CPU's instructions count) under `-icount shift=0` with
 QEMU's `-d exec,nochain,in_asm` trace, keeps only the timed regions (from
 the clock call before a batch to the one after it, as `bench.rs` times
 them: the two EL0 call sites seen once per repetition), and prints instructions per operation: per function, or with
@@ -74,11 +75,11 @@ def symbols(elfs):
     return syms
 
 
-def trace(name):
+def trace(name, config):
     """Runs the benchmark with QEMU's trace; returns (log path, bench line)."""
     args = subprocess.run(
         ["cargo", "run", "-q", "-p", "vmm-tests", "--bin", "vmm", "--", "qemu-args",
-         "virt-gicv2", "--image", os.path.join(OUT, "kernel.bin"),
+         config, "--image", os.path.join(OUT, "kernel.bin"),
          "--append", f"mode=bench exit=semihosting test={name}"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
     log = os.path.join(tempfile.mkdtemp(prefix="profile-"), "exec.log")
@@ -91,7 +92,7 @@ def trace(name):
     return log, lines[0]
 
 
-TRACE = re.compile(r"Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+TRACE = re.compile(r"Trace (\d+): 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
 
 
 def is_kernel(pc):
@@ -101,36 +102,39 @@ def is_kernel(pc):
 
 
 def clock_callers(log, clock):
-    """The EL0 block that made each clock call, in trace order."""
-    callers, last = [], None
+    """The EL0 block that made each clock call (the last one its CPU ran),
+    in trace order."""
+    callers, last = [], {}
     with open(log, errors="replace") as f:
         for line in f:
             m = TRACE.match(line)
             if m:
-                pc = int(m.group(1), 16)
+                cpu, pc = m.group(1), int(m.group(2), 16)
                 if not is_kernel(pc):
-                    last = pc
+                    last[cpu] = pc
                 elif pc == clock:
-                    callers.append(last)
+                    callers.append(last.get(cpu))
     return callers
 
 
-def region_marks(callers, reps):
+def region_marks(callers, reps, untimed):
     """Which clock calls start a timed region and which end one. A
     benchmark reads the clock at one place before its batch and at one
-    after, `reps` times each; other calls (a sleep's deadline, the boot
-    time) come from elsewhere, so the two callers seen exactly `reps`
-    times, the first of them first, are the start and the end."""
+    after, `reps` times each; other calls (the boot time, a spin's
+    timeout) come from elsewhere, so the two callers seen exactly `reps`
+    times, the first of them first, are the start and the end. Callers
+    `untimed` names (a sleep's deadline in `warm_pools`, which may also
+    run once a batch) are not."""
     counts = collections.Counter(callers)
-    pair = [c for c in dict.fromkeys(callers) if counts[c] == reps]
+    pair = [c for c in dict.fromkeys(callers) if counts[c] == reps and not untimed(c)]
     if len(pair) != 2:
         return None
     return {i: pair[0] == c for i, c in enumerate(callers) if c in pair}
 
 
-def timed_counts(log, clock, reps):
+def timed_counts(log, clock, reps, untimed):
     """Executions per PC inside the timed regions."""
-    marks = region_marks(clock_callers(log, clock), reps)
+    marks = region_marks(clock_callers(log, clock), reps, untimed)
     blocks, counts, on = {}, collections.Counter(), False
     # Without a clear pair of callers: every other call, after the first
     # task's first (its boot time).
@@ -150,7 +154,7 @@ def timed_counts(log, clock, reps):
                 continue
             m = TRACE.match(line)
             if m:
-                pc = int(m.group(1), 16)
+                pc = int(m.group(2), 16)
                 if pc == clock:
                     calls += 1
                     if marks is not None:
@@ -175,10 +179,19 @@ def main():
     elfs = [KERNEL] + sorted(tasks, key=os.path.getmtime)[-1:]
     syms = symbols(elfs)
     clock = next(a for a, n in syms if "sys_clock_get_monotonic" in n)
-    log, line = trace(argv[0])
+    # The `smp_` rows run where four CPUs do (`just bench` boots them on
+    # the -smp 4 sibling); the trace holds every CPU's blocks.
+    config = "virt-gicv2-smp4" if argv[0].startswith("smp_") else "virt-gicv2"
+    log, line = trace(argv[0], config)
     m = re.search(r"ops=(\d+) reps=(\d+)", line)
     ops = int(m.group(1)) * int(m.group(2))
-    counts = timed_counts(log, clock, int(m.group(2)))
+    addrs = [a for a, _ in syms]
+
+    def untimed(caller):
+        i = bisect.bisect_right(addrs, caller or 0) - 1
+        return i >= 0 and "warm_pool" in syms[i][1]
+
+    counts = timed_counts(log, clock, int(m.group(2)), untimed)
     print(line)
     by = collections.Counter()
     if "--stages" in sys.argv:
@@ -194,7 +207,6 @@ def main():
                           if any(p in f for p in pats)), "other")
             by[stage] += counts[pc]
     else:
-        addrs = [a for a, _ in syms]
         for pc, n in counts.items():
             i = bisect.bisect_right(addrs, pc) - 1
             by[syms[i][1] if i >= 0 else "?"] += n

@@ -43,7 +43,7 @@ pub use port::{
     MAX_PORT_USER_PACKETS,
 };
 pub use signals::{WaitStart, WaitToken, KERNEL_PAYLOAD_WORDS};
-pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId, FAULT_HINTS};
+pub use space::{MappingId, ObjectSpace, SignalsId, TableId, VmoId, HINT_SLOTS};
 pub use syscalls::{put_record, TaskView};
 pub use vmar::{vmar_rights, MapArgs, OutPtr, Unmapping, VmarId, OVERWRITE_PIECE};
 pub use vmo::MAX_CHAIN_DEPTH;

@@ -232,7 +232,7 @@ pub trait Platform: FrameAllocator + Mmu + Waker {
 
     /// The CPU making this call, to pick its own hint of the last fault's
     /// mapping (faults come in runs per thread, and each CPU runs its own):
-    /// any number, taken modulo [`crate::FAULT_HINTS`]. One CPU: 0.
+    /// any number, taken modulo [`crate::HINT_SLOTS`]. One CPU: 0.
     #[inline(always)]
     fn cpu(&self) -> usize {
         0

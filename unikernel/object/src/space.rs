@@ -27,11 +27,12 @@ pub type VmoId = SlabId;
 /// A mapping's id.
 pub type MappingId = SlabId;
 
-/// Fault hints the space keeps: one per CPU up to this many (more CPUs
-/// share them, which costs only hint misses).
-pub const FAULT_HINTS: usize = 8;
+/// Mapping hints the space keeps of each kind (the last fault's, the last
+/// stored result's): one per CPU up to this many (more CPUs share them,
+/// which costs only hint misses).
+pub const HINT_SLOTS: usize = 8;
 
-/// An empty fault hint: slot index `u32::MAX` is no live VMAR's (a slab
+/// An empty mapping hint: slot index `u32::MAX` is no live VMAR's (a slab
 /// never grows that far), so no root matches it. A sentinel rather than
 /// an `Option` keeps an entry 16 bytes (one shift to index).
 const NO_HINT: (crate::vmar::VmarId, MappingId) = (
@@ -56,12 +57,12 @@ pub struct ObjectSpace<P: Platform> {
     /// a root VMAR found, to try first: faults come in runs on one mapping
     /// (see [`ObjectSpace::vmar_fault`]), and CPUs faulting at once each
     /// have their own run. [`NO_HINT`] names no VMAR.
-    pub(crate) fault_hints: [(crate::vmar::VmarId, MappingId); FAULT_HINTS],
+    pub(crate) fault_hints: [(crate::vmar::VmarId, MappingId); HINT_SLOTS],
     /// The task the current syscall acts for (see [`ObjectSpace::charge_vmo`]).
     pub(crate) actor: crate::vmo::Actor,
-    /// The mapping the last stored result (`vmar_map`'s out-pointer) went
-    /// through, to try first (the same reasoning as `fault_hints`).
-    pub(crate) out_hint: Option<(crate::vmar::VmarId, MappingId)>,
+    /// Per CPU, the mapping its last stored result (`vmar_map`'s
+    /// out-pointer) went through, to try first (as `fault_hints`).
+    pub(crate) out_hints: [(crate::vmar::VmarId, MappingId); HINT_SLOTS],
     /// Whether destroyed VMOs with many pages free them in steps.
     pub(crate) defer_frees: bool,
     /// Destroyed VMOs whose frames wait for `reclaim_step`, and how many.
@@ -94,9 +95,9 @@ impl<P: Platform> ObjectSpace<P> {
             ports: Slab::default(),
             port_items: Slab::default(),
             counters: Cell::new(VmCounters::default()),
-            fault_hints: [NO_HINT; FAULT_HINTS],
+            fault_hints: [NO_HINT; HINT_SLOTS],
             actor: None,
-            out_hint: None,
+            out_hints: [NO_HINT; HINT_SLOTS],
             defer_frees: false,
             dead_vmos: None,
             dead_count: 0,

@@ -605,22 +605,17 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(())
     }
 
-    /// [`Self::find_mapping`] for a stored result, trying the mapping the
-    /// last one went through first (valid as [`Self::fault_claim`]'s hint
-    /// is: a live mapping found under `root` once is under it still).
+    /// [`Self::find_mapping`] for a stored result, trying the mapping this
+    /// CPU's last one went through first (valid as [`Self::fault_claim`]'s
+    /// hint is: a live mapping found under `root` once is under it still).
     fn out_mapping(&mut self, root: VmarId, vaddr: u64) -> Option<MappingId> {
-        if let Some((r, id)) = self.out_hint {
-            if r == root
-                && self
-                    .mappings
-                    .get(id)
-                    .is_some_and(|m| m.vaddr <= vaddr && vaddr < m.end())
-            {
-                return Some(id);
-            }
+        let slot = self.platform.cpu() % crate::HINT_SLOTS;
+        let (r, id) = self.out_hints[slot];
+        if r == root && self.mappings.get(id).is_some_and(|m| m.contains(vaddr)) {
+            return Some(id);
         }
         let id = self.find_mapping(root, vaddr)?;
-        self.out_hint = Some((root, id));
+        self.out_hints[slot] = (root, id);
         Some(id)
     }
 
@@ -938,7 +933,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// so a live mapping found under `root` once is under it still, and the
     /// one containing `vaddr` there is the one `find_mapping` would return.
     fn fault_claim(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<Fault, Status> {
-        let slot = self.platform.cpu() % crate::FAULT_HINTS;
+        let slot = self.platform.cpu() % crate::HINT_SLOTS;
         let (r, id) = self.fault_hints[slot];
         if r == root {
             if let Some(m) = self.mappings.get_mut(id) {

@@ -13,6 +13,7 @@
 //! tables are reached through the identity map, so a table's physical
 //! address is also its address.
 
+use super::context::{cpu_index, MAX_CPUS};
 use super::tlb::{self, TlbBatch};
 use crate::mm::frame::{self, Frame};
 use aarch64_cpu::asm::barrier;
@@ -307,11 +308,12 @@ pub struct PageTable {
     source: TableSource,
     /// Table pages owned, the root included.
     table_pages: usize,
-    /// The last level-3 table [`Self::map_page`] walked to, as (`va` >> 21
-    /// of the 2 MiB it covers, its address); [`NO_HINT`] when none. Faults
-    /// come in runs through one region, so most walks end here at once.
-    /// Cleared whenever a table page is unhooked.
-    l3_hint: (u64, u64),
+    /// Per CPU, the last level-3 table [`Self::map_page`] walked to, as
+    /// (`va` >> 21 of the 2 MiB it covers, its address); [`NO_HINT`] when
+    /// none. Faults come in runs through one region, so most walks end here
+    /// at once; each CPU's threads fault through their own. All cleared
+    /// whenever a table page is unhooked.
+    l3_hints: [(u64, u64); MAX_CPUS],
     /// OR-ed into every leaf: `DESC::NG` in a task's table, else 0.
     ng: u64,
     /// A task's table: its ASID context (`vm::domain`), whose low 16 bits
@@ -322,7 +324,7 @@ pub struct PageTable {
     shared_l0: usize,
 }
 
-/// [`PageTable::l3_hint`] when there is none (no VA has these top bits).
+/// [`PageTable::l3_hints`] when there is none (no VA has these top bits).
 const NO_HINT: (u64, u64) = (u64::MAX, 0);
 
 /// Level-3 descriptors of task pages without their address, by
@@ -366,7 +368,7 @@ impl PageTable {
             root: boot_pool_page()?,
             source: TableSource::BootPool,
             table_pages: 1,
-            l3_hint: NO_HINT,
+            l3_hints: [NO_HINT; MAX_CPUS],
             ng: 0,
             asid: None,
             shared_l0: 0,
@@ -395,7 +397,7 @@ impl PageTable {
             root,
             source: TableSource::Frames,
             table_pages: 1,
-            l3_hint: NO_HINT,
+            l3_hints: [NO_HINT; MAX_CPUS],
             ng: DESC::NG::SET.value,
             asid: Some(asid),
             shared_l0,
@@ -612,8 +614,9 @@ impl PageTable {
     #[inline]
     fn set_page(&mut self, va: u64, desc: u64) -> Result<(), MapError> {
         let region = va >> LEVEL_SHIFT[2];
-        let table = if self.l3_hint.0 == region {
-            self.l3_hint.1
+        let hint = self.l3_hints[cpu_index() % MAX_CPUS];
+        let table = if hint.0 == region {
+            hint.1
         } else {
             self.l3_table(va, 0)?.0
         };
@@ -655,7 +658,7 @@ impl PageTable {
         } else {
             (self.table_for(va, 3)?, 0)
         };
-        self.l3_hint = (va >> LEVEL_SHIFT[2], table);
+        self.l3_hints[cpu_index() % MAX_CPUS] = (va >> LEVEL_SHIFT[2], table);
         Ok((table, made))
     }
 
@@ -851,7 +854,7 @@ impl PageTable {
                 // Level-1 tables the kernel's table shares with every
                 // task's stay.
                 if (level > 0 || index(va, 0) >= self.shared_l0) && table_is_empty(child) {
-                    self.l3_hint = NO_HINT;
+                    self.l3_hints = [NO_HINT; MAX_CPUS];
                     write(e, 0);
                     tlb.table(va);
                     freed.push(child, tlb);

@@ -30,14 +30,15 @@
 //! | `Frames` | `mm::frame::FRAMES` | — |
 //! | `Gic`, `IrqHandlers` | `arch::gic::{GIC, HANDLERS}` | — |
 //! | `KernelStacks` | `vm::kstack::SLOTS_STATE` | — |
-//! | `Image` | `task::image::LOADED` | — |
 //! | `Probe` | `arch::exception::PROBE` | the console (its report) |
-//! | `Console` | `console::CONSOLE` | — |
+//! | `Console` | `console::CONSOLE` | the image (what is printed is formatted under the lock: a report names EL0 addresses through it) |
+//! | `Image` | `task::image::LOADED` | — |
 //!
 //! Exceptions, all unranked or unchecked on purpose:
 //! - The heap (`mm::heap`, talc over an unranked [`IrqSpinRaw`]) is taken
 //!   under any lock and takes none (its out-of-memory handler is `Manual`).
-//! - The console ranks last so anything may print, panics included;
+//! - The console ranks above every lock that may print (all but the
+//!   image, which formatting itself may take), panics included;
 //!   `console::break_lock` frees it for a panic's report.
 //! - A `try_lock` cannot wait, so it cannot deadlock: it is not checked
 //!   (the fault path's `objects::try_with_masked` and the console's
@@ -76,9 +77,9 @@ pub enum Rank {
     Gic,
     IrqHandlers,
     KernelStacks,
-    Image,
     Probe,
     Console,
+    Image,
 }
 
 impl Rank {
@@ -96,9 +97,9 @@ impl Rank {
         Rank::Gic,
         Rank::IrqHandlers,
         Rank::KernelStacks,
-        Rank::Image,
         Rank::Probe,
         Rank::Console,
+        Rank::Image,
     ];
 
     /// The rank numbered `n`, if any.

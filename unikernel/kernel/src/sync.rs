@@ -53,7 +53,9 @@
 //! without it, as it costs a few instructions per lock on the fault path)
 //! each CPU keeps a bit per rank it holds ([`order`]); taking a lock whose
 //! rank is not above every held one names both locks and ends the run
-//! (`power::fail`). The `lock_order` ktests show it does.
+//! (`power::fail`). The `lock_order` ktests show it catches what it should,
+//! and `break=lockorder` (`harness::lock_order_violation_stops_the_run`)
+//! that a violation ends the run naming both locks.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -460,6 +462,17 @@ pub mod order {
             name(held),
         );
         crate::power::fail("lock order broken (sync.rs lists the order)");
+    }
+
+    /// Takes a lock ranked like the object space while holding one ranked
+    /// like the page tables (both of their own, so nothing else waits), for
+    /// `break=lockorder`: the check must name both and end the run.
+    pub fn break_on_purpose() {
+        static TABLES: super::IrqMutex<()> = super::ranked(Rank::PageTables, ());
+        static OBJECTS: super::IrqMutex<()> = super::ranked(Rank::Objects, ());
+        let tables = TABLES.lock();
+        drop(OBJECTS.lock());
+        drop(tables);
     }
 
     /// A violation [`catching`] saw: the lock taken and the held one it broke

@@ -30,18 +30,18 @@ build: (image "virt") (image "rpi4") armstub
 armstub:
     cargo build -q --manifest-path images/armstub/Cargo.toml --release --target aarch64-unknown-none --target-dir target/armstub
 
-# Build one board's image: `just image board=rpi4` → kernel8.img, `just image virt` → kernel.bin.
-image board="rpi4":
+# Build one board's image: `just image board=rpi4` → kernel8.img, `just image virt` → kernel.bin; then any extra flags for cargo (`just image virt --no-default-features`).
+image board="rpi4" *cargo="":
     #!/usr/bin/env bash
     set -euo pipefail
     board="{{board}}"; board="${board#board=}"
     objcopy="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-objcopy"
     case "$board" in
       virt)
-        env -u UNIKERNEL_BOARD cargo build -q -p kernel --release --target {{target}}
+        env -u UNIKERNEL_BOARD cargo build -q -p kernel --release --target {{target}} {{cargo}}
         elf={{out}}/kernel img={{image}} ;;
       rpi4)
-        UNIKERNEL_BOARD=rpi4 cargo build -q -p kernel --release --target {{target}} --target-dir {{rpi4_target_dir}}
+        UNIKERNEL_BOARD=rpi4 cargo build -q -p kernel --release --target {{target}} --target-dir {{rpi4_target_dir}} {{cargo}}
         elf={{rpi4_elf}} img={{rpi4_image}}
         mkdir -p {{out}}
         cp {{rpi4_target_dir}}/{{target}}/release/kernel "$elf"
@@ -87,12 +87,15 @@ test only="": build
     cargo test -p vmm-tests --lib --bins
     cargo test -p vmm-tests --test guest -- "${filter[@]}"
 
+# `build` without the lock-order check (the kernel's `lock-order` feature, a few instructions per lock), for `bench` and `profile`; it overwrites `build`'s images, and `build` (so `test`, `run`, `bless`) puts the check back.
+build-bench: (image "virt" "--no-default-features") (image "rpi4" "--no-default-features") armstub
+
 # Benchmarks under -icount shift=0,sleep=off: a table, and JSON under target/bench/; the smp_ rows from a second boot on the config's -smp 4 sibling.
-bench config="virt-gicv2": build
+bench config="virt-gicv2": build-bench
     VMM_IMAGE="{{justfile_directory()}}/{{image}}" VMM_RPI4_IMAGE="{{justfile_directory()}}/{{rpi4_image}}" cargo run -q -p vmm-tests --bin vmm -- bench {{config}}
 
 # Where one benchmark's guest instructions go, per function or (`--stages`) per fault stage: `just profile zero_fill --stages`.
-profile name *flags: build
+profile name *flags: build-bench
     python3 ci/profile.py {{name}} {{flags}}
 
 # Rewrite the checked-in lists of guest tests each configuration must run.
@@ -118,6 +121,7 @@ clippy:
     cargo fmt --all -- --check
     cargo clippy -q --workspace --exclude kernel --exclude zx --exclude tasks --all-targets -- -D warnings
     cargo clippy -q -p kernel -p abi -p object --release --target {{target}} -- -D warnings
+    cargo clippy -q -p kernel --release --target {{target}} --no-default-features -- -D warnings
     cargo clippy -q -p tasks -p zx --release --target aarch64-unknown-none -- -D warnings
     cargo fmt --manifest-path images/armstub/Cargo.toml -- --check
     cargo clippy -q --manifest-path images/armstub/Cargo.toml --release --target aarch64-unknown-none --target-dir target/armstub -- -D warnings

@@ -12,7 +12,8 @@
 //! `harness::*` trials boot deliberately broken runs (`break=panic|hang|early|overflow`)
 //! and check that each is judged a failure that shows the transcript's tail;
 //! `break=premmu` takes a lock before the MMU is on, which must stop the
-//! boot with the lock check's message.
+//! boot with the lock check's message; `break=lockorder` takes two locks in
+//! the wrong order, which must stop the run naming both.
 //!
 //! `harness::nosemi_*` trials do the same on `virt-nosemi`, which runs
 //! without semihosting: there QEMU exits 0 however the run went (PSCI
@@ -255,10 +256,14 @@ fn main() {
             })
         },
     ));
-    let plain: [PlainTrial; 6] = [
+    let plain: [PlainTrial; 7] = [
         (
             "harness::lock_before_mmu_stops_the_boot",
             lock_before_mmu_stops_the_boot,
+        ),
+        (
+            "harness::lock_order_violation_stops_the_run",
+            lock_order_violation_stops_the_run,
         ),
         ("churn::full_size", churn_full_size),
         (
@@ -683,6 +688,34 @@ fn lock_before_mmu_stops_the_boot() -> Result<(), Failed> {
     }
     if !run.parsed.document.test_ids().is_empty() {
         return Err(fail("tests ran: the boot should have stopped before them"));
+    }
+    let expected_ids = expected::read(config.name).map_err(|e| fail(&e.to_string()))?;
+    if run.document_verdict(&expected_ids).is_ok() {
+        return Err(fail("the run was judged a success"));
+    }
+    Ok(())
+}
+
+/// What the kernel's lock-order check says for `break=lockorder`
+/// (`unikernel/kernel/src/sync.rs`): both locks, by name and rank.
+const LOCK_ORDER_BROKEN: &str = "lock order broken: taking object space (objects::SPACE) (rank 2) \
+     while holding page tables (vm::SPACE) (rank 6)";
+
+/// `break=lockorder`: two ranked locks taken in the wrong order in the
+/// middle of the test run end it at once, naming both locks, with the
+/// fatal status; and the run is judged a failure.
+fn lock_order_violation_stops_the_run() -> Result<(), Failed> {
+    let config = qemu::config(SELF_TEST_CONFIG).ok_or("self-test configuration is missing")?;
+    let settings = Settings::from_env()?;
+    let run = Run::boot(config, &settings, "break=lockorder")?;
+    let fail = |why: &str| Failed::from(format!("`break=lockorder`: {why}\n{}", run.context()));
+    if !run.transcript.stdout.contains(LOCK_ORDER_BROKEN) {
+        return Err(fail(
+            "the guest did not name both locks of the broken order",
+        ));
+    }
+    if run.transcript.exit != Exit::Code(EXIT_FATAL) {
+        return Err(fail("the guest did not stop with the fatal status"));
     }
     let expected_ids = expected::read(config.name).map_err(|e| fail(&e.to_string()))?;
     if run.document_verdict(&expected_ids).is_ok() {

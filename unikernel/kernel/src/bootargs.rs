@@ -27,6 +27,9 @@ pub enum Break {
     /// Take a lock before the MMU and data cache are on, which the lock's
     /// own check must catch (real cores hang there).
     PreMmu,
+    /// Take two ranked locks in the wrong order in the middle of the test
+    /// run, which the lock-order check must catch (`sync::order`).
+    LockOrder,
 }
 
 /// Parsed bootargs.
@@ -42,7 +45,7 @@ pub struct BootArgs<'a> {
     pub exit_semihosting: bool,
     /// `loglevel=error|warn|info|debug`.
     pub log_level: Option<Level>,
-    /// `break=panic|hang|early|overflow|premmu`.
+    /// `break=panic|hang|early|overflow|premmu|lockorder`.
     pub breakage: Option<Break>,
     /// `fatal=reset`: a failed run resets the board instead of powering it
     /// off (for unattended hardware; ignored with `exit=semihosting`).
@@ -87,6 +90,7 @@ impl<'a> BootArgs<'a> {
                 ("break", "early") => set(&mut args.breakage, Some(Break::Early)),
                 ("break", "overflow") => set(&mut args.breakage, Some(Break::Overflow)),
                 ("break", "premmu") => set(&mut args.breakage, Some(Break::PreMmu)),
+                ("break", "lockorder") => set(&mut args.breakage, Some(Break::LockOrder)),
                 ("fatal", "reset") => set(&mut args.reset_on_failure, true),
                 ("churn", "full") => set(&mut args.churn_full, true),
                 ("cpus", n) => n

@@ -9,12 +9,15 @@ use crate::sync::IrqMutex;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-static CONSOLE: IrqMutex<Console> = IrqMutex::new(Console {
-    uart: None,
-    ring: [0; RING],
-    head: 0,
-    len: 0,
-});
+static CONSOLE: IrqMutex<Console> = crate::sync::ranked(
+    crate::sync::Rank::Console,
+    Console {
+        uart: None,
+        ring: [0; RING],
+        head: 0,
+        len: 0,
+    },
+);
 
 /// Bytes of console output the kernel holds before the UART takes them.
 /// At 115200 baud (a real Pi 4) the UART sends ~11.5 bytes a millisecond:

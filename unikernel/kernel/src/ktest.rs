@@ -122,6 +122,10 @@ fn apply_breakage(breakage: Option<Break>) {
         }
         // Applied at boot, before the MMU is on (`kernel_entry`).
         Some(Break::PreMmu) => {}
+        Some(Break::LockOrder) => {
+            crate::warn!("break=lockorder: taking locks in the wrong order");
+            crate::sync::order::break_on_purpose();
+        }
     }
 }
 

@@ -151,7 +151,7 @@ impl Waker for KernelPlatform {
 /// The kernel's object space.
 pub type Space = ObjectSpace<KernelPlatform>;
 
-static SPACE: IrqMutex<Option<Space>> = IrqMutex::new(None);
+static SPACE: IrqMutex<Option<Space>> = crate::sync::ranked(crate::sync::Rank::Objects, None);
 static ROOT_VMAR: spin::Once<VmarId> = spin::Once::new();
 
 /// Creates the object space and the root VMAR. Needs the MMU on.

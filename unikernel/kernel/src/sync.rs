@@ -10,14 +10,132 @@
 //! (`arch::irq_save_checking_mmu`), and the fault stops the boot with a clear
 //! message: a regression shows under QEMU (`break=premmu`
 //! proves the check fires).
+//!
+//! # Lock order
+//!
+//! Every global lock has a [`Rank`]; a CPU may take a lock only while
+//! every lock it holds has a lower rank, so no two CPUs can each wait for
+//! a lock the other holds. Outermost first (what is taken under what):
+//!
+//! | rank | lock | taken under it |
+//! |---|---|---|
+//! | `Tasks` | `task::TASKS` | object space (a task's build) |
+//! | `Objects` | `objects::SPACE`, the object space | threads, timers, scheduler (waking a waiter), page tables, frames |
+//! | `Threads` | `task::THREADS` | — |
+//! | `Timers` | `timers::TIMERS` | scheduler (a fired timer wakes its waiters) |
+//! | `Sched` | `sched::SCHED` | ASIDs (the switch), GIC (kicks) |
+//! | `PageTables` | `vm::SPACE`, every translation table | ASIDs, frames |
+//! | `Asids` | `arch::asid::ASIDS` | — |
+//! | `FramePool` | `mm::frame::POOLS`, one per CPU (never two at once) | frames |
+//! | `Frames` | `mm::frame::FRAMES` | — |
+//! | `Gic`, `IrqHandlers` | `arch::gic::{GIC, HANDLERS}` | — |
+//! | `KernelStacks` | `vm::kstack::SLOTS_STATE` | — |
+//! | `Probe` | `arch::exception::PROBE` | the console (its report) |
+//! | `Console` | `console::CONSOLE` | the image (what is printed is formatted under the lock: a report names EL0 addresses through it) |
+//! | `Image` | `task::image::LOADED` | — |
+//!
+//! Exceptions, all unranked or unchecked on purpose:
+//! - The heap (`mm::heap`, talc over an unranked [`IrqSpinRaw`]) is taken
+//!   under any lock and takes none (its out-of-memory handler is `Manual`).
+//! - The console ranks above every lock that may print (all but the
+//!   image, which formatting itself may take), panics included;
+//!   `console::break_lock` frees it for a panic's report.
+//! - A `try_lock` cannot wait, so it cannot deadlock: it is not checked
+//!   (the fault path's `objects::try_with_masked` and the console's
+//!   `drain`), but the lock it got counts as held for the locks taken under
+//!   it.
+//! - Locks made with [`IrqMutex::new`] (the ktests' shared results,
+//!   `break=premmu`'s) are unranked: never checked, never recorded.
+//! - The scheduler's lock is held across a context switch and released by
+//!   the thread switched to, on the same CPU: the record is per CPU.
+//!
+//! With the `lock-order` feature (on by default; `just bench` builds
+//! without it, as it costs a few instructions per lock on the fault path)
+//! each CPU keeps a bit per rank it holds ([`order`]); taking a lock whose
+//! rank is not above every held one names both locks and ends the run
+//! (`power::fail`). The `lock_order` ktests show it catches what it should,
+//! and `break=lockorder` (`harness::lock_order_violation_stops_the_run`)
+//! that a violation ends the run naming both locks.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use talc::lock_api;
 
+/// A global lock's place in the lock order (see the table above): a lock
+/// may be taken only while every lock held has a lower rank. 0 is left for
+/// unranked locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Rank {
+    Tasks = 1,
+    Objects,
+    Threads,
+    Timers,
+    Sched,
+    PageTables,
+    Asids,
+    FramePool,
+    Frames,
+    Gic,
+    IrqHandlers,
+    KernelStacks,
+    Probe,
+    Console,
+    Image,
+}
+
+impl Rank {
+    /// Every rank, lowest first.
+    pub const ALL: [Rank; 15] = [
+        Rank::Tasks,
+        Rank::Objects,
+        Rank::Threads,
+        Rank::Timers,
+        Rank::Sched,
+        Rank::PageTables,
+        Rank::Asids,
+        Rank::FramePool,
+        Rank::Frames,
+        Rank::Gic,
+        Rank::IrqHandlers,
+        Rank::KernelStacks,
+        Rank::Probe,
+        Rank::Console,
+        Rank::Image,
+    ];
+
+    /// The rank numbered `n`, if any.
+    pub fn from_number(n: u8) -> Option<Rank> {
+        Rank::ALL.iter().copied().find(|r| *r as u8 == n)
+    }
+
+    /// The lock (or locks) of this rank, as reports name it.
+    pub fn lock_name(self) -> &'static str {
+        match self {
+            Rank::Tasks => "task table (task::TASKS)",
+            Rank::Objects => "object space (objects::SPACE)",
+            Rank::Threads => "thread table (task::THREADS)",
+            Rank::Timers => "timers (timers::TIMERS)",
+            Rank::Sched => "scheduler (sched::SCHED)",
+            Rank::PageTables => "page tables (vm::SPACE)",
+            Rank::Asids => "ASID allocator (asid::ASIDS)",
+            Rank::FramePool => "a CPU's frame pool (frame::POOLS)",
+            Rank::Frames => "frame allocator (frame::FRAMES)",
+            Rank::Gic => "GIC driver (gic::GIC)",
+            Rank::IrqHandlers => "interrupt handlers (gic::HANDLERS)",
+            Rank::KernelStacks => "kernel stack slots (kstack::SLOTS_STATE)",
+            Rank::Image => "loaded image (image::LOADED)",
+            Rank::Probe => "exception probe (exception::PROBE)",
+            Rank::Console => "console (console::CONSOLE)",
+        }
+    }
+}
+
 /// A spin lock that masks IRQ and FIQ on this CPU while held.
 pub struct IrqSpinRaw {
     locked: AtomicBool,
+    /// Its [`Rank`] as a number, 0 if unranked (never checked).
+    rank: u8,
     /// The `DAIF` to restore on unlock; written only by the holder.
     saved_daif: UnsafeCell<u64>,
     /// When locking masked IRQs (counter ticks), for the masked-interval
@@ -35,6 +153,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self {
         locked: AtomicBool::new(false),
+        rank: 0,
         saved_daif: UnsafeCell::new(0),
         masked_at: UnsafeCell::new(0),
     };
@@ -49,6 +168,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
         } else {
             0
         };
+        self.order_acquire();
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -71,6 +191,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
+            self.order_acquired();
             // SAFETY: this CPU now holds the lock.
             unsafe {
                 *self.saved_daif.get() = daif;
@@ -90,6 +211,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
         // SAFETY: the caller holds the lock, so it owns `saved_daif` and
         // `masked_at`.
         let (daif, at) = unsafe { (*self.saved_daif.get(), *self.masked_at.get()) };
+        self.order_release();
         self.locked.store(false, Ordering::Release);
         if crate::arch::irqs_unmasked_in(daif) {
             crate::latency::masked_since(at);
@@ -120,6 +242,7 @@ impl IrqSpinRaw {
         {
             return false;
         }
+        self.order_acquired();
         // SAFETY: this CPU now holds the lock. A masked `DAIF` makes the
         // unlock leave the mask as it is and record no masked interval.
         unsafe { *self.saved_daif.get() = MASKED_DAIF };
@@ -136,6 +259,7 @@ impl IrqSpinRaw {
     pub fn lock_masked(&self) {
         debug_assert!(crate::arch::irqs_masked());
         crate::arch::check_mmu_for_lock();
+        self.order_acquire();
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -155,6 +279,50 @@ impl IrqSpinRaw {
     #[inline(always)]
     pub fn wait_until_free(&self) {
         crate::arch::wait_while_set(&self.locked);
+    }
+
+    /// An unlocked lock of rank `rank`: `IrqMutex::const_new(IrqSpinRaw::ranked(r), v)`.
+    pub const fn ranked(rank: Rank) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            rank: rank as u8,
+            saved_daif: UnsafeCell::new(0),
+            masked_at: UnsafeCell::new(0),
+        }
+    }
+
+    /// This lock's rank, if it has one.
+    pub fn rank(&self) -> Option<Rank> {
+        Rank::from_number(self.rank)
+    }
+
+    /// Before waiting for the lock (IRQs masked): checks the order and
+    /// records the rank as held by this CPU. Kept out of the spin loop.
+    #[inline(always)]
+    fn order_acquire(&self) {
+        #[cfg(feature = "lock-order")]
+        if self.rank != 0 {
+            order::acquire(self.rank);
+        }
+    }
+
+    /// After a `try_lock` got the lock: records the rank as held, unchecked
+    /// (a `try_lock` never waits).
+    #[inline(always)]
+    fn order_acquired(&self) {
+        #[cfg(feature = "lock-order")]
+        if self.rank != 0 {
+            order::note_held(self.rank);
+        }
+    }
+
+    /// On unlock (IRQs still masked): the rank is no longer held.
+    #[inline(always)]
+    fn order_release(&self) {
+        #[cfg(feature = "lock-order")]
+        if self.rank != 0 {
+            order::release(self.rank);
+        }
     }
 
     #[cold]
@@ -186,3 +354,154 @@ pub fn lock_before_mmu_on_purpose() {
 
 /// A mutex over [`IrqSpinRaw`].
 pub type IrqMutex<T> = lock_api::Mutex<IrqSpinRaw, T>;
+
+/// A global lock of rank `rank` over `value`.
+pub const fn ranked<T>(rank: Rank, value: T) -> IrqMutex<T> {
+    IrqMutex::const_new(IrqSpinRaw::ranked(rank), value)
+}
+
+/// The lock-order checker: per CPU, a bit per [`Rank`] held, set when a
+/// ranked lock is taken and cleared when it is released. Every lock masks
+/// IRQs while held, so only this CPU's own code (and its synchronous
+/// exceptions, which hold what the code they interrupted holds) touches
+/// its word: relaxed loads and stores do.
+pub mod order {
+    #![cfg_attr(not(feature = "lock-order"), allow(dead_code))]
+
+    use super::Rank;
+    use crate::arch::context::{cpu_index, MAX_CPUS};
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    /// One CPU's held ranks, on a cache line of its own.
+    #[repr(align(64))]
+    struct Held(AtomicU32);
+
+    static HELD: [Held; MAX_CPUS] = [const { Held(AtomicU32::new(0)) }; MAX_CPUS];
+
+    /// Per CPU: record a violation (for [`catching`]) instead of failing.
+    static CATCH: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+    /// Per CPU: the first violation caught, `taken << 8 | held`, 0 if none.
+    static CAUGHT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+    /// This CPU's slot (before `context::init_cpu` the index is whatever
+    /// `TPIDR_EL1` holds: one CPU runs then, any slot does).
+    #[inline(always)]
+    fn cpu() -> usize {
+        cpu_index() % MAX_CPUS
+    }
+
+    /// Whether taking rank `rank` while holding the ranks in `held` keeps
+    /// the order: else the highest held rank it breaks it with.
+    #[inline(always)]
+    pub fn check(held: u32, rank: u8) -> Result<(), u8> {
+        match held >> rank {
+            0 => Ok(()),
+            _ => Err((31 - held.leading_zeros()) as u8),
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn acquire(rank: u8) {
+        let cpu = cpu();
+        let held = HELD[cpu].0.load(Ordering::Relaxed);
+        if let Err(over) = check(held, rank) {
+            violation(cpu, rank, over);
+        }
+        HELD[cpu].0.store(held | 1 << rank, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub(super) fn note_held(rank: u8) {
+        let held = &HELD[cpu()].0;
+        held.store(held.load(Ordering::Relaxed) | 1 << rank, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub(super) fn release(rank: u8) {
+        let held = &HELD[cpu()].0;
+        held.store(
+            held.load(Ordering::Relaxed) & !(1 << rank),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Whether this kernel checks the order (the `lock-order` feature).
+    pub const ENABLED: bool = cfg!(feature = "lock-order");
+
+    /// The ranks this CPU holds now, lowest first.
+    pub fn held() -> impl Iterator<Item = Rank> {
+        let held = HELD[cpu()].0.load(Ordering::Relaxed);
+        Rank::ALL
+            .into_iter()
+            .filter(move |r| held & 1 << *r as u8 != 0)
+    }
+
+    /// Taking `taken` while holding `held` (no lower) breaks the order:
+    /// names both and ends the run, or, inside [`catching`], records it.
+    #[cold]
+    #[inline(never)]
+    fn violation(cpu: usize, taken: u8, held: u8) {
+        if CATCH[cpu].load(Ordering::Relaxed) {
+            let _ = CAUGHT[cpu].compare_exchange(
+                0,
+                u32::from(taken) << 8 | u32::from(held),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            return;
+        }
+        let name = |r| Rank::from_number(r).map_or("?", Rank::lock_name);
+        let console = HELD[cpu].0.swap(0, Ordering::Relaxed) & 1 << Rank::Console as u8 != 0;
+        if console {
+            // This CPU holds the console: the report needs it.
+            crate::console::break_lock();
+        }
+        crate::error!(
+            "lock order broken: taking {} (rank {taken}) while holding {} (rank {held})",
+            name(taken),
+            name(held),
+        );
+        crate::power::fail("lock order broken (sync.rs lists the order)");
+    }
+
+    /// Takes a lock ranked like the object space while holding one ranked
+    /// like the page tables (both of their own, so nothing else waits), for
+    /// `break=lockorder`: the check must name both and end the run.
+    pub fn break_on_purpose() {
+        static TABLES: super::IrqMutex<()> = super::ranked(Rank::PageTables, ());
+        static OBJECTS: super::IrqMutex<()> = super::ranked(Rank::Objects, ());
+        let tables = TABLES.lock();
+        drop(OBJECTS.lock());
+        drop(tables);
+    }
+
+    /// A violation [`catching`] saw: the lock taken and the held one it broke
+    /// the order with.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Violation {
+        pub taken: Rank,
+        pub held: Rank,
+    }
+
+    /// Runs `f` on this CPU (IRQs masked: it stays here) with violations
+    /// recorded rather than fatal, and returns the first one, if any. For
+    /// the ktests, which break the order on purpose with locks of their own.
+    pub fn catching(f: impl FnOnce()) -> Option<Violation> {
+        let daif = crate::arch::irq_save();
+        let cpu = cpu();
+        CAUGHT[cpu].store(0, Ordering::Relaxed);
+        CATCH[cpu].store(true, Ordering::Relaxed);
+        f();
+        CATCH[cpu].store(false, Ordering::Relaxed);
+        let caught = CAUGHT[cpu].swap(0, Ordering::Relaxed);
+        crate::arch::irq_restore(daif);
+        let rank = |n: u32| Rank::from_number(n as u8);
+        match caught {
+            0 => None,
+            c => Some(Violation {
+                taken: rank(c >> 8)?,
+                held: rank(c & 0xff)?,
+            }),
+        }
+    }
+}

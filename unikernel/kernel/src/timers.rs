@@ -61,12 +61,15 @@ struct Timers {
     queue: DeadlineQueue,
 }
 
-static TIMERS: IrqMutex<Timers> = IrqMutex::new(Timers {
-    slots: Vec::new(),
-    generations: Vec::new(),
-    free: Vec::new(),
-    queue: DeadlineQueue::new(),
-});
+static TIMERS: IrqMutex<Timers> = crate::sync::ranked(
+    crate::sync::Rank::Timers,
+    Timers {
+        slots: Vec::new(),
+        generations: Vec::new(),
+        free: Vec::new(),
+        queue: DeadlineQueue::new(),
+    },
+);
 
 impl Timers {
     fn get(&mut self, id: TimerId) -> Option<&mut Timer> {

@@ -9,6 +9,7 @@ mod exceptions;
 mod frames;
 mod gic;
 mod heap;
+mod lock_order;
 mod mmu;
 mod power;
 mod sched;
@@ -27,6 +28,7 @@ pub static SUITES: &[&Suite] = &[
     &board::SUITE,
     &exceptions::SUITE,
     &heap::SUITE,
+    &lock_order::SUITE,
     &frames::SUITE,
     &mmu::SUITE,
     &domain::SUITE,

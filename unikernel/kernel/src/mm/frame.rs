@@ -56,14 +56,17 @@ struct Allocator {
     total_frames: usize,
 }
 
-static FRAMES: IrqMutex<Allocator> = IrqMutex::new(Allocator {
-    ranges: RangeList::new(),
-    bump_range: 0,
-    bump_next: 0,
-    free_head: 0,
-    free_frames: 0,
-    total_frames: 0,
-});
+static FRAMES: IrqMutex<Allocator> = crate::sync::ranked(
+    crate::sync::Rank::Frames,
+    Allocator {
+        ranges: RangeList::new(),
+        bump_range: 0,
+        bump_next: 0,
+        free_head: 0,
+        free_frames: 0,
+        total_frames: 0,
+    },
+);
 
 /// Hands the allocator its RAM. Called once at boot.
 pub fn init(ranges: RangeList<MAX_FREE_RANGES>) {
@@ -151,10 +154,13 @@ struct Pool {
 }
 
 static POOLS: [IrqMutex<Pool>; MAX_CPUS] = [const {
-    IrqMutex::new(Pool {
-        frames: [0; POOL_FRAMES],
-        len: 0,
-    })
+    crate::sync::ranked(
+        crate::sync::Rank::FramePool,
+        Pool {
+            frames: [0; POOL_FRAMES],
+            len: 0,
+        },
+    )
 }; MAX_CPUS];
 
 /// Frames in all pools. Changed under a pool's lock, and, when a frame

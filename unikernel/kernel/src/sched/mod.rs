@@ -230,23 +230,26 @@ struct Scheduler {
     stats: Stats,
 }
 
-static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
-    slots: Vec::new(),
-    free: Vec::new(),
-    dead_stacks: Vec::new(),
-    cpus: [const { Cpu::new() }; MAX_CPUS],
-    deadlines: DeadlineQueue::new(),
-    slice_ticks: 0,
-    grace_ticks: 0,
-    online: 0,
-    stats: Stats {
-        switches: 0,
-        preemptions: 0,
-        deadline_expirations: 0,
-        live_threads: 0,
-        migrations: 0,
+static SCHED: IrqMutex<Scheduler> = crate::sync::ranked(
+    crate::sync::Rank::Sched,
+    Scheduler {
+        slots: Vec::new(),
+        free: Vec::new(),
+        dead_stacks: Vec::new(),
+        cpus: [const { Cpu::new() }; MAX_CPUS],
+        deadlines: DeadlineQueue::new(),
+        slice_ticks: 0,
+        grace_ticks: 0,
+        online: 0,
+        stats: Stats {
+            switches: 0,
+            preemptions: 0,
+            deadline_expirations: 0,
+            live_threads: 0,
+            migrations: 0,
+        },
     },
-});
+);
 
 type Guard = talc::lock_api::MutexGuard<'static, IrqSpinRaw, Scheduler>;
 

@@ -42,7 +42,7 @@ impl Image {
     }
 }
 
-static LOADED: IrqMutex<Option<Image>> = IrqMutex::new(None);
+static LOADED: IrqMutex<Option<Image>> = crate::sync::ranked(crate::sync::Rank::Image, None);
 
 /// The loaded image.
 pub fn get() -> Image {

@@ -247,7 +247,7 @@ impl Threads {
     }
 }
 
-static TASKS: IrqMutex<Slots<Task>> = IrqMutex::new(Slots::new());
+static TASKS: IrqMutex<Slots<Task>> = crate::sync::ranked(crate::sync::Rank::Tasks, Slots::new());
 
 /// Most tasks alive at once.
 const MAX_TASKS: usize = 4096;
@@ -275,11 +275,14 @@ fn is_alive(id: Id) -> bool {
 /// the task ended, with one load.
 static THREAD_KILLS: AtomicU32 = AtomicU32::new(0);
 
-static THREADS: IrqMutex<Threads> = IrqMutex::new(Threads {
-    slots: Slots::new(),
-    first: [None; MAX_TASKS],
-    count: [0; MAX_TASKS],
-});
+static THREADS: IrqMutex<Threads> = crate::sync::ranked(
+    crate::sync::Rank::Threads,
+    Threads {
+        slots: Slots::new(),
+        first: [None; MAX_TASKS],
+        count: [0; MAX_TASKS],
+    },
+);
 
 /// A kernel-owned object in a handle table.
 #[derive(Clone, Debug)]

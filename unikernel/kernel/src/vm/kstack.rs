@@ -20,10 +20,13 @@ struct Slots {
     next: u32,
 }
 
-static SLOTS_STATE: IrqMutex<Slots> = IrqMutex::new(Slots {
-    free: Vec::new(),
-    next: 0,
-});
+static SLOTS_STATE: IrqMutex<Slots> = crate::sync::ranked(
+    crate::sync::Rank::KernelStacks,
+    Slots {
+        free: Vec::new(),
+        next: 0,
+    },
+);
 
 /// A mapped kernel stack with an unmapped guard below it. Unmapped and its
 /// frames freed on drop.

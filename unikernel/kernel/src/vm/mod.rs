@@ -28,7 +28,7 @@ pub struct Tables {
     domains: Vec<Option<PageTable>>,
 }
 
-static SPACE: IrqMutex<Option<Tables>> = IrqMutex::new(None);
+static SPACE: IrqMutex<Option<Tables>> = crate::sync::ranked(crate::sync::Rank::PageTables, None);
 
 #[inline(always)]
 fn with_tables<R>(f: impl FnOnce(&mut Tables) -> R) -> R {

@@ -34,14 +34,17 @@ struct Allocator {
     rollovers: u64,
 }
 
-static ASIDS: IrqMutex<Allocator> = IrqMutex::new(Allocator {
-    generation: 1,
-    limit: 0,
-    next: 1,
-    used: [0; WORDS],
-    reserved: [0; MAX_CPUS],
-    rollovers: 0,
-});
+static ASIDS: IrqMutex<Allocator> = crate::sync::ranked(
+    crate::sync::Rank::Asids,
+    Allocator {
+        generation: 1,
+        limit: 0,
+        next: 1,
+        used: [0; WORDS],
+        reserved: [0; MAX_CPUS],
+        rollovers: 0,
+    },
+);
 
 /// The generation, kept outside the lock too: the switch's fast path.
 static GENERATION: AtomicU64 = AtomicU64::new(1);

@@ -245,7 +245,8 @@ pub struct Caught {
 }
 
 /// `None`: nothing armed; `Some(None)`: armed, nothing caught yet.
-static PROBE: IrqMutex<Option<Option<Caught>>> = IrqMutex::new(None);
+static PROBE: IrqMutex<Option<Option<Caught>>> =
+    crate::sync::ranked(crate::sync::Rank::Probe, None);
 
 /// Runs `f`, observing the first synchronous exception it causes at EL1:
 /// the exception is reported like any other, then `f` resumes after the

@@ -93,8 +93,9 @@ impl PriorityBytes {
 // lives in a lock, so only one CPU touches it at a time.
 unsafe impl Send for Driver {}
 
-static GIC: IrqMutex<Option<Driver>> = IrqMutex::new(None);
-static HANDLERS: IrqMutex<[Option<Handler>; INTID_LIMIT]> = IrqMutex::new([None; INTID_LIMIT]);
+static GIC: IrqMutex<Option<Driver>> = crate::sync::ranked(crate::sync::Rank::Gic, None);
+static HANDLERS: IrqMutex<[Option<Handler>; INTID_LIMIT]> =
+    crate::sync::ranked(crate::sync::Rank::IrqHandlers, [None; INTID_LIMIT]);
 /// The GIC architecture version in use (0 before [`init`]).
 static VERSION: AtomicU8 = AtomicU8::new(0);
 /// Interrupts acknowledged, for statistics and tests.

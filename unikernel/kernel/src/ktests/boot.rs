@@ -129,17 +129,20 @@ fn kernel_map_was_built_before_any_lock() -> TestResult {
 
 /// A lock waiter sleeps in `WFE` (`arch::wait_while_set`); the event
 /// stream bounds that sleep whatever the other CPUs do: it is on, at
-/// 10 kHz or slower but no slower than 5 kHz, and a `WFE` with no event
-/// pending returns within its period (QEMU's returns at once; a core
-/// with the stream off would wait here for good, and the run time out).
+/// 10 kHz or slower but no slower than 5 kHz (faster only where the
+/// counter is too fast for `EVNTI`'s 15: `-cpu max`'s 1 GHz gives
+/// 15 kHz), and a `WFE` with no event pending returns within its period
+/// (QEMU's returns at once; a core with the stream off would wait here
+/// for good, and the run time out).
 fn the_event_stream_ends_every_wfe_wait_within_200_us() -> TestResult {
     let ctl = CNTKCTL_EL1.get();
     check_eq!(CNTKCTL_EL1::EVNTEN.read(ctl), 1);
-    let period_ticks = 2u64 << CNTKCTL_EL1::EVNTI.read(ctl);
+    let evnti = CNTKCTL_EL1::EVNTI.read(ctl);
+    let period_ticks = 2u64 << evnti;
     let period_ns = period_ticks * 1_000_000_000 / arch::counter_frequency();
     check!(
-        (100_000..=200_000).contains(&period_ns),
-        "event stream period {period_ns} ns"
+        period_ns <= 200_000 && (period_ns >= 100_000 || evnti == 15),
+        "event stream period {period_ns} ns (EVNTI {evnti})"
     );
     // The shortest of 8 waits: a host that deschedules QEMU's vCPU may
     // stretch one, not all.

@@ -80,8 +80,9 @@ pub fn sctlr_el1_mmu_on() -> u64 {
 /// `CNTFRQ_EL0`); the physical counter and both timers' registers trap.
 /// The event stream is on, at about 10 kHz or slower (an event each time
 /// counter bit `EVNTI` rises: every 2^(EVNTI+1) ticks, 131 µs at QEMU's
-/// 62.5 MHz and 152 µs at the Pi's 54 MHz), so a `WFE` wait for a lock
-/// (`arch::wait_while_set`) always ends, as Linux arranges too.
+/// 62.5 MHz and 152 µs at the Pi's 54 MHz; `EVNTI` stops at 15, so a
+/// 1 GHz counter, `-cpu max`'s, gets 65.5 µs), so a `WFE` wait for a
+/// lock (`arch::wait_while_set`) always ends, as Linux arranges too.
 pub fn cntkctl_el1() -> u64 {
     // Bit `i` rises every 2^(i+1) ticks: the shortest such period that is
     // at least frequency / 10 kHz ticks.

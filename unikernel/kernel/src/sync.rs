@@ -174,7 +174,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            crate::arch::wait_while_set(&self.locked);
+            self.wait_until_free();
         }
         // SAFETY: this CPU now holds the lock.
         unsafe {
@@ -265,7 +265,7 @@ impl IrqSpinRaw {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            crate::arch::wait_while_set(&self.locked);
+            self.wait_until_free();
         }
         // SAFETY: this CPU now holds the lock. A masked `DAIF` makes the
         // unlock leave the mask as it is and record no masked interval.

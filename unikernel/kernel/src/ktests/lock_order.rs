@@ -6,8 +6,10 @@
 
 use crate::ktest::{Failure, Suite, TestResult};
 use crate::sync::order::{self, Violation};
-use crate::sync::{ranked, IrqMutex, Rank};
+use crate::sync::{ranked, IrqMutex, IrqSpinRaw, Rank};
 use crate::{check, check_eq, tests};
+use alloc::vec::Vec;
+use talc::lock_api::MutexGuard;
 
 pub static SUITE: Suite = Suite {
     name: "lock_order",
@@ -36,21 +38,46 @@ fn enabled() -> TestResult {
     Ok(())
 }
 
+/// How a test takes a lock: waiting for it, or trying once.
+#[derive(Clone, Copy)]
+enum Take {
+    Lock,
+    Try,
+}
+
+/// Inside `order::catching`: takes `outer`, then `inner` (each as its
+/// [`Take`] says), and releases them in reverse. Returns the violation
+/// caught, if any, and the ranks recorded as held while both were.
+fn nested(
+    (outer, how_outer): (&IrqMutex<()>, Take),
+    (inner, how_inner): (&IrqMutex<()>, Take),
+) -> (Option<Violation>, Vec<Rank>) {
+    let mut during = Vec::new();
+    let caught = order::catching(|| {
+        let _outer = take(outer, how_outer);
+        let _inner = take(inner, how_inner);
+        during.extend(order::held());
+    });
+    (caught, during)
+}
+
+/// `m` taken as `how` says (`None`: a `try_lock` that failed).
+fn take(m: &IrqMutex<()>, how: Take) -> Option<MutexGuard<'_, IrqSpinRaw, ()>> {
+    match how {
+        Take::Lock => Some(m.lock()),
+        Take::Try => m.try_lock(),
+    }
+}
+
+/// The violation of taking `taken` while holding `held`.
+fn violation(taken: Rank, held: Rank) -> Option<Violation> {
+    Some(Violation { taken, held })
+}
+
 fn lock_order_wrong_order_is_caught() -> TestResult {
     enabled()?;
-    let caught = order::catching(|| {
-        let tables = TABLES.lock();
-        let objects = OBJECTS.lock();
-        drop(objects);
-        drop(tables);
-    });
-    check_eq!(
-        caught,
-        Some(Violation {
-            taken: Rank::Objects,
-            held: Rank::PageTables,
-        })
-    );
+    let (caught, _) = nested((&TABLES, Take::Lock), (&OBJECTS, Take::Lock));
+    check_eq!(caught, violation(Rank::Objects, Rank::PageTables));
     // Released: nothing is left recorded.
     check_eq!(order::held().count(), 0);
     Ok(())
@@ -58,14 +85,7 @@ fn lock_order_wrong_order_is_caught() -> TestResult {
 
 fn lock_order_right_order_passes() -> TestResult {
     enabled()?;
-    let mut during = alloc::vec::Vec::new();
-    let caught = order::catching(|| {
-        let objects = OBJECTS.lock();
-        let tables = TABLES.lock();
-        during.extend(order::held());
-        drop(tables);
-        drop(objects);
-    });
+    let (caught, during) = nested((&OBJECTS, Take::Lock), (&TABLES, Take::Lock));
     check_eq!(caught, None);
     check_eq!(during, [Rank::Objects, Rank::PageTables]);
     check_eq!(order::held().count(), 0);
@@ -75,19 +95,8 @@ fn lock_order_right_order_passes() -> TestResult {
 /// Two locks of one rank (two CPUs' frame pools) are never held together.
 fn lock_order_same_rank_twice_is_caught() -> TestResult {
     enabled()?;
-    let caught = order::catching(|| {
-        let a = POOL_A.lock();
-        let b = POOL_B.lock();
-        drop(b);
-        drop(a);
-    });
-    check_eq!(
-        caught,
-        Some(Violation {
-            taken: Rank::FramePool,
-            held: Rank::FramePool,
-        })
-    );
+    let (caught, _) = nested((&POOL_A, Take::Lock), (&POOL_B, Take::Lock));
+    check_eq!(caught, violation(Rank::FramePool, Rank::FramePool));
     Ok(())
 }
 
@@ -95,26 +104,10 @@ fn lock_order_same_rank_twice_is_caught() -> TestResult {
 /// held for the locks taken after it.
 fn lock_order_try_lock_is_unchecked_but_held() -> TestResult {
     enabled()?;
-    let caught = order::catching(|| {
-        let tables = TABLES.lock();
-        let objects = OBJECTS.try_lock();
-        drop(objects);
-        drop(tables);
-    });
+    let (caught, _) = nested((&TABLES, Take::Lock), (&OBJECTS, Take::Try));
     check_eq!(caught, None);
-    let caught = order::catching(|| {
-        let tables = TABLES.try_lock();
-        let objects = OBJECTS.lock();
-        drop(objects);
-        drop(tables);
-    });
-    check_eq!(
-        caught,
-        Some(Violation {
-            taken: Rank::Objects,
-            held: Rank::PageTables,
-        })
-    );
+    let (caught, _) = nested((&TABLES, Take::Try), (&OBJECTS, Take::Lock));
+    check_eq!(caught, violation(Rank::Objects, Rank::PageTables));
     check_eq!(order::held().count(), 0);
     Ok(())
 }
@@ -124,14 +117,7 @@ fn lock_order_unranked_locks_are_not_checked() -> TestResult {
     let unranked = IrqMutex::new(());
     check!(rank_of(&unranked).is_none());
     check_eq!(rank_of(&TABLES), Some(Rank::PageTables));
-    let mut during = alloc::vec::Vec::new();
-    let caught = order::catching(|| {
-        let tables = TABLES.lock();
-        let u = unranked.lock();
-        during.extend(order::held());
-        drop(u);
-        drop(tables);
-    });
+    let (caught, during) = nested((&TABLES, Take::Lock), (&unranked, Take::Lock));
     check_eq!(caught, None);
     check_eq!(during, [Rank::PageTables]);
     Ok(())
@@ -141,7 +127,7 @@ fn lock_order_unranked_locks_are_not_checked() -> TestResult {
 /// table's (a mapping made under the object space's lock).
 fn lock_order_object_space_then_page_tables_passes() -> TestResult {
     enabled()?;
-    let mut during = alloc::vec::Vec::new();
+    let mut during = Vec::new();
     let caught = order::catching(|| {
         crate::objects::with(|_| {
             crate::vm::with_page_table(|_| during.extend(order::held()));

@@ -16,6 +16,14 @@ use abi::{Signals, Status};
 use core::sync::atomic::{AtomicBool, Ordering};
 use object::{Frame, FrameAllocator, MapPerms, Mmu, ObjectSpace, VmarId, WaiterId, Waker};
 
+/// A frame the object layer owns was freed or written: see
+/// `vm::fault::FRAME_CHANGES`. Called under the object space's lock.
+#[inline(always)]
+fn frame_changed() {
+    let changes = &crate::vm::fault::FRAME_CHANGES;
+    changes.store(changes.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 /// Frames from [`crate::mm::frame`], translations in the kernel's page
 /// table, wake-ups through the scheduler.
 pub struct KernelPlatform {
@@ -42,11 +50,13 @@ impl FrameAllocator for KernelPlatform {
     }
 
     fn zero(&self, f: Frame) {
+        frame_changed();
         // SAFETY: the frame is identity-mapped RAM the object layer owns.
         unsafe { crate::arch::page::zero(bytes(f)) };
     }
 
     fn free(&self, f: Frame) {
+        frame_changed();
         // SAFETY: the object layer frees each frame it got exactly once, after
         // unmapping every translation of it.
         unsafe { frame::free(frame::Frame::from_addr(f.paddr())) };
@@ -61,6 +71,7 @@ impl FrameAllocator for KernelPlatform {
 
     fn write(&self, f: Frame, offset: usize, data: &[u8]) {
         debug_assert!(offset + data.len() <= object::PAGE_BYTES);
+        frame_changed();
         // SAFETY: as for `read`.
         unsafe { crate::arch::usercopy::copy(bytes(f).add(offset), data.as_ptr(), data.len()) };
     }
@@ -73,6 +84,19 @@ impl FrameAllocator for KernelPlatform {
 
     fn zero_page(&self) -> Frame {
         self.zero_page
+    }
+
+    /// From this CPU's pool of pre-zeroed frames while it lasts; past
+    /// that, with several CPUs, filled outside the object space's lock
+    /// (`vm::fault`).
+    #[inline(always)]
+    fn fault_frame(&self, src: Option<Frame>) -> Result<Frame, Status> {
+        if src.is_none() {
+            if let Some(f) = frame::take_zeroed() {
+                return Ok(Frame::new(f.addr()));
+            }
+        }
+        crate::vm::fault::fault_frame(src.map(Frame::paddr)).map(Frame::new)
     }
 
     fn cache_op(&self, op: object::CacheOp, f: Frame, offset: usize, len: usize) {

@@ -36,7 +36,7 @@ pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
 pub use mapping::{Access, Mapping, MappingInfo, Populate, VmCounters};
 pub use platform::{
     CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
-    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, MAP_NEEDS_TABLES, PAGE_BYTES,
+    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, FAULT_FRAME_LATER, MAP_NEEDS_TABLES, PAGE_BYTES,
 };
 pub use port::{
     PortId, PortStart, PortWaitToken, MAX_ASYNC_WAITS_PER_OBJECT, MAX_ASYNC_WAITS_PER_TABLE,

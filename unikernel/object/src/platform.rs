@@ -59,7 +59,35 @@ pub trait FrameAllocator {
     /// of `frame` (`offset + len <= 4096`), with the barriers that make it
     /// complete before the call returns.
     fn cache_op(&self, op: CacheOp, frame: Frame, offset: usize, len: usize);
+    /// The frame a fault commits: a copy of `src`, or zeros (`None`).
+    /// `ZX_ERR_NO_MEMORY` when memory is exhausted, or
+    /// [`FAULT_FRAME_LATER`]: the platform would rather fill the frame
+    /// outside the object space's lock (a 4 KiB copy or zeroing is most of
+    /// a fault on hardware, and other CPUs wait for that lock meanwhile).
+    /// Then [`crate::ObjectSpace::vmar_fault`] returns that status with
+    /// nothing changed, and its caller fills a frame unlocked and calls
+    /// `vmar_fault` again, which gets it here if `src` is still the page
+    /// to copy and nothing changed any frame since (the platform's to
+    /// judge); else this fills one under the lock, and never says
+    /// [`FAULT_FRAME_LATER`] twice for one fault.
+    #[inline(always)]
+    fn fault_frame(&self, src: Option<Frame>) -> Result<Frame, Status> {
+        match src {
+            Some(src) => {
+                let frame = self.alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
+                self.copy(src, frame);
+                Ok(frame)
+            }
+            None => self.alloc_zeroed().ok_or(abi::ZX_ERR_NO_MEMORY),
+        }
+    }
 }
+
+/// What [`FrameAllocator::fault_frame`] (and so
+/// [`crate::ObjectSpace::vmar_fault`]) returns when the platform fills the
+/// fault's frame outside the object space's lock first: nothing changed;
+/// ask again. No other path returns it.
+pub const FAULT_FRAME_LATER: Status = abi::ZX_ERR_UNAVAILABLE;
 
 /// A cache maintenance operation of `zx_vmo_op_range`, by what it must
 /// guarantee once done.

@@ -919,7 +919,10 @@ impl<P: Platform> ObjectSpace<P> {
     /// through [`crate::Mmu::map`] (see [`Access`] and DESIGN.md). Errors:
     /// no mapping → `ZX_ERR_NOT_FOUND`; the mapping forbids the access →
     /// `ZX_ERR_ACCESS_DENIED`; past the VMO's end → `ZX_ERR_OUT_OF_RANGE`;
-    /// no frame, quota or table page → `ZX_ERR_NO_MEMORY` (nothing changed).
+    /// no frame, quota or table page → `ZX_ERR_NO_MEMORY` (nothing changed);
+    /// the platform fills the frame outside the lock first →
+    /// [`crate::FAULT_FRAME_LATER`] (nothing changed: ask again, see
+    /// [`crate::FrameAllocator::fault_frame`]).
     pub fn vmar_fault(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<(), Status> {
         let fault = self.fault_claim(root, vaddr, access)?;
         self.mapping_fault(fault, access)

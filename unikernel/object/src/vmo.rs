@@ -570,21 +570,17 @@ impl<P: Platform> ObjectSpace<P> {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
             _ => None,
         };
-        // A page to copy into, or a zero page (the platform may have one
-        // zeroed ahead of time).
-        let frame = match shown {
-            Some(_) => self.platform.alloc(),
-            None => self.platform.alloc_zeroed(),
-        };
-        let Some(frame) = frame else {
-            self.uncharge(self.vmos[id].account, 1);
-            return Err(ZX_ERR_NO_MEMORY);
+        // A copy of the page shown, or zeros (the platform may have a page
+        // zeroed ahead of time, or one filled before this lock hold).
+        let frame = match self.platform.fault_frame(shown) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.uncharge(self.vmos[id].account, 1);
+                return Err(e);
+            }
         };
         match shown {
-            Some(src) => {
-                self.platform.copy(src, frame);
-                self.count(|c| c.pages_copied += 1);
-            }
+            Some(_) => self.count(|c| c.pages_copied += 1),
             None => self.count(|c| c.pages_zero_filled += 1),
         }
         // Mappings that showed the old page must fault again.

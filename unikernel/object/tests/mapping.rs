@@ -4,7 +4,7 @@
 mod common;
 use abi::*;
 use common::*;
-use object::{Access, MapPerms};
+use object::{Access, MapPerms, FAULT_FRAME_LATER};
 
 const VA: u64 = 1 << 40;
 const VB: u64 = 2 << 40;
@@ -65,6 +65,50 @@ fn write_fault_in_a_child_copies_and_maps_its_own_page_writable() {
     assert_eq!(paddr, lookup(&mut s, t, c, 0));
     assert_eq!(committed_pages(&mut s, t, c), 1);
     assert_eq!(byte(&mut s, t, c, 0), 1);
+}
+
+#[test]
+fn a_fault_whose_frame_is_filled_later_changes_nothing_until_asked_again() {
+    let (mut s, t, root, r) = setup_vmar();
+    let p = filled_vmo(&mut s, t, 2);
+    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    map_at(&mut s, t, r, VA, c, 0, 2 * PAGE, RW);
+    s.vmar_fault(root, VA + PAGE, Access::Read).unwrap();
+    let before = (s.platform().live_frames(), s.platform().pte(VA + PAGE));
+    let charged = s.committed_pages(t);
+    for va in [VA, VA + PAGE] {
+        // A copy-on-write fault (the page shows the parent's).
+        s.platform().fault_frame_later.set(true);
+        assert_eq!(
+            s.vmar_fault(root, va, Access::Write),
+            Err(FAULT_FRAME_LATER)
+        );
+        assert_eq!(committed_pages(&mut s, t, c), 0);
+        assert_eq!(s.committed_pages(t), charged);
+        assert_eq!(
+            (s.platform().live_frames(), s.platform().pte(VA + PAGE)),
+            before
+        );
+    }
+    // A zero-fill fault in a VMO of its own.
+    let v = s.task(t).vmo_create(PAGE, 0).unwrap();
+    map_at(&mut s, t, r, VB, v, 0, PAGE, RW);
+    s.platform().fault_frame_later.set(true);
+    assert_eq!(
+        s.vmar_fault(root, VB, Access::Write),
+        Err(FAULT_FRAME_LATER)
+    );
+    assert_eq!(committed_pages(&mut s, t, v), 0);
+    assert_eq!(s.platform().fault_frames_deferred.get(), 3);
+    // Asked again, each fault is resolved as it would have been at once.
+    for va in [VA, VA + PAGE, VB] {
+        s.vmar_fault(root, va, Access::Write).unwrap();
+        assert_eq!(s.platform().pte(va).map(|(_, perms)| perms), Some(RWP));
+    }
+    assert_eq!(committed_pages(&mut s, t, c), 2);
+    assert_eq!(committed_pages(&mut s, t, v), 1);
+    assert_eq!(byte(&mut s, t, c, PAGE), 2);
+    assert_eq!(byte(&mut s, t, v, 0), 0);
 }
 
 #[test]

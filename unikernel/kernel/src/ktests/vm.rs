@@ -31,6 +31,7 @@ pub static SUITE: Suite = Suite {
         mapping_past_the_vmo_end_faults,
         unmap_removes_translations,
         random_access_through_overlapping_clones_matches_vmo_read,
+        frames_filled_outside_the_object_lock_are_used_only_while_still_right,
     ],
 };
 
@@ -496,5 +497,58 @@ fn random_access_through_overlapping_clones_matches_vmo_read() -> TestResult {
     }
     crate::info!("stress: {ops} operations, {reads:?} checked reads per VMO");
     check!(reads.iter().all(|&r| r > 0));
+    Ok(())
+}
+
+/// A copy-on-write copy, and a zero-fill with this CPU's pool empty, are
+/// filled outside the object space's lock and used; a copy whose source
+/// may have changed meanwhile is not used (the fault copies again under
+/// the lock) and its frame goes back.
+fn frames_filled_outside_the_object_lock_are_used_only_while_still_right() -> TestResult {
+    fault::set_unlocked_fills(true, false);
+    let r = filled_outside_the_lock();
+    fault::set_unlocked_fills(false, false);
+    r
+}
+
+fn filled_outside_the_lock() -> TestResult {
+    use crate::mm::frame;
+    let fx = Fixture::new()?;
+    let (p, _) = fx.mapped_and_written(2)?;
+    fx.write_byte(p, 1, 0x11)?;
+    fx.write_byte(p, PAGE_SIZE + 1, 0x22)?;
+    let c = fx.child(p, 2)?;
+    let cm = fx.map(c, 2, RW)?;
+    let (filled, stale) = fault::unlocked_fill_counts();
+    poke(cm, 0xcc);
+    check_eq!(fault::unlocked_fill_counts(), (filled + 1, stale));
+    check_eq!((peek(cm), peek(cm + 1)), (0xcc, 0x11));
+    check_eq!(fx.read_byte(p, 0)?, 1);
+    // Maps the parent's page (and any table page) first: the write below
+    // then takes one frame, the copy's.
+    check_eq!(peek(cm + PAGE_SIZE), 2);
+    fault::set_unlocked_fills(true, true);
+    let free = frame::free_frames();
+    poke(cm + PAGE_SIZE, 0xdd);
+    check_eq!(fault::unlocked_fill_counts(), (filled + 2, stale + 1));
+    check_eq!(frame::free_frames(), free - 1);
+    check_eq!(
+        (peek(cm + PAGE_SIZE), peek(cm + PAGE_SIZE + 1)),
+        (0xdd, 0x22)
+    );
+    check_eq!(fx.read_byte(p, PAGE_SIZE)?, 2);
+    check_eq!(fx.committed_pages(c)?, 2);
+    // A zero-fill fault with no pre-zeroed frame at hand.
+    fault::set_unlocked_fills(true, false);
+    frame::drain_pools();
+    let v = fx.vmo(1)?;
+    let vm = fx.map(v, 1, RW)?;
+    poke(vm + 7, 5);
+    check_eq!(fault::unlocked_fill_counts(), (filled + 3, stale + 1));
+    check_eq!(
+        (peek(vm), peek(vm + 7), peek(vm + PAGE_SIZE - 1)),
+        (0, 5, 0)
+    );
+    check_eq!(fx.committed_pages(v)?, 1);
     Ok(())
 }

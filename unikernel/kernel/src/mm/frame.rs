@@ -179,7 +179,7 @@ fn this_pool() -> &'static IrqMutex<Pool> {
 
 /// A frame from this CPU's pool, if it has one.
 #[inline(always)]
-fn take_zeroed() -> Option<Frame> {
+pub fn take_zeroed() -> Option<Frame> {
     // No lock at all while every pool is empty (before the first idle
     // period, or when faults outrun the idle thread); a stale non-zero
     // read only costs the lock below.

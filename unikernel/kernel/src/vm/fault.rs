@@ -6,7 +6,7 @@ use super::USER_REGION;
 use crate::arch::esr::{Esr, ABORT_ISS::FSC_KIND::Value as FaultKind};
 use crate::mm::PAGE_SIZE;
 use abi::{Status, ZX_ERR_ACCESS_DENIED, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use object::Access;
 
 static TRANSLATION_FAULTS: AtomicU64 = AtomicU64::new(0);
@@ -64,10 +64,194 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     // A fault taken while this CPU holds the object space's lock is a kernel
     // bug (user memory touched under the lock); say so instead of deadlocking.
     // The exception entry masked IRQs: the lock need not.
+    let r = resolve_locked(page, access);
+    if r == Err(object::FAULT_FRAME_LATER) {
+        return fill_and_retry(page, access);
+    }
+    r
+}
+
+/// One try at the fault under the object space's lock.
+#[inline(always)]
+fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
     crate::objects::try_with_masked(|space| {
         space.vmar_fault(crate::objects::root_vmar(), page, access)
     })
     .unwrap_or(Err(ZX_ERR_BAD_STATE))
+}
+
+// Frames filled outside the object space's lock.
+//
+// A 4 KiB copy (copy-on-write) or zeroing (a zero-fill fault when this
+// CPU's pool of pre-zeroed frames is empty) is most of a fault on
+// hardware, and every other CPU's faults, maps and syscalls wait for the
+// object space's lock meanwhile. So with more than one CPU running, a
+// fault that needs one asks for it from [`fault_frame`] under the lock,
+// which answers `FAULT_FRAME_LATER` (nothing changed) and notes what to
+// fill in this CPU's [`Prepared`]; [`fill_and_retry`] fills a frame with
+// the lock released and resolves the fault again, and [`fault_frame`]
+// hands that frame over if the fault still needs the same contents: zeros,
+// or a copy of the same source frame, with no frame freed or written by
+// the object layer meanwhile ([`FRAME_CHANGES`]: the source could have
+// been freed and reused while it was copied). Otherwise the frame is
+// filled under the lock as with one CPU, so a fault asks at most once and
+// always ends; a frame filled but not used (the fault was resolved by
+// another CPU meanwhile, its mapping went, or something changed) is freed.
+//
+// The contents stay what a copy under the lock would give: the source
+// frame was the page the child showed throughout, and writes to it by
+// the parent's threads race with the copy either way (they never took the
+// object lock).
+
+/// Counts frames the object layer freed or the kernel wrote into for it
+/// (`KernelPlatform::free`, `write`, `zero`); changed under the object
+/// space's lock only.
+pub static FRAME_CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// [`Prepared::src`] for a frame of zeros.
+const ZEROS: u64 = u64::MAX;
+
+/// [`Prepared::state`]: no fault of this CPU's is in its retry.
+const IDLE: u8 = 0;
+/// [`fault_frame`] asked for a frame to be filled outside the lock.
+const WANTED: u8 = 1;
+/// [`fill_and_retry`] filled one: [`Prepared::frame`].
+const READY: u8 = 2;
+/// This fault's frame is filled under the lock (given up, or handed over).
+const UNDER_LOCK: u8 = 3;
+
+/// Per CPU, the frame its current fault fills outside the lock. Touched by
+/// that CPU only, with IRQs masked (the fault path), so relaxed atomics
+/// are only there to make it a `static`.
+struct Prepared {
+    state: AtomicU8,
+    /// The source frame's address, or [`ZEROS`].
+    src: AtomicU64,
+    /// [`FRAME_CHANGES`] when the frame was asked for.
+    changes: AtomicU64,
+    /// The filled frame's address; 0 for none.
+    frame: AtomicU64,
+}
+
+static PREPARED: [Prepared; crate::sched::MAX_CPUS] = [const {
+    Prepared {
+        state: AtomicU8::new(IDLE),
+        src: AtomicU64::new(0),
+        changes: AtomicU64::new(0),
+        frame: AtomicU64::new(0),
+    }
+}; crate::sched::MAX_CPUS];
+
+fn prepared() -> &'static Prepared {
+    &PREPARED[crate::arch::context::cpu_index() % crate::sched::MAX_CPUS]
+}
+
+/// Frames filled outside the lock, and how many of them were not used
+/// because the fault's source changed meanwhile (for tests).
+static FILLED_UNLOCKED: AtomicU64 = AtomicU64::new(0);
+static STALE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether faults fill frames outside the lock on one CPU too (tests), and
+/// whether [`fill_and_retry`] acts as if another CPU changed a frame
+/// while it filled one.
+static UNLOCKED_ON_ONE_CPU: AtomicBool = AtomicBool::new(false);
+static INTERFERE: AtomicBool = AtomicBool::new(false);
+
+/// Frames filled outside the object lock so far, and how many of those
+/// were not used because the source changed meanwhile.
+pub fn unlocked_fill_counts() -> (u64, u64) {
+    (
+        FILLED_UNLOCKED.load(Ordering::Relaxed),
+        STALE.load(Ordering::Relaxed),
+    )
+}
+
+/// For tests: fill frames outside the lock with one CPU too; act as if
+/// another CPU changed a frame during every such fill.
+pub fn set_unlocked_fills(on_one_cpu: bool, interfere: bool) {
+    UNLOCKED_ON_ONE_CPU.store(on_one_cpu, Ordering::Relaxed);
+    INTERFERE.store(interfere, Ordering::Relaxed);
+}
+
+/// `KernelPlatform::fault_frame` past this CPU's pool of pre-zeroed frames:
+/// a frame of zeros (`src` `None`) or a copy of `src`, for the fault this
+/// CPU is resolving under the object space's lock (see above).
+#[cold]
+#[inline(never)]
+pub fn fault_frame(src: Option<u64>) -> Result<u64, Status> {
+    let p = prepared();
+    let key = src.unwrap_or(ZEROS);
+    match p.state.load(Ordering::Relaxed) {
+        READY => {
+            p.state.store(UNDER_LOCK, Ordering::Relaxed);
+            let same = p.src.load(Ordering::Relaxed) == key
+                && (src.is_none()
+                    || p.changes.load(Ordering::Relaxed) == FRAME_CHANGES.load(Ordering::Relaxed));
+            if same {
+                return Ok(p.frame.swap(0, Ordering::Relaxed));
+            }
+            STALE.fetch_add(1, Ordering::Relaxed);
+        }
+        IDLE if crate::sched::cpus_online() > 1 || UNLOCKED_ON_ONE_CPU.load(Ordering::Relaxed) => {
+            p.src.store(key, Ordering::Relaxed);
+            p.changes
+                .store(FRAME_CHANGES.load(Ordering::Relaxed), Ordering::Relaxed);
+            p.state.store(WANTED, Ordering::Relaxed);
+            return Err(object::FAULT_FRAME_LATER);
+        }
+        _ => {}
+    }
+    let f = crate::mm::frame::alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
+    fill(f.addr(), key);
+    Ok(f.addr())
+}
+
+/// Fills the frame at `frame` with zeros or a copy of the frame at `src`.
+fn fill(frame: u64, src: u64) {
+    if src == ZEROS {
+        // SAFETY: a frame just allocated to the caller: identity-mapped RAM
+        // nobody else reaches.
+        unsafe { crate::arch::page::zero(frame as *mut u8) };
+    } else {
+        // SAFETY: as above for the destination; the source is identity-
+        // mapped RAM (a VMO's frame, or one freed since: then the copy is
+        // not used).
+        unsafe { crate::arch::page::copy(frame as *mut u8, src as *const u8) };
+    }
+}
+
+/// The fault's frame was asked for outside the lock ([`fault_frame`]):
+/// fills one and resolves the fault again.
+#[cold]
+#[inline(never)]
+fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
+    let p = prepared();
+    debug_assert_eq!(p.state.load(Ordering::Relaxed), WANTED);
+    match crate::mm::frame::alloc() {
+        Some(f) => {
+            fill(f.addr(), p.src.load(Ordering::Relaxed));
+            FILLED_UNLOCKED.fetch_add(1, Ordering::Relaxed);
+            p.frame.store(f.addr(), Ordering::Relaxed);
+            p.state.store(READY, Ordering::Relaxed);
+        }
+        // Out of memory: under the lock the fault fails as it should.
+        None => p.state.store(UNDER_LOCK, Ordering::Relaxed),
+    }
+    if INTERFERE.load(Ordering::Relaxed) {
+        p.changes.store(
+            p.changes.load(Ordering::Relaxed).wrapping_sub(1),
+            Ordering::Relaxed,
+        );
+    }
+    let r = resolve_locked(page, access);
+    let unused = p.frame.swap(0, Ordering::Relaxed);
+    if unused != 0 {
+        // SAFETY: allocated above and handed to nobody.
+        unsafe { crate::mm::frame::free(crate::mm::frame::Frame::from_addr(unused)) };
+    }
+    p.state.store(IDLE, Ordering::Relaxed);
+    debug_assert_ne!(r, Err(object::FAULT_FRAME_LATER));
+    r
 }
 
 /// Describes the mapping around `far` for a fault report.

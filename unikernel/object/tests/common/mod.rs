@@ -36,6 +36,10 @@ pub struct Fake {
     /// Charged table pages, modelled as one per 2 MiB that holds a
     /// translation (`tables_charged`), or none (the default).
     pub tables_charged: Cell<bool>,
+    /// The next `fault_frame` says `FAULT_FRAME_LATER` (as a kernel with
+    /// several CPUs does), and how many times it said so.
+    pub fault_frame_later: Cell<bool>,
+    pub fault_frames_deferred: Cell<u64>,
 }
 
 /// Bytes one modelled table page covers.
@@ -136,6 +140,19 @@ impl FrameAllocator for Fake {
     }
     fn zero_page(&self) -> Frame {
         Frame::new(ZERO_PADDR)
+    }
+    fn fault_frame(&self, src: Option<Frame>) -> Result<Frame, Status> {
+        if self.fault_frame_later.take() {
+            self.fault_frames_deferred
+                .set(self.fault_frames_deferred.get() + 1);
+            return Err(FAULT_FRAME_LATER);
+        }
+        let frame = self.alloc().ok_or(ZX_ERR_NO_MEMORY)?;
+        match src {
+            Some(src) => self.copy(src, frame),
+            None => self.zero(frame),
+        }
+        Ok(frame)
     }
     fn cache_op(&self, op: CacheOp, frame: Frame, offset: usize, len: usize) {
         assert!(self.frame_live(frame.paddr()), "cache op on a freed frame");

@@ -96,7 +96,17 @@ impl FrameAllocator for KernelPlatform {
                 return Ok(Frame::new(f.addr()));
             }
         }
-        crate::vm::fault::fault_frame(src.map(Frame::paddr)).map(Frame::new)
+        if crate::vm::fault::fills_unlocked() {
+            return crate::vm::fault::fault_frame(src.map(Frame::paddr)).map(Frame::new);
+        }
+        let f = self.alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
+        match src {
+            Some(src) => self.copy(src, f),
+            // SAFETY: a frame just allocated: identity-mapped RAM only
+            // this call reaches.
+            None => unsafe { crate::arch::page::zero(bytes(f)) },
+        }
+        Ok(f)
     }
 
     fn cache_op(&self, op: object::CacheOp, f: Frame, offset: usize, len: usize) {

@@ -37,13 +37,7 @@ pub fn counts() -> FaultCounts {
 /// handlers.
 #[inline(always)]
 pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
-    let access = if esr.abort_is_fetch() {
-        Access::Execute
-    } else if esr.write_not_read() {
-        Access::Write
-    } else {
-        Access::Read
-    };
+    let access = access_of(esr);
     if !USER_REGION.contains(&far) {
         return Err(ZX_ERR_NOT_FOUND);
     }
@@ -64,11 +58,31 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     // A fault taken while this CPU holds the object space's lock is a kernel
     // bug (user memory touched under the lock); say so instead of deadlocking.
     // The exception entry masked IRQs: the lock need not.
-    let r = resolve_locked(page, access);
-    if r == Err(object::FAULT_FRAME_LATER) {
-        return fill_and_retry(page, access);
+    resolve_locked(page, access)
+}
+
+/// The access an abort made.
+#[inline(always)]
+fn access_of(esr: Esr) -> Access {
+    if esr.abort_is_fetch() {
+        Access::Execute
+    } else if esr.write_not_read() {
+        Access::Write
+    } else {
+        Access::Read
     }
-    r
+}
+
+/// [`resolve`] said `FAULT_FRAME_LATER`: fills the fault's frame outside
+/// the object space's lock and resolves the fault again (see below). The
+/// abort's syndrome and address are read again from their registers
+/// ([`crate::arch::exception::current_abort`]), so the fault path keeps
+/// nothing live across the object layer's call for this case.
+#[cold]
+#[inline(never)]
+pub fn resolve_later() -> Result<(), Status> {
+    let (esr, far) = crate::arch::exception::current_abort();
+    fill_and_retry(far & !(PAGE_SIZE - 1), access_of(esr))
 }
 
 /// One try at the fault under the object space's lock.
@@ -151,11 +165,24 @@ fn prepared() -> &'static Prepared {
 static FILLED_UNLOCKED: AtomicU64 = AtomicU64::new(0);
 static STALE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether faults fill frames outside the lock on one CPU too (tests), and
-/// whether [`fill_and_retry`] acts as if another CPU changed a frame
-/// while it filled one.
-static UNLOCKED_ON_ONE_CPU: AtomicBool = AtomicBool::new(false);
+/// Whether faults fill frames outside the lock: once a second CPU is
+/// online ([`several_cpus`]), or for a test; and whether
+/// [`fill_and_retry`] acts as if another CPU changed a frame while it
+/// filled one (tests).
+static FILL_UNLOCKED: AtomicBool = AtomicBool::new(false);
 static INTERFERE: AtomicBool = AtomicBool::new(false);
+
+/// Whether faults fill their frames outside the object space's lock: only
+/// worth it when another CPU may be waiting for that lock.
+#[inline(always)]
+pub fn fills_unlocked() -> bool {
+    FILL_UNLOCKED.load(Ordering::Relaxed)
+}
+
+/// A second CPU came online: faults fill frames outside the lock from now.
+pub fn several_cpus() {
+    FILL_UNLOCKED.store(true, Ordering::Relaxed);
+}
 
 /// Frames filled outside the object lock so far, and how many of those
 /// were not used because the source changed meanwhile.
@@ -166,17 +193,19 @@ pub fn unlocked_fill_counts() -> (u64, u64) {
     )
 }
 
-/// For tests: fill frames outside the lock with one CPU too; act as if
-/// another CPU changed a frame during every such fill.
+/// For tests: fill frames outside the lock with one CPU too, or (false)
+/// only with several again; act as if another CPU changed a frame during
+/// every such fill.
 pub fn set_unlocked_fills(on_one_cpu: bool, interfere: bool) {
-    UNLOCKED_ON_ONE_CPU.store(on_one_cpu, Ordering::Relaxed);
+    let on = on_one_cpu || crate::sched::cpus_online() > 1;
+    FILL_UNLOCKED.store(on, Ordering::Relaxed);
     INTERFERE.store(interfere, Ordering::Relaxed);
 }
 
-/// `KernelPlatform::fault_frame` past this CPU's pool of pre-zeroed frames:
-/// a frame of zeros (`src` `None`) or a copy of `src`, for the fault this
-/// CPU is resolving under the object space's lock (see above).
-#[cold]
+/// `KernelPlatform::fault_frame` past this CPU's pool of pre-zeroed frames,
+/// when [`fills_unlocked`]: a frame of zeros (`src` `None`) or a copy of
+/// `src`, for the fault this CPU is resolving under the object space's
+/// lock (see above).
 #[inline(never)]
 pub fn fault_frame(src: Option<u64>) -> Result<u64, Status> {
     let p = prepared();
@@ -192,7 +221,7 @@ pub fn fault_frame(src: Option<u64>) -> Result<u64, Status> {
             }
             STALE.fetch_add(1, Ordering::Relaxed);
         }
-        IDLE if crate::sched::cpus_online() > 1 || UNLOCKED_ON_ONE_CPU.load(Ordering::Relaxed) => {
+        IDLE => {
             p.src.store(key, Ordering::Relaxed);
             p.changes
                 .store(FRAME_CHANGES.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -222,8 +251,6 @@ fn fill(frame: u64, src: u64) {
 
 /// The fault's frame was asked for outside the lock ([`fault_frame`]):
 /// fills one and resolves the fault again.
-#[cold]
-#[inline(never)]
 fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
     let p = prepared();
     debug_assert_eq!(p.state.load(Ordering::Relaxed), WANTED);

@@ -12,7 +12,7 @@
 use super::el0::UserRecord;
 use super::esr::{fault_status_name, Class, Esr};
 use crate::sync::IrqMutex;
-use aarch64_cpu::registers::{ESR_EL1, SPSR_EL1, VBAR_EL1};
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, SPSR_EL1, VBAR_EL1};
 use core::mem::size_of;
 use tock_registers::interfaces::{Readable, Writeable};
 
@@ -312,6 +312,14 @@ pub extern "C" fn handle_el0_abort<H: Hooks>(esr: u64, far: u64) -> Resolution {
     let resolution = H::resolve_abort(Esr(esr), far);
     crate::latency::masked_since(start);
     resolution
+}
+
+/// The syndrome and address of the abort this CPU is resolving, read
+/// again from `ESR_EL1` and `FAR_EL1`. They hold until the next exception,
+/// and the fault path runs with IRQs masked and takes no other fault, so
+/// a rare way of it need not keep them from its entry.
+pub fn current_abort() -> (Esr, u64) {
+    (Esr(ESR_EL1.get()), FAR_EL1.get())
 }
 
 /// The task's abort could not be resolved: it ends, with a report. Called

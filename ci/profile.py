@@ -181,7 +181,7 @@ def main():
     clock = next(a for a, n in syms if "sys_clock_get_monotonic" in n)
     # The `smp_` rows run where four CPUs do (`just bench` boots them on
     # the -smp 4 sibling); the trace holds every CPU's blocks.
-    config = "virt-gicv2-smp4" if argv[0].startswith("smp_") else "virt-gicv2"
+    config = "virt-gicv2-smp4" if argv[0].startswith("smp_") or os.environ.get("PROFILE_SMP") else "virt-gicv2"
     log, line = trace(argv[0], config)
     m = re.search(r"ops=(\d+) reps=(\d+)", line)
     ops = int(m.group(1)) * int(m.group(2))

@@ -87,8 +87,8 @@ impl FrameAllocator for KernelPlatform {
     }
 
     /// From this CPU's pool of pre-zeroed frames while it lasts; past
-    /// that, with several CPUs, filled outside the object space's lock
-    /// (`vm::fault`).
+    /// that, filled outside the object space's lock while another CPU
+    /// waits for it (`vm::fault`).
     #[inline(always)]
     fn fault_frame(&self, src: Option<Frame>) -> Result<Frame, Status> {
         if src.is_none() {
@@ -96,8 +96,8 @@ impl FrameAllocator for KernelPlatform {
                 return Ok(Frame::new(f.addr()));
             }
         }
-        if crate::vm::fault::fills_unlocked() {
-            return crate::vm::fault::fault_frame(src.map(Frame::paddr)).map(Frame::new);
+        if crate::vm::fault::unlocked_fill_possible() {
+            return crate::vm::fault::fault_frame_unlocked(src.map(Frame::paddr)).map(Frame::new);
         }
         let f = self.alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
         match src {
@@ -314,17 +314,26 @@ pub fn try_with_masked<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
 fn lock_masked_slow() -> bool {
     let limit = crate::time::duration_to_ticks(HOLD_LIMIT);
     let start = crate::arch::counter();
-    loop {
-        // SAFETY: `raw` is only used to look at the lock word.
-        unsafe { SPACE.raw() }.wait_until_free();
-        // SAFETY: as in `try_with_masked`.
-        if unsafe { SPACE.raw() }.try_lock_masked() {
+    // SAFETY: `raw` is only used to wait for the lock and take it, which
+    // `try_with_masked` then owns.
+    let raw = unsafe { SPACE.raw() };
+    raw.waiting(|| loop {
+        raw.wait_until_free();
+        if raw.try_lock_masked() {
             return true;
         }
         if crate::arch::counter().wrapping_sub(start) > limit {
             return false;
         }
-    }
+    })
+}
+
+/// Whether another CPU waits for the object space's lock during this
+/// CPU's hold of it (a hint, see `IrqSpinRaw::contended`).
+#[inline(always)]
+pub fn contended() -> bool {
+    // SAFETY: `raw` is only used to look at the lock's state.
+    unsafe { SPACE.raw() }.contended()
 }
 
 /// How long [`lock_masked_slow`] waits before it takes the lock for its

@@ -58,7 +58,7 @@
 //! that a violation ends the run naming both locks.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use talc::lock_api;
 
 /// A global lock's place in the lock order (see the table above): a lock
@@ -134,6 +134,8 @@ impl Rank {
 /// A spin lock that masks IRQ and FIQ on this CPU while held.
 pub struct IrqSpinRaw {
     locked: AtomicBool,
+    /// CPUs waiting for the lock now (see [`IrqSpinRaw::contended`]).
+    waiters: AtomicU32,
     /// Its [`Rank`] as a number, 0 if unranked (never checked).
     rank: u8,
     /// The `DAIF` to restore on unlock; written only by the holder.
@@ -153,6 +155,7 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self {
         locked: AtomicBool::new(false),
+        waiters: AtomicU32::new(0),
         rank: 0,
         saved_daif: UnsafeCell::new(0),
         masked_at: UnsafeCell::new(0),
@@ -169,12 +172,12 @@ unsafe impl lock_api::RawMutex for IrqSpinRaw {
             0
         };
         self.order_acquire();
-        while self
+        if self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            self.wait_until_free();
+            self.lock_contended();
         }
         // SAFETY: this CPU now holds the lock.
         unsafe {
@@ -260,12 +263,12 @@ impl IrqSpinRaw {
         debug_assert!(crate::arch::irqs_masked());
         crate::arch::check_mmu_for_lock();
         self.order_acquire();
-        while self
+        if self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            self.wait_until_free();
+            self.lock_contended();
         }
         // SAFETY: this CPU now holds the lock. A masked `DAIF` makes the
         // unlock leave the mask as it is and record no masked interval.
@@ -281,10 +284,44 @@ impl IrqSpinRaw {
         crate::arch::wait_while_set(&self.locked);
     }
 
+    /// The lock was busy: waits until this CPU takes it, counted among its
+    /// waiters meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
+        self.waiting(|| {
+            while self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                self.wait_until_free();
+            }
+        });
+    }
+
+    /// Runs `wait` (a wait for this lock) counted among the lock's waiters.
+    pub fn waiting<R>(&self, wait: impl FnOnce() -> R) -> R {
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        let r = wait();
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+
+    /// Whether another CPU waits for this lock now: its holder may then
+    /// shorten its hold (the fault path fills its frame unlocked,
+    /// `vm::fault`). A hint: a CPU that starts waiting after the look is
+    /// not seen. Costs the uncontended lock nothing.
+    #[inline(always)]
+    pub fn contended(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) != 0
+    }
+
     /// An unlocked lock of rank `rank`: `IrqMutex::const_new(IrqSpinRaw::ranked(r), v)`.
     pub const fn ranked(rank: Rank) -> Self {
         Self {
             locked: AtomicBool::new(false),
+            waiters: AtomicU32::new(0),
             rank: rank as u8,
             saved_daif: UnsafeCell::new(0),
             masked_at: UnsafeCell::new(0),

@@ -7,7 +7,7 @@ use crate::sched;
 use crate::{boot_info, check, check_eq, tests};
 use alloc::format;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 pub static SUITE: Suite = Suite {
     name: "cpus",
@@ -16,6 +16,7 @@ pub static SUITE: Suite = Suite {
         a_thread_pinned_to_a_cpu_runs_there,
         a_thread_blocked_on_another_cpu_is_woken_from_here,
         no_thread_on_a_cpu_that_is_not_up,
+        a_lock_s_holder_sees_another_cpu_wait_for_it,
     ],
 };
 
@@ -98,5 +99,43 @@ fn no_thread_on_a_cpu_that_is_not_up() -> TestResult {
         sched::spawn_on(MAX_CPUS, "ktest-smp-off", || {}).err(),
         Some(abi::ZX_ERR_INVALID_ARGS)
     );
+    Ok(())
+}
+
+/// For each other CPU: while this thread holds a lock, a thread there
+/// waits for it, and the holder sees that (`IrqSpinRaw::contended`, which
+/// the fault path asks before it copies a page under the object lock);
+/// once the waiter has the lock and let it go, nobody waits any more. On
+/// one CPU nobody else can wait.
+fn a_lock_s_holder_sees_another_cpu_wait_for_it() -> TestResult {
+    static LOCK: crate::sync::IrqMutex<u64> = crate::sync::IrqMutex::new(0);
+    // SAFETY: `raw` is only used to look at the lock's waiters.
+    let raw = unsafe { LOCK.raw() };
+    for cpu in 1..sched::cpus_online() as usize {
+        let go = Arc::new(AtomicBool::new(false));
+        let go_in = go.clone();
+        let t = sched::spawn_on(cpu, "ktest-smp-lock", move || {
+            while !go_in.load(Ordering::SeqCst) {
+                core::hint::spin_loop();
+            }
+            *LOCK.lock() += 1;
+        })
+        .map_err(|e| Failure::Fail(format!("spawn_on({cpu}): {e:?}")))?;
+        let before = {
+            let held = LOCK.lock();
+            check!(!raw.contended(), "nobody waits yet");
+            go.store(true, Ordering::SeqCst);
+            let mut tries = 0u64;
+            while !raw.contended() {
+                tries += 1;
+                check!(tries < 100_000_000, "CPU {cpu} never waited for the lock");
+                core::hint::spin_loop();
+            }
+            *held
+        };
+        t.join();
+        check_eq!(*LOCK.lock(), before + 1);
+        check!(!raw.contended(), "the waiter still counts after it left");
+    }
     Ok(())
 }

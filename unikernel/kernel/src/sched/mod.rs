@@ -800,7 +800,6 @@ pub fn cpu_online(cpu: usize, timer_ppi: u32) {
         s.online += 1;
         CPUS_ONLINE.fetch_add(1, Ordering::Relaxed);
     }
-    crate::vm::fault::several_cpus();
     arch::irq_restore(daif);
 }
 

@@ -6,7 +6,7 @@ use super::USER_REGION;
 use crate::arch::esr::{Esr, ABORT_ISS::FSC_KIND::Value as FaultKind};
 use crate::mm::PAGE_SIZE;
 use abi::{Status, ZX_ERR_ACCESS_DENIED, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use object::Access;
 
 static TRANSLATION_FAULTS: AtomicU64 = AtomicU64::new(0);
@@ -99,8 +99,8 @@ fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
 // A 4 KiB copy (copy-on-write) or zeroing (a zero-fill fault when this
 // CPU's pool of pre-zeroed frames is empty) is most of a fault on
 // hardware, and every other CPU's faults, maps and syscalls wait for the
-// object space's lock meanwhile. So with more than one CPU running, a
-// fault that needs one asks for it from [`fault_frame`] under the lock,
+// object space's lock meanwhile. So when another CPU waits for that lock
+// (`objects::contended`), a fault that needs one asks for it from [`fault_frame`] under the lock,
 // which answers `FAULT_FRAME_LATER` (nothing changed) and notes what to
 // fill in this CPU's [`Prepared`]; [`fill_and_retry`] fills a frame with
 // the lock released and resolves the fault again, and [`fault_frame`]
@@ -165,23 +165,31 @@ fn prepared() -> &'static Prepared {
 static FILLED_UNLOCKED: AtomicU64 = AtomicU64::new(0);
 static STALE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether faults fill frames outside the lock: once a second CPU is
-/// online ([`several_cpus`]), or for a test; and whether
-/// [`fill_and_retry`] acts as if another CPU changed a frame while it
-/// filled one (tests).
-static FILL_UNLOCKED: AtomicBool = AtomicBool::new(false);
+/// [`UNLOCKED`] while faults fill frames outside the lock whether or not
+/// another CPU waits (tests).
+const ALWAYS: u32 = 1 << 16;
+
+/// CPUs in [`fill_and_retry`] now, plus [`ALWAYS`]: one load tells the
+/// fault path whether to look at the slow way.
+static UNLOCKED: AtomicU32 = AtomicU32::new(0);
+
+/// Whether [`fill_and_retry`] acts as if another CPU changed a frame while
+/// it filled one (tests).
 static INTERFERE: AtomicBool = AtomicBool::new(false);
 
-/// Whether faults fill their frames outside the object space's lock: only
-/// worth it when another CPU may be waiting for that lock.
-#[inline(always)]
-pub fn fills_unlocked() -> bool {
-    FILL_UNLOCKED.load(Ordering::Relaxed)
+/// Whether a fault fills its frame outside the object space's lock: when
+/// another CPU waits for that lock now. With nobody waiting, a second lock
+/// hold and lookup would cost more than the fill under the lock.
+fn fills_unlocked() -> bool {
+    crate::objects::contended() || UNLOCKED.load(Ordering::Relaxed) & ALWAYS != 0
 }
 
-/// A second CPU came online: faults fill frames outside the lock from now.
-pub fn several_cpus() {
-    FILL_UNLOCKED.store(true, Ordering::Relaxed);
+/// Whether `KernelPlatform::fault_frame` must ask
+/// [`fault_frame_unlocked`]: a fault may fill its frame unlocked now, or
+/// one has (some CPU is in its retry).
+#[inline(always)]
+pub fn unlocked_fill_possible() -> bool {
+    crate::objects::contended() || UNLOCKED.load(Ordering::Relaxed) != 0
 }
 
 /// Frames filled outside the object lock so far, and how many of those
@@ -193,35 +201,39 @@ pub fn unlocked_fill_counts() -> (u64, u64) {
     )
 }
 
-/// For tests: fill frames outside the lock with one CPU too, or (false)
-/// only with several again; act as if another CPU changed a frame during
-/// every such fill.
-pub fn set_unlocked_fills(on_one_cpu: bool, interfere: bool) {
-    let on = on_one_cpu || crate::sched::cpus_online() > 1;
-    FILL_UNLOCKED.store(on, Ordering::Relaxed);
+/// For tests: fill frames outside the lock whether or not another CPU
+/// waits (or, false, only then); act as if another CPU changed a frame
+/// during every such fill.
+pub fn set_unlocked_fills(always: bool, interfere: bool) {
+    if always {
+        UNLOCKED.fetch_or(ALWAYS, Ordering::Relaxed);
+    } else {
+        UNLOCKED.fetch_and(!ALWAYS, Ordering::Relaxed);
+    }
     INTERFERE.store(interfere, Ordering::Relaxed);
 }
 
-/// `KernelPlatform::fault_frame` past this CPU's pool of pre-zeroed frames,
-/// when [`fills_unlocked`]: a frame of zeros (`src` `None`) or a copy of
-/// `src`, for the fault this CPU is resolving under the object space's
-/// lock (see above).
+/// `KernelPlatform::fault_frame` past this CPU's pool of pre-zeroed
+/// frames, when [`unlocked_fill_possible`]: a frame of zeros (`src` `None`)
+/// or a copy of `src`, for the fault this CPU is resolving under the
+/// object space's lock, filled here or (see above) outside the lock.
+#[cold]
 #[inline(never)]
-pub fn fault_frame(src: Option<u64>) -> Result<u64, Status> {
-    let p = prepared();
+pub fn fault_frame_unlocked(src: Option<u64>) -> Result<u64, Status> {
     let key = src.unwrap_or(ZEROS);
+    let p = prepared();
     match p.state.load(Ordering::Relaxed) {
         READY => {
             p.state.store(UNDER_LOCK, Ordering::Relaxed);
             let same = p.src.load(Ordering::Relaxed) == key
-                && (src.is_none()
+                && (key == ZEROS
                     || p.changes.load(Ordering::Relaxed) == FRAME_CHANGES.load(Ordering::Relaxed));
             if same {
                 return Ok(p.frame.swap(0, Ordering::Relaxed));
             }
             STALE.fetch_add(1, Ordering::Relaxed);
         }
-        IDLE => {
+        IDLE if fills_unlocked() => {
             p.src.store(key, Ordering::Relaxed);
             p.changes
                 .store(FRAME_CHANGES.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -254,6 +266,7 @@ fn fill(frame: u64, src: u64) {
 fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
     let p = prepared();
     debug_assert_eq!(p.state.load(Ordering::Relaxed), WANTED);
+    UNLOCKED.fetch_add(1, Ordering::Relaxed);
     match crate::mm::frame::alloc() {
         Some(f) => {
             fill(f.addr(), p.src.load(Ordering::Relaxed));
@@ -277,6 +290,7 @@ fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
         unsafe { crate::mm::frame::free(crate::mm::frame::Frame::from_addr(unused)) };
     }
     p.state.store(IDLE, Ordering::Relaxed);
+    UNLOCKED.fetch_sub(1, Ordering::Relaxed);
     debug_assert_ne!(r, Err(object::FAULT_FRAME_LATER));
     r
 }

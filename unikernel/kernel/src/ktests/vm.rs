@@ -32,6 +32,7 @@ pub static SUITE: Suite = Suite {
         unmap_removes_translations,
         random_access_through_overlapping_clones_matches_vmo_read,
         frames_filled_outside_the_object_lock_are_used_only_while_still_right,
+        copies_leave_the_object_lock_while_another_cpu_waits_for_it,
     ],
 };
 
@@ -550,5 +551,70 @@ fn filled_outside_the_lock() -> TestResult {
         (0, 5, 0)
     );
     check_eq!(fx.committed_pages(v)?, 1);
+    Ok(())
+}
+
+/// With another CPU taking the object lock over and over, copy-on-write
+/// faults here find it waiting and copy outside the lock; every copy is
+/// still right. Rounds of faults (decommitted between rounds) go on until
+/// one is seen or for 20 s, so a CPU the host seldom runs only makes the
+/// test longer. On one CPU nobody else waits.
+fn copies_leave_the_object_lock_while_another_cpu_waits_for_it() -> TestResult {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicBool, Ordering};
+    const PAGES: u64 = 16;
+    if crate::sched::cpus_online() < 2 {
+        return Ok(());
+    }
+    let fx = Fixture::new()?;
+    let p = fx.vmo(PAGES)?;
+    for i in 0..PAGES {
+        fx.write_byte(p, i * PAGE_SIZE + 1, i as u8 + 0x40)?;
+    }
+    let c = fx.child(p, PAGES)?;
+    let cm = fx.map(c, PAGES, RW)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_in = stop.clone();
+    let hammer = crate::sched::spawn_on(1, "ktest-vm-hammer", move || {
+        while !stop_in.load(Ordering::Relaxed) {
+            objects::with(|s| s.vmo_count());
+        }
+    })
+    .map_err(|e| fail("spawn_on", e))?;
+    let (filled, _) = fault::unlocked_fill_counts();
+    let end = crate::time::deadline_after(crate::time::msec(20_000));
+    let mut result = Ok(());
+    let mut rounds = 0u64;
+    while fault::unlocked_fill_counts().0 == filled && crate::time::now() < end {
+        rounds += 1;
+        for i in 0..PAGES {
+            let va = cm + i * PAGE_SIZE;
+            poke(va, rounds as u8);
+            if (peek(va), peek(va + 1)) != (rounds as u8, i as u8 + 0x40) {
+                result = Err(Failure::Fail(format!(
+                    "page {i} of round {rounds} is wrong"
+                )));
+            }
+        }
+        let decommit = objects::with(|s| {
+            s.task(fx.table)
+                .vmo_op_range(c, ZX_VMO_OP_DECOMMIT, 0, PAGES * PAGE_SIZE, &mut [])
+        });
+        if let Err(e) = decommit {
+            result = Err(fail("decommit", e));
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    hammer.join();
+    result?;
+    let copies = fault::unlocked_fill_counts().0 - filled;
+    crate::info!("{copies} copies outside the lock in {rounds} rounds of {PAGES} faults");
+    check!(
+        copies > 0,
+        "no copy left the lock in {rounds} rounds of {PAGES} faults"
+    );
     Ok(())
 }

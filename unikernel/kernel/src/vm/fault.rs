@@ -100,11 +100,11 @@ fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
 // CPU's pool of pre-zeroed frames is empty) is most of a fault on
 // hardware, and every other CPU's faults, maps and syscalls wait for the
 // object space's lock meanwhile. So when another CPU waits for that lock
-// (`objects::contended`), a fault that needs one asks for it from [`fault_frame`] under the lock,
-// which answers `FAULT_FRAME_LATER` (nothing changed) and notes what to
-// fill in this CPU's [`Prepared`]; [`fill_and_retry`] fills a frame with
-// the lock released and resolves the fault again, and [`fault_frame`]
-// hands that frame over if the fault still needs the same contents: zeros,
+// (`objects::contended`), a fault that needs one asks for it under the
+// lock from [`fault_frame_unlocked`], which answers `FAULT_FRAME_LATER`
+// (nothing changed) and notes what to fill in this CPU's [`Prepared`];
+// [`fill_and_retry`] fills a frame with the lock released and resolves
+// the fault again, and [`fault_frame_unlocked`] hands that frame over if the fault still needs the same contents: zeros,
 // or a copy of the same source frame, with no frame freed or written by
 // the object layer meanwhile ([`FRAME_CHANGES`]: the source could have
 // been freed and reused while it was copied). Otherwise the frame is
@@ -127,7 +127,7 @@ const ZEROS: u64 = u64::MAX;
 
 /// [`Prepared::state`]: no fault of this CPU's is in its retry.
 const IDLE: u8 = 0;
-/// [`fault_frame`] asked for a frame to be filled outside the lock.
+/// [`fault_frame_unlocked`] asked for a frame to be filled outside the lock.
 const WANTED: u8 = 1;
 /// [`fill_and_retry`] filled one: [`Prepared::frame`].
 const READY: u8 = 2;
@@ -261,7 +261,7 @@ fn fill(frame: u64, src: u64) {
     }
 }
 
-/// The fault's frame was asked for outside the lock ([`fault_frame`]):
+/// The fault's frame was asked for outside the lock ([`fault_frame_unlocked`]):
 /// fills one and resolves the fault again.
 fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
     let p = prepared();

@@ -43,12 +43,6 @@ impl FrameAllocator for KernelPlatform {
         frame::alloc().map(|f| Frame::new(f.addr()))
     }
 
-    /// From this CPU's pool of pre-zeroed frames while it lasts.
-    #[inline(always)]
-    fn alloc_zeroed(&self) -> Option<Frame> {
-        frame::alloc_zeroed().map(|f| Frame::new(f.addr()))
-    }
-
     fn zero(&self, f: Frame) {
         frame_changed();
         // SAFETY: the frame is identity-mapped RAM the object layer owns.

@@ -5,7 +5,8 @@
 //! (frame allocator, MMU, waker); `no_std` + `alloc`; proven on the host.
 //!
 //! Memory exhaustion is a status, never an abort: page frames come from
-//! [`FrameAllocator::alloc_zeroed`] (which may return `None`), and all object
+//! [`FrameAllocator::alloc`] and [`FrameAllocator::fault_frame`] (which may
+//! return `None` and `ZX_ERR_NO_MEMORY`), and all object
 //! memory is `Vec` growth through `try_reserve` ([`mem`]), done before any
 //! state changes, so a failing call returns `ZX_ERR_NO_MEMORY` and leaves
 //! everything as it was. Per-table [`Quota`]s bound handles and committed pages.

@@ -222,16 +222,27 @@ fn usage() -> Result<(u64, u64), Status> {
     Ok((c.heap_in_use, c.free_frames))
 }
 
-/// The usage once it holds still (two readings 5 ms apart agree, within a
-/// second): threads of earlier tests may still be giving their stacks back
-/// on other CPUs, and a start taken mid-way would not be come back to.
+/// The usage once it holds still (five readings 5 ms apart agree, within
+/// two seconds): threads of earlier tests may still be giving their stacks
+/// back on other CPUs, and an ended task's table waits for every CPU to
+/// leave it; a start taken mid-way would not be come back to. One pair of
+/// readings was seen to agree while a CPU the host had not run for a
+/// while still held some 48 frames of an ended task (raspi4b, a loaded
+/// machine).
 pub(super) fn quiet_usage() -> Result<(u64, u64), Status> {
+    const AGREEING: u32 = 5;
     let mut last = usage()?;
-    for _ in 0..200 {
+    let mut same = 1;
+    for _ in 0..400 {
         Duration::from_millis(5).sleep();
         let now = usage()?;
         if now == last {
-            break;
+            same += 1;
+            if same == AGREEING {
+                break;
+            }
+        } else {
+            same = 1;
         }
         last = now;
     }

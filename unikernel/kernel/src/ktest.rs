@@ -42,9 +42,9 @@ pub fn run(suites: &[&Suite], args: &BootArgs, el0_suites: u64, el0: &dyn Fn(u64
         // took (page-table pages included).
         println!("    1..{}", suite.selected(filter) + 1);
         // Stacks of threads that ended on other CPUs (the boot's first
-        // task's) are given back there a moment later: not the suite's.
-        crate::sched::sleep::nanosleep(crate::time::now() + crate::time::msec(5));
-        let frames_before = crate::mm::frame::free_frames();
+        // task's, an earlier suite's) are given back there a moment later:
+        // not the suite's.
+        let frames_before = quiet_free_frames();
         let mut suite_ok = true;
         let mut n = 0;
         let tests = suite.tests.iter().filter(|t| suite.selects(filter, t));
@@ -87,11 +87,29 @@ pub fn run(suites: &[&Suite], args: &BootArgs, el0_suites: u64, el0: &dyn Fn(u64
     all_ok
 }
 
-/// The free frames, once they are `before` again or 100 ms have passed: a
+/// The free frames once they hold still: five readings 2 ms apart agree
+/// (or a second has passed). With the host running other work, a CPU that
+/// still has frames to give back may not run for a while.
+fn quiet_free_frames() -> usize {
+    let mut last = crate::mm::frame::free_frames();
+    let mut same = 1;
+    for _ in 0..500 {
+        crate::sched::sleep::nanosleep(crate::time::now() + crate::time::msec(2));
+        let now = crate::mm::frame::free_frames();
+        same = if now == last { same + 1 } else { 1 };
+        last = now;
+        if same == 5 {
+            break;
+        }
+    }
+    last
+}
+
+/// The free frames, once they are `before` again or a second has passed: a
 /// thread that ended on another CPU gives its stack back there, a moment
 /// after whoever joined it has gone on.
 fn frames_back_to(before: usize) -> usize {
-    for _ in 0..100 {
+    for _ in 0..1000 {
         let now = crate::mm::frame::free_frames();
         if now == before {
             return now;

@@ -299,13 +299,19 @@ pub fn try_with_masked<R>(f: impl FnOnce(&mut Space) -> R) -> Option<R> {
 }
 
 /// [`try_with_masked`]'s lock was busy: another CPU holds it (wait for it),
-/// or this one does (a kernel bug: give up). Which one is told by time:
-/// no hold lasts anywhere near [`HOLD_LIMIT`] (holds are bounded steps,
-/// DESIGN.md), so a lock still busy then is this CPU's own. True once
-/// taken.
+/// or this one does (a kernel bug: give up). A task's abort (from EL0)
+/// cannot come while this CPU holds the lock, as no lock is held in EL0:
+/// it waits as long as it takes, however many other CPUs take the lock
+/// in turn meanwhile. The kernel's own abort on task memory (EL1) is told
+/// apart by time: no hold lasts anywhere near [`HOLD_LIMIT`] (holds are
+/// bounded steps, DESIGN.md), so a lock still busy then is taken for this
+/// CPU's own. True once taken.
 #[cold]
 #[inline(never)]
 fn lock_masked_slow() -> bool {
+    let from_task = crate::arch::exception::current_abort()
+        .0
+        .is_abort_from_lower_el();
     let limit = crate::time::duration_to_ticks(HOLD_LIMIT);
     let start = crate::arch::counter();
     // SAFETY: `raw` is only used to wait for the lock and take it, which
@@ -316,7 +322,7 @@ fn lock_masked_slow() -> bool {
         if raw.try_lock_masked() {
             return true;
         }
-        if crate::arch::counter().wrapping_sub(start) > limit {
+        if !from_task && crate::arch::counter().wrapping_sub(start) > limit {
             return false;
         }
     })

@@ -85,6 +85,11 @@ impl Esr {
         ESR_EL1::EC.read(self.0) & EC_DATA_ABORT_BIT == 0
     }
 
+    /// Whether the class is an abort taken from a lower EL (a task's).
+    pub fn is_abort_from_lower_el(self) -> bool {
+        self.is(Class::InstrAbortLowerEL) || self.is(Class::DataAbortLowerEL)
+    }
+
     /// Whether the class is a data abort (from any EL).
     #[inline(always)]
     pub fn is_data_abort(self) -> bool {

@@ -163,39 +163,44 @@ static POOLS: [IrqMutex<Pool>; MAX_CPUS] = [const {
     )
 }; MAX_CPUS];
 
-/// Frames in all pools. Changed under a pool's lock, and, when a frame
-/// moves from the allocator into a pool, under the allocator's lock too,
-/// so [`free_frames`] (which reads it under the allocator's lock) never
-/// counts a moving frame twice or not at all.
-static ZEROED: AtomicUsize = AtomicUsize::new(0);
+/// Each pool's frames, for the lock-free looks at it ([`take_zeroed`]'s
+/// "none here", [`free_frames`], [`zeroed_frames`]): a CPU's own word, so
+/// a fault's pop writes no line other CPUs' faults write (one count for all
+/// pools was an atomic add on a line shared by every CPU's faults). Stored
+/// under the pool's lock; when frames move from the allocator into a pool,
+/// under the allocator's lock too, and counting them at once (before they
+/// are zeroed), so [`free_frames`] (which sums under the allocator's lock)
+/// never counts a moving frame twice or not at all.
+static POOL_LENS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
-/// This CPU's pool. Before the scheduler sets the CPU index every pool is
-/// empty ([`take_zeroed`] looks at [`ZEROED`] first), so an unset index
-/// only ever reaches an empty pool.
+/// This CPU's pool's index. Every pool is empty until the idle threads
+/// run, after the scheduler has set each CPU's index, so an index not yet
+/// set only ever reaches an empty pool.
 #[inline(always)]
-fn this_pool() -> &'static IrqMutex<Pool> {
-    &POOLS[crate::arch::context::cpu_index() % MAX_CPUS]
+fn this_pool() -> usize {
+    crate::arch::context::cpu_index() % MAX_CPUS
 }
 
 /// A frame from this CPU's pool, if it has one.
 #[inline(always)]
 pub fn take_zeroed() -> Option<Frame> {
-    // No lock at all while every pool is empty (before the first idle
-    // period, or when faults outrun the idle thread); a stale non-zero
-    // read only costs the lock below.
-    if ZEROED.load(Ordering::Relaxed) == 0 {
+    let i = this_pool();
+    // No lock while this pool is empty (before its first idle period, or
+    // when faults outrun the idle thread); a stale non-zero read only
+    // costs the lock below.
+    if POOL_LENS[i].load(Ordering::Relaxed) == 0 {
         return None;
     }
-    let mut pool = this_pool().lock();
-    pool.pop()
+    POOLS[i].lock().pop(&POOL_LENS[i])
 }
 
 impl Pool {
+    /// The top frame; `mirror` is this pool's [`POOL_LENS`] word.
     #[inline(always)]
-    fn pop(&mut self) -> Option<Frame> {
+    fn pop(&mut self, mirror: &AtomicUsize) -> Option<Frame> {
         let len = self.len.checked_sub(1)?;
         self.len = len;
-        ZEROED.fetch_sub(1, Ordering::Relaxed);
+        mirror.store(len, Ordering::Relaxed);
         Some(Frame(self.frames[len]))
     }
 }
@@ -205,7 +210,7 @@ impl Pool {
 #[cold]
 #[inline(never)]
 fn take_from_any_pool() -> Option<Frame> {
-    POOLS.iter().find_map(|pool| pool.lock().pop())
+    (0..MAX_CPUS).find_map(|i| POOLS[i].lock().pop(&POOL_LENS[i]))
 }
 
 /// Moves one free frame into this CPU's pool, zeroed, and says whether it
@@ -223,7 +228,8 @@ pub const REFILL_BATCH: usize = 4;
 /// free frames into this CPU's pool, zeroed; returns how many (0: the pool
 /// is full or no frame is free). IRQs are masked for these frames only.
 pub fn refill(max: usize) -> usize {
-    let mut pool = this_pool().lock();
+    let i = this_pool();
+    let mut pool = POOLS[i].lock();
     let want = max.min(REFILL_BATCH).min(POOL_FRAMES - pool.len);
     let mut got = [0u64; REFILL_BATCH];
     let n = {
@@ -234,7 +240,9 @@ pub fn refill(max: usize) -> usize {
             got[n] = frame.addr();
             n += 1;
         }
-        ZEROED.fetch_add(n, Ordering::Relaxed);
+        // Counted in the pool from here (see `POOL_LENS`); nobody sees the
+        // pool itself before the frames are in it (its lock is held).
+        POOL_LENS[i].store(pool.len + n, Ordering::Relaxed);
         n
     };
     for &addr in &got[..n] {
@@ -251,15 +259,20 @@ pub fn refill(max: usize) -> usize {
 /// Pre-zeroed frames in all CPUs' pools now (`zeroed_frames` of
 /// `ZX_INFO_KERNEL_COUNTERS`).
 pub fn zeroed_frames() -> usize {
-    ZEROED.load(Ordering::Relaxed)
+    pooled()
+}
+
+/// Frames in all pools now (see [`POOL_LENS`]).
+fn pooled() -> usize {
+    POOL_LENS.iter().map(|n| n.load(Ordering::Relaxed)).sum()
 }
 
 /// Gives every pool's frames back to the allocator, for tests and the
 /// benchmark of faults with the pools empty. The idle thread refills them
 /// when it next runs.
 pub fn drain_pools() {
-    for pool in &POOLS {
-        while let Some(frame) = pool.lock().pop() {
+    for (pool, mirror) in POOLS.iter().zip(&POOL_LENS) {
+        while let Some(frame) = pool.lock().pop(mirror) {
             // SAFETY: the frame was in a pool: free, and nobody else's.
             unsafe { free(frame) };
         }
@@ -283,7 +296,7 @@ pub unsafe fn free(frame: Frame) {
 /// How many frames are free now, pre-zeroed ones in the pools included.
 pub fn free_frames() -> usize {
     let a = FRAMES.lock();
-    a.free_frames + ZEROED.load(Ordering::Relaxed)
+    a.free_frames + pooled()
 }
 
 /// How many frames the allocator manages.

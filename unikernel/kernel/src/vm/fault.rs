@@ -9,8 +9,12 @@ use abi::{Status, ZX_ERR_ACCESS_DENIED, ZX_ERR_BAD_STATE, ZX_ERR_NOT_FOUND};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use object::Access;
 
-static TRANSLATION_FAULTS: AtomicU64 = AtomicU64::new(0);
-static PERMISSION_FAULTS: AtomicU64 = AtomicU64::new(0);
+/// Per CPU, the faults it took on task memory: translation faults, then
+/// permission faults. Each CPU adds to its own with IRQs masked (the fault
+/// path), a load and a store: one count shared by all CPUs was an atomic
+/// add on a line every CPU's faults wrote.
+static FAULTS: [[AtomicU64; 2]; crate::sched::MAX_CPUS] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; crate::sched::MAX_CPUS];
 
 /// How many faults on task memory the kernel has taken, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,9 +27,10 @@ pub struct FaultCounts {
 
 /// The fault counts so far.
 pub fn counts() -> FaultCounts {
+    let sum = |kind: usize| FAULTS.iter().map(|c| c[kind].load(Ordering::Relaxed)).sum();
     FaultCounts {
-        translation: TRANSLATION_FAULTS.load(Ordering::Relaxed),
-        permission: PERMISSION_FAULTS.load(Ordering::Relaxed),
+        translation: sum(0),
+        permission: sum(1),
     }
 }
 
@@ -43,12 +48,13 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
     }
     const TRANSLATION: u64 = FaultKind::Translation as u64;
     const PERMISSION: u64 = FaultKind::Permission as u64;
-    let counter = match esr.fault_kind_bits() {
-        TRANSLATION => &TRANSLATION_FAULTS,
-        PERMISSION => &PERMISSION_FAULTS,
+    let kind = match esr.fault_kind_bits() {
+        TRANSLATION => 0,
+        PERMISSION => 1,
         _ => return Err(ZX_ERR_NOT_FOUND),
     };
-    counter.fetch_add(1, Ordering::Relaxed);
+    let counter = &FAULTS[crate::arch::context::cpu_index() % crate::sched::MAX_CPUS][kind];
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     // Another task's slot: its translations are in its own table, never
     // this one's (protection domains).
     if !super::domain::may_resolve(far) {

@@ -103,9 +103,9 @@ impl Vmar {
 /// Options `vmar_allocate` accepts.
 const ALLOCATE_OPTIONS: VmOptions =
     ZX_VM_COMPACT | ZX_VM_SPECIFIC | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX;
-/// Options `vmar_map` accepts.
+/// Options `vmar_map` accepts: those its page lists (not `ZX_VM_COMPACT`,
+/// a hint for `vmar_allocate` that the era's kernel refused on a map).
 const MAP_OPTIONS: VmOptions = ZX_VM_PERM_MASK
-    | ZX_VM_COMPACT
     | ZX_VM_SPECIFIC
     | ZX_VM_SPECIFIC_OVERWRITE
     | ZX_VM_MAP_RANGE

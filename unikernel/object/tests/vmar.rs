@@ -447,6 +447,9 @@ fn map_with_invalid_options_is_invalid_args() {
         ZX_VM_PERM_WRITE,
         ZX_VM_PERM_EXECUTE,
         R | ZX_VM_CAN_MAP_READ,
+        R | ZX_VM_CAN_MAP_SPECIFIC,
+        // vmar_allocate's hint; vmar_map's page does not list it.
+        R | ZX_VM_COMPACT,
         R | 1 << 20,
         R | ZX_VM_SPECIFIC_OVERWRITE | ZX_VM_MAP_RANGE,
     ] {

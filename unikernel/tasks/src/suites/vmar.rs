@@ -73,6 +73,24 @@ pub static SUITE: Suite = Suite {
         operations_on_a_destroyed_vmar_are_bad_state,
         closing_a_vmar_handle_keeps_the_region_and_its_mappings,
         vmar_cannot_be_waited_on,
+        map_with_allocate_only_options_is_invalid_args,
+        map_specific_at_the_top_of_the_vmar_fits_and_past_it_is_invalid_args,
+        map_specific_at_an_unaligned_offset_is_invalid_args,
+        map_specific_overwrite_without_can_map_specific_is_access_denied,
+        map_specific_overwrite_over_a_sub_vmar_is_invalid_args_and_changes_nothing,
+        map_specific_overwrite_over_free_space_and_parts_of_two_mappings,
+        map_require_non_resizable_follows_a_childs_resizability,
+        map_past_the_vmo_end_is_allowed,
+        map_without_permissions_faults_on_every_access,
+        execute_needs_the_vmar_handles_execute_right_and_can_map_execute,
+        unmap_at_the_edges_of_the_vmar,
+        unmap_and_destroy_need_no_rights,
+        protect_with_other_options_or_execute_without_read_is_invalid_args,
+        protect_at_the_edges_of_the_vmar,
+        protect_over_adjacent_mappings_changes_each,
+        allocate_options_are_compact_specific_and_can_map_only,
+        allocate_specific_at_the_top_of_the_parent_fits_and_past_it_is_invalid_args,
+        destroy_is_recursive_and_frees_the_range,
     ],
 };
 
@@ -950,5 +968,511 @@ fn protect_needs_the_vmar_handles_rights_and_its_permissions() -> TestResult {
     check_eq!(ro.protect(ro_base, PAGE, RW), Err(Status::ACCESS_DENIED));
     ok!(ro.destroy());
     ok!(sub.destroy());
+    Ok(())
+}
+
+// The audit against the reference pages: each statement a test writer
+// would try that the tests above leave open.
+
+const OVERWRITE: VmarFlags = VmarFlags::SPECIFIC_OVERWRITE;
+
+/// vmar_map's *options* lists SPECIFIC, SPECIFIC_OVERWRITE, PERM_*,
+/// MAP_RANGE and REQUIRE_NON_RESIZABLE: COMPACT and the CAN_MAP_* bits
+/// (vmar_allocate's) are not valid there ("*options* are not valid").
+fn map_with_allocate_only_options_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    for bad in [
+        abi::ZX_VM_COMPACT,
+        abi::ZX_VM_CAN_MAP_SPECIFIC,
+        abi::ZX_VM_CAN_MAP_READ,
+        abi::ZX_VM_CAN_MAP_WRITE,
+        abi::ZX_VM_CAN_MAP_EXECUTE,
+    ] {
+        check_eq!(
+            sub.map(0, &vmo, 0, PAGE, RW | VmarFlags(bad)),
+            Err(Status::INVALID_ARGS),
+            "option {bad:#x}"
+        );
+    }
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "*vmar_offset* and *len* describe an unsatisfiable allocation due to
+/// exceeding the region bounds": the last page fits, one more does not,
+/// and an offset plus length that wraps is refused, not wrapped.
+fn map_specific_at_the_top_of_the_vmar_fits_and_past_it_is_invalid_args() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    check_eq!(
+        sub.map(3 * PAGE, &vmo, 0, PAGE, RW | SPECIFIC),
+        Ok(base + 3 * PAGE)
+    );
+    for (offset, len) in [
+        (4 * PAGE, PAGE),
+        (2 * PAGE, 3 * PAGE),
+        (u64::MAX - PAGE + 1, PAGE),
+        (PAGE, u64::MAX - PAGE + 1),
+    ] {
+        check_eq!(
+            sub.map(offset, &vmo, 0, len, RW | SPECIFIC),
+            Err(Status::INVALID_ARGS),
+            "offset {offset:#x} len {len:#x}"
+        );
+        check_eq!(
+            sub.map(offset, &vmo, 0, len, RW | OVERWRITE),
+            Err(Status::INVALID_ARGS),
+            "overwrite at {offset:#x} len {len:#x}"
+        );
+    }
+    // A length the size of the whole region fits an empty one; a huge
+    // aligned one fits nowhere.
+    let (whole, whole_base) = ok!(region(4));
+    check_eq!(
+        whole.map(0, &vmo, 0, u64::MAX - PAGE + 1, RW),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(whole.map(0, &vmo, 0, 4 * PAGE, RW), Ok(whole_base));
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    ok!(whole.destroy());
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "*vmar_offset* ... not page-aligned" with SPECIFIC or SPECIFIC_OVERWRITE.
+fn map_specific_at_an_unaligned_offset_is_invalid_args() -> TestResult {
+    let (sub, _) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    for flags in [SPECIFIC, OVERWRITE] {
+        check_eq!(
+            sub.map(PAGE / 2, &vmo, 0, PAGE, RW | flags),
+            Err(Status::INVALID_ARGS)
+        );
+        check_eq!(
+            sub.map(PAGE + 8, &vmo, 0, PAGE, RW | flags),
+            Err(Status::INVALID_ARGS)
+        );
+    }
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// SPECIFIC_OVERWRITE is "Same as ZX_VM_SPECIFIC": it needs
+/// CAN_MAP_SPECIFIC too.
+fn map_specific_overwrite_without_can_map_specific_is_access_denied() -> TestResult {
+    let (sub, _) = ok!(me().allocate(0, 4 * PAGE, CAN_RW));
+    let vmo = ok!(Vmo::create(PAGE));
+    check_eq!(
+        sub.map(PAGE, &vmo, 0, PAGE, RW | OVERWRITE),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "It is still an error to partially-overlap another VMAR": an overwrite
+/// over a sub-VMAR (partly, or wholly: it replaces mappings, never
+/// regions) is refused and changes nothing.
+fn map_specific_overwrite_over_a_sub_vmar_is_invalid_args_and_changes_nothing() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let old = ok!(Vmo::create(2 * PAGE));
+    ok!(old.write(&[0x11], 0));
+    ok!(sub.map(0, &old, 0, 2 * PAGE, R | SPECIFIC));
+    let (inner, _) = ok!(sub.allocate(4 * PAGE, 2 * PAGE, CAN_RW_SPECIFIC | SPECIFIC));
+    let new = ok!(Vmo::create(8 * PAGE));
+    for (offset, len) in [
+        (0, 8 * PAGE),
+        (PAGE, 4 * PAGE),
+        (5 * PAGE, 2 * PAGE),
+        (4 * PAGE, 2 * PAGE),
+    ] {
+        check_eq!(
+            sub.map(offset, &new, 0, len, RW | OVERWRITE),
+            Err(Status::INVALID_ARGS),
+            "offset {offset:#x} len {len:#x}"
+        );
+    }
+    check_eq!(ok!(new.info()).num_mappings, 0);
+    check_eq!(ok!(old.info()).num_mappings, 1);
+    // SAFETY: the old mapping is still there, readable.
+    check_eq!(unsafe { peek(base) }, 0x11);
+    // The sub-VMAR is still alive.
+    check!(inner.map(0, &new, 0, PAGE, RW).is_ok());
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// SPECIFIC_OVERWRITE over free space maps as SPECIFIC does; over parts
+/// of two mappings it splits both and replaces only the range; with
+/// SPECIFIC also set it still overwrites.
+fn map_specific_overwrite_over_free_space_and_parts_of_two_mappings() -> TestResult {
+    let (sub, base) = ok!(region(8));
+    let a = ok!(Vmo::create(3 * PAGE));
+    let b = ok!(Vmo::create(3 * PAGE));
+    let c = ok!(Vmo::create(2 * PAGE));
+    for p in 0..3 {
+        ok!(fill_page(&a, p, 0xa0 + p as u8));
+        ok!(fill_page(&b, p, 0xb0 + p as u8));
+    }
+    ok!(fill_page(&c, 0, 0xc0));
+    ok!(fill_page(&c, 1, 0xc1));
+    check_eq!(sub.map(0, &a, 0, 3 * PAGE, R | OVERWRITE), Ok(base));
+    ok!(sub.map(3 * PAGE, &b, 0, 3 * PAGE, R | SPECIFIC));
+    // [a0 a1 a2 b0 b1 b2 . .] → [a0 a1 c0 c1 b1 b2 . .]
+    check_eq!(
+        sub.map(2 * PAGE, &c, 0, 2 * PAGE, R | SPECIFIC | OVERWRITE),
+        Ok(base + 2 * PAGE)
+    );
+    let want = [0xa0, 0xa1, 0xc0, 0xc1, 0xb1, 0xb2];
+    for (p, &byte) in want.iter().enumerate() {
+        // SAFETY: the first six pages are mapped readable.
+        check_eq!(unsafe { peek(base + p as u64 * PAGE) }, byte, "page {p}");
+    }
+    check_eq!(ok!(a.info()).num_mappings, 1);
+    check_eq!(ok!(b.info()).num_mappings, 1);
+    check_eq!(ok!(c.info()).num_mappings, 1);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// REQUIRE_NON_RESIZABLE: "only if the VMO is non-resizable": a child
+/// made with ZX_VMO_CHILD_NON_RESIZEABLE maps, a resizable child does not.
+fn map_require_non_resizable_follows_a_childs_resizability() -> TestResult {
+    let flags = R | VmarFlags(abi::ZX_VM_REQUIRE_NON_RESIZABLE);
+    let vmo = ok!(Vmo::create(PAGE));
+    let cow = zx::VmoChildOptions::COPY_ON_WRITE;
+    let resizable = ok!(vmo.create_child(cow, 0, PAGE));
+    check_eq!(
+        me().map(0, &resizable, 0, PAGE, flags),
+        Err(Status::NOT_SUPPORTED)
+    );
+    let fixed = ok!(vmo.create_child(cow | zx::VmoChildOptions::NON_RESIZEABLE, 0, PAGE));
+    let addr = ok!(me().map(0, &fixed, 0, PAGE, flags));
+    ok!(unmap(addr, PAGE));
+    // A non-resizable VMO's own child is resizable unless it asks.
+    let root = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
+    let child = ok!(root.create_child(cow, 0, PAGE));
+    check_eq!(
+        me().map(0, &child, 0, PAGE, flags),
+        Err(Status::NOT_SUPPORTED)
+    );
+    Ok(())
+}
+
+/// Nothing in vmar_map refuses a *vmo_offset* past the VMO's end (only
+/// its alignment and overflow): the map succeeds, MAP_RANGE maps nothing
+/// there, and touching it faults (touching_past_the_vmo_end_faults).
+fn map_past_the_vmo_end_is_allowed() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(me().map(0, &vmo, 4 * PAGE, 2 * PAGE, R));
+    ok!(unmap(addr, 2 * PAGE));
+    let addr = ok!(me().map(0, &vmo, PAGE, PAGE, R | VmarFlags::MAP_RANGE));
+    ok!(unmap(addr, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+/// No ZX_VM_PERM_* bit is a valid mapping that every access faults on;
+/// protect can give it permissions later.
+fn map_without_permissions_faults_on_every_access() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let Ok(vmo) = Vmo::create(PAGE) else { return };
+        let Ok(addr) = me().map(0, &vmo, 0, PAGE, VmarFlags(0)) else {
+            return;
+        };
+        // SAFETY: the mapping has no permissions: this task faults here.
+        unsafe { peek(addr) };
+    }));
+    check_eq!(end.fault_class(), Some(0x24), "{end:?}");
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[0x5a], 0));
+    let addr = ok!(me().map(0, &vmo, 0, PAGE, VmarFlags(0)));
+    ok!(me().protect(addr, PAGE, R));
+    // SAFETY: readable now.
+    check_eq!(unsafe { peek(addr) }, 0x5a);
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+/// ZX_VM_PERM_EXECUTE needs EXECUTE on the VMAR handle (map's and
+/// protect's RIGHTS) and CAN_MAP_EXECUTE on the VMAR itself.
+fn execute_needs_the_vmar_handles_execute_right_and_can_map_execute() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let rx = R | VmarFlags::PERM_EXECUTE;
+    let flags = VmarFlags(abi::ZX_VM_CAN_MAP_READ | abi::ZX_VM_CAN_MAP_EXECUTE);
+    let (sub, base) = ok!(me().allocate(0, 4 * PAGE, flags | VmarFlags::CAN_MAP_SPECIFIC));
+    check_eq!(
+        ok!(sub.basic_info()).rights & abi::ZX_RIGHT_EXECUTE,
+        abi::ZX_RIGHT_EXECUTE
+    );
+    let no_exec = ok!(without(&sub, abi::ZX_RIGHT_EXECUTE));
+    check_eq!(
+        no_exec.map(0, &vmo, 0, PAGE, rx),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(ok!(sub.map(0, &vmo, 0, PAGE, R | SPECIFIC)), base);
+    check_eq!(no_exec.protect(base, PAGE, rx), Err(Status::ACCESS_DENIED));
+    ok!(sub.protect(base, PAGE, rx));
+    // A region without CAN_MAP_EXECUTE: its handle has no EXECUTE, and
+    // neither map nor protect reaches it.
+    let (ro, ro_base) = ok!(me().allocate(0, 4 * PAGE, VmarFlags::CAN_MAP_READ));
+    check_eq!(ok!(ro.basic_info()).rights & abi::ZX_RIGHT_EXECUTE, 0);
+    check_eq!(ro.map(0, &vmo, 0, PAGE, rx), Err(Status::ACCESS_DENIED));
+    ok!(ro.map(0, &vmo, 0, PAGE, R));
+    check_eq!(ro.protect(ro_base, PAGE, rx), Err(Status::ACCESS_DENIED));
+    ok!(ro.destroy());
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// Unmap's range must lie in the VMAR: a range crossing either end is
+/// INVALID_ARGS, one ending at its top is fine; a range with mappings and
+/// gaps removes what is there.
+fn unmap_at_the_edges_of_the_vmar() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    ok!(sub.map(PAGE, &vmo, 0, PAGE, RW | SPECIFIC));
+    ok!(sub.map(3 * PAGE, &vmo, 0, PAGE, RW | SPECIFIC));
+    check_eq!(sub.unmap(base - PAGE, 2 * PAGE), Err(Status::INVALID_ARGS));
+    check_eq!(
+        sub.unmap(base + 3 * PAGE, 2 * PAGE),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(sub.unmap(base + 4 * PAGE, PAGE), Err(Status::INVALID_ARGS));
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    ok!(sub.unmap(base + 3 * PAGE, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    // Gap, mapping, gap.
+    ok!(sub.unmap(base, 4 * PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    check_eq!(sub.unmap(base, 4 * PAGE), Err(Status::NOT_FOUND));
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// vmar_unmap and vmar_destroy name no right (RIGHTS: TODO): a handle
+/// with none still does them, as the era's kernel did.
+fn unmap_and_destroy_need_no_rights() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(sub.map(0, &vmo, 0, PAGE, RW | SPECIFIC));
+    let bare = ok!(sub.duplicate(Rights(0)));
+    ok!(bare.unmap(base, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(bare.destroy());
+    check_eq!(sub.destroy(), Err(Status::BAD_STATE));
+    Ok(())
+}
+
+/// Protect's options are ZX_VM_PERM_* only; EXECUTE without READ is an
+/// unsupported combination as WRITE without READ is. A failed protect
+/// changes nothing.
+fn protect_with_other_options_or_execute_without_read_is_invalid_args() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(map_rw(&vmo, PAGE));
+    for bad in [
+        abi::ZX_VM_SPECIFIC,
+        abi::ZX_VM_COMPACT,
+        abi::ZX_VM_SPECIFIC_OVERWRITE,
+        abi::ZX_VM_CAN_MAP_READ,
+        abi::ZX_VM_MAP_RANGE,
+        abi::ZX_VM_REQUIRE_NON_RESIZABLE,
+        1 << 20,
+        1 << 31,
+    ] {
+        check_eq!(
+            me().protect(addr, PAGE, R | VmarFlags(bad)),
+            Err(Status::INVALID_ARGS),
+            "option {bad:#x}"
+        );
+    }
+    check_eq!(
+        me().protect(addr, PAGE, VmarFlags::PERM_EXECUTE),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        me().protect(addr, PAGE, VmarFlags::PERM_WRITE | VmarFlags::PERM_EXECUTE),
+        Err(Status::INVALID_ARGS)
+    );
+    // Still writable.
+    // SAFETY: the mapping kept its read-write permissions.
+    unsafe { poke(addr, 7) };
+    ok!(unmap(addr, PAGE));
+    Ok(())
+}
+
+/// "*len* must be page-aligned", and the range must lie in the VMAR: an
+/// unaligned length, a range crossing either end, or one that wraps is
+/// INVALID_ARGS; one ending at the top is fine.
+fn protect_at_the_edges_of_the_vmar() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(4 * PAGE));
+    ok!(sub.map(0, &vmo, 0, 4 * PAGE, RW | SPECIFIC));
+    check_eq!(sub.protect(base, PAGE + 1, R), Err(Status::INVALID_ARGS));
+    check_eq!(sub.protect(base, PAGE / 2, R), Err(Status::INVALID_ARGS));
+    check_eq!(
+        sub.protect(base - PAGE, 2 * PAGE, R),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        sub.protect(base + 3 * PAGE, 2 * PAGE, R),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        sub.protect(base + PAGE, u64::MAX - PAGE + 1, R),
+        Err(Status::INVALID_ARGS)
+    );
+    ok!(sub.protect(base + 3 * PAGE, PAGE, R));
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// A protect over several adjacent mappings (of different VMOs) changes
+/// them all; to no permission, touching faults.
+fn protect_over_adjacent_mappings_changes_each() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let Ok((sub, base)) = region(4) else { return };
+        let (Ok(a), Ok(b)) = (Vmo::create(PAGE), Vmo::create(PAGE)) else {
+            return;
+        };
+        if sub.map(0, &a, 0, PAGE, RW | SPECIFIC).is_err()
+            || sub.map(PAGE, &b, 0, PAGE, RW | SPECIFIC).is_err()
+            || sub.protect(base, 2 * PAGE, R).is_err()
+        {
+            return;
+        }
+        // SAFETY: both pages are readable; the protect to none then
+        // makes the read of the second fault.
+        unsafe {
+            peek(base);
+            peek(base + PAGE);
+            if sub.protect(base, 2 * PAGE, VmarFlags(0)).is_err() {
+                return;
+            }
+            peek(base + PAGE);
+        }
+    }));
+    check!(
+        matches!(end, TaskEnd::Faulted { .. }) && end.fault_class() == Some(0x24),
+        "{end:?}"
+    );
+    // And a store after protecting both to read-only faults too.
+    let end = ok!(run_in_task(|| {
+        let Ok((sub, base)) = region(4) else { return };
+        let (Ok(a), Ok(b)) = (Vmo::create(PAGE), Vmo::create(PAGE)) else {
+            return;
+        };
+        if sub.map(0, &a, 0, PAGE, RW | SPECIFIC).is_err()
+            || sub.map(PAGE, &b, 0, PAGE, RW | SPECIFIC).is_err()
+            || sub.protect(base, 2 * PAGE, R).is_err()
+        {
+            return;
+        }
+        // SAFETY: read-only now: this task faults on the store.
+        unsafe { poke(base + PAGE, 1) };
+    }));
+    check_eq!(end.fault_class(), Some(0x24), "{end:?}");
+    Ok(())
+}
+
+/// vmar_allocate's *options*: COMPACT, SPECIFIC and the CAN_MAP_* bits;
+/// any other (the PERM_* bits, SPECIFIC_OVERWRITE, MAP_RANGE,
+/// REQUIRE_NON_RESIZABLE, unknown bits) is INVALID_ARGS.
+fn allocate_options_are_compact_specific_and_can_map_only() -> TestResult {
+    let (sub, _) = ok!(region(16));
+    for bad in [
+        abi::ZX_VM_PERM_READ,
+        abi::ZX_VM_PERM_WRITE,
+        abi::ZX_VM_PERM_EXECUTE,
+        abi::ZX_VM_SPECIFIC_OVERWRITE,
+        abi::ZX_VM_MAP_RANGE,
+        abi::ZX_VM_REQUIRE_NON_RESIZABLE,
+        1 << 20,
+        1 << 31,
+    ] {
+        check_eq!(
+            sub.allocate(0, PAGE, CAN_RW | VmarFlags(bad)).map(drop),
+            Err(Status::INVALID_ARGS),
+            "option {bad:#x}"
+        );
+    }
+    let (compact, _) = ok!(sub.allocate(0, 4 * PAGE, CAN_RW | VmarFlags(abi::ZX_VM_COMPACT)));
+    let vmo = ok!(Vmo::create(PAGE));
+    check!(compact.map(0, &vmo, 0, PAGE, RW).is_ok());
+    // No CAN_MAP bit at all: a region only inaccessible mappings go in,
+    // whose handle has none of READ, WRITE, EXECUTE.
+    let (bare, _) = ok!(sub.allocate(0, 4 * PAGE, VmarFlags(0)));
+    let rwx = abi::ZX_RIGHT_READ | abi::ZX_RIGHT_WRITE | abi::ZX_RIGHT_EXECUTE;
+    check_eq!(ok!(bare.basic_info()).rights & rwx, 0);
+    check_eq!(bare.map(0, &vmo, 0, PAGE, R), Err(Status::ACCESS_DENIED));
+    check!(bare.map(0, &vmo, 0, PAGE, VmarFlags(0)).is_ok());
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// "*offset* and *size* describe an unsatisfiable allocation due to
+/// exceeding the region bounds": the last page fits, past it (or a sum
+/// that wraps) does not.
+fn allocate_specific_at_the_top_of_the_parent_fits_and_past_it_is_invalid_args() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    for (offset, size) in [
+        (4 * PAGE, PAGE),
+        (3 * PAGE, 2 * PAGE),
+        (u64::MAX - PAGE + 1, PAGE),
+        (PAGE, u64::MAX - PAGE + 1),
+    ] {
+        check_eq!(
+            sub.allocate(offset, size, CAN_RW | SPECIFIC).map(drop),
+            Err(Status::INVALID_ARGS),
+            "offset {offset:#x} size {size:#x}"
+        );
+    }
+    check_eq!(
+        sub.allocate(0, u64::MAX - PAGE + 1, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    let (_top, at) = ok!(sub.allocate(3 * PAGE, PAGE, CAN_RW | SPECIFIC));
+    check_eq!(at, base + 3 * PAGE);
+    // The rest of the parent, by the kernel's choice: exactly what is left.
+    let (_rest, at) = ok!(sub.allocate(0, 3 * PAGE, CAN_RW));
+    check_eq!(at, base);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// vmar_destroy "destroys all sub-regions of the region": handles to them
+/// stay valid but every VMAR operation on them is BAD_STATE; the range the
+/// region held is free in its parent again (NOTES: Deallocation).
+fn destroy_is_recursive_and_frees_the_range() -> TestResult {
+    let (outer, outer_base) = ok!(region(16));
+    let (mid, mid_base) = ok!(outer.allocate(4 * PAGE, 8 * PAGE, CAN_RW_SPECIFIC | SPECIFIC));
+    let (inner, inner_base) = ok!(mid.allocate(2 * PAGE, 2 * PAGE, CAN_RW_SPECIFIC | SPECIFIC));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(inner.map(0, &vmo, 0, PAGE, RW | SPECIFIC));
+    ok!(mid.map(0, &vmo, 0, PAGE, RW | SPECIFIC));
+    check_eq!(ok!(vmo.info()).num_mappings, 2);
+    ok!(mid.destroy());
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    for v in [&mid, &inner] {
+        check_eq!(v.map(0, &vmo, 0, PAGE, RW), Err(Status::BAD_STATE));
+        check_eq!(
+            v.allocate(0, PAGE, CAN_RW).map(drop),
+            Err(Status::BAD_STATE)
+        );
+        check_eq!(v.destroy(), Err(Status::BAD_STATE));
+        check!(valid(v.raw_handle()));
+    }
+    check_eq!(inner.unmap(inner_base, PAGE), Err(Status::BAD_STATE));
+    check_eq!(inner.protect(inner_base, PAGE, R), Err(Status::BAD_STATE));
+    // The parent lives on, with the range free again.
+    let (_again, at) = ok!(outer.allocate(4 * PAGE, 8 * PAGE, CAN_RW | SPECIFIC));
+    check_eq!(at, mid_base);
+    check_eq!(at, outer_base + 4 * PAGE);
+    ok!(outer.destroy());
     Ok(())
 }

@@ -91,6 +91,9 @@ pub static SUITE: Suite = Suite {
         allocate_options_are_compact_specific_and_can_map_only,
         allocate_specific_at_the_top_of_the_parent_fits_and_past_it_is_invalid_args,
         destroy_is_recursive_and_frees_the_range,
+        the_last_page_of_the_tasks_own_vmar_maps_protects_and_unmaps,
+        protect_is_bounded_by_the_vmar_handle_used_to_map,
+        a_task_that_destroys_or_unmaps_its_own_vmar_faults_alone,
     ],
 };
 
@@ -1474,5 +1477,66 @@ fn destroy_is_recursive_and_frees_the_range() -> TestResult {
     check_eq!(at, mid_base);
     check_eq!(at, outer_base + 4 * PAGE);
     ok!(outer.destroy());
+    Ok(())
+}
+
+/// The last page of the task's own VMAR maps, SPECIFIC, and is usable;
+/// protect and unmap reach it; a page further is outside.
+fn the_last_page_of_the_tasks_own_vmar_maps_protects_and_unmaps() -> TestResult {
+    let info = ok!(me().info());
+    let top = info.len - PAGE;
+    let vmo = ok!(Vmo::create(PAGE));
+    let addr = ok!(me().map(top, &vmo, 0, PAGE, RW | SPECIFIC));
+    check_eq!(addr, info.base + top);
+    // SAFETY: the page was just mapped read-write.
+    unsafe { poke(addr + PAGE - 1, 0x7e) };
+    check_eq!(byte_at(&vmo, PAGE - 1), Ok(0x7e));
+    check_eq!(
+        me().map(info.len, &vmo, 0, PAGE, RW | SPECIFIC),
+        Err(Status::INVALID_ARGS)
+    );
+    ok!(me().protect(addr, PAGE, R));
+    check_eq!(me().protect(addr, 2 * PAGE, R), Err(Status::INVALID_ARGS));
+    check_eq!(unmap(addr, 2 * PAGE), Err(Status::INVALID_ARGS));
+    ok!(unmap(addr, PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    Ok(())
+}
+
+/// What protect may grant later is fixed at map time by both handles: a
+/// mapping made through a VMAR handle without WRITE cannot be made
+/// writable through one with it (the era's kernel: the mapping keeps
+/// CAN_MAP_* for the rights both handles had).
+fn protect_is_bounded_by_the_vmar_handle_used_to_map() -> TestResult {
+    let (sub, base) = ok!(region(4));
+    let vmo = ok!(Vmo::create(PAGE));
+    let no_write = ok!(without(&sub, abi::ZX_RIGHT_WRITE));
+    ok!(no_write.map(0, &vmo, 0, PAGE, R | SPECIFIC));
+    check_eq!(sub.protect(base, PAGE, RW), Err(Status::ACCESS_DENIED));
+    ok!(sub.protect(base, PAGE, R));
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// Hostile: a task that destroys its own VMAR (its stacks with it), or
+/// unmaps all of it, ends on its next touch of the stack; the kernel and
+/// this task go on.
+fn a_task_that_destroys_or_unmaps_its_own_vmar_faults_alone() -> TestResult {
+    let end = ok!(run_in_task(|| {
+        let _ = me().destroy();
+    }));
+    check!(matches!(end, TaskEnd::Faulted { .. }), "{end:?}");
+    let end = ok!(run_in_task(|| {
+        if let Ok(info) = me().info() {
+            let _ = me().unmap(info.base, info.len);
+        }
+    }));
+    check!(matches!(end, TaskEnd::Faulted { .. }), "{end:?}");
+    // Still here: a map and a touch.
+    let (vmo, addr) = ok!(mapped_page_with(b"alive", 0));
+    // SAFETY: mapped read-write test scratch.
+    check_eq!(unsafe { peek(addr) }, b'a');
+    ok!(unmap(addr, PAGE));
+    drop(vmo);
     Ok(())
 }

@@ -5,6 +5,7 @@
 use super::util::*;
 use crate::harness::{run_in_task, run_in_task_arg, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
+use core::mem::ManuallyDrop;
 use zx::{
     AsHandleRef, HandleBased, Rights, Signals, Status, TaskEnd, Time, Vmar, VmarFlags, Vmo,
     VmoOptions,
@@ -94,6 +95,7 @@ pub static SUITE: Suite = Suite {
         the_last_page_of_the_tasks_own_vmar_maps_protects_and_unmaps,
         protect_is_bounded_by_the_vmar_handle_used_to_map,
         a_task_that_destroys_or_unmaps_its_own_vmar_faults_alone,
+        errors_come_in_the_era_kernels_order,
     ],
 };
 
@@ -1538,5 +1540,59 @@ fn a_task_that_destroys_or_unmaps_its_own_vmar_faults_alone() -> TestResult {
     check_eq!(unsafe { peek(addr) }, b'a');
     ok!(unmap(addr, PAGE));
     drop(vmo);
+    Ok(())
+}
+
+/// Where several errors apply (the pages give no order), the era's
+/// kernel's order: handles first; for map the VMO's MAP right, the
+/// permissions' rights, the other options, REQUIRE_NON_RESIZABLE, the VMO
+/// offset, the VMAR's state, the length; for allocate the options and the
+/// size's alignment, the state, a zero size; the offset's alignment before
+/// CAN_MAP_SPECIFIC.
+fn errors_come_in_the_era_kernels_order() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let ro = ok!(vmo.duplicate(Rights::MAP | Rights::READ));
+    let bad_vmo = ManuallyDrop::new(Vmo::from(zx::Handle::from_raw(FORGED_HANDLE)));
+    check_eq!(
+        me().map(1, &bad_vmo, 1, 0, VmarFlags(1 << 20)),
+        Err(Status::BAD_HANDLE)
+    );
+    check_eq!(
+        me().map(0, &ro, 0, PAGE, RW | VmarFlags(1 << 20)),
+        Err(Status::ACCESS_DENIED)
+    );
+    let nrs = VmarFlags(abi::ZX_VM_REQUIRE_NON_RESIZABLE);
+    let (dead, _) = ok!(region(4));
+    ok!(dead.destroy());
+    check_eq!(
+        dead.map(0, &vmo, 0, PAGE, R | nrs),
+        Err(Status::NOT_SUPPORTED)
+    );
+    check_eq!(dead.map(0, &vmo, 1, PAGE, R), Err(Status::INVALID_ARGS));
+    check_eq!(dead.map(0, &vmo, 0, 0, R), Err(Status::BAD_STATE));
+    check_eq!(
+        dead.allocate(0, PAGE + 1, CAN_RW).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        dead.allocate(0, 0, CAN_RW).map(drop),
+        Err(Status::BAD_STATE)
+    );
+    check_eq!(dead.protect(0, 0, R), Err(Status::INVALID_ARGS));
+    check_eq!(dead.unmap(0, 0), Err(Status::INVALID_ARGS));
+    let (no_spec, _) = ok!(me().allocate(0, 4 * PAGE, CAN_RW));
+    check_eq!(
+        no_spec.map(1, &vmo, 0, PAGE, R | SPECIFIC),
+        Err(Status::INVALID_ARGS)
+    );
+    check_eq!(
+        no_spec.map(8 * PAGE, &vmo, 0, PAGE, R | SPECIFIC),
+        Err(Status::ACCESS_DENIED)
+    );
+    check_eq!(
+        no_spec.allocate(1, PAGE, CAN_RW | SPECIFIC).map(drop),
+        Err(Status::INVALID_ARGS)
+    );
+    ok!(no_spec.destroy());
     Ok(())
 }

@@ -324,16 +324,15 @@ impl<P: Platform> ObjectSpace<P> {
         Ok(base)
     }
 
-    /// Checks a `ZX_VM_SPECIFIC` request: `offset` is aligned, the VMAR
-    /// allows it, and the range lies inside (in that order, the era's
-    /// kernel's). Returns the absolute base.
+    /// Checks a `ZX_VM_SPECIFIC` request: the VMAR allows it, `offset` is
+    /// aligned, and the range lies inside. Returns the absolute base.
     fn specific_range(&self, vmar: VmarId, offset: u64, size: u64) -> Result<u64, Status> {
         let v = &self.vmars[vmar];
-        if !aligned(offset) {
-            return Err(ZX_ERR_INVALID_ARGS);
-        }
         if v.flags & ZX_VM_CAN_MAP_SPECIFIC == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if !aligned(offset) {
+            return Err(ZX_ERR_INVALID_ARGS);
         }
         match offset.checked_add(size) {
             Some(end) if end <= v.size => Ok(v.base + offset),

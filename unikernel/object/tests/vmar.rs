@@ -1509,7 +1509,7 @@ fn map_errors_come_in_the_era_kernels_order() {
         (read_only, RW, 0, v, 0, 0, ZX_ERR_INVALID_ARGS),
         // CAN_MAP_*, before the placement.
         (read_only, RW, PAGE, v, 0, PAGE, ZX_ERR_ACCESS_DENIED),
-        // An unaligned offset, before CAN_MAP_SPECIFIC; that, before the range.
+        // CAN_MAP_SPECIFIC, before the offset's alignment and the range.
         (
             no_spec,
             R | ZX_VM_SPECIFIC,
@@ -1517,7 +1517,7 @@ fn map_errors_come_in_the_era_kernels_order() {
             v,
             0,
             PAGE,
-            ZX_ERR_INVALID_ARGS,
+            ZX_ERR_ACCESS_DENIED,
         ),
         (
             no_spec,
@@ -1646,8 +1646,8 @@ fn allocate_errors_come_in_the_era_kernels_order() {
         ),
         // An offset without SPECIFIC, before CAN_MAP_SPECIFIC.
         (no_spec, ZX_VM_CAN_MAP_READ, PAGE, PAGE, ZX_ERR_INVALID_ARGS),
-        // An unaligned offset, before CAN_MAP_SPECIFIC; that, before the range.
-        (no_spec, ZX_VM_SPECIFIC, 1, PAGE, ZX_ERR_INVALID_ARGS),
+        // CAN_MAP_SPECIFIC, before the offset's alignment and the range.
+        (no_spec, ZX_VM_SPECIFIC, 1, PAGE, ZX_ERR_ACCESS_DENIED),
         (
             no_spec,
             ZX_VM_SPECIFIC,

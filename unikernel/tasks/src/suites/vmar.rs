@@ -96,6 +96,8 @@ pub static SUITE: Suite = Suite {
         protect_is_bounded_by_the_vmar_handle_used_to_map,
         a_task_that_destroys_or_unmaps_its_own_vmar_faults_alone,
         errors_come_in_the_era_kernels_order,
+        every_vmar_call_with_a_bad_handle_is_bad_handle,
+        protect_needs_the_read_right_of_the_vmo_handle_used_to_map,
     ],
 };
 
@@ -1594,5 +1596,54 @@ fn errors_come_in_the_era_kernels_order() -> TestResult {
         Err(Status::ACCESS_DENIED)
     );
     ok!(no_spec.destroy());
+    Ok(())
+}
+
+/// ERRORS, BAD_HANDLE: "*handle* (or *vmo*) is not a valid handle", for
+/// each VMAR call, with a stale, a forged and the invalid handle value.
+fn every_vmar_call_with_a_bad_handle_is_bad_handle() -> TestResult {
+    let stale = zx::Handle::from(ok!(Vmo::create(PAGE))).into_raw();
+    ok!(zx::Handle::from_raw(stale).close());
+    let vmo = ok!(Vmo::create(PAGE));
+    let (sub, base) = ok!(region(4));
+    let (mut child, mut addr) = (0 as abi::Handle, 0u64);
+    let (c, a) = (&raw mut child as u64, &raw mut addr as u64);
+    let (s, v) = (u64::from(sub.raw_handle()), u64::from(vmo.raw_handle()));
+    let r = u64::from(abi::ZX_VM_PERM_READ);
+    let can = u64::from(abi::ZX_VM_CAN_MAP_READ);
+    for bad in [stale, FORGED_HANDLE, abi::ZX_HANDLE_INVALID] {
+        let x = u64::from(bad);
+        let cases = [
+            (abi::Syscall::VmarMap, [x, r, 0, v, 0, PAGE, a, 0]),
+            (abi::Syscall::VmarMap, [s, r, 0, x, 0, PAGE, a, 0]),
+            (abi::Syscall::VmarUnmap, [x, base, PAGE, 0, 0, 0, 0, 0]),
+            (abi::Syscall::VmarProtect, [x, r, base, PAGE, 0, 0, 0, 0]),
+            (abi::Syscall::VmarAllocate, [x, can, 0, PAGE, c, a, 0, 0]),
+            (abi::Syscall::VmarDestroy, [x, 0, 0, 0, 0, 0, 0, 0]),
+        ];
+        for (n, args) in cases {
+            // SAFETY: the out-pointers are this frame's locals.
+            check_eq!(
+                unsafe { raw(n, args) },
+                Status::BAD_HANDLE,
+                "{n:?} with {bad:#x}"
+            );
+        }
+    }
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(sub.destroy());
+    Ok(())
+}
+
+/// vmar_protect: "It is also an error if the VMO handle used to create
+/// the mapping did not have the ZX_RIGHT_READ right": a mapping made
+/// with no permission through a handle without READ stays unreadable.
+fn protect_needs_the_read_right_of_the_vmo_handle_used_to_map() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let map_only = ok!(vmo.duplicate(Rights::MAP));
+    let addr = ok!(me().map(0, &map_only, 0, PAGE, VmarFlags(0)));
+    check_eq!(me().protect(addr, PAGE, R), Err(Status::ACCESS_DENIED));
+    ok!(me().protect(addr, PAGE, VmarFlags(0)));
+    ok!(unmap(addr, PAGE));
     Ok(())
 }

@@ -103,9 +103,9 @@ impl Vmar {
 /// Options `vmar_allocate` accepts.
 const ALLOCATE_OPTIONS: VmOptions =
     ZX_VM_COMPACT | ZX_VM_SPECIFIC | ZX_VM_CAN_MAP_SPECIFIC | ZX_VM_CAN_MAP_RWX;
-/// Options `vmar_map` accepts.
+/// Options `vmar_map` accepts: those its page lists (not `ZX_VM_COMPACT`,
+/// a hint for `vmar_allocate` that the era's kernel refused on a map).
 const MAP_OPTIONS: VmOptions = ZX_VM_PERM_MASK
-    | ZX_VM_COMPACT
     | ZX_VM_SPECIFIC
     | ZX_VM_SPECIFIC_OVERWRITE
     | ZX_VM_MAP_RANGE
@@ -349,11 +349,13 @@ impl<P: Platform> ObjectSpace<P> {
         offset: u64,
         size: u64,
     ) -> Result<(VmarId, u64), Status> {
-        if options & !ALLOCATE_OPTIONS != 0 {
+        // The era's kernel's order: the options and the size's alignment,
+        // the parent's state, then a zero size.
+        if options & !ALLOCATE_OPTIONS != 0 || !aligned(size) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
         let p = self.live_vmar(parent)?;
-        if size == 0 || !aligned(size) {
+        if size == 0 {
             return Err(ZX_ERR_INVALID_ARGS);
         }
         if options & ZX_VM_CAN_MAP_RWX & !p.flags != 0 {
@@ -482,7 +484,10 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// The checks of [`Self::vmar_map_vmo_out`] before it places anything,
-    /// in Zircon's order.
+    /// in the order of the era's kernel (`sys_vmar_map`, then the VMAR's
+    /// `CreateVmMapping`): the permissions' combination, the handles'
+    /// rights, the other options, `ZX_VM_REQUIRE_NON_RESIZABLE`, the VMO
+    /// offset, the VMAR's state, the length, the VMAR's `ZX_VM_CAN_MAP_*`.
     #[inline(always)]
     fn map_checks(
         &self,
@@ -499,27 +504,28 @@ impl<P: Platform> ObjectSpace<P> {
         } = *args;
         let perms = options & ZX_VM_PERM_MASK;
         let overwrite = options & ZX_VM_SPECIFIC_OVERWRITE != 0;
-        if options & !MAP_OPTIONS != 0
-            || !perms_valid(perms)
-            || (overwrite && options & ZX_VM_MAP_RANGE != 0)
-        {
+        if !perms_valid(perms) || (overwrite && options & ZX_VM_MAP_RANGE != 0) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
         if perms & !max_perms != 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
-        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
+        if options & !MAP_OPTIONS != 0 {
+            return Err(ZX_ERR_INVALID_ARGS);
         }
         if options & ZX_VM_REQUIRE_NON_RESIZABLE != 0 && self.vmos[vmo].resizable {
             return Err(ZX_ERR_NOT_SUPPORTED);
         }
-        self.live_vmar(vmar)?;
-        if len == 0 || !aligned(len) || !aligned(vmo_offset) {
+        if !aligned(vmo_offset) || vmo_offset.checked_add(len).is_none() {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        vmo_offset.checked_add(len).ok_or(ZX_ERR_INVALID_ARGS)?;
+        let v = self.live_vmar(vmar)?;
+        if len == 0 || !aligned(len) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
         Ok(())
     }
 
@@ -760,11 +766,11 @@ impl<P: Platform> ObjectSpace<P> {
         if perms & !ZX_VM_PERM_MASK != 0 || !perms_valid(perms) {
             return Err(ZX_ERR_INVALID_ARGS);
         }
-        let v = self.vmars.get(vmar).ok_or(ZX_ERR_BAD_STATE)?;
-        if (perms << ZX_VM_CAN_MAP_SHIFT) & !v.flags != 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
         let (v, end) = self.range_in(vmar, addr, len)?;
+        // What the VMAR itself allows ("the VMAR itself does not allow the
+        // requested change"): checked with each mapping's own map-time
+        // rights, which the era's kernel kept as the mapping's CAN_MAP_*.
+        let allowed = (v.flags >> ZX_VM_CAN_MAP_SHIFT) & ZX_VM_PERM_MASK;
         // In address order, the first problem wins, as in Zircon.
         let mut cursor = addr;
         for r in v.overlapping(addr, end) {
@@ -774,7 +780,7 @@ impl<P: Platform> ObjectSpace<P> {
             let Child::Mapping(m) = r.value else {
                 return Err(ZX_ERR_INVALID_ARGS);
             };
-            if perms & !self.mappings[m].max_perms != 0 {
+            if perms & !(self.mappings[m].max_perms & allowed) != 0 {
                 return Err(ZX_ERR_ACCESS_DENIED);
             }
             cursor = r.end();

@@ -447,6 +447,9 @@ fn map_with_invalid_options_is_invalid_args() {
         ZX_VM_PERM_WRITE,
         ZX_VM_PERM_EXECUTE,
         R | ZX_VM_CAN_MAP_READ,
+        R | ZX_VM_CAN_MAP_SPECIFIC,
+        // vmar_allocate's hint; vmar_map's page does not list it.
+        R | ZX_VM_COMPACT,
         R | 1 << 20,
         R | ZX_VM_SPECIFIC_OVERWRITE | ZX_VM_MAP_RANGE,
     ] {
@@ -1423,4 +1426,241 @@ fn every_failing_allocation_in_allocate_is_no_memory_and_changes_nothing() {
         s.task(t).vmar_allocate(r, 0, 0, PAGE).map(drop)
     });
     assert!(n >= 2, "{n}");
+}
+
+// ---- error precedence ----
+
+/// A second handle to `h`'s VMAR with READ, WRITE and EXECUTE whatever
+/// its CAN_MAP_* (as the kernel's own install may give), so that the
+/// VMAR's permissions, not the handle's rights, are what refuse.
+fn all_rights(s: &mut Space, t: object::TableId, h: Handle) -> Handle {
+    let (id, _) = s.vmar_of(t, h).unwrap();
+    s.install_vmar(t, id, object::vmar_rights(ZX_VM_CAN_MAP_RWX))
+        .unwrap()
+}
+//
+// The pages list errors without an order; where several apply these
+// follow the era's kernel (`sys_vmar_map` / `sys_vmar_protect` /
+// `sys_vmar_allocate`, then the VMAR's own checks).
+
+#[test]
+fn map_errors_come_in_the_era_kernels_order() {
+    let (mut s, t, _, r) = setup_vmar();
+    let v = vmo(&mut s, t, 1);
+    let fixed = s.task(t).vmo_create(PAGE, ZX_VMO_NON_RESIZABLE).unwrap();
+    let no_map = dup(&mut s, t, v, ZX_RIGHT_READ | ZX_RIGHT_WRITE);
+    let ro = dup(&mut s, t, v, ZX_RIGHT_MAP | ZX_RIGHT_READ);
+    let (dead, _) = s.task(t).vmar_allocate(r, ALL_CAN, 0, 4 * PAGE).unwrap();
+    s.task(t).vmar_destroy(dead).unwrap();
+    let (no_spec, _) = s
+        .task(t)
+        .vmar_allocate(r, ZX_VM_CAN_MAP_RWX, 0, 4 * PAGE)
+        .unwrap();
+    let (read_only, _) = s
+        .task(t)
+        .vmar_allocate(r, ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC, 0, 4 * PAGE)
+        .unwrap();
+    let read_only = all_rights(&mut s, t, read_only);
+    let nrs = ZX_VM_REQUIRE_NON_RESIZABLE;
+    let mut task = s.task(t);
+    let cases = [
+        // The VMO's MAP right first, before any option.
+        (
+            r,
+            ZX_VM_PERM_WRITE,
+            0,
+            no_map,
+            0,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+        // The permissions' combination, before the rights.
+        (r, ZX_VM_PERM_WRITE, 0, ro, 0, PAGE, ZX_ERR_INVALID_ARGS),
+        // The rights, before the other options.
+        (r, RW | 1 << 20, 0, ro, 0, PAGE, ZX_ERR_ACCESS_DENIED),
+        (r, RW | nrs, 0, ro, 0, PAGE, ZX_ERR_ACCESS_DENIED),
+        // Other options, before REQUIRE_NON_RESIZABLE.
+        (
+            r,
+            R | nrs | ZX_VM_COMPACT,
+            0,
+            v,
+            0,
+            PAGE,
+            ZX_ERR_INVALID_ARGS,
+        ),
+        // REQUIRE_NON_RESIZABLE, before the VMO offset and the VMAR's state.
+        (r, R | nrs, 0, v, 1, PAGE, ZX_ERR_NOT_SUPPORTED),
+        (dead, R | nrs, 0, v, 0, PAGE, ZX_ERR_NOT_SUPPORTED),
+        // The VMO offset, before the VMAR's state.
+        (dead, R | nrs, 0, fixed, 1, PAGE, ZX_ERR_INVALID_ARGS),
+        (
+            dead,
+            R,
+            0,
+            v,
+            u64::MAX - PAGE + 1,
+            2 * PAGE,
+            ZX_ERR_INVALID_ARGS,
+        ),
+        // The state, before the length.
+        (dead, R, 0, v, 0, 0, ZX_ERR_BAD_STATE),
+        // The length, before the VMAR's CAN_MAP_*.
+        (read_only, RW, 0, v, 0, 0, ZX_ERR_INVALID_ARGS),
+        // CAN_MAP_*, before the placement.
+        (read_only, RW, PAGE, v, 0, PAGE, ZX_ERR_ACCESS_DENIED),
+        // CAN_MAP_SPECIFIC, before the offset's alignment and the range.
+        (
+            no_spec,
+            R | ZX_VM_SPECIFIC,
+            1,
+            v,
+            0,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+        (
+            no_spec,
+            R | ZX_VM_SPECIFIC,
+            8 * PAGE,
+            v,
+            0,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+        (
+            no_spec,
+            R | ZX_VM_SPECIFIC_OVERWRITE,
+            8 * PAGE,
+            v,
+            0,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+    ];
+    for (i, &(vmar, options, offset, vmo, vmo_offset, len, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            task.vmar_map(vmar, options, offset, vmo, vmo_offset, len),
+            Err(want),
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn protect_errors_come_in_the_era_kernels_order() {
+    let (mut s, t, root, _) = setup_vmar();
+    // A handle with every right to a VMAR that may only map readable, so
+    // the VMAR's own CAN_MAP_* is what refuses.
+    let (child, base) = s
+        .vmar_create_child(
+            root,
+            ZX_VM_CAN_MAP_READ | ZX_VM_CAN_MAP_SPECIFIC,
+            0,
+            8 * PAGE,
+        )
+        .unwrap();
+    let h = s
+        .install_vmar(t, child, object::vmar_rights(ZX_VM_CAN_MAP_RWX))
+        .unwrap();
+    let v = vmo(&mut s, t, 1);
+    s.task(t)
+        .vmar_map(h, R | ZX_VM_SPECIFIC, 2 * PAGE, v, 0, PAGE)
+        .unwrap();
+    let weak = dup(&mut s, t, h, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ);
+    let mut task = s.task(t);
+    // The handle's rights, before the combination.
+    assert_eq!(
+        task.vmar_protect(weak, ZX_VM_PERM_WRITE, base, PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    // The combination, before the range.
+    assert_eq!(
+        task.vmar_protect(h, ZX_VM_PERM_WRITE, base, 0),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
+    // The range's shape and place, before what the VMAR allows.
+    assert_eq!(task.vmar_protect(h, RW, base, 0), Err(ZX_ERR_INVALID_ARGS));
+    assert_eq!(
+        task.vmar_protect(h, RW, base + 7 * PAGE, 2 * PAGE),
+        Err(ZX_ERR_INVALID_ARGS)
+    );
+    // In address order: a gap before the mapping is NOT_FOUND, the
+    // mapping itself ACCESS_DENIED.
+    assert_eq!(
+        task.vmar_protect(h, RW, base + PAGE, 2 * PAGE),
+        Err(ZX_ERR_NOT_FOUND)
+    );
+    assert_eq!(
+        task.vmar_protect(h, RW, base + 2 * PAGE, 2 * PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    assert_eq!(
+        task.vmar_protect(h, RW, base + 2 * PAGE, PAGE),
+        Err(ZX_ERR_ACCESS_DENIED)
+    );
+    task.vmar_protect(h, R, base + 2 * PAGE, PAGE).unwrap();
+    // Destroyed: the state, before what the VMAR allows.
+    task.vmar_destroy(h).unwrap();
+    assert_eq!(
+        task.vmar_protect(h, RW, base + 2 * PAGE, PAGE),
+        Err(ZX_ERR_BAD_STATE)
+    );
+}
+
+#[test]
+fn allocate_errors_come_in_the_era_kernels_order() {
+    let (mut s, t, _, r) = setup_vmar();
+    let (dead, _) = s.task(t).vmar_allocate(r, ALL_CAN, 0, 4 * PAGE).unwrap();
+    s.task(t).vmar_destroy(dead).unwrap();
+    let (no_spec, _) = s
+        .task(t)
+        .vmar_allocate(r, ZX_VM_CAN_MAP_READ, 0, 4 * PAGE)
+        .unwrap();
+    let no_spec = all_rights(&mut s, t, no_spec);
+    let weak = dup(&mut s, t, r, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ);
+    let mut task = s.task(t);
+    let cases = [
+        // The handle's rights, before the options.
+        (
+            weak,
+            ZX_VM_CAN_MAP_WRITE | ZX_VM_PERM_READ,
+            0,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+        // The options and the size's alignment, before the state.
+        (dead, ZX_VM_PERM_READ, 0, PAGE, ZX_ERR_INVALID_ARGS),
+        (dead, ZX_VM_CAN_MAP_READ, 0, PAGE + 1, ZX_ERR_INVALID_ARGS),
+        // The state, before a zero size.
+        (dead, ZX_VM_CAN_MAP_READ, 0, 0, ZX_ERR_BAD_STATE),
+        // A zero size, before the parent's CAN_MAP_*.
+        (no_spec, ZX_VM_CAN_MAP_WRITE, 0, 0, ZX_ERR_INVALID_ARGS),
+        // CAN_MAP_*, before the placement.
+        (
+            no_spec,
+            ZX_VM_CAN_MAP_WRITE,
+            PAGE,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+        // An offset without SPECIFIC, before CAN_MAP_SPECIFIC.
+        (no_spec, ZX_VM_CAN_MAP_READ, PAGE, PAGE, ZX_ERR_INVALID_ARGS),
+        // CAN_MAP_SPECIFIC, before the offset's alignment and the range.
+        (no_spec, ZX_VM_SPECIFIC, 1, PAGE, ZX_ERR_ACCESS_DENIED),
+        (
+            no_spec,
+            ZX_VM_SPECIFIC,
+            8 * PAGE,
+            PAGE,
+            ZX_ERR_ACCESS_DENIED,
+        ),
+    ];
+    for (i, &(parent, options, offset, size, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            task.vmar_allocate(parent, options, offset, size).map(drop),
+            Err(want),
+            "case {i}"
+        );
+    }
 }

@@ -55,6 +55,7 @@ pub static SUITE: Suite = Suite {
         misaligned_offsets_are_invalid_args,
         overflowing_ranges_are_refused,
         create_child_whose_size_rounds_up_past_64_bits_is_out_of_range,
+        vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer,
     ],
 };
 
@@ -1046,5 +1047,42 @@ fn create_child_whose_size_rounds_up_past_64_bits_is_out_of_range() -> TestResul
     let child = vmo.create_child(VmoChildOptions::COPY_ON_WRITE, offset, 1);
     check_eq!(child.map(drop), Err(Status::OUT_OF_RANGE));
     check!(zero_children(&vmo));
+    Ok(())
+}
+
+/// `vmo_read`/`vmo_write` look the handle up, check its right and the
+/// range before they touch the buffer: a bad buffer is INVALID_ARGS only
+/// when nothing else is wrong, and no bytes means no buffer is needed.
+fn vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[4], 0));
+    let event = ok!(Event::create());
+    let ro = ok!(vmo.duplicate(Rights::READ));
+    let wo = ok!(vmo.duplicate(Rights::WRITE));
+    let bad = u64::from(abi::ZX_HANDLE_INVALID);
+    for p in [0, KERNEL_ADDR, NON_CANONICAL] {
+        for (n, denied) in [(Syscall::VmoRead, &wo), (Syscall::VmoWrite, &ro)] {
+            let cases = [
+                ([bad, p, 0, 16], Status::BAD_HANDLE),
+                ([h(&event), p, 0, 16], Status::WRONG_TYPE),
+                ([h(denied), p, 0, 16], Status::ACCESS_DENIED),
+                ([h(&vmo), p, PAGE - 8, 16], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, u64::MAX, 16], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, 0, u64::MAX], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, 0, 16], Status::INVALID_ARGS),
+                ([h(&vmo), p, 0, 0], Status::OK),
+                ([h(&vmo), p, PAGE, 0], Status::OK),
+            ];
+            for ([x0, x1, x2, x3], want) in cases {
+                check_eq!(
+                    call(n, [x0, x1, x2, x3, 0, 0, 0, 0]),
+                    want,
+                    "{n:?} buffer {p:#x} offset {x2:#x} len {x3:#x}"
+                );
+            }
+        }
+    }
+    check_eq!(byte_at(&vmo, 0), Ok(4));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
     Ok(())
 }

@@ -497,7 +497,8 @@ fn vmo_cache_op(c: &Caller, h: Handle, op: u32, offset: u64, size: u64) -> Resul
 const OP_PIECE: u64 = 64 * PAGE_SIZE;
 
 /// COMMIT and DECOMMIT of `[offset, offset + size)`, `size > 0`: the whole
-/// range is checked first (so a bad request changes nothing), then done a
+/// range is checked first (so a bad request changes nothing; a COMMIT
+/// whose missing pages cannot fit is `ZX_ERR_NO_MEMORY` then), then done a
 /// piece at a time, each its own lock hold (the syscall runs with IRQs
 /// unmasked between them). A piece that fails (memory ran out, or the VMO
 /// shrank meanwhile) ends the call with its status; the pieces before it
@@ -509,7 +510,18 @@ fn op_range_in_pieces(
     offset: u64,
     size: u64,
 ) -> Result<(), Status> {
-    check_range(c, h, ZX_RIGHT_WRITE, offset, size)?;
+    if op == ZX_VMO_OP_COMMIT {
+        // The checks, and whether the pages it lacks could fit at all: in
+        // the task's quota (the object layer) and in the free frames. One
+        // that cannot fails now, with nothing committed, as the era's
+        // kernel's COMMIT (all pages allocated together) did.
+        let need = objects::with(move |s| s.task(c.table).vmo_commit_need(h, offset, size))?;
+        if need > crate::mm::frame::free_frames() as u64 {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+    } else {
+        check_range(c, h, ZX_RIGHT_WRITE, offset, size)?;
+    }
     let end = offset + size;
     let mut at = offset;
     while at < end {

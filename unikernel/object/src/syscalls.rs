@@ -208,6 +208,42 @@ impl<P: Platform> TaskView<'_, P> {
         Ok(next == pages)
     }
 
+    /// The pages a COMMIT of bytes `[offset, offset + size)` would add (the
+    /// ones the VMO lacks there), after the call's checks (the handle,
+    /// WRITE, the range): `ZX_ERR_NO_MEMORY` if they are more than the
+    /// table charged for them may still hold. A caller that commits in
+    /// pieces asks first, so a COMMIT that can never fit fails at once with
+    /// nothing committed, as in the era's kernel, which allocated a
+    /// COMMIT's pages together; O(log pages).
+    pub fn vmo_commit_need(&self, handle: Handle, offset: u64, size: u64) -> Result<u64, Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
+        self.space.check_range(id, offset, size)?;
+        if size == 0 {
+            return Ok(0);
+        }
+        let v = &self.space.vmos[id];
+        let (a, b) = (offset / PAGE_SIZE, (offset + size).div_ceil(PAGE_SIZE));
+        let need = (b - a) - v.owned_range(a, b).len() as u64;
+        // The VMO's table; once that has gone, the caller's, which takes
+        // the VMO over with the pages it holds (`charge_vmo`).
+        let (table, charge) = match self.space.tables.get(v.account) {
+            Some(t) => (Some(t), need),
+            None => (
+                self.space.tables.get(self.table),
+                need.saturating_add(v.pages.len() as u64),
+            ),
+        };
+        let room = table.map_or(0, |t| {
+            t.quota
+                .max_committed_pages
+                .saturating_sub(t.committed_pages.get())
+        });
+        if need > 0 && charge > room {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        Ok(need)
+    }
+
     /// Where a piece of a DECOMMIT of bytes `[from, end)` of the VMO should
     /// end so it frees at most `own` (at least one) own pages: past `from`,
     /// at most `end`. A piece's work then grows with what it frees, not with

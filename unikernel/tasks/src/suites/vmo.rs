@@ -65,6 +65,7 @@ pub static SUITE: Suite = Suite {
         op_range_ignores_the_buffer_but_for_lookup,
         op_range_checks_the_handle_then_the_right_then_the_op_size_and_range,
         set_size_checks_the_right_then_resizability_then_the_size,
+        commit_of_more_than_the_task_may_hold_is_no_memory_and_commits_nothing,
     ],
 };
 
@@ -864,5 +865,33 @@ fn set_size_checks_the_right_then_resizability_then_the_size() -> TestResult {
     check_eq!(vmo.set_size(abi::ZX_MAX_VMO_SIZE), Ok(()));
     check_eq!(vmo.get_size(), Ok(abi::ZX_MAX_VMO_SIZE));
     check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+/// A COMMIT of more pages than the task may ever hold is NO_MEMORY at
+/// once, with nothing committed (the era's kernel allocated a COMMIT's
+/// pages together, so a failed one held none): the task goes on.
+fn commit_of_more_than_the_task_may_hold_is_no_memory_and_commits_nothing() -> TestResult {
+    let size = 1 << 40;
+    let vmo = ok!(Vmo::create(size));
+    ok!(vmo.write(&[5], PAGE));
+    let child = ok!(vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 0, size));
+    for v in [&vmo, &child] {
+        let start = zx::Time::get_monotonic();
+        check_eq!(v.op_range(VmoOp::COMMIT, 0, size), Err(Status::NO_MEMORY));
+        let took = zx::Time::get_monotonic() - start;
+        check!(
+            took < zx::Duration::from_millis(100),
+            "took {} ms",
+            took.into_nanos() / 1_000_000
+        );
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    check_eq!(ok!(child.info()).committed_bytes, 0);
+    let other = ok!(Vmo::create(16 * PAGE));
+    ok!(other.op_range(VmoOp::COMMIT, 0, 16 * PAGE));
+    ok!(vmo.write(&[6], 2 * PAGE));
+    ok!(child.write(&[7], 3 * PAGE));
+    check_eq!(byte_at(&child, PAGE), Ok(5));
     Ok(())
 }

@@ -56,6 +56,7 @@ pub static SUITE: Suite = Suite {
         overflowing_ranges_are_refused,
         create_child_whose_size_rounds_up_past_64_bits_is_out_of_range,
         vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer,
+        outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work,
     ],
 };
 
@@ -1085,4 +1086,69 @@ fn vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer() ->
     check_eq!(byte_at(&vmo, 0), Ok(4));
     check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
     Ok(())
+}
+
+/// An out-pointer into the caller's own memory mapped read-only is as bad
+/// as an unmapped one: INVALID_ARGS, the page unchanged, no new handle or
+/// child left behind. An unaligned out-pointer in writable memory is fine
+/// (Zircon's user pointers ask no alignment).
+fn outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work() -> TestResult {
+    let page = ok!(Vmo::create(PAGE));
+    ok!(page.write(&[0xee; 16], 0));
+    let ro = ok!(map(&page, PAGE, VmarFlags::PERM_READ));
+    let vmo = ok!(Vmo::create(PAGE));
+    let topic = u64::from(abi::ZX_INFO_VMO);
+    let cases = [
+        (Syscall::VmoCreate, [PAGE, 0, ro + 4, 0, 0, 0, 0, 0]),
+        (
+            Syscall::VmoCreateChild,
+            [h(&vmo), 1, 0, PAGE, ro + 4, 0, 0, 0],
+        ),
+        (Syscall::VmoGetSize, [h(&vmo), ro + 8, 0, 0, 0, 0, 0, 0]),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, ro, 256, 0, 0, 0, 0],
+        ),
+        (
+            Syscall::HandleDuplicate,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                ro + 4,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ),
+    ];
+    for (n, a) in cases {
+        check_eq!(call(n, a), Status::INVALID_ARGS, "{n:?}");
+    }
+    check_eq!(ok!(bytes_at::<16>(&page, 0)), [0xee; 16]);
+    childless(&vmo, format_args!("a child was left behind"))?;
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(unmap(ro, PAGE));
+    // Unaligned outs into writable memory.
+    let mut buf = [0u8; 16];
+    let b = buf.as_mut_ptr() as u64;
+    check_eq!(
+        call(Syscall::VmoCreate, [PAGE, 0, b + 1, 0, 0, 0, 0, 0]),
+        Status::OK
+    );
+    let made = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    check!(valid(made), "{made:#x}");
+    ok!(Handle::from_raw(made).close());
+    check_eq!(
+        call(Syscall::VmoGetSize, [h(&vmo), b + 3, 0, 0, 0, 0, 0, 0]),
+        Status::OK
+    );
+    check_eq!(ok!(word_from(&buf[3..11])), PAGE);
+    Ok(())
+}
+
+fn word_from(bytes: &[u8]) -> Result<u64, Status> {
+    let b: [u8; 8] = bytes.try_into().map_err(|_| Status::INTERNAL)?;
+    Ok(u64::from_le_bytes(b))
 }

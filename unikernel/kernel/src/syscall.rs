@@ -314,11 +314,15 @@ fn sys_vmo_create_child(
     out: u64,
 ) -> Result<(), Status> {
     // The out-pointer is checked before the child exists (making and then
-    // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but a
-    // bad handle, a wrong type or a missing right is reported before it.
-    let need = ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ;
-    c.probe::<Handle>(out)
-        .map_err(|e| c.checks_first(e, |s| s.task(c.table).vmo_check_range(h, need, 0, 0)))?;
+    // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but the
+    // call's own errors (the handle, its type and rights, the options,
+    // offset and size) are reported before it, as Zircon writes results last.
+    c.probe::<Handle>(out).map_err(|e| {
+        c.checks_first(e, |s| {
+            s.task(c.table)
+                .vmo_create_child_checks(h, options, offset, size)
+        })
+    })?;
     let child = objects::with(move |s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
     c.put_handle(out, child)
 }

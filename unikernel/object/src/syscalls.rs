@@ -86,6 +86,45 @@ impl<P: Platform> TaskView<'_, P> {
         offset: u64,
         size: u64,
     ) -> Result<Handle, Status> {
+        let (parent, rights, size_pages) = self.child_args(handle, options, offset, size)?;
+        let table = self.table;
+        self.space.reserve_handle(table)?;
+        self.space.vmo_reserve_child(parent)?;
+        let child = self.space.vmo_insert_child(
+            parent,
+            offset / PAGE_SIZE,
+            size_pages,
+            options & ZX_VMO_CHILD_NON_RESIZEABLE == 0,
+            table,
+        );
+        Ok(self
+            .space
+            .install_reserved(table, Object::Vmo(child), rights | ZX_RIGHT_WRITE))
+    }
+
+    /// The checks of a [`Self::vmo_create_child`], in its order (the handle,
+    /// its type and rights, the options, the offset, the size), with
+    /// nothing made: for a caller that must report them before a bad
+    /// out-pointer.
+    pub fn vmo_create_child_checks(
+        &self,
+        handle: Handle,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> Result<(), Status> {
+        self.child_args(handle, options, offset, size).map(drop)
+    }
+
+    /// A `vmo_create_child`'s parent, the rights of its handle and the
+    /// child's size in pages, once its arguments pass the checks.
+    fn child_args(
+        &self,
+        handle: Handle,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> Result<(VmoId, Rights, u64), Status> {
         let (parent, rights) =
             self.space
                 .vmo_handle(self.table, handle, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ)?;
@@ -103,19 +142,7 @@ impl<P: Platform> TaskView<'_, P> {
         offset
             .checked_add(size_pages * PAGE_SIZE)
             .ok_or(ZX_ERR_OUT_OF_RANGE)?;
-        let table = self.table;
-        self.space.reserve_handle(table)?;
-        self.space.vmo_reserve_child(parent)?;
-        let child = self.space.vmo_insert_child(
-            parent,
-            offset / PAGE_SIZE,
-            size_pages,
-            options & ZX_VMO_CHILD_NON_RESIZEABLE == 0,
-            table,
-        );
-        Ok(self
-            .space
-            .install_reserved(table, Object::Vmo(child), rights | ZX_RIGHT_WRITE))
+        Ok((parent, rights, size_pages))
     }
 
     /// `zx_vmo_read`: exactly `buffer.len()` bytes at `offset`; needs READ.

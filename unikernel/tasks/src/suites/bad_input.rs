@@ -57,6 +57,7 @@ pub static SUITE: Suite = Suite {
         create_child_whose_size_rounds_up_past_64_bits_is_out_of_range,
         vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer,
         outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work,
+        create_child_reports_its_options_offset_and_size_before_a_bad_out,
     ],
 };
 
@@ -1151,4 +1152,34 @@ fn outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work() -> T
 fn word_from(bytes: &[u8]) -> Result<u64, Status> {
     let b: [u8; 8] = bytes.try_into().map_err(|_| Status::INTERNAL)?;
     Ok(u64::from_le_bytes(b))
+}
+
+/// Every error of `vmo_create_child` itself comes before the INVALID_ARGS
+/// of an out-pointer it cannot write: a size past the largest VMO or an
+/// overflowing `offset + size` is OUT_OF_RANGE whatever the out-pointer.
+fn create_child_reports_its_options_offset_and_size_before_a_bad_out() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let v = h(&vmo);
+    let (_region, unmapped) = ok!(unmapped_own_addr());
+    for out in [0, KERNEL_ADDR, unmapped] {
+        let cases = [
+            ([v, 1, 0, u64::MAX], Status::OUT_OF_RANGE),
+            ([v, 1, 0, abi::ZX_MAX_VMO_SIZE + 1], Status::OUT_OF_RANGE),
+            (
+                [v, 1, u64::MAX & !(PAGE - 1), 2 * PAGE],
+                Status::OUT_OF_RANGE,
+            ),
+            ([v, 0, 0, PAGE], Status::INVALID_ARGS),
+            ([v, 1, 1, PAGE], Status::INVALID_ARGS),
+            ([v, 1, 0, PAGE], Status::INVALID_ARGS),
+        ];
+        for ([x0, x1, x2, x3], want) in cases {
+            check_eq!(
+                call(Syscall::VmoCreateChild, [x0, x1, x2, x3, out, 0, 0, 0]),
+                want,
+                "options {x1} offset {x2:#x} size {x3:#x} out {out:#x}"
+            );
+        }
+    }
+    childless(&vmo, format_args!("a child was left behind"))
 }

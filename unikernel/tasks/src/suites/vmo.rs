@@ -689,6 +689,9 @@ fn info_needs_no_right_and_reports_the_handles_own_rights() -> TestResult {
     check_eq!(info.size_bytes, PAGE);
     let flags = abi::ZX_INFO_VMO_TYPE_PAGED | abi::ZX_INFO_VMO_VIA_HANDLE;
     check_eq!(info.flags & flags, flags);
+    check_eq!(info.flags & abi::ZX_INFO_VMO_IS_COW_CLONE, 0);
+    check_eq!(info.cache_policy, abi::ZX_CACHE_POLICY_CACHED);
+    check_eq!(info.num_children, 0);
     let some = Rights::READ | Rights::MAP;
     check_eq!(
         ok!(ok!(vmo.duplicate(some)).info()).handle_rights,

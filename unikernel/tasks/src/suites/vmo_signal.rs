@@ -335,10 +335,7 @@ fn a_child_mapped_by_another_task_counts_until_that_task_ends() -> TestResult {
     let child = ok!(vmo.create_child(COW, 0, PAGE));
     let event = ok!(Event::create());
     let theirs = ok!(event.duplicate_handle(Rights::SAME_RIGHTS));
-    let task = ok!(spawn_with(
-        map_close_then_exit,
-        &mut [child.into(), theirs.into()]
-    ));
+    let task = ok!(spawn_with(map_close_then_exit, &mut [child.into(), theirs]));
     ok!(event.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(5))));
     check!(
         !zero_children(&vmo),

@@ -1098,8 +1098,24 @@ fn outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work() -> T
     ok!(page.write(&[0xee; 16], 0));
     let ro = ok!(map(&page, PAGE, VmarFlags::PERM_READ));
     let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
     let topic = u64::from(abi::ZX_INFO_VMO);
+    let lookup = u64::from(abi::ZX_VMO_OP_LOOKUP);
+    let mut info = [0u8; 256];
+    let i = info.as_mut_ptr() as u64;
     let cases = [
+        (
+            Syscall::VmoOpRange,
+            [h(&vmo), lookup, 0, PAGE, ro + 8, 8, 0, 0],
+        ),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, i, 256, ro, 0, 0, 0],
+        ),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, i, 256, 0, ro, 0, 0],
+        ),
         (Syscall::VmoCreate, [PAGE, 0, ro + 4, 0, 0, 0, 0, 0]),
         (
             Syscall::VmoCreateChild,

@@ -314,11 +314,15 @@ fn sys_vmo_create_child(
     out: u64,
 ) -> Result<(), Status> {
     // The out-pointer is checked before the child exists (making and then
-    // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but a
-    // bad handle, a wrong type or a missing right is reported before it.
-    let need = ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ;
-    c.probe::<Handle>(out)
-        .map_err(|e| c.checks_first(e, |s| s.task(c.table).vmo_check_range(h, need, 0, 0)))?;
+    // closing one would toggle the parent's ZX_VMO_ZERO_CHILDREN), but the
+    // call's own errors (the handle, its type and rights, the options,
+    // offset and size) are reported before it, as Zircon writes results last.
+    c.probe::<Handle>(out).map_err(|e| {
+        c.checks_first(e, |s| {
+            s.task(c.table)
+                .vmo_create_child_checks(h, options, offset, size)
+        })
+    })?;
     let child = objects::with(move |s| s.task(c.table).vmo_create_child(h, options, offset, size))?;
     c.put_handle(out, child)
 }
@@ -497,7 +501,8 @@ fn vmo_cache_op(c: &Caller, h: Handle, op: u32, offset: u64, size: u64) -> Resul
 const OP_PIECE: u64 = 64 * PAGE_SIZE;
 
 /// COMMIT and DECOMMIT of `[offset, offset + size)`, `size > 0`: the whole
-/// range is checked first (so a bad request changes nothing), then done a
+/// range is checked first (so a bad request changes nothing; a COMMIT
+/// whose missing pages cannot fit is `ZX_ERR_NO_MEMORY` then), then done a
 /// piece at a time, each its own lock hold (the syscall runs with IRQs
 /// unmasked between them). A piece that fails (memory ran out, or the VMO
 /// shrank meanwhile) ends the call with its status; the pieces before it
@@ -509,7 +514,18 @@ fn op_range_in_pieces(
     offset: u64,
     size: u64,
 ) -> Result<(), Status> {
-    check_range(c, h, ZX_RIGHT_WRITE, offset, size)?;
+    if op == ZX_VMO_OP_COMMIT {
+        // The checks, and whether the pages it lacks could fit at all: in
+        // the task's quota (the object layer) and in the free frames. One
+        // that cannot fails now, with nothing committed, as the era's
+        // kernel's COMMIT (all pages allocated together) did.
+        let need = objects::with(move |s| s.task(c.table).vmo_commit_need(h, offset, size))?;
+        if need > crate::mm::frame::free_frames() as u64 {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+    } else {
+        check_range(c, h, ZX_RIGHT_WRITE, offset, size)?;
+    }
     let end = offset + size;
     let mut at = offset;
     while at < end {

@@ -86,6 +86,45 @@ impl<P: Platform> TaskView<'_, P> {
         offset: u64,
         size: u64,
     ) -> Result<Handle, Status> {
+        let (parent, rights, size_pages) = self.child_args(handle, options, offset, size)?;
+        let table = self.table;
+        self.space.reserve_handle(table)?;
+        self.space.vmo_reserve_child(parent)?;
+        let child = self.space.vmo_insert_child(
+            parent,
+            offset / PAGE_SIZE,
+            size_pages,
+            options & ZX_VMO_CHILD_NON_RESIZEABLE == 0,
+            table,
+        );
+        Ok(self
+            .space
+            .install_reserved(table, Object::Vmo(child), rights | ZX_RIGHT_WRITE))
+    }
+
+    /// The checks of a [`Self::vmo_create_child`], in its order (the handle,
+    /// its type and rights, the options, the offset, the size), with
+    /// nothing made: for a caller that must report them before a bad
+    /// out-pointer.
+    pub fn vmo_create_child_checks(
+        &self,
+        handle: Handle,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> Result<(), Status> {
+        self.child_args(handle, options, offset, size).map(drop)
+    }
+
+    /// A `vmo_create_child`'s parent, the rights of its handle and the
+    /// child's size in pages, once its arguments pass the checks.
+    fn child_args(
+        &self,
+        handle: Handle,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> Result<(VmoId, Rights, u64), Status> {
         let (parent, rights) =
             self.space
                 .vmo_handle(self.table, handle, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ)?;
@@ -103,19 +142,7 @@ impl<P: Platform> TaskView<'_, P> {
         offset
             .checked_add(size_pages * PAGE_SIZE)
             .ok_or(ZX_ERR_OUT_OF_RANGE)?;
-        let table = self.table;
-        self.space.reserve_handle(table)?;
-        self.space.vmo_reserve_child(parent)?;
-        let child = self.space.vmo_insert_child(
-            parent,
-            offset / PAGE_SIZE,
-            size_pages,
-            options & ZX_VMO_CHILD_NON_RESIZEABLE == 0,
-            table,
-        );
-        Ok(self
-            .space
-            .install_reserved(table, Object::Vmo(child), rights | ZX_RIGHT_WRITE))
+        Ok((parent, rights, size_pages))
     }
 
     /// `zx_vmo_read`: exactly `buffer.len()` bytes at `offset`; needs READ.
@@ -206,6 +233,42 @@ impl<P: Platform> TaskView<'_, P> {
         };
         self.space.vmo_resize(id, next);
         Ok(next == pages)
+    }
+
+    /// The pages a COMMIT of bytes `[offset, offset + size)` would add (the
+    /// ones the VMO lacks there), after the call's checks (the handle,
+    /// WRITE, the range): `ZX_ERR_NO_MEMORY` if they are more than the
+    /// table charged for them may still hold. A caller that commits in
+    /// pieces asks first, so a COMMIT that can never fit fails at once with
+    /// nothing committed, as in the era's kernel, which allocated a
+    /// COMMIT's pages together; O(log pages).
+    pub fn vmo_commit_need(&self, handle: Handle, offset: u64, size: u64) -> Result<u64, Status> {
+        let (id, _) = self.space.vmo_handle(self.table, handle, ZX_RIGHT_WRITE)?;
+        self.space.check_range(id, offset, size)?;
+        if size == 0 {
+            return Ok(0);
+        }
+        let v = &self.space.vmos[id];
+        let (a, b) = (offset / PAGE_SIZE, (offset + size).div_ceil(PAGE_SIZE));
+        let need = (b - a) - v.owned_range(a, b).len() as u64;
+        // The VMO's table; once that has gone, the caller's, which takes
+        // the VMO over with the pages it holds (`charge_vmo`).
+        let (table, charge) = match self.space.tables.get(v.account) {
+            Some(t) => (Some(t), need),
+            None => (
+                self.space.tables.get(self.table),
+                need.saturating_add(v.pages.len() as u64),
+            ),
+        };
+        let room = table.map_or(0, |t| {
+            t.quota
+                .max_committed_pages
+                .saturating_sub(t.committed_pages.get())
+        });
+        if need > 0 && charge > room {
+            return Err(ZX_ERR_NO_MEMORY);
+        }
+        Ok(need)
     }
 
     /// Where a piece of a DECOMMIT of bytes `[from, end)` of the VMO should

@@ -101,6 +101,42 @@ fn a_decommit_piece_ends_after_n_own_pages_however_far_apart() {
     );
 }
 
+#[test]
+fn a_commit_asks_first_how_many_pages_it_lacks_and_whether_they_fit_the_quota() {
+    let (mut s, _) = setup();
+    let t = s
+        .create_table(object::Quota {
+            max_committed_pages: 8,
+            ..object::Quota::default()
+        })
+        .unwrap();
+    let h = sparse_vmo(&mut s, t, &[1, 3]);
+    let need = |s: &mut Space, h: Handle, offset: u64, size: u64| {
+        s.task(t).vmo_commit_need(h, offset, size)
+    };
+    // Pages 0..4 lack 0 and 2; an unaligned range counts the pages it touches.
+    assert_eq!(need(&mut s, h, 0, 4 * PAGE), Ok(2));
+    assert_eq!(need(&mut s, h, PAGE - 1, 2), Ok(1));
+    assert_eq!(need(&mut s, h, PAGE, PAGE), Ok(0));
+    assert_eq!(need(&mut s, h, 5 * PAGE, 0), Ok(0));
+    // Two held, six left: eight more do not fit, six do.
+    assert_eq!(need(&mut s, h, 4 * PAGE, 8 * PAGE), Err(ZX_ERR_NO_MEMORY));
+    assert_eq!(need(&mut s, h, 4 * PAGE, 6 * PAGE), Ok(6));
+    assert_eq!(need(&mut s, h, 0, ZX_MAX_VMO_SIZE), Err(ZX_ERR_NO_MEMORY));
+    // Asking commits nothing.
+    assert_eq!(committed_pages(&mut s, t, h), 2);
+    // The call's own checks come first.
+    assert_eq!(
+        need(&mut s, h, ZX_MAX_VMO_SIZE, PAGE),
+        Err(ZX_ERR_OUT_OF_RANGE)
+    );
+    let ro = dup(&mut s, t, h, ZX_RIGHT_READ | ZX_RIGHT_TRANSFER);
+    assert_eq!(need(&mut s, ro, 0, PAGE), Err(ZX_ERR_ACCESS_DENIED));
+    let e = s.task(t).event_create(0).unwrap();
+    assert_eq!(need(&mut s, e, 0, PAGE), Err(ZX_ERR_WRONG_TYPE));
+    assert_eq!(need(&mut s, 0, 0, PAGE), Err(ZX_ERR_BAD_HANDLE));
+}
+
 /// A one-page VMO mapped read-write, for the map's out-pointer.
 fn out_page(s: &mut Space, t: TableId, root: VmarId, r: Handle) -> OutPtr {
     let v = s.task(t).vmo_create(PAGE, 0).unwrap();

@@ -55,6 +55,9 @@ pub static SUITE: Suite = Suite {
         misaligned_offsets_are_invalid_args,
         overflowing_ranges_are_refused,
         create_child_whose_size_rounds_up_past_64_bits_is_out_of_range,
+        vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer,
+        outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work,
+        create_child_reports_its_options_offset_and_size_before_a_bad_out,
     ],
 };
 
@@ -1047,4 +1050,149 @@ fn create_child_whose_size_rounds_up_past_64_bits_is_out_of_range() -> TestResul
     check_eq!(child.map(drop), Err(Status::OUT_OF_RANGE));
     check!(zero_children(&vmo));
     Ok(())
+}
+
+/// `vmo_read`/`vmo_write` look the handle up, check its right and the
+/// range before they touch the buffer: a bad buffer is INVALID_ARGS only
+/// when nothing else is wrong, and no bytes means no buffer is needed.
+fn vmo_read_and_write_report_the_handle_right_and_range_before_a_bad_buffer() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[4], 0));
+    let event = ok!(Event::create());
+    let ro = ok!(vmo.duplicate(Rights::READ));
+    let wo = ok!(vmo.duplicate(Rights::WRITE));
+    let bad = u64::from(abi::ZX_HANDLE_INVALID);
+    for p in [0, KERNEL_ADDR, NON_CANONICAL] {
+        for (n, denied) in [(Syscall::VmoRead, &wo), (Syscall::VmoWrite, &ro)] {
+            let cases = [
+                ([bad, p, 0, 16], Status::BAD_HANDLE),
+                ([h(&event), p, 0, 16], Status::WRONG_TYPE),
+                ([h(denied), p, 0, 16], Status::ACCESS_DENIED),
+                ([h(&vmo), p, PAGE - 8, 16], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, u64::MAX, 16], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, 0, u64::MAX], Status::OUT_OF_RANGE),
+                ([h(&vmo), p, 0, 16], Status::INVALID_ARGS),
+                ([h(&vmo), p, 0, 0], Status::OK),
+                ([h(&vmo), p, PAGE, 0], Status::OK),
+            ];
+            for ([x0, x1, x2, x3], want) in cases {
+                check_eq!(
+                    call(n, [x0, x1, x2, x3, 0, 0, 0, 0]),
+                    want,
+                    "{n:?} buffer {p:#x} offset {x2:#x} len {x3:#x}"
+                );
+            }
+        }
+    }
+    check_eq!(byte_at(&vmo, 0), Ok(4));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+/// An out-pointer into the caller's own memory mapped read-only is as bad
+/// as an unmapped one: INVALID_ARGS, the page unchanged, no new handle or
+/// child left behind. An unaligned out-pointer in writable memory is fine
+/// (Zircon's user pointers ask no alignment).
+fn outs_into_a_read_only_mapping_are_invalid_args_and_unaligned_outs_work() -> TestResult {
+    let page = ok!(Vmo::create(PAGE));
+    ok!(page.write(&[0xee; 16], 0));
+    let ro = ok!(map(&page, PAGE, VmarFlags::PERM_READ));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.op_range(VmoOp::COMMIT, 0, PAGE));
+    let topic = u64::from(abi::ZX_INFO_VMO);
+    let lookup = u64::from(abi::ZX_VMO_OP_LOOKUP);
+    let mut info = [0u8; 256];
+    let i = info.as_mut_ptr() as u64;
+    let cases = [
+        (
+            Syscall::VmoOpRange,
+            [h(&vmo), lookup, 0, PAGE, ro + 8, 8, 0, 0],
+        ),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, i, 256, ro, 0, 0, 0],
+        ),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, i, 256, 0, ro, 0, 0],
+        ),
+        (Syscall::VmoCreate, [PAGE, 0, ro + 4, 0, 0, 0, 0, 0]),
+        (
+            Syscall::VmoCreateChild,
+            [h(&vmo), 1, 0, PAGE, ro + 4, 0, 0, 0],
+        ),
+        (Syscall::VmoGetSize, [h(&vmo), ro + 8, 0, 0, 0, 0, 0, 0]),
+        (
+            Syscall::ObjectGetInfo,
+            [h(&vmo), topic, ro, 256, 0, 0, 0, 0],
+        ),
+        (
+            Syscall::HandleDuplicate,
+            [
+                h(&vmo),
+                u64::from(abi::ZX_RIGHT_SAME_RIGHTS),
+                ro + 4,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ),
+    ];
+    for (n, a) in cases {
+        check_eq!(call(n, a), Status::INVALID_ARGS, "{n:?}");
+    }
+    check_eq!(ok!(bytes_at::<16>(&page, 0)), [0xee; 16]);
+    childless(&vmo, format_args!("a child was left behind"))?;
+    check_eq!(ok!(vmo.info()).num_mappings, 0);
+    ok!(unmap(ro, PAGE));
+    // Unaligned outs into writable memory.
+    let mut buf = [0u8; 16];
+    let b = buf.as_mut_ptr() as u64;
+    check_eq!(
+        call(Syscall::VmoCreate, [PAGE, 0, b + 1, 0, 0, 0, 0, 0]),
+        Status::OK
+    );
+    let made = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    check!(valid(made), "{made:#x}");
+    ok!(Handle::from_raw(made).close());
+    check_eq!(
+        call(Syscall::VmoGetSize, [h(&vmo), b + 3, 0, 0, 0, 0, 0, 0]),
+        Status::OK
+    );
+    check_eq!(ok!(word_from(&buf[3..11])), PAGE);
+    Ok(())
+}
+
+fn word_from(bytes: &[u8]) -> Result<u64, Status> {
+    let b: [u8; 8] = bytes.try_into().map_err(|_| Status::INTERNAL)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// Every error of `vmo_create_child` itself comes before the INVALID_ARGS
+/// of an out-pointer it cannot write: a size past the largest VMO or an
+/// overflowing `offset + size` is OUT_OF_RANGE whatever the out-pointer.
+fn create_child_reports_its_options_offset_and_size_before_a_bad_out() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let v = h(&vmo);
+    let (_region, unmapped) = ok!(unmapped_own_addr());
+    for out in [0, KERNEL_ADDR, unmapped] {
+        let cases = [
+            ([v, 1, 0, u64::MAX], Status::OUT_OF_RANGE),
+            ([v, 1, 0, abi::ZX_MAX_VMO_SIZE + 1], Status::OUT_OF_RANGE),
+            ([v, 1, !(PAGE - 1), 2 * PAGE], Status::OUT_OF_RANGE),
+            ([v, 0, 0, PAGE], Status::INVALID_ARGS),
+            ([v, 1, 1, PAGE], Status::INVALID_ARGS),
+            ([v, 1, 0, PAGE], Status::INVALID_ARGS),
+        ];
+        for ([x0, x1, x2, x3], want) in cases {
+            check_eq!(
+                call(Syscall::VmoCreateChild, [x0, x1, x2, x3, out, 0, 0, 0]),
+                want,
+                "options {x1} offset {x2:#x} size {x3:#x} out {out:#x}"
+            );
+        }
+    }
+    childless(&vmo, format_args!("a child was left behind"))
 }

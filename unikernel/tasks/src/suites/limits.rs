@@ -17,6 +17,7 @@ pub static SUITE: Suite = Suite {
         committing_vmos_until_no_memory_then_closing_them_gives_every_frame_back,
         creating_vmos_until_the_handle_quota_then_closing_them_lets_as_many_be_made_again,
         a_tasks_translation_tables_count_against_its_quota,
+        at_a_full_quota_writes_that_need_a_page_are_no_memory_and_write_nothing,
         a_task_at_its_child_limit_gets_no_memory_others_still_create_and_ended_children_give_slots_back,
     ],
 };
@@ -246,6 +247,79 @@ fn a_tasks_translation_tables_count_against_its_quota() -> TestResult {
         "the helper should fault at offset {:#x} of its sub-VMAR: {end:?}",
         FRESH[1]
     );
+    kernel_works()
+}
+
+/// In a helper task: fills its quota to the page, then checks that each
+/// write needing a new page is `ZX_ERR_NO_MEMORY` and changes nothing
+/// (vmo_write's page: "Failure to allocate system memory to complete
+/// write"), while writes into pages already held still work. Exits 0, or
+/// with the number of the step that went wrong.
+fn full_quota_write_helper() {
+    let mut probe = [0u8; 16 << 10];
+    for b in probe.iter_mut().step_by(PAGE as usize) {
+        // SAFETY: a local array's byte.
+        unsafe { core::ptr::write_volatile(b, 1) };
+    }
+    core::hint::black_box(&probe);
+    let fail = |code| -> ! { zx::exit(code) };
+    // Made before the quota fills: a parent with one page, its child, a
+    // fresh VMO.
+    let (Ok(fill), Ok(parent), Ok(fresh)) = (
+        Vmo::create(1 << 28),
+        Vmo::create(2 * PAGE),
+        Vmo::create(2 * PAGE),
+    ) else {
+        fail(1)
+    };
+    let Ok(child) = parent
+        .write(&[0x33], 0)
+        .and_then(|()| parent.create_child(zx::VmoChildOptions::COPY_ON_WRITE, 0, 2 * PAGE))
+    else {
+        fail(2)
+    };
+    let mut at = 0;
+    for chunk in [1 << 22, 1 << 16, PAGE] {
+        at = match commit_chunks(&fill, at, chunk) {
+            Ok(at) => at,
+            Err(_) => fail(3),
+        };
+    }
+    // No page to spare: a write to a page nobody holds, a copy-on-write
+    // write in the child, a COMMIT.
+    if fresh.write(&[1], PAGE + 5) != Err(Status::NO_MEMORY) {
+        fail(4);
+    }
+    if child.write(&[2], 0) != Err(Status::NO_MEMORY) {
+        fail(5);
+    }
+    if fresh.op_range(VmoOp::COMMIT, 0, PAGE) != Err(Status::NO_MEMORY) {
+        fail(6);
+    }
+    // Nothing changed, and a write into a page held still works.
+    let nothing = fresh.info().map(|i| i.committed_bytes) == Ok(0)
+        && child.info().map(|i| i.committed_bytes) == Ok(0)
+        && byte_at(&fresh, PAGE + 5) == Ok(0)
+        && byte_at(&child, 0) == Ok(0x33);
+    if !nothing {
+        fail(7);
+    }
+    if parent.write(&[0x44], 1).is_err() || byte_at(&child, 1) != Ok(0x44) {
+        fail(8);
+    }
+    // One page given back: one write that needs it fits, the next not.
+    if fill.op_range(VmoOp::DECOMMIT, at - PAGE, PAGE).is_err()
+        || child.write(&[2], 0).is_err()
+        || byte_at(&child, 0) != Ok(2)
+        || fresh.write(&[1], 0) != Err(Status::NO_MEMORY)
+    {
+        fail(9);
+    }
+}
+
+fn at_a_full_quota_writes_that_need_a_page_are_no_memory_and_write_nothing() -> TestResult {
+    let end = ok!(crate::harness::run_in_task(full_quota_write_helper));
+    check_eq!(end, TaskEnd::Exited(0));
     kernel_works()
 }
 

@@ -4,7 +4,10 @@
 use super::util::*;
 use crate::harness::{Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
-use zx::{AsHandleRef, HandleBased, Rights, Status, Vmo, VmoOp, VmoOptions};
+use zx::{
+    AsHandleRef, Event, HandleBased, Rights, Status, VmarFlags, Vmo, VmoChildOptions, VmoOp,
+    VmoOptions,
+};
 
 pub static SUITE: Suite = Suite {
     name: "vmo",
@@ -57,6 +60,12 @@ pub static SUITE: Suite = Suite {
         vmo_read_into_a_mapping_of_the_same_vmo_works,
         reading_through_a_mapping_commits_nothing,
         info_reports_size_resizability_and_rights,
+        info_needs_no_right_and_reports_the_handles_own_rights,
+        info_counts_mappings_and_children_as_they_come_and_go,
+        op_range_ignores_the_buffer_but_for_lookup,
+        op_range_checks_the_handle_then_the_right_then_the_op_size_and_range,
+        set_size_checks_the_right_then_resizability_then_the_size,
+        commit_of_more_than_the_task_may_hold_is_no_memory_and_commits_nothing,
     ],
 };
 
@@ -664,5 +673,228 @@ fn info_reports_size_resizability_and_rights() -> TestResult {
     let fixed = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
     check_eq!(ok!(fixed.info()).create_options, 0);
     check_eq!(info.koid, ok!(vmo.basic_info()).koid);
+    Ok(())
+}
+
+/// `ZX_INFO_VMO` asks only that the handle be a VMO (the get_info page's
+/// RIGHTS), and reports that handle's own rights with `VIA_HANDLE`; a
+/// VMO's `HANDLE_BASIC` names no related object.
+fn info_needs_no_right_and_reports_the_handles_own_rights() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let koid = ok!(vmo.basic_info()).koid;
+    let none = ok!(vmo.duplicate(Rights::NONE));
+    let info = ok!(none.info());
+    check_eq!(info.handle_rights, 0);
+    check_eq!(info.koid, koid);
+    check_eq!(info.size_bytes, PAGE);
+    let flags = abi::ZX_INFO_VMO_TYPE_PAGED | abi::ZX_INFO_VMO_VIA_HANDLE;
+    check_eq!(info.flags & flags, flags);
+    check_eq!(info.flags & abi::ZX_INFO_VMO_IS_COW_CLONE, 0);
+    check_eq!(info.cache_policy, abi::ZX_CACHE_POLICY_CACHED);
+    check_eq!(info.num_children, 0);
+    let some = Rights::READ | Rights::MAP;
+    check_eq!(
+        ok!(ok!(vmo.duplicate(some)).info()).handle_rights,
+        some.bits()
+    );
+    let basic = ok!(none.basic_info());
+    check_eq!(basic.rights, 0);
+    check_eq!(basic.koid, koid);
+    check_eq!(basic.related_koid, abi::ZX_KOID_INVALID);
+    check_eq!(basic.obj_type, abi::ZX_OBJ_TYPE_VMO);
+    Ok(())
+}
+
+/// `num_mappings` counts each mapping, `share_count` is non-zero while
+/// one exists (one address space here), `num_children` counts live
+/// children.
+fn info_counts_mappings_and_children_as_they_come_and_go() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let a = ok!(map_rw(&vmo, 2 * PAGE));
+    let b = ok!(map(&vmo, PAGE, VmarFlags::PERM_READ));
+    let info = ok!(vmo.info());
+    check_eq!(info.num_mappings, 2);
+    check_eq!(info.share_count, 1);
+    let c1 = ok!(vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE));
+    let c2 = ok!(vmo.create_child(VmoChildOptions::COPY_ON_WRITE, PAGE, PAGE));
+    check_eq!(ok!(vmo.info()).num_children, 2);
+    check_eq!(ok!(c1.info()).num_children, 0);
+    drop(c1);
+    check_eq!(ok!(vmo.info()).num_children, 1);
+    drop(c2);
+    ok!(unmap(a, 2 * PAGE));
+    check_eq!(ok!(vmo.info()).num_mappings, 1);
+    ok!(unmap(b, PAGE));
+    let info = ok!(vmo.info());
+    check_eq!(info.num_mappings, 0);
+    check_eq!(info.share_count, 0);
+    check_eq!(info.num_children, 0);
+    Ok(())
+}
+
+/// "*buffer* and *buffer_size* are currently unused": COMMIT, DECOMMIT,
+/// the cache ops, LOCK and UNLOCK never look at them, whatever they hold.
+fn op_range_ignores_the_buffer_but_for_lookup() -> TestResult {
+    let vmo = ok!(Vmo::create(2 * PAGE));
+    let v = u64::from(vmo.raw_handle());
+    let op_range = |op: u32, buf: u64, len: u64| {
+        // SAFETY: none of these ops writes through the buffer.
+        unsafe {
+            raw(
+                abi::Syscall::VmoOpRange,
+                [v, u64::from(op), 0, 2 * PAGE, buf, len, 0, 0],
+            )
+        }
+    };
+    for buf in foreign_out_ptrs() {
+        for len in [0, 8, u64::MAX] {
+            check_eq!(op_range(abi::ZX_VMO_OP_COMMIT, buf, len), Status::OK);
+            check_eq!(ok!(vmo.info()).committed_bytes, 2 * PAGE);
+            for op in CACHE_OPS {
+                check_eq!(op_range(op.0, buf, len), Status::OK, "{op:?}");
+            }
+            for op in [abi::ZX_VMO_OP_LOCK, abi::ZX_VMO_OP_UNLOCK] {
+                check_eq!(op_range(op, buf, len), Status::NOT_SUPPORTED);
+            }
+            check_eq!(op_range(abi::ZX_VMO_OP_DECOMMIT, buf, len), Status::OK);
+            check_eq!(ok!(vmo.info()).committed_bytes, 0);
+        }
+    }
+    Ok(())
+}
+
+/// Several errors at once: the handle (bad, then its type) first, then the
+/// op's right, then the op itself, a cache op's zero size, the range.
+/// LOCK and UNLOCK need no right; an unknown op needs none to be refused.
+fn op_range_checks_the_handle_then_the_right_then_the_op_size_and_range() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let event = ok!(Event::create());
+    let none = ok!(vmo.duplicate(Rights::NONE));
+    let ro = ok!(vmo.duplicate(Rights::READ));
+    let wo = ok!(vmo.duplicate(Rights::WRITE));
+    let past = |h: &Vmo, op: VmoOp| h.op_range(op, u64::MAX - 1, 4);
+    for op in [VmoOp(abi::ZX_VMO_OP_LOCK), VmoOp(0), VmoOp(100)] {
+        // SAFETY: no buffer.
+        let bad = unsafe {
+            raw(
+                abi::Syscall::VmoOpRange,
+                [
+                    u64::from(abi::ZX_HANDLE_INVALID),
+                    u64::from(op.0),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        check_eq!(bad, Status::BAD_HANDLE, "{op:?}");
+        // SAFETY: as above.
+        let wrong = unsafe {
+            raw(
+                abi::Syscall::VmoOpRange,
+                [
+                    u64::from(event.raw_handle()),
+                    u64::from(op.0),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        check_eq!(wrong, Status::WRONG_TYPE, "{op:?}");
+    }
+    check_eq!(
+        none.op_range(VmoOp(abi::ZX_VMO_OP_LOCK), 0, PAGE),
+        Err(Status::NOT_SUPPORTED)
+    );
+    check_eq!(
+        none.op_range(VmoOp(abi::ZX_VMO_OP_UNLOCK), u64::MAX, 0),
+        Err(Status::NOT_SUPPORTED)
+    );
+    check_eq!(
+        none.op_range(VmoOp(100), 0, PAGE),
+        Err(Status::INVALID_ARGS)
+    );
+    // The right before the range, and before a cache op's zero size.
+    for op in [VmoOp::COMMIT, VmoOp::DECOMMIT, VmoOp::CACHE_INVALIDATE] {
+        check_eq!(past(&ro, op), Err(Status::ACCESS_DENIED), "{op:?}");
+        check_eq!(ro.op_range(op, 0, 0), Err(Status::ACCESS_DENIED), "{op:?}");
+    }
+    for op in [
+        VmoOp::CACHE_SYNC,
+        VmoOp::CACHE_CLEAN,
+        VmoOp::CACHE_CLEAN_INVALIDATE,
+    ] {
+        check_eq!(past(&wo, op), Err(Status::ACCESS_DENIED), "{op:?}");
+        check_eq!(wo.op_range(op, 0, 0), Err(Status::ACCESS_DENIED), "{op:?}");
+    }
+    check_eq!(past(&wo, VmoOp::LOOKUP), Err(Status::ACCESS_DENIED));
+    // A cache op's zero size before its range.
+    for op in CACHE_OPS {
+        check_eq!(
+            vmo.op_range(op, 2 * PAGE, 0),
+            Err(Status::INVALID_ARGS),
+            "{op:?}"
+        );
+        check_eq!(past(&vmo, op), Err(Status::OUT_OF_RANGE), "{op:?}");
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, 0);
+    Ok(())
+}
+
+/// `vmo_set_size` checks WRITE, then whether the VMO may change size
+/// (`ZX_ERR_UNAVAILABLE`, even for its own size), then the size; a refused
+/// size changes nothing.
+fn set_size_checks_the_right_then_resizability_then_the_size() -> TestResult {
+    let fixed = ok!(Vmo::create_with_opts(VmoOptions::NON_RESIZABLE, PAGE));
+    let fixed_ro = ok!(fixed.duplicate(Rights::READ));
+    check_eq!(fixed_ro.set_size(u64::MAX), Err(Status::ACCESS_DENIED));
+    check_eq!(fixed.set_size(u64::MAX), Err(Status::UNAVAILABLE));
+    check_eq!(fixed.set_size(PAGE), Err(Status::UNAVAILABLE));
+    check_eq!(fixed.set_size(1), Err(Status::UNAVAILABLE));
+    let vmo = ok!(Vmo::create(PAGE));
+    ok!(vmo.write(&[3], 0));
+    for size in [u64::MAX, u64::MAX - PAGE + 2, abi::ZX_MAX_VMO_SIZE + 1] {
+        check_eq!(vmo.set_size(size), Err(Status::OUT_OF_RANGE), "{size:#x}");
+        check_eq!(vmo.get_size(), Ok(PAGE));
+    }
+    check_eq!(byte_at(&vmo, 0), Ok(3));
+    check_eq!(vmo.set_size(abi::ZX_MAX_VMO_SIZE), Ok(()));
+    check_eq!(vmo.get_size(), Ok(abi::ZX_MAX_VMO_SIZE));
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    Ok(())
+}
+
+/// A COMMIT of more pages than the task may ever hold is NO_MEMORY at
+/// once, with nothing committed (the era's kernel allocated a COMMIT's
+/// pages together, so a failed one held none): the task goes on.
+fn commit_of_more_than_the_task_may_hold_is_no_memory_and_commits_nothing() -> TestResult {
+    let size = 1 << 40;
+    let vmo = ok!(Vmo::create(size));
+    ok!(vmo.write(&[5], PAGE));
+    let child = ok!(vmo.create_child(VmoChildOptions::COPY_ON_WRITE, 0, size));
+    for v in [&vmo, &child] {
+        let start = zx::Time::get_monotonic();
+        check_eq!(v.op_range(VmoOp::COMMIT, 0, size), Err(Status::NO_MEMORY));
+        let took = zx::Time::get_monotonic() - start;
+        check!(
+            took < zx::Duration::from_millis(100),
+            "took {} ms",
+            took.into_nanos() / 1_000_000
+        );
+    }
+    check_eq!(ok!(vmo.info()).committed_bytes, PAGE);
+    check_eq!(ok!(child.info()).committed_bytes, 0);
+    let other = ok!(Vmo::create(16 * PAGE));
+    ok!(other.op_range(VmoOp::COMMIT, 0, 16 * PAGE));
+    ok!(vmo.write(&[6], 2 * PAGE));
+    ok!(child.write(&[7], 3 * PAGE));
+    check_eq!(byte_at(&child, PAGE), Ok(5));
     Ok(())
 }

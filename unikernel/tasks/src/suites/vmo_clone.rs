@@ -52,6 +52,11 @@ pub static SUITE: Suite = Suite {
         store_through_a_child_mapping_leaves_the_parent_mapping_alone,
         vmo_read_into_a_child_mapping_copies_the_page,
         child_decommit_shows_the_parent_through_the_child_mapping,
+        create_child_checks_the_handle_and_rights_before_its_arguments,
+        child_info_counts_only_its_own_pages_and_reports_its_options,
+        child_of_no_bytes_at_the_last_page_offset_of_64_bits_is_ok,
+        a_grandchilds_parent_is_the_child_and_it_gets_write_again,
+        parent_decommit_shows_zeros_where_the_child_did_not_copy,
     ],
 };
 
@@ -637,5 +642,103 @@ fn child_decommit_shows_the_parent_through_the_child_mapping() -> TestResult {
     // SAFETY: as above.
     check_eq!(unsafe { peek(ca + 3) }, 0x42);
     ok!(unmap(ca, PAGE));
+    Ok(())
+}
+
+/// Several errors at once: the handle and its rights come before the
+/// options, the offset and the size (the options before the size).
+fn create_child_checks_the_handle_and_rights_before_its_arguments() -> TestResult {
+    let p = ok!(parent(1));
+    let no_read = ok!(p.duplicate(Rights::DUPLICATE | Rights::WRITE));
+    for (opts, offset, size) in [(0, 0, PAGE), (u32::MAX, 1, u64::MAX), (1, 1, PAGE)] {
+        check_eq!(
+            no_read
+                .create_child(VmoChildOptions(opts), offset, size)
+                .map(drop),
+            Err(Status::ACCESS_DENIED),
+            "{opts:#x} {offset:#x} {size:#x}"
+        );
+    }
+    for opts in [0, 1 << 2] {
+        check_eq!(
+            p.create_child(VmoChildOptions(opts), 0, u64::MAX).map(drop),
+            Err(Status::INVALID_ARGS),
+            "{opts:#x}"
+        );
+    }
+    check!(zero_children(&p));
+    Ok(())
+}
+
+/// `ZX_INFO_VMO` of a child: its size, its parent, `IS_COW_CLONE`, only
+/// the pages it has of its own in `committed_bytes` (not what it shows of
+/// its parent), and `kResizable` unless it was made NON_RESIZEABLE.
+fn child_info_counts_only_its_own_pages_and_reports_its_options() -> TestResult {
+    let p = ok!(parent(2));
+    let c = ok!(p.create_child(COW, 0, 3 * PAGE));
+    let info = ok!(c.info());
+    check_eq!(info.size_bytes, 3 * PAGE);
+    check_eq!(info.parent_koid, ok!(p.basic_info()).koid);
+    let flags =
+        abi::ZX_INFO_VMO_TYPE_PAGED | abi::ZX_INFO_VMO_IS_COW_CLONE | abi::ZX_INFO_VMO_VIA_HANDLE;
+    check_eq!(info.flags & flags, flags);
+    check_eq!(info.committed_bytes, 0);
+    check_eq!(info.create_options, abi::ZX_INFO_VMO_CREATE_RESIZABLE);
+    ok!(c.write(&[9], PAGE));
+    check_eq!(ok!(c.info()).committed_bytes, PAGE);
+    // Past the parent's end: a zero-filled page of its own.
+    ok!(c.write(&[9], 2 * PAGE));
+    check_eq!(ok!(c.info()).committed_bytes, 2 * PAGE);
+    check_eq!(ok!(p.info()).committed_bytes, 2 * PAGE);
+    let fixed = ok!(p.create_child(COW | VmoChildOptions::NON_RESIZEABLE, PAGE, PAGE));
+    check_eq!(ok!(fixed.info()).create_options, 0);
+    check_eq!(ok!(p.info()).num_children, 2);
+    Ok(())
+}
+
+/// "Both offset and size may start or extend beyond the original VMO's
+/// size", up to 64 bits: a child of no bytes at the last page-aligned
+/// offset is fine, shows nothing of its parent, and can grow (zeros).
+fn child_of_no_bytes_at_the_last_page_offset_of_64_bits_is_ok() -> TestResult {
+    let p = ok!(parent(1));
+    let c = ok!(p.create_child(COW, !(PAGE - 1), 0));
+    check_eq!(c.get_size(), Ok(0));
+    check_eq!(c.read(&mut [], 0), Ok(()));
+    check_eq!(c.read(&mut [0u8; 1], 0), Err(Status::OUT_OF_RANGE));
+    ok!(c.set_size(PAGE));
+    check!(ok!(page_is(&c, 0, 0)));
+    check!(!zero_children(&p));
+    Ok(())
+}
+
+/// A child of a child: its parent is the child (not the root), and it has
+/// the rights of the handle it was made from plus WRITE again.
+fn a_grandchilds_parent_is_the_child_and_it_gets_write_again() -> TestResult {
+    let p = ok!(parent(1));
+    let c = ok!(p.create_child(COW, 0, PAGE));
+    let base = Rights::READ | Rights::DUPLICATE;
+    let g = ok!(ok!(c.duplicate(base)).create_child(COW, 0, PAGE));
+    check_eq!(ok!(g.info()).parent_koid, ok!(c.basic_info()).koid);
+    check_eq!(ok!(g.basic_info()).rights, (base | Rights::WRITE).bits());
+    check_eq!(ok!(p.info()).num_children, 1);
+    check_eq!(ok!(c.info()).num_children, 1);
+    check_eq!(byte_at(&g, 0), Ok(1));
+    ok!(g.write(&[7], 0));
+    check_eq!(byte_at(&c, 0), Ok(1));
+    Ok(())
+}
+
+/// What a child sees of its parent is the parent's pages now: a DECOMMIT
+/// of the parent shows zeros in the child where the child has no copy;
+/// the pages it copied stay its own.
+fn parent_decommit_shows_zeros_where_the_child_did_not_copy() -> TestResult {
+    let p = ok!(parent(2));
+    let c = ok!(p.create_child(COW, 0, 2 * PAGE));
+    ok!(c.write(&[9], PAGE));
+    ok!(p.op_range(VmoOp::DECOMMIT, 0, 2 * PAGE));
+    check!(ok!(page_is(&c, 0, 0)));
+    check_eq!(byte_at(&c, PAGE), Ok(9));
+    check_eq!(byte_at(&c, PAGE + 1), Ok(2));
+    check_eq!(ok!(c.info()).committed_bytes, PAGE);
     Ok(())
 }

@@ -5,7 +5,8 @@ use super::util::*;
 use crate::harness::{spawn_with, Suite, TestResult};
 use crate::{check, check_eq, ok, tests};
 use zx::{
-    AsHandleRef, Duration, Handle, HandleBased, Rights, Signals, Status, Time, Vmo, VmoChildOptions,
+    AsHandleRef, Duration, Event, Handle, HandleBased, Rights, Signals, Status, Time, Vmar,
+    VmarFlags, Vmo, VmoChildOptions,
 };
 
 pub static SUITE: Suite = Suite {
@@ -31,6 +32,8 @@ pub static SUITE: Suite = Suite {
         wait_without_wait_right_is_access_denied,
         observed_reports_zero_children_and_user_signals_together,
         user_signal_from_another_task_wakes_a_waiter,
+        destroying_the_region_with_the_last_child_mapping_asserts_zero_children,
+        a_child_mapped_by_another_task_counts_until_that_task_ends,
     ],
 };
 
@@ -288,5 +291,62 @@ fn user_signal_from_another_task_wakes_a_waiter() -> TestResult {
     let observed = ok!(vmo.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(5))));
     check!(observed.contains(Signals::USER_0));
     check_eq!(ok!(task.join()), zx::TaskEnd::Exited(0));
+    Ok(())
+}
+
+/// "no mappings of those clones into address spaces exist": a
+/// `vmar_destroy` that takes the last mapping of a child with no handle
+/// asserts the parent's ZERO_CHILDREN, as an unmap does.
+fn destroying_the_region_with_the_last_child_mapping_asserts_zero_children() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let child = ok!(vmo.create_child(COW, 0, PAGE));
+    let flags = VmarFlags::CAN_MAP_READ | VmarFlags::CAN_MAP_WRITE;
+    let (region, _) = ok!(Vmar::root_self().allocate(0, 4 * PAGE, flags));
+    ok!(region.map(0, &child, 0, PAGE, VmarFlags::PERM_READ));
+    ok!(region.map(0, &child, 0, PAGE, VmarFlags::PERM_READ));
+    drop(child);
+    check!(!zero_children(&vmo));
+    check_eq!(ok!(vmo.info()).num_children, 1);
+    ok!(region.destroy());
+    check!(zero_children(&vmo));
+    check_eq!(ok!(vmo.info()).num_children, 0);
+    Ok(())
+}
+
+fn map_close_then_exit(h: [abi::Handle; 4]) {
+    // Map the child (h[0]), close its handle, tell the test (h[1]), and
+    // end a little later: the task's end takes the mapping.
+    let child = Vmo::from(Handle::from_raw(h[0]));
+    let told = Event::from(Handle::from_raw(h[1]));
+    if map(&child, PAGE, VmarFlags::PERM_READ).is_err() {
+        zx::exit(1);
+    }
+    drop(child);
+    if told.signal_handle(Signals::NONE, Signals::USER_0).is_err() {
+        zx::exit(2);
+    }
+    Duration::from_millis(3).sleep();
+}
+
+/// A child another task maps and no longer has a handle to keeps the
+/// parent's ZERO_CHILDREN inactive until that task ends.
+fn a_child_mapped_by_another_task_counts_until_that_task_ends() -> TestResult {
+    let vmo = ok!(Vmo::create(PAGE));
+    let child = ok!(vmo.create_child(COW, 0, PAGE));
+    let event = ok!(Event::create());
+    let theirs = ok!(event.duplicate_handle(Rights::SAME_RIGHTS));
+    let task = ok!(spawn_with(map_close_then_exit, &mut [child.into(), theirs]));
+    ok!(event.wait_handle(Signals::USER_0, Time::after(Duration::from_seconds(5))));
+    check!(
+        !zero_children(&vmo),
+        "the other task's mapping keeps the child"
+    );
+    let observed = ok!(vmo.wait_handle(
+        Signals::VMO_ZERO_CHILDREN,
+        Time::after(Duration::from_seconds(5))
+    ));
+    check!(observed.contains(Signals::VMO_ZERO_CHILDREN));
+    check_eq!(ok!(task.join()), zx::TaskEnd::Exited(0));
+    check_eq!(ok!(vmo.info()).num_children, 0);
     Ok(())
 }

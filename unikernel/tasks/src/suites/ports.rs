@@ -394,16 +394,21 @@ fn one_waiting_thread_is_released_per_packet() -> TestResult {
 }
 
 fn closing_the_port_during_port_wait_is_canceled() -> TestResult {
-    let port = ok!(Port::create());
-    let raw_port = port.raw_handle();
-    // The helper closes it: forget ours so it is not closed twice.
-    core::mem::forget(port);
-    let _t = ok!(helper_thread(close_later_entry, after_ms(2), raw_port));
-    let mut p = PortPacket::default();
-    check_eq!(
-        wait_raw(raw_port, after_ms(5000), &raw mut p as u64),
-        Status::CANCELED
-    );
+    let st = super::util::wait_closed_meanwhile(|close_at| {
+        let port = match Port::create() {
+            Ok(port) => port,
+            Err(e) => return e,
+        };
+        let raw_port = port.raw_handle();
+        // The helper closes it: forget ours so it is not closed twice.
+        core::mem::forget(port);
+        if let Err(e) = helper_thread(close_later_entry, close_at, raw_port) {
+            return e;
+        }
+        let mut p = PortPacket::default();
+        wait_raw(raw_port, after_ms(5000), &raw mut p as u64)
+    });
+    check_eq!(st, Status::CANCELED);
     Ok(())
 }
 

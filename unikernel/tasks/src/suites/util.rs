@@ -324,6 +324,22 @@ pub fn helper_thread(
     Ok(t)
 }
 
+/// Runs `attempt(deadline)`, a wait on a handle a helper closes at
+/// `deadline` ([`close_later_entry`]), until the wait began before the
+/// close: an attempt that saw `BAD_HANDLE` had its handle closed first (a
+/// loaded host may not run this thread for milliseconds), so it goes again
+/// with a later deadline (2, 20, 200, 2,000 ms from now). The status of the
+/// first attempt whose wait began in time, else `BAD_HANDLE`.
+pub fn wait_closed_meanwhile(mut attempt: impl FnMut(Time) -> Status) -> Status {
+    for ms in [2, 20, 200, 2000] {
+        let st = attempt(Time::after(zx::Duration::from_millis(ms)));
+        if st != Status::BAD_HANDLE {
+            return st;
+        }
+    }
+    Status::BAD_HANDLE
+}
+
 /// Starts `f(handle)` in a helper task, lets it block for 2 ms, and kills
 /// it: fails unless it was still running then and ends killed.
 pub fn kill_while_blocked(f: fn([abi::Handle; 4]), handle: zx::Handle) -> TestResult {

@@ -141,25 +141,31 @@ fn no_items_wait_until_the_deadline() -> TestResult {
 
 fn closing_a_handle_during_the_wait_is_canceled() -> TestResult {
     let a = ok!(Event::create());
-    let b = ok!(Event::create());
-    let raw_b = b.raw_handle();
-    // The helper closes it: forget ours so it is not closed twice.
-    core::mem::forget(b);
-    let _t = ok!(helper_thread(close_later_entry, after_ms(2), raw_b));
-    let mut raw = [
-        abi::WaitItem {
-            handle: a.raw_handle(),
-            waitfor: abi::ZX_USER_SIGNAL_0,
-            pending: 0,
-        },
-        abi::WaitItem {
+    let mut raw = [abi::WaitItem {
+        handle: a.raw_handle(),
+        waitfor: abi::ZX_USER_SIGNAL_0,
+        pending: 0,
+    }; 2];
+    let st = super::util::wait_closed_meanwhile(|close_at| {
+        let b = match Event::create() {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        let raw_b = b.raw_handle();
+        // The helper closes it: forget ours so it is not closed twice.
+        core::mem::forget(b);
+        if let Err(e) = helper_thread(close_later_entry, close_at, raw_b) {
+            return e;
+        }
+        raw[0].pending = 0;
+        raw[1] = abi::WaitItem {
             handle: raw_b,
             waitfor: abi::ZX_USER_SIGNAL_0,
             pending: 0,
-        },
-    ];
-    // SAFETY: two records the kernel reads and writes.
-    let st = unsafe { object_wait_many_raw(raw.as_mut_ptr() as u64, 2, after_ms(5000)) };
+        };
+        // SAFETY: two records the kernel reads and writes.
+        unsafe { object_wait_many_raw(raw.as_mut_ptr() as u64, 2, after_ms(5000)) }
+    });
     check_eq!(st, Status::CANCELED);
     check!(raw[1].pending & abi::ZX_SIGNAL_HANDLE_CLOSED != 0);
     check_eq!(raw[0].pending & abi::ZX_SIGNAL_HANDLE_CLOSED, 0);

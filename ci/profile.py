@@ -33,7 +33,9 @@ KERNEL = os.path.join(OUT, "kernel")
 STAGES = [
     ("zeroing / copying the page", ["page_zero", "page::zero", "page_copy", "page::copy",
                                     "FrameAllocator$GT$::zero", "FrameAllocator$GT$::copy"]),
-    ("frame allocator", ["frame::alloc", "Allocator::bump", "FrameAllocator$GT$::alloc"]),
+    ("frame allocator", ["frame::alloc", "frame::take_zeroed", "Allocator::bump",
+                         "FrameAllocator$GT$::alloc", "FrameAllocator$GT$::fault_frame",
+                         "fault_frame_unlocked"]),
     ("page table", ["aarch64::mmu::", "with_page_table", "Mmu$GT$::map", "mmu_map"]),
     ("quota charge", ["ObjectSpace$LT$P$GT$::charge"]),
     ("page list: reserve, insert, growth", ["Mem::reserve", "talc", "raw_vec", "realloc",

@@ -70,19 +70,28 @@ impl Caller {
     }
 
     /// Checks that `addr` can take a `T` before anything is done, so a
-    /// call with a bad out-pointer has no effect.
-    fn probe<T: IntoBytes + Immutable + Default>(&self, addr: u64) -> Result<(), Status> {
-        self.put(addr, T::default())
+    /// call with a bad out-pointer has no effect: writes back what is there,
+    /// so a call that then fails leaves the caller's memory as it was
+    /// (Zircon writes results only on success).
+    fn probe<T>(&self, addr: u64) -> Result<(), Status> {
+        let len = size_of::<T>();
+        if !self.owns(addr, len as u64) {
+            return Err(ZX_ERR_INVALID_ARGS);
+        }
+        // SAFETY: the caller's own memory (checked); faults there are
+        // recovered. Copied onto itself, each piece is loaded before it is
+        // stored, so the memory is read and written and stays as it was.
+        if unsafe { usercopy::copy(addr as *mut u8, addr as *const u8, len) } {
+            Ok(())
+        } else {
+            Err(ZX_ERR_INVALID_ARGS)
+        }
     }
 
     /// [`Self::probe`] for a call on `handle`: a bad handle is reported
     /// before a bad pointer (Zircon looks the handle up first and writes
     /// its results last).
-    fn probe_for<T: IntoBytes + Immutable + Default>(
-        &self,
-        handle: Handle,
-        addr: u64,
-    ) -> Result<(), Status> {
+    fn probe_for<T>(&self, handle: Handle, addr: u64) -> Result<(), Status> {
         self.probe::<T>(addr)
             .map_err(|e| self.checks_first(e, |s| s.entry(self.table, handle).map(drop)))
     }

@@ -22,6 +22,7 @@ pub static SUITE: Suite = Suite {
         vmo_create_out_into_another_tasks_stack_is_invalid_args,
         vmo_create_out_straddling_the_end_of_the_own_range_is_invalid_args,
         create_child_with_a_bad_out_leaves_no_child,
+        a_call_that_fails_leaves_its_out_pointers_as_they_were,
         vmo_read_into_refused_memory_is_invalid_args,
         vmo_read_into_another_tasks_stack_is_invalid_args,
         vmo_read_into_a_read_only_mapping_is_invalid_args,
@@ -209,6 +210,57 @@ fn create_child_with_a_bad_out_leaves_no_child() -> TestResult {
             format_args!("a child was left behind (out {p:#x})"),
         )?;
     }
+    Ok(())
+}
+
+/// Results are written only on success: a call that fails after its
+/// out-pointer was checked (a right missing, a wait timed out, a handle
+/// table full) leaves the memory there as it was.
+fn a_call_that_fails_leaves_its_out_pointers_as_they_were() -> TestResult {
+    let parent = ok!(Vmo::create(PAGE));
+    let no_dup = ok!(parent.duplicate_handle(Rights::READ | Rights::MAP));
+    let mut out: u32 = 0x5eed_cafe;
+    check_eq!(
+        call(
+            Syscall::VmoCreateChild,
+            [h(&no_dup), 1, 0, PAGE, &raw mut out as u64, 0, 0, 0]
+        ),
+        Status::ACCESS_DENIED
+    );
+    check_eq!(out, 0x5eed_cafe, "create_child's out");
+    let event = ok!(Event::create());
+    let mut observed: u32 = 0x0bad_f00d;
+    check_eq!(
+        call(
+            Syscall::ObjectWaitOne,
+            [
+                h(&event),
+                u64::from(Signals::USER_0.bits()),
+                0,
+                &raw mut observed as u64,
+                0,
+                0,
+                0,
+                0
+            ]
+        ),
+        Status::TIMED_OUT
+    );
+    // wait_one reports the signals it saw even when it times out.
+    check_eq!(observed, 0, "wait_one's observed");
+    let port = ok!(zx::Port::create());
+    let mut packet = [0xa5u8; 48];
+    check_eq!(
+        call(
+            Syscall::PortWait,
+            [h(&port), 0, packet.as_mut_ptr() as u64, 0, 0, 0, 0, 0]
+        ),
+        Status::TIMED_OUT
+    );
+    check!(
+        packet.iter().all(|&b| b == 0xa5),
+        "port_wait wrote its packet though it timed out"
+    );
     Ok(())
 }
 

@@ -90,17 +90,11 @@ impl FrameAllocator for KernelPlatform {
                 return Ok(Frame::new(f.addr()));
             }
         }
+        let src = src.map(Frame::paddr);
         if crate::vm::fault::unlocked_fill_possible() {
-            return crate::vm::fault::fault_frame_unlocked(src.map(Frame::paddr)).map(Frame::new);
+            return crate::vm::fault::fault_frame_unlocked(src).map(Frame::new);
         }
-        let f = self.alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
-        match src {
-            Some(src) => self.copy(src, f),
-            // SAFETY: a frame just allocated: identity-mapped RAM only
-            // this call reaches.
-            None => unsafe { crate::arch::page::zero(bytes(f)) },
-        }
-        Ok(f)
+        crate::vm::fault::fill_here(src).map(Frame::new)
     }
 
     fn cache_op(&self, op: object::CacheOp, f: Frame, offset: usize, len: usize) {

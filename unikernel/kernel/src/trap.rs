@@ -7,18 +7,6 @@ use crate::arch::el0::UserRecord;
 use crate::arch::esr::Esr;
 use crate::arch::exception::{bind_vectors, Hooks, Resolution, TrapFrame};
 
-/// An abort was not resolved (`status`): unless the fault's frame is to
-/// be filled outside the object lock first, it will not be. Out of line,
-/// so the resolved fault's way stays one branch.
-#[cold]
-#[inline(never)]
-fn not_resolved_yet(status: abi::Status) -> Resolution {
-    if status == object::FAULT_FRAME_LATER && crate::vm::fault::resolve_later().is_ok() {
-        return Resolution::Resolved;
-    }
-    Resolution::NotResolved
-}
-
 /// The kernel, as the vectors see it.
 pub struct Kernel;
 
@@ -34,7 +22,7 @@ impl Hooks for Kernel {
     fn resolve_abort(esr: Esr, far: u64) -> Resolution {
         match crate::vm::fault::resolve(esr, far) {
             Ok(()) => Resolution::Resolved,
-            Err(e) => not_resolved_yet(e),
+            Err(_) => Resolution::NotResolved,
         }
     }
 

@@ -259,11 +259,6 @@ pub fn refill(max: usize) -> usize {
 /// Pre-zeroed frames in all CPUs' pools now (`zeroed_frames` of
 /// `ZX_INFO_KERNEL_COUNTERS`).
 pub fn zeroed_frames() -> usize {
-    pooled()
-}
-
-/// Frames in all pools now (see [`POOL_LENS`]).
-fn pooled() -> usize {
     POOL_LENS.iter().map(|n| n.load(Ordering::Relaxed)).sum()
 }
 
@@ -296,7 +291,7 @@ pub unsafe fn free(frame: Frame) {
 /// How many frames are free now, pre-zeroed ones in the pools included.
 pub fn free_frames() -> usize {
     let a = FRAMES.lock();
-    a.free_frames + pooled()
+    a.free_frames + zeroed_frames()
 }
 
 /// How many frames the allocator manages.

@@ -61,10 +61,10 @@ pub fn resolve(esr: Esr, far: u64) -> Result<(), Status> {
         return Err(ZX_ERR_ACCESS_DENIED);
     }
     let page = far & !(PAGE_SIZE - 1);
-    // A fault taken while this CPU holds the object space's lock is a kernel
-    // bug (user memory touched under the lock); say so instead of deadlocking.
-    // The exception entry masked IRQs: the lock need not.
-    resolve_locked(page, access)
+    match resolve_locked(page, access) {
+        Ok(()) => Ok(()),
+        Err(e) => resolve_later(e),
+    }
 }
 
 /// The access an abort made.
@@ -79,19 +79,27 @@ fn access_of(esr: Esr) -> Access {
     }
 }
 
-/// [`resolve`] said `FAULT_FRAME_LATER`: fills the fault's frame outside
-/// the object space's lock and resolves the fault again (see below). The
-/// abort's syndrome and address are read again from their registers
-/// ([`crate::arch::exception::current_abort`]), so the fault path keeps
-/// nothing live across the object layer's call for this case.
+/// The fault was not resolved (`status`): if its frame is to be filled
+/// outside the object space's lock first (`FAULT_FRAME_LATER`), fills it
+/// and resolves the fault again (see below). Out of line, and the abort's
+/// syndrome and address are read again from their registers
+/// ([`crate::arch::exception::current_abort`]), so the resolved fault's
+/// way stays one branch and keeps nothing live across the object layer's
+/// call for this case.
 #[cold]
 #[inline(never)]
-pub fn resolve_later() -> Result<(), Status> {
+fn resolve_later(status: Status) -> Result<(), Status> {
+    if status != object::FAULT_FRAME_LATER {
+        return Err(status);
+    }
     let (esr, far) = crate::arch::exception::current_abort();
     fill_and_retry(far & !(PAGE_SIZE - 1), access_of(esr))
 }
 
-/// One try at the fault under the object space's lock.
+/// One try at the fault under the object space's lock. A fault taken while
+/// this CPU holds that lock is a kernel bug (user memory touched under the
+/// lock): `ZX_ERR_BAD_STATE` instead of a deadlock. The exception entry
+/// masked IRQs: the lock need not.
 #[inline(always)]
 fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
     crate::objects::try_with_masked(|space| {
@@ -248,22 +256,28 @@ pub fn fault_frame_unlocked(src: Option<u64>) -> Result<u64, Status> {
         }
         _ => {}
     }
+    fill_here(src)
+}
+
+/// A new frame holding zeros (`src` `None`) or a copy of the frame at `src`,
+/// filled now, or `ZX_ERR_NO_MEMORY`.
+#[inline(always)]
+pub fn fill_here(src: Option<u64>) -> Result<u64, Status> {
     let f = crate::mm::frame::alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
-    fill(f.addr(), key);
+    fill(f.addr(), src);
     Ok(f.addr())
 }
 
 /// Fills the frame at `frame` with zeros or a copy of the frame at `src`.
-fn fill(frame: u64, src: u64) {
-    if src == ZEROS {
+#[inline(always)]
+fn fill(frame: u64, src: Option<u64>) {
+    match src {
         // SAFETY: a frame just allocated to the caller: identity-mapped RAM
-        // nobody else reaches.
-        unsafe { crate::arch::page::zero(frame as *mut u8) };
-    } else {
-        // SAFETY: as above for the destination; the source is identity-
-        // mapped RAM (a VMO's frame, or one freed since: then the copy is
-        // not used).
-        unsafe { crate::arch::page::copy(frame as *mut u8, src as *const u8) };
+        // nobody else reaches; the source is identity-mapped RAM (a VMO's
+        // frame, or one freed since: then the copy is not used).
+        Some(src) => unsafe { crate::arch::page::copy(frame as *mut u8, src as *const u8) },
+        // SAFETY: as above for the frame.
+        None => unsafe { crate::arch::page::zero(frame as *mut u8) },
     }
 }
 
@@ -275,7 +289,8 @@ fn fill_and_retry(page: u64, access: Access) -> Result<(), Status> {
     UNLOCKED.fetch_add(1, Ordering::Relaxed);
     match crate::mm::frame::alloc() {
         Some(f) => {
-            fill(f.addr(), p.src.load(Ordering::Relaxed));
+            let src = p.src.load(Ordering::Relaxed);
+            fill(f.addr(), (src != ZEROS).then_some(src));
             FILLED_UNLOCKED.fetch_add(1, Ordering::Relaxed);
             p.frame.store(f.addr(), Ordering::Relaxed);
             p.state.store(READY, Ordering::Relaxed);

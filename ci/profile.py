@@ -7,7 +7,8 @@ QEMU's `-d exec,nochain,in_asm` trace, keeps only the timed regions (from
 the clock call before a batch to the one after it, as `bench.rs` times
 them: the two EL0 call sites seen once per repetition), and prints instructions per operation: per function, or with
 `--stages`, per stage of the page-fault path (each instruction attributed
-through its inlining chain, which needs `llvm-symbolizer`).
+through its inlining chain, which needs `llvm-symbolizer`), or with
+`--lines`, per inlined function (the innermost frame, and its caller).
 
 A translation block entered counts all its instructions, so EL0 code that
 faults in the middle of a block is overcounted; kernel figures are exact.
@@ -175,7 +176,7 @@ def timed_counts(log, clock, reps, untimed):
 def main():
     argv = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(argv) != 1:
-        sys.exit("usage: profile.py <benchmark name> [--stages]")
+        sys.exit("usage: profile.py <benchmark name> [--stages | --lines]")
     tasks = glob.glob(os.path.join(
         OUT, "build/kernel-*/out/el0-target/aarch64-unknown-none/release/tasks"))
     elfs = [KERNEL] + sorted(tasks, key=os.path.getmtime)[-1:]
@@ -196,7 +197,7 @@ def main():
     counts = timed_counts(log, clock, int(m.group(2)), untimed)
     print(line)
     by = collections.Counter()
-    if "--stages" in sys.argv:
+    if "--stages" in sys.argv or "--lines" in sys.argv:
         if shutil.which("llvm-symbolizer") is None:
             sys.exit("profile: --stages needs llvm-symbolizer (Debian: apt-get install llvm)")
         pcs = sorted(p for p in counts if p < 1 << 40)  # kernel code only
@@ -204,7 +205,14 @@ def main():
                              input="\n".join(hex(p) for p in pcs), capture_output=True,
                              text=True, check=True).stdout.split("\n\n")
         for pc, block in zip(pcs, out):
-            frames = block.strip().splitlines()[0::2]
+            lines = block.strip().splitlines()
+            if "--lines" in sys.argv:
+                # The innermost inlined function, and the one it is inlined into.
+                outer = lines[2] if len(lines) > 2 else ""
+                name = lambda f: re.sub(r"::h[0-9a-f]{16}$", "", f)[-50:]
+                by[f"{name(lines[0]):50}  in {name(outer)}"] += counts[pc]
+                continue
+            frames = lines[0::2]
             stage = next((s for f in frames for s, pats in STAGES
                           if any(p in f for p in pats)), "other")
             by[stage] += counts[pc]
@@ -213,8 +221,8 @@ def main():
             i = bisect.bisect_right(addrs, pc) - 1
             by[syms[i][1] if i >= 0 else "?"] += n
     print(f"{sum(by.values()) / ops:8.1f}  in all, per operation")
-    for what, n in by.most_common(40):
-        if n / ops >= 0.5:
+    for what, n in by.most_common(int(os.environ.get("PROFILE_ROWS", "40"))):
+        if n / ops >= float(os.environ.get("PROFILE_MIN", "0.5")):
             print(f"{n / ops:8.1f}  {what}")
     os.remove(log)
 

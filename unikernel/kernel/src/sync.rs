@@ -20,7 +20,8 @@
 //! | rank | lock | taken under it |
 //! |---|---|---|
 //! | `Tasks` | `task::TASKS` | object space (a task's build) |
-//! | `Objects` | `objects::SPACE`, the object space | threads, timers, scheduler (waking a waiter), page tables, frames |
+//! | `Objects` | `objects::SPACE`, the object space | threads, timers, scheduler (waking a waiter), page tables, frames; a fault (read side): a hierarchy |
+//! | `Hierarchy` | `objects::HIERARCHIES`, one per copy-on-write hierarchy (striped; never two at once) | page tables, frames |
 //! | `Threads` | `task::THREADS` | — |
 //! | `Timers` | `timers::TIMERS` | scheduler (a fired timer wakes its waiters) |
 //! | `Sched` | `sched::SCHED` | ASIDs (the switch), GIC (kicks) |
@@ -41,9 +42,11 @@
 //!   image, which formatting itself may take), panics included;
 //!   `console::break_lock` frees it for a panic's report.
 //! - A `try_lock` cannot wait, so it cannot deadlock: it is not checked
-//!   (the fault path's `objects::try_with_masked` and the console's
-//!   `drain`), but the lock it got counts as held for the locks taken under
-//!   it.
+//!   (the fault path's take of the object space, `objects::fault`, and
+//!   the console's `drain`), but the lock it got counts as held for the
+//!   locks taken under it. The object space's read side (a fault's,
+//!   per-CPU flags beside `SPACE`'s mutex) is recorded as `Objects` held
+//!   the same way.
 //! - Locks made with [`IrqMutex::new`] (the ktests' shared results,
 //!   `break=premmu`'s) are unranked: never checked, never recorded.
 //! - The scheduler's lock is held across a context switch and released by
@@ -69,6 +72,7 @@ use talc::lock_api;
 pub enum Rank {
     Tasks = 1,
     Objects,
+    Hierarchy,
     Threads,
     Timers,
     Sched,
@@ -86,9 +90,10 @@ pub enum Rank {
 
 impl Rank {
     /// Every rank, lowest first.
-    pub const ALL: [Rank; 15] = [
+    pub const ALL: [Rank; 16] = [
         Rank::Tasks,
         Rank::Objects,
+        Rank::Hierarchy,
         Rank::Threads,
         Rank::Timers,
         Rank::Sched,
@@ -114,6 +119,7 @@ impl Rank {
         match self {
             Rank::Tasks => "task table (task::TASKS)",
             Rank::Objects => "object space (objects::SPACE)",
+            Rank::Hierarchy => "a copy-on-write hierarchy (objects::HIERARCHIES)",
             Rank::Threads => "thread table (task::THREADS)",
             Rank::Timers => "timers (timers::TIMERS)",
             Rank::Sched => "scheduler (sched::SCHED)",
@@ -277,6 +283,27 @@ impl IrqSpinRaw {
 }
 
 impl IrqSpinRaw {
+    /// Releases a lock this CPU took with [`Self::lock_masked`] (or
+    /// [`Self::try_lock_masked`] with IRQs masked): the mask stays as it
+    /// is, so nothing saved is read back.
+    ///
+    /// # Safety
+    ///
+    /// This CPU holds the lock, taken so.
+    #[inline(always)]
+    pub unsafe fn unlock_masked(&self) {
+        self.order_release();
+        self.locked.store(false, Ordering::Release);
+    }
+
+    /// Whether the lock is free now, with acquire ordering: what its last
+    /// holder wrote is seen after a `true` (the object space's read side
+    /// checks the writer's lock so, `objects::fault_shared`).
+    #[inline(always)]
+    pub fn is_free_acquire(&self) -> bool {
+        !self.locked.load(Ordering::Acquire)
+    }
+
     /// Waits (in `WFE`, see [`crate::arch::wait_while_set`]) until the lock
     /// looks free; the caller then tries to take it.
     #[inline(always)]
@@ -447,14 +474,17 @@ pub mod order {
         HELD[cpu].0.store(held | 1 << rank, Ordering::Relaxed);
     }
 
+    /// Records `rank` as held by this CPU, unchecked (a lock taken
+    /// without waiting, such as the object space's read side).
     #[inline(always)]
-    pub(super) fn note_held(rank: u8) {
+    pub fn note_held(rank: u8) {
         let held = &HELD[cpu()].0;
         held.store(held.load(Ordering::Relaxed) | 1 << rank, Ordering::Relaxed);
     }
 
+    /// Records `rank` as no longer held by this CPU.
     #[inline(always)]
-    pub(super) fn release(rank: u8) {
+    pub fn release(rank: u8) {
         let held = &HELD[cpu()].0;
         held.store(
             held.load(Ordering::Relaxed) & !(1 << rank),

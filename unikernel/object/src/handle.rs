@@ -16,6 +16,7 @@ use crate::signals::Waitable;
 use crate::space::{ObjectSpace, TableId, VmoId};
 use abi::*;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Slot index bits in a handle value; a table holds at most `1 << 14` handles.
 const INDEX_BITS: u32 = 14;
@@ -107,9 +108,11 @@ pub struct HandleTable<K> {
     secret: u32,
     pub(crate) quota: Quota,
     /// Pages charged against [`Quota::max_committed_pages`]: VMO pages and
-    /// table pages. A cell, so that the unmaps of a `&self` walk (a VMO's
-    /// change unmapping it from every mapping) can give table pages back.
-    pub(crate) committed_pages: core::cell::Cell<u64>,
+    /// table pages. An atomic: the unmaps of a `&self` walk (a VMO's
+    /// change unmapping it from every mapping) give table pages back, and
+    /// faults on several CPUs charge pages at once
+    /// ([`crate::ObjectSpace::vmar_fault_shared`]).
+    pub(crate) committed_pages: AtomicU64,
     /// Mappings charged to this table now.
     pub(crate) mappings: u32,
     /// Async waits charged to this table now ([`crate::port`]).
@@ -119,7 +122,7 @@ pub struct HandleTable<K> {
     pub(crate) closing: bool,
     /// Of [`Self::committed_pages`], translation-table pages (beside
     /// `closing`, in what was padding: the table's size stays).
-    pub(crate) table_pages: core::cell::Cell<u32>,
+    pub(crate) table_pages: AtomicU32,
 }
 
 impl<K> HandleTable<K> {
@@ -132,11 +135,11 @@ impl<K> HandleTable<K> {
             count: 0,
             secret: secret & VALUE_MASK,
             quota,
-            committed_pages: core::cell::Cell::new(0),
+            committed_pages: AtomicU64::new(0),
             mappings: 0,
             async_waits: 0,
             closing: false,
-            table_pages: core::cell::Cell::new(0),
+            table_pages: AtomicU32::new(0),
         }
     }
 
@@ -376,14 +379,16 @@ impl<P: Platform> ObjectSpace<P> {
 
     /// Pages charged to a table: VMO pages and translation-table pages.
     pub fn committed_pages(&self, table: TableId) -> Option<u64> {
-        self.tables.get(table).map(|t| t.committed_pages.get())
+        self.tables
+            .get(table)
+            .map(|t| t.committed_pages.load(Ordering::Relaxed))
     }
 
     /// Of [`Self::committed_pages`], the translation-table pages.
     pub fn table_pages(&self, table: TableId) -> Option<u64> {
         self.tables
             .get(table)
-            .map(|t| u64::from(t.table_pages.get()))
+            .map(|t| u64::from(t.table_pages.load(Ordering::Relaxed)))
     }
 
     pub(crate) fn table_ref(

@@ -13,8 +13,13 @@
 //!
 //! Safe Rust but for three places, each allowed by name: [`mem::ChunkSlab`]'s
 //! chunk directory (raw slot pointers, so a slot never moves), the region
-//! tree's uninitialised descent path (`regions.rs`) and the counters
-//! updated in place on the fault path (`mapping.rs`).
+//! tree's uninitialised descent path (`regions.rs`), and the fault path's
+//! changes to one VMO through a shared reference (`vmo.rs`'s `vmo_mut`,
+//! used by [`ObjectSpace::vmar_fault_shared`] under the lock of the VMO's
+//! copy-on-write hierarchy, so faults on several CPUs resolve at once).
+//!
+//! Everything else a shared fault changes is an atomic: quota charges,
+//! per-CPU counters and hints, the reservation helper's failure count.
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -37,7 +42,8 @@ pub use handle::{HandleTable, Object, Quota, MAX_HANDLES_PER_TABLE};
 pub use mapping::{Access, Mapping, MappingInfo, Populate, VmCounters};
 pub use platform::{
     CacheOp, CacheSpan, Frame, FrameAllocator, KernelObject, MapPerms, Mmu, NoKernelObjects,
-    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, FAULT_FRAME_LATER, MAP_NEEDS_TABLES, PAGE_BYTES,
+    Platform, WaiterId, Waker, CACHE_ROUND_PAGES, FAULT_FRAME_LATER, FAULT_NEEDS_EXCLUSIVE,
+    MAP_NEEDS_TABLES, PAGE_BYTES,
 };
 pub use port::{
     PortId, PortStart, PortWaitToken, MAX_ASYNC_WAITS_PER_OBJECT, MAX_ASYNC_WAITS_PER_TABLE,

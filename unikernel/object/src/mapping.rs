@@ -6,8 +6,8 @@
 //! Records are created, split, trimmed and removed only by the VMAR code
 //! ([`crate::vmar`]), which keeps each VMAR's sorted child list in step.
 
-use crate::platform::{MapPerms, Platform, MAP_NEEDS_TABLES};
-use crate::space::{MappingId, ObjectSpace, VmoId};
+use crate::platform::{MapPerms, Platform, FAULT_NEEDS_EXCLUSIVE, MAP_NEEDS_TABLES};
+use crate::space::{Counter, MappingId, ObjectSpace, VmoId};
 use crate::vmar::VmarId;
 use abi::*;
 
@@ -35,6 +35,10 @@ pub struct Mapping {
     /// Where the mapping sits in its VMO's mapping list, so it leaves the
     /// list in O(1) (see [`ObjectSpace::vmo_list_remove`]).
     pub(crate) vmo_slot: u32,
+    /// Its VMO's copy-on-write hierarchy (`Vmo::hierarchy`), whose lock a
+    /// shared fault takes ([`ObjectSpace::vmar_fault_shared`]) before it
+    /// looks at the VMO.
+    pub(crate) hierarchy: Koid,
 }
 
 impl Mapping {
@@ -118,8 +122,34 @@ impl Fault {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
         let was_populated = core::mem::replace(&mut m.populated, true);
+        Ok(Fault::at(mapping, m, vaddr, was_populated))
+    }
+
+    /// [`Self::claim`] for a fault resolved through a shared reference
+    /// ([`ObjectSpace::vmar_fault_shared`]), which changes no mapping: one
+    /// that is not populated yet needs the space held exclusively
+    /// ([`FAULT_NEEDS_EXCLUSIVE`]), once per mapping.
+    #[inline]
+    pub(crate) fn check(
+        mapping: MappingId,
+        m: &Mapping,
+        vaddr: u64,
+        access: Access,
+    ) -> Result<Fault, Status> {
+        debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
+        if m.perms & access.perm() == 0 {
+            return Err(ZX_ERR_ACCESS_DENIED);
+        }
+        if !m.populated {
+            return Err(FAULT_NEEDS_EXCLUSIVE);
+        }
+        Ok(Fault::at(mapping, m, vaddr, true))
+    }
+
+    #[inline(always)]
+    fn at(mapping: MappingId, m: &Mapping, vaddr: u64, was_populated: bool) -> Fault {
         let page_va = vaddr & !(PAGE_SIZE - 1);
-        Ok(Fault {
+        Fault {
             mapping,
             vmo: m.vmo,
             page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
@@ -127,7 +157,7 @@ impl Fault {
             executable: m.executable(),
             writable: m.writable(),
             was_populated,
-        })
+        }
     }
 }
 
@@ -211,20 +241,6 @@ impl<P: Platform> ObjectSpace<P> {
             && self.child_lists_consistent()
     }
 
-    /// The layer's counters so far.
-    pub fn vm_counters(&self) -> VmCounters {
-        self.counters.get()
-    }
-
-    #[allow(unsafe_code)]
-    pub(crate) fn count(&self, f: impl FnOnce(&mut VmCounters)) {
-        // SAFETY: the object space is used by one thread at a time (it sits
-        // behind the kernel's lock) and no reference into the cell outlives
-        // this call, so this is the only access while `f` runs; updating in
-        // place spares copying the whole record twice on the fault path.
-        f(unsafe { &mut *self.counters.as_ptr() })
-    }
-
     /// Adds mapping `id` to its VMO's mapping list (room reserved) and
     /// records where it went (among the populated ones if it is: a split
     /// of a populated mapping).
@@ -291,7 +307,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// [`Mmu::unmap`] in `vmar`, counted; the table pages it freed go
     /// back to `vmar`'s account.
     pub(crate) fn mmu_unmap(&self, vmar: VmarId, vaddr: u64, len: u64) {
-        self.count(|c| c.mmu_unmaps += 1);
+        self.count(Counter::MmuUnmaps);
         let freed = self.platform.unmap(vaddr, len);
         if freed != 0 {
             self.uncharge_tables(vmar, freed);
@@ -310,9 +326,28 @@ impl<P: Platform> ObjectSpace<P> {
         paddr: u64,
         perms: MapPerms,
     ) -> Result<(), Status> {
-        self.count(|c| c.mmu_maps += 1);
+        self.count(Counter::MmuMaps);
         match self.platform.map(vaddr, paddr, perms) {
             Ok(()) => Ok(()),
+            Err(e) => self.mmu_map_charged(e, id, vaddr),
+        }
+    }
+
+    /// [`Self::mmu_map`] for a fault: a shared one ([`Self::fault_resolve`])
+    /// leaves a map that needs table pages to the exclusive path.
+    #[inline(always)]
+    fn fault_map(
+        &self,
+        id: MappingId,
+        vaddr: u64,
+        paddr: u64,
+        perms: MapPerms,
+        (cpu, shared): (usize, bool),
+    ) -> Result<(), Status> {
+        self.count_on(cpu, Counter::MmuMaps);
+        match self.platform.map(vaddr, paddr, perms) {
+            Ok(()) => Ok(()),
+            Err(MAP_NEEDS_TABLES) if shared => Err(FAULT_NEEDS_EXCLUSIVE),
             Err(e) => self.mmu_map_charged(e, id, vaddr),
         }
     }
@@ -366,7 +401,42 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// Resolves a fault claimed by a mapping (see [`ObjectSpace::vmar_fault`]).
+    #[allow(unsafe_code)]
     pub(crate) fn mapping_fault(&mut self, fault: Fault, access: Access) -> Result<(), Status> {
+        if !fault.was_populated {
+            if fault.page >= self.vmos[fault.vmo].size {
+                // Nothing is mapped: the mapping is as unpopulated as it was.
+                self.mappings[fault.mapping].populated = false;
+                return Err(ZX_ERR_OUT_OF_RANGE);
+            }
+            // The claim marked it: it joins its VMO's populated mappings
+            // (once per mapping, not per fault).
+            self.mapping_now_populated(fault.mapping);
+        }
+        // SAFETY: `&mut self`: this call may change any VMO.
+        unsafe { self.fault_resolve(fault, access, false) }
+    }
+
+    /// Resolves a fault of a populated mapping: the translation it asks
+    /// for, after a copy-on-write or zero-fill commit if it writes a page
+    /// its VMO lacks. Changes the page lists of the VMO's hierarchy (and
+    /// the translations of their mappings), nothing else of the space but
+    /// atomics. `shared`: under [`ObjectSpace::vmar_fault_shared`], where a
+    /// map that needs new table pages is left to the exclusive path
+    /// ([`FAULT_NEEDS_EXCLUSIVE`]) so the quota is charged one at a time.
+    ///
+    /// # Safety
+    ///
+    /// The caller may change the VMOs of the fault's hierarchy
+    /// ([`Self::vmo_mut`]) and holds no reference to any of them.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub(crate) unsafe fn fault_resolve(
+        &self,
+        fault: Fault,
+        access: Access,
+        shared: bool,
+    ) -> Result<(), Status> {
         let Fault {
             mapping: id,
             vmo,
@@ -374,23 +444,13 @@ impl<P: Platform> ObjectSpace<P> {
             page_va,
             executable,
             writable,
-            was_populated,
+            was_populated: _,
         } = fault;
-        if !was_populated {
-            // The claim marked it: it joins its VMO's populated mappings
-            // (once per mapping, not per fault).
-            self.mapping_now_populated(id);
-        }
+        let how = (self.platform.cpu(), shared);
         // One lookup of the VMO for the size, the page's place and (a
         // load) its own frame.
         let v = &self.vmos[vmo];
         if page >= v.size {
-            // Nothing is mapped: the mapping is as populated as it was.
-            if !was_populated {
-                let slot = self.mappings[id].vmo_slot;
-                self.mapping_list_unpopulate(vmo, slot);
-            }
-            self.mappings[id].populated = was_populated;
             return Err(ZX_ERR_OUT_OF_RANGE);
         }
         let own = if access == Access::Write {
@@ -401,17 +461,20 @@ impl<P: Platform> ObjectSpace<P> {
                     // its own page, mapped writable here. This mapping's
                     // translation of the page is replaced (break-before-make
                     // in `Mmu::map`), not unmapped first.
-                    let frame = self.vmo_commit_one(vmo, page, at, Some(id))?;
+                    // SAFETY: passed on from the caller; `v` is not used
+                    // past here.
+                    let frame = unsafe { self.vmo_commit_one(vmo, page, at, Some(id), how) }?;
                     let perms = MapPerms {
                         write: true,
                         execute: executable,
                     };
-                    if let Err(e) = self.mmu_map(id, page_va, frame.paddr(), perms) {
+                    if let Err(e) = self.fault_map(id, page_va, frame.paddr(), perms, how) {
                         // No partial effect: the page the fault committed goes again.
-                        self.vmo_decommit_pages(vmo, page, page + 1);
+                        // SAFETY: as above.
+                        unsafe { self.vmo_uncommit_one(vmo, page) };
                         return Err(e);
                     }
-                    self.count(|c| c.faults_resolved += 1);
+                    self.count_on(how.0, Counter::FaultsResolved);
                     return Ok(());
                 }
             }
@@ -441,14 +504,12 @@ impl<P: Platform> ObjectSpace<P> {
                 (paddr, perms)
             }
         };
-        self.mmu_map(id, page_va, paddr, perms)?;
+        self.fault_map(id, page_va, paddr, perms, how)?;
         let zero = paddr == self.platform.zero_page().paddr();
-        self.count(|c| {
-            c.faults_resolved += 1;
-            if zero {
-                c.zero_page_maps += 1;
-            }
-        });
+        self.count_on(how.0, Counter::FaultsResolved);
+        if zero {
+            self.count_on(how.0, Counter::ZeroPageMaps);
+        }
         Ok(())
     }
 

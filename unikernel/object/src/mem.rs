@@ -10,37 +10,53 @@
 
 use abi::{Status, ZX_ERR_NO_MEMORY};
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The reservation helper: all object memory growth goes through it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Mem {
-    fail_after: Cell<Option<u64>>,
+    /// Reservations left before the injected failure; [`DISARMED`] for
+    /// none. An atomic, as faults on several CPUs reserve at once (see
+    /// [`crate::ObjectSpace::vmar_fault_shared`]); failures are armed only
+    /// by single-threaded tests, so a plain load and store suffice.
+    fail_after: AtomicU64,
+}
+
+/// [`Mem::fail_after`] holds no failure.
+const DISARMED: u64 = u64::MAX;
+
+impl Default for Mem {
+    fn default() -> Self {
+        Mem {
+            fail_after: AtomicU64::new(DISARMED),
+        }
+    }
 }
 
 impl Mem {
     /// Fails the reservation `n` reservations from now (`Some(0)`: the next one); `None` disarms.
     pub fn fail_after(&self, n: Option<u64>) {
-        self.fail_after.set(n);
+        let n = n.map_or(DISARMED, |n| n.min(DISARMED - 1));
+        self.fail_after.store(n, Ordering::Relaxed);
     }
 
     /// Whether an injected failure is still armed (i.e. has not fired yet).
     pub fn failure_pending(&self) -> bool {
-        self.fail_after.get().is_some()
+        self.fail_after.load(Ordering::Relaxed) != DISARMED
     }
 
     #[inline]
     pub(crate) fn injected(&self) -> bool {
-        match self.fail_after.get() {
-            Some(0) => {
-                self.fail_after.set(None);
+        match self.fail_after.load(Ordering::Relaxed) {
+            DISARMED => false,
+            0 => {
+                self.fail_after.store(DISARMED, Ordering::Relaxed);
                 true
             }
-            Some(n) => {
-                self.fail_after.set(Some(n - 1));
+            n => {
+                self.fail_after.store(n - 1, Ordering::Relaxed);
                 false
             }
-            None => false,
         }
     }
 
@@ -380,6 +396,32 @@ impl<T> ChunkSlab<T> {
         }
         // SAFETY: as in `slot`, and `&mut self` makes the access exclusive.
         Some(unsafe { &mut *self.at(i) })
+    }
+
+    /// The object `id` names, for a caller that has made its access to
+    /// that one object exclusive by other means than `&mut self`: slots
+    /// never move (the directory points into chunks that are kept), so
+    /// one object can be changed while others are read through `&self`.
+    ///
+    /// # Safety
+    ///
+    /// While the reference lives, no other reference to the same object
+    /// exists (on any CPU) and none is made; the slab itself is not
+    /// changed (no insert or remove, which need `&mut self` anyway).
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn get_exclusive(&self, id: SlabId) -> Option<&mut T> {
+        let i = id.index() as usize;
+        if i >= self.made {
+            return None;
+        }
+        // SAFETY: `i < made`: the slot is initialised; the memory is owned
+        // through raw pointers (not through `&self`), and the caller makes
+        // this the only reference to it while it lives.
+        match unsafe { &mut *self.at(i) } {
+            Slot::Used { generation, value } if *generation == id.generation() => Some(value),
+            _ => None,
+        }
     }
 
     /// Capacity of the chunks allocated so far, in slots.

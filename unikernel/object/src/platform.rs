@@ -89,6 +89,11 @@ pub trait FrameAllocator {
 /// ask again. No other path returns it.
 pub const FAULT_FRAME_LATER: Status = abi::ZX_ERR_UNAVAILABLE;
 
+/// What [`crate::ObjectSpace::vmar_fault_shared`] returns for a fault it
+/// leaves to [`crate::ObjectSpace::vmar_fault`] with the space held
+/// exclusively: nothing changed; ask that. No other path returns it.
+pub const FAULT_NEEDS_EXCLUSIVE: Status = abi::ZX_ERR_BAD_STATE;
+
 /// A cache maintenance operation of `zx_vmo_op_range`, by what it must
 /// guarantee once done.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -258,9 +263,21 @@ pub trait Platform: FrameAllocator + Mmu + Waker {
         false
     }
 
+    /// What holding a copy-on-write hierarchy's lock is: released when dropped.
+    type HierarchyHold;
+
+    /// Takes the lock of the copy-on-write hierarchy `key` names (the koid
+    /// of its root VMO), for a fault resolved through a shared reference
+    /// ([`crate::ObjectSpace::vmar_fault_shared`]): faults in one hierarchy
+    /// resolve one at a time, faults in others at once. A fault holds one
+    /// such lock at a time. Locks may be shared between hierarchies (a
+    /// fixed set chosen by `key`), which only makes faults wait more.
+    fn lock_hierarchy(&self, key: Koid) -> Self::HierarchyHold;
+
     /// The CPU making this call, to pick its own hint of the last fault's
-    /// mapping (faults come in runs per thread, and each CPU runs its own):
-    /// any number, taken modulo [`crate::HINT_SLOTS`]. One CPU: 0.
+    /// mapping (faults come in runs per thread, and each CPU runs its own)
+    /// and its slot of the counters: below [`crate::HINT_SLOTS`], a
+    /// different number on each CPU. One CPU: 0.
     #[inline(always)]
     fn cpu(&self) -> usize {
         0

@@ -1,7 +1,9 @@
 //! The object space: every object, handle table, mapping and waiter, owned
-//! in one place. The kernel keeps one `ObjectSpace` behind one lock (a
-//! top-level lock: single-core now, SMP-safe later), so every operation
-//! takes `&mut self` and sees a consistent tree.
+//! in one place. The kernel keeps one `ObjectSpace` behind a reader-writer
+//! lock: every operation takes `&mut self` and sees a consistent tree,
+//! but for page faults, which may run on several CPUs at once through
+//! `&self` ([`ObjectSpace::vmar_fault_shared`]), each holding the lock of
+//! the copy-on-write hierarchy whose page lists it changes.
 //!
 //! This file holds the space itself, its ids and the quota accounting;
 //! the operations live with their concept: handles in [`crate::handle`],
@@ -16,7 +18,7 @@ use crate::signals::{Event, Waiter};
 use crate::vmar::{Vmar, VmarId};
 use crate::vmo::Vmo;
 use abi::*;
-use core::cell::Cell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// A handle table's id.
 pub type TableId = SlabId;
@@ -27,9 +29,9 @@ pub type VmoId = SlabId;
 /// A mapping's id.
 pub type MappingId = SlabId;
 
-/// Mapping hints the space keeps of each kind (the last fault's, the last
-/// stored result's): one per CPU up to this many (more CPUs share them,
-/// which costs only hint misses).
+/// CPUs the space keeps state of its own for: mapping hints of each kind
+/// (the last fault's, the last stored result's) and counters, one slot
+/// per CPU ([`crate::Platform::cpu`] is below this).
 pub const HINT_SLOTS: usize = 8;
 
 /// An empty mapping hint: slot index `u32::MAX` is no live VMAR's (a slab
@@ -39,6 +41,54 @@ const NO_HINT: (crate::vmar::VmarId, MappingId) = (
     crate::mem::SlabId::from_raw(u64::MAX),
     crate::mem::SlabId::from_raw(u64::MAX),
 );
+
+/// One CPU's last fault mapping ([`ObjectSpace::fault_hints`]): its root
+/// VMAR and the mapping, as raw slab ids.
+pub(crate) struct FaultHint {
+    root: AtomicU64,
+    mapping: AtomicU64,
+}
+
+impl Default for FaultHint {
+    fn default() -> Self {
+        FaultHint {
+            root: AtomicU64::new(NO_HINT.0.raw()),
+            mapping: AtomicU64::new(NO_HINT.1.raw()),
+        }
+    }
+}
+
+impl FaultHint {
+    /// The hint (read by the CPU that writes it: never torn).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> (crate::vmar::VmarId, MappingId) {
+        (
+            SlabId::from_raw(self.root.load(Ordering::Relaxed)),
+            SlabId::from_raw(self.mapping.load(Ordering::Relaxed)),
+        )
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&self, (root, mapping): (crate::vmar::VmarId, MappingId)) {
+        self.root.store(root.raw(), Ordering::Relaxed);
+        self.mapping.store(mapping.raw(), Ordering::Relaxed);
+    }
+}
+
+/// What [`ObjectSpace::count`] counts: the fields of [`VmCounters`].
+#[derive(Copy, Clone)]
+pub(crate) enum Counter {
+    PagesCopied,
+    PagesZeroFilled,
+    FaultsResolved,
+    ZeroPageMaps,
+    MmuMaps,
+    MmuUnmaps,
+}
+
+/// One CPU's counts, by [`Counter`].
+#[derive(Default)]
+pub(crate) struct CounterSlot([AtomicU64; 6]);
 
 /// All of the object layer's state, over a [`Platform`].
 pub struct ObjectSpace<P: Platform> {
@@ -52,12 +102,16 @@ pub struct ObjectSpace<P: Platform> {
     pub(crate) waiters: Slab<Waiter>,
     pub(crate) ports: Slab<crate::port::Port>,
     pub(crate) port_items: Slab<crate::port::PortItem>,
-    pub(crate) counters: Cell<VmCounters>,
-    /// Per CPU ([`crate::Platform::cpu`]), the mapping its last fault under
-    /// a root VMAR found, to try first: faults come in runs on one mapping
-    /// (see [`ObjectSpace::vmar_fault`]), and CPUs faulting at once each
-    /// have their own run. [`NO_HINT`] names no VMAR.
-    pub(crate) fault_hints: [(crate::vmar::VmarId, MappingId); HINT_SLOTS],
+    /// The layer's counters, one slot per CPU: only that CPU writes it
+    /// ([`ObjectSpace::count`]).
+    pub(crate) counters: [CounterSlot; HINT_SLOTS],
+    /// Per CPU ([`crate::Platform::cpu`]), the mapping
+    /// its last fault under a root VMAR found, to try first: faults come in
+    /// runs on one mapping (see [`ObjectSpace::vmar_fault`]), and CPUs
+    /// faulting at once each have their own run. Atomics, as faults on
+    /// several CPUs run at once ([`ObjectSpace::vmar_fault_shared`]); each
+    /// slot is written by its CPU only. [`NO_HINT`] names no VMAR.
+    pub(crate) fault_hints: [FaultHint; HINT_SLOTS],
     /// The task the current syscall acts for (see [`ObjectSpace::charge_vmo`]).
     pub(crate) actor: crate::vmo::Actor,
     /// Per CPU, the mapping its last stored result (`vmar_map`'s
@@ -94,8 +148,8 @@ impl<P: Platform> ObjectSpace<P> {
             waiters: Slab::default(),
             ports: Slab::default(),
             port_items: Slab::default(),
-            counters: Cell::new(VmCounters::default()),
-            fault_hints: [NO_HINT; HINT_SLOTS],
+            counters: Default::default(),
+            fault_hints: Default::default(),
             actor: None,
             out_hints: [NO_HINT; HINT_SLOTS],
             defer_frees: false,
@@ -127,14 +181,46 @@ impl<P: Platform> ObjectSpace<P> {
         splitmix64(&mut self.seed) as u32
     }
 
+    /// Counts one `c`, in this CPU's own slot: a plain load and store, as
+    /// no other CPU writes it.
+    #[inline(always)]
+    pub(crate) fn count(&self, c: Counter) {
+        self.count_on(self.platform.cpu(), c);
+    }
+
+    /// [`Self::count`] for a caller that has this CPU's number at hand.
+    #[inline(always)]
+    pub(crate) fn count_on(&self, cpu: usize, c: Counter) {
+        let n = &self.counters[cpu % HINT_SLOTS].0[c as usize];
+        n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// The layer's counters so far (all CPUs').
+    pub fn vm_counters(&self) -> VmCounters {
+        let sum = |c: Counter| {
+            self.counters
+                .iter()
+                .map(|s| s.0[c as usize].load(Ordering::Relaxed))
+                .sum()
+        };
+        VmCounters {
+            pages_copied: sum(Counter::PagesCopied),
+            pages_zero_filled: sum(Counter::PagesZeroFilled),
+            faults_resolved: sum(Counter::FaultsResolved),
+            zero_page_maps: sum(Counter::ZeroPageMaps),
+            mmu_maps: sum(Counter::MmuMaps),
+            mmu_unmaps: sum(Counter::MmuUnmaps),
+        }
+    }
+
     /// Number of live VMOs (including ones alive only through children or mappings).
     pub fn vmo_count(&self) -> usize {
         self.vmos.len() - self.dead_count
     }
 
-    pub(crate) fn uncharge(&mut self, account: TableId, pages: u64) {
+    pub(crate) fn uncharge(&self, account: TableId, pages: u64) {
         if let Some(t) = self.tables.get(account) {
-            t.committed_pages.set(t.committed_pages.get() - pages);
+            t.committed_pages.fetch_sub(pages, Ordering::Relaxed);
         }
     }
 
@@ -157,7 +243,7 @@ impl<P: Platform> ObjectSpace<P> {
             Some(Some(t)) => t
                 .quota
                 .max_committed_pages
-                .saturating_sub(t.committed_pages.get()),
+                .saturating_sub(t.committed_pages.load(Ordering::Relaxed)),
         }
     }
 
@@ -166,8 +252,8 @@ impl<P: Platform> ObjectSpace<P> {
     #[cold]
     pub(crate) fn charge_tables(&self, vmar: VmarId, pages: u64) {
         if let Some(Some(t)) = self.account_table(vmar) {
-            t.committed_pages.set(t.committed_pages.get() + pages);
-            t.table_pages.set(t.table_pages.get() + pages as u32);
+            t.committed_pages.fetch_add(pages, Ordering::Relaxed);
+            t.table_pages.fetch_add(pages as u32, Ordering::Relaxed);
         }
     }
 
@@ -178,10 +264,16 @@ impl<P: Platform> ObjectSpace<P> {
     #[cold]
     pub(crate) fn uncharge_tables(&self, vmar: VmarId, pages: u64) {
         if let Some(Some(t)) = self.account_table(vmar) {
-            let n = pages.min(u64::from(t.table_pages.get()));
-            t.committed_pages
-                .set(t.committed_pages.get().saturating_sub(n));
-            t.table_pages.set(t.table_pages.get() - n as u32);
+            // Faults on other CPUs may give pages back at the same time:
+            // take off what is there, in one step.
+            let mut n = 0;
+            let _ = t
+                .table_pages
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    n = pages.min(u64::from(held)) as u32;
+                    Some(held - n)
+                });
+            t.committed_pages.fetch_sub(u64::from(n), Ordering::Relaxed);
         }
     }
 

@@ -13,6 +13,7 @@ use crate::vmar::{
 };
 use crate::vmo::{checked_size_pages, pages_for};
 use abi::*;
+use core::sync::atomic::Ordering;
 use zerocopy::{Immutable, IntoBytes};
 
 /// A task's view of the object space: its handle table.
@@ -263,7 +264,7 @@ impl<P: Platform> TaskView<'_, P> {
         let room = table.map_or(0, |t| {
             t.quota
                 .max_committed_pages
-                .saturating_sub(t.committed_pages.get())
+                .saturating_sub(t.committed_pages.load(Ordering::Relaxed))
         });
         if need > 0 && charge > room {
             return Err(ZX_ERR_NO_MEMORY);

@@ -17,7 +17,7 @@ use crate::mapping::{Access, Fault, Mapping, MappingInfo};
 use crate::mem::SlabId;
 use crate::platform::{Frame, Platform};
 use crate::regions::RegionTree;
-use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
+use crate::space::{Counter, MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
 
 /// A VMAR's id inside the object space.
@@ -463,6 +463,7 @@ impl<P: Platform> ObjectSpace<P> {
             vmar,
             populated: false,
             vmo_slot: 0,
+            hierarchy: self.vmos[vmo].hierarchy,
         });
         self.vmo_list_add(id);
         self.vmars[vmar]
@@ -612,7 +613,7 @@ impl<P: Platform> ObjectSpace<P> {
     }
 
     /// [`Self::find_mapping`] for a stored result, trying the mapping this
-    /// CPU's last one went through first (valid as [`Self::fault_claim`]'s
+    /// CPU's last one went through first (valid as [`Self::fault_mapping`]'s
     /// hint is: a live mapping found under `root` once is under it still).
     fn out_mapping(&mut self, root: VmarId, vaddr: u64) -> Option<MappingId> {
         let slot = self.platform.cpu() % crate::HINT_SLOTS;
@@ -815,7 +816,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// back to the account of the VMAR holding `vaddr` under `root` (the
     /// caller's range lies in one task's VMARs, which share one account).
     pub fn unmap_translations_some(&self, root: VmarId, vaddr: u64, len: u64, max: usize) -> u64 {
-        self.count(|c| c.mmu_unmaps += 1);
+        self.count(Counter::MmuUnmaps);
         let (stopped, freed) = self.platform.unmap_some(vaddr, len, max);
         if freed != 0 {
             self.uncharge_tables(self.vmar_at(root, vaddr), freed);
@@ -930,30 +931,64 @@ impl<P: Platform> ObjectSpace<P> {
     /// [`crate::FAULT_FRAME_LATER`] (nothing changed: ask again, see
     /// [`crate::FrameAllocator::fault_frame`]).
     pub fn vmar_fault(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<(), Status> {
-        let fault = self.fault_claim(root, vaddr, access)?;
+        let (id, _) = self.fault_mapping(root, vaddr)?;
+        let fault = Fault::claim(id, &mut self.mappings[id], vaddr, access)?;
         self.mapping_fault(fault, access)
     }
 
+    /// [`Self::vmar_fault`] through a shared reference, so that faults on
+    /// several CPUs resolve at once: each holds the lock of its VMO's
+    /// copy-on-write hierarchy ([`crate::Platform::lock_hierarchy`]) while
+    /// it changes that hierarchy's page lists, and touches nothing else of
+    /// the space but atomics (quota charges, counters, its CPU's hint).
+    /// The same results, and one more: [`crate::FAULT_NEEDS_EXCLUSIVE`],
+    /// with nothing changed, for a fault only [`Self::vmar_fault`] may
+    /// resolve: a mapping's first fault (it joins its VMO's populated
+    /// mappings, which changes the mapping lists), or a map that needs new
+    /// translation-table pages (charged against a quota one map at a time).
+    ///
+    /// # Safety
+    ///
+    /// While this runs, the space is used on other CPUs only through this
+    /// function: no `&mut` to it exists and no other method runs on it
+    /// (the kernel's read side of its lock is taken for faults only).
+    #[allow(unsafe_code)]
+    pub unsafe fn vmar_fault_shared(
+        &self,
+        root: VmarId,
+        vaddr: u64,
+        access: Access,
+    ) -> Result<(), Status> {
+        let (id, m) = self.fault_mapping(root, vaddr)?;
+        let fault = Fault::check(id, m, vaddr, access)?;
+        let _hold = self.platform.lock_hierarchy(m.hierarchy);
+        // SAFETY: every shared user of the space is a fault (the caller's
+        // promise), and each changes only the VMOs of the hierarchy whose
+        // lock it holds: this one holds the lock of the fault's hierarchy,
+        // and holds no reference to its VMOs.
+        unsafe { self.fault_resolve(fault, access, true) }
+    }
+
     /// Finds the mapping of a fault ([`Self::find_mapping`]), trying the
-    /// last one this CPU's faults found first, and claims the fault for it
-    /// ([`Fault::claim`]). The hint needs no invalidation: a mapping id is
-    /// generation-checked, a live mapping never leaves its VMAR, a VMAR never
-    /// changes parent, and destroying a VMAR removes every mapping under it;
-    /// so a live mapping found under `root` once is under it still, and the
-    /// one containing `vaddr` there is the one `find_mapping` would return.
-    fn fault_claim(&mut self, root: VmarId, vaddr: u64, access: Access) -> Result<Fault, Status> {
-        let slot = self.platform.cpu() % crate::HINT_SLOTS;
-        let (r, id) = self.fault_hints[slot];
+    /// last one this CPU's faults found first. The hint needs no
+    /// invalidation: a mapping id is generation-checked, a live mapping
+    /// never leaves its VMAR, a VMAR never changes parent, and destroying a
+    /// VMAR removes every mapping under it; so a live mapping found under
+    /// `root` once is under it still, and the one containing `vaddr` there
+    /// is the one `find_mapping` would return. Reads only what no shared
+    /// fault changes (VMAR trees; a mapping's place, VMO and permissions).
+    #[inline(always)]
+    fn fault_mapping(&self, root: VmarId, vaddr: u64) -> Result<(MappingId, &Mapping), Status> {
+        let hint = &self.fault_hints[self.platform.cpu() % crate::HINT_SLOTS];
+        let (r, id) = hint.get();
         if r == root {
-            if let Some(m) = self.mappings.get_mut(id) {
-                if m.contains(vaddr) {
-                    return Fault::claim(id, m, vaddr, access);
-                }
+            if let Some(m) = self.mappings.get(id).filter(|m| m.contains(vaddr)) {
+                return Ok((id, m));
             }
         }
         let id = self.find_mapping(root, vaddr).ok_or(ZX_ERR_NOT_FOUND)?;
-        self.fault_hints[slot] = (root, id);
-        Fault::claim(id, &mut self.mappings[id], vaddr, access)
+        hint.set((root, id));
+        Ok((id, &self.mappings[id]))
     }
 
     /// The innermost mapping containing `vaddr` under `root`, for fault reports.

@@ -8,10 +8,10 @@
 
 use crate::platform::{CacheSpan, Frame, Platform, CACHE_ROUND_PAGES, PAGE_BYTES};
 use crate::signals::{WaitToken, Waitable};
-use crate::space::{MappingId, ObjectSpace, TableId, VmoId};
+use crate::space::{Counter, MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Deepest chain of children (a root VMO has depth 0). Invalidation walks
 /// descendants recursively, so the depth bounds kernel stack use; a deeper
@@ -40,8 +40,15 @@ pub(crate) struct Vmo {
     /// Own pages, sorted by page index: sparse, and grown with `try_reserve`.
     pub pages: Vec<(u64, Frame)>,
     /// Where in `pages` [`Vmo::own`] last found a page (a hint only: it
-    /// may point anywhere after pages come and go).
-    pub finger: Cell<usize>,
+    /// may point anywhere after pages come and go). An atomic only to be
+    /// shareable: like `pages`, it is changed by one CPU at a time (see
+    /// [`ObjectSpace::vmar_fault_shared`]).
+    pub finger: AtomicUsize,
+    /// The copy-on-write hierarchy the VMO belongs to: its root's koid
+    /// (a root's own), for ever (parent links never change). A fault
+    /// through a shared reference holds this hierarchy's lock
+    /// ([`crate::Platform::lock_hierarchy`]).
+    pub hierarchy: Koid,
     pub parent: Option<ParentLink>,
     pub parent_koid: Koid,
     pub depth: u32,
@@ -80,17 +87,17 @@ impl Vmo {
         }
         // Runs of faults and reads walk a VMO's pages in order: the entry
         // after the last one found, or that one again, is tried first.
-        let f = self.finger.get();
+        let f = self.finger.load(Ordering::Relaxed);
         for i in [f + 1, f] {
             if let Some(&(p, frame)) = self.pages.get(i) {
                 if p == page {
-                    self.finger.set(i);
+                    self.finger.store(i, Ordering::Relaxed);
                     return Some(frame);
                 }
             }
         }
         let i = self.find(page).ok()?;
-        self.finger.set(i);
+        self.finger.store(i, Ordering::Relaxed);
         Some(self.pages[i].1)
     }
 
@@ -169,6 +176,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// `fault` is the mapping a fault came through (its task is the heir),
     /// `None` in a syscall (the caller is).
     #[inline(always)]
+    #[allow(unsafe_code)]
     pub(crate) fn charge_vmo(
         &mut self,
         id: VmoId,
@@ -176,15 +184,52 @@ impl<P: Platform> ObjectSpace<P> {
         pages: u64,
         fault: Option<MappingId>,
     ) -> Result<(), Status> {
-        match self.tables.get_mut(account) {
-            Some(t) => charge_pages(&t.committed_pages, t.quota.max_committed_pages, pages),
-            None => self.vmo_adopt(id, pages, fault),
+        // SAFETY: `&mut self`: this call may change any VMO.
+        unsafe { self.charge_vmo_shared(id, account, pages, fault, false) }
+    }
+
+    /// [`Self::charge_vmo`] through `&self`, for the fault path; `shared`:
+    /// faults on other CPUs may charge the same table at once.
+    ///
+    /// # Safety
+    ///
+    /// The caller may change VMO `id` ([`Self::vmo_mut`]) and holds no
+    /// reference to it.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub(crate) unsafe fn charge_vmo_shared(
+        &self,
+        id: VmoId,
+        account: TableId,
+        pages: u64,
+        fault: Option<MappingId>,
+        shared: bool,
+    ) -> Result<(), Status> {
+        match self.tables.get(account) {
+            Some(t) => charge_pages(
+                &t.committed_pages,
+                t.quota.max_committed_pages,
+                pages,
+                shared,
+            ),
+            // SAFETY: passed on from the caller.
+            None => unsafe { self.vmo_adopt(id, pages, fault, shared) },
         }
     }
 
+    /// # Safety
+    ///
+    /// As for [`Self::charge_vmo_shared`].
     #[cold]
     #[inline(never)]
-    fn vmo_adopt(&mut self, id: VmoId, pages: u64, fault: Option<MappingId>) -> Result<(), Status> {
+    #[allow(unsafe_code)]
+    unsafe fn vmo_adopt(
+        &self,
+        id: VmoId,
+        pages: u64,
+        fault: Option<MappingId>,
+        shared: bool,
+    ) -> Result<(), Status> {
         let heir = match fault {
             None => self.actor,
             Some(m) => self
@@ -195,32 +240,47 @@ impl<P: Platform> ObjectSpace<P> {
         }
         .ok_or(ZX_ERR_NO_MEMORY)?;
         let held = self.vmos[id].pages.len() as u64;
-        let t = self.tables.get_mut(heir).ok_or(ZX_ERR_NO_MEMORY)?;
+        let t = self.tables.get(heir).ok_or(ZX_ERR_NO_MEMORY)?;
         if t.closing {
             return Err(ZX_ERR_NO_MEMORY);
         }
         let pages = held.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
-        charge_pages(&t.committed_pages, t.quota.max_committed_pages, pages)?;
-        self.vmos[id].account = heir;
+        charge_pages(
+            &t.committed_pages,
+            t.quota.max_committed_pages,
+            pages,
+            shared,
+        )?;
+        // SAFETY: the caller changes VMO `id` (see `vmo_mut`), and no
+        // reference to it lives here.
+        unsafe { self.vmo_mut(id) }.account = heir;
         Ok(())
     }
 }
 
 /// Adds `pages` to a table's `committed` pages, up to `max`; else
-/// `ZX_ERR_NO_MEMORY`.
+/// `ZX_ERR_NO_MEMORY`. `shared`: faults on other CPUs may charge it at
+/// once.
 #[inline(always)]
 pub(crate) fn charge_pages(
-    committed: &core::cell::Cell<u64>,
+    committed: &AtomicU64,
     max: u64,
     pages: u64,
+    shared: bool,
 ) -> Result<(), Status> {
-    match committed.get().checked_add(pages) {
-        Some(total) if total <= max => {
-            committed.set(total);
-            Ok(())
-        }
-        _ => Err(ZX_ERR_NO_MEMORY),
+    let charged = |held: u64| held.checked_add(pages).filter(|&total| total <= max);
+    if !shared {
+        // The space is held exclusively: nothing charges the table
+        // meanwhile, so a plain load and store do.
+        let total = charged(committed.load(Ordering::Relaxed)).ok_or(ZX_ERR_NO_MEMORY)?;
+        committed.store(total, Ordering::Relaxed);
+        return Ok(());
     }
+    // In one step: faults on other CPUs may charge the table at once.
+    committed
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, charged)
+        .map(|_| ())
+        .map_err(|_| ZX_ERR_NO_MEMORY)
 }
 
 /// Most frames a destroyed VMO frees at once when frees are deferred
@@ -270,7 +330,8 @@ impl<P: Platform> ObjectSpace<P> {
             size: pages,
             resizable,
             pages: Vec::new(),
-            finger: Cell::new(0),
+            finger: AtomicUsize::new(0),
+            hierarchy: koid,
             parent: None,
             parent_koid: ZX_KOID_INVALID,
             depth: 0,
@@ -310,7 +371,7 @@ impl<P: Platform> ObjectSpace<P> {
         let koid = self.new_koid();
         let p = &self.vmos[parent];
         let window = size_pages.min(p.size.saturating_sub(offset_pages));
-        let (parent_koid, depth) = (p.koid, p.depth + 1);
+        let (parent_koid, depth, hierarchy) = (p.koid, p.depth + 1, p.hierarchy);
         // A new child is not watched: it goes at the end of the list.
         let slot = p.children.len() as u32;
         let id = self.vmos.insert_reserved(Vmo {
@@ -318,7 +379,8 @@ impl<P: Platform> ObjectSpace<P> {
             size: size_pages,
             resizable,
             pages: Vec::new(),
-            finger: Cell::new(0),
+            finger: AtomicUsize::new(0),
+            hierarchy,
             parent: Some(ParentLink {
                 id: parent,
                 offset: offset_pages,
@@ -507,10 +569,10 @@ impl<P: Platform> ObjectSpace<P> {
             }
             if let Some(src) = self.shown(id, p) {
                 self.platform.copy(src, f);
-                self.count(|c| c.pages_copied += 1);
+                self.count(Counter::PagesCopied);
             } else {
                 self.platform.zero(f);
-                self.count(|c| c.pages_zero_filled += 1);
+                self.count(Counter::PagesZeroFilled);
             }
         }
         // Mappings that showed the old pages must fault again.
@@ -543,19 +605,30 @@ impl<P: Platform> ObjectSpace<P> {
     /// Gives the VMO its own page `page`, which it lacks and which would sit
     /// at index `at` of its page list: a copy of what it showed, or zeros.
     /// The fault path's [`Self::vmo_commit_pages_except`], with one lookup.
-    /// All or nothing, as that is.
-    pub(crate) fn vmo_commit_one(
-        &mut self,
+    /// All or nothing, as that is. `cpu` is this CPU's
+    /// ([`crate::Platform::cpu`]); `shared` as in [`Self::charge_vmo_shared`].
+    ///
+    /// # Safety
+    ///
+    /// The caller may change the VMOs of `id`'s hierarchy
+    /// ([`Self::vmo_mut`]) and holds no reference to any of them.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub(crate) unsafe fn vmo_commit_one(
+        &self,
         id: VmoId,
         page: u64,
         at: usize,
         except: Option<MappingId>,
+        (cpu, shared): (usize, bool),
     ) -> Result<Frame, Status> {
         // Room in the page list first: nothing to undo if there is none. A
         // first list takes room for 16 pages (a Zircon page-list node's
         // worth) or the whole VMO if smaller: faults come in runs, and the
         // list's first doublings cost more than the faults they serve.
-        let v = &mut self.vmos[id];
+        // SAFETY: the caller may change VMO `id` (see `vmo_mut`); `v` is
+        // the only reference to it until its last use below.
+        let v = unsafe { self.vmo_mut(id) };
         let room = match v.pages.capacity() {
             0 => (v.size as usize).clamp(1, FIRST_PAGE_LIST),
             _ => 1,
@@ -564,7 +637,8 @@ impl<P: Platform> ObjectSpace<P> {
         let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
-        self.charge_vmo(id, account, 1, except)?;
+        // SAFETY: passed on from the caller; `v` is not used past here.
+        unsafe { self.charge_vmo_shared(id, account, 1, except, shared) }?;
         // The VMO has no page here: it showed its ancestors'.
         let shown = match parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
@@ -580,15 +654,58 @@ impl<P: Platform> ObjectSpace<P> {
             }
         };
         match shown {
-            Some(_) => self.count(|c| c.pages_copied += 1),
-            None => self.count(|c| c.pages_zero_filled += 1),
+            Some(_) => self.count_on(cpu, Counter::PagesCopied),
+            None => self.count_on(cpu, Counter::PagesZeroFilled),
         }
         // Mappings that showed the old page must fault again.
         if others {
             self.changed_except(id, page, page + 1, except);
         }
-        self.vmos[id].pages.insert(at, (page, frame));
+        // SAFETY: as above; no reference to the VMO lives here.
+        unsafe { self.vmo_mut(id) }.pages.insert(at, (page, frame));
         Ok(frame)
+    }
+
+    /// Undoes [`Self::vmo_commit_one`] of `page`, whose frame nothing has
+    /// mapped yet (the fault's map failed): what the VMO showed there
+    /// before shows again, through translations made by later faults.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::vmo_commit_one`].
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn vmo_uncommit_one(&self, id: VmoId, page: u64) {
+        // SAFETY: the caller changes VMO `id` (see `vmo_mut`); this is the
+        // only reference to it while it lives.
+        let v = unsafe { self.vmo_mut(id) };
+        let Ok(i) = v.find(page) else {
+            return;
+        };
+        let (_, frame) = v.pages.remove(i);
+        let account = v.account;
+        self.platform.free(frame);
+        self.uncharge(account, 1);
+    }
+
+    /// VMO `id`, to change through `&self`: the fault path, which changes
+    /// only the page list (and the account, on an adoption) of the VMOs of
+    /// one copy-on-write hierarchy, and reads nothing else of theirs.
+    ///
+    /// # Safety
+    ///
+    /// The caller may change VMO `id`: it holds the space exclusively (a
+    /// `&mut self` method up the stack), or it runs in
+    /// [`Self::vmar_fault_shared`] holding the lock of `id`'s hierarchy,
+    /// which every shared user of the VMO holds. No other reference to the
+    /// VMO lives while the returned one does.
+    #[allow(unsafe_code, clippy::mut_from_ref)]
+    #[inline(always)]
+    pub(crate) unsafe fn vmo_mut(&self, id: VmoId) -> &mut Vmo {
+        // SAFETY: the caller's promise above.
+        match unsafe { self.vmos.get_exclusive(id) } {
+            Some(v) => v,
+            None => panic!("no VMO {id:?}"),
+        }
     }
 
     /// Drops the VMO's own pages in `[a, b)`; what the parent shows shows through again.

@@ -4,7 +4,7 @@
 mod common;
 use abi::*;
 use common::*;
-use object::{Access, MapPerms, FAULT_FRAME_LATER};
+use object::{Access, MapPerms, FAULT_FRAME_LATER, FAULT_NEEDS_EXCLUSIVE};
 
 const VA: u64 = 1 << 40;
 const VB: u64 = 2 << 40;
@@ -310,4 +310,72 @@ fn unmapping_a_map_range_mapping_removes_its_translations() {
 
 fn r_id(s: &Space, t: object::TableId, r: Handle) -> object::VmarId {
     s.vmar_of(t, r).unwrap().0
+}
+
+#[test]
+#[allow(unsafe_code)]
+fn a_shared_fault_resolves_under_its_hierarchy_lock_or_leaves_the_fault_to_the_exclusive_path() {
+    let (mut s, t, root, r) = setup_vmar();
+    s.platform().tables_charged.set(true);
+    let p = filled_vmo(&mut s, t, 2);
+    let c = cow_child(&mut s, t, p, 0, 2 * PAGE);
+    map_at(&mut s, t, r, VA, c, 0, 2 * PAGE, RW);
+    let other = s.task(t).vmo_create(2 * PAGE, 0).unwrap();
+    // Its two pages lie in two 2 MiB regions: two table pages.
+    let vc = VB + (2 << 20) - PAGE;
+    map_at(&mut s, t, r, vc, other, 0, 2 * PAGE, RW);
+    let held = |s: &Space| {
+        (
+            s.platform().live_frames(),
+            s.committed_pages(t),
+            s.platform().pte(VA),
+            s.platform().pte(VA + PAGE),
+            s.platform().pte(vc + PAGE),
+        )
+    };
+    // SAFETY (of every shared fault here): one thread, no other use of the
+    // space while it runs.
+    let shared = |s: &Space, va, access| unsafe { s.vmar_fault_shared(root, va, access) };
+
+    // A mapping's first fault changes the mapping lists: not here.
+    let before = held(&s);
+    assert_eq!(shared(&s, VA, Access::Read), Err(FAULT_NEEDS_EXCLUSIVE));
+    assert_eq!(held(&s), before);
+    assert!(s.platform().hierarchy_locks.borrow().is_empty());
+    s.vmar_fault(root, VA, Access::Read).unwrap();
+    s.vmar_fault(root, vc, Access::Write).unwrap();
+
+    // Populated: a copy-on-write fault, resolved as the exclusive one would.
+    shared(&s, VA + PAGE, Access::Write).unwrap();
+    assert_eq!(
+        s.platform().pte(VA + PAGE).map(|(_, perms)| perms),
+        Some(RWP)
+    );
+    assert_eq!(committed_pages(&mut s, t, c), 1);
+    assert_eq!(byte(&mut s, t, c, PAGE), 2);
+    shared(&s, VA, Access::Write).unwrap();
+    assert_eq!(committed_pages(&mut s, t, c), 2);
+    // The other page too: its read-only translation of the parent's page
+    // is replaced by a writable one of the child's own.
+    assert_eq!(s.platform().pte(VA).map(|(_, perms)| perms), Some(RWP));
+
+    // A map that needs a table page is charged one at a time: not here.
+    let before = held(&s);
+    assert_eq!(
+        shared(&s, vc + PAGE, Access::Write),
+        Err(FAULT_NEEDS_EXCLUSIVE)
+    );
+    assert_eq!(held(&s), before);
+    assert_eq!(committed_pages(&mut s, t, other), 1);
+    s.vmar_fault(root, vc + PAGE, Access::Write).unwrap();
+    assert_eq!(committed_pages(&mut s, t, other), 2);
+
+    // Every shared fault that looked at a VMO held its hierarchy's lock:
+    // the child's is its parent's; the other VMO's is its own.
+    let keys = s.platform().hierarchy_locks.borrow().clone();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[0], keys[1]);
+    assert_ne!(keys[2], keys[0]);
+    assert!(!s.platform().hierarchy_held.get(), "released");
+    assert!(s.mapping_lists_consistent());
 }

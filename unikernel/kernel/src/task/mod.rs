@@ -853,6 +853,12 @@ fn unreferenced(object: &KObject) -> bool {
 /// (`objects`) need not know the task module.
 impl object::Platform for objects::KernelPlatform {
     type KernelObject = KObject;
+    type HierarchyHold = objects::HierarchyHold;
+
+    #[inline(always)]
+    fn lock_hierarchy(&self, key: abi::Koid) -> objects::HierarchyHold {
+        objects::lock_hierarchy(key)
+    }
 
     fn kernel_object_unreferenced(&self, object: &KObject) -> bool {
         unreferenced(object)
@@ -863,6 +869,9 @@ impl object::Platform for objects::KernelPlatform {
         crate::arch::context::cpu_index()
     }
 }
+
+// The object space keeps a slot of per-CPU state for every CPU.
+const _: () = assert!(crate::sched::MAX_CPUS <= object::HINT_SLOTS);
 
 /// Frees the task's record once its end has finished and its last thread
 /// is gone (whichever comes last reaps).

@@ -96,32 +96,33 @@ fn resolve_later(status: Status) -> Result<(), Status> {
     fill_and_retry(far & !(PAGE_SIZE - 1), access_of(esr))
 }
 
-/// One try at the fault under the object space's lock. A fault taken while
-/// this CPU holds that lock is a kernel bug (user memory touched under the
+/// One try at the fault under the object space's locks
+/// ([`crate::objects::fault`]). A fault taken while this CPU holds the
+/// object space's lock is a kernel bug (user memory touched under the
 /// lock): `ZX_ERR_BAD_STATE` instead of a deadlock. The exception entry
-/// masked IRQs: the lock need not.
+/// masked IRQs: the locks need not.
 #[inline(always)]
 fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
-    crate::objects::try_with_masked(|space| {
-        space.vmar_fault(crate::objects::root_vmar(), page, access)
-    })
-    .unwrap_or(Err(ZX_ERR_BAD_STATE))
+    crate::objects::fault(page, access).unwrap_or(Err(ZX_ERR_BAD_STATE))
 }
 
 // Frames filled outside the object space's lock.
 //
 // A 4 KiB copy (copy-on-write) or zeroing (a zero-fill fault when this
 // CPU's pool of pre-zeroed frames is empty) is most of a fault on
-// hardware, and every other CPU's faults, maps and syscalls wait for the
-// object space's lock meanwhile. So when another CPU waits for that lock
-// (`objects::contended`), a fault that needs one asks for it under the
-// lock from [`fault_frame_unlocked`], which answers `FAULT_FRAME_LATER`
-// (nothing changed) and notes what to fill in this CPU's [`Prepared`];
-// [`fill_and_retry`] fills a frame with the lock released and resolves
-// the fault again, and [`fault_frame_unlocked`] hands that frame over if the fault still needs the same contents: zeros,
-// or a copy of the same source frame, with no frame freed or written by
-// the object layer meanwhile ([`FRAME_CHANGES`]: the source could have
-// been freed and reused while it was copied). Otherwise the frame is
+// hardware. Meanwhile other CPUs' faults in the same copy-on-write
+// hierarchy wait for its lock, and syscalls for the object space's write
+// side (which waits for every fault's read side to end). So when another
+// CPU waits for either (`objects::contended`), a fault that needs a frame
+// asks for it under the locks from [`fault_frame_unlocked`], which answers
+// `FAULT_FRAME_LATER` (nothing changed) and notes what to fill in this
+// CPU's [`Prepared`]; [`fill_and_retry`] fills a frame with the locks
+// released and resolves the fault again, and [`fault_frame_unlocked`]
+// hands that frame over if the fault still needs the same contents:
+// zeros, or a copy of the same source frame, with no frame freed or
+// written by the object layer meanwhile ([`FRAME_CHANGES`]: the source
+// could have been freed and reused while it was copied; a free by a fault
+// in another hierarchy counts too, which only costs a fill under the lock). Otherwise the frame is
 // filled under the lock as with one CPU, so a fault asks at most once and
 // always ends; a frame filled but not used (the fault was resolved by
 // another CPU meanwhile, its mapping went, or something changed) is freed.
@@ -133,7 +134,7 @@ fn resolve_locked(page: u64, access: Access) -> Result<(), Status> {
 
 /// Counts frames the object layer freed or the kernel wrote into for it
 /// (`KernelPlatform::free`, `write`, `zero`); changed under the object
-/// space's lock only.
+/// space's lock only (either side: faults on several CPUs add at once).
 pub static FRAME_CHANGES: AtomicU64 = AtomicU64::new(0);
 
 /// [`Prepared::src`] for a frame of zeros.

@@ -6,6 +6,7 @@ use abi::*;
 use object::*;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// The fake's shared zero page: outside the range frames come from.
 pub const ZERO_PADDR: u64 = 0x1000_0000;
@@ -33,6 +34,10 @@ pub struct Fake {
     pub done_with: RefCell<Vec<Koid>>,
     /// Koids the object layer asked about, in order.
     pub asked_unreferenced: RefCell<Vec<Koid>>,
+    /// Hierarchy locks taken (`lock_hierarchy`), by key, in order.
+    pub hierarchy_locks: RefCell<Vec<Koid>>,
+    /// Whether a hierarchy lock is held now (a second one at once is a bug).
+    pub hierarchy_held: Rc<Cell<bool>>,
     /// Charged table pages, modelled as one per 2 MiB that holds a
     /// translation (`tables_charged`), or none (the default).
     pub tables_charged: Cell<bool>,
@@ -293,8 +298,27 @@ pub fn kernel_object(space: &mut Space, t: TableId, rights: Rights) -> (TestTask
     (task, h)
 }
 
+/// A held hierarchy lock of [`Fake`]: clears the mark when dropped.
+pub struct FakeHold(Rc<Cell<bool>>);
+
+impl Drop for FakeHold {
+    fn drop(&mut self) {
+        assert!(self.0.replace(false), "hierarchy lock released twice");
+    }
+}
+
 impl Platform for Fake {
     type KernelObject = TestTask;
+    type HierarchyHold = FakeHold;
+
+    fn lock_hierarchy(&self, key: Koid) -> FakeHold {
+        assert!(
+            !self.hierarchy_held.replace(true),
+            "two hierarchy locks held at once"
+        );
+        self.hierarchy_locks.borrow_mut().push(key);
+        FakeHold(self.hierarchy_held.clone())
+    }
 
     fn kernel_object_unreferenced(&self, object: &TestTask) -> bool {
         self.asked_unreferenced.borrow_mut().push(object.koid);

@@ -190,26 +190,38 @@ fn threads_on_every_cpu_count_exactly_through_one_lock() -> TestResult {
 /// Rounds of the fault races.
 const FAULT_ROUNDS: u64 = 40;
 
+/// Pages raced for in a round, one after the other: the helpers stay
+/// close to lockstep, so most pages are faulted on by several at once.
+const RACE_PAGES: u64 = 16;
+
 /// Helper `n` of a fault race: for each round, waits for `go`, writes its
-/// byte into the page at `target`, and counts itself `done`.
+/// byte into each of the [`RACE_PAGES`] pages at `target`, and counts
+/// itself `done`.
 extern "C" fn fault_entry(base: u64, n: u64) -> ! {
     for round in 1..=FAULT_ROUNDS {
         if !spin_until(|| control(base).go.load(Ordering::Acquire) >= round) {
             control(base).bad.store(1, Ordering::Relaxed);
             break;
         }
-        let page = control(base).target.load(Ordering::Acquire);
-        // SAFETY: `target` holds this round's page, mapped read-write
-        // until every helper has counted itself done.
-        unsafe { ((page + 1 + n) as *mut u8).write_volatile(0xc0 + n as u8) };
+        let first = control(base).target.load(Ordering::Acquire);
+        for page in (0..RACE_PAGES).map(|i| first + i * PAGE) {
+            // SAFETY: `target` holds this round's pages, mapped read-write
+            // until every helper has counted itself done.
+            unsafe { ((page + 1 + n) as *mut u8).write_volatile(0xc0 + n as u8) };
+        }
         control(base).done.fetch_add(1, Ordering::AcqRel);
     }
     exit_thread()
 }
 
-/// Runs the fault race: each round `fresh` gives a page (its VMO and its
-/// mapping), every thread writes its own byte of it at the same moment,
-/// and `check` looks at the VMO afterwards.
+/// Runs the fault race: each round `fresh` gives [`RACE_PAGES`] + 1 pages
+/// (their VMO and their mapping), every thread writes its own byte of
+/// each of the first [`RACE_PAGES`] at the same moment, and `check` looks
+/// at the VMO afterwards. In every other round the last page is read
+/// first: the mapping is populated then, and
+/// the race is between faults resolved at once under their hierarchy's
+/// lock (the kernel's shared fault path) rather than under the object
+/// space's write side (a mapping's first fault).
 fn fault_race(
     fresh: impl Fn() -> Result<(Vmo, Option<Vmo>, u64), Status>,
     check_round: impl Fn(&Vmo, Option<&Vmo>) -> TestResult,
@@ -219,6 +231,10 @@ fn fault_race(
     let threads = ok!(shared.start_helpers(fault_entry));
     for round in 1..=FAULT_ROUNDS {
         let (vmo, parent, page) = ok!(fresh());
+        if round % 2 == 0 {
+            // SAFETY: `fresh` mapped `RACE_PAGES + 1` pages readable at `page`.
+            unsafe { super::util::peek(page + RACE_PAGES * PAGE) };
+        }
         shared.control().target.store(page, Ordering::Release);
         shared.control().done.store(0, Ordering::Release);
         shared.control().go.store(round, Ordering::Release);
@@ -226,7 +242,7 @@ fn fault_race(
             spin_until(|| shared.control().done.load(Ordering::Acquire) == n as u64),
             "round {round}: the helpers did not finish"
         );
-        ok!(unmap(page, PAGE));
+        ok!(unmap(page, (RACE_PAGES + 1) * PAGE));
         check_round(&vmo, parent.as_ref())?;
     }
     join(&threads)?;
@@ -234,20 +250,22 @@ fn fault_race(
     Ok(())
 }
 
-/// Every helper's byte, and nothing else changed, in `vmo`'s first page
-/// (which held `fill`).
+/// Every helper's byte, and nothing else changed, in each of `vmo`'s
+/// first [`RACE_PAGES`] pages (which held `fill`).
 fn all_bytes_there(vmo: &Vmo, fill: u8) -> TestResult {
     let mut page = [0u8; PAGE as usize];
-    ok!(vmo.read(&mut page, 0));
-    for n in 0..helpers() {
-        check_eq!(page[1 + n], 0xc0 + n as u8, "helper {n}'s write");
+    for p in 0..RACE_PAGES {
+        ok!(vmo.read(&mut page, p * PAGE));
+        for n in 0..helpers() {
+            check_eq!(page[1 + n], 0xc0 + n as u8, "page {p}: helper {n}'s write");
+        }
+        let others = page
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| !(1..=helpers()).contains(&i) && b != fill)
+            .count();
+        check_eq!(others, 0, "page {p}: bytes nobody wrote");
     }
-    let others = page
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| !(1..=helpers()).contains(&i) && b != fill)
-        .count();
-    check_eq!(others, 0, "bytes nobody wrote");
     Ok(())
 }
 
@@ -257,15 +275,23 @@ fn all_bytes_there(vmo: &Vmo, fill: u8) -> TestResult {
 fn concurrent_copy_on_write_faults_on_one_page_make_one_copy() -> TestResult {
     fault_race(
         || {
-            let parent = Vmo::create(PAGE)?;
-            super::util::fill_page(&parent, 0, 0x11)?;
-            let child = parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, PAGE)?;
-            let page = map_rw(&child, PAGE)?;
+            let len = (RACE_PAGES + 1) * PAGE;
+            let parent = Vmo::create(len)?;
+            for i in 0..RACE_PAGES {
+                super::util::fill_page(&parent, i, 0x11)?;
+            }
+            let child = parent.create_child(VmoChildOptions::COPY_ON_WRITE, 0, len)?;
+            let page = map_rw(&child, len)?;
             Ok((child, Some(parent), page))
         },
         |child, parent| {
             all_bytes_there(child, 0x11)?;
-            check!(ok!(page_is(parent.unwrap(), 0, 0x11)), "the parent changed");
+            for p in 0..RACE_PAGES {
+                check!(
+                    ok!(page_is(parent.unwrap(), p, 0x11)),
+                    "the parent's page {p} changed"
+                );
+            }
             Ok(())
         },
     )
@@ -276,8 +302,9 @@ fn concurrent_copy_on_write_faults_on_one_page_make_one_copy() -> TestResult {
 fn concurrent_zero_fill_faults_on_one_page_make_one_page() -> TestResult {
     fault_race(
         || {
-            let vmo = Vmo::create(PAGE)?;
-            let page = map_rw(&vmo, PAGE)?;
+            let len = (RACE_PAGES + 1) * PAGE;
+            let vmo = Vmo::create(len)?;
+            let page = map_rw(&vmo, len)?;
             Ok((vmo, None, page))
         },
         |vmo, _| all_bytes_there(vmo, 0),

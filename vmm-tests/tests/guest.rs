@@ -699,7 +699,7 @@ fn lock_before_mmu_stops_the_boot() -> Result<(), Failed> {
 /// What the kernel's lock-order check says for `break=lockorder`
 /// (`unikernel/kernel/src/sync.rs`): both locks, by name and rank.
 const LOCK_ORDER_BROKEN: &str = "lock order broken: taking object space (objects::SPACE) (rank 2) \
-     while holding page tables (vm::SPACE) (rank 6)";
+     while holding page tables (vm::SPACE) (rank 7)";
 
 /// `break=lockorder`: two ranked locks taken in the wrong order in the
 /// middle of the test run end it at once, naming both locks, with the

@@ -117,12 +117,9 @@ impl Fault {
         vaddr: u64,
         access: Access,
     ) -> Result<Fault, Status> {
-        debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
-        if m.perms & access.perm() == 0 {
-            return Err(ZX_ERR_ACCESS_DENIED);
-        }
-        let was_populated = core::mem::replace(&mut m.populated, true);
-        Ok(Fault::at(mapping, m, vaddr, was_populated))
+        let fault = Fault::of(mapping, m, vaddr, access)?;
+        m.populated = true;
+        Ok(fault)
     }
 
     /// [`Self::claim`] for a fault resolved through a shared reference
@@ -136,28 +133,31 @@ impl Fault {
         vaddr: u64,
         access: Access,
     ) -> Result<Fault, Status> {
+        let fault = Fault::of(mapping, m, vaddr, access)?;
+        if !fault.was_populated {
+            return Err(FAULT_NEEDS_EXCLUSIVE);
+        }
+        Ok(fault)
+    }
+
+    /// The fault at `vaddr` (inside mapping `m`) if `m` allows `access`,
+    /// `was_populated` as the mapping is now.
+    #[inline(always)]
+    fn of(mapping: MappingId, m: &Mapping, vaddr: u64, access: Access) -> Result<Fault, Status> {
         debug_assert!(vaddr >= m.vaddr && vaddr < m.end());
         if m.perms & access.perm() == 0 {
             return Err(ZX_ERR_ACCESS_DENIED);
         }
-        if !m.populated {
-            return Err(FAULT_NEEDS_EXCLUSIVE);
-        }
-        Ok(Fault::at(mapping, m, vaddr, true))
-    }
-
-    #[inline(always)]
-    fn at(mapping: MappingId, m: &Mapping, vaddr: u64, was_populated: bool) -> Fault {
         let page_va = vaddr & !(PAGE_SIZE - 1);
-        Fault {
+        Ok(Fault {
             mapping,
             vmo: m.vmo,
             page: m.first_page + (page_va - m.vaddr) / PAGE_SIZE,
             page_va,
             executable: m.executable(),
             writable: m.writable(),
-            was_populated,
-        }
+            was_populated: m.populated,
+        })
     }
 }
 

@@ -8,7 +8,9 @@ the clock call before a batch to the one after it, as `bench.rs` times
 them: the two EL0 call sites seen once per repetition), and prints instructions per operation: per function, or with
 `--stages`, per stage of the page-fault path (each instruction attributed
 through its inlining chain, which needs `llvm-symbolizer`), or with
-`--lines`, per inlined function (the innermost frame, and its caller).
+`--lines`, per inlined function (the innermost frame, and its caller), or
+with `--pcs`, per kernel instruction in address order (its disassembly and
+innermost source line), to read a path instruction by instruction.
 
 A translation block entered counts all its instructions, so EL0 code that
 faults in the middle of a block is overcounted; kernel figures are exact.
@@ -176,7 +178,7 @@ def timed_counts(log, clock, reps, untimed):
 def main():
     argv = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(argv) != 1:
-        sys.exit("usage: profile.py <benchmark name> [--stages | --lines]")
+        sys.exit("usage: profile.py <benchmark name> [--stages | --lines | --pcs]")
     tasks = glob.glob(os.path.join(
         OUT, "build/kernel-*/out/el0-target/aarch64-unknown-none/release/tasks"))
     elfs = [KERNEL] + sorted(tasks, key=os.path.getmtime)[-1:]
@@ -196,6 +198,10 @@ def main():
 
     counts = timed_counts(log, clock, int(m.group(2)), untimed)
     print(line)
+    if "--pcs" in sys.argv:
+        print_pcs(counts, ops)
+        os.remove(log)
+        return
     by = collections.Counter()
     if "--stages" in sys.argv or "--lines" in sys.argv:
         if shutil.which("llvm-symbolizer") is None:
@@ -225,6 +231,34 @@ def main():
         if n / ops >= float(os.environ.get("PROFILE_MIN", "0.5")):
             print(f"{n / ops:8.1f}  {what}")
     os.remove(log)
+
+
+def print_pcs(counts, ops):
+    """Each kernel instruction run at least PROFILE_MIN times per
+    operation, in address order: executions per operation, address,
+    disassembly, and the innermost source line."""
+    least = float(os.environ.get("PROFILE_MIN", "0.5"))
+    pcs = sorted(p for p in counts if is_kernel(p) and counts[p] / ops >= least)
+    dis = {}
+    out = subprocess.run([tool("llvm-objdump"), "-d", "--no-show-raw-insn", "-C", KERNEL],
+                         capture_output=True, text=True, check=True).stdout
+    for l in out.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(.*)", l)
+        if m:
+            dis[int(m.group(1), 16)] = re.sub(r"\s+", " ", m.group(2))[:48]
+    where = subprocess.run(["llvm-symbolizer", "--obj=" + KERNEL, "-C"],
+                           input="\n".join(hex(p) for p in pcs), capture_output=True,
+                           text=True, check=True).stdout.split("\n\n")
+    for pc, w in zip(pcs, where):
+        lines = w.strip().splitlines()
+        files = [re.sub(r":0$", "", l) for l in lines[1::2]]
+        short = lambda f: re.sub(r".*/(src|library)/", "", f)
+        # The innermost line, and the innermost of this project's own.
+        own = next((f for f in files if "/unikernel/" in f), "")
+        src = short(files[0]) if files else "?"
+        if own and own != files[0]:
+            src += "  < " + re.sub(r".*/unikernel/", "", own)
+        print(f"{counts[pc] / ops:6.1f}  {pc:x}  {dis.get(pc, '?'):48}  {src}")
 
 
 if __name__ == "__main__":

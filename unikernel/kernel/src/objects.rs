@@ -94,7 +94,7 @@ impl FrameAllocator for KernelPlatform {
     #[inline(always)]
     fn fault_frame(&self, src: Option<Frame>) -> Result<Frame, Status> {
         if src.is_none() {
-            if let Some(f) = frame::take_zeroed() {
+            if let Some(f) = frame::take_zeroed_masked() {
                 return Ok(Frame::new(f.addr()));
             }
         }
@@ -117,7 +117,7 @@ impl FrameAllocator for KernelPlatform {
 impl Mmu for KernelPlatform {
     #[inline]
     fn unmap(&self, vaddr: u64, len: u64) -> u64 {
-        crate::vm::with_table_for(vaddr, |t| {
+        crate::vm::with_table_masked(vaddr, |t| {
             let before = t.table_pages();
             t.unmap(vaddr, len);
             t.charged_freed_since(before)
@@ -125,7 +125,7 @@ impl Mmu for KernelPlatform {
     }
 
     fn unmap_some(&self, vaddr: u64, len: u64, max: usize) -> (u64, u64) {
-        crate::vm::with_table_for(vaddr, |t| {
+        crate::vm::with_table_masked(vaddr, |t| {
             let before = t.table_pages();
             let stopped = t.unmap_some(vaddr, len, max);
             (stopped, t.charged_freed_since(before))
@@ -139,7 +139,7 @@ impl Mmu for KernelPlatform {
             // fetches see it (through its identity alias).
             crate::arch::tlb::sync_icache(paddr, crate::mm::PAGE_SIZE);
         }
-        crate::vm::with_table_for(vaddr, |t| {
+        crate::vm::with_table_masked(vaddr, |t| {
             t.map_user_page(vaddr, paddr, perms.write, perms.execute)
         })
         .map_err(map_status)
@@ -154,7 +154,7 @@ impl Mmu for KernelPlatform {
         tables: u64,
     ) -> Result<u64, Status> {
         // The instruction cache was seen to by the `map` that came first.
-        crate::vm::with_table_for(vaddr, |t| {
+        crate::vm::with_table_masked(vaddr, |t| {
             t.map_user_page_charged(vaddr, paddr, perms.write, perms.execute, tables)
         })
         .map_err(map_status)

@@ -176,7 +176,6 @@ impl<P: Platform> ObjectSpace<P> {
     /// `fault` is the mapping a fault came through (its task is the heir),
     /// `None` in a syscall (the caller is).
     #[inline(always)]
-    #[allow(unsafe_code)]
     pub(crate) fn charge_vmo(
         &mut self,
         id: VmoId,
@@ -184,52 +183,52 @@ impl<P: Platform> ObjectSpace<P> {
         pages: u64,
         fault: Option<MappingId>,
     ) -> Result<(), Status> {
-        // SAFETY: `&mut self`: this call may change any VMO.
-        unsafe { self.charge_vmo_shared(id, account, pages, fault, false) }
+        let held = self.vmos[id].pages.len() as u64;
+        if let Some(heir) = self.charge_account(account, held, pages, fault, false)? {
+            self.vmos[id].account = heir;
+        }
+        Ok(())
     }
 
-    /// [`Self::charge_vmo`] through `&self`, for the fault path; `shared`:
-    /// faults on other CPUs may charge the same table at once.
-    ///
-    /// # Safety
-    ///
-    /// The caller may change VMO `id` ([`Self::vmo_mut`]) and holds no
-    /// reference to it.
-    #[allow(unsafe_code)]
+    /// [`Self::charge_vmo`] for a VMO whose `account` and `held` (own
+    /// pages) the caller has at hand, through `&self` and touching no VMO:
+    /// `Ok(Some(heir))` when the VMO is to be adopted (the caller sets its
+    /// `account`). `shared`: faults on other CPUs may charge the same
+    /// table at once.
     #[inline(always)]
-    pub(crate) unsafe fn charge_vmo_shared(
+    pub(crate) fn charge_account(
         &self,
-        id: VmoId,
         account: TableId,
+        held: u64,
         pages: u64,
         fault: Option<MappingId>,
         shared: bool,
-    ) -> Result<(), Status> {
+    ) -> Result<Option<TableId>, Status> {
         match self.tables.get(account) {
-            Some(t) => charge_pages(
-                &t.committed_pages,
-                t.quota.max_committed_pages,
-                pages,
-                shared,
-            ),
-            // SAFETY: passed on from the caller.
-            None => unsafe { self.vmo_adopt(id, pages, fault, shared) },
+            Some(t) => {
+                charge_pages(
+                    &t.committed_pages,
+                    t.quota.max_committed_pages,
+                    pages,
+                    shared,
+                )?;
+                Ok(None)
+            }
+            None => self.adoption(held, pages, fault, shared).map(Some),
         }
     }
 
-    /// # Safety
-    ///
-    /// As for [`Self::charge_vmo_shared`].
+    /// The heir of a VMO whose table has gone, charged for its `held`
+    /// pages and `pages` more (see [`Self::charge_vmo`]).
     #[cold]
     #[inline(never)]
-    #[allow(unsafe_code)]
-    unsafe fn vmo_adopt(
+    fn adoption(
         &self,
-        id: VmoId,
+        held: u64,
         pages: u64,
         fault: Option<MappingId>,
         shared: bool,
-    ) -> Result<(), Status> {
+    ) -> Result<TableId, Status> {
         let heir = match fault {
             None => self.actor,
             Some(m) => self
@@ -239,7 +238,6 @@ impl<P: Platform> ObjectSpace<P> {
                 .and_then(|v| v.account),
         }
         .ok_or(ZX_ERR_NO_MEMORY)?;
-        let held = self.vmos[id].pages.len() as u64;
         let t = self.tables.get(heir).ok_or(ZX_ERR_NO_MEMORY)?;
         if t.closing {
             return Err(ZX_ERR_NO_MEMORY);
@@ -251,10 +249,7 @@ impl<P: Platform> ObjectSpace<P> {
             pages,
             shared,
         )?;
-        // SAFETY: the caller changes VMO `id` (see `vmo_mut`), and no
-        // reference to it lives here.
-        unsafe { self.vmo_mut(id) }.account = heir;
-        Ok(())
+        Ok(heir)
     }
 }
 
@@ -606,7 +601,7 @@ impl<P: Platform> ObjectSpace<P> {
     /// at index `at` of its page list: a copy of what it showed, or zeros.
     /// The fault path's [`Self::vmo_commit_pages_except`], with one lookup.
     /// All or nothing, as that is. `cpu` is this CPU's
-    /// ([`crate::Platform::cpu`]); `shared` as in [`Self::charge_vmo_shared`].
+    /// ([`crate::Platform::cpu`]); `shared` as in [`Self::charge_account`].
     ///
     /// # Safety
     ///
@@ -634,13 +629,15 @@ impl<P: Platform> ObjectSpace<P> {
             _ => 1,
         };
         self.mem.reserve(&mut v.pages, room)?;
-        let (account, parent) = (v.account, v.parent);
         // Whether any other translation can show the page: usually not.
         let others = v.seen_elsewhere(except);
-        // SAFETY: passed on from the caller; `v` is not used past here.
-        unsafe { self.charge_vmo_shared(id, account, 1, except, shared) }?;
-        // The VMO has no page here: it showed its ancestors'.
-        let shown = match parent {
+        let held = v.pages.len() as u64;
+        if let Some(heir) = self.charge_account(v.account, held, 1, except, shared)? {
+            v.account = heir;
+        }
+        // The VMO has no page here: it showed its ancestors' (other VMOs
+        // than `v`).
+        let shown = match v.parent {
             Some(link) if page < link.window => self.shown(link.id, page + link.offset),
             _ => None,
         };
@@ -649,20 +646,26 @@ impl<P: Platform> ObjectSpace<P> {
         let frame = match self.platform.fault_frame(shown) {
             Ok(frame) => frame,
             Err(e) => {
-                self.uncharge(self.vmos[id].account, 1);
+                self.uncharge(v.account, 1);
                 return Err(e);
             }
         };
+        // Faults mostly come in ascending order: then the page goes last,
+        // where no other entry moves (the room is reserved above).
+        if at == v.pages.len() {
+            v.pages.push((page, frame));
+        } else {
+            v.pages.insert(at, (page, frame));
+        }
         match shown {
             Some(_) => self.count_on(cpu, Counter::PagesCopied),
             None => self.count_on(cpu, Counter::PagesZeroFilled),
         }
-        // Mappings that showed the old page must fault again.
+        // Mappings that showed the old page must fault again (`v` is not
+        // used past here).
         if others {
             self.changed_except(id, page, page + 1, except);
         }
-        // SAFETY: as above; no reference to the VMO lives here.
-        unsafe { self.vmo_mut(id) }.pages.insert(at, (page, frame));
         Ok(frame)
     }
 

@@ -194,6 +194,17 @@ pub fn take_zeroed() -> Option<Frame> {
     POOLS[i].lock().pop(&POOL_LENS[i])
 }
 
+/// [`take_zeroed`] with IRQs masked already (the object layer's fault
+/// path): the pool's lock taken with [`crate::sync::lock_masked`].
+#[inline(always)]
+pub fn take_zeroed_masked() -> Option<Frame> {
+    let i = this_pool();
+    if POOL_LENS[i].load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    crate::sync::lock_masked(&POOLS[i]).pop(&POOL_LENS[i])
+}
+
 impl Pool {
     /// The top frame; `mirror` is this pool's [`POOL_LENS`] word.
     #[inline(always)]

@@ -57,6 +57,17 @@ pub fn with_table_for<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
     f(domain::table_for(tables, va))
 }
 
+/// [`with_table_for`] with IRQs masked already: the object layer's
+/// platform calls (the lock taken with [`crate::sync::lock_masked`]).
+#[inline(always)]
+pub fn with_table_masked<R>(va: u64, f: impl FnOnce(&mut PageTable) -> R) -> R {
+    let mut space = crate::sync::lock_masked(&SPACE);
+    let Some(tables) = space.as_mut() else {
+        crate::power::fail("the page table is used before the MMU is on");
+    };
+    f(domain::table_for(tables, va))
+}
+
 /// Builds the kernel's translation tables and turns the MMU and caches on.
 ///
 /// Runs before the MMU is on, so it takes no lock: the tables come from

@@ -48,7 +48,7 @@ impl FrameAllocator for KernelPlatform {
     // few instructions of the allocator (`just profile cow_fault`).
     #[inline(always)]
     fn alloc(&self) -> Option<Frame> {
-        frame::alloc().map(|f| Frame::new(f.addr()))
+        frame::alloc_masked().map(|f| Frame::new(f.addr()))
     }
 
     fn zero(&self, f: Frame) {
@@ -61,7 +61,7 @@ impl FrameAllocator for KernelPlatform {
         frame_changed();
         // SAFETY: the object layer frees each frame it got exactly once, after
         // unmapping every translation of it.
-        unsafe { frame::free(frame::Frame::from_addr(f.paddr())) };
+        unsafe { frame::free_masked(frame::Frame::from_addr(f.paddr())) };
     }
 
     fn read(&self, f: Frame, offset: usize, buf: &mut [u8]) {

@@ -16,6 +16,7 @@ pub static SUITE: Suite = Suite {
         pool_zeroes_a_dirty_frame_before_handing_it_out,
         idle_step_zeroes_a_few_dirty_frames_at_once,
         pool_frames_count_as_free_and_drain_back,
+        a_cpu_s_cache_serves_its_next_allocation_and_overflows_losslessly,
         exhaustion_takes_the_pool_frames_too,
     ],
 };
@@ -147,8 +148,8 @@ fn pool_zeroes_a_dirty_frame_before_handing_it_out() -> TestResult {
     frame::drain_pools();
     let f = got(frame::alloc())?;
     dirty_and_free(f);
-    // The idle thread's step takes the freed frame (the free list's head)
-    // and zeroes it into this CPU's pool; the pool hands it out next.
+    // The idle thread's step takes the freed frame (the top of this CPU's
+    // cache) and zeroes it into this CPU's pool; the pool hands it out next.
     check!(frame::refill_step());
     check_eq!(frame::zeroed_frames(), 1);
     let g = got(frame::alloc_zeroed())?;
@@ -181,7 +182,8 @@ fn idle_step_zeroes_a_few_dirty_frames_at_once() -> TestResult {
         // SAFETY: the frame is ours and no longer used.
         unsafe { frame::free(f) };
     }
-    // The freed frames are the free list's head: one step takes them all.
+    // The freed frames are the top of this CPU's cache: one step takes
+    // them all.
     check_eq!(frame::refill(usize::MAX), frame::REFILL_BATCH);
     check_eq!(frame::zeroed_frames(), frame::REFILL_BATCH);
     let mut taken = alloc::vec::Vec::new();
@@ -246,6 +248,49 @@ fn exhaustion_takes_the_pool_frames_too() -> TestResult {
     // Every free frame, the pool's included, is handed out before `None`.
     check_eq!(drain_all(|_| {}), free);
     check_eq!(frame::zeroed_frames(), 0);
+    check_eq!(frame::free_frames(), free);
+    Ok(())
+}
+
+/// A frame this CPU frees is the next one it allocates (its cache, not
+/// the allocator's lock); frees past the cache's room go back to the
+/// allocator a batch at a time, allocations past what it holds come from
+/// the allocator, and every frame counts as free throughout, each handed
+/// out once.
+fn a_cpu_s_cache_serves_its_next_allocation_and_overflows_losslessly() -> TestResult {
+    let free = frame::free_frames();
+    let f = got(frame::alloc())?;
+    // SAFETY: ours, unused.
+    unsafe { frame::free(f) };
+    let g = got(frame::alloc())?;
+    // SAFETY: ours, unused.
+    unsafe { frame::free(g) };
+    check_eq!(g, f);
+    check_eq!(frame::free_frames(), free);
+    let n = 2 * frame::CACHE_FRAMES + 3;
+    let mut taken = alloc::vec::Vec::new();
+    for _ in 0..n {
+        taken.push(got(frame::alloc())?);
+    }
+    check_eq!(frame::free_frames(), free - n);
+    for &f in &taken {
+        // SAFETY: ours, unused.
+        unsafe { frame::free(f) };
+    }
+    check_eq!(frame::free_frames(), free);
+    let mut again = alloc::vec::Vec::new();
+    for _ in 0..n {
+        again.push(got(frame::alloc())?);
+    }
+    let mut sorted = again.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let distinct = sorted.len();
+    for f in again {
+        // SAFETY: ours, unused.
+        unsafe { frame::free(f) };
+    }
+    check_eq!(distinct, n);
     check_eq!(frame::free_frames(), free);
     Ok(())
 }

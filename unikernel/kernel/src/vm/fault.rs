@@ -261,10 +261,11 @@ pub fn fault_frame_unlocked(src: Option<u64>) -> Result<u64, Status> {
 }
 
 /// A new frame holding zeros (`src` `None`) or a copy of the frame at `src`,
-/// filled now, or `ZX_ERR_NO_MEMORY`.
+/// filled now, or `ZX_ERR_NO_MEMORY`. IRQs are masked (the object
+/// layer's calls).
 #[inline(always)]
 pub fn fill_here(src: Option<u64>) -> Result<u64, Status> {
-    let f = crate::mm::frame::alloc().ok_or(abi::ZX_ERR_NO_MEMORY)?;
+    let f = crate::mm::frame::alloc_masked().ok_or(abi::ZX_ERR_NO_MEMORY)?;
     fill(f.addr(), src);
     Ok(f.addr())
 }

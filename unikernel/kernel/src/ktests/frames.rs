@@ -18,6 +18,7 @@ pub static SUITE: Suite = Suite {
         pool_frames_count_as_free_and_drain_back,
         a_cpu_s_cache_serves_its_next_allocation_and_overflows_losslessly,
         exhaustion_takes_the_pool_frames_too,
+        exhaustion_takes_the_frames_other_cpus_cached,
     ],
 };
 
@@ -292,5 +293,61 @@ fn a_cpu_s_cache_serves_its_next_allocation_and_overflows_losslessly() -> TestRe
     }
     check_eq!(distinct, n);
     check_eq!(frame::free_frames(), free);
+    Ok(())
+}
+
+/// Frames another CPU freed wait in its cache; when memory runs out here,
+/// they are handed out too, so every free frame is reached before `None`
+/// (and the per-CPU caches never make memory run out early). The other
+/// CPU stays busy meanwhile, so its idle thread cannot move them into its
+/// pool (which exhaustion would reach anyway). Skips on one CPU.
+fn exhaustion_takes_the_frames_other_cpus_cached() -> TestResult {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let cpus = crate::sched::cpus_online() as usize;
+    if cpus < 2 {
+        return Err(Failure::Skip("one CPU: no other CPU's cache"));
+    }
+    let other = cpus - 1;
+    // The frames the other CPU's cache holds (+1, so 0 means not yet).
+    let seen = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (seen_there, done_there) = (seen.clone(), done.clone());
+    let busy = crate::sched::spawn_on(other, "ktest-frames-cache", move || {
+        // Allocations refill this CPU's cache a batch at a time from the
+        // allocator; the frees then leave them all in the cache.
+        let mut taken = [0u64; frame::CACHE_FRAMES / 2];
+        for f in taken.iter_mut() {
+            *f = frame::alloc().map_or(0, Frame::addr);
+        }
+        for &f in taken.iter().filter(|&&f| f != 0) {
+            // SAFETY: allocated above and unused.
+            unsafe { frame::free(Frame::from_addr(f)) };
+        }
+        let cached = frame::cached_frames_on(crate::sched::current_cpu());
+        seen_there.store(cached + 1, Ordering::SeqCst);
+        let end = crate::time::deadline_after(crate::time::msec(10_000));
+        while !done_there.load(Ordering::SeqCst) && crate::time::now() < end {
+            core::hint::spin_loop();
+        }
+    })
+    .map_err(|e| Failure::Fail(alloc::format!("spawn_on({other}): {e:?}")))?;
+    let end = crate::time::deadline_after(crate::time::msec(10_000));
+    while seen.load(Ordering::SeqCst) == 0 && crate::time::now() < end {
+        core::hint::spin_loop();
+    }
+    let cached = seen.load(Ordering::SeqCst).saturating_sub(1);
+    let free = frame::free_frames();
+    let drained = drain_all(|_| {});
+    // Before the join, which frees the thread's stack.
+    let after = frame::free_frames();
+    done.store(true, Ordering::SeqCst);
+    busy.join();
+    check!(
+        cached >= frame::CACHE_FRAMES / 2,
+        "CPU {other}'s cache holds {cached} frames after its frees"
+    );
+    check_eq!(drained, free);
+    check_eq!(after, free);
     Ok(())
 }

@@ -509,6 +509,11 @@ fn cached_frames() -> usize {
     CACHE_LENS.iter().map(|n| n.load(Ordering::Relaxed)).sum()
 }
 
+/// Free frames in CPU `cpu`'s cache now (0 for a CPU past the tables).
+pub fn cached_frames_on(cpu: usize) -> usize {
+    CACHE_LENS.get(cpu).map_or(0, |n| n.load(Ordering::Relaxed))
+}
+
 /// How many frames the allocator manages.
 pub fn total_frames() -> usize {
     FRAMES.lock().total_frames

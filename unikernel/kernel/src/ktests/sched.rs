@@ -648,23 +648,35 @@ fn detached_prepared_thread_frees_slot_stack_and_heap() -> TestResult {
         )
         .map_err(|e| Failure::Fail(format!("spawn: {e:?}")))
     };
-    // Warm up: the scheduler's tables reach their size.
-    spawn_one()?;
-    sched::yield_now();
+    // Each thread has run and gone before the next is made: `TOP` is one
+    // word, and a thread still waiting to run (on another CPU, late) would
+    // read the next one's stack after it was freed. It runs behind this
+    // thread on one CPU, or on another CPU at once; the deadline only
+    // bounds a failure.
     let live = sched::stats().live_threads;
-    let frames = crate::mm::frame::free_frames();
-    let heap = crate::mm::heap::stats().allocated_bytes;
-    for _ in 0..16 {
+    let run_one = || -> TestResult {
         SEEN.store(0, Ordering::SeqCst);
         spawn_one()?;
-        // It runs behind this thread (more yields only if preempted).
-        for _ in 0..100 {
-            if SEEN.load(Ordering::SeqCst) != 0 && sched::stats().live_threads == live {
-                break;
+        let end = crate::time::deadline_after(crate::time::msec(10_000));
+        while SEEN.load(Ordering::SeqCst) == 0 || sched::stats().live_threads != live {
+            if crate::time::now() >= end {
+                // Stop here: the thread may still read `TOP`, which is its own.
+                return fail(format!(
+                    "a prepared thread did not run and go within 10 s (seen {:#x})",
+                    SEEN.load(Ordering::SeqCst)
+                ));
             }
             sched::yield_now();
         }
         check_eq!(SEEN.load(Ordering::SeqCst), 0x5eed);
+        Ok(())
+    };
+    // Warm up: the scheduler's tables reach their size.
+    run_one()?;
+    let frames = crate::mm::frame::free_frames();
+    let heap = crate::mm::heap::stats().allocated_bytes;
+    for _ in 0..16 {
+        run_one()?;
     }
     check_eq!(sched::stats().live_threads, live);
     check_eq!(crate::mm::frame::free_frames(), frames);

@@ -6,12 +6,13 @@
 //! the parent where the child has no page of its own. Creating a child
 //! touches no page, so it costs the same for a 4 KiB or a 1 TiB parent.
 
+use crate::handle::HandleTable;
 use crate::platform::{CacheSpan, Frame, Platform, CACHE_ROUND_PAGES, PAGE_BYTES};
 use crate::signals::{WaitToken, Waitable};
 use crate::space::{Counter, MappingId, ObjectSpace, TableId, VmoId};
 use abi::*;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Deepest chain of children (a root VMO has depth 0). Invalidation walks
 /// descendants recursively, so the depth bounds kernel stack use; a deeper
@@ -206,12 +207,7 @@ impl<P: Platform> ObjectSpace<P> {
     ) -> Result<Option<TableId>, Status> {
         match self.tables.get(account) {
             Some(t) => {
-                charge_pages(
-                    &t.committed_pages,
-                    t.quota.max_committed_pages,
-                    pages,
-                    shared,
-                )?;
+                charge_pages(t, pages, shared)?;
                 Ok(None)
             }
             None => self.adoption(held, pages, fault, shared).map(Some),
@@ -243,26 +239,17 @@ impl<P: Platform> ObjectSpace<P> {
             return Err(ZX_ERR_NO_MEMORY);
         }
         let pages = held.checked_add(pages).ok_or(ZX_ERR_NO_MEMORY)?;
-        charge_pages(
-            &t.committed_pages,
-            t.quota.max_committed_pages,
-            pages,
-            shared,
-        )?;
+        charge_pages(t, pages, shared)?;
         Ok(heir)
     }
 }
 
-/// Adds `pages` to a table's `committed` pages, up to `max`; else
+/// Adds `pages` to table `t`'s committed pages, up to its quota; else
 /// `ZX_ERR_NO_MEMORY`. `shared`: faults on other CPUs may charge it at
 /// once.
 #[inline(always)]
-pub(crate) fn charge_pages(
-    committed: &AtomicU64,
-    max: u64,
-    pages: u64,
-    shared: bool,
-) -> Result<(), Status> {
+pub(crate) fn charge_pages<K>(t: &HandleTable<K>, pages: u64, shared: bool) -> Result<(), Status> {
+    let (committed, max) = (&t.committed_pages, t.quota.max_committed_pages);
     let charged = |held: u64| held.checked_add(pages).filter(|&total| total <= max);
     if !shared {
         // The space is held exclusively: nothing charges the table

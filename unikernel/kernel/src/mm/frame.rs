@@ -160,12 +160,7 @@ impl Allocator {
             }
             n += take;
             if take == left {
-                self.bump_range += 1;
-                self.bump_next = self
-                    .ranges
-                    .as_slice()
-                    .get(self.bump_range)
-                    .map_or(0, |r| r.start);
+                self.next_range();
             }
         }
         self.free_frames -= n;
@@ -200,14 +195,19 @@ impl Allocator {
                 self.free_frames -= 1;
                 return Some(frame);
             }
-            self.bump_range += 1;
-            self.bump_next = self
-                .ranges
-                .as_slice()
-                .get(self.bump_range)
-                .map_or(0, |r| r.start);
+            self.next_range();
         }
         None
+    }
+
+    /// Moves the never-used frames' cursor to the next range's start.
+    fn next_range(&mut self) {
+        self.bump_range += 1;
+        self.bump_next = self
+            .ranges
+            .as_slice()
+            .get(self.bump_range)
+            .map_or(0, |r| r.start);
     }
 }
 

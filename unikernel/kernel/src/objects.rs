@@ -350,10 +350,51 @@ pub fn start_in_steps<T>(
     })?;
     while !done {
         crate::latency::preempt_point();
+        let_waiters_in();
         budget = STEP_BUDGET;
         done = with_space(|s| step(s, &mut state, &mut budget) && s.reclaim_step(&mut budget));
     }
     Ok(())
+}
+
+/// Longest [`let_waiters_in`] waits: far longer than a waiter woken from
+/// `WFE` needs to take a free lock on hardware (well under a
+/// microsecond), and about one step's hold.
+pub const HANDOFF_WAIT: crate::time::Duration = crate::time::usec(20);
+
+/// Between two steps of a long operation, the lock released: while other
+/// CPUs wait for the object space (a writer for its lock, faults for the
+/// writer to leave), waits until none does or [`HANDOFF_WAIT`] has passed.
+/// The lock is test-and-set, not fair: this CPU, whose cache still holds
+/// the lock's line, would take it back for the next step before a waiter
+/// woken from `WFE` got to it, and on real cores a waiter (IRQs masked)
+/// could wait out the whole operation, however long the task asked it to
+/// be. Returns whether there was a waiter. IRQs are unmasked here.
+pub fn let_waiters_in() -> bool {
+    if !space_contended() {
+        return false;
+    }
+    let limit = crate::time::duration_to_ticks(HANDOFF_WAIT);
+    let start = crate::arch::counter();
+    while space_contended() && crate::arch::counter().wrapping_sub(start) < limit {
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// Whether a CPU waits for the object space's lock (a writer) or for its
+/// writer to leave (a fault).
+#[inline(always)]
+fn space_contended() -> bool {
+    // SAFETY: `raw` is only used to look at the lock's state.
+    unsafe { SPACE.raw() }.contended() || READERS_WAITING.load(Ordering::Relaxed) != 0
+}
+
+/// Runs `wait` counted among the object space lock's waiters, as a CPU
+/// waiting to take it is: for tests of [`let_waiters_in`].
+pub fn as_a_waiter<R>(wait: impl FnOnce() -> R) -> R {
+    // SAFETY: `raw` is only used to count a waiter.
+    unsafe { SPACE.raw() }.waiting(wait)
 }
 
 /// Set when an object operation left destroyed VMOs' frames to free.
@@ -552,8 +593,7 @@ fn wait_for_lock() -> bool {
 /// (a hint, see `IrqSpinRaw::contended`).
 #[inline(always)]
 pub fn contended() -> bool {
-    // SAFETY: `raw` is only used to look at the lock's state.
-    if unsafe { SPACE.raw() }.contended() || READERS_WAITING.load(Ordering::Relaxed) != 0 {
+    if space_contended() {
         return true;
     }
     match HOLDING[cpu()].load(Ordering::Relaxed) {

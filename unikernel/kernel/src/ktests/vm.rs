@@ -8,7 +8,7 @@ use crate::arch::exception::{catch, probe_load, probe_store};
 use crate::ktest::{Failure, Suite, TestResult};
 use crate::mm::PAGE_SIZE;
 use crate::vm::fault;
-use crate::{arch, boot_info, check, check_eq, objects, tests};
+use crate::{arch, boot_info, check, check_eq, objects, tests, time};
 use abi::*;
 use alloc::format;
 use alloc::vec;
@@ -34,6 +34,7 @@ pub static SUITE: Suite = Suite {
         frames_filled_outside_the_object_lock_are_used_only_while_still_right,
         copies_leave_the_object_lock_while_another_cpu_waits_for_it,
         faults_in_other_hierarchies_go_on_while_one_is_locked,
+        a_long_operation_pauses_between_steps_while_a_cpu_waits,
     ],
 };
 
@@ -709,5 +710,30 @@ fn faults_in_other_hierarchies_go_on_while_one_is_locked() -> TestResult {
         "a fault resolved under another CPU's hold of its hierarchy lock"
     );
     check_eq!((peek(ma), peek(mb)), (2, 2));
+    Ok(())
+}
+
+/// Between two steps of a long operation, the object lock released, its
+/// holder waits (a bounded while) as long as another CPU waits for the
+/// lock, so the waiter takes it first (the lock is not fair); with nobody
+/// waiting it goes straight on. A waiter is simulated by this CPU's own
+/// count among the lock's waiters, which never leaves: the pause must
+/// end at its bound.
+fn a_long_operation_pauses_between_steps_while_a_cpu_waits() -> TestResult {
+    use crate::objects::{as_a_waiter, let_waiters_in, HANDOFF_WAIT};
+    let bound = time::duration_to_ticks(HANDOFF_WAIT);
+    check!(!let_waiters_in(), "a pause with nobody waiting");
+    let start = crate::arch::counter();
+    check!(as_a_waiter(let_waiters_in), "no pause for a waiter");
+    let paused = crate::arch::counter() - start;
+    check!(
+        paused >= bound,
+        "paused {paused} ticks for a waiter, less than {bound}"
+    );
+    // Ended by its bound (a host pausing this CPU can only add).
+    check!(
+        paused < time::duration_to_ticks(time::msec(1_000)),
+        "paused {paused} ticks"
+    );
     Ok(())
 }

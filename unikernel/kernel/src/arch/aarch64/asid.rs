@@ -167,6 +167,13 @@ fn activate_slow(ctx: &AtomicU64, cpu: usize) -> u16 {
         renewed
     };
     ACTIVE[cpu].store(c, Ordering::Relaxed);
+    drop(a);
+    // The context reaches every CPU before this one walks a table with
+    // it (TTBR0 is written after this returns): a CPU clearing one of the
+    // table's entries reads the context after the clear
+    // (`TlbBatch::for_context`), so either it invalidates this ASID or
+    // this CPU's walks find the entry cleared.
+    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISH);
     (c & ASID_MASK) as u16
 }
 

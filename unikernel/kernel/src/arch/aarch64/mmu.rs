@@ -389,7 +389,7 @@ const USER_PAGE: [u64; 4] = [
 /// entry is cleared and the TLB forgets it.
 #[cold]
 #[inline(never)]
-fn break_leaf(e: *mut u64, va: u64, asid: Option<&core::sync::atomic::AtomicU64>) {
+fn break_leaf(e: *mut u64, va: u64, asid: Option<&'static core::sync::atomic::AtomicU64>) {
     write(e, 0);
     let mut tlb = batch_for(asid);
     tlb.leaf(va);
@@ -399,11 +399,9 @@ fn break_leaf(e: *mut u64, va: u64, asid: Option<&core::sync::atomic::AtomicU64>
 /// A batch of invalidations for a table whose ASID context is `asid`
 /// (`None`: the kernel's, global).
 #[inline(always)]
-fn batch_for(asid: Option<&core::sync::atomic::AtomicU64>) -> TlbBatch {
+fn batch_for(asid: Option<&'static core::sync::atomic::AtomicU64>) -> TlbBatch {
     match asid {
-        // A task's table that never had an ASID has nothing tagged
-        // with one: the global form is correct (and rare).
-        Some(ctx) => TlbBatch::for_asid(ctx.load(core::sync::atomic::Ordering::Relaxed) as u16),
+        Some(ctx) => TlbBatch::for_context(ctx),
         None => TlbBatch::new(),
     }
 }
@@ -670,9 +668,19 @@ impl PageTable {
             self.l3_table(va, 0)?.0
         };
         let e = entry(table, va, 3);
-        if is_valid(read(e)) {
+        let old = read(e);
+        if is_valid(old) {
+            if old == desc {
+                // Another CPU's fault on the page made this very entry: no
+                // break-before-make (its TLB entries stay right).
+                return Ok(());
+            }
             break_leaf(e, va, self.asid);
         }
+        // The page's contents (a frame this CPU zeroed or copied just now)
+        // before the entry that shows it: else another CPU's walk could
+        // find the entry first and read the frame's old bytes.
+        barrier::dmb(barrier::ISHST);
         write(e, desc);
         // The new entry is visible to later walks once the store completes.
         barrier::dsb(barrier::ISHST);

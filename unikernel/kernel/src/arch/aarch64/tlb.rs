@@ -11,6 +11,7 @@
 
 use aarch64_cpu::asm::barrier;
 use abi::PAGE_SHIFT;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Past this many pages one `TLBI VMALLE1IS` is cheaper than one per page.
 pub const RANGE_THRESHOLD: usize = 32;
@@ -20,26 +21,34 @@ pub struct TlbBatch {
     pages: [(u64, bool); RANGE_THRESHOLD],
     count: usize,
     everything: bool,
-    /// The ASID the entries are tagged with, in bits 63:48 of a `TLBI`
-    /// operand; 0: global entries (every ASID).
-    asid: u64,
+    /// A task table's ASID context (`generation << 16 | asid`, see
+    /// `asid.rs`), read when the batch is flushed; `None`: the kernel's
+    /// table, global entries (every ASID).
+    ctx: Option<&'static AtomicU64>,
 }
 
 impl TlbBatch {
     /// Nothing to invalidate yet, for the kernel's table (every ASID).
     pub const fn new() -> Self {
-        Self::for_asid(0)
-    }
-
-    /// Nothing to invalidate yet, for a table whose entries carry `asid`
-    /// (0: the kernel's, global).
-    pub const fn for_asid(asid: u16) -> Self {
         Self {
             pages: [(0, false); RANGE_THRESHOLD],
             count: 0,
             everything: false,
-            asid: (asid as u64) << 48,
+            ctx: None,
         }
+    }
+
+    /// Nothing to invalidate yet, for a task's table whose entries carry
+    /// the ASID in `ctx`. The ASID is read at [`Self::flush`], after the
+    /// entries are cleared: another CPU may give the table a new ASID
+    /// (after a rollover) and cache an entry under it until the entry is
+    /// gone, so only the ASID read after the clear is sure to be the one
+    /// such an entry carries (`asid::activate` makes the new ASID visible
+    /// before that CPU walks with it).
+    pub const fn for_context(ctx: &'static AtomicU64) -> Self {
+        let mut batch = Self::new();
+        batch.ctx = Some(ctx);
+        batch
     }
 
     /// A leaf entry for `va` changed; no table page above it went away.
@@ -74,9 +83,14 @@ impl TlbBatch {
         if self.is_empty() {
             return;
         }
-        // Make the table writes visible to every walker before invalidating.
+        // Make the table writes visible to every walker before invalidating
+        // (and before the ASID is read: see `for_context`).
         barrier::dsb(barrier::ISHST);
-        let asid = self.asid;
+        // A task's table that never had an ASID (0) has nothing tagged
+        // with one: the global forms are correct (and rare).
+        let asid = self
+            .ctx
+            .map_or(0, |ctx| (ctx.load(Ordering::Relaxed) & 0xffff) << 48);
         if self.everything {
             if asid == 0 {
                 // SAFETY: TLB invalidation only drops cached translations.

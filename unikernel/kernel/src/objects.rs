@@ -618,8 +618,8 @@ struct Stripe(IrqSpinRaw);
 
 /// Per CPU, which hierarchy lock it holds (its index + 1), 0 for none:
 /// what [`contended`] looks at.
-static HOLDING: [AtomicUsize; crate::sched::MAX_CPUS] =
-    [const { AtomicUsize::new(0) }; crate::sched::MAX_CPUS];
+static HOLDING: [crate::sync::CacheLine<AtomicUsize>; crate::sched::MAX_CPUS] =
+    [const { crate::sync::CacheLine(AtomicUsize::new(0)) }; crate::sched::MAX_CPUS];
 
 fn cpu() -> usize {
     crate::arch::context::cpu_index() % crate::sched::MAX_CPUS

@@ -624,3 +624,16 @@ pub mod order {
         }
     }
 }
+
+/// A per-CPU value on a cache line of its own: one CPU's writes to it do
+/// not take the line from the CPUs that use their neighbours (on real
+/// cores; QEMU models no caches). Reads through `Deref`.
+#[repr(align(64))]
+pub struct CacheLine<T>(pub T);
+
+impl<T> core::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -86,8 +86,10 @@ pub(crate) enum Counter {
     MmuUnmaps,
 }
 
-/// One CPU's counts, by [`Counter`].
+/// One CPU's counts, by [`Counter`], on a cache line of its own (each
+/// CPU's faults write theirs).
 #[derive(Default)]
+#[repr(align(64))]
 pub(crate) struct CounterSlot([AtomicU64; 6]);
 
 /// All of the object layer's state, over a [`Platform`].

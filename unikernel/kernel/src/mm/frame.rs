@@ -31,7 +31,7 @@
 use super::{MAX_FREE_RANGES, PAGE_SIZE};
 use crate::devicetree::RangeList;
 use crate::sched::MAX_CPUS;
-use crate::sync::IrqMutex;
+use crate::sync::{CacheLine, IrqMutex};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The physical address of a 4 KiB frame.
@@ -262,7 +262,8 @@ static POOLS: [IrqMutex<Pool>; MAX_CPUS] = [const {
 /// kept as [`POOL_LENS`] is: stored under the pool's lock, and under the
 /// allocator's too when frames move between the cache and the allocator
 /// or the pool.
-static CACHE_LENS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static CACHE_LENS: [CacheLine<AtomicUsize>; MAX_CPUS] =
+    [const { CacheLine(AtomicUsize::new(0)) }; MAX_CPUS];
 
 /// Each pool's frames, for the lock-free looks at it ([`take_zeroed`]'s
 /// "none here", [`free_frames`], [`zeroed_frames`]): a CPU's own word, so
@@ -272,7 +273,8 @@ static CACHE_LENS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX
 /// under the allocator's lock too, and counting them at once (before they
 /// are zeroed), so [`free_frames`] (which sums under the allocator's lock)
 /// never counts a moving frame twice or not at all.
-static POOL_LENS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static POOL_LENS: [CacheLine<AtomicUsize>; MAX_CPUS] =
+    [const { CacheLine(AtomicUsize::new(0)) }; MAX_CPUS];
 
 /// This CPU's pool's index. Every pool is empty until the idle threads
 /// run, after the scheduler has set each CPU's index, so an index not yet

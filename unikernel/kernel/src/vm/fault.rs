@@ -13,8 +13,9 @@ use object::Access;
 /// permission faults. Each CPU adds to its own with IRQs masked (the fault
 /// path), a load and a store: one count shared by all CPUs was an atomic
 /// add on a line every CPU's faults wrote.
-static FAULTS: [[AtomicU64; 2]; crate::sched::MAX_CPUS] =
-    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; crate::sched::MAX_CPUS];
+static FAULTS: [crate::sync::CacheLine<[AtomicU64; 2]>; crate::sched::MAX_CPUS] =
+    [const { crate::sync::CacheLine([AtomicU64::new(0), AtomicU64::new(0)]) };
+        crate::sched::MAX_CPUS];
 
 /// How many faults on task memory the kernel has taken, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,6 +153,7 @@ const UNDER_LOCK: u8 = 3;
 /// Per CPU, the frame its current fault fills outside the lock. Touched by
 /// that CPU only, with IRQs masked (the fault path), so relaxed atomics
 /// are only there to make it a `static`.
+#[repr(align(64))]
 struct Prepared {
     state: AtomicU8,
     /// The source frame's address, or [`ZEROS`].

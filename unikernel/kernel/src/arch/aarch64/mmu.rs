@@ -675,12 +675,14 @@ impl PageTable {
                 // break-before-make (its TLB entries stay right).
                 return Ok(());
             }
+            // Its DSBs also order the page's contents before the new entry.
             break_leaf(e, va, self.asid);
+        } else {
+            // The page's contents (a frame this CPU zeroed or copied just
+            // now) before the entry that shows it: else another CPU's walk
+            // could find the entry first and read the frame's old bytes.
+            barrier::dmb(barrier::ISHST);
         }
-        // The page's contents (a frame this CPU zeroed or copied just now)
-        // before the entry that shows it: else another CPU's walk could
-        // find the entry first and read the frame's old bytes.
-        barrier::dmb(barrier::ISHST);
         write(e, desc);
         // The new entry is visible to later walks once the store completes.
         barrier::dsb(barrier::ISHST);
